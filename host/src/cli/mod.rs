@@ -1,0 +1,77 @@
+//! Command-line parsing (clap) and dispatch to the verbs, one file each. No logic lives here: the
+//! verbs call the library and map its errors to docker's exit codes.
+
+mod images;
+mod load;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// sbx: a daemonless container sandbox whose policies are WebAssembly components.
+#[derive(Parser, Debug)]
+#[command(name = "sbx", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Where images, layers and containers are kept.
+    #[arg(long, global = true, env = "SBX_ROOT", default_value = "/var/lib/sbx")]
+    pub root: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a command in a new container.
+    Run(run::RunArgs),
+    /// Load an image from a docker-archive, oci-archive or OCI layout.
+    Load(load::LoadArgs),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// List images.
+    Images(images::ImagesArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// Load an image from a docker-archive, oci-archive or OCI layout.
+    Load(load::LoadArgs),
+    /// List images.
+    #[command(alias = "ls")]
+    List(images::ImagesArgs),
+}
+
+/// Exit code for sbx's own failures, as docker uses it.
+pub const EXIT_SBX: i32 = 125;
+
+pub fn fail(e: impl std::fmt::Display) -> i32 {
+    eprintln!("sbx: {e}");
+    EXIT_SBX
+}
+
+/// Parses the command line and runs the verb; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_SBX } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let store = match sbx_store(&cli.root) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match cli.command {
+        Command::Run(args) => run::run(&store, args),
+        Command::Load(args) | Command::Image(ImageCommand::Load(args)) => load::load(&store, args),
+        Command::Images(args) | Command::Image(ImageCommand::List(args)) => {
+            images::images(&store, args)
+        }
+    }
+}
+
+fn sbx_store(root: &std::path::Path) -> Result<crate::image::Store, i32> {
+    crate::image::Store::open(root).map_err(|e| fail(format!("cannot open the store: {e}")))
+}

@@ -1,0 +1,464 @@
+//! Loading images into the store from docker-archive tarballs, oci-archive tarballs and OCI layout
+//! directories. Every blob's digest and size are checked while it streams; each layer is unpacked
+//! into a staging directory and renamed into the store only when whole and verified.
+
+use super::digest::{Digest, Hashing};
+use super::source::{Source, SourceError};
+use super::store::{ImageRecord, LayerMeta, LayerRef, Store, StoreError};
+use crate::image::reference;
+use crate::layer::{self, UnpackError};
+use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest, MediaType};
+use serde::Deserialize;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "{0} is not an image: it has neither manifest.json (docker-archive) nor index.json and oci-layout (OCI)"
+    )]
+    UnknownFormat(PathBuf),
+    #[error("{path}: '{member}' is not valid: {message}")]
+    BadJson {
+        path: PathBuf,
+        member: String,
+        message: String,
+    },
+    #[error(
+        "{path}: {what} {member}: digest mismatch: expected {expected}, got {actual}; the file is corrupt or was tampered with"
+    )]
+    DigestMismatch {
+        path: PathBuf,
+        what: &'static str,
+        member: String,
+        expected: Digest,
+        actual: Digest,
+    },
+    #[error("{path}: {what} {member}: size mismatch: expected {expected} bytes, got {actual}")]
+    SizeMismatch {
+        path: PathBuf,
+        what: &'static str,
+        member: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("{path}: layer {member}: {source}")]
+    Layer {
+        path: PathBuf,
+        member: String,
+        source: UnpackError,
+    },
+    #[error("{path}: layer {member}: {source}")]
+    LayerRead {
+        path: PathBuf,
+        member: String,
+        source: io::Error,
+    },
+    #[error("{path}: the config lists {diff_ids} layers but the manifest has {layers}")]
+    LayerCount {
+        path: PathBuf,
+        diff_ids: usize,
+        layers: usize,
+    },
+    #[error("{path}: no image for {os}/{arch} in the index")]
+    NoPlatform {
+        path: PathBuf,
+        os: String,
+        arch: String,
+    },
+}
+
+/// One image to load, whatever the format it came in.
+struct Plan {
+    names: Vec<String>,
+    manifest: Option<Vec<u8>>,
+    config: Vec<u8>,
+    layers: Vec<LayerPlan>,
+}
+
+struct LayerPlan {
+    member: String,
+    /// Digest and size from the manifest (OCI); docker-archive layers are checked by diff id only.
+    expected: Option<(Digest, u64)>,
+    media_type: Option<String>,
+}
+
+/// Loads every image in the archive or layout at `path`.
+pub fn load(store: &Store, path: &Path) -> Result<Vec<ImageRecord>, LoadError> {
+    let source = Source::open(path)?;
+    let plans = if source.has("manifest.json") {
+        docker_plans(&source)?
+    } else if source.has("index.json") && source.has("oci-layout") {
+        oci_plans(&source)?
+    } else {
+        return Err(LoadError::UnknownFormat(path.to_path_buf()));
+    };
+    plans
+        .into_iter()
+        .map(|plan| load_one(store, &source, plan))
+        .collect()
+}
+
+fn bad_json(source: &Source, member: &str, e: impl std::fmt::Display) -> LoadError {
+    LoadError::BadJson {
+        path: source.path().to_path_buf(),
+        member: member.to_string(),
+        message: e.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DockerManifestEntry {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+}
+
+fn docker_plans(source: &Source) -> Result<Vec<Plan>, LoadError> {
+    let bytes = source.read_small("manifest.json")?;
+    let entries: Vec<DockerManifestEntry> =
+        serde_json::from_slice(&bytes).map_err(|e| bad_json(source, "manifest.json", e))?;
+    entries
+        .into_iter()
+        .map(|e| {
+            Ok(Plan {
+                names: e.repo_tags.unwrap_or_default(),
+                manifest: None,
+                config: source.read_small(&e.config)?,
+                layers: e
+                    .layers
+                    .into_iter()
+                    .map(|member| LayerPlan {
+                        member,
+                        expected: None,
+                        media_type: None,
+                    })
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+fn blob_member(digest: &Digest) -> String {
+    format!("blobs/sha256/{}", digest.hex())
+}
+
+fn parse_digest(source: &Source, member: &str, d: &impl ToString) -> Result<Digest, LoadError> {
+    d.to_string()
+        .parse()
+        .map_err(|e| bad_json(source, member, e))
+}
+
+/// Reads a small blob named by a descriptor and checks its digest and size.
+fn verified_blob(
+    source: &Source,
+    what: &'static str,
+    digest: &Digest,
+    size: u64,
+) -> Result<Vec<u8>, LoadError> {
+    let member = blob_member(digest);
+    let bytes = source.read_small(&member)?;
+    let actual = Digest::of(&bytes);
+    if &actual != digest {
+        return Err(LoadError::DigestMismatch {
+            path: source.path().into(),
+            what,
+            member,
+            expected: digest.clone(),
+            actual,
+        });
+    }
+    if bytes.len() as u64 != size {
+        return Err(LoadError::SizeMismatch {
+            path: source.path().into(),
+            what,
+            member,
+            expected: size,
+            actual: bytes.len() as u64,
+        });
+    }
+    Ok(bytes)
+}
+
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn oci_plans(source: &Source) -> Result<Vec<Plan>, LoadError> {
+    let bytes = source.read_small("index.json")?;
+    let index =
+        ImageIndex::from_reader(&bytes[..]).map_err(|e| bad_json(source, "index.json", e))?;
+    let mut plans = Vec::new();
+    for desc in index.manifests() {
+        let annotations = desc.annotations().clone().unwrap_or_default();
+        let mut digest = parse_digest(source, "index.json", desc.digest())?;
+        let mut size = desc.size();
+        if *desc.media_type() == MediaType::ImageIndex {
+            // A multi-platform image: take the manifest for this machine.
+            let nested_bytes = verified_blob(source, "index", &digest, size)?;
+            let nested = ImageIndex::from_reader(&nested_bytes[..])
+                .map_err(|e| bad_json(source, &blob_member(&digest), e))?;
+            let pick = nested.manifests().iter().find(|m| {
+                m.platform().as_ref().is_none_or(|p| {
+                    p.os().to_string() == "linux" && p.architecture().to_string() == host_arch()
+                })
+            });
+            let Some(pick) = pick else {
+                return Err(LoadError::NoPlatform {
+                    path: source.path().into(),
+                    os: "linux".into(),
+                    arch: host_arch().into(),
+                });
+            };
+            digest = parse_digest(source, "index.json", pick.digest())?;
+            size = pick.size();
+        }
+        let manifest_bytes = verified_blob(source, "manifest", &digest, size)?;
+        let manifest_member = blob_member(&digest);
+        let manifest = ImageManifest::from_reader(&manifest_bytes[..])
+            .map_err(|e| bad_json(source, &manifest_member, e))?;
+        let config_digest = parse_digest(source, &manifest_member, manifest.config().digest())?;
+        let config = verified_blob(source, "config", &config_digest, manifest.config().size())?;
+        let layers = manifest
+            .layers()
+            .iter()
+            .map(|l| {
+                let d = parse_digest(source, &manifest_member, l.digest())?;
+                Ok(LayerPlan {
+                    member: blob_member(&d),
+                    expected: Some((d, l.size())),
+                    media_type: Some(l.media_type().to_string()),
+                })
+            })
+            .collect::<Result<_, LoadError>>()?;
+        let name = annotations
+            .get("io.containerd.image.name")
+            .or_else(|| annotations.get("org.opencontainers.image.ref.name"));
+        let names = name
+            .map(|n| full_name(n, source.path()))
+            .into_iter()
+            .collect();
+        plans.push(Plan {
+            names,
+            manifest: Some(manifest_bytes),
+            config,
+            layers,
+        });
+    }
+    Ok(plans)
+}
+
+/// `org.opencontainers.image.ref.name` is often only a tag (skopeo writes `latest`); then the
+/// archive's file name stands in for the repository, as podman does.
+fn full_name(annotation: &str, path: &Path) -> String {
+    if annotation.contains(':') || annotation.contains('/') {
+        return annotation.to_string();
+    }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_else(|| "image".into());
+    format!("{stem}:{annotation}")
+}
+
+fn load_one(store: &Store, source: &Source, plan: Plan) -> Result<ImageRecord, LoadError> {
+    let config = ImageConfiguration::from_reader(&plan.config[..])
+        .map_err(|e| bad_json(source, "config", e))?;
+    let diff_ids: Vec<Digest> = config
+        .rootfs()
+        .diff_ids()
+        .iter()
+        .map(|d| parse_digest(source, "config", d))
+        .collect::<Result<_, _>>()?;
+    if diff_ids.len() != plan.layers.len() {
+        return Err(LoadError::LayerCount {
+            path: source.path().into(),
+            diff_ids: diff_ids.len(),
+            layers: plan.layers.len(),
+        });
+    }
+    let mut layers = Vec::with_capacity(diff_ids.len());
+    let mut size = 0;
+    for (lp, diff_id) in plan.layers.into_iter().zip(diff_ids) {
+        let layer = if store.has_layer(&diff_id) {
+            let meta = store.layer_meta(&diff_id)?;
+            size += meta.unpacked_size;
+            let (digest, blob_size) = lp.expected.clone().unwrap_or((diff_id.clone(), 0));
+            LayerRef {
+                digest,
+                diff_id,
+                media_type: lp
+                    .media_type
+                    .clone()
+                    .unwrap_or_else(|| docker_media_type(false)),
+                size: blob_size,
+            }
+        } else {
+            let (layer, meta) = unpack_layer(store, source, lp, diff_id)?;
+            size += meta.unpacked_size;
+            layer
+        };
+        layers.push(layer);
+    }
+    let id = store.put_blob(&plan.config)?;
+    let manifest_digest = plan
+        .manifest
+        .as_deref()
+        .map(|m| store.put_blob(m))
+        .transpose()?;
+    let names = plan
+        .names
+        .iter()
+        .map(|n| reference::normalize_name(n).map_err(|e| bad_json(source, "image name", e)))
+        .collect::<Result<_, _>>()?;
+    let record = ImageRecord {
+        id,
+        names,
+        manifest_digest,
+        layers,
+        created: config.created().clone(),
+        size,
+    };
+    Ok(store.save_image(record)?)
+}
+
+fn docker_media_type(gzip: bool) -> String {
+    let base = "application/vnd.docker.image.rootfs.diff.tar";
+    if gzip {
+        format!("{base}.gzip")
+    } else {
+        base.to_string()
+    }
+}
+
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Compression is told by the first bytes, not the media type: docker-archive says nothing, and a
+/// mislabelled blob still unpacks correctly (its digests are what is checked).
+fn sniff(reader: &mut impl BufRead) -> io::Result<Compression> {
+    let head = reader.fill_buf()?;
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    })
+}
+
+fn unpack_layer(
+    store: &Store,
+    source: &Source,
+    lp: LayerPlan,
+    diff_id: Digest,
+) -> Result<(LayerRef, LayerMeta), LoadError> {
+    let path = source.path().to_path_buf();
+    let member = lp.member.clone();
+    let read_err = |e: io::Error| LoadError::LayerRead {
+        path: path.clone(),
+        member: member.clone(),
+        source: e,
+    };
+    let (reader, _) = source.open_member(&lp.member)?;
+    let mut blob = BufReader::with_capacity(256 << 10, Hashing::new(reader));
+    let compression = sniff(&mut blob).map_err(read_err)?;
+    let decompressed: Box<dyn Read + '_> = match compression {
+        Compression::None => Box::new(&mut blob),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut blob)),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(&mut blob).map_err(read_err)?)
+        }
+    };
+    let staging = store.stage_layer()?;
+    let mut tar_stream = Hashing::new(decompressed);
+    let report =
+        layer::unpack(&mut tar_stream, &staging.path().join("diff")).map_err(|source| {
+            LoadError::Layer {
+                path: path.clone(),
+                member: member.clone(),
+                source,
+            }
+        })?;
+    let (actual_diff_id, _) = tar_stream.finish().map_err(read_err)?;
+    let (actual_digest, actual_size) = blob.into_inner().finish().map_err(read_err)?;
+
+    let (expected_digest, expected_size) =
+        lp.expected.unwrap_or((actual_digest.clone(), actual_size));
+    if actual_digest != expected_digest {
+        return Err(LoadError::DigestMismatch {
+            path,
+            what: "layer",
+            member,
+            expected: expected_digest,
+            actual: actual_digest,
+        });
+    }
+    if actual_size != expected_size {
+        return Err(LoadError::SizeMismatch {
+            path,
+            what: "layer",
+            member,
+            expected: expected_size,
+            actual: actual_size,
+        });
+    }
+    if actual_diff_id != diff_id {
+        return Err(LoadError::DigestMismatch {
+            path,
+            what: "uncompressed layer",
+            member,
+            expected: diff_id,
+            actual: actual_diff_id,
+        });
+    }
+    let meta = LayerMeta {
+        diff_id: diff_id.clone(),
+        unpacked_size: report.unpacked_size,
+        entries: report.entries.len(),
+    };
+    store.commit_layer(staging, &meta, &report.entries)?;
+    let media_type = lp
+        .media_type
+        .unwrap_or_else(|| docker_media_type(matches!(compression, Compression::Gzip)));
+    Ok((
+        LayerRef {
+            digest: actual_digest,
+            diff_id,
+            media_type,
+            size: actual_size,
+        },
+        meta,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::full_name;
+    use std::path::Path;
+
+    #[test]
+    fn tag_only_annotations_take_the_file_name() {
+        assert_eq!(
+            full_name("latest", Path::new("/tmp/busybox.tar")),
+            "busybox:latest"
+        );
+        assert_eq!(
+            full_name("busybox:1.36", Path::new("/tmp/x.tar")),
+            "busybox:1.36"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! Images: digests, references, the content store, and loading archives into it.
+
+pub mod digest;
+pub mod load;
+pub mod reference;
+pub mod source;
+pub mod store;
+
+pub use digest::Digest;
+pub use store::{ImageRecord, Store, StoreError};

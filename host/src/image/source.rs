@@ -1,0 +1,230 @@
+//! Where an image is read from: a tarball (docker-archive or oci-archive) indexed once so each
+//! member can be read without extracting anything, or an OCI layout directory.
+
+use crate::layer::entry;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{archive} has no member '{member}'")]
+    Missing { archive: PathBuf, member: String },
+    #[error(
+        "{archive}: member '{member}' is larger than {limit} bytes, too large for a manifest or config"
+    )]
+    TooLarge {
+        archive: PathBuf,
+        member: String,
+        limit: u64,
+    },
+    #[error(
+        "{0} is a compressed tarball; sbx loads uncompressed docker-archive and oci-archive files (decompress it first)"
+    )]
+    Compressed(PathBuf),
+}
+
+/// Manifests, indexes and configs are small; a bigger one is a hostile or broken archive.
+pub const SMALL_LIMIT: u64 = 16 << 20;
+
+pub enum Source {
+    Tar {
+        path: PathBuf,
+        file: File,
+        members: HashMap<String, (u64, u64)>,
+    },
+    Dir {
+        path: PathBuf,
+    },
+}
+
+/// Reads one tar member with pread, so several can be open at once over the same file.
+pub struct Member<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for Member<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf.len().min((self.end - self.pos) as usize);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "archive member is truncated",
+            ));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Source {
+    pub fn open(path: &Path) -> Result<Source, SourceError> {
+        let io_err = |source| SourceError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if path.is_dir() {
+            return Ok(Source::Dir {
+                path: path.to_path_buf(),
+            });
+        }
+        let file = File::open(path).map_err(io_err)?;
+        let mut magic = [0u8; 4];
+        let n = file.read_at(&mut magic, 0).map_err(io_err)?;
+        if n >= 2 && (magic[..2] == [0x1f, 0x8b] || magic == [0x28, 0xb5, 0x2f, 0xfd]) {
+            return Err(SourceError::Compressed(path.to_path_buf()));
+        }
+        let mut members = HashMap::new();
+        let mut links = Vec::new();
+        let mut archive = tar::Archive::new(&file);
+        for item in archive.entries_with_seek().map_err(io_err)? {
+            let item = item.map_err(io_err)?;
+            let Ok(name) = entry::normalize(&item.path_bytes()) else {
+                continue;
+            };
+            let name = name.to_string_lossy().into_owned();
+            match item.header().entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    members.insert(name, (item.raw_file_position(), item.size()));
+                }
+                // Old `docker save` links duplicate layers to the first copy.
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    if let Some(target) = item.link_name_bytes() {
+                        links.push((name, target.into_owned()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (name, target) in links {
+            let base = if target.first() == Some(&b'/') {
+                Path::new("")
+            } else {
+                Path::new(&name).parent().unwrap_or(Path::new(""))
+            };
+            let joined = base.join(String::from_utf8_lossy(&target).as_ref());
+            let resolved = lexical_clean(&joined);
+            if let Some(found) = resolved.and_then(|r| members.get(&r).copied()) {
+                members.insert(name, found);
+            }
+        }
+        Ok(Source::Tar {
+            path: path.to_path_buf(),
+            file,
+            members,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::Tar { path, .. } | Source::Dir { path } => path,
+        }
+    }
+
+    pub fn has(&self, member: &str) -> bool {
+        match self {
+            Source::Tar { members, .. } => members.contains_key(member),
+            Source::Dir { path } => {
+                lexical_clean(Path::new(member)).is_some_and(|m| path.join(m).is_file())
+            }
+        }
+    }
+
+    /// A reader over `member` and its size.
+    pub fn open_member(&self, member: &str) -> Result<(Box<dyn Read + '_>, u64), SourceError> {
+        let missing = || SourceError::Missing {
+            archive: self.path().to_path_buf(),
+            member: member.to_string(),
+        };
+        match self {
+            Source::Tar { file, members, .. } => {
+                let (pos, size) = *members.get(member).ok_or_else(missing)?;
+                Ok((
+                    Box::new(Member {
+                        file,
+                        pos,
+                        end: pos + size,
+                    }),
+                    size,
+                ))
+            }
+            Source::Dir { path } => {
+                // Member names come from the layout's own files: clean them, never follow `..`.
+                let rel = lexical_clean(Path::new(member)).ok_or_else(missing)?;
+                let full = path.join(rel);
+                let file = File::open(&full).map_err(|_| missing())?;
+                let size = file
+                    .metadata()
+                    .map_err(|source| SourceError::Io { path: full, source })?
+                    .len();
+                Ok((Box::new(file), size))
+            }
+        }
+    }
+
+    /// Reads a small member whole (manifests, indexes, configs).
+    pub fn read_small(&self, member: &str) -> Result<Vec<u8>, SourceError> {
+        let (mut reader, size) = self.open_member(member)?;
+        if size > SMALL_LIMIT {
+            return Err(SourceError::TooLarge {
+                archive: self.path().to_path_buf(),
+                member: member.into(),
+                limit: SMALL_LIMIT,
+            });
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        reader
+            .read_to_end(&mut buf)
+            .map_err(|source| SourceError::Io {
+                path: self.path().join(member),
+                source,
+            })?;
+        Ok(buf)
+    }
+}
+
+/// A relative path with `.` removed and `..` applied, or None if it would leave the top.
+fn lexical_clean(path: &Path) -> Option<String> {
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for comp in path.components() {
+        match comp {
+            std::path::Component::Normal(p) => parts.push(p),
+            std::path::Component::ParentDir => {
+                parts.pop()?;
+            }
+            std::path::Component::CurDir | std::path::Component::RootDir => {}
+            std::path::Component::Prefix(_) => return None,
+        }
+    }
+    let joined: PathBuf = parts.iter().collect();
+    Some(joined.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lexical_clean;
+    use std::path::Path;
+
+    #[test]
+    fn clean_stays_inside() {
+        assert_eq!(
+            lexical_clean(Path::new("a/../b/./c")).as_deref(),
+            Some("b/c")
+        );
+        assert_eq!(lexical_clean(Path::new("../etc/passwd")), None);
+        assert_eq!(
+            lexical_clean(Path::new("/blobs/x")).as_deref(),
+            Some("blobs/x")
+        );
+    }
+}

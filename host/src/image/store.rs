@@ -1,0 +1,315 @@
+//! The content store under `--root`: blobs by digest, layers unpacked once by diff id and shared,
+//! image records by config digest. Writers stage in `tmp/` and rename into place, so a reader sees
+//! a whole layer or none; image records are written under the store lock.
+
+use super::digest::Digest;
+use super::reference;
+use crate::layer::IndexEntry;
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path} is damaged: {message}; remove it and load the image again")]
+    Damaged { path: PathBuf, message: String },
+    #[error("no image '{0}' in the store; load it with `sbx load -i FILE` (see `sbx images`)")]
+    NotFound(String),
+    #[error("'{query}' matches several images ({matches}); give more of the id")]
+    Ambiguous { query: String, matches: String },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A layer of an image, bottom first in [`ImageRecord::layers`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LayerRef {
+    /// The blob as shipped (compressed or not).
+    pub digest: Digest,
+    pub diff_id: Digest,
+    pub media_type: String,
+    pub size: u64,
+}
+
+/// What the store knows of one image; the file name is the config digest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImageRecord {
+    pub id: Digest,
+    pub names: Vec<String>,
+    /// None for docker-archive images, which carry no manifest.
+    pub manifest_digest: Option<Digest>,
+    pub layers: Vec<LayerRef>,
+    pub created: Option<String>,
+    /// Sum of the unpacked sizes of the layers.
+    pub size: u64,
+}
+
+/// Kept beside each unpacked layer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LayerMeta {
+    pub diff_id: Digest,
+    pub unpacked_size: u64,
+    pub entries: usize,
+}
+
+pub struct Store {
+    root: PathBuf,
+}
+
+/// A directory under `tmp/` that is removed when dropped, unless it was renamed into place.
+pub struct Staging {
+    path: PathBuf,
+    done: bool,
+}
+
+impl Staging {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn mkdir(path: &Path, mode: u32) -> Result<(), StoreError> {
+    match fs::DirBuilder::new().mode(mode).create(path) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(io_err(path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `bytes` to `path` through a temp file and a rename, so readers never see half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = path.with_extension(format!("tmp-{}", crate::random::hex(6)));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io_err(path))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StoreError> {
+    let bytes = fs::read(path).map_err(io_err(path))?;
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::Damaged {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// An exclusive flock on the store, released when dropped.
+pub struct StoreLock(#[allow(dead_code, reason = "held for its flock")] File);
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`. Only root may read it: it holds every image.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        mkdir(root, 0o711)?;
+        for sub in [
+            "blobs",
+            "blobs/sha256",
+            "layers",
+            "images",
+            "containers",
+            "tmp",
+            "plugins",
+        ] {
+            mkdir(&root.join(sub), 0o700)?;
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn lock(&self) -> Result<StoreLock, StoreError> {
+        let path = self.root.join("lock");
+        let f = File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(io_err(&path)(io::Error::last_os_error()));
+        }
+        Ok(StoreLock(f))
+    }
+
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.hex())
+    }
+
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest, StoreError> {
+        let digest = Digest::of(bytes);
+        let path = self.blob_path(&digest);
+        if !path.exists() {
+            write_atomic(&path, bytes)?;
+        }
+        Ok(digest)
+    }
+
+    pub fn blob(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
+        let path = self.blob_path(digest);
+        fs::read(&path).map_err(io_err(&path))
+    }
+
+    pub fn layer_dir(&self, diff_id: &Digest) -> PathBuf {
+        self.root.join("layers").join(diff_id.hex())
+    }
+
+    /// The unpacked tree of a layer: what overlayfs mounts as a lower directory.
+    pub fn layer_diff(&self, diff_id: &Digest) -> PathBuf {
+        self.layer_dir(diff_id).join("diff")
+    }
+
+    pub fn has_layer(&self, diff_id: &Digest) -> bool {
+        self.layer_dir(diff_id).join("layer.json").exists()
+    }
+
+    pub fn layer_meta(&self, diff_id: &Digest) -> Result<LayerMeta, StoreError> {
+        read_json(&self.layer_dir(diff_id).join("layer.json"))
+    }
+
+    pub fn layer_index(&self, diff_id: &Digest) -> Result<Vec<IndexEntry>, StoreError> {
+        read_json(&self.layer_dir(diff_id).join("index.json"))
+    }
+
+    /// A fresh directory for a layer being unpacked, with an empty `diff/` (0755, as a rootfs is).
+    pub fn stage_layer(&self) -> Result<Staging, StoreError> {
+        let path = self.root.join("tmp").join(crate::random::hex(8));
+        mkdir(&path, 0o700)?;
+        let staging = Staging { path, done: false };
+        let diff = staging.path.join("diff");
+        mkdir(&diff, 0o755)?;
+        fs::set_permissions(&diff, fs::Permissions::from_mode(0o755)).map_err(io_err(&diff))?;
+        Ok(staging)
+    }
+
+    /// Records the index and metadata, then renames the staged layer into place. If another
+    /// loader got there first, its copy is kept and ours is dropped.
+    pub fn commit_layer(
+        &self,
+        mut staging: Staging,
+        meta: &LayerMeta,
+        index: &[IndexEntry],
+    ) -> Result<(), StoreError> {
+        write_atomic(
+            &staging.path.join("index.json"),
+            &serde_json::to_vec(index).expect("serializable"),
+        )?;
+        write_atomic(
+            &staging.path.join("layer.json"),
+            &serde_json::to_vec(meta).expect("serializable"),
+        )?;
+        let dest = self.layer_dir(&meta.diff_id);
+        match fs::rename(&staging.path, &dest) {
+            Ok(()) => {
+                staging.done = true;
+                Ok(())
+            }
+            Err(_) if self.has_layer(&meta.diff_id) => Ok(()),
+            Err(e) => Err(io_err(&dest)(e)),
+        }
+    }
+
+    fn image_path(&self, id: &Digest) -> PathBuf {
+        self.root.join("images").join(format!("{}.json", id.hex()))
+    }
+
+    pub fn images(&self) -> Result<Vec<ImageRecord>, StoreError> {
+        let dir = self.root.join("images");
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let path = entry.map_err(io_err(&dir))?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                out.push(read_json(&path)?);
+            }
+        }
+        out.sort_by(|a: &ImageRecord, b| a.names.cmp(&b.names).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Stores `record`, merging names with an existing record of the same id; a name moves from
+    /// whichever image held it before, as `docker load` retags.
+    pub fn save_image(&self, mut record: ImageRecord) -> Result<ImageRecord, StoreError> {
+        let _lock = self.lock()?;
+        for mut other in self.images()? {
+            if other.id == record.id {
+                for n in other.names.drain(..) {
+                    if !record.names.contains(&n) {
+                        record.names.push(n);
+                    }
+                }
+                continue;
+            }
+            let before = other.names.len();
+            other.names.retain(|n| !record.names.contains(n));
+            if other.names.len() != before {
+                write_atomic(
+                    &self.image_path(&other.id),
+                    &serde_json::to_vec_pretty(&other).expect("serializable"),
+                )?;
+            }
+        }
+        record.names.sort();
+        write_atomic(
+            &self.image_path(&record.id),
+            &serde_json::to_vec_pretty(&record).expect("serializable"),
+        )?;
+        Ok(record)
+    }
+
+    /// Finds an image by name (`busybox` means `busybox:latest`) or by a unique id prefix.
+    pub fn find_image(&self, query: &str) -> Result<ImageRecord, StoreError> {
+        let images = self.images()?;
+        if let Ok(name) = reference::normalize_name(query) {
+            if let Some(found) = images.iter().find(|i| i.names.contains(&name)) {
+                return Ok(found.clone());
+            }
+        }
+        let Some(prefix) = reference::id_prefix(query) else {
+            return Err(StoreError::NotFound(query.to_string()));
+        };
+        let matches: Vec<&ImageRecord> = images
+            .iter()
+            .filter(|i| i.id.hex().starts_with(prefix))
+            .collect();
+        match matches.as_slice() {
+            [] => Err(StoreError::NotFound(query.to_string())),
+            [one] => Ok((*one).clone()),
+            many => Err(StoreError::Ambiguous {
+                query: query.to_string(),
+                matches: many
+                    .iter()
+                    .map(|i| i.id.short())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+}

@@ -1,0 +1,238 @@
+//! What the child does between clone and exec, as data the parent prepares, and the loop that does
+//! it. The loop runs in a copy of a possibly multi-threaded parent, so it only makes syscalls through
+//! [`Syscall`] on strings and pointer arrays made beforehand: no allocation, no locks, no printing.
+
+use crate::rootfs::{self, MountOp};
+use crate::sys::Syscall;
+use nix::errno::Errno;
+use std::ffi::CString;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcOp {
+    DieWithParent,
+    ResetSignals,
+    /// The cgroup namespace is made after the parent moved us into our cgroup, so its root is it.
+    UnshareCgroup,
+    LoopbackUp,
+    Sethostname(CString),
+    Mkdir(CString),
+    Chdir(CString),
+    /// dup2(fd, 0): stdin from /dev/null when not interactive.
+    Stdin(i32),
+    SetIds {
+        uid: u32,
+        gid: u32,
+        groups: Vec<u32>,
+    },
+    CloexecFrom(u32),
+}
+
+impl fmt::Display for ProcOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProcOp::DieWithParent => write!(f, "set the parent death signal"),
+            ProcOp::ResetSignals => write!(f, "reset signals"),
+            ProcOp::UnshareCgroup => write!(f, "create the cgroup namespace"),
+            ProcOp::LoopbackUp => write!(f, "bring up the loopback interface"),
+            ProcOp::Sethostname(h) => write!(f, "set the hostname {}", h.to_string_lossy()),
+            ProcOp::Mkdir(p) => write!(f, "create the working directory {}", p.to_string_lossy()),
+            ProcOp::Chdir(p) => {
+                write!(f, "change to the working directory {}", p.to_string_lossy())
+            }
+            ProcOp::Stdin(_) => write!(f, "set up stdin"),
+            ProcOp::SetIds { uid, gid, .. } => write!(f, "switch to user {uid}:{gid}"),
+            ProcOp::CloexecFrom(_) => write!(f, "close inherited file descriptors"),
+        }
+    }
+}
+
+/// The program to run: the candidates are the full paths to try in order (one per PATH entry when
+/// the command has no slash), resolved in the child because only it sees the container's files.
+pub struct Exec {
+    pub candidates: Vec<CString>,
+    _argv: Vec<CString>,
+    _envp: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    envp_ptrs: Vec<*const libc::c_char>,
+}
+
+impl Exec {
+    pub fn new(candidates: Vec<CString>, argv: Vec<CString>, envp: Vec<CString>) -> Exec {
+        let ptrs = |v: &[CString]| {
+            v.iter()
+                .map(|c| c.as_ptr())
+                .chain(std::iter::once(std::ptr::null()))
+                .collect()
+        };
+        let (argv_ptrs, envp_ptrs) = (ptrs(&argv), ptrs(&envp));
+        Exec {
+            candidates,
+            _argv: argv,
+            _envp: envp,
+            argv_ptrs,
+            envp_ptrs,
+        }
+    }
+}
+
+pub struct ChildPlan {
+    pub before: Vec<ProcOp>,
+    pub mounts: Vec<MountOp>,
+    pub after: Vec<ProcOp>,
+    pub exec: Exec,
+}
+
+/// Which list a failure happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Phase {
+    Before = 0,
+    Mounts = 1,
+    After = 2,
+    Exec = 3,
+}
+
+impl Phase {
+    pub fn from_u32(v: u32) -> Option<Phase> {
+        [Phase::Before, Phase::Mounts, Phase::After, Phase::Exec]
+            .into_iter()
+            .find(|p| *p as u32 == v)
+    }
+}
+
+fn apply_proc(op: &ProcOp, sys: &dyn Syscall) -> Result<(), Errno> {
+    match op {
+        ProcOp::DieWithParent => sys.set_parent_death_signal(libc::SIGKILL),
+        ProcOp::ResetSignals => {
+            sys.reset_signals();
+            Ok(())
+        }
+        ProcOp::UnshareCgroup => sys.unshare(libc::CLONE_NEWCGROUP),
+        ProcOp::LoopbackUp => sys.loopback_up(),
+        ProcOp::Sethostname(h) => sys.sethostname(h),
+        ProcOp::Mkdir(p) => sys.mkdir(p, 0o755),
+        ProcOp::Chdir(p) => sys.chdir(p),
+        ProcOp::Stdin(fd) => sys.dup2(*fd, 0),
+        ProcOp::SetIds { uid, gid, groups } => sys.set_ids(*uid, *gid, groups),
+        ProcOp::CloexecFrom(fd) => sys.cloexec_from(*fd),
+    }
+}
+
+fn apply_all(ops: &[ProcOp], phase: Phase, sys: &dyn Syscall) -> Result<(), (Phase, usize, Errno)> {
+    for (i, op) in ops.iter().enumerate() {
+        apply_proc(op, sys).map_err(|e| (phase, i, e))?;
+    }
+    Ok(())
+}
+
+/// Runs the plan; returns only on failure, with where it failed. For exec, the errno is ENOENT when
+/// no candidate exists, else the most telling error met (EACCES over ENOENT, as execvp does).
+pub fn run(plan: &ChildPlan, sys: &dyn Syscall) -> (Phase, usize, Errno) {
+    let setup = apply_all(&plan.before, Phase::Before, sys)
+        .and_then(|()| rootfs::apply(&plan.mounts, sys).map_err(|(i, e)| (Phase::Mounts, i, e)))
+        .and_then(|()| apply_all(&plan.after, Phase::After, sys));
+    if let Err(failure) = setup {
+        return failure;
+    }
+    let mut seen = Errno::ENOENT;
+    for cand in &plan.exec.candidates {
+        match sys.exec(cand, &plan.exec.argv_ptrs, &plan.exec.envp_ptrs) {
+            Errno::ENOENT | Errno::ENOTDIR => {}
+            Errno::EACCES => seen = Errno::EACCES,
+            other => return (Phase::Exec, 0, other),
+        }
+    }
+    (Phase::Exec, 0, seen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::fake::Recorder;
+
+    fn plan(candidates: &[&str]) -> ChildPlan {
+        ChildPlan {
+            before: vec![
+                ProcOp::DieWithParent,
+                ProcOp::Sethostname(CString::new("box").unwrap()),
+            ],
+            mounts: vec![MountOp::MakeRootPrivate],
+            after: vec![
+                ProcOp::SetIds {
+                    uid: 1000,
+                    gid: 1000,
+                    groups: vec![1000],
+                },
+                ProcOp::CloexecFrom(3),
+            ],
+            exec: Exec::new(
+                candidates
+                    .iter()
+                    .map(|c| CString::new(*c).unwrap())
+                    .collect(),
+                vec![CString::new("sh").unwrap()],
+                vec![CString::new("PATH=/bin").unwrap()],
+            ),
+        }
+    }
+
+    #[test]
+    fn ids_change_after_mounts_and_exec_is_last() {
+        let rec = Recorder::default();
+        let p = plan(&["/usr/bin/sh", "/bin/sh"]);
+        run(&p, &rec);
+        assert_eq!(
+            rec.lines(),
+            [
+                "pdeathsig 9",
+                "sethostname box",
+                "mount - / - 0x44000 -",
+                "set_ids 1000 1000 [1000]",
+                "cloexec_from 3",
+                "exec /usr/bin/sh",
+                "exec /bin/sh"
+            ]
+        );
+    }
+
+    #[test]
+    fn exec_tries_each_candidate_and_reports_not_found() {
+        let rec = Recorder {
+            fail_on: vec![("exec".into(), Errno::ENOENT)],
+            ..Default::default()
+        };
+        assert_eq!(
+            run(&plan(&["/a/x", "/b/x"]), &rec),
+            (Phase::Exec, 0, Errno::ENOENT)
+        );
+    }
+
+    #[test]
+    fn permission_denied_wins_over_not_found() {
+        let rec = Recorder {
+            fail_on: vec![
+                ("exec /a/x".into(), Errno::EACCES),
+                ("exec /b/x".into(), Errno::ENOENT),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            run(&plan(&["/a/x", "/b/x"]), &rec),
+            (Phase::Exec, 0, Errno::EACCES)
+        );
+    }
+
+    #[test]
+    fn a_failed_mount_stops_before_ids_change() {
+        let rec = Recorder {
+            fail_on: vec![("mount".into(), Errno::EPERM)],
+            ..Default::default()
+        };
+        assert_eq!(
+            run(&plan(&["/bin/sh"]), &rec),
+            (Phase::Mounts, 0, Errno::EPERM)
+        );
+        assert!(!rec.lines().iter().any(|l| l.starts_with("set_ids")));
+    }
+}

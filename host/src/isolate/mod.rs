@@ -1,0 +1,9 @@
+//! Isolation: the child's plan of kernel operations ([`child`]), creating the child in new
+//! namespaces and starting it ([`spawn`]), and its cgroup ([`cgroup`]).
+
+pub mod cgroup;
+pub mod child;
+pub mod spawn;
+
+pub use child::{ChildPlan, ProcOp};
+pub use spawn::{Failure, Spawned, spawn};

@@ -1,0 +1,164 @@
+//! Creating the container process: clone3 into new namespaces (fork-like, no separate stack), then
+//! the parent places it in its cgroup and lets it go. Two pipes connect them: `go` (parent to child:
+//! one byte when the cgroup is set) and `report` (child to parent: where setup failed; closed
+//! without a word by a successful exec, as it is close-on-exec).
+
+use super::child::{self, ChildPlan, Phase};
+use crate::sys::Syscall;
+use nix::errno::Errno;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("cannot create a pipe: {0}")]
+    Pipe(Errno),
+    #[error("cannot create the container process (clone3 with namespaces {flags:#x}): {errno}")]
+    Clone { flags: u64, errno: Errno },
+    #[error("cannot start the container process: {0}")]
+    Start(std::io::Error),
+}
+
+/// Where the child's setup stopped, as reported through the pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub phase: Phase,
+    pub index: usize,
+    pub errno: Errno,
+}
+
+pub struct Spawned {
+    pub pid: Pid,
+    go: File,
+    report: File,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+fn pipe() -> Result<(File, File), SpawnError> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(SpawnError::Pipe)?;
+    Ok((File::from(r), File::from(w)))
+}
+
+/// Creates the child in the namespaces of `flags`; it waits for [`Spawned::start`].
+pub fn spawn(plan: &ChildPlan, flags: u64, sys: &dyn Syscall) -> Result<Spawned, SpawnError> {
+    let (go_r, go_w) = pipe()?;
+    let (report_r, report_w) = pipe()?;
+    let args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            size_of::<CloneArgs>(),
+        )
+    };
+    if ret < 0 {
+        return Err(SpawnError::Clone {
+            flags,
+            errno: Errno::last(),
+        });
+    }
+    if ret == 0 {
+        // The child: a copy of this process with one thread. Only syscalls from here on.
+        unsafe {
+            libc::close(go_w.as_raw_fd());
+            libc::close(report_r.as_raw_fd());
+        }
+        let mut byte = 0u8;
+        let n = unsafe { libc::read(go_r.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) };
+        if n != 1 {
+            unsafe { libc::_exit(125) }; // the parent gave up before starting us
+        }
+        let (phase, index, errno) = child::run(plan, sys);
+        let msg = [phase as u32, index as u32, errno as i32 as u32];
+        unsafe {
+            libc::write(report_w.as_raw_fd(), msg.as_ptr().cast(), size_of_val(&msg));
+            let code = match (phase, errno) {
+                (Phase::Exec, Errno::ENOENT) => 127,
+                (Phase::Exec, _) => 126,
+                _ => 125,
+            };
+            libc::_exit(code);
+        }
+    }
+    drop(go_r);
+    drop(report_w);
+    Ok(Spawned {
+        pid: Pid::from_raw(ret as i32),
+        go: go_w,
+        report: report_r,
+    })
+}
+
+impl Spawned {
+    /// Lets the child run its plan; returns once it exec'd (Ok(None)) or failed (Ok(Some)).
+    pub fn start(&mut self) -> Result<Option<Failure>, SpawnError> {
+        self.go.write_all(&[1]).map_err(SpawnError::Start)?;
+        let mut buf = [0u8; 12];
+        let mut got = 0;
+        while got < buf.len() {
+            match self.report.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SpawnError::Start(e)),
+            }
+        }
+        if got < buf.len() {
+            return Ok(None);
+        }
+        let word =
+            |i: usize| u32::from_ne_bytes(buf[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+        Ok(Some(Failure {
+            phase: Phase::from_u32(word(0)).unwrap_or(Phase::Before),
+            index: word(1) as usize,
+            errno: Errno::from_raw(word(2) as i32),
+        }))
+    }
+
+    /// Waits for the child and returns its exit code in docker's convention (128+N for signal N).
+    pub fn wait(&self) -> i32 {
+        loop {
+            match waitpid(self.pid, None) {
+                Ok(WaitStatus::Exited(_, code)) => return code,
+                Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(_) => return 125,
+            }
+        }
+    }
+
+    /// Kills the child (it has not been started, or failed) and reaps it.
+    pub fn abort(self) {
+        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        drop(self.go);
+        let _ = waitpid(self.pid, None);
+    }
+}
+
+/// /dev/null for a non-interactive stdin, opened before the clone so the child only dup2s it.
+pub fn dev_null() -> std::io::Result<OwnedFd> {
+    let f = File::open("/dev/null")?;
+    Ok(unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(f)) })
+}

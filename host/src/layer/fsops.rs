@@ -1,0 +1,128 @@
+//! File operations beneath a directory descriptor that cannot reach outside it.
+//!
+//! Every path is walked one component at a time with `O_NOFOLLOW | O_DIRECTORY` from the root's
+//! descriptor; paths were already refused if absolute or holding `..` (see [`super::entry`]). So no
+//! symlink is ever followed, whether it was in the tarball or planted by an earlier entry, and every
+//! final operation is an `*at` call on a single name relative to a directory we opened ourselves.
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{Mode, SFlag, mkdirat};
+use nix::unistd::{UnlinkatFlags, unlinkat};
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError {
+    #[error("goes through '{0}', which is a symlink")]
+    Symlink(PathBuf),
+    #[error("goes through '{0}', which is not a directory")]
+    NotDir(PathBuf),
+    #[error("needs '{0}', which does not exist in this layer")]
+    Missing(PathBuf),
+    #[error("'{path}': {errno}")]
+    Os { path: PathBuf, errno: Errno },
+}
+
+const DIR_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
+
+/// Opens directory `rel` beneath `root`; with `create`, missing directories are made (0755).
+pub fn open_dir(root: BorrowedFd, rel: &Path, create: bool) -> Result<OwnedFd, WalkError> {
+    let mut cur: Option<OwnedFd> = None;
+    let mut walked = PathBuf::new();
+    let reopen_root = || openat(root, ".", DIR_FLAGS, Mode::empty());
+    for comp in rel.components() {
+        let Component::Normal(name) = comp else {
+            continue;
+        };
+        walked.push(name);
+        let dir = cur.as_ref().map_or(root, |fd| fd.as_fd());
+        if create {
+            match mkdirat(dir, name, Mode::from_bits_truncate(0o755)) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(errno) => {
+                    return Err(WalkError::Os {
+                        path: walked,
+                        errno,
+                    });
+                }
+            }
+        }
+        cur = Some(
+            openat(dir, name, DIR_FLAGS, Mode::empty())
+                .map_err(|errno| walk_error(errno, &walked))?,
+        );
+    }
+    match cur {
+        Some(fd) => Ok(fd),
+        None => reopen_root().map_err(|errno| WalkError::Os {
+            path: walked,
+            errno,
+        }),
+    }
+}
+
+fn walk_error(errno: Errno, walked: &Path) -> WalkError {
+    match errno {
+        Errno::ELOOP => WalkError::Symlink(walked.to_path_buf()),
+        Errno::ENOTDIR => WalkError::NotDir(walked.to_path_buf()),
+        Errno::ENOENT => WalkError::Missing(walked.to_path_buf()),
+        errno => WalkError::Os {
+            path: walked.to_path_buf(),
+            errno,
+        },
+    }
+}
+
+/// What is at `name` in `dir`, without following a symlink.
+pub fn kind_at(dir: BorrowedFd, name: &OsStr) -> Result<Option<SFlag>, Errno> {
+    match nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(SFlag::from_bits_truncate(
+            st.st_mode & SFlag::S_IFMT.bits(),
+        ))),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes whatever is at `name` in `dir` (a whole tree for a directory); nothing there is fine.
+pub fn remove_at(dir: BorrowedFd, name: &OsStr) -> Result<(), Errno> {
+    match kind_at(dir, name)? {
+        None => Ok(()),
+        Some(SFlag::S_IFDIR) => {
+            let sub = openat(dir, name, DIR_FLAGS, Mode::empty())?;
+            let mut listing = nix::dir::Dir::from_fd(sub.try_clone().map_err(|_| Errno::EBADF)?)?;
+            let children: Vec<std::ffi::CString> = listing
+                .iter()
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_owned())
+                .filter(|n| n.to_bytes() != b"." && n.to_bytes() != b"..")
+                .collect();
+            for child in children {
+                remove_at(sub.as_fd(), OsStr::from_bytes(child.to_bytes()))?;
+            }
+            unlinkat(dir, name, UnlinkatFlags::RemoveDir)
+        }
+        Some(_) => unlinkat(dir, name, UnlinkatFlags::NoRemoveDir),
+    }
+}
+
+/// Sets an extended attribute on an open file or directory.
+pub fn set_xattr(fd: BorrowedFd, name: &str, value: &[u8]) -> Result<(), Errno> {
+    let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+    let ret = unsafe {
+        libc::fsetxattr(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if ret < 0 { Err(Errno::last()) } else { Ok(()) }
+}

@@ -1,0 +1,9 @@
+//! Layers: what a tarball's entries are ([`entry`]), and unpacking them safely into a directory of
+//! their own ([`unpack`]) with an index of the entries kept beside it.
+
+pub mod entry;
+pub mod fsops;
+pub mod unpack;
+
+pub use entry::{EntryKind, IndexEntry};
+pub use unpack::{UnpackError, UnpackReport, unpack};

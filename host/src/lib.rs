@@ -1,0 +1,13 @@
+//! sbx: a daemonless container sandbox host whose image, layer and spec policies and lifecycle
+//! hooks are WebAssembly components. See the repository's README and shared DESIGN for the map.
+
+pub mod cli;
+pub mod container;
+pub mod image;
+pub mod isolate;
+pub mod layer;
+pub mod plugin;
+pub mod random;
+pub mod rootfs;
+pub mod sys;
+pub mod time;

@@ -1,0 +1,108 @@
+//! Store records to the WIT records plugins see.
+
+use super::bindings::{Entry, EntryKind as WitKind, Image, ImageConfig, Layer};
+use crate::image::ImageRecord;
+use crate::layer::{EntryKind, IndexEntry};
+use oci_spec::image::ImageConfiguration;
+
+pub fn image(reference: &str, record: &ImageRecord, config: &ImageConfiguration) -> Image {
+    let c = config.config().clone().unwrap_or_default();
+    let mut labels: Vec<(String, String)> =
+        c.labels().clone().unwrap_or_default().into_iter().collect();
+    labels.sort();
+    Image {
+        reference: reference.to_string(),
+        names: record.names.clone(),
+        manifest_digest: record
+            .manifest_digest
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        config_digest: record.id.to_string(),
+        os: config.os().to_string(),
+        architecture: config.architecture().to_string(),
+        config: ImageConfig {
+            user: c.user().clone().filter(|u| !u.is_empty()),
+            env: c.env().clone().unwrap_or_default(),
+            entrypoint: c.entrypoint().clone().unwrap_or_default(),
+            cmd: c.cmd().clone().unwrap_or_default(),
+            working_dir: c.working_dir().clone().filter(|w| !w.is_empty()),
+            labels,
+            exposed_ports: c.exposed_ports().clone().unwrap_or_default(),
+        },
+        history: history(config)
+            .into_iter()
+            .map(|(created_by, _)| created_by.unwrap_or_default())
+            .collect(),
+        layers: record
+            .layers
+            .iter()
+            .map(|l| l.diff_id.to_string())
+            .collect(),
+    }
+}
+
+/// (created_by, is an empty layer) for each history step.
+fn history(config: &ImageConfiguration) -> Vec<(Option<String>, bool)> {
+    config
+        .history()
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|h| (h.created_by().clone(), h.empty_layer().unwrap_or(false)))
+        .collect()
+}
+
+/// The `created_by` of the history step that made layer `index` (empty-layer steps skipped).
+pub fn created_by(config: &ImageConfiguration, index: usize) -> Option<String> {
+    history(config)
+        .into_iter()
+        .filter(|(_, empty)| !empty)
+        .nth(index)
+        .and_then(|(c, _)| c)
+}
+
+fn kind(k: EntryKind) -> WitKind {
+    match k {
+        EntryKind::File => WitKind::File,
+        EntryKind::Dir => WitKind::Dir,
+        EntryKind::Symlink => WitKind::Symlink,
+        EntryKind::Hardlink => WitKind::Hardlink,
+        EntryKind::CharDevice => WitKind::CharDevice,
+        EntryKind::BlockDevice => WitKind::BlockDevice,
+        EntryKind::Fifo => WitKind::Fifo,
+        EntryKind::Whiteout => WitKind::Whiteout,
+        EntryKind::OpaqueWhiteout => WitKind::OpaqueWhiteout,
+    }
+}
+
+pub fn layer(
+    record: &ImageRecord,
+    config: &ImageConfiguration,
+    index: usize,
+    entries: Vec<IndexEntry>,
+    unpacked_size: u64,
+) -> Layer {
+    let l = &record.layers[index];
+    Layer {
+        index: index as u32,
+        digest: l.digest.to_string(),
+        diff_id: l.diff_id.to_string(),
+        media_type: l.media_type.clone(),
+        size: l.size,
+        unpacked_size,
+        created_by: created_by(config, index),
+        entries: entries
+            .into_iter()
+            .map(|e| Entry {
+                path: e.path,
+                kind: kind(e.kind),
+                mode: e.mode,
+                uid: e.uid,
+                gid: e.gid,
+                size: e.size,
+                link_target: e.link,
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,178 @@
+//! One wasmtime Engine per sbx process, made only when a plugin is used; a thread ticks its epoch
+//! so every call can have a deadline. Components are compiled once and kept on disk, keyed by the
+//! sha256 of the wasm and the engine's compatibility hash.
+
+use super::bindings::{POLICY_EXPORT, PolicyPlugin, WIT_VERSION};
+use super::host::HostState;
+use crate::image::Digest;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, HasSelf, Linker};
+
+/// The epoch tick: time limits are counted in these.
+pub const TICK: Duration = Duration::from_millis(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("cannot read plugin {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("plugin {path} is not a valid WebAssembly component: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error(
+        "plugin {path} was built for sbx:plugin@{found}, but this sbx speaks sbx:plugin@{WIT_VERSION}; rebuild it against plugins/wit"
+    )]
+    Version { path: PathBuf, found: String },
+    #[error(
+        "plugin {path} exports no sbx:plugin interface (expected {POLICY_EXPORT}); is it an sbx plugin?"
+    )]
+    NotAPlugin { path: PathBuf },
+    #[error(
+        "plugin {path} needs imports sbx does not give (only WASI and sbx:plugin/host): {message}"
+    )]
+    Link { path: PathBuf, message: String },
+    #[error("plugin {plugin} refused its settings: {message}")]
+    Settings { plugin: String, message: String },
+    #[error("plugin {plugin} failed in {func}: {message}")]
+    Call {
+        plugin: String,
+        func: &'static str,
+        message: String,
+    },
+    #[error("cannot start the WebAssembly engine: {0}")]
+    Engine(String),
+}
+
+pub struct Engine {
+    pub(crate) engine: wasmtime::Engine,
+    pub(crate) linker: Linker<HostState>,
+    cache_dir: PathBuf,
+    compat: String,
+}
+
+/// What loading a component took, for `sbx plugin inspect` and the benches.
+#[derive(Debug, Clone)]
+pub struct LoadInfo {
+    pub sha256: Digest,
+    pub cached: bool,
+    pub elapsed: Duration,
+}
+
+impl Engine {
+    pub fn new(cache_dir: &Path) -> Result<Engine, PluginError> {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        let engine =
+            wasmtime::Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("sbx-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })
+            .map_err(|e| PluginError::Engine(e.to_string()))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| PluginError::Engine(e.to_string()))?;
+        PolicyPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| PluginError::Engine(e.to_string()))?;
+        let mut hasher = std::hash::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let compat = format!("{:016x}", hasher.finish());
+        Ok(Engine {
+            engine,
+            linker,
+            cache_dir: cache_dir.to_path_buf(),
+            compat,
+        })
+    }
+
+    fn cache_path(&self, sha: &Digest) -> PathBuf {
+        self.cache_dir
+            .join(format!("{}-{}.cwasm", sha.hex(), self.compat))
+    }
+
+    /// Loads the component at `path`: from the compile cache when it holds it, else compiled and
+    /// stored there. Checks that it speaks this sbx's WIT version.
+    pub fn load(&self, path: &Path) -> Result<(Component, LoadInfo), PluginError> {
+        let start = Instant::now();
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let sha256 = Digest::of(&bytes);
+        let cache = self.cache_path(&sha256);
+        // The cache is written only by sbx, under the root-only store, and named by the content's
+        // hash; deserializing it is as safe as the files sbx itself writes.
+        let cached = cache
+            .exists()
+            .then(|| unsafe { Component::deserialize_file(&self.engine, &cache) }.ok())
+            .flatten();
+        let (component, was_cached) = match cached {
+            Some(c) => (c, true),
+            None => {
+                let c = Component::from_binary(&self.engine, &bytes).map_err(|e| {
+                    PluginError::Invalid {
+                        path: path.into(),
+                        message: format!("{e:#}"),
+                    }
+                })?;
+                if let Ok(serialized) = c.serialize() {
+                    // A cache that cannot be written only costs the next run a compile.
+                    let _ = crate::image::store::write_atomic(&cache, &serialized);
+                }
+                (c, false)
+            }
+        };
+        self.check_version(path, &component)?;
+        Ok((
+            component,
+            LoadInfo {
+                sha256,
+                cached: was_cached,
+                elapsed: start.elapsed(),
+            },
+        ))
+    }
+
+    /// The sbx:plugin interfaces the component exports, by full name.
+    pub fn exports(&self, component: &Component) -> Vec<String> {
+        let ty = component.component_type();
+        ty.exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .filter(|n| n.starts_with("sbx:plugin/"))
+            .collect()
+    }
+
+    fn check_version(&self, path: &Path, component: &Component) -> Result<(), PluginError> {
+        let ty = component.component_type();
+        let names: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .chain(ty.imports(&self.engine).map(|(n, _)| n.to_string()))
+            .filter(|n| n.starts_with("sbx:plugin/"))
+            .collect();
+        if let Some(other) = names.iter().find_map(|n| {
+            n.split_once('@')
+                .map(|(_, v)| v)
+                .filter(|v| *v != WIT_VERSION)
+        }) {
+            return Err(PluginError::Version {
+                path: path.into(),
+                found: other.to_string(),
+            });
+        }
+        if !self.exports(component).iter().any(|n| n == POLICY_EXPORT) {
+            return Err(PluginError::NotAPlugin { path: path.into() });
+        }
+        Ok(())
+    }
+}

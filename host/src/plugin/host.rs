@@ -1,0 +1,92 @@
+//! What a plugin's Store holds: a WASI context that grants nothing (no files, env, network; stderr
+//! captured so a panic message can be shown), the memory limiter, and the `host.log` import.
+
+use super::bindings::{LogLevel, sbx};
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// How much of a plugin's stderr is kept for error messages.
+const STDERR_CAPTURE: usize = 4096;
+
+pub struct HostState {
+    pub plugin: String,
+    pub memory_limit: usize,
+    pub stderr: MemoryOutputPipe,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl HostState {
+    pub fn new(plugin: &str, memory_limit: usize) -> HostState {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        HostState {
+            plugin: plugin.to_string(),
+            memory_limit,
+            stderr,
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+
+    /// The last line the plugin wrote to stderr (a Rust panic message ends up there).
+    pub fn last_stderr_line(&self) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
+        text.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.trim().to_string())
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for HostState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            wasmtime::bail!(
+                "exceeded its memory limit of {} MiB (asked for {} MiB)",
+                self.memory_limit >> 20,
+                desired.div_ceil(1 << 20)
+            );
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl sbx::plugin::types::Host for HostState {}
+
+impl sbx::plugin::host::Host for HostState {
+    fn log(&mut self, level: LogLevel, message: String) {
+        let level = match level {
+            LogLevel::Debug => return, // shown only with a debug log level, which comes with the config work
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        };
+        let message: String = message.chars().take(2000).collect();
+        eprintln!("sbx: plugin {}: {level}: {message}", self.plugin);
+    }
+}

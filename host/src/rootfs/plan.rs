@@ -1,0 +1,292 @@
+//! The mount plan of a container, as data. Paths after the pivot are absolute in the container and
+//! so resolve inside it: a symlink planted by an image (`/proc -> /etc`) can only redirect a mount
+//! to somewhere else in the container's own tree.
+
+use std::ffi::CString;
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountOp {
+    /// Stop mount events from reaching the host: everything below `/` becomes private.
+    MakeRootPrivate,
+    /// Lowers top first.
+    Overlay {
+        lowers: Vec<CString>,
+        upper: CString,
+        work: CString,
+        target: CString,
+    },
+    PivotRoot {
+        new_root: CString,
+    },
+    Mkdir {
+        path: CString,
+        mode: u32,
+    },
+    Mount {
+        source: CString,
+        target: CString,
+        fstype: CString,
+        flags: u64,
+        data: Option<CString>,
+    },
+    Mknod {
+        path: CString,
+        mode: u32,
+        dev: u64,
+    },
+    Symlink {
+        target: CString,
+        link: CString,
+    },
+    /// The umask while the rootfs is built, so device and directory modes are exact.
+    Umask(u32),
+}
+
+pub struct RootfsSpec {
+    /// Layer directories, bottom first (the image's order).
+    pub layers: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    /// Where the overlay is mounted before it becomes `/`.
+    pub target: PathBuf,
+}
+
+pub fn cstr(path: impl AsRef<Path>) -> CString {
+    CString::new(path.as_ref().as_os_str().as_bytes()).expect("paths built by sbx hold no NUL")
+}
+
+const NOSUID: u64 = libc::MS_NOSUID;
+const NODEV: u64 = libc::MS_NODEV;
+const NOEXEC: u64 = libc::MS_NOEXEC;
+
+fn mount(source: &str, target: &str, fstype: &str, flags: u64, data: Option<&str>) -> MountOp {
+    MountOp::Mount {
+        source: cstr(source),
+        target: cstr(target),
+        fstype: cstr(fstype),
+        flags,
+        data: data.map(cstr),
+    }
+}
+
+fn mkdir(path: &str, mode: u32) -> MountOp {
+    MountOp::Mkdir {
+        path: cstr(path),
+        mode,
+    }
+}
+
+/// The devices every container gets: (name, major, minor). Nothing else of the host's /dev.
+pub const DEVICES: [(&str, u32, u32); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+pub fn plan(spec: &RootfsSpec) -> Vec<MountOp> {
+    let mut ops = vec![
+        MountOp::Umask(0),
+        MountOp::MakeRootPrivate,
+        MountOp::Overlay {
+            lowers: spec.layers.iter().rev().map(cstr).collect(),
+            upper: cstr(&spec.upper),
+            work: cstr(&spec.work),
+            target: cstr(&spec.target),
+        },
+        MountOp::PivotRoot {
+            new_root: cstr(&spec.target),
+        },
+        mkdir("/proc", 0o555),
+        mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC, None),
+        mkdir("/dev", 0o755),
+        mount(
+            "tmpfs",
+            "/dev",
+            "tmpfs",
+            NOSUID | libc::MS_STRICTATIME,
+            Some("mode=755,size=65536k"),
+        ),
+    ];
+    for (name, major, minor) in DEVICES {
+        let dev = nix::sys::stat::makedev(major.into(), minor.into());
+        ops.push(MountOp::Mknod {
+            path: cstr(format!("/dev/{name}")),
+            mode: libc::S_IFCHR | 0o666,
+            dev,
+        });
+    }
+    ops.extend([
+        mkdir("/dev/pts", 0o755),
+        mount(
+            "devpts",
+            "/dev/pts",
+            "devpts",
+            NOSUID | NOEXEC,
+            Some("newinstance,ptmxmode=0666,mode=0620"),
+        ),
+        MountOp::Symlink {
+            target: cstr("pts/ptmx"),
+            link: cstr("/dev/ptmx"),
+        },
+        mkdir("/dev/shm", 0o1777),
+        mount(
+            "shm",
+            "/dev/shm",
+            "tmpfs",
+            NOSUID | NODEV | NOEXEC,
+            Some("mode=1777,size=65536k"),
+        ),
+        MountOp::Symlink {
+            target: cstr("/proc/self/fd"),
+            link: cstr("/dev/fd"),
+        },
+        MountOp::Symlink {
+            target: cstr("/proc/self/fd/0"),
+            link: cstr("/dev/stdin"),
+        },
+        MountOp::Symlink {
+            target: cstr("/proc/self/fd/1"),
+            link: cstr("/dev/stdout"),
+        },
+        MountOp::Symlink {
+            target: cstr("/proc/self/fd/2"),
+            link: cstr("/dev/stderr"),
+        },
+        mkdir("/sys", 0o555),
+        mount(
+            "sysfs",
+            "/sys",
+            "sysfs",
+            libc::MS_RDONLY | NOSUID | NODEV | NOEXEC,
+            None,
+        ),
+        MountOp::Umask(0o022),
+    ]);
+    ops
+}
+
+impl fmt::Display for MountOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = |c: &CString| c.to_string_lossy().into_owned();
+        match self {
+            MountOp::MakeRootPrivate => write!(f, "make / private"),
+            MountOp::Overlay { lowers, target, .. } => write!(
+                f,
+                "mount the overlay of {} layers on {}",
+                lowers.len(),
+                s(target)
+            ),
+            MountOp::PivotRoot { new_root } => write!(f, "pivot_root into {}", s(new_root)),
+            MountOp::Mkdir { path, .. } => write!(f, "mkdir {}", s(path)),
+            MountOp::Mount { fstype, target, .. } => {
+                write!(f, "mount {} on {}", s(fstype), s(target))
+            }
+            MountOp::Mknod { path, .. } => write!(f, "mknod {}", s(path)),
+            MountOp::Symlink { link, .. } => write!(f, "symlink {}", s(link)),
+            MountOp::Umask(m) => write!(f, "umask {m:o}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(n: usize) -> RootfsSpec {
+        RootfsSpec {
+            layers: (0..n)
+                .map(|i| PathBuf::from(format!("/s/layers/{i}/diff")))
+                .collect(),
+            upper: "/s/c/upper".into(),
+            work: "/s/c/work".into(),
+            target: "/s/c/rootfs".into(),
+        }
+    }
+
+    #[test]
+    fn overlay_lowers_are_top_first_and_pivot_follows() {
+        let ops = plan(&spec(3));
+        let MountOp::Overlay { lowers, .. } = &ops[2] else {
+            panic!("overlay is third: {ops:?}")
+        };
+        assert_eq!(
+            lowers,
+            &vec![
+                cstr("/s/layers/2/diff"),
+                cstr("/s/layers/1/diff"),
+                cstr("/s/layers/0/diff")
+            ]
+        );
+        assert_eq!(ops[1], MountOp::MakeRootPrivate);
+        assert_eq!(
+            ops[3],
+            MountOp::PivotRoot {
+                new_root: cstr("/s/c/rootfs")
+            }
+        );
+    }
+
+    #[test]
+    fn every_mount_after_the_pivot_is_inside_the_container() {
+        let ops = plan(&spec(1));
+        let pivot = ops
+            .iter()
+            .position(|o| matches!(o, MountOp::PivotRoot { .. }))
+            .unwrap();
+        for op in &ops[pivot + 1..] {
+            if let MountOp::Mount { target, .. }
+            | MountOp::Mkdir { path: target, .. }
+            | MountOp::Mknod { path: target, .. } = op
+            {
+                let t = target.to_str().unwrap();
+                assert!(
+                    ["/proc", "/dev", "/sys"].iter().any(|p| t.starts_with(p)),
+                    "{t}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_safe_devices_and_proc_before_sys() {
+        let ops = plan(&spec(1));
+        let nodes: Vec<String> = ops
+            .iter()
+            .filter_map(|o| {
+                if let MountOp::Mknod { path, .. } = o {
+                    Some(path.to_string_lossy().into_owned())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(
+            nodes,
+            [
+                "/dev/null",
+                "/dev/zero",
+                "/dev/full",
+                "/dev/random",
+                "/dev/urandom",
+                "/dev/tty"
+            ]
+        );
+        let sys = ops
+            .iter()
+            .position(
+                |o| matches!(o, MountOp::Mount { fstype, .. } if fstype.as_bytes() == b"sysfs"),
+            )
+            .unwrap();
+        let MountOp::Mount { flags, .. } = &ops[sys] else {
+            unreachable!()
+        };
+        assert_ne!(flags & libc::MS_RDONLY, 0, "sysfs is read-only");
+        assert_eq!(ops.last(), Some(&MountOp::Umask(0o022)));
+    }
+}

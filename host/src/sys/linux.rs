@@ -1,0 +1,211 @@
+//! The real [`Syscall`]: thin wrappers over libc. Ids are changed with raw syscalls because glibc's
+//! setuid() broadcasts to the threads it believes exist, and after a raw clone those belong to the
+//! parent.
+
+use super::{SysResult, Syscall};
+use nix::errno::Errno;
+use std::ffi::{CStr, CString};
+use std::ptr;
+
+pub struct Linux;
+
+fn check(ret: libc::c_long) -> SysResult {
+    if ret < 0 { Err(Errno::last()) } else { Ok(()) }
+}
+
+fn ptr_or_null(c: Option<&CStr>) -> *const libc::c_char {
+    c.map_or(ptr::null(), CStr::as_ptr)
+}
+
+// The new mount API (Linux 5.2); the libc crate has the syscall numbers but not the constants.
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+
+struct Fd(libc::c_int);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        unsafe { libc::close(self.0) };
+    }
+}
+
+fn fsconfig_string(fs: &Fd, key: &CStr, value: &CStr) -> SysResult {
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.0,
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    })
+}
+
+impl Syscall for Linux {
+    fn mount(
+        &self,
+        source: Option<&CStr>,
+        target: &CStr,
+        fstype: Option<&CStr>,
+        flags: u64,
+        data: Option<&CStr>,
+    ) -> SysResult {
+        let ret = unsafe {
+            libc::mount(
+                ptr_or_null(source),
+                target.as_ptr(),
+                ptr_or_null(fstype),
+                flags as libc::c_ulong,
+                ptr_or_null(data).cast(),
+            )
+        };
+        check(ret as libc::c_long)
+    }
+
+    /// Uses fsconfig `lowerdir+` (Linux 6.8), one layer at a time: mount(2) options stop at one
+    /// page, about 140 absolute layer paths, and the kernel allows 500 lowers.
+    fn mount_overlay(
+        &self,
+        lowers: &[CString],
+        upper: &CStr,
+        work: &CStr,
+        target: &CStr,
+    ) -> SysResult {
+        let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) };
+        check(fs)?;
+        let fs = Fd(fs as libc::c_int);
+        for lower in lowers {
+            fsconfig_string(&fs, c"lowerdir+", lower)?;
+        }
+        fsconfig_string(&fs, c"upperdir", upper)?;
+        fsconfig_string(&fs, c"workdir", work)?;
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.0,
+                FSCONFIG_CMD_CREATE,
+                ptr::null::<u8>(),
+                ptr::null::<u8>(),
+                0,
+            )
+        })?;
+        let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs.0, FSMOUNT_CLOEXEC, 0) };
+        check(mnt)?;
+        let mnt = Fd(mnt as libc::c_int);
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_move_mount,
+                mnt.0,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH,
+            )
+        })
+    }
+
+    /// pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only the
+    /// new root, with no directory needed to hold the old one.
+    fn pivot_root(&self, new_root: &CStr) -> SysResult {
+        self.chdir(new_root)?;
+        check(unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })?;
+        check(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) } as libc::c_long)?;
+        self.chdir(c"/")
+    }
+
+    fn mkdir(&self, path: &CStr, mode: u32) -> SysResult {
+        match check(unsafe { libc::mkdir(path.as_ptr(), mode) } as libc::c_long) {
+            Err(Errno::EEXIST) => Ok(()),
+            other => other,
+        }
+    }
+
+    fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult {
+        check(unsafe { libc::mknod(path.as_ptr(), mode, dev) } as libc::c_long)
+    }
+
+    fn symlink(&self, target: &CStr, link: &CStr) -> SysResult {
+        check(unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) } as libc::c_long)
+    }
+
+    fn sethostname(&self, name: &CStr) -> SysResult {
+        let bytes = name.to_bytes();
+        check(unsafe { libc::sethostname(bytes.as_ptr().cast(), bytes.len()) } as libc::c_long)
+    }
+
+    fn chdir(&self, path: &CStr) -> SysResult {
+        check(unsafe { libc::chdir(path.as_ptr()) } as libc::c_long)
+    }
+
+    fn unshare(&self, flags: i32) -> SysResult {
+        check(unsafe { libc::unshare(flags) } as libc::c_long)
+    }
+
+    fn loopback_up(&self) -> SysResult {
+        let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        check(sock as libc::c_long)?;
+        let sock = Fd(sock);
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        check(unsafe { libc::ioctl(sock.0, libc::SIOCGIFFLAGS, &mut req) } as libc::c_long)?;
+        unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+        check(unsafe { libc::ioctl(sock.0, libc::SIOCSIFFLAGS, &req) } as libc::c_long)
+    }
+
+    fn set_ids(&self, uid: u32, gid: u32, groups: &[u32]) -> SysResult {
+        check(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })?;
+        check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })?;
+        check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })
+    }
+
+    fn dup2(&self, from: i32, to: i32) -> SysResult {
+        check(unsafe { libc::dup2(from, to) } as libc::c_long)
+    }
+
+    fn umask(&self, mask: u32) {
+        unsafe { libc::umask(mask) };
+    }
+
+    fn reset_signals(&self) {
+        for sig in 1..libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                unsafe { libc::signal(sig, libc::SIG_DFL) };
+            }
+        }
+        let mut none: libc::sigset_t = unsafe { std::mem::zeroed() };
+        unsafe {
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, ptr::null_mut());
+        }
+    }
+
+    fn set_parent_death_signal(&self, signal: i32) -> SysResult {
+        check(
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) } as libc::c_long,
+        )
+    }
+
+    fn cloexec_from(&self, first: u32) -> SysResult {
+        check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })
+    }
+
+    fn exec(
+        &self,
+        path: &CStr,
+        argv: &[*const libc::c_char],
+        envp: &[*const libc::c_char],
+    ) -> Errno {
+        debug_assert!(
+            argv.last().is_some_and(|p| p.is_null()) && envp.last().is_some_and(|p| p.is_null())
+        );
+        unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        Errno::last()
+    }
+}

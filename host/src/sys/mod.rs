@@ -1,0 +1,63 @@
+//! The seam between sbx and the kernel for everything done inside a new container: every mount,
+//! pivot, id change and exec goes through [`Syscall`], so the order of operations can be unit-tested
+//! with [`fake::Recorder`] and integration-tested with [`linux::Linux`].
+//!
+//! Implementations must not allocate: the real one runs in the child between clone and exec, where
+//! another thread of the parent may have held the allocator's lock.
+
+pub mod fake;
+pub mod linux;
+
+use nix::errno::Errno;
+use std::ffi::{CStr, CString};
+
+pub type SysResult = Result<(), Errno>;
+
+pub trait Syscall {
+    /// mount(2); `None` stands for a NULL argument.
+    fn mount(
+        &self,
+        source: Option<&CStr>,
+        target: &CStr,
+        fstype: Option<&CStr>,
+        flags: u64,
+        data: Option<&CStr>,
+    ) -> SysResult;
+    /// An overlay of `lowers` (top first) with `upper` and `work`, mounted on `target`.
+    fn mount_overlay(
+        &self,
+        lowers: &[CString],
+        upper: &CStr,
+        work: &CStr,
+        target: &CStr,
+    ) -> SysResult;
+    /// Makes `new_root` the root of the mount namespace and detaches the old root.
+    fn pivot_root(&self, new_root: &CStr) -> SysResult;
+    /// mkdir(2) that accepts an existing directory.
+    fn mkdir(&self, path: &CStr, mode: u32) -> SysResult;
+    fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult;
+    fn symlink(&self, target: &CStr, link: &CStr) -> SysResult;
+    fn sethostname(&self, name: &CStr) -> SysResult;
+    fn chdir(&self, path: &CStr) -> SysResult;
+    fn unshare(&self, flags: i32) -> SysResult;
+    /// Brings the loopback interface of the current network namespace up.
+    fn loopback_up(&self) -> SysResult;
+    /// setgroups, setgid, setuid in that order.
+    fn set_ids(&self, uid: u32, gid: u32, groups: &[u32]) -> SysResult;
+    /// dup2(from, to).
+    fn dup2(&self, from: i32, to: i32) -> SysResult;
+    fn umask(&self, mask: u32);
+    /// Every signal back to its default action and unblocked (an ignored signal survives exec).
+    fn reset_signals(&self);
+    /// Asks the kernel to send `signal` to this process when its parent dies.
+    fn set_parent_death_signal(&self, signal: i32) -> SysResult;
+    /// Marks every descriptor from `first` on close-on-exec.
+    fn cloexec_from(&self, first: u32) -> SysResult;
+    /// execve(2); returns only on failure.
+    fn exec(
+        &self,
+        path: &CStr,
+        argv: &[*const libc::c_char],
+        envp: &[*const libc::c_char],
+    ) -> Errno;
+}

@@ -1,0 +1,242 @@
+//! Running the real `sbx` binary as root against a store of its own, and checking that nothing
+//! was left behind (mounts, cgroups, container directories, staging directories).
+
+use crate::image::{Image, Layer, busybox};
+use anyhow::{Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
+}
+
+/// The sbx binary under test: $SBX_BIN, else the workspace's release build, else the debug one.
+pub fn sbx_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SBX_BIN") {
+        return p.into();
+    }
+    let target = workspace().join("target");
+    let release = target.join("release/sbx");
+    if release.exists() {
+        release
+    } else {
+        target.join("debug/sbx")
+    }
+}
+
+/// A plugin built by plugins/build.sh.
+pub fn plugin(name: &str) -> PathBuf {
+    let p = workspace()
+        .join("target/plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run plugins/build.sh first",
+        p.display()
+    );
+    p
+}
+
+/// True when the test can run. Without root it is skipped, except under CI, where a skip would
+/// hide a suite that did not run: there it fails.
+pub fn is_root() -> bool {
+    let root = unsafe { libc::getuid() } == 0;
+    if !root {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "integration tests need root, and CI is set: refusing to skip"
+        );
+        eprintln!("skipped: needs root");
+    }
+    root
+}
+
+/// A store of its own under /var/tmp, removed on drop (after checking it left nothing behind).
+pub struct Sandbox {
+    pub root: PathBuf,
+    pub scratch: PathBuf,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox::new()
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let base = PathBuf::from(format!(
+            "/var/tmp/sbx-test-{}-{}",
+            std::process::id(),
+            unique()
+        ));
+        let root = base.join("store");
+        let scratch = base.join("scratch");
+        std::fs::create_dir_all(&scratch).expect("scratch dir");
+        Sandbox { root, scratch }
+    }
+
+    pub fn sbx(&self, args: &[&str]) -> Run {
+        let out = Command::new(sbx_bin())
+            .args(args)
+            .env("SBX_ROOT", &self.root)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running sbx");
+        out.into()
+    }
+
+    /// Writes `image` as an OCI layout in the scratch dir and returns its path.
+    pub fn oci(&self, image: &Image, name: &str) -> String {
+        let dir = self.scratch.join(name);
+        image
+            .write_oci_layout(&dir, crate::image::Compression::Gzip)
+            .expect("writing layout");
+        dir.to_string_lossy().into_owned()
+    }
+
+    /// Loads `image` into the store under its name.
+    pub fn load(&self, image: &Image) {
+        let path = self.oci(image, &format!("img-{}", unique()));
+        let r = self.sbx(&["load", "-i", &path]);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+
+    pub fn containers(&self) -> Vec<String> {
+        list(&self.root.join("containers"))
+    }
+
+    pub fn layers(&self) -> Vec<String> {
+        list(&self.root.join("layers"))
+    }
+
+    /// Panics if anything of this store is still mounted, a staging dir is left, or a cgroup of a
+    /// container of this store remains.
+    pub fn assert_clean(&self, expect_containers: usize) {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+        let root = self.root.to_string_lossy();
+        assert!(
+            !mounts.contains(root.as_ref()),
+            "a mount of {root} is left:\n{mounts}"
+        );
+        assert!(
+            list(&self.root.join("tmp")).is_empty(),
+            "staging left in tmp/: {:?}",
+            list(&self.root.join("tmp"))
+        );
+        let ids = self.containers();
+        assert_eq!(ids.len(), expect_containers, "container dirs: {ids:?}");
+        for id in ids {
+            for c in ["pids", "memory", "cpu", "unified"] {
+                let cg = Path::new("/sys/fs/cgroup").join(c).join("sbx").join(&id);
+                assert!(!cg.exists(), "cgroup {} is left", cg.display());
+            }
+        }
+    }
+}
+
+fn list(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(base) = self.root.parent() {
+            let _ = std::fs::remove_dir_all(base);
+        }
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    N.fetch_add(1, Ordering::Relaxed) * 1_000_000_000 + t
+}
+
+/// The test images, by kind: `busybox`, `layered` (whiteouts and an opaque dir), `setuid`,
+/// `many:N` (N layers), `user` (runs as nobody by default).
+pub fn test_image(kind: &str) -> Result<Image> {
+    Ok(match kind {
+        "busybox" => Image::new("busybox:latest", vec![busybox()?]),
+        "layered" => Image::new(
+            "layered:latest",
+            vec![
+                busybox()?
+                    .file("etc/motd", 0o644, b"welcome\n")
+                    .dir("data", 0o755)
+                    .file("data/old", 0o644, b"old\n"),
+                Layer::new()
+                    .whiteout("etc/motd")
+                    .dir("data", 0o755)
+                    .opaque("data")
+                    .file("data/new", 0o644, b"new\n"),
+                Layer::new().file("etc/layer3", 0o644, b"third\n"),
+            ],
+        ),
+        "setuid" => Image::new(
+            "setuid:latest",
+            vec![
+                busybox()?,
+                Layer::new().dir("usr", 0o755).dir("usr/bin", 0o755).file(
+                    "usr/bin/su",
+                    0o4755,
+                    b"#!/bin/sh\n",
+                ),
+            ],
+        ),
+        "user" => Image::new("user:latest", vec![busybox()?]).with_config(
+            serde_json::json!({ "User": "nobody", "Cmd": ["id", "-u"], "WorkingDir": "/tmp/work" }),
+        ),
+        k if k.starts_with("many:") => {
+            let n: usize = k[5..].parse()?;
+            let mut layers = vec![busybox()?.dir("layers", 0o755)];
+            for i in 1..n {
+                layers.push(Layer::new().dir("layers", 0o755).file(
+                    &format!("layers/{i}"),
+                    0o644,
+                    format!("{i}\n").as_bytes(),
+                ));
+            }
+            Image::new(&format!("many{n}:latest"), layers)
+        }
+        other => bail!("unknown test image kind '{other}'"),
+    })
+}

@@ -1,0 +1,5 @@
+//! Helpers for sbx's integration tests: the image builder ([`image`]) and a harness that runs the
+//! real `sbx` binary against a store of its own ([`harness`]).
+
+pub mod harness;
+pub mod image;
