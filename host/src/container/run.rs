@@ -70,8 +70,8 @@ pub enum RunError {
     },
     #[error("exec \"{0}\": executable file not found in $PATH")]
     NotFound(String),
-    #[error("exec \"{0}\": {1}")]
-    CannotExec(String, Errno),
+    #[error("exec \"{program}\": {}", errno.desc().to_lowercase())]
+    CannotExec { program: String, errno: Errno },
 }
 
 impl RunError {
@@ -79,8 +79,11 @@ impl RunError {
     pub fn exit_code(&self) -> i32 {
         match self {
             RunError::NotFound(_) => 127,
-            RunError::CannotExec(_, Errno::ENOENT) => 127,
-            RunError::CannotExec(..) => 126,
+            RunError::CannotExec {
+                errno: Errno::ENOENT,
+                ..
+            } => 127,
+            RunError::CannotExec { .. } => 126,
             _ => 125,
         }
     }
@@ -309,7 +312,10 @@ fn describe_failure(plan: &ChildPlan, f: Failure, spec: &ProcessSpec) -> RunErro
             let arg0 = spec.args[0].clone();
             return match f.errno {
                 Errno::ENOENT if !arg0.contains('/') => RunError::NotFound(arg0),
-                errno => RunError::CannotExec(arg0, errno),
+                errno => RunError::CannotExec {
+                    program: arg0,
+                    errno,
+                },
             };
         }
     };

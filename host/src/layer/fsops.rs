@@ -55,7 +55,7 @@ pub fn open_dir(root: BorrowedFd, rel: &Path, create: bool) -> Result<OwnedFd, W
         }
         cur = Some(
             openat(dir, name, DIR_FLAGS, Mode::empty())
-                .map_err(|errno| walk_error(errno, &walked))?,
+                .map_err(|errno| walk_error(dir, name, errno, &walked))?,
         );
     }
     match cur {
@@ -67,13 +67,18 @@ pub fn open_dir(root: BorrowedFd, rel: &Path, create: bool) -> Result<OwnedFd, W
     }
 }
 
-fn walk_error(errno: Errno, walked: &Path) -> WalkError {
+/// `O_DIRECTORY | O_NOFOLLOW` on a symlink fails with ENOTDIR rather than ELOOP, so a look at
+/// what is there tells the user which it was.
+fn walk_error(dir: BorrowedFd, name: &OsStr, errno: Errno, walked: &Path) -> WalkError {
+    let walked = walked.to_path_buf();
+    let is_symlink = kind_at(dir, name) == Ok(Some(SFlag::S_IFLNK));
     match errno {
-        Errno::ELOOP => WalkError::Symlink(walked.to_path_buf()),
-        Errno::ENOTDIR => WalkError::NotDir(walked.to_path_buf()),
-        Errno::ENOENT => WalkError::Missing(walked.to_path_buf()),
+        Errno::ELOOP => WalkError::Symlink(walked),
+        Errno::ENOTDIR if is_symlink => WalkError::Symlink(walked),
+        Errno::ENOTDIR => WalkError::NotDir(walked),
+        Errno::ENOENT => WalkError::Missing(walked),
         errno => WalkError::Os {
-            path: walked.to_path_buf(),
+            path: walked,
             errno,
         },
     }

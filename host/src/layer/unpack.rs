@@ -292,8 +292,14 @@ impl Unpacker {
             ));
         }
         let (target_dir, target_name) = split(&target);
-        let target_parent = fsops::open_dir(self.root.as_fd(), target_dir, false)
-            .map_err(|e| format!("is a hardlink to '{}', which {e}", target.display()))?;
+        let target_parent =
+            fsops::open_dir(self.root.as_fd(), target_dir, false).map_err(|e| match e {
+                WalkError::Missing(_) => format!(
+                    "is a hardlink to '{}', which this layer does not contain",
+                    target.display()
+                ),
+                e => format!("is a hardlink to '{}', which {e}", target.display()),
+            })?;
         let parent = self.make_room(path, false)?;
         let name = split(path).1;
         linkat(

@@ -61,6 +61,36 @@ pub struct LoadInfo {
     pub elapsed: Duration,
 }
 
+/// A readable reason for files that are not components at all, before wasmtime's parser speaks.
+fn check_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
+    let invalid = |message: &str| {
+        Err(PluginError::Invalid {
+            path: path.into(),
+            message: message.into(),
+        })
+    };
+    match bytes.get(..8) {
+        Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => Ok(()),
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => invalid(
+            "it is a core WebAssembly module, not a component; build it for wasm32-wasip2 (see plugins/README.md)",
+        ),
+        _ => invalid("it does not start with the WebAssembly header (\\0asm)"),
+    }
+}
+
+/// wasmtime's error chain on one line.
+pub(crate) fn one_line(e: &wasmtime::Error) -> String {
+    e.chain()
+        .map(|c| {
+            c.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 impl Engine {
     pub fn new(cache_dir: &Path) -> Result<Engine, PluginError> {
         let mut config = wasmtime::Config::new();
@@ -119,10 +149,11 @@ impl Engine {
         let (component, was_cached) = match cached {
             Some(c) => (c, true),
             None => {
+                check_header(path, &bytes)?;
                 let c = Component::from_binary(&self.engine, &bytes).map_err(|e| {
                     PluginError::Invalid {
                         path: path.into(),
-                        message: format!("{e:#}"),
+                        message: one_line(&e),
                     }
                 })?;
                 if let Ok(serialized) = c.serialize() {

@@ -30,13 +30,18 @@ impl HostState {
         }
     }
 
-    /// The last line the plugin wrote to stderr (a Rust panic message ends up there).
-    pub fn last_stderr_line(&self) -> Option<String> {
+    /// What the plugin last said on stderr: a Rust panic's location and message, or the last line.
+    pub fn last_words(&self) -> Option<String> {
         let text = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
-        text.lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| l.trim().to_string())
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("note: run with"))
+            .collect();
+        match lines.iter().rposition(|l| l.contains("panicked at")) {
+            Some(i) => Some(lines[i..].join(" ")),
+            None => lines.last().map(|l| l.to_string()),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::bindings::{Image, Layer, LayerVerdict, PolicyPlugin, PolicyPluginPre, Verdict};
 use super::chain::PolicyCheck;
-use super::engine::{Engine, LoadInfo, PluginError, TICK};
+use super::engine::{Engine, LoadInfo, PluginError, TICK, one_line};
 use super::host::HostState;
 use std::path::Path;
 use std::time::Duration;
@@ -49,11 +49,11 @@ impl Plugin {
                 .instantiate_pre(&component)
                 .map_err(|e| PluginError::Link {
                     path: path.into(),
-                    message: format!("{e:#}"),
+                    message: one_line(&e),
                 })?;
         let pre = PolicyPluginPre::new(instance_pre).map_err(|e| PluginError::Link {
             path: path.into(),
-            message: format!("{e:#}"),
+            message: one_line(&e),
         })?;
         let name = path.file_stem().map_or_else(
             || path.display().to_string(),
@@ -108,7 +108,7 @@ impl Plugin {
             Some(trap) => format!("trapped: {trap}"),
             None => e.root_cause().to_string(),
         };
-        match state.last_stderr_line() {
+        match state.last_words() {
             Some(line) => format!("{base} (its last words: {line})"),
             None => base,
         }

@@ -22,6 +22,11 @@ pub use bindings::sbx::plugin::types::{
 
 use serde::de::DeserializeOwned;
 
+/// Settings for a plugin that takes none: accepts `{}` and refuses anything else.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoSettings {}
+
 /// File mode bits a policy often asks about.
 pub mod mode {
     pub const SETUID: u32 = 0o4000;

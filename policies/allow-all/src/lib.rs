@@ -4,7 +4,7 @@
 pub struct AllowAll;
 
 impl sbx_plugin::Policy for AllowAll {
-    type Settings = ();
+    type Settings = sbx_plugin::NoSettings;
 }
 
 sbx_plugin::export_policy!(AllowAll);
@@ -12,15 +12,18 @@ sbx_plugin::export_policy!(AllowAll);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sbx_plugin::{LayerVerdict, Policy, Verdict, testing};
+    use sbx_plugin::{LayerVerdict, NoSettings, Policy, Verdict, testing};
 
     #[test]
     fn allows_everything() {
         let image = testing::image();
         let layer = testing::layer(vec![testing::file("bin/su", 0o4755, 10)]);
-        assert_eq!(AllowAll::check_image(&(), &image), Verdict::Allow);
         assert_eq!(
-            AllowAll::check_layer(&(), &image, &layer),
+            AllowAll::check_image(&NoSettings {}, &image),
+            Verdict::Allow
+        );
+        assert_eq!(
+            AllowAll::check_layer(&NoSettings {}, &image, &layer),
             LayerVerdict::Mount
         );
     }

@@ -1,0 +1,231 @@
+//! `sbx run --policy` end to end with the real plugins compiled from policies/ and plugins/:
+//! allow, deny with the plugin's reason and nothing left behind, and hostile plugins stopped.
+
+use sbx_tests::harness::{Sandbox, is_root, plugin, test_image};
+use sbx_tests::image::{Image, busybox};
+
+fn p(name: &str) -> String {
+    plugin(name).display().to_string()
+}
+
+#[test]
+fn allowing_policies_run_the_container() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    s.load(&test_image("busybox").unwrap());
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "--policy",
+        &p("allow-all"),
+        "--policy",
+        &p("deny-setuid"),
+        "--policy",
+        &p("max-layer-size"),
+        "busybox",
+        "echo",
+        "ok",
+    ]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "ok\n"), "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn deny_setuid_refuses_with_its_reason_and_leaves_nothing() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    s.load(&test_image("setuid").unwrap());
+    for rm in [true, false] {
+        let mut args = vec!["run"];
+        if rm {
+            args.push("--rm");
+        }
+        let (allow, deny) = (p("allow-all"), p("deny-setuid"));
+        args.extend([
+            "--policy",
+            &allow,
+            "--policy",
+            &deny,
+            "setuid",
+            "echo",
+            "must not run",
+        ]);
+        let r = s.sbx(&args);
+        assert_eq!(r.code, 125, "{r:?}");
+        assert!(r.stdout.is_empty(), "the container never ran: {r:?}");
+        assert!(r.stderr.contains("denied by policy deny-setuid"), "{r:?}");
+        assert!(
+            r.stderr
+                .contains("adds setuid file /usr/bin/su (mode 4755)"),
+            "{r:?}"
+        );
+        s.assert_clean(0);
+    }
+    let r = s.sbx(&["run", "--rm", "setuid", "stat", "-c", "%a", "/usr/bin/su"]);
+    assert_eq!(
+        r.stdout, "4755\n",
+        "without the policy it runs, and the bits were kept: {r:?}"
+    );
+}
+
+fn hostile(s: &Sandbox, behaviour: &str) -> sbx_tests::harness::Run {
+    let image = Image::new(
+        &format!("hostile-{behaviour}:latest"),
+        vec![busybox().unwrap()],
+    )
+    .with_config(
+        serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": behaviour } }),
+    );
+    s.load(&image);
+    let started = std::time::Instant::now();
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "--policy",
+        &p("test-hostile"),
+        &format!("hostile-{behaviour}"),
+        "echo",
+        "must not run",
+    ]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{behaviour}: stopped in time"
+    );
+    assert_eq!(r.code, 125, "{behaviour}: {r:?}");
+    assert!(r.stdout.is_empty(), "{behaviour}: {r:?}");
+    assert!(
+        r.stderr
+            .contains("plugin test-hostile failed in check-image"),
+        "{behaviour}: {r:?}"
+    );
+    r
+}
+
+#[test]
+fn hostile_plugins_are_stopped_and_deny() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    let r = hostile(&s, "loop");
+    assert!(
+        r.stderr.contains("exceeded its time limit of 1000 ms"),
+        "{r:?}"
+    );
+    let r = hostile(&s, "grow");
+    assert!(
+        r.stderr.contains("exceeded its memory limit of 256 MiB"),
+        "{r:?}"
+    );
+    let r = hostile(&s, "trap");
+    assert!(r.stderr.contains("trapped"), "{r:?}");
+    let r = hostile(&s, "panic");
+    assert!(
+        r.stderr.contains("test-hostile panics as asked"),
+        "the panic message is shown: {r:?}"
+    );
+    let r = hostile(&s, "open");
+    assert!(
+        r.stderr.contains("cannot open /etc/passwd"),
+        "no file is granted: {r:?}"
+    );
+    s.assert_clean(0);
+}
+
+#[test]
+fn malformed_plugins_are_refused_clearly() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    s.load(&test_image("busybox").unwrap());
+    let random = s.scratch.join("random.wasm");
+    std::fs::write(
+        &random,
+        (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let module = s.scratch.join("module.wasm");
+    std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
+    let truncated = s.scratch.join("truncated.wasm");
+    let real = std::fs::read(plugin("allow-all")).unwrap();
+    std::fs::write(&truncated, &real[..real.len() / 2]).unwrap();
+    for (path, needle) in [
+        (
+            random.display().to_string(),
+            "does not start with the WebAssembly header",
+        ),
+        (
+            module.display().to_string(),
+            "is a core WebAssembly module, not a component",
+        ),
+        (
+            truncated.display().to_string(),
+            "is not a valid WebAssembly component",
+        ),
+        (
+            "/nonexistent/p.wasm".to_string(),
+            "cannot read plugin /nonexistent/p.wasm",
+        ),
+    ] {
+        let r = s.sbx(&[
+            "run",
+            "--rm",
+            "--policy",
+            &path,
+            "busybox",
+            "echo",
+            "must not run",
+        ]);
+        assert_eq!(r.code, 125, "{r:?}");
+        assert!(r.stderr.contains(needle), "{needle}: {r:?}");
+        assert!(r.stdout.is_empty());
+    }
+    s.assert_clean(0);
+}
+
+#[test]
+fn the_compile_cache_is_used_on_the_second_run() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    s.load(&test_image("busybox").unwrap());
+    let cache = s.root.join("plugins");
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "--policy",
+        &p("deny-setuid"),
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(entries.len(), 1, "one compiled component: {entries:?}");
+    let mtime = entries[0].metadata().unwrap().modified().unwrap();
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "--policy",
+        &p("deny-setuid"),
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        entries[0].metadata().unwrap().modified().unwrap(),
+        mtime,
+        "the cache entry was reused, not rewritten"
+    );
+}
