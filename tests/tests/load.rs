@@ -12,7 +12,8 @@ fn loads_every_format_and_compression() {
     }
     let s = Sandbox::new();
     let image = test_image("layered").unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    type Write<'a> = Box<dyn Fn(&Path) + 'a>;
+    let cases: Vec<(&str, Write)> = vec![
         (
             "layout-gzip",
             Box::new(|p| image.write_oci_layout(p, Compression::Gzip).unwrap()),

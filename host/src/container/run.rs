@@ -189,14 +189,13 @@ fn check_name(store: &Store, name: &str) -> Result<(), RunError> {
         })?
         .flatten()
     {
-        if let Some(rec) = ContainerRecord::load(&entry.path()) {
-            if rec.name == name {
+        if let Some(rec) = ContainerRecord::load(&entry.path())
+            && rec.name == name {
                 return Err(RunError::NameInUse(
                     name.to_string(),
                     rec.id[..12].to_string(),
                 ));
             }
-        }
     }
     Ok(())
 }

@@ -83,7 +83,7 @@ pub fn build(
     set_env(&mut env, "HOSTNAME", &hostname);
     for e in &o.env {
         match e.split_once('=') {
-            Some((k, _)) if k.is_empty() => return Err(SpecError::BadEnv(e.clone())),
+            Some(("", _)) => return Err(SpecError::BadEnv(e.clone())),
             Some((k, v)) => set_env(&mut env, k, v),
             None if e.is_empty() => return Err(SpecError::BadEnv(e.clone())),
             None => {

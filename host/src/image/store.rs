@@ -283,11 +283,10 @@ impl Store {
     /// Finds an image by name (`busybox` means `busybox:latest`) or by a unique id prefix.
     pub fn find_image(&self, query: &str) -> Result<ImageRecord, StoreError> {
         let images = self.images()?;
-        if let Ok(name) = reference::normalize_name(query) {
-            if let Some(found) = images.iter().find(|i| i.names.contains(&name)) {
+        if let Ok(name) = reference::normalize_name(query)
+            && let Some(found) = images.iter().find(|i| i.names.contains(&name)) {
                 return Ok(found.clone());
             }
-        }
         let Some(prefix) = reference::id_prefix(query) else {
             return Err(StoreError::NotFound(query.to_string()));
         };

@@ -190,9 +190,9 @@ mod tests {
                 "mount - / - 0x44000 -",
                 "set_ids 1000 1000 [1000]",
                 "cloexec_from 3",
-                "exec /usr/bin/sh",
-                "exec /bin/sh"
-            ]
+                "exec /usr/bin/sh"
+            ],
+            "an exec that succeeds is the last step"
         );
     }
 
