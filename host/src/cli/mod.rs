@@ -3,6 +3,7 @@
 
 mod images;
 mod load;
+mod rm;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,8 @@ pub enum Command {
     Image(ImageCommand),
     /// List images.
     Images(images::ImagesArgs),
+    /// Remove containers and their writable layers.
+    Rm(rm::RmArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -69,6 +72,7 @@ pub fn main() -> i32 {
         Command::Images(args) | Command::Image(ImageCommand::List(args)) => {
             images::images(&store, args)
         }
+        Command::Rm(args) => rm::rm(&store, args),
     }
 }
 

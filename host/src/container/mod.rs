@@ -1,6 +1,7 @@
-//! Containers: the process spec (pure), users, the record on disk, and the run verb.
+//! Containers: the process spec (pure), users, the record on disk, and the run and rm verbs.
 
 pub mod layers;
+pub mod remove;
 pub mod run;
 pub mod spec;
 pub mod state;

@@ -181,23 +181,10 @@ fn forward_signals() {
 }
 
 fn check_name(store: &Store, name: &str) -> Result<(), RunError> {
-    let dir = store.root().join("containers");
-    for entry in fs::read_dir(&dir)
-        .map_err(|source| RunError::ContainerDir {
-            path: dir.clone(),
-            source,
-        })?
-        .flatten()
-    {
-        if let Some(rec) = ContainerRecord::load(&entry.path())
-            && rec.name == name {
-                return Err(RunError::NameInUse(
-                    name.to_string(),
-                    rec.id[..12].to_string(),
-                ));
-            }
+    match crate::container::state::list(store).into_iter().find(|(_, r)| r.name == name) {
+        Some((_, r)) => Err(RunError::NameInUse(name.to_string(), r.id[..12].to_string())),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The container's directories; removed again (with the cgroup) unless kept.
@@ -408,6 +395,11 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
     CONTAINER_PID.store(child.pid.as_raw(), Ordering::Relaxed);
     forward_signals();
     let started = child.start();
+    if matches!(started, Ok(None)) {
+        record.status = Status::Running;
+        record.pid = Some(child.pid.as_raw());
+        record.save(&dirs.root)?;
+    }
     let code = child.wait();
     CONTAINER_PID.store(0, Ordering::Relaxed);
     let failure = match started {
@@ -423,6 +415,7 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
             Status::Exited
         };
         record.exit_code = failure.is_none().then_some(code);
+        record.pid = None;
         record.finished = Some(crate::time::now_rfc3339());
         record.save(&dirs.root)?;
         dirs.keep = true;

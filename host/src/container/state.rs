@@ -1,9 +1,10 @@
-//! A container's record on disk (`containers/<id>/container.json`), written atomically.
+//! A container's record on disk (`containers/<id>/container.json`), and finding containers by
+//! name or id prefix.
 
 use crate::image::Digest;
-use crate::image::store::{StoreError, write_atomic};
+use crate::image::store::{Store, StoreError, write_atomic_unsynced};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,15 +31,52 @@ pub struct ContainerRecord {
 
 pub const RECORD: &str = "container.json";
 
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    #[error("no such container: {0}")]
+    NotFound(String),
+    #[error("'{query}' matches several containers ({matches}); give more of the id or the name")]
+    Ambiguous { query: String, matches: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 impl ContainerRecord {
     pub fn save(&self, dir: &Path) -> Result<(), StoreError> {
-        write_atomic(
-            &dir.join(RECORD),
-            &serde_json::to_vec_pretty(self).expect("serializable"),
-        )
+        write_atomic_unsynced(&dir.join(RECORD), &serde_json::to_vec_pretty(self).expect("serializable"))
     }
 
     pub fn load(dir: &Path) -> Option<ContainerRecord> {
         serde_json::from_slice(&std::fs::read(dir.join(RECORD)).ok()?).ok()
+    }
+
+    /// Running by the record and its process still there. A record left "running" by an sbx that
+    /// was killed is not believed.
+    pub fn is_running(&self) -> bool {
+        self.status == Status::Running && self.pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+    }
+}
+
+/// Every container of the store with its directory.
+pub fn list(store: &Store) -> Vec<(PathBuf, ContainerRecord)> {
+    let dir = store.root().join("containers");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+    entries.flatten().filter_map(|e| ContainerRecord::load(&e.path()).map(|r| (e.path(), r))).collect()
+}
+
+/// A container by exact name, else by unique id prefix, as docker resolves them.
+pub fn find(store: &Store, query: &str) -> Result<(PathBuf, ContainerRecord), FindError> {
+    let all = list(store);
+    if let Some(found) = all.iter().find(|(_, r)| r.name == query) {
+        return Ok(found.clone());
+    }
+    let matches: Vec<&(PathBuf, ContainerRecord)> = all.iter().filter(|(_, r)| !query.is_empty() && r.id.starts_with(query)).collect();
+    match matches.as_slice() {
+        [] => Err(FindError::NotFound(query.to_string())),
+        [one] => Ok((*one).clone()),
+        many => Err(FindError::Ambiguous {
+            query: query.to_string(),
+            matches: many.iter().map(|(_, r)| r.id[..12].to_string()).collect::<Vec<_>>().join(", "),
+        }),
     }
 }

@@ -93,13 +93,26 @@ fn mkdir(path: &Path, mode: u32) -> Result<(), StoreError> {
     }
 }
 
-/// Writes `bytes` to `path` through a temp file and a rename, so readers never see half a file.
+/// Writes `bytes` to `path` through a temp file and a rename, so readers never see half a file;
+/// synced to disk first, for records that cannot be rebuilt (images, layers).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    replace(path, bytes, true)
+}
+
+/// As [`write_atomic`] without the sync: for state that is rewritten often and that `sbx`
+/// reconciles after a crash (container records).
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<(), StoreError> {
     let tmp = path.with_extension(format!("tmp-{}", crate::random::hex(6)));
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_data()?;
+        if sync {
+            f.sync_data()?;
+        }
         fs::rename(&tmp, path)
     })();
     if result.is_err() {

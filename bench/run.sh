@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Times `sbx run --rm IMAGE /bin/true` (no policy, 1 policy, 5 policies) against crun and runc
+# running the same busybox rootfs as a prepared bundle, in the same hyperfine session, and sbx's
+# image load per layer. Prints medians and ratios. Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# crun refuses hybrid cgroup machines (v1 controllers plus a v2 mount holding a controller). The
+# whole bench, sbx included, then runs in a private mount namespace without that v2 mount.
+if [ -z "${SBX_BENCH_NS:-}" ] && [ -d /sys/fs/cgroup/unified ] && grep -q . /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; then
+    exec env SBX_BENCH_NS=1 unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "$0" "$@"' "$0" "$@"
+fi
+examples/setup.sh >&2
+for tool in hyperfine crun runc jq; do
+    command -v "$tool" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine crun runc jq >/dev/null; break; }
+done
+
+runs="${RUNS:-100}"
+work=$(mktemp -d /var/tmp/sbx-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export SBX_ROOT="$work/store"
+sbx="$PWD/target/release/sbx"
+p=target/plugins
+
+target/release/mkimage busybox docker-archive "$work/busybox.tar"
+"$sbx" load -q -i "$work/busybox.tar"
+
+# The same rootfs as a runtime bundle for crun and runc.
+mkdir -p "$work/bundle"
+cp -a "$SBX_ROOT"/layers/*/diff "$work/bundle/rootfs"
+(cd "$work/bundle" && crun spec && jq '.process.args=["/bin/true"] | .process.terminal=false' config.json > c && mv c config.json)
+
+five="--policy $p/allow-all.wasm --policy $p/deny-setuid.wasm --policy $p/max-layer-size.wasm --policy $p/allow-all.wasm --policy $p/deny-setuid.wasm"
+"$sbx" run --rm $five busybox true # fills the compile cache
+
+hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" \
+    -n crun "crun run --bundle $work/bundle bench-crun" \
+    -n runc "runc run --bundle $work/bundle bench-runc" \
+    -n sbx "$sbx run --rm busybox /bin/true" \
+    -n "sbx 1 policy" "$sbx run --rm --policy $p/deny-setuid.wasm busybox /bin/true" \
+    -n "sbx 5 policies" "$sbx run --rm $five busybox /bin/true" >&2
+
+echo
+echo "create -> exit of /bin/true, median ms (ratio to crun):"
+jq -r '.results as $r | ($r[] | select(.command=="crun") | .median) as $c
+    | $r[] | "  \(.command | .+ " " * (16 - length))\(.median*1000 | .*100 | round/100) ms  (\(.median/$c | .*100 | round/100)x crun)"' "$work/run.json"
+jq -r '.results as $r | ($r[] | select(.command=="sbx") | .median) as $s
+    | $r[] | select(.command|startswith("sbx ")) | "  \(.command) costs \((.median-$s)*1000 | .*100 | round/100) ms more than sbx without plugins"' "$work/run.json"
+
+# Image load: a 128-layer docker-archive into an empty store each time.
+target/release/mkimage many:128 docker-archive "$work/many.tar"
+hyperfine -N --warmup 1 --runs 5 --export-json "$work/load.json" \
+    --prepare "rm -rf $work/load-store" \
+    -n "sbx load (128 layers)" "env SBX_ROOT=$work/load-store $sbx load -q -i $work/many.tar" >&2
+echo
+jq -r '.results[] | "\(.command): \(.median*1000 | round) ms, \(.median*1000/128 | .*100 | round/100) ms per layer"' "$work/load.json"

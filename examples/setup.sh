@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what sbx needs on Debian 12 (as root) and builds it: the sbx binary, the plugins
+# (wasm32-wasip2 components) and the test image builder. Safe to run again: it installs only what
+# is missing and cargo rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+    busybox-static                             # the tiny rootfs of the demo and test images
+    gcc make pkg-config                        # C parts of crates (zstd)
+    rustc-web cargo-web rust-web-src wasi-libc # the plugin toolchain (shared/WASM-TOOLCHAIN.md)
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null || ! command -v rustup >/dev/null; then
+    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v rustup >/dev/null; then
+    echo "setup: sbx needs a rustup toolchain (Rust 1.95 or later): https://rustup.rs" >&2
+    exit 1
+fi
+
+echo "setup: building sbx and the test image builder"
+cargo build --release -p sbx -p sbx-tests --bins
+echo "setup: building the plugins"
+plugins/build.sh
