@@ -54,7 +54,7 @@ fn docker_exit_codes_for_missing_and_unrunnable_commands() {
 }
 
 #[test]
-fn killed_by_a_signal_is_128_plus_n() {
+fn in_its_own_cgroup_and_killed_by_a_signal_is_128_plus_n() {
     if !is_root() {
         return;
     }
@@ -67,6 +67,16 @@ fn killed_by_a_signal_is_128_plus_n() {
         .spawn()
         .unwrap();
     let sleeper = wait_for_child_named(child.id(), "sleep");
+    let cgroups = std::fs::read_to_string(format!("/proc/{sleeper}/cgroup")).unwrap();
+    let id = &s.containers()[0];
+    for controller in ["pids", "memory", "cpu"] {
+        let expected = format!(":{controller}:/sbx/{id}\n");
+        let v2 = format!("0::/sbx/{id}\n");
+        assert!(
+            cgroups.contains(&expected) || cgroups.contains(&v2),
+            "in its own cgroup: {cgroups}"
+        );
+    }
     nix_kill(sleeper, libc::SIGKILL);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(137));

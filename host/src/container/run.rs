@@ -9,7 +9,7 @@ use super::user::{self, User};
 use crate::image::load::{self, LoadError};
 use crate::image::reference::{self, ImageArg};
 use crate::image::{ImageRecord, Store, StoreError};
-use crate::isolate::cgroup::{self, Cgroup, CgroupError};
+use crate::isolate::cgroup::{self, Cgroup, CgroupError, Entry};
 use crate::isolate::child::{Exec, Phase};
 use crate::isolate::spawn::{self, Failure, SpawnError};
 use crate::isolate::{ChildPlan, ProcOp};
@@ -181,8 +181,14 @@ fn forward_signals() {
 }
 
 fn check_name(store: &Store, name: &str) -> Result<(), RunError> {
-    match crate::container::state::list(store).into_iter().find(|(_, r)| r.name == name) {
-        Some((_, r)) => Err(RunError::NameInUse(name.to_string(), r.id[..12].to_string())),
+    match crate::container::state::list(store)
+        .into_iter()
+        .find(|(_, r)| r.name == name)
+    {
+        Some((_, r)) => Err(RunError::NameInUse(
+            name.to_string(),
+            r.id[..12].to_string(),
+        )),
         None => Ok(()),
     }
 }
@@ -241,13 +247,11 @@ fn child_plan(
     layers: Vec<PathBuf>,
     dirs: &ContainerDirs,
     stdin: Option<i32>,
+    cgroup_tasks: &[i32],
 ) -> Result<ChildPlan, RunError> {
-    let mut before = vec![
-        ProcOp::DieWithParent,
-        ProcOp::ResetSignals,
-        ProcOp::UnshareCgroup,
-        ProcOp::LoopbackUp,
-    ];
+    let mut before = vec![ProcOp::DieWithParent, ProcOp::ResetSignals];
+    before.extend(cgroup_tasks.iter().map(|fd| ProcOp::JoinCgroup(*fd)));
+    before.extend([ProcOp::UnshareCgroup, ProcOp::LoopbackUp]);
     before.push(ProcOp::Sethostname(
         CString::new(spec.hostname.as_str())
             .map_err(|_| RunError::Spec(spec::SpecError::BadEnv(spec.hostname.clone())))?,
@@ -379,26 +383,31 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
     } else {
         Some(spawn::dev_null().map_err(|e| RunError::Spawn(SpawnError::Start(e)))?)
     };
+    let entry = cgroup.entry()?;
+    let (clone_into, tasks): (Option<i32>, Vec<i32>) = match &entry {
+        Entry::Clone(fd) => (Some(fd.as_raw_fd()), Vec::new()),
+        Entry::Tasks(fds) => (None, fds.iter().map(|f| f.as_raw_fd()).collect()),
+    };
     let plan = child_plan(
         &spec,
         &user,
         layers,
         &dirs,
         null.as_ref().map(|f| f.as_raw_fd()),
+        &tasks,
     )?;
-    let mut child = spawn::spawn(&plan, CLONE_FLAGS, &Linux)?;
-    drop(null);
-    if let Err(e) = cgroup.attach(child.pid) {
-        child.abort();
-        return Err(e.into());
-    }
+    let mut child = spawn::spawn(&plan, CLONE_FLAGS, clone_into, &Linux)?;
+    drop((null, entry));
     CONTAINER_PID.store(child.pid.as_raw(), Ordering::Relaxed);
     forward_signals();
     let started = child.start();
     if matches!(started, Ok(None)) {
         record.status = Status::Running;
         record.pid = Some(child.pid.as_raw());
-        record.save(&dirs.root)?;
+        // The container runs whatever happens to its record: a failed write is only reported.
+        if let Err(e) = record.save(&dirs.root) {
+            eprintln!("sbx: warning: {e}");
+        }
     }
     let code = child.wait();
     CONTAINER_PID.store(0, Ordering::Relaxed);

@@ -88,13 +88,14 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
     }
     let mut groups = vec![gid];
     if let Some(e) = &entry
-        && group_part.is_none() {
-            for (_, g, members) in group_lines(group) {
-                if members.contains(&e.name) && !groups.contains(&g) {
-                    groups.push(g);
-                }
+        && group_part.is_none()
+    {
+        for (_, g, members) in group_lines(group) {
+            if members.contains(&e.name) && !groups.contains(&g) {
+                groups.push(g);
             }
         }
+    }
     let home = entry.map_or_else(
         || "/".to_string(),
         |e| {

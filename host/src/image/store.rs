@@ -297,9 +297,10 @@ impl Store {
     pub fn find_image(&self, query: &str) -> Result<ImageRecord, StoreError> {
         let images = self.images()?;
         if let Ok(name) = reference::normalize_name(query)
-            && let Some(found) = images.iter().find(|i| i.names.contains(&name)) {
-                return Ok(found.clone());
-            }
+            && let Some(found) = images.iter().find(|i| i.names.contains(&name))
+        {
+            return Ok(found.clone());
+        }
         let Some(prefix) = reference::id_prefix(query) else {
             return Err(StoreError::NotFound(query.to_string()));
         };

@@ -12,7 +12,9 @@ use std::fmt;
 pub enum ProcOp {
     DieWithParent,
     ResetSignals,
-    /// The cgroup namespace is made after the parent moved us into our cgroup, so its root is it.
+    /// Enter a v1 cgroup through its open `tasks` file (see [`crate::isolate::cgroup`]).
+    JoinCgroup(i32),
+    /// The cgroup namespace is made once we are in our cgroup, so that its root is that cgroup.
     UnshareCgroup,
     LoopbackUp,
     Sethostname(CString),
@@ -33,6 +35,7 @@ impl fmt::Display for ProcOp {
         match self {
             ProcOp::DieWithParent => write!(f, "set the parent death signal"),
             ProcOp::ResetSignals => write!(f, "reset signals"),
+            ProcOp::JoinCgroup(_) => write!(f, "join the container's cgroup"),
             ProcOp::UnshareCgroup => write!(f, "create the cgroup namespace"),
             ProcOp::LoopbackUp => write!(f, "bring up the loopback interface"),
             ProcOp::Sethostname(h) => write!(f, "set the hostname {}", h.to_string_lossy()),
@@ -108,6 +111,7 @@ fn apply_proc(op: &ProcOp, sys: &dyn Syscall) -> Result<(), Errno> {
             sys.reset_signals();
             Ok(())
         }
+        ProcOp::JoinCgroup(fd) => sys.join_cgroup(*fd),
         ProcOp::UnshareCgroup => sys.unshare(libc::CLONE_NEWCGROUP),
         ProcOp::LoopbackUp => sys.loopback_up(),
         ProcOp::Sethostname(h) => sys.sethostname(h),

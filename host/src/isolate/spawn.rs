@@ -1,7 +1,7 @@
-//! Creating the container process: clone3 into new namespaces (fork-like, no separate stack), then
-//! the parent places it in its cgroup and lets it go. Two pipes connect them: `go` (parent to child:
-//! one byte when the cgroup is set) and `report` (child to parent: where setup failed; closed
-//! without a word by a successful exec, as it is close-on-exec).
+//! Creating the container process: clone3 into new namespaces (fork-like, no separate stack) and,
+//! on cgroup v2, straight into its cgroup. Two pipes connect parent and child: `go` (parent to
+//! child: one byte when the parent is ready) and `report` (child to parent: where setup failed;
+//! closed without a word by a successful exec, as it is close-on-exec).
 
 use super::child::{self, ChildPlan, Phase};
 use crate::sys::Syscall;
@@ -10,7 +10,7 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
@@ -36,6 +36,8 @@ pub struct Spawned {
     report: File,
 }
 
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
 #[repr(C)]
 #[derive(Default)]
 struct CloneArgs {
@@ -57,13 +59,24 @@ fn pipe() -> Result<(File, File), SpawnError> {
     Ok((File::from(r), File::from(w)))
 }
 
-/// Creates the child in the namespaces of `flags`; it waits for [`Spawned::start`].
-pub fn spawn(plan: &ChildPlan, flags: u64, sys: &dyn Syscall) -> Result<Spawned, SpawnError> {
+/// Creates the child in the namespaces of `flags` (and in the v2 cgroup `cgroup` is a directory
+/// descriptor of); it waits for [`Spawned::start`].
+pub fn spawn(
+    plan: &ChildPlan,
+    flags: u64,
+    cgroup: Option<i32>,
+    sys: &dyn Syscall,
+) -> Result<Spawned, SpawnError> {
     let (go_r, go_w) = pipe()?;
     let (report_r, report_w) = pipe()?;
+    let (flags, cgroup) = match cgroup {
+        Some(fd) => (flags | CLONE_INTO_CGROUP, fd as u64),
+        None => (flags, 0),
+    };
     let args = CloneArgs {
         flags,
         exit_signal: libc::SIGCHLD as u64,
+        cgroup,
         ..Default::default()
     };
     let ret = unsafe {
@@ -148,17 +161,9 @@ impl Spawned {
             }
         }
     }
-
-    /// Kills the child (it has not been started, or failed) and reaps it.
-    pub fn abort(self) {
-        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
-        drop(self.go);
-        let _ = waitpid(self.pid, None);
-    }
 }
 
 /// /dev/null for a non-interactive stdin, opened before the clone so the child only dup2s it.
 pub fn dev_null() -> std::io::Result<OwnedFd> {
-    let f = File::open("/dev/null")?;
-    Ok(unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(f)) })
+    File::open("/dev/null").map(OwnedFd::from)
 }

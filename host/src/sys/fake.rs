@@ -103,6 +103,9 @@ impl Syscall for Recorder {
     fn umask(&self, mask: u32) {
         let _ = self.record(format!("umask {mask:o}"));
     }
+    fn join_cgroup(&self, tasks: i32) -> SysResult {
+        self.record(format!("join_cgroup {tasks}"))
+    }
     fn reset_signals(&self) {
         let _ = self.record("reset_signals".into());
     }

@@ -47,6 +47,8 @@ pub trait Syscall {
     /// dup2(from, to).
     fn dup2(&self, from: i32, to: i32) -> SysResult;
     fn umask(&self, mask: u32);
+    /// Moves this (single-threaded) process into a v1 cgroup: writes "0" to its open `tasks` file.
+    fn join_cgroup(&self, tasks: i32) -> SysResult;
     /// Every signal back to its default action and unblocked (an ignored signal survives exec).
     fn reset_signals(&self);
     /// Asks the kernel to send `signal` to this process when its parent dies.
