@@ -211,6 +211,7 @@ fn the_compile_cache_is_used_on_the_second_run() {
         .unwrap()
         .flatten()
         .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
         .collect();
     assert_eq!(entries.len(), 1, "one compiled component: {entries:?}");
     let mtime = entries[0].metadata().unwrap().modified().unwrap();

@@ -278,6 +278,35 @@ fn image_with_128_layers_runs() {
 }
 
 #[test]
+fn image_with_500_layers_runs_and_501_is_refused_clearly() {
+    if !is_root() {
+        return;
+    }
+    let s = sandbox_with("many:500");
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "many500",
+        "sh",
+        "-c",
+        "ls /layers | wc -l; cat /layers/499",
+    ]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "499\n499\n"),
+        "the kernel's overlay limit is 500 lowers: {r:?}"
+    );
+    s.load(&test_image("many:501").unwrap());
+    let r = s.sbx(&["run", "--rm", "many501", "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(
+        r.stderr.contains("overlay of 501 layers") && r.stderr.contains("more than 500 layers"),
+        "{r:?}"
+    );
+    s.assert_clean(0);
+}
+
+#[test]
 fn a_path_is_loaded_then_run() {
     if !is_root() {
         return;

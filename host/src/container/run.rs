@@ -41,6 +41,8 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Load(#[from] LoadError),
+    #[error("{} holds {count} images; run one of them by name (see `sbx images`)", path.display())]
+    NotOneImage { path: PathBuf, count: usize },
     #[error("image {image}: its config is not valid: {message}")]
     Config { image: String, message: String },
     #[error("denied by policy {plugin}: {reason}")]
@@ -101,7 +103,10 @@ pub fn resolve_image(store: &Store, arg: &str) -> Result<ImageRecord, RunError> 
     match reference::classify(arg, |p| Path::new(p).exists()) {
         ImageArg::Path(path) => {
             let mut images = load::load(store, &path)?;
-            Ok(images.remove(0))
+            match images.len() {
+                1 => Ok(images.remove(0)),
+                count => Err(RunError::NotOneImage { path, count }),
+            }
         }
         ImageArg::Stored(query) => Ok(store.find_image(&query)?),
     }

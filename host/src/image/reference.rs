@@ -27,8 +27,20 @@ pub fn classify(arg: &str, exists: impl Fn(&str) -> bool) -> ImageArg {
 #[error("'{0}' is not a valid image name (letters, digits, '.', '_', '-', '/', an optional :TAG)")]
 pub struct BadName(pub String);
 
-/// `busybox` -> `busybox:latest`; names with a tag or a digest stay as they are.
+/// Docker Hub's long forms, shortened as docker shows them (`docker.io/library/busybox` is `busybox`).
+const HUB_PREFIXES: [&str; 4] = [
+    "docker.io/library/",
+    "index.docker.io/library/",
+    "docker.io/",
+    "index.docker.io/",
+];
+
+/// `busybox` -> `busybox:latest`; names with a tag or a digest keep it; Docker Hub prefixes go.
 pub fn normalize_name(name: &str) -> Result<String, BadName> {
+    let name = HUB_PREFIXES
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .unwrap_or(name);
     let valid = !name.is_empty()
         && name
             .bytes()

@@ -201,12 +201,16 @@ impl Unpacker {
     /// Clears `name` in its parent so a new inode can be made there, unless both are directories.
     fn make_room(&mut self, path: &Path, keep_dir: bool) -> Result<BorrowedFd<'_>, String> {
         let (dir, name) = split(path);
-        let parent = self.parent_fd(dir)?;
-        let existing = fsops::kind_at(parent, name).map_err(|e| os("stat", e))?;
-        if !(keep_dir && existing == Some(SFlag::S_IFDIR)) {
-            fsops::remove_at(parent, name).map_err(|e| os("removing what was there", e))?;
+        let existing = fsops::kind_at(self.parent_fd(dir)?, name).map_err(|e| os("stat", e))?;
+        if existing.is_some() && !(keep_dir && existing == Some(SFlag::S_IFDIR)) {
+            fsops::remove_at(self.parent_fd(dir)?, name)
+                .map_err(|e| os("removing what was there", e))?;
+            if existing == Some(SFlag::S_IFDIR) {
+                // The cached parent may have been inside the tree just removed.
+                self.parent = None;
+            }
         }
-        Ok(parent)
+        self.parent_fd(dir)
     }
 
     fn whiteout(&mut self, target: &Path) -> EntryResult {
@@ -350,15 +354,14 @@ impl Unpacker {
         .map_err(|e| os("chmod", e))
     }
 
+    /// Sets directory times last, as adding children changed them. A directory that a later
+    /// entry replaced with something else is simply gone by now.
     fn finish(&mut self) -> Result<(), UnpackError> {
         self.parent = None;
         for (path, mtime) in self.dirs.iter().rev() {
-            let fd = fsops::open_dir(self.root.as_fd(), path, false).map_err(|e| {
-                UnpackError::Entry {
-                    entry: path.to_string_lossy().into_owned(),
-                    reason: e.to_string(),
-                }
-            })?;
+            let Ok(fd) = fsops::open_dir(self.root.as_fd(), path, false) else {
+                continue;
+            };
             let t = TimeSpec::new(*mtime, 0);
             futimens(fd.as_fd(), &t, &t).map_err(|e| UnpackError::Entry {
                 entry: path.to_string_lossy().into_owned(),

@@ -5,10 +5,10 @@ wasmtime::component::bindgen!({
     path: "../plugins/wit",
 });
 
-pub use exports::sbx::plugin::policy::Guest as PolicyGuest;
-pub use sbx::plugin::types::{
+pub use self::sbx::plugin::types::{
     Entry, EntryKind, Image, ImageConfig, Layer, LayerVerdict, LogLevel, Verdict,
 };
+pub use exports::sbx::plugin::policy::Guest as PolicyGuest;
 
 /// The WIT package version this host speaks; components naming another are refused.
 pub const WIT_VERSION: &str = "0.1.0";

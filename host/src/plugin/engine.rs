@@ -134,11 +134,24 @@ impl Engine {
     /// stored there. Checks that it speaks this sbx's WIT version.
     pub fn load(&self, path: &Path) -> Result<(Component, LoadInfo), PluginError> {
         let start = Instant::now();
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+        let read = || {
+            std::fs::read(path).map_err(|source| PluginError::Read {
+                path: path.into(),
+                source,
+            })
+        };
+        let meta = std::fs::metadata(path).map_err(|source| PluginError::Read {
             path: path.into(),
             source,
         })?;
-        let sha256 = Digest::of(&bytes);
+        let known = self.known_sha256(&meta);
+        let (sha256, mut bytes) = match known.clone() {
+            Some(sha) => (sha, None),
+            None => {
+                let b = read()?;
+                (Digest::of(&b), Some(b))
+            }
+        };
         let cache = self.cache_path(&sha256);
         // The cache is written only by sbx, under the root-only store, and named by the content's
         // hash; deserializing it is as safe as the files sbx itself writes.
@@ -146,9 +159,14 @@ impl Engine {
             .exists()
             .then(|| unsafe { Component::deserialize_file(&self.engine, &cache) }.ok())
             .flatten();
-        let (component, was_cached) = match cached {
-            Some(c) => (c, true),
+        let was_cached = cached.is_some();
+        let component = match cached {
+            Some(c) => c,
             None => {
+                let bytes = match bytes.take() {
+                    Some(b) => b,
+                    None => read()?,
+                };
                 check_header(path, &bytes)?;
                 let c = Component::from_binary(&self.engine, &bytes).map_err(|e| {
                     PluginError::Invalid {
@@ -160,10 +178,13 @@ impl Engine {
                     // A cache that cannot be written only costs the next run a compile.
                     let _ = crate::image::store::write_atomic(&cache, &serialized);
                 }
-                (c, false)
+                c
             }
         };
         self.check_version(path, &component)?;
+        if known.is_none() {
+            self.remember_sha256(&meta, &sha256);
+        }
         Ok((
             component,
             LoadInfo {
@@ -172,6 +193,37 @@ impl Engine {
                 elapsed: start.elapsed(),
             },
         ))
+    }
+
+    /// Where the sha256 of a file with this identity is remembered. Device, inode, size, mtime
+    /// and ctime change with any write to the file (ctime cannot be set by a user), so a hit
+    /// spares reading and hashing the wasm on every run.
+    fn identity_path(&self, meta: &std::fs::Metadata) -> PathBuf {
+        use std::os::unix::fs::MetadataExt;
+        let id = format!(
+            "{}:{}:{}:{}.{}:{}.{}",
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ctime(),
+            meta.ctime_nsec()
+        );
+        self.cache_dir
+            .join(format!("file-{}", Digest::of(id.as_bytes()).hex()))
+    }
+
+    fn known_sha256(&self, meta: &std::fs::Metadata) -> Option<Digest> {
+        let text = std::fs::read_to_string(self.identity_path(meta)).ok()?;
+        Digest::from_hex(text.trim()).ok()
+    }
+
+    fn remember_sha256(&self, meta: &std::fs::Metadata, sha: &Digest) {
+        let _ = crate::image::store::write_atomic_unsynced(
+            &self.identity_path(meta),
+            sha.hex().as_bytes(),
+        );
     }
 
     /// The sbx:plugin interfaces the component exports, by full name.
