@@ -2,6 +2,7 @@
 //! hooks are WebAssembly components. See the repository's README and shared DESIGN for the map.
 
 pub mod cli;
+pub mod config;
 pub mod container;
 pub mod image;
 pub mod isolate;

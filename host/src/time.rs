@@ -3,9 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     format_rfc3339(secs)
 }
 
@@ -35,28 +33,14 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 pub fn format_rfc3339(secs: i64) -> String {
     let (y, m, d) = civil(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// Seconds since the epoch of an RFC 3339 time (fractions and offsets honoured), if it is one.
 pub fn parse_rfc3339(t: &str) -> Option<i64> {
     let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, s) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    let rest = t
-        .get(19..)?
-        .trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let (y, mo, d, h, mi, s) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let rest = t.get(19..)?.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
     let offset = match rest {
         "Z" | "z" | "" => 0,
         o if o.len() == 6 => {
@@ -80,17 +64,11 @@ pub fn ago(then: i64, now: i64) -> String {
         5_184_000..=31_535_999 => (d / 2_592_000, "month"),
         _ => (d / 31_536_000, "year"),
     };
-    if n == 1 {
-        format!("1 {unit} ago")
-    } else {
-        format!("{n} {unit}s ago")
-    }
+    if n == 1 { format!("1 {unit} ago") } else { format!("{n} {unit}s ago") }
 }
 
 pub fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]
@@ -103,10 +81,7 @@ mod tests {
             assert_eq!(parse_rfc3339(&format_rfc3339(secs)), Some(secs));
         }
         assert_eq!(format_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(
-            parse_rfc3339("2000-02-29T01:00:00.123456789+01:00"),
-            Some(951_782_400)
-        );
+        assert_eq!(parse_rfc3339("2000-02-29T01:00:00.123456789+01:00"), Some(951_782_400));
         assert_eq!(parse_rfc3339("yesterday"), None);
     }
 

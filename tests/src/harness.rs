@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ is in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
 }
 
 /// The sbx binary under test: $SBX_BIN, else the workspace's release build, else the debug one.
@@ -20,23 +17,13 @@ pub fn sbx_bin() -> PathBuf {
     }
     let target = workspace().join("target");
     let release = target.join("release/sbx");
-    if release.exists() {
-        release
-    } else {
-        target.join("debug/sbx")
-    }
+    if release.exists() { release } else { target.join("debug/sbx") }
 }
 
 /// A plugin built by plugins/build.sh.
 pub fn plugin(name: &str) -> PathBuf {
-    let p = workspace()
-        .join("target/plugins")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} is missing: run plugins/build.sh first",
-        p.display()
-    );
+    let p = workspace().join("target/plugins").join(format!("{name}.wasm"));
+    assert!(p.exists(), "{} is missing: run plugins/build.sh first", p.display());
     p
 }
 
@@ -45,10 +32,7 @@ pub fn plugin(name: &str) -> PathBuf {
 pub fn is_root() -> bool {
     let root = unsafe { libc::getuid() } == 0;
     if !root {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "integration tests need root, and CI is set: refusing to skip"
-        );
+        assert!(std::env::var_os("CI").is_none(), "integration tests need root, and CI is set: refusing to skip");
         eprintln!("skipped: needs root");
     }
     root
@@ -84,21 +68,13 @@ impl From<Output> for Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
     }
 }
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        let base = PathBuf::from(format!(
-            "/var/tmp/sbx-test-{}-{}",
-            std::process::id(),
-            unique()
-        ));
+        let base = PathBuf::from(format!("/var/tmp/sbx-test-{}-{}", std::process::id(), unique()));
         let root = base.join("store");
         let scratch = base.join("scratch");
         std::fs::create_dir_all(&scratch).expect("scratch dir");
@@ -118,9 +94,7 @@ impl Sandbox {
     /// Writes `image` as an OCI layout in the scratch dir and returns its path.
     pub fn oci(&self, image: &Image, name: &str) -> String {
         let dir = self.scratch.join(name);
-        image
-            .write_oci_layout(&dir, crate::image::Compression::Gzip)
-            .expect("writing layout");
+        image.write_oci_layout(&dir, crate::image::Compression::Gzip).expect("writing layout");
         dir.to_string_lossy().into_owned()
     }
 
@@ -144,15 +118,8 @@ impl Sandbox {
     pub fn assert_clean(&self, expect_containers: usize) {
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
         let root = self.root.to_string_lossy();
-        assert!(
-            !mounts.contains(root.as_ref()),
-            "a mount of {root} is left:\n{mounts}"
-        );
-        assert!(
-            list(&self.root.join("tmp")).is_empty(),
-            "staging left in tmp/: {:?}",
-            list(&self.root.join("tmp"))
-        );
+        assert!(!mounts.contains(root.as_ref()), "a mount of {root} is left:\n{mounts}");
+        assert!(list(&self.root.join("tmp")).is_empty(), "staging left in tmp/: {:?}", list(&self.root.join("tmp")));
         let ids = self.containers();
         assert_eq!(ids.len(), expect_containers, "container dirs: {ids:?}");
         for id in ids {
@@ -166,11 +133,7 @@ impl Sandbox {
 
 fn list(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default()
 }
 
@@ -185,9 +148,7 @@ impl Drop for Sandbox {
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as u64);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as u64);
     N.fetch_add(1, Ordering::Relaxed) * 1_000_000_000 + t
 }
 
@@ -199,15 +160,8 @@ pub fn test_image(kind: &str) -> Result<Image> {
         "layered" => Image::new(
             "layered:latest",
             vec![
-                busybox()?
-                    .file("etc/motd", 0o644, b"welcome\n")
-                    .dir("data", 0o755)
-                    .file("data/old", 0o644, b"old\n"),
-                Layer::new()
-                    .whiteout("etc/motd")
-                    .dir("data", 0o755)
-                    .opaque("data")
-                    .file("data/new", 0o644, b"new\n"),
+                busybox()?.file("etc/motd", 0o644, b"welcome\n").dir("data", 0o755).file("data/old", 0o644, b"old\n"),
+                Layer::new().whiteout("etc/motd").dir("data", 0o755).opaque("data").file("data/new", 0o644, b"new\n"),
                 Layer::new().file("etc/layer3", 0o644, b"third\n"),
             ],
         ),
@@ -215,16 +169,11 @@ pub fn test_image(kind: &str) -> Result<Image> {
             "setuid:latest",
             vec![
                 busybox()?,
-                Layer::new().dir("usr", 0o755).dir("usr/bin", 0o755).file(
-                    "usr/bin/su",
-                    0o4755,
-                    b"#!/bin/sh\n",
-                ),
+                Layer::new().dir("usr", 0o755).dir("usr/bin", 0o755).file("usr/bin/su", 0o4755, b"#!/bin/sh\n"),
             ],
         ),
-        "user" => Image::new("user:latest", vec![busybox()?]).with_config(
-            serde_json::json!({ "User": "nobody", "Cmd": ["id", "-u"], "WorkingDir": "/tmp/work" }),
-        ),
+        "user" => Image::new("user:latest", vec![busybox()?])
+            .with_config(serde_json::json!({ "User": "nobody", "Cmd": ["id", "-u"], "WorkingDir": "/tmp/work" })),
         k if k.starts_with("many:") => {
             let n: usize = k[5..].parse()?;
             let mut layers = vec![busybox()?.dir("layers", 0o755)];

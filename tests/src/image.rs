@@ -37,20 +37,12 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
 
 impl Layer {
     pub fn new() -> Layer {
-        Layer {
-            tar: tar::Builder::new(Vec::new()),
-        }
+        Layer { tar: tar::Builder::new(Vec::new()) }
     }
 
     /// Appends an entry whose name is written as raw bytes, so `..` and absolute paths can be
     /// made (the tar crate refuses them through its path API).
-    pub fn raw(
-        mut self,
-        name: &[u8],
-        mut h: tar::Header,
-        data: &[u8],
-        link: Option<&[u8]>,
-    ) -> Layer {
+    pub fn raw(mut self, name: &[u8], mut h: tar::Header, data: &[u8], link: Option<&[u8]>) -> Layer {
         let old = h.as_old_mut();
         old.name = [0; 100];
         old.name[..name.len()].copy_from_slice(name);
@@ -64,21 +56,11 @@ impl Layer {
     }
 
     pub fn dir(self, path: &str, mode: u32) -> Layer {
-        self.raw(
-            path.as_bytes(),
-            header(tar::EntryType::Directory, mode, 0),
-            &[],
-            None,
-        )
+        self.raw(path.as_bytes(), header(tar::EntryType::Directory, mode, 0), &[], None)
     }
 
     pub fn file(self, path: &str, mode: u32, data: &[u8]) -> Layer {
-        self.raw(
-            path.as_bytes(),
-            header(tar::EntryType::Regular, mode, data.len() as u64),
-            data,
-            None,
-        )
+        self.raw(path.as_bytes(), header(tar::EntryType::Regular, mode, data.len() as u64), data, None)
     }
 
     pub fn file_owned(self, path: &str, mode: u32, uid: u64, gid: u64, data: &[u8]) -> Layer {
@@ -89,31 +71,17 @@ impl Layer {
     }
 
     pub fn symlink(self, path: &str, target: &str) -> Layer {
-        self.raw(
-            path.as_bytes(),
-            header(tar::EntryType::Symlink, 0o777, 0),
-            &[],
-            Some(target.as_bytes()),
-        )
+        self.raw(path.as_bytes(), header(tar::EntryType::Symlink, 0o777, 0), &[], Some(target.as_bytes()))
     }
 
     pub fn hardlink(self, path: &str, target: &str) -> Layer {
-        self.raw(
-            path.as_bytes(),
-            header(tar::EntryType::Link, 0o644, 0),
-            &[],
-            Some(target.as_bytes()),
-        )
+        self.raw(path.as_bytes(), header(tar::EntryType::Link, 0o644, 0), &[], Some(target.as_bytes()))
     }
 
     /// `.wh.NAME` in the parent of `path`: deletes `path` from the layers below.
     pub fn whiteout(self, path: &str) -> Layer {
         let (dir, name) = path.rsplit_once('/').map_or(("", path), |(d, n)| (d, n));
-        let wh = if dir.is_empty() {
-            format!(".wh.{name}")
-        } else {
-            format!("{dir}/.wh.{name}")
-        };
+        let wh = if dir.is_empty() { format!(".wh.{name}") } else { format!("{dir}/.wh.{name}") };
         self.file(&wh, 0o600, b"")
     }
 
@@ -130,12 +98,9 @@ impl Layer {
 /// The busybox-static binary with a symlink per applet, and a minimal /etc.
 pub fn busybox() -> Result<Layer> {
     let path = Path::new("/bin/busybox");
-    let bin = fs::read(path)
-        .context("reading /bin/busybox: install busybox-static (apt-get install busybox-static)")?;
-    let out = std::process::Command::new(path)
-        .arg("--list")
-        .output()
-        .context("busybox --list")?;
+    let bin =
+        fs::read(path).context("reading /bin/busybox: install busybox-static (apt-get install busybox-static)")?;
+    let out = std::process::Command::new(path).arg("--list").output().context("busybox --list")?;
     if !out.status.success() {
         bail!("busybox --list failed");
     }
@@ -220,14 +185,9 @@ impl Image {
     }
 
     fn config_blob(&self) -> Blob {
-        let diff_ids: Vec<String> = self
-            .layers
-            .iter()
-            .map(|l| format!("sha256:{}", sha256(l)))
-            .collect();
-        let history: Vec<Value> = (0..self.layers.len())
-            .map(|i| json!({ "created_by": format!("sbx-tests layer {i}") }))
-            .collect();
+        let diff_ids: Vec<String> = self.layers.iter().map(|l| format!("sha256:{}", sha256(l))).collect();
+        let history: Vec<Value> =
+            (0..self.layers.len()).map(|i| json!({ "created_by": format!("sbx-tests layer {i}") })).collect();
         Blob::new(
             serde_json::to_vec(&json!({
                 "architecture": "amd64",
@@ -244,11 +204,7 @@ impl Image {
     /// The OCI layout files (path, bytes), with layers compressed as asked.
     fn oci_files(&self, compression: Compression) -> Vec<(String, Vec<u8>)> {
         let config = self.config_blob();
-        let layers: Vec<Blob> = self
-            .layers
-            .iter()
-            .map(|l| Blob::new(compression.apply(l)))
-            .collect();
+        let layers: Vec<Blob> = self.layers.iter().map(|l| Blob::new(compression.apply(l))).collect();
         let manifest = Blob::new(
             serde_json::to_vec(&json!({
                 "schemaVersion": 2,
@@ -268,19 +224,10 @@ impl Image {
             }],
         });
         let mut files = vec![
-            (
-                "oci-layout".to_string(),
-                br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
-            ),
-            (
-                "index.json".to_string(),
-                serde_json::to_vec(&index).expect("json"),
-            ),
+            ("oci-layout".to_string(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+            ("index.json".to_string(), serde_json::to_vec(&index).expect("json")),
         ];
-        for b in std::iter::once(config)
-            .chain(layers)
-            .chain(std::iter::once(manifest))
-        {
+        for b in std::iter::once(config).chain(layers).chain(std::iter::once(manifest)) {
             files.push((format!("blobs/sha256/{}", b.0), b.1));
         }
         files
@@ -309,23 +256,16 @@ impl Image {
             layer_paths.push(p.clone());
             files.push((p, l.clone()));
         }
-        let manifest = json!([{ "Config": format!("{}.json", config.0), "RepoTags": [self.name], "Layers": layer_paths }]);
+        let manifest =
+            json!([{ "Config": format!("{}.json", config.0), "RepoTags": [self.name], "Layers": layer_paths }]);
         files.push((format!("{}.json", config.0), config.1));
-        files.insert(
-            0,
-            (
-                "manifest.json".to_string(),
-                serde_json::to_vec(&manifest).expect("json"),
-            ),
-        );
+        files.insert(0, ("manifest.json".to_string(), serde_json::to_vec(&manifest).expect("json")));
         write_tar(path, files)
     }
 }
 
 fn write_tar(path: &Path, files: Vec<(String, Vec<u8>)>) -> Result<()> {
-    let mut b = tar::Builder::new(
-        fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-    );
+    let mut b = tar::Builder::new(fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
     for (name, bytes) in files {
         let mut h = header(tar::EntryType::Regular, 0o644, bytes.len() as u64);
         h.set_path(&name)?;

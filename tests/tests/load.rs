@@ -14,26 +14,11 @@ fn loads_every_format_and_compression() {
     let image = test_image("layered").unwrap();
     type Write<'a> = Box<dyn Fn(&Path) + 'a>;
     let cases: Vec<(&str, Write)> = vec![
-        (
-            "layout-gzip",
-            Box::new(|p| image.write_oci_layout(p, Compression::Gzip).unwrap()),
-        ),
-        (
-            "layout-zstd",
-            Box::new(|p| image.write_oci_layout(p, Compression::Zstd).unwrap()),
-        ),
-        (
-            "layout-plain",
-            Box::new(|p| image.write_oci_layout(p, Compression::None).unwrap()),
-        ),
-        (
-            "oci.tar",
-            Box::new(|p| image.write_oci_archive(p, Compression::Gzip).unwrap()),
-        ),
-        (
-            "docker.tar",
-            Box::new(|p| image.write_docker_archive(p).unwrap()),
-        ),
+        ("layout-gzip", Box::new(|p| image.write_oci_layout(p, Compression::Gzip).unwrap())),
+        ("layout-zstd", Box::new(|p| image.write_oci_layout(p, Compression::Zstd).unwrap())),
+        ("layout-plain", Box::new(|p| image.write_oci_layout(p, Compression::None).unwrap())),
+        ("oci.tar", Box::new(|p| image.write_oci_archive(p, Compression::Gzip).unwrap())),
+        ("docker.tar", Box::new(|p| image.write_docker_archive(p).unwrap())),
     ];
     for (name, write) in &cases {
         let path = s.scratch.join(name);
@@ -44,25 +29,14 @@ fn loads_every_format_and_compression() {
         let r = s.sbx(&["run", "--rm", "layered", "cat", "/data/new"]);
         assert_eq!((r.code, r.stdout.as_str()), (0, "new\n"), "{name}: {r:?}");
     }
-    assert_eq!(
-        s.layers().len(),
-        3,
-        "each layer is unpacked once, whatever the archive"
-    );
-    let r = s.sbx(&[
-        "image",
-        "load",
-        s.scratch.join("docker.tar").to_str().unwrap(),
-    ]);
+    assert_eq!(s.layers().len(), 3, "each layer is unpacked once, whatever the archive");
+    let r = s.sbx(&["image", "load", s.scratch.join("docker.tar").to_str().unwrap()]);
     assert_eq!(r.code, 0, "{r:?}");
     let r = s.sbx(&["images"]);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "one image, whatever the loads: {r:?}");
     assert!(lines[0].starts_with("REPOSITORY") && lines[0].contains("LAYERS"));
-    assert!(
-        lines[1].starts_with("layered ") && lines[1].trim_end().ends_with(" 3"),
-        "{r:?}"
-    );
+    assert!(lines[1].starts_with("layered ") && lines[1].trim_end().ends_with(" 3"), "{r:?}");
     s.assert_clean(0);
 }
 
@@ -89,20 +63,9 @@ impl Canary {
     }
 
     fn assert_untouched(&self) {
-        let names: Vec<_> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(
-            names,
-            ["victim"],
-            "something was written into the canary dir"
-        );
-        assert_eq!(
-            std::fs::read_to_string(self.0.join("victim")).unwrap(),
-            "untouched"
-        );
+        let names: Vec<_> = std::fs::read_dir(&self.0).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names, ["victim"], "something was written into the canary dir");
+        assert_eq!(std::fs::read_to_string(self.0.join("victim")).unwrap(), "untouched");
     }
 }
 
@@ -113,15 +76,8 @@ fn refused(s: &Sandbox, hostile: Layer, needle: &str) {
     let r = s.sbx(&["load", "-i", &path]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains(needle), "the error names {needle}: {r:?}");
-    assert!(
-        s.sbx(&["images", "-q"]).stdout.is_empty(),
-        "no image is recorded"
-    );
-    assert_eq!(
-        s.layers().len(),
-        1,
-        "only the good base layer is kept, the hostile one is gone"
-    );
+    assert!(s.sbx(&["images", "-q"]).stdout.is_empty(), "no image is recorded");
+    assert_eq!(s.layers().len(), 1, "only the good base layer is kept, the hostile one is gone");
     s.assert_clean(0);
 }
 
@@ -133,15 +89,8 @@ fn path_traversal_is_refused() {
     let s = Sandbox::new();
     let canary = Canary::new(&s);
     let depth = "../".repeat(12);
-    let target = format!(
-        "{depth}{}/evil",
-        canary.0.display().to_string().trim_start_matches('/')
-    );
-    refused(
-        &s,
-        Layer::new().file(&target, 0o644, b"pwned"),
-        "has a '..' component",
-    );
+    let target = format!("{depth}{}/evil", canary.0.display().to_string().trim_start_matches('/'));
+    refused(&s, Layer::new().file(&target, 0o644, b"pwned"), "has a '..' component");
     canary.assert_untouched();
 }
 
@@ -153,11 +102,7 @@ fn absolute_paths_are_refused() {
     let s = Sandbox::new();
     let canary = Canary::new(&s);
     let target = format!("{}/evil", canary.0.display());
-    refused(
-        &s,
-        Layer::new().file(&target, 0o644, b"pwned"),
-        "has an absolute path",
-    );
+    refused(&s, Layer::new().file(&target, 0o644, b"pwned"), "has an absolute path");
     canary.assert_untouched();
 }
 
@@ -168,18 +113,9 @@ fn writing_through_a_symlink_is_refused() {
     }
     let s = Sandbox::new();
     let canary = Canary::new(&s);
-    let hostile = Layer::new()
-        .symlink("escape", &canary.0.display().to_string())
-        .file("escape/evil", 0o644, b"pwned");
-    refused(
-        &s,
-        hostile,
-        "'escape/evil' goes through 'escape', which is a symlink",
-    );
-    let hostile =
-        Layer::new()
-            .symlink("up", "../../../../../../../..")
-            .file("up/tmp/evil", 0o644, b"pwned");
+    let hostile = Layer::new().symlink("escape", &canary.0.display().to_string()).file("escape/evil", 0o644, b"pwned");
+    refused(&s, hostile, "'escape/evil' goes through 'escape', which is a symlink");
+    let hostile = Layer::new().symlink("up", "../../../../../../../..").file("up/tmp/evil", 0o644, b"pwned");
     refused(&s, hostile, "goes through 'up', which is a symlink");
     canary.assert_untouched();
 }
@@ -192,21 +128,9 @@ fn hardlinks_out_of_the_layer_are_refused() {
     let s = Sandbox::new();
     let canary = Canary::new(&s);
     let victim = canary.0.join("victim").display().to_string();
-    refused(
-        &s,
-        Layer::new().hardlink("stolen", &victim),
-        "is a hardlink to",
-    );
-    refused(
-        &s,
-        Layer::new().hardlink("stolen", "../../../../etc/shadow"),
-        "is a hardlink to '../../../../etc/shadow'",
-    );
-    refused(
-        &s,
-        Layer::new().hardlink("stolen", "bin/busybox"),
-        "which this layer does not contain",
-    );
+    refused(&s, Layer::new().hardlink("stolen", &victim), "is a hardlink to");
+    refused(&s, Layer::new().hardlink("stolen", "../../../../etc/shadow"), "is a hardlink to '../../../../etc/shadow'");
+    refused(&s, Layer::new().hardlink("stolen", "bin/busybox"), "which this layer does not contain");
     canary.assert_untouched();
 }
 
@@ -229,8 +153,7 @@ fn digest_and_size_mismatches_and_truncation_are_refused() {
     assert_eq!(r.code, 125, "{r:?}");
     assert!(
         r.stderr.contains("digest mismatch")
-            && r.stderr
-                .contains(&layer.file_name().unwrap().to_string_lossy().to_string()),
+            && r.stderr.contains(&layer.file_name().unwrap().to_string_lossy().to_string()),
         "{r:?}"
     );
 
@@ -242,8 +165,7 @@ fn digest_and_size_mismatches_and_truncation_are_refused() {
     let r = s.sbx(&["load", "-i", dir.to_str().unwrap()]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(
-        r.stderr
-            .contains(&layer.file_name().unwrap().to_string_lossy().to_string()),
+        r.stderr.contains(&layer.file_name().unwrap().to_string_lossy().to_string()),
         "the error names the blob: {r:?}"
     );
 
@@ -260,11 +182,7 @@ fn digest_and_size_mismatches_and_truncation_are_refused() {
         "{r:?}"
     );
 
-    assert!(
-        s.layers().is_empty(),
-        "no layer of a refused image is kept: {:?}",
-        s.layers()
-    );
+    assert!(s.layers().is_empty(), "no layer of a refused image is kept: {:?}", s.layers());
     s.assert_clean(0);
 }
 
@@ -291,5 +209,36 @@ fn not_an_image_says_so() {
     let r = s.sbx(&["load", "-i", "/nonexistent/image.tar"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("/nonexistent/image.tar"), "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn a_killed_load_leaves_no_half_layer_and_the_next_load_sweeps_up() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    let archive = s.scratch.join("many.tar");
+    test_image("many:300").unwrap().write_docker_archive(&archive).unwrap();
+    let mut load = std::process::Command::new(sbx_tests::harness::sbx_bin())
+        .args(["load", "-q", "-i", archive.to_str().unwrap()])
+        .env("SBX_ROOT", &s.root)
+        .spawn()
+        .unwrap();
+    // Kill it once it is well into unpacking.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.layers().len() < 20 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    load.kill().unwrap();
+    load.wait().unwrap();
+    let kept = s.layers();
+    assert!(!kept.is_empty() && kept.len() < 300, "killed mid-load: {} layers", kept.len());
+    for layer in &kept {
+        assert!(s.root.join("layers").join(layer).join("layer.json").exists(), "layer {layer} is whole");
+    }
+    let r = s.sbx(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(s.layers().len(), 300);
     s.assert_clean(0);
 }

@@ -45,41 +45,21 @@ fn deny_setuid_refuses_with_its_reason_and_leaves_nothing() {
             args.push("--rm");
         }
         let (allow, deny) = (p("allow-all"), p("deny-setuid"));
-        args.extend([
-            "--policy",
-            &allow,
-            "--policy",
-            &deny,
-            "setuid",
-            "echo",
-            "must not run",
-        ]);
+        args.extend(["--policy", &allow, "--policy", &deny, "setuid", "echo", "must not run"]);
         let r = s.sbx(&args);
         assert_eq!(r.code, 125, "{r:?}");
         assert!(r.stdout.is_empty(), "the container never ran: {r:?}");
         assert!(r.stderr.contains("denied by policy deny-setuid"), "{r:?}");
-        assert!(
-            r.stderr
-                .contains("adds setuid file /usr/bin/su (mode 4755)"),
-            "{r:?}"
-        );
+        assert!(r.stderr.contains("adds setuid file /usr/bin/su (mode 4755)"), "{r:?}");
         s.assert_clean(0);
     }
     let r = s.sbx(&["run", "--rm", "setuid", "stat", "-c", "%a", "/usr/bin/su"]);
-    assert_eq!(
-        r.stdout, "4755\n",
-        "without the policy it runs, and the bits were kept: {r:?}"
-    );
+    assert_eq!(r.stdout, "4755\n", "without the policy it runs, and the bits were kept: {r:?}");
 }
 
 fn hostile(s: &Sandbox, behaviour: &str) -> sbx_tests::harness::Run {
-    let image = Image::new(
-        &format!("hostile-{behaviour}:latest"),
-        vec![busybox().unwrap()],
-    )
-    .with_config(
-        serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": behaviour } }),
-    );
+    let image = Image::new(&format!("hostile-{behaviour}:latest"), vec![busybox().unwrap()])
+        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": behaviour } }));
     s.load(&image);
     let started = std::time::Instant::now();
     let r = s.sbx(&[
@@ -91,17 +71,10 @@ fn hostile(s: &Sandbox, behaviour: &str) -> sbx_tests::harness::Run {
         "echo",
         "must not run",
     ]);
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
-        "{behaviour}: stopped in time"
-    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{behaviour}: stopped in time");
     assert_eq!(r.code, 125, "{behaviour}: {r:?}");
     assert!(r.stdout.is_empty(), "{behaviour}: {r:?}");
-    assert!(
-        r.stderr
-            .contains("plugin test-hostile failed in check-image"),
-        "{behaviour}: {r:?}"
-    );
+    assert!(r.stderr.contains("plugin test-hostile failed in check-image"), "{behaviour}: {r:?}");
     r
 }
 
@@ -112,27 +85,15 @@ fn hostile_plugins_are_stopped_and_deny() {
     }
     let s = Sandbox::new();
     let r = hostile(&s, "loop");
-    assert!(
-        r.stderr.contains("exceeded its time limit of 1000 ms"),
-        "{r:?}"
-    );
+    assert!(r.stderr.contains("exceeded its time limit of 1000 ms"), "{r:?}");
     let r = hostile(&s, "grow");
-    assert!(
-        r.stderr.contains("exceeded its memory limit of 256 MiB"),
-        "{r:?}"
-    );
+    assert!(r.stderr.contains("exceeded its memory limit of 256 MiB"), "{r:?}");
     let r = hostile(&s, "trap");
     assert!(r.stderr.contains("trapped"), "{r:?}");
     let r = hostile(&s, "panic");
-    assert!(
-        r.stderr.contains("test-hostile panics as asked"),
-        "the panic message is shown: {r:?}"
-    );
+    assert!(r.stderr.contains("test-hostile panics as asked"), "the panic message is shown: {r:?}");
     let r = hostile(&s, "open");
-    assert!(
-        r.stderr.contains("cannot open /etc/passwd"),
-        "no file is granted: {r:?}"
-    );
+    assert!(r.stderr.contains("cannot open /etc/passwd"), "no file is granted: {r:?}");
     s.assert_clean(0);
 }
 
@@ -144,45 +105,20 @@ fn malformed_plugins_are_refused_clearly() {
     let s = Sandbox::new();
     s.load(&test_image("busybox").unwrap());
     let random = s.scratch.join("random.wasm");
-    std::fs::write(
-        &random,
-        (0..4096u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    std::fs::write(&random, (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<_>>())
+        .unwrap();
     let module = s.scratch.join("module.wasm");
     std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
     let truncated = s.scratch.join("truncated.wasm");
     let real = std::fs::read(plugin("allow-all")).unwrap();
     std::fs::write(&truncated, &real[..real.len() / 2]).unwrap();
     for (path, needle) in [
-        (
-            random.display().to_string(),
-            "does not start with the WebAssembly header",
-        ),
-        (
-            module.display().to_string(),
-            "is a core WebAssembly module, not a component",
-        ),
-        (
-            truncated.display().to_string(),
-            "is not a valid WebAssembly component",
-        ),
-        (
-            "/nonexistent/p.wasm".to_string(),
-            "cannot read plugin /nonexistent/p.wasm",
-        ),
+        (random.display().to_string(), "does not start with the WebAssembly header"),
+        (module.display().to_string(), "is a core WebAssembly module, not a component"),
+        (truncated.display().to_string(), "is not a valid WebAssembly component"),
+        ("/nonexistent/p.wasm".to_string(), "cannot read plugin /nonexistent/p.wasm"),
     ] {
-        let r = s.sbx(&[
-            "run",
-            "--rm",
-            "--policy",
-            &path,
-            "busybox",
-            "echo",
-            "must not run",
-        ]);
+        let r = s.sbx(&["run", "--rm", "--policy", &path, "busybox", "echo", "must not run"]);
         assert_eq!(r.code, 125, "{r:?}");
         assert!(r.stderr.contains(needle), "{needle}: {r:?}");
         assert!(r.stdout.is_empty());
@@ -198,14 +134,7 @@ fn the_compile_cache_is_used_on_the_second_run() {
     let s = Sandbox::new();
     s.load(&test_image("busybox").unwrap());
     let cache = s.root.join("plugins");
-    let r = s.sbx(&[
-        "run",
-        "--rm",
-        "--policy",
-        &p("deny-setuid"),
-        "busybox",
-        "true",
-    ]);
+    let r = s.sbx(&["run", "--rm", "--policy", &p("deny-setuid"), "busybox", "true"]);
     assert_eq!(r.code, 0, "{r:?}");
     let entries: Vec<_> = std::fs::read_dir(&cache)
         .unwrap()
@@ -215,18 +144,7 @@ fn the_compile_cache_is_used_on_the_second_run() {
         .collect();
     assert_eq!(entries.len(), 1, "one compiled component: {entries:?}");
     let mtime = entries[0].metadata().unwrap().modified().unwrap();
-    let r = s.sbx(&[
-        "run",
-        "--rm",
-        "--policy",
-        &p("deny-setuid"),
-        "busybox",
-        "true",
-    ]);
+    let r = s.sbx(&["run", "--rm", "--policy", &p("deny-setuid"), "busybox", "true"]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(
-        entries[0].metadata().unwrap().modified().unwrap(),
-        mtime,
-        "the cache entry was reused, not rewritten"
-    );
+    assert_eq!(entries[0].metadata().unwrap().modified().unwrap(), mtime, "the cache entry was reused, not rewritten");
 }

@@ -15,14 +15,7 @@ fn prints_and_exits_with_the_commands_code() {
         return;
     }
     let s = sandbox_with("busybox");
-    let r = s.sbx(&[
-        "run",
-        "--rm",
-        "busybox",
-        "sh",
-        "-c",
-        "echo hello; echo oops >&2; exit 3",
-    ]);
+    let r = s.sbx(&["run", "--rm", "busybox", "sh", "-c", "echo hello; echo oops >&2; exit 3"]);
     assert_eq!(r.code, 3, "{r:?}");
     assert_eq!(r.stdout, "hello\n");
     assert_eq!(r.stderr, "oops\n");
@@ -37,11 +30,7 @@ fn docker_exit_codes_for_missing_and_unrunnable_commands() {
     let s = sandbox_with("busybox");
     let r = s.sbx(&["run", "--rm", "busybox", "no-such-command"]);
     assert_eq!(r.code, 127, "{r:?}");
-    assert!(
-        r.stderr
-            .contains("\"no-such-command\": executable file not found in $PATH"),
-        "{r:?}"
-    );
+    assert!(r.stderr.contains("\"no-such-command\": executable file not found in $PATH"), "{r:?}");
     let r = s.sbx(&["run", "--rm", "busybox", "/etc/passwd"]);
     assert_eq!(r.code, 126, "{r:?}");
     assert!(r.stderr.contains("permission denied"), "{r:?}");
@@ -72,10 +61,7 @@ fn in_its_own_cgroup_and_killed_by_a_signal_is_128_plus_n() {
     for controller in ["pids", "memory", "cpu"] {
         let expected = format!(":{controller}:/sbx/{id}\n");
         let v2 = format!("0::/sbx/{id}\n");
-        assert!(
-            cgroups.contains(&expected) || cgroups.contains(&v2),
-            "in its own cgroup: {cgroups}"
-        );
+        assert!(cgroups.contains(&expected) || cgroups.contains(&v2), "in its own cgroup: {cgroups}");
     }
     nix_kill(sleeper, libc::SIGKILL);
     let out = child.wait_with_output().unwrap();
@@ -96,11 +82,8 @@ fn wait_for_child_named(parent: u32, name: &str) -> i32 {
             };
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            let ppid = stat
-                .rsplit(')')
-                .next()
-                .and_then(|r| r.split_whitespace().nth(1))
-                .and_then(|p| p.parse::<u32>().ok());
+            let ppid =
+                stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
             if ppid == Some(parent) && comm.trim() == name {
                 return pid;
             }
@@ -129,39 +112,21 @@ fn writes_land_in_the_containers_own_layer_only() {
     let ids = s.containers();
     assert_eq!(ids.len(), 1, "the container without --rm stays");
     let upper = s.root.join("containers").join(&ids[0]).join("upper");
-    assert_eq!(
-        std::fs::read_to_string(upper.join("tmp/new")).unwrap(),
-        "data\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(upper.join("etc/passwd")).unwrap(),
-        "changed\n"
-    );
+    assert_eq!(std::fs::read_to_string(upper.join("tmp/new")).unwrap(), "data\n");
+    assert_eq!(std::fs::read_to_string(upper.join("etc/passwd")).unwrap(), "changed\n");
     let layer = s.root.join("layers").join(&s.layers()[0]).join("diff");
     assert!(
-        std::fs::read_to_string(layer.join("etc/passwd"))
-            .unwrap()
-            .starts_with("root:x:0:0"),
+        std::fs::read_to_string(layer.join("etc/passwd")).unwrap().starts_with("root:x:0:0"),
         "the image layer is untouched"
     );
     assert!(!layer.join("tmp/new").exists());
 
-    let r = s.sbx(&[
-        "run",
-        "--rm",
-        "busybox",
-        "sh",
-        "-c",
-        "cat /tmp/new; head -c 4 /etc/passwd",
-    ]);
+    let r = s.sbx(&["run", "--rm", "busybox", "sh", "-c", "cat /tmp/new; head -c 4 /etc/passwd"]);
     assert!(
         r.stderr.contains("can't open '/tmp/new'"),
         "a second container does not see the first one's writes: {r:?}"
     );
-    assert_eq!(
-        r.stdout, "root",
-        "nor the change to a file of the image: {r:?}"
-    );
+    assert_eq!(r.stdout, "root", "nor the change to a file of the image: {r:?}");
     let r = s.sbx(&["run", "--rm", "--name", "writer", "busybox", "true"]);
     assert_eq!(r.code, 125, "names are unique: {r:?}");
     assert!(r.stderr.contains("already in use"), "{r:?}");
@@ -174,14 +139,7 @@ fn whiteouts_and_opaque_directories_hide_what_they_should() {
         return;
     }
     let s = sandbox_with("layered");
-    let r = s.sbx(&[
-        "run",
-        "--rm",
-        "layered",
-        "sh",
-        "-c",
-        "test -e /etc/motd && echo motd; ls /data; cat /etc/layer3",
-    ]);
+    let r = s.sbx(&["run", "--rm", "layered", "sh", "-c", "test -e /etc/motd && echo motd; ls /data; cat /etc/layer3"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout, "new\nthird\n");
     s.assert_clean(0);
@@ -199,27 +157,11 @@ fn namespaces_devices_and_proc() {
     assert_eq!(r.code, 0, "{r:?}");
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines[0], "box");
-    assert_eq!(
-        lines[1], "pid=1",
-        "the command is PID 1 of its own namespace"
-    );
-    assert_eq!(
-        lines[2].trim(),
-        "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero"
-    );
+    assert_eq!(lines[1], "pid=1", "the command is PID 1 of its own namespace");
+    assert_eq!(lines[2].trim(), "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero");
     assert_eq!(lines[3], "lo", "only the loopback interface");
     assert_eq!(lines[4], "proc", "/sys is read-only and /proc is mounted");
-    let r = s.sbx(&[
-        "run",
-        "--rm",
-        "busybox",
-        "ping",
-        "-c",
-        "1",
-        "-W",
-        "1",
-        "127.0.0.1",
-    ]);
+    let r = s.sbx(&["run", "--rm", "busybox", "ping", "-c", "1", "-W", "1", "127.0.0.1"]);
     assert_eq!(r.code, 0, "loopback is up: {r:?}");
     s.assert_clean(0);
 }
@@ -248,10 +190,7 @@ fn image_config_and_flags_set_user_env_and_workdir() {
     ]);
     assert_eq!(r.stdout, "0\n/srv/app\nhi /root\n", "{r:?}");
     let r = s.sbx(&["run", "--rm", "user", "pwd"]);
-    assert_eq!(
-        r.stdout, "/tmp/work\n",
-        "the image's WorkingDir is created: {r:?}"
-    );
+    assert_eq!(r.stdout, "/tmp/work\n", "the image's WorkingDir is created: {r:?}");
     let r = s.sbx(&["run", "--rm", "-u", "nosuchuser", "user", "true"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("unable to find user nosuchuser"), "{r:?}");
@@ -264,14 +203,7 @@ fn image_with_128_layers_runs() {
         return;
     }
     let s = sandbox_with("many:128");
-    let r = s.sbx(&[
-        "run",
-        "--rm",
-        "many128",
-        "sh",
-        "-c",
-        "ls /layers | wc -l; cat /layers/1 /layers/127",
-    ]);
+    let r = s.sbx(&["run", "--rm", "many128", "sh", "-c", "ls /layers | wc -l; cat /layers/1 /layers/127"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout, "127\n1\n127\n");
     s.assert_clean(0);
@@ -283,26 +215,12 @@ fn image_with_500_layers_runs_and_501_is_refused_clearly() {
         return;
     }
     let s = sandbox_with("many:500");
-    let r = s.sbx(&[
-        "run",
-        "--rm",
-        "many500",
-        "sh",
-        "-c",
-        "ls /layers | wc -l; cat /layers/499",
-    ]);
-    assert_eq!(
-        (r.code, r.stdout.as_str()),
-        (0, "499\n499\n"),
-        "the kernel's overlay limit is 500 lowers: {r:?}"
-    );
+    let r = s.sbx(&["run", "--rm", "many500", "sh", "-c", "ls /layers | wc -l; cat /layers/499"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "499\n499\n"), "the kernel's overlay limit is 500 lowers: {r:?}");
     s.load(&test_image("many:501").unwrap());
     let r = s.sbx(&["run", "--rm", "many501", "true"]);
     assert_eq!(r.code, 125, "{r:?}");
-    assert!(
-        r.stderr.contains("overlay of 501 layers") && r.stderr.contains("more than 500 layers"),
-        "{r:?}"
-    );
+    assert!(r.stderr.contains("overlay of 501 layers") && r.stderr.contains("more than 500 layers"), "{r:?}");
     s.assert_clean(0);
 }
 
@@ -313,17 +231,8 @@ fn a_path_is_loaded_then_run() {
     }
     let s = Sandbox::new();
     let archive = s.scratch.join("bb.tar");
-    test_image("busybox")
-        .unwrap()
-        .write_docker_archive(&archive)
-        .unwrap();
-    let r = s.sbx(&[
-        "run",
-        "--rm",
-        archive.to_str().unwrap(),
-        "echo",
-        "from-archive",
-    ]);
+    test_image("busybox").unwrap().write_docker_archive(&archive).unwrap();
+    let r = s.sbx(&["run", "--rm", archive.to_str().unwrap(), "echo", "from-archive"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "from-archive\n"), "{r:?}");
     let r = s.sbx(&["images"]);
     assert!(r.stdout.contains("busybox"), "{r:?}");

@@ -34,8 +34,7 @@ pub fn images(store: &Store, args: ImagesArgs) -> i32 {
         return 0;
     }
     let now = crate::time::now_secs();
-    let mut rows =
-        vec![["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "LAYERS"].map(String::from)];
+    let mut rows = vec![["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "LAYERS"].map(String::from)];
     for i in &images {
         let created = i
             .created
@@ -58,15 +57,9 @@ pub fn images(store: &Store, args: ImagesArgs) -> i32 {
             ]);
         }
     }
-    let widths: Vec<usize> = (0..6)
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
     for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
+        let line: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
         println!("{}", line.join("   ").trim_end());
     }
     0

@@ -1,8 +1,11 @@
 //! Command-line parsing (clap) and dispatch to the verbs, one file each. No logic lives here: the
 //! verbs call the library and map its errors to docker's exit codes.
 
+mod config;
 mod images;
 mod load;
+mod plugin;
+mod policy;
 mod rm;
 mod run;
 
@@ -16,6 +19,10 @@ pub struct Cli {
     /// Where images, layers and containers are kept.
     #[arg(long, global = true, env = "SBX_ROOT", default_value = "/var/lib/sbx")]
     pub root: PathBuf,
+    /// The plugin configuration (default: /etc/sbx/sbx.yaml for root, else
+    /// $XDG_CONFIG_HOME/sbx/sbx.yaml, when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -33,6 +40,15 @@ pub enum Command {
     Images(images::ImagesArgs),
     /// Remove containers and their writable layers.
     Rm(rm::RmArgs),
+    /// Check the plugin configuration.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Inspect plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Try policies against an image without running it.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,11 +83,12 @@ pub fn main() -> i32 {
         Err(code) => return code,
     };
     match cli.command {
-        Command::Run(args) => run::run(&store, args),
+        Command::Run(args) => run::run(&store, args, cli.config.as_deref()),
+        Command::Config(cmd) => config::run(&store, cmd, cli.config.as_deref()),
+        Command::Plugin(cmd) => plugin::run(&store, cmd),
+        Command::Policy(cmd) => policy::run(&store, cmd, cli.config.as_deref()),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => load::load(&store, args),
-        Command::Images(args) | Command::Image(ImageCommand::List(args)) => {
-            images::images(&store, args)
-        }
+        Command::Images(args) | Command::Image(ImageCommand::List(args)) => images::images(&store, args),
         Command::Rm(args) => rm::rm(&store, args),
     }
 }

@@ -1,11 +1,12 @@
 //! `sbx run [OPTIONS] IMAGE [CMD...]`.
 
+use crate::config::PluginSpec;
 use crate::container::spec::Overrides;
 use crate::container::{RunOptions, run as run_container};
 use crate::image::Store;
-use crate::plugin::{Engine, Limits, Plugin};
+use crate::plugin::load_all;
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 #[command(disable_help_flag = true)]
@@ -44,21 +45,15 @@ pub struct RunArgs {
     pub cmd: Vec<String>,
 }
 
-pub fn load_plugins(store: &Store, paths: &[PathBuf]) -> Result<Vec<Plugin>, i32> {
-    if paths.is_empty() {
-        return Ok(Vec::new());
-    }
-    let engine = Engine::new(&store.root().join("plugins")).map_err(super::fail)?;
-    paths
-        .iter()
-        .map(|p| Plugin::load(&engine, p, "{}", Limits::default()).map_err(super::fail))
-        .collect()
-}
-
-pub fn run(store: &Store, args: RunArgs) -> i32 {
-    let plugins = match load_plugins(store, &args.policies) {
-        Ok(p) => p,
+pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
+    let mut specs = match super::config::resolve(config) {
+        Ok(c) => c.plugins,
         Err(code) => return code,
+    };
+    specs.extend(args.policies.iter().map(|p| PluginSpec::from_path(p)));
+    let plugins = match load_all(&store.root().join("plugins"), &specs) {
+        Ok(p) => p,
+        Err(e) => return super::fail(e),
     };
     let opts = RunOptions {
         image: args.image,

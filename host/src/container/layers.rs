@@ -32,13 +32,7 @@ pub fn read_file(layers_top_first: &[PathBuf], rel: &Path) -> Option<String> {
 }
 
 fn read_limited(dir: &impl AsFd, name: &OsStr) -> Option<String> {
-    let fd = openat(
-        dir.as_fd(),
-        name,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()?;
+    let fd = openat(dir.as_fd(), name, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()).ok()?;
     let mut text = String::new();
     File::from(fd).take(LIMIT).read_to_string(&mut text).ok()?;
     Some(text)

@@ -12,10 +12,7 @@ pub enum RemoveError {
     #[error("container {0} is running: stop it first, or use rm -f")]
     Running(String),
     #[error("cannot remove {path}: {source}")]
-    Io {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: std::path::PathBuf, source: std::io::Error },
 }
 
 /// Removes the container `query` names; with `force`, a running one is killed first.

@@ -2,6 +2,7 @@
 //! process, run it in new namespaces and its cgroup, and clean up. The order matters: policies
 //! decide before anything is created, so a denied run leaves nothing behind.
 
+use super::admission;
 use super::layers;
 use super::spec::{self, Overrides, ProcessSpec};
 use super::state::{ContainerRecord, Status};
@@ -13,8 +14,7 @@ use crate::isolate::cgroup::{self, Cgroup, CgroupError, Entry};
 use crate::isolate::child::{Exec, Phase};
 use crate::isolate::spawn::{self, Failure, SpawnError};
 use crate::isolate::{ChildPlan, ProcOp};
-use crate::plugin::chain::{self, Decision, PolicyCheck};
-use crate::plugin::{Plugin, convert};
+use crate::plugin::Plugin;
 use crate::rootfs::{self, RootfsSpec, plan::cstr};
 use crate::sys::linux::Linux;
 use nix::errno::Errno;
@@ -51,25 +51,16 @@ pub enum RunError {
     Spec(#[from] spec::SpecError),
     #[error(transparent)]
     User(#[from] user::UserError),
-    #[error(
-        "the name '{0}' is already in use by container {1}; choose another with --name or remove that container"
-    )]
+    #[error("the name '{0}' is already in use by container {1}; choose another with --name or remove that container")]
     NameInUse(String, String),
     #[error("cannot create the container directory {path}: {source}")]
-    ContainerDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    ContainerDir { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
     Spawn(#[from] SpawnError),
     #[error("container setup failed: cannot {step}: {errno}{hint}")]
-    Setup {
-        step: String,
-        errno: Errno,
-        hint: &'static str,
-    },
+    Setup { step: String, errno: Errno, hint: &'static str },
     #[error("exec \"{0}\": executable file not found in $PATH")]
     NotFound(String),
     #[error("exec \"{program}\": {}", errno.desc().to_lowercase())]
@@ -81,10 +72,7 @@ impl RunError {
     pub fn exit_code(&self) -> i32 {
         match self {
             RunError::NotFound(_) => 127,
-            RunError::CannotExec {
-                errno: Errno::ENOENT,
-                ..
-            } => 127,
+            RunError::CannotExec { errno: Errno::ENOENT, .. } => 127,
             RunError::CannotExec { .. } => 126,
             _ => 125,
         }
@@ -92,11 +80,8 @@ impl RunError {
 }
 
 /// Namespaces of a container (cgroup is unshared by the child once it is in its cgroup).
-const CLONE_FLAGS: u64 = (libc::CLONE_NEWNS
-    | libc::CLONE_NEWPID
-    | libc::CLONE_NEWUTS
-    | libc::CLONE_NEWIPC
-    | libc::CLONE_NEWNET) as u64;
+const CLONE_FLAGS: u64 =
+    (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET) as u64;
 
 /// Finds the image: loads it first when the argument is a path.
 pub fn resolve_image(store: &Store, arg: &str) -> Result<ImageRecord, RunError> {
@@ -114,49 +99,8 @@ pub fn resolve_image(store: &Store, arg: &str) -> Result<ImageRecord, RunError> 
 
 pub fn image_config(store: &Store, image: &ImageRecord) -> Result<ImageConfiguration, RunError> {
     let bytes = store.blob(&image.id)?;
-    ImageConfiguration::from_reader(&bytes[..]).map_err(|e| RunError::Config {
-        image: image.id.to_string(),
-        message: e.to_string(),
-    })
-}
-
-/// Asks every policy about the image and its layers; returns the layer indexes to leave out.
-pub fn check_policies(
-    store: &Store,
-    reference: &str,
-    image: &ImageRecord,
-    config: &ImageConfiguration,
-    plugins: &[Plugin],
-) -> Result<Vec<usize>, RunError> {
-    let checks: Vec<&dyn PolicyCheck> = plugins.iter().map(|p| p as &dyn PolicyCheck).collect();
-    let wit_image = convert::image(reference, image, config);
-    let decision = chain::evaluate(&checks, &wit_image, |i| {
-        let diff_id = &image.layers[i].diff_id;
-        let entries = store.layer_index(diff_id).map_err(|e| e.to_string())?;
-        let meta = store.layer_meta(diff_id).map_err(|e| e.to_string())?;
-        Ok(convert::layer(
-            image,
-            config,
-            i,
-            entries,
-            meta.unpacked_size,
-        ))
-    });
-    match decision {
-        Decision::Deny { plugin, reason } => Err(RunError::Denied { plugin, reason }),
-        Decision::Allow { skipped } => {
-            for s in &skipped {
-                eprintln!(
-                    "sbx: policy {} skips layer {} ({}): {}",
-                    s.plugin,
-                    s.layer,
-                    image.layers[s.layer].diff_id.short(),
-                    s.reason
-                );
-            }
-            Ok(skipped.into_iter().map(|s| s.layer).collect())
-        }
-    }
+    ImageConfiguration::from_reader(&bytes[..])
+        .map_err(|e| RunError::Config { image: image.id.to_string(), message: e.to_string() })
 }
 
 /// The pid of the running container, for the signal handler to forward to.
@@ -170,14 +114,7 @@ extern "C" fn forward_signal(sig: libc::c_int) {
 }
 
 fn forward_signals() {
-    for sig in [
-        libc::SIGINT,
-        libc::SIGTERM,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-    ] {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
         action.sa_sigaction = forward_signal as *const () as usize;
         action.sa_flags = libc::SA_RESTART;
@@ -186,14 +123,8 @@ fn forward_signals() {
 }
 
 fn check_name(store: &Store, name: &str) -> Result<(), RunError> {
-    match crate::container::state::list(store)
-        .into_iter()
-        .find(|(_, r)| r.name == name)
-    {
-        Some((_, r)) => Err(RunError::NameInUse(
-            name.to_string(),
-            r.id[..12].to_string(),
-        )),
+    match crate::container::state::list(store).into_iter().find(|(_, r)| r.name == name) {
+        Some((_, r)) => Err(RunError::NameInUse(name.to_string(), r.id[..12].to_string())),
         None => Ok(()),
     }
 }
@@ -210,21 +141,14 @@ impl ContainerDirs {
             let path = path.to_path_buf();
             move |source| RunError::ContainerDir { path, source }
         };
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&root)
-            .map_err(err(&root))?;
+        fs::DirBuilder::new().mode(0o700).create(&root).map_err(err(&root))?;
         let dirs = ContainerDirs { root, keep: false };
         for (sub, mode) in [("upper", 0o755), ("work", 0o700), ("rootfs", 0o755)] {
             let p = dirs.root.join(sub);
-            fs::DirBuilder::new()
-                .mode(mode)
-                .create(&p)
-                .map_err(err(&p))?;
+            fs::DirBuilder::new().mode(mode).create(&p).map_err(err(&p))?;
             // The overlay's root takes the upper directory's mode; mkdir's is cut by the umask.
             std::os::unix::fs::chown(&p, Some(0), Some(0)).map_err(err(&p))?;
-            fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode))
-                .map_err(err(&p))?;
+            fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode)).map_err(err(&p))?;
         }
         Ok(dirs)
     }
@@ -239,11 +163,7 @@ impl Drop for ContainerDirs {
 }
 
 fn cstrings(v: &[String]) -> Result<Vec<CString>, RunError> {
-    v.iter()
-        .map(|s| {
-            CString::new(s.as_str()).map_err(|_| RunError::Spec(spec::SpecError::BadEnv(s.clone())))
-        })
-        .collect()
+    v.iter().map(|s| CString::new(s.as_str()).map_err(|_| RunError::Spec(spec::SpecError::BadEnv(s.clone())))).collect()
 }
 
 fn child_plan(
@@ -278,24 +198,12 @@ fn child_plan(
     if let Some(fd) = stdin {
         after.push(ProcOp::Stdin(fd));
     }
-    after.push(ProcOp::SetIds {
-        uid: user.uid,
-        gid: user.gid,
-        groups: user.groups.clone(),
-    });
+    after.push(ProcOp::SetIds { uid: user.uid, gid: user.gid, groups: user.groups.clone() });
     after.push(ProcOp::CloexecFrom(3));
     let path = spec::get_env(&spec.env, "PATH").unwrap_or(spec::DEFAULT_PATH);
-    let exec = Exec::new(
-        cstrings(&spec::exec_candidates(&spec.args[0], path))?,
-        cstrings(&spec.args)?,
-        cstrings(&spec.env)?,
-    );
-    Ok(ChildPlan {
-        before,
-        mounts,
-        after,
-        exec,
-    })
+    let exec =
+        Exec::new(cstrings(&spec::exec_candidates(&spec.args[0], path))?, cstrings(&spec.args)?, cstrings(&spec.env)?);
+    Ok(ChildPlan { before, mounts, after, exec })
 }
 
 fn describe_failure(plan: &ChildPlan, f: Failure, spec: &ProcessSpec) -> RunError {
@@ -307,47 +215,29 @@ fn describe_failure(plan: &ChildPlan, f: Failure, spec: &ProcessSpec) -> RunErro
             let arg0 = spec.args[0].clone();
             return match f.errno {
                 Errno::ENOENT if !arg0.contains('/') => RunError::NotFound(arg0),
-                errno => RunError::CannotExec {
-                    program: arg0,
-                    errno,
-                },
+                errno => RunError::CannotExec { program: arg0, errno },
             };
         }
     };
-    let overlay = matches!(
-        plan.mounts.get(f.index),
-        Some(rootfs::MountOp::Overlay { .. })
-    );
+    let overlay = matches!(plan.mounts.get(f.index), Some(rootfs::MountOp::Overlay { .. }));
     let hint = if f.phase == Phase::Mounts && overlay && f.errno == Errno::EINVAL {
         " (overlayfs refused the layers: more than 500 layers, or a kernel older than 6.8 without fsconfig lowerdir+)"
     } else {
         ""
     };
-    RunError::Setup {
-        step: step.unwrap_or_else(|| "an unknown step".into()),
-        errno: f.errno,
-        hint,
-    }
+    RunError::Setup { step: step.unwrap_or_else(|| "an unknown step".into()), errno: f.errno, hint }
 }
 
 /// Runs a container to its end and returns its exit code.
 pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, RunError> {
     let image = resolve_image(store, &opts.image)?;
     let config = image_config(store, &image)?;
-    let skipped = if plugins.is_empty() {
-        Vec::new()
-    } else {
-        check_policies(store, &opts.image, &image, &config, plugins)?
-    };
+    let skipped =
+        if plugins.is_empty() { Vec::new() } else { admission::admit(store, &opts.image, &image, &config, plugins)? };
 
     let id = crate::random::hex(32);
-    let name = opts
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("sbx_{}", &id[..12]));
-    let spec = spec::build(config.config().as_ref(), &opts.overrides, &id[..12], |k| {
-        std::env::var(k).ok()
-    })?;
+    let name = opts.name.clone().unwrap_or_else(|| format!("sbx_{}", &id[..12]));
+    let spec = spec::build(config.config().as_ref(), &opts.overrides, &id[..12], |k| std::env::var(k).ok())?;
     let layers: Vec<PathBuf> = image
         .layers
         .iter()
@@ -393,14 +283,7 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
         Entry::Clone(fd) => (Some(fd.as_raw_fd()), Vec::new()),
         Entry::Tasks(fds) => (None, fds.iter().map(|f| f.as_raw_fd()).collect()),
     };
-    let plan = child_plan(
-        &spec,
-        &user,
-        layers,
-        &dirs,
-        null.as_ref().map(|f| f.as_raw_fd()),
-        &tasks,
-    )?;
+    let plan = child_plan(&spec, &user, layers, &dirs, null.as_ref().map(|f| f.as_raw_fd()), &tasks)?;
     let mut child = spawn::spawn(&plan, CLONE_FLAGS, clone_into, &Linux)?;
     drop((null, entry));
     CONTAINER_PID.store(child.pid.as_raw(), Ordering::Relaxed);
@@ -423,11 +306,7 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
     };
     cgroup.remove()?;
     if !opts.rm {
-        record.status = if failure.is_some() {
-            Status::Created
-        } else {
-            Status::Exited
-        };
+        record.status = if failure.is_some() { Status::Created } else { Status::Exited };
         record.exit_code = failure.is_none().then_some(code);
         record.pid = None;
         record.finished = Some(crate::time::now_rfc3339());

@@ -27,9 +27,7 @@ pub struct ProcessSpec {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SpecError {
-    #[error(
-        "no command specified: the image has no Entrypoint or Cmd; give one after the image name"
-    )]
+    #[error("no command specified: the image has no Entrypoint or Cmd; give one after the image name")]
     NoCommand,
     #[error("the working directory '{0}' is not an absolute path")]
     RelativeWorkdir(String),
@@ -44,9 +42,7 @@ pub fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
 }
 
 pub fn get_env<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
-    env.iter()
-        .rev()
-        .find_map(|e| e.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v))
+    env.iter().rev().find_map(|e| e.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v))
 }
 
 pub fn build(
@@ -55,15 +51,9 @@ pub fn build(
     default_hostname: &str,
     host_env: impl Fn(&str) -> Option<String>,
 ) -> Result<ProcessSpec, SpecError> {
-    let field = |f: fn(&Config) -> &Option<Vec<String>>| {
-        config.and_then(|c| f(c).clone()).unwrap_or_default()
-    };
+    let field = |f: fn(&Config) -> &Option<Vec<String>>| config.and_then(|c| f(c).clone()).unwrap_or_default();
     let mut args = field(Config::entrypoint);
-    args.extend(if o.cmd.is_empty() {
-        field(Config::cmd)
-    } else {
-        o.cmd.clone()
-    });
+    args.extend(if o.cmd.is_empty() { field(Config::cmd) } else { o.cmd.clone() });
     if args.is_empty() {
         return Err(SpecError::NoCommand);
     }
@@ -76,10 +66,7 @@ pub fn build(
     if get_env(&env, "PATH").is_none() {
         set_env(&mut env, "PATH", DEFAULT_PATH);
     }
-    let hostname = o
-        .hostname
-        .clone()
-        .unwrap_or_else(|| default_hostname.to_string());
+    let hostname = o.hostname.clone().unwrap_or_else(|| default_hostname.to_string());
     set_env(&mut env, "HOSTNAME", &hostname);
     for e in &o.env {
         match e.split_once('=') {
@@ -102,18 +89,8 @@ pub fn build(
     if !cwd.starts_with('/') {
         return Err(SpecError::RelativeWorkdir(cwd));
     }
-    let user = o
-        .user
-        .clone()
-        .or_else(|| config.and_then(|c| c.user().clone()))
-        .unwrap_or_default();
-    Ok(ProcessSpec {
-        args,
-        env,
-        cwd,
-        user,
-        hostname,
-    })
+    let user = o.user.clone().or_else(|| config.and_then(|c| c.user().clone())).unwrap_or_default();
+    Ok(ProcessSpec { args, env, cwd, user, hostname })
 }
 
 /// The full paths to try for `arg0`: itself when it has a slash, else each PATH entry in order.
@@ -152,10 +129,7 @@ mod tests {
         let s = build(Some(&config()), &Overrides::default(), "abc", none).unwrap();
         assert_eq!(s.args, ["/entry", "serve"]);
         assert_eq!(s.env, ["PATH=/bin", "A=1", "HOSTNAME=abc"]);
-        assert_eq!(
-            (s.cwd.as_str(), s.user.as_str(), s.hostname.as_str()),
-            ("/srv", "www", "abc")
-        );
+        assert_eq!((s.cwd.as_str(), s.user.as_str(), s.hostname.as_str()), ("/srv", "www", "abc"));
     }
 
     #[test]
@@ -176,47 +150,18 @@ mod tests {
 
     #[test]
     fn bad_inputs() {
-        assert_eq!(
-            build(None, &Overrides::default(), "h", none),
-            Err(SpecError::NoCommand)
-        );
-        let o = Overrides {
-            cmd: vec!["sh".into()],
-            workdir: Some("tmp".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            build(None, &o, "h", none),
-            Err(SpecError::RelativeWorkdir("tmp".into()))
-        );
-        let o = Overrides {
-            cmd: vec!["sh".into()],
-            env: vec!["=x".into()],
-            ..Default::default()
-        };
-        assert_eq!(
-            build(None, &o, "h", none),
-            Err(SpecError::BadEnv("=x".into()))
-        );
-        let s = build(
-            None,
-            &Overrides {
-                cmd: vec!["sh".into()],
-                ..Default::default()
-            },
-            "h",
-            none,
-        )
-        .unwrap();
+        assert_eq!(build(None, &Overrides::default(), "h", none), Err(SpecError::NoCommand));
+        let o = Overrides { cmd: vec!["sh".into()], workdir: Some("tmp".into()), ..Default::default() };
+        assert_eq!(build(None, &o, "h", none), Err(SpecError::RelativeWorkdir("tmp".into())));
+        let o = Overrides { cmd: vec!["sh".into()], env: vec!["=x".into()], ..Default::default() };
+        assert_eq!(build(None, &o, "h", none), Err(SpecError::BadEnv("=x".into())));
+        let s = build(None, &Overrides { cmd: vec!["sh".into()], ..Default::default() }, "h", none).unwrap();
         assert_eq!(get_env(&s.env, "PATH"), Some(DEFAULT_PATH));
     }
 
     #[test]
     fn candidates_follow_path() {
-        assert_eq!(
-            exec_candidates("sh", "/usr/bin:/bin/"),
-            ["/usr/bin/sh", "/bin/sh"]
-        );
+        assert_eq!(exec_candidates("sh", "/usr/bin:/bin/"), ["/usr/bin/sh", "/bin/sh"]);
         assert_eq!(exec_candidates("./run", "/bin"), ["./run"]);
     }
 }

@@ -43,10 +43,7 @@ pub enum FindError {
 
 impl ContainerRecord {
     pub fn save(&self, dir: &Path) -> Result<(), StoreError> {
-        write_atomic_unsynced(
-            &dir.join(RECORD),
-            &serde_json::to_vec_pretty(self).expect("serializable"),
-        )
+        write_atomic_unsynced(&dir.join(RECORD), &serde_json::to_vec_pretty(self).expect("serializable"))
     }
 
     pub fn load(dir: &Path) -> Option<ContainerRecord> {
@@ -56,10 +53,7 @@ impl ContainerRecord {
     /// Running by the record and its process still there. A record left "running" by an sbx that
     /// was killed is not believed.
     pub fn is_running(&self) -> bool {
-        self.status == Status::Running
-            && self
-                .pid
-                .is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+        self.status == Status::Running && self.pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
     }
 }
 
@@ -69,10 +63,7 @@ pub fn list(store: &Store) -> Vec<(PathBuf, ContainerRecord)> {
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };
-    entries
-        .flatten()
-        .filter_map(|e| ContainerRecord::load(&e.path()).map(|r| (e.path(), r)))
-        .collect()
+    entries.flatten().filter_map(|e| ContainerRecord::load(&e.path()).map(|r| (e.path(), r))).collect()
 }
 
 /// A container by exact name, else by unique id prefix, as docker resolves them.
@@ -81,20 +72,14 @@ pub fn find(store: &Store, query: &str) -> Result<(PathBuf, ContainerRecord), Fi
     if let Some(found) = all.iter().find(|(_, r)| r.name == query) {
         return Ok(found.clone());
     }
-    let matches: Vec<&(PathBuf, ContainerRecord)> = all
-        .iter()
-        .filter(|(_, r)| !query.is_empty() && r.id.starts_with(query))
-        .collect();
+    let matches: Vec<&(PathBuf, ContainerRecord)> =
+        all.iter().filter(|(_, r)| !query.is_empty() && r.id.starts_with(query)).collect();
     match matches.as_slice() {
         [] => Err(FindError::NotFound(query.to_string())),
         [one] => Ok((*one).clone()),
         many => Err(FindError::Ambiguous {
             query: query.to_string(),
-            matches: many
-                .iter()
-                .map(|(_, r)| r.id[..12].to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            matches: many.iter().map(|(_, r)| r.id[..12].to_string()).collect::<Vec<_>>().join(", "),
         }),
     }
 }

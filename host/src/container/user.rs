@@ -29,14 +29,7 @@ fn passwd_lines(text: &str) -> impl Iterator<Item = PasswdLine<'_>> {
     text.lines().filter_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
         (f.len() >= 6)
-            .then(|| {
-                Some(PasswdLine {
-                    name: f[0],
-                    uid: f[2].parse().ok()?,
-                    gid: f[3].parse().ok()?,
-                    home: f[5],
-                })
-            })
+            .then(|| Some(PasswdLine { name: f[0], uid: f[2].parse().ok()?, gid: f[3].parse().ok()?, home: f[5] }))
             .flatten()
     })
 }
@@ -46,13 +39,7 @@ fn group_lines(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
     text.lines().filter_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
         (f.len() >= 4)
-            .then(|| {
-                Some((
-                    f[0],
-                    f[2].parse().ok()?,
-                    f[3].split(',').filter(|m| !m.is_empty()).collect(),
-                ))
-            })
+            .then(|| Some((f[0], f[2].parse().ok()?, f[3].split(',').filter(|m| !m.is_empty()).collect())))
             .flatten()
     })
 }
@@ -68,14 +55,10 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
     let entry = match user_part.parse::<u32>() {
         Ok(uid) => passwd_lines(passwd).find(|p| p.uid == uid),
         Err(_) => Some(
-            passwd_lines(passwd)
-                .find(|p| p.name == user_part)
-                .ok_or_else(|| UserError::NoUser(user_part.into()))?,
+            passwd_lines(passwd).find(|p| p.name == user_part).ok_or_else(|| UserError::NoUser(user_part.into()))?,
         ),
     };
-    let uid = entry
-        .as_ref()
-        .map_or_else(|| user_part.parse().unwrap_or(0), |e| e.uid);
+    let uid = entry.as_ref().map_or_else(|| user_part.parse().unwrap_or(0), |e| e.uid);
     let mut gid = entry.as_ref().map_or(0, |e| e.gid);
     if let Some(g) = group_part {
         gid = match g.parse::<u32>() {
@@ -99,26 +82,18 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
     let home = entry.map_or_else(
         || "/".to_string(),
         |e| {
-            if e.home.is_empty() {
-                "/".into()
-            } else {
-                e.home.to_string()
-            }
+            if e.home.is_empty() { "/".into() } else { e.home.to_string() }
         },
     );
-    Ok(User {
-        uid,
-        gid,
-        groups,
-        home,
-    })
+    Ok(User { uid, gid, groups, home })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/false\nbob:x:1000:1000::/home/bob:/bin/sh\n";
+    const PASSWD: &str =
+        "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/false\nbob:x:1000:1000::/home/bob:/bin/sh\n";
     const GROUP: &str = "root:x:0:\nwww:x:33:\nbob:x:1000:\nwheel:x:10:bob,alice\n";
 
     #[test]
@@ -130,40 +105,20 @@ mod tests {
     #[test]
     fn names_and_supplementary_groups() {
         let u = resolve("bob", Some(PASSWD), Some(GROUP)).unwrap();
-        assert_eq!(
-            u,
-            User {
-                uid: 1000,
-                gid: 1000,
-                groups: vec![1000, 10],
-                home: "/home/bob".into()
-            }
-        );
+        assert_eq!(u, User { uid: 1000, gid: 1000, groups: vec![1000, 10], home: "/home/bob".into() });
     }
 
     #[test]
     fn numeric_ids_need_no_passwd() {
         let u = resolve("4242:99", None, None).unwrap();
-        assert_eq!(
-            (u.uid, u.gid, u.groups.clone(), u.home.as_str()),
-            (4242, 99, vec![99], "/")
-        );
+        assert_eq!((u.uid, u.gid, u.groups.clone(), u.home.as_str()), (4242, 99, vec![99], "/"));
         assert_eq!(resolve("33", Some(PASSWD), None).unwrap().gid, 33);
     }
 
     #[test]
     fn group_by_name_and_unknowns() {
-        assert_eq!(
-            resolve("www:wheel", Some(PASSWD), Some(GROUP)).unwrap().gid,
-            10
-        );
-        assert_eq!(
-            resolve("nobody", Some(PASSWD), Some(GROUP)),
-            Err(UserError::NoUser("nobody".into()))
-        );
-        assert_eq!(
-            resolve("bob:staff", Some(PASSWD), Some(GROUP)),
-            Err(UserError::NoGroup("staff".into()))
-        );
+        assert_eq!(resolve("www:wheel", Some(PASSWD), Some(GROUP)).unwrap().gid, 10);
+        assert_eq!(resolve("nobody", Some(PASSWD), Some(GROUP)), Err(UserError::NoUser("nobody".into())));
+        assert_eq!(resolve("bob:staff", Some(PASSWD), Some(GROUP)), Err(UserError::NoGroup("staff".into())));
     }
 }

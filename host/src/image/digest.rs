@@ -20,23 +20,12 @@ pub struct BadDigest(pub String);
 
 impl Digest {
     pub fn from_hex(hex: &str) -> Result<Self, BadDigest> {
-        let ok = hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if ok {
-            Ok(Digest {
-                hex: hex.to_string(),
-            })
-        } else {
-            Err(BadDigest(hex.to_string()))
-        }
+        let ok = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if ok { Ok(Digest { hex: hex.to_string() }) } else { Err(BadDigest(hex.to_string())) }
     }
 
     pub fn of(bytes: &[u8]) -> Self {
-        Digest {
-            hex: hex::encode(Sha256::digest(bytes)),
-        }
+        Digest { hex: hex::encode(Sha256::digest(bytes)) }
     }
 
     pub fn hex(&self) -> &str {
@@ -87,23 +76,14 @@ pub struct Hashing<R> {
 
 impl<R: Read> Hashing<R> {
     pub fn new(inner: R) -> Self {
-        Hashing {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
+        Hashing { inner, hasher: Sha256::new(), count: 0 }
     }
 
     /// Reads what is left (a tarball's trailing padding counts too), then returns the digest and
     /// the number of bytes.
     pub fn finish(mut self) -> io::Result<(Digest, u64)> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok((
-            Digest {
-                hex: hex::encode(self.hasher.finalize()),
-            },
-            self.count,
-        ))
+        Ok((Digest { hex: hex::encode(self.hasher.finalize()) }, self.count))
     }
 }
 
@@ -125,21 +105,9 @@ mod tests {
         let d: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
         assert_eq!(d.short(), "aaaaaaaaaaaa");
         assert!("sha256:abc".parse::<Digest>().is_err());
-        assert!(
-            format!("sha512:{}", "a".repeat(64))
-                .parse::<Digest>()
-                .is_err()
-        );
-        assert!(
-            format!("sha256:{}", "A".repeat(64))
-                .parse::<Digest>()
-                .is_err()
-        );
-        assert!(
-            format!("sha256:../{}", "a".repeat(61))
-                .parse::<Digest>()
-                .is_err()
-        );
+        assert!(format!("sha512:{}", "a".repeat(64)).parse::<Digest>().is_err());
+        assert!(format!("sha256:{}", "A".repeat(64)).parse::<Digest>().is_err());
+        assert!(format!("sha256:../{}", "a".repeat(61)).parse::<Digest>().is_err());
     }
 
     #[test]

@@ -18,58 +18,24 @@ pub enum LoadError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(
-        "{0} is not an image: it has neither manifest.json (docker-archive) nor index.json and oci-layout (OCI)"
-    )]
+    #[error("{0} is not an image: it has neither manifest.json (docker-archive) nor index.json and oci-layout (OCI)")]
     UnknownFormat(PathBuf),
     #[error("{path}: '{member}' is not valid: {message}")]
-    BadJson {
-        path: PathBuf,
-        member: String,
-        message: String,
-    },
+    BadJson { path: PathBuf, member: String, message: String },
     #[error(
         "{path}: {what} {member}: digest mismatch: expected {expected}, got {actual}; the file is corrupt or was tampered with"
     )]
-    DigestMismatch {
-        path: PathBuf,
-        what: &'static str,
-        member: String,
-        expected: Digest,
-        actual: Digest,
-    },
+    DigestMismatch { path: PathBuf, what: &'static str, member: String, expected: Digest, actual: Digest },
     #[error("{path}: {what} {member}: size mismatch: expected {expected} bytes, got {actual}")]
-    SizeMismatch {
-        path: PathBuf,
-        what: &'static str,
-        member: String,
-        expected: u64,
-        actual: u64,
-    },
+    SizeMismatch { path: PathBuf, what: &'static str, member: String, expected: u64, actual: u64 },
     #[error("{path}: layer {member}: {source}")]
-    Layer {
-        path: PathBuf,
-        member: String,
-        source: UnpackError,
-    },
+    Layer { path: PathBuf, member: String, source: UnpackError },
     #[error("{path}: layer {member}: {source}")]
-    LayerRead {
-        path: PathBuf,
-        member: String,
-        source: io::Error,
-    },
+    LayerRead { path: PathBuf, member: String, source: io::Error },
     #[error("{path}: the config lists {diff_ids} layers but the manifest has {layers}")]
-    LayerCount {
-        path: PathBuf,
-        diff_ids: usize,
-        layers: usize,
-    },
+    LayerCount { path: PathBuf, diff_ids: usize, layers: usize },
     #[error("{path}: no image for {os}/{arch} in the index")]
-    NoPlatform {
-        path: PathBuf,
-        os: String,
-        arch: String,
-    },
+    NoPlatform { path: PathBuf, os: String, arch: String },
 }
 
 /// One image to load, whatever the format it came in.
@@ -89,6 +55,7 @@ struct LayerPlan {
 
 /// Loads every image in the archive or layout at `path`.
 pub fn load(store: &Store, path: &Path) -> Result<Vec<ImageRecord>, LoadError> {
+    store.sweep_staging();
     let source = Source::open(path)?;
     let plans = if source.has("manifest.json") {
         docker_plans(&source)?
@@ -97,18 +64,11 @@ pub fn load(store: &Store, path: &Path) -> Result<Vec<ImageRecord>, LoadError> {
     } else {
         return Err(LoadError::UnknownFormat(path.to_path_buf()));
     };
-    plans
-        .into_iter()
-        .map(|plan| load_one(store, &source, plan))
-        .collect()
+    plans.into_iter().map(|plan| load_one(store, &source, plan)).collect()
 }
 
 fn bad_json(source: &Source, member: &str, e: impl std::fmt::Display) -> LoadError {
-    LoadError::BadJson {
-        path: source.path().to_path_buf(),
-        member: member.to_string(),
-        message: e.to_string(),
-    }
+    LoadError::BadJson { path: source.path().to_path_buf(), member: member.to_string(), message: e.to_string() }
 }
 
 #[derive(Deserialize)]
@@ -134,11 +94,7 @@ fn docker_plans(source: &Source) -> Result<Vec<Plan>, LoadError> {
                 layers: e
                     .layers
                     .into_iter()
-                    .map(|member| LayerPlan {
-                        member,
-                        expected: None,
-                        media_type: None,
-                    })
+                    .map(|member| LayerPlan { member, expected: None, media_type: None })
                     .collect(),
             })
         })
@@ -150,18 +106,11 @@ fn blob_member(digest: &Digest) -> String {
 }
 
 fn parse_digest(source: &Source, member: &str, d: &impl ToString) -> Result<Digest, LoadError> {
-    d.to_string()
-        .parse()
-        .map_err(|e| bad_json(source, member, e))
+    d.to_string().parse().map_err(|e| bad_json(source, member, e))
 }
 
 /// Reads a small blob named by a descriptor and checks its digest and size.
-fn verified_blob(
-    source: &Source,
-    what: &'static str,
-    digest: &Digest,
-    size: u64,
-) -> Result<Vec<u8>, LoadError> {
+fn verified_blob(source: &Source, what: &'static str, digest: &Digest, size: u64) -> Result<Vec<u8>, LoadError> {
     let member = blob_member(digest);
     let bytes = source.read_small(&member)?;
     let actual = Digest::of(&bytes);
@@ -196,8 +145,7 @@ pub fn host_arch() -> &'static str {
 
 fn oci_plans(source: &Source) -> Result<Vec<Plan>, LoadError> {
     let bytes = source.read_small("index.json")?;
-    let index =
-        ImageIndex::from_reader(&bytes[..]).map_err(|e| bad_json(source, "index.json", e))?;
+    let index = ImageIndex::from_reader(&bytes[..]).map_err(|e| bad_json(source, "index.json", e))?;
     let mut plans = Vec::new();
     for desc in index.manifests() {
         let annotations = desc.annotations().clone().unwrap_or_default();
@@ -206,12 +154,12 @@ fn oci_plans(source: &Source) -> Result<Vec<Plan>, LoadError> {
         if *desc.media_type() == MediaType::ImageIndex {
             // A multi-platform image: take the manifest for this machine.
             let nested_bytes = verified_blob(source, "index", &digest, size)?;
-            let nested = ImageIndex::from_reader(&nested_bytes[..])
-                .map_err(|e| bad_json(source, &blob_member(&digest), e))?;
+            let nested =
+                ImageIndex::from_reader(&nested_bytes[..]).map_err(|e| bad_json(source, &blob_member(&digest), e))?;
             let pick = nested.manifests().iter().find(|m| {
-                m.platform().as_ref().is_none_or(|p| {
-                    p.os().to_string() == "linux" && p.architecture().to_string() == host_arch()
-                })
+                m.platform()
+                    .as_ref()
+                    .is_none_or(|p| p.os().to_string() == "linux" && p.architecture().to_string() == host_arch())
             });
             let Some(pick) = pick else {
                 return Err(LoadError::NoPlatform {
@@ -225,8 +173,8 @@ fn oci_plans(source: &Source) -> Result<Vec<Plan>, LoadError> {
         }
         let manifest_bytes = verified_blob(source, "manifest", &digest, size)?;
         let manifest_member = blob_member(&digest);
-        let manifest = ImageManifest::from_reader(&manifest_bytes[..])
-            .map_err(|e| bad_json(source, &manifest_member, e))?;
+        let manifest =
+            ImageManifest::from_reader(&manifest_bytes[..]).map_err(|e| bad_json(source, &manifest_member, e))?;
         let config_digest = parse_digest(source, &manifest_member, manifest.config().digest())?;
         let config = verified_blob(source, "config", &config_digest, manifest.config().size())?;
         let layers = manifest
@@ -244,16 +192,8 @@ fn oci_plans(source: &Source) -> Result<Vec<Plan>, LoadError> {
         let name = annotations
             .get("io.containerd.image.name")
             .or_else(|| annotations.get("org.opencontainers.image.ref.name"));
-        let names = name
-            .map(|n| full_name(n, source.path()))
-            .into_iter()
-            .collect();
-        plans.push(Plan {
-            names,
-            manifest: Some(manifest_bytes),
-            config,
-            layers,
-        });
+        let names = name.map(|n| full_name(n, source.path())).into_iter().collect();
+        plans.push(Plan { names, manifest: Some(manifest_bytes), config, layers });
     }
     Ok(plans)
 }
@@ -264,22 +204,14 @@ fn full_name(annotation: &str, path: &Path) -> String {
     if annotation.contains(':') || annotation.contains('/') {
         return annotation.to_string();
     }
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_lowercase())
-        .unwrap_or_else(|| "image".into());
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_lowercase()).unwrap_or_else(|| "image".into());
     format!("{stem}:{annotation}")
 }
 
 fn load_one(store: &Store, source: &Source, plan: Plan) -> Result<ImageRecord, LoadError> {
-    let config = ImageConfiguration::from_reader(&plan.config[..])
-        .map_err(|e| bad_json(source, "config", e))?;
-    let diff_ids: Vec<Digest> = config
-        .rootfs()
-        .diff_ids()
-        .iter()
-        .map(|d| parse_digest(source, "config", d))
-        .collect::<Result<_, _>>()?;
+    let config = ImageConfiguration::from_reader(&plan.config[..]).map_err(|e| bad_json(source, "config", e))?;
+    let diff_ids: Vec<Digest> =
+        config.rootfs().diff_ids().iter().map(|d| parse_digest(source, "config", d)).collect::<Result<_, _>>()?;
     if diff_ids.len() != plan.layers.len() {
         return Err(LoadError::LayerCount {
             path: source.path().into(),
@@ -297,10 +229,7 @@ fn load_one(store: &Store, source: &Source, plan: Plan) -> Result<ImageRecord, L
             LayerRef {
                 digest,
                 diff_id,
-                media_type: lp
-                    .media_type
-                    .clone()
-                    .unwrap_or_else(|| docker_media_type(false)),
+                media_type: lp.media_type.clone().unwrap_or_else(|| docker_media_type(false)),
                 size: blob_size,
             }
         } else {
@@ -311,34 +240,19 @@ fn load_one(store: &Store, source: &Source, plan: Plan) -> Result<ImageRecord, L
         layers.push(layer);
     }
     let id = store.put_blob(&plan.config)?;
-    let manifest_digest = plan
-        .manifest
-        .as_deref()
-        .map(|m| store.put_blob(m))
-        .transpose()?;
+    let manifest_digest = plan.manifest.as_deref().map(|m| store.put_blob(m)).transpose()?;
     let names = plan
         .names
         .iter()
         .map(|n| reference::normalize_name(n).map_err(|e| bad_json(source, "image name", e)))
         .collect::<Result<_, _>>()?;
-    let record = ImageRecord {
-        id,
-        names,
-        manifest_digest,
-        layers,
-        created: config.created().clone(),
-        size,
-    };
+    let record = ImageRecord { id, names, manifest_digest, layers, created: config.created().clone(), size };
     Ok(store.save_image(record)?)
 }
 
 fn docker_media_type(gzip: bool) -> String {
     let base = "application/vnd.docker.image.rootfs.diff.tar";
-    if gzip {
-        format!("{base}.gzip")
-    } else {
-        base.to_string()
-    }
+    if gzip { format!("{base}.gzip") } else { base.to_string() }
 }
 
 enum Compression {
@@ -368,36 +282,26 @@ fn unpack_layer(
 ) -> Result<(LayerRef, LayerMeta), LoadError> {
     let path = source.path().to_path_buf();
     let member = lp.member.clone();
-    let read_err = |e: io::Error| LoadError::LayerRead {
-        path: path.clone(),
-        member: member.clone(),
-        source: e,
-    };
+    let read_err = |e: io::Error| LoadError::LayerRead { path: path.clone(), member: member.clone(), source: e };
     let (reader, _) = source.open_member(&lp.member)?;
     let mut blob = BufReader::with_capacity(256 << 10, Hashing::new(reader));
     let compression = sniff(&mut blob).map_err(read_err)?;
     let decompressed: Box<dyn Read + '_> = match compression {
         Compression::None => Box::new(&mut blob),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut blob)),
-        Compression::Zstd => {
-            Box::new(zstd::stream::read::Decoder::with_buffer(&mut blob).map_err(read_err)?)
-        }
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(&mut blob).map_err(read_err)?),
     };
     let staging = store.stage_layer()?;
     let mut tar_stream = Hashing::new(decompressed);
-    let report =
-        layer::unpack(&mut tar_stream, &staging.path().join("diff")).map_err(|source| {
-            LoadError::Layer {
-                path: path.clone(),
-                member: member.clone(),
-                source,
-            }
-        })?;
+    let report = layer::unpack(&mut tar_stream, &staging.path().join("diff")).map_err(|source| LoadError::Layer {
+        path: path.clone(),
+        member: member.clone(),
+        source,
+    })?;
     let (actual_diff_id, _) = tar_stream.finish().map_err(read_err)?;
     let (actual_digest, actual_size) = blob.into_inner().finish().map_err(read_err)?;
 
-    let (expected_digest, expected_size) =
-        lp.expected.unwrap_or((actual_digest.clone(), actual_size));
+    let (expected_digest, expected_size) = lp.expected.unwrap_or((actual_digest.clone(), actual_size));
     if actual_digest != expected_digest {
         return Err(LoadError::DigestMismatch {
             path,
@@ -425,24 +329,11 @@ fn unpack_layer(
             actual: actual_diff_id,
         });
     }
-    let meta = LayerMeta {
-        diff_id: diff_id.clone(),
-        unpacked_size: report.unpacked_size,
-        entries: report.entries.len(),
-    };
+    let meta =
+        LayerMeta { diff_id: diff_id.clone(), unpacked_size: report.unpacked_size, entries: report.entries.len() };
     store.commit_layer(staging, &meta, &report.entries)?;
-    let media_type = lp
-        .media_type
-        .unwrap_or_else(|| docker_media_type(matches!(compression, Compression::Gzip)));
-    Ok((
-        LayerRef {
-            digest: actual_digest,
-            diff_id,
-            media_type,
-            size: actual_size,
-        },
-        meta,
-    ))
+    let media_type = lp.media_type.unwrap_or_else(|| docker_media_type(matches!(compression, Compression::Gzip)));
+    Ok((LayerRef { digest: actual_digest, diff_id, media_type, size: actual_size }, meta))
 }
 
 #[cfg(test)]
@@ -452,13 +343,7 @@ mod tests {
 
     #[test]
     fn tag_only_annotations_take_the_file_name() {
-        assert_eq!(
-            full_name("latest", Path::new("/tmp/busybox.tar")),
-            "busybox:latest"
-        );
-        assert_eq!(
-            full_name("busybox:1.36", Path::new("/tmp/x.tar")),
-            "busybox:1.36"
-        );
+        assert_eq!(full_name("latest", Path::new("/tmp/busybox.tar")), "busybox:latest");
+        assert_eq!(full_name("busybox:1.36", Path::new("/tmp/x.tar")), "busybox:1.36");
     }
 }

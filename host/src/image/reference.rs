@@ -12,10 +12,7 @@ pub enum ImageArg {
 
 /// `looks_like_path` is the caller's view of the filesystem: does this argument exist on disk?
 pub fn classify(arg: &str, exists: impl Fn(&str) -> bool) -> ImageArg {
-    let pathy = arg.starts_with('/')
-        || arg.starts_with("./")
-        || arg.starts_with("../")
-        || arg.ends_with(".tar");
+    let pathy = arg.starts_with('/') || arg.starts_with("./") || arg.starts_with("../") || arg.ends_with(".tar");
     if (pathy || arg.contains('/')) && exists(arg) {
         ImageArg::Path(PathBuf::from(arg))
     } else {
@@ -28,23 +25,13 @@ pub fn classify(arg: &str, exists: impl Fn(&str) -> bool) -> ImageArg {
 pub struct BadName(pub String);
 
 /// Docker Hub's long forms, shortened as docker shows them (`docker.io/library/busybox` is `busybox`).
-const HUB_PREFIXES: [&str; 4] = [
-    "docker.io/library/",
-    "index.docker.io/library/",
-    "docker.io/",
-    "index.docker.io/",
-];
+const HUB_PREFIXES: [&str; 4] = ["docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"];
 
 /// `busybox` -> `busybox:latest`; names with a tag or a digest keep it; Docker Hub prefixes go.
 pub fn normalize_name(name: &str) -> Result<String, BadName> {
-    let name = HUB_PREFIXES
-        .iter()
-        .find_map(|p| name.strip_prefix(p))
-        .unwrap_or(name);
+    let name = HUB_PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
     let valid = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-/:@".contains(&b))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/:@".contains(&b))
         && !name.starts_with(['/', ':', '@', '.', '-'])
         && !name.contains("//")
         && !name.contains("..");
@@ -52,11 +39,7 @@ pub fn normalize_name(name: &str) -> Result<String, BadName> {
         return Err(BadName(name.to_string()));
     }
     let last = name.rsplit('/').next().unwrap_or(name);
-    if last.contains(':') || name.contains('@') {
-        Ok(name.to_string())
-    } else {
-        Ok(format!("{name}:latest"))
-    }
+    if last.contains(':') || name.contains('@') { Ok(name.to_string()) } else { Ok(format!("{name}:latest")) }
 }
 
 /// Splits `name:tag` into the REPOSITORY and TAG columns of `sbx images`.
@@ -71,11 +54,8 @@ pub fn split_tag(name: &str) -> (&str, &str) {
 /// An id prefix as the user may type it (`sha256:` optional), or None if it cannot be one.
 pub fn id_prefix(arg: &str) -> Option<&str> {
     let hex = arg.strip_prefix("sha256:").unwrap_or(arg);
-    let ok = !hex.is_empty()
-        && hex.len() <= 64
-        && hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let ok =
+        !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     ok.then_some(hex)
 }
 
@@ -87,10 +67,7 @@ mod tests {
     fn names_get_latest() {
         assert_eq!(normalize_name("busybox").unwrap(), "busybox:latest");
         assert_eq!(normalize_name("busybox:1.36").unwrap(), "busybox:1.36");
-        assert_eq!(
-            normalize_name("localhost:5000/a/b").unwrap(),
-            "localhost:5000/a/b:latest"
-        );
+        assert_eq!(normalize_name("localhost:5000/a/b").unwrap(), "localhost:5000/a/b:latest");
         assert!(normalize_name("../etc").is_err());
         assert!(normalize_name("").is_err());
         assert!(normalize_name("a b").is_err());
@@ -100,29 +77,17 @@ mod tests {
     fn split_tag_handles_registry_ports() {
         assert_eq!(split_tag("busybox:latest"), ("busybox", "latest"));
         assert_eq!(split_tag("localhost:5000/a:v1"), ("localhost:5000/a", "v1"));
-        assert_eq!(
-            split_tag("localhost:5000/a"),
-            ("localhost:5000/a", "<none>")
-        );
+        assert_eq!(split_tag("localhost:5000/a"), ("localhost:5000/a", "<none>"));
     }
 
     #[test]
     fn paths_only_when_they_exist() {
         let yes = |_: &str| true;
         let no = |_: &str| false;
-        assert_eq!(
-            classify("./img.tar", yes),
-            ImageArg::Path("./img.tar".into())
-        );
-        assert_eq!(
-            classify("/tmp/layout", yes),
-            ImageArg::Path("/tmp/layout".into())
-        );
+        assert_eq!(classify("./img.tar", yes), ImageArg::Path("./img.tar".into()));
+        assert_eq!(classify("/tmp/layout", yes), ImageArg::Path("/tmp/layout".into()));
         assert_eq!(classify("busybox", yes), ImageArg::Stored("busybox".into()));
-        assert_eq!(
-            classify("library/busybox", no),
-            ImageArg::Stored("library/busybox".into())
-        );
+        assert_eq!(classify("library/busybox", no), ImageArg::Stored("library/busybox".into()));
     }
 
     #[test]

@@ -14,14 +14,8 @@ pub enum SourceError {
     Io { path: PathBuf, source: io::Error },
     #[error("{archive} has no member '{member}'")]
     Missing { archive: PathBuf, member: String },
-    #[error(
-        "{archive}: member '{member}' is larger than {limit} bytes, too large for a manifest or config"
-    )]
-    TooLarge {
-        archive: PathBuf,
-        member: String,
-        limit: u64,
-    },
+    #[error("{archive}: member '{member}' is larger than {limit} bytes, too large for a manifest or config")]
+    TooLarge { archive: PathBuf, member: String, limit: u64 },
     #[error(
         "{0} is a compressed tarball; sbx loads uncompressed docker-archive and oci-archive files (decompress it first)"
     )]
@@ -32,14 +26,8 @@ pub enum SourceError {
 pub const SMALL_LIMIT: u64 = 16 << 20;
 
 pub enum Source {
-    Tar {
-        path: PathBuf,
-        file: File,
-        members: HashMap<String, (u64, u64)>,
-    },
-    Dir {
-        path: PathBuf,
-    },
+    Tar { path: PathBuf, file: File, members: HashMap<String, (u64, u64)> },
+    Dir { path: PathBuf },
 }
 
 /// Reads one tar member with pread, so several can be open at once over the same file.
@@ -57,10 +45,7 @@ impl Read for Member<'_> {
         }
         let n = self.file.read_at(&mut buf[..want], self.pos)?;
         if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "archive member is truncated",
-            ));
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "archive member is truncated"));
         }
         self.pos += n as u64;
         Ok(n)
@@ -69,14 +54,9 @@ impl Read for Member<'_> {
 
 impl Source {
     pub fn open(path: &Path) -> Result<Source, SourceError> {
-        let io_err = |source| SourceError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io_err = |source| SourceError::Io { path: path.to_path_buf(), source };
         if path.is_dir() {
-            return Ok(Source::Dir {
-                path: path.to_path_buf(),
-            });
+            return Ok(Source::Dir { path: path.to_path_buf() });
         }
         let file = File::open(path).map_err(io_err)?;
         let mut magic = [0u8; 4];
@@ -118,11 +98,7 @@ impl Source {
                 members.insert(name, found);
             }
         }
-        Ok(Source::Tar {
-            path: path.to_path_buf(),
-            file,
-            members,
-        })
+        Ok(Source::Tar { path: path.to_path_buf(), file, members })
     }
 
     pub fn path(&self) -> &Path {
@@ -134,39 +110,24 @@ impl Source {
     pub fn has(&self, member: &str) -> bool {
         match self {
             Source::Tar { members, .. } => members.contains_key(member),
-            Source::Dir { path } => {
-                lexical_clean(Path::new(member)).is_some_and(|m| path.join(m).is_file())
-            }
+            Source::Dir { path } => lexical_clean(Path::new(member)).is_some_and(|m| path.join(m).is_file()),
         }
     }
 
     /// A reader over `member` and its size.
     pub fn open_member(&self, member: &str) -> Result<(Box<dyn Read + '_>, u64), SourceError> {
-        let missing = || SourceError::Missing {
-            archive: self.path().to_path_buf(),
-            member: member.to_string(),
-        };
+        let missing = || SourceError::Missing { archive: self.path().to_path_buf(), member: member.to_string() };
         match self {
             Source::Tar { file, members, .. } => {
                 let (pos, size) = *members.get(member).ok_or_else(missing)?;
-                Ok((
-                    Box::new(Member {
-                        file,
-                        pos,
-                        end: pos + size,
-                    }),
-                    size,
-                ))
+                Ok((Box::new(Member { file, pos, end: pos + size }), size))
             }
             Source::Dir { path } => {
                 // Member names come from the layout's own files: clean them, never follow `..`.
                 let rel = lexical_clean(Path::new(member)).ok_or_else(missing)?;
                 let full = path.join(rel);
                 let file = File::open(&full).map_err(|_| missing())?;
-                let size = file
-                    .metadata()
-                    .map_err(|source| SourceError::Io { path: full, source })?
-                    .len();
+                let size = file.metadata().map_err(|source| SourceError::Io { path: full, source })?.len();
                 Ok((Box::new(file), size))
             }
         }
@@ -183,12 +144,7 @@ impl Source {
             });
         }
         let mut buf = Vec::with_capacity(size as usize);
-        reader
-            .read_to_end(&mut buf)
-            .map_err(|source| SourceError::Io {
-                path: self.path().join(member),
-                source,
-            })?;
+        reader.read_to_end(&mut buf).map_err(|source| SourceError::Io { path: self.path().join(member), source })?;
         Ok(buf)
     }
 }
@@ -217,14 +173,8 @@ mod tests {
 
     #[test]
     fn clean_stays_inside() {
-        assert_eq!(
-            lexical_clean(Path::new("a/../b/./c")).as_deref(),
-            Some("b/c")
-        );
+        assert_eq!(lexical_clean(Path::new("a/../b/./c")).as_deref(), Some("b/c"));
         assert_eq!(lexical_clean(Path::new("../etc/passwd")), None);
-        assert_eq!(
-            lexical_clean(Path::new("/blobs/x")).as_deref(),
-            Some("blobs/x")
-        );
+        assert_eq!(lexical_clean(Path::new("/blobs/x")).as_deref(), Some("blobs/x"));
     }
 }

@@ -25,10 +25,7 @@ pub enum StoreError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| StoreError::Io { path: path.to_path_buf(), source }
 }
 
 /// A layer of an image, bottom first in [`ImageRecord::layers`].
@@ -70,6 +67,10 @@ pub struct Store {
 pub struct Staging {
     path: PathBuf,
     done: bool,
+    /// `tmp/<name>.lock`, flocked while this process works on the directory: a staging directory
+    /// whose lock nobody holds was left by a killed sbx, and [`Store::sweep_staging`] removes it.
+    lock: PathBuf,
+    _held: File,
 }
 
 impl Staging {
@@ -83,6 +84,7 @@ impl Drop for Staging {
         if !self.done {
             let _ = fs::remove_dir_all(&self.path);
         }
+        let _ = fs::remove_file(&self.lock);
     }
 }
 
@@ -123,10 +125,7 @@ fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<(), StoreError> {
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StoreError> {
     let bytes = fs::read(path).map_err(io_err(path))?;
-    serde_json::from_slice(&bytes).map_err(|e| StoreError::Damaged {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::Damaged { path: path.to_path_buf(), message: e.to_string() })
 }
 
 /// An exclusive flock on the store, released when dropped.
@@ -136,20 +135,10 @@ impl Store {
     /// Opens (creating if needed) the store at `root`. Only root may read it: it holds every image.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         mkdir(root, 0o711)?;
-        for sub in [
-            "blobs",
-            "blobs/sha256",
-            "layers",
-            "images",
-            "containers",
-            "tmp",
-            "plugins",
-        ] {
+        for sub in ["blobs", "blobs/sha256", "layers", "images", "containers", "tmp", "plugins"] {
             mkdir(&root.join(sub), 0o700)?;
         }
-        Ok(Store {
-            root: root.to_path_buf(),
-        })
+        Ok(Store { root: root.to_path_buf() })
     }
 
     pub fn root(&self) -> &Path {
@@ -158,11 +147,7 @@ impl Store {
 
     pub fn lock(&self) -> Result<StoreLock, StoreError> {
         let path = self.root.join("lock");
-        let f = File::options()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
+        let f = File::options().create(true).append(true).open(&path).map_err(io_err(&path))?;
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
             return Err(io_err(&path)(io::Error::last_os_error()));
         }
@@ -210,31 +195,47 @@ impl Store {
 
     /// A fresh directory for a layer being unpacked, with an empty `diff/` (0755, as a rootfs is).
     pub fn stage_layer(&self) -> Result<Staging, StoreError> {
-        let path = self.root.join("tmp").join(crate::random::hex(8));
-        mkdir(&path, 0o700)?;
-        let staging = Staging { path, done: false };
+        let name = crate::random::hex(8);
+        let lock = self.root.join("tmp").join(format!("{name}.lock"));
+        let held = File::create(&lock).map_err(io_err(&lock))?;
+        if unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(io_err(&lock)(io::Error::last_os_error()));
+        }
+        let path = self.root.join("tmp").join(name);
+        let staging = Staging { path, done: false, lock, _held: held };
+        mkdir(&staging.path, 0o700)?;
         let diff = staging.path.join("diff");
         mkdir(&diff, 0o755)?;
         fs::set_permissions(&diff, fs::Permissions::from_mode(0o755)).map_err(io_err(&diff))?;
         Ok(staging)
     }
 
+    /// Removes staging directories that no running sbx holds (left by one that was killed).
+    pub fn sweep_staging(&self) {
+        let tmp = self.root.join("tmp");
+        let Ok(entries) = fs::read_dir(&tmp) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "lock") || !path.is_dir() {
+                continue;
+            }
+            let lock = path.with_extension("lock");
+            let free = match File::open(&lock) {
+                Ok(f) => (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) == 0,
+                Err(e) => e.kind() == io::ErrorKind::NotFound,
+            };
+            if free {
+                let _ = fs::remove_dir_all(&path);
+                let _ = fs::remove_file(&lock);
+            }
+        }
+    }
+
     /// Records the index and metadata, then renames the staged layer into place. If another
     /// loader got there first, its copy is kept and ours is dropped.
-    pub fn commit_layer(
-        &self,
-        mut staging: Staging,
-        meta: &LayerMeta,
-        index: &[IndexEntry],
-    ) -> Result<(), StoreError> {
-        write_atomic(
-            &staging.path.join("index.json"),
-            &serde_json::to_vec(index).expect("serializable"),
-        )?;
-        write_atomic(
-            &staging.path.join("layer.json"),
-            &serde_json::to_vec(meta).expect("serializable"),
-        )?;
+    pub fn commit_layer(&self, mut staging: Staging, meta: &LayerMeta, index: &[IndexEntry]) -> Result<(), StoreError> {
+        write_atomic(&staging.path.join("index.json"), &serde_json::to_vec(index).expect("serializable"))?;
+        write_atomic(&staging.path.join("layer.json"), &serde_json::to_vec(meta).expect("serializable"))?;
         let dest = self.layer_dir(&meta.diff_id);
         match fs::rename(&staging.path, &dest) {
             Ok(()) => {
@@ -279,17 +280,11 @@ impl Store {
             let before = other.names.len();
             other.names.retain(|n| !record.names.contains(n));
             if other.names.len() != before {
-                write_atomic(
-                    &self.image_path(&other.id),
-                    &serde_json::to_vec_pretty(&other).expect("serializable"),
-                )?;
+                write_atomic(&self.image_path(&other.id), &serde_json::to_vec_pretty(&other).expect("serializable"))?;
             }
         }
         record.names.sort();
-        write_atomic(
-            &self.image_path(&record.id),
-            &serde_json::to_vec_pretty(&record).expect("serializable"),
-        )?;
+        write_atomic(&self.image_path(&record.id), &serde_json::to_vec_pretty(&record).expect("serializable"))?;
         Ok(record)
     }
 
@@ -304,20 +299,13 @@ impl Store {
         let Some(prefix) = reference::id_prefix(query) else {
             return Err(StoreError::NotFound(query.to_string()));
         };
-        let matches: Vec<&ImageRecord> = images
-            .iter()
-            .filter(|i| i.id.hex().starts_with(prefix))
-            .collect();
+        let matches: Vec<&ImageRecord> = images.iter().filter(|i| i.id.hex().starts_with(prefix)).collect();
         match matches.as_slice() {
             [] => Err(StoreError::NotFound(query.to_string())),
             [one] => Ok((*one).clone()),
             many => Err(StoreError::Ambiguous {
                 query: query.to_string(),
-                matches: many
-                    .iter()
-                    .map(|i| i.id.short())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                matches: many.iter().map(|i| i.id.short()).collect::<Vec<_>>().join(", "),
             }),
         }
     }

@@ -59,19 +59,10 @@ impl Cgroup {
         for parent in parents {
             let dir = parent.join(id);
             let made = fs::create_dir(parent)
-                .or_else(|e| {
-                    if e.kind() == io::ErrorKind::AlreadyExists {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                })
+                .or_else(|e| if e.kind() == io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) })
                 .and_then(|()| fs::create_dir(&dir));
             // On error `cg` drops and removes what was made so far.
-            made.map_err(|source| CgroupError::Create {
-                path: dir.clone(),
-                source,
-            })?;
+            made.map_err(|source| CgroupError::Create { path: dir.clone(), source })?;
             cg.dirs.push(dir);
         }
         Ok(cg)
@@ -98,11 +89,7 @@ impl Cgroup {
             dirs => dirs
                 .iter()
                 .map(|d| {
-                    fs::File::options()
-                        .write(true)
-                        .open(d.join("tasks"))
-                        .map(OwnedFd::from)
-                        .map_err(attach_err(d))
+                    fs::File::options().write(true).open(d.join("tasks")).map(OwnedFd::from).map_err(attach_err(d))
                 })
                 .collect::<Result<_, _>>()
                 .map(Entry::Tasks),

@@ -62,20 +62,9 @@ pub struct Exec {
 
 impl Exec {
     pub fn new(candidates: Vec<CString>, argv: Vec<CString>, envp: Vec<CString>) -> Exec {
-        let ptrs = |v: &[CString]| {
-            v.iter()
-                .map(|c| c.as_ptr())
-                .chain(std::iter::once(std::ptr::null()))
-                .collect()
-        };
+        let ptrs = |v: &[CString]| v.iter().map(|c| c.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
         let (argv_ptrs, envp_ptrs) = (ptrs(&argv), ptrs(&envp));
-        Exec {
-            candidates,
-            _argv: argv,
-            _envp: envp,
-            argv_ptrs,
-            envp_ptrs,
-        }
+        Exec { candidates, _argv: argv, _envp: envp, argv_ptrs, envp_ptrs }
     }
 }
 
@@ -98,9 +87,7 @@ pub enum Phase {
 
 impl Phase {
     pub fn from_u32(v: u32) -> Option<Phase> {
-        [Phase::Before, Phase::Mounts, Phase::After, Phase::Exec]
-            .into_iter()
-            .find(|p| *p as u32 == v)
+        [Phase::Before, Phase::Mounts, Phase::After, Phase::Exec].into_iter().find(|p| *p as u32 == v)
     }
 }
 
@@ -157,24 +144,11 @@ mod tests {
 
     fn plan(candidates: &[&str]) -> ChildPlan {
         ChildPlan {
-            before: vec![
-                ProcOp::DieWithParent,
-                ProcOp::Sethostname(CString::new("box").unwrap()),
-            ],
+            before: vec![ProcOp::DieWithParent, ProcOp::Sethostname(CString::new("box").unwrap())],
             mounts: vec![MountOp::MakeRootPrivate],
-            after: vec![
-                ProcOp::SetIds {
-                    uid: 1000,
-                    gid: 1000,
-                    groups: vec![1000],
-                },
-                ProcOp::CloexecFrom(3),
-            ],
+            after: vec![ProcOp::SetIds { uid: 1000, gid: 1000, groups: vec![1000] }, ProcOp::CloexecFrom(3)],
             exec: Exec::new(
-                candidates
-                    .iter()
-                    .map(|c| CString::new(*c).unwrap())
-                    .collect(),
+                candidates.iter().map(|c| CString::new(*c).unwrap()).collect(),
                 vec![CString::new("sh").unwrap()],
                 vec![CString::new("PATH=/bin").unwrap()],
             ),
@@ -202,41 +176,23 @@ mod tests {
 
     #[test]
     fn exec_tries_each_candidate_and_reports_not_found() {
-        let rec = Recorder {
-            fail_on: vec![("exec".into(), Errno::ENOENT)],
-            ..Default::default()
-        };
-        assert_eq!(
-            run(&plan(&["/a/x", "/b/x"]), &rec),
-            (Phase::Exec, 0, Errno::ENOENT)
-        );
+        let rec = Recorder { fail_on: vec![("exec".into(), Errno::ENOENT)], ..Default::default() };
+        assert_eq!(run(&plan(&["/a/x", "/b/x"]), &rec), (Phase::Exec, 0, Errno::ENOENT));
     }
 
     #[test]
     fn permission_denied_wins_over_not_found() {
         let rec = Recorder {
-            fail_on: vec![
-                ("exec /a/x".into(), Errno::EACCES),
-                ("exec /b/x".into(), Errno::ENOENT),
-            ],
+            fail_on: vec![("exec /a/x".into(), Errno::EACCES), ("exec /b/x".into(), Errno::ENOENT)],
             ..Default::default()
         };
-        assert_eq!(
-            run(&plan(&["/a/x", "/b/x"]), &rec),
-            (Phase::Exec, 0, Errno::EACCES)
-        );
+        assert_eq!(run(&plan(&["/a/x", "/b/x"]), &rec), (Phase::Exec, 0, Errno::EACCES));
     }
 
     #[test]
     fn a_failed_mount_stops_before_ids_change() {
-        let rec = Recorder {
-            fail_on: vec![("mount".into(), Errno::EPERM)],
-            ..Default::default()
-        };
-        assert_eq!(
-            run(&plan(&["/bin/sh"]), &rec),
-            (Phase::Mounts, 0, Errno::EPERM)
-        );
+        let rec = Recorder { fail_on: vec![("mount".into(), Errno::EPERM)], ..Default::default() };
+        assert_eq!(run(&plan(&["/bin/sh"]), &rec), (Phase::Mounts, 0, Errno::EPERM));
         assert!(!rec.lines().iter().any(|l| l.starts_with("set_ids")));
     }
 }

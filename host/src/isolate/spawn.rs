@@ -61,36 +61,17 @@ fn pipe() -> Result<(File, File), SpawnError> {
 
 /// Creates the child in the namespaces of `flags` (and in the v2 cgroup `cgroup` is a directory
 /// descriptor of); it waits for [`Spawned::start`].
-pub fn spawn(
-    plan: &ChildPlan,
-    flags: u64,
-    cgroup: Option<i32>,
-    sys: &dyn Syscall,
-) -> Result<Spawned, SpawnError> {
+pub fn spawn(plan: &ChildPlan, flags: u64, cgroup: Option<i32>, sys: &dyn Syscall) -> Result<Spawned, SpawnError> {
     let (go_r, go_w) = pipe()?;
     let (report_r, report_w) = pipe()?;
     let (flags, cgroup) = match cgroup {
         Some(fd) => (flags | CLONE_INTO_CGROUP, fd as u64),
         None => (flags, 0),
     };
-    let args = CloneArgs {
-        flags,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup,
-        ..Default::default()
-    };
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            size_of::<CloneArgs>(),
-        )
-    };
+    let args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, cgroup, ..Default::default() };
+    let ret = unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, size_of::<CloneArgs>()) };
     if ret < 0 {
-        return Err(SpawnError::Clone {
-            flags,
-            errno: Errno::last(),
-        });
+        return Err(SpawnError::Clone { flags, errno: Errno::last() });
     }
     if ret == 0 {
         // The child: a copy of this process with one thread. Only syscalls from here on.
@@ -117,11 +98,7 @@ pub fn spawn(
     }
     drop(go_r);
     drop(report_w);
-    Ok(Spawned {
-        pid: Pid::from_raw(ret as i32),
-        go: go_w,
-        report: report_r,
-    })
+    Ok(Spawned { pid: Pid::from_raw(ret as i32), go: go_w, report: report_r })
 }
 
 impl Spawned {
@@ -141,8 +118,7 @@ impl Spawned {
         if got < buf.len() {
             return Ok(None);
         }
-        let word =
-            |i: usize| u32::from_ne_bytes(buf[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+        let word = |i: usize| u32::from_ne_bytes(buf[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
         Ok(Some(Failure {
             phase: Phase::from_u32(word(0)).unwrap_or(Phase::Before),
             index: word(1) as usize,

@@ -116,10 +116,7 @@ mod tests {
 
     #[test]
     fn normalize_cleans_and_refuses() {
-        assert_eq!(
-            normalize(b"./etc//passwd").unwrap(),
-            Path::new("etc/passwd")
-        );
+        assert_eq!(normalize(b"./etc//passwd").unwrap(), Path::new("etc/passwd"));
         assert_eq!(normalize(b"./").unwrap(), Path::new(""));
         assert_eq!(normalize(b"bin/").unwrap(), Path::new("bin"));
         assert_eq!(normalize(b"/etc/passwd"), Err(PathError::Absolute));
@@ -130,15 +127,9 @@ mod tests {
 
     #[test]
     fn whiteouts_are_classified() {
-        assert_eq!(
-            role(Path::new("etc/.wh.passwd")),
-            Role::Whiteout("etc/passwd".into())
-        );
+        assert_eq!(role(Path::new("etc/.wh.passwd")), Role::Whiteout("etc/passwd".into()));
         assert_eq!(role(Path::new(".wh.tmp")), Role::Whiteout("tmp".into()));
-        assert_eq!(
-            role(Path::new("var/.wh..wh..opq")),
-            Role::Opaque("var".into())
-        );
+        assert_eq!(role(Path::new("var/.wh..wh..opq")), Role::Opaque("var".into()));
         assert_eq!(role(Path::new(".wh..wh..opq")), Role::Opaque("".into()));
         assert_eq!(role(Path::new(".wh..wh.plnk/1")), Role::Plain);
         assert_eq!(role(Path::new(".wh..wh.plnk")), Role::Ignored);

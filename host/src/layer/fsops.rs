@@ -26,10 +26,7 @@ pub enum WalkError {
     Os { path: PathBuf, errno: Errno },
 }
 
-const DIR_FLAGS: OFlag = OFlag::O_RDONLY
-    .union(OFlag::O_DIRECTORY)
-    .union(OFlag::O_NOFOLLOW)
-    .union(OFlag::O_CLOEXEC);
+const DIR_FLAGS: OFlag = OFlag::O_RDONLY.union(OFlag::O_DIRECTORY).union(OFlag::O_NOFOLLOW).union(OFlag::O_CLOEXEC);
 
 /// Opens directory `rel` beneath `root`; with `create`, missing directories are made (0755).
 pub fn open_dir(root: BorrowedFd, rel: &Path, create: bool) -> Result<OwnedFd, WalkError> {
@@ -46,24 +43,15 @@ pub fn open_dir(root: BorrowedFd, rel: &Path, create: bool) -> Result<OwnedFd, W
             match mkdirat(dir, name, Mode::from_bits_truncate(0o755)) {
                 Ok(()) | Err(Errno::EEXIST) => {}
                 Err(errno) => {
-                    return Err(WalkError::Os {
-                        path: walked,
-                        errno,
-                    });
+                    return Err(WalkError::Os { path: walked, errno });
                 }
             }
         }
-        cur = Some(
-            openat(dir, name, DIR_FLAGS, Mode::empty())
-                .map_err(|errno| walk_error(dir, name, errno, &walked))?,
-        );
+        cur = Some(openat(dir, name, DIR_FLAGS, Mode::empty()).map_err(|errno| walk_error(dir, name, errno, &walked))?);
     }
     match cur {
         Some(fd) => Ok(fd),
-        None => reopen_root().map_err(|errno| WalkError::Os {
-            path: walked,
-            errno,
-        }),
+        None => reopen_root().map_err(|errno| WalkError::Os { path: walked, errno }),
     }
 }
 
@@ -77,19 +65,14 @@ fn walk_error(dir: BorrowedFd, name: &OsStr, errno: Errno, walked: &Path) -> Wal
         Errno::ENOTDIR if is_symlink => WalkError::Symlink(walked),
         Errno::ENOTDIR => WalkError::NotDir(walked),
         Errno::ENOENT => WalkError::Missing(walked),
-        errno => WalkError::Os {
-            path: walked,
-            errno,
-        },
+        errno => WalkError::Os { path: walked, errno },
     }
 }
 
 /// What is at `name` in `dir`, without following a symlink.
 pub fn kind_at(dir: BorrowedFd, name: &OsStr) -> Result<Option<SFlag>, Errno> {
     match nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) => Ok(Some(SFlag::from_bits_truncate(
-            st.st_mode & SFlag::S_IFMT.bits(),
-        ))),
+        Ok(st) => Ok(Some(SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()))),
         Err(Errno::ENOENT) => Ok(None),
         Err(e) => Err(e),
     }
@@ -121,13 +104,7 @@ pub fn remove_at(dir: BorrowedFd, name: &OsStr) -> Result<(), Errno> {
 pub fn set_xattr(fd: BorrowedFd, name: &str, value: &[u8]) -> Result<(), Errno> {
     let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
     let ret = unsafe {
-        libc::fsetxattr(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
+        libc::fsetxattr(std::os::fd::AsRawFd::as_raw_fd(&fd), name.as_ptr(), value.as_ptr().cast(), value.len(), 0)
     };
     if ret < 0 { Err(Errno::last()) } else { Ok(()) }
 }

@@ -7,9 +7,7 @@ use super::entry::{self, EntryKind, IndexEntry, PathError, Role};
 use super::fsops::{self, WalkError};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat};
-use nix::sys::stat::{
-    FchmodatFlags, Mode, SFlag, UtimensatFlags, fchmod, fchmodat, futimens, mknodat, utimensat,
-};
+use nix::sys::stat::{FchmodatFlags, Mode, SFlag, UtimensatFlags, fchmod, fchmodat, futimens, mknodat, utimensat};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchown, fchownat, linkat, symlinkat};
 use std::ffi::OsStr;
@@ -46,28 +44,17 @@ const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
 /// Unpacks the tar stream `reader` into `dest`, which must exist and be empty.
 pub fn unpack<R: Read>(reader: R, dest: &Path) -> Result<UnpackReport, UnpackError> {
-    let root = File::open(dest).map(OwnedFd::from).map_err(|e| {
-        UnpackError::Dest(
-            dest.to_path_buf(),
-            Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-        )
-    })?;
-    let mut unpacker = Unpacker {
-        root,
-        report: UnpackReport::default(),
-        dirs: Vec::new(),
-        parent: None,
-    };
+    let root = File::open(dest)
+        .map(OwnedFd::from)
+        .map_err(|e| UnpackError::Dest(dest.to_path_buf(), Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+    let mut unpacker = Unpacker { root, report: UnpackReport::default(), dirs: Vec::new(), parent: None };
     let mut archive = tar::Archive::new(reader);
     for item in archive.entries().map_err(UnpackError::Read)? {
         let mut item = item.map_err(UnpackError::Read)?;
         let raw = item.path_bytes().into_owned();
         unpacker
             .entry(&mut item)
-            .map_err(|reason| UnpackError::Entry {
-                entry: String::from_utf8_lossy(&raw).into_owned(),
-                reason,
-            })?;
+            .map_err(|reason| UnpackError::Entry { entry: String::from_utf8_lossy(&raw).into_owned(), reason })?;
     }
     unpacker.finish()?;
     Ok(unpacker.report)
@@ -97,10 +84,7 @@ fn walk_error(e: WalkError) -> String {
 }
 
 fn split(path: &Path) -> (&Path, &OsStr) {
-    (
-        path.parent().unwrap_or(Path::new("")),
-        path.file_name().unwrap_or_default(),
-    )
+    (path.parent().unwrap_or(Path::new("")), path.file_name().unwrap_or_default())
 }
 
 impl Unpacker {
@@ -110,11 +94,7 @@ impl Unpacker {
             let fd = fsops::open_dir(self.root.as_fd(), dir, true).map_err(walk_error)?;
             self.parent = Some((dir.to_path_buf(), fd));
         }
-        Ok(self
-            .parent
-            .as_ref()
-            .map(|(_, fd)| fd.as_fd())
-            .expect("parent was just set"))
+        Ok(self.parent.as_ref().map(|(_, fd)| fd.as_fd()).expect("parent was just set"))
     }
 
     fn entry<R: Read>(&mut self, item: &mut tar::Entry<R>) -> EntryResult {
@@ -131,11 +111,7 @@ impl Unpacker {
             header.device_major().ok().flatten().unwrap_or(0).into(),
             header.device_minor().ok().flatten().unwrap_or(0).into(),
         );
-        let size = if kind == EntryKind::File {
-            item.size()
-        } else {
-            0
-        };
+        let size = if kind == EntryKind::File { item.size() } else { 0 };
         let link = item.link_name_bytes().map(|l| l.into_owned());
         let mut record = IndexEntry {
             path: path.to_string_lossy().into_owned(),
@@ -144,16 +120,9 @@ impl Unpacker {
             uid,
             gid,
             size,
-            link: link
-                .as_ref()
-                .map(|l| String::from_utf8_lossy(l).into_owned()),
+            link: link.as_ref().map(|l| String::from_utf8_lossy(l).into_owned()),
         };
-        let meta = Meta {
-            mode,
-            uid,
-            gid,
-            mtime,
-        };
+        let meta = Meta { mode, uid, gid, mtime };
         match entry::role(&path) {
             Role::Ignored => return Ok(()),
             Role::Whiteout(target) => {
@@ -163,8 +132,7 @@ impl Unpacker {
             }
             Role::Opaque(dir) => {
                 let fd = fsops::open_dir(self.root.as_fd(), &dir, true).map_err(walk_error)?;
-                fsops::set_xattr(fd.as_fd(), OPAQUE_XATTR, b"y")
-                    .map_err(|e| os("setting the opaque xattr", e))?;
+                fsops::set_xattr(fd.as_fd(), OPAQUE_XATTR, b"y").map_err(|e| os("setting the opaque xattr", e))?;
                 record.path = dir.to_string_lossy().into_owned();
                 record.kind = EntryKind::OpaqueWhiteout;
             }
@@ -172,8 +140,7 @@ impl Unpacker {
                 if kind != EntryKind::Dir {
                     return Err("names the layer root but is not a directory".into());
                 }
-                let root =
-                    fsops::open_dir(self.root.as_fd(), Path::new(""), false).map_err(walk_error)?;
+                let root = fsops::open_dir(self.root.as_fd(), Path::new(""), false).map_err(walk_error)?;
                 meta.apply_fd(root.as_fd())?;
                 self.dirs.push((path, mtime));
             }
@@ -203,8 +170,7 @@ impl Unpacker {
         let (dir, name) = split(path);
         let existing = fsops::kind_at(self.parent_fd(dir)?, name).map_err(|e| os("stat", e))?;
         if existing.is_some() && !(keep_dir && existing == Some(SFlag::S_IFDIR)) {
-            fsops::remove_at(self.parent_fd(dir)?, name)
-                .map_err(|e| os("removing what was there", e))?;
+            fsops::remove_at(self.parent_fd(dir)?, name).map_err(|e| os("removing what was there", e))?;
             if existing == Some(SFlag::S_IFDIR) {
                 // The cached parent may have been inside the tree just removed.
                 self.parent = None;
@@ -216,8 +182,7 @@ impl Unpacker {
     fn whiteout(&mut self, target: &Path) -> EntryResult {
         let parent = self.make_room(target, false)?;
         let name = split(target).1;
-        mknodat(parent, name, SFlag::S_IFCHR, Mode::empty(), 0)
-            .map_err(|e| os("making the whiteout", e))
+        mknodat(parent, name, SFlag::S_IFCHR, Mode::empty(), 0).map_err(|e| os("making the whiteout", e))
     }
 
     fn dir(&mut self, path: &Path, meta: Meta, xattrs: &[(String, Vec<u8>)]) -> EntryResult {
@@ -240,19 +205,11 @@ impl Unpacker {
         Ok(())
     }
 
-    fn file<R: Read>(
-        &mut self,
-        path: &Path,
-        meta: Meta,
-        content: &mut R,
-        xattrs: &[(String, Vec<u8>)],
-    ) -> EntryResult {
+    fn file<R: Read>(&mut self, path: &Path, meta: Meta, content: &mut R, xattrs: &[(String, Vec<u8>)]) -> EntryResult {
         let parent = self.make_room(path, false)?;
         let name = split(path).1;
-        let flags =
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let fd = openat(parent, name, flags, Mode::from_bits_truncate(0o600))
-            .map_err(|e| os("create", e))?;
+        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(parent, name, flags, Mode::from_bits_truncate(0o600)).map_err(|e| os("create", e))?;
         let mut file = File::from(fd);
         io::copy(content, &mut file).map_err(|e| format!("cannot be read or written: {e}"))?;
         meta.apply_fd(file.as_fd())?;
@@ -277,51 +234,28 @@ impl Unpacker {
         )
         .map_err(|e| os("chown", e))?;
         let t = TimeSpec::new(meta.mtime, 0);
-        utimensat(parent, name, &t, &t, UtimensatFlags::NoFollowSymlink)
-            .map_err(|e| os("setting times", e))
+        utimensat(parent, name, &t, &t, UtimensatFlags::NoFollowSymlink).map_err(|e| os("setting times", e))
     }
 
     fn hardlink(&mut self, path: &Path, target: Option<&[u8]>) -> EntryResult {
         let raw = target.ok_or("is a hardlink without a target")?;
-        let target = entry::normalize(raw).map_err(|e| {
-            format!(
-                "is a hardlink to '{}', which {e}",
-                String::from_utf8_lossy(raw)
-            )
-        })?;
+        let target = entry::normalize(raw)
+            .map_err(|e| format!("is a hardlink to '{}', which {e}", String::from_utf8_lossy(raw)))?;
         if target == path || target.as_os_str().is_empty() {
-            return Err(format!(
-                "is a hardlink to '{}', which is not a file",
-                target.display()
-            ));
+            return Err(format!("is a hardlink to '{}', which is not a file", target.display()));
         }
         let (target_dir, target_name) = split(&target);
-        let target_parent =
-            fsops::open_dir(self.root.as_fd(), target_dir, false).map_err(|e| match e {
-                WalkError::Missing(_) => format!(
-                    "is a hardlink to '{}', which this layer does not contain",
-                    target.display()
-                ),
-                e => format!("is a hardlink to '{}', which {e}", target.display()),
-            })?;
+        let target_parent = fsops::open_dir(self.root.as_fd(), target_dir, false).map_err(|e| match e {
+            WalkError::Missing(_) => {
+                format!("is a hardlink to '{}', which this layer does not contain", target.display())
+            }
+            e => format!("is a hardlink to '{}', which {e}", target.display()),
+        })?;
         let parent = self.make_room(path, false)?;
         let name = split(path).1;
-        linkat(
-            target_parent.as_fd(),
-            target_name,
-            parent,
-            name,
-            AtFlags::empty(),
-        )
-        .map_err(|e| match e {
-            Errno::ENOENT => format!(
-                "is a hardlink to '{}', which this layer does not contain",
-                target.display()
-            ),
-            Errno::EPERM => format!(
-                "is a hardlink to '{}', which is a directory",
-                target.display()
-            ),
+        linkat(target_parent.as_fd(), target_name, parent, name, AtFlags::empty()).map_err(|e| match e {
+            Errno::ENOENT => format!("is a hardlink to '{}', which this layer does not contain", target.display()),
+            Errno::EPERM => format!("is a hardlink to '{}', which is a directory", target.display()),
             e => os("link", e),
         })
     }
@@ -334,8 +268,7 @@ impl Unpacker {
             EntryKind::BlockDevice => SFlag::S_IFBLK,
             _ => SFlag::S_IFIFO,
         };
-        mknodat(parent, name, sflag, Mode::from_bits_truncate(0o600), dev)
-            .map_err(|e| os("mknod", e))?;
+        mknodat(parent, name, sflag, Mode::from_bits_truncate(0o600), dev).map_err(|e| os("mknod", e))?;
         fchownat(
             parent,
             name,
@@ -345,13 +278,8 @@ impl Unpacker {
         )
         .map_err(|e| os("chown", e))?;
         // Not a symlink (just made), so following is harmless; chmod after chown keeps special bits.
-        fchmodat(
-            parent,
-            name,
-            Mode::from_bits_truncate(meta.mode),
-            FchmodatFlags::FollowSymlink,
-        )
-        .map_err(|e| os("chmod", e))
+        fchmodat(parent, name, Mode::from_bits_truncate(meta.mode), FchmodatFlags::FollowSymlink)
+            .map_err(|e| os("chmod", e))
     }
 
     /// Sets directory times last, as adding children changed them. A directory that a later
@@ -383,12 +311,7 @@ struct Meta {
 impl Meta {
     /// Owner first: chown clears setuid and setgid, so the mode goes on after it.
     fn apply_fd(&self, fd: BorrowedFd) -> EntryResult {
-        fchown(
-            fd,
-            Some(Uid::from_raw(self.uid)),
-            Some(Gid::from_raw(self.gid)),
-        )
-        .map_err(|e| os("chown", e))?;
+        fchown(fd, Some(Uid::from_raw(self.uid)), Some(Gid::from_raw(self.gid))).map_err(|e| os("chown", e))?;
         fchmod(fd, Mode::from_bits_truncate(self.mode)).map_err(|e| os("chmod", e))
     }
 }

@@ -5,9 +5,7 @@ wasmtime::component::bindgen!({
     path: "../plugins/wit",
 });
 
-pub use self::sbx::plugin::types::{
-    Entry, EntryKind, Image, ImageConfig, Layer, LayerVerdict, LogLevel, Verdict,
-};
+pub use self::sbx::plugin::types::{Entry, EntryKind, Image, ImageConfig, Layer, LayerVerdict, LogLevel, Verdict};
 pub use exports::sbx::plugin::policy::Guest as PolicyGuest;
 
 /// The WIT package version this host speaks; components naming another are refused.

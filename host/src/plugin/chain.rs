@@ -1,11 +1,20 @@
-//! Combining the verdicts of several policies, in order: every plugin must allow, the first deny
-//! stops everything, and a plugin that fails is a deny (fail closed). Pure over [`PolicyCheck`].
+//! Combining the verdicts of several policies, in order: every enforcing plugin must allow, the
+//! first deny stops everything, and a plugin that fails is a deny unless its on-error is `allow`
+//! (fail closed by default). Monitor-mode plugins only report what they would have done. Pure
+//! over [`PolicyCheck`].
 
 use super::bindings::{Image, Layer, LayerVerdict, Verdict};
 use super::engine::PluginError;
+use crate::config::{Mode, OnError};
 
 pub trait PolicyCheck {
     fn name(&self) -> &str;
+    fn mode(&self) -> Mode {
+        Mode::Enforce
+    }
+    fn on_error(&self) -> OnError {
+        OnError::Deny
+    }
     fn check_image(&self, image: &Image) -> Result<Verdict, PluginError>;
     fn check_layer(&self, image: &Image, layer: &Layer) -> Result<LayerVerdict, PluginError>;
 }
@@ -17,16 +26,94 @@ pub struct Skip {
     pub reason: String,
 }
 
+/// Something a plugin did that did not change the outcome: a monitor-mode deny or skip, or a
+/// failure its on-error lets pass. Shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub plugin: String,
+    pub message: String,
+}
+
+/// One plugin's answer to one check, as `sbx policy test` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Answer {
+    pub plugin: String,
+    /// `image` or `layer N`.
+    pub check: String,
+    /// allow, mount, skip, deny or error.
+    pub verdict: &'static str,
+    pub reason: String,
+}
+
+/// The decision and every answer that led to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub decision: Decision,
+    pub answers: Vec<Answer>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Run, leaving out the skipped layers.
     Allow {
         skipped: Vec<Skip>,
+        notes: Vec<Note>,
     },
     Deny {
         plugin: String,
         reason: String,
+        notes: Vec<Note>,
     },
+}
+
+/// What one answer of one plugin does to the run.
+#[derive(Debug, PartialEq, Eq)]
+enum Effect {
+    Pass,
+    Skip(String),
+    Stop(String),
+    Note(String),
+}
+
+/// The effect of a plugin's answer (`Ok(None)` allow, `Ok(Some(Err(r)))` deny, `Ok(Some(Ok(r)))`
+/// skip) given its mode and on-error.
+fn effect(mode: Mode, on_error: OnError, answer: Raw) -> Effect {
+    match (answer, mode, on_error) {
+        (Ok(None), _, _) => Effect::Pass,
+        (Ok(Some(Ok(reason))), Mode::Enforce, _) => Effect::Skip(reason),
+        (Ok(Some(Ok(reason))), Mode::Monitor, _) => Effect::Note(format!("would skip the layer: {reason}")),
+        (Ok(Some(Err(reason))), Mode::Enforce, _) => Effect::Stop(reason),
+        (Ok(Some(Err(reason))), Mode::Monitor, _) => Effect::Note(format!("would deny: {reason}")),
+        (Err(e), Mode::Enforce, OnError::Deny) => Effect::Stop(e.to_string()),
+        (Err(e), _, _) => Effect::Note(format!("ignored failure: {e}")),
+    }
+}
+
+type Raw = Result<Option<Result<String, String>>, PluginError>;
+
+fn answer(plugin: &str, check: String, raw: &Raw, allowed: &'static str) -> Answer {
+    let (verdict, reason) = match raw {
+        Ok(None) => (allowed, String::new()),
+        Ok(Some(Ok(r))) => ("skip", r.clone()),
+        Ok(Some(Err(r))) => ("deny", r.clone()),
+        Err(e) => ("error", e.to_string()),
+    };
+    Answer { plugin: plugin.into(), check, verdict, reason }
+}
+
+fn image_answer(v: Result<Verdict, PluginError>) -> Raw {
+    v.map(|v| match v {
+        Verdict::Allow => None,
+        Verdict::Deny(r) => Some(Err(r)),
+    })
+}
+
+fn layer_answer(v: Result<LayerVerdict, PluginError>) -> Raw {
+    v.map(|v| match v {
+        LayerVerdict::Mount => None,
+        LayerVerdict::Skip(r) => Some(Ok(r)),
+        LayerVerdict::Deny(r) => Some(Err(r)),
+    })
 }
 
 /// Evaluates `plugins` on the image, then on each layer bottom first. `layer(i)` builds the WIT
@@ -35,44 +122,47 @@ pub fn evaluate(
     plugins: &[&dyn PolicyCheck],
     image: &Image,
     mut layer: impl FnMut(usize) -> Result<Layer, String>,
-) -> Decision {
-    let deny = |plugin: &str, reason: String| Decision::Deny {
-        plugin: plugin.to_string(),
-        reason,
-    };
+) -> Evaluation {
+    let mut answers = Vec::new();
+    let mut notes = Vec::new();
+    let mut skipped = Vec::new();
+    let done = |decision, answers| Evaluation { decision, answers };
     for p in plugins {
-        match p.check_image(image) {
-            Ok(Verdict::Allow) => {}
-            Ok(Verdict::Deny(reason)) => return deny(p.name(), reason),
-            Err(e) => return deny(p.name(), e.to_string()),
+        let raw = image_answer(p.check_image(image));
+        answers.push(answer(p.name(), "image".into(), &raw, "allow"));
+        match effect(p.mode(), p.on_error(), raw) {
+            Effect::Pass | Effect::Skip(_) => {}
+            Effect::Stop(reason) => return done(Decision::Deny { plugin: p.name().into(), reason, notes }, answers),
+            Effect::Note(message) => notes.push(Note { plugin: p.name().into(), message }),
         }
     }
-    let mut skipped = Vec::new();
     if plugins.is_empty() {
-        return Decision::Allow { skipped };
+        return done(Decision::Allow { skipped, notes }, answers);
     }
     for i in 0..image.layers.len() {
         let record = match layer(i) {
             Ok(r) => r,
-            Err(reason) => return deny("sbx", reason),
+            Err(reason) => return done(Decision::Deny { plugin: "sbx".into(), reason, notes }, answers),
         };
         for p in plugins {
-            match p.check_layer(image, &record) {
-                Ok(LayerVerdict::Mount) => {}
-                Ok(LayerVerdict::Skip(reason)) => {
-                    skipped.push(Skip {
-                        layer: i,
-                        plugin: p.name().to_string(),
-                        reason,
-                    });
+            let raw = layer_answer(p.check_layer(image, &record));
+            answers.push(answer(p.name(), format!("layer {i}"), &raw, "mount"));
+            match effect(p.mode(), p.on_error(), raw) {
+                Effect::Pass => {}
+                Effect::Skip(reason) => {
+                    skipped.push(Skip { layer: i, plugin: p.name().into(), reason });
                     break;
                 }
-                Ok(LayerVerdict::Deny(reason)) => return deny(p.name(), reason),
-                Err(e) => return deny(p.name(), e.to_string()),
+                Effect::Stop(reason) => {
+                    return done(Decision::Deny { plugin: p.name().into(), reason, notes }, answers);
+                }
+                Effect::Note(message) => {
+                    notes.push(Note { plugin: p.name().into(), message: format!("layer {i}: {message}") })
+                }
             }
         }
     }
-    Decision::Allow { skipped }
+    done(Decision::Allow { skipped, notes }, answers)
 }
 
 #[cfg(test)]
@@ -84,29 +174,28 @@ mod tests {
     /// A scripted policy that records what it was asked.
     struct Scripted {
         name: &'static str,
+        mode: Mode,
+        on_error: OnError,
         image: Result<Verdict, ()>,
         layer: fn(u32) -> LayerVerdict,
         seen: RefCell<Vec<String>>,
     }
 
     impl Scripted {
-        fn new(
-            name: &'static str,
-            image: Result<Verdict, ()>,
-            layer: fn(u32) -> LayerVerdict,
-        ) -> Self {
-            Scripted {
-                name,
-                image,
-                layer,
-                seen: RefCell::new(vec![]),
-            }
+        fn new(name: &'static str, image: Result<Verdict, ()>, layer: fn(u32) -> LayerVerdict) -> Self {
+            Scripted { name, mode: Mode::Enforce, on_error: OnError::Deny, image, layer, seen: RefCell::new(vec![]) }
         }
     }
 
     impl PolicyCheck for Scripted {
         fn name(&self) -> &str {
             self.name
+        }
+        fn mode(&self) -> Mode {
+            self.mode
+        }
+        fn on_error(&self) -> OnError {
+            self.on_error
         }
         fn check_image(&self, _: &Image) -> Result<Verdict, PluginError> {
             self.seen.borrow_mut().push("image".into());
@@ -157,14 +246,19 @@ mod tests {
         })
     }
 
+    fn allow() -> Decision {
+        Decision::Allow { skipped: vec![], notes: vec![] }
+    }
+
+    fn deny(plugin: &str, reason: &str) -> Decision {
+        Decision::Deny { plugin: plugin.into(), reason: reason.into(), notes: vec![] }
+    }
+
     #[test]
     fn all_allow_runs_every_check_in_order() {
         let a = Scripted::new("a", Ok(Verdict::Allow), |_| LayerVerdict::Mount);
         let b = Scripted::new("b", Ok(Verdict::Allow), |_| LayerVerdict::Mount);
-        assert_eq!(
-            evaluate(&[&a, &b], &image(2), layer),
-            Decision::Allow { skipped: vec![] }
-        );
+        assert_eq!(evaluate(&[&a, &b], &image(2), layer).decision, allow());
         assert_eq!(*a.seen.borrow(), ["image", "layer 0", "layer 1"]);
         assert_eq!(*b.seen.borrow(), ["image", "layer 0", "layer 1"]);
     }
@@ -173,40 +267,23 @@ mod tests {
     fn first_image_deny_stops_before_later_plugins() {
         let a = Scripted::new("a", Ok(Verdict::Deny("no".into())), |_| LayerVerdict::Mount);
         let b = Scripted::new("b", Ok(Verdict::Allow), |_| LayerVerdict::Mount);
-        assert_eq!(
-            evaluate(&[&a, &b], &image(1), layer),
-            Decision::Deny {
-                plugin: "a".into(),
-                reason: "no".into()
-            }
-        );
+        assert_eq!(evaluate(&[&a, &b], &image(1), layer).decision, deny("a", "no"));
         assert!(b.seen.borrow().is_empty());
     }
 
     #[test]
     fn layer_deny_names_plugin_and_stops() {
         let a = Scripted::new("a", Ok(Verdict::Allow), |i| {
-            if i == 1 {
-                LayerVerdict::Deny("setuid".into())
-            } else {
-                LayerVerdict::Mount
-            }
+            if i == 1 { LayerVerdict::Deny("setuid".into()) } else { LayerVerdict::Mount }
         });
-        let d = evaluate(&[&a], &image(3), layer);
-        assert_eq!(
-            d,
-            Decision::Deny {
-                plugin: "a".into(),
-                reason: "setuid".into()
-            }
-        );
+        assert_eq!(evaluate(&[&a], &image(3), layer).decision, deny("a", "setuid"));
         assert_eq!(*a.seen.borrow(), ["image", "layer 0", "layer 1"]);
     }
 
     #[test]
     fn a_failing_plugin_denies() {
         let a = Scripted::new("a", Err(()), |_| LayerVerdict::Mount);
-        let Decision::Deny { plugin, reason } = evaluate(&[&a], &image(1), layer) else {
+        let Decision::Deny { plugin, reason, .. } = evaluate(&[&a], &image(1), layer).decision else {
             panic!("must deny")
         };
         assert_eq!(plugin, "a");
@@ -214,34 +291,66 @@ mod tests {
     }
 
     #[test]
+    fn on_error_allow_lets_a_failure_pass_with_a_note() {
+        let mut a = Scripted::new("a", Err(()), |_| LayerVerdict::Mount);
+        a.on_error = OnError::Allow;
+        let Decision::Allow { notes, .. } = evaluate(&[&a], &image(1), layer).decision else { panic!("must allow") };
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].message.starts_with("ignored failure: ") && notes[0].message.contains("trapped"), "{notes:?}");
+    }
+
+    #[test]
+    fn monitor_mode_reports_and_changes_nothing() {
+        let mut a = Scripted::new("a", Ok(Verdict::Deny("no".into())), |i| {
+            if i == 0 { LayerVerdict::Skip("docs".into()) } else { LayerVerdict::Deny("bad".into()) }
+        });
+        a.mode = Mode::Monitor;
+        let b = Scripted::new("b", Ok(Verdict::Allow), |_| LayerVerdict::Mount);
+        let d = evaluate(&[&a, &b], &image(2), layer).decision;
+        let Decision::Allow { skipped, notes } = d else { panic!("monitor never denies: {d:?}") };
+        assert!(skipped.is_empty(), "monitor never skips");
+        let messages: Vec<&str> = notes.iter().map(|n| n.message.as_str()).collect();
+        assert_eq!(messages, ["would deny: no", "layer 0: would skip the layer: docs", "layer 1: would deny: bad"]);
+        assert_eq!(*b.seen.borrow(), ["image", "layer 0", "layer 1"], "later plugins still run");
+    }
+
+    #[test]
     fn skip_is_recorded_and_later_plugins_do_not_see_the_layer() {
         let a = Scripted::new("a", Ok(Verdict::Allow), |i| {
-            if i == 0 {
-                LayerVerdict::Skip("docs".into())
-            } else {
-                LayerVerdict::Mount
-            }
+            if i == 0 { LayerVerdict::Skip("docs".into()) } else { LayerVerdict::Mount }
         });
         let b = Scripted::new("b", Ok(Verdict::Allow), |_| LayerVerdict::Mount);
-        let d = evaluate(&[&a, &b], &image(2), layer);
+        let d = evaluate(&[&a, &b], &image(2), layer).decision;
         assert_eq!(
             d,
             Decision::Allow {
-                skipped: vec![Skip {
-                    layer: 0,
-                    plugin: "a".into(),
-                    reason: "docs".into()
-                }]
+                skipped: vec![Skip { layer: 0, plugin: "a".into(), reason: "docs".into() }],
+                notes: vec![]
             }
         );
         assert_eq!(*b.seen.borrow(), ["image", "layer 1"]);
     }
 
     #[test]
-    fn no_plugins_reads_no_layers() {
-        let d = evaluate(&[], &image(3), |_| {
-            panic!("no layer index is read without plugins")
+    fn every_answer_is_recorded_up_to_the_deny() {
+        let a = Scripted::new("a", Ok(Verdict::Allow), |i| {
+            if i == 1 { LayerVerdict::Deny("bad".into()) } else { LayerVerdict::Mount }
         });
-        assert_eq!(d, Decision::Allow { skipped: vec![] });
+        let e = evaluate(&[&a], &image(3), layer);
+        let got: Vec<(String, &str, String)> = e.answers.into_iter().map(|a| (a.check, a.verdict, a.reason)).collect();
+        assert_eq!(
+            got,
+            [
+                ("image".into(), "allow", String::new()),
+                ("layer 0".into(), "mount", String::new()),
+                ("layer 1".into(), "deny", "bad".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn no_plugins_reads_no_layers() {
+        let d = evaluate(&[], &image(3), |_| panic!("no layer index is read without plugins")).decision;
+        assert_eq!(d, allow());
     }
 }

@@ -7,17 +7,12 @@ use oci_spec::image::ImageConfiguration;
 
 pub fn image(reference: &str, record: &ImageRecord, config: &ImageConfiguration) -> Image {
     let c = config.config().clone().unwrap_or_default();
-    let mut labels: Vec<(String, String)> =
-        c.labels().clone().unwrap_or_default().into_iter().collect();
+    let mut labels: Vec<(String, String)> = c.labels().clone().unwrap_or_default().into_iter().collect();
     labels.sort();
     Image {
         reference: reference.to_string(),
         names: record.names.clone(),
-        manifest_digest: record
-            .manifest_digest
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        manifest_digest: record.manifest_digest.as_ref().map(ToString::to_string).unwrap_or_default(),
         config_digest: record.id.to_string(),
         os: config.os().to_string(),
         architecture: config.architecture().to_string(),
@@ -30,15 +25,8 @@ pub fn image(reference: &str, record: &ImageRecord, config: &ImageConfiguration)
             labels,
             exposed_ports: c.exposed_ports().clone().unwrap_or_default(),
         },
-        history: history(config)
-            .into_iter()
-            .map(|(created_by, _)| created_by.unwrap_or_default())
-            .collect(),
-        layers: record
-            .layers
-            .iter()
-            .map(|l| l.diff_id.to_string())
-            .collect(),
+        history: history(config).into_iter().map(|(created_by, _)| created_by.unwrap_or_default()).collect(),
+        layers: record.layers.iter().map(|l| l.diff_id.to_string()).collect(),
     }
 }
 
@@ -55,11 +43,7 @@ fn history(config: &ImageConfiguration) -> Vec<(Option<String>, bool)> {
 
 /// The `created_by` of the history step that made layer `index` (empty-layer steps skipped).
 pub fn created_by(config: &ImageConfiguration, index: usize) -> Option<String> {
-    history(config)
-        .into_iter()
-        .filter(|(_, empty)| !empty)
-        .nth(index)
-        .and_then(|(c, _)| c)
+    history(config).into_iter().filter(|(_, empty)| !empty).nth(index).and_then(|(c, _)| c)
 }
 
 fn kind(k: EntryKind) -> WitKind {

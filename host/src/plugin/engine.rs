@@ -16,32 +16,21 @@ pub const TICK: Duration = Duration::from_millis(5);
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     #[error("cannot read plugin {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("plugin {path} is not a valid WebAssembly component: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error(
         "plugin {path} was built for sbx:plugin@{found}, but this sbx speaks sbx:plugin@{WIT_VERSION}; rebuild it against plugins/wit"
     )]
     Version { path: PathBuf, found: String },
-    #[error(
-        "plugin {path} exports no sbx:plugin interface (expected {POLICY_EXPORT}); is it an sbx plugin?"
-    )]
+    #[error("plugin {path} exports no sbx:plugin interface (expected {POLICY_EXPORT}); is it an sbx plugin?")]
     NotAPlugin { path: PathBuf },
-    #[error(
-        "plugin {path} needs imports sbx does not give (only WASI and sbx:plugin/host): {message}"
-    )]
+    #[error("plugin {path} needs imports sbx does not give (only WASI and sbx:plugin/host): {message}")]
     Link { path: PathBuf, message: String },
     #[error("plugin {plugin} refused its settings: {message}")]
     Settings { plugin: String, message: String },
     #[error("plugin {plugin} failed in {func}: {message}")]
-    Call {
-        plugin: String,
-        func: &'static str,
-        message: String,
-    },
+    Call { plugin: String, func: &'static str, message: String },
     #[error("cannot start the WebAssembly engine: {0}")]
     Engine(String),
 }
@@ -51,6 +40,8 @@ pub struct Engine {
     pub(crate) linker: Linker<HostState>,
     cache_dir: PathBuf,
     compat: String,
+    /// Whether calls are metered with fuel (compiled code differs, so the cache key does too).
+    pub fuel: bool,
 }
 
 /// What loading a component took, for `sbx plugin inspect` and the benches.
@@ -63,12 +54,7 @@ pub struct LoadInfo {
 
 /// A readable reason for files that are not components at all, before wasmtime's parser speaks.
 fn check_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
-    let invalid = |message: &str| {
-        Err(PluginError::Invalid {
-            path: path.into(),
-            message: message.into(),
-        })
-    };
+    let invalid = |message: &str| Err(PluginError::Invalid { path: path.into(), message: message.into() });
     match bytes.get(..8) {
         Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => Ok(()),
         Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => invalid(
@@ -80,24 +66,17 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
 
 /// wasmtime's error chain on one line.
 pub(crate) fn one_line(e: &wasmtime::Error) -> String {
-    e.chain()
-        .map(|c| {
-            c.to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join(": ")
+    e.chain().map(|c| c.to_string().split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join(": ")
 }
 
 impl Engine {
-    pub fn new(cache_dir: &Path) -> Result<Engine, PluginError> {
+    /// An engine whose compile cache is `cache_dir`; with `fuel`, calls can be metered.
+    pub fn new(cache_dir: &Path, fuel: bool) -> Result<Engine, PluginError> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
-        let engine =
-            wasmtime::Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
+        config.consume_fuel(fuel);
+        let engine = wasmtime::Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("sbx-epoch".into())
@@ -110,40 +89,25 @@ impl Engine {
             })
             .map_err(|e| PluginError::Engine(e.to_string()))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| PluginError::Engine(e.to_string()))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
         PolicyPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Engine(e.to_string()))?;
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let compat = format!("{:016x}", hasher.finish());
-        Ok(Engine {
-            engine,
-            linker,
-            cache_dir: cache_dir.to_path_buf(),
-            compat,
-        })
+        Ok(Engine { engine, linker, cache_dir: cache_dir.to_path_buf(), compat, fuel })
     }
 
     fn cache_path(&self, sha: &Digest) -> PathBuf {
-        self.cache_dir
-            .join(format!("{}-{}.cwasm", sha.hex(), self.compat))
+        self.cache_dir.join(format!("{}-{}.cwasm", sha.hex(), self.compat))
     }
 
     /// Loads the component at `path`: from the compile cache when it holds it, else compiled and
     /// stored there. Checks that it speaks this sbx's WIT version.
     pub fn load(&self, path: &Path) -> Result<(Component, LoadInfo), PluginError> {
         let start = Instant::now();
-        let read = || {
-            std::fs::read(path).map_err(|source| PluginError::Read {
-                path: path.into(),
-                source,
-            })
-        };
-        let meta = std::fs::metadata(path).map_err(|source| PluginError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let read = || std::fs::read(path).map_err(|source| PluginError::Read { path: path.into(), source });
+        let meta = std::fs::metadata(path).map_err(|source| PluginError::Read { path: path.into(), source })?;
         let known = self.known_sha256(&meta);
         let (sha256, mut bytes) = match known.clone() {
             Some(sha) => (sha, None),
@@ -155,10 +119,8 @@ impl Engine {
         let cache = self.cache_path(&sha256);
         // The cache is written only by sbx, under the root-only store, and named by the content's
         // hash; deserializing it is as safe as the files sbx itself writes.
-        let cached = cache
-            .exists()
-            .then(|| unsafe { Component::deserialize_file(&self.engine, &cache) }.ok())
-            .flatten();
+        let cached =
+            cache.exists().then(|| unsafe { Component::deserialize_file(&self.engine, &cache) }.ok()).flatten();
         let was_cached = cached.is_some();
         let component = match cached {
             Some(c) => c,
@@ -168,12 +130,8 @@ impl Engine {
                     None => read()?,
                 };
                 check_header(path, &bytes)?;
-                let c = Component::from_binary(&self.engine, &bytes).map_err(|e| {
-                    PluginError::Invalid {
-                        path: path.into(),
-                        message: one_line(&e),
-                    }
-                })?;
+                let c = Component::from_binary(&self.engine, &bytes)
+                    .map_err(|e| PluginError::Invalid { path: path.into(), message: one_line(&e) })?;
                 if let Ok(serialized) = c.serialize() {
                     // A cache that cannot be written only costs the next run a compile.
                     let _ = crate::image::store::write_atomic(&cache, &serialized);
@@ -185,14 +143,7 @@ impl Engine {
         if known.is_none() {
             self.remember_sha256(&meta, &sha256);
         }
-        Ok((
-            component,
-            LoadInfo {
-                sha256,
-                cached: was_cached,
-                elapsed: start.elapsed(),
-            },
-        ))
+        Ok((component, LoadInfo { sha256, cached: was_cached, elapsed: start.elapsed() }))
     }
 
     /// Where the sha256 of a file with this identity is remembered. Device, inode, size, mtime
@@ -210,8 +161,7 @@ impl Engine {
             meta.ctime(),
             meta.ctime_nsec()
         );
-        self.cache_dir
-            .join(format!("file-{}", Digest::of(id.as_bytes()).hex()))
+        self.cache_dir.join(format!("file-{}", Digest::of(id.as_bytes()).hex()))
     }
 
     fn known_sha256(&self, meta: &std::fs::Metadata) -> Option<Digest> {
@@ -220,40 +170,29 @@ impl Engine {
     }
 
     fn remember_sha256(&self, meta: &std::fs::Metadata, sha: &Digest) {
-        let _ = crate::image::store::write_atomic_unsynced(
-            &self.identity_path(meta),
-            sha.hex().as_bytes(),
-        );
+        let _ = crate::image::store::write_atomic_unsynced(&self.identity_path(meta), sha.hex().as_bytes());
     }
 
-    /// The sbx:plugin interfaces the component exports, by full name.
-    pub fn exports(&self, component: &Component) -> Vec<String> {
+    /// The interfaces the component imports and exports, by full name.
+    pub fn interfaces(&self, component: &Component) -> (Vec<String>, Vec<String>) {
         let ty = component.component_type();
-        ty.exports(&self.engine)
-            .map(|(name, _)| name.to_string())
-            .filter(|n| n.starts_with("sbx:plugin/"))
-            .collect()
+        let imports = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        let exports = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        (imports, exports)
     }
 
     fn check_version(&self, path: &Path, component: &Component) -> Result<(), PluginError> {
-        let ty = component.component_type();
-        let names: Vec<String> = ty
-            .exports(&self.engine)
-            .map(|(n, _)| n.to_string())
-            .chain(ty.imports(&self.engine).map(|(n, _)| n.to_string()))
-            .filter(|n| n.starts_with("sbx:plugin/"))
-            .collect();
-        if let Some(other) = names.iter().find_map(|n| {
-            n.split_once('@')
-                .map(|(_, v)| v)
-                .filter(|v| *v != WIT_VERSION)
-        }) {
-            return Err(PluginError::Version {
-                path: path.into(),
-                found: other.to_string(),
-            });
+        let (imports, exports) = self.interfaces(component);
+        let ours = |n: &&String| n.starts_with("sbx:plugin/");
+        let other_version = imports
+            .iter()
+            .chain(&exports)
+            .filter(ours)
+            .find_map(|n| n.split_once('@').map(|(_, v)| v).filter(|v| *v != WIT_VERSION));
+        if let Some(found) = other_version {
+            return Err(PluginError::Version { path: path.into(), found: found.to_string() });
         }
-        if !self.exports(component).iter().any(|n| n == POLICY_EXPORT) {
+        if !exports.iter().any(|n| n == POLICY_EXPORT) {
             return Err(PluginError::NotAPlugin { path: path.into() });
         }
         Ok(())

@@ -21,23 +21,14 @@ impl HostState {
     pub fn new(plugin: &str, memory_limit: usize) -> HostState {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
-        HostState {
-            plugin: plugin.to_string(),
-            memory_limit,
-            stderr,
-            wasi,
-            table: ResourceTable::new(),
-        }
+        HostState { plugin: plugin.to_string(), memory_limit, stderr, wasi, table: ResourceTable::new() }
     }
 
     /// What the plugin last said on stderr: a Rust panic's location and message, or the last line.
     pub fn last_words(&self) -> Option<String> {
         let text = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
-        let lines: Vec<&str> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("note: run with"))
-            .collect();
+        let lines: Vec<&str> =
+            text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("note: run with")).collect();
         match lines.iter().rposition(|l| l.contains("panicked at")) {
             Some(i) => Some(lines[i..].join(" ")),
             None => lines.last().map(|l| l.to_string()),
@@ -47,20 +38,12 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
 impl wasmtime::ResourceLimiter for HostState {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory_limit {
             wasmtime::bail!(
                 "exceeded its memory limit of {} MiB (asked for {} MiB)",
@@ -71,12 +54,7 @@ impl wasmtime::ResourceLimiter for HostState {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }

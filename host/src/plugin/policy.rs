@@ -1,81 +1,37 @@
 //! One policy plugin: loaded once (settings validated), then each check runs in a fresh Store made
-//! from the pre-linked instance, with an epoch deadline and a memory limit. Every failure of the
-//! plugin (trap, timeout, memory, panic) becomes a [`PluginError::Call`] naming it.
+//! from the pre-linked instance, with an epoch deadline, a memory limit and optional fuel. Every
+//! failure of the plugin (trap, timeout, memory, panic) becomes a [`PluginError::Call`] naming it.
 
 use super::bindings::{Image, Layer, LayerVerdict, PolicyPlugin, PolicyPluginPre, Verdict};
 use super::chain::PolicyCheck;
 use super::engine::{Engine, LoadInfo, PluginError, TICK, one_line};
 use super::host::HostState;
-use std::path::Path;
-use std::time::Duration;
+use crate::config::{Mode, OnError, PluginSpec};
 use wasmtime::{Store, Trap};
 
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub time: Duration,
-    pub memory: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            time: Duration::from_secs(1),
-            memory: 256 << 20,
-        }
-    }
-}
-
 pub struct Plugin {
-    pub name: String,
-    pub settings: String,
-    pub limits: Limits,
+    pub spec: PluginSpec,
     pub info: LoadInfo,
     engine: wasmtime::Engine,
+    /// The engine meters fuel (some plugin of this run has a fuel budget).
+    fuel: bool,
     pre: PolicyPluginPre<HostState>,
 }
 
 impl Plugin {
-    /// Loads the plugin at `path` and has it validate `settings` (JSON text).
-    pub fn load(
-        engine: &Engine,
-        path: &Path,
-        settings: &str,
-        limits: Limits,
-    ) -> Result<Plugin, PluginError> {
+    /// Loads the plugin `spec` names and has it validate its settings.
+    pub fn load(engine: &Engine, spec: &PluginSpec) -> Result<Plugin, PluginError> {
+        let path = spec.path.as_path();
         let (component, info) = engine.load(path)?;
-        let instance_pre =
-            engine
-                .linker
-                .instantiate_pre(&component)
-                .map_err(|e| PluginError::Link {
-                    path: path.into(),
-                    message: one_line(&e),
-                })?;
-        let pre = PolicyPluginPre::new(instance_pre).map_err(|e| PluginError::Link {
-            path: path.into(),
-            message: one_line(&e),
-        })?;
-        let name = path.file_stem().map_or_else(
-            || path.display().to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        );
-        let plugin = Plugin {
-            name,
-            settings: settings.to_string(),
-            limits,
-            info,
-            engine: engine.engine.clone(),
-            pre,
-        };
+        let link_error = |e: wasmtime::Error| PluginError::Link { path: path.into(), message: one_line(&e) };
+        let instance_pre = engine.linker.instantiate_pre(&component).map_err(link_error)?;
+        let pre = PolicyPluginPre::new(instance_pre).map_err(link_error)?;
+        let plugin = Plugin { spec: spec.clone(), info, engine: engine.engine.clone(), fuel: engine.fuel, pre };
         plugin
             .call("validate-settings", |p, store, settings| {
-                p.sbx_plugin_policy()
-                    .call_validate_settings(store, settings)
+                p.sbx_plugin_policy().call_validate_settings(store, settings)
             })?
-            .map_err(|message| PluginError::Settings {
-                plugin: plugin.name.clone(),
-                message,
-            })?;
+            .map_err(|message| PluginError::Settings { plugin: plugin.spec.name.clone(), message })?;
         Ok(plugin)
     }
 
@@ -84,16 +40,18 @@ impl Plugin {
         func: &'static str,
         f: impl FnOnce(&PolicyPlugin, &mut Store<HostState>, &str) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
-        let mut store = Store::new(&self.engine, HostState::new(&self.name, self.limits.memory));
+        let limits = &self.spec.limits;
+        let mut store = Store::new(&self.engine, HostState::new(&self.spec.name, limits.memory_bytes()));
         store.limiter(|s| s);
-        let ticks = (self.limits.time.as_micros() / TICK.as_micros()).max(1) as u64;
+        let ticks = (limits.time().as_micros() / TICK.as_micros()).max(1) as u64;
         store.set_epoch_deadline(ticks);
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|p| f(&p, &mut store, &self.settings));
+        if self.fuel {
+            // Fuel is an engine-wide switch: plugins without a budget get an endless one.
+            let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+        }
+        let result = self.pre.instantiate(&mut store).and_then(|p| f(&p, &mut store, &self.spec.settings));
         result.map_err(|e| PluginError::Call {
-            plugin: self.name.clone(),
+            plugin: self.spec.name.clone(),
             func,
             message: self.describe(&e, store.data()),
         })
@@ -101,10 +59,10 @@ impl Plugin {
 
     fn describe(&self, e: &wasmtime::Error, state: &HostState) -> String {
         let base = match e.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => format!(
-                "exceeded its time limit of {} ms",
-                self.limits.time.as_millis()
-            ),
+            Some(Trap::Interrupt) => format!("exceeded its time limit of {} ms", self.spec.limits.time_ms),
+            Some(Trap::OutOfFuel) => {
+                format!("ran out of its fuel of {} instructions", self.spec.limits.fuel.unwrap_or_default())
+            }
             Some(trap) => format!("trapped: {trap}"),
             None => e.root_cause().to_string(),
         };
@@ -117,19 +75,22 @@ impl Plugin {
 
 impl PolicyCheck for Plugin {
     fn name(&self) -> &str {
-        &self.name
+        &self.spec.name
+    }
+
+    fn mode(&self) -> Mode {
+        self.spec.mode
+    }
+
+    fn on_error(&self) -> OnError {
+        self.spec.on_error
     }
 
     fn check_image(&self, image: &Image) -> Result<Verdict, PluginError> {
-        self.call("check-image", |p, store, s| {
-            p.sbx_plugin_policy().call_check_image(store, s, image)
-        })
+        self.call("check-image", |p, store, s| p.sbx_plugin_policy().call_check_image(store, s, image))
     }
 
     fn check_layer(&self, image: &Image, layer: &Layer) -> Result<LayerVerdict, PluginError> {
-        self.call("check-layer", |p, store, s| {
-            p.sbx_plugin_policy()
-                .call_check_layer(store, s, image, layer)
-        })
+        self.call("check-layer", |p, store, s| p.sbx_plugin_policy().call_check_layer(store, s, image, layer))
     }
 }

@@ -14,24 +14,13 @@ pub fn apply(ops: &[MountOp], sys: &dyn Syscall) -> Result<(), (usize, Errno)> {
 
 fn apply_one(op: &MountOp, sys: &dyn Syscall) -> Result<(), Errno> {
     match op {
-        MountOp::MakeRootPrivate => {
-            sys.mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
-        }
-        MountOp::Overlay {
-            lowers,
-            upper,
-            work,
-            target,
-        } => sys.mount_overlay(lowers, upper, work, target),
+        MountOp::MakeRootPrivate => sys.mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None),
+        MountOp::Overlay { lowers, upper, work, target } => sys.mount_overlay(lowers, upper, work, target),
         MountOp::PivotRoot { new_root } => sys.pivot_root(new_root),
         MountOp::Mkdir { path, mode } => sys.mkdir(path, *mode),
-        MountOp::Mount {
-            source,
-            target,
-            fstype,
-            flags,
-            data,
-        } => sys.mount(Some(source), target, Some(fstype), *flags, data.as_deref()),
+        MountOp::Mount { source, target, fstype, flags, data } => {
+            sys.mount(Some(source), target, Some(fstype), *flags, data.as_deref())
+        }
         MountOp::Mknod { path, mode, dev } => sys.mknod(path, *mode, *dev),
         MountOp::Symlink { target, link } => sys.symlink(target, link),
         MountOp::Umask(mask) => {
@@ -70,10 +59,7 @@ mod tests {
 
     #[test]
     fn stops_at_the_first_failure_and_names_it() {
-        let rec = Recorder {
-            fail_on: vec![("overlay".into(), Errno::EINVAL)],
-            ..Default::default()
-        };
+        let rec = Recorder { fail_on: vec![("overlay".into(), Errno::EINVAL)], ..Default::default() };
         let (index, errno) = apply(&ops(), &rec).unwrap_err();
         assert_eq!((index, errno), (2, Errno::EINVAL));
         assert_eq!(rec.lines().len(), 3, "nothing after the failed step runs");

@@ -63,31 +63,16 @@ const NODEV: u64 = libc::MS_NODEV;
 const NOEXEC: u64 = libc::MS_NOEXEC;
 
 fn mount(source: &str, target: &str, fstype: &str, flags: u64, data: Option<&str>) -> MountOp {
-    MountOp::Mount {
-        source: cstr(source),
-        target: cstr(target),
-        fstype: cstr(fstype),
-        flags,
-        data: data.map(cstr),
-    }
+    MountOp::Mount { source: cstr(source), target: cstr(target), fstype: cstr(fstype), flags, data: data.map(cstr) }
 }
 
 fn mkdir(path: &str, mode: u32) -> MountOp {
-    MountOp::Mkdir {
-        path: cstr(path),
-        mode,
-    }
+    MountOp::Mkdir { path: cstr(path), mode }
 }
 
 /// The devices every container gets: (name, major, minor). Nothing else of the host's /dev.
-pub const DEVICES: [(&str, u32, u32); 6] = [
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
-];
+pub const DEVICES: [(&str, u32, u32); 6] =
+    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
 
 pub fn plan(spec: &RootfsSpec) -> Vec<MountOp> {
     let mut ops = vec![
@@ -99,73 +84,28 @@ pub fn plan(spec: &RootfsSpec) -> Vec<MountOp> {
             work: cstr(&spec.work),
             target: cstr(&spec.target),
         },
-        MountOp::PivotRoot {
-            new_root: cstr(&spec.target),
-        },
+        MountOp::PivotRoot { new_root: cstr(&spec.target) },
         mkdir("/proc", 0o555),
         mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC, None),
         mkdir("/dev", 0o755),
-        mount(
-            "tmpfs",
-            "/dev",
-            "tmpfs",
-            NOSUID | libc::MS_STRICTATIME,
-            Some("mode=755,size=65536k"),
-        ),
+        mount("tmpfs", "/dev", "tmpfs", NOSUID | libc::MS_STRICTATIME, Some("mode=755,size=65536k")),
     ];
     for (name, major, minor) in DEVICES {
         let dev = nix::sys::stat::makedev(major.into(), minor.into());
-        ops.push(MountOp::Mknod {
-            path: cstr(format!("/dev/{name}")),
-            mode: libc::S_IFCHR | 0o666,
-            dev,
-        });
+        ops.push(MountOp::Mknod { path: cstr(format!("/dev/{name}")), mode: libc::S_IFCHR | 0o666, dev });
     }
     ops.extend([
         mkdir("/dev/pts", 0o755),
-        mount(
-            "devpts",
-            "/dev/pts",
-            "devpts",
-            NOSUID | NOEXEC,
-            Some("newinstance,ptmxmode=0666,mode=0620"),
-        ),
-        MountOp::Symlink {
-            target: cstr("pts/ptmx"),
-            link: cstr("/dev/ptmx"),
-        },
+        mount("devpts", "/dev/pts", "devpts", NOSUID | NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620")),
+        MountOp::Symlink { target: cstr("pts/ptmx"), link: cstr("/dev/ptmx") },
         mkdir("/dev/shm", 0o1777),
-        mount(
-            "shm",
-            "/dev/shm",
-            "tmpfs",
-            NOSUID | NODEV | NOEXEC,
-            Some("mode=1777,size=65536k"),
-        ),
-        MountOp::Symlink {
-            target: cstr("/proc/self/fd"),
-            link: cstr("/dev/fd"),
-        },
-        MountOp::Symlink {
-            target: cstr("/proc/self/fd/0"),
-            link: cstr("/dev/stdin"),
-        },
-        MountOp::Symlink {
-            target: cstr("/proc/self/fd/1"),
-            link: cstr("/dev/stdout"),
-        },
-        MountOp::Symlink {
-            target: cstr("/proc/self/fd/2"),
-            link: cstr("/dev/stderr"),
-        },
+        mount("shm", "/dev/shm", "tmpfs", NOSUID | NODEV | NOEXEC, Some("mode=1777,size=65536k")),
+        MountOp::Symlink { target: cstr("/proc/self/fd"), link: cstr("/dev/fd") },
+        MountOp::Symlink { target: cstr("/proc/self/fd/0"), link: cstr("/dev/stdin") },
+        MountOp::Symlink { target: cstr("/proc/self/fd/1"), link: cstr("/dev/stdout") },
+        MountOp::Symlink { target: cstr("/proc/self/fd/2"), link: cstr("/dev/stderr") },
         mkdir("/sys", 0o555),
-        mount(
-            "sysfs",
-            "/sys",
-            "sysfs",
-            libc::MS_RDONLY | NOSUID | NODEV | NOEXEC,
-            None,
-        ),
+        mount("sysfs", "/sys", "sysfs", libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None),
         MountOp::Umask(0o022),
     ]);
     ops
@@ -176,12 +116,9 @@ impl fmt::Display for MountOp {
         let s = |c: &CString| c.to_string_lossy().into_owned();
         match self {
             MountOp::MakeRootPrivate => write!(f, "make / private"),
-            MountOp::Overlay { lowers, target, .. } => write!(
-                f,
-                "mount the overlay of {} layers on {}",
-                lowers.len(),
-                s(target)
-            ),
+            MountOp::Overlay { lowers, target, .. } => {
+                write!(f, "mount the overlay of {} layers on {}", lowers.len(), s(target))
+            }
             MountOp::PivotRoot { new_root } => write!(f, "pivot_root into {}", s(new_root)),
             MountOp::Mkdir { path, .. } => write!(f, "mkdir {}", s(path)),
             MountOp::Mount { fstype, target, .. } => {
@@ -200,9 +137,7 @@ mod tests {
 
     fn spec(n: usize) -> RootfsSpec {
         RootfsSpec {
-            layers: (0..n)
-                .map(|i| PathBuf::from(format!("/s/layers/{i}/diff")))
-                .collect(),
+            layers: (0..n).map(|i| PathBuf::from(format!("/s/layers/{i}/diff"))).collect(),
             upper: "/s/c/upper".into(),
             work: "/s/c/work".into(),
             target: "/s/c/rootfs".into(),
@@ -212,43 +147,23 @@ mod tests {
     #[test]
     fn overlay_lowers_are_top_first_and_pivot_follows() {
         let ops = plan(&spec(3));
-        let MountOp::Overlay { lowers, .. } = &ops[2] else {
-            panic!("overlay is third: {ops:?}")
-        };
-        assert_eq!(
-            lowers,
-            &vec![
-                cstr("/s/layers/2/diff"),
-                cstr("/s/layers/1/diff"),
-                cstr("/s/layers/0/diff")
-            ]
-        );
+        let MountOp::Overlay { lowers, .. } = &ops[2] else { panic!("overlay is third: {ops:?}") };
+        assert_eq!(lowers, &vec![cstr("/s/layers/2/diff"), cstr("/s/layers/1/diff"), cstr("/s/layers/0/diff")]);
         assert_eq!(ops[1], MountOp::MakeRootPrivate);
-        assert_eq!(
-            ops[3],
-            MountOp::PivotRoot {
-                new_root: cstr("/s/c/rootfs")
-            }
-        );
+        assert_eq!(ops[3], MountOp::PivotRoot { new_root: cstr("/s/c/rootfs") });
     }
 
     #[test]
     fn every_mount_after_the_pivot_is_inside_the_container() {
         let ops = plan(&spec(1));
-        let pivot = ops
-            .iter()
-            .position(|o| matches!(o, MountOp::PivotRoot { .. }))
-            .unwrap();
+        let pivot = ops.iter().position(|o| matches!(o, MountOp::PivotRoot { .. })).unwrap();
         for op in &ops[pivot + 1..] {
             if let MountOp::Mount { target, .. }
             | MountOp::Mkdir { path: target, .. }
             | MountOp::Mknod { path: target, .. } = op
             {
                 let t = target.to_str().unwrap();
-                assert!(
-                    ["/proc", "/dev", "/sys"].iter().any(|p| t.starts_with(p)),
-                    "{t}"
-                );
+                assert!(["/proc", "/dev", "/sys"].iter().any(|p| t.starts_with(p)), "{t}");
             }
         }
     }
@@ -259,33 +174,15 @@ mod tests {
         let nodes: Vec<String> = ops
             .iter()
             .filter_map(|o| {
-                if let MountOp::Mknod { path, .. } = o {
-                    Some(path.to_string_lossy().into_owned())
-                } else {
-                    None
-                }
+                if let MountOp::Mknod { path, .. } = o { Some(path.to_string_lossy().into_owned()) } else { None }
             })
             .collect();
-        assert_eq!(
-            nodes,
-            [
-                "/dev/null",
-                "/dev/zero",
-                "/dev/full",
-                "/dev/random",
-                "/dev/urandom",
-                "/dev/tty"
-            ]
-        );
+        assert_eq!(nodes, ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"]);
         let sys = ops
             .iter()
-            .position(
-                |o| matches!(o, MountOp::Mount { fstype, .. } if fstype.as_bytes() == b"sysfs"),
-            )
+            .position(|o| matches!(o, MountOp::Mount { fstype, .. } if fstype.as_bytes() == b"sysfs"))
             .unwrap();
-        let MountOp::Mount { flags, .. } = &ops[sys] else {
-            unreachable!()
-        };
+        let MountOp::Mount { flags, .. } = &ops[sys] else { unreachable!() };
         assert_ne!(flags & libc::MS_RDONLY, 0, "sysfs is read-only");
         assert_eq!(ops.last(), Some(&MountOp::Umask(0o022)));
     }

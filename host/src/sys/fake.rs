@@ -19,11 +19,7 @@ impl Recorder {
     }
 
     fn record(&self, line: String) -> SysResult {
-        let failure = self
-            .fail_on
-            .iter()
-            .find(|(p, _)| line.starts_with(p.as_str()))
-            .map(|(_, e)| *e);
+        let failure = self.fail_on.iter().find(|(p, _)| line.starts_with(p.as_str())).map(|(_, e)| *e);
         self.calls.borrow_mut().push(line);
         failure.map_or(Ok(()), Err)
     }
@@ -46,29 +42,11 @@ impl Syscall for Recorder {
         flags: u64,
         data: Option<&CStr>,
     ) -> SysResult {
-        self.record(format!(
-            "mount {} {} {} {flags:#x} {}",
-            opt(source),
-            s(target),
-            opt(fstype),
-            opt(data)
-        ))
+        self.record(format!("mount {} {} {} {flags:#x} {}", opt(source), s(target), opt(fstype), opt(data)))
     }
-    fn mount_overlay(
-        &self,
-        lowers: &[CString],
-        upper: &CStr,
-        work: &CStr,
-        target: &CStr,
-    ) -> SysResult {
+    fn mount_overlay(&self, lowers: &[CString], upper: &CStr, work: &CStr, target: &CStr) -> SysResult {
         let lowers: Vec<String> = lowers.iter().map(|l| s(l)).collect();
-        self.record(format!(
-            "overlay {} upper={} work={} on {}",
-            lowers.join(":"),
-            s(upper),
-            s(work),
-            s(target)
-        ))
+        self.record(format!("overlay {} upper={} work={} on {}", lowers.join(":"), s(upper), s(work), s(target)))
     }
     fn pivot_root(&self, new_root: &CStr) -> SysResult {
         self.record(format!("pivot_root {}", s(new_root)))
@@ -115,12 +93,7 @@ impl Syscall for Recorder {
     fn cloexec_from(&self, first: u32) -> SysResult {
         self.record(format!("cloexec_from {first}"))
     }
-    fn exec(
-        &self,
-        path: &CStr,
-        _argv: &[*const libc::c_char],
-        _envp: &[*const libc::c_char],
-    ) -> Errno {
+    fn exec(&self, path: &CStr, _argv: &[*const libc::c_char], _envp: &[*const libc::c_char]) -> Errno {
         match self.record(format!("exec {}", s(path))) {
             Err(e) => e,
             Ok(()) => Errno::UnknownErrno,

@@ -34,16 +34,7 @@ impl Drop for Fd {
 }
 
 fn fsconfig_string(fs: &Fd, key: &CStr, value: &CStr) -> SysResult {
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fs.0,
-            FSCONFIG_SET_STRING,
-            key.as_ptr(),
-            value.as_ptr(),
-            0,
-        )
-    })
+    check(unsafe { libc::syscall(libc::SYS_fsconfig, fs.0, FSCONFIG_SET_STRING, key.as_ptr(), value.as_ptr(), 0) })
 }
 
 impl Syscall for Linux {
@@ -69,13 +60,7 @@ impl Syscall for Linux {
 
     /// Uses fsconfig `lowerdir+` (Linux 6.8), one layer at a time: mount(2) options stop at one
     /// page, about 140 absolute layer paths, and the kernel allows 500 lowers.
-    fn mount_overlay(
-        &self,
-        lowers: &[CString],
-        upper: &CStr,
-        work: &CStr,
-        target: &CStr,
-    ) -> SysResult {
+    fn mount_overlay(&self, lowers: &[CString], upper: &CStr, work: &CStr, target: &CStr) -> SysResult {
         let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) };
         check(fs)?;
         let fs = Fd(fs as libc::c_int);
@@ -85,14 +70,7 @@ impl Syscall for Linux {
         fsconfig_string(&fs, c"upperdir", upper)?;
         fsconfig_string(&fs, c"workdir", work)?;
         check(unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                fs.0,
-                FSCONFIG_CMD_CREATE,
-                ptr::null::<u8>(),
-                ptr::null::<u8>(),
-                0,
-            )
+            libc::syscall(libc::SYS_fsconfig, fs.0, FSCONFIG_CMD_CREATE, ptr::null::<u8>(), ptr::null::<u8>(), 0)
         })?;
         let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs.0, FSMOUNT_CLOEXEC, 0) };
         check(mnt)?;
@@ -191,24 +169,15 @@ impl Syscall for Linux {
     }
 
     fn set_parent_death_signal(&self, signal: i32) -> SysResult {
-        check(
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) } as libc::c_long,
-        )
+        check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) } as libc::c_long)
     }
 
     fn cloexec_from(&self, first: u32) -> SysResult {
         check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })
     }
 
-    fn exec(
-        &self,
-        path: &CStr,
-        argv: &[*const libc::c_char],
-        envp: &[*const libc::c_char],
-    ) -> Errno {
-        debug_assert!(
-            argv.last().is_some_and(|p| p.is_null()) && envp.last().is_some_and(|p| p.is_null())
-        );
+    fn exec(&self, path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
+        debug_assert!(argv.last().is_some_and(|p| p.is_null()) && envp.last().is_some_and(|p| p.is_null()));
         unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
         Errno::last()
     }

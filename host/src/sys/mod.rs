@@ -24,13 +24,7 @@ pub trait Syscall {
         data: Option<&CStr>,
     ) -> SysResult;
     /// An overlay of `lowers` (top first) with `upper` and `work`, mounted on `target`.
-    fn mount_overlay(
-        &self,
-        lowers: &[CString],
-        upper: &CStr,
-        work: &CStr,
-        target: &CStr,
-    ) -> SysResult;
+    fn mount_overlay(&self, lowers: &[CString], upper: &CStr, work: &CStr, target: &CStr) -> SysResult;
     /// Makes `new_root` the root of the mount namespace and detaches the old root.
     fn pivot_root(&self, new_root: &CStr) -> SysResult;
     /// mkdir(2) that accepts an existing directory.
@@ -56,10 +50,5 @@ pub trait Syscall {
     /// Marks every descriptor from `first` on close-on-exec.
     fn cloexec_from(&self, first: u32) -> SysResult;
     /// execve(2); returns only on failure.
-    fn exec(
-        &self,
-        path: &CStr,
-        argv: &[*const libc::c_char],
-        envp: &[*const libc::c_char],
-    ) -> Errno;
+    fn exec(&self, path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno;
 }

@@ -16,9 +16,7 @@ pub mod bindings {
     });
 }
 
-pub use bindings::sbx::plugin::types::{
-    Entry, EntryKind, Image, ImageConfig, Layer, LayerVerdict, LogLevel, Verdict,
-};
+pub use bindings::sbx::plugin::types::{Entry, EntryKind, Image, ImageConfig, Layer, LayerVerdict, LogLevel, Verdict};
 
 use serde::de::DeserializeOwned;
 
@@ -161,14 +159,6 @@ pub mod testing {
     }
 
     pub fn file(path: &str, mode: u32, size: u64) -> Entry {
-        Entry {
-            path: path.into(),
-            kind: EntryKind::File,
-            mode,
-            uid: 0,
-            gid: 0,
-            size,
-            link_target: None,
-        }
+        Entry { path: path.into(), kind: EntryKind::File, mode, uid: 0, gid: 0, size, link_target: None }
     }
 }

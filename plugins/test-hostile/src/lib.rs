@@ -9,12 +9,7 @@ pub struct Hostile;
 
 /// What the image asks the plugin to do.
 pub fn behaviour(image: &Image) -> Option<&str> {
-    image
-        .config
-        .labels
-        .iter()
-        .find(|(k, _)| k == "sbx.test.hostile")
-        .map(|(_, v)| v.as_str())
+    image.config.labels.iter().find(|(k, _)| k == "sbx.test.hostile").map(|(_, v)| v.as_str())
 }
 
 impl Policy for Hostile {
@@ -38,10 +33,9 @@ impl Policy for Hostile {
             Some("trap") => trap(),
             Some("panic") => panic!("test-hostile panics as asked"),
             Some("open") => match std::fs::read_to_string("/etc/passwd") {
-                Ok(text) => Verdict::Deny(format!(
-                    "read /etc/passwd, which must not be possible: {} bytes",
-                    text.len()
-                )),
+                Ok(text) => {
+                    Verdict::Deny(format!("read /etc/passwd, which must not be possible: {} bytes", text.len()))
+                }
                 Err(e) => panic!("cannot open /etc/passwd: {e}"),
             },
             _ => Verdict::Allow,
@@ -69,10 +63,7 @@ mod tests {
     fn reads_the_label_and_allows_without_it() {
         let mut image = sbx_plugin::testing::image();
         assert_eq!(Hostile::check_image(&NoSettings {}, &image), Verdict::Allow);
-        image
-            .config
-            .labels
-            .push(("sbx.test.hostile".into(), "loop".into()));
+        image.config.labels.push(("sbx.test.hostile".into(), "loop".into()));
         assert_eq!(behaviour(&image), Some("loop"));
     }
 }

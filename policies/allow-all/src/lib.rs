@@ -18,13 +18,7 @@ mod tests {
     fn allows_everything() {
         let image = testing::image();
         let layer = testing::layer(vec![testing::file("bin/su", 0o4755, 10)]);
-        assert_eq!(
-            AllowAll::check_image(&NoSettings {}, &image),
-            Verdict::Allow
-        );
-        assert_eq!(
-            AllowAll::check_layer(&NoSettings {}, &image, &layer),
-            LayerVerdict::Mount
-        );
+        assert_eq!(AllowAll::check_image(&NoSettings {}, &image), Verdict::Allow);
+        assert_eq!(AllowAll::check_layer(&NoSettings {}, &image, &layer), LayerVerdict::Mount);
     }
 }

@@ -29,15 +29,8 @@ impl Policy for DenySetuid {
         match first_setuid(settings, layer) {
             None => LayerVerdict::Mount,
             Some(e) => {
-                let bit = if e.mode & mode::SETUID != 0 {
-                    "setuid"
-                } else {
-                    "setgid"
-                };
-                LayerVerdict::Deny(format!(
-                    "layer {} adds {bit} file /{} (mode {:o})",
-                    layer.diff_id, e.path, e.mode
-                ))
+                let bit = if e.mode & mode::SETUID != 0 { "setuid" } else { "setgid" };
+                LayerVerdict::Deny(format!("layer {} adds {bit} file /{} (mode {:o})", layer.diff_id, e.path, e.mode))
             }
         }
     }
@@ -53,10 +46,7 @@ mod tests {
     #[test]
     fn plain_files_mount() {
         let l = layer(vec![file("bin/sh", 0o755, 1), file("etc/passwd", 0o644, 1)]);
-        assert_eq!(
-            DenySetuid::check_layer(&Settings::default(), &image(), &l),
-            LayerVerdict::Mount
-        );
+        assert_eq!(DenySetuid::check_layer(&Settings::default(), &image(), &l), LayerVerdict::Mount);
     }
 
     #[test]
@@ -83,20 +73,14 @@ mod tests {
         let mut dir = file("var/mail", 0o2775, 0);
         dir.kind = EntryKind::Dir;
         let l = layer(vec![dir]);
-        assert_eq!(
-            DenySetuid::check_layer(&Settings::default(), &image(), &l),
-            LayerVerdict::Mount
-        );
+        assert_eq!(DenySetuid::check_layer(&Settings::default(), &image(), &l), LayerVerdict::Mount);
     }
 
     #[test]
     fn allowlisted_path_is_mounted() {
         let settings: Settings = sbx_plugin::parse_settings(r#"{"allow":["bin/su"]}"#).unwrap();
         let l = layer(vec![file("bin/su", 0o4755, 1)]);
-        assert_eq!(
-            DenySetuid::check_layer(&settings, &image(), &l),
-            LayerVerdict::Mount
-        );
+        assert_eq!(DenySetuid::check_layer(&settings, &image(), &l), LayerVerdict::Mount);
     }
 
     #[test]

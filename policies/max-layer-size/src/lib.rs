@@ -19,9 +19,7 @@ fn default_max() -> u64 {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            max_bytes: DEFAULT_MAX_BYTES,
-        }
+        Settings { max_bytes: DEFAULT_MAX_BYTES }
     }
 }
 
@@ -67,10 +65,7 @@ mod tests {
     fn layer_at_the_limit_mounts_and_over_it_is_denied() {
         let settings = Settings { max_bytes: 100 };
         let at = layer(vec![file("a", 0o644, 60), file("b", 0o644, 40)]);
-        assert_eq!(
-            MaxLayerSize::check_layer(&settings, &image(), &at),
-            LayerVerdict::Mount
-        );
+        assert_eq!(MaxLayerSize::check_layer(&settings, &image(), &at), LayerVerdict::Mount);
         let over = layer(vec![file("a", 0o644, 101)]);
         match MaxLayerSize::check_layer(&settings, &image(), &over) {
             LayerVerdict::Deny(r) => {

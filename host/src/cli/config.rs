@@ -1,0 +1,70 @@
+//! `sbx config check [FILE]`: validates the configuration and loads every plugin with its settings.
+
+use crate::config::{self, Config, Mode, OnError};
+use crate::image::Store;
+use crate::plugin::set;
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Validate a configuration file (default: the one sbx would use) and load its plugins.
+    Check {
+        /// The file to check.
+        file: Option<PathBuf>,
+    },
+}
+
+/// The configuration of this run: `--config FILE`, else the default file if there is one.
+pub fn resolve(explicit: Option<&Path>) -> Result<Config, i32> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => match config::default_path(unsafe { libc::geteuid() } == 0, |k| std::env::var(k).ok()) {
+            Some(p) => p,
+            None => return Ok(Config::default()),
+        },
+    };
+    config::load(&path).map_err(super::fail)
+}
+
+pub fn run(store: &Store, cmd: ConfigCommand, global: Option<&Path>) -> i32 {
+    let ConfigCommand::Check { file } = cmd;
+    let config = match resolve(file.as_deref().or(global)) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let results = match set::check_all(&store.root().join("plugins"), &config.plugins) {
+        Ok(r) => r,
+        Err(e) => return super::fail(e),
+    };
+    let mut failed = 0;
+    for (spec, result) in config.plugins.iter().zip(results) {
+        let mode = match spec.mode {
+            Mode::Enforce => "enforce",
+            Mode::Monitor => "monitor",
+        };
+        let on_error = match spec.on_error {
+            OnError::Deny => "deny",
+            OnError::Allow => "allow",
+        };
+        let status = match result {
+            Ok(p) => format!(
+                "ok ({}, {:.1} ms)",
+                if p.info.cached { "cached" } else { "compiled" },
+                p.info.elapsed.as_secs_f64() * 1e3
+            ),
+            Err(e) => {
+                failed += 1;
+                format!("ERROR: {e}")
+            }
+        };
+        println!("{:<20} {:<8} on-error={:<5} {}  {}", spec.name, mode, on_error, spec.path.display(), status);
+    }
+    if failed > 0 {
+        eprintln!("sbx: {failed} of {} plugins failed to load", config.plugins.len());
+        1
+    } else {
+        println!("{} plugins ok", config.plugins.len());
+        0
+    }
+}

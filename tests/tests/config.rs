@@ -1,0 +1,199 @@
+//! The plugin configuration (YAML) end to end: settings, order, monitor mode, on-error, limits,
+//! `sbx config check`, and errors that name the file, line and column.
+
+use sbx_tests::harness::{Sandbox, is_root, plugin, test_image};
+use sbx_tests::image::{Image, busybox};
+
+fn write_config(s: &Sandbox, yaml: &str) -> String {
+    let path = s.scratch.join("sbx.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path.display().to_string()
+}
+
+fn p(name: &str) -> String {
+    plugin(name).display().to_string()
+}
+
+#[test]
+fn settings_reach_the_plugin() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    s.load(&test_image("setuid").unwrap());
+    let strict = write_config(&s, &format!("plugins:\n  - path: {}\n", p("deny-setuid")));
+    let r = s.sbx(&["--config", &strict, "run", "--rm", "setuid", "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    let allowing = write_config(
+        &s,
+        &format!("plugins:\n  - path: {}\n    settings:\n      allow: [usr/bin/su]\n", p("deny-setuid")),
+    );
+    let r = s.sbx(&["--config", &allowing, "run", "--rm", "setuid", "echo", "allowed"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "allowed\n"), "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn monitor_mode_reports_and_runs() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    s.load(&test_image("setuid").unwrap());
+    let cfg = write_config(&s, &format!("plugins:\n  - path: {}\n    mode: monitor\n", p("deny-setuid")));
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", "setuid", "echo", "ran"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "{r:?}");
+    assert!(
+        r.stderr.contains("sbx: policy deny-setuid: layer 1: would deny: ") && r.stderr.contains("/usr/bin/su"),
+        "{r:?}"
+    );
+    s.assert_clean(0);
+}
+
+fn hostile_image(s: &Sandbox, behaviour: &str) -> String {
+    let name = format!("hostile-{behaviour}");
+    let image = Image::new(&format!("{name}:latest"), vec![busybox().unwrap()])
+        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": behaviour } }));
+    s.load(&image);
+    name
+}
+
+#[test]
+fn on_error_allow_and_limits_from_the_config() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    let trap = hostile_image(&s, "trap");
+    let cfg = write_config(&s, &format!("plugins:\n  - path: {}\n    on-error: allow\n", p("test-hostile")));
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", &trap, "echo", "ran"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "fail open when asked: {r:?}");
+    assert!(r.stderr.contains("sbx: policy test-hostile: ignored failure: ") && r.stderr.contains("trapped"), "{r:?}");
+
+    let looping = hostile_image(&s, "loop");
+    let cfg = write_config(&s, &format!("plugins:\n  - path: {}\n    limits: {{ time-ms: 100 }}\n", p("test-hostile")));
+    let started = std::time::Instant::now();
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", &looping, "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains("exceeded its time limit of 100 ms"), "{r:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    let cfg =
+        write_config(&s, &format!("plugins:\n  - path: {}\n    limits: {{ fuel: 1000000 }}\n", p("test-hostile")));
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", &looping, "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains("ran out of its fuel of 1000000 instructions"), "{r:?}");
+
+    let growing = hostile_image(&s, "grow");
+    let cfg =
+        write_config(&s, &format!("plugins:\n  - path: {}\n    limits: {{ memory-mib: 16 }}\n", p("test-hostile")));
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", &growing, "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains("exceeded its memory limit of 16 MiB"), "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn config_check_loads_every_plugin() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    let good = write_config(
+        &s,
+        &format!(
+            "plugins:\n  - path: {}\n  - path: {}\n    settings: {{ max_bytes: 1000 }}\n",
+            p("deny-setuid"),
+            p("max-layer-size")
+        ),
+    );
+    let r = s.sbx(&["config", "check", &good]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("deny-setuid") && r.stdout.contains("max-layer-size") && r.stdout.contains("2 plugins ok"),
+        "{r:?}"
+    );
+
+    let bad = write_config(
+        &s,
+        &format!(
+            "plugins:\n  - path: {}\n    settings: {{ alow: [] }}\n  - path: {}\n    settings: {{ max_bytes: 0 }}\n",
+            p("deny-setuid"),
+            p("max-layer-size")
+        ),
+    );
+    let r = s.sbx(&["config", "check", &bad]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("plugin deny-setuid refused its settings: invalid settings: unknown field `alow`"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("plugin max-layer-size refused its settings: max_bytes must be greater than 0"), "{r:?}");
+    assert!(r.stderr.contains("2 of 2 plugins failed to load"), "{r:?}");
+}
+
+#[test]
+fn yaml_errors_name_file_line_and_column() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    s.load(&test_image("busybox").unwrap());
+    let cfg = write_config(&s, "plugins:\n  - path: x.wasm\n    mode: strict\n");
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", "busybox", "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains(&format!("{cfg}:3:11: ")) && r.stderr.contains("unknown variant `strict`"), "{r:?}");
+    let r = s.sbx(&["--config", "/nonexistent/sbx.yaml", "run", "--rm", "busybox", "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains("cannot read config /nonexistent/sbx.yaml"), "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn policy_test_shows_every_answer_without_running() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    s.load(&test_image("setuid").unwrap());
+    let r = s.sbx(&["policy", "test", "--policy", &p("allow-all"), "--policy", &p("deny-setuid"), "setuid"]);
+    assert_eq!(r.code, 1, "denied: {r:?}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("PLUGIN") && lines[0].contains("VERDICT"), "{r:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("deny-setuid")
+            && l.contains("layer 1")
+            && l.contains("deny")
+            && l.contains("/usr/bin/su")),
+        "{r:?}"
+    );
+    assert!(lines.last().unwrap().starts_with("denied by deny-setuid: "), "{r:?}");
+    assert!(s.containers().is_empty(), "nothing ran");
+
+    let r = s.sbx(&["policy", "test", "--format", "json", "--policy", &p("allow-all"), "setuid"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["allowed"], true);
+    let answers = v["answers"].as_array().unwrap();
+    assert_eq!(answers.len(), 3, "image + 2 layers: {v}");
+    assert_eq!(answers[1]["check"], "layer 0");
+    assert_eq!(answers[1]["verdict"], "mount");
+    s.assert_clean(0);
+}
+
+#[test]
+fn plugin_inspect_tells_version_interfaces_and_cache() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    let r = s.sbx(&["plugin", "inspect", &p("deny-setuid")]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("wit:       sbx:plugin@0.1.0"), "{r:?}");
+    assert!(r.stdout.contains("exports:   sbx:plugin/policy@0.1.0"), "{r:?}");
+    assert!(r.stdout.contains("compiled now"), "{r:?}");
+    let r = s.sbx(&["plugin", "inspect", &p("deny-setuid")]);
+    assert!(r.stdout.contains("from the compile cache"), "{r:?}");
+    let r = s.sbx(&["plugin", "inspect", "/nonexistent.wasm"]);
+    assert_eq!(r.code, 125, "{r:?}");
+}
