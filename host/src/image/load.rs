@@ -109,29 +109,29 @@ fn parse_digest(source: &Source, member: &str, d: &impl ToString) -> Result<Dige
     d.to_string().parse().map_err(|e| bad_json(source, member, e))
 }
 
+/// Checks a blob's digest and size against what its descriptor said.
+fn check_blob(
+    path: &Path,
+    what: &'static str,
+    member: &str,
+    expected: (&Digest, u64),
+    actual: (Digest, u64),
+) -> Result<(), LoadError> {
+    let (path, member) = (path.to_path_buf(), member.to_string());
+    if &actual.0 != expected.0 {
+        return Err(LoadError::DigestMismatch { path, what, member, expected: expected.0.clone(), actual: actual.0 });
+    }
+    if actual.1 != expected.1 {
+        return Err(LoadError::SizeMismatch { path, what, member, expected: expected.1, actual: actual.1 });
+    }
+    Ok(())
+}
+
 /// Reads a small blob named by a descriptor and checks its digest and size.
 fn verified_blob(source: &Source, what: &'static str, digest: &Digest, size: u64) -> Result<Vec<u8>, LoadError> {
     let member = blob_member(digest);
     let bytes = source.read_small(&member)?;
-    let actual = Digest::of(&bytes);
-    if &actual != digest {
-        return Err(LoadError::DigestMismatch {
-            path: source.path().into(),
-            what,
-            member,
-            expected: digest.clone(),
-            actual,
-        });
-    }
-    if bytes.len() as u64 != size {
-        return Err(LoadError::SizeMismatch {
-            path: source.path().into(),
-            what,
-            member,
-            expected: size,
-            actual: bytes.len() as u64,
-        });
-    }
+    check_blob(source.path(), what, &member, (digest, size), (Digest::of(&bytes), bytes.len() as u64))?;
     Ok(bytes)
 }
 
@@ -301,34 +301,10 @@ fn unpack_layer(
     let (actual_diff_id, _) = tar_stream.finish().map_err(read_err)?;
     let (actual_digest, actual_size) = blob.into_inner().finish().map_err(read_err)?;
 
-    let (expected_digest, expected_size) = lp.expected.unwrap_or((actual_digest.clone(), actual_size));
-    if actual_digest != expected_digest {
-        return Err(LoadError::DigestMismatch {
-            path,
-            what: "layer",
-            member,
-            expected: expected_digest,
-            actual: actual_digest,
-        });
+    if let Some((digest, size)) = &lp.expected {
+        check_blob(&path, "layer", &member, (digest, *size), (actual_digest.clone(), actual_size))?;
     }
-    if actual_size != expected_size {
-        return Err(LoadError::SizeMismatch {
-            path,
-            what: "layer",
-            member,
-            expected: expected_size,
-            actual: actual_size,
-        });
-    }
-    if actual_diff_id != diff_id {
-        return Err(LoadError::DigestMismatch {
-            path,
-            what: "uncompressed layer",
-            member,
-            expected: diff_id,
-            actual: actual_diff_id,
-        });
-    }
+    check_blob(&path, "uncompressed layer", &member, (&diff_id, 0), (actual_diff_id, 0))?;
     let meta =
         LayerMeta { diff_id: diff_id.clone(), unpacked_size: report.unpacked_size, entries: report.entries.len() };
     store.commit_layer(staging, &meta, &report.entries)?;

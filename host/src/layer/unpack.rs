@@ -225,14 +225,7 @@ impl Unpacker {
         // The target is stored as text and never followed here; inside the container it resolves
         // against the container's own root.
         symlinkat(OsStr::from_bytes(target), parent, name).map_err(|e| os("symlink", e))?;
-        fchownat(
-            parent,
-            name,
-            Some(Uid::from_raw(meta.uid)),
-            Some(Gid::from_raw(meta.gid)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| os("chown", e))?;
+        meta.chown_at(parent, name)?;
         let t = TimeSpec::new(meta.mtime, 0);
         utimensat(parent, name, &t, &t, UtimensatFlags::NoFollowSymlink).map_err(|e| os("setting times", e))
     }
@@ -269,14 +262,7 @@ impl Unpacker {
             _ => SFlag::S_IFIFO,
         };
         mknodat(parent, name, sflag, Mode::from_bits_truncate(0o600), dev).map_err(|e| os("mknod", e))?;
-        fchownat(
-            parent,
-            name,
-            Some(Uid::from_raw(meta.uid)),
-            Some(Gid::from_raw(meta.gid)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| os("chown", e))?;
+        meta.chown_at(parent, name)?;
         // Not a symlink (just made), so following is harmless; chmod after chown keeps special bits.
         fchmodat(parent, name, Mode::from_bits_truncate(meta.mode), FchmodatFlags::FollowSymlink)
             .map_err(|e| os("chmod", e))
@@ -309,6 +295,12 @@ struct Meta {
 }
 
 impl Meta {
+    /// Owner of `name` in `parent`, not following it if it is a symlink.
+    fn chown_at(&self, parent: BorrowedFd, name: &OsStr) -> EntryResult {
+        let (uid, gid) = (Some(Uid::from_raw(self.uid)), Some(Gid::from_raw(self.gid)));
+        fchownat(parent, name, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| os("chown", e))
+    }
+
     /// Owner first: chown clears setuid and setgid, so the mode goes on after it.
     fn apply_fd(&self, fd: BorrowedFd) -> EntryResult {
         fchown(fd, Some(Uid::from_raw(self.uid)), Some(Gid::from_raw(self.gid))).map_err(|e| os("chown", e))?;
