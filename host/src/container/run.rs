@@ -304,6 +304,8 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
         Ok(Some(f)) => Some(describe_failure(&plan, f, &spec)),
         Err(e) => Some(RunError::Spawn(e)),
     };
+    // Without --rm the writable layer outlives the run, whatever fails from here on.
+    dirs.keep = !opts.rm;
     cgroup.remove()?;
     if !opts.rm {
         record.status = if failure.is_some() { Status::Created } else { Status::Exited };
@@ -311,7 +313,6 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
         record.pid = None;
         record.finished = Some(crate::time::now_rfc3339());
         record.save(&dirs.root)?;
-        dirs.keep = true;
     }
     match failure {
         Some(e) => Err(e),
