@@ -220,7 +220,32 @@ fn image_with_500_layers_runs_and_501_is_refused_clearly() {
     s.load(&test_image("many:501").unwrap());
     let r = s.sbx(&["run", "--rm", "many501", "true"]);
     assert_eq!(r.code, 125, "{r:?}");
-    assert!(r.stderr.contains("overlay of 501 layers") && r.stderr.contains("more than 500 layers"), "{r:?}");
+    assert!(r.stderr.contains("the image has 501 layers; overlayfs stacks at most 500"), "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn the_single_mount_call_of_older_kernels_works_too() {
+    if !is_root() {
+        return;
+    }
+    let s = sandbox_with("layered");
+    let legacy = |image: &str, cmd: &[&str]| {
+        let out = std::process::Command::new(sbx_tests::harness::sbx_bin())
+            .args(["run", "--rm", image])
+            .args(cmd)
+            .env("SBX_ROOT", &s.root)
+            .env("SBX_OVERLAY_MOUNT", "legacy")
+            .output()
+            .unwrap();
+        sbx_tests::harness::Run::from(out)
+    };
+    let r = legacy("layered", &["sh", "-c", "ls /data; cat /etc/layer3"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "new\nthird\n"), "{r:?}");
+    s.load(&test_image("many:200").unwrap());
+    let r = legacy("many200", &["true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains("the image has 200 layers, too many for one mount(2)"), "{r:?}");
     s.assert_clean(0);
 }
 

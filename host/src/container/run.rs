@@ -59,6 +59,8 @@ pub enum RunError {
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
     Spawn(#[from] SpawnError),
+    #[error(transparent)]
+    Plan(#[from] rootfs::PlanError),
     #[error("container setup failed: cannot {step}: {errno}{hint}")]
     Setup { step: String, errno: Errno, hint: &'static str },
     #[error("exec \"{0}\": executable file not found in $PATH")]
@@ -181,12 +183,13 @@ fn child_plan(
         CString::new(spec.hostname.as_str())
             .map_err(|_| RunError::Spec(spec::SpecError::BadEnv(spec.hostname.clone())))?,
     ));
-    let mounts = rootfs::plan(&RootfsSpec {
+    let rootfs = RootfsSpec {
         layers,
         upper: dirs.root.join("upper"),
         work: dirs.root.join("work"),
         target: dirs.root.join("rootfs"),
-    });
+    };
+    let mounts = rootfs::plan(&rootfs, kernel())?;
     let mut after = Vec::new();
     // Docker creates a missing working directory; each level is made in turn, in the container.
     let mut partial = PathBuf::from("/");
@@ -219,13 +222,27 @@ fn describe_failure(plan: &ChildPlan, f: Failure, spec: &ProcessSpec) -> RunErro
             };
         }
     };
-    let overlay = matches!(plan.mounts.get(f.index), Some(rootfs::MountOp::Overlay { .. }));
+    let overlay = match plan.mounts.get(f.index) {
+        Some(rootfs::MountOp::Overlay { .. }) => true,
+        Some(rootfs::MountOp::Mount { fstype, .. }) => fstype.as_bytes() == b"overlay",
+        _ => false,
+    };
     let hint = if f.phase == Phase::Mounts && overlay && f.errno == Errno::EINVAL {
-        " (overlayfs refused the layers: more than 500 layers, or a kernel older than 6.8 without fsconfig lowerdir+)"
+        " (overlayfs refused it: is the store's filesystem usable as an overlayfs upper layer?)"
     } else {
         ""
     };
     RunError::Setup { step: step.unwrap_or_else(|| "an unknown step".into()), errno: f.errno, hint }
+}
+
+/// The running kernel's (major, minor), which decides how the overlay is mounted.
+/// `SBX_OVERLAY_MOUNT=legacy` forces the single mount(2) call older kernels get (for
+/// troubleshooting, and so the tests exercise that path on any kernel).
+fn kernel() -> (u32, u32) {
+    if std::env::var_os("SBX_OVERLAY_MOUNT").is_some_and(|v| v == "legacy") {
+        return (0, 0);
+    }
+    nix::sys::utsname::uname().map_or((0, 0), |u| rootfs::kernel_version(&u.release().to_string_lossy()))
 }
 
 /// Runs a container to its end and returns its exit code.

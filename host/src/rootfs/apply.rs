@@ -37,12 +37,16 @@ mod tests {
     use crate::sys::fake::Recorder;
 
     fn ops() -> Vec<MountOp> {
-        plan(&RootfsSpec {
-            layers: vec!["/l0".into(), "/l1".into()],
-            upper: "/u".into(),
-            work: "/w".into(),
-            target: "/t".into(),
-        })
+        plan(
+            &RootfsSpec {
+                layers: vec!["/l0".into(), "/l1".into()],
+                upper: "/u".into(),
+                work: "/w".into(),
+                target: "/t".into(),
+            },
+            (6, 8),
+        )
+        .unwrap()
     }
 
     #[test]

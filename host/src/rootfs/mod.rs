@@ -6,4 +6,4 @@ pub mod apply;
 pub mod plan;
 
 pub use apply::apply;
-pub use plan::{MountOp, RootfsSpec, plan};
+pub use plan::{MountOp, PlanError, RootfsSpec, kernel_version, plan};

@@ -1,6 +1,10 @@
 //! The mount plan of a container, as data. Paths after the pivot are absolute in the container and
 //! so resolve inside it: a symlink planted by an image (`/proc -> /etc`) can only redirect a mount
 //! to somewhere else in the container's own tree.
+//!
+//! The overlay is built with fsconfig `lowerdir+`, one layer at a time (Linux 6.8+), which takes
+//! the kernel's 500 lowers. Older kernels get mount(2) with all options in one page, which holds
+//! about 140 layers under the default root; more than that is refused with a clear error.
 
 use std::ffi::CString;
 use std::fmt;
@@ -11,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub enum MountOp {
     /// Stop mount events from reaching the host: everything below `/` becomes private.
     MakeRootPrivate,
-    /// Lowers top first.
+    /// With fsconfig `lowerdir+`; lowers top first.
     Overlay {
         lowers: Vec<CString>,
         upper: CString,
@@ -74,16 +78,71 @@ fn mkdir(path: &str, mode: u32) -> MountOp {
 pub const DEVICES: [(&str, u32, u32); 6] =
     [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
 
-pub fn plan(spec: &RootfsSpec) -> Vec<MountOp> {
-    let mut ops = vec![
-        MountOp::Umask(0),
-        MountOp::MakeRootPrivate,
-        MountOp::Overlay {
-            lowers: spec.layers.iter().rev().map(cstr).collect(),
+/// The first kernel whose overlayfs takes `lowerdir+` through fsconfig.
+pub const LOWERDIR_PLUS_SINCE: (u32, u32) = (6, 8);
+
+/// overlayfs stacks at most this many lower layers (OVL_MAX_STACK).
+pub const MAX_LAYERS: usize = 500;
+
+/// mount(2) copies its options into one page.
+const PAGE: usize = 4096;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("the image has {0} layers; overlayfs stacks at most {MAX_LAYERS}")]
+    OverMax(usize),
+    #[error(
+        "the image has {layers} layers, too many for one mount(2) on Linux {}.{} (overlayfs takes them one by one from Linux 6.8); use fewer layers or a newer kernel",
+        kernel.0, kernel.1
+    )]
+    TooManyLayers { layers: usize, kernel: (u32, u32) },
+    #[error("the path {0} holds ',' or ':', which mount(2) options cannot carry on this kernel; use another --root")]
+    BadPath(String),
+}
+
+/// (major, minor) of a kernel release string such as `6.1.0-18-amd64`.
+pub fn kernel_version(release: &str) -> (u32, u32) {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit()).map(|p| p.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+fn overlay(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<MountOp, PlanError> {
+    if spec.layers.len() > MAX_LAYERS {
+        return Err(PlanError::OverMax(spec.layers.len()));
+    }
+    let lowers: Vec<&Path> = spec.layers.iter().rev().map(PathBuf::as_path).collect();
+    if kernel >= LOWERDIR_PLUS_SINCE {
+        return Ok(MountOp::Overlay {
+            lowers: lowers.iter().map(cstr).collect(),
             upper: cstr(&spec.upper),
             work: cstr(&spec.work),
             target: cstr(&spec.target),
-        },
+        });
+    }
+    let text = |p: &Path| {
+        let t = p.to_string_lossy().into_owned();
+        if t.contains([',', ':']) { Err(PlanError::BadPath(t)) } else { Ok(t) }
+    };
+    let lowers: Vec<String> = lowers.into_iter().map(text).collect::<Result<_, _>>()?;
+    let data = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), text(&spec.upper)?, text(&spec.work)?);
+    if data.len() >= PAGE {
+        return Err(PlanError::TooManyLayers { layers: spec.layers.len(), kernel });
+    }
+    Ok(MountOp::Mount {
+        source: cstr("overlay"),
+        target: cstr(&spec.target),
+        fstype: cstr("overlay"),
+        flags: 0,
+        data: Some(cstr(data)),
+    })
+}
+
+/// The mount plan on a kernel of version `kernel` (see [`kernel_version`]).
+pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanError> {
+    let mut ops = vec![
+        MountOp::Umask(0),
+        MountOp::MakeRootPrivate,
+        overlay(spec, kernel)?,
         MountOp::PivotRoot { new_root: cstr(&spec.target) },
         mkdir("/proc", 0o555),
         mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC, None),
@@ -108,7 +167,7 @@ pub fn plan(spec: &RootfsSpec) -> Vec<MountOp> {
         mount("sysfs", "/sys", "sysfs", libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None),
         MountOp::Umask(0o022),
     ]);
-    ops
+    Ok(ops)
 }
 
 impl fmt::Display for MountOp {
@@ -135,6 +194,37 @@ impl fmt::Display for MountOp {
 mod tests {
     use super::*;
 
+    const NEW: (u32, u32) = (6, 18);
+    const OLD: (u32, u32) = (6, 1);
+
+    #[test]
+    fn kernel_versions() {
+        assert_eq!(kernel_version("6.18.44-fc-v857"), (6, 18));
+        assert_eq!(kernel_version("6.1.0-18-amd64"), (6, 1));
+        assert!(kernel_version("6.8.0") >= LOWERDIR_PLUS_SINCE && kernel_version("6.7.12") < LOWERDIR_PLUS_SINCE);
+    }
+
+    #[test]
+    fn old_kernels_get_one_mount_call_while_it_fits_a_page() {
+        let ops = plan(&spec(2), OLD).unwrap();
+        let MountOp::Mount { fstype, data: Some(data), target, .. } = &ops[2] else { panic!("{ops:?}") };
+        assert_eq!((fstype.to_str().unwrap(), target.to_str().unwrap()), ("overlay", "/s/c/rootfs"));
+        assert_eq!(
+            data.to_str().unwrap(),
+            "lowerdir=/s/layers/1/diff:/s/layers/0/diff,upperdir=/s/c/upper,workdir=/s/c/work"
+        );
+        let many = RootfsSpec {
+            layers: (0..128).map(|i| PathBuf::from(format!("/var/lib/sbx/layers/{:064x}/diff", i))).collect(),
+            ..spec(0)
+        };
+        assert_eq!(plan(&many, OLD), Err(PlanError::TooManyLayers { layers: 128, kernel: OLD }));
+        assert!(plan(&many, NEW).is_ok());
+        let too_many = RootfsSpec { layers: vec![PathBuf::from("/l"); 501], ..spec(0) };
+        assert_eq!(plan(&too_many, NEW), Err(PlanError::OverMax(501)));
+        let bad = RootfsSpec { upper: "/odd,root/upper".into(), ..spec(1) };
+        assert!(matches!(plan(&bad, OLD), Err(PlanError::BadPath(_))));
+    }
+
     fn spec(n: usize) -> RootfsSpec {
         RootfsSpec {
             layers: (0..n).map(|i| PathBuf::from(format!("/s/layers/{i}/diff"))).collect(),
@@ -146,7 +236,7 @@ mod tests {
 
     #[test]
     fn overlay_lowers_are_top_first_and_pivot_follows() {
-        let ops = plan(&spec(3));
+        let ops = plan(&spec(3), NEW).unwrap();
         let MountOp::Overlay { lowers, .. } = &ops[2] else { panic!("overlay is third: {ops:?}") };
         assert_eq!(lowers, &vec![cstr("/s/layers/2/diff"), cstr("/s/layers/1/diff"), cstr("/s/layers/0/diff")]);
         assert_eq!(ops[1], MountOp::MakeRootPrivate);
@@ -155,7 +245,7 @@ mod tests {
 
     #[test]
     fn every_mount_after_the_pivot_is_inside_the_container() {
-        let ops = plan(&spec(1));
+        let ops = plan(&spec(1), NEW).unwrap();
         let pivot = ops.iter().position(|o| matches!(o, MountOp::PivotRoot { .. })).unwrap();
         for op in &ops[pivot + 1..] {
             if let MountOp::Mount { target, .. }
@@ -170,7 +260,7 @@ mod tests {
 
     #[test]
     fn only_safe_devices_and_proc_before_sys() {
-        let ops = plan(&spec(1));
+        let ops = plan(&spec(1), NEW).unwrap();
         let nodes: Vec<String> = ops
             .iter()
             .filter_map(|o| {
