@@ -261,5 +261,11 @@ fn a_path_is_loaded_then_run() {
     assert_eq!((r.code, r.stdout.as_str()), (0, "from-archive\n"), "{r:?}");
     let r = s.sbx(&["images"]);
     assert!(r.stdout.contains("busybox"), "{r:?}");
+    let id = s.sbx(&["images", "-q"]).stdout.trim().to_string();
+    assert_eq!(id.len(), 12, "short ids: {id}");
+    let r = s.sbx(&["run", "--rm", &id[..5], "echo", "by-id"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "by-id\n"), "an id prefix names the image: {r:?}");
+    let r = s.sbx(&["run", "--rm", &format!("sha256:{}", &id[..8]), "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
     s.assert_clean(0);
 }
