@@ -20,6 +20,11 @@ pub fn sbx_bin() -> PathBuf {
     if release.exists() { release } else { target.join("debug/sbx") }
 }
 
+/// A plugin's path as a command-line argument.
+pub fn plugin_arg(name: &str) -> String {
+    plugin(name).display().to_string()
+}
+
 /// A plugin built by plugins/build.sh.
 pub fn plugin(name: &str) -> PathBuf {
     let p = workspace().join("target/plugins").join(format!("{name}.wasm"));
@@ -81,14 +86,15 @@ impl Sandbox {
         Sandbox { root, scratch }
     }
 
+    /// `sbx ARGS` against this store, for tests that need to spawn, kill or add environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(sbx_bin());
+        cmd.args(args).env("SBX_ROOT", &self.root).stdin(Stdio::null());
+        cmd
+    }
+
     pub fn sbx(&self, args: &[&str]) -> Run {
-        let out = Command::new(sbx_bin())
-            .args(args)
-            .env("SBX_ROOT", &self.root)
-            .stdin(Stdio::null())
-            .output()
-            .expect("running sbx");
-        out.into()
+        self.command(args).output().expect("running sbx").into()
     }
 
     /// Writes `image` as an OCI layout in the scratch dir and returns its path.

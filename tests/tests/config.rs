@@ -1,17 +1,13 @@
 //! The plugin configuration (YAML) end to end: settings, order, monitor mode, on-error, limits,
 //! `sbx config check`, and errors that name the file, line and column.
 
-use sbx_tests::harness::{Sandbox, is_root, plugin, test_image};
+use sbx_tests::harness::{Sandbox, is_root, plugin_arg, test_image};
 use sbx_tests::image::{Image, busybox};
 
 fn write_config(s: &Sandbox, yaml: &str) -> String {
     let path = s.scratch.join("sbx.yaml");
     std::fs::write(&path, yaml).unwrap();
     path.display().to_string()
-}
-
-fn p(name: &str) -> String {
-    plugin(name).display().to_string()
 }
 
 #[test]
@@ -21,12 +17,12 @@ fn settings_reach_the_plugin() {
     }
     let s = Sandbox::new();
     s.load(&test_image("setuid").unwrap());
-    let strict = write_config(&s, &format!("plugins:\n  - path: {}\n", p("deny-setuid")));
+    let strict = write_config(&s, &format!("plugins:\n  - path: {}\n", plugin_arg("deny-setuid")));
     let r = s.sbx(&["--config", &strict, "run", "--rm", "setuid", "true"]);
     assert_eq!(r.code, 125, "{r:?}");
     let allowing = write_config(
         &s,
-        &format!("plugins:\n  - path: {}\n    settings:\n      allow: [usr/bin/su]\n", p("deny-setuid")),
+        &format!("plugins:\n  - path: {}\n    settings:\n      allow: [usr/bin/su]\n", plugin_arg("deny-setuid")),
     );
     let r = s.sbx(&["--config", &allowing, "run", "--rm", "setuid", "echo", "allowed"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "allowed\n"), "{r:?}");
@@ -40,7 +36,7 @@ fn monitor_mode_reports_and_runs() {
     }
     let s = Sandbox::new();
     s.load(&test_image("setuid").unwrap());
-    let cfg = write_config(&s, &format!("plugins:\n  - path: {}\n    mode: monitor\n", p("deny-setuid")));
+    let cfg = write_config(&s, &format!("plugins:\n  - path: {}\n    mode: monitor\n", plugin_arg("deny-setuid")));
     let r = s.sbx(&["--config", &cfg, "run", "--rm", "setuid", "echo", "ran"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "{r:?}");
     assert!(
@@ -65,28 +61,35 @@ fn on_error_allow_and_limits_from_the_config() {
     }
     let s = Sandbox::new();
     let trap = hostile_image(&s, "trap");
-    let cfg = write_config(&s, &format!("plugins:\n  - path: {}\n    on-error: allow\n", p("test-hostile")));
+    let cfg = write_config(&s, &format!("plugins:\n  - path: {}\n    on-error: allow\n", plugin_arg("test-hostile")));
     let r = s.sbx(&["--config", &cfg, "run", "--rm", &trap, "echo", "ran"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "fail open when asked: {r:?}");
     assert!(r.stderr.contains("sbx: policy test-hostile: ignored failure: ") && r.stderr.contains("trapped"), "{r:?}");
 
     let looping = hostile_image(&s, "loop");
-    let cfg = write_config(&s, &format!("plugins:\n  - path: {}\n    limits: {{ time-ms: 100 }}\n", p("test-hostile")));
+    let cfg = write_config(
+        &s,
+        &format!("plugins:\n  - path: {}\n    limits: {{ time-ms: 100 }}\n", plugin_arg("test-hostile")),
+    );
     let started = std::time::Instant::now();
     let r = s.sbx(&["--config", &cfg, "run", "--rm", &looping, "true"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("exceeded its time limit of 100 ms"), "{r:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 
-    let cfg =
-        write_config(&s, &format!("plugins:\n  - path: {}\n    limits: {{ fuel: 1000000 }}\n", p("test-hostile")));
+    let cfg = write_config(
+        &s,
+        &format!("plugins:\n  - path: {}\n    limits: {{ fuel: 1000000 }}\n", plugin_arg("test-hostile")),
+    );
     let r = s.sbx(&["--config", &cfg, "run", "--rm", &looping, "true"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("ran out of its fuel of 1000000 instructions"), "{r:?}");
 
     let growing = hostile_image(&s, "grow");
-    let cfg =
-        write_config(&s, &format!("plugins:\n  - path: {}\n    limits: {{ memory-mib: 16 }}\n", p("test-hostile")));
+    let cfg = write_config(
+        &s,
+        &format!("plugins:\n  - path: {}\n    limits: {{ memory-mib: 16 }}\n", plugin_arg("test-hostile")),
+    );
     let r = s.sbx(&["--config", &cfg, "run", "--rm", &growing, "true"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("exceeded its memory limit of 16 MiB"), "{r:?}");
@@ -103,8 +106,8 @@ fn config_check_loads_every_plugin() {
         &s,
         &format!(
             "plugins:\n  - path: {}\n  - path: {}\n    settings: {{ max_bytes: 1000 }}\n",
-            p("deny-setuid"),
-            p("max-layer-size")
+            plugin_arg("deny-setuid"),
+            plugin_arg("max-layer-size")
         ),
     );
     let r = s.sbx(&["config", "check", &good]);
@@ -118,8 +121,8 @@ fn config_check_loads_every_plugin() {
         &s,
         &format!(
             "plugins:\n  - path: {}\n    settings: {{ alow: [] }}\n  - path: {}\n    settings: {{ max_bytes: 0 }}\n",
-            p("deny-setuid"),
-            p("max-layer-size")
+            plugin_arg("deny-setuid"),
+            plugin_arg("max-layer-size")
         ),
     );
     let r = s.sbx(&["config", "check", &bad]);
@@ -156,7 +159,15 @@ fn policy_test_shows_every_answer_without_running() {
     }
     let s = Sandbox::new();
     s.load(&test_image("setuid").unwrap());
-    let r = s.sbx(&["policy", "test", "--policy", &p("allow-all"), "--policy", &p("deny-setuid"), "setuid"]);
+    let r = s.sbx(&[
+        "policy",
+        "test",
+        "--policy",
+        &plugin_arg("allow-all"),
+        "--policy",
+        &plugin_arg("deny-setuid"),
+        "setuid",
+    ]);
     assert_eq!(r.code, 1, "denied: {r:?}");
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert!(lines[0].starts_with("PLUGIN") && lines[0].contains("VERDICT"), "{r:?}");
@@ -170,7 +181,7 @@ fn policy_test_shows_every_answer_without_running() {
     assert!(lines.last().unwrap().starts_with("denied by deny-setuid: "), "{r:?}");
     assert!(s.containers().is_empty(), "nothing ran");
 
-    let r = s.sbx(&["policy", "test", "--format", "json", "--policy", &p("allow-all"), "setuid"]);
+    let r = s.sbx(&["policy", "test", "--format", "json", "--policy", &plugin_arg("allow-all"), "setuid"]);
     assert_eq!(r.code, 0, "{r:?}");
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["allowed"], true);
@@ -187,12 +198,12 @@ fn plugin_inspect_tells_version_interfaces_and_cache() {
         return;
     }
     let s = Sandbox::new();
-    let r = s.sbx(&["plugin", "inspect", &p("deny-setuid")]);
+    let r = s.sbx(&["plugin", "inspect", &plugin_arg("deny-setuid")]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("wit:       sbx:plugin@0.1.0"), "{r:?}");
     assert!(r.stdout.contains("exports:   sbx:plugin/policy@0.1.0"), "{r:?}");
     assert!(r.stdout.contains("compiled now"), "{r:?}");
-    let r = s.sbx(&["plugin", "inspect", &p("deny-setuid")]);
+    let r = s.sbx(&["plugin", "inspect", &plugin_arg("deny-setuid")]);
     assert!(r.stdout.contains("from the compile cache"), "{r:?}");
     let r = s.sbx(&["plugin", "inspect", "/nonexistent.wasm"]);
     assert_eq!(r.code, 125, "{r:?}");

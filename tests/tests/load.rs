@@ -220,11 +220,7 @@ fn a_killed_load_leaves_no_half_layer_and_the_next_load_sweeps_up() {
     let s = Sandbox::new();
     let archive = s.scratch.join("many.tar");
     test_image("many:300").unwrap().write_docker_archive(&archive).unwrap();
-    let mut load = std::process::Command::new(sbx_tests::harness::sbx_bin())
-        .args(["load", "-q", "-i", archive.to_str().unwrap()])
-        .env("SBX_ROOT", &s.root)
-        .spawn()
-        .unwrap();
+    let mut load = s.command(&["load", "-q", "-i", archive.to_str().unwrap()]).spawn().unwrap();
     // Kill it once it is well into unpacking.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while s.layers().len() < 20 && std::time::Instant::now() < deadline {

@@ -1,12 +1,8 @@
 //! `sbx run --policy` end to end with the real plugins compiled from policies/ and plugins/:
 //! allow, deny with the plugin's reason and nothing left behind, and hostile plugins stopped.
 
-use sbx_tests::harness::{Sandbox, is_root, plugin, test_image};
+use sbx_tests::harness::{Sandbox, is_root, plugin, plugin_arg, test_image};
 use sbx_tests::image::{Image, busybox};
-
-fn p(name: &str) -> String {
-    plugin(name).display().to_string()
-}
 
 #[test]
 fn allowing_policies_run_the_container() {
@@ -19,11 +15,11 @@ fn allowing_policies_run_the_container() {
         "run",
         "--rm",
         "--policy",
-        &p("allow-all"),
+        &plugin_arg("allow-all"),
         "--policy",
-        &p("deny-setuid"),
+        &plugin_arg("deny-setuid"),
         "--policy",
-        &p("max-layer-size"),
+        &plugin_arg("max-layer-size"),
         "busybox",
         "echo",
         "ok",
@@ -44,7 +40,7 @@ fn deny_setuid_refuses_with_its_reason_and_leaves_nothing() {
         if rm {
             args.push("--rm");
         }
-        let (allow, deny) = (p("allow-all"), p("deny-setuid"));
+        let (allow, deny) = (plugin_arg("allow-all"), plugin_arg("deny-setuid"));
         args.extend(["--policy", &allow, "--policy", &deny, "setuid", "echo", "must not run"]);
         let r = s.sbx(&args);
         assert_eq!(r.code, 125, "{r:?}");
@@ -66,7 +62,7 @@ fn hostile(s: &Sandbox, behaviour: &str) -> sbx_tests::harness::Run {
         "run",
         "--rm",
         "--policy",
-        &p("test-hostile"),
+        &plugin_arg("test-hostile"),
         &format!("hostile-{behaviour}"),
         "echo",
         "must not run",
@@ -134,7 +130,7 @@ fn the_compile_cache_is_used_on_the_second_run() {
     let s = Sandbox::new();
     s.load(&test_image("busybox").unwrap());
     let cache = s.root.join("plugins");
-    let r = s.sbx(&["run", "--rm", "--policy", &p("deny-setuid"), "busybox", "true"]);
+    let r = s.sbx(&["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"]);
     assert_eq!(r.code, 0, "{r:?}");
     let entries: Vec<_> = std::fs::read_dir(&cache)
         .unwrap()
@@ -144,7 +140,7 @@ fn the_compile_cache_is_used_on_the_second_run() {
         .collect();
     assert_eq!(entries.len(), 1, "one compiled component: {entries:?}");
     let mtime = entries[0].metadata().unwrap().modified().unwrap();
-    let r = s.sbx(&["run", "--rm", "--policy", &p("deny-setuid"), "busybox", "true"]);
+    let r = s.sbx(&["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(entries[0].metadata().unwrap().modified().unwrap(), mtime, "the cache entry was reused, not rewritten");
 }

@@ -50,11 +50,7 @@ fn in_its_own_cgroup_and_killed_by_a_signal_is_128_plus_n() {
     let s = sandbox_with("busybox");
     // PID 1 of a namespace ignores signals from inside it that it has no handler for, so the
     // container's process is killed from the host, as `docker kill` would.
-    let child = std::process::Command::new(sbx_tests::harness::sbx_bin())
-        .args(["run", "--rm", "busybox", "sleep", "30"])
-        .env("SBX_ROOT", &s.root)
-        .spawn()
-        .unwrap();
+    let child = s.command(&["run", "--rm", "busybox", "sleep", "30"]).spawn().unwrap();
     let sleeper = wait_for_child_named(child.id(), "sleep");
     let cgroups = std::fs::read_to_string(format!("/proc/{sleeper}/cgroup")).unwrap();
     let id = &s.containers()[0];
@@ -231,13 +227,7 @@ fn the_single_mount_call_of_older_kernels_works_too() {
     }
     let s = sandbox_with("layered");
     let legacy = |image: &str, cmd: &[&str]| {
-        let out = std::process::Command::new(sbx_tests::harness::sbx_bin())
-            .args(["run", "--rm", image])
-            .args(cmd)
-            .env("SBX_ROOT", &s.root)
-            .env("SBX_OVERLAY_MOUNT", "legacy")
-            .output()
-            .unwrap();
+        let out = s.command(&["run", "--rm", image]).args(cmd).env("SBX_OVERLAY_MOUNT", "legacy").output().unwrap();
         sbx_tests::harness::Run::from(out)
     };
     let r = legacy("layered", &["sh", "-c", "ls /data; cat /etc/layer3"]);
