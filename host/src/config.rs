@@ -10,6 +10,8 @@
 //!     on-error: deny           # or allow: a failing plugin does not stop the run
 //!     limits: { time-ms: 1000, memory-mib: 256, fuel: 100000000 }
 //!     settings: { allow: [usr/bin/passwd] }
+//!     preopens:                # directories the plugin may use (nothing else of the host)
+//!       - { host: /var/log/sbx, guest: /log, mode: rw }   # guest defaults to host, mode to ro
 //! ```
 
 use serde::Deserialize;
@@ -72,6 +74,31 @@ impl Limits {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    #[default]
+    Ro,
+    Rw,
+}
+
+/// A host directory granted to a plugin, seen by it at `guest`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Preopen {
+    pub host: PathBuf,
+    #[serde(default)]
+    pub guest: Option<String>,
+    #[serde(default)]
+    pub mode: Access,
+}
+
+impl Preopen {
+    pub fn guest_path(&self) -> String {
+        self.guest.clone().unwrap_or_else(|| self.host.to_string_lossy().into_owned())
+    }
+}
+
 /// One plugin as the file gives it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -88,6 +115,8 @@ struct RawPlugin {
     limits: Limits,
     #[serde(default)]
     settings: Option<serde_yaml::Value>,
+    #[serde(default)]
+    preopens: Vec<Preopen>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -106,6 +135,7 @@ pub struct PluginSpec {
     pub on_error: OnError,
     pub limits: Limits,
     pub settings: String,
+    pub preopens: Vec<Preopen>,
 }
 
 impl PluginSpec {
@@ -118,6 +148,7 @@ impl PluginSpec {
             on_error: OnError::default(),
             limits: Limits::default(),
             settings: "{}".into(),
+            preopens: Vec::new(),
         }
     }
 }
@@ -186,7 +217,26 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 format!("{what}: the name '{name}' is used twice; give one of them another `name`"),
             ));
         }
-        let spec = PluginSpec { name, path: full, mode: p.mode, on_error: p.on_error, limits: p.limits, settings };
+        for (j, o) in p.preopens.iter().enumerate() {
+            if !o.host.is_absolute() {
+                return Err(invalid(None, format!("{what}.preopens[{j}]: host path {} is not absolute", o.host.display())));
+            }
+            if !o.host.is_dir() {
+                return Err(invalid(
+                    None,
+                    format!("{what}.preopens[{j}]: {} is not a directory; create it or fix the path", o.host.display()),
+                ));
+            }
+        }
+        let spec = PluginSpec {
+            name,
+            path: full,
+            mode: p.mode,
+            on_error: p.on_error,
+            limits: p.limits,
+            settings,
+            preopens: p.preopens,
+        };
         plugins.push((p.order, i, spec));
     }
     plugins.sort_by_key(|(order, i, _)| (*order, *i));
@@ -239,6 +289,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("plugins[0]: limits must be greater than 0"), "{e}");
+    }
+
+    #[test]
+    fn preopens_default_to_read_only_at_the_same_path() {
+        let c = parse_ok("plugins:\n  - path: a.wasm\n    preopens: [{ host: /tmp }, { host: /, guest: /h, mode: rw }]\n");
+        let p = &c.plugins[0].preopens;
+        assert_eq!((p[0].guest_path(), p[0].mode), ("/tmp".to_string(), Access::Ro));
+        assert_eq!((p[1].guest_path(), p[1].mode), ("/h".to_string(), Access::Rw));
+        let e = parse("plugins:\n  - path: a.wasm\n    preopens: [{ host: /no/such/dir }]\n", Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("plugins[0].preopens[0]: /no/such/dir is not a directory"), "{e}");
     }
 
     #[test]

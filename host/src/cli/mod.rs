@@ -89,7 +89,7 @@ pub fn main() -> i32 {
         Command::Policy(cmd) => policy::run(&store, cmd, cli.config.as_deref()),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => load::load(&store, args),
         Command::Images(args) | Command::Image(ImageCommand::List(args)) => images::images(&store, args),
-        Command::Rm(args) => rm::rm(&store, args),
+        Command::Rm(args) => rm::rm(&store, args, cli.config.as_deref()),
     }
 }
 

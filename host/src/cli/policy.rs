@@ -1,19 +1,22 @@
-//! `sbx policy test`: evaluates the image and layer checks of the configured and given policies
-//! against an image, without running anything. Exit 0 when allowed, 1 when denied.
+//! `sbx policy test`: evaluates the image, layer and spec checks of the configured and given
+//! policies against an image, or the spec checks against a recorded spec (a container's
+//! spec.json), without running anything. Exit 0 when allowed, 1 when denied.
 
 use crate::config::PluginSpec;
 use crate::container::admission;
 use crate::container::run::{image_config, resolve_image};
+use crate::container::spec::{self, ContainerSpec, Overrides};
 use crate::image::Store;
-use crate::plugin::chain::Decision;
-use crate::plugin::load_all;
+use crate::plugin::chain::{Answer, Decision, Note};
+use crate::plugin::spec_check::SpecDecision;
+use crate::plugin::{Plugin, convert, load_all};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
-    /// Evaluate policies against an image without running it.
+    /// Evaluate policies against an image (or a recorded spec) without running it.
     Test(TestArgs),
 }
 
@@ -30,11 +33,128 @@ pub struct TestArgs {
     pub policies: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// Evaluate only the spec checks, against this recorded spec (a container's spec.json).
+    #[arg(long, value_name = "FILE", conflicts_with = "image")]
+    pub spec: Option<PathBuf>,
     /// The image: a stored name, an id prefix, or a path (loaded first).
-    pub image: String,
+    #[arg(required_unless_present = "spec")]
+    pub image: Option<String>,
     /// The command the container would run (accepted as `sbx run` takes it).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<String>,
+}
+
+/// Everything the checks said, and the outcome.
+struct Report {
+    subject: String,
+    answers: Vec<Answer>,
+    notes: Vec<Note>,
+    skipped: Vec<usize>,
+    denied: Option<(String, String)>,
+    spec: Option<ContainerSpec>,
+}
+
+fn read_spec(path: &Path) -> Result<ContainerSpec, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read spec {}: {e}", path.display()))?;
+    let s: ContainerSpec =
+        serde_json::from_slice(&text).map_err(|e| format!("spec {} is not valid: {e}", path.display()))?;
+    spec::validate(&s).map_err(|e| format!("spec {} is not valid: {e}", path.display()))?;
+    Ok(s)
+}
+
+fn evaluate(store: &Store, args: &TestArgs, plugins: &[Plugin]) -> Result<Report, String> {
+    let (image_arg, recorded) = match (&args.spec, &args.image) {
+        (Some(path), _) => {
+            let s = read_spec(path)?;
+            (s.image.clone(), Some(s))
+        }
+        (None, Some(image)) => (image.clone(), None),
+        (None, None) => return Err("give an IMAGE or --spec FILE".into()),
+    };
+    let mut report =
+        Report { subject: image_arg.clone(), answers: vec![], notes: vec![], skipped: vec![], denied: None, spec: None };
+    let (wit, spec) = match recorded {
+        Some(spec) => {
+            // The image of a recorded spec is looked up if it is stored; the spec checks see only
+            // its reference otherwise.
+            let wit = match resolve_image(store, &spec.image) {
+                Ok(record) => image_config(store, &record).map(|c| convert::image(&spec.image, &record, &c)).ok(),
+                Err(_) => None,
+            };
+            report.subject = args.spec.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            (wit.unwrap_or_else(|| convert::bare_image(&spec.image)), spec)
+        }
+        None => {
+            let record = resolve_image(store, &image_arg).map_err(|e| e.to_string())?;
+            let config = image_config(store, &record).map_err(|e| e.to_string())?;
+            let wit = convert::image(&image_arg, &record, &config);
+            let evaluation = admission::evaluate(store, &wit, &record, &config, plugins);
+            report.answers = evaluation.answers;
+            match evaluation.decision {
+                Decision::Allow { skipped, notes } => {
+                    report.notes = notes;
+                    report.skipped = skipped.iter().map(|s| s.layer).collect();
+                }
+                Decision::Deny { plugin, reason, notes } => {
+                    report.notes = notes;
+                    report.denied = Some((plugin, reason));
+                    return Ok(report);
+                }
+            }
+            let o = Overrides { cmd: args.cmd.clone(), ..Default::default() };
+            let spec = spec::build(&image_arg, config.config().as_ref(), &o, "sbx-policy-test", |_| None)
+                .map_err(|e| e.to_string())?;
+            (wit, spec)
+        }
+    };
+    let evaluation = admission::evaluate_spec(&wit, &spec, plugins);
+    report.answers.extend(evaluation.answers);
+    match evaluation.decision {
+        SpecDecision::Allow { spec, notes } => {
+            report.notes.extend(notes);
+            report.spec = Some(spec);
+        }
+        SpecDecision::Deny { plugin, reason, notes } => {
+            report.notes.extend(notes);
+            report.denied = Some((plugin, reason));
+        }
+    }
+    Ok(report)
+}
+
+fn print(report: &Report, format: Format) {
+    match format {
+        Format::Json => {
+            let notes: Vec<_> =
+                report.notes.iter().map(|n| json!({ "plugin": n.plugin, "message": n.message })).collect();
+            let out = json!({
+                "subject": report.subject,
+                "allowed": report.denied.is_none(),
+                "denied_by": report.denied.as_ref().map(|d| &d.0),
+                "reason": report.denied.as_ref().map(|d| &d.1),
+                "skipped_layers": report.skipped,
+                "notes": notes,
+                "answers": report.answers,
+                "spec": report.spec,
+            });
+            println!("{}", serde_json::to_string_pretty(&out).expect("serializable"));
+        }
+        Format::Table => {
+            let width = report.answers.iter().map(|a| a.plugin.len()).max().unwrap_or(6).max(6);
+            println!("{:<width$}  {:<9}  {:<7}  REASON / ADJUSTMENTS", "PLUGIN", "CHECK", "VERDICT");
+            for a in &report.answers {
+                let detail = if a.adjustments.is_empty() { a.reason.clone() } else { a.adjustments.join("; ") };
+                println!("{:<width$}  {:<9}  {:<7}  {detail}", a.plugin, a.check, a.verdict);
+            }
+            for n in &report.notes {
+                println!("note: {}: {}", n.plugin, n.message);
+            }
+            match &report.denied {
+                Some((p, r)) => println!("denied by {p}: {r}"),
+                None => println!("allowed"),
+            }
+        }
+    }
 }
 
 pub fn run(store: &Store, cmd: PolicyCommand, config: Option<&Path>) -> i32 {
@@ -51,46 +171,11 @@ pub fn run(store: &Store, cmd: PolicyCommand, config: Option<&Path>) -> i32 {
         Ok(p) => p,
         Err(e) => return super::fail(e),
     };
-    let evaluated = resolve_image(store, &args.image).and_then(|image| {
-        let config = image_config(store, &image)?;
-        Ok(admission::evaluate(store, &args.image, &image, &config, &plugins))
-    });
-    let evaluation = match evaluated {
-        Ok(e) => e,
-        Err(e) => return super::fail(e),
-    };
-    let (allowed, denied_by, reason, notes, skipped) = match &evaluation.decision {
-        Decision::Allow { skipped, notes } => (true, None, None, notes, skipped.iter().map(|s| s.layer).collect()),
-        Decision::Deny { plugin, reason, notes } => (false, Some(plugin), Some(reason), notes, Vec::new()),
-    };
-    match args.format {
-        Format::Json => {
-            let notes: Vec<_> = notes.iter().map(|n| json!({ "plugin": n.plugin, "message": n.message })).collect();
-            let out = json!({
-                "image": args.image,
-                "allowed": allowed,
-                "denied_by": denied_by,
-                "reason": reason,
-                "skipped_layers": skipped,
-                "notes": notes,
-                "answers": evaluation.answers,
-            });
-            println!("{}", serde_json::to_string_pretty(&out).expect("serializable"));
+    match evaluate(store, &args, &plugins) {
+        Ok(report) => {
+            print(&report, args.format);
+            if report.denied.is_none() { 0 } else { 1 }
         }
-        Format::Table => {
-            let width = evaluation.answers.iter().map(|a| a.plugin.len()).max().unwrap_or(6).max(6);
-            println!("{:<width$}  {:<9}  {:<7}  REASON", "PLUGIN", "CHECK", "VERDICT");
-            for a in &evaluation.answers {
-                println!("{:<width$}  {:<9}  {:<7}  {}", a.plugin, a.check, a.verdict, a.reason);
-            }
-            for n in notes {
-                println!("note: {}: {}", n.plugin, n.message);
-            }
-            match (denied_by, reason) {
-                (Some(p), Some(r)) => println!("denied by {p}: {r}"),
-                _ => println!("allowed"),
-            }
-        }
+        Err(e) => super::fail(e),
     }
-    if allowed { 0 } else { 1 }
 }

@@ -1,7 +1,9 @@
-//! `sbx rm [-f] CONTAINER...`.
+//! `sbx rm [-f] CONTAINER...`; the configured plugins' hooks hear of each removal.
 
 use crate::container::remove::remove;
 use crate::image::Store;
+use crate::plugin::load_all;
+use std::path::Path;
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -15,10 +17,18 @@ pub struct RmArgs {
 }
 
 /// Like docker: removes what it can, prints each name, and fails if any could not be removed.
-pub fn rm(store: &Store, args: RmArgs) -> i32 {
+pub fn rm(store: &Store, args: RmArgs, config: Option<&Path>) -> i32 {
+    let specs = match super::config::resolve(config) {
+        Ok(c) => c.plugins,
+        Err(code) => return code,
+    };
+    let plugins = match load_all(&store.root().join("plugins"), &specs) {
+        Ok(p) => p,
+        Err(e) => return super::fail(e),
+    };
     let mut code = 0;
     for c in &args.containers {
-        match remove(store, c, args.force) {
+        match remove(store, c, args.force, &plugins) {
             Ok(_) => println!("{c}"),
             Err(e) => code = super::fail(e),
         }

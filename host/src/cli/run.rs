@@ -1,7 +1,7 @@
 //! `sbx run [OPTIONS] IMAGE [CMD...]`.
 
 use crate::config::PluginSpec;
-use crate::container::spec::Overrides;
+use crate::container::spec::{self, Limits, Overrides};
 use crate::container::{RunOptions, run as run_container};
 use crate::image::Store;
 use crate::plugin::load_all;
@@ -32,9 +32,36 @@ pub struct RunArgs {
     /// Keep stdin open (otherwise the container reads /dev/null).
     #[arg(short = 'i', long)]
     pub interactive: bool,
-    /// A policy plugin (.wasm component) that must allow the image and its layers; repeatable.
+    /// Bind mount a host path: HOST:CONTAINER[:ro]; repeatable.
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CTR[:ro]")]
+    pub volumes: Vec<String>,
+    /// Mount an empty tmpfs at PATH; repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub tmpfs: Vec<String>,
+    /// Mount the container's root filesystem read-only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Add a capability to docker's default set (or ALL); repeatable.
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability from docker's default set (or ALL); repeatable.
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Memory limit (bytes, or with a unit: 512k, 64m, 1g).
+    #[arg(short = 'm', long, value_name = "BYTES", value_parser = spec::parse_memory)]
+    pub memory: Option<u64>,
+    /// Most processes and threads the container may have.
+    #[arg(long, value_name = "N")]
+    pub pids_limit: Option<u64>,
+    /// CPUs the container may use (1.5 = one and a half).
+    #[arg(long, value_name = "N", value_parser = spec::parse_cpus)]
+    pub cpus: Option<u64>,
+    /// A policy plugin (.wasm component) that must allow the image, its layers and the spec; repeatable.
     #[arg(long = "policy", value_name = "P.wasm")]
     pub policies: Vec<PathBuf>,
+    /// A hook plugin (.wasm component) told of create, prestart, poststart, exit and remove; repeatable.
+    #[arg(long = "hook", value_name = "H.wasm")]
+    pub hooks: Vec<PathBuf>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -50,7 +77,7 @@ pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
         Ok(c) => c.plugins,
         Err(code) => return code,
     };
-    specs.extend(args.policies.iter().map(|p| PluginSpec::from_path(p)));
+    specs.extend(args.policies.iter().chain(&args.hooks).map(|p| PluginSpec::from_path(p)));
     let plugins = match load_all(&store.root().join("plugins"), &specs) {
         Ok(p) => p,
         Err(e) => return super::fail(e),
@@ -66,6 +93,12 @@ pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
             workdir: args.workdir,
             user: args.user,
             hostname: args.hostname,
+            volumes: args.volumes,
+            tmpfs: args.tmpfs,
+            read_only: args.read_only,
+            cap_add: args.cap_add,
+            cap_drop: args.cap_drop,
+            limits: Limits { memory_bytes: args.memory, pids: args.pids_limit, cpu_millis: args.cpus },
         },
     };
     match run_container(store, &opts, &plugins) {

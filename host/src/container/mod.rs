@@ -1,7 +1,10 @@
-//! Containers: the process spec (pure), users, the record on disk, and the run and rm verbs.
+//! Containers: the spec (pure), the child's plan, users, the record on disk, policy admission and
+//! lifecycle events, and the run and rm verbs.
 
 pub mod admission;
+pub mod events;
 pub mod layers;
+pub mod process;
 pub mod remove;
 pub mod run;
 pub mod spec;

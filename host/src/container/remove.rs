@@ -1,6 +1,10 @@
 //! `sbx rm`: removes a container's writable layer, state and any cgroup it left.
 
-use super::state::{self, FindError};
+use super::events::{Events, Now};
+use super::run::image_config;
+use super::state::{self, FindError, Status};
+use crate::plugin::bindings::Event;
+use crate::plugin::{Plugin, convert};
 use crate::image::Store;
 use crate::isolate::cgroup;
 use std::path::Path;
@@ -15,9 +19,9 @@ pub enum RemoveError {
     Io { path: std::path::PathBuf, source: std::io::Error },
 }
 
-/// Removes the container `query` names; with `force`, a running one is killed first.
-/// Returns the name it removed.
-pub fn remove(store: &Store, query: &str, force: bool) -> Result<String, RemoveError> {
+/// Removes the container `query` names; with `force`, a running one is killed first. The hooks of
+/// `plugins` hear of it first (they cannot stop it). Returns the name it removed.
+pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Result<String, RemoveError> {
     let (dir, record) = state::find(store, query)?;
     if record.is_running() {
         if !force {
@@ -30,6 +34,19 @@ pub fn remove(store: &Store, query: &str, force: bool) -> Result<String, RemoveE
     // The cgroup goes with the sbx that ran the container; one left by a killed sbx goes here.
     for parent in cgroup::hierarchies(Path::new("/sys/fs/cgroup")) {
         let _ = std::fs::remove_dir(parent.join(&record.id));
+    }
+    if let Some(spec) = state::load_spec(&dir).filter(|_| plugins.iter().any(Plugin::has_hooks)) {
+        let image = store
+            .find_image(&record.image_id.hex())
+            .ok()
+            .and_then(|r| image_config(store, &r).ok().map(|c| convert::image(&record.image, &r, &c)))
+            .unwrap_or_else(|| convert::bare_image(&record.image));
+        if let Some(events) = Events::new(plugins, &record.id, &record.name, &image, &spec) {
+            let now = Now { status: Status::Exited, exit_code: record.exit_code, ..Now::created() };
+            if let Err(v) = events.fire(Event::Remove, now) {
+                eprintln!("sbx: warning: {}", v.reason);
+            }
+        }
     }
     std::fs::remove_dir_all(&dir).map_err(|source| RemoveError::Io { path: dir, source })?;
     Ok(record.name)

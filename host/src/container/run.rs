@@ -3,23 +3,24 @@
 //! decide before anything is created, so a denied run leaves nothing behind.
 
 use super::admission;
+use super::events::{Events, Now};
 use super::layers;
-use super::spec::{self, Overrides, ProcessSpec};
-use super::state::{ContainerRecord, Status};
-use super::user::{self, User};
+use super::process::{self, Dirs, Prepared};
+use super::spec::{self, Overrides};
+use super::state::{self, ContainerRecord, Status};
+use super::user;
 use crate::image::load::{self, LoadError};
 use crate::image::reference::{self, ImageArg};
 use crate::image::{ImageRecord, Store, StoreError};
 use crate::isolate::cgroup::{self, Cgroup, CgroupError, Entry};
-use crate::isolate::child::{Exec, Phase};
-use crate::isolate::spawn::{self, Failure, SpawnError};
-use crate::isolate::{ChildPlan, ProcOp};
-use crate::plugin::Plugin;
-use crate::rootfs::{self, RootfsSpec, plan::cstr};
+use crate::isolate::spawn::{self, SpawnError};
+use crate::isolate::Progress;
+use crate::plugin::bindings::Event;
+use crate::plugin::{Plugin, convert, hooks};
+use crate::rootfs::{self, bind};
 use crate::sys::linux::Linux;
 use nix::errno::Errno;
 use oci_spec::image::ImageConfiguration;
-use std::ffi::CString;
 use std::fs;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
@@ -47,6 +48,10 @@ pub enum RunError {
     Config { image: String, message: String },
     #[error("denied by policy {plugin}: {reason}")]
     Denied { plugin: String, reason: String },
+    #[error("stopped by plugin {plugin} at {event}: {reason}")]
+    Vetoed { plugin: String, event: &'static str, reason: String },
+    #[error(transparent)]
+    Bind(#[from] bind::BindError),
     #[error(transparent)]
     Spec(#[from] spec::SpecError),
     #[error(transparent)]
@@ -164,97 +169,24 @@ impl Drop for ContainerDirs {
     }
 }
 
-fn cstrings(v: &[String]) -> Result<Vec<CString>, RunError> {
-    v.iter().map(|s| CString::new(s.as_str()).map_err(|_| RunError::Spec(spec::SpecError::BadEnv(s.clone())))).collect()
-}
-
-fn child_plan(
-    spec: &ProcessSpec,
-    user: &User,
-    layers: Vec<PathBuf>,
-    dirs: &ContainerDirs,
-    stdin: Option<i32>,
-    cgroup_tasks: &[i32],
-) -> Result<ChildPlan, RunError> {
-    let mut before = vec![ProcOp::DieWithParent, ProcOp::ResetSignals];
-    before.extend(cgroup_tasks.iter().map(|fd| ProcOp::JoinCgroup(*fd)));
-    before.extend([ProcOp::UnshareCgroup, ProcOp::LoopbackUp]);
-    before.push(ProcOp::Sethostname(
-        CString::new(spec.hostname.as_str())
-            .map_err(|_| RunError::Spec(spec::SpecError::BadEnv(spec.hostname.clone())))?,
-    ));
-    let rootfs = RootfsSpec {
-        layers,
-        upper: dirs.root.join("upper"),
-        work: dirs.root.join("work"),
-        target: dirs.root.join("rootfs"),
-    };
-    let mounts = rootfs::plan(&rootfs, kernel())?;
-    let mut after = Vec::new();
-    // Docker creates a missing working directory; each level is made in turn, in the container.
-    let mut partial = PathBuf::from("/");
-    for comp in Path::new(&spec.cwd).components().skip(1) {
-        partial.push(comp);
-        after.push(ProcOp::Mkdir(cstr(&partial)));
-    }
-    after.push(ProcOp::Chdir(cstr(&spec.cwd)));
-    if let Some(fd) = stdin {
-        after.push(ProcOp::Stdin(fd));
-    }
-    after.push(ProcOp::SetIds { uid: user.uid, gid: user.gid, groups: user.groups.clone() });
-    after.push(ProcOp::CloexecFrom(3));
-    let path = spec::get_env(&spec.env, "PATH").unwrap_or(spec::DEFAULT_PATH);
-    let exec =
-        Exec::new(cstrings(&spec::exec_candidates(&spec.args[0], path))?, cstrings(&spec.args)?, cstrings(&spec.env)?);
-    Ok(ChildPlan { before, mounts, after, exec })
-}
-
-fn describe_failure(plan: &ChildPlan, f: Failure, spec: &ProcessSpec) -> RunError {
-    let step = match f.phase {
-        Phase::Before => plan.before.get(f.index).map(ToString::to_string),
-        Phase::Mounts => plan.mounts.get(f.index).map(ToString::to_string),
-        Phase::After => plan.after.get(f.index).map(ToString::to_string),
-        Phase::Exec => {
-            let arg0 = spec.args[0].clone();
-            return match f.errno {
-                Errno::ENOENT if !arg0.contains('/') => RunError::NotFound(arg0),
-                errno => RunError::CannotExec { program: arg0, errno },
-            };
-        }
-    };
-    let overlay = match plan.mounts.get(f.index) {
-        Some(rootfs::MountOp::Overlay { .. }) => true,
-        Some(rootfs::MountOp::Mount { fstype, .. }) => fstype.as_bytes() == b"overlay",
-        _ => false,
-    };
-    let hint = if f.phase == Phase::Mounts && overlay && f.errno == Errno::EINVAL {
-        " (overlayfs refused it: is the store's filesystem usable as an overlayfs upper layer?)"
-    } else {
-        ""
-    };
-    RunError::Setup { step: step.unwrap_or_else(|| "an unknown step".into()), errno: f.errno, hint }
-}
-
-/// The running kernel's (major, minor), which decides how the overlay is mounted.
-/// `SBX_OVERLAY_MOUNT=legacy` forces the single mount(2) call older kernels get (for
-/// troubleshooting, and so the tests exercise that path on any kernel).
-fn kernel() -> (u32, u32) {
-    if std::env::var_os("SBX_OVERLAY_MOUNT").is_some_and(|v| v == "legacy") {
-        return (0, 0);
-    }
-    nix::sys::utsname::uname().map_or((0, 0), |u| rootfs::kernel_version(&u.release().to_string_lossy()))
+/// Prints a failure that comes after the container ran and cannot change its outcome.
+fn warn(e: impl std::fmt::Display) {
+    eprintln!("sbx: warning: {e}");
 }
 
 /// Runs a container to its end and returns its exit code.
 pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, RunError> {
     let image = resolve_image(store, &opts.image)?;
     let config = image_config(store, &image)?;
-    let skipped =
-        if plugins.is_empty() { Vec::new() } else { admission::admit(store, &opts.image, &image, &config, plugins)? };
-
     let id = crate::random::hex(32);
     let name = opts.name.clone().unwrap_or_else(|| format!("sbx_{}", &id[..12]));
-    let spec = spec::build(config.config().as_ref(), &opts.overrides, &id[..12], |k| std::env::var(k).ok())?;
+    let spec =
+        spec::build(&opts.image, config.config().as_ref(), &opts.overrides, &id[..12], |k| std::env::var(k).ok())?;
+    let wit_image = (!plugins.is_empty()).then(|| convert::image(&opts.image, &image, &config));
+    let (skipped, spec) = match &wit_image {
+        None => (Vec::new(), spec),
+        Some(w) => admission::admit(store, w, &image, &config, plugins, spec)?,
+    };
     let layers: Vec<PathBuf> = image
         .layers
         .iter()
@@ -270,13 +202,19 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
     if spec::get_env(&spec.env, "HOME").is_none() {
         spec::set_env(&mut spec.env, "HOME", &user.home);
     }
+    let binds = spec
+        .mounts
+        .iter()
+        .filter(|m| m.kind == spec::MountKind::Bind)
+        .map(|m| bind::open(Path::new(&m.source), m.read_only))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let record_lock = store.lock()?;
     check_name(store, &name)?;
     let mut dirs = ContainerDirs::create(store.container_dir(&id))?;
     let mut record = ContainerRecord {
         id: id.clone(),
-        name,
+        name: name.clone(),
         image: opts.image.clone(),
         image_id: image.id.clone(),
         command: spec.args.clone(),
@@ -287,52 +225,89 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
         finished: None,
     };
     record.save(&dirs.root)?;
+    state::save_spec(&dirs.root, &spec)?;
     drop(record_lock);
 
+    let events = wit_image.as_ref().and_then(|w| Events::new(plugins, &id, &name, w, &spec));
+    let fire = |event, now| match &events {
+        Some(e) => e.fire(event, now).map_err(|v| RunError::Vetoed { plugin: v.plugin, event: hooks::event_name(event), reason: v.reason }),
+        None => Ok(()),
+    };
+    fire(Event::Create, Now::created())?;
+
     let cgroup = Cgroup::create(&cgroup::hierarchies(Path::new("/sys/fs/cgroup")), &id)?;
+    cgroup.set_limits(&spec.limits)?;
     let null = if opts.interactive {
         None
     } else {
         Some(spawn::dev_null().map_err(|e| RunError::Spawn(SpawnError::Start(e)))?)
     };
     let entry = cgroup.entry()?;
-    let (clone_into, tasks): (Option<i32>, Vec<i32>) = match &entry {
+    let (clone_into, cgroup_tasks): (Option<i32>, Vec<i32>) = match &entry {
         Entry::Clone(fd) => (Some(fd.as_raw_fd()), Vec::new()),
         Entry::Tasks(fds) => (None, fds.iter().map(|f| f.as_raw_fd()).collect()),
     };
-    let plan = child_plan(&spec, &user, layers, &dirs, null.as_ref().map(|f| f.as_raw_fd()), &tasks)?;
+    let prepared = Prepared {
+        stdin: null.as_ref().map(|f| f.as_raw_fd()),
+        cgroup_tasks,
+        binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
+        pause_before_exec: events.is_some(),
+    };
+    let process_dirs = Dirs { upper: dirs.root.join("upper"), work: dirs.root.join("work"), rootfs: dirs.root.join("rootfs") };
+    let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, process::kernel())?;
     let mut child = spawn::spawn(&plan, CLONE_FLAGS, clone_into, &Linux)?;
-    drop((null, entry));
+    drop((null, entry, binds));
     CONTAINER_PID.store(child.pid.as_raw(), Ordering::Relaxed);
     forward_signals();
-    let started = child.start();
-    if matches!(started, Ok(None)) {
+    let mut progress = child.advance();
+    if let Ok(Progress::Ready) = progress {
+        let now = Now { status: Status::Created, pid: Some(child.pid.as_raw()), ..Now::created() };
+        if let Err(veto) = fire(Event::Prestart, now) {
+            CONTAINER_PID.store(0, Ordering::Relaxed);
+            child.abort();
+            cgroup.remove()?;
+            return Err(veto);
+        }
+        progress = child.advance();
+    }
+    let failure = match progress {
+        Ok(Progress::Running) => None,
+        Ok(Progress::Failed(f)) => Some(process::describe_failure(&plan, f, &spec)),
+        Ok(Progress::Ready) => Some(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused twice")))),
+        Err(e) => Some(RunError::Spawn(e)),
+    };
+    if failure.is_none() {
         record.status = Status::Running;
         record.pid = Some(child.pid.as_raw());
         // The container runs whatever happens to its record: a failed write is only reported.
         if let Err(e) = record.save(&dirs.root) {
-            eprintln!("sbx: warning: {e}");
+            warn(e);
         }
+        let now = Now { status: Status::Running, pid: record.pid, ..Now::created() };
+        fire(Event::Poststart, now).unwrap_or_else(warn);
     }
-    let code = child.wait();
+    let exit = child.wait();
     CONTAINER_PID.store(0, Ordering::Relaxed);
-    let failure = match started {
-        Ok(None) => None,
-        Ok(Some(f)) => Some(describe_failure(&plan, f, &spec)),
-        Err(e) => Some(RunError::Spawn(e)),
-    };
+    let oom_killed = cgroup.oom_killed();
     // Without --rm the writable layer outlives the run, whatever fails from here on.
     dirs.keep = !opts.rm;
     cgroup.remove()?;
-    if !opts.rm {
+    if failure.is_none() {
+        let now = Now { status: Status::Exited, pid: None, exit_code: Some(exit.code), signal: exit.signal, oom_killed };
+        fire(Event::Exit, now).unwrap_or_else(warn);
+    }
+    if opts.rm {
+        let now = Now { status: Status::Exited, exit_code: Some(exit.code), signal: exit.signal, oom_killed, ..Now::created() };
+        fire(Event::Remove, now).unwrap_or_else(warn);
+    } else {
         record.status = if failure.is_some() { Status::Created } else { Status::Exited };
-        record.exit_code = failure.is_none().then_some(code);
+        record.exit_code = failure.is_none().then_some(exit.code);
         record.pid = None;
         record.finished = Some(crate::time::now_rfc3339());
         record.save(&dirs.root)?;
     }
     match failure {
         Some(e) => Err(e),
-        None => Ok(code),
+        None => Ok(exit.code),
     }
 }

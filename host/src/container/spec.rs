@@ -1,6 +1,9 @@
 //! The process a container runs, from the image config and the run flags. Pure.
 
+use crate::isolate::caps;
 use oci_spec::image::Config;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -13,17 +16,104 @@ pub struct Overrides {
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub hostname: Option<String>,
+    /// `-v HOST:CTR[:ro]`.
+    pub volumes: Vec<String>,
+    /// `--tmpfs PATH`.
+    pub tmpfs: Vec<String>,
+    pub read_only: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub limits: Limits,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessSpec {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MountKind {
+    Bind,
+    Tmpfs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Mount {
+    pub kind: MountKind,
+    /// The host path of a bind mount; empty for tmpfs.
+    #[serde(default)]
+    pub source: String,
+    pub destination: String,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Limits {
+    pub memory_bytes: Option<u64>,
+    pub pids: Option<u64>,
+    /// Thousandths of a CPU.
+    pub cpu_millis: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Network {
+    /// Its own network namespace with only loopback.
+    #[default]
+    None,
+    Host,
+}
+
+/// Everything a container is run with: what spec policies see and adjust, and what sbx applies.
+/// Written to the container's directory as `spec.json`; `sbx policy test --spec` reads it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ContainerSpec {
+    /// The image as the user named it.
+    pub image: String,
     pub args: Vec<String>,
     pub env: Vec<String>,
-    pub cwd: String,
     /// As written (`bob`, `1000:1000`); resolved against the container's files later.
     pub user: String,
+    pub cwd: String,
     pub hostname: String,
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
+    #[serde(default)]
+    pub read_only_rootfs: bool,
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub masked_paths: Vec<String>,
+    #[serde(default)]
+    pub read_only_paths: Vec<String>,
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
 }
+
+/// The namespaces every container gets.
+pub const NAMESPACES: [&str; 6] = ["mount", "pid", "uts", "ipc", "network", "cgroup"];
+
+/// Hidden from every container, as runc does: kernel memory, keys and timers that leak host
+/// state, and firmware interfaces.
+pub const MASKED_PATHS: [&str; 10] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+
+/// Read-only in every container, as runc does: kernel tunables and triggers.
+pub const READ_ONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SpecError {
@@ -33,6 +123,89 @@ pub enum SpecError {
     RelativeWorkdir(String),
     #[error("bad environment variable '{0}': expected KEY=VALUE or KEY")]
     BadEnv(String),
+    #[error("bad volume '{0}': expected HOST:CONTAINER or HOST:CONTAINER:ro with absolute paths")]
+    BadVolume(String),
+    #[error("bad mount destination '{0}': expected an absolute path other than / without '..'")]
+    BadDestination(String),
+    #[error("two mounts at {0}; give each destination once")]
+    DuplicateMount(String),
+    #[error("bad path '{0}': expected an absolute path without '..'")]
+    BadPath(String),
+    #[error("{0}")]
+    Capability(#[from] caps::UnknownCapability),
+}
+
+/// `--memory`: bytes, or a number with a unit b, k, m, g (powers of 1024), as docker takes it.
+pub fn parse_memory(text: &str) -> Result<u64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'b')) => (&t[..i], 0),
+        Some((i, 'k')) => (&t[..i], 10),
+        Some((i, 'm')) => (&t[..i], 20),
+        Some((i, 'g')) => (&t[..i], 30),
+        _ => (t.as_str(), 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("'{text}' is not a size: expected bytes or a number with b, k, m or g"))?;
+    n.checked_shl(shift)
+        .filter(|v| v >> shift == n && *v >= 1 << 20)
+        .ok_or_else(|| format!("'{text}' is out of range: the memory limit must be at least 1m"))
+}
+
+/// `--cpus`: a positive decimal number of CPUs, in thousandths.
+pub fn parse_cpus(text: &str) -> Result<u64, String> {
+    let cpus: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a number of CPUs (such as 0.5 or 2)"))?;
+    if !(cpus >= 0.01 && cpus <= 1024.0) {
+        return Err(format!("'{text}' is out of range: give between 0.01 and 1024 CPUs"));
+    }
+    Ok((cpus * 1000.0).round() as u64)
+}
+
+/// Checks a container path: absolute, no `..`, not `/` itself. Returns it without a trailing `/`.
+pub fn check_destination(path: &str) -> Result<String, SpecError> {
+    let trimmed = path.trim_end_matches('/');
+    let ok = path.starts_with('/') && !trimmed.is_empty() && !trimmed.split('/').any(|c| c == "..");
+    if ok { Ok(trimmed.to_string()) } else { Err(SpecError::BadDestination(path.to_string())) }
+}
+
+/// `-v HOST:CTR[:ro|rw]` as a bind mount.
+pub fn parse_volume(v: &str) -> Result<Mount, SpecError> {
+    let bad = || SpecError::BadVolume(v.to_string());
+    let parts: Vec<&str> = v.split(':').collect();
+    let (source, destination, read_only) = match parts.as_slice() {
+        [s, d] => (*s, *d, false),
+        [s, d, "ro"] => (*s, *d, true),
+        [s, d, "rw"] => (*s, *d, false),
+        _ => return Err(bad()),
+    };
+    if !source.starts_with('/') || source.split('/').any(|c| c == "..") {
+        return Err(bad());
+    }
+    Ok(Mount { kind: MountKind::Bind, source: source.into(), destination: check_destination(destination)?, read_only })
+}
+
+/// Checks what a spec holds that may have come from a plugin or a file: paths, capabilities, unique
+/// mount destinations.
+pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for m in &spec.mounts {
+        let dest = check_destination(&m.destination)?;
+        if !seen.insert(dest.clone()) {
+            return Err(SpecError::DuplicateMount(dest));
+        }
+        if m.kind == MountKind::Bind && (!m.source.starts_with('/') || m.source.split('/').any(|c| c == "..")) {
+            return Err(SpecError::BadVolume(format!("{}:{}", m.source, m.destination)));
+        }
+    }
+    for p in spec.masked_paths.iter().chain(&spec.read_only_paths) {
+        if !p.starts_with('/') || p.split('/').any(|c| c == "..") {
+            return Err(SpecError::BadPath(p.clone()));
+        }
+    }
+    if !spec.cwd.starts_with('/') {
+        return Err(SpecError::RelativeWorkdir(spec.cwd.clone()));
+    }
+    caps::mask(&spec.capabilities)?;
+    Ok(())
 }
 
 /// Sets `key` in a KEY=VALUE list, replacing an earlier value.
@@ -45,12 +218,15 @@ pub fn get_env<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
     env.iter().rev().find_map(|e| e.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v))
 }
 
+/// The spec of a container of `image` from its config and the run flags, with the defaults every
+/// container gets.
 pub fn build(
+    image: &str,
     config: Option<&Config>,
     o: &Overrides,
     default_hostname: &str,
     host_env: impl Fn(&str) -> Option<String>,
-) -> Result<ProcessSpec, SpecError> {
+) -> Result<ContainerSpec, SpecError> {
     let field = |f: fn(&Config) -> &Option<Vec<String>>| config.and_then(|c| f(c).clone()).unwrap_or_default();
     let mut args = field(Config::entrypoint);
     args.extend(if o.cmd.is_empty() { field(Config::cmd) } else { o.cmd.clone() });
@@ -90,7 +266,30 @@ pub fn build(
         return Err(SpecError::RelativeWorkdir(cwd));
     }
     let user = o.user.clone().or_else(|| config.and_then(|c| c.user().clone())).unwrap_or_default();
-    Ok(ProcessSpec { args, env, cwd, user, hostname })
+    let mut mounts = o.volumes.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
+    for t in &o.tmpfs {
+        let destination = check_destination(t)?;
+        mounts.push(Mount { kind: MountKind::Tmpfs, source: String::new(), destination, read_only: false });
+    }
+    let spec = ContainerSpec {
+        image: image.to_string(),
+        args,
+        env,
+        user,
+        cwd,
+        hostname,
+        mounts,
+        read_only_rootfs: o.read_only,
+        capabilities: caps::resolve(&o.cap_add, &o.cap_drop)?,
+        masked_paths: MASKED_PATHS.iter().map(|p| p.to_string()).collect(),
+        read_only_paths: READ_ONLY_PATHS.iter().map(|p| p.to_string()).collect(),
+        namespaces: NAMESPACES.iter().map(|n| n.to_string()).collect(),
+        limits: o.limits,
+        network: Network::None,
+        annotations: BTreeMap::new(),
+    };
+    validate(&spec)?;
+    Ok(spec)
 }
 
 /// The full paths to try for `arg0`: itself when it has a slash, else each PATH entry in order.
@@ -126,7 +325,7 @@ mod tests {
 
     #[test]
     fn image_defaults() {
-        let s = build(Some(&config()), &Overrides::default(), "abc", none).unwrap();
+        let s = build("img", Some(&config()), &Overrides::default(), "abc", none).unwrap();
         assert_eq!(s.args, ["/entry", "serve"]);
         assert_eq!(s.env, ["PATH=/bin", "A=1", "HOSTNAME=abc"]);
         assert_eq!((s.cwd.as_str(), s.user.as_str(), s.hostname.as_str()), ("/srv", "www", "abc"));
@@ -140,9 +339,10 @@ mod tests {
             workdir: Some("/tmp".into()),
             user: Some("0".into()),
             hostname: Some("box".into()),
+            ..Default::default()
         };
         let host = |k: &str| (k == "FROM_HOST").then(|| "yes".to_string());
-        let s = build(Some(&config()), &o, "abc", host).unwrap();
+        let s = build("img", Some(&config()), &o, "abc", host).unwrap();
         assert_eq!(s.args, ["/entry", "check"]);
         assert_eq!(s.env, ["PATH=/bin", "HOSTNAME=box", "A=2", "FROM_HOST=yes"]);
         assert_eq!((s.cwd.as_str(), s.user.as_str()), ("/tmp", "0"));
@@ -150,13 +350,73 @@ mod tests {
 
     #[test]
     fn bad_inputs() {
-        assert_eq!(build(None, &Overrides::default(), "h", none), Err(SpecError::NoCommand));
+        assert_eq!(build("img", None, &Overrides::default(), "h", none), Err(SpecError::NoCommand));
         let o = Overrides { cmd: vec!["sh".into()], workdir: Some("tmp".into()), ..Default::default() };
-        assert_eq!(build(None, &o, "h", none), Err(SpecError::RelativeWorkdir("tmp".into())));
+        assert_eq!(build("img", None, &o, "h", none), Err(SpecError::RelativeWorkdir("tmp".into())));
         let o = Overrides { cmd: vec!["sh".into()], env: vec!["=x".into()], ..Default::default() };
-        assert_eq!(build(None, &o, "h", none), Err(SpecError::BadEnv("=x".into())));
-        let s = build(None, &Overrides { cmd: vec!["sh".into()], ..Default::default() }, "h", none).unwrap();
+        assert_eq!(build("img", None, &o, "h", none), Err(SpecError::BadEnv("=x".into())));
+        let s = build("img", None, &Overrides { cmd: vec!["sh".into()], ..Default::default() }, "h", none).unwrap();
         assert_eq!(get_env(&s.env, "PATH"), Some(DEFAULT_PATH));
+    }
+
+    #[test]
+    fn defaults_hide_and_protect_kernel_paths() {
+        let s = build("img", Some(&config()), &Overrides::default(), "h", none).unwrap();
+        assert!(s.masked_paths.contains(&"/proc/kcore".to_string()));
+        assert!(s.read_only_paths.contains(&"/proc/sysrq-trigger".to_string()));
+        assert_eq!(s.capabilities.len(), caps::DEFAULT.len());
+        assert!(!s.read_only_rootfs && s.mounts.is_empty());
+    }
+
+    #[test]
+    fn volumes_and_tmpfs_become_mounts() {
+        let o = Overrides {
+            volumes: vec!["/srv/data:/data:ro".into(), "/tmp/x:/x/".into()],
+            tmpfs: vec!["/run".into()],
+            ..Default::default()
+        };
+        let s = build("img", Some(&config()), &o, "h", none).unwrap();
+        let got: Vec<(MountKind, &str, &str, bool)> =
+            s.mounts.iter().map(|m| (m.kind, m.source.as_str(), m.destination.as_str(), m.read_only)).collect();
+        assert_eq!(
+            got,
+            [
+                (MountKind::Bind, "/srv/data", "/data", true),
+                (MountKind::Bind, "/tmp/x", "/x", false),
+                (MountKind::Tmpfs, "", "/run", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_mounts_are_refused() {
+        for v in ["data:/data", "/a:b", "/a:/b:rx", "/a", "/a/../etc:/b"] {
+            assert!(parse_volume(v).is_err(), "{v}");
+        }
+        assert_eq!(check_destination("/"), Err(SpecError::BadDestination("/".into())));
+        assert!(check_destination("/a/../b").is_err());
+        let o = Overrides { volumes: vec!["/a:/d".into(), "/b:/d".into()], ..Default::default() };
+        assert_eq!(build("img", Some(&config()), &o, "h", none), Err(SpecError::DuplicateMount("/d".into())));
+    }
+
+    #[test]
+    fn the_spec_round_trips_through_json() {
+        let o = Overrides { volumes: vec!["/a:/d:ro".into()], cap_add: vec!["NET_ADMIN".into()], ..Default::default() };
+        let s = build("img", Some(&config()), &o, "h", none).unwrap();
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(text.contains("\"read-only-rootfs\":false"), "{text}");
+        assert_eq!(serde_json::from_str::<ContainerSpec>(&text).unwrap(), s);
+    }
+
+    #[test]
+    fn memory_and_cpus_take_dockers_forms() {
+        assert_eq!(parse_memory("64m"), Ok(64 << 20));
+        assert_eq!(parse_memory("1G"), Ok(1 << 30));
+        assert_eq!(parse_memory("2097152"), Ok(2 << 20));
+        assert!(parse_memory("10k").is_err(), "under 1m");
+        assert!(parse_memory("lots").is_err());
+        assert_eq!(parse_cpus("1.5"), Ok(1500));
+        assert!(parse_cpus("0").is_err() && parse_cpus("x").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A container's record on disk (`containers/<id>/container.json`), and finding containers by
 //! name or id prefix.
 
+use super::spec::ContainerSpec;
 use crate::image::Digest;
 use crate::image::store::{Store, StoreError, write_atomic_unsynced};
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,16 @@ pub struct ContainerRecord {
 }
 
 pub const RECORD: &str = "container.json";
+/// The spec the container was created with, after the policies' adjustments.
+pub const SPEC: &str = "spec.json";
+
+pub fn save_spec(dir: &Path, spec: &ContainerSpec) -> Result<(), StoreError> {
+    write_atomic_unsynced(&dir.join(SPEC), &serde_json::to_vec_pretty(spec).expect("serializable"))
+}
+
+pub fn load_spec(dir: &Path) -> Option<ContainerSpec> {
+    serde_json::from_slice(&std::fs::read(dir.join(SPEC)).ok()?).ok()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FindError {

@@ -7,6 +7,7 @@
 //! here). So on v2 the child is cloned straight into the cgroup (CLONE_INTO_CGROUP), and on v1 the
 //! child moves its own single thread by writing "0" to each `tasks` file, which skips that lock.
 
+use crate::container::spec::Limits;
 use std::fs;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -22,6 +23,36 @@ pub enum CgroupError {
     Attach { path: PathBuf, source: io::Error },
     #[error("cannot remove cgroup {path}: {source}")]
     Remove { path: PathBuf, source: io::Error },
+    #[error("cannot set the {what} limit: this machine has no {controller} cgroup controller mounted")]
+    NoController { what: &'static str, controller: &'static str },
+    #[error("cannot set the {what} limit in {path}: {source}")]
+    Limit { what: &'static str, path: PathBuf, source: io::Error },
+}
+
+/// One limit as a write: (what, controller, file, value).
+pub type LimitWrite = (&'static str, &'static str, &'static str, String);
+
+/// The files to write for `limits`, in cgroup v2 (`v2`) or v1 terms. Pure.
+pub fn limit_writes(limits: &Limits, v2: bool) -> Vec<LimitWrite> {
+    const PERIOD_US: u64 = 100_000;
+    let mut w = Vec::new();
+    if let Some(bytes) = limits.memory_bytes {
+        let file = if v2 { "memory.max" } else { "memory.limit_in_bytes" };
+        w.push(("memory", "memory", file, bytes.to_string()));
+    }
+    if let Some(pids) = limits.pids {
+        w.push(("pids", "pids", "pids.max", pids.to_string()));
+    }
+    if let Some(millis) = limits.cpu_millis {
+        let quota = (millis * PERIOD_US / 1000).max(1000);
+        if v2 {
+            w.push(("cpu", "cpu", "cpu.max", format!("{quota} {PERIOD_US}")));
+        } else {
+            w.push(("cpu", "cpu", "cpu.cfs_period_us", PERIOD_US.to_string()));
+            w.push(("cpu", "cpu", "cpu.cfs_quota_us", quota.to_string()));
+        }
+    }
+    w
 }
 
 /// v1 controllers a container gets a cgroup in (limits on them come with the resources work).
@@ -72,13 +103,46 @@ impl Cgroup {
         &self.dirs
     }
 
+    fn is_v2(&self) -> bool {
+        matches!(self.dirs.as_slice(), [dir] if dir.join("cgroup.controllers").exists())
+    }
+
+    /// Whether the kernel's OOM killer killed a process of the cgroup (`oom_kill` in v1's
+    /// memory.oom_control, v2's memory.events).
+    pub fn oom_killed(&self) -> bool {
+        let file = if self.is_v2() { "memory.events" } else { "memory.oom_control" };
+        self.dirs.iter().filter_map(|d| fs::read_to_string(d.join(file)).ok()).any(|text| {
+            text.lines().any(|l| l.split_once(' ').is_some_and(|(k, v)| k == "oom_kill" && v.trim() != "0"))
+        })
+    }
+
+    /// Writes the container's resource limits before it starts.
+    pub fn set_limits(&self, limits: &Limits) -> Result<(), CgroupError> {
+        let v2 = self.is_v2();
+        for (what, controller, file, value) in limit_writes(limits, v2) {
+            // v1 directories are <mount>/<controller>/sbx/<id>.
+            let dir = if v2 {
+                self.dirs.first()
+            } else {
+                self.dirs.iter().find(|d| d.parent().and_then(Path::parent).and_then(Path::file_name) == Some(controller.as_ref()))
+            };
+            let dir = dir.ok_or(CgroupError::NoController { what, controller })?;
+            let path = dir.join(file);
+            if v2 && !path.exists() {
+                return Err(CgroupError::NoController { what, controller });
+            }
+            fs::write(&path, &value).map_err(|source| CgroupError::Limit { what, path, source })?;
+        }
+        Ok(())
+    }
+
     pub fn entry(&self) -> Result<Entry, CgroupError> {
         let attach_err = |dir: &Path| {
             let path = dir.to_path_buf();
             move |source| CgroupError::Attach { path, source }
         };
         match self.dirs.as_slice() {
-            [dir] if dir.join("cgroup.controllers").exists() => {
+            [dir] if self.is_v2() => {
                 let fd = fs::File::options()
                     .read(true)
                     .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
@@ -123,5 +187,22 @@ impl Drop for Cgroup {
         for dir in &self.dirs {
             let _ = fs::remove_dir(dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_in_v1_and_v2_terms() {
+        let l = Limits { memory_bytes: Some(64 << 20), pids: Some(50), cpu_millis: Some(1500) };
+        let files = |v2| limit_writes(&l, v2).into_iter().map(|(_, _, f, v)| format!("{f}={v}")).collect::<Vec<_>>();
+        assert_eq!(
+            files(false),
+            ["memory.limit_in_bytes=67108864", "pids.max=50", "cpu.cfs_period_us=100000", "cpu.cfs_quota_us=150000"]
+        );
+        assert_eq!(files(true), ["memory.max=67108864", "pids.max=50", "cpu.max=150000 100000"]);
+        assert!(limit_writes(&Limits::default(), false).is_empty());
     }
 }

@@ -28,6 +28,10 @@ pub enum ProcOp {
         groups: Vec<u32>,
     },
     CloexecFrom(u32),
+    /// Keep only these capabilities (a bit mask) in the bounding set.
+    DropBounding(u64),
+    /// Permitted and effective capabilities (a bit mask), after the ids changed.
+    SetCaps(u64),
 }
 
 impl fmt::Display for ProcOp {
@@ -46,6 +50,8 @@ impl fmt::Display for ProcOp {
             ProcOp::Stdin(_) => write!(f, "set up stdin"),
             ProcOp::SetIds { uid, gid, .. } => write!(f, "switch to user {uid}:{gid}"),
             ProcOp::CloexecFrom(_) => write!(f, "close inherited file descriptors"),
+            ProcOp::DropBounding(_) => write!(f, "drop capabilities from the bounding set"),
+            ProcOp::SetCaps(_) => write!(f, "set the capabilities"),
         }
     }
 }
@@ -73,6 +79,8 @@ pub struct ChildPlan {
     pub mounts: Vec<MountOp>,
     pub after: Vec<ProcOp>,
     pub exec: Exec,
+    /// Stop between setup and exec until the parent says go (prestart hooks run then).
+    pub pause_before_exec: bool,
 }
 
 /// Which list a failure happened in.
@@ -107,6 +115,8 @@ fn apply_proc(op: &ProcOp, sys: &dyn Syscall) -> Result<(), Errno> {
         ProcOp::Stdin(fd) => sys.dup2(*fd, 0),
         ProcOp::SetIds { uid, gid, groups } => sys.set_ids(*uid, *gid, groups),
         ProcOp::CloexecFrom(fd) => sys.cloexec_from(*fd),
+        ProcOp::DropBounding(keep) => sys.drop_bounding(*keep),
+        ProcOp::SetCaps(caps) => sys.set_caps(*caps),
     }
 }
 
@@ -117,15 +127,16 @@ fn apply_all(ops: &[ProcOp], phase: Phase, sys: &dyn Syscall) -> Result<(), (Pha
     Ok(())
 }
 
-/// Runs the plan; returns only on failure, with where it failed. For exec, the errno is ENOENT when
-/// no candidate exists, else the most telling error met (EACCES over ENOENT, as execvp does).
-pub fn run(plan: &ChildPlan, sys: &dyn Syscall) -> (Phase, usize, Errno) {
-    let setup = apply_all(&plan.before, Phase::Before, sys)
+/// Runs the setup lists of the plan: namespaces, mounts, ids. Returns where it failed.
+pub fn setup(plan: &ChildPlan, sys: &dyn Syscall) -> Result<(), (Phase, usize, Errno)> {
+    apply_all(&plan.before, Phase::Before, sys)
         .and_then(|()| rootfs::apply(&plan.mounts, sys).map_err(|(i, e)| (Phase::Mounts, i, e)))
-        .and_then(|()| apply_all(&plan.after, Phase::After, sys));
-    if let Err(failure) = setup {
-        return failure;
-    }
+        .and_then(|()| apply_all(&plan.after, Phase::After, sys))
+}
+
+/// Execs the program; returns only on failure. The errno is ENOENT when no candidate exists, else
+/// the most telling error met (EACCES over ENOENT, as execvp does).
+pub fn exec(plan: &ChildPlan, sys: &dyn Syscall) -> (Phase, usize, Errno) {
     let mut seen = Errno::ENOENT;
     for cand in &plan.exec.candidates {
         match sys.exec(cand, &plan.exec.argv_ptrs, &plan.exec.envp_ptrs) {
@@ -135,6 +146,14 @@ pub fn run(plan: &ChildPlan, sys: &dyn Syscall) -> (Phase, usize, Errno) {
         }
     }
     (Phase::Exec, 0, seen)
+}
+
+/// Setup then exec; returns only on failure, with where it failed.
+pub fn run(plan: &ChildPlan, sys: &dyn Syscall) -> (Phase, usize, Errno) {
+    match setup(plan, sys) {
+        Ok(()) => exec(plan, sys),
+        Err(failure) => failure,
+    }
 }
 
 #[cfg(test)]
@@ -152,6 +171,7 @@ mod tests {
                 vec![CString::new("sh").unwrap()],
                 vec![CString::new("PATH=/bin").unwrap()],
             ),
+            pause_before_exec: false,
         }
     }
 

@@ -1,9 +1,10 @@
 //! Isolation: the child's plan of kernel operations ([`child`]), creating the child in new
 //! namespaces and starting it ([`spawn`]), and its cgroup ([`cgroup`]).
 
+pub mod caps;
 pub mod cgroup;
 pub mod child;
 pub mod spawn;
 
 pub use child::{ChildPlan, ProcOp};
-pub use spawn::{Failure, Spawned, spawn};
+pub use spawn::{Exit, Failure, Progress, Spawned, spawn};

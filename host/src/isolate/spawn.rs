@@ -30,6 +30,26 @@ pub struct Failure {
     pub errno: Errno,
 }
 
+/// How the child ended: its exit code in docker's convention (128+N for signal N), and the signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    pub code: i32,
+    pub signal: Option<i32>,
+}
+
+/// What the child reports on the way to exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Its setup is done; it waits before exec.
+    Ready,
+    /// It exec'd the program.
+    Running,
+    Failed(Failure),
+}
+
+/// The report of a child that finished its setup and waits (no failure report looks like it).
+const READY: [u32; 3] = [u32::MAX; 3];
+
 pub struct Spawned {
     pub pid: Pid,
     go: File,
@@ -84,7 +104,18 @@ pub fn spawn(plan: &ChildPlan, flags: u64, cgroup: Option<i32>, sys: &dyn Syscal
         if n != 1 {
             unsafe { libc::_exit(125) }; // the parent gave up before starting us
         }
-        let (phase, index, errno) = child::run(plan, sys);
+        let (phase, index, errno) = match child::setup(plan, sys) {
+            Err(failure) => failure,
+            Ok(()) if plan.pause_before_exec => {
+                unsafe { libc::write(report_w.as_raw_fd(), READY.as_ptr().cast(), size_of_val(&READY)) };
+                let n = unsafe { libc::read(go_r.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) };
+                if n != 1 {
+                    unsafe { libc::_exit(125) }; // the parent stopped us (a prestart hook said no)
+                }
+                child::exec(plan, sys)
+            }
+            Ok(()) => child::exec(plan, sys),
+        };
         let msg = [phase as u32, index as u32, errno as i32 as u32];
         unsafe {
             libc::write(report_w.as_raw_fd(), msg.as_ptr().cast(), size_of_val(&msg));
@@ -102,8 +133,9 @@ pub fn spawn(plan: &ChildPlan, flags: u64, cgroup: Option<i32>, sys: &dyn Syscal
 }
 
 impl Spawned {
-    /// Lets the child run its plan; returns once it exec'd (Ok(None)) or failed (Ok(Some)).
-    pub fn start(&mut self) -> Result<Option<Failure>, SpawnError> {
+    /// Lets the child go on: from the start to its exec, or (with `pause_before_exec`) first to the
+    /// end of its setup and then, on the next call, to its exec.
+    pub fn advance(&mut self) -> Result<Progress, SpawnError> {
         self.go.write_all(&[1]).map_err(SpawnError::Start)?;
         let mut buf = [0u8; 12];
         let mut got = 0;
@@ -115,25 +147,40 @@ impl Spawned {
                 Err(e) => return Err(SpawnError::Start(e)),
             }
         }
+        // The report pipe closes on exec.
         if got < buf.len() {
-            return Ok(None);
+            return Ok(Progress::Running);
         }
         let word = |i: usize| u32::from_ne_bytes(buf[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
-        Ok(Some(Failure {
+        if [word(0), word(1), word(2)] == READY {
+            return Ok(Progress::Ready);
+        }
+        Ok(Progress::Failed(Failure {
             phase: Phase::from_u32(word(0)).unwrap_or(Phase::Before),
             index: word(1) as usize,
             errno: Errno::from_raw(word(2) as i32),
         }))
     }
 
-    /// Waits for the child and returns its exit code in docker's convention (128+N for signal N).
-    pub fn wait(&self) -> i32 {
+    /// Stops a child that has not exec'd: it exits as soon as it reads the closed pipe.
+    pub fn abort(self) -> Exit {
+        let Spawned { pid, go, report } = self;
+        drop((go, report));
+        Spawned::wait_pid(pid)
+    }
+
+    /// Waits for the child to end.
+    pub fn wait(&self) -> Exit {
+        Spawned::wait_pid(self.pid)
+    }
+
+    fn wait_pid(pid: Pid) -> Exit {
         loop {
-            match waitpid(self.pid, None) {
-                Ok(WaitStatus::Exited(_, code)) => return code,
-                Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            match waitpid(pid, None) {
+                Ok(WaitStatus::Exited(_, code)) => return Exit { code, signal: None },
+                Ok(WaitStatus::Signaled(_, sig, _)) => return Exit { code: 128 + sig as i32, signal: Some(sig as i32) },
                 Ok(_) | Err(Errno::EINTR) => continue,
-                Err(_) => return 125,
+                Err(_) => return Exit { code: 125, signal: None },
             }
         }
     }

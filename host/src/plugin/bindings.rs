@@ -1,13 +1,20 @@
-//! The host side of plugins/wit, generated. The only place `bindgen!` is used.
+//! The host side of plugins/wit, generated. The only place `bindgen!` is used. The world `plugin`
+//! holds every export; a component may have only some of them, so each export interface is looked up
+//! on its own (see [`super::instance`]).
 
 wasmtime::component::bindgen!({
-    world: "policy-plugin",
+    world: "plugin",
     path: "../plugins/wit",
 });
 
-pub use self::sbx::plugin::types::{Entry, EntryKind, Image, ImageConfig, Layer, LayerVerdict, LogLevel, Verdict};
-pub use exports::sbx::plugin::policy::Guest as PolicyGuest;
+pub use self::sbx::plugin::types::{
+    Adjustment, Container, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerVerdict, Limits, LogLevel,
+    Mount, MountKind, Network, Spec, SpecVerdict, State, Status, Verdict,
+};
+pub use exports::sbx::plugin::{config, hooks, policy};
 
 /// The WIT package version this host speaks; components naming another are refused.
-pub const WIT_VERSION: &str = "0.1.0";
-pub const POLICY_EXPORT: &str = "sbx:plugin/policy@0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
+pub const CONFIG_EXPORT: &str = "sbx:plugin/config@0.2.0";
+pub const POLICY_EXPORT: &str = "sbx:plugin/policy@0.2.0";
+pub const HOOKS_EXPORT: &str = "sbx:plugin/hooks@0.2.0";

@@ -3,7 +3,7 @@
 //! (fail closed by default). Monitor-mode plugins only report what they would have done. Pure
 //! over [`PolicyCheck`].
 
-use super::bindings::{Image, Layer, LayerVerdict, Verdict};
+use super::bindings::{Image, Layer, LayerVerdict, Spec, SpecVerdict, Verdict};
 use super::engine::PluginError;
 use crate::config::{Mode, OnError};
 
@@ -17,6 +17,9 @@ pub trait PolicyCheck {
     }
     fn check_image(&self, image: &Image) -> Result<Verdict, PluginError>;
     fn check_layer(&self, image: &Image, layer: &Layer) -> Result<LayerVerdict, PluginError>;
+    fn check_spec(&self, _spec: &Spec) -> Result<SpecVerdict, PluginError> {
+        Ok(SpecVerdict { verdict: Verdict::Allow, adjustments: vec![] })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,11 +41,13 @@ pub struct Note {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Answer {
     pub plugin: String,
-    /// `image` or `layer N`.
+    /// `image`, `layer N` or `spec`.
     pub check: String,
     /// allow, mount, skip, deny or error.
     pub verdict: &'static str,
     pub reason: String,
+    /// The changes a spec check asked for.
+    pub adjustments: Vec<String>,
 }
 
 /// The decision and every answer that led to it.
@@ -68,7 +73,7 @@ pub enum Decision {
 
 /// What one answer of one plugin does to the run.
 #[derive(Debug, PartialEq, Eq)]
-enum Effect {
+pub(crate) enum Effect {
     Pass,
     Skip(String),
     Stop(String),
@@ -77,7 +82,7 @@ enum Effect {
 
 /// The effect of a plugin's answer (`Ok(None)` allow, `Ok(Some(Err(r)))` deny, `Ok(Some(Ok(r)))`
 /// skip) given its mode and on-error.
-fn effect(mode: Mode, on_error: OnError, answer: Raw) -> Effect {
+pub(crate) fn effect(mode: Mode, on_error: OnError, answer: Raw) -> Effect {
     match (answer, mode, on_error) {
         (Ok(None), _, _) => Effect::Pass,
         (Ok(Some(Ok(reason))), Mode::Enforce, _) => Effect::Skip(reason),
@@ -89,16 +94,16 @@ fn effect(mode: Mode, on_error: OnError, answer: Raw) -> Effect {
     }
 }
 
-type Raw = Result<Option<Result<String, String>>, PluginError>;
+pub(crate) type Raw = Result<Option<Result<String, String>>, PluginError>;
 
-fn answer(plugin: &str, check: String, raw: &Raw, allowed: &'static str) -> Answer {
+pub(crate) fn answer(plugin: &str, check: String, raw: &Raw, allowed: &'static str) -> Answer {
     let (verdict, reason) = match raw {
         Ok(None) => (allowed, String::new()),
         Ok(Some(Ok(r))) => ("skip", r.clone()),
         Ok(Some(Err(r))) => ("deny", r.clone()),
         Err(e) => ("error", e.to_string()),
     };
-    Answer { plugin: plugin.into(), check, verdict, reason }
+    Answer { plugin: plugin.into(), check, verdict, reason, adjustments: Vec::new() }
 }
 
 fn image_answer(v: Result<Verdict, PluginError>) -> Raw {

@@ -1,6 +1,10 @@
-//! Store records to the WIT records plugins see.
+//! Store records and container specs to the WIT records plugins see.
 
-use super::bindings::{Entry, EntryKind as WitKind, Image, ImageConfig, Layer};
+use super::bindings::{
+    Container, Entry, EntryKind as WitKind, Image, ImageConfig, Layer, Limits, Mount, MountKind, Network, Spec, State,
+    Status,
+};
+use crate::container::spec::{self, ContainerSpec};
 use crate::image::ImageRecord;
 use crate::layer::{EntryKind, IndexEntry};
 use oci_spec::image::ImageConfiguration;
@@ -88,5 +92,84 @@ pub fn layer(
                 link_target: e.link,
             })
             .collect(),
+    }
+}
+
+/// The image record of a spec read from a file, when the image is not at hand: only its reference.
+pub fn bare_image(reference: &str) -> Image {
+    Image {
+        reference: reference.to_string(),
+        names: vec![],
+        manifest_digest: String::new(),
+        config_digest: String::new(),
+        os: String::new(),
+        architecture: String::new(),
+        config: ImageConfig {
+            user: None,
+            env: vec![],
+            entrypoint: vec![],
+            cmd: vec![],
+            working_dir: None,
+            labels: vec![],
+            exposed_ports: vec![],
+        },
+        history: vec![],
+        layers: vec![],
+    }
+}
+
+pub fn spec(image: &Image, s: &ContainerSpec) -> Spec {
+    Spec {
+        image: image.clone(),
+        args: s.args.clone(),
+        env: s.env.clone(),
+        user: s.user.clone(),
+        cwd: s.cwd.clone(),
+        hostname: s.hostname.clone(),
+        mounts: s
+            .mounts
+            .iter()
+            .map(|m| Mount {
+                kind: match m.kind {
+                    spec::MountKind::Bind => MountKind::Bind,
+                    spec::MountKind::Tmpfs => MountKind::Tmpfs,
+                },
+                source: m.source.clone(),
+                destination: m.destination.clone(),
+                read_only: m.read_only,
+            })
+            .collect(),
+        read_only_rootfs: s.read_only_rootfs,
+        capabilities: s.capabilities.clone(),
+        masked_paths: s.masked_paths.clone(),
+        read_only_paths: s.read_only_paths.clone(),
+        namespaces: s.namespaces.clone(),
+        limits: Limits { memory_bytes: s.limits.memory_bytes, pids: s.limits.pids, cpu_millis: s.limits.cpu_millis },
+        network: match s.network {
+            spec::Network::None => Network::None,
+            spec::Network::Host => Network::Host,
+        },
+        annotations: s.annotations.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    }
+}
+
+/// What the hooks see of a container.
+pub struct ContainerView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub spec: Spec,
+    pub status: Status,
+    pub pid: Option<i32>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<u32>,
+    pub oom_killed: bool,
+}
+
+pub fn container(v: ContainerView) -> Container {
+    Container {
+        id: v.id.to_string(),
+        name: v.name.to_string(),
+        spec: v.spec,
+        state: State { status: v.status, pid: v.pid, exit_code: v.exit_code, signal: v.signal, oom_killed: v.oom_killed },
     }
 }

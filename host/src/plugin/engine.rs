@@ -2,7 +2,7 @@
 //! so every call can have a deadline. Components are compiled once and kept on disk, keyed by the
 //! sha256 of the wasm and the engine's compatibility hash.
 
-use super::bindings::{POLICY_EXPORT, PolicyPlugin, WIT_VERSION};
+use super::bindings::{CONFIG_EXPORT, HOOKS_EXPORT, POLICY_EXPORT, Plugin as PluginWorld, WIT_VERSION};
 use super::host::HostState;
 use crate::image::Digest;
 use std::hash::{Hash, Hasher};
@@ -23,8 +23,10 @@ pub enum PluginError {
         "plugin {path} was built for sbx:plugin@{found}, but this sbx speaks sbx:plugin@{WIT_VERSION}; rebuild it against plugins/wit"
     )]
     Version { path: PathBuf, found: String },
-    #[error("plugin {path} exports no sbx:plugin interface (expected {POLICY_EXPORT}); is it an sbx plugin?")]
-    NotAPlugin { path: PathBuf },
+    #[error(
+        "plugin {path} is not an sbx plugin: it exports {found}, but a plugin exports {CONFIG_EXPORT} and {POLICY_EXPORT} or {HOOKS_EXPORT} (build it with plugins/sdk)"
+    )]
+    NotAPlugin { path: PathBuf, found: String },
     #[error("plugin {path} needs imports sbx does not give (only WASI and sbx:plugin/host): {message}")]
     Link { path: PathBuf, message: String },
     #[error("plugin {plugin} refused its settings: {message}")]
@@ -90,7 +92,7 @@ impl Engine {
             .map_err(|e| PluginError::Engine(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
-        PolicyPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+        PluginWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Engine(e.to_string()))?;
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -192,8 +194,10 @@ impl Engine {
         if let Some(found) = other_version {
             return Err(PluginError::Version { path: path.into(), found: found.to_string() });
         }
-        if !exports.iter().any(|n| n == POLICY_EXPORT) {
-            return Err(PluginError::NotAPlugin { path: path.into() });
+        let has = |name: &str| exports.iter().any(|n| n == name);
+        if !has(CONFIG_EXPORT) || !(has(POLICY_EXPORT) || has(HOOKS_EXPORT)) {
+            let found = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
+            return Err(PluginError::NotAPlugin { path: path.into(), found });
         }
         Ok(())
     }

@@ -1,10 +1,12 @@
-//! What a plugin's Store holds: a WASI context that grants nothing (no files, env, network; stderr
-//! captured so a panic message can be shown), the memory limiter, and the `host.log` import.
+//! What a plugin's Store holds: a WASI context that grants nothing but the configured directories
+//! (no other files, env, network; stderr captured so a panic message can be shown), the memory
+//! limiter, and the `host.log` import.
 
 use super::bindings::{LogLevel, sbx};
+use crate::config::{Access, Preopen};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 /// How much of a plugin's stderr is kept for error messages.
 const STDERR_CAPTURE: usize = 4096;
@@ -18,10 +20,23 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(plugin: &str, memory_limit: usize) -> HostState {
+    /// A state for one call: stderr captured, the granted directories opened (through cap-std, so
+    /// the plugin cannot leave them), nothing else.
+    pub fn new(plugin: &str, memory_limit: usize, preopens: &[Preopen]) -> Result<HostState, String> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
-        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
-        HostState { plugin: plugin.to_string(), memory_limit, stderr, wasi, table: ResourceTable::new() }
+        let mut builder = WasiCtx::builder();
+        builder.stderr(stderr.clone());
+        for p in preopens {
+            let perms = match p.mode {
+                Access::Ro => FsPerms::ReadOnly,
+                Access::Rw => FsPerms::ReadWrite,
+            };
+            builder
+                .preopened_dir(&p.host, p.guest_path(), perms)
+                .map_err(|e| format!("cannot open its granted directory {}: {e}", p.host.display()))?;
+        }
+        let wasi = builder.build();
+        Ok(HostState { plugin: plugin.to_string(), memory_limit, stderr, wasi, table: ResourceTable::new() })
     }
 
     /// What the plugin last said on stderr: a Rust panic's location and message, or the last line.

@@ -1,17 +1,20 @@
 //! Plugins: WebAssembly components run in wasmtime, typed by plugins/wit. [`engine`] compiles and
-//! caches them, [`policy`] calls one plugin's checks inside its limits, [`chain`] combines the
-//! verdicts of every plugin (pure), [`convert`] turns store records into WIT records, [`set`]
-//! loads the plugins of a run.
+//! caches them, [`instance`] calls one plugin inside its limits, [`chain`] (image and layers),
+//! [`spec_check`] (with [`adjust`]) and [`hooks`] combine the answers of every plugin (pure),
+//! [`convert`] turns store records and specs into WIT records, [`set`] loads the plugins of a run.
 
+pub mod adjust;
 pub mod bindings;
 pub mod chain;
 pub mod convert;
 pub mod engine;
 pub mod host;
-pub mod policy;
+pub mod hooks;
+pub mod instance;
 pub mod set;
+pub mod spec_check;
 
 pub use chain::{Decision, PolicyCheck};
 pub use engine::{Engine, PluginError};
-pub use policy::Plugin;
+pub use instance::Plugin;
 pub use set::load_all;

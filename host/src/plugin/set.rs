@@ -3,7 +3,7 @@
 //! and threads cost), so it is a plain loop.
 
 use super::engine::{Engine, PluginError};
-use super::policy::Plugin;
+use super::instance::Plugin;
 use crate::config::PluginSpec;
 use std::path::Path;
 

@@ -27,6 +27,10 @@ fn apply_one(op: &MountOp, sys: &dyn Syscall) -> Result<(), Errno> {
             sys.umask(*mask);
             Ok(())
         }
+        MountOp::MoveMount { fd, target } => sys.move_mount(*fd, target),
+        MountOp::Touch { path } => sys.touch(path),
+        MountOp::Mask { path } => sys.mask(path),
+        MountOp::ReadOnly { path, bind } => sys.remount_read_only(path, *bind),
     }
 }
 
@@ -43,6 +47,10 @@ mod tests {
                 upper: "/u".into(),
                 work: "/w".into(),
                 target: "/t".into(),
+                mounts: vec![],
+                masked: vec![],
+                read_only: vec![],
+                read_only_root: false,
             },
             (6, 8),
         )

@@ -3,7 +3,8 @@
 //! mount namespace. `apply` is the only code in sbx that mounts.
 
 pub mod apply;
+pub mod bind;
 pub mod plan;
 
 pub use apply::apply;
-pub use plan::{MountOp, PlanError, RootfsSpec, kernel_version, plan};
+pub use plan::{MountOp, PlanError, RootfsSpec, UserMount, kernel_version, plan};

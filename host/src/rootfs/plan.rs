@@ -47,6 +47,31 @@ pub enum MountOp {
     },
     /// The umask while the rootfs is built, so device and directory modes are exact.
     Umask(u32),
+    /// Attach a bind mount the parent prepared (open_tree) at `target`.
+    MoveMount {
+        fd: i32,
+        target: CString,
+    },
+    /// An empty file to mount a file over.
+    Touch {
+        path: CString,
+    },
+    Mask {
+        path: CString,
+    },
+    ReadOnly {
+        path: CString,
+        /// Bind-mount it onto itself first (every path but `/`, which is a mount already).
+        bind: bool,
+    },
+}
+
+/// A mount the container's spec asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserMount {
+    /// A host path, already opened as a detached mount tree by the parent.
+    Bind { fd: i32, destination: String, is_dir: bool },
+    Tmpfs { destination: String, read_only: bool },
 }
 
 pub struct RootfsSpec {
@@ -56,6 +81,12 @@ pub struct RootfsSpec {
     pub work: PathBuf,
     /// Where the overlay is mounted before it becomes `/`.
     pub target: PathBuf,
+    /// In order, after /proc, /dev and /sys.
+    pub mounts: Vec<UserMount>,
+    /// Hidden, then made read-only, after the mounts.
+    pub masked: Vec<String>,
+    pub read_only: Vec<String>,
+    pub read_only_root: bool,
 }
 
 pub fn cstr(path: impl AsRef<Path>) -> CString {
@@ -165,9 +196,45 @@ pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanE
         MountOp::Symlink { target: cstr("/proc/self/fd/2"), link: cstr("/dev/stderr") },
         mkdir("/sys", 0o555),
         mount("sysfs", "/sys", "sysfs", libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None),
-        MountOp::Umask(0o022),
     ]);
+    for m in &spec.mounts {
+        match m {
+            UserMount::Bind { fd, destination, is_dir } => {
+                let (parents, last) = mkdir_chain(destination);
+                ops.extend(parents);
+                ops.push(if *is_dir { mkdir(&last, 0o755) } else { MountOp::Touch { path: cstr(&last) } });
+                ops.push(MountOp::MoveMount { fd: *fd, target: cstr(destination) });
+            }
+            UserMount::Tmpfs { destination, read_only } => {
+                let (parents, last) = mkdir_chain(destination);
+                ops.extend(parents);
+                ops.push(mkdir(&last, 0o755));
+                let ro = if *read_only { libc::MS_RDONLY } else { 0 };
+                ops.push(mount("tmpfs", destination, "tmpfs", NOSUID | NODEV | ro, Some("mode=1777")));
+            }
+        }
+    }
+    ops.extend(spec.masked.iter().map(|p| MountOp::Mask { path: cstr(p) }));
+    ops.extend(spec.read_only.iter().map(|p| MountOp::ReadOnly { path: cstr(p), bind: true }));
+    if spec.read_only_root {
+        ops.push(MountOp::ReadOnly { path: cstr("/"), bind: false });
+    }
+    ops.push(MountOp::Umask(0o022));
     Ok(ops)
+}
+
+/// mkdir ops for every parent of the absolute `path`, and `path` itself (the caller decides what
+/// it becomes). Each level is made in the container, after the pivot, so symlinks resolve there.
+fn mkdir_chain(path: &str) -> (Vec<MountOp>, String) {
+    let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    let mut ops = Vec::new();
+    let mut partial = String::new();
+    for c in &parts[..parts.len().saturating_sub(1)] {
+        partial.push('/');
+        partial.push_str(c);
+        ops.push(mkdir(&partial, 0o755));
+    }
+    (ops, path.to_string())
 }
 
 impl fmt::Display for MountOp {
@@ -186,6 +253,10 @@ impl fmt::Display for MountOp {
             MountOp::Mknod { path, .. } => write!(f, "mknod {}", s(path)),
             MountOp::Symlink { link, .. } => write!(f, "symlink {}", s(link)),
             MountOp::Umask(m) => write!(f, "umask {m:o}"),
+            MountOp::MoveMount { target, .. } => write!(f, "bind-mount onto {}", s(target)),
+            MountOp::Touch { path } => write!(f, "create the mount point {}", s(path)),
+            MountOp::Mask { path } => write!(f, "mask {}", s(path)),
+            MountOp::ReadOnly { path, .. } => write!(f, "make {} read-only", s(path)),
         }
     }
 }
@@ -231,7 +302,45 @@ mod tests {
             upper: "/s/c/upper".into(),
             work: "/s/c/work".into(),
             target: "/s/c/rootfs".into(),
+            mounts: vec![],
+            masked: vec![],
+            read_only: vec![],
+            read_only_root: false,
         }
+    }
+
+    #[test]
+    fn user_mounts_then_masks_then_read_only_come_last() {
+        let with = RootfsSpec {
+            mounts: vec![
+                UserMount::Bind { fd: 7, destination: "/srv/data".into(), is_dir: true },
+                UserMount::Bind { fd: 8, destination: "/etc/app.conf".into(), is_dir: false },
+                UserMount::Tmpfs { destination: "/run".into(), read_only: false },
+            ],
+            masked: vec!["/proc/kcore".into()],
+            read_only: vec!["/proc/sys".into()],
+            read_only_root: true,
+            ..spec(1)
+        };
+        let ops: Vec<String> = plan(&with, NEW).unwrap().iter().map(ToString::to_string).collect();
+        let sys = ops.iter().position(|o| o == "mount sysfs on /sys").unwrap();
+        assert_eq!(
+            ops[sys + 1..],
+            [
+                "mkdir /srv",
+                "mkdir /srv/data",
+                "bind-mount onto /srv/data",
+                "mkdir /etc",
+                "create the mount point /etc/app.conf",
+                "bind-mount onto /etc/app.conf",
+                "mkdir /run",
+                "mount tmpfs on /run",
+                "mask /proc/kcore",
+                "make /proc/sys read-only",
+                "make / read-only",
+                "umask 22"
+            ]
+        );
     }
 
     #[test]

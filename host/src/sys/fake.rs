@@ -93,6 +93,24 @@ impl Syscall for Recorder {
     fn cloexec_from(&self, first: u32) -> SysResult {
         self.record(format!("cloexec_from {first}"))
     }
+    fn move_mount(&self, fd: i32, target: &CStr) -> SysResult {
+        self.record(format!("move_mount {fd} {}", s(target)))
+    }
+    fn touch(&self, path: &CStr) -> SysResult {
+        self.record(format!("touch {}", s(path)))
+    }
+    fn mask(&self, path: &CStr) -> SysResult {
+        self.record(format!("mask {}", s(path)))
+    }
+    fn remount_read_only(&self, path: &CStr, bind: bool) -> SysResult {
+        self.record(format!("read_only {} bind={bind}", s(path)))
+    }
+    fn drop_bounding(&self, keep: u64) -> SysResult {
+        self.record(format!("drop_bounding keep={keep:#x}"))
+    }
+    fn set_caps(&self, caps: u64) -> SysResult {
+        self.record(format!("set_caps {caps:#x}"))
+    }
     fn exec(&self, path: &CStr, _argv: &[*const libc::c_char], _envp: &[*const libc::c_char]) -> Errno {
         match self.record(format!("exec {}", s(path))) {
             Err(e) => e,

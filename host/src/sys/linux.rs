@@ -176,6 +176,97 @@ impl Syscall for Linux {
         check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })
     }
 
+    fn move_mount(&self, fd: i32, target: &CStr) -> SysResult {
+        check(unsafe {
+            libc::syscall(libc::SYS_move_mount, fd, c"".as_ptr(), libc::AT_FDCWD, target.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH)
+        })
+    }
+
+    fn touch(&self, path: &CStr) -> SysResult {
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o644) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        unsafe { libc::close(fd) };
+        Ok(())
+    }
+
+    fn mask(&self, path: &CStr) -> SysResult {
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::stat(path.as_ptr(), &mut st) } < 0 {
+            return match Errno::last() {
+                Errno::ENOENT | Errno::ENOTDIR => Ok(()),
+                e => Err(e),
+            };
+        }
+        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+            self.mount(Some(c"tmpfs"), path, Some(c"tmpfs"), flags, Some(c"size=0"))
+        } else {
+            self.mount(Some(c"/dev/null"), path, None, libc::MS_BIND, None)
+        }
+    }
+
+    fn remount_read_only(&self, path: &CStr, bind: bool) -> SysResult {
+        if bind {
+            match self.mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None) {
+                Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => return Ok(()),
+                other => other?,
+            }
+        }
+        // A remount must repeat the flags the mount has, or it tries to clear them.
+        let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(path.as_ptr(), &mut vfs) } < 0 {
+            return Err(Errno::last());
+        }
+        let keep = [
+            (libc::ST_NOSUID, libc::MS_NOSUID),
+            (libc::ST_NODEV, libc::MS_NODEV),
+            (libc::ST_NOEXEC, libc::MS_NOEXEC),
+            (libc::ST_NOATIME, libc::MS_NOATIME),
+            (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+            (libc::ST_RELATIME, libc::MS_RELATIME),
+        ]
+        .iter()
+        .filter(|(st, _)| vfs.f_flag & st != 0)
+        .fold(0, |acc, (_, ms)| acc | ms);
+        self.mount(None, path, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | keep, None)
+    }
+
+    fn drop_bounding(&self, keep: u64) -> SysResult {
+        for cap in 0..64 {
+            if keep & (1 << cap) != 0 {
+                continue;
+            }
+            match check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } as libc::c_long) {
+                // Past the kernel's last capability.
+                Err(Errno::EINVAL) => break,
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    fn set_caps(&self, caps: u64) -> SysResult {
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: i32,
+        }
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        const VERSION_3: u32 = 0x2008_0522;
+        let header = Header { version: VERSION_3, pid: 0 };
+        let word = |i: u32| Data { effective: (caps >> (32 * i)) as u32, permitted: (caps >> (32 * i)) as u32, inheritable: 0 };
+        let data = [word(0), word(1)];
+        check(unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) })
+    }
+
     fn exec(&self, path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
         debug_assert!(argv.last().is_some_and(|p| p.is_null()) && envp.last().is_some_and(|p| p.is_null()));
         unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };

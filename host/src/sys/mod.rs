@@ -49,6 +49,20 @@ pub trait Syscall {
     fn set_parent_death_signal(&self, signal: i32) -> SysResult;
     /// Marks every descriptor from `first` on close-on-exec.
     fn cloexec_from(&self, first: u32) -> SysResult;
+    /// Attaches the detached mount tree `fd` (made by open_tree in the parent) at `target`.
+    fn move_mount(&self, fd: i32, target: &CStr) -> SysResult;
+    /// Creates an empty file to mount over; an existing file is fine.
+    fn touch(&self, path: &CStr) -> SysResult;
+    /// Hides `path`: an empty read-only tmpfs over a directory, /dev/null over anything else. A path
+    /// that does not exist needs no hiding.
+    fn mask(&self, path: &CStr) -> SysResult;
+    /// Makes `path` read-only, keeping its other mount flags. With `bind` it is first bind-mounted
+    /// onto itself, so that only it (not the whole mount it is on) changes. A missing path is fine.
+    fn remount_read_only(&self, path: &CStr, bind: bool) -> SysResult;
+    /// Drops every capability not in the bit mask `keep` from the bounding set.
+    fn drop_bounding(&self, keep: u64) -> SysResult;
+    /// Sets the permitted and effective capabilities to the bit mask `caps`, inheritable to none.
+    fn set_caps(&self, caps: u64) -> SysResult;
     /// execve(2); returns only on failure.
     fn exec(&self, path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno;
 }

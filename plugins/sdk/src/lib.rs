@@ -1,22 +1,22 @@
 //! `sbx-plugin`: the guest side of sbx plugins.
 //!
-//! A policy is a type implementing [`Policy`] with plain Rust functions, plus one line:
-//! `sbx_plugin::export_policy!(MyPolicy);`. The functions take typed settings (parsed from the JSON the
-//! host passes) and the WIT records re-exported here, so their logic can be unit-tested natively.
+//! A policy is a type implementing [`Plugin`] (its settings) and [`Policy`] with plain Rust
+//! functions, plus one line: `sbx_plugin::export_policy!(MyPolicy);`. Hooks implement [`Hooks`] and
+//! use `export_hooks!`; a plugin with both uses `export_plugin!`. The functions take typed settings
+//! (parsed from the JSON the host passes) and the WIT records re-exported here, so their logic can be
+//! unit-tested natively.
 
 #[doc(hidden)]
-pub mod bindings {
-    wit_bindgen::generate!({
-        world: "policy-plugin",
-        path: "../wit",
-        default_bindings_module: "sbx_plugin::bindings",
-        pub_export_macro: true,
-        additional_derives: [PartialEq],
-        export_macro_name: "export",
-    });
-}
+pub use sbx_plugin_bindings as bindings;
+#[doc(hidden)]
+pub use sbx_plugin_hook_world as hook_world;
+#[doc(hidden)]
+pub use sbx_plugin_policy_world as policy_world;
 
-pub use bindings::sbx::plugin::types::{Entry, EntryKind, Image, ImageConfig, Layer, LayerVerdict, LogLevel, Verdict};
+pub use bindings::sbx::plugin::types::{
+    Adjustment, Container, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerVerdict, Limits, LogLevel, Mount,
+    MountKind, Network, Spec, SpecVerdict, State, Status, Verdict,
+};
 
 use serde::de::DeserializeOwned;
 
@@ -32,9 +32,8 @@ pub mod mode {
     pub const STICKY: u32 = 0o1000;
 }
 
-/// An image and layer policy. Every function has a default that allows, so a policy writes only
-/// the checks it cares about.
-pub trait Policy {
+/// What every plugin has: its settings and their validation.
+pub trait Plugin {
     /// The plugin's settings, parsed from the JSON text the host passes (`{}` when none).
     type Settings: DeserializeOwned + Default;
 
@@ -42,7 +41,11 @@ pub trait Policy {
     fn validate(_settings: &Self::Settings) -> Result<(), String> {
         Ok(())
     }
+}
 
+/// An image, layer and spec policy. Every check has a default that allows, so a policy writes only
+/// the ones it cares about.
+pub trait Policy: Plugin {
     fn check_image(_settings: &Self::Settings, _image: &Image) -> Verdict {
         Verdict::Allow
     }
@@ -50,6 +53,27 @@ pub trait Policy {
     fn check_layer(_settings: &Self::Settings, _image: &Image, _layer: &Layer) -> LayerVerdict {
         LayerVerdict::Mount
     }
+
+    fn check_spec(_settings: &Self::Settings, _spec: &Spec) -> SpecVerdict {
+        allow(vec![])
+    }
+}
+
+/// Lifecycle hooks: one function for every event (see [`Event`]); the default allows.
+pub trait Hooks: Plugin {
+    fn on_event(_settings: &Self::Settings, _event: Event, _container: &Container) -> Verdict {
+        Verdict::Allow
+    }
+}
+
+/// A spec verdict that allows with these adjustments.
+pub fn allow(adjustments: Vec<Adjustment>) -> SpecVerdict {
+    SpecVerdict { verdict: Verdict::Allow, adjustments }
+}
+
+/// A spec verdict that denies.
+pub fn deny(reason: impl Into<String>) -> SpecVerdict {
+    SpecVerdict { verdict: Verdict::Deny(reason.into()), adjustments: vec![] }
 }
 
 /// Parses settings JSON text into `T`; empty text means the defaults.
@@ -67,10 +91,11 @@ pub fn log(level: LogLevel, message: &str) {
 
 #[doc(hidden)]
 pub mod glue {
-    //! What `export_policy!` expands to call: settings parsing around the user's functions.
+    //! What the export macros expand to call: settings parsing around the user's functions. A
+    //! settings text that no longer parses (it was validated at load) denies.
     use super::*;
 
-    pub fn validate_settings<P: Policy>(text: &str) -> Result<(), String> {
+    pub fn validate_settings<P: Plugin>(text: &str) -> Result<(), String> {
         P::validate(&parse_settings::<P::Settings>(text)?)
     }
 
@@ -87,35 +112,110 @@ pub mod glue {
             Err(e) => LayerVerdict::Deny(e),
         }
     }
+
+    pub fn check_spec<P: Policy>(text: &str, spec: &Spec) -> SpecVerdict {
+        match parse_settings::<P::Settings>(text) {
+            Ok(settings) => P::check_spec(&settings, spec),
+            Err(e) => deny(e),
+        }
+    }
+
+    pub fn on_event<P: Hooks>(text: &str, event: Event, container: &Container) -> Verdict {
+        match parse_settings::<P::Settings>(text) {
+            Ok(settings) => P::on_event(&settings, event, container),
+            Err(e) => Verdict::Deny(e),
+        }
+    }
 }
 
-/// Exports a [`Policy`] implementation as the component's `sbx:plugin/policy` interface.
+/// Implements the guest traits of world `$world` for `$ty` by calling `$plugin`'s functions.
+#[doc(hidden)]
 #[macro_export]
-macro_rules! export_policy {
-    ($policy:ty) => {
-        #[allow(dead_code, reason = "only wasm builds export it")]
-        struct __SbxPolicyExport;
-
-        impl $crate::bindings::exports::sbx::plugin::policy::Guest for __SbxPolicyExport {
+macro_rules! __sbx_impl {
+    (config $world:ident $ty:ident $plugin:ty) => {
+        impl $crate::$world::exports::sbx::plugin::config::Guest for $ty {
             fn validate_settings(settings: String) -> Result<(), String> {
-                $crate::glue::validate_settings::<$policy>(&settings)
-            }
-            fn check_image(settings: String, image: $crate::Image) -> $crate::Verdict {
-                $crate::glue::check_image::<$policy>(&settings, &image)
-            }
-            fn check_layer(
-                settings: String,
-                image: $crate::Image,
-                layer: $crate::Layer,
-            ) -> $crate::LayerVerdict {
-                $crate::glue::check_layer::<$policy>(&settings, &image, &layer)
+                $crate::glue::validate_settings::<$plugin>(&settings)
             }
         }
+    };
+    (policy $world:ident $ty:ident $plugin:ty) => {
+        impl $crate::$world::exports::sbx::plugin::policy::Guest for $ty {
+            fn check_image(settings: String, image: $crate::Image) -> $crate::Verdict {
+                $crate::glue::check_image::<$plugin>(&settings, &image)
+            }
+            fn check_layer(settings: String, image: $crate::Image, layer: $crate::Layer) -> $crate::LayerVerdict {
+                $crate::glue::check_layer::<$plugin>(&settings, &image, &layer)
+            }
+            fn check_spec(settings: String, spec: $crate::Spec) -> $crate::SpecVerdict {
+                $crate::glue::check_spec::<$plugin>(&settings, &spec)
+            }
+        }
+    };
+    (hooks $world:ident $ty:ident $plugin:ty) => {
+        impl $crate::$world::exports::sbx::plugin::hooks::Guest for $ty {
+            fn on_event(settings: String, event: $crate::Event, container: $crate::Container) -> $crate::Verdict {
+                $crate::glue::on_event::<$plugin>(&settings, event, &container)
+            }
+        }
+    };
+}
 
-        // Native builds (unit tests) type-check the glue but export nothing: component export
-        // names are not valid symbol names for a native linker.
+// Native builds (unit tests) type-check the glue but export nothing: component export names are
+// not valid symbol names for a native linker.
+
+/// Exports a [`Policy`] as a component with the `config` and `policy` interfaces.
+#[macro_export]
+macro_rules! export_policy {
+    ($plugin:ty) => {
+        #[allow(dead_code, reason = "only wasm builds export it")]
+        struct __SbxExport;
+        $crate::__sbx_impl!(config policy_world __SbxExport $plugin);
+        $crate::__sbx_impl!(policy policy_world __SbxExport $plugin);
         #[cfg(target_arch = "wasm32")]
-        $crate::bindings::export!(__SbxPolicyExport with_types_in $crate::bindings);
+        mod __sbx_export {
+            // The world's generated code names the shared types by this crate name.
+            use super::__SbxExport;
+            use $crate::bindings as sbx_plugin_bindings;
+            $crate::policy_world::export!(__SbxExport with_types_in $crate::policy_world);
+        }
+    };
+}
+
+/// Exports [`Hooks`] as a component with the `config` and `hooks` interfaces.
+#[macro_export]
+macro_rules! export_hooks {
+    ($plugin:ty) => {
+        #[allow(dead_code, reason = "only wasm builds export it")]
+        struct __SbxExport;
+        $crate::__sbx_impl!(config hook_world __SbxExport $plugin);
+        $crate::__sbx_impl!(hooks hook_world __SbxExport $plugin);
+        #[cfg(target_arch = "wasm32")]
+        mod __sbx_export {
+            // The world's generated code names the shared types by this crate name.
+            use super::__SbxExport;
+            use $crate::bindings as sbx_plugin_bindings;
+            $crate::hook_world::export!(__SbxExport with_types_in $crate::hook_world);
+        }
+    };
+}
+
+/// Exports a plugin that is both a [`Policy`] and [`Hooks`].
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        #[allow(dead_code, reason = "only wasm builds export it")]
+        struct __SbxExport;
+        $crate::__sbx_impl!(config bindings __SbxExport $plugin);
+        $crate::__sbx_impl!(policy bindings __SbxExport $plugin);
+        $crate::__sbx_impl!(hooks bindings __SbxExport $plugin);
+        #[cfg(target_arch = "wasm32")]
+        mod __sbx_export {
+            // The world's generated code names the shared types by this crate name.
+            use super::__SbxExport;
+            use $crate::bindings as sbx_plugin_bindings;
+            $crate::bindings::export!(__SbxExport with_types_in $crate::bindings);
+        }
     };
 }
 
@@ -160,5 +260,39 @@ pub mod testing {
 
     pub fn file(path: &str, mode: u32, size: u64) -> Entry {
         Entry { path: path.into(), kind: EntryKind::File, mode, uid: 0, gid: 0, size, link_target: None }
+    }
+
+    /// A spec like the one sbx makes for `sbx run test:latest sh` with no flags.
+    pub fn spec() -> Spec {
+        Spec {
+            image: image(),
+            args: vec!["sh".into()],
+            env: vec!["PATH=/usr/sbin:/usr/bin:/sbin:/bin".into()],
+            user: String::new(),
+            cwd: "/".into(),
+            hostname: "test".into(),
+            mounts: vec![],
+            read_only_rootfs: false,
+            capabilities: vec!["CAP_CHOWN".into(), "CAP_KILL".into(), "CAP_NET_RAW".into()],
+            masked_paths: vec![],
+            read_only_paths: vec![],
+            namespaces: vec!["mount".into(), "pid".into()],
+            limits: Limits { memory_bytes: None, pids: None, cpu_millis: None },
+            network: Network::None,
+            annotations: vec![],
+        }
+    }
+
+    pub fn container(spec: Spec) -> Container {
+        Container {
+            id: "0".repeat(64),
+            name: "test".into(),
+            spec,
+            state: State { status: Status::Created, pid: None, exit_code: None, signal: None, oom_killed: false },
+        }
+    }
+
+    pub fn bind(source: &str, destination: &str) -> Mount {
+        Mount { kind: MountKind::Bind, source: source.into(), destination: destination.into(), read_only: false }
     }
 }

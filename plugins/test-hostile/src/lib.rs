@@ -3,7 +3,7 @@
 //! `panic`, `open` (reads /etc/passwd, which no plugin is granted). Without the label it allows.
 //! Never use it outside tests.
 
-use sbx_plugin::{Image, NoSettings, Policy, Verdict};
+use sbx_plugin::{Image, NoSettings, Plugin, Policy, Verdict};
 
 pub struct Hostile;
 
@@ -12,9 +12,11 @@ pub fn behaviour(image: &Image) -> Option<&str> {
     image.config.labels.iter().find(|(k, _)| k == "sbx.test.hostile").map(|(_, v)| v.as_str())
 }
 
-impl Policy for Hostile {
+impl Plugin for Hostile {
     type Settings = NoSettings;
+}
 
+impl Policy for Hostile {
     fn check_image(_: &NoSettings, image: &Image) -> Verdict {
         match behaviour(image) {
             Some("loop") => {

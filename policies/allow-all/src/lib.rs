@@ -3,9 +3,11 @@
 
 pub struct AllowAll;
 
-impl sbx_plugin::Policy for AllowAll {
+impl sbx_plugin::Plugin for AllowAll {
     type Settings = sbx_plugin::NoSettings;
 }
+
+impl sbx_plugin::Policy for AllowAll {}
 
 sbx_plugin::export_policy!(AllowAll);
 

@@ -1,7 +1,7 @@
 //! deny-setuid: refuses any layer that adds a setuid or setgid file, naming the first one found.
 //! Settings: `{"allow": ["usr/bin/passwd", ...]}` lists paths that may keep the bits.
 
-use sbx_plugin::{EntryKind, Image, Layer, LayerVerdict, Policy, mode};
+use sbx_plugin::{EntryKind, Image, Layer, LayerVerdict, Plugin, Policy, mode};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -22,9 +22,11 @@ pub fn first_setuid<'a>(settings: &Settings, layer: &'a Layer) -> Option<&'a sbx
     })
 }
 
-impl Policy for DenySetuid {
+impl Plugin for DenySetuid {
     type Settings = Settings;
+}
 
+impl Policy for DenySetuid {
     fn check_layer(settings: &Settings, _image: &Image, layer: &Layer) -> LayerVerdict {
         match first_setuid(settings, layer) {
             None => LayerVerdict::Mount,

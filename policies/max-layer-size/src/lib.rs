@@ -1,7 +1,7 @@
 //! max-layer-size: refuses a layer whose unpacked size is over a limit.
 //! Settings: `{"max_bytes": N}`; the default limit is 1 GiB.
 
-use sbx_plugin::{Image, Layer, LayerVerdict, Policy};
+use sbx_plugin::{Image, Layer, LayerVerdict, Plugin, Policy};
 use serde::Deserialize;
 
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
@@ -25,7 +25,7 @@ impl Default for Settings {
 
 pub struct MaxLayerSize;
 
-impl Policy for MaxLayerSize {
+impl Plugin for MaxLayerSize {
     type Settings = Settings;
 
     fn validate(settings: &Settings) -> Result<(), String> {
@@ -34,7 +34,9 @@ impl Policy for MaxLayerSize {
         }
         Ok(())
     }
+}
 
+impl Policy for MaxLayerSize {
     fn check_layer(settings: &Settings, _image: &Image, layer: &Layer) -> LayerVerdict {
         if layer.unpacked_size > settings.max_bytes {
             LayerVerdict::Deny(format!(

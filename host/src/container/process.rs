@@ -1,0 +1,197 @@
+//! The child's plan for a container, from its spec: namespaces and cgroup, the mounts, the working
+//! directory, capabilities and ids, and the exec. Pure apart from reading the kernel version; and
+//! the reading of a failed step back into an error the user can act on.
+
+use super::run::RunError;
+use super::spec::{self, ContainerSpec, SpecError};
+use super::user::User;
+use crate::isolate::child::{Exec, Phase};
+use crate::isolate::{ChildPlan, Failure, ProcOp, caps};
+use crate::rootfs::{self, MountOp, RootfsSpec, UserMount, plan::cstr};
+use nix::errno::Errno;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+/// Where the container's writable layer and root live.
+pub struct Dirs {
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub rootfs: PathBuf,
+}
+
+/// What the parent prepared for the child: descriptors it inherits.
+pub struct Prepared {
+    /// stdin from /dev/null when not interactive.
+    pub stdin: Option<i32>,
+    /// v1 `tasks` files to join (v2 joins at clone).
+    pub cgroup_tasks: Vec<i32>,
+    /// Detached mount trees for the spec's bind mounts, in order, with whether each is a directory.
+    pub binds: Vec<(i32, bool)>,
+    /// Stop before exec for the prestart hooks.
+    pub pause_before_exec: bool,
+}
+
+fn cstrings(v: &[String]) -> Result<Vec<CString>, RunError> {
+    v.iter().map(|s| CString::new(s.as_str()).map_err(|_| RunError::Spec(SpecError::BadEnv(s.clone())))).collect()
+}
+
+fn user_mounts(spec: &ContainerSpec, binds: &[(i32, bool)]) -> Vec<UserMount> {
+    let mut binds = binds.iter();
+    spec.mounts
+        .iter()
+        .filter_map(|m| match m.kind {
+            spec::MountKind::Bind => binds.next().map(|(fd, is_dir)| UserMount::Bind {
+                fd: *fd,
+                destination: m.destination.clone(),
+                is_dir: *is_dir,
+            }),
+            spec::MountKind::Tmpfs => {
+                Some(UserMount::Tmpfs { destination: m.destination.clone(), read_only: m.read_only })
+            }
+        })
+        .collect()
+}
+
+pub fn child_plan(
+    spec: &ContainerSpec,
+    user: &User,
+    layers: Vec<PathBuf>,
+    dirs: Dirs,
+    prepared: &Prepared,
+    kernel: (u32, u32),
+) -> Result<ChildPlan, RunError> {
+    let mut before = vec![ProcOp::DieWithParent, ProcOp::ResetSignals];
+    before.extend(prepared.cgroup_tasks.iter().map(|fd| ProcOp::JoinCgroup(*fd)));
+    before.extend([ProcOp::UnshareCgroup, ProcOp::LoopbackUp]);
+    before.push(ProcOp::Sethostname(
+        CString::new(spec.hostname.as_str()).map_err(|_| RunError::Spec(SpecError::BadEnv(spec.hostname.clone())))?,
+    ));
+    let rootfs = RootfsSpec {
+        layers,
+        upper: dirs.upper,
+        work: dirs.work,
+        target: dirs.rootfs,
+        mounts: user_mounts(spec, &prepared.binds),
+        masked: spec.masked_paths.clone(),
+        read_only: spec.read_only_paths.clone(),
+        read_only_root: spec.read_only_rootfs,
+    };
+    let mounts = rootfs::plan(&rootfs, kernel)?;
+    let mut after = Vec::new();
+    // Docker creates a missing working directory; each level is made in turn, in the container.
+    let mut partial = PathBuf::from("/");
+    for comp in Path::new(&spec.cwd).components().skip(1) {
+        partial.push(comp);
+        after.push(ProcOp::Mkdir(cstr(&partial)));
+    }
+    after.push(ProcOp::Chdir(cstr(&spec.cwd)));
+    if let Some(fd) = prepared.stdin {
+        after.push(ProcOp::Stdin(fd));
+    }
+    let caps = caps::mask(&spec.capabilities).map_err(SpecError::from)?;
+    after.push(ProcOp::DropBounding(caps));
+    after.push(ProcOp::SetIds { uid: user.uid, gid: user.gid, groups: user.groups.clone() });
+    // Root keeps its capabilities across the id change; reduce them to the spec's. Other users
+    // lost theirs with it, as with docker.
+    if user.uid == 0 {
+        after.push(ProcOp::SetCaps(caps));
+    }
+    after.push(ProcOp::CloexecFrom(3));
+    let path = spec::get_env(&spec.env, "PATH").unwrap_or(spec::DEFAULT_PATH);
+    let exec =
+        Exec::new(cstrings(&spec::exec_candidates(&spec.args[0], path))?, cstrings(&spec.args)?, cstrings(&spec.env)?);
+    Ok(ChildPlan { before, mounts, after, exec, pause_before_exec: prepared.pause_before_exec })
+}
+
+pub fn describe_failure(plan: &ChildPlan, f: Failure, spec: &ContainerSpec) -> RunError {
+    let step = match f.phase {
+        Phase::Before => plan.before.get(f.index).map(ToString::to_string),
+        Phase::Mounts => plan.mounts.get(f.index).map(ToString::to_string),
+        Phase::After => plan.after.get(f.index).map(ToString::to_string),
+        Phase::Exec => {
+            let arg0 = spec.args[0].clone();
+            return match f.errno {
+                Errno::ENOENT if !arg0.contains('/') => RunError::NotFound(arg0),
+                errno => RunError::CannotExec { program: arg0, errno },
+            };
+        }
+    };
+    let overlay = match plan.mounts.get(f.index) {
+        Some(MountOp::Overlay { .. }) => true,
+        Some(MountOp::Mount { fstype, .. }) => fstype.as_bytes() == b"overlay",
+        _ => false,
+    };
+    let hint = if f.phase == Phase::Mounts && overlay && f.errno == Errno::EINVAL {
+        " (overlayfs refused it: is the store's filesystem usable as an overlayfs upper layer?)"
+    } else {
+        ""
+    };
+    RunError::Setup { step: step.unwrap_or_else(|| "an unknown step".into()), errno: f.errno, hint }
+}
+
+/// The running kernel's (major, minor), which decides how the overlay is mounted.
+/// `SBX_OVERLAY_MOUNT=legacy` forces the single mount(2) call older kernels get (for
+/// troubleshooting, and so the tests exercise that path on any kernel).
+pub fn kernel() -> (u32, u32) {
+    if std::env::var_os("SBX_OVERLAY_MOUNT").is_some_and(|v| v == "legacy") {
+        return (0, 0);
+    }
+    nix::sys::utsname::uname().map_or((0, 0), |u| rootfs::kernel_version(&u.release().to_string_lossy()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::spec::{Overrides, build};
+    use crate::sys::fake::Recorder;
+
+    fn plan_for(o: Overrides, uid: u32) -> ChildPlan {
+        let spec = build("img", None, &Overrides { cmd: vec!["sh".into()], ..o }, "h", |_| None).unwrap();
+        let user = User { uid, gid: uid, groups: vec![], home: "/".into() };
+        let dirs = Dirs { upper: "/u".into(), work: "/w".into(), rootfs: "/r".into() };
+        let prepared = Prepared { stdin: None, cgroup_tasks: vec![], binds: vec![], pause_before_exec: false };
+        child_plan(&spec, &user, vec!["/l".into()], dirs, &prepared, (6, 8)).unwrap()
+    }
+
+    fn after(plan: &ChildPlan) -> Vec<String> {
+        let rec = Recorder::default();
+        for op in &plan.after {
+            let _ = crate::isolate::child::setup(
+                &ChildPlan {
+                    before: vec![],
+                    mounts: vec![],
+                    after: vec![op.clone()],
+                    exec: Exec::new(vec![], vec![], vec![]),
+                    pause_before_exec: false,
+                },
+                &rec,
+            );
+        }
+        rec.lines()
+    }
+
+    #[test]
+    fn root_gets_exactly_the_spec_capabilities_after_the_id_change() {
+        let lines = after(&plan_for(Overrides { cap_drop: vec!["ALL".into()], cap_add: vec!["KILL".into()], ..Default::default() }, 0));
+        let at = |p: &str| lines.iter().position(|l| l.starts_with(p)).unwrap_or_else(|| panic!("{p} in {lines:?}"));
+        assert_eq!(lines[at("drop_bounding")], "drop_bounding keep=0x20");
+        assert!(at("drop_bounding") < at("set_ids") && at("set_ids") < at("set_caps"));
+        assert_eq!(lines[at("set_caps")], "set_caps 0x20");
+    }
+
+    #[test]
+    fn other_users_get_no_capabilities() {
+        let lines = after(&plan_for(Overrides::default(), 1000));
+        assert!(lines.iter().any(|l| l.starts_with("drop_bounding")));
+        assert!(!lines.iter().any(|l| l.starts_with("set_caps")), "{lines:?}");
+    }
+
+    #[test]
+    fn masks_and_read_only_paths_are_in_the_mount_plan() {
+        let plan = plan_for(Overrides { read_only: true, ..Default::default() }, 0);
+        let ops: Vec<String> = plan.mounts.iter().map(ToString::to_string).collect();
+        assert!(ops.contains(&"mask /proc/kcore".to_string()));
+        assert!(ops.contains(&"make /proc/sysrq-trigger read-only".to_string()));
+        assert_eq!(ops[ops.len() - 2], "make / read-only");
+    }
+}

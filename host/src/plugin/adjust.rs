@@ -1,0 +1,256 @@
+//! Applying the adjustments spec policies ask for, in plugin order. Two plugins that want opposite
+//! things of the same part of the spec (an env var set to two values, a capability added and
+//! dropped, two users) are a conflict naming both; a plugin may change its own mind. Pure.
+
+use super::bindings::{Adjustment, Limits as WitLimits, MountKind as WitMountKind};
+use crate::container::spec::{self, ContainerSpec, Mount, MountKind, SpecError, set_env};
+use crate::isolate::caps;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AdjustError {
+    #[error(
+        "policies {first} and {second} contradict each other: {first} asks to {first_change}, {second} asks to {second_change}; change the settings or the order of one of them"
+    )]
+    Conflict { first: String, first_change: String, second: String, second_change: String },
+    #[error("policy {plugin} asked for an invalid change ({change}): {error}")]
+    Invalid { plugin: String, change: String, error: SpecError },
+}
+
+/// How `sbx policy test` and the notes show an adjustment.
+pub fn describe(a: &Adjustment) -> String {
+    match a {
+        Adjustment::SetEnv((k, v)) => format!("set env {k}={v}"),
+        Adjustment::UnsetEnv(k) => format!("unset env {k}"),
+        Adjustment::AddMount(m) => {
+            let ro = if m.read_only { " read-only" } else { "" };
+            match m.kind {
+                WitMountKind::Bind => format!("bind-mount {} at {}{ro}", m.source, m.destination),
+                WitMountKind::Tmpfs => format!("mount a tmpfs at {}{ro}", m.destination),
+            }
+        }
+        Adjustment::RemoveMount(d) => format!("remove the mount at {d}"),
+        Adjustment::AddCapability(c) => format!("add capability {c}"),
+        Adjustment::DropCapability(c) => format!("drop capability {c}"),
+        Adjustment::SetLimits(l) => {
+            let parts: Vec<String> = limit_claims(l).into_iter().map(|(_, v)| v).collect();
+            format!("set limits {}", parts.join(", "))
+        }
+        Adjustment::SetReadOnlyRootfs(b) => format!("make the root filesystem {}", if *b { "read-only" } else { "writable" }),
+        Adjustment::MaskPath(p) => format!("mask {p}"),
+        Adjustment::ReadOnlyPath(p) => format!("make {p} read-only"),
+        Adjustment::SetUser(u) => format!("run as user {u}"),
+        Adjustment::SetHostname(h) => format!("set hostname {h}"),
+        Adjustment::AddAnnotation((k, v)) => format!("annotate {k}={v}"),
+    }
+}
+
+fn limit_claims(l: &WitLimits) -> Vec<(String, String)> {
+    [("memory", l.memory_bytes), ("pids", l.pids), ("cpu", l.cpu_millis)]
+        .into_iter()
+        .filter_map(|(name, v)| v.map(|v| (format!("limit {name}"), format!("{name}={v}"))))
+        .collect()
+}
+
+/// The parts of the spec an adjustment decides, each with the outcome it wants. Masking and
+/// read-only paths only ever add protection, so they claim nothing.
+fn claims(a: &Adjustment) -> Vec<(String, String)> {
+    let cap = |c: &str| caps::canonical(c).map_or_else(|_| c.to_string(), str::to_string);
+    let one = |key: String| vec![(key, describe(a))];
+    match a {
+        Adjustment::SetEnv((k, _)) | Adjustment::UnsetEnv(k) => one(format!("env {k}")),
+        Adjustment::AddMount(m) => one(format!("mount {}", m.destination.trim_end_matches('/'))),
+        Adjustment::RemoveMount(d) => one(format!("mount {}", d.trim_end_matches('/'))),
+        Adjustment::AddCapability(c) | Adjustment::DropCapability(c) => one(format!("capability {}", cap(c))),
+        Adjustment::SetLimits(l) => limit_claims(l),
+        Adjustment::SetReadOnlyRootfs(_) => one("rootfs".into()),
+        Adjustment::SetUser(_) => one("user".into()),
+        Adjustment::SetHostname(_) => one("hostname".into()),
+        Adjustment::AddAnnotation((k, _)) => one(format!("annotation {k}")),
+        Adjustment::MaskPath(_) | Adjustment::ReadOnlyPath(_) => vec![],
+    }
+}
+
+fn apply_one(spec: &mut ContainerSpec, a: &Adjustment) -> Result<(), SpecError> {
+    let push_unique = |list: &mut Vec<String>, p: &str| {
+        if !list.iter().any(|x| x == p) {
+            list.push(p.to_string());
+        }
+    };
+    match a {
+        Adjustment::SetEnv((k, v)) => {
+            if k.is_empty() || k.contains(['=', '\0']) || v.contains('\0') {
+                return Err(SpecError::BadEnv(format!("{k}={v}")));
+            }
+            set_env(&mut spec.env, k, v)
+        }
+        Adjustment::UnsetEnv(k) => spec.env.retain(|e| e.split_once('=').map_or(e.as_str(), |(key, _)| key) != k),
+        Adjustment::AddMount(m) => {
+            let destination = spec::check_destination(&m.destination)?;
+            spec.mounts.retain(|x| x.destination != destination);
+            let kind = match m.kind {
+                WitMountKind::Bind => MountKind::Bind,
+                WitMountKind::Tmpfs => MountKind::Tmpfs,
+            };
+            spec.mounts.push(Mount { kind, source: m.source.clone(), destination, read_only: m.read_only });
+        }
+        Adjustment::RemoveMount(d) => spec.mounts.retain(|m| m.destination != d.trim_end_matches('/')),
+        Adjustment::AddCapability(c) => {
+            let c = caps::canonical(c)?;
+            push_unique(&mut spec.capabilities, c);
+            spec.capabilities = caps::NAMES.iter().filter(|n| spec.capabilities.iter().any(|x| x == *n)).map(|n| n.to_string()).collect();
+        }
+        Adjustment::DropCapability(c) => {
+            let c = caps::canonical(c)?;
+            spec.capabilities.retain(|x| x != c);
+        }
+        Adjustment::SetLimits(l) => {
+            let lim = &mut spec.limits;
+            lim.memory_bytes = l.memory_bytes.or(lim.memory_bytes);
+            lim.pids = l.pids.or(lim.pids);
+            lim.cpu_millis = l.cpu_millis.or(lim.cpu_millis);
+        }
+        Adjustment::SetReadOnlyRootfs(b) => spec.read_only_rootfs = *b,
+        Adjustment::MaskPath(p) => push_unique(&mut spec.masked_paths, p),
+        Adjustment::ReadOnlyPath(p) => push_unique(&mut spec.read_only_paths, p),
+        Adjustment::SetUser(u) => spec.user = u.clone(),
+        Adjustment::SetHostname(h) => {
+            if h.is_empty() || h.len() > 64 || h.contains(['/', '\0']) {
+                return Err(SpecError::BadPath(format!("hostname {h}")));
+            }
+            spec::set_env(&mut spec.env, "HOSTNAME", h);
+            spec.hostname = h.clone();
+        }
+        Adjustment::AddAnnotation((k, v)) => {
+            spec.annotations.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Who asked for what so far: (part of the spec, plugin, change).
+#[derive(Debug, Default)]
+pub struct Claims(Vec<(String, String, String)>);
+
+/// Applies `plugin`'s adjustments to `spec` in order, refusing a contradiction with an earlier
+/// plugin's (recorded in `claims`) and anything that leaves an invalid spec.
+pub fn apply(
+    spec: &mut ContainerSpec,
+    claims: &mut Claims,
+    plugin: &str,
+    adjustments: &[Adjustment],
+) -> Result<(), AdjustError> {
+    for a in adjustments {
+        for (key, change) in self::claims(a) {
+            let earlier = claims.0.iter().find(|(k, p, c)| *k == key && p != plugin && *c != change);
+            if let Some((_, first, first_change)) = earlier {
+                return Err(AdjustError::Conflict {
+                    first: first.clone(),
+                    first_change: first_change.clone(),
+                    second: plugin.to_string(),
+                    second_change: change,
+                });
+            }
+            claims.0.retain(|(k, p, _)| !(*k == key && p == plugin));
+            claims.0.push((key, plugin.to_string(), change));
+        }
+        let invalid = |error| AdjustError::Invalid { plugin: plugin.to_string(), change: describe(a), error };
+        apply_one(spec, a).map_err(invalid)?;
+        spec::validate(spec).map_err(invalid)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::spec::{Overrides, build};
+    use crate::plugin::bindings::Mount as WitMount;
+
+    fn spec() -> ContainerSpec {
+        let o = Overrides { cmd: vec!["sh".into()], ..Default::default() };
+        build("img", None, &o, "h", |_| None).unwrap()
+    }
+
+    fn by(plugin: &str, a: Vec<Adjustment>) -> (String, Vec<Adjustment>) {
+        (plugin.to_string(), a)
+    }
+
+    fn apply_all(spec: &mut ContainerSpec, all: &[(String, Vec<Adjustment>)]) -> Result<(), AdjustError> {
+        let mut claims = Claims::default();
+        all.iter().try_for_each(|(p, a)| apply(spec, &mut claims, p, a))
+    }
+
+    fn env(k: &str, v: &str) -> Adjustment {
+        Adjustment::SetEnv((k.into(), v.into()))
+    }
+
+    #[test]
+    fn adjustments_apply_in_order() {
+        let mut s = spec();
+        let tmp = WitMount { kind: WitMountKind::Tmpfs, source: String::new(), destination: "/run/".into(), read_only: false };
+        apply_all(
+            &mut s,
+            &[
+                by("a", vec![env("A", "1"), Adjustment::DropCapability("net_raw".into()), Adjustment::AddMount(tmp)]),
+                by("b", vec![Adjustment::SetReadOnlyRootfs(true), Adjustment::SetLimits(WitLimits { memory_bytes: Some(1 << 20), pids: None, cpu_millis: None })]),
+                by("c", vec![Adjustment::MaskPath("/etc/secret".into()), Adjustment::SetUser("1000".into()), Adjustment::SetHostname("box".into())]),
+            ],
+        )
+        .unwrap();
+        assert_eq!(spec::get_env(&s.env, "A"), Some("1"));
+        assert_eq!(spec::get_env(&s.env, "HOSTNAME"), Some("box"));
+        assert!(!s.capabilities.contains(&"CAP_NET_RAW".to_string()));
+        assert_eq!(s.mounts[0].destination, "/run");
+        assert!(s.read_only_rootfs);
+        assert_eq!(s.limits.memory_bytes, Some(1 << 20));
+        assert!(s.masked_paths.contains(&"/etc/secret".to_string()));
+        assert_eq!((s.user.as_str(), s.hostname.as_str()), ("1000", "box"));
+    }
+
+    #[test]
+    fn contradictions_between_plugins_name_both() {
+        let mut s = spec();
+        let e = apply_all(&mut s, &[by("a", vec![env("MODE", "x")]), by("b", vec![env("MODE", "y")])]).unwrap_err();
+        assert_eq!(
+            e,
+            AdjustError::Conflict {
+                first: "a".into(),
+                first_change: "set env MODE=x".into(),
+                second: "b".into(),
+                second_change: "set env MODE=y".into()
+            }
+        );
+        let e = apply_all(
+            &mut spec(),
+            &[by("a", vec![Adjustment::AddCapability("NET_ADMIN".into())]), by("b", vec![Adjustment::DropCapability("CAP_NET_ADMIN".into())])],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("policies a and b contradict each other"), "{e}");
+    }
+
+    #[test]
+    fn agreeing_plugins_and_a_plugin_changing_its_mind_are_fine() {
+        let mut s = spec();
+        apply_all(
+            &mut s,
+            &[by("a", vec![env("X", "1"), env("X", "2")]), by("b", vec![env("X", "2"), Adjustment::MaskPath("/p".into())]), by("c", vec![Adjustment::MaskPath("/p".into())])],
+        )
+        .unwrap();
+        assert_eq!(spec::get_env(&s.env, "X"), Some("2"));
+        assert_eq!(s.masked_paths.iter().filter(|p| *p == "/p").count(), 1);
+    }
+
+    #[test]
+    fn invalid_adjustments_name_the_plugin() {
+        let bad_mount = WitMount { kind: WitMountKind::Bind, source: "rel".into(), destination: "/d".into(), read_only: false };
+        for a in [
+            Adjustment::AddCapability("CAP_FLY".into()),
+            Adjustment::AddMount(bad_mount),
+            Adjustment::MaskPath("relative".into()),
+            env("", "x"),
+        ] {
+            let e = apply_all(&mut spec(), &[by("p", vec![a])]).unwrap_err();
+            assert!(matches!(&e, AdjustError::Invalid { plugin, .. } if plugin == "p"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Bind mounts are opened by the parent, in the host's view, as detached mount trees (open_tree),
+//! and attached by the child after pivot_root at a destination resolved inside the container: a
+//! symlink in the image cannot send a mount onto the host, and a source means what the user meant.
+
+use std::ffi::CString;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+// open_tree(2) and mount_setattr(2); the libc crate has the syscall numbers only.
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+const MOUNT_ATTR_RDONLY: u64 = 1;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("bind mount source {path} does not exist; create it or fix the -v option")]
+    Missing { path: PathBuf },
+    #[error("cannot open bind mount source {path}: {source}")]
+    Open { path: PathBuf, source: std::io::Error },
+}
+
+pub struct BindSource {
+    pub fd: OwnedFd,
+    pub is_dir: bool,
+}
+
+/// A detached copy of the mount tree at `source` (recursive), read-only when asked.
+pub fn open(source: &Path, read_only: bool) -> Result<BindSource, BindError> {
+    let err = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => BindError::Missing { path: source.into() },
+        _ => BindError::Open { path: source.into(), source: e },
+    };
+    let meta = std::fs::metadata(source).map_err(err)?;
+    let path = CString::new(source.as_os_str().as_bytes()).map_err(|e| err(e.into()))?;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | AT_RECURSIVE;
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(err(std::io::Error::last_os_error()));
+    }
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    if read_only {
+        let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
+        let flags = libc::AT_EMPTY_PATH as libc::c_uint | AT_RECURSIVE;
+        let ret = unsafe {
+            use std::os::fd::AsRawFd;
+            libc::syscall(libc::SYS_mount_setattr, fd.as_raw_fd(), c"".as_ptr(), flags, &attr, size_of::<MountAttr>())
+        };
+        if ret < 0 {
+            return Err(err(std::io::Error::last_os_error()));
+        }
+    }
+    Ok(BindSource { fd, is_dir: meta.is_dir() })
+}
