@@ -219,7 +219,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
         for (j, o) in p.preopens.iter().enumerate() {
             if !o.host.is_absolute() {
-                return Err(invalid(None, format!("{what}.preopens[{j}]: host path {} is not absolute", o.host.display())));
+                return Err(invalid(
+                    None,
+                    format!("{what}.preopens[{j}]: host path {} is not absolute", o.host.display()),
+                ));
             }
             if !o.host.is_dir() {
                 return Err(invalid(
@@ -293,7 +296,8 @@ mod tests {
 
     #[test]
     fn preopens_default_to_read_only_at_the_same_path() {
-        let c = parse_ok("plugins:\n  - path: a.wasm\n    preopens: [{ host: /tmp }, { host: /, guest: /h, mode: rw }]\n");
+        let c =
+            parse_ok("plugins:\n  - path: a.wasm\n    preopens: [{ host: /tmp }, { host: /, guest: /h, mode: rw }]\n");
         let p = &c.plugins[0].preopens;
         assert_eq!((p[0].guest_path(), p[0].mode), ("/tmp".to_string(), Access::Ro));
         assert_eq!((p[1].guest_path(), p[1].mode), ("/h".to_string(), Access::Rw));

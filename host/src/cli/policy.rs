@@ -71,8 +71,14 @@ fn evaluate(store: &Store, args: &TestArgs, plugins: &[Plugin]) -> Result<Report
         (None, Some(image)) => (image.clone(), None),
         (None, None) => return Err("give an IMAGE or --spec FILE".into()),
     };
-    let mut report =
-        Report { subject: image_arg.clone(), answers: vec![], notes: vec![], skipped: vec![], denied: None, spec: None };
+    let mut report = Report {
+        subject: image_arg.clone(),
+        answers: vec![],
+        notes: vec![],
+        skipped: vec![],
+        denied: None,
+        spec: None,
+    };
     let (wit, spec) = match recorded {
         Some(spec) => {
             // The image of a recorded spec is looked up if it is stored; the spec checks see only

@@ -3,8 +3,8 @@
 use crate::container::remove::remove;
 use crate::image::Store;
 use crate::plugin::load_all;
-use std::path::Path;
 use clap::Args;
+use std::path::Path;
 
 #[derive(Args, Debug)]
 pub struct RmArgs {

@@ -4,10 +4,10 @@
 
 use super::spec::ContainerSpec;
 use super::state::Status;
+use crate::plugin::Plugin;
 use crate::plugin::bindings::{Event, Image, Spec, Status as WitStatus};
 use crate::plugin::convert::{self, ContainerView};
 use crate::plugin::hooks::{self, HookTarget, Veto};
-use crate::plugin::Plugin;
 
 pub struct Events<'a> {
     targets: Vec<&'a dyn HookTarget>,

@@ -172,7 +172,10 @@ mod tests {
 
     #[test]
     fn root_gets_exactly_the_spec_capabilities_after_the_id_change() {
-        let lines = after(&plan_for(Overrides { cap_drop: vec!["ALL".into()], cap_add: vec!["KILL".into()], ..Default::default() }, 0));
+        let lines = after(&plan_for(
+            Overrides { cap_drop: vec!["ALL".into()], cap_add: vec!["KILL".into()], ..Default::default() },
+            0,
+        ));
         let at = |p: &str| lines.iter().position(|l| l.starts_with(p)).unwrap_or_else(|| panic!("{p} in {lines:?}"));
         assert_eq!(lines[at("drop_bounding")], "drop_bounding keep=0x20");
         assert!(at("drop_bounding") < at("set_ids") && at("set_ids") < at("set_caps"));

@@ -3,10 +3,10 @@
 use super::events::{Events, Now};
 use super::run::image_config;
 use super::state::{self, FindError, Status};
-use crate::plugin::bindings::Event;
-use crate::plugin::{Plugin, convert};
 use crate::image::Store;
 use crate::isolate::cgroup;
+use crate::plugin::bindings::Event;
+use crate::plugin::{Plugin, convert};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]

@@ -12,9 +12,9 @@ use super::user;
 use crate::image::load::{self, LoadError};
 use crate::image::reference::{self, ImageArg};
 use crate::image::{ImageRecord, Store, StoreError};
+use crate::isolate::Progress;
 use crate::isolate::cgroup::{self, Cgroup, CgroupError, Entry};
 use crate::isolate::spawn::{self, SpawnError};
-use crate::isolate::Progress;
 use crate::plugin::bindings::Event;
 use crate::plugin::{Plugin, convert, hooks};
 use crate::rootfs::{self, bind};
@@ -230,7 +230,11 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
 
     let events = wit_image.as_ref().and_then(|w| Events::new(plugins, &id, &name, w, &spec));
     let fire = |event, now| match &events {
-        Some(e) => e.fire(event, now).map_err(|v| RunError::Vetoed { plugin: v.plugin, event: hooks::event_name(event), reason: v.reason }),
+        Some(e) => e.fire(event, now).map_err(|v| RunError::Vetoed {
+            plugin: v.plugin,
+            event: hooks::event_name(event),
+            reason: v.reason,
+        }),
         None => Ok(()),
     };
     fire(Event::Create, Now::created())?;
@@ -253,7 +257,8 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
         pause_before_exec: events.is_some(),
     };
-    let process_dirs = Dirs { upper: dirs.root.join("upper"), work: dirs.root.join("work"), rootfs: dirs.root.join("rootfs") };
+    let process_dirs =
+        Dirs { upper: dirs.root.join("upper"), work: dirs.root.join("work"), rootfs: dirs.root.join("rootfs") };
     let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, process::kernel())?;
     let mut child = spawn::spawn(&plan, CLONE_FLAGS, clone_into, &Linux)?;
     drop((null, entry, binds));
@@ -273,7 +278,9 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
     let failure = match progress {
         Ok(Progress::Running) => None,
         Ok(Progress::Failed(f)) => Some(process::describe_failure(&plan, f, &spec)),
-        Ok(Progress::Ready) => Some(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused twice")))),
+        Ok(Progress::Ready) => {
+            Some(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused twice"))))
+        }
         Err(e) => Some(RunError::Spawn(e)),
     };
     if failure.is_none() {
@@ -293,11 +300,18 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
     dirs.keep = !opts.rm;
     cgroup.remove()?;
     if failure.is_none() {
-        let now = Now { status: Status::Exited, pid: None, exit_code: Some(exit.code), signal: exit.signal, oom_killed };
+        let now =
+            Now { status: Status::Exited, pid: None, exit_code: Some(exit.code), signal: exit.signal, oom_killed };
         fire(Event::Exit, now).unwrap_or_else(warn);
     }
     if opts.rm {
-        let now = Now { status: Status::Exited, exit_code: Some(exit.code), signal: exit.signal, oom_killed, ..Now::created() };
+        let now = Now {
+            status: Status::Exited,
+            exit_code: Some(exit.code),
+            signal: exit.signal,
+            oom_killed,
+            ..Now::created()
+        };
         fire(Event::Remove, now).unwrap_or_else(warn);
     } else {
         record.status = if failure.is_some() { Status::Created } else { Status::Exited };

@@ -145,7 +145,8 @@ pub fn parse_memory(text: &str) -> Result<u64, String> {
         Some((i, 'g')) => (&t[..i], 30),
         _ => (t.as_str(), 0),
     };
-    let n: u64 = digits.parse().map_err(|_| format!("'{text}' is not a size: expected bytes or a number with b, k, m or g"))?;
+    let n: u64 =
+        digits.parse().map_err(|_| format!("'{text}' is not a size: expected bytes or a number with b, k, m or g"))?;
     n.checked_shl(shift)
         .filter(|v| v >> shift == n && *v >= 1 << 20)
         .ok_or_else(|| format!("'{text}' is out of range: the memory limit must be at least 1m"))

@@ -124,7 +124,9 @@ impl Cgroup {
             let dir = if v2 {
                 self.dirs.first()
             } else {
-                self.dirs.iter().find(|d| d.parent().and_then(Path::parent).and_then(Path::file_name) == Some(controller.as_ref()))
+                self.dirs
+                    .iter()
+                    .find(|d| d.parent().and_then(Path::parent).and_then(Path::file_name) == Some(controller.as_ref()))
             };
             let dir = dir.ok_or(CgroupError::NoController { what, controller })?;
             let path = dir.join(file);

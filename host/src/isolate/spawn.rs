@@ -178,7 +178,9 @@ impl Spawned {
         loop {
             match waitpid(pid, None) {
                 Ok(WaitStatus::Exited(_, code)) => return Exit { code, signal: None },
-                Ok(WaitStatus::Signaled(_, sig, _)) => return Exit { code: 128 + sig as i32, signal: Some(sig as i32) },
+                Ok(WaitStatus::Signaled(_, sig, _)) => {
+                    return Exit { code: 128 + sig as i32, signal: Some(sig as i32) };
+                }
                 Ok(_) | Err(Errno::EINTR) => continue,
                 Err(_) => return Exit { code: 125, signal: None },
             }

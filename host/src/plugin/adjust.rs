@@ -35,7 +35,9 @@ pub fn describe(a: &Adjustment) -> String {
             let parts: Vec<String> = limit_claims(l).into_iter().map(|(_, v)| v).collect();
             format!("set limits {}", parts.join(", "))
         }
-        Adjustment::SetReadOnlyRootfs(b) => format!("make the root filesystem {}", if *b { "read-only" } else { "writable" }),
+        Adjustment::SetReadOnlyRootfs(b) => {
+            format!("make the root filesystem {}", if *b { "read-only" } else { "writable" })
+        }
         Adjustment::MaskPath(p) => format!("mask {p}"),
         Adjustment::ReadOnlyPath(p) => format!("make {p} read-only"),
         Adjustment::SetUser(u) => format!("run as user {u}"),
@@ -97,7 +99,11 @@ fn apply_one(spec: &mut ContainerSpec, a: &Adjustment) -> Result<(), SpecError> 
         Adjustment::AddCapability(c) => {
             let c = caps::canonical(c)?;
             push_unique(&mut spec.capabilities, c);
-            spec.capabilities = caps::NAMES.iter().filter(|n| spec.capabilities.iter().any(|x| x == *n)).map(|n| n.to_string()).collect();
+            spec.capabilities = caps::NAMES
+                .iter()
+                .filter(|n| spec.capabilities.iter().any(|x| x == *n))
+                .map(|n| n.to_string())
+                .collect();
         }
         Adjustment::DropCapability(c) => {
             let c = caps::canonical(c)?;
@@ -187,13 +193,31 @@ mod tests {
     #[test]
     fn adjustments_apply_in_order() {
         let mut s = spec();
-        let tmp = WitMount { kind: WitMountKind::Tmpfs, source: String::new(), destination: "/run/".into(), read_only: false };
+        let tmp = WitMount {
+            kind: WitMountKind::Tmpfs,
+            source: String::new(),
+            destination: "/run/".into(),
+            read_only: false,
+        };
         apply_all(
             &mut s,
             &[
                 by("a", vec![env("A", "1"), Adjustment::DropCapability("net_raw".into()), Adjustment::AddMount(tmp)]),
-                by("b", vec![Adjustment::SetReadOnlyRootfs(true), Adjustment::SetLimits(WitLimits { memory_bytes: Some(1 << 20), pids: None, cpu_millis: None })]),
-                by("c", vec![Adjustment::MaskPath("/etc/secret".into()), Adjustment::SetUser("1000".into()), Adjustment::SetHostname("box".into())]),
+                by(
+                    "b",
+                    vec![
+                        Adjustment::SetReadOnlyRootfs(true),
+                        Adjustment::SetLimits(WitLimits { memory_bytes: Some(1 << 20), pids: None, cpu_millis: None }),
+                    ],
+                ),
+                by(
+                    "c",
+                    vec![
+                        Adjustment::MaskPath("/etc/secret".into()),
+                        Adjustment::SetUser("1000".into()),
+                        Adjustment::SetHostname("box".into()),
+                    ],
+                ),
             ],
         )
         .unwrap();
@@ -222,7 +246,10 @@ mod tests {
         );
         let e = apply_all(
             &mut spec(),
-            &[by("a", vec![Adjustment::AddCapability("NET_ADMIN".into())]), by("b", vec![Adjustment::DropCapability("CAP_NET_ADMIN".into())])],
+            &[
+                by("a", vec![Adjustment::AddCapability("NET_ADMIN".into())]),
+                by("b", vec![Adjustment::DropCapability("CAP_NET_ADMIN".into())]),
+            ],
         )
         .unwrap_err();
         assert!(e.to_string().contains("policies a and b contradict each other"), "{e}");
@@ -233,7 +260,11 @@ mod tests {
         let mut s = spec();
         apply_all(
             &mut s,
-            &[by("a", vec![env("X", "1"), env("X", "2")]), by("b", vec![env("X", "2"), Adjustment::MaskPath("/p".into())]), by("c", vec![Adjustment::MaskPath("/p".into())])],
+            &[
+                by("a", vec![env("X", "1"), env("X", "2")]),
+                by("b", vec![env("X", "2"), Adjustment::MaskPath("/p".into())]),
+                by("c", vec![Adjustment::MaskPath("/p".into())]),
+            ],
         )
         .unwrap();
         assert_eq!(spec::get_env(&s.env, "X"), Some("2"));
@@ -242,7 +273,8 @@ mod tests {
 
     #[test]
     fn invalid_adjustments_name_the_plugin() {
-        let bad_mount = WitMount { kind: WitMountKind::Bind, source: "rel".into(), destination: "/d".into(), read_only: false };
+        let bad_mount =
+            WitMount { kind: WitMountKind::Bind, source: "rel".into(), destination: "/d".into(), read_only: false };
         for a in [
             Adjustment::AddCapability("CAP_FLY".into()),
             Adjustment::AddMount(bad_mount),

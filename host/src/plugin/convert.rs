@@ -170,6 +170,12 @@ pub fn container(v: ContainerView) -> Container {
         id: v.id.to_string(),
         name: v.name.to_string(),
         spec: v.spec,
-        state: State { status: v.status, pid: v.pid, exit_code: v.exit_code, signal: v.signal, oom_killed: v.oom_killed },
+        state: State {
+            status: v.status,
+            pid: v.pid,
+            exit_code: v.exit_code,
+            signal: v.signal,
+            oom_killed: v.oom_killed,
+        },
     }
 }

@@ -84,8 +84,8 @@ pub fn fire(plugins: &[&dyn HookTarget], event: Event, container: &Container) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::convert::{self, ContainerView};
     use crate::plugin::bindings::Status;
+    use crate::plugin::convert::{self, ContainerView};
     use std::cell::RefCell;
 
     struct Scripted {

@@ -3,7 +3,9 @@
 //! epoch deadline, a memory limit, optional fuel and the directories its config grants. Every
 //! failure of the plugin (trap, timeout, memory, panic) becomes a [`PluginError::Call`] naming it.
 
-use super::bindings::{Container, Event, Image, Layer, LayerVerdict, Spec, SpecVerdict, Verdict, config, hooks, policy};
+use super::bindings::{
+    Container, Event, Image, Layer, LayerVerdict, Spec, SpecVerdict, Verdict, config, hooks, policy,
+};
 use super::chain::PolicyCheck;
 use super::engine::{Engine, LoadInfo, PluginError, TICK, one_line};
 use super::host::HostState;
@@ -34,8 +36,16 @@ impl Plugin {
         // The engine checked that at least one of these is exported.
         let policy = policy::GuestIndices::new(&pre).ok();
         let hooks = hooks::GuestIndices::new(&pre).ok();
-        let plugin =
-            Plugin { spec: spec.clone(), info, engine: engine.engine.clone(), fuel: engine.fuel, pre, config, policy, hooks };
+        let plugin = Plugin {
+            spec: spec.clone(),
+            info,
+            engine: engine.engine.clone(),
+            fuel: engine.fuel,
+            pre,
+            config,
+            policy,
+            hooks,
+        };
         plugin
             .call("validate-settings", |p, store, instance, settings| {
                 p.config.load(&mut *store, instance)?.call_validate_settings(store, settings)

@@ -12,8 +12,15 @@ use crate::container::spec::ContainerSpec;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpecDecision {
     /// Run this spec (the input with every adjustment applied).
-    Allow { spec: ContainerSpec, notes: Vec<Note> },
-    Deny { plugin: String, reason: String, notes: Vec<Note> },
+    Allow {
+        spec: ContainerSpec,
+        notes: Vec<Note>,
+    },
+    Deny {
+        plugin: String,
+        reason: String,
+        notes: Vec<Note>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +88,12 @@ mod tests {
     }
 
     fn adjuster(name: &'static str, verdict: Verdict, adjustments: Vec<Adjustment>) -> Adjuster {
-        Adjuster { name, mode: Mode::Enforce, verdict: Ok(SpecVerdict { verdict, adjustments }), seen: RefCell::default() }
+        Adjuster {
+            name,
+            mode: Mode::Enforce,
+            verdict: Ok(SpecVerdict { verdict, adjustments }),
+            seen: RefCell::default(),
+        }
     }
 
     impl PolicyCheck for Adjuster {

@@ -70,8 +70,15 @@ pub enum MountOp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserMount {
     /// A host path, already opened as a detached mount tree by the parent.
-    Bind { fd: i32, destination: String, is_dir: bool },
-    Tmpfs { destination: String, read_only: bool },
+    Bind {
+        fd: i32,
+        destination: String,
+        is_dir: bool,
+    },
+    Tmpfs {
+        destination: String,
+        read_only: bool,
+    },
 }
 
 pub struct RootfsSpec {

@@ -178,12 +178,21 @@ impl Syscall for Linux {
 
     fn move_mount(&self, fd: i32, target: &CStr) -> SysResult {
         check(unsafe {
-            libc::syscall(libc::SYS_move_mount, fd, c"".as_ptr(), libc::AT_FDCWD, target.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH)
+            libc::syscall(
+                libc::SYS_move_mount,
+                fd,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH,
+            )
         })
     }
 
     fn touch(&self, path: &CStr) -> SysResult {
-        let fd = unsafe { libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o644) };
+        let fd = unsafe {
+            libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o644)
+        };
         if fd < 0 {
             return Err(Errno::last());
         }
@@ -262,7 +271,11 @@ impl Syscall for Linux {
         }
         const VERSION_3: u32 = 0x2008_0522;
         let header = Header { version: VERSION_3, pid: 0 };
-        let word = |i: u32| Data { effective: (caps >> (32 * i)) as u32, permitted: (caps >> (32 * i)) as u32, inheritable: 0 };
+        let word = |i: u32| Data {
+            effective: (caps >> (32 * i)) as u32,
+            permitted: (caps >> (32 * i)) as u32,
+            inheritable: 0,
+        };
         let data = [word(0), word(1)];
         check(unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) })
     }
