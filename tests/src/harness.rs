@@ -97,6 +97,13 @@ impl Sandbox {
         self.command(args).output().expect("running sbx").into()
     }
 
+    /// Writes `yaml` as a config file in the scratch dir and returns its path.
+    pub fn write_config(&self, yaml: &str) -> String {
+        let path = self.scratch.join(format!("sbx-{}.yaml", unique()));
+        std::fs::write(&path, yaml).expect("writing config");
+        path.display().to_string()
+    }
+
     /// Writes `image` as an OCI layout in the scratch dir and returns its path.
     pub fn oci(&self, image: &Image, name: &str) -> String {
         let dir = self.scratch.join(name);

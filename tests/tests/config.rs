@@ -4,12 +4,6 @@
 use sbx_tests::harness::{Sandbox, is_root, plugin_arg, test_image};
 use sbx_tests::image::{Image, busybox};
 
-fn write_config(s: &Sandbox, yaml: &str) -> String {
-    let path = s.scratch.join("sbx.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path.display().to_string()
-}
-
 #[test]
 fn settings_reach_the_plugin() {
     if !is_root() {
@@ -17,13 +11,13 @@ fn settings_reach_the_plugin() {
     }
     let s = Sandbox::new();
     s.load(&test_image("setuid").unwrap());
-    let strict = write_config(&s, &format!("plugins:\n  - path: {}\n", plugin_arg("deny-setuid")));
+    let strict = s.write_config(&format!("plugins:\n  - path: {}\n", plugin_arg("deny-setuid")));
     let r = s.sbx(&["--config", &strict, "run", "--rm", "setuid", "true"]);
     assert_eq!(r.code, 125, "{r:?}");
-    let allowing = write_config(
-        &s,
-        &format!("plugins:\n  - path: {}\n    settings:\n      allow: [usr/bin/su]\n", plugin_arg("deny-setuid")),
-    );
+    let allowing = s.write_config(&format!(
+        "plugins:\n  - path: {}\n    settings:\n      allow: [usr/bin/su]\n",
+        plugin_arg("deny-setuid")
+    ));
     let r = s.sbx(&["--config", &allowing, "run", "--rm", "setuid", "echo", "allowed"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "allowed\n"), "{r:?}");
     s.assert_clean(0);
@@ -36,7 +30,7 @@ fn monitor_mode_reports_and_runs() {
     }
     let s = Sandbox::new();
     s.load(&test_image("setuid").unwrap());
-    let cfg = write_config(&s, &format!("plugins:\n  - path: {}\n    mode: monitor\n", plugin_arg("deny-setuid")));
+    let cfg = s.write_config(&format!("plugins:\n  - path: {}\n    mode: monitor\n", plugin_arg("deny-setuid")));
     let r = s.sbx(&["--config", &cfg, "run", "--rm", "setuid", "echo", "ran"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "{r:?}");
     assert!(
@@ -61,35 +55,33 @@ fn on_error_allow_and_limits_from_the_config() {
     }
     let s = Sandbox::new();
     let trap = hostile_image(&s, "trap");
-    let cfg = write_config(&s, &format!("plugins:\n  - path: {}\n    on-error: allow\n", plugin_arg("test-hostile")));
+    let cfg = s.write_config(&format!("plugins:\n  - path: {}\n    on-error: allow\n", plugin_arg("test-hostile")));
     let r = s.sbx(&["--config", &cfg, "run", "--rm", &trap, "echo", "ran"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "fail open when asked: {r:?}");
     assert!(r.stderr.contains("sbx: policy test-hostile: ignored failure: ") && r.stderr.contains("trapped"), "{r:?}");
 
     let looping = hostile_image(&s, "loop");
-    let cfg = write_config(
-        &s,
-        &format!("plugins:\n  - path: {}\n    limits: {{ time-ms: 100 }}\n", plugin_arg("test-hostile")),
-    );
+    let cfg = s
+        .write_config(&format!("plugins:\n  - path: {}\n    limits: {{ time-ms: 100 }}\n", plugin_arg("test-hostile")));
     let started = std::time::Instant::now();
     let r = s.sbx(&["--config", &cfg, "run", "--rm", &looping, "true"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("exceeded its time limit of 100 ms"), "{r:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 
-    let cfg = write_config(
-        &s,
-        &format!("plugins:\n  - path: {}\n    limits: {{ fuel: 1000000 }}\n", plugin_arg("test-hostile")),
-    );
+    let cfg = s.write_config(&format!(
+        "plugins:\n  - path: {}\n    limits: {{ fuel: 1000000 }}\n",
+        plugin_arg("test-hostile")
+    ));
     let r = s.sbx(&["--config", &cfg, "run", "--rm", &looping, "true"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("ran out of its fuel of 1000000 instructions"), "{r:?}");
 
     let growing = hostile_image(&s, "grow");
-    let cfg = write_config(
-        &s,
-        &format!("plugins:\n  - path: {}\n    limits: {{ memory-mib: 16 }}\n", plugin_arg("test-hostile")),
-    );
+    let cfg = s.write_config(&format!(
+        "plugins:\n  - path: {}\n    limits: {{ memory-mib: 16 }}\n",
+        plugin_arg("test-hostile")
+    ));
     let r = s.sbx(&["--config", &cfg, "run", "--rm", &growing, "true"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("exceeded its memory limit of 16 MiB"), "{r:?}");
@@ -102,14 +94,11 @@ fn config_check_loads_every_plugin() {
         return;
     }
     let s = Sandbox::new();
-    let good = write_config(
-        &s,
-        &format!(
-            "plugins:\n  - path: {}\n  - path: {}\n    settings: {{ max_bytes: 1000 }}\n",
-            plugin_arg("deny-setuid"),
-            plugin_arg("max-layer-size")
-        ),
-    );
+    let good = s.write_config(&format!(
+        "plugins:\n  - path: {}\n  - path: {}\n    settings: {{ max_bytes: 1000 }}\n",
+        plugin_arg("deny-setuid"),
+        plugin_arg("max-layer-size")
+    ));
     let r = s.sbx(&["config", "check", &good]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
@@ -117,14 +106,11 @@ fn config_check_loads_every_plugin() {
         "{r:?}"
     );
 
-    let bad = write_config(
-        &s,
-        &format!(
-            "plugins:\n  - path: {}\n    settings: {{ alow: [] }}\n  - path: {}\n    settings: {{ max_bytes: 0 }}\n",
-            plugin_arg("deny-setuid"),
-            plugin_arg("max-layer-size")
-        ),
-    );
+    let bad = s.write_config(&format!(
+        "plugins:\n  - path: {}\n    settings: {{ alow: [] }}\n  - path: {}\n    settings: {{ max_bytes: 0 }}\n",
+        plugin_arg("deny-setuid"),
+        plugin_arg("max-layer-size")
+    ));
     let r = s.sbx(&["config", "check", &bad]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
@@ -142,7 +128,7 @@ fn yaml_errors_name_file_line_and_column() {
     }
     let s = Sandbox::new();
     s.load(&test_image("busybox").unwrap());
-    let cfg = write_config(&s, "plugins:\n  - path: x.wasm\n    mode: strict\n");
+    let cfg = s.write_config("plugins:\n  - path: x.wasm\n    mode: strict\n");
     let r = s.sbx(&["--config", &cfg, "run", "--rm", "busybox", "true"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains(&format!("{cfg}:3:11: ")) && r.stderr.contains("unknown variant `strict`"), "{r:?}");
@@ -186,7 +172,8 @@ fn policy_test_shows_every_answer_without_running() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["allowed"], true);
     let answers = v["answers"].as_array().unwrap();
-    assert_eq!(answers.len(), 3, "image + 2 layers: {v}");
+    assert_eq!(answers.len(), 4, "image + 2 layers + spec: {v}");
+    assert_eq!(answers[3]["check"], "spec");
     assert_eq!(answers[1]["check"], "layer 0");
     assert_eq!(answers[1]["verdict"], "mount");
     s.assert_clean(0);
@@ -200,8 +187,11 @@ fn plugin_inspect_tells_version_interfaces_and_cache() {
     let s = Sandbox::new();
     let r = s.sbx(&["plugin", "inspect", &plugin_arg("deny-setuid")]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stdout.contains("wit:       sbx:plugin@0.1.0"), "{r:?}");
-    assert!(r.stdout.contains("exports:   sbx:plugin/policy@0.1.0"), "{r:?}");
+    assert!(r.stdout.contains("wit:       sbx:plugin@0.2.0"), "{r:?}");
+    assert!(r.stdout.contains("exports:   sbx:plugin/config@0.2.0, sbx:plugin/policy@0.2.0"), "{r:?}");
+    assert!(r.stdout.contains("kind:      policy\n"), "{r:?}");
+    let r = s.sbx(&["plugin", "inspect", &plugin_arg("test-hostile")]);
+    assert!(r.stdout.contains("kind:      policy and hooks\n"), "{r:?}");
     assert!(r.stdout.contains("compiled now"), "{r:?}");
     let r = s.sbx(&["plugin", "inspect", &plugin_arg("deny-setuid")]);
     assert!(r.stdout.contains("from the compile cache"), "{r:?}");

@@ -2,6 +2,7 @@
 
 use crate::image::Store;
 use crate::plugin::Engine;
+use crate::plugin::bindings::{HOOKS_EXPORT, POLICY_EXPORT};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -37,6 +38,13 @@ pub fn run(store: &Store, cmd: PluginCommand) -> i32 {
     println!("sha256:    {}", info.sha256.hex());
     println!("wit:       sbx:plugin@{}", wit.first().copied().unwrap_or("?"));
     println!("exports:   {}", exports.join(", "));
+    let has = |name: &str| exports.iter().any(|e| e == name);
+    let kind = match (has(POLICY_EXPORT), has(HOOKS_EXPORT)) {
+        (true, true) => "policy and hooks",
+        (true, false) => "policy",
+        _ => "hooks",
+    };
+    println!("kind:      {kind}");
     println!("imports:   {}", imports.join(", "));
     let how = if info.cached { "from the compile cache" } else { "compiled now, cached for next time" };
     println!("load:      {:.2} ms, {how}", info.elapsed.as_secs_f64() * 1e3);

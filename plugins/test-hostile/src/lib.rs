@@ -1,9 +1,10 @@
 //! test-hostile: a policy for sbx's own tests that misbehaves on purpose, as the image's
 //! `sbx.test.hostile` label asks: `loop` (never returns), `grow` (allocates without end), `trap`,
-//! `panic`, `open` (reads /etc/passwd, which no plugin is granted). Without the label it allows.
+//! `panic`, `open` (reads /etc/passwd, which no plugin is granted), `veto-prestart` (its prestart
+//! hook denies). Without the label it allows. It exports both interfaces.
 //! Never use it outside tests.
 
-use sbx_plugin::{Image, NoSettings, Plugin, Policy, Verdict};
+use sbx_plugin::{Container, Event, Hooks, Image, NoSettings, Plugin, Policy, Verdict};
 
 pub struct Hostile;
 
@@ -55,7 +56,16 @@ fn trap() -> Verdict {
     std::process::abort()
 }
 
-sbx_plugin::export_policy!(Hostile);
+impl Hooks for Hostile {
+    fn on_event(_: &NoSettings, event: Event, container: &Container) -> Verdict {
+        match (event, behaviour(&container.spec.image)) {
+            (Event::Prestart, Some("veto-prestart")) => Verdict::Deny("test-hostile vetoes prestart as asked".into()),
+            _ => Verdict::Allow,
+        }
+    }
+}
+
+sbx_plugin::export_plugin!(Hostile);
 
 #[cfg(test)]
 mod tests {

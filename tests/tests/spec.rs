@@ -1,0 +1,286 @@
+//! Spec policies and lifecycle hooks end to end, with the shipped plugins compiled to wasm: what
+//! runs is what the adjusted spec says (read-only root, capabilities, env, user, masks, binds),
+//! contradictions and denials stop the run and leave nothing, hooks hear every event and may veto
+//! at create and prestart, and `sbx policy test --spec` replays a recorded spec.
+
+use sbx_tests::harness::{Sandbox, is_root, plugin_arg, test_image};
+use sbx_tests::image::{Image, busybox};
+
+/// docker's default capabilities as /proc/self/status shows them.
+const DOCKER_DEFAULT_CAPS: &str = "00000000a80425fb";
+
+fn busybox_sandbox() -> Sandbox {
+    let s = Sandbox::new();
+    s.load(&test_image("busybox").unwrap());
+    s
+}
+
+fn plugin_yaml(name: &str, extra: &str) -> String {
+    format!("  - path: {}\n    name: {name}\n{extra}", plugin_arg(name))
+}
+
+#[test]
+fn defaults_are_dockers_capabilities_and_hidden_kernel_paths() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "grep CapEff /proc/self/status; wc -c < /proc/keys; echo 1 > /proc/sys/kernel/hostname || echo ro",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains(&format!("CapEff:\t{DOCKER_DEFAULT_CAPS}")), "{r:?}");
+    assert!(r.stdout.contains("\n0\n"), "/proc/keys is masked: {r:?}");
+    assert!(r.stdout.ends_with("ro\n"), "/proc/sys is read-only: {r:?}");
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "kill",
+        "busybox",
+        "grep",
+        "CapBnd",
+        "/proc/self/status",
+    ]);
+    assert_eq!(r.stdout, "CapBnd:\t0000000000000020\n", "{r:?}");
+    let r = s.sbx(&["run", "--rm", "-u", "1000", "busybox", "grep", "CapEff", "/proc/self/status"]);
+    assert_eq!(r.stdout, "CapEff:\t0000000000000000\n", "{r:?}");
+    let r = s.sbx(&["run", "--rm", "--cap-add", "CAP_FLY", "busybox", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(r.stderr.contains("unknown capability 'CAP_FLY'"), "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn binds_tmpfs_and_read_only_root_from_flags() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let host = s.scratch.join("shared");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("in"), "from host\n").unwrap();
+    let rw = format!("{}:/data", host.display());
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "-v",
+        &rw,
+        "--tmpfs",
+        "/run/x",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/in; echo out > /data/out; touch /run/x/f && echo tmpfs; touch /f || echo rootfs-ro",
+    ]);
+    assert_eq!(r.stdout, "from host\ntmpfs\nrootfs-ro\n", "{r:?}");
+    assert_eq!(std::fs::read_to_string(host.join("out")).unwrap(), "out\n", "the write reached the host");
+    let ro = format!("{}:/data:ro", host.display());
+    let r = s.sbx(&["run", "--rm", "-v", &ro, "busybox", "sh", "-c", "touch /data/x || echo ro"]);
+    assert_eq!(r.stdout, "ro\n", "{r:?}");
+    let missing = format!("{}:/data", s.scratch.join("nope").display());
+    let r = s.sbx(&["run", "--rm", "-v", &missing, "busybox", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(r.stderr.contains("bind mount source") && r.stderr.contains("does not exist"), "{r:?}");
+    let r = s.sbx(&["run", "--rm", "-v", "relative:/data", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("bad volume 'relative:/data'"), "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn spec_policies_adjust_what_runs() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let cfg = s.write_config(&format!(
+        "plugins:\n{}{}{}{}",
+        plugin_yaml("read-only-rootfs", ""),
+        plugin_yaml("drop-capabilities", "    settings: { drop: [NET_RAW, MKNOD] }\n"),
+        plugin_yaml("env-inject", "    settings: { env: { INJECTED: yes } }\n"),
+        plugin_yaml("mask-paths", "    settings: { paths: [/etc/group] }\n"),
+    ));
+    let script = "touch /f || echo ro; touch /tmp/f && echo tmp; grep CapEff /proc/self/status; echo $INJECTED; wc -c < /etc/group";
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", "busybox", "sh", "-c", script]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // NET_RAW (13) and MKNOD (27) gone from a80425fb.
+    assert_eq!(r.stdout, "ro\ntmp\nCapEff:\t00000000a00405fb\nyes\n0\n", "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn non_root_denies_root_or_forces_a_user() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r = s.sbx(&["run", "--rm", "--policy", &plugin_arg("non-root"), "busybox", "echo", "must not run"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains("denied by policy non-root: the container would run as root"), "{r:?}");
+    let r = s.sbx(&["run", "--rm", "-u", "1000", "--policy", &plugin_arg("non-root"), "busybox", "id", "-u"]);
+    assert_eq!(r.stdout, "1000\n", "{r:?}");
+    let forced =
+        s.write_config(&format!("plugins:\n{}", plugin_yaml("non-root", "    settings: { force_uid: 4242 }\n")));
+    let r = s.sbx(&["--config", &forced, "run", "--rm", "busybox", "id", "-u"]);
+    assert_eq!(r.stdout, "4242\n", "{r:?}");
+    let monitor = s.write_config(&format!("plugins:\n{}", plugin_yaml("non-root", "    mode: monitor\n")));
+    let r = s.sbx(&["--config", &monitor, "run", "--rm", "busybox", "id", "-u"]);
+    assert_eq!(r.stdout, "0\n", "monitor mode changes nothing: {r:?}");
+    assert!(r.stderr.contains("sbx: policy non-root: would deny: the container would run as root"), "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn contradictory_adjustments_stop_the_run_naming_both_plugins() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let env = |name: &str, value: &str| {
+        format!(
+            "  - path: {}\n    name: {name}\n    settings: {{ env: {{ MODE: {value} }}, override: true }}\n",
+            plugin_arg("env-inject")
+        )
+    };
+    let cfg = s.write_config(&format!("plugins:\n{}{}", env("first", "fast"), env("second", "safe")));
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", "busybox", "echo", "must not run"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stdout.is_empty());
+    assert!(
+        r.stderr.contains("policies first and second contradict each other: first asks to set env MODE=fast, second asks to set env MODE=safe"),
+        "{r:?}"
+    );
+    let agree = s.write_config(&format!("plugins:\n{}{}", env("first", "safe"), env("second", "safe")));
+    let r = s.sbx(&["--config", &agree, "run", "--rm", "busybox", "sh", "-c", "echo $MODE"]);
+    assert_eq!(r.stdout, "safe\n", "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn deny_host_mounts_refuses_binds_outside_its_allowlist() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let allowed = s.scratch.join("allowed");
+    std::fs::create_dir_all(&allowed).unwrap();
+    let cfg = s.write_config(&format!(
+        "plugins:\n{}",
+        plugin_yaml("deny-host-mounts", &format!("    settings: {{ allow: [{}] }}\n", allowed.display()))
+    ));
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", "-v", "/etc:/host-etc:ro", "busybox", "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains("bind mount of host path /etc at /host-etc is not allowed"), "{r:?}");
+    let ok = format!("{}:/data", allowed.display());
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", "-v", &ok, "busybox", "echo", "ran"]);
+    assert_eq!(r.stdout, "ran\n", "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn hooks_hear_every_event_in_a_granted_directory() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let audit = s.scratch.join("audit");
+    std::fs::create_dir_all(&audit).unwrap();
+    let cfg = s.write_config(&format!(
+        "plugins:\n{}",
+        plugin_yaml(
+            "audit-log",
+            &format!("    preopens: [{{ host: {}, guest: /audit, mode: rw }}]\n", audit.display())
+        )
+    ));
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", "busybox", "sh", "-c", "exit 7"]);
+    assert_eq!(r.code, 7, "{r:?}");
+    let r = s.sbx(&["--config", &cfg, "run", "--name", "kept", "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = s.sbx(&["--config", &cfg, "rm", "kept"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(audit.join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<(&str, &str)> =
+        lines.iter().map(|l| (l["event"].as_str().unwrap(), l["status"].as_str().unwrap())).collect();
+    let one_run = [("create", "created"), ("prestart", "created"), ("poststart", "running"), ("exit", "exited")];
+    assert_eq!(events[..4], one_run);
+    assert_eq!(events[4], ("remove", "exited"));
+    assert_eq!(events[5..9], one_run);
+    assert_eq!(events[9], ("remove", "exited"), "sbx rm fires remove");
+    assert_eq!(lines[3]["exit_code"], 7);
+    assert!(lines[1]["pid"].as_i64().unwrap() > 0, "prestart knows the pid");
+    assert_eq!(lines[5]["name"], "kept");
+    s.assert_clean(0);
+}
+
+#[test]
+fn hooks_veto_at_create_and_prestart_and_leave_nothing() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    // Not granted any directory, audit-log cannot write, and an audit that cannot be written
+    // stops what can still be stopped.
+    let r = s.sbx(&["run", "--rm", "--hook", &plugin_arg("audit-log"), "busybox", "echo", "must not run"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains("stopped by plugin audit-log at create: cannot append to /audit/audit.jsonl"), "{r:?}");
+    let image = Image::new("veto:latest", vec![busybox().unwrap()])
+        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": "veto-prestart" } }));
+    s.load(&image);
+    for rm in [true, false] {
+        let mut args = vec!["run"];
+        if rm {
+            args.push("--rm");
+        }
+        let hostile = plugin_arg("test-hostile");
+        args.extend(["--hook", &hostile, "veto", "echo", "must not run"]);
+        let r = s.sbx(&args);
+        assert_eq!(r.code, 125, "{r:?}");
+        assert!(r.stdout.is_empty(), "{r:?}");
+        assert!(r.stderr.contains("stopped by plugin test-hostile at prestart: test-hostile vetoes prestart"), "{r:?}");
+    }
+    s.assert_clean(0);
+}
+
+#[test]
+fn policy_test_replays_a_recorded_spec() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r = s.sbx(&["run", "--name", "recorded", "-u", "0", "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let id = s.containers().pop().unwrap();
+    let spec = s.root.join("containers").join(id).join("spec.json");
+    let spec = spec.to_str().unwrap();
+    let r = s.sbx(&["policy", "test", "--policy", &plugin_arg("non-root"), "--spec", spec]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("non-root") && r.stdout.contains("spec") && r.stdout.contains("deny"), "{r:?}");
+    let r = s.sbx(&["policy", "test", "--format", "json", "--policy", &plugin_arg("read-only-rootfs"), "--spec", spec]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(out["answers"][0]["check"], "spec");
+    assert_eq!(out["answers"][0]["adjustments"][0], "make the root filesystem read-only");
+    assert_eq!(out["spec"]["read-only-rootfs"], true);
+    let r = s.sbx(&["policy", "test", "--policy", &plugin_arg("non-root"), "busybox"]);
+    assert_eq!(r.code, 1, "image checks, then the spec check: {r:?}");
+    assert!(
+        r.stdout.contains("image") && r.stdout.contains("layer 0") && r.stdout.contains("denied by non-root"),
+        "{r:?}"
+    );
+    let bad = s.scratch.join("bad.json");
+    std::fs::write(&bad, "{\"image\": 1}").unwrap();
+    let r = s.sbx(&["policy", "test", "--policy", &plugin_arg("non-root"), "--spec", bad.to_str().unwrap()]);
+    assert!(r.code == 125 && r.stderr.contains("is not valid"), "{r:?}");
+}
