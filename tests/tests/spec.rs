@@ -284,3 +284,26 @@ fn policy_test_replays_a_recorded_spec() {
     let r = s.sbx(&["policy", "test", "--policy", &plugin_arg("non-root"), "--spec", bad.to_str().unwrap()]);
     assert!(r.code == 125 && r.stderr.contains("is not valid"), "{r:?}");
 }
+
+#[test]
+fn the_shipped_profiles_load_and_restricted_holds() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let policies = sbx_tests::harness::workspace().join("policies");
+    let (baseline, restricted) = (policies.join("baseline.yaml"), policies.join("restricted.yaml"));
+    let (baseline, restricted) = (baseline.to_str().unwrap(), restricted.to_str().unwrap());
+    for profile in [baseline, restricted] {
+        let r = s.sbx(&["config", "check", profile]);
+        assert_eq!(r.code, 0, "{profile}: {r:?}");
+    }
+    let r = s.sbx(&["--config", baseline, "run", "--rm", "-v", "/etc:/e", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("denied by policy deny-host-mounts"), "{r:?}");
+    let r = s.sbx(&["--config", restricted, "run", "--rm", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("denied by policy non-root"), "{r:?}");
+    let script = "touch /f || echo ro; touch /tmp/f && echo tmp; grep CapBnd /proc/self/status; id -u";
+    let r = s.sbx(&["--config", restricted, "run", "--rm", "-u", "1000", "busybox", "sh", "-c", script]);
+    assert_eq!(r.stdout, "ro\ntmp\nCapBnd:\t0000000000000400\n1000\n", "{r:?}");
+    s.assert_clean(0);
+}

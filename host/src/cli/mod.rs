@@ -30,7 +30,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a command in a new container.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Load an image from a docker-archive, oci-archive or OCI layout.
     Load(load::LoadArgs),
     /// Manage images.
@@ -83,7 +83,7 @@ pub fn main() -> i32 {
         Err(code) => return code,
     };
     match cli.command {
-        Command::Run(args) => run::run(&store, args, cli.config.as_deref()),
+        Command::Run(args) => run::run(&store, *args, cli.config.as_deref()),
         Command::Config(cmd) => config::run(&store, cmd, cli.config.as_deref()),
         Command::Plugin(cmd) => plugin::run(&store, cmd),
         Command::Policy(cmd) => policy::run(&store, cmd, cli.config.as_deref()),

@@ -118,7 +118,7 @@ fn evaluate(store: &Store, args: &TestArgs, plugins: &[Plugin]) -> Result<Report
     match evaluation.decision {
         SpecDecision::Allow { spec, notes } => {
             report.notes.extend(notes);
-            report.spec = Some(spec);
+            report.spec = Some(*spec);
         }
         SpecDecision::Deny { plugin, reason, notes } => {
             report.notes.extend(notes);

@@ -72,7 +72,7 @@ pub fn admit(
         }
         SpecDecision::Allow { spec, notes } => {
             print_notes(&notes);
-            Ok((skipped, spec))
+            Ok((skipped, *spec))
         }
     }
 }

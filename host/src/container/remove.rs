@@ -37,7 +37,7 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
     }
     if let Some(spec) = state::load_spec(&dir).filter(|_| plugins.iter().any(Plugin::has_hooks)) {
         let image = store
-            .find_image(&record.image_id.hex())
+            .find_image(record.image_id.hex())
             .ok()
             .and_then(|r| image_config(store, &r).ok().map(|c| convert::image(&record.image, &r, &c)))
             .unwrap_or_else(|| convert::bare_image(&record.image));

@@ -155,7 +155,7 @@ pub fn parse_memory(text: &str) -> Result<u64, String> {
 /// `--cpus`: a positive decimal number of CPUs, in thousandths.
 pub fn parse_cpus(text: &str) -> Result<u64, String> {
     let cpus: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a number of CPUs (such as 0.5 or 2)"))?;
-    if !(cpus >= 0.01 && cpus <= 1024.0) {
+    if !(0.01..=1024.0).contains(&cpus) {
         return Err(format!("'{text}' is out of range: give between 0.01 and 1024 CPUs"));
     }
     Ok((cpus * 1000.0).round() as u64)

@@ -13,7 +13,7 @@ use crate::container::spec::ContainerSpec;
 pub enum SpecDecision {
     /// Run this spec (the input with every adjustment applied).
     Allow {
-        spec: ContainerSpec,
+        spec: Box<ContainerSpec>,
         notes: Vec<Note>,
     },
     Deny {
@@ -68,7 +68,7 @@ pub fn evaluate(plugins: &[&dyn PolicyCheck], image: &Image, spec: &ContainerSpe
             return deny(p.name(), e.to_string(), notes);
         }
     }
-    SpecEvaluation { decision: SpecDecision::Allow { spec, notes }, answers }
+    SpecEvaluation { decision: SpecDecision::Allow { spec: Box::new(spec), notes }, answers }
 }
 
 #[cfg(test)]
@@ -166,7 +166,7 @@ mod tests {
         let SpecDecision::Allow { spec: out, notes } = evaluate(&[&a, &b], &image(), &spec()).decision else {
             panic!("monitor never denies")
         };
-        assert_eq!(out, spec(), "nothing changed");
+        assert_eq!(*out, spec(), "nothing changed");
         let messages: Vec<&str> = notes.iter().map(|n| n.message.as_str()).collect();
         assert_eq!(messages, ["would set env A=1", "would deny: no"]);
     }
