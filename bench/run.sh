@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times `sbx run --rm IMAGE /bin/true` (no policy, 1 policy, 5 policies) against crun and runc
 # running the same busybox rootfs as a prepared bundle, in the same hyperfine session, and sbx's
-# image load per layer. Prints medians and ratios. Run as root.
+# image load per layer, and what single plugins cost (`sbx plugin bench`). Prints medians and
+# ratios. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,3 +55,11 @@ hyperfine -N --warmup 1 --runs 5 --export-json "$work/load.json" \
     -n "sbx load (128 layers)" "env SBX_ROOT=$work/load-store $sbx load -q -i $work/many.tar" >&2
 echo
 jq -r '.results[] | "\(.command): \(.median*1000 | round) ms, \(.median*1000/128 | .*100 | round/100) ms per layer"' "$work/load.json"
+
+# What one plugin costs (sbx plugin bench): compile, cached load, a call in a fresh Store from
+# InstancePre, a layer check over 50,000 entries, a spec check, a hook call.
+for plugin in allow-all deny-setuid drop-capabilities audit-log; do
+    echo
+    echo "sbx plugin bench $plugin:"
+    "$sbx" plugin bench --entries 50000 "$p/$plugin.wasm" | sed 's/^/  /'
+done

@@ -1,8 +1,8 @@
 //! `sbx plugin inspect P.wasm`: what a plugin is, speaks and costs to load.
 
 use crate::image::Store;
-use crate::plugin::Engine;
 use crate::plugin::bindings::{HOOKS_EXPORT, POLICY_EXPORT};
+use crate::plugin::{Engine, measure};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -13,10 +13,53 @@ pub enum PluginCommand {
         /// The component (.wasm).
         path: PathBuf,
     },
+    /// Measure what a plugin costs: compile, cached load, a call, a layer check, a spec check, a hook.
+    Bench {
+        /// The component (.wasm).
+        path: PathBuf,
+        /// Calls to time for the per-call cost (the median is shown).
+        #[arg(long, default_value_t = 200)]
+        calls: usize,
+        /// Entries of the synthetic layer the layer check gets.
+        #[arg(long, default_value_t = 50_000)]
+        entries: usize,
+    },
 }
 
 pub fn run(store: &Store, cmd: PluginCommand) -> i32 {
-    let PluginCommand::Inspect { path } = cmd;
+    match cmd {
+        PluginCommand::Inspect { path } => inspect(store, path),
+        PluginCommand::Bench { path, calls, entries } => bench(store, &path, calls, entries),
+    }
+}
+
+fn bench(store: &Store, path: &std::path::Path, calls: usize, entries: usize) -> i32 {
+    // The uncached compile goes to a cache of its own, removed afterwards.
+    let scratch = match store.stage() {
+        Ok(d) => d,
+        Err(e) => return super::fail(e),
+    };
+    let costs = match measure::measure(path, scratch.path(), calls, entries) {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    let ms = |d: std::time::Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3);
+    println!("compile:       {}", ms(costs.compile));
+    println!("cached load:   {}", ms(costs.cached_load));
+    println!("call:          {} (fresh store per call, median of {calls})", ms(costs.call));
+    if let Some((n, t)) = costs.layer_check {
+        println!("layer check:   {} ({n} entries)", ms(t));
+    }
+    if let Some(t) = costs.spec_check {
+        println!("spec check:    {}", ms(t));
+    }
+    if let Some(t) = costs.hook {
+        println!("hook:          {}", ms(t));
+    }
+    0
+}
+
+fn inspect(store: &Store, path: PathBuf) -> i32 {
     let engine = match Engine::new(&store.root().join("plugins"), false) {
         Ok(e) => e,
         Err(e) => return super::fail(e),

@@ -1,6 +1,7 @@
-//! `sbx run`: resolve the image, ask the policies, build the container's writable layer and
-//! process, run it in new namespaces and its cgroup, and clean up. The order matters: policies
-//! decide before anything is created, so a denied run leaves nothing behind.
+//! `sbx run`: resolve the image, ask the policies (which may adjust the spec), build the container's
+//! writable layer and process, run it in new namespaces and its cgroup, tell the hooks at each step,
+//! and clean up. The order matters: policies decide before anything is created, so a denied run
+//! leaves nothing behind; a hook's veto at create or prestart removes what was made.
 
 use super::admission;
 use super::events::{Events, Now};
@@ -299,20 +300,12 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
     // Without --rm the writable layer outlives the run, whatever fails from here on.
     dirs.keep = !opts.rm;
     cgroup.remove()?;
+    let ended = Now { status: Status::Exited, pid: None, exit_code: Some(exit.code), signal: exit.signal, oom_killed };
     if failure.is_none() {
-        let now =
-            Now { status: Status::Exited, pid: None, exit_code: Some(exit.code), signal: exit.signal, oom_killed };
-        fire(Event::Exit, now).unwrap_or_else(warn);
+        fire(Event::Exit, ended).unwrap_or_else(warn);
     }
     if opts.rm {
-        let now = Now {
-            status: Status::Exited,
-            exit_code: Some(exit.code),
-            signal: exit.signal,
-            oom_killed,
-            ..Now::created()
-        };
-        fire(Event::Remove, now).unwrap_or_else(warn);
+        fire(Event::Remove, ended).unwrap_or_else(warn);
     } else {
         record.status = if failure.is_some() { Status::Created } else { Status::Exited };
         record.exit_code = failure.is_none().then_some(exit.code);

@@ -193,8 +193,8 @@ impl Store {
         read_json(&self.layer_dir(diff_id).join("index.json"))
     }
 
-    /// A fresh directory for a layer being unpacked, with an empty `diff/` (0755, as a rootfs is).
-    pub fn stage_layer(&self) -> Result<Staging, StoreError> {
+    /// A fresh, locked directory under `tmp/`, removed when dropped unless renamed into place.
+    pub fn stage(&self) -> Result<Staging, StoreError> {
         let name = crate::random::hex(8);
         let lock = self.root.join("tmp").join(format!("{name}.lock"));
         let held = File::create(&lock).map_err(io_err(&lock))?;
@@ -204,6 +204,12 @@ impl Store {
         let path = self.root.join("tmp").join(name);
         let staging = Staging { path, done: false, lock, _held: held };
         mkdir(&staging.path, 0o700)?;
+        Ok(staging)
+    }
+
+    /// A fresh directory for a layer being unpacked, with an empty `diff/` (0755, as a rootfs is).
+    pub fn stage_layer(&self) -> Result<Staging, StoreError> {
+        let staging = self.stage()?;
         let diff = staging.path.join("diff");
         mkdir(&diff, 0o755)?;
         fs::set_permissions(&diff, fs::Permissions::from_mode(0o755)).map_err(io_err(&diff))?;

@@ -46,12 +46,16 @@ impl Plugin {
             policy,
             hooks,
         };
-        plugin
-            .call("validate-settings", |p, store, instance, settings| {
-                p.config.load(&mut *store, instance)?.call_validate_settings(store, settings)
-            })?
-            .map_err(|message| PluginError::Settings { plugin: plugin.spec.name.clone(), message })?;
+        plugin.validate_settings()?;
         Ok(plugin)
+    }
+
+    /// Has the plugin check its settings (done once when it is loaded).
+    pub fn validate_settings(&self) -> Result<(), PluginError> {
+        self.call("validate-settings", |p, store, instance, settings| {
+            p.config.load(&mut *store, instance)?.call_validate_settings(store, settings)
+        })?
+        .map_err(|message| PluginError::Settings { plugin: self.spec.name.clone(), message })
     }
 
     pub fn has_policy(&self) -> bool {

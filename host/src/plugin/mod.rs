@@ -11,6 +11,7 @@ pub mod engine;
 pub mod hooks;
 pub mod host;
 pub mod instance;
+pub mod measure;
 pub mod set;
 pub mod spec_check;
 

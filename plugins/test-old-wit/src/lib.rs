@@ -9,6 +9,7 @@ wit_bindgen::generate!({
 use exports::sbx::plugin::policy::Guest;
 use sbx::plugin::types::{Image, Layer, LayerVerdict, Verdict};
 
+#[allow(dead_code, reason = "only wasm builds export it")]
 struct OldPolicy;
 
 impl Guest for OldPolicy {
@@ -23,4 +24,7 @@ impl Guest for OldPolicy {
     }
 }
 
+// Component export names are not valid symbols for a native linker (the workspace's native builds
+// and tests compile this crate too).
+#[cfg(target_arch = "wasm32")]
 export!(OldPolicy);
