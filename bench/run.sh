@@ -32,19 +32,22 @@ cp -a "$SBX_ROOT"/layers/*/diff "$work/bundle/rootfs"
 (cd "$work/bundle" && crun spec && jq '.process.args=["/bin/true"] | .process.terminal=false' config.json > c && mv c config.json)
 
 five="--policy $p/allow-all.wasm --policy $p/deny-setuid.wasm --policy $p/max-layer-size.wasm --policy $p/allow-all.wasm --policy $p/deny-setuid.wasm"
-"$sbx" run --rm $five busybox true # fills the compile cache
+# Fills the compile cache and the decision cache ("sbx 5 policies" reads the decision; "uncached"
+# loads the five plugins and asks them every time).
+"$sbx" run --rm $five busybox /bin/true
 
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" \
     -n crun "crun run --bundle $work/bundle bench-crun" \
     -n runc "runc run --bundle $work/bundle bench-runc" \
     -n sbx "$sbx run --rm busybox /bin/true" \
     -n "sbx 1 policy" "$sbx run --rm --policy $p/deny-setuid.wasm busybox /bin/true" \
-    -n "sbx 5 policies" "$sbx run --rm $five busybox /bin/true" >&2
+    -n "sbx 5 policies" "$sbx run --rm $five busybox /bin/true" \
+    -n "sbx 5 policies uncached" "env SBX_POLICY_CACHE=off $sbx run --rm $five busybox /bin/true" >&2
 
 echo
 echo "create -> exit of /bin/true, median ms (ratio to crun):"
 jq -r '.results as $r | ($r[] | select(.command=="crun") | .median) as $c
-    | $r[] | "  \(.command | .+ " " * (16 - length))\(.median*1000 | .*100 | round/100) ms  (\(.median/$c | .*100 | round/100)x crun)"' "$work/run.json"
+    | $r[] | "  \(.command | .+ " " * (24 - length))\(.median*1000 | .*100 | round/100) ms  (\(.median/$c | .*100 | round/100)x crun)"' "$work/run.json"
 jq -r '.results as $r | ($r[] | select(.command=="sbx") | .median) as $s
     | $r[] | select(.command|startswith("sbx ")) | "  \(.command) costs \((.median-$s)*1000 | .*100 | round/100) ms more than sbx without plugins"' "$work/run.json"
 

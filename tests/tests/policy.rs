@@ -142,7 +142,9 @@ fn the_compile_cache_is_used_on_the_second_run() {
         .collect();
     assert_eq!(entries.len(), 1, "one compiled component: {entries:?}");
     let mtime = entries[0].metadata().unwrap().modified().unwrap();
-    let r = s.sbx(&["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"]);
+    // Without the decision cache, so that the plugin is loaded again.
+    let args = ["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"];
+    let r: sbx_tests::harness::Run = s.command(&args).env("SBX_POLICY_CACHE", "off").output().unwrap().into();
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(entries[0].metadata().unwrap().modified().unwrap(), mtime, "the cache entry was reused, not rewritten");
 }

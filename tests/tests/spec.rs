@@ -236,19 +236,19 @@ fn hooks_veto_at_create_and_prestart_and_leave_nothing() {
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("stopped by plugin audit-log at create: cannot append to /audit/audit.jsonl"), "{r:?}");
     let image = Image::new("veto:latest", vec![busybox().unwrap()])
-        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": "veto-prestart" } }));
+        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.veto": "prestart" } }));
     s.load(&image);
     for rm in [true, false] {
         let mut args = vec!["run"];
         if rm {
             args.push("--rm");
         }
-        let hostile = plugin_arg("test-hostile");
-        args.extend(["--hook", &hostile, "veto", "echo", "must not run"]);
+        let veto = plugin_arg("test-veto");
+        args.extend(["--hook", &veto, "veto", "echo", "must not run"]);
         let r = s.sbx(&args);
         assert_eq!(r.code, 125, "{r:?}");
         assert!(r.stdout.is_empty(), "{r:?}");
-        assert!(r.stderr.contains("stopped by plugin test-hostile at prestart: test-hostile vetoes prestart"), "{r:?}");
+        assert!(r.stderr.contains("stopped by plugin test-veto at prestart: test-veto vetoes prestart"), "{r:?}");
     }
     s.assert_clean(0);
 }
@@ -305,5 +305,44 @@ fn the_shipped_profiles_load_and_restricted_holds() {
     let script = "touch /f || echo ro; touch /tmp/f && echo tmp; grep CapBnd /proc/self/status; id -u";
     let r = s.sbx(&["--config", restricted, "run", "--rm", "-u", "1000", "busybox", "sh", "-c", script]);
     assert_eq!(r.stdout, "ro\ntmp\nCapBnd:\t0000000000000400\n1000\n", "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn a_repeated_run_uses_the_cached_decision_until_something_changes() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let image = Image::new("logs:latest", vec![busybox().unwrap()])
+        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": "log" } }));
+    s.load(&image);
+    let copy = s.scratch.join("hostile-copy.wasm");
+    std::fs::copy(plugin_arg("test-hostile"), &copy).unwrap();
+    let plugin = copy.to_str().unwrap();
+    let run = |extra_env: Option<(&str, &str)>| {
+        let mut cmd = s.command(&["run", "--rm", "--policy", plugin, "logs", "echo", "ran"]);
+        if let Some((k, v)) = extra_env {
+            cmd.env(k, v);
+        }
+        let r: sbx_tests::harness::Run = cmd.output().unwrap().into();
+        assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "{r:?}");
+        r.stderr.contains("test-hostile checked the image")
+    };
+    assert!(run(None), "the first run asks the plugin");
+    assert!(!run(None), "the second run reads the decision");
+    assert!(run(Some(("SBX_POLICY_CACHE", "off"))), "the cache can be turned off");
+    let r = s.sbx(&["run", "--rm", "--policy", plugin, "logs", "echo", "other"]);
+    assert!(r.stderr.contains("checked the image"), "another command is another decision: {r:?}");
+    // Any write to the plugin file changes its identity: the plugin is asked again.
+    std::fs::write(&copy, std::fs::read(&copy).unwrap()).unwrap();
+    assert!(run(None), "a changed plugin is asked again");
+    assert!(!run(None));
+    // Monitor notes are part of the decision and shown every time.
+    let monitor = s.write_config(&format!("plugins:\n{}", plugin_yaml("non-root", "    mode: monitor\n")));
+    for _ in 0..2 {
+        let r = s.sbx(&["--config", &monitor, "run", "--rm", "busybox", "true"]);
+        assert!(r.stderr.contains("would deny: the container would run as root"), "{r:?}");
+    }
     s.assert_clean(0);
 }

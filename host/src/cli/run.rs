@@ -4,7 +4,7 @@ use crate::config::PluginSpec;
 use crate::container::spec::{self, Limits, Overrides};
 use crate::container::{RunOptions, run as run_container};
 use crate::image::Store;
-use crate::plugin::load_all;
+use crate::plugin::PluginSet;
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -78,10 +78,7 @@ pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
         Err(code) => return code,
     };
     specs.extend(args.policies.iter().chain(&args.hooks).map(|p| PluginSpec::from_path(p)));
-    let plugins = match load_all(&store.root().join("plugins"), &specs) {
-        Ok(p) => p,
-        Err(e) => return super::fail(e),
-    };
+    let plugins = PluginSet::new(&store.root().join("plugins"), specs);
     let opts = RunOptions {
         image: args.image,
         name: args.name,

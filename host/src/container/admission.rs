@@ -1,14 +1,16 @@
 //! Asking the policies whether a container may run: builds the WIT records from the store (a
 //! layer's entry index is read only when a plugin will see it), evaluates the image and layer
-//! checks, then the spec checks with their adjustments; reports notes and skipped layers.
+//! checks, then the spec checks with their adjustments; reports notes and skipped layers; keeps
+//! the decision in the decision cache.
 
+use super::decision::{self, Decision};
 use super::run::RunError;
 use super::spec::ContainerSpec;
 use crate::image::{ImageRecord, Store};
 use crate::plugin::bindings::Image;
-use crate::plugin::chain::{self, Decision, Evaluation, Note, PolicyCheck};
+use crate::plugin::chain::{self, Evaluation, Note, PolicyCheck};
 use crate::plugin::spec_check::{self, SpecDecision, SpecEvaluation};
-use crate::plugin::{Plugin, convert};
+use crate::plugin::{Plugin, PluginSet, convert};
 use oci_spec::image::ImageConfiguration;
 
 /// The plugins that export a policy, in order.
@@ -35,14 +37,18 @@ pub fn evaluate_spec(image: &Image, spec: &ContainerSpec, plugins: &[Plugin]) ->
     spec_check::evaluate(&policies(plugins), image, spec)
 }
 
-fn print_notes(notes: &[Note]) {
-    for n in notes {
-        eprintln!("sbx: policy {}: {}", n.plugin, n.message);
+fn print_notes(notes: &[(String, String)]) {
+    for (plugin, message) in notes {
+        eprintln!("sbx: policy {plugin}: {message}");
     }
 }
 
-/// Evaluates the policies for a run: the layer indexes to leave out and the spec to run, or the
-/// denial.
+fn pairs(notes: Vec<Note>) -> Vec<(String, String)> {
+    notes.into_iter().map(|n| (n.plugin, n.message)).collect()
+}
+
+/// Evaluates the policies for a run: the layer indexes to leave out, the spec to run and the notes
+/// to show, or the denial (its notes printed).
 pub fn admit(
     store: &Store,
     image: &Image,
@@ -50,29 +56,63 @@ pub fn admit(
     config: &ImageConfiguration,
     plugins: &[Plugin],
     spec: ContainerSpec,
-) -> Result<(Vec<usize>, ContainerSpec), RunError> {
-    let skipped = match evaluate(store, image, record, config, plugins).decision {
-        Decision::Deny { plugin, reason, notes } => {
-            print_notes(&notes);
-            return Err(RunError::Denied { plugin, reason });
-        }
-        Decision::Allow { skipped, notes } => {
-            print_notes(&notes);
+) -> Result<Decision, RunError> {
+    let denied = |plugin, reason, notes: Vec<Note>| {
+        print_notes(&pairs(notes));
+        RunError::Denied { plugin, reason }
+    };
+    let (skipped, mut notes) = match evaluate(store, image, record, config, plugins).decision {
+        chain::Decision::Deny { plugin, reason, notes } => return Err(denied(plugin, reason, notes)),
+        chain::Decision::Allow { skipped, notes } => {
+            let mut notes = pairs(notes);
             for s in &skipped {
                 let diff_id = record.layers[s.layer].diff_id.short();
-                eprintln!("sbx: policy {} skips layer {} ({diff_id}): {}", s.plugin, s.layer, s.reason);
+                notes.push((s.plugin.clone(), format!("skips layer {} ({diff_id}): {}", s.layer, s.reason)));
             }
-            skipped.into_iter().map(|s| s.layer).collect()
+            (skipped.into_iter().map(|s| s.layer).collect(), notes)
         }
     };
     match evaluate_spec(image, &spec, plugins).decision {
-        SpecDecision::Deny { plugin, reason, notes } => {
+        SpecDecision::Deny { plugin, reason, notes: more } => {
             print_notes(&notes);
-            Err(RunError::Denied { plugin, reason })
+            Err(denied(plugin, reason, more))
         }
-        SpecDecision::Allow { spec, notes } => {
-            print_notes(&notes);
-            Ok((skipped, *spec))
+        SpecDecision::Allow { spec, notes: more } => {
+            notes.extend(pairs(more));
+            Ok(Decision { skipped, spec: *spec, notes })
         }
     }
+}
+
+/// The policy decision for a run: from the decision cache when the same plugins decided on the same
+/// input before, else from the plugins (and cached when it may be). `default_hostname` is the
+/// container's id prefix unless the user named a hostname.
+pub fn decide(
+    store: &Store,
+    reference: &str,
+    record: &ImageRecord,
+    config: &ImageConfiguration,
+    plugins: &PluginSet,
+    spec: ContainerSpec,
+    default_hostname: Option<&str>,
+) -> Result<(Vec<usize>, ContainerSpec), RunError> {
+    if plugins.is_empty() {
+        return Ok((Vec::new(), spec));
+    }
+    let cached =
+        decision::key(plugins, reference, record, &spec, default_hostname).and_then(|k| decision::load(store, &k));
+    if let Some(hit) = cached {
+        print_notes(&hit.notes);
+        return Ok((hit.skipped, decision::restore(hit.spec, default_hostname)));
+    }
+    let loaded = plugins.load()?;
+    let image = convert::image(reference, record, config);
+    let key = decision::key(plugins, reference, record, &spec, default_hostname);
+    let made = admit(store, &image, record, config, loaded, spec)?;
+    print_notes(&made.notes);
+    if let Some(k) = key {
+        let neutral = Decision { spec: decision::neutral(&made.spec, default_hostname), ..made.clone() };
+        decision::save(store, &k, &neutral);
+    }
+    Ok((made.skipped, made.spec))
 }

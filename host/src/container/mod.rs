@@ -2,6 +2,7 @@
 //! lifecycle events, and the run and rm verbs.
 
 pub mod admission;
+pub mod decision;
 pub mod events;
 pub mod layers;
 pub mod process;

@@ -17,7 +17,7 @@ use crate::isolate::Progress;
 use crate::isolate::cgroup::{self, Cgroup, CgroupError, Entry};
 use crate::isolate::spawn::{self, SpawnError};
 use crate::plugin::bindings::Event;
-use crate::plugin::{Plugin, convert, hooks};
+use crate::plugin::{PluginError, PluginSet, convert, hooks};
 use crate::rootfs::{self, bind};
 use crate::sys::linux::Linux;
 use nix::errno::Errno;
@@ -53,6 +53,8 @@ pub enum RunError {
     Vetoed { plugin: String, event: &'static str, reason: String },
     #[error(transparent)]
     Bind(#[from] bind::BindError),
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
     #[error(transparent)]
     Spec(#[from] spec::SpecError),
     #[error(transparent)]
@@ -176,18 +178,16 @@ fn warn(e: impl std::fmt::Display) {
 }
 
 /// Runs a container to its end and returns its exit code.
-pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, RunError> {
+pub fn run(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<i32, RunError> {
     let image = resolve_image(store, &opts.image)?;
     let config = image_config(store, &image)?;
     let id = crate::random::hex(32);
     let name = opts.name.clone().unwrap_or_else(|| format!("sbx_{}", &id[..12]));
     let spec =
         spec::build(&opts.image, config.config().as_ref(), &opts.overrides, &id[..12], |k| std::env::var(k).ok())?;
-    let wit_image = (!plugins.is_empty()).then(|| convert::image(&opts.image, &image, &config));
-    let (skipped, spec) = match &wit_image {
-        None => (Vec::new(), spec),
-        Some(w) => admission::admit(store, w, &image, &config, plugins, spec)?,
-    };
+    let default_hostname = opts.overrides.hostname.is_none().then(|| id[..12].to_string());
+    let (skipped, spec) =
+        admission::decide(store, &opts.image, &image, &config, plugins, spec, default_hostname.as_deref())?;
     let layers: Vec<PathBuf> = image
         .layers
         .iter()
@@ -229,7 +229,12 @@ pub fn run(store: &Store, opts: &RunOptions, plugins: &[Plugin]) -> Result<i32, 
     state::save_spec(&dirs.root, &spec)?;
     drop(record_lock);
 
-    let events = wit_image.as_ref().and_then(|w| Events::new(plugins, &id, &name, w, &spec));
+    let events = if plugins.may_have_hooks() {
+        let wit_image = convert::image(&opts.image, &image, &config);
+        Events::new(plugins.load()?, &id, &name, &wit_image, &spec)
+    } else {
+        None
+    };
     let fire = |event, now| match &events {
         Some(e) => e.fire(event, now).map_err(|v| RunError::Vetoed {
             plugin: v.plugin,

@@ -4,6 +4,7 @@
 
 use super::bindings::{CONFIG_EXPORT, HOOKS_EXPORT, POLICY_EXPORT, Plugin as PluginWorld, WIT_VERSION};
 use super::host::HostState;
+use super::identity::{self, Known};
 use crate::image::Digest;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -110,9 +111,9 @@ impl Engine {
         let start = Instant::now();
         let read = || std::fs::read(path).map_err(|source| PluginError::Read { path: path.into(), source });
         let meta = std::fs::metadata(path).map_err(|source| PluginError::Read { path: path.into(), source })?;
-        let known = self.known_sha256(&meta);
-        let (sha256, mut bytes) = match known.clone() {
-            Some(sha) => (sha, None),
+        let known = identity::lookup(&self.cache_dir, &meta);
+        let (sha256, mut bytes) = match &known {
+            Some(k) => (k.sha256.clone(), None),
             None => {
                 let b = read()?;
                 (Digest::of(&b), Some(b))
@@ -141,38 +142,11 @@ impl Engine {
                 c
             }
         };
-        self.check_version(path, &component)?;
+        let (policy, hooks) = self.check_version(path, &component)?;
         if known.is_none() {
-            self.remember_sha256(&meta, &sha256);
+            identity::remember(&self.cache_dir, &meta, &Known { sha256: sha256.clone(), policy, hooks });
         }
         Ok((component, LoadInfo { sha256, cached: was_cached, elapsed: start.elapsed() }))
-    }
-
-    /// Where the sha256 of a file with this identity is remembered. Device, inode, size, mtime
-    /// and ctime change with any write to the file (ctime cannot be set by a user), so a hit
-    /// spares reading and hashing the wasm on every run.
-    fn identity_path(&self, meta: &std::fs::Metadata) -> PathBuf {
-        use std::os::unix::fs::MetadataExt;
-        let id = format!(
-            "{}:{}:{}:{}.{}:{}.{}",
-            meta.dev(),
-            meta.ino(),
-            meta.size(),
-            meta.mtime(),
-            meta.mtime_nsec(),
-            meta.ctime(),
-            meta.ctime_nsec()
-        );
-        self.cache_dir.join(format!("file-{}", Digest::of(id.as_bytes()).hex()))
-    }
-
-    fn known_sha256(&self, meta: &std::fs::Metadata) -> Option<Digest> {
-        let text = std::fs::read_to_string(self.identity_path(meta)).ok()?;
-        Digest::from_hex(text.trim()).ok()
-    }
-
-    fn remember_sha256(&self, meta: &std::fs::Metadata, sha: &Digest) {
-        let _ = crate::image::store::write_atomic_unsynced(&self.identity_path(meta), sha.hex().as_bytes());
     }
 
     /// The interfaces the component imports and exports, by full name.
@@ -183,7 +157,9 @@ impl Engine {
         (imports, exports)
     }
 
-    fn check_version(&self, path: &Path, component: &Component) -> Result<(), PluginError> {
+    /// Checks the component speaks this sbx's WIT version and is a plugin; returns whether it has
+    /// the policy and the hooks interface.
+    fn check_version(&self, path: &Path, component: &Component) -> Result<(bool, bool), PluginError> {
         let (imports, exports) = self.interfaces(component);
         let ours = |n: &&String| n.starts_with("sbx:plugin/");
         let other_version = imports
@@ -199,6 +175,6 @@ impl Engine {
             let found = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
             return Err(PluginError::NotAPlugin { path: path.into(), found });
         }
-        Ok(())
+        Ok((has(POLICY_EXPORT), has(HOOKS_EXPORT)))
     }
 }

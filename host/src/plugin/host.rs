@@ -4,9 +4,10 @@
 
 use super::bindings::{LogLevel, sbx};
 use crate::config::{Access, Preopen};
+use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 /// How much of a plugin's stderr is kept for error messages.
 const STDERR_CAPTURE: usize = 4096;
@@ -21,11 +22,20 @@ pub struct HostState {
 
 impl HostState {
     /// A state for one call: stderr captured, the granted directories opened (through cap-std, so
-    /// the plugin cannot leave them), nothing else.
-    pub fn new(plugin: &str, memory_limit: usize, preopens: &[Preopen]) -> Result<HostState, String> {
+    /// the plugin cannot leave them), nothing else. With `frozen_clocks` (policy checks) the clocks
+    /// stand still at zero, so a check is a function of its input and its decision can be cached.
+    pub fn new(
+        plugin: &str,
+        memory_limit: usize,
+        preopens: &[Preopen],
+        frozen_clocks: bool,
+    ) -> Result<HostState, String> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let mut builder = WasiCtx::builder();
         builder.stderr(stderr.clone());
+        if frozen_clocks {
+            builder.wall_clock(Frozen).monotonic_clock(Frozen);
+        }
         for p in preopens {
             let perms = match p.mode {
                 Access::Ro => FsPerms::ReadOnly,
@@ -48,6 +58,27 @@ impl HostState {
             Some(i) => Some(lines[i..].join(" ")),
             None => lines.last().map(|l| l.to_string()),
         }
+    }
+}
+
+/// A clock that reads zero: the epoch for the wall clock, the start for the monotonic one.
+struct Frozen;
+
+impl HostWallClock for Frozen {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for Frozen {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
     }
 }
 

@@ -72,7 +72,8 @@ impl Plugin {
         f: impl FnOnce(&Self, &mut Store<HostState>, &Instance, &str) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let limits = &self.spec.limits;
-        let state = HostState::new(&self.spec.name, limits.memory_bytes(), &self.spec.preopens)
+        let frozen_clocks = func != "on-event";
+        let state = HostState::new(&self.spec.name, limits.memory_bytes(), &self.spec.preopens, frozen_clocks)
             .map_err(|message| PluginError::Call { plugin: self.spec.name.clone(), func, message })?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);

@@ -1,11 +1,14 @@
-//! Loading the plugins of a run: one engine for all, plugins in the configured order. Loading on
-//! several threads was measured slower here (wasmtime's registries and the mmap lock serialize it,
-//! and threads cost), so it is a plain loop.
+//! The plugins of a run: one engine for all, plugins in the configured order, loaded only when a
+//! run needs them (a cached policy decision and no hooks need none). Loading on several threads was
+//! measured slower here (wasmtime's registries and the mmap lock serialize it, and threads cost), so
+//! it is a plain loop.
 
 use super::engine::{Engine, PluginError};
+use super::identity::{self, Known};
 use super::instance::Plugin;
 use crate::config::PluginSpec;
-use std::path::Path;
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
 
 /// Loads every plugin of `specs`; stops at the first failure.
 pub fn load_all(cache_dir: &Path, specs: &[PluginSpec]) -> Result<Vec<Plugin>, PluginError> {
@@ -20,4 +23,43 @@ pub fn load_all(cache_dir: &Path, specs: &[PluginSpec]) -> Result<Vec<Plugin>, P
 pub fn check_all(cache_dir: &Path, specs: &[PluginSpec]) -> Result<Vec<Result<Plugin, PluginError>>, PluginError> {
     let engine = Engine::new(cache_dir, specs.iter().any(|s| s.limits.fuel.is_some()))?;
     Ok(specs.iter().map(|spec| Plugin::load(&engine, spec)).collect())
+}
+
+pub struct PluginSet {
+    cache_dir: PathBuf,
+    specs: Vec<PluginSpec>,
+    loaded: OnceCell<Vec<Plugin>>,
+}
+
+impl PluginSet {
+    pub fn new(cache_dir: &Path, specs: Vec<PluginSpec>) -> PluginSet {
+        PluginSet { cache_dir: cache_dir.to_path_buf(), specs, loaded: OnceCell::new() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
+    }
+
+    pub fn specs(&self) -> &[PluginSpec] {
+        &self.specs
+    }
+
+    /// What is known of every plugin file without loading it; None when one is new or changed.
+    pub fn known(&self) -> Option<Vec<Known>> {
+        self.specs.iter().map(|s| identity::lookup(&self.cache_dir, &std::fs::metadata(&s.path).ok()?)).collect()
+    }
+
+    /// Whether some plugin has hooks (true when that is not known without loading them).
+    pub fn may_have_hooks(&self) -> bool {
+        !self.is_empty() && self.known().is_none_or(|k| k.iter().any(|k| k.hooks))
+    }
+
+    /// The plugins, loaded on first use.
+    pub fn load(&self) -> Result<&[Plugin], PluginError> {
+        if let Some(p) = self.loaded.get() {
+            return Ok(p);
+        }
+        let plugins = load_all(&self.cache_dir, &self.specs)?;
+        Ok(self.loaded.get_or_init(|| plugins))
+    }
 }

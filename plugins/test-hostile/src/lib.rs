@@ -1,10 +1,10 @@
 //! test-hostile: a policy for sbx's own tests that misbehaves on purpose, as the image's
 //! `sbx.test.hostile` label asks: `loop` (never returns), `grow` (allocates without end), `trap`,
-//! `panic`, `open` (reads /etc/passwd, which no plugin is granted), `veto-prestart` (its prestart
-//! hook denies). Without the label it allows. It exports both interfaces.
+//! `panic`, `open` (reads /etc/passwd, which no plugin is granted), `log` (logs a line and allows).
+//! Without the label it allows.
 //! Never use it outside tests.
 
-use sbx_plugin::{Container, Event, Hooks, Image, NoSettings, Plugin, Policy, Verdict};
+use sbx_plugin::{Image, LogLevel, NoSettings, Plugin, Policy, Verdict};
 
 pub struct Hostile;
 
@@ -34,6 +34,10 @@ impl Policy for Hostile {
                 }
             }
             Some("trap") => trap(),
+            Some("log") => {
+                sbx_plugin::log(LogLevel::Info, "test-hostile checked the image");
+                Verdict::Allow
+            }
             Some("panic") => panic!("test-hostile panics as asked"),
             Some("open") => match std::fs::read_to_string("/etc/passwd") {
                 Ok(text) => {
@@ -56,16 +60,7 @@ fn trap() -> Verdict {
     std::process::abort()
 }
 
-impl Hooks for Hostile {
-    fn on_event(_: &NoSettings, event: Event, container: &Container) -> Verdict {
-        match (event, behaviour(&container.spec.image)) {
-            (Event::Prestart, Some("veto-prestart")) => Verdict::Deny("test-hostile vetoes prestart as asked".into()),
-            _ => Verdict::Allow,
-        }
-    }
-}
-
-sbx_plugin::export_plugin!(Hostile);
+sbx_plugin::export_policy!(Hostile);
 
 #[cfg(test)]
 mod tests {

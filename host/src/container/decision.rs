@@ -1,0 +1,135 @@
+//! A run's policy decision, cached: the layers to leave out, the adjusted spec and the notes. Policy
+//! checks are functions of their input (their clocks stand still, they are granted no directory),
+//! so the same plugins with the same settings deciding on the same image and spec decide the same
+//! way; a repeated run reads the decision instead of loading any plugin. Only allowed runs are
+//! cached; denials are evaluated again, with every message. Plugins with hooks or granted
+//! directories make a run uncacheable. The default hostname (the container's id) differs on every
+//! run and stands in the key and the cache as a placeholder. `SBX_POLICY_CACHE=off` turns the
+//! cache off (to measure the plugins, or while developing one).
+
+use super::spec::{ContainerSpec, get_env, set_env};
+use crate::image::{Digest, ImageRecord, Store};
+use crate::plugin::PluginSet;
+use crate::plugin::bindings::WIT_VERSION;
+use serde::{Deserialize, Serialize};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+/// Stands for the default hostname in cached specs.
+const DEFAULT_HOSTNAME: &str = "{container-id}";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub skipped: Vec<usize>,
+    pub spec: ContainerSpec,
+    /// (plugin, message) as shown when the decision was made.
+    pub notes: Vec<(String, String)>,
+}
+
+/// Replaces `from` by `to` as the hostname and HOSTNAME.
+fn swap_hostname(spec: &mut ContainerSpec, from: &str, to: &str) {
+    if spec.hostname == from {
+        spec.hostname = to.to_string();
+    }
+    if get_env(&spec.env, "HOSTNAME") == Some(from) {
+        set_env(&mut spec.env, "HOSTNAME", to);
+    }
+}
+
+/// The spec as it is keyed and cached: the default hostname replaced by the placeholder.
+pub fn neutral(spec: &ContainerSpec, default_hostname: Option<&str>) -> ContainerSpec {
+    let mut s = spec.clone();
+    if let Some(h) = default_hostname {
+        swap_hostname(&mut s, h, DEFAULT_HOSTNAME);
+    }
+    s
+}
+
+/// A cached spec for a container whose default hostname is `default_hostname`.
+pub fn restore(mut spec: ContainerSpec, default_hostname: Option<&str>) -> ContainerSpec {
+    if let Some(h) = default_hostname {
+        swap_hostname(&mut spec, DEFAULT_HOSTNAME, h);
+    }
+    spec
+}
+
+/// Everything the decision depends on, hashed; None when it may not be cached.
+pub fn key(
+    plugins: &PluginSet,
+    reference: &str,
+    image: &ImageRecord,
+    spec: &ContainerSpec,
+    default_hostname: Option<&str>,
+) -> Option<String> {
+    if std::env::var_os("SBX_POLICY_CACHE").is_some_and(|v| v == "off") {
+        return None;
+    }
+    let known = plugins.known()?;
+    if known.iter().any(|k| k.hooks) || plugins.specs().iter().any(|s| !s.preopens.is_empty()) {
+        return None;
+    }
+    // A rebuilt sbx may ask or apply differently: its own identity is part of the key.
+    let exe = std::fs::metadata("/proc/self/exe").ok()?;
+    let plugins: Vec<_> = plugins
+        .specs()
+        .iter()
+        .zip(&known)
+        .map(|(s, k)| {
+            let l = &s.limits;
+            serde_json::json!([
+                k.sha256.hex(),
+                s.name,
+                format!("{:?} {:?}", s.mode, s.on_error),
+                s.settings,
+                [l.time_ms, l.memory_mib, l.fuel.unwrap_or(0)]
+            ])
+        })
+        .collect();
+    let input = serde_json::json!({
+        "sbx": [exe.dev(), exe.ino(), exe.size(), exe.mtime(), exe.mtime_nsec()],
+        "wit": WIT_VERSION,
+        "plugins": plugins,
+        "reference": reference,
+        "image": image.id.hex(),
+        "names": image.names,
+        "layers": image.layers.iter().map(|l| l.diff_id.hex()).collect::<Vec<_>>(),
+        "spec": neutral(spec, default_hostname),
+    });
+    Some(Digest::of(input.to_string().as_bytes()).hex().to_string())
+}
+
+fn path(store: &Store, key: &str) -> PathBuf {
+    store.root().join("plugins").join("decisions").join(format!("{key}.json"))
+}
+
+pub fn load(store: &Store, key: &str) -> Option<Decision> {
+    serde_json::from_slice(&std::fs::read(path(store, key)).ok()?).ok()
+}
+
+/// Saves a decision (its spec already neutral); a cache that cannot be written only costs the next
+/// run the plugins.
+pub fn save(store: &Store, key: &str, decision: &Decision) {
+    let p = path(store, key);
+    if let Some(dir) = p.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = crate::image::store::write_atomic_unsynced(&p, &serde_json::to_vec(decision).expect("serializable"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::spec::{Overrides, build};
+
+    #[test]
+    fn the_default_hostname_is_a_placeholder_in_the_cache() {
+        let spec = build("img", None, &Overrides { cmd: vec!["sh".into()], ..Default::default() }, "abc123", |_| None)
+            .unwrap();
+        let n = neutral(&spec, Some("abc123"));
+        assert_eq!(n.hostname, DEFAULT_HOSTNAME);
+        assert_eq!(get_env(&n.env, "HOSTNAME"), Some(DEFAULT_HOSTNAME));
+        let other = restore(n.clone(), Some("def456"));
+        assert_eq!((other.hostname.as_str(), get_env(&other.env, "HOSTNAME")), ("def456", Some("def456")));
+        assert_eq!(neutral(&spec, None), spec, "a hostname the user gave is part of the key");
+    }
+}

@@ -1,0 +1,46 @@
+//! test-veto: a plugin for sbx's own tests that exports both a policy (which allows) and hooks:
+//! its prestart hook denies when the image's `sbx.test.veto` label is `prestart`. Never use it
+//! outside tests.
+
+use sbx_plugin::{Container, Event, Hooks, Image, NoSettings, Plugin, Policy, Verdict};
+
+pub struct Veto;
+
+/// Whether the image asks for a veto at `event`.
+pub fn wants_veto(image: &Image, event: Event) -> bool {
+    let label = image.config.labels.iter().find(|(k, _)| k == "sbx.test.veto").map(|(_, v)| v.as_str());
+    event == Event::Prestart && label == Some("prestart")
+}
+
+impl Plugin for Veto {
+    type Settings = NoSettings;
+}
+
+impl Policy for Veto {}
+
+impl Hooks for Veto {
+    fn on_event(_: &NoSettings, event: Event, container: &Container) -> Verdict {
+        if wants_veto(&container.spec.image, event) {
+            Verdict::Deny("test-veto vetoes prestart as asked".into())
+        } else {
+            Verdict::Allow
+        }
+    }
+}
+
+sbx_plugin::export_plugin!(Veto);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sbx_plugin::testing::{container, spec};
+
+    #[test]
+    fn vetoes_prestart_only_when_asked() {
+        let mut c = container(spec());
+        assert_eq!(Veto::on_event(&NoSettings {}, Event::Prestart, &c), Verdict::Allow);
+        c.spec.image.config.labels.push(("sbx.test.veto".into(), "prestart".into()));
+        assert!(matches!(Veto::on_event(&NoSettings {}, Event::Prestart, &c), Verdict::Deny(_)));
+        assert_eq!(Veto::on_event(&NoSettings {}, Event::Create, &c), Verdict::Allow);
+    }
+}
