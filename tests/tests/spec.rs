@@ -346,3 +346,110 @@ fn a_repeated_run_uses_the_cached_decision_until_something_changes() {
     }
     s.assert_clean(0);
 }
+
+#[test]
+fn image_policies_pin_sources_require_labels_and_cap_layer_sizes() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let labelled = Image::new("labelled:1", vec![busybox().unwrap()])
+        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "team": "infra" } }));
+    s.load(&labelled);
+    let config = |name: &str, settings: &str| {
+        s.write_config(&format!("plugins:\n{}", plugin_yaml(name, &format!("    settings: {settings}\n"))))
+    };
+    let sources = config("allowed-sources", "{ names: [labelled] }");
+    let r = s.sbx(&["--config", &sources, "run", "--rm", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("image busybox:latest, busybox is not from an allowed source"), "{r:?}");
+    let r = s.sbx(&["--config", &sources, "run", "--rm", "labelled:1", "echo", "ok"]);
+    assert_eq!(r.stdout, "ok\n", "{r:?}");
+    let labels = config("require-labels", "{ labels: { team: infra } }");
+    let r = s.sbx(&["--config", &labels, "run", "--rm", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("has no label team"), "{r:?}");
+    let r = s.sbx(&["--config", &labels, "run", "--rm", "labelled:1", "echo", "ok"]);
+    assert_eq!(r.stdout, "ok\n", "{r:?}");
+    let small = config("max-layer-size", "{ max_bytes: 1000 }");
+    let r = s.sbx(&["--config", &small, "run", "--rm", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("over the limit of 1000 bytes"), "{r:?}");
+    let bad = config("max-layer-size", "{ max_bytes: 0 }");
+    let r = s.sbx(&["--config", &bad, "run", "--rm", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("refused its settings: max_bytes must be greater than 0"), "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn findings_and_plugin_logs_are_shown() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    s.load(&test_image("setuid").unwrap());
+    let cfg =
+        s.write_config(&format!("plugins:\n{}", plugin_yaml("deny-setuid", "    settings: { allow: [usr/bin/su] }\n")));
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", "setuid", "echo", "ran"]);
+    assert_eq!(r.stdout, "ran\n", "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "sbx: policy deny-setuid: layer 1: keeps setuid/setgid file /usr/bin/su (allowed by the settings)"
+        ),
+        "{r:?}"
+    );
+    let image = Image::new("logs:latest", vec![busybox().unwrap()])
+        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": "log" } }));
+    s.load(&image);
+    let args = ["run", "--rm", "--policy", &plugin_arg("test-hostile"), "logs"];
+    let r = s.sbx(&args);
+    assert!(r.stderr.contains("sbx: plugin test-hostile: info: test-hostile checked the image"), "{r:?}");
+    let quiet: Vec<&str> = ["--log-level", "warn"].into_iter().chain(args).collect();
+    let r: sbx_tests::harness::Run = s.command(&quiet).env("SBX_POLICY_CACHE", "off").output().unwrap().into();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stderr.contains("checked the image"), "--log-level warn hides info: {r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn a_malformed_adjustment_is_refused_naming_the_plugin() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let image = Image::new("bad:latest", vec![busybox().unwrap()])
+        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": "bad-adjustment" } }));
+    s.load(&image);
+    let r = s.sbx(&["run", "--rm", "--policy", &plugin_arg("test-hostile"), "bad", "echo", "must not run"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "policy test-hostile asked for an invalid change (add capability CAP_TIME_TRAVEL): unknown capability"
+        ),
+        "{r:?}"
+    );
+    s.assert_clean(0);
+}
+
+#[test]
+fn timing_logs_each_phase_of_a_run() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let dir = s.scratch.join("timing");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = s.write_config(&format!(
+        "plugins:\n{}",
+        plugin_yaml("timing", &format!("    preopens: [{{ host: {}, guest: /timing, mode: rw }}]\n", dir.display()))
+    ));
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", "--name", "timed", "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("sbx: plugin timing: info: timed: "))
+        .unwrap_or_else(|| panic!("{r:?}"));
+    for phase in ["create→prestart", "prestart→poststart", "poststart→exit"] {
+        assert!(line.contains(phase) && line.contains(" ms"), "{line}");
+    }
+    assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "its file goes with the container");
+    s.assert_clean(0);
+}

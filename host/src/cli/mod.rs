@@ -9,6 +9,7 @@ mod policy;
 mod rm;
 mod run;
 
+use crate::plugin::bindings::LogLevel;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -23,6 +24,9 @@ pub struct Cli {
     /// $XDG_CONFIG_HOME/sbx/sbx.yaml, when it exists).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The least severe plugin log messages shown.
+    #[arg(long, global = true, value_enum, default_value = "info")]
+    pub log_level: LogLevelArg,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -49,6 +53,14 @@ pub enum Command {
     /// Try policies against an image without running it.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum LogLevelArg {
+    Debug,
+    Info,
+    Warn,
+    Error,
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,6 +90,12 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    crate::plugin::host::set_log_level(match cli.log_level {
+        LogLevelArg::Debug => LogLevel::Debug,
+        LogLevelArg::Info => LogLevel::Info,
+        LogLevelArg::Warn => LogLevel::Warn,
+        LogLevelArg::Error => LogLevel::Error,
+    });
     let store = match sbx_store(&cli.root) {
         Ok(s) => s,
         Err(code) => return code,

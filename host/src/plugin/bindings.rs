@@ -8,8 +8,8 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::sbx::plugin::types::{
-    Adjustment, Container, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerVerdict, Limits, LogLevel, Mount,
-    MountKind, Network, Spec, SpecVerdict, State, Status, Verdict,
+    Adjustment, Container, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerAnswer, LayerVerdict, Limits,
+    LogLevel, Mount, MountKind, Network, Spec, SpecVerdict, State, Status, Verdict,
 };
 pub use exports::sbx::plugin::{config, hooks, policy};
 

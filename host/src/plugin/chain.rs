@@ -3,7 +3,7 @@
 //! (fail closed by default). Monitor-mode plugins only report what they would have done. Pure
 //! over [`PolicyCheck`].
 
-use super::bindings::{Image, Layer, LayerVerdict, Spec, SpecVerdict, Verdict};
+use super::bindings::{Image, Layer, LayerAnswer, LayerVerdict, Spec, SpecVerdict, Verdict};
 use super::engine::PluginError;
 use crate::config::{Mode, OnError};
 
@@ -16,7 +16,7 @@ pub trait PolicyCheck {
         OnError::Deny
     }
     fn check_image(&self, image: &Image) -> Result<Verdict, PluginError>;
-    fn check_layer(&self, image: &Image, layer: &Layer) -> Result<LayerVerdict, PluginError>;
+    fn check_layer(&self, image: &Image, layer: &Layer) -> Result<LayerAnswer, PluginError>;
     fn check_spec(&self, _spec: &Spec) -> Result<SpecVerdict, PluginError> {
         Ok(SpecVerdict { verdict: Verdict::Allow, adjustments: vec![] })
     }
@@ -150,7 +150,12 @@ pub fn evaluate(
             Err(reason) => return done(Decision::Deny { plugin: "sbx".into(), reason, notes }, answers),
         };
         for p in plugins {
-            let raw = layer_answer(p.check_layer(image, &record));
+            let result = p.check_layer(image, &record);
+            let findings = result.as_ref().map(|a| a.findings.clone()).unwrap_or_default();
+            notes.extend(
+                findings.into_iter().map(|f| Note { plugin: p.name().into(), message: format!("layer {i}: {f}") }),
+            );
+            let raw = layer_answer(result.map(|a| a.verdict));
             answers.push(answer(p.name(), format!("layer {i}"), &raw, "mount"));
             match effect(p.mode(), p.on_error(), raw) {
                 Effect::Pass => {}
@@ -183,12 +188,21 @@ mod tests {
         on_error: OnError,
         image: Result<Verdict, ()>,
         layer: fn(u32) -> LayerVerdict,
+        findings: bool,
         seen: RefCell<Vec<String>>,
     }
 
     impl Scripted {
         fn new(name: &'static str, image: Result<Verdict, ()>, layer: fn(u32) -> LayerVerdict) -> Self {
-            Scripted { name, mode: Mode::Enforce, on_error: OnError::Deny, image, layer, seen: RefCell::new(vec![]) }
+            Scripted {
+                name,
+                mode: Mode::Enforce,
+                on_error: OnError::Deny,
+                image,
+                layer,
+                findings: false,
+                seen: RefCell::new(vec![]),
+            }
         }
     }
 
@@ -210,9 +224,10 @@ mod tests {
                 message: "trapped".into(),
             })
         }
-        fn check_layer(&self, _: &Image, l: &Layer) -> Result<LayerVerdict, PluginError> {
+        fn check_layer(&self, _: &Image, l: &Layer) -> Result<LayerAnswer, PluginError> {
             self.seen.borrow_mut().push(format!("layer {}", l.index));
-            Ok((self.layer)(l.index))
+            let findings = if self.findings { vec![format!("saw layer {}", l.index)] } else { vec![] };
+            Ok(LayerAnswer { verdict: (self.layer)(l.index), findings })
         }
     }
 
@@ -351,6 +366,15 @@ mod tests {
                 ("layer 1".into(), "deny", "bad".into())
             ]
         );
+    }
+
+    #[test]
+    fn findings_are_shown_whatever_the_verdict() {
+        let mut a = Scripted::new("a", Ok(Verdict::Allow), |_| LayerVerdict::Mount);
+        a.findings = true;
+        let Decision::Allow { notes, .. } = evaluate(&[&a], &image(2), layer).decision else { panic!("allowed") };
+        let messages: Vec<&str> = notes.iter().map(|n| n.message.as_str()).collect();
+        assert_eq!(messages, ["layer 0: saw layer 0", "layer 1: saw layer 1"]);
     }
 
     #[test]

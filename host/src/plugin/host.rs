@@ -4,6 +4,7 @@
 
 use super::bindings::{LogLevel, sbx};
 use crate::config::{Access, Preopen};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -107,10 +108,29 @@ impl wasmtime::ResourceLimiter for HostState {
 
 impl sbx::plugin::types::Host for HostState {}
 
+/// The least severe plugin log level shown (0 debug, 1 info, 2 warn, 3 error); `--log-level`.
+static SHOWN: AtomicU8 = AtomicU8::new(1);
+
+pub fn set_log_level(level: LogLevel) {
+    SHOWN.store(severity(level), Ordering::Relaxed);
+}
+
+fn severity(level: LogLevel) -> u8 {
+    match level {
+        LogLevel::Debug => 0,
+        LogLevel::Info => 1,
+        LogLevel::Warn => 2,
+        LogLevel::Error => 3,
+    }
+}
+
 impl sbx::plugin::host::Host for HostState {
     fn log(&mut self, level: LogLevel, message: String) {
+        if severity(level) < SHOWN.load(Ordering::Relaxed) {
+            return;
+        }
         let level = match level {
-            LogLevel::Debug => return, // shown only with a debug log level, which comes with the config work
+            LogLevel::Debug => "debug",
             LogLevel::Info => "info",
             LogLevel::Warn => "warn",
             LogLevel::Error => "error",

@@ -4,7 +4,7 @@
 //! failure of the plugin (trap, timeout, memory, panic) becomes a [`PluginError::Call`] naming it.
 
 use super::bindings::{
-    Container, Event, Image, Layer, LayerVerdict, Spec, SpecVerdict, Verdict, config, hooks, policy,
+    Container, Event, Image, Layer, LayerAnswer, LayerVerdict, Spec, SpecVerdict, Verdict, config, hooks, policy,
 };
 use super::chain::PolicyCheck;
 use super::engine::{Engine, LoadInfo, PluginError, TICK, one_line};
@@ -141,9 +141,9 @@ impl PolicyCheck for Plugin {
         self.call("check-image", |p, store, i, s| p.policy(store, i)?.call_check_image(store, s, image))
     }
 
-    fn check_layer(&self, image: &Image, layer: &Layer) -> Result<LayerVerdict, PluginError> {
+    fn check_layer(&self, image: &Image, layer: &Layer) -> Result<LayerAnswer, PluginError> {
         if !self.has_policy() {
-            return Ok(LayerVerdict::Mount);
+            return Ok(LayerAnswer { verdict: LayerVerdict::Mount, findings: vec![] });
         }
         self.call("check-layer", |p, store, i, s| p.policy(store, i)?.call_check_layer(store, s, image, layer))
     }

@@ -76,7 +76,7 @@ mod tests {
     use super::*;
     use crate::config::OnError;
     use crate::container::spec::{Overrides, build, get_env};
-    use crate::plugin::bindings::{Adjustment, Layer, LayerVerdict, Spec, SpecVerdict};
+    use crate::plugin::bindings::{Adjustment, Layer, LayerAnswer, LayerVerdict, Spec, SpecVerdict};
     use crate::plugin::engine::PluginError;
     use std::cell::RefCell;
 
@@ -109,8 +109,8 @@ mod tests {
         fn check_image(&self, _: &Image) -> Result<Verdict, PluginError> {
             Ok(Verdict::Allow)
         }
-        fn check_layer(&self, _: &Image, _: &Layer) -> Result<LayerVerdict, PluginError> {
-            Ok(LayerVerdict::Mount)
+        fn check_layer(&self, _: &Image, _: &Layer) -> Result<LayerAnswer, PluginError> {
+            Ok(LayerAnswer { verdict: LayerVerdict::Mount, findings: vec![] })
         }
         fn check_spec(&self, spec: &Spec) -> Result<SpecVerdict, PluginError> {
             self.seen.borrow_mut().push(spec.clone());

@@ -14,8 +14,8 @@ pub use sbx_plugin_hook_world as hook_world;
 pub use sbx_plugin_policy_world as policy_world;
 
 pub use bindings::sbx::plugin::types::{
-    Adjustment, Container, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerVerdict, Limits, LogLevel, Mount,
-    MountKind, Network, Spec, SpecVerdict, State, Status, Verdict,
+    Adjustment, Container, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerAnswer, LayerVerdict, Limits,
+    LogLevel, Mount, MountKind, Network, Spec, SpecVerdict, State, Status, Verdict,
 };
 
 use serde::de::DeserializeOwned;
@@ -52,6 +52,11 @@ pub trait Policy: Plugin {
 
     fn check_layer(_settings: &Self::Settings, _image: &Image, _layer: &Layer) -> LayerVerdict {
         LayerVerdict::Mount
+    }
+
+    /// What sbx should show about a layer whatever the verdict (a kept setuid file, say).
+    fn findings(_settings: &Self::Settings, _image: &Image, _layer: &Layer) -> Vec<String> {
+        Vec::new()
     }
 
     fn check_spec(_settings: &Self::Settings, _spec: &Spec) -> SpecVerdict {
@@ -106,10 +111,13 @@ pub mod glue {
         }
     }
 
-    pub fn check_layer<P: Policy>(text: &str, image: &Image, layer: &Layer) -> LayerVerdict {
+    pub fn check_layer<P: Policy>(text: &str, image: &Image, layer: &Layer) -> LayerAnswer {
         match parse_settings::<P::Settings>(text) {
-            Ok(settings) => P::check_layer(&settings, image, layer),
-            Err(e) => LayerVerdict::Deny(e),
+            Ok(settings) => LayerAnswer {
+                verdict: P::check_layer(&settings, image, layer),
+                findings: P::findings(&settings, image, layer),
+            },
+            Err(e) => LayerAnswer { verdict: LayerVerdict::Deny(e), findings: Vec::new() },
         }
     }
 
@@ -144,7 +152,7 @@ macro_rules! __sbx_impl {
             fn check_image(settings: String, image: $crate::Image) -> $crate::Verdict {
                 $crate::glue::check_image::<$plugin>(&settings, &image)
             }
-            fn check_layer(settings: String, image: $crate::Image, layer: $crate::Layer) -> $crate::LayerVerdict {
+            fn check_layer(settings: String, image: $crate::Image, layer: $crate::Layer) -> $crate::LayerAnswer {
                 $crate::glue::check_layer::<$plugin>(&settings, &image, &layer)
             }
             fn check_spec(settings: String, spec: $crate::Spec) -> $crate::SpecVerdict {

@@ -1,10 +1,10 @@
 //! test-hostile: a policy for sbx's own tests that misbehaves on purpose, as the image's
 //! `sbx.test.hostile` label asks: `loop` (never returns), `grow` (allocates without end), `trap`,
-//! `panic`, `open` (reads /etc/passwd, which no plugin is granted), `log` (logs a line and allows).
-//! Without the label it allows.
-//! Never use it outside tests.
+//! `panic`, `open` (reads /etc/passwd, which no plugin is granted), `log` (logs a line and allows),
+//! `bad-adjustment` (its spec check asks for a capability that does not exist). Without the label
+//! it allows. Never use it outside tests.
 
-use sbx_plugin::{Image, LogLevel, NoSettings, Plugin, Policy, Verdict};
+use sbx_plugin::{Adjustment, Image, LogLevel, NoSettings, Plugin, Policy, Spec, SpecVerdict, Verdict, allow};
 
 pub struct Hostile;
 
@@ -46,6 +46,14 @@ impl Policy for Hostile {
                 Err(e) => panic!("cannot open /etc/passwd: {e}"),
             },
             _ => Verdict::Allow,
+        }
+    }
+
+    /// `bad-adjustment`: asks for a capability that does not exist, which sbx must refuse.
+    fn check_spec(_: &NoSettings, spec: &Spec) -> SpecVerdict {
+        match behaviour(&spec.image) {
+            Some("bad-adjustment") => allow(vec![Adjustment::AddCapability("CAP_TIME_TRAVEL".into())]),
+            _ => allow(vec![]),
         }
     }
 }

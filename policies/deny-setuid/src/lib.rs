@@ -1,5 +1,6 @@
 //! deny-setuid: refuses any layer that adds a setuid or setgid file, naming the first one found.
-//! Settings: `{"allow": ["usr/bin/passwd", ...]}` lists paths that may keep the bits.
+//! Settings: `{"allow": ["usr/bin/passwd", ...]}` lists paths that may keep the bits; each one kept
+//! is reported as a finding.
 
 use sbx_plugin::{EntryKind, Image, Layer, LayerVerdict, Plugin, Policy, mode};
 use serde::Deserialize;
@@ -13,13 +14,13 @@ pub struct Settings {
 
 pub struct DenySetuid;
 
+fn is_setuid(e: &sbx_plugin::Entry) -> bool {
+    matches!(e.kind, EntryKind::File | EntryKind::Hardlink) && e.mode & (mode::SETUID | mode::SETGID) != 0
+}
+
 /// The first entry of `layer` that carries a setuid or setgid bit and is not allowed.
 pub fn first_setuid<'a>(settings: &Settings, layer: &'a Layer) -> Option<&'a sbx_plugin::Entry> {
-    layer.entries.iter().find(|e| {
-        matches!(e.kind, EntryKind::File | EntryKind::Hardlink)
-            && e.mode & (mode::SETUID | mode::SETGID) != 0
-            && !settings.allow.iter().any(|a| a == &e.path)
-    })
+    layer.entries.iter().find(|e| is_setuid(e) && !settings.allow.iter().any(|a| a == &e.path))
 }
 
 impl Plugin for DenySetuid {
@@ -27,6 +28,11 @@ impl Plugin for DenySetuid {
 }
 
 impl Policy for DenySetuid {
+    fn findings(settings: &Settings, _image: &Image, layer: &Layer) -> Vec<String> {
+        let allowed = layer.entries.iter().filter(|e| is_setuid(e) && settings.allow.iter().any(|a| a == &e.path));
+        allowed.map(|e| format!("keeps setuid/setgid file /{} (allowed by the settings)", e.path)).collect()
+    }
+
     fn check_layer(settings: &Settings, _image: &Image, layer: &Layer) -> LayerVerdict {
         match first_setuid(settings, layer) {
             None => LayerVerdict::Mount,
@@ -83,6 +89,10 @@ mod tests {
         let settings: Settings = sbx_plugin::parse_settings(r#"{"allow":["bin/su"]}"#).unwrap();
         let l = layer(vec![file("bin/su", 0o4755, 1)]);
         assert_eq!(DenySetuid::check_layer(&settings, &image(), &l), LayerVerdict::Mount);
+        assert_eq!(
+            DenySetuid::findings(&settings, &image(), &l),
+            ["keeps setuid/setgid file /bin/su (allowed by the settings)"]
+        );
     }
 
     #[test]
