@@ -12,8 +12,8 @@ if [ -z "${SBX_BENCH_NS:-}" ] && [ -d /sys/fs/cgroup/unified ] && grep -q . /sys
     exec env SBX_BENCH_NS=1 unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "$0" "$@"' "$0" "$@"
 fi
 examples/setup.sh >&2
-for tool in hyperfine crun runc jq; do
-    command -v "$tool" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine crun runc jq >/dev/null; break; }
+for tool in hyperfine crun runc jq python3; do
+    command -v "$tool" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine crun runc jq python3 >/dev/null; break; }
 done
 
 runs="${RUNS:-100}"
@@ -50,6 +50,16 @@ jq -r '.results as $r | ($r[] | select(.command=="crun") | .median) as $c
     | $r[] | "  \(.command | .+ " " * (24 - length))\(.median*1000 | .*100 | round/100) ms  (\(.median/$c | .*100 | round/100)x crun)"' "$work/run.json"
 jq -r '.results as $r | ($r[] | select(.command=="sbx") | .median) as $s
     | $r[] | select(.command|startswith("sbx ")) | "  \(.command) costs \((.median-$s)*1000 | .*100 | round/100) ms more than sbx without plugins"' "$work/run.json"
+
+# The same plugin sets timed in turn, pair by pair: what plugins add to a run, free of the machine's
+# drift between hyperfine's blocks.
+echo
+echo "what plugins add to sbx run --rm busybox /bin/true (commands in turn):"
+python3 bench/paired.py "$runs" \
+    "sbx=$sbx run --rm busybox /bin/true" \
+    "sbx 1 policy=$sbx run --rm --policy $p/deny-setuid.wasm busybox /bin/true" \
+    "sbx 5 policies=$sbx run --rm $five busybox /bin/true" \
+    "sbx 5 policies uncached=env SBX_POLICY_CACHE=off $sbx run --rm $five busybox /bin/true"
 
 # Image load: a 128-layer docker-archive into an empty store each time.
 target/release/mkimage many:128 docker-archive "$work/many.tar"
