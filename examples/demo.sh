@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The sbx demo: builds sbx and its plugins, makes two busybox images, and shows a policy written in
-# Rust and compiled to WebAssembly allow one image and refuse the other. Run as root on Debian 12.
+# The sbx demo: builds sbx and its plugins, makes two busybox images, and shows policies written in
+# Rust and compiled to WebAssembly allow one image and refuse the other, adjust a container's spec
+# (the "restricted" profile), and a hook keep an audit log. Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 examples/setup.sh >&2
@@ -37,3 +38,27 @@ $sbx rm keeper >/dev/null 2>&1 || true
 $sbx run --name keeper busybox sh -c 'echo kept > /tmp/note'
 echo "the container's own writable layer holds its write:"
 find "$SBX_ROOT"/containers/*/upper -type f | sed "s|$SBX_ROOT|\$SBX_ROOT|"
+
+say sbx policy test --policy non-root.wasm --policy read-only-rootfs.wasm busybox
+set +e
+$sbx policy test --policy target/plugins/read-only-rootfs.wasm --policy target/plugins/non-root.wasm busybox
+echo "(exit code $?: nothing ran)"
+set -e
+
+say sbx --config policies/restricted.yaml run --rm -u 1000 busybox sh -c '...'
+$sbx --config policies/restricted.yaml run --rm -u 1000 busybox \
+    sh -c 'id; touch /etc/x; touch /tmp/x && echo "/tmp is writable"; grep -E "CapEff|CapBnd" /proc/self/status'
+
+mkdir -p "$work/audit"
+cat > "$work/audit.yaml" <<YAML
+plugins:
+  - path: $PWD/target/plugins/audit-log.wasm
+    preopens: [{ host: $work/audit, guest: /audit, mode: rw }]
+YAML
+say sbx --config audit.yaml run --rm busybox sh -c 'exit 3'
+set +e
+$sbx --config "$work/audit.yaml" run --rm busybox sh -c 'exit 3'
+echo "(exit code $?)"
+set -e
+echo "the audit-log hook wrote one line per lifecycle event:"
+jq -c '{event, name, status, exit_code}' "$work/audit/audit.jsonl"
