@@ -178,7 +178,6 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::bindings::ImageConfig;
     use std::cell::RefCell;
 
     /// A scripted policy that records what it was asked.
@@ -232,25 +231,7 @@ mod tests {
     }
 
     fn image(layers: usize) -> Image {
-        Image {
-            reference: "x".into(),
-            names: vec![],
-            manifest_digest: String::new(),
-            config_digest: String::new(),
-            os: "linux".into(),
-            architecture: "amd64".into(),
-            config: ImageConfig {
-                user: None,
-                env: vec![],
-                entrypoint: vec![],
-                cmd: vec![],
-                working_dir: None,
-                labels: vec![],
-                exposed_ports: vec![],
-            },
-            history: vec![],
-            layers: vec!["sha256:0".into(); layers],
-        }
+        Image { layers: vec!["sha256:0".into(); layers], ..crate::plugin::convert::bare_image("x") }
     }
 
     fn layer(i: usize) -> Result<Layer, String> {

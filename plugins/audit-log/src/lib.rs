@@ -26,16 +26,6 @@ impl Default for Settings {
 
 pub struct AuditLog;
 
-pub fn event_name(e: Event) -> &'static str {
-    match e {
-        Event::Create => "create",
-        Event::Prestart => "prestart",
-        Event::Poststart => "poststart",
-        Event::Exit => "exit",
-        Event::Remove => "remove",
-    }
-}
-
 /// The audit record of one event.
 pub fn record(event: Event, c: &Container, unix_ms: u128) -> serde_json::Value {
     let status = match c.state.status {
@@ -45,7 +35,7 @@ pub fn record(event: Event, c: &Container, unix_ms: u128) -> serde_json::Value {
     };
     serde_json::json!({
         "time_ms": unix_ms as u64,
-        "event": event_name(event),
+        "event": sbx_plugin::event_name(event),
         "id": c.id,
         "name": c.name,
         "image": c.spec.image.reference,

@@ -71,6 +71,17 @@ pub trait Hooks: Plugin {
     }
 }
 
+/// The event's name as the WIT spells it (`create`, `prestart`, ...), for logs and records.
+pub fn event_name(event: Event) -> &'static str {
+    match event {
+        Event::Create => "create",
+        Event::Prestart => "prestart",
+        Event::Poststart => "poststart",
+        Event::Exit => "exit",
+        Event::Remove => "remove",
+    }
+}
+
 /// A spec verdict that allows with these adjustments.
 pub fn allow(adjustments: Vec<Adjustment>) -> SpecVerdict {
     SpecVerdict { verdict: Verdict::Allow, adjustments }

@@ -26,16 +26,6 @@ impl Default for Settings {
 
 pub struct Timing;
 
-fn name(e: Event) -> &'static str {
-    match e {
-        Event::Create => "create",
-        Event::Prestart => "prestart",
-        Event::Poststart => "poststart",
-        Event::Exit => "exit",
-        Event::Remove => "remove",
-    }
-}
-
 /// "create→prestart 1.20 ms, ..." from lines of `event nanoseconds`.
 pub fn summary(times: &str) -> String {
     let points: Vec<(&str, u128)> = times
@@ -65,7 +55,7 @@ impl Hooks for Timing {
             .create(true)
             .append(true)
             .open(&path)
-            .and_then(|mut f| writeln!(f, "{} {now}", name(event)));
+            .and_then(|mut f| writeln!(f, "{} {now}", sbx_plugin::event_name(event)));
         if let Err(e) = written {
             sbx_plugin::log(LogLevel::Warn, &format!("cannot record the time in {path}: {e}"));
             return Verdict::Allow;
