@@ -30,6 +30,10 @@ pub enum PluginError {
     NotAPlugin { path: PathBuf, found: String },
     #[error("plugin {path} needs imports sbx does not give (only WASI and sbx:plugin/host): {message}")]
     Link { path: PathBuf, message: String },
+    #[error(
+        "plugin {path} exports an sbx:plugin interface without all its functions ({message}); rebuild it against plugins/wit"
+    )]
+    Exports { path: PathBuf, message: String },
     #[error("plugin {plugin} refused its settings: {message}")]
     Settings { plugin: String, message: String },
     #[error("plugin {plugin} failed in {func}: {message}")]
@@ -51,6 +55,9 @@ pub struct Engine {
 #[derive(Debug, Clone)]
 pub struct LoadInfo {
     pub sha256: Digest,
+    /// Which of the optional interfaces it exports.
+    pub policy: bool,
+    pub hooks: bool,
     pub cached: bool,
     pub elapsed: Duration,
 }
@@ -146,7 +153,7 @@ impl Engine {
         if known.is_none() {
             identity::remember(&self.cache_dir, &meta, &Known { sha256: sha256.clone(), policy, hooks });
         }
-        Ok((component, LoadInfo { sha256, cached: was_cached, elapsed: start.elapsed() }))
+        Ok((component, LoadInfo { sha256, policy, hooks, cached: was_cached, elapsed: start.elapsed() }))
     }
 
     /// The interfaces the component imports and exports, by full name.

@@ -32,10 +32,11 @@ impl Plugin {
         let (component, info) = engine.load(path)?;
         let link_error = |e: wasmtime::Error| PluginError::Link { path: path.into(), message: one_line(&e) };
         let pre = engine.linker.instantiate_pre(&component).map_err(link_error)?;
-        let config = config::GuestIndices::new(&pre).map_err(link_error)?;
-        // The engine checked that at least one of these is exported.
-        let policy = policy::GuestIndices::new(&pre).ok();
-        let hooks = hooks::GuestIndices::new(&pre).ok();
+        // An exported interface that lacks a function is an error, not an interface to ignore.
+        let exports_error = |e: wasmtime::Error| PluginError::Exports { path: path.into(), message: one_line(&e) };
+        let config = config::GuestIndices::new(&pre).map_err(exports_error)?;
+        let policy = info.policy.then(|| policy::GuestIndices::new(&pre)).transpose().map_err(exports_error)?;
+        let hooks = info.hooks.then(|| hooks::GuestIndices::new(&pre)).transpose().map_err(exports_error)?;
         let plugin = Plugin {
             spec: spec.clone(),
             info,
