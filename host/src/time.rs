@@ -52,11 +52,12 @@ pub fn parse_rfc3339(t: &str) -> Option<i64> {
     Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + s - offset)
 }
 
-/// "3 minutes ago", as docker prints ages.
-pub fn ago(then: i64, now: i64) -> String {
-    let d = (now - then).max(0);
+/// "3 minutes", as docker prints durations ("Less than a second" under one).
+pub fn human(seconds: i64) -> String {
+    let d = seconds.max(0);
     let (n, unit) = match d {
-        0..=59 => (d, "second"),
+        0 => return "Less than a second".into(),
+        1..=59 => (d, "second"),
         60..=3599 => (d / 60, "minute"),
         3600..=86_399 => (d / 3600, "hour"),
         86_400..=1_209_599 => (d / 86_400, "day"),
@@ -64,7 +65,12 @@ pub fn ago(then: i64, now: i64) -> String {
         5_184_000..=31_535_999 => (d / 2_592_000, "month"),
         _ => (d / 31_536_000, "year"),
     };
-    if n == 1 { format!("1 {unit} ago") } else { format!("{n} {unit}s ago") }
+    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
+}
+
+/// "3 minutes ago", as docker prints ages.
+pub fn ago(then: i64, now: i64) -> String {
+    format!("{} ago", human(now - then))
 }
 
 pub fn now_secs() -> i64 {

@@ -34,7 +34,7 @@ pub fn images(store: &Store, args: ImagesArgs) -> i32 {
         return 0;
     }
     let now = crate::time::now_secs();
-    let mut rows = vec![["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "LAYERS"].map(String::from)];
+    let mut rows = vec![["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "LAYERS"].map(String::from).to_vec()];
     for i in &images {
         let created = i
             .created
@@ -47,7 +47,7 @@ pub fn images(store: &Store, args: ImagesArgs) -> i32 {
             i.names.iter().map(|n| split_tag(n)).collect()
         };
         for (repo, tag) in names {
-            rows.push([
+            rows.push(vec![
                 repo.into(),
                 tag.into(),
                 i.id.short().into(),
@@ -57,10 +57,6 @@ pub fn images(store: &Store, args: ImagesArgs) -> i32 {
             ]);
         }
     }
-    let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
-    for r in rows {
-        let line: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        println!("{}", line.join("   ").trim_end());
-    }
+    super::print_table(&rows);
     0
 }

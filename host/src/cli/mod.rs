@@ -2,12 +2,17 @@
 //! verbs call the library and map its errors to docker's exit codes.
 
 mod config;
+mod create;
+mod diff;
 mod images;
+mod inspect;
 mod load;
 mod plugin;
 mod policy;
+mod ps;
 mod rm;
 mod run;
+mod start;
 
 use crate::plugin::bindings::LogLevel;
 use clap::{Parser, Subcommand};
@@ -35,6 +40,16 @@ pub struct Cli {
 pub enum Command {
     /// Run a command in a new container.
     Run(Box<run::RunArgs>),
+    /// Create a container without starting it; prints its id.
+    Create(Box<run::RunArgs>),
+    /// Start a created or stopped container (with -a, in the foreground).
+    Start(start::StartArgs),
+    /// List containers.
+    Ps(ps::PsArgs),
+    /// Show containers' config and state as JSON.
+    Inspect(inspect::InspectArgs),
+    /// Show what a container changed in its writable layer.
+    Diff(diff::DiffArgs),
     /// Load an image from a docker-archive, oci-archive or OCI layout.
     Load(load::LoadArgs),
     /// Manage images.
@@ -75,6 +90,17 @@ pub enum ImageCommand {
 /// Exit code for sbx's own failures, as docker uses it.
 pub const EXIT_SBX: i32 = 125;
 
+/// Prints rows as docker does: columns padded to their widest cell, three spaces apart.
+pub fn print_table(rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let width = |c: usize| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns).map(width).collect();
+    for r in rows {
+        let line: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        println!("{}", line.join("   ").trim_end());
+    }
+}
+
 pub fn fail(e: impl std::fmt::Display) -> i32 {
     eprintln!("sbx: {e}");
     EXIT_SBX
@@ -102,6 +128,11 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Run(args) => run::run(&store, *args, cli.config.as_deref()),
+        Command::Create(args) => create::create(&store, *args, cli.config.as_deref()),
+        Command::Start(args) => start::start(&store, args, cli.config.as_deref()),
+        Command::Ps(args) => ps::ps(&store, args),
+        Command::Inspect(args) => inspect::inspect(&store, args),
+        Command::Diff(args) => diff::diff(&store, args),
         Command::Config(cmd) => config::run(&store, cmd, cli.config.as_deref()),
         Command::Plugin(cmd) => plugin::run(&store, cmd),
         Command::Policy(cmd) => policy::run(&store, cmd, cli.config.as_deref()),

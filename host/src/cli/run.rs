@@ -2,7 +2,7 @@
 
 use crate::config::PluginSpec;
 use crate::container::spec::{self, Limits, Overrides};
-use crate::container::{RunOptions, run as run_container};
+use crate::container::{RunError, RunOptions, run as run_container};
 use crate::image::Store;
 use crate::plugin::PluginSet;
 use clap::Args;
@@ -72,37 +72,48 @@ pub struct RunArgs {
     pub cmd: Vec<String>,
 }
 
-pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
-    let mut specs = match super::config::resolve(config) {
-        Ok(c) => c.plugins,
-        Err(code) => return code,
-    };
-    specs.extend(args.policies.iter().chain(&args.hooks).map(|p| PluginSpec::from_path(p)));
-    let plugins = PluginSet::new(&store.root().join("plugins"), specs);
-    let opts = RunOptions {
-        image: args.image,
-        name: args.name,
-        rm: args.rm,
-        interactive: args.interactive,
-        overrides: Overrides {
-            cmd: args.cmd,
-            env: args.env,
-            workdir: args.workdir,
-            user: args.user,
-            hostname: args.hostname,
-            volumes: args.volumes,
-            tmpfs: args.tmpfs,
-            read_only: args.read_only,
-            cap_add: args.cap_add,
-            cap_drop: args.cap_drop,
-            limits: Limits { memory_bytes: args.memory, pids: args.pids_limit, cpu_millis: args.cpus },
-        },
-    };
-    match run_container(store, &opts, &plugins) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("sbx: {e}");
-            e.exit_code()
+impl RunArgs {
+    /// The configured plugins followed by those of `--policy` and `--hook`; Err(exit code) when the
+    /// configuration is bad.
+    pub fn plugins(&self, store: &Store, config: Option<&Path>) -> Result<PluginSet, i32> {
+        let mut specs = super::config::resolve(config)?.plugins;
+        specs.extend(self.policies.iter().chain(&self.hooks).map(|p| PluginSpec::from_path(p)));
+        Ok(PluginSet::new(&store.root().join("plugins"), specs))
+    }
+
+    pub fn options(self) -> RunOptions {
+        RunOptions {
+            image: self.image,
+            name: self.name,
+            rm: self.rm,
+            interactive: self.interactive,
+            overrides: Overrides {
+                cmd: self.cmd,
+                env: self.env,
+                workdir: self.workdir,
+                user: self.user,
+                hostname: self.hostname,
+                volumes: self.volumes,
+                tmpfs: self.tmpfs,
+                read_only: self.read_only,
+                cap_add: self.cap_add,
+                cap_drop: self.cap_drop,
+                limits: Limits { memory_bytes: self.memory, pids: self.pids_limit, cpu_millis: self.cpus },
+            },
         }
     }
+}
+
+/// Prints a run error and returns its exit code.
+pub fn fail_run(e: RunError) -> i32 {
+    eprintln!("sbx: {e}");
+    e.exit_code()
+}
+
+pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
+    let plugins = match args.plugins(store, config) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    run_container(store, &args.options(), &plugins).unwrap_or_else(fail_run)
 }

@@ -2,14 +2,18 @@
 //! lifecycle events, and the run and rm verbs.
 
 pub mod admission;
+pub mod create;
 pub mod decision;
+pub mod diff;
 pub mod events;
 pub mod layers;
 pub mod process;
 pub mod remove;
 pub mod run;
 pub mod spec;
+pub mod start;
 pub mod state;
 pub mod user;
+pub mod view;
 
 pub use run::{RunError, RunOptions, run};

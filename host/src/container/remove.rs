@@ -23,12 +23,17 @@ pub enum RemoveError {
 /// `plugins` hear of it first (they cannot stop it). Returns the name it removed.
 pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Result<String, RemoveError> {
     let (dir, record) = state::find(store, query)?;
-    if record.is_running() {
+    if state::is_running(&dir) {
         if !force {
             return Err(RemoveError::Running(record.name));
         }
         if let Some(pid) = record.pid {
             unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // The sbx that runs it records the end and removes the cgroup; let it finish first.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while state::is_running(&dir) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
     // The cgroup goes with the sbx that ran the container; one left by a killed sbx goes here.

@@ -22,11 +22,20 @@ pub struct ContainerRecord {
     /// The image as the user named it, and its id.
     pub image: String,
     pub image_id: Digest,
+    /// The diff ids of the layers it mounts, bottom first (the image's, less those a policy
+    /// skipped); empty in records of sbx before 0.2, which mounted all of the image's.
+    #[serde(default)]
+    pub layers: Vec<Digest>,
     pub command: Vec<String>,
     pub created: String,
     pub status: Status,
     pub pid: Option<i32>,
     pub exit_code: Option<i32>,
+    /// The kernel's OOM killer killed a process of it in its last run.
+    #[serde(default)]
+    pub oom_killed: bool,
+    #[serde(default)]
+    pub started: Option<String>,
     pub finished: Option<String>,
 }
 
@@ -60,12 +69,17 @@ impl ContainerRecord {
     pub fn load(dir: &Path) -> Option<ContainerRecord> {
         serde_json::from_slice(&std::fs::read(dir.join(RECORD)).ok()?).ok()
     }
+}
 
-    /// Running by the record and its process still there. A record left "running" by an sbx that
-    /// was killed is not believed.
-    pub fn is_running(&self) -> bool {
-        self.status == Status::Running && self.pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-    }
+/// The lock an `sbx start` holds on the container's directory while the container runs.
+pub const RUN_LOCK: &str = "running.lock";
+
+/// Whether the container in `dir` runs: some sbx holds its run lock. The kernel drops the lock
+/// with the process, so a record left "running" by a killed sbx is not believed.
+pub fn is_running(dir: &Path) -> bool {
+    let Ok(f) = std::fs::File::open(dir.join(RUN_LOCK)) else { return false };
+    use std::os::fd::AsRawFd;
+    (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) }) != 0
 }
 
 /// Every container of the store with its directory.

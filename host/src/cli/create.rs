@@ -1,0 +1,23 @@
+//! `sbx create [OPTIONS] IMAGE [CMD...]`: `sbx run`'s options; prints the new container's id.
+
+use super::run::{RunArgs, fail_run};
+use crate::container::create::create as create_container;
+use crate::image::Store;
+use std::path::Path;
+
+pub fn create(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
+    if args.rm {
+        return super::fail("sbx create --rm is not supported yet: give --rm to sbx start instead");
+    }
+    let plugins = match args.plugins(store, config) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match create_container(store, &args.options(), &plugins) {
+        Ok(record) => {
+            println!("{}", record.id);
+            0
+        }
+        Err(e) => fail_run(e),
+    }
+}

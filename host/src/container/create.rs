@@ -1,0 +1,120 @@
+//! `sbx create`: resolve the image, ask the policies (which may adjust the spec), and make the
+//! container: its writable layer, its record (with the layers it mounts) and its spec. Nothing runs.
+//! The order matters: policies decide before anything is made, so a denied create leaves nothing;
+//! a create hook's veto removes what was made.
+
+use super::admission;
+use super::events::{Events, Now};
+use super::layers;
+use super::run::{RunError, RunOptions, image_config, resolve_image};
+use super::spec;
+use super::state::{self, ContainerRecord, Status};
+use super::user;
+use crate::image::Store;
+use crate::plugin::bindings::Event;
+use crate::plugin::{PluginSet, convert, hooks};
+use crate::rootfs::bind::BindError;
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+fn check_name(store: &Store, name: &str) -> Result<(), RunError> {
+    match state::list(store).into_iter().find(|(_, r)| r.name == name) {
+        Some((_, r)) => Err(RunError::NameInUse(name.to_string(), r.id[..12].to_string())),
+        None => Ok(()),
+    }
+}
+
+/// The container's directories; removed again unless kept.
+struct ContainerDirs {
+    root: PathBuf,
+    keep: bool,
+}
+
+impl ContainerDirs {
+    fn create(root: PathBuf) -> Result<ContainerDirs, RunError> {
+        let err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| RunError::ContainerDir { path, source }
+        };
+        fs::DirBuilder::new().mode(0o700).create(&root).map_err(err(&root))?;
+        let dirs = ContainerDirs { root, keep: false };
+        for (sub, mode) in [("upper", 0o755), ("work", 0o700), ("rootfs", 0o755)] {
+            let p = dirs.root.join(sub);
+            fs::DirBuilder::new().mode(mode).create(&p).map_err(err(&p))?;
+            // The overlay's root takes the upper directory's mode; mkdir's is cut by the umask.
+            std::os::unix::fs::chown(&p, Some(0), Some(0)).map_err(err(&p))?;
+            fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode)).map_err(err(&p))?;
+        }
+        Ok(dirs)
+    }
+}
+
+impl Drop for ContainerDirs {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// Creates the container `opts` describes and returns its record.
+pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<ContainerRecord, RunError> {
+    let image = resolve_image(store, &opts.image)?;
+    let config = image_config(store, &image)?;
+    let id = crate::random::hex(32);
+    let name = opts.name.clone().unwrap_or_else(|| format!("sbx_{}", &id[..12]));
+    let spec =
+        spec::build(&opts.image, config.config().as_ref(), &opts.overrides, &id[..12], |k| std::env::var(k).ok())?;
+    let default_hostname = opts.overrides.hostname.is_none().then(|| id[..12].to_string());
+    let (skipped, mut spec) =
+        admission::decide(store, &opts.image, &image, &config, plugins, spec, default_hostname.as_deref())?;
+    let layers: Vec<_> =
+        image.layers.iter().enumerate().filter(|(i, _)| !skipped.contains(i)).map(|(_, l)| l.diff_id.clone()).collect();
+    // The user must exist in the container's files now, not only when it starts.
+    let top_first: Vec<PathBuf> = layers.iter().rev().map(|d| store.layer_diff(d)).collect();
+    let passwd = layers::read_file(&top_first, Path::new("etc/passwd"));
+    let group = layers::read_file(&top_first, Path::new("etc/group"));
+    let user = user::resolve(&spec.user, passwd.as_deref(), group.as_deref())?;
+    if spec::get_env(&spec.env, "HOME").is_none() {
+        spec::set_env(&mut spec.env, "HOME", &user.home);
+    }
+    if let Some(m) = spec.mounts.iter().find(|m| m.kind == spec::MountKind::Bind && !Path::new(&m.source).exists()) {
+        return Err(BindError::Missing { path: m.source.clone().into() }.into());
+    }
+
+    let record_lock = store.lock()?;
+    check_name(store, &name)?;
+    let mut dirs = ContainerDirs::create(store.container_dir(&id))?;
+    let record = ContainerRecord {
+        id: id.clone(),
+        name: name.clone(),
+        image: opts.image.clone(),
+        image_id: image.id.clone(),
+        layers,
+        command: spec.args.clone(),
+        created: crate::time::now_rfc3339(),
+        status: Status::Created,
+        pid: None,
+        exit_code: None,
+        oom_killed: false,
+        started: None,
+        finished: None,
+    };
+    record.save(&dirs.root)?;
+    state::save_spec(&dirs.root, &spec)?;
+    drop(record_lock);
+
+    if plugins.may_have_hooks() {
+        let wit_image = convert::image(&opts.image, &image, &config);
+        if let Some(events) = Events::new(plugins.load()?, &id, &name, &wit_image, &spec) {
+            events.fire(Event::Create, Now::created()).map_err(|v| RunError::Vetoed {
+                plugin: v.plugin,
+                event: hooks::event_name(Event::Create),
+                reason: v.reason,
+            })?;
+        }
+    }
+    dirs.keep = true;
+    Ok(record)
+}

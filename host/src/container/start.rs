@@ -1,0 +1,210 @@
+//! `sbx start -a`: run a created or stopped container in the foreground, on its own writable layer
+//! (so it sees what it wrote before), in new namespaces and its cgroup, telling the hooks at each
+//! step, and record how it ended. A lock on the container's directory, held while it runs, keeps a
+//! second start out.
+
+use super::events::{Events, Now};
+use super::layers;
+use super::process::{self, Dirs, Prepared};
+use super::run::{RunError, image_config};
+use super::spec::{self, ContainerSpec};
+use super::state::{self, ContainerRecord, Status};
+use super::user;
+use crate::image::Store;
+use crate::isolate::Progress;
+use crate::isolate::cgroup::{self, Cgroup, Entry};
+use crate::isolate::spawn::{self, SpawnError};
+use crate::plugin::bindings::Event;
+use crate::plugin::{PluginSet, convert, hooks};
+use crate::rootfs::bind;
+use crate::sys::linux::Linux;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// Namespaces of a container (cgroup is unshared by the child once it is in its cgroup).
+const CLONE_FLAGS: u64 =
+    (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET) as u64;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartOptions {
+    /// Keep stdin open (otherwise the container reads /dev/null).
+    pub interactive: bool,
+    /// Remove the container when it exits.
+    pub rm: bool,
+}
+
+/// The pid of the running container, for the signal handler to forward to.
+static CONTAINER_PID: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward_signal(sig: libc::c_int) {
+    let pid = CONTAINER_PID.load(Ordering::Relaxed);
+    if pid > 0 {
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+fn forward_signals() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = forward_signal as *const () as usize;
+        action.sa_flags = libc::SA_RESTART;
+        unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) };
+    }
+}
+
+/// Prints a failure that comes after the container ran and cannot change its outcome.
+fn warn(e: impl std::fmt::Display) {
+    eprintln!("sbx: warning: {e}");
+}
+
+/// Held while the container runs: the open `running.lock` of its directory, flocked; the kernel
+/// releases it if sbx dies.
+fn lock_running(dir: &Path, name: &str) -> Result<File, RunError> {
+    let path = dir.join(state::RUN_LOCK);
+    let f = File::create(&path).map_err(|source| RunError::ContainerDir { path: path.clone(), source })?;
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(RunError::AlreadyRunning(name.to_string()));
+    }
+    Ok(f)
+}
+
+/// Removes the container's directory when dropped, for `--rm`.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Starts the container `query` names and waits for it.
+pub fn start(store: &Store, query: &str, opts: StartOptions, plugins: &PluginSet) -> Result<i32, RunError> {
+    let (dir, record) = state::find(store, query)?;
+    start_record(store, dir, record, opts, plugins)
+}
+
+/// Starts the container of `record` (in `dir`) and waits for it; returns its exit code.
+pub fn start_record(
+    store: &Store,
+    dir: PathBuf,
+    mut record: ContainerRecord,
+    opts: StartOptions,
+    plugins: &PluginSet,
+) -> Result<i32, RunError> {
+    let _remove = RemoveOnDrop(opts.rm.then(|| dir.clone()));
+    let _running = lock_running(&dir, &record.name)?;
+    let spec: ContainerSpec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
+    if record.layers.is_empty() {
+        record.layers = store.find_image(record.image_id.hex())?.layers.into_iter().map(|l| l.diff_id).collect();
+    }
+    let layers: Vec<PathBuf> = record.layers.iter().map(|d| store.layer_diff(d)).collect();
+    let top_first: Vec<PathBuf> = layers.iter().rev().cloned().collect();
+    let passwd = layers::read_file(&top_first, Path::new("etc/passwd"));
+    let group = layers::read_file(&top_first, Path::new("etc/group"));
+    let user = user::resolve(&spec.user, passwd.as_deref(), group.as_deref())?;
+    let binds = spec
+        .mounts
+        .iter()
+        .filter(|m| m.kind == spec::MountKind::Bind)
+        .map(|m| bind::open(Path::new(&m.source), m.read_only))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let events = if plugins.may_have_hooks() {
+        let image = store.find_image(record.image_id.hex())?;
+        let wit_image = convert::image(&record.image, &image, &image_config(store, &image)?);
+        Events::new(plugins.load()?, &record.id, &record.name, &wit_image, &spec)
+    } else {
+        None
+    };
+    let fire = |event, now| match &events {
+        Some(e) => e.fire(event, now).map_err(|v| RunError::Vetoed {
+            plugin: v.plugin,
+            event: hooks::event_name(event),
+            reason: v.reason,
+        }),
+        None => Ok(()),
+    };
+
+    let cgroup = Cgroup::create(&cgroup::hierarchies(Path::new("/sys/fs/cgroup")), &record.id)?;
+    cgroup.set_limits(&spec.limits)?;
+    let null = if opts.interactive {
+        None
+    } else {
+        Some(spawn::dev_null().map_err(|e| RunError::Spawn(SpawnError::Start(e)))?)
+    };
+    let entry = cgroup.entry()?;
+    let (clone_into, cgroup_tasks): (Option<i32>, Vec<i32>) = match &entry {
+        Entry::Clone(fd) => (Some(fd.as_raw_fd()), Vec::new()),
+        Entry::Tasks(fds) => (None, fds.iter().map(|f| f.as_raw_fd()).collect()),
+    };
+    let prepared = Prepared {
+        stdin: null.as_ref().map(|f| f.as_raw_fd()),
+        cgroup_tasks,
+        binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
+        pause_before_exec: events.is_some(),
+    };
+    let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs: dir.join("rootfs") };
+    let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, process::kernel())?;
+    let mut child = spawn::spawn(&plan, CLONE_FLAGS, clone_into, &Linux)?;
+    drop((null, entry, binds));
+    CONTAINER_PID.store(child.pid.as_raw(), Ordering::Relaxed);
+    forward_signals();
+    let mut progress = child.advance();
+    if let Ok(Progress::Ready) = progress {
+        let now = Now { pid: Some(child.pid.as_raw()), ..Now::created() };
+        if let Err(veto) = fire(Event::Prestart, now) {
+            CONTAINER_PID.store(0, Ordering::Relaxed);
+            child.abort();
+            cgroup.remove()?;
+            return Err(veto);
+        }
+        progress = child.advance();
+    }
+    let failure = match progress {
+        Ok(Progress::Running) => None,
+        Ok(Progress::Failed(f)) => Some(process::describe_failure(&plan, f, &spec)),
+        Ok(Progress::Ready) => {
+            Some(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused twice"))))
+        }
+        Err(e) => Some(RunError::Spawn(e)),
+    };
+    if failure.is_none() {
+        record.status = Status::Running;
+        record.pid = Some(child.pid.as_raw());
+        record.started = Some(crate::time::now_rfc3339());
+        record.exit_code = None;
+        record.finished = None;
+        // The container runs whatever happens to its record: a failed write is only reported.
+        if let Err(e) = record.save(&dir) {
+            warn(e);
+        }
+        let now = Now { status: Status::Running, pid: record.pid, ..Now::created() };
+        fire(Event::Poststart, now).unwrap_or_else(warn);
+    }
+    let exit = child.wait();
+    CONTAINER_PID.store(0, Ordering::Relaxed);
+    let oom_killed = cgroup.oom_killed();
+    cgroup.remove()?;
+    let ended = Now { status: Status::Exited, pid: None, exit_code: Some(exit.code), signal: exit.signal, oom_killed };
+    if failure.is_none() {
+        fire(Event::Exit, ended).unwrap_or_else(warn);
+    }
+    if opts.rm {
+        fire(Event::Remove, ended).unwrap_or_else(warn);
+    } else if failure.is_none() {
+        record.status = Status::Exited;
+        record.exit_code = Some(exit.code);
+        record.oom_killed = oom_killed;
+        record.pid = None;
+        record.finished = Some(crate::time::now_rfc3339());
+        record.save(&dir)?;
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(exit.code),
+    }
+}

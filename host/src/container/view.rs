@@ -1,0 +1,122 @@
+//! How containers are shown: docker's status text ("Up 3 minutes", "Exited (0) 2 seconds ago"),
+//! the quoted command, and the inspect document. Pure.
+
+use super::spec::ContainerSpec;
+use super::state::{ContainerRecord, Status};
+use crate::time;
+use serde_json::{Value, json};
+
+/// docker's STATUS column. `running` is whether its run lock is held now: a record left "running"
+/// by a killed sbx shows as Dead.
+pub fn status(r: &ContainerRecord, running: bool, now: i64) -> String {
+    let since = |t: &Option<String>| t.as_deref().and_then(time::parse_rfc3339);
+    match (r.status, running) {
+        (_, true) => format!("Up {}", since(&r.started).map_or_else(|| "?".into(), |t| time::human(now - t))),
+        (Status::Running, false) => "Dead".into(),
+        (Status::Created, false) => "Created".into(),
+        (Status::Exited, false) => {
+            let code = r.exit_code.map_or_else(|| "?".into(), |c| c.to_string());
+            let ago = since(&r.finished).map_or_else(String::new, |t| format!(" {}", time::ago(t, now)));
+            format!("Exited ({code}){ago}")
+        }
+    }
+}
+
+/// The state word of `sbx ps --format json` and inspect.
+pub fn state_word(r: &ContainerRecord, running: bool) -> &'static str {
+    match (r.status, running) {
+        (_, true) => "running",
+        (Status::Running, false) => "dead",
+        (Status::Created, false) => "created",
+        (Status::Exited, false) => "exited",
+    }
+}
+
+/// The COMMAND column: the command line in quotes, cut to `width` characters with an ellipsis.
+pub fn command(args: &[String], width: usize) -> String {
+    let line = args.join(" ");
+    let cut: String = if line.chars().count() > width {
+        line.chars().take(width.saturating_sub(1)).chain(['…']).collect()
+    } else {
+        line
+    };
+    format!("\"{cut}\"")
+}
+
+/// `sbx inspect`'s document for one container, in docker's shape where the fields match.
+pub fn inspect(r: &ContainerRecord, spec: Option<&ContainerSpec>, running: bool, dir: &str) -> Value {
+    json!({
+        "Id": r.id,
+        "Name": r.name,
+        "Created": r.created,
+        "Path": r.command.first(),
+        "Args": r.command.get(1..).unwrap_or_default(),
+        "State": {
+            "Status": state_word(r, running),
+            "Running": running,
+            "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
+            "ExitCode": r.exit_code.unwrap_or(0),
+            "OOMKilled": r.oom_killed,
+            "StartedAt": r.started,
+            "FinishedAt": r.finished,
+        },
+        "Image": r.image_id.to_string(),
+        "ImageName": r.image,
+        "Layers": r.layers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "Spec": spec,
+        "Mounts": spec.map(|s| s.mounts.clone()).unwrap_or_default(),
+        "GraphDriver": {
+            "Name": "overlay",
+            "Data": { "UpperDir": format!("{dir}/upper"), "WorkDir": format!("{dir}/work") },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Digest;
+
+    fn record(status: Status) -> ContainerRecord {
+        ContainerRecord {
+            id: "0".repeat(64),
+            name: "n".into(),
+            image: "busybox".into(),
+            image_id: Digest::of(b"x"),
+            layers: vec![],
+            command: vec!["sh".into(), "-c".into(), "echo hello world".into()],
+            created: "2026-01-01T00:00:00Z".into(),
+            status,
+            pid: Some(42),
+            exit_code: Some(3),
+            oom_killed: false,
+            started: Some("2026-01-01T00:00:00Z".into()),
+            finished: Some("2026-01-01T00:01:00Z".into()),
+        }
+    }
+
+    #[test]
+    fn statuses_read_as_dockers() {
+        let start = time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+        assert_eq!(status(&record(Status::Running), true, start + 180), "Up 3 minutes");
+        assert_eq!(status(&record(Status::Exited), false, start + 62), "Exited (3) 2 seconds ago");
+        assert_eq!(status(&record(Status::Created), false, start), "Created");
+        assert_eq!(status(&record(Status::Running), false, start), "Dead", "its sbx is gone");
+    }
+
+    #[test]
+    fn commands_are_quoted_and_cut() {
+        assert_eq!(command(&record(Status::Created).command, 40), "\"sh -c echo hello world\"");
+        assert_eq!(command(&record(Status::Created).command, 8), "\"sh -c e…\"");
+    }
+
+    #[test]
+    fn inspect_has_state_and_the_writable_layer() {
+        let v = inspect(&record(Status::Exited), None, false, "/s/c");
+        assert_eq!(v["State"]["Status"], "exited");
+        assert_eq!(v["State"]["ExitCode"], 3);
+        assert_eq!(v["State"]["Pid"], 0);
+        assert_eq!(v["GraphDriver"]["Data"]["UpperDir"], "/s/c/upper");
+        assert_eq!(v["Path"], "sh");
+    }
+}

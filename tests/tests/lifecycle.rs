@@ -1,0 +1,132 @@
+//! Containers that outlive their process: `sbx create`, `sbx start -a` on the same writable layer
+//! (a restarted container sees what it wrote), one start at a time, and the bad inputs.
+
+use sbx_tests::harness::{Sandbox, is_root, test_image};
+use std::time::{Duration, Instant};
+
+fn busybox_sandbox() -> Sandbox {
+    let s = Sandbox::new();
+    s.load(&test_image("busybox").unwrap());
+    s
+}
+
+#[test]
+fn a_created_container_starts_and_keeps_its_writes_across_starts() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r = s.sbx(&["create", "--name", "keeper", "busybox", "sh", "-c", "echo run >> /count; wc -l < /count"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let id = r.stdout.trim();
+    assert!(id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()), "{r:?}");
+    assert_eq!(s.containers(), [id.to_string()]);
+    let r = s.sbx(&["start", "-a", "keeper"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "1\n"), "{r:?}");
+    let r = s.sbx(&["start", "-a", &id[..8]]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "2\n"), "the second start sees the first one's write: {r:?}");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.root.join("containers").join(id).join("container.json")).unwrap())
+            .unwrap();
+    assert_eq!((record["status"].as_str(), record["exit_code"].as_i64()), (Some("exited"), Some(0)));
+    assert!(record["started"].is_string() && record["finished"].is_string(), "{record}");
+    let r = s.sbx(&["start", "-a", "--rm", "keeper"]);
+    assert_eq!(r.stdout, "3\n", "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn one_start_at_a_time() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r = s.sbx(&["create", "--name", "slow", "busybox", "sleep", "2"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut first = s.command(&["start", "-a", "slow"]).spawn().unwrap();
+    let record = s.root.join("containers").join(r.stdout.trim()).join("container.json");
+    let started = Instant::now();
+    while !std::fs::read_to_string(&record).unwrap().contains("\"running\"") {
+        assert!(started.elapsed() < Duration::from_secs(10), "the first start never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = s.sbx(&["start", "-a", "slow"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains("container slow is already running"), "{r:?}");
+    assert!(first.wait().unwrap().success());
+    s.assert_clean(1);
+}
+
+#[test]
+fn bad_inputs_are_refused_and_change_nothing() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r = s.sbx(&["start", "-a", "nosuch"]);
+    assert!(r.code == 125 && r.stderr.contains("no such container: nosuch"), "{r:?}");
+    let r = s.sbx(&["create", "-u", "nobody-here", "busybox", "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains("nobody-here"), "{r:?}");
+    let r = s.sbx(&["create", "--rm", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("not supported yet"), "{r:?}");
+    s.assert_clean(0);
+    let r = s.sbx(&["create", "--name", "c", "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = s.sbx(&["create", "--name", "c", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("the name 'c' is already in use"), "{r:?}");
+    let r = s.sbx(&["start", "c"]);
+    assert!(r.code == 125 && r.stderr.contains("use sbx start -a"), "{r:?}");
+    s.assert_clean(1);
+}
+
+#[test]
+fn ps_inspect_and_diff_show_what_docker_shows() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r = s.sbx(&[
+        "create",
+        "--name",
+        "w",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /new; echo y >> /etc/passwd; rm /etc/group; exit 3",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let id = r.stdout.trim().to_string();
+    let r = s.sbx(&["ps"]);
+    assert_eq!(r.stdout.lines().count(), 1, "only the header: nothing runs: {r:?}");
+    let r = s.sbx(&["ps", "-a"]);
+    let row = r.stdout.lines().nth(1).unwrap_or_else(|| panic!("{r:?}"));
+    assert!(
+        row.starts_with(&id[..12]) && row.contains("busybox") && row.contains("Created") && row.ends_with(" w"),
+        "{r:?}"
+    );
+    let r = s.sbx(&["start", "-a", "w"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let r = s.sbx(&["ps", "-a"]);
+    assert!(r.stdout.contains("Exited (3) "), "{r:?}");
+    assert_eq!(s.sbx(&["ps", "-a", "-q"]).stdout, format!("{}\n", &id[..12]));
+    let r = s.sbx(&["ps", "-a", "-s", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {r:?}"));
+    assert_eq!((v["State"].as_str(), v["Names"].as_str()), (Some("exited"), Some("w")));
+    assert!(v["Size"].as_u64().unwrap() > 0 && v["VirtualSize"].as_u64() > v["Size"].as_u64(), "{v}");
+    let r = s.sbx(&["inspect", "w"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v[0]["Id"], id.as_str());
+    assert_eq!((v[0]["State"]["Status"].as_str(), v[0]["State"]["ExitCode"].as_i64()), (Some("exited"), Some(3)));
+    assert!(std::path::Path::new(v[0]["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap()).join("new").exists());
+    let r = s.sbx(&["diff", "w"]);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    for want in ["A /new", "C /etc", "C /etc/passwd", "D /etc/group"] {
+        assert!(lines.contains(&want), "{want}: {r:?}");
+    }
+    assert!(!lines.iter().any(|l| l.ends_with(" /proc") || l.ends_with(" /dev")), "sbx's mount points: {r:?}");
+    let r = s.sbx(&["inspect", "w", "nosuch"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("no such container: nosuch"), "{r:?}");
+    s.assert_clean(1);
+}
