@@ -130,3 +130,87 @@ fn ps_inspect_and_diff_show_what_docker_shows() {
     assert!(r.stderr.contains("no such container: nosuch"), "{r:?}");
     s.assert_clean(1);
 }
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(15), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn detached_containers_log_stop_and_wait_with_dockers_exit_codes() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r =
+        s.sbx(&["run", "-d", "--name", "talk", "busybox", "sh", "-c", "echo out; echo err >&2; sleep 0.3; echo late"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout.trim().len(), 64, "prints the id: {r:?}");
+    let r = s.sbx(&["logs", "-f", "talk"]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "out\nlate\n", "err\n"), "{r:?}");
+    let r = s.sbx(&["logs", "--tail", "1", "-t", "talk"]);
+    assert!(r.stdout.ends_with("Z late\n") && r.stdout.starts_with("20"), "{r:?}");
+    assert_eq!(s.sbx(&["wait", "talk"]).stdout, "0\n");
+
+    let r = s.sbx(&[
+        "run",
+        "-d",
+        "--name",
+        "polite",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; while true; do sleep 0.1; done",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(s.sbx(&["ps"]).stdout.contains("polite"), "it runs after sbx returned");
+    assert_eq!(s.sbx(&["stop", "polite"]).stdout, "polite\n");
+    assert_eq!(s.sbx(&["wait", "polite"]).stdout, "42\n", "SIGTERM reached it");
+
+    let r = s.sbx(&["run", "-d", "--name", "deaf", "busybox", "sleep", "100"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let started = Instant::now();
+    assert_eq!(s.sbx(&["stop", "-t", "1", "deaf"]).code, 0);
+    assert!(started.elapsed() < Duration::from_secs(5), "SIGKILL after the grace period");
+    assert_eq!(s.sbx(&["wait", "deaf"]).stdout, "137\n");
+    assert!(s.sbx(&["ps", "-a"]).stdout.contains("Exited (137)"));
+
+    let r = s.sbx(&["run", "-d", "--name", "target", "busybox", "sleep", "100"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(s.sbx(&["kill", "-s", "KILL", "target"]).stdout, "target\n");
+    assert_eq!(s.sbx(&["wait", "target"]).stdout, "137\n");
+    let r = s.sbx(&["kill", "target"]);
+    assert!(r.code == 1 && r.stderr.contains("container target is not running"), "{r:?}");
+    let r = s.sbx(&["kill", "-s", "FLY", "target"]);
+    assert!(r.code == 125 && r.stderr.contains("unknown signal 'FLY'"), "{r:?}");
+
+    let r = s.sbx(&["run", "-d", "--name", "broken", "busybox", "no-such-program"]);
+    assert_eq!(r.code, 127, "{r:?}");
+    assert!(r.stderr.contains("executable file not found"), "{r:?}");
+    assert!(s.sbx(&["ps", "-a"]).stdout.contains("Created"), "it stays, created, as docker's");
+    s.assert_clean(5);
+}
+
+#[test]
+fn a_killed_monitor_leaves_a_dead_container_that_rm_cleans() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r = s.sbx(&["run", "-d", "--name", "orphan", "busybox", "sleep", "100"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&s.sbx(&["inspect", "orphan"]).stdout).unwrap();
+    let pid = v[0]["State"]["Pid"].as_i64().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let ppid: i32 = stat.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    unsafe { libc::kill(ppid, libc::SIGKILL) };
+    wait_for("the container to die with its monitor", || !std::path::Path::new(&format!("/proc/{pid}")).exists());
+    wait_for("ps to say Dead", || s.sbx(&["ps", "-a"]).stdout.contains("Dead"));
+    let r = s.sbx(&["rm", "orphan"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    s.assert_clean(0);
+}

@@ -2,11 +2,14 @@
 //! verbs call the library and map its errors to docker's exit codes.
 
 mod config;
+mod control;
 mod create;
 mod diff;
 mod images;
 mod inspect;
 mod load;
+mod logs;
+mod monitor;
 mod plugin;
 mod policy;
 mod ps;
@@ -50,6 +53,17 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Show what a container changed in its writable layer.
     Diff(diff::DiffArgs),
+    /// Show a detached container's output.
+    Logs(logs::LogsArgs),
+    /// Stop containers: SIGTERM, then SIGKILL after a grace period.
+    Stop(control::StopArgs),
+    /// Send a signal to containers.
+    Kill(control::KillArgs),
+    /// Wait for containers to end and print their exit codes.
+    Wait(control::WaitArgs),
+    /// The monitor of a detached container (started by `sbx run -d`).
+    #[command(name = "_monitor", hide = true)]
+    Monitor(monitor::MonitorArgs),
     /// Load an image from a docker-archive, oci-archive or OCI layout.
     Load(load::LoadArgs),
     /// Manage images.
@@ -133,6 +147,11 @@ pub fn main() -> i32 {
         Command::Ps(args) => ps::ps(&store, args),
         Command::Inspect(args) => inspect::inspect(&store, args),
         Command::Diff(args) => diff::diff(&store, args),
+        Command::Logs(args) => logs::logs(&store, args),
+        Command::Stop(args) => control::stop(&store, args),
+        Command::Kill(args) => control::kill(&store, args),
+        Command::Wait(args) => control::wait(&store, args),
+        Command::Monitor(args) => monitor::monitor(&store, args, cli.config.as_deref()),
         Command::Config(cmd) => config::run(&store, cmd, cli.config.as_deref()),
         Command::Plugin(cmd) => plugin::run(&store, cmd),
         Command::Policy(cmd) => policy::run(&store, cmd, cli.config.as_deref()),

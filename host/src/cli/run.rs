@@ -14,6 +14,9 @@ pub struct RunArgs {
     /// Remove the container and its writable layer when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Run in the background and print the container's id; `sbx logs` shows its output.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
     /// Name the container.
     #[arg(long)]
     pub name: Option<String>,
@@ -111,6 +114,9 @@ pub fn fail_run(e: RunError) -> i32 {
 }
 
 pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
+    if args.detach {
+        return super::monitor::run_detached(store, args, config);
+    }
     let plugins = match args.plugins(store, config) {
         Ok(p) => p,
         Err(code) => return code,

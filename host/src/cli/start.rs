@@ -33,6 +33,6 @@ pub fn start(store: &Store, args: StartArgs, config: Option<&Path>) -> i32 {
         Ok(c) => PluginSet::new(&store.root().join("plugins"), c.plugins),
         Err(code) => return code,
     };
-    let opts = StartOptions { interactive: args.interactive, rm: args.rm };
+    let opts = StartOptions { interactive: args.interactive, rm: args.rm, ..Default::default() };
     start_container(store, &args.container, opts, &plugins).unwrap_or_else(fail_run)
 }

@@ -2,11 +2,13 @@
 //! lifecycle events, and the run and rm verbs.
 
 pub mod admission;
+pub mod control;
 pub mod create;
 pub mod decision;
 pub mod diff;
 pub mod events;
 pub mod layers;
+pub mod monitor;
 pub mod process;
 pub mod remove;
 pub mod run;

@@ -23,6 +23,9 @@ pub struct Dirs {
 pub struct Prepared {
     /// stdin from /dev/null when not interactive.
     pub stdin: Option<i32>,
+    /// stdout and stderr into the monitor's pipes when detached (else sbx's own).
+    pub stdout: Option<i32>,
+    pub stderr: Option<i32>,
     /// v1 `tasks` files to join (v2 joins at clone).
     pub cgroup_tasks: Vec<i32>,
     /// Detached mount trees for the spec's bind mounts, in order, with whether each is a directory.
@@ -85,8 +88,10 @@ pub fn child_plan(
         after.push(ProcOp::Mkdir(cstr(&partial)));
     }
     after.push(ProcOp::Chdir(cstr(&spec.cwd)));
-    if let Some(fd) = prepared.stdin {
-        after.push(ProcOp::Stdin(fd));
+    for (fd, to) in [(prepared.stdin, 0), (prepared.stdout, 1), (prepared.stderr, 2)] {
+        if let Some(from) = fd {
+            after.push(ProcOp::Redirect { from, to });
+        }
     }
     let caps = caps::mask(&spec.capabilities).map_err(SpecError::from)?;
     after.push(ProcOp::DropBounding(caps));
@@ -149,7 +154,14 @@ mod tests {
         let spec = build("img", None, &Overrides { cmd: vec!["sh".into()], ..o }, "h", |_| None).unwrap();
         let user = User { uid, gid: uid, groups: vec![], home: "/".into() };
         let dirs = Dirs { upper: "/u".into(), work: "/w".into(), rootfs: "/r".into() };
-        let prepared = Prepared { stdin: None, cgroup_tasks: vec![], binds: vec![], pause_before_exec: false };
+        let prepared = Prepared {
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            cgroup_tasks: vec![],
+            binds: vec![],
+            pause_before_exec: false,
+        };
         child_plan(&spec, &user, vec!["/l".into()], dirs, &prepared, (6, 8)).unwrap()
     }
 

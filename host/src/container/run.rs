@@ -109,6 +109,6 @@ pub fn image_config(store: &Store, image: &ImageRecord) -> Result<ImageConfigura
 pub fn run(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<i32, RunError> {
     let record = create::create(store, opts, plugins)?;
     let dir = store.container_dir(&record.id);
-    let start = StartOptions { interactive: opts.interactive, rm: opts.rm };
+    let start = StartOptions { interactive: opts.interactive, rm: opts.rm, ..Default::default() };
     start::start_record(store, dir, record, start, plugins)
 }

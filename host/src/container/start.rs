@@ -33,6 +33,9 @@ pub struct StartOptions {
     pub interactive: bool,
     /// Remove the container when it exits.
     pub rm: bool,
+    /// Where the container's stdout and stderr go (default: sbx's own).
+    pub stdout: Option<i32>,
+    pub stderr: Option<i32>,
 }
 
 /// The pid of the running container, for the signal handler to forward to.
@@ -91,12 +94,47 @@ pub fn start(store: &Store, query: &str, opts: StartOptions, plugins: &PluginSet
 pub fn start_record(
     store: &Store,
     dir: PathBuf,
-    mut record: ContainerRecord,
+    record: ContainerRecord,
     opts: StartOptions,
     plugins: &PluginSet,
 ) -> Result<i32, RunError> {
-    let _remove = RemoveOnDrop(opts.rm.then(|| dir.clone()));
-    let _running = lock_running(&dir, &record.name)?;
+    launch(store, dir, record, opts, plugins)?.wait()
+}
+
+fn fire(events: &Option<Events>, event: Event, now: Now) -> Result<(), RunError> {
+    match events {
+        Some(e) => e.fire(event, now).map_err(|v| RunError::Vetoed {
+            plugin: v.plugin,
+            event: hooks::event_name(event),
+            reason: v.reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A container whose process runs: what is needed to wait for it and record its end.
+pub struct Launched<'a> {
+    pub record: ContainerRecord,
+    dir: PathBuf,
+    rm: bool,
+    child: spawn::Spawned,
+    cgroup: Cgroup,
+    events: Option<Events<'a>>,
+    _running: File,
+    _remove: RemoveOnDrop,
+}
+
+/// Starts the container of `record` (in `dir`): returns once its process runs (the poststart hooks
+/// told), or with why it could not start.
+pub fn launch<'a>(
+    store: &Store,
+    dir: PathBuf,
+    mut record: ContainerRecord,
+    opts: StartOptions,
+    plugins: &'a PluginSet,
+) -> Result<Launched<'a>, RunError> {
+    let remove = RemoveOnDrop(opts.rm.then(|| dir.clone()));
+    let running = lock_running(&dir, &record.name)?;
     let spec: ContainerSpec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
     if record.layers.is_empty() {
         record.layers = store.find_image(record.image_id.hex())?.layers.into_iter().map(|l| l.diff_id).collect();
@@ -120,14 +158,6 @@ pub fn start_record(
     } else {
         None
     };
-    let fire = |event, now| match &events {
-        Some(e) => e.fire(event, now).map_err(|v| RunError::Vetoed {
-            plugin: v.plugin,
-            event: hooks::event_name(event),
-            reason: v.reason,
-        }),
-        None => Ok(()),
-    };
 
     let cgroup = Cgroup::create(&cgroup::hierarchies(Path::new("/sys/fs/cgroup")), &record.id)?;
     cgroup.set_limits(&spec.limits)?;
@@ -143,6 +173,8 @@ pub fn start_record(
     };
     let prepared = Prepared {
         stdin: null.as_ref().map(|f| f.as_raw_fd()),
+        stdout: opts.stdout,
+        stderr: opts.stderr,
         cgroup_tasks,
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
         pause_before_exec: events.is_some(),
@@ -156,7 +188,7 @@ pub fn start_record(
     let mut progress = child.advance();
     if let Ok(Progress::Ready) = progress {
         let now = Now { pid: Some(child.pid.as_raw()), ..Now::created() };
-        if let Err(veto) = fire(Event::Prestart, now) {
+        if let Err(veto) = fire(&events, Event::Prestart, now) {
             CONTAINER_PID.store(0, Ordering::Relaxed);
             child.abort();
             cgroup.remove()?;
@@ -172,39 +204,47 @@ pub fn start_record(
         }
         Err(e) => Some(RunError::Spawn(e)),
     };
-    if failure.is_none() {
-        record.status = Status::Running;
-        record.pid = Some(child.pid.as_raw());
-        record.started = Some(crate::time::now_rfc3339());
-        record.exit_code = None;
-        record.finished = None;
-        // The container runs whatever happens to its record: a failed write is only reported.
-        if let Err(e) = record.save(&dir) {
-            warn(e);
+    if let Some(e) = failure {
+        child.wait();
+        CONTAINER_PID.store(0, Ordering::Relaxed);
+        cgroup.remove()?;
+        return Err(e);
+    }
+    record.status = Status::Running;
+    record.pid = Some(child.pid.as_raw());
+    record.started = Some(crate::time::now_rfc3339());
+    record.exit_code = None;
+    record.finished = None;
+    // The container runs whatever happens to its record: a failed write is only reported.
+    if let Err(e) = record.save(&dir) {
+        warn(e);
+    }
+    let now = Now { status: Status::Running, pid: record.pid, ..Now::created() };
+    fire(&events, Event::Poststart, now).unwrap_or_else(warn);
+    Ok(Launched { record, dir, rm: opts.rm, child, cgroup, events, _running: running, _remove: remove })
+}
+
+impl Launched<'_> {
+    /// Waits for the container's process, tells the hooks and records how it ended.
+    pub fn wait(self) -> Result<i32, RunError> {
+        let Launched { mut record, dir, rm, child, cgroup, events, _running, _remove } = self;
+        let exit = child.wait();
+        CONTAINER_PID.store(0, Ordering::Relaxed);
+        let oom_killed = cgroup.oom_killed();
+        cgroup.remove()?;
+        let ended =
+            Now { status: Status::Exited, pid: None, exit_code: Some(exit.code), signal: exit.signal, oom_killed };
+        fire(&events, Event::Exit, ended).unwrap_or_else(warn);
+        if rm {
+            fire(&events, Event::Remove, ended).unwrap_or_else(warn);
+        } else {
+            record.status = Status::Exited;
+            record.exit_code = Some(exit.code);
+            record.oom_killed = oom_killed;
+            record.pid = None;
+            record.finished = Some(crate::time::now_rfc3339());
+            record.save(&dir)?;
         }
-        let now = Now { status: Status::Running, pid: record.pid, ..Now::created() };
-        fire(Event::Poststart, now).unwrap_or_else(warn);
-    }
-    let exit = child.wait();
-    CONTAINER_PID.store(0, Ordering::Relaxed);
-    let oom_killed = cgroup.oom_killed();
-    cgroup.remove()?;
-    let ended = Now { status: Status::Exited, pid: None, exit_code: Some(exit.code), signal: exit.signal, oom_killed };
-    if failure.is_none() {
-        fire(Event::Exit, ended).unwrap_or_else(warn);
-    }
-    if opts.rm {
-        fire(Event::Remove, ended).unwrap_or_else(warn);
-    } else if failure.is_none() {
-        record.status = Status::Exited;
-        record.exit_code = Some(exit.code);
-        record.oom_killed = oom_killed;
-        record.pid = None;
-        record.finished = Some(crate::time::now_rfc3339());
-        record.save(&dir)?;
-    }
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(exit.code),
+        Ok(exit.code)
     }
 }

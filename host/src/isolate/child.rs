@@ -20,8 +20,12 @@ pub enum ProcOp {
     Sethostname(CString),
     Mkdir(CString),
     Chdir(CString),
-    /// dup2(fd, 0): stdin from /dev/null when not interactive.
-    Stdin(i32),
+    /// dup2(from, to): stdin from /dev/null when not interactive; stdout and stderr into the
+    /// monitor's pipes when detached.
+    Redirect {
+        from: i32,
+        to: i32,
+    },
     SetIds {
         uid: u32,
         gid: u32,
@@ -47,7 +51,9 @@ impl fmt::Display for ProcOp {
             ProcOp::Chdir(p) => {
                 write!(f, "change to the working directory {}", p.to_string_lossy())
             }
-            ProcOp::Stdin(_) => write!(f, "set up stdin"),
+            ProcOp::Redirect { to, .. } => {
+                write!(f, "set up {}", ["stdin", "stdout", "stderr"].get(*to as usize).unwrap_or(&"a descriptor"))
+            }
             ProcOp::SetIds { uid, gid, .. } => write!(f, "switch to user {uid}:{gid}"),
             ProcOp::CloexecFrom(_) => write!(f, "close inherited file descriptors"),
             ProcOp::DropBounding(_) => write!(f, "drop capabilities from the bounding set"),
@@ -112,7 +118,7 @@ fn apply_proc(op: &ProcOp, sys: &dyn Syscall) -> Result<(), Errno> {
         ProcOp::Sethostname(h) => sys.sethostname(h),
         ProcOp::Mkdir(p) => sys.mkdir(p, 0o755),
         ProcOp::Chdir(p) => sys.chdir(p),
-        ProcOp::Stdin(fd) => sys.dup2(*fd, 0),
+        ProcOp::Redirect { from, to } => sys.dup2(*from, *to),
         ProcOp::SetIds { uid, gid, groups } => sys.set_ids(*uid, *gid, groups),
         ProcOp::CloexecFrom(fd) => sys.cloexec_from(*fd),
         ProcOp::DropBounding(keep) => sys.drop_bounding(*keep),

@@ -1,0 +1,100 @@
+//! `sbx run -d` and the hidden `sbx _monitor` it starts (see [`crate::container::monitor`]).
+
+use super::run::{RunArgs, fail_run};
+use crate::config::PluginSpec;
+use crate::container::create::create;
+use crate::container::monitor;
+use crate::image::Store;
+use crate::plugin::PluginSet;
+use clap::Args;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    /// The container's id.
+    pub id: String,
+    /// The descriptor to report the start on.
+    #[arg(long)]
+    pub report_fd: i32,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Hook plugins given to `sbx run --hook`.
+    #[arg(long = "hook")]
+    pub hooks: Vec<PathBuf>,
+}
+
+pub fn monitor(store: &Store, args: MonitorArgs, config: Option<&Path>) -> i32 {
+    // The descriptor was left open for us by the sbx that started this monitor.
+    let report = unsafe { OwnedFd::from_raw_fd(args.report_fd) };
+    let mut specs = match super::config::resolve(config) {
+        Ok(c) => c.plugins,
+        Err(code) => return code,
+    };
+    specs.extend(args.hooks.iter().map(|p| PluginSpec::from_path(p)));
+    let plugins = PluginSet::new(&store.root().join("plugins"), specs);
+    monitor::run(store, &args.id, &plugins, report, args.rm)
+}
+
+/// `sbx run -d`: creates the container, starts its monitor in a session of its own, and prints the
+/// id once the container runs (or the reason it could not start).
+pub fn run_detached(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
+    let plugins = match args.plugins(store, config) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let hooks = args.hooks.clone();
+    let rm = args.rm;
+    let record = match create(store, &args.options(), &plugins) {
+        Ok(r) => r,
+        Err(e) => return fail_run(e),
+    };
+    let dir = store.container_dir(&record.id);
+    let started = (|| -> std::io::Result<File> {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        // The write end must survive the monitor's exec.
+        nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))?;
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.arg("--root").arg(store.root());
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.args(["_monitor", &record.id, "--report-fd", &write.as_raw_fd().to_string()]);
+        if rm {
+            cmd.arg("--rm");
+        }
+        for h in &hooks {
+            cmd.arg("--hook").arg(h);
+        }
+        let errors = File::create(dir.join("monitor.log"))?;
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(errors);
+        // Its own session: no terminal signal of the launching shell reaches it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        cmd.spawn()?;
+        drop(write);
+        Ok(File::from(read))
+    })();
+    let report = match started {
+        Ok(r) => r,
+        Err(e) => return super::fail(format!("cannot start the monitor of {}: {e}", record.name)),
+    };
+    match monitor::read_report(report) {
+        Ok(()) => {
+            println!("{}", record.id);
+            0
+        }
+        Err((code, message)) => {
+            eprintln!("sbx: {message}");
+            code
+        }
+    }
+}

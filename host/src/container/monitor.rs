@@ -1,0 +1,176 @@
+//! The monitor of a detached container (as conmon is for podman): `sbx run -d` re-executes sbx in a
+//! session of its own as `sbx _monitor ID`; it starts the container with stdout and stderr into
+//! pipes, tells the launching sbx whether the start worked, copies the output into the container's
+//! log (JSON lines, as docker's json-file driver), waits for the container and records its end. It
+//! holds the container's run lock, so `sbx ps` knows the container runs exactly while it lives;
+//! if it is killed, the container dies with it (its parent-death signal) and `sbx rm` cleans up.
+
+use super::start::{self, StartOptions};
+use super::state;
+use crate::image::Store;
+use crate::plugin::PluginSet;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+/// The container's log, in its directory.
+pub const LOG: &str = "container.log";
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// The text, with its newline (the last line of a stream may lack one).
+    pub log: String,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    /// RFC 3339, when sbx read it.
+    pub time: String,
+}
+
+/// Splits what was read from a stream into whole lines, keeping a partial last line in `pending`.
+pub fn lines(pending: &mut Vec<u8>, read: &[u8]) -> Vec<String> {
+    pending.extend_from_slice(read);
+    let mut out = Vec::new();
+    while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+        let line: Vec<u8> = pending.drain(..=i).collect();
+        out.push(String::from_utf8_lossy(&line).into_owned());
+    }
+    out
+}
+
+fn write_lines(log: &mut File, stream: &str, lines: Vec<String>) {
+    let time = crate::time::now_rfc3339();
+    for line in lines {
+        let entry = LogLine { log: line, stream: stream.into(), time: time.clone() };
+        // A full disk loses log lines, never the container.
+        let _ = writeln!(log, "{}", serde_json::to_string(&entry).expect("serializable"));
+    }
+}
+
+struct Stream {
+    file: File,
+    name: &'static str,
+    pending: Vec<u8>,
+    open: bool,
+}
+
+/// Copies both pipes into the log until the container closes them.
+fn pump(stdout: OwnedFd, stderr: OwnedFd, log: &mut File) {
+    let stream = |fd: OwnedFd, name| Stream { file: File::from(fd), name, pending: Vec::new(), open: true };
+    let mut streams = [stream(stdout, "stdout"), stream(stderr, "stderr")];
+    let mut buf = [0u8; 16 * 1024];
+    while streams.iter().any(|s| s.open) {
+        let open: Vec<usize> = (0..streams.len()).filter(|i| streams[*i].open).collect();
+        let mut fds: Vec<PollFd> =
+            open.iter().map(|i| PollFd::new(streams[*i].file.as_fd(), PollFlags::POLLIN)).collect();
+        if poll(&mut fds, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        drop(fds);
+        for (i, _) in open.into_iter().zip(ready).filter(|(_, r)| *r) {
+            let s = &mut streams[i];
+            match s.file.read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    s.open = false;
+                    if !s.pending.is_empty() {
+                        let rest = String::from_utf8_lossy(&s.pending).into_owned();
+                        s.pending.clear();
+                        write_lines(log, s.name, vec![rest]);
+                    }
+                }
+                Ok(n) => {
+                    let whole = lines(&mut s.pending, &buf[..n]);
+                    write_lines(log, s.name, whole);
+                }
+            }
+        }
+    }
+}
+
+/// The monitor's body; `report` is the pipe to the launching sbx: `ok`, or the error and its exit
+/// code. Returns the monitor's exit code.
+pub fn run(store: &Store, id: &str, plugins: &PluginSet, report: OwnedFd, rm: bool) -> i32 {
+    let mut report = File::from(report);
+    let mut tell = |text: String| {
+        let _ = report.write_all(text.as_bytes());
+    };
+    let (dir, record) = match state::find(store, id) {
+        Ok(found) => found,
+        Err(e) => {
+            tell(format!("125 {e}"));
+            return 125;
+        }
+    };
+    let log = File::options().create(true).append(true).open(dir.join(LOG));
+    let (pipes, mut log) = match (nix::unistd::pipe(), nix::unistd::pipe(), log) {
+        (Ok(out), Ok(err), Ok(log)) => ((out, err), log),
+        (_, _, Err(e)) => {
+            tell(format!("125 cannot open the log of {}: {e}", record.name));
+            return 125;
+        }
+        (Err(e), _, _) | (_, Err(e), _) => {
+            tell(format!("125 cannot create the output pipes: {e}"));
+            return 125;
+        }
+    };
+    let ((out_r, out_w), (err_r, err_w)) = pipes;
+    let opts =
+        StartOptions { interactive: false, rm, stdout: Some(out_w.as_raw_fd()), stderr: Some(err_w.as_raw_fd()) };
+    let launched = match start::launch(store, dir, record, opts, plugins) {
+        Ok(l) => l,
+        Err(e) => {
+            tell(format!("{} {e}", e.exit_code()));
+            return e.exit_code();
+        }
+    };
+    // Only the container holds the write ends now: its exit closes them.
+    drop((out_w, err_w));
+    tell("ok".into());
+    drop(report);
+    pump(out_r, err_r, &mut log);
+    launched.wait().unwrap_or_else(|e| {
+        eprintln!("sbx: {e}");
+        e.exit_code()
+    })
+}
+
+/// Reads the monitor's report: Ok when the container runs, else (exit code, message).
+pub fn read_report(mut from: File) -> Result<(), (i32, String)> {
+    let mut text = String::new();
+    let _ = from.read_to_string(&mut text);
+    if text == "ok" {
+        return Ok(());
+    }
+    match text.split_once(' ') {
+        Some((code, message)) => Err((code.parse().unwrap_or(125), message.to_string())),
+        None => Err((125, "the container's monitor ended before it started the container".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_cut_into_whole_lines() {
+        let mut pending = Vec::new();
+        assert_eq!(lines(&mut pending, b"one\ntw"), ["one\n"]);
+        assert_eq!(lines(&mut pending, b"o\nthree\n"), ["two\n", "three\n"]);
+        assert!(pending.is_empty());
+        assert!(lines(&mut pending, b"partial").is_empty());
+        assert_eq!(pending, b"partial");
+    }
+
+    #[test]
+    fn a_report_is_ok_or_an_exit_code_and_message() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        File::from(w).write_all(b"127 exec \"nope\": executable file not found in $PATH").unwrap();
+        assert_eq!(read_report(File::from(r)), Err((127, "exec \"nope\": executable file not found in $PATH".into())));
+        let (r, w) = nix::unistd::pipe().unwrap();
+        drop(w);
+        assert_eq!(read_report(File::from(r)).unwrap_err().0, 125);
+    }
+}
