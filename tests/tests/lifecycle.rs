@@ -30,8 +30,12 @@ fn a_created_container_starts_and_keeps_its_writes_across_starts() {
             .unwrap();
     assert_eq!((record["status"].as_str(), record["exit_code"].as_i64()), (Some("exited"), Some(0)));
     assert!(record["started"].is_string() && record["finished"].is_string(), "{record}");
+    let r = s.sbx(&["start", "keeper"]);
+    assert_eq!((r.code, r.stdout.trim()), (0, id), "in the background: {r:?}");
+    assert_eq!(s.sbx(&["wait", "keeper"]).stdout, "0\n");
+    assert_eq!(s.sbx(&["logs", "keeper"]).stdout, "3\n");
     let r = s.sbx(&["start", "-a", "--rm", "keeper"]);
-    assert_eq!(r.stdout, "3\n", "{r:?}");
+    assert_eq!(r.stdout, "4\n", "{r:?}");
     s.assert_clean(0);
 }
 
@@ -75,8 +79,6 @@ fn bad_inputs_are_refused_and_change_nothing() {
     assert_eq!(r.code, 0, "{r:?}");
     let r = s.sbx(&["create", "--name", "c", "busybox", "true"]);
     assert!(r.code == 125 && r.stderr.contains("the name 'c' is already in use"), "{r:?}");
-    let r = s.sbx(&["start", "c"]);
-    assert!(r.code == 125 && r.stderr.contains("use sbx start -a"), "{r:?}");
     s.assert_clean(1);
 }
 
@@ -212,5 +214,62 @@ fn a_killed_monitor_leaves_a_dead_container_that_rm_cleans() {
     wait_for("ps to say Dead", || s.sbx(&["ps", "-a"]).stdout.contains("Dead"));
     let r = s.sbx(&["rm", "orphan"]);
     assert_eq!(r.code, 0, "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn fifty_runs_at_once_all_succeed_and_a_name_is_taken_once() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let piped = || std::process::Stdio::piped();
+    let runs: Vec<_> = (0..50)
+        .map(|i| {
+            let script = format!("echo {i} > /mine; cat /mine");
+            s.command(&["run", "--rm", "busybox", "sh", "-c", &script]).stdout(piped()).stderr(piped()).spawn().unwrap()
+        })
+        .collect();
+    for (i, child) in runs.into_iter().enumerate() {
+        let r: sbx_tests::harness::Run = child.wait_with_output().unwrap().into();
+        assert_eq!((r.code, r.stdout.as_str()), (0, format!("{i}\n").as_str()), "run {i}: {r:?}");
+    }
+    s.assert_clean(0);
+    let creates: Vec<_> = (0..10)
+        .map(|_| {
+            s.command(&["create", "--name", "only", "busybox", "true"]).stdout(piped()).stderr(piped()).spawn().unwrap()
+        })
+        .collect();
+    let codes: Vec<i32> = creates.into_iter().map(|c| c.wait_with_output().unwrap().status.code().unwrap()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 0 || *c == 125), "{codes:?}");
+    s.assert_clean(1);
+}
+
+#[test]
+fn entrypoint_and_env_file_flags() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let env = s.scratch.join("app.env");
+    std::fs::write(&env, "# settings\nFROM_FILE=file\nBOTH=file\n\n").unwrap();
+    let env = env.to_str().unwrap();
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "--env-file",
+        env,
+        "-e",
+        "BOTH=flag",
+        "--entrypoint",
+        "/bin/sh",
+        "busybox",
+        "-c",
+        "echo $FROM_FILE $BOTH",
+    ]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "file flag\n"), "{r:?}");
+    let r = s.sbx(&["run", "--rm", "--env-file", "/no/such.env", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("cannot read env file /no/such.env"), "{r:?}");
     s.assert_clean(0);
 }

@@ -13,7 +13,11 @@ pub fn create(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    match create_container(store, &args.options(), &plugins) {
+    let opts = match args.options() {
+        Ok(o) => o,
+        Err(e) => return super::fail(e),
+    };
+    match create_container(store, &opts, &plugins) {
         Ok(record) => {
             println!("{}", record.id);
             0

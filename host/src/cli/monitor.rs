@@ -4,6 +4,7 @@ use super::run::{RunArgs, fail_run};
 use crate::config::PluginSpec;
 use crate::container::create::create;
 use crate::container::monitor;
+use crate::container::state::ContainerRecord;
 use crate::image::Store;
 use crate::plugin::PluginSet;
 use clap::Args;
@@ -40,19 +41,32 @@ pub fn monitor(store: &Store, args: MonitorArgs, config: Option<&Path>) -> i32 {
     monitor::run(store, &args.id, &plugins, report, args.rm)
 }
 
-/// `sbx run -d`: creates the container, starts its monitor in a session of its own, and prints the
-/// id once the container runs (or the reason it could not start).
+/// `sbx run -d`: creates the container, then [`start_detached`].
 pub fn run_detached(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
     let plugins = match args.plugins(store, config) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let hooks = args.hooks.clone();
-    let rm = args.rm;
-    let record = match create(store, &args.options(), &plugins) {
-        Ok(r) => r,
-        Err(e) => return fail_run(e),
+    let (hooks, rm) = (args.hooks.clone(), args.rm);
+    let opts = match args.options() {
+        Ok(o) => o,
+        Err(e) => return super::fail(e),
     };
+    match create(store, &opts, &plugins) {
+        Ok(record) => start_detached(store, &record, config, &hooks, rm),
+        Err(e) => fail_run(e),
+    }
+}
+
+/// Starts the monitor of `record`'s container in a session of its own and prints the id once the
+/// container runs (or the reason it could not start, with its exit code).
+pub fn start_detached(
+    store: &Store,
+    record: &ContainerRecord,
+    config: Option<&Path>,
+    hooks: &[PathBuf],
+    rm: bool,
+) -> i32 {
     let dir = store.container_dir(&record.id);
     let started = (|| -> std::io::Result<File> {
         let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
@@ -67,7 +81,7 @@ pub fn run_detached(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 
         if rm {
             cmd.arg("--rm");
         }
-        for h in &hooks {
+        for h in hooks {
             cmd.arg("--hook").arg(h);
         }
         let errors = File::create(dir.join("monitor.log"))?;

@@ -23,6 +23,12 @@ pub struct RunArgs {
     /// Set an environment variable (KEY=VALUE, or KEY to pass sbx's own).
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+    /// Read environment variables from a file (KEY=VALUE lines; # comments), before -e.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Replace the image's entrypoint (and its default command); "" clears it.
+    #[arg(long, value_name = "CMD")]
+    pub entrypoint: Option<String>,
     /// Working directory inside the container.
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,
@@ -84,15 +90,24 @@ impl RunArgs {
         Ok(PluginSet::new(&store.root().join("plugins"), specs))
     }
 
-    pub fn options(self) -> RunOptions {
-        RunOptions {
+    /// The run options; Err(message) when an --env-file cannot be read.
+    pub fn options(self) -> Result<RunOptions, String> {
+        let mut env = Vec::new();
+        for file in &self.env_file {
+            let text =
+                std::fs::read_to_string(file).map_err(|e| format!("cannot read env file {}: {e}", file.display()))?;
+            env.extend(spec::env_file_lines(&text));
+        }
+        env.extend(self.env);
+        Ok(RunOptions {
             image: self.image,
             name: self.name,
             rm: self.rm,
             interactive: self.interactive,
             overrides: Overrides {
                 cmd: self.cmd,
-                env: self.env,
+                entrypoint: self.entrypoint,
+                env,
                 workdir: self.workdir,
                 user: self.user,
                 hostname: self.hostname,
@@ -103,7 +118,7 @@ impl RunArgs {
                 cap_drop: self.cap_drop,
                 limits: Limits { memory_bytes: self.memory, pids: self.pids_limit, cpu_millis: self.cpus },
             },
-        }
+        })
     }
 }
 
@@ -121,5 +136,8 @@ pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    run_container(store, &args.options(), &plugins).unwrap_or_else(fail_run)
+    match args.options() {
+        Ok(opts) => run_container(store, &opts, &plugins).unwrap_or_else(fail_run),
+        Err(e) => super::fail(e),
+    }
 }

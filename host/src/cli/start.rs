@@ -1,8 +1,10 @@
-//! `sbx start -a [-i] [--rm] CONTAINER`: runs a created or stopped container in the foreground, on
-//! its own writable layer, and exits with its exit code. The configured plugins' hooks hear it.
+//! `sbx start [-a] [-i] [--rm] CONTAINER`: runs a created or stopped container on its own writable
+//! layer: with -a in the foreground, exiting with its exit code; without, in the background under a
+//! monitor (printing its id, as docker prints the name). The configured plugins' hooks hear it.
 
 use super::run::fail_run;
 use crate::container::start::{StartOptions, start as start_container};
+use crate::container::state;
 use crate::image::Store;
 use crate::plugin::PluginSet;
 use clap::Args;
@@ -10,7 +12,8 @@ use std::path::Path;
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
-    /// Attach: run in the foreground with its output here, and exit with its exit code.
+    /// Attach: run in the foreground with its output here, and exit with its exit code (without:
+    /// in the background; see `sbx logs`).
     #[arg(short, long)]
     pub attach: bool,
     /// Keep stdin open (otherwise the container reads /dev/null).
@@ -25,9 +28,14 @@ pub struct StartArgs {
 
 pub fn start(store: &Store, args: StartArgs, config: Option<&Path>) -> i32 {
     if !args.attach {
-        return super::fail(
-            "sbx start without -a (in the background) is not supported yet: containers run in the foreground; use sbx start -a",
-        );
+        // In the background, under a monitor, as `sbx run -d`; the container must not run already.
+        return match state::find(store, &args.container) {
+            Ok((dir, _)) if state::is_running(&dir) => {
+                super::fail(format!("container {} is already running", args.container))
+            }
+            Ok((_, record)) => super::monitor::start_detached(store, &record, config, &[], args.rm),
+            Err(e) => super::fail(e),
+        };
     }
     let plugins = match super::config::resolve(config) {
         Ok(c) => PluginSet::new(&store.root().join("plugins"), c.plugins),

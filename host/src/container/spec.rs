@@ -11,6 +11,9 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 pub struct Overrides {
     /// CMD from the command line; replaces the image's Cmd.
     pub cmd: Vec<String>,
+    /// `--entrypoint`: replaces the image's Entrypoint, and drops its Cmd (as docker does); empty
+    /// clears it.
+    pub entrypoint: Option<String>,
     /// `-e K=V`, or `-e K` to take K from sbx's own environment.
     pub env: Vec<String>,
     pub workdir: Option<String>,
@@ -135,6 +138,11 @@ pub enum SpecError {
     Capability(#[from] caps::UnknownCapability),
 }
 
+/// The variables of an `--env-file`: KEY=VALUE or KEY lines; blank lines and `#` comments skipped.
+pub fn env_file_lines(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect()
+}
+
 /// `--memory`: bytes, or a number with a unit b, k, m, g (powers of 1024), as docker takes it.
 pub fn parse_memory(text: &str) -> Result<u64, String> {
     let t = text.trim().to_ascii_lowercase();
@@ -229,8 +237,13 @@ pub fn build(
     host_env: impl Fn(&str) -> Option<String>,
 ) -> Result<ContainerSpec, SpecError> {
     let field = |f: fn(&Config) -> &Option<Vec<String>>| config.and_then(|c| f(c).clone()).unwrap_or_default();
-    let mut args = field(Config::entrypoint);
-    args.extend(if o.cmd.is_empty() { field(Config::cmd) } else { o.cmd.clone() });
+    let mut args = match &o.entrypoint {
+        None => field(Config::entrypoint),
+        Some(e) if e.is_empty() => Vec::new(),
+        Some(e) => vec![e.clone()],
+    };
+    let image_cmd = if o.entrypoint.is_some() { Vec::new() } else { field(Config::cmd) };
+    args.extend(if o.cmd.is_empty() { image_cmd } else { o.cmd.clone() });
     if args.is_empty() {
         return Err(SpecError::NoCommand);
     }
@@ -347,6 +360,14 @@ mod tests {
         assert_eq!(s.args, ["/entry", "check"]);
         assert_eq!(s.env, ["PATH=/bin", "HOSTNAME=box", "A=2", "FROM_HOST=yes"]);
         assert_eq!((s.cwd.as_str(), s.user.as_str()), ("/tmp", "0"));
+    }
+
+    #[test]
+    fn entrypoint_flag_replaces_the_images_and_drops_its_cmd() {
+        let o = Overrides { entrypoint: Some("/bin/other".into()), ..Default::default() };
+        assert_eq!(build("img", Some(&config()), &o, "h", none).unwrap().args, ["/bin/other"]);
+        let o = Overrides { entrypoint: Some(String::new()), cmd: vec!["ls".into()], ..Default::default() };
+        assert_eq!(build("img", Some(&config()), &o, "h", none).unwrap().args, ["ls"]);
     }
 
     #[test]
