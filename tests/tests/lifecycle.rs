@@ -273,3 +273,29 @@ fn entrypoint_and_env_file_flags() {
     assert!(r.code == 125 && r.stderr.contains("cannot read env file /no/such.env"), "{r:?}");
     s.assert_clean(0);
 }
+
+#[test]
+fn exec_joins_a_running_container_and_is_a_policy_check_of_its_own() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r = s.sbx(&["run", "-d", "--name", "host", "-h", "boxy", "busybox", "sleep", "100"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(s.sbx(&["exec", "host", "hostname"]).stdout, "boxy\n");
+    let r = s.sbx(&["exec", "host", "ps", "-o", "pid,args"]);
+    assert!(r.stdout.contains("    1 sleep 100"), "it sees the container's processes: {r:?}");
+    let r = s.sbx(&["exec", "-e", "X=1", "-w", "/tmp", "-u", "1000", "host", "sh", "-c", "echo $X $(pwd) $(id -u)"]);
+    assert_eq!(r.stdout, "1 /tmp 1000\n", "{r:?}");
+    assert_eq!(s.sbx(&["exec", "host", "sh", "-c", "exit 7"]).code, 7);
+    assert_eq!(s.sbx(&["exec", "host", "no-such-program"]).code, 127);
+    let cfg = s.write_config(&format!("plugins:\n  - path: {}\n", sbx_tests::harness::plugin_arg("non-root")));
+    let r = s.sbx(&["--config", &cfg, "exec", "host", "id"]);
+    assert!(r.code == 125 && r.stderr.contains("denied by policy non-root"), "{r:?}");
+    let r = s.sbx(&["--config", &cfg, "exec", "-u", "1000", "host", "id", "-u"]);
+    assert_eq!(r.stdout, "1000\n", "{r:?}");
+    assert_eq!(s.sbx(&["stop", "-t", "0", "host"]).code, 0);
+    let r = s.sbx(&["exec", "host", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("container host is not running"), "{r:?}");
+    s.assert_clean(1);
+}

@@ -5,6 +5,7 @@ mod config;
 mod control;
 mod create;
 mod diff;
+mod exec;
 mod images;
 mod inspect;
 mod load;
@@ -53,6 +54,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Show what a container changed in its writable layer.
     Diff(diff::DiffArgs),
+    /// Run a command in a running container.
+    Exec(exec::ExecArgs),
     /// Show a detached container's output.
     Logs(logs::LogsArgs),
     /// Stop containers: SIGTERM, then SIGKILL after a grace period.
@@ -147,6 +150,7 @@ pub fn main() -> i32 {
         Command::Ps(args) => ps::ps(&store, args),
         Command::Inspect(args) => inspect::inspect(&store, args),
         Command::Diff(args) => diff::diff(&store, args),
+        Command::Exec(args) => exec::exec(&store, args, cli.config.as_deref()),
         Command::Logs(args) => logs::logs(&store, args),
         Command::Stop(args) => control::stop(&store, args),
         Command::Kill(args) => control::kill(&store, args),

@@ -7,6 +7,7 @@ pub mod create;
 pub mod decision;
 pub mod diff;
 pub mod events;
+pub mod exec;
 pub mod layers;
 pub mod monitor;
 pub mod process;

@@ -52,6 +52,8 @@ pub enum RunError {
     Find(#[from] FindError),
     #[error("container {0} is already running")]
     AlreadyRunning(String),
+    #[error("container {0} is not running; start it first (sbx start)")]
+    NotRunning(String),
     #[error("container {0} has no spec.json (made by an older sbx?); remove it with sbx rm and create it again")]
     NoSpec(String),
     #[error("the name '{0}' is already in use by container {1}; choose another with --name or remove that container")]

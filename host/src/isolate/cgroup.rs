@@ -72,6 +72,30 @@ pub fn hierarchies(mount: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The way into the existing cgroups `dirs` (one v2 directory, or v1 ones), for a process that
+/// joins a running container (`sbx exec`).
+pub fn entry_of(dirs: &[PathBuf]) -> Result<Entry, CgroupError> {
+    let attach_err = |dir: &Path| {
+        let path = dir.to_path_buf();
+        move |source| CgroupError::Attach { path, source }
+    };
+    match dirs {
+        [dir] if dir.join("cgroup.controllers").exists() => {
+            let fd = fs::File::options()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+                .open(dir)
+                .map_err(attach_err(dir))?;
+            Ok(Entry::Clone(fd.into()))
+        }
+        dirs => dirs
+            .iter()
+            .map(|d| fs::File::options().write(true).open(d.join("tasks")).map(OwnedFd::from).map_err(attach_err(d)))
+            .collect::<Result<_, _>>()
+            .map(Entry::Tasks),
+    }
+}
+
 pub struct Cgroup {
     dirs: Vec<PathBuf>,
 }
@@ -139,27 +163,7 @@ impl Cgroup {
     }
 
     pub fn entry(&self) -> Result<Entry, CgroupError> {
-        let attach_err = |dir: &Path| {
-            let path = dir.to_path_buf();
-            move |source| CgroupError::Attach { path, source }
-        };
-        match self.dirs.as_slice() {
-            [dir] if self.is_v2() => {
-                let fd = fs::File::options()
-                    .read(true)
-                    .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-                    .open(dir)
-                    .map_err(attach_err(dir))?;
-                Ok(Entry::Clone(fd.into()))
-            }
-            dirs => dirs
-                .iter()
-                .map(|d| {
-                    fs::File::options().write(true).open(d.join("tasks")).map(OwnedFd::from).map_err(attach_err(d))
-                })
-                .collect::<Result<_, _>>()
-                .map(Entry::Tasks),
-        }
+        entry_of(&self.dirs)
     }
 
     /// Removes the cgroups. Processes of a dead PID namespace may take a moment to leave, so a

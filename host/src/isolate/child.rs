@@ -32,6 +32,11 @@ pub enum ProcOp {
         groups: Vec<u32>,
     },
     CloexecFrom(u32),
+    /// Join the namespace of a running container that `fd` refers to (`sbx exec`).
+    Setns {
+        fd: i32,
+        nstype: i32,
+    },
     /// Keep only these capabilities (a bit mask) in the bounding set.
     DropBounding(u64),
     /// Permitted and effective capabilities (a bit mask), after the ids changed.
@@ -57,6 +62,7 @@ impl fmt::Display for ProcOp {
             ProcOp::SetIds { uid, gid, .. } => write!(f, "switch to user {uid}:{gid}"),
             ProcOp::CloexecFrom(_) => write!(f, "close inherited file descriptors"),
             ProcOp::DropBounding(_) => write!(f, "drop capabilities from the bounding set"),
+            ProcOp::Setns { .. } => write!(f, "join the container's namespaces"),
             ProcOp::SetCaps(_) => write!(f, "set the capabilities"),
         }
     }
@@ -122,6 +128,7 @@ fn apply_proc(op: &ProcOp, sys: &dyn Syscall) -> Result<(), Errno> {
         ProcOp::SetIds { uid, gid, groups } => sys.set_ids(*uid, *gid, groups),
         ProcOp::CloexecFrom(fd) => sys.cloexec_from(*fd),
         ProcOp::DropBounding(keep) => sys.drop_bounding(*keep),
+        ProcOp::Setns { fd, nstype } => sys.setns(*fd, *nstype),
         ProcOp::SetCaps(caps) => sys.set_caps(*caps),
     }
 }

@@ -69,6 +69,9 @@ impl Syscall for Recorder {
     fn unshare(&self, flags: i32) -> SysResult {
         self.record(format!("unshare {flags:#x}"))
     }
+    fn setns(&self, fd: i32, nstype: i32) -> SysResult {
+        self.record(format!("setns {fd} {nstype:#x}"))
+    }
     fn loopback_up(&self) -> SysResult {
         self.record("loopback_up".into())
     }

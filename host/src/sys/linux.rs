@@ -124,6 +124,10 @@ impl Syscall for Linux {
         check(unsafe { libc::unshare(flags) } as libc::c_long)
     }
 
+    fn setns(&self, fd: i32, nstype: i32) -> SysResult {
+        check(unsafe { libc::setns(fd, nstype) } as libc::c_long)
+    }
+
     fn loopback_up(&self) -> SysResult {
         let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         check(sock as libc::c_long)?;

@@ -34,6 +34,8 @@ pub trait Syscall {
     fn sethostname(&self, name: &CStr) -> SysResult;
     fn chdir(&self, path: &CStr) -> SysResult;
     fn unshare(&self, flags: i32) -> SysResult;
+    /// setns(2): joins the namespace `fd` refers to.
+    fn setns(&self, fd: i32, nstype: i32) -> SysResult;
     /// Brings the loopback interface of the current network namespace up.
     fn loopback_up(&self) -> SysResult;
     /// setgroups, setgid, setuid in that order.

@@ -1,0 +1,48 @@
+//! `sbx exec [-i] [-e K=V] [-w DIR] [-u USER] CONTAINER CMD...`: exits with the command's code.
+
+use super::run::fail_run;
+use crate::container::exec::{ExecOptions, exec as exec_in};
+use crate::image::Store;
+use crate::plugin::PluginSet;
+use clap::Args;
+use std::path::Path;
+
+#[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct ExecArgs {
+    /// Keep stdin open (otherwise the command reads /dev/null).
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Set an environment variable (KEY=VALUE, or KEY to pass sbx's own).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Working directory in the container.
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// User to run as: name, uid, name:group or uid:gid.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The container: its name or an id prefix.
+    pub container: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub cmd: Vec<String>,
+}
+
+pub fn exec(store: &Store, args: ExecArgs, config: Option<&Path>) -> i32 {
+    let plugins = match super::config::resolve(config) {
+        Ok(c) => PluginSet::new(&store.root().join("plugins"), c.plugins),
+        Err(code) => return code,
+    };
+    let opts = ExecOptions {
+        cmd: args.cmd,
+        env: args.env,
+        workdir: args.workdir,
+        user: args.user,
+        interactive: args.interactive,
+    };
+    exec_in(store, &args.container, &opts, &plugins).unwrap_or_else(fail_run)
+}

@@ -1,0 +1,190 @@
+//! `sbx exec`: a new process in a running container: its namespaces (mount, PID, UTS, IPC,
+//! network, cgroup), its cgroup, its capabilities and user, with the container's environment plus
+//! `-e`. The exec is a spec check of its own: the policies see the container's spec with the exec's
+//! command, user and environment, and may refuse it.
+
+use super::admission;
+use super::process;
+use super::run::RunError;
+use super::spec::{self, ContainerSpec, SpecError};
+use super::state;
+use super::user;
+use crate::image::Store;
+use crate::isolate::cgroup::{self, Entry};
+use crate::isolate::child::Exec;
+use crate::isolate::spawn::{self, SpawnError};
+use crate::isolate::{ChildPlan, ProcOp, Progress, caps};
+use crate::plugin::spec_check::SpecDecision;
+use crate::plugin::{PluginSet, convert};
+use crate::rootfs::plan::cstr;
+use crate::sys::linux::Linux;
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub cmd: Vec<String>,
+    /// `-e K=V`, or `-e K` to take K from sbx's own environment.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub interactive: bool,
+}
+
+/// The container's spec as the exec runs it. Pure.
+pub fn exec_spec(
+    mut spec: ContainerSpec,
+    o: &ExecOptions,
+    host_env: impl Fn(&str) -> Option<String>,
+) -> Result<ContainerSpec, SpecError> {
+    if o.cmd.is_empty() {
+        return Err(SpecError::NoCommand);
+    }
+    spec.args = o.cmd.clone();
+    for e in &o.env {
+        match e.split_once('=') {
+            Some(("", _)) => return Err(SpecError::BadEnv(e.clone())),
+            Some((k, v)) => spec::set_env(&mut spec.env, k, v),
+            None if e.is_empty() => return Err(SpecError::BadEnv(e.clone())),
+            None => {
+                if let Some(v) = host_env(e) {
+                    spec::set_env(&mut spec.env, e, &v);
+                }
+            }
+        }
+    }
+    if let Some(w) = &o.workdir {
+        if !w.starts_with('/') {
+            return Err(SpecError::RelativeWorkdir(w.clone()));
+        }
+        spec.cwd = w.clone();
+    }
+    if let Some(u) = &o.user {
+        spec.user = u.clone();
+    }
+    Ok(spec)
+}
+
+fn cstrings(v: &[String]) -> Result<Vec<CString>, RunError> {
+    v.iter().map(|s| CString::new(s.as_str()).map_err(|_| RunError::Spec(SpecError::BadEnv(s.clone())))).collect()
+}
+
+/// Runs `opts.cmd` in the running container `query` names; returns its exit code.
+pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RunError> {
+    let (dir, record) = state::find(store, query)?;
+    let pid = match record.pid {
+        Some(pid) if state::is_running(&dir) => pid,
+        _ => return Err(RunError::NotRunning(record.name)),
+    };
+    let spec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
+    let mut spec = exec_spec(spec, opts, |k| std::env::var(k).ok())?;
+    if !plugins.is_empty() {
+        let image = convert::bare_image(&record.image);
+        match admission::evaluate_spec(&image, &spec, plugins.load()?).decision {
+            SpecDecision::Deny { plugin, reason, .. } => return Err(RunError::Denied { plugin, reason }),
+            SpecDecision::Allow { spec: adjusted, .. } => spec = *adjusted,
+        }
+    }
+    // The container's own files name its users; /proc/PID/root resolves inside the container.
+    let root = Path::new("/proc").join(pid.to_string()).join("root");
+    let passwd = std::fs::read_to_string(root.join("etc/passwd")).ok();
+    let group = std::fs::read_to_string(root.join("etc/group")).ok();
+    let user = user::resolve(&spec.user, passwd.as_deref(), group.as_deref())?;
+
+    let open = |name: &str| -> Result<OwnedFd, RunError> {
+        let path = Path::new("/proc").join(pid.to_string()).join("ns").join(name);
+        File::open(&path).map(OwnedFd::from).map_err(|_| RunError::NotRunning(record.name.clone()))
+    };
+    let joins = [
+        (open("ipc")?, libc::CLONE_NEWIPC),
+        (open("uts")?, libc::CLONE_NEWUTS),
+        (open("net")?, libc::CLONE_NEWNET),
+        (open("cgroup")?, libc::CLONE_NEWCGROUP),
+        (open("mnt")?, libc::CLONE_NEWNS),
+    ];
+    // A process cannot move itself into a PID namespace; its next child is born there.
+    let pid_ns = open("pid")?;
+    if unsafe { libc::setns(pid_ns.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+        return Err(RunError::Spawn(SpawnError::Start(std::io::Error::last_os_error())));
+    }
+    let dirs: Vec<_> =
+        cgroup::hierarchies(Path::new("/sys/fs/cgroup")).into_iter().map(|p| p.join(&record.id)).collect();
+    let entry = cgroup::entry_of(&dirs)?;
+    let (clone_into, tasks): (Option<i32>, Vec<i32>) = match &entry {
+        Entry::Clone(fd) => (Some(fd.as_raw_fd()), Vec::new()),
+        Entry::Tasks(fds) => (None, fds.iter().map(|f| f.as_raw_fd()).collect()),
+    };
+    let null = if opts.interactive {
+        None
+    } else {
+        Some(spawn::dev_null().map_err(|e| RunError::Spawn(SpawnError::Start(e)))?)
+    };
+
+    let mut before = vec![ProcOp::DieWithParent, ProcOp::ResetSignals];
+    before.extend(tasks.iter().map(|fd| ProcOp::JoinCgroup(*fd)));
+    before.extend(joins.iter().map(|(fd, nstype)| ProcOp::Setns { fd: fd.as_raw_fd(), nstype: *nstype }));
+    let mut after = vec![ProcOp::Chdir(cstr(&spec.cwd))];
+    if let Some(f) = &null {
+        after.push(ProcOp::Redirect { from: f.as_raw_fd(), to: 0 });
+    }
+    let caps = caps::mask(&spec.capabilities).map_err(SpecError::from)?;
+    after.push(ProcOp::DropBounding(caps));
+    after.push(ProcOp::SetIds { uid: user.uid, gid: user.gid, groups: user.groups.clone() });
+    if user.uid == 0 {
+        after.push(ProcOp::SetCaps(caps));
+    }
+    after.push(ProcOp::CloexecFrom(3));
+    if spec::get_env(&spec.env, "HOME").is_none() {
+        spec::set_env(&mut spec.env, "HOME", &user.home);
+    }
+    let path = spec::get_env(&spec.env, "PATH").unwrap_or(spec::DEFAULT_PATH);
+    let exec =
+        Exec::new(cstrings(&spec::exec_candidates(&spec.args[0], path))?, cstrings(&spec.args)?, cstrings(&spec.env)?);
+    let plan = ChildPlan { before, mounts: Vec::new(), after, exec, pause_before_exec: false };
+    let mut child = spawn::spawn(&plan, 0, clone_into, &Linux)?;
+    drop((entry, null, joins));
+    match child.advance() {
+        Ok(Progress::Running) => Ok(child.wait().code),
+        Ok(Progress::Failed(f)) => {
+            child.wait();
+            Err(process::describe_failure(&plan, f, &spec))
+        }
+        Ok(Progress::Ready) => Err(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused")))),
+        Err(e) => Err(RunError::Spawn(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::spec::{Overrides, build};
+
+    #[test]
+    fn the_exec_takes_the_containers_spec_with_its_own_command_env_user_and_dir() {
+        let base = build(
+            "img",
+            None,
+            &Overrides { cmd: vec!["sleep".into()], env: vec!["A=1".into()], ..Default::default() },
+            "h",
+            |_| None,
+        )
+        .unwrap();
+        let o = ExecOptions {
+            cmd: vec!["ps".into()],
+            env: vec!["B=2".into()],
+            workdir: Some("/tmp".into()),
+            user: Some("1000".into()),
+            interactive: false,
+        };
+        let s = exec_spec(base.clone(), &o, |_| None).unwrap();
+        assert_eq!(s.args, ["ps"]);
+        assert_eq!((spec::get_env(&s.env, "A"), spec::get_env(&s.env, "B")), (Some("1"), Some("2")));
+        assert_eq!((s.cwd.as_str(), s.user.as_str()), ("/tmp", "1000"));
+        assert_eq!(s.capabilities, base.capabilities);
+        let bad = ExecOptions { workdir: Some("tmp".into()), ..o.clone() };
+        assert_eq!(exec_spec(base.clone(), &bad, |_| None), Err(SpecError::RelativeWorkdir("tmp".into())));
+        assert_eq!(exec_spec(base, &ExecOptions::default(), |_| None), Err(SpecError::NoCommand));
+    }
+}
