@@ -299,3 +299,37 @@ fn exec_joins_a_running_container_and_is_a_policy_check_of_its_own() {
     assert!(r.code == 125 && r.stderr.contains("container host is not running"), "{r:?}");
     s.assert_clean(1);
 }
+
+#[test]
+fn commit_makes_an_image_of_the_changes_and_the_policies_check_it() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let script = "echo kept > /data.txt; rm /etc/group; ln -s /data.txt /link; cp /bin/busybox /suid; chmod u+s /suid";
+    let r = s.sbx(&["run", "--name", "src", "busybox", "sh", "-c", script]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let strict = s.write_config(&format!("plugins:\n  - path: {}\n", sbx_tests::harness::plugin_arg("deny-setuid")));
+    let r = s.sbx(&["--config", &strict, "commit", "src", "denied:v1"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains("denied by policy deny-setuid") && r.stderr.contains("/suid"), "{r:?}");
+    assert!(!s.sbx(&["images"]).stdout.contains("denied"), "a denied image is not stored");
+    let r = s.sbx(&["commit", "src", "mine:v1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.starts_with("sha256:"), "{r:?}");
+    let r = s.sbx(&["images"]);
+    assert!(
+        r.stdout.lines().any(|l| l.starts_with("mine ") && l.contains("v1") && l.trim_end().ends_with('2')),
+        "{r:?}"
+    );
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "mine:v1",
+        "sh",
+        "-c",
+        "cat /data.txt /link; test -e /etc/group || echo gone; stat -c %a /suid",
+    ]);
+    assert_eq!(r.stdout, "kept\nkept\ngone\n4755\n", "{r:?}");
+    s.assert_clean(1);
+}

@@ -1,6 +1,7 @@
 //! Command-line parsing (clap) and dispatch to the verbs, one file each. No logic lives here: the
 //! verbs call the library and map its errors to docker's exit codes.
 
+mod commit;
 mod config;
 mod control;
 mod create;
@@ -54,6 +55,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Show what a container changed in its writable layer.
     Diff(diff::DiffArgs),
+    /// Make a new image of a container's changes.
+    Commit(commit::CommitArgs),
     /// Run a command in a running container.
     Exec(exec::ExecArgs),
     /// Show a detached container's output.
@@ -151,6 +154,7 @@ pub fn main() -> i32 {
         Command::Inspect(args) => inspect::inspect(&store, args),
         Command::Diff(args) => diff::diff(&store, args),
         Command::Exec(args) => exec::exec(&store, args, cli.config.as_deref()),
+        Command::Commit(args) => commit::commit(&store, args, cli.config.as_deref()),
         Command::Logs(args) => logs::logs(&store, args),
         Command::Stop(args) => control::stop(&store, args),
         Command::Kill(args) => control::kill(&store, args),

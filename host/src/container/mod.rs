@@ -2,6 +2,7 @@
 //! lifecycle events, and the run and rm verbs.
 
 pub mod admission;
+pub mod commit;
 pub mod control;
 pub mod create;
 pub mod decision;

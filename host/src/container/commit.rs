@@ -1,0 +1,219 @@
+//! `sbx commit`: a container's writable layer becomes a new image layer on top of the layers it
+//! mounts: the layer is written as an OCI tarball (deletions as `.wh.` files, opaque directories as
+//! `.wh..wh..opq`), unpacked into the store like any loaded layer, and the image's config gets its
+//! diff id, a history step, and the container's command and environment. The policies check the
+//! new image and its layers before it is stored. The writable layer is read without following
+//! symlinks.
+
+use super::admission;
+use super::run::{RunError, image_config};
+use super::spec::ContainerSpec;
+use super::state::{self, ContainerRecord};
+use crate::image::digest::Hashing;
+use crate::image::reference;
+use crate::image::store::{LayerMeta, LayerRef};
+use crate::image::{Digest, ImageRecord, Store};
+use crate::layer;
+use crate::plugin::chain::Decision;
+use crate::plugin::{PluginSet, convert};
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{Mode, SFlag, fstatat};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+/// Directories sbx makes in every container to mount on; not the container's changes.
+const MOUNT_POINTS: [&str; 3] = ["dev", "proc", "sys"];
+
+fn io(e: Errno) -> std::io::Error {
+    std::io::Error::from_raw_os_error(e as i32)
+}
+
+fn header(kind: tar::EntryType, st: &nix::sys::stat::FileStat, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(st.st_mode & 0o7777);
+    h.set_uid(u64::from(st.st_uid));
+    h.set_gid(u64::from(st.st_gid));
+    h.set_mtime(st.st_mtime.max(0) as u64);
+    h.set_size(size);
+    h
+}
+
+/// Appends the tree of the open directory `fd` (as `prefix`) to `tar`, without following links.
+fn append_dir<W: Write>(tar: &mut tar::Builder<W>, fd: OwnedFd, prefix: &str) -> std::io::Result<()> {
+    let mut dir = Dir::from_fd(fd).map_err(io)?;
+    let at = unsafe { BorrowedFd::borrow_raw(dir.as_raw_fd()) };
+    let mut names: Vec<std::ffi::CString> = dir
+        .iter()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_owned())
+        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect();
+    names.sort();
+    for name in names {
+        let text = name.to_string_lossy().into_owned();
+        let path = format!("{prefix}{text}");
+        let st = fstatat(at, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(io)?;
+        let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+        match fmt {
+            SFlag::S_IFDIR => {
+                if prefix.is_empty() && MOUNT_POINTS.contains(&text.as_str()) {
+                    continue;
+                }
+                let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                let sub = openat(at, name.as_c_str(), flags, Mode::empty()).map_err(io)?;
+                tar.append_data(&mut header(tar::EntryType::Directory, &st, 0), format!("{path}/"), std::io::empty())?;
+                let mut opaque = [0u8; 1];
+                let n = unsafe {
+                    libc::fgetxattr(sub.as_raw_fd(), c"trusted.overlay.opaque".as_ptr(), opaque.as_mut_ptr().cast(), 1)
+                };
+                if n == 1 && opaque[0] == b'y' {
+                    tar.append_data(
+                        &mut header(tar::EntryType::Regular, &st, 0),
+                        format!("{path}/.wh..wh..opq"),
+                        std::io::empty(),
+                    )?;
+                }
+                append_dir(tar, sub, &format!("{path}/"))?;
+            }
+            SFlag::S_IFCHR if st.st_rdev == 0 => {
+                let wh = match path.rsplit_once('/') {
+                    Some((dir, base)) => format!("{dir}/.wh.{base}"),
+                    None => format!(".wh.{path}"),
+                };
+                tar.append_data(&mut header(tar::EntryType::Regular, &st, 0), wh, std::io::empty())?;
+            }
+            SFlag::S_IFREG => {
+                let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                let file = File::from(openat(at, name.as_c_str(), flags, Mode::empty()).map_err(io)?);
+                tar.append_data(&mut header(tar::EntryType::Regular, &st, st.st_size as u64), path, file)?;
+            }
+            SFlag::S_IFLNK => {
+                let target = nix::fcntl::readlinkat(at, name.as_c_str()).map_err(io)?;
+                let mut h = header(tar::EntryType::Symlink, &st, 0);
+                tar.append_link(&mut h, path, target)?;
+            }
+            SFlag::S_IFCHR | SFlag::S_IFBLK | SFlag::S_IFIFO => {
+                let kind = match fmt {
+                    SFlag::S_IFCHR => tar::EntryType::Char,
+                    SFlag::S_IFBLK => tar::EntryType::Block,
+                    _ => tar::EntryType::Fifo,
+                };
+                let mut h = header(kind, &st, 0);
+                h.set_device_major(nix::sys::stat::major(st.st_rdev) as u32)?;
+                h.set_device_minor(nix::sys::stat::minor(st.st_rdev) as u32)?;
+                tar.append_data(&mut h, path, std::io::empty())?;
+            }
+            // Sockets do not go into images.
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Writes the writable layer `upper` as an OCI layer tarball to `out`.
+pub fn write_layer(upper: &Path, out: impl Write) -> std::io::Result<()> {
+    let root =
+        nix::fcntl::open(upper, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(io)?;
+    let mut tar = tar::Builder::new(out);
+    append_dir(&mut tar, root, "")?;
+    tar.into_inner()?.flush()
+}
+
+/// The new image's config: the base's, with the layers the container mounts plus the new one, a
+/// history step, and the container's command and environment.
+fn new_config(base: &[u8], diff_ids: &[Digest], spec: &ContainerSpec, how: &str) -> Result<Vec<u8>, serde_json::Error> {
+    let mut c: serde_json::Value = serde_json::from_slice(base)?;
+    let now = crate::time::now_rfc3339();
+    c["created"] = now.clone().into();
+    c["rootfs"] = serde_json::json!({ "type": "layers", "diff_ids": diff_ids.iter().map(ToString::to_string).collect::<Vec<_>>() });
+    let step = serde_json::json!({ "created": now, "created_by": how });
+    match c["history"].as_array_mut() {
+        Some(h) => h.push(step),
+        None => c["history"] = serde_json::json!([step]),
+    }
+    let env: Vec<&String> = spec.env.iter().filter(|e| !e.starts_with("HOSTNAME=")).collect();
+    if !c["config"].is_object() {
+        c["config"] = serde_json::json!({});
+    }
+    c["config"]["Cmd"] = serde_json::json!(spec.args);
+    c["config"]["Entrypoint"] = serde_json::Value::Null;
+    c["config"]["Env"] = serde_json::json!(env);
+    c["config"]["User"] = if spec.user.is_empty() { serde_json::Value::Null } else { spec.user.clone().into() };
+    serde_json::to_vec(&c)
+}
+
+/// Commits the container `query` names as a new image, named `name` when given; returns it.
+pub fn commit(store: &Store, query: &str, name: Option<&str>, plugins: &PluginSet) -> Result<ImageRecord, RunError> {
+    let (dir, record): (_, ContainerRecord) = state::find(store, query)?;
+    let spec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
+    let base = store.find_image(record.image_id.hex())?;
+    let names = match name {
+        Some(n) => vec![
+            reference::normalize_name(n).map_err(|e| RunError::Config { image: n.into(), message: e.to_string() })?,
+        ],
+        None => Vec::new(),
+    };
+    let layer_err = |e: std::io::Error| RunError::ContainerDir { path: dir.join("upper"), source: e };
+
+    // The tarball, then unpacked as any loaded layer is (with its checks) while its digest is taken.
+    let staging = store.stage()?;
+    let tar_path = staging.path().join("layer.tar");
+    let out = File::create(&tar_path).map_err(layer_err)?;
+    write_layer(&dir.join("upper"), BufWriter::new(out)).map_err(layer_err)?;
+    let size = std::fs::metadata(&tar_path).map_err(layer_err)?.len();
+    let layer_staging = store.stage_layer()?;
+    let mut reader = Hashing::new(File::open(&tar_path).map_err(layer_err)?);
+    let report = layer::unpack(&mut reader, &layer_staging.path().join("diff"))
+        .map_err(|e| RunError::Config { image: record.name.clone(), message: e.to_string() })?;
+    let (diff_id, _) = reader.finish().map_err(layer_err)?;
+    if !store.has_layer(&diff_id) {
+        let meta =
+            LayerMeta { diff_id: diff_id.clone(), unpacked_size: report.unpacked_size, entries: report.entries.len() };
+        store.commit_layer(layer_staging, &meta, &report.entries)?;
+    }
+    drop(staging);
+
+    let mut layers: Vec<LayerRef> = if record.layers.is_empty() {
+        base.layers.clone()
+    } else {
+        record.layers.iter().filter_map(|d| base.layers.iter().find(|l| l.diff_id == *d).cloned()).collect()
+    };
+    layers.push(LayerRef {
+        digest: diff_id.clone(),
+        diff_id: diff_id.clone(),
+        media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        size,
+    });
+    let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
+    let how = format!("sbx commit {}", record.name);
+    let config_bytes = new_config(&store.blob(&base.id)?, &diff_ids, &spec, &how)
+        .map_err(|e| RunError::Config { image: base.id.to_string(), message: e.to_string() })?;
+    let id = store.put_blob(&config_bytes)?;
+    let unpacked: u64 = diff_ids.iter().filter_map(|d| store.layer_meta(d).ok()).map(|m| m.unpacked_size).sum();
+    let image = ImageRecord {
+        id,
+        names,
+        manifest_digest: None,
+        layers,
+        created: Some(crate::time::now_rfc3339()),
+        size: unpacked,
+    };
+
+    // The policies see the new image and its new layer before it is stored.
+    if !plugins.is_empty() {
+        let config = image_config(store, &image)?;
+        let reference = name.unwrap_or(&how);
+        let wit = convert::image(reference, &image, &config);
+        if let Decision::Deny { plugin, reason, .. } =
+            admission::evaluate(store, &wit, &image, &config, plugins.load()?).decision
+        {
+            return Err(RunError::Denied { plugin, reason });
+        }
+    }
+    Ok(store.save_image(image)?)
+}
