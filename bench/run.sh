@@ -61,6 +61,30 @@ python3 bench/paired.py "$runs" \
     "sbx 5 policies=$sbx run --rm $five busybox /bin/true" \
     "sbx 5 policies uncached=env SBX_POLICY_CACHE=off $sbx run --rm $five busybox /bin/true"
 
+# Lifecycle verbs against crun's in the same session (podman is not installed on these machines):
+# exec into a running container, and a detached container's whole life (run -d, stop, rm).
+mkdir -p "$work/bundle-sleep"
+ln -s "$work/bundle/rootfs" "$work/bundle-sleep/rootfs"
+jq '.process.args=["sleep","1000"]' "$work/bundle/config.json" > "$work/bundle-sleep/config.json"
+crun run -d --bundle "$work/bundle-sleep" bench-sleep
+cid=$("$sbx" run -d busybox sleep 1000)
+monitor=$(awk '{print $4}' "/proc/$("$sbx" inspect "$cid" | jq '.[0].State.Pid')/stat")
+hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/exec.json" \
+    -n "crun exec" "crun exec bench-sleep /bin/true" \
+    -n "sbx exec" "$sbx exec $cid /bin/true" >&2
+hyperfine --warmup 3 --runs 30 --export-json "$work/life.json" \
+    -n "crun run -d, kill, delete" "crun run -d --bundle $work/bundle-sleep bench-life && crun kill bench-life KILL && crun delete -f bench-life" \
+    -n "sbx run -d, stop, rm" "id=\$($sbx run -d busybox sleep 1000) && $sbx stop -t 0 \$id >/dev/null && $sbx rm \$id >/dev/null" >&2
+echo
+echo "lifecycle, median ms (ratio to crun):"
+for f in exec life; do
+    jq -r '.results as $r | ($r[0].median) as $c
+        | $r[] | "  \(.command | .+ " " * (28 - length))\(.median*1000 | .*100 | round/100) ms  (\(.median/$c | .*100 | round/100)x)"' "$work/$f.json"
+done
+echo "  the monitor of a detached container: $(grep VmRSS "/proc/$monitor/status" | awk '{print $2}') KiB resident"
+"$sbx" rm -f "$cid" >/dev/null
+crun delete -f bench-sleep
+
 # Image load: a 128-layer docker-archive into an empty store each time.
 target/release/mkimage many:128 docker-archive "$work/many.tar"
 hyperfine -N --warmup 1 --runs 5 --export-json "$work/load.json" \

@@ -333,3 +333,19 @@ fn commit_makes_an_image_of_the_changes_and_the_policies_check_it() {
     assert_eq!(r.stdout, "kept\nkept\ngone\n4755\n", "{r:?}");
     s.assert_clean(1);
 }
+
+#[test]
+fn a_killed_sbx_leaves_a_dead_container_that_rm_cleans() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let mut sbx = s.command(&["run", "--name", "fg", "busybox", "sleep", "100"]).spawn().unwrap();
+    wait_for("the container to run", || s.sbx(&["ps"]).stdout.contains(" fg"));
+    unsafe { libc::kill(sbx.id() as i32, libc::SIGKILL) };
+    let _ = sbx.wait();
+    wait_for("ps to say Dead", || s.sbx(&["ps", "-a"]).stdout.contains("Dead"));
+    let r = s.sbx(&["rm", "fg"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    s.assert_clean(0);
+}
