@@ -6,6 +6,7 @@
 //! symlinks.
 
 use super::admission;
+use super::diff::MOUNT_POINTS;
 use super::run::{RunError, image_config};
 use super::spec::ContainerSpec;
 use super::state::{self, ContainerRecord};
@@ -24,9 +25,6 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
-
-/// Directories sbx makes in every container to mount on; not the container's changes.
-const MOUNT_POINTS: [&str; 3] = ["dev", "proc", "sys"];
 
 fn io(e: Errno) -> std::io::Error {
     std::io::Error::from_raw_os_error(e as i32)

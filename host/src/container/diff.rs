@@ -50,7 +50,7 @@ pub fn merged(layers: &[Vec<IndexEntry>]) -> BTreeSet<String> {
 
 /// Directories sbx makes in every container to mount /proc, /dev and /sys on; like docker's init
 /// layer, they are not the container's changes.
-const MOUNT_POINTS: [&str; 3] = ["dev", "proc", "sys"];
+pub const MOUNT_POINTS: [&str; 3] = ["dev", "proc", "sys"];
 
 /// docker's lines for the writable layer's entries over `below`, sorted by path.
 pub fn changes(upper: &[Walked], below: &BTreeSet<String>) -> Vec<String> {

@@ -11,14 +11,12 @@ use super::state;
 use super::user;
 use crate::image::Store;
 use crate::isolate::cgroup::{self, Entry};
-use crate::isolate::child::Exec;
 use crate::isolate::spawn::{self, SpawnError};
-use crate::isolate::{ChildPlan, ProcOp, Progress, caps};
+use crate::isolate::{ChildPlan, ProcOp, Progress};
 use crate::plugin::spec_check::SpecDecision;
 use crate::plugin::{PluginSet, convert};
 use crate::rootfs::plan::cstr;
 use crate::sys::linux::Linux;
-use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -43,18 +41,7 @@ pub fn exec_spec(
         return Err(SpecError::NoCommand);
     }
     spec.args = o.cmd.clone();
-    for e in &o.env {
-        match e.split_once('=') {
-            Some(("", _)) => return Err(SpecError::BadEnv(e.clone())),
-            Some((k, v)) => spec::set_env(&mut spec.env, k, v),
-            None if e.is_empty() => return Err(SpecError::BadEnv(e.clone())),
-            None => {
-                if let Some(v) = host_env(e) {
-                    spec::set_env(&mut spec.env, e, &v);
-                }
-            }
-        }
-    }
+    spec::apply_env_flags(&mut spec.env, &o.env, host_env)?;
     if let Some(w) = &o.workdir {
         if !w.starts_with('/') {
             return Err(SpecError::RelativeWorkdir(w.clone()));
@@ -65,10 +52,6 @@ pub fn exec_spec(
         spec.user = u.clone();
     }
     Ok(spec)
-}
-
-fn cstrings(v: &[String]) -> Result<Vec<CString>, RunError> {
-    v.iter().map(|s| CString::new(s.as_str()).map_err(|_| RunError::Spec(SpecError::BadEnv(s.clone())))).collect()
 }
 
 /// Runs `opts.cmd` in the running container `query` names; returns its exit code.
@@ -129,19 +112,11 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     if let Some(f) = &null {
         after.push(ProcOp::Redirect { from: f.as_raw_fd(), to: 0 });
     }
-    let caps = caps::mask(&spec.capabilities).map_err(SpecError::from)?;
-    after.push(ProcOp::DropBounding(caps));
-    after.push(ProcOp::SetIds { uid: user.uid, gid: user.gid, groups: user.groups.clone() });
-    if user.uid == 0 {
-        after.push(ProcOp::SetCaps(caps));
-    }
-    after.push(ProcOp::CloexecFrom(3));
+    after.extend(process::become_user(&spec, &user)?);
     if spec::get_env(&spec.env, "HOME").is_none() {
         spec::set_env(&mut spec.env, "HOME", &user.home);
     }
-    let path = spec::get_env(&spec.env, "PATH").unwrap_or(spec::DEFAULT_PATH);
-    let exec =
-        Exec::new(cstrings(&spec::exec_candidates(&spec.args[0], path))?, cstrings(&spec.args)?, cstrings(&spec.env)?);
+    let exec = process::exec_of(&spec)?;
     let plan = ChildPlan { before, mounts: Vec::new(), after, exec, pause_before_exec: false };
     let mut child = spawn::spawn(&plan, 0, clone_into, &Linux)?;
     drop((entry, null, joins));

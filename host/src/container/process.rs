@@ -93,19 +93,29 @@ pub fn child_plan(
             after.push(ProcOp::Redirect { from, to });
         }
     }
-    let caps = caps::mask(&spec.capabilities).map_err(SpecError::from)?;
-    after.push(ProcOp::DropBounding(caps));
-    after.push(ProcOp::SetIds { uid: user.uid, gid: user.gid, groups: user.groups.clone() });
-    // Root keeps its capabilities across the id change; reduce them to the spec's. Other users
-    // lost theirs with it, as with docker.
-    if user.uid == 0 {
-        after.push(ProcOp::SetCaps(caps));
-    }
-    after.push(ProcOp::CloexecFrom(3));
-    let path = spec::get_env(&spec.env, "PATH").unwrap_or(spec::DEFAULT_PATH);
-    let exec =
-        Exec::new(cstrings(&spec::exec_candidates(&spec.args[0], path))?, cstrings(&spec.args)?, cstrings(&spec.env)?);
+    after.extend(become_user(spec, user)?);
+    let exec = exec_of(spec)?;
     Ok(ChildPlan { before, mounts, after, exec, pause_before_exec: prepared.pause_before_exec })
+}
+
+/// The last steps before exec, for a container's process and an exec's alike: the bounding set cut
+/// to the spec's capabilities, the user's ids, the capabilities again (root keeps its capabilities
+/// across the id change, other users lose them, as with docker), and no inherited descriptor.
+pub fn become_user(spec: &ContainerSpec, user: &User) -> Result<Vec<ProcOp>, RunError> {
+    let caps = caps::mask(&spec.capabilities).map_err(SpecError::from)?;
+    let mut ops =
+        vec![ProcOp::DropBounding(caps), ProcOp::SetIds { uid: user.uid, gid: user.gid, groups: user.groups.clone() }];
+    if user.uid == 0 {
+        ops.push(ProcOp::SetCaps(caps));
+    }
+    ops.push(ProcOp::CloexecFrom(3));
+    Ok(ops)
+}
+
+/// The spec's program, argv and environment, ready for the child.
+pub fn exec_of(spec: &ContainerSpec) -> Result<Exec, RunError> {
+    let path = spec::get_env(&spec.env, "PATH").unwrap_or(spec::DEFAULT_PATH);
+    Ok(Exec::new(cstrings(&spec::exec_candidates(&spec.args[0], path))?, cstrings(&spec.args)?, cstrings(&spec.env)?))
 }
 
 pub fn describe_failure(plan: &ChildPlan, f: Failure, spec: &ContainerSpec) -> RunError {

@@ -223,6 +223,28 @@ pub fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
     env.push(format!("{key}={value}"));
 }
 
+/// Applies `-e` flags to `env`: `K=V` sets K, a bare `K` takes K's value from sbx's own
+/// environment (and is skipped when sbx has none).
+pub fn apply_env_flags(
+    env: &mut Vec<String>,
+    flags: &[String],
+    host_env: impl Fn(&str) -> Option<String>,
+) -> Result<(), SpecError> {
+    for e in flags {
+        match e.split_once('=') {
+            Some(("", _)) => return Err(SpecError::BadEnv(e.clone())),
+            Some((k, v)) => set_env(env, k, v),
+            None if e.is_empty() => return Err(SpecError::BadEnv(e.clone())),
+            None => {
+                if let Some(v) = host_env(e) {
+                    set_env(env, e, &v);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn get_env<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
     env.iter().rev().find_map(|e| e.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v))
 }
@@ -258,18 +280,7 @@ pub fn build(
     }
     let hostname = o.hostname.clone().unwrap_or_else(|| default_hostname.to_string());
     set_env(&mut env, "HOSTNAME", &hostname);
-    for e in &o.env {
-        match e.split_once('=') {
-            Some(("", _)) => return Err(SpecError::BadEnv(e.clone())),
-            Some((k, v)) => set_env(&mut env, k, v),
-            None if e.is_empty() => return Err(SpecError::BadEnv(e.clone())),
-            None => {
-                if let Some(v) = host_env(e) {
-                    set_env(&mut env, e, &v);
-                }
-            }
-        }
-    }
+    apply_env_flags(&mut env, &o.env, host_env)?;
     let cwd = o
         .workdir
         .clone()
