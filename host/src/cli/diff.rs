@@ -16,13 +16,9 @@ pub fn diff(store: &Store, args: DiffArgs) -> i32 {
         Ok(found) => found,
         Err(e) => return super::fail(e),
     };
-    let layers = if record.layers.is_empty() {
-        match store.find_image(record.image_id.hex()) {
-            Ok(image) => image.layers.into_iter().map(|l| l.diff_id).collect(),
-            Err(e) => return super::fail(e),
-        }
-    } else {
-        record.layers
+    let layers = match record.mounted_layers(store) {
+        Ok(l) => l,
+        Err(e) => return super::fail(e),
     };
     let indexes = match layers.iter().map(|d| store.layer_index(d)).collect::<Result<Vec<_>, _>>() {
         Ok(i) => i,

@@ -176,11 +176,11 @@ pub fn commit(store: &Store, query: &str, name: Option<&str>, plugins: &PluginSe
     }
     drop(staging);
 
-    let mut layers: Vec<LayerRef> = if record.layers.is_empty() {
-        base.layers.clone()
-    } else {
-        record.layers.iter().filter_map(|d| base.layers.iter().find(|l| l.diff_id == *d).cloned()).collect()
-    };
+    let mut layers: Vec<LayerRef> = record
+        .mounted_layers(store)?
+        .iter()
+        .filter_map(|d| base.layers.iter().find(|l| l.diff_id == *d).cloned())
+        .collect();
     layers.push(LayerRef {
         digest: diff_id.clone(),
         diff_id: diff_id.clone(),

@@ -8,11 +8,10 @@ use super::events::{Events, Now};
 use super::layers;
 use super::run::{RunError, RunOptions, image_config, resolve_image};
 use super::spec;
-use super::state::{self, ContainerRecord, Status};
-use super::user;
+use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
 use crate::image::Store;
 use crate::plugin::bindings::Event;
-use crate::plugin::{PluginSet, convert, hooks};
+use crate::plugin::{PluginSet, convert};
 use crate::rootfs::bind::BindError;
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
@@ -25,37 +24,22 @@ fn check_name(store: &Store, name: &str) -> Result<(), RunError> {
     }
 }
 
-/// The container's directories; removed again unless kept.
-struct ContainerDirs {
-    root: PathBuf,
-    keep: bool,
-}
-
-impl ContainerDirs {
-    fn create(root: PathBuf) -> Result<ContainerDirs, RunError> {
-        let err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| RunError::ContainerDir { path, source }
-        };
-        fs::DirBuilder::new().mode(0o700).create(&root).map_err(err(&root))?;
-        let dirs = ContainerDirs { root, keep: false };
-        for (sub, mode) in [("upper", 0o755), ("work", 0o700), ("rootfs", 0o755)] {
-            let p = dirs.root.join(sub);
-            fs::DirBuilder::new().mode(mode).create(&p).map_err(err(&p))?;
-            // The overlay's root takes the upper directory's mode; mkdir's is cut by the umask.
-            std::os::unix::fs::chown(&p, Some(0), Some(0)).map_err(err(&p))?;
-            fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode)).map_err(err(&p))?;
-        }
-        Ok(dirs)
+/// Makes the container's directories; they are removed again unless the guard is told to keep them.
+fn make_dirs(root: &Path) -> Result<RemoveOnDrop, RunError> {
+    let err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunError::ContainerDir { path, source }
+    };
+    fs::DirBuilder::new().mode(0o700).create(root).map_err(err(root))?;
+    let guard = RemoveOnDrop(Some(root.to_path_buf()));
+    for (sub, mode) in [("upper", 0o755), ("work", 0o700), ("rootfs", 0o755)] {
+        let p = root.join(sub);
+        fs::DirBuilder::new().mode(mode).create(&p).map_err(err(&p))?;
+        // The overlay's root takes the upper directory's mode; mkdir's is cut by the umask.
+        std::os::unix::fs::chown(&p, Some(0), Some(0)).map_err(err(&p))?;
+        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode)).map_err(err(&p))?;
     }
-}
-
-impl Drop for ContainerDirs {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = fs::remove_dir_all(&self.root);
-        }
-    }
+    Ok(guard)
 }
 
 /// Creates the container `opts` describes and returns its record.
@@ -72,10 +56,8 @@ pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<C
     let layers: Vec<_> =
         image.layers.iter().enumerate().filter(|(i, _)| !skipped.contains(i)).map(|(_, l)| l.diff_id.clone()).collect();
     // The user must exist in the container's files now, not only when it starts.
-    let top_first: Vec<PathBuf> = layers.iter().rev().map(|d| store.layer_diff(d)).collect();
-    let passwd = layers::read_file(&top_first, Path::new("etc/passwd"));
-    let group = layers::read_file(&top_first, Path::new("etc/group"));
-    let user = user::resolve(&spec.user, passwd.as_deref(), group.as_deref())?;
+    let dirs: Vec<PathBuf> = layers.iter().map(|d| store.layer_diff(d)).collect();
+    let user = layers::resolve_user(&dirs, &spec.user)?;
     if spec::get_env(&spec.env, "HOME").is_none() {
         spec::set_env(&mut spec.env, "HOME", &user.home);
     }
@@ -85,7 +67,8 @@ pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<C
 
     let record_lock = store.lock()?;
     check_name(store, &name)?;
-    let mut dirs = ContainerDirs::create(store.container_dir(&id))?;
+    let root = store.container_dir(&id);
+    let mut made = make_dirs(&root)?;
     let record = ContainerRecord {
         id: id.clone(),
         name: name.clone(),
@@ -101,20 +84,16 @@ pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<C
         started: None,
         finished: None,
     };
-    record.save(&dirs.root)?;
-    state::save_spec(&dirs.root, &spec)?;
+    record.save(&root)?;
+    state::save_spec(&root, &spec)?;
     drop(record_lock);
 
     if plugins.may_have_hooks() {
         let wit_image = convert::image(&opts.image, &image, &config);
         if let Some(events) = Events::new(plugins.load()?, &id, &name, &wit_image, &spec) {
-            events.fire(Event::Create, Now::created()).map_err(|v| RunError::Vetoed {
-                plugin: v.plugin,
-                event: hooks::event_name(Event::Create),
-                reason: v.reason,
-            })?;
+            events.fire(Event::Create, Now::created())?;
         }
     }
-    dirs.keep = true;
+    made.keep();
     Ok(record)
 }

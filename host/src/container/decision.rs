@@ -73,7 +73,7 @@ pub fn key(
     let plugins: Vec<_> = plugins
         .specs()
         .iter()
-        .zip(&known)
+        .zip(known)
         .map(|(s, k)| {
             let l = &s.limits;
             serde_json::json!([

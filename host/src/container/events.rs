@@ -2,12 +2,13 @@
 //! [`crate::plugin::hooks`]): the WIT view of the container is built once, and only when some
 //! plugin listens.
 
+use super::run::RunError;
 use super::spec::ContainerSpec;
 use super::state::Status;
 use crate::plugin::Plugin;
 use crate::plugin::bindings::{Event, Image, Spec, Status as WitStatus};
 use crate::plugin::convert::{self, ContainerView};
-use crate::plugin::hooks::{self, HookTarget, Veto};
+use crate::plugin::hooks::{self, HookTarget};
 
 pub struct Events<'a> {
     targets: Vec<&'a dyn HookTarget>,
@@ -42,8 +43,9 @@ impl<'a> Events<'a> {
         Some(Events { targets, id: id.into(), name: name.into(), spec: convert::spec(image, spec) })
     }
 
-    /// Fires `event`, prints the notes; a veto (create and prestart only) is returned.
-    pub fn fire(&self, event: Event, now: Now) -> Result<(), Veto> {
+    /// Fires `event`, prints the notes; a veto (create and prestart only) is returned as the error
+    /// that stops the container.
+    pub fn fire(&self, event: Event, now: Now) -> Result<(), RunError> {
         let container = convert::container(ContainerView {
             id: &self.id,
             name: &self.name,
@@ -58,7 +60,11 @@ impl<'a> Events<'a> {
             signal: now.signal.map(|s| s as u32),
             oom_killed: now.oom_killed,
         });
-        let notes = hooks::fire(&self.targets, event, &container)?;
+        let notes = hooks::fire(&self.targets, event, &container).map_err(|v| RunError::Vetoed {
+            plugin: v.plugin,
+            event: hooks::event_name(event),
+            reason: v.reason,
+        })?;
         for n in notes {
             eprintln!("sbx: plugin {}: {}", n.plugin, n.message);
         }

@@ -37,3 +37,12 @@ fn read_limited(dir: &impl AsFd, name: &OsStr) -> Option<String> {
     File::from(fd).take(LIMIT).read_to_string(&mut text).ok()?;
     Some(text)
 }
+
+/// The user `name` (as `-u` takes it) by the /etc/passwd and /etc/group of the layer stack
+/// `layers_bottom_first`.
+pub fn resolve_user(layers_bottom_first: &[PathBuf], name: &str) -> Result<super::user::User, super::user::UserError> {
+    let top_first: Vec<PathBuf> = layers_bottom_first.iter().rev().cloned().collect();
+    let passwd = read_file(&top_first, Path::new("etc/passwd"));
+    let group = read_file(&top_first, Path::new("etc/group"));
+    super::user::resolve(name, passwd.as_deref(), group.as_deref())
+}

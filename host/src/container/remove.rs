@@ -48,8 +48,8 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
             .unwrap_or_else(|| convert::bare_image(&record.image));
         if let Some(events) = Events::new(plugins, &record.id, &record.name, &image, &spec) {
             let now = Now { status: Status::Exited, exit_code: record.exit_code, ..Now::created() };
-            if let Err(v) = events.fire(Event::Remove, now) {
-                eprintln!("sbx: warning: {}", v.reason);
+            if let Err(e) = events.fire(Event::Remove, now) {
+                eprintln!("sbx: warning: {e}");
             }
         }
     }

@@ -8,14 +8,13 @@ use super::layers;
 use super::process::{self, Dirs, Prepared};
 use super::run::{RunError, image_config};
 use super::spec::{self, ContainerSpec};
-use super::state::{self, ContainerRecord, Status};
-use super::user;
+use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
 use crate::image::Store;
 use crate::isolate::Progress;
 use crate::isolate::cgroup::{self, Cgroup, Entry};
 use crate::isolate::spawn::{self, SpawnError};
 use crate::plugin::bindings::Event;
-use crate::plugin::{PluginSet, convert, hooks};
+use crate::plugin::{PluginSet, convert};
 use crate::rootfs::bind;
 use crate::sys::linux::Linux;
 use std::fs::File;
@@ -73,17 +72,6 @@ fn lock_running(dir: &Path, name: &str) -> Result<File, RunError> {
     Ok(f)
 }
 
-/// Removes the container's directory when dropped, for `--rm`.
-struct RemoveOnDrop(Option<PathBuf>);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if let Some(dir) = &self.0 {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
 /// Starts the container `query` names and waits for it.
 pub fn start(store: &Store, query: &str, opts: StartOptions, plugins: &PluginSet) -> Result<i32, RunError> {
     let (dir, record) = state::find(store, query)?;
@@ -102,14 +90,7 @@ pub fn start_record(
 }
 
 fn fire(events: &Option<Events>, event: Event, now: Now) -> Result<(), RunError> {
-    match events {
-        Some(e) => e.fire(event, now).map_err(|v| RunError::Vetoed {
-            plugin: v.plugin,
-            event: hooks::event_name(event),
-            reason: v.reason,
-        }),
-        None => Ok(()),
-    }
+    events.as_ref().map_or(Ok(()), |e| e.fire(event, now))
 }
 
 /// A container whose process runs: what is needed to wait for it and record its end.
@@ -136,14 +117,9 @@ pub fn launch<'a>(
     let remove = RemoveOnDrop(opts.rm.then(|| dir.clone()));
     let running = lock_running(&dir, &record.name)?;
     let spec: ContainerSpec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
-    if record.layers.is_empty() {
-        record.layers = store.find_image(record.image_id.hex())?.layers.into_iter().map(|l| l.diff_id).collect();
-    }
+    record.layers = record.mounted_layers(store)?;
     let layers: Vec<PathBuf> = record.layers.iter().map(|d| store.layer_diff(d)).collect();
-    let top_first: Vec<PathBuf> = layers.iter().rev().cloned().collect();
-    let passwd = layers::read_file(&top_first, Path::new("etc/passwd"));
-    let group = layers::read_file(&top_first, Path::new("etc/group"));
-    let user = user::resolve(&spec.user, passwd.as_deref(), group.as_deref())?;
+    let user = layers::resolve_user(&layers, &spec.user)?;
     let binds = spec
         .mounts
         .iter()

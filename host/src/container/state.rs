@@ -66,8 +66,34 @@ impl ContainerRecord {
         write_atomic_unsynced(&dir.join(RECORD), &serde_json::to_vec_pretty(self).expect("serializable"))
     }
 
+    /// The diff ids of the layers the container mounts, bottom first: its record's, or for a
+    /// record from before they were kept, all of its image's.
+    pub fn mounted_layers(&self, store: &Store) -> Result<Vec<Digest>, StoreError> {
+        if !self.layers.is_empty() {
+            return Ok(self.layers.clone());
+        }
+        Ok(store.find_image(self.image_id.hex())?.layers.into_iter().map(|l| l.diff_id).collect())
+    }
+
     pub fn load(dir: &Path) -> Option<ContainerRecord> {
         serde_json::from_slice(&std::fs::read(dir.join(RECORD)).ok()?).ok()
+    }
+}
+
+/// Removes a container's directory when dropped (a failed create, or `--rm`), unless kept.
+pub struct RemoveOnDrop(pub Option<PathBuf>);
+
+impl RemoveOnDrop {
+    pub fn keep(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

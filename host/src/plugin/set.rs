@@ -28,12 +28,14 @@ pub fn check_all(cache_dir: &Path, specs: &[PluginSpec]) -> Result<Vec<Result<Pl
 pub struct PluginSet {
     cache_dir: PathBuf,
     specs: Vec<PluginSpec>,
+    /// Set once every plugin file is known (a run asks several times).
+    known: OnceCell<Vec<Known>>,
     loaded: OnceCell<Vec<Plugin>>,
 }
 
 impl PluginSet {
     pub fn new(cache_dir: &Path, specs: Vec<PluginSpec>) -> PluginSet {
-        PluginSet { cache_dir: cache_dir.to_path_buf(), specs, loaded: OnceCell::new() }
+        PluginSet { cache_dir: cache_dir.to_path_buf(), specs, known: OnceCell::new(), loaded: OnceCell::new() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -44,9 +46,18 @@ impl PluginSet {
         &self.specs
     }
 
-    /// What is known of every plugin file without loading it; None when one is new or changed.
-    pub fn known(&self) -> Option<Vec<Known>> {
-        self.specs.iter().map(|s| identity::lookup(&self.cache_dir, &std::fs::metadata(&s.path).ok()?)).collect()
+    /// What is known of every plugin file without loading it; None when one is new or changed
+    /// (loading the plugins makes them known).
+    pub fn known(&self) -> Option<&[Known]> {
+        if let Some(k) = self.known.get() {
+            return Some(k);
+        }
+        let known: Vec<Known> = self
+            .specs
+            .iter()
+            .map(|s| identity::lookup(&self.cache_dir, &std::fs::metadata(&s.path).ok()?))
+            .collect::<Option<_>>()?;
+        Some(self.known.get_or_init(|| known))
     }
 
     /// Whether some plugin has hooks (true when that is not known without loading them).
