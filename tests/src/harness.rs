@@ -43,6 +43,15 @@ pub fn is_root() -> bool {
     root
 }
 
+/// Polls `done` every 20 ms; panics naming `what` after 15 s.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(15), "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// A store of its own under /var/tmp, removed on drop (after checking it left nothing behind).
 pub struct Sandbox {
     pub root: PathBuf,

@@ -3,3 +3,4 @@
 
 pub mod harness;
 pub mod image;
+pub mod terminal;

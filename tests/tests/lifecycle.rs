@@ -1,7 +1,7 @@
 //! Containers that outlive their process: `sbx create`, `sbx start -a` on the same writable layer
 //! (a restarted container sees what it wrote), one start at a time, and the bad inputs.
 
-use sbx_tests::harness::{Sandbox, is_root, test_image};
+use sbx_tests::harness::{Sandbox, is_root, test_image, wait_for};
 use std::time::{Duration, Instant};
 
 fn busybox_sandbox() -> Sandbox {
@@ -131,14 +131,6 @@ fn ps_inspect_and_diff_show_what_docker_shows() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("no such container: nosuch"), "{r:?}");
     s.assert_clean(1);
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < Duration::from_secs(15), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -6,9 +6,6 @@ use crate::image::Store;
 use std::path::Path;
 
 pub fn create(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
-    if args.rm {
-        return super::fail("sbx create --rm is not supported yet: give --rm to sbx start instead");
-    }
     let plugins = match args.plugins(store, config) {
         Ok(p) => p,
         Err(code) => return code,

@@ -1,4 +1,4 @@
-//! `sbx exec [-i] [-e K=V] [-w DIR] [-u USER] CONTAINER CMD...`: exits with the command's code.
+//! `sbx exec [-i] [-t] [-e K=V] [-w DIR] [-u USER] CONTAINER CMD...`: exits with the command's code.
 
 use super::run::fail_run;
 use crate::container::exec::{ExecOptions, exec as exec_in};
@@ -13,6 +13,9 @@ pub struct ExecArgs {
     /// Keep stdin open (otherwise the command reads /dev/null).
     #[arg(short, long)]
     pub interactive: bool,
+    /// Give the command a terminal (with -i, sbx's terminal is put in raw mode and attached).
+    #[arg(short, long)]
+    pub tty: bool,
     /// Set an environment variable (KEY=VALUE, or KEY to pass sbx's own).
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -33,6 +36,9 @@ pub struct ExecArgs {
 }
 
 pub fn exec(store: &Store, args: ExecArgs, config: Option<&Path>) -> i32 {
+    if let Err(e) = super::check_terminal_input(args.interactive, args.tty) {
+        return super::fail(e);
+    }
     let plugins = match super::config::resolve(config) {
         Ok(c) => PluginSet::new(&store.root().join("plugins"), c.plugins),
         Err(code) => return code,
@@ -43,6 +49,7 @@ pub fn exec(store: &Store, args: ExecArgs, config: Option<&Path>) -> i32 {
         workdir: args.workdir,
         user: args.user,
         interactive: args.interactive,
+        tty: args.tty,
     };
     exec_in(store, &args.container, &opts, &plugins).unwrap_or_else(fail_run)
 }

@@ -121,6 +121,16 @@ pub fn print_table(rows: &[Vec<String>]) {
     }
 }
 
+/// `-i -t` attaches sbx's stdin to the container's terminal in raw mode, which needs stdin to be a
+/// terminal (as docker says).
+pub fn check_terminal_input(interactive: bool, tty: bool) -> Result<(), &'static str> {
+    use std::os::fd::AsFd;
+    if interactive && tty && !crate::container::terminal::is_terminal(std::io::stdin().as_fd()) {
+        return Err("the input device is not a TTY: drop -t (or -i), or run sbx from a terminal");
+    }
+    Ok(())
+}
+
 pub fn fail(e: impl std::fmt::Display) -> i32 {
     eprintln!("sbx: {e}");
     EXIT_SBX

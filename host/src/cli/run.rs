@@ -41,6 +41,17 @@ pub struct RunArgs {
     /// Keep stdin open (otherwise the container reads /dev/null).
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Give the container a terminal (a pty in its /dev/pts); with -i, sbx's terminal is put in
+    /// raw mode and attached to it.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Run a minimal init as PID 1 that reaps zombies and forwards signals to the command.
+    #[arg(long)]
+    pub init: bool,
+    /// Forward the signals sbx gets (INT, TERM, HUP, QUIT, USR1, USR2) to the container; with
+    /// false they end sbx, and the container (whose life is tied to sbx's) with it.
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
     /// Bind mount a host path: HOST:CONTAINER[:ro]; repeatable.
     #[arg(short = 'v', long = "volume", value_name = "HOST:CTR[:ro]")]
     pub volumes: Vec<String>,
@@ -104,6 +115,7 @@ impl RunArgs {
             name: self.name,
             rm: self.rm,
             interactive: self.interactive,
+            sig_proxy: self.sig_proxy,
             overrides: Overrides {
                 cmd: self.cmd,
                 entrypoint: self.entrypoint,
@@ -117,6 +129,8 @@ impl RunArgs {
                 cap_add: self.cap_add,
                 cap_drop: self.cap_drop,
                 limits: Limits { memory_bytes: self.memory, pids: self.pids_limit, cpu_millis: self.cpus },
+                tty: self.tty,
+                init: self.init,
             },
         })
     }
@@ -131,6 +145,9 @@ pub fn fail_run(e: RunError) -> i32 {
 pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
     if args.detach {
         return super::monitor::run_detached(store, args, config);
+    }
+    if let Err(e) = super::check_terminal_input(args.interactive, args.tty) {
+        return super::fail(e);
     }
     let plugins = match args.plugins(store, config) {
         Ok(p) => p,

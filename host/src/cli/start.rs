@@ -37,6 +37,11 @@ pub fn start(store: &Store, args: StartArgs, config: Option<&Path>) -> i32 {
             Err(e) => super::fail(e),
         };
     }
+    let found = state::find(store, &args.container).ok();
+    let tty = found.and_then(|(dir, _)| state::load_spec(&dir)).is_some_and(|s| s.terminal);
+    if let Err(e) = super::check_terminal_input(args.interactive, tty) {
+        return super::fail(e);
+    }
     let plugins = match super::config::resolve(config) {
         Ok(c) => PluginSet::new(&store.root().join("plugins"), c.plugins),
         Err(code) => return code,

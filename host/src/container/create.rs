@@ -83,6 +83,7 @@ pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<C
         oom_killed: false,
         started: None,
         finished: None,
+        auto_remove: opts.rm,
     };
     record.save(&root)?;
     state::save_spec(&root, &spec)?;

@@ -8,6 +8,7 @@ use super::process;
 use super::run::RunError;
 use super::spec::{self, ContainerSpec, SpecError};
 use super::state;
+use super::terminal;
 use super::user;
 use crate::image::Store;
 use crate::isolate::cgroup::{self, Entry};
@@ -29,6 +30,8 @@ pub struct ExecOptions {
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub interactive: bool,
+    /// `-t`: a terminal of its own in the container's /dev/pts.
+    pub tty: bool,
 }
 
 /// The container's spec as the exec runs it. Pure.
@@ -41,6 +44,8 @@ pub fn exec_spec(
         return Err(SpecError::NoCommand);
     }
     spec.args = o.cmd.clone();
+    spec.terminal = o.tty;
+    spec.init = false;
     spec::apply_env_flags(&mut spec.env, &o.env, host_env)?;
     if let Some(w) = &o.workdir {
         if !w.starts_with('/') {
@@ -99,19 +104,16 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
         Entry::Clone(fd) => (Some(fd.as_raw_fd()), Vec::new()),
         Entry::Tasks(fds) => (None, fds.iter().map(|f| f.as_raw_fd()).collect()),
     };
-    let null = if opts.interactive {
-        None
-    } else {
-        Some(spawn::dev_null().map_err(|e| RunError::Spawn(SpawnError::Start(e)))?)
-    };
+    let start_error = |e| RunError::Spawn(SpawnError::Start(e));
+    let null = if opts.interactive || opts.tty { None } else { Some(spawn::dev_null().map_err(start_error)?) };
+    let console = if opts.tty { Some(terminal::pair().map_err(start_error)?) } else { None };
 
     let mut before = vec![ProcOp::DieWithParent, ProcOp::ResetSignals];
     before.extend(tasks.iter().map(|fd| ProcOp::JoinCgroup(*fd)));
     before.extend(joins.iter().map(|(fd, nstype)| ProcOp::Setns { fd: fd.as_raw_fd(), nstype: *nstype }));
     let mut after = vec![ProcOp::Chdir(cstr(&spec.cwd))];
-    if let Some(f) = &null {
-        after.push(ProcOp::Redirect { from: f.as_raw_fd(), to: 0 });
-    }
+    let tty = console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size()));
+    after.extend(process::stdio(tty, [null.as_ref().map(|f| f.as_raw_fd()), None, None], &user));
     after.extend(process::become_user(&spec, &user)?);
     if spec::get_env(&spec.env, "HOME").is_none() {
         spec::set_env(&mut spec.env, "HOME", &user.home);
@@ -120,8 +122,16 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     let plan = ChildPlan { before, mounts: Vec::new(), after, exec, pause_before_exec: false };
     let mut child = spawn::spawn(&plan, 0, clone_into, &Linux)?;
     drop((entry, null, joins));
+    let console = console.map(|(ours, _)| ours);
     match child.advance() {
-        Ok(Progress::Running) => Ok(child.wait().code),
+        Ok(Progress::Running) => {
+            let master = console.as_ref().map(terminal::receive).transpose().unwrap_or_else(|e| {
+                eprintln!("sbx: warning: {e}");
+                None
+            });
+            let pid = child.pid.as_raw();
+            Ok(terminal::while_attached(master, pid, opts.interactive, || child.wait().code))
+        }
         Ok(Progress::Failed(f)) => {
             child.wait();
             Err(process::describe_failure(&plan, f, &spec))
@@ -152,6 +162,7 @@ mod tests {
             workdir: Some("/tmp".into()),
             user: Some("1000".into()),
             interactive: false,
+            tty: false,
         };
         let s = exec_spec(base.clone(), &o, |_| None).unwrap();
         assert_eq!(s.args, ["ps"]);

@@ -17,6 +17,7 @@ pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod terminal;
 pub mod user;
 pub mod view;
 

@@ -1,6 +1,6 @@
 //! The monitor of a detached container (as conmon is for podman): `sbx run -d` re-executes sbx in a
 //! session of its own as `sbx _monitor ID`; it starts the container with stdout and stderr into
-//! pipes, tells the launching sbx whether the start worked, copies the output into the container's
+//! pipes (or with a terminal, `-t`), tells the launching sbx whether the start worked, copies the output into the container's
 //! log (JSON lines, as docker's json-file driver), waits for the container and records its end. It
 //! holds the container's run lock, so `sbx ps` knows the container runs exactly while it lives;
 //! if it is killed, the container dies with it (its parent-death signal) and `sbx rm` cleans up.
@@ -56,10 +56,13 @@ struct Stream {
     open: bool,
 }
 
-/// Copies both pipes into the log until the container closes them.
-fn pump(stdout: OwnedFd, stderr: OwnedFd, log: &mut File) {
-    let stream = |fd: OwnedFd, name| Stream { file: File::from(fd), name, pending: Vec::new(), open: true };
-    let mut streams = [stream(stdout, "stdout"), stream(stderr, "stderr")];
+/// Copies the container's output (its two pipes, or its terminal) into the log until the container
+/// closes them.
+fn pump(outputs: Vec<(OwnedFd, &'static str)>, log: &mut File) {
+    let mut streams: Vec<Stream> = outputs
+        .into_iter()
+        .map(|(fd, name)| Stream { file: File::from(fd), name, pending: Vec::new(), open: true })
+        .collect();
     let mut buf = [0u8; 16 * 1024];
     while streams.iter().any(|s| s.open) {
         let open: Vec<usize> = (0..streams.len()).filter(|i| streams[*i].open).collect();
@@ -118,8 +121,8 @@ pub fn run(store: &Store, id: &str, plugins: &PluginSet, report: OwnedFd, rm: bo
     };
     let ((out_r, out_w), (err_r, err_w)) = pipes;
     let opts =
-        StartOptions { interactive: false, rm, stdout: Some(out_w.as_raw_fd()), stderr: Some(err_w.as_raw_fd()) };
-    let launched = match start::launch(store, dir, record, opts, plugins) {
+        StartOptions { rm, stdout: Some(out_w.as_raw_fd()), stderr: Some(err_w.as_raw_fd()), ..Default::default() };
+    let mut launched = match start::launch(store, dir, record, opts, plugins) {
         Ok(l) => l,
         Err(e) => {
             tell(format!("{} {e}", e.exit_code()));
@@ -130,7 +133,11 @@ pub fn run(store: &Store, id: &str, plugins: &PluginSet, report: OwnedFd, rm: bo
     drop((out_w, err_w));
     tell("ok".into());
     drop(report);
-    pump(out_r, err_r, &mut log);
+    let outputs = match launched.take_terminal() {
+        Some(master) => vec![(master, "stdout")],
+        None => vec![(out_r, "stdout"), (err_r, "stderr")],
+    };
+    pump(outputs, &mut log);
     launched.wait().unwrap_or_else(|e| {
         eprintln!("sbx: {e}");
         e.exit_code()

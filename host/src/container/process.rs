@@ -32,6 +32,8 @@ pub struct Prepared {
     pub binds: Vec<(i32, bool)>,
     /// Stop before exec for the prestart hooks.
     pub pause_before_exec: bool,
+    /// `-t`: the socket the terminal's master goes back on, and the window size (rows, columns).
+    pub terminal: Option<(i32, (u16, u16))>,
 }
 
 fn cstrings(v: &[String]) -> Result<Vec<CString>, RunError> {
@@ -88,19 +90,25 @@ pub fn child_plan(
         after.push(ProcOp::Mkdir(cstr(&partial)));
     }
     after.push(ProcOp::Chdir(cstr(&spec.cwd)));
-    for (fd, to) in [(prepared.stdin, 0), (prepared.stdout, 1), (prepared.stderr, 2)] {
-        if let Some(from) = fd {
-            after.push(ProcOp::Redirect { from, to });
-        }
-    }
+    after.extend(stdio(prepared.terminal, [prepared.stdin, prepared.stdout, prepared.stderr], user));
     after.extend(become_user(spec, user)?);
     let exec = exec_of(spec)?;
     Ok(ChildPlan { before, mounts, after, exec, pause_before_exec: prepared.pause_before_exec })
 }
 
+/// The process's stdin, stdout and stderr: a new terminal (given the socket its master goes back
+/// on and the window size), or the descriptors the parent prepared (None: sbx's own).
+pub fn stdio(terminal: Option<(i32, (u16, u16))>, fds: [Option<i32>; 3], user: &User) -> Vec<ProcOp> {
+    if let Some((socket, (rows, cols))) = terminal {
+        return vec![ProcOp::Terminal { socket, uid: user.uid, rows, cols }];
+    }
+    (0..3).filter_map(|to| fds[to as usize].map(|from| ProcOp::Redirect { from, to })).collect()
+}
+
 /// The last steps before exec, for a container's process and an exec's alike: the bounding set cut
 /// to the spec's capabilities, the user's ids, the capabilities again (root keeps its capabilities
-/// across the id change, other users lose them, as with docker), and no inherited descriptor.
+/// across the id change, other users lose them, as with docker), no inherited descriptor, and
+/// with `--init` the fork that stays as PID 1.
 pub fn become_user(spec: &ContainerSpec, user: &User) -> Result<Vec<ProcOp>, RunError> {
     let caps = caps::mask(&spec.capabilities).map_err(SpecError::from)?;
     let mut ops =
@@ -109,6 +117,9 @@ pub fn become_user(spec: &ContainerSpec, user: &User) -> Result<Vec<ProcOp>, Run
         ops.push(ProcOp::SetCaps(caps));
     }
     ops.push(ProcOp::CloexecFrom(3));
+    if spec.init {
+        ops.push(ProcOp::Init);
+    }
     Ok(ops)
 }
 
@@ -171,6 +182,7 @@ mod tests {
             cgroup_tasks: vec![],
             binds: vec![],
             pause_before_exec: false,
+            terminal: None,
         };
         child_plan(&spec, &user, vec!["/l".into()], dirs, &prepared, (6, 8)).unwrap()
     }
@@ -209,6 +221,19 @@ mod tests {
         let lines = after(&plan_for(Overrides::default(), 1000));
         assert!(lines.iter().any(|l| l.starts_with("drop_bounding")));
         assert!(!lines.iter().any(|l| l.starts_with("set_caps")), "{lines:?}");
+    }
+
+    #[test]
+    fn a_terminal_replaces_the_redirects_and_the_init_forks_last() {
+        let user = User { uid: 1000, gid: 1000, groups: vec![], home: "/".into() };
+        let ops = stdio(Some((7, (40, 100))), [Some(3), Some(4), Some(5)], &user);
+        assert_eq!(ops, [ProcOp::Terminal { socket: 7, uid: 1000, rows: 40, cols: 100 }]);
+        let ops = stdio(None, [Some(3), None, Some(5)], &user);
+        assert_eq!(ops, [ProcOp::Redirect { from: 3, to: 0 }, ProcOp::Redirect { from: 5, to: 2 }]);
+        let lines = after(&plan_for(Overrides { init: true, ..Default::default() }, 0));
+        assert_eq!(lines.last().map(String::as_str), Some("become_init"), "{lines:?}");
+        let lines = after(&plan_for(Overrides::default(), 0));
+        assert!(!lines.iter().any(|l| l == "become_init"), "{lines:?}");
     }
 
     #[test]

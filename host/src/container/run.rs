@@ -23,6 +23,8 @@ pub struct RunOptions {
     pub name: Option<String>,
     pub rm: bool,
     pub interactive: bool,
+    /// Forward sbx's signals to the container (`--sig-proxy`).
+    pub sig_proxy: bool,
     pub overrides: Overrides,
 }
 
@@ -111,6 +113,6 @@ pub fn image_config(store: &Store, image: &ImageRecord) -> Result<ImageConfigura
 pub fn run(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<i32, RunError> {
     let record = create::create(store, opts, plugins)?;
     let dir = store.container_dir(&record.id);
-    let start = StartOptions { interactive: opts.interactive, rm: opts.rm, ..Default::default() };
+    let start = StartOptions { interactive: opts.interactive, sig_proxy: opts.sig_proxy, ..Default::default() };
     start::start_record(store, dir, record, start, plugins)
 }

@@ -27,6 +27,8 @@ pub struct Overrides {
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub limits: Limits,
+    pub tty: bool,
+    pub init: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +97,13 @@ pub struct ContainerSpec {
     pub network: Network,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// `-t`: the process gets a terminal (a pty in the container's /dev/pts) as stdin, stdout and
+    /// stderr.
+    #[serde(default)]
+    pub terminal: bool,
+    /// `--init`: a minimal init is PID 1, reaping zombies and forwarding signals to the command.
+    #[serde(default)]
+    pub init: bool,
 }
 
 /// The namespaces every container gets.
@@ -312,6 +321,8 @@ pub fn build(
         limits: o.limits,
         network: Network::None,
         annotations: BTreeMap::new(),
+        terminal: o.tty,
+        init: o.init,
     };
     validate(&spec)?;
     Ok(spec)

@@ -9,6 +9,7 @@ use super::process::{self, Dirs, Prepared};
 use super::run::{RunError, image_config};
 use super::spec::{self, ContainerSpec};
 use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
+use super::terminal;
 use crate::image::Store;
 use crate::isolate::Progress;
 use crate::isolate::cgroup::{self, Cgroup, Entry};
@@ -18,7 +19,7 @@ use crate::plugin::{PluginSet, convert};
 use crate::rootfs::bind;
 use crate::sys::linux::Linux;
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -26,15 +27,23 @@ use std::sync::atomic::{AtomicI32, Ordering};
 const CLONE_FLAGS: u64 =
     (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET) as u64;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct StartOptions {
     /// Keep stdin open (otherwise the container reads /dev/null).
     pub interactive: bool,
-    /// Remove the container when it exits.
+    /// Remove the container when it exits (also when it was created with --rm).
     pub rm: bool,
+    /// Forward the signals sbx gets to the container.
+    pub sig_proxy: bool,
     /// Where the container's stdout and stderr go (default: sbx's own).
     pub stdout: Option<i32>,
     pub stderr: Option<i32>,
+}
+
+impl Default for StartOptions {
+    fn default() -> StartOptions {
+        StartOptions { interactive: false, rm: false, sig_proxy: true, stdout: None, stderr: None }
+    }
 }
 
 /// The pid of the running container, for the signal handler to forward to.
@@ -86,7 +95,9 @@ pub fn start_record(
     opts: StartOptions,
     plugins: &PluginSet,
 ) -> Result<i32, RunError> {
-    launch(store, dir, record, opts, plugins)?.wait()
+    let mut launched = launch(store, dir, record, opts, plugins)?;
+    let pid = launched.child.pid.as_raw();
+    terminal::while_attached(launched.take_terminal(), pid, opts.interactive, || launched.wait())
 }
 
 fn fire(events: &Option<Events>, event: Event, now: Now) -> Result<(), RunError> {
@@ -101,6 +112,8 @@ pub struct Launched<'a> {
     child: spawn::Spawned,
     cgroup: Cgroup,
     events: Option<Events<'a>>,
+    /// The master side of its terminal (`-t`), for whoever copies its output.
+    master: Option<OwnedFd>,
     _running: File,
     _remove: RemoveOnDrop,
 }
@@ -114,7 +127,8 @@ pub fn launch<'a>(
     opts: StartOptions,
     plugins: &'a PluginSet,
 ) -> Result<Launched<'a>, RunError> {
-    let remove = RemoveOnDrop(opts.rm.then(|| dir.clone()));
+    let rm = opts.rm || record.auto_remove;
+    let remove = RemoveOnDrop(rm.then(|| dir.clone()));
     let running = lock_running(&dir, &record.name)?;
     let spec: ContainerSpec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
     record.layers = record.mounted_layers(store)?;
@@ -137,11 +151,9 @@ pub fn launch<'a>(
 
     let cgroup = Cgroup::create(&cgroup::hierarchies(Path::new("/sys/fs/cgroup")), &record.id)?;
     cgroup.set_limits(&spec.limits)?;
-    let null = if opts.interactive {
-        None
-    } else {
-        Some(spawn::dev_null().map_err(|e| RunError::Spawn(SpawnError::Start(e)))?)
-    };
+    let start_error = |e| RunError::Spawn(SpawnError::Start(e));
+    let null = if opts.interactive || spec.terminal { None } else { Some(spawn::dev_null().map_err(start_error)?) };
+    let console = if spec.terminal { Some(terminal::pair().map_err(start_error)?) } else { None };
     let entry = cgroup.entry()?;
     let (clone_into, cgroup_tasks): (Option<i32>, Vec<i32>) = match &entry {
         Entry::Clone(fd) => (Some(fd.as_raw_fd()), Vec::new()),
@@ -154,13 +166,17 @@ pub fn launch<'a>(
         cgroup_tasks,
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
         pause_before_exec: events.is_some(),
+        terminal: console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size())),
     };
     let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs: dir.join("rootfs") };
     let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, process::kernel())?;
     let mut child = spawn::spawn(&plan, CLONE_FLAGS, clone_into, &Linux)?;
     drop((null, entry, binds));
+    let console = console.map(|(ours, _)| ours);
     CONTAINER_PID.store(child.pid.as_raw(), Ordering::Relaxed);
-    forward_signals();
+    if opts.sig_proxy {
+        forward_signals();
+    }
     let mut progress = child.advance();
     if let Ok(Progress::Ready) = progress {
         let now = Now { pid: Some(child.pid.as_raw()), ..Now::created() };
@@ -172,8 +188,15 @@ pub fn launch<'a>(
         }
         progress = child.advance();
     }
+    let mut master = None;
     let failure = match progress {
-        Ok(Progress::Running) => None,
+        Ok(Progress::Running) => match console.as_ref().map(terminal::receive).transpose() {
+            Ok(m) => {
+                master = m;
+                None
+            }
+            Err(e) => Some(start_error(e)),
+        },
         Ok(Progress::Failed(f)) => Some(process::describe_failure(&plan, f, &spec)),
         Ok(Progress::Ready) => {
             Some(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused twice"))))
@@ -197,13 +220,19 @@ pub fn launch<'a>(
     }
     let now = Now { status: Status::Running, pid: record.pid, ..Now::created() };
     fire(&events, Event::Poststart, now).unwrap_or_else(warn);
-    Ok(Launched { record, dir, rm: opts.rm, child, cgroup, events, _running: running, _remove: remove })
+    Ok(Launched { record, dir, rm, child, cgroup, events, master, _running: running, _remove: remove })
 }
 
 impl Launched<'_> {
+    /// The master side of the container's terminal, when it has one (`-t`).
+    pub fn take_terminal(&mut self) -> Option<OwnedFd> {
+        self.master.take()
+    }
+
     /// Waits for the container's process, tells the hooks and records how it ended.
     pub fn wait(self) -> Result<i32, RunError> {
-        let Launched { mut record, dir, rm, child, cgroup, events, _running, _remove } = self;
+        let Launched { mut record, dir, rm, child, cgroup, events, master, _running, _remove } = self;
+        drop(master);
         let exit = child.wait();
         CONTAINER_PID.store(0, Ordering::Relaxed);
         let oom_killed = cgroup.oom_killed();

@@ -36,6 +36,9 @@ pub struct ContainerRecord {
     pub oom_killed: bool,
     #[serde(default)]
     pub started: Option<String>,
+    /// Created with --rm: removed when it exits, however it was started.
+    #[serde(default)]
+    pub auto_remove: bool,
     pub finished: Option<String>,
 }
 

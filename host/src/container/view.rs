@@ -64,6 +64,12 @@ pub fn inspect(r: &ContainerRecord, spec: Option<&ContainerSpec>, running: bool,
         "ImageName": r.image,
         "Layers": r.layers.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "Spec": spec,
+        "HostConfig": {
+            "AutoRemove": r.auto_remove,
+            "Init": spec.is_some_and(|s| s.init),
+            "ReadonlyRootfs": spec.is_some_and(|s| s.read_only_rootfs),
+        },
+        "Config": { "Tty": spec.is_some_and(|s| s.terminal) },
         "Mounts": spec.map(|s| s.mounts.clone()).unwrap_or_default(),
         "GraphDriver": {
             "Name": "overlay",
@@ -92,6 +98,7 @@ mod tests {
             oom_killed: false,
             started: Some("2026-01-01T00:00:00Z".into()),
             finished: Some("2026-01-01T00:01:00Z".into()),
+            auto_remove: false,
         }
     }
 

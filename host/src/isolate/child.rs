@@ -37,6 +37,16 @@ pub enum ProcOp {
         fd: i32,
         nstype: i32,
     },
+    /// `-t`: a new terminal as stdin, stdout and stderr; its master goes to the parent over
+    /// `socket`; `uid` owns it.
+    Terminal {
+        socket: i32,
+        uid: u32,
+        rows: u16,
+        cols: u16,
+    },
+    /// `--init`: stay as PID 1, reaping and forwarding signals; the fork goes on to exec.
+    Init,
     /// Keep only these capabilities (a bit mask) in the bounding set.
     DropBounding(u64),
     /// Permitted and effective capabilities (a bit mask), after the ids changed.
@@ -64,6 +74,8 @@ impl fmt::Display for ProcOp {
             ProcOp::DropBounding(_) => write!(f, "drop capabilities from the bounding set"),
             ProcOp::Setns { .. } => write!(f, "join the container's namespaces"),
             ProcOp::SetCaps(_) => write!(f, "set the capabilities"),
+            ProcOp::Terminal { .. } => write!(f, "open a terminal in the container's /dev/pts"),
+            ProcOp::Init => write!(f, "start the init process (--init)"),
         }
     }
 }
@@ -130,6 +142,8 @@ fn apply_proc(op: &ProcOp, sys: &dyn Syscall) -> Result<(), Errno> {
         ProcOp::DropBounding(keep) => sys.drop_bounding(*keep),
         ProcOp::Setns { fd, nstype } => sys.setns(*fd, *nstype),
         ProcOp::SetCaps(caps) => sys.set_caps(*caps),
+        ProcOp::Terminal { socket, uid, rows, cols } => sys.open_terminal(*socket, *uid, *rows, *cols),
+        ProcOp::Init => sys.become_init(),
     }
 }
 

@@ -88,6 +88,11 @@ pub fn spawn(plan: &ChildPlan, flags: u64, cgroup: Option<i32>, sys: &dyn Syscal
         Some(fd) => (flags | CLONE_INTO_CGROUP, fd as u64),
         None => (flags, 0),
     };
+    // Not dumpable, so the child inherits it until its exec: a process of the container cannot
+    // open /proc/PID/exe (sbx's binary on the host) of a child that sits in the container's PID
+    // namespace before exec (`sbx exec`) or stays there as `--init` (CVE-2019-5736), nor read its
+    // memory, without CAP_SYS_PTRACE.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
     let args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, cgroup, ..Default::default() };
     let ret = unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, size_of::<CloneArgs>()) };
     if ret < 0 {

@@ -193,7 +193,7 @@ pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanE
     }
     ops.extend([
         mkdir("/dev/pts", 0o755),
-        mount("devpts", "/dev/pts", "devpts", NOSUID | NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620")),
+        mount("devpts", "/dev/pts", "devpts", NOSUID | NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620,gid=5")),
         MountOp::Symlink { target: cstr("pts/ptmx"), link: cstr("/dev/ptmx") },
         mkdir("/dev/shm", 0o1777),
         mount("shm", "/dev/shm", "tmpfs", NOSUID | NODEV | NOEXEC, Some("mode=1777,size=65536k")),

@@ -114,6 +114,12 @@ impl Syscall for Recorder {
     fn set_caps(&self, caps: u64) -> SysResult {
         self.record(format!("set_caps {caps:#x}"))
     }
+    fn open_terminal(&self, socket: i32, uid: u32, rows: u16, cols: u16) -> SysResult {
+        self.record(format!("open_terminal socket={socket} uid={uid} size={rows}x{cols}"))
+    }
+    fn become_init(&self) -> SysResult {
+        self.record("become_init".into())
+    }
     fn exec(&self, path: &CStr, _argv: &[*const libc::c_char], _envp: &[*const libc::c_char]) -> Errno {
         match self.record(format!("exec {}", s(path))) {
             Err(e) => e,

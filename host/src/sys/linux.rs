@@ -284,9 +284,62 @@ impl Syscall for Linux {
         check(unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) })
     }
 
+    fn open_terminal(&self, socket: i32, uid: u32, rows: u16, cols: u16) -> SysResult {
+        let master = unsafe { libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+        check(master.into())?;
+        let master = Fd(master);
+        let unlock: libc::c_int = 0;
+        check(unsafe { libc::ioctl(master.0, libc::TIOCSPTLCK, &unlock) }.into())?;
+        if rows > 0 && cols > 0 {
+            let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+            check(unsafe { libc::ioctl(master.0, libc::TIOCSWINSZ, &size) }.into())?;
+        }
+        // The peer straight from the master: no path to build, none an image could redirect.
+        let slave = unsafe { libc::ioctl(master.0, libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY) };
+        check(slave.into())?;
+        let slave = Fd(slave);
+        check(unsafe { libc::fchown(slave.0, uid, u32::MAX) }.into())?;
+        check(unsafe { libc::setsid() }.into())?;
+        check(unsafe { libc::ioctl(slave.0, libc::TIOCSCTTY, 0) }.into())?;
+        for to in 0..3 {
+            check(unsafe { libc::dup2(slave.0, to) }.into())?;
+        }
+        if slave.0 < 3 {
+            std::mem::forget(slave); // it is one of stdin, stdout, stderr now
+        }
+        send_fd(socket, master.0)
+    }
+
+    fn become_init(&self) -> SysResult {
+        super::reaper::fork_init()
+    }
+
     fn exec(&self, path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
         debug_assert!(argv.last().is_some_and(|p| p.is_null()) && envp.last().is_some_and(|p| p.is_null()));
         unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
         Errno::last()
     }
+}
+
+/// sendmsg(2) of one byte carrying `fd` (SCM_RIGHTS), from a buffer on the stack.
+fn send_fd(socket: i32, fd: i32) -> SysResult {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    // Room for one cmsghdr and one int, aligned as cmsghdr must be.
+    let mut control = [0u64; 4];
+    let space = unsafe { libc::CMSG_SPACE(size_of::<i32>() as u32) } as usize;
+    debug_assert!(space <= size_of_val(&control));
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space;
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<i32>() as u32) as usize;
+        ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<i32>(), fd);
+    }
+    check(unsafe { libc::sendmsg(socket, &msg, libc::MSG_NOSIGNAL) } as libc::c_long)
 }

@@ -7,6 +7,7 @@
 
 pub mod fake;
 pub mod linux;
+mod reaper;
 
 use nix::errno::Errno;
 use std::ffi::{CStr, CString};
@@ -65,6 +66,17 @@ pub trait Syscall {
     fn drop_bounding(&self, keep: u64) -> SysResult;
     /// Sets the permitted and effective capabilities to the bit mask `caps`, inheritable to none.
     fn set_caps(&self, caps: u64) -> SysResult;
+    /// Opens a new terminal in the /dev/pts this process sees (the container's): sets its window
+    /// size (when `rows` and `cols` are not 0), gives the terminal to `uid`, makes it the controlling
+    /// terminal of a new session and stdin, stdout and stderr, and sends the master side over the
+    /// unix socket `socket` (SCM_RIGHTS) to whoever copies between it and the user.
+    fn open_terminal(&self, socket: i32, uid: u32, rows: u16, cols: u16) -> SysResult;
+    /// `--init`: forks. The child returns Ok and goes on to exec the command, in its own process
+    /// group (the terminal's foreground group, when there is a terminal). This process stays as the
+    /// container's PID 1 and never returns: it closes every descriptor from 3 on, forwards the
+    /// signals it gets to the child, reaps every process that ends, and exits as the child did
+    /// (128+N for signal N).
+    fn become_init(&self) -> SysResult;
     /// execve(2); returns only on failure.
     fn exec(&self, path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno;
 }
