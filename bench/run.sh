@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times `sbx run --rm IMAGE /bin/true` (no policy, 1 policy, 5 policies) against crun and runc
-# running the same busybox rootfs as a prepared bundle, in the same hyperfine session, and sbx's
-# image load per layer, and what single plugins cost (`sbx plugin bench`). Prints medians and
+# running the same busybox rootfs as a prepared bundle and podman running the same image, in the
+# same hyperfine session; exec and a detached container's life against crun and podman; image load
+# per layer against podman; and what single plugins cost (`sbx plugin bench`). Prints medians and
 # ratios. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,19 +13,30 @@ if [ -z "${SBX_BENCH_NS:-}" ] && [ -d /sys/fs/cgroup/unified ] && grep -q . /sys
     exec env SBX_BENCH_NS=1 unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "$0" "$@"' "$0" "$@"
 fi
 examples/setup.sh >&2
-for tool in hyperfine crun runc jq python3; do
-    command -v "$tool" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine crun runc jq python3 >/dev/null; break; }
+for tool in hyperfine crun runc podman jq python3; do
+    command -v "$tool" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine crun runc podman jq python3 >/dev/null; break; }
 done
 
 runs="${RUNS:-100}"
 work=$(mktemp -d /var/tmp/sbx-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# podman with a store of its own, no network (as sbx), and rlimits this machine allows (its
+# defaults raise RLIMIT_NOFILE and RLIMIT_NPROC above the hard limits here, which crun refuses).
+pm="podman --root $work/podman --runroot $work/podman-run --cgroup-manager cgroupfs --events-backend none"
+pmrun="--network none --ulimit nofile=1024:20000 --ulimit nproc=4096:4096"
+cleanup() {
+    $pm rm -af >/dev/null 2>&1 || true
+    $pm rmi -af >/dev/null 2>&1 || true
+    grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
 export SBX_ROOT="$work/store"
 sbx="$PWD/target/release/sbx"
 p=target/plugins
 
 target/release/mkimage busybox docker-archive "$work/busybox.tar"
 "$sbx" load -q -i "$work/busybox.tar"
+$pm load -q -i "$work/busybox.tar" >/dev/null
 
 # The same rootfs as a runtime bundle for crun and runc.
 mkdir -p "$work/bundle"
@@ -39,6 +51,7 @@ five="--policy $p/allow-all.wasm --policy $p/deny-setuid.wasm --policy $p/max-la
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" \
     -n crun "crun run --bundle $work/bundle bench-crun" \
     -n runc "runc run --bundle $work/bundle bench-runc" \
+    -n "podman --network none" "$pm run --rm $pmrun localhost/busybox /bin/true" \
     -n sbx "$sbx run --rm busybox /bin/true" \
     -n "sbx 1 policy" "$sbx run --rm --policy $p/deny-setuid.wasm busybox /bin/true" \
     -n "sbx 5 policies" "$sbx run --rm $five busybox /bin/true" \
@@ -61,19 +74,22 @@ python3 bench/paired.py "$runs" \
     "sbx 5 policies=$sbx run --rm $five busybox /bin/true" \
     "sbx 5 policies uncached=env SBX_POLICY_CACHE=off $sbx run --rm $five busybox /bin/true"
 
-# Lifecycle verbs against crun's in the same session (podman is not installed on these machines):
-# exec into a running container, and a detached container's whole life (run -d, stop, rm).
+# Lifecycle verbs against crun's and podman's in the same session: exec into a running container,
+# and a detached container's whole life (run -d, stop, rm).
 mkdir -p "$work/bundle-sleep"
 ln -s "$work/bundle/rootfs" "$work/bundle-sleep/rootfs"
 jq '.process.args=["sleep","1000"]' "$work/bundle/config.json" > "$work/bundle-sleep/config.json"
 crun run -d --bundle "$work/bundle-sleep" bench-sleep
 cid=$("$sbx" run -d busybox sleep 1000)
+pid=$($pm run -d $pmrun localhost/busybox sleep 1000)
 monitor=$(awk '{print $4}' "/proc/$("$sbx" inspect "$cid" | jq '.[0].State.Pid')/stat")
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/exec.json" \
     -n "crun exec" "crun exec bench-sleep /bin/true" \
+    -n "podman exec" "$pm exec $pid /bin/true" \
     -n "sbx exec" "$sbx exec $cid /bin/true" >&2
 hyperfine --warmup 3 --runs 30 --export-json "$work/life.json" \
     -n "crun run -d, kill, delete" "crun run -d --bundle $work/bundle-sleep bench-life && crun kill bench-life KILL && crun delete -f bench-life" \
+    -n "podman run -d, stop, rm" "id=\$($pm run -d $pmrun localhost/busybox sleep 1000) && $pm stop -t 0 \$id >/dev/null && $pm rm \$id >/dev/null" \
     -n "sbx run -d, stop, rm" "id=\$($sbx run -d busybox sleep 1000) && $sbx stop -t 0 \$id >/dev/null && $sbx rm \$id >/dev/null" >&2
 echo
 echo "lifecycle, median ms (ratio to crun):"
@@ -83,15 +99,17 @@ for f in exec life; do
 done
 echo "  the monitor of a detached container: $(grep VmRSS "/proc/$monitor/status" | awk '{print $2}') KiB resident"
 "$sbx" rm -f "$cid" >/dev/null
+$pm rm -f -t 0 "$pid" >/dev/null
 crun delete -f bench-sleep
 
 # Image load: a 128-layer docker-archive into an empty store each time.
 target/release/mkimage many:128 docker-archive "$work/many.tar"
 hyperfine -N --warmup 1 --runs 5 --export-json "$work/load.json" \
     --prepare "rm -rf $work/load-store" \
-    -n "sbx load (128 layers)" "env SBX_ROOT=$work/load-store $sbx load -q -i $work/many.tar" >&2
+    -n "sbx load (128 layers)" "env SBX_ROOT=$work/load-store $sbx load -q -i $work/many.tar" \
+    -n "podman load (128 layers)" --prepare "$pm rmi -af" "$pm load -q -i $work/many.tar" >&2
 echo
-jq -r '.results[] | "\(.command): \(.median*1000 | round) ms, \(.median*1000/128 | .*100 | round/100) ms per layer"' "$work/load.json"
+jq -r '.results as $r | ($r[0].median) as $s | $r[] | "\(.command): \(.median*1000 | round) ms, \(.median*1000/128 | .*100 | round/100) ms per layer (\(.median/$s | .*10 | round/10)x sbx)"' "$work/load.json"
 
 # What one plugin costs (sbx plugin bench): compile, cached load, a call in a fresh Store from
 # InstancePre, a layer check over 50,000 entries, a spec check, a hook call.

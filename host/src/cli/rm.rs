@@ -1,4 +1,4 @@
-//! `sbx rm [-f] CONTAINER...`; the configured plugins' hooks hear of each removal.
+//! `sbx rm [-f] [-v] CONTAINER...`; the configured plugins' hooks hear of each removal.
 
 use crate::container::remove::remove;
 use crate::image::Store;
@@ -11,6 +11,11 @@ pub struct RmArgs {
     /// Kill a running container first.
     #[arg(short, long)]
     pub force: bool,
+    /// Also remove the container's anonymous volumes. Accepted as docker's flag; sbx makes no
+    /// anonymous volumes (an image's VOLUME paths are part of the writable layer), so rm always
+    /// removes everything the container wrote.
+    #[arg(short, long)]
+    pub volumes: bool,
     /// Names or id prefixes.
     #[arg(required = true)]
     pub containers: Vec<String>,
