@@ -32,6 +32,32 @@ pub fn plugin(name: &str) -> PathBuf {
     p
 }
 
+/// The escape probe (tests/probe/escape.rs) as a static binary that runs in any image: built with
+/// rustc on first use, and again when its source is newer. Test processes build to their own file
+/// and rename it into place; a process builds it once.
+pub fn escape_probe() -> Vec<u8> {
+    static BUILT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_escape_probe).clone()
+}
+
+fn build_escape_probe() -> Vec<u8> {
+    let source = workspace().join("tests/probe/escape.rs");
+    let built = workspace().join("target/escape-probe");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(&built) < modified(&source) {
+        let part = built.with_extension(format!("{}", std::process::id()));
+        let out = Command::new("rustc")
+            .args(["-O", "-C", "target-feature=+crt-static", "--edition", "2021", "-o"])
+            .arg(&part)
+            .arg(&source)
+            .output()
+            .expect("running rustc");
+        assert!(out.status.success(), "building the escape probe: {}", String::from_utf8_lossy(&out.stderr));
+        std::fs::rename(&part, &built).expect("placing the escape probe");
+    }
+    std::fs::read(&built).expect("reading the escape probe")
+}
+
 /// True when the test can run. Without root it is skipped, except under CI, where a skip would
 /// hide a suite that did not run: there it fails.
 pub fn is_root() -> bool {
@@ -145,7 +171,7 @@ impl Sandbox {
         let ids = self.containers();
         assert_eq!(ids.len(), expect_containers, "container dirs: {ids:?}");
         for id in ids {
-            for c in ["pids", "memory", "cpu", "unified"] {
+            for c in ["pids", "memory", "cpu", "devices", "unified"] {
                 let cg = Path::new("/sys/fs/cgroup").join(c).join("sbx").join(&id);
                 assert!(!cg.exists(), "cgroup {} is left", cg.display());
             }

@@ -72,8 +72,8 @@ fn bad_inputs_are_refused_and_change_nothing() {
     let r = s.sbx(&["create", "-u", "nobody-here", "busybox", "true"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("nobody-here"), "{r:?}");
-    let r = s.sbx(&["create", "--rm", "busybox", "true"]);
-    assert!(r.code == 125 && r.stderr.contains("not supported yet"), "{r:?}");
+    let r = s.sbx(&["create", "--ulimit", "nofile=10:5", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("the soft limit is above the hard one"), "{r:?}");
     s.assert_clean(0);
     let r = s.sbx(&["create", "--name", "c", "busybox", "true"]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -333,7 +333,7 @@ fn a_killed_sbx_leaves_a_dead_container_that_rm_cleans() {
     }
     let s = busybox_sandbox();
     let mut sbx = s.command(&["run", "--name", "fg", "busybox", "sleep", "100"]).spawn().unwrap();
-    wait_for("the container to run", || s.sbx(&["ps"]).stdout.contains(" fg"));
+    wait_for("the container to run", || s.sbx(&["inspect", "fg"]).stdout.contains("\"Running\": true"));
     unsafe { libc::kill(sbx.id() as i32, libc::SIGKILL) };
     let _ = sbx.wait();
     wait_for("ps to say Dead", || s.sbx(&["ps", "-a"]).stdout.contains("Dead"));

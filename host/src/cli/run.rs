@@ -1,6 +1,7 @@
 //! `sbx run [OPTIONS] IMAGE [CMD...]`.
 
 use crate::config::PluginSpec;
+use crate::container::security::{self, Device, SecurityError, Ulimit};
 use crate::container::spec::{self, Limits, Overrides};
 use crate::container::{RunError, RunOptions, run as run_container};
 use crate::image::Store;
@@ -76,6 +77,21 @@ pub struct RunArgs {
     /// CPUs the container may use (1.5 = one and a half).
     #[arg(long, value_name = "N", value_parser = spec::parse_cpus)]
     pub cpus: Option<u64>,
+    /// no-new-privileges[=false] (on by default), seccomp=unconfined, seccomp=PROFILE.json (docker's
+    /// format); repeatable.
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// Every capability, no seccomp filter, no no_new_privs, no masked or read-only paths, and
+    /// every device allowed by the device cgroup (host device nodes still need --device). The
+    /// container is then as powerful as root on the host: use only for containers you trust.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Let the container use a host device: HOST[:CONTAINER][:PERMISSIONS] (rwm); repeatable.
+    #[arg(long = "device", value_name = "HOST[:CTR][:rwm]")]
+    pub devices: Vec<String>,
+    /// A resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, memlock, stack, ...); repeatable.
+    #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
+    pub ulimits: Vec<String>,
     /// A policy plugin (.wasm component) that must allow the image, its layers and the spec; repeatable.
     #[arg(long = "policy", value_name = "P.wasm")]
     pub policies: Vec<PathBuf>,
@@ -110,6 +126,10 @@ impl RunArgs {
             env.extend(spec::env_file_lines(&text));
         }
         env.extend(self.env);
+        let security = security::parse_security_opts(&self.security_opt, |p| std::fs::read_to_string(p))
+            .map_err(|e| e.to_string())?;
+        let devices = self.devices.iter().map(|d| host_device(d)).collect::<Result<Vec<_>, _>>()?;
+        let ulimits = self.ulimits.iter().map(|u| checked_ulimit(u)).collect::<Result<Vec<_>, _>>()?;
         Ok(RunOptions {
             image: self.image,
             name: self.name,
@@ -131,9 +151,38 @@ impl RunArgs {
                 limits: Limits { memory_bytes: self.memory, pids: self.pids_limit, cpu_millis: self.cpus },
                 tty: self.tty,
                 init: self.init,
+                security,
+                privileged: self.privileged,
+                devices,
+                ulimits,
             },
         })
     }
+}
+
+/// `--device`: the host node's kind, number and mode, read now.
+fn host_device(arg: &str) -> Result<Device, String> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let (host, container, permissions) = security::parse_device(arg).map_err(|e| e.to_string())?;
+    let meta = std::fs::metadata(&host).map_err(|e| format!("--device {arg}: cannot read {host}: {e}"))?;
+    let kind = match meta.file_type() {
+        t if t.is_char_device() => 'c',
+        t if t.is_block_device() => 'b',
+        _ => return Err(SecurityError::NotADevice(arg.to_string()).to_string()),
+    };
+    let (major, minor) = (nix::sys::stat::major(meta.rdev()) as u32, nix::sys::stat::minor(meta.rdev()) as u32);
+    Ok(Device { host_path: host, container_path: container, permissions, kind, major, minor, mode: meta.mode() })
+}
+
+/// `--ulimit`, refused now if it asks for more than sbx may give.
+fn checked_ulimit(arg: &str) -> Result<Ulimit, String> {
+    let u = security::parse_ulimit(arg).map_err(|e| e.to_string())?;
+    let resource = security::resource_of(&u.name).expect("parse_ulimit knows its names");
+    let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    unsafe { libc::getrlimit(resource, &mut current) };
+    security::check_ulimit(&u, current.rlim_max, crate::isolate::caps::effective_has("CAP_SYS_RESOURCE"))
+        .map_err(|e| e.to_string())?;
+    Ok(u)
 }
 
 /// Prints a run error and returns its exit code.

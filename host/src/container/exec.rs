@@ -114,7 +114,7 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     let mut after = vec![ProcOp::Chdir(cstr(&spec.cwd))];
     let tty = console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size()));
     after.extend(process::stdio(tty, [null.as_ref().map(|f| f.as_raw_fd()), None, None], &user));
-    after.extend(process::become_user(&spec, &user)?);
+    after.extend(process::become_user(&spec, &user, process::seccomp_program(&store.seccomp_cache(), &spec)?)?);
     if spec::get_env(&spec.env, "HOME").is_none() {
         spec::set_env(&mut spec.env, "HOME", &user.home);
     }

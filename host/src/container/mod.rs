@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod process;
 pub mod remove;
 pub mod run;
+pub mod security;
 pub mod spec;
 pub mod start;
 pub mod state;

@@ -3,9 +3,11 @@
 //! the reading of a failed step back into an error the user can act on.
 
 use super::run::RunError;
+use super::security::{self, Seccomp, SecurityError};
 use super::spec::{self, ContainerSpec, SpecError};
 use super::user::User;
 use crate::isolate::child::{Exec, Phase};
+use crate::isolate::seccomp::{self, Profile};
 use crate::isolate::{ChildPlan, Failure, ProcOp, caps};
 use crate::rootfs::{self, MountOp, RootfsSpec, UserMount, plan::cstr};
 use nix::errno::Errno;
@@ -34,6 +36,8 @@ pub struct Prepared {
     pub pause_before_exec: bool,
     /// `-t`: the socket the terminal's master goes back on, and the window size (rows, columns).
     pub terminal: Option<(i32, (u16, u16))>,
+    /// The seccomp program ([`seccomp_program`]); None when unconfined.
+    pub seccomp: Option<Vec<u64>>,
 }
 
 fn cstrings(v: &[String]) -> Result<Vec<CString>, RunError> {
@@ -80,6 +84,14 @@ pub fn child_plan(
         masked: spec.masked_paths.clone(),
         read_only: spec.read_only_paths.clone(),
         read_only_root: spec.read_only_rootfs,
+        devices: spec
+            .devices
+            .iter()
+            .map(|d| {
+                let dev = nix::sys::stat::makedev(d.major.into(), d.minor.into());
+                (PathBuf::from(&d.container_path), d.mode, dev)
+            })
+            .collect(),
     };
     let mounts = rootfs::plan(&rootfs, kernel)?;
     let mut after = Vec::new();
@@ -90,8 +102,13 @@ pub fn child_plan(
         after.push(ProcOp::Mkdir(cstr(&partial)));
     }
     after.push(ProcOp::Chdir(cstr(&spec.cwd)));
+    for u in &spec.ulimits {
+        let resource =
+            security::resource_of(&u.name).ok_or_else(|| SpecError::from(SecurityError::BadUlimit(u.name.clone())))?;
+        after.push(ProcOp::Rlimit { resource: resource as i32, soft: u.soft, hard: u.hard });
+    }
     after.extend(stdio(prepared.terminal, [prepared.stdin, prepared.stdout, prepared.stderr], user));
-    after.extend(become_user(spec, user)?);
+    after.extend(become_user(spec, user, prepared.seccomp.clone())?);
     let exec = exec_of(spec)?;
     Ok(ChildPlan { before, mounts, after, exec, pause_before_exec: prepared.pause_before_exec })
 }
@@ -107,20 +124,47 @@ pub fn stdio(terminal: Option<(i32, (u16, u16))>, fds: [Option<i32>; 3], user: &
 
 /// The last steps before exec, for a container's process and an exec's alike: the bounding set cut
 /// to the spec's capabilities, the user's ids, the capabilities again (root keeps its capabilities
-/// across the id change, other users lose them, as with docker), no inherited descriptor, and
-/// with `--init` the fork that stays as PID 1.
-pub fn become_user(spec: &ContainerSpec, user: &User) -> Result<Vec<ProcOp>, RunError> {
-    let caps = caps::mask(&spec.capabilities).map_err(SpecError::from)?;
-    let mut ops =
-        vec![ProcOp::DropBounding(caps), ProcOp::SetIds { uid: user.uid, gid: user.gid, groups: user.groups.clone() }];
+/// across the id change, other users lose them, as with docker), no inherited descriptor,
+/// no_new_privs and the seccomp filter, and with `--init` the fork that stays as PID 1.
+///
+/// The filter comes as late as it can, so it need not allow sbx's own setup; without no_new_privs
+/// the kernel only takes a filter from a process with CAP_SYS_ADMIN, so it then comes first.
+pub fn become_user(spec: &ContainerSpec, user: &User, seccomp: Option<Vec<u64>>) -> Result<Vec<ProcOp>, RunError> {
+    // What sbx itself may not have (CAP_SYS_RESOURCE on some hosts) it cannot give: ALL and
+    // --privileged mean every capability sbx has.
+    let caps = caps::mask(&spec.capabilities).map_err(SpecError::from)? & caps::own("CapBnd");
+    let filter = seccomp.map(ProcOp::Seccomp);
+    let mut ops = Vec::new();
+    if !spec.no_new_privileges {
+        ops.extend(filter.clone());
+    }
+    ops.extend([
+        ProcOp::DropBounding(caps),
+        ProcOp::SetIds { uid: user.uid, gid: user.gid, groups: user.groups.clone() },
+    ]);
     if user.uid == 0 {
         ops.push(ProcOp::SetCaps(caps));
     }
     ops.push(ProcOp::CloexecFrom(3));
+    if spec.no_new_privileges {
+        ops.push(ProcOp::NoNewPrivs);
+        ops.extend(filter);
+    }
     if spec.init {
         ops.push(ProcOp::Init);
     }
     Ok(ops)
+}
+
+/// The spec's seccomp filter compiled for its capabilities and this kernel (cached in `cache`);
+/// None when unconfined.
+pub fn seccomp_program(cache: &Path, spec: &ContainerSpec) -> Result<Option<Vec<u64>>, RunError> {
+    let profile = match &spec.seccomp {
+        Seccomp::Unconfined => return Ok(None),
+        Seccomp::Default => &Profile::default_profile(),
+        Seccomp::Profile(p) => p.as_ref(),
+    };
+    Ok(Some(seccomp::compile_cached(cache, profile, &spec.capabilities, running_kernel())?))
 }
 
 /// The spec's program, argv and environment, ready for the child.
@@ -162,6 +206,10 @@ pub fn kernel() -> (u32, u32) {
     if std::env::var_os("SBX_OVERLAY_MOUNT").is_some_and(|v| v == "legacy") {
         return (0, 0);
     }
+    running_kernel()
+}
+
+fn running_kernel() -> (u32, u32) {
     nix::sys::utsname::uname().map_or((0, 0), |u| rootfs::kernel_version(&u.release().to_string_lossy()))
 }
 
@@ -183,6 +231,7 @@ mod tests {
             binds: vec![],
             pause_before_exec: false,
             terminal: None,
+            seccomp: None,
         };
         child_plan(&spec, &user, vec!["/l".into()], dirs, &prepared, (6, 8)).unwrap()
     }

@@ -68,6 +68,8 @@ pub enum RunError {
     Spawn(#[from] SpawnError),
     #[error(transparent)]
     Plan(#[from] rootfs::PlanError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::isolate::seccomp::SeccompError),
     #[error("container setup failed: cannot {step}: {errno}{hint}")]
     Setup { step: String, errno: Errno, hint: &'static str },
     #[error("exec \"{0}\": executable file not found in $PATH")]

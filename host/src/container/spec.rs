@@ -1,5 +1,6 @@
 //! The process a container runs, from the image config and the run flags. Pure.
 
+use super::security::{self, Device, Seccomp, SecurityError, SecurityOpts, Ulimit};
 use crate::isolate::caps;
 use oci_spec::image::Config;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,10 @@ pub struct Overrides {
     pub limits: Limits,
     pub tty: bool,
     pub init: bool,
+    pub security: SecurityOpts,
+    pub privileged: bool,
+    pub devices: Vec<Device>,
+    pub ulimits: Vec<Ulimit>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +109,25 @@ pub struct ContainerSpec {
     /// `--init`: a minimal init is PID 1, reaping zombies and forwarding signals to the command.
     #[serde(default)]
     pub init: bool,
+    /// no_new_privs: exec grants no privileges (setuid bits, file capabilities). On by default;
+    /// `--security-opt no-new-privileges=false` turns it off.
+    #[serde(default = "yes")]
+    pub no_new_privileges: bool,
+    #[serde(default)]
+    pub seccomp: Seccomp,
+    /// Host devices the container may use (`--device`), beyond the safe default ones.
+    #[serde(default)]
+    pub devices: Vec<Device>,
+    #[serde(default)]
+    pub ulimits: Vec<Ulimit>,
+    /// `--privileged`: every capability, no seccomp filter, no masked or read-only paths, every
+    /// device allowed by the device cgroup.
+    #[serde(default)]
+    pub privileged: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The namespaces every container gets.
@@ -145,6 +169,8 @@ pub enum SpecError {
     BadPath(String),
     #[error("{0}")]
     Capability(#[from] caps::UnknownCapability),
+    #[error(transparent)]
+    Security(#[from] SecurityError),
 }
 
 /// The variables of an `--env-file`: KEY=VALUE or KEY lines; blank lines and `#` comments skipped.
@@ -223,6 +249,14 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
         return Err(SpecError::RelativeWorkdir(spec.cwd.clone()));
     }
     caps::mask(&spec.capabilities)?;
+    for u in &spec.ulimits {
+        if security::resource_of(&u.name).is_none() || u.soft > u.hard {
+            return Err(SecurityError::BadUlimit(format!("{}={}:{}", u.name, u.soft, u.hard)).into());
+        }
+    }
+    for d in &spec.devices {
+        security::parse_device(&format!("{}:{}:{}", d.host_path, d.container_path, d.permissions))?;
+    }
     Ok(())
 }
 
@@ -314,15 +348,32 @@ pub fn build(
         hostname,
         mounts,
         read_only_rootfs: o.read_only,
-        capabilities: caps::resolve(&o.cap_add, &o.cap_drop)?,
-        masked_paths: MASKED_PATHS.iter().map(|p| p.to_string()).collect(),
-        read_only_paths: READ_ONLY_PATHS.iter().map(|p| p.to_string()).collect(),
+        capabilities: if o.privileged {
+            caps::resolve(&["ALL".into()], &[])?
+        } else {
+            caps::resolve(&o.cap_add, &o.cap_drop)?
+        },
+        masked_paths: if o.privileged { Vec::new() } else { MASKED_PATHS.iter().map(|p| p.to_string()).collect() },
+        read_only_paths: if o.privileged {
+            Vec::new()
+        } else {
+            READ_ONLY_PATHS.iter().map(|p| p.to_string()).collect()
+        },
         namespaces: NAMESPACES.iter().map(|n| n.to_string()).collect(),
         limits: o.limits,
         network: Network::None,
         annotations: BTreeMap::new(),
         terminal: o.tty,
         init: o.init,
+        no_new_privileges: o.security.no_new_privileges.unwrap_or(!o.privileged),
+        seccomp: o.security.seccomp.clone().unwrap_or(if o.privileged {
+            Seccomp::Unconfined
+        } else {
+            Seccomp::Default
+        }),
+        devices: o.devices.clone(),
+        ulimits: o.ulimits.clone(),
+        privileged: o.privileged,
     };
     validate(&spec)?;
     Ok(spec)

@@ -7,6 +7,7 @@ use super::events::{Events, Now};
 use super::layers;
 use super::process::{self, Dirs, Prepared};
 use super::run::{RunError, image_config};
+use super::security;
 use super::spec::{self, ContainerSpec};
 use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
 use super::terminal;
@@ -130,6 +131,7 @@ pub fn launch<'a>(
     let rm = opts.rm || record.auto_remove;
     let remove = RemoveOnDrop(rm.then(|| dir.clone()));
     let running = lock_running(&dir, &record.name)?;
+    let starting = state::Starting::begin(&dir, &record)?;
     let spec: ContainerSpec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
     record.layers = record.mounted_layers(store)?;
     let layers: Vec<PathBuf> = record.layers.iter().map(|d| store.layer_diff(d)).collect();
@@ -151,6 +153,7 @@ pub fn launch<'a>(
 
     let cgroup = Cgroup::create(&cgroup::hierarchies(Path::new("/sys/fs/cgroup")), &record.id)?;
     cgroup.set_limits(&spec.limits)?;
+    cgroup.set_devices(&security::device_rules(&spec.devices, spec.privileged))?;
     let start_error = |e| RunError::Spawn(SpawnError::Start(e));
     let null = if opts.interactive || spec.terminal { None } else { Some(spawn::dev_null().map_err(start_error)?) };
     let console = if spec.terminal { Some(terminal::pair().map_err(start_error)?) } else { None };
@@ -167,6 +170,7 @@ pub fn launch<'a>(
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
         pause_before_exec: events.is_some(),
         terminal: console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size())),
+        seccomp: process::seccomp_program(&store.seccomp_cache(), &spec)?,
     };
     let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs: dir.join("rootfs") };
     let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, process::kernel())?;
@@ -218,6 +222,7 @@ pub fn launch<'a>(
     if let Err(e) = record.save(&dir) {
         warn(e);
     }
+    starting.done();
     let now = Now { status: Status::Running, pid: record.pid, ..Now::created() };
     fire(&events, Event::Poststart, now).unwrap_or_else(warn);
     Ok(Launched { record, dir, rm, child, cgroup, events, master, _running: running, _remove: remove })

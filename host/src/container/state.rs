@@ -100,6 +100,36 @@ impl Drop for RemoveOnDrop {
     }
 }
 
+/// A container's record marked Running while it starts: a start that fails puts the record back as
+/// it was (when dropped before [`Starting::done`]); a killed sbx leaves it Running without the run
+/// lock, which `ps` reports as Dead and `rm` cleans.
+pub struct Starting {
+    dir: PathBuf,
+    before: Option<ContainerRecord>,
+}
+
+impl Starting {
+    pub fn begin(dir: &Path, record: &ContainerRecord) -> Result<Starting, StoreError> {
+        let mut starting = record.clone();
+        starting.status = Status::Running;
+        starting.pid = None;
+        starting.save(dir)?;
+        Ok(Starting { dir: dir.to_path_buf(), before: Some(record.clone()) })
+    }
+
+    pub fn done(mut self) {
+        self.before = None;
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        if let Some(record) = &self.before {
+            let _ = record.save(&self.dir);
+        }
+    }
+}
+
 /// The lock an `sbx start` holds on the container's directory while the container runs.
 pub const RUN_LOCK: &str = "running.lock";
 

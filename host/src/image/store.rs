@@ -177,6 +177,11 @@ impl Store {
     }
 
     /// The unpacked tree of a layer: what overlayfs mounts as a lower directory.
+    /// Compiled seccomp programs, by what they were compiled from.
+    pub fn seccomp_cache(&self) -> PathBuf {
+        self.root.join("cache").join("seccomp")
+    }
+
     pub fn layer_diff(&self, diff_id: &Digest) -> PathBuf {
         self.layer_dir(diff_id).join("diff")
     }

@@ -55,8 +55,8 @@ pub fn limit_writes(limits: &Limits, v2: bool) -> Vec<LimitWrite> {
     w
 }
 
-/// v1 controllers a container gets a cgroup in (limits on them come with the resources work).
-const V1_CONTROLLERS: [&str; 3] = ["pids", "memory", "cpu"];
+/// v1 controllers a container gets a cgroup in.
+const V1_CONTROLLERS: [&str; 4] = ["pids", "memory", "cpu", "devices"];
 
 /// The parent directories for container cgroups on this machine, e.g. /sys/fs/cgroup/sbx or
 /// /sys/fs/cgroup/{pids,memory,cpu}/sbx.
@@ -145,13 +145,7 @@ impl Cgroup {
         let v2 = self.is_v2();
         for (what, controller, file, value) in limit_writes(limits, v2) {
             // v1 directories are <mount>/<controller>/sbx/<id>.
-            let dir = if v2 {
-                self.dirs.first()
-            } else {
-                self.dirs
-                    .iter()
-                    .find(|d| d.parent().and_then(Path::parent).and_then(Path::file_name) == Some(controller.as_ref()))
-            };
+            let dir = if v2 { self.dirs.first() } else { self.v1_dir(controller) };
             let dir = dir.ok_or(CgroupError::NoController { what, controller })?;
             let path = dir.join(file);
             if v2 && !path.exists() {
@@ -160,6 +154,28 @@ impl Cgroup {
             fs::write(&path, &value).map_err(|source| CgroupError::Limit { what, path, source })?;
         }
         Ok(())
+    }
+
+    /// The v1 directory of `controller` (`<mount>/<controller>/sbx/<id>`).
+    fn v1_dir(&self, controller: &str) -> Option<&PathBuf> {
+        self.dirs
+            .iter()
+            .find(|d| d.parent().and_then(Path::parent).and_then(Path::file_name) == Some(controller.as_ref()))
+    }
+
+    /// Lets the container use only the devices of `allow` (lines of the v1 `devices.allow`
+    /// format, see [`crate::container::security::device_rules`]): everything else is denied
+    /// first. cgroup v2 has no devices file (it takes a BPF program, which sbx does not load
+    /// yet): there this is refused rather than silently skipped.
+    pub fn set_devices(&self, allow: &[String]) -> Result<(), CgroupError> {
+        let what = "device";
+        let dir = self.v1_dir("devices").ok_or(CgroupError::NoController { what, controller: "devices" })?;
+        let write = |file: &str, line: &str| {
+            let path = dir.join(file);
+            fs::write(&path, line).map_err(|source| CgroupError::Limit { what, path, source })
+        };
+        write("devices.deny", "a")?;
+        allow.iter().try_for_each(|rule| write("devices.allow", rule))
     }
 
     pub fn entry(&self) -> Result<Entry, CgroupError> {

@@ -45,6 +45,16 @@ pub enum ProcOp {
         rows: u16,
         cols: u16,
     },
+    /// No privileges from exec (setuid bits, file capabilities).
+    NoNewPrivs,
+    /// Load this seccomp program (8-byte `sock_filter`s).
+    Seccomp(Vec<u64>),
+    /// setrlimit: resource, soft, hard (`--ulimit`).
+    Rlimit {
+        resource: i32,
+        soft: u64,
+        hard: u64,
+    },
     /// `--init`: stay as PID 1, reaping and forwarding signals; the fork goes on to exec.
     Init,
     /// Keep only these capabilities (a bit mask) in the bounding set.
@@ -76,6 +86,9 @@ impl fmt::Display for ProcOp {
             ProcOp::SetCaps(_) => write!(f, "set the capabilities"),
             ProcOp::Terminal { .. } => write!(f, "open a terminal in the container's /dev/pts"),
             ProcOp::Init => write!(f, "start the init process (--init)"),
+            ProcOp::NoNewPrivs => write!(f, "set no_new_privs"),
+            ProcOp::Seccomp(p) => write!(f, "load the seccomp filter ({} instructions)", p.len()),
+            ProcOp::Rlimit { resource, soft, hard } => write!(f, "set rlimit {resource} to {soft}:{hard}"),
         }
     }
 }
@@ -144,6 +157,9 @@ fn apply_proc(op: &ProcOp, sys: &dyn Syscall) -> Result<(), Errno> {
         ProcOp::SetCaps(caps) => sys.set_caps(*caps),
         ProcOp::Terminal { socket, uid, rows, cols } => sys.open_terminal(*socket, *uid, *rows, *cols),
         ProcOp::Init => sys.become_init(),
+        ProcOp::NoNewPrivs => sys.no_new_privs(),
+        ProcOp::Seccomp(program) => sys.seccomp(program),
+        ProcOp::Rlimit { resource, soft, hard } => sys.set_rlimit(*resource, *soft, *hard),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod caps;
 pub mod cgroup;
 pub mod child;
+pub mod seccomp;
 pub mod spawn;
 
 pub use child::{ChildPlan, ProcOp};

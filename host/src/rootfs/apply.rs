@@ -51,6 +51,7 @@ mod tests {
                 masked: vec![],
                 read_only: vec![],
                 read_only_root: false,
+                devices: vec![],
             },
             (6, 8),
         )

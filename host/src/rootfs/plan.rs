@@ -94,6 +94,8 @@ pub struct RootfsSpec {
     pub masked: Vec<String>,
     pub read_only: Vec<String>,
     pub read_only_root: bool,
+    /// Host devices to create in /dev (`--device`): (path in the container, mode, device number).
+    pub devices: Vec<(PathBuf, u32, u64)>,
 }
 
 pub fn cstr(path: impl AsRef<Path>) -> CString {
@@ -190,6 +192,11 @@ pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanE
     for (name, major, minor) in DEVICES {
         let dev = nix::sys::stat::makedev(major.into(), minor.into());
         ops.push(MountOp::Mknod { path: cstr(format!("/dev/{name}")), mode: libc::S_IFCHR | 0o666, dev });
+    }
+    for (path, mode, dev) in &spec.devices {
+        let (parents, path) = mkdir_chain(&path.to_string_lossy());
+        ops.extend(parents);
+        ops.push(MountOp::Mknod { path: cstr(path), mode: *mode, dev: *dev });
     }
     ops.extend([
         mkdir("/dev/pts", 0o755),
@@ -313,6 +320,7 @@ mod tests {
             masked: vec![],
             read_only: vec![],
             read_only_root: false,
+            devices: vec![],
         }
     }
 

@@ -117,6 +117,15 @@ impl Syscall for Recorder {
     fn open_terminal(&self, socket: i32, uid: u32, rows: u16, cols: u16) -> SysResult {
         self.record(format!("open_terminal socket={socket} uid={uid} size={rows}x{cols}"))
     }
+    fn no_new_privs(&self) -> SysResult {
+        self.record("no_new_privs".into())
+    }
+    fn seccomp(&self, program: &[u64]) -> SysResult {
+        self.record(format!("seccomp {} instructions", program.len()))
+    }
+    fn set_rlimit(&self, resource: i32, soft: u64, hard: u64) -> SysResult {
+        self.record(format!("set_rlimit {resource} {soft} {hard}"))
+    }
     fn become_init(&self) -> SysResult {
         self.record("become_init".into())
     }

@@ -310,6 +310,20 @@ impl Syscall for Linux {
         send_fd(socket, master.0)
     }
 
+    fn no_new_privs(&self) -> SysResult {
+        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.into())
+    }
+
+    fn seccomp(&self, program: &[u64]) -> SysResult {
+        let prog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr().cast_mut().cast() };
+        check(unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog) })
+    }
+
+    fn set_rlimit(&self, resource: i32, soft: u64, hard: u64) -> SysResult {
+        let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+        check(unsafe { libc::setrlimit(resource as _, &limit) }.into())
+    }
+
     fn become_init(&self) -> SysResult {
         super::reaper::fork_init()
     }

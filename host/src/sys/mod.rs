@@ -77,6 +77,13 @@ pub trait Syscall {
     /// signals it gets to the child, reaps every process that ends, and exits as the child did
     /// (128+N for signal N).
     fn become_init(&self) -> SysResult;
+    /// prctl(PR_SET_NO_NEW_PRIVS): exec can no longer grant privileges (setuid bits, file
+    /// capabilities).
+    fn no_new_privs(&self) -> SysResult;
+    /// Installs the seccomp BPF `program` (8-byte `sock_filter`s) on this process.
+    fn seccomp(&self, program: &[u64]) -> SysResult;
+    /// setrlimit(2) of `resource`.
+    fn set_rlimit(&self, resource: i32, soft: u64, hard: u64) -> SysResult;
     /// execve(2); returns only on failure.
     fn exec(&self, path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno;
 }

@@ -1,0 +1,380 @@
+//! Seccomp: profiles in docker's JSON format (sbx's default, `host/seccomp/default.json`, is an
+//! allowlist equivalent to docker's), which rules apply to a container ([`select`], pure: its
+//! capabilities, the architecture, the kernel), and their compilation to a BPF program by
+//! libseccomp ([`compile`]) that the child loads just before exec.
+
+use serde::{Deserialize, Serialize};
+
+/// sbx's default profile.
+pub const DEFAULT_PROFILE: &str = include_str!("../../seccomp/default.json");
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub default_action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_errno_ret: Option<u32>,
+    /// Architectures by native one: the native and its sub-architectures are filtered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arch_map: Vec<ArchMap>,
+    /// The older form: the architectures to filter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub architectures: Vec<String>,
+    #[serde(default)]
+    pub syscalls: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchMap {
+    pub architecture: String,
+    #[serde(default)]
+    pub sub_architectures: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// The older form: one name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno_ret: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<Arg>,
+    #[serde(default)]
+    pub includes: Filter,
+    #[serde(default)]
+    pub excludes: Filter,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Arg {
+    pub index: u32,
+    pub value: u64,
+    #[serde(default)]
+    pub value_two: u64,
+    pub op: String,
+}
+
+/// When a rule applies: all of `caps` held, the architecture among `arches`, the kernel at least
+/// `min_kernel` (for `includes`); any of them (for `excludes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Filter {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caps: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arches: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_kernel: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    #[error("seccomp profile {source_name}: {message}")]
+    Parse { source_name: String, message: String },
+    #[error("seccomp profile: unknown action '{0}' (expected SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, ...)")]
+    Action(String),
+    #[error("seccomp profile: action {0} is not supported by sbx (no seccomp agent)")]
+    Unsupported(String),
+    #[error("seccomp profile: unknown comparison '{0}' (expected SCMP_CMP_EQ, SCMP_CMP_MASKED_EQ, ...)")]
+    Op(String),
+    #[error("seccomp profile: unknown architecture '{0}' (expected SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64, ...)")]
+    Arch(String),
+    #[error("seccomp profile: rule for {name}: {message}")]
+    Rule { name: String, message: String },
+    #[error("cannot build the seccomp filter: {0}")]
+    Build(String),
+}
+
+impl Profile {
+    pub fn default_profile() -> Profile {
+        serde_json::from_str(DEFAULT_PROFILE).expect("the default profile is valid")
+    }
+
+    /// Reads a profile in docker's format; `source_name` names it in errors.
+    pub fn parse(text: &str, source_name: &str) -> Result<Profile, SeccompError> {
+        serde_json::from_str(text).map_err(|e| SeccompError::Parse {
+            source_name: source_name.to_string(),
+            message: format!("{e} (expected docker's seccomp JSON format)"),
+        })
+    }
+}
+
+/// The architecture sbx runs on, in the names profiles use: (libseccomp's, Go's).
+pub fn native_arch() -> (&'static str, &'static str) {
+    match std::env::consts::ARCH {
+        "x86_64" => ("SCMP_ARCH_X86_64", "amd64"),
+        "aarch64" => ("SCMP_ARCH_AARCH64", "arm64"),
+        "x86" => ("SCMP_ARCH_X86", "386"),
+        "arm" => ("SCMP_ARCH_ARM", "arm"),
+        "riscv64" => ("SCMP_ARCH_RISCV64", "riscv64"),
+        "s390x" => ("SCMP_ARCH_S390X", "s390x"),
+        "powerpc64" => ("SCMP_ARCH_PPC64LE", "ppc64le"),
+        other => ("SCMP_ARCH_NATIVE", other),
+    }
+}
+
+fn cap_name(c: &str) -> String {
+    let upper = c.trim().to_ascii_uppercase();
+    upper.strip_prefix("CAP_").map(str::to_string).unwrap_or(upper)
+}
+
+fn version(v: &str) -> (u32, u32) {
+    let mut parts = v.split('.').map(|p| p.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// Whether `rule` applies to a container with `caps` on architecture `arch` (Go's name) and
+/// `kernel`, as docker decides it. Pure.
+pub fn applies(rule: &Rule, caps: &[String], arch: &str, kernel: (u32, u32)) -> bool {
+    let held: Vec<String> = caps.iter().map(|c| cap_name(c)).collect();
+    let has = |c: &String| held.contains(&cap_name(c));
+    let (inc, exc) = (&rule.includes, &rule.excludes);
+    let included = (inc.arches.is_empty() || inc.arches.iter().any(|a| a == arch))
+        && inc.caps.iter().all(has)
+        && inc.min_kernel.as_deref().is_none_or(|m| kernel >= version(m));
+    let excluded = exc.arches.iter().any(|a| a == arch)
+        || exc.caps.iter().any(has)
+        || exc.min_kernel.as_deref().is_some_and(|m| kernel >= version(m));
+    included && !excluded
+}
+
+/// The architectures the filter covers: the native one and its sub-architectures (so a 32-bit
+/// entry point cannot go around the filter), or the profile's older `architectures` list.
+pub fn arches(profile: &Profile, native: &str) -> Vec<String> {
+    if let Some(m) = profile.arch_map.iter().find(|m| m.architecture == native) {
+        return std::iter::once(m.architecture.clone()).chain(m.sub_architectures.iter().cloned()).collect();
+    }
+    if profile.architectures.iter().any(|a| a == native) {
+        return profile.architectures.clone();
+    }
+    vec![native.to_string()]
+}
+
+/// The rules that apply, in the profile's order.
+pub fn select<'a>(profile: &'a Profile, caps: &[String], kernel: (u32, u32)) -> Vec<&'a Rule> {
+    let arch = native_arch().1;
+    profile.syscalls.iter().filter(|r| applies(r, caps, arch, kernel)).collect()
+}
+
+fn action(name: &str, errno: Option<u32>, default_errno: u32) -> Result<libseccomp::ScmpAction, SeccompError> {
+    use libseccomp::ScmpAction as A;
+    Ok(match name {
+        "SCMP_ACT_ALLOW" => A::Allow,
+        "SCMP_ACT_ERRNO" => A::Errno(errno.unwrap_or(default_errno) as i32),
+        "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" => A::KillThread,
+        "SCMP_ACT_KILL_PROCESS" => A::KillProcess,
+        "SCMP_ACT_TRAP" => A::Trap,
+        "SCMP_ACT_LOG" => A::Log,
+        "SCMP_ACT_TRACE" => A::Trace(errno.unwrap_or(0) as u16),
+        "SCMP_ACT_NOTIFY" => return Err(SeccompError::Unsupported(name.to_string())),
+        other => return Err(SeccompError::Action(other.to_string())),
+    })
+}
+
+fn compare(arg: &Arg) -> Result<libseccomp::ScmpArgCompare, SeccompError> {
+    use libseccomp::ScmpCompareOp as Op;
+    let op = match arg.op.as_str() {
+        "SCMP_CMP_NE" => Op::NotEqual,
+        "SCMP_CMP_LT" => Op::Less,
+        "SCMP_CMP_LE" => Op::LessOrEqual,
+        "SCMP_CMP_EQ" => Op::Equal,
+        "SCMP_CMP_GE" => Op::GreaterEqual,
+        "SCMP_CMP_GT" => Op::Greater,
+        "SCMP_CMP_MASKED_EQ" => Op::MaskedEqual(arg.value),
+        other => return Err(SeccompError::Op(other.to_string())),
+    };
+    let datum = if arg.op == "SCMP_CMP_MASKED_EQ" { arg.value_two } else { arg.value };
+    Ok(libseccomp::ScmpArgCompare::new(arg.index, op, datum))
+}
+
+fn arch(name: &str) -> Result<libseccomp::ScmpArch, SeccompError> {
+    use libseccomp::ScmpArch as A;
+    Ok(match name {
+        "SCMP_ARCH_NATIVE" => A::Native,
+        "SCMP_ARCH_X86" => A::X86,
+        "SCMP_ARCH_X86_64" => A::X8664,
+        "SCMP_ARCH_X32" => A::X32,
+        "SCMP_ARCH_ARM" => A::Arm,
+        "SCMP_ARCH_AARCH64" => A::Aarch64,
+        "SCMP_ARCH_MIPS" => A::Mips,
+        "SCMP_ARCH_MIPS64" => A::Mips64,
+        "SCMP_ARCH_MIPS64N32" => A::Mips64N32,
+        "SCMP_ARCH_MIPSEL" => A::Mipsel,
+        "SCMP_ARCH_MIPSEL64" => A::Mipsel64,
+        "SCMP_ARCH_MIPSEL64N32" => A::Mipsel64N32,
+        "SCMP_ARCH_PPC" => A::Ppc,
+        "SCMP_ARCH_PPC64" => A::Ppc64,
+        "SCMP_ARCH_PPC64LE" => A::Ppc64Le,
+        "SCMP_ARCH_S390" => A::S390,
+        "SCMP_ARCH_S390X" => A::S390X,
+        "SCMP_ARCH_RISCV64" => A::Riscv64,
+        other => return Err(SeccompError::Arch(other.to_string())),
+    })
+}
+
+/// The BPF program of `profile` for a container holding `caps`, as 8-byte `sock_filter`s.
+/// Syscall names this libseccomp does not know are skipped (as docker does); rules whose action
+/// is the default one are redundant and skipped.
+pub fn compile(profile: &Profile, caps: &[String], kernel: (u32, u32)) -> Result<Vec<u64>, SeccompError> {
+    use libseccomp::{ScmpFilterContext, ScmpSyscall};
+    let build = |e: libseccomp::error::SeccompError| SeccompError::Build(e.to_string());
+    let default_errno = profile.default_errno_ret.unwrap_or(libc::EPERM as u32);
+    let default = action(&profile.default_action, profile.default_errno_ret, default_errno)?;
+    let mut ctx = ScmpFilterContext::new(default).map_err(build)?;
+    // No SCMP_FLTATR_CTL_NNP: the child sets no_new_privs itself when the spec asks for it.
+    ctx.set_ctl_nnp(false).map_err(build)?;
+    let native = native_arch().0;
+    for a in arches(profile, native) {
+        let a = arch(&a)?;
+        if a != libseccomp::ScmpArch::Native && !ctx.is_arch_present(a).map_err(build)? {
+            ctx.add_arch(a).map_err(build)?;
+        }
+    }
+    for rule in select(profile, caps, kernel) {
+        let act = action(&rule.action, rule.errno_ret, default_errno)?;
+        if act == default {
+            continue;
+        }
+        let comparisons = rule.args.iter().map(compare).collect::<Result<Vec<_>, _>>()?;
+        for name in rule.names.iter().chain(&rule.name) {
+            let Ok(syscall) = ScmpSyscall::from_name(name) else { continue };
+            ctx.add_rule_conditional(act, syscall, &comparisons)
+                .map_err(|e| SeccompError::Rule { name: name.clone(), message: e.to_string() })?;
+        }
+    }
+    export(&ctx)
+}
+
+/// [`compile`], through a cache in `dir`: libseccomp takes ~15 ms for the default profile, a cached
+/// program is one small read. The key holds everything the program depends on: the profile, the
+/// capabilities, the kernel, the architecture and libseccomp's version. A cache that cannot be
+/// written only costs the next run the compile.
+pub fn compile_cached(
+    dir: &std::path::Path,
+    profile: &Profile,
+    caps: &[String],
+    kernel: (u32, u32),
+) -> Result<Vec<u64>, SeccompError> {
+    let lib = libseccomp::ScmpVersion::current().map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro));
+    let input = serde_json::json!({
+        "format": 1,
+        "libseccomp": lib.unwrap_or_default(),
+        "arch": native_arch().0,
+        "kernel": [kernel.0, kernel.1],
+        "caps": caps,
+        "profile": profile,
+    });
+    let key = crate::image::Digest::of(input.to_string().as_bytes()).hex().to_string();
+    let path = dir.join(format!("{key}.bpf"));
+    if let Ok(bytes) = std::fs::read(&path)
+        && !bytes.is_empty()
+        && bytes.len() % 8 == 0
+    {
+        return Ok(bytes.chunks_exact(8).map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes"))).collect());
+    }
+    let program = compile(profile, caps, kernel)?;
+    let bytes: Vec<u8> = program.iter().flat_map(|i| i.to_ne_bytes()).collect();
+    let _ = std::fs::create_dir_all(dir);
+    let _ = crate::image::store::write_atomic_unsynced(&path, &bytes);
+    Ok(program)
+}
+
+/// The filter's BPF, through a memfd (libseccomp 2.5 exports only to a descriptor).
+fn export(ctx: &libseccomp::ScmpFilterContext) -> Result<Vec<u64>, SeccompError> {
+    use std::io::{Read, Seek};
+    let fd = nix::sys::memfd::memfd_create(c"sbx-seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+        .map_err(|e| SeccompError::Build(e.to_string()))?;
+    let mut file = std::fs::File::from(fd);
+    ctx.export_bpf(&file).map_err(|e| SeccompError::Build(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.rewind().and_then(|()| file.read_to_end(&mut bytes)).map_err(|e| SeccompError::Build(e.to_string()))?;
+    Ok(bytes.chunks_exact(8).map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes"))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(v: &[&str]) -> Vec<String> {
+        v.iter().map(|c| c.to_string()).collect()
+    }
+
+    fn rule_for<'a>(p: &'a Profile, name: &str, held: &[String]) -> Vec<&'a Rule> {
+        select(p, held, (6, 1)).into_iter().filter(|r| r.names.iter().any(|n| n == name)).collect()
+    }
+
+    #[test]
+    fn the_default_profile_denies_what_docker_denies() {
+        let p = Profile::default_profile();
+        let docker = caps(&crate::isolate::caps::DEFAULT);
+        for denied in ["keyctl", "add_key", "request_key", "bpf", "kexec_load", "open_by_handle_at", "mount", "umount2"]
+        {
+            assert!(rule_for(&p, denied, &docker).is_empty(), "{denied} is allowed");
+        }
+        for denied in ["unshare", "setns", "init_module", "reboot", "userfaultfd", "io_uring_setup", "clock_settime"] {
+            assert!(rule_for(&p, denied, &docker).is_empty(), "{denied} is allowed");
+        }
+        for allowed in ["read", "execve", "clone", "chroot", "socket", "ptrace", "personality"] {
+            assert!(!rule_for(&p, allowed, &docker).is_empty(), "{allowed} is denied");
+        }
+        let clone = rule_for(&p, "clone", &docker);
+        assert_eq!(clone.len(), 1);
+        assert_eq!(clone[0].args[0].op, "SCMP_CMP_MASKED_EQ", "clone only without namespace flags");
+    }
+
+    #[test]
+    fn capabilities_open_their_syscalls() {
+        let p = Profile::default_profile();
+        let admin = caps(&["CAP_SYS_ADMIN"]);
+        assert!(!rule_for(&p, "mount", &admin).is_empty());
+        assert!(!rule_for(&p, "unshare", &admin).is_empty());
+        let clone = rule_for(&p, "clone", &admin);
+        assert!(clone.iter().all(|r| r.args.is_empty()), "any clone with CAP_SYS_ADMIN");
+        assert!(!rule_for(&p, "init_module", &caps(&["SYS_MODULE"])).is_empty(), "names with or without CAP_");
+        assert!(rule_for(&p, "chroot", &[]).is_empty(), "no CAP_SYS_CHROOT, no chroot");
+    }
+
+    #[test]
+    fn includes_and_excludes_read_as_dockers() {
+        let rule = |includes: Filter, excludes: Filter| Rule {
+            names: vec!["x".into()],
+            name: None,
+            action: "SCMP_ACT_ALLOW".into(),
+            errno_ret: None,
+            args: vec![],
+            includes,
+            excludes,
+        };
+        let arches = |a: &[&str]| Filter { arches: a.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+        assert!(applies(&rule(arches(&["amd64"]), Filter::default()), &[], "amd64", (6, 1)));
+        assert!(!applies(&rule(arches(&["arm64"]), Filter::default()), &[], "amd64", (6, 1)));
+        assert!(!applies(&rule(Filter::default(), arches(&["amd64"])), &[], "amd64", (6, 1)));
+        let min = Filter { min_kernel: Some("4.8".into()), ..Default::default() };
+        assert!(applies(&rule(min.clone(), Filter::default()), &[], "amd64", (4, 8)));
+        assert!(!applies(&rule(min, Filter::default()), &[], "amd64", (4, 7)));
+    }
+
+    #[test]
+    fn a_profile_compiles_and_bad_ones_are_named() {
+        let p = Profile::default_profile();
+        let bpf = compile(&p, &caps(&crate::isolate::caps::DEFAULT), (6, 1)).unwrap();
+        assert!(bpf.len() > 100, "{} instructions", bpf.len());
+        let bad = Profile::parse(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_DANCE"}]}"#,
+            "p.json",
+        )
+        .unwrap();
+        assert!(matches!(compile(&bad, &[], (6, 1)), Err(SeccompError::Action(a)) if a == "SCMP_ACT_DANCE"));
+        let err = Profile::parse("{", "p.json").unwrap_err().to_string();
+        assert!(err.starts_with("seccomp profile p.json:"), "{err}");
+        let notify = Profile::parse(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#, "p.json").unwrap();
+        assert!(matches!(compile(&notify, &[], (6, 1)), Err(SeccompError::Unsupported(_))));
+    }
+}
