@@ -171,7 +171,7 @@ impl Sandbox {
         let ids = self.containers();
         assert_eq!(ids.len(), expect_containers, "container dirs: {ids:?}");
         for id in ids {
-            for c in ["pids", "memory", "cpu", "devices", "unified"] {
+            for c in ["pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "unified"] {
                 let cg = Path::new("/sys/fs/cgroup").join(c).join("sbx").join(&id);
                 assert!(!cg.exists(), "cgroup {} is left", cg.display());
             }

@@ -18,6 +18,7 @@ mod ps;
 mod rm;
 mod run;
 mod start;
+mod stats;
 
 use crate::plugin::bindings::LogLevel;
 use clap::{Parser, Subcommand};
@@ -59,6 +60,8 @@ pub enum Command {
     Commit(commit::CommitArgs),
     /// Run a command in a running container.
     Exec(exec::ExecArgs),
+    /// Show running containers' CPU, memory and processes.
+    Stats(stats::StatsArgs),
     /// Show a detached container's output.
     Logs(logs::LogsArgs),
     /// Stop containers: SIGTERM, then SIGKILL after a grace period.
@@ -166,6 +169,7 @@ pub fn main() -> i32 {
         Command::Exec(args) => exec::exec(&store, args, cli.config.as_deref()),
         Command::Commit(args) => commit::commit(&store, args, cli.config.as_deref()),
         Command::Logs(args) => logs::logs(&store, args),
+        Command::Stats(args) => stats::stats(&store, args),
         Command::Stop(args) => control::stop(&store, args),
         Command::Kill(args) => control::kill(&store, args),
         Command::Wait(args) => control::wait(&store, args),

@@ -2,7 +2,7 @@
 
 use crate::config::PluginSpec;
 use crate::container::security::{self, Device, SecurityError, Ulimit};
-use crate::container::spec::{self, Limits, Overrides};
+use crate::container::spec::{self, Limits, Network, Overrides};
 use crate::container::{RunError, RunOptions, run as run_container};
 use crate::image::Store;
 use crate::plugin::PluginSet;
@@ -71,6 +71,15 @@ pub struct RunArgs {
     /// Memory limit (bytes, or with a unit: 512k, 64m, 1g).
     #[arg(short = 'm', long, value_name = "BYTES", value_parser = spec::parse_memory)]
     pub memory: Option<u64>,
+    /// Memory plus swap (bytes or with a unit); -1 for unlimited swap. Needs -m.
+    #[arg(long, value_name = "BYTES", value_parser = spec::parse_memory_swap, allow_hyphen_values = true)]
+    pub memory_swap: Option<i64>,
+    /// Relative CPU weight against other containers (1024 by default).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=262_144))]
+    pub cpu_shares: Option<u64>,
+    /// The CPUs the container may run on (0-3, 0,1).
+    #[arg(long, value_name = "CPUS", value_parser = spec::parse_cpuset)]
+    pub cpuset_cpus: Option<String>,
     /// Most processes and threads the container may have.
     #[arg(long, value_name = "N")]
     pub pids_limit: Option<u64>,
@@ -89,6 +98,9 @@ pub struct RunArgs {
     /// Let the container use a host device: HOST[:CONTAINER][:PERMISSIONS] (rwm); repeatable.
     #[arg(long = "device", value_name = "HOST[:CTR][:rwm]")]
     pub devices: Vec<String>,
+    /// none (its own network namespace with only loopback, the default) or host (the host's).
+    #[arg(long, alias = "net", value_name = "MODE", value_parser = spec::parse_network, default_value = "none")]
+    pub network: Network,
     /// A resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, memlock, stack, ...); repeatable.
     #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
     pub ulimits: Vec<String>,
@@ -148,13 +160,21 @@ impl RunArgs {
                 read_only: self.read_only,
                 cap_add: self.cap_add,
                 cap_drop: self.cap_drop,
-                limits: Limits { memory_bytes: self.memory, pids: self.pids_limit, cpu_millis: self.cpus },
+                limits: Limits {
+                    memory_bytes: self.memory,
+                    pids: self.pids_limit,
+                    cpu_millis: self.cpus,
+                    memory_swap: self.memory_swap,
+                    cpu_shares: self.cpu_shares,
+                    cpuset_cpus: self.cpuset_cpus,
+                },
                 tty: self.tty,
                 init: self.init,
                 security,
                 privileged: self.privileged,
                 devices,
                 ulimits,
+                network: self.network,
             },
         })
     }

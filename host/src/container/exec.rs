@@ -97,8 +97,11 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     if unsafe { libc::setns(pid_ns.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
         return Err(RunError::Spawn(SpawnError::Start(std::io::Error::last_os_error())));
     }
-    let dirs: Vec<_> =
-        cgroup::hierarchies(Path::new("/sys/fs/cgroup")).into_iter().map(|p| p.join(&record.id)).collect();
+    let dirs: Vec<_> = cgroup::hierarchies(Path::new("/sys/fs/cgroup"), true)
+        .into_iter()
+        .map(|p| p.join(&record.id))
+        .filter(|d| d.exists())
+        .collect();
     let entry = cgroup::entry_of(&dirs)?;
     let (clone_into, tasks): (Option<i32>, Vec<i32>) = match &entry {
         Entry::Clone(fd) => (Some(fd.as_raw_fd()), Vec::new()),

@@ -18,6 +18,7 @@ pub mod security;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod stats;
 pub mod terminal;
 pub mod user;
 pub mod view;

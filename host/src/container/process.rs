@@ -71,7 +71,10 @@ pub fn child_plan(
 ) -> Result<ChildPlan, RunError> {
     let mut before = vec![ProcOp::DieWithParent, ProcOp::ResetSignals];
     before.extend(prepared.cgroup_tasks.iter().map(|fd| ProcOp::JoinCgroup(*fd)));
-    before.extend([ProcOp::UnshareCgroup, ProcOp::LoopbackUp]);
+    before.push(ProcOp::UnshareCgroup);
+    if spec.network == spec::Network::None {
+        before.push(ProcOp::LoopbackUp);
+    }
     before.push(ProcOp::Sethostname(
         CString::new(spec.hostname.as_str()).map_err(|_| RunError::Spec(SpecError::BadEnv(spec.hostname.clone())))?,
     ));

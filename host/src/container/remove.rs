@@ -37,7 +37,7 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
         }
     }
     // The cgroup goes with the sbx that ran the container; one left by a killed sbx goes here.
-    for parent in cgroup::hierarchies(Path::new("/sys/fs/cgroup")) {
+    for parent in cgroup::hierarchies(Path::new("/sys/fs/cgroup"), true) {
         let _ = std::fs::remove_dir(parent.join(&record.id));
     }
     if let Some(spec) = state::load_spec(&dir).filter(|_| plugins.iter().any(Plugin::has_hooks)) {

@@ -34,6 +34,7 @@ pub struct Overrides {
     pub privileged: bool,
     pub devices: Vec<Device>,
     pub ulimits: Vec<Ulimit>,
+    pub network: Network,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,13 +56,22 @@ pub struct Mount {
     pub read_only: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Limits {
     pub memory_bytes: Option<u64>,
     pub pids: Option<u64>,
     /// Thousandths of a CPU.
     pub cpu_millis: Option<u64>,
+    /// `--memory-swap`: memory plus swap, in bytes; -1 for no limit on swap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_swap: Option<i64>,
+    /// `--cpu-shares`: the relative weight (docker's 2..262144, 1024 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<u64>,
+    /// `--cpuset-cpus`: the CPUs it may run on (0-3, 0,2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset_cpus: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,11 +181,50 @@ pub enum SpecError {
     Capability(#[from] caps::UnknownCapability),
     #[error(transparent)]
     Security(#[from] SecurityError),
+    #[error("--memory-swap needs --memory (-m): it is memory plus swap")]
+    SwapWithoutMemory,
+    #[error("--memory-swap is memory plus swap: it cannot be below --memory")]
+    SwapBelowMemory,
 }
 
 /// The variables of an `--env-file`: KEY=VALUE or KEY lines; blank lines and `#` comments skipped.
 pub fn env_file_lines(text: &str) -> Vec<String> {
     text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect()
+}
+
+/// `--memory-swap`: like `--memory`, or -1 for no limit on swap.
+pub fn parse_memory_swap(text: &str) -> Result<i64, String> {
+    if text.trim() == "-1" {
+        return Ok(-1);
+    }
+    parse_memory(text).map(|b| b as i64)
+}
+
+/// `--cpuset-cpus`: a list of CPU numbers and ranges (0-3,5).
+pub fn parse_cpuset(text: &str) -> Result<String, String> {
+    let number = |n: &str| n.parse::<u32>().is_ok();
+    let ok = !text.is_empty()
+        && text.split(',').all(|part| match part.split_once('-') {
+            Some((a, b)) => number(a) && number(b) && a.parse::<u32>().ok() <= b.parse::<u32>().ok(),
+            None => number(part),
+        });
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(format!("'{text}' is not a CPU list: expected numbers and ranges, such as 0-3,5"))
+    }
+}
+
+/// `--network`: `none` (the default: its own namespace with only loopback, as docker's none) or
+/// `host` (the host's network namespace).
+pub fn parse_network(text: &str) -> Result<Network, String> {
+    match text {
+        "none" => Ok(Network::None),
+        "host" => Ok(Network::Host),
+        other => Err(format!(
+            "network '{other}' is not supported: sbx has no bridge or user-defined networks; use none (loopback only, the default) or host"
+        )),
+    }
 }
 
 /// `--memory`: bytes, or a number with a unit b, k, m, g (powers of 1024), as docker takes it.
@@ -249,6 +298,13 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
         return Err(SpecError::RelativeWorkdir(spec.cwd.clone()));
     }
     caps::mask(&spec.capabilities)?;
+    if let Some(swap) = spec.limits.memory_swap {
+        match spec.limits.memory_bytes {
+            None => return Err(SpecError::SwapWithoutMemory),
+            Some(m) if swap >= 0 && (swap as u64) < m => return Err(SpecError::SwapBelowMemory),
+            Some(_) => {}
+        }
+    }
     for u in &spec.ulimits {
         if security::resource_of(&u.name).is_none() || u.soft > u.hard {
             return Err(SecurityError::BadUlimit(format!("{}={}:{}", u.name, u.soft, u.hard)).into());
@@ -359,9 +415,13 @@ pub fn build(
         } else {
             READ_ONLY_PATHS.iter().map(|p| p.to_string()).collect()
         },
-        namespaces: NAMESPACES.iter().map(|n| n.to_string()).collect(),
-        limits: o.limits,
-        network: Network::None,
+        namespaces: NAMESPACES
+            .iter()
+            .filter(|n| o.network == Network::None || **n != "network")
+            .map(|n| n.to_string())
+            .collect(),
+        limits: o.limits.clone(),
+        network: o.network,
         annotations: BTreeMap::new(),
         terminal: o.tty,
         init: o.init,

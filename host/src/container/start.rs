@@ -24,9 +24,13 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// Namespaces of a container (cgroup is unshared by the child once it is in its cgroup).
-const CLONE_FLAGS: u64 =
-    (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET) as u64;
+/// Namespaces of a container (cgroup is unshared by the child once it is in its cgroup; the network
+/// namespace is the host's with `--network host`).
+fn clone_flags(network: spec::Network) -> u64 {
+    let own = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+    let net = if network == spec::Network::None { libc::CLONE_NEWNET } else { 0 };
+    (own | net) as u64
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct StartOptions {
@@ -151,7 +155,10 @@ pub fn launch<'a>(
         None
     };
 
-    let cgroup = Cgroup::create(&cgroup::hierarchies(Path::new("/sys/fs/cgroup")), &record.id)?;
+    let cgroup = Cgroup::create(
+        &cgroup::hierarchies(Path::new("/sys/fs/cgroup"), spec.limits.cpuset_cpus.is_some()),
+        &record.id,
+    )?;
     cgroup.set_limits(&spec.limits)?;
     cgroup.set_devices(&security::device_rules(&spec.devices, spec.privileged))?;
     let start_error = |e| RunError::Spawn(SpawnError::Start(e));
@@ -174,7 +181,7 @@ pub fn launch<'a>(
     };
     let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs: dir.join("rootfs") };
     let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, process::kernel())?;
-    let mut child = spawn::spawn(&plan, CLONE_FLAGS, clone_into, &Linux)?;
+    let mut child = spawn::spawn(&plan, clone_flags(spec.network), clone_into, &Linux)?;
     drop((null, entry, binds));
     let console = console.map(|(ours, _)| ours);
     CONTAINER_PID.store(child.pid.as_raw(), Ordering::Relaxed);

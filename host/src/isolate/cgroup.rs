@@ -52,20 +52,49 @@ pub fn limit_writes(limits: &Limits, v2: bool) -> Vec<LimitWrite> {
             w.push(("cpu", "cpu", "cpu.cfs_quota_us", quota.to_string()));
         }
     }
+    if let Some(total) = limits.memory_swap {
+        let value = match (v2, total) {
+            (_, t) if t < 0 => {
+                if v2 {
+                    "max".to_string()
+                } else {
+                    "-1".to_string()
+                }
+            }
+            // v2 limits swap alone; docker's --memory-swap is memory plus swap.
+            (true, t) => (t as u64).saturating_sub(limits.memory_bytes.unwrap_or(0)).to_string(),
+            (false, t) => t.to_string(),
+        };
+        let file = if v2 { "memory.swap.max" } else { "memory.memsw.limit_in_bytes" };
+        w.push(("memory-swap", "memory", file, value));
+    }
+    if let Some(shares) = limits.cpu_shares {
+        if v2 {
+            let weight = 1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142;
+            w.push(("cpu-shares", "cpu", "cpu.weight", weight.to_string()));
+        } else {
+            w.push(("cpu-shares", "cpu", "cpu.shares", shares.to_string()));
+        }
+    }
+    if let Some(cpus) = &limits.cpuset_cpus {
+        w.push(("cpuset", "cpuset", "cpuset.cpus", cpus.clone()));
+    }
     w
 }
 
-/// v1 controllers a container gets a cgroup in.
-const V1_CONTROLLERS: [&str; 4] = ["pids", "memory", "cpu", "devices"];
+/// v1 controllers a container gets a cgroup in (cpuset only when it asks for CPUs: a v1 cpuset
+/// cgroup must be given CPUs and memory nodes before anything can join it).
+const V1_CONTROLLERS: [&str; 5] = ["pids", "memory", "cpu", "cpuacct", "devices"];
 
 /// The parent directories for container cgroups on this machine, e.g. /sys/fs/cgroup/sbx or
-/// /sys/fs/cgroup/{pids,memory,cpu}/sbx.
-pub fn hierarchies(mount: &Path) -> Vec<PathBuf> {
+/// /sys/fs/cgroup/{pids,memory,cpu,cpuacct,devices}/sbx, and .../cpuset/sbx with `cpuset`.
+pub fn hierarchies(mount: &Path, cpuset: bool) -> Vec<PathBuf> {
     if mount.join("cgroup.controllers").exists() {
         return vec![mount.join("sbx")];
     }
     V1_CONTROLLERS
         .iter()
+        .chain(cpuset.then_some(&"cpuset"))
         .map(|c| mount.join(c))
         .filter(|p| p.join("cgroup.procs").exists())
         .map(|p| p.join("sbx"))
@@ -96,6 +125,41 @@ pub fn entry_of(dirs: &[PathBuf]) -> Result<Entry, CgroupError> {
     }
 }
 
+/// On v2 a cgroup's limits need their controllers enabled in every cgroup above it: the root's and
+/// sbx's `cgroup.subtree_control` get those of cpu, cpuset, memory and pids the machine has.
+fn enable_controllers(parent: &Path) -> io::Result<()> {
+    let Some(root) = parent.parent().filter(|r| r.join("cgroup.controllers").exists()) else { return Ok(()) };
+    let available = fs::read_to_string(root.join("cgroup.controllers"))?;
+    for level in [root, parent] {
+        let enabled = fs::read_to_string(level.join("cgroup.subtree_control"))?;
+        let missing: Vec<String> = ["cpu", "cpuset", "memory", "pids"]
+            .into_iter()
+            .filter(|c| available.split_whitespace().any(|a| a == *c) && !enabled.split_whitespace().any(|e| e == *c))
+            .map(|c| format!("+{c}"))
+            .collect();
+        if !missing.is_empty() {
+            fs::write(level.join("cgroup.subtree_control"), missing.join(" "))?;
+        }
+    }
+    Ok(())
+}
+
+/// A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and nothing can join it: it
+/// takes its parent's (the container's own `cpuset.cpus` is written with the limits).
+fn inherit_cpuset(parent: &Path, dir: &Path) -> io::Result<()> {
+    if parent.parent().and_then(Path::file_name) != Some("cpuset".as_ref()) {
+        return Ok(());
+    }
+    for (from, to) in [(parent.parent().expect("checked"), parent), (parent, dir)] {
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            if fs::read_to_string(to.join(file))?.trim().is_empty() {
+                fs::write(to.join(file), fs::read_to_string(from.join(file))?.trim())?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub struct Cgroup {
     dirs: Vec<PathBuf>,
 }
@@ -115,7 +179,10 @@ impl Cgroup {
             let dir = parent.join(id);
             let made = fs::create_dir(parent)
                 .or_else(|e| if e.kind() == io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) })
-                .and_then(|()| fs::create_dir(&dir));
+                // Best effort: a controller it could not enable shows as a limit it cannot set.
+                .map(|()| drop(enable_controllers(parent)))
+                .and_then(|()| fs::create_dir(&dir))
+                .and_then(|()| inherit_cpuset(parent, &dir));
             // On error `cg` drops and removes what was made so far.
             made.map_err(|source| CgroupError::Create { path: dir.clone(), source })?;
             cg.dirs.push(dir);
@@ -164,11 +231,16 @@ impl Cgroup {
     }
 
     /// Lets the container use only the devices of `allow` (lines of the v1 `devices.allow`
-    /// format, see [`crate::container::security::device_rules`]): everything else is denied
-    /// first. cgroup v2 has no devices file (it takes a BPF program, which sbx does not load
-    /// yet): there this is refused rather than silently skipped.
+    /// format, see [`crate::container::security::device_rules`]), everything else denied: v1
+    /// writes them to the devices controller, v2 attaches them as a BPF program.
     pub fn set_devices(&self, allow: &[String]) -> Result<(), CgroupError> {
         let what = "device";
+        if self.is_v2() {
+            let dir = &self.dirs[0];
+            let rules: Vec<_> = allow.iter().filter_map(|l| super::devices::parse(l)).collect();
+            let attach = fs::File::open(dir).and_then(|d| super::devices::attach(&d, &super::devices::program(&rules)));
+            return attach.map_err(|source| CgroupError::Limit { what, path: dir.clone(), source });
+        }
         let dir = self.v1_dir("devices").ok_or(CgroupError::NoController { what, controller: "devices" })?;
         let write = |file: &str, line: &str| {
             let path = dir.join(file);
@@ -218,7 +290,7 @@ mod tests {
 
     #[test]
     fn limits_in_v1_and_v2_terms() {
-        let l = Limits { memory_bytes: Some(64 << 20), pids: Some(50), cpu_millis: Some(1500) };
+        let l = Limits { memory_bytes: Some(64 << 20), pids: Some(50), cpu_millis: Some(1500), ..Default::default() };
         let files = |v2| limit_writes(&l, v2).into_iter().map(|(_, _, f, v)| format!("{f}={v}")).collect::<Vec<_>>();
         assert_eq!(
             files(false),
@@ -226,5 +298,17 @@ mod tests {
         );
         assert_eq!(files(true), ["memory.max=67108864", "pids.max=50", "cpu.max=150000 100000"]);
         assert!(limit_writes(&Limits::default(), false).is_empty());
+        let more = Limits {
+            memory_bytes: Some(32 << 20),
+            memory_swap: Some(64 << 20),
+            cpu_shares: Some(512),
+            cpuset_cpus: Some("0-1".into()),
+            ..Default::default()
+        };
+        let files = |v2| limit_writes(&more, v2).into_iter().map(|(_, _, f, v)| format!("{f}={v}")).collect::<Vec<_>>();
+        assert_eq!(files(false)[1..], ["memory.memsw.limit_in_bytes=67108864", "cpu.shares=512", "cpuset.cpus=0-1"]);
+        assert_eq!(files(true)[1..], ["memory.swap.max=33554432", "cpu.weight=20", "cpuset.cpus=0-1"]);
+        let unlimited = Limits { memory_swap: Some(-1), ..more };
+        assert_eq!(limit_writes(&unlimited, true)[1].3, "max");
     }
 }

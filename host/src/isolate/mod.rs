@@ -4,6 +4,7 @@
 pub mod caps;
 pub mod cgroup;
 pub mod child;
+pub mod devices;
 pub mod seccomp;
 pub mod spawn;
 

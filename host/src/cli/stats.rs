@@ -1,0 +1,84 @@
+//! `sbx stats [--no-stream] [--format table|json] [CONTAINER...]`: CPU, memory and processes of
+//! running containers (all of them without names), refreshed every second until interrupted, or
+//! once with --no-stream, as docker shows them.
+
+use super::ps::Format;
+use crate::container::state::{self, ContainerRecord};
+use crate::container::stats::{self, HEADER, Sample};
+use crate::image::Store;
+use crate::isolate::cgroup;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Print one reading and exit.
+    #[arg(long)]
+    pub no_stream: bool,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Names or id prefixes (default: every running container).
+    pub containers: Vec<String>,
+}
+
+fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let parents = cgroup::hierarchies(Path::new("/sys/fs/cgroup"), true);
+    parents.into_iter().map(|p| p.join(id)).filter(|d| d.exists()).collect()
+}
+
+fn host_memory() -> u64 {
+    let info = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kib = info.lines().find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix("kB")?.trim().parse().ok());
+    kib.unwrap_or(0u64) * 1024
+}
+
+pub fn stats(store: &Store, args: StatsArgs) -> i32 {
+    let mut records: Vec<ContainerRecord> = Vec::new();
+    if args.containers.is_empty() {
+        records.extend(state::list(store).into_iter().filter(|(d, _)| state::is_running(d)).map(|(_, r)| r));
+    }
+    for query in &args.containers {
+        match state::find(store, query) {
+            Ok((dir, _)) if !state::is_running(&dir) => {
+                return super::fail(format!("container {query} is not running"));
+            }
+            Ok((_, r)) => records.push(r),
+            Err(e) => return super::fail(e),
+        }
+    }
+    let host = host_memory();
+    let read = |records: &[ContainerRecord]| -> Vec<Sample> {
+        records.iter().map(|r| stats::sample(&cgroup_dirs(&r.id))).collect()
+    };
+    let (mut before, mut at) = (read(&records), Instant::now());
+    loop {
+        std::thread::sleep(if args.no_stream { Duration::from_millis(500) } else { Duration::from_secs(1) });
+        let (now, elapsed) = (read(&records), at.elapsed());
+        let rows: Vec<[String; 6]> = records
+            .iter()
+            .zip(before.iter().zip(&now))
+            .map(|(r, (b, n))| stats::row(&r.id, &r.name, stats::cpu_percent(b, n, elapsed.as_nanos() as u64), n, host))
+            .collect();
+        match args.format {
+            Format::Json => {
+                for row in &rows {
+                    let fields = HEADER.iter().zip(row).map(|(k, v)| (k.to_string(), serde_json::json!(v)));
+                    println!("{}", serde_json::Value::Object(fields.collect()));
+                }
+            }
+            Format::Table => {
+                if !args.no_stream {
+                    print!("\x1b[2J\x1b[H");
+                }
+                let mut table = vec![HEADER.map(String::from).to_vec()];
+                table.extend(rows.into_iter().map(|r| r.to_vec()));
+                super::print_table(&table);
+            }
+        }
+        if args.no_stream {
+            return 0;
+        }
+        (before, at) = (now, Instant::now());
+    }
+}

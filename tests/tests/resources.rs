@@ -1,0 +1,221 @@
+//! What a container may use: memory (an OOM kill is exit 137 and OOMKilled), processes (a fork
+//! bomb stops at the pids limit and the host keeps working), CPU weight and CPUs, swap, the
+//! network (none by default, or the host's), `sbx stats`, and the device cgroup on cgroup v2 (a
+//! BPF program); every cgroup goes with the container.
+
+use sbx_tests::harness::{Sandbox, is_root, sbx_bin, test_image};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn busybox_sandbox() -> Sandbox {
+    let s = Sandbox::new();
+    s.load(&test_image("busybox").unwrap());
+    s
+}
+
+fn inspect(s: &Sandbox, name: &str) -> serde_json::Value {
+    let r = s.sbx(&["inspect", name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()[0].clone()
+}
+
+#[test]
+fn a_memory_hog_is_oom_killed_at_its_limit() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    // tail keeps the one endless line of /dev/zero in memory.
+    let r = s.sbx(&["run", "--name", "hog", "-m", "16m", "busybox", "tail", "/dev/zero"]);
+    assert_eq!(r.code, 137, "{r:?}");
+    let v = inspect(&s, "hog");
+    assert_eq!((v["State"]["ExitCode"].as_i64(), v["State"]["OOMKilled"].as_bool()), (Some(137), Some(true)), "{v}");
+    assert!(s.sbx(&["ps", "-a"]).stdout.contains("Exited (137)"));
+    // The same, detached: the monitor records it.
+    let r = s.sbx(&["run", "-d", "--name", "bg-hog", "-m", "16m", "busybox", "tail", "/dev/zero"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(s.sbx(&["wait", "bg-hog"]).stdout, "137\n");
+    assert_eq!(inspect(&s, "bg-hog")["State"]["OOMKilled"].as_bool(), Some(true));
+    let r = s.sbx(&["run", "--name", "fine", "-m", "16m", "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(inspect(&s, "fine")["State"]["OOMKilled"].as_bool(), Some(false));
+    assert_eq!(s.sbx(&["rm", "hog", "bg-hog", "fine"]).code, 0);
+    s.assert_clean(0);
+}
+
+#[test]
+fn a_fork_bomb_stops_at_the_pids_limit_and_the_host_keeps_working() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r = s.sbx(&[
+        "run",
+        "-d",
+        "--name",
+        "bomb",
+        "--pids-limit",
+        "32",
+        "busybox",
+        "sh",
+        "-c",
+        "f() { f | f & }; f; sleep 100",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    let host = Command::new("true").status().unwrap();
+    assert!(host.success() && started.elapsed() < Duration::from_secs(2), "the host can still start processes");
+    let r = s.sbx(&["stats", "--no-stream", "--format", "json", "bomb"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let row: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let pids: u64 = row["PIDS"].as_str().unwrap().parse().unwrap();
+    assert!((20..=32).contains(&pids), "the bomb filled its limit and no more: {pids}");
+    assert_eq!(s.sbx(&["rm", "-f", "bomb"]).code, 0);
+    s.assert_clean(0);
+}
+
+#[test]
+fn stats_show_cpu_memory_and_processes() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r = s.sbx(&["run", "-d", "--name", "busy", "-m", "64m", "busybox", "sh", "-c", "while :; do :; done"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = s.sbx(&["stats", "--no-stream"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("CONTAINER ID") && lines[0].contains("MEM USAGE / LIMIT"), "{r:?}");
+    let row: Vec<&str> = lines[1].split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+    assert_eq!(row[1], "busy", "{r:?}");
+    let cpu: f64 = row[2].trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 50.0, "a busy loop uses most of a CPU: {r:?}");
+    assert!(row[3].ends_with("/ 64.00MiB"), "{r:?}");
+    assert_eq!(row[5], "1", "{r:?}");
+    let r = s.sbx(&["stats", "--no-stream", "nosuch"]);
+    assert!(r.code == 125 && r.stderr.contains("no such container"), "{r:?}");
+    assert_eq!(s.sbx(&["stop", "-t", "0", "busy"]).code, 0);
+    let r = s.sbx(&["stats", "--no-stream", "busy"]);
+    assert!(r.code == 125 && r.stderr.contains("is not running"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "busy"]).code, 0);
+    s.assert_clean(0);
+}
+
+#[test]
+fn cpu_weight_cpus_and_swap_reach_the_cgroup() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let args = ["run", "-d", "--name", "tuned", "--cpu-shares", "512", "--cpuset-cpus", "0", "-m", "32m"];
+    let r = s.sbx(&[&args[..], &["--memory-swap", "64m", "busybox", "sleep", "100"]].concat());
+    assert_eq!(r.code, 0, "{r:?}");
+    let id = r.stdout.trim().to_string();
+    let r = s.sbx(&["exec", "tuned", "grep", "Cpus_allowed_list", "/proc/self/status"]);
+    assert_eq!(r.stdout.split_whitespace().last(), Some("0"), "{r:?}");
+    let cg = |c: &str, f: &str| {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/{c}/sbx/{id}/{f}")).map(|t| t.trim().to_string())
+    };
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let v2 = |f: &str| std::fs::read_to_string(format!("/sys/fs/cgroup/sbx/{id}/{f}")).unwrap().trim().to_string();
+        assert_eq!(
+            (v2("cpu.weight"), v2("cpuset.cpus"), v2("memory.swap.max")),
+            ("20".into(), "0".into(), (32u64 << 20).to_string())
+        );
+    } else {
+        assert_eq!(cg("cpu", "cpu.shares").unwrap(), "512");
+        assert_eq!(cg("cpuset", "cpuset.cpus").unwrap(), "0");
+        assert_eq!(cg("memory", "memory.memsw.limit_in_bytes").unwrap(), (64u64 << 20).to_string());
+    }
+    assert_eq!(s.sbx(&["rm", "-f", "tuned"]).code, 0);
+    for bad in [
+        &["--memory-swap", "64m"][..],
+        &["-m", "64m", "--memory-swap", "32m"],
+        &["--cpuset-cpus", "3-1"],
+        &["--cpu-shares", "1"],
+    ] {
+        let r = s.sbx(&[&["run", "--rm"], bad, &["busybox", "true"]].concat());
+        assert_eq!(r.code, 125, "{bad:?}: {r:?}");
+        assert!(r.stderr.contains(bad[bad.len() - 2]) || r.stderr.contains("--memory-swap"), "names the flag: {r:?}");
+    }
+    s.assert_clean(0);
+}
+
+fn interfaces(dev: &str) -> Vec<String> {
+    dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(|n| n.trim().to_string()).collect()
+}
+
+#[test]
+fn the_network_is_loopback_only_unless_it_is_the_hosts() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let r = s.sbx(&["run", "--rm", "busybox", "cat", "/proc/net/dev"]);
+    assert_eq!(interfaces(&r.stdout), ["lo"], "{r:?}");
+    let r = s.sbx(&["run", "--rm", "--network", "none", "busybox", "cat", "/proc/net/dev"]);
+    assert_eq!(interfaces(&r.stdout), ["lo"], "{r:?}");
+    let r = s.sbx(&["run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev"]);
+    let mut inside = interfaces(&r.stdout);
+    let mut host = interfaces(&std::fs::read_to_string("/proc/net/dev").unwrap());
+    inside.sort();
+    host.sort();
+    assert_eq!(inside, host, "{r:?}");
+    let r = s.sbx(&["run", "--rm", "--network", "bridge", "busybox", "true"]);
+    assert!(r.code != 0 && r.stderr.contains("no bridge"), "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn on_cgroup_v2_a_bpf_program_keeps_devices_closed() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let script = "mknod /tmp/k c 1 11; mknod /tmp/l c 10 237; \
+                  head -c 0 /tmp/k 2>/dev/null && echo kmsg; head -c 0 /tmp/l 2>/dev/null && echo loop; \
+                  echo x > /dev/null && echo null";
+    let sbx = sbx_bin().display().to_string();
+    let root = s.root.display().to_string();
+    // A hybrid machine runs sbx in a mount namespace of its own where /sys/fs/cgroup is the
+    // cgroup v2 hierarchy; a pure v2 machine runs it as it is.
+    let run = |extra: &str| {
+        let cmd = format!("{sbx} --root {root} run --rm {extra} busybox sh -c '{script}'");
+        let wrapped = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            cmd
+        } else {
+            format!("mount -t cgroup2 none /sys/fs/cgroup && {cmd}")
+        };
+        let out =
+            Command::new("unshare").args(["-m", "--propagation", "private", "sh", "-c", &wrapped]).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let v2_cgroups = || -> Vec<String> {
+        let dir = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            "/sys/fs/cgroup/sbx"
+        } else {
+            "/sys/fs/cgroup/unified/sbx"
+        };
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = v2_cgroups();
+    let (code, stdout, stderr) = run("");
+    assert_eq!((code, stdout.as_str()), (Some(0), "null\n"), "{stderr}");
+    let (code, stdout, stderr) = run("--device /dev/loop-control");
+    assert_eq!((code, stdout.as_str()), (Some(0), "loop\nnull\n"), "{stderr}");
+    assert_eq!(v2_cgroups(), before, "the containers' v2 cgroups went with them");
+    s.assert_clean(0);
+}
