@@ -301,11 +301,54 @@ fn the_shipped_profiles_load_and_restricted_holds() {
     }
     let r = s.sbx(&["--config", baseline, "run", "--rm", "-v", "/etc:/e", "busybox", "true"]);
     assert!(r.code == 125 && r.stderr.contains("denied by policy deny-host-mounts"), "{r:?}");
+    let r = s.sbx(&["--config", baseline, "run", "--rm", "--privileged", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("denied by policy no-escalation: --privileged"), "{r:?}");
     let r = s.sbx(&["--config", restricted, "run", "--rm", "busybox", "true"]);
     assert!(r.code == 125 && r.stderr.contains("denied by policy non-root"), "{r:?}");
     let script = "touch /f || echo ro; touch /tmp/f && echo tmp; grep CapBnd /proc/self/status; id -u";
     let r = s.sbx(&["--config", restricted, "run", "--rm", "-u", "1000", "busybox", "sh", "-c", script]);
     assert_eq!(r.stdout, "ro\ntmp\nCapBnd:\t0000000000000400\n1000\n", "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn policies_see_and_adjust_the_isolation_options() {
+    if !is_root() {
+        return;
+    }
+    let s = busybox_sandbox();
+    let policy = plugin_arg("no-escalation");
+    let denied = [
+        (&["--security-opt", "seccomp=unconfined"][..], "seccomp=unconfined"),
+        (&["--network", "host"], "--network host"),
+        (&["--device", "/dev/kmsg"], "host device /dev/kmsg"),
+        (&["--privileged"], "--privileged"),
+    ];
+    for (flags, reason) in denied {
+        let r = s.sbx(&[&["run", "--rm", "--policy", &policy], flags, &["busybox", "true"]].concat());
+        assert!(r.code == 125 && r.stderr.contains(reason), "{flags:?}: {r:?}");
+    }
+    // no_new_privs turned off by the user is turned back on by the policy.
+    let nnp = ["--security-opt", "no-new-privileges=false"];
+    let r = s.sbx(
+        &[&["run", "--rm", "--policy", &policy], &nnp[..], &["busybox", "grep", "NoNewPrivs", "/proc/self/status"]]
+            .concat(),
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (0, "NoNewPrivs:\t1\n"), "{r:?}");
+    // The same, replayed on the recorded spec of a container made without the policy.
+    let r = s.sbx(&[&["create", "--name", "open"], &nnp[..], &["busybox", "true"]].concat());
+    assert_eq!(r.code, 0, "{r:?}");
+    let recorded = s.root.join("containers").join(r.stdout.trim()).join("spec.json");
+    let recorded = recorded.to_str().unwrap();
+    let r = s.sbx(&["policy", "test", "--policy", &policy, "--format", "json", "--spec", recorded]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {r:?}"));
+    assert_eq!(v["spec"]["no-new-privileges"], true, "{v}");
+    assert_eq!(s.sbx(&["rm", "open"]).code, 0);
+    // A configured allowance lets the host network through.
+    let config =
+        s.write_config(&format!("plugins:\n  - path: {policy}\n    settings: {{ allow_host_network: true }}\n"));
+    let r = s.sbx(&["--config", &config, "run", "--rm", "--network", "host", "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
     s.assert_clean(0);
 }
 

@@ -2,9 +2,11 @@
 //! things of the same part of the spec (an env var set to two values, a capability added and
 //! dropped, two users) are a conflict naming both; a plugin may change its own mind. Pure.
 
-use super::bindings::{Adjustment, Limits as WitLimits, MountKind as WitMountKind};
-use crate::container::spec::{self, ContainerSpec, Mount, MountKind, SpecError, set_env};
+use super::bindings::{Adjustment, Limits as WitLimits, MountKind as WitMountKind, Network as WitNetwork, Seccomp};
+use crate::container::security::{self, SecurityError, Ulimit};
+use crate::container::spec::{self, ContainerSpec, Mount, MountKind, Network, SpecError, set_env};
 use crate::isolate::caps;
+use crate::isolate::seccomp::Profile;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AdjustError {
@@ -43,14 +45,24 @@ pub fn describe(a: &Adjustment) -> String {
         Adjustment::SetUser(u) => format!("run as user {u}"),
         Adjustment::SetHostname(h) => format!("set hostname {h}"),
         Adjustment::AddAnnotation((k, v)) => format!("annotate {k}={v}"),
+        Adjustment::SetNoNewPrivileges(b) => format!("turn no_new_privs {}", if *b { "on" } else { "off" }),
+        Adjustment::SetSeccomp(Seccomp::Default) => "use the default seccomp profile".into(),
+        Adjustment::SetSeccomp(Seccomp::Unconfined) => "run without a seccomp filter".into(),
+        Adjustment::SetSeccomp(Seccomp::Profile(_)) => "use a seccomp profile of its own".into(),
+        Adjustment::RemoveDevice(p) => format!("remove device {p}"),
+        Adjustment::SetUlimit(u) => format!("set ulimit {}={}:{}", u.name, u.soft, u.hard),
+        Adjustment::SetNetwork(WitNetwork::None) => "use network none".into(),
+        Adjustment::SetNetwork(WitNetwork::Host) => "use the host's network".into(),
     }
 }
 
 fn limit_claims(l: &WitLimits) -> Vec<(String, String)> {
-    [("memory", l.memory_bytes), ("pids", l.pids), ("cpu", l.cpu_millis)]
-        .into_iter()
-        .filter_map(|(name, v)| v.map(|v| (format!("limit {name}"), format!("{name}={v}"))))
-        .collect()
+    let numbers = [("memory", l.memory_bytes), ("pids", l.pids), ("cpu", l.cpu_millis), ("cpu-shares", l.cpu_shares)];
+    let mut claims: Vec<(&str, String)> =
+        numbers.into_iter().filter_map(|(name, v)| v.map(|v| (name, v.to_string()))).collect();
+    claims.extend(l.memory_swap.map(|v| ("memory-swap", v.to_string())));
+    claims.extend(l.cpuset_cpus.clone().map(|v| ("cpuset-cpus", v)));
+    claims.into_iter().map(|(name, v)| (format!("limit {name}"), format!("{name}={v}"))).collect()
 }
 
 /// The parts of the spec an adjustment decides, each with the outcome it wants. Masking and
@@ -68,6 +80,11 @@ fn claims(a: &Adjustment) -> Vec<(String, String)> {
         Adjustment::SetUser(_) => one("user".into()),
         Adjustment::SetHostname(_) => one("hostname".into()),
         Adjustment::AddAnnotation((k, _)) => one(format!("annotation {k}")),
+        Adjustment::SetNoNewPrivileges(_) => one("no-new-privileges".into()),
+        Adjustment::SetSeccomp(_) => one("seccomp".into()),
+        Adjustment::RemoveDevice(p) => one(format!("device {p}")),
+        Adjustment::SetUlimit(u) => one(format!("ulimit {}", u.name)),
+        Adjustment::SetNetwork(_) => one("network".into()),
         Adjustment::MaskPath(_) | Adjustment::ReadOnlyPath(_) => vec![],
     }
 }
@@ -114,6 +131,42 @@ fn apply_one(spec: &mut ContainerSpec, a: &Adjustment) -> Result<(), SpecError> 
             lim.memory_bytes = l.memory_bytes.or(lim.memory_bytes);
             lim.pids = l.pids.or(lim.pids);
             lim.cpu_millis = l.cpu_millis.or(lim.cpu_millis);
+            lim.memory_swap = l.memory_swap.or(lim.memory_swap);
+            lim.cpu_shares = l.cpu_shares.or(lim.cpu_shares);
+            lim.cpuset_cpus = l.cpuset_cpus.clone().or(lim.cpuset_cpus.take());
+        }
+        Adjustment::SetNoNewPrivileges(b) => spec.no_new_privileges = *b,
+        Adjustment::SetSeccomp(s) => {
+            spec.seccomp = match s {
+                Seccomp::Default => security::Seccomp::Default,
+                Seccomp::Unconfined => security::Seccomp::Unconfined,
+                Seccomp::Profile(text) => {
+                    let profile = Profile::parse(text, "from the policy").map_err(|e| SecurityError::Profile {
+                        path: "from the policy".into(),
+                        message: e.to_string(),
+                    })?;
+                    security::Seccomp::Profile(Box::new(profile))
+                }
+            }
+        }
+        Adjustment::RemoveDevice(p) => spec.devices.retain(|d| d.container_path != *p),
+        Adjustment::SetUlimit(u) => {
+            let ulimit = Ulimit { name: u.name.clone(), soft: u.soft, hard: u.hard };
+            if security::resource_of(&u.name).is_none() || u.soft > u.hard {
+                return Err(SecurityError::BadUlimit(format!("{}={}:{}", u.name, u.soft, u.hard)).into());
+            }
+            spec.ulimits.retain(|x| x.name != u.name);
+            spec.ulimits.push(ulimit);
+        }
+        Adjustment::SetNetwork(n) => {
+            spec.network = match n {
+                WitNetwork::None => Network::None,
+                WitNetwork::Host => Network::Host,
+            };
+            spec.namespaces.retain(|ns| ns != "network");
+            if spec.network == Network::None {
+                spec.namespaces.push("network".into());
+            }
         }
         Adjustment::SetReadOnlyRootfs(b) => spec.read_only_rootfs = *b,
         Adjustment::MaskPath(p) => push_unique(&mut spec.masked_paths, p),
@@ -207,7 +260,14 @@ mod tests {
                     "b",
                     vec![
                         Adjustment::SetReadOnlyRootfs(true),
-                        Adjustment::SetLimits(WitLimits { memory_bytes: Some(1 << 20), pids: None, cpu_millis: None }),
+                        Adjustment::SetLimits(WitLimits {
+                            memory_bytes: Some(1 << 20),
+                            pids: None,
+                            cpu_millis: None,
+                            memory_swap: None,
+                            cpu_shares: None,
+                            cpuset_cpus: None,
+                        }),
                     ],
                 ),
                 by(
@@ -229,6 +289,47 @@ mod tests {
         assert_eq!(s.limits.memory_bytes, Some(1 << 20));
         assert!(s.masked_paths.contains(&"/etc/secret".to_string()));
         assert_eq!((s.user.as_str(), s.hostname.as_str()), ("1000", "box"));
+    }
+
+    #[test]
+    fn isolation_options_are_adjusted_checked_and_claimed() {
+        let mut s = spec();
+        let ulimit = |name: &str, soft, hard| {
+            Adjustment::SetUlimit(crate::plugin::bindings::Ulimit { name: name.into(), soft, hard })
+        };
+        s.no_new_privileges = false;
+        apply_all(
+            &mut s,
+            &[by(
+                "a",
+                vec![
+                    Adjustment::SetNoNewPrivileges(true),
+                    Adjustment::SetSeccomp(Seccomp::Profile(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#.into())),
+                    ulimit("nofile", 10, 20),
+                    ulimit("nofile", 30, 40),
+                    Adjustment::SetNetwork(WitNetwork::Host),
+                ],
+            )],
+        )
+        .unwrap();
+        assert!(s.no_new_privileges);
+        assert!(matches!(&s.seccomp, security::Seccomp::Profile(p) if p.default_action == "SCMP_ACT_ALLOW"));
+        assert_eq!(s.ulimits, [Ulimit { name: "nofile".into(), soft: 30, hard: 40 }]);
+        assert_eq!((s.network, s.namespaces.contains(&"network".to_string())), (Network::Host, false));
+        for bad in [ulimit("files", 1, 1), ulimit("nofile", 2, 1), Adjustment::SetSeccomp(Seccomp::Profile("{".into()))]
+        {
+            let e = apply_all(&mut spec(), &[by("a", vec![bad])]).unwrap_err();
+            assert!(matches!(e, AdjustError::Invalid { .. }), "{e}");
+        }
+        let e = apply_all(
+            &mut spec(),
+            &[
+                by("a", vec![Adjustment::SetNetwork(WitNetwork::Host)]),
+                by("b", vec![Adjustment::SetNetwork(WitNetwork::None)]),
+            ],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("a asks to use the host's network, b asks to use network none"), "{e}");
     }
 
     #[test]

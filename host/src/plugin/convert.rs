@@ -1,9 +1,10 @@
 //! Store records and container specs to the WIT records plugins see.
 
 use super::bindings::{
-    Container, Entry, EntryKind as WitKind, Image, ImageConfig, Layer, Limits, Mount, MountKind, Network, Spec, State,
-    Status,
+    Container, Device, Entry, EntryKind as WitKind, Image, ImageConfig, Layer, Limits, Mount, MountKind, Network,
+    Seccomp, Spec, State, Status, Ulimit,
 };
+use crate::container::security;
 use crate::container::spec::{self, ContainerSpec};
 use crate::image::ImageRecord;
 use crate::layer::{EntryKind, IndexEntry};
@@ -144,12 +145,42 @@ pub fn spec(image: &Image, s: &ContainerSpec) -> Spec {
         masked_paths: s.masked_paths.clone(),
         read_only_paths: s.read_only_paths.clone(),
         namespaces: s.namespaces.clone(),
-        limits: Limits { memory_bytes: s.limits.memory_bytes, pids: s.limits.pids, cpu_millis: s.limits.cpu_millis },
-        network: match s.network {
-            spec::Network::None => Network::None,
-            spec::Network::Host => Network::Host,
+        limits: Limits {
+            memory_bytes: s.limits.memory_bytes,
+            pids: s.limits.pids,
+            cpu_millis: s.limits.cpu_millis,
+            memory_swap: s.limits.memory_swap,
+            cpu_shares: s.limits.cpu_shares,
+            cpuset_cpus: s.limits.cpuset_cpus.clone(),
         },
+        network: network(s.network),
         annotations: s.annotations.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        no_new_privileges: s.no_new_privileges,
+        seccomp: match &s.seccomp {
+            security::Seccomp::Default => Seccomp::Default,
+            security::Seccomp::Unconfined => Seccomp::Unconfined,
+            security::Seccomp::Profile(p) => Seccomp::Profile(serde_json::to_string(p).expect("serializable")),
+        },
+        devices: s
+            .devices
+            .iter()
+            .map(|d| Device {
+                host_path: d.host_path.clone(),
+                container_path: d.container_path.clone(),
+                permissions: d.permissions.clone(),
+            })
+            .collect(),
+        ulimits: s.ulimits.iter().map(|u| Ulimit { name: u.name.clone(), soft: u.soft, hard: u.hard }).collect(),
+        privileged: s.privileged,
+        terminal: s.terminal,
+        init: s.init,
+    }
+}
+
+pub fn network(n: spec::Network) -> Network {
+    match n {
+        spec::Network::None => Network::None,
+        spec::Network::Host => Network::Host,
     }
 }
 

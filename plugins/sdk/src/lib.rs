@@ -14,8 +14,8 @@ pub use sbx_plugin_hook_world as hook_world;
 pub use sbx_plugin_policy_world as policy_world;
 
 pub use bindings::sbx::plugin::types::{
-    Adjustment, Container, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerAnswer, LayerVerdict, Limits,
-    LogLevel, Mount, MountKind, Network, Spec, SpecVerdict, State, Status, Verdict,
+    Adjustment, Container, Device, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerAnswer, LayerVerdict,
+    Limits, LogLevel, Mount, MountKind, Network, Seccomp, Spec, SpecVerdict, State, Status, Ulimit, Verdict,
 };
 
 use serde::de::DeserializeOwned;
@@ -296,9 +296,23 @@ pub mod testing {
             masked_paths: vec![],
             read_only_paths: vec![],
             namespaces: vec!["mount".into(), "pid".into()],
-            limits: Limits { memory_bytes: None, pids: None, cpu_millis: None },
+            limits: Limits {
+                memory_bytes: None,
+                pids: None,
+                cpu_millis: None,
+                memory_swap: None,
+                cpu_shares: None,
+                cpuset_cpus: None,
+            },
             network: Network::None,
             annotations: vec![],
+            no_new_privileges: true,
+            seccomp: Seccomp::Default,
+            devices: vec![],
+            ulimits: vec![],
+            privileged: false,
+            terminal: false,
+            init: false,
         }
     }
 
