@@ -121,6 +121,13 @@ impl Sandbox {
         Sandbox { root, scratch }
     }
 
+    /// A sandbox with the busybox test image loaded.
+    pub fn with_busybox() -> Sandbox {
+        let s = Sandbox::new();
+        s.load(&test_image("busybox").expect("the busybox test image"));
+        s
+    }
+
     /// `sbx ARGS` against this store, for tests that need to spawn, kill or add environment.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(sbx_bin());

@@ -1,21 +1,15 @@
 //! Containers that outlive their process: `sbx create`, `sbx start -a` on the same writable layer
 //! (a restarted container sees what it wrote), one start at a time, and the bad inputs.
 
-use sbx_tests::harness::{Sandbox, is_root, test_image, wait_for};
+use sbx_tests::harness::{Sandbox, is_root, wait_for};
 use std::time::{Duration, Instant};
-
-fn busybox_sandbox() -> Sandbox {
-    let s = Sandbox::new();
-    s.load(&test_image("busybox").unwrap());
-    s
-}
 
 #[test]
 fn a_created_container_starts_and_keeps_its_writes_across_starts() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&["create", "--name", "keeper", "busybox", "sh", "-c", "echo run >> /count; wc -l < /count"]);
     assert_eq!(r.code, 0, "{r:?}");
     let id = r.stdout.trim();
@@ -44,7 +38,7 @@ fn one_start_at_a_time() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&["create", "--name", "slow", "busybox", "sleep", "2"]);
     assert_eq!(r.code, 0, "{r:?}");
     let mut first = s.command(&["start", "-a", "slow"]).spawn().unwrap();
@@ -66,7 +60,7 @@ fn bad_inputs_are_refused_and_change_nothing() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&["start", "-a", "nosuch"]);
     assert!(r.code == 125 && r.stderr.contains("no such container: nosuch"), "{r:?}");
     let r = s.sbx(&["create", "-u", "nobody-here", "busybox", "true"]);
@@ -87,7 +81,7 @@ fn ps_inspect_and_diff_show_what_docker_shows() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&[
         "create",
         "--name",
@@ -138,7 +132,7 @@ fn detached_containers_log_stop_and_wait_with_dockers_exit_codes() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r =
         s.sbx(&["run", "-d", "--name", "talk", "busybox", "sh", "-c", "echo out; echo err >&2; sleep 0.3; echo late"]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -194,7 +188,7 @@ fn a_killed_monitor_leaves_a_dead_container_that_rm_cleans() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&["run", "-d", "--name", "orphan", "busybox", "sleep", "100"]);
     assert_eq!(r.code, 0, "{r:?}");
     let v: serde_json::Value = serde_json::from_str(&s.sbx(&["inspect", "orphan"]).stdout).unwrap();
@@ -214,7 +208,7 @@ fn fifty_runs_at_once_all_succeed_and_a_name_is_taken_once() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let piped = || std::process::Stdio::piped();
     let runs: Vec<_> = (0..50)
         .map(|i| {
@@ -243,7 +237,7 @@ fn entrypoint_and_env_file_flags() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let env = s.scratch.join("app.env");
     std::fs::write(&env, "# settings\nFROM_FILE=file\nBOTH=file\n\n").unwrap();
     let env = env.to_str().unwrap();
@@ -271,7 +265,7 @@ fn exec_joins_a_running_container_and_is_a_policy_check_of_its_own() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&["run", "-d", "--name", "host", "-h", "boxy", "busybox", "sleep", "100"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(s.sbx(&["exec", "host", "hostname"]).stdout, "boxy\n");
@@ -297,7 +291,7 @@ fn commit_makes_an_image_of_the_changes_and_the_policies_check_it() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let script = "echo kept > /data.txt; rm /etc/group; ln -s /data.txt /link; cp /bin/busybox /suid; chmod u+s /suid";
     let r = s.sbx(&["run", "--name", "src", "busybox", "sh", "-c", script]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -331,7 +325,7 @@ fn a_killed_sbx_leaves_a_dead_container_that_rm_cleans() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let mut sbx = s.command(&["run", "--name", "fg", "busybox", "sleep", "100"]).spawn().unwrap();
     wait_for("the container to run", || s.sbx(&["inspect", "fg"]).stdout.contains("\"Running\": true"));
     unsafe { libc::kill(sbx.id() as i32, libc::SIGKILL) };

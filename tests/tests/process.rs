@@ -2,22 +2,16 @@
 //! /dev/pts, raw mode and window size when sbx runs in a terminal), `--init`, `--sig-proxy`, and
 //! `create --rm`.
 
-use sbx_tests::harness::{Sandbox, is_root, test_image, wait_for};
+use sbx_tests::harness::{Sandbox, is_root, wait_for};
 use sbx_tests::terminal::Terminal;
 use std::time::{Duration, Instant};
-
-fn busybox_sandbox() -> Sandbox {
-    let s = Sandbox::new();
-    s.load(&test_image("busybox").unwrap());
-    s
-}
 
 #[test]
 fn run_and_exec_with_t_get_a_terminal_of_the_containers_own() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&["run", "--rm", "-t", "busybox", "tty"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "/dev/pts/0\r\n"), "{r:?}");
     let r = s.sbx(&["run", "--rm", "-t", "-u", "1000", "busybox", "sh", "-c", "stat -c %u:%g:%a $(tty); exit 3"]);
@@ -58,7 +52,7 @@ fn it_in_a_terminal_is_raw_sized_and_restored() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let term = Terminal::open(40, 100);
     let before = term.settings();
     let mut sbx = term.spawn(s.command(&["run", "--rm", "-it", "busybox", "sh"]));
@@ -100,7 +94,7 @@ fn init_reaps_zombies_and_forwards_signals() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     // The orphaned `sleep 0.1` is handed to PID 1. A `sleep` as PID 1 never reaps it; the init does.
     let orphan = "(sleep 0.1 &); exec sleep 100";
     assert_eq!(s.sbx(&["run", "-d", "--name", "plain", "busybox", "sh", "-c", orphan]).code, 0);
@@ -135,7 +129,7 @@ fn sig_proxy_forwards_sbxs_signals_unless_told_not_to() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let trap = "trap 'echo got TERM; exit 42' TERM; echo ready; while true; do sleep 0.1; done";
     for (proxy, expect) in [("true", Some(42)), ("false", None)] {
         let name = format!("proxy-{proxy}");
@@ -164,7 +158,7 @@ fn a_container_created_with_rm_goes_when_it_exits() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&["create", "--rm", "--name", "once", "busybox", "sh", "-c", "echo hi; exit 3"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(s.containers().len(), 1);

@@ -3,15 +3,9 @@
 //! network (none by default, or the host's), `sbx stats`, and the device cgroup on cgroup v2 (a
 //! BPF program); every cgroup goes with the container.
 
-use sbx_tests::harness::{Sandbox, is_root, sbx_bin, test_image};
+use sbx_tests::harness::{Sandbox, is_root, sbx_bin};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn busybox_sandbox() -> Sandbox {
-    let s = Sandbox::new();
-    s.load(&test_image("busybox").unwrap());
-    s
-}
 
 fn inspect(s: &Sandbox, name: &str) -> serde_json::Value {
     let r = s.sbx(&["inspect", name]);
@@ -24,7 +18,7 @@ fn a_memory_hog_is_oom_killed_at_its_limit() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     // tail keeps the one endless line of /dev/zero in memory.
     let r = s.sbx(&["run", "--name", "hog", "-m", "16m", "busybox", "tail", "/dev/zero"]);
     assert_eq!(r.code, 137, "{r:?}");
@@ -48,7 +42,7 @@ fn a_fork_bomb_stops_at_the_pids_limit_and_the_host_keeps_working() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&[
         "run",
         "-d",
@@ -80,7 +74,7 @@ fn stats_show_cpu_memory_and_processes() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&["run", "-d", "--name", "busy", "-m", "64m", "busybox", "sh", "-c", "while :; do :; done"]);
     assert_eq!(r.code, 0, "{r:?}");
     let r = s.sbx(&["stats", "--no-stream"]);
@@ -107,7 +101,7 @@ fn cpu_weight_cpus_and_swap_reach_the_cgroup() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let args = ["run", "-d", "--name", "tuned", "--cpu-shares", "512", "--cpuset-cpus", "0", "-m", "32m"];
     let r = s.sbx(&[&args[..], &["--memory-swap", "64m", "busybox", "sleep", "100"]].concat());
     assert_eq!(r.code, 0, "{r:?}");
@@ -151,7 +145,7 @@ fn the_network_is_loopback_only_unless_it_is_the_hosts() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&["run", "--rm", "busybox", "cat", "/proc/net/dev"]);
     assert_eq!(interfaces(&r.stdout), ["lo"], "{r:?}");
     let r = s.sbx(&["run", "--rm", "--network", "none", "busybox", "cat", "/proc/net/dev"]);
@@ -172,7 +166,7 @@ fn on_cgroup_v2_a_bpf_program_keeps_devices_closed() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let script = "mknod /tmp/k c 1 11; mknod /tmp/l c 10 237; \
                   head -c 0 /tmp/k 2>/dev/null && echo kmsg; head -c 0 /tmp/l 2>/dev/null && echo loop; \
                   echo x > /dev/null && echo null";

@@ -9,12 +9,6 @@ use sbx_tests::image::{Image, busybox};
 /// docker's default capabilities as /proc/self/status shows them.
 const DOCKER_DEFAULT_CAPS: &str = "00000000a80425fb";
 
-fn busybox_sandbox() -> Sandbox {
-    let s = Sandbox::new();
-    s.load(&test_image("busybox").unwrap());
-    s
-}
-
 fn plugin_yaml(name: &str, extra: &str) -> String {
     format!("  - path: {}\n    name: {name}\n{extra}", plugin_arg(name))
 }
@@ -24,7 +18,7 @@ fn defaults_are_dockers_capabilities_and_hidden_kernel_paths() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&[
         "run",
         "--rm",
@@ -63,7 +57,7 @@ fn binds_tmpfs_and_read_only_root_from_flags() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let host = s.scratch.join("shared");
     std::fs::create_dir_all(&host).unwrap();
     std::fs::write(host.join("in"), "from host\n").unwrap();
@@ -100,7 +94,7 @@ fn spec_policies_adjust_what_runs() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let cfg = s.write_config(&format!(
         "plugins:\n{}{}{}{}",
         plugin_yaml("read-only-rootfs", ""),
@@ -121,7 +115,7 @@ fn non_root_denies_root_or_forces_a_user() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&["run", "--rm", "--policy", &plugin_arg("non-root"), "busybox", "echo", "must not run"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("denied by policy non-root: the container would run as root"), "{r:?}");
@@ -143,7 +137,7 @@ fn contradictory_adjustments_stop_the_run_naming_both_plugins() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let env = |name: &str, value: &str| {
         format!(
             "  - path: {}\n    name: {name}\n    settings: {{ env: {{ MODE: {value} }}, override: true }}\n",
@@ -169,7 +163,7 @@ fn deny_host_mounts_refuses_binds_outside_its_allowlist() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let allowed = s.scratch.join("allowed");
     std::fs::create_dir_all(&allowed).unwrap();
     let cfg = s.write_config(&format!(
@@ -190,7 +184,7 @@ fn hooks_hear_every_event_in_a_granted_directory() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let audit = s.scratch.join("audit");
     std::fs::create_dir_all(&audit).unwrap();
     let cfg = s.write_config(&format!(
@@ -229,7 +223,7 @@ fn hooks_veto_at_create_and_prestart_and_leave_nothing() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     // Not granted any directory, audit-log cannot write, and an audit that cannot be written
     // stops what can still be stopped.
     let r = s.sbx(&["run", "--rm", "--hook", &plugin_arg("audit-log"), "busybox", "echo", "must not run"]);
@@ -259,7 +253,7 @@ fn policy_test_replays_a_recorded_spec() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let r = s.sbx(&["run", "--name", "recorded", "-u", "0", "busybox", "true"]);
     assert_eq!(r.code, 0, "{r:?}");
     let id = s.containers().pop().unwrap();
@@ -291,7 +285,7 @@ fn the_shipped_profiles_load_and_restricted_holds() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let policies = sbx_tests::harness::workspace().join("policies");
     let (baseline, restricted) = (policies.join("baseline.yaml"), policies.join("restricted.yaml"));
     let (baseline, restricted) = (baseline.to_str().unwrap(), restricted.to_str().unwrap());
@@ -316,7 +310,7 @@ fn policies_see_and_adjust_the_isolation_options() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let policy = plugin_arg("no-escalation");
     let denied = [
         (&["--security-opt", "seccomp=unconfined"][..], "seccomp=unconfined"),
@@ -357,7 +351,7 @@ fn a_repeated_run_uses_the_cached_decision_until_something_changes() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let image = Image::new("logs:latest", vec![busybox().unwrap()])
         .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": "log" } }));
     s.load(&image);
@@ -396,7 +390,7 @@ fn image_policies_pin_sources_require_labels_and_cap_layer_sizes() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let labelled = Image::new("labelled:1", vec![busybox().unwrap()])
         .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "team": "infra" } }));
     s.load(&labelled);
@@ -457,7 +451,7 @@ fn a_malformed_adjustment_is_refused_naming_the_plugin() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let image = Image::new("bad:latest", vec![busybox().unwrap()])
         .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": "bad-adjustment" } }));
     s.load(&image);
@@ -477,7 +471,7 @@ fn timing_logs_each_phase_of_a_run() {
     if !is_root() {
         return;
     }
-    let s = busybox_sandbox();
+    let s = Sandbox::with_busybox();
     let dir = s.scratch.join("timing");
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = s.write_config(&format!(

@@ -134,6 +134,16 @@ pub fn check_terminal_input(interactive: bool, tty: bool) -> Result<(), &'static
     Ok(())
 }
 
+/// Containers need root: sbx mounts, makes namespaces and cgroups, and has no rootless mode yet.
+fn require_root(verb: &str) -> Result<(), i32> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    Err(fail(format!(
+        "sbx {verb} needs root: rootless containers (in a user namespace of your own) are not supported yet; run it as root"
+    )))
+}
+
 pub fn fail(e: impl std::fmt::Display) -> i32 {
     eprintln!("sbx: {e}");
     EXIT_SBX
@@ -155,6 +165,16 @@ pub fn main() -> i32 {
         LogLevelArg::Warn => LogLevel::Warn,
         LogLevelArg::Error => LogLevel::Error,
     });
+    let needs_root = match &cli.command {
+        Command::Run(_) => Some("run"),
+        Command::Create(_) => Some("create"),
+        Command::Start(_) => Some("start"),
+        Command::Exec(_) => Some("exec"),
+        _ => None,
+    };
+    if let Some(Err(code)) = needs_root.map(require_root) {
+        return code;
+    }
     let store = match sbx_store(&cli.root) {
         Ok(s) => s,
         Err(code) => return code,

@@ -98,6 +98,10 @@ pub struct RunArgs {
     /// Let the container use a host device: HOST[:CONTAINER][:PERMISSIONS] (rwm); repeatable.
     #[arg(long = "device", value_name = "HOST[:CTR][:rwm]")]
     pub devices: Vec<String>,
+    /// The user namespace: host (the only one sbx supports yet: root in the container is root on
+    /// the host, held in by capabilities, seccomp and the device cgroup).
+    #[arg(long, value_name = "MODE", value_parser = parse_userns, default_value = "host")]
+    pub userns: String,
     /// none (its own network namespace with only loopback, the default) or host (the host's).
     #[arg(long, alias = "net", value_name = "MODE", value_parser = spec::parse_network, default_value = "none")]
     pub network: Network,
@@ -177,6 +181,15 @@ impl RunArgs {
                 network: self.network,
             },
         })
+    }
+}
+
+fn parse_userns(text: &str) -> Result<String, String> {
+    match text {
+        "host" | "" => Ok("host".into()),
+        other => Err(format!(
+            "user namespace mode '{other}' is not supported yet: sbx runs containers in the host's user namespace (--userns host)"
+        )),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `-t`, the parent's side: the container's process opens its terminal in the container's own
 //! /dev/pts and sends the master side back over a socket pair ([`pair`], [`receive`]); sbx then
-//! copies between it and the user's terminal ([`attach`]) in raw mode, passing on window size
+//! copies between it and the user's terminal ([`while_attached`]) in raw mode, passing on window size
 //! changes, or the monitor copies it into the log.
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
