@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The sbx demo: builds sbx and its plugins, makes two busybox images, and shows policies written in
 # Rust and compiled to WebAssembly allow one image and refuse the other, adjust a container's spec
-# (the "restricted" profile), and a hook keep an audit log. Run as root on Debian 12.
+# (the "restricted" profile) and see its isolation options (no-escalation), and a hook keep an audit
+# log. Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 examples/setup.sh >&2
@@ -48,6 +49,14 @@ set -e
 say sbx --config policies/restricted.yaml run --rm -u 1000 busybox sh -c '...'
 $sbx --config policies/restricted.yaml run --rm -u 1000 busybox \
     sh -c 'id; touch /etc/x; touch /tmp/x && echo "/tmp is writable"; grep -E "CapEff|CapBnd" /proc/self/status'
+
+say sbx run --rm --policy no-escalation.wasm --privileged busybox true
+set +e
+$sbx run --rm --policy target/plugins/no-escalation.wasm --privileged busybox true 2>&1
+echo "(exit code $?: the policy sees the isolation options in the spec)"
+set -e
+say sbx run --rm busybox sh -c '...'   # the defaults: docker's capabilities, seccomp, no_new_privs
+$sbx run --rm busybox sh -c 'grep -E "CapEff|NoNewPrivs|Seccomp:" /proc/self/status; mount -t tmpfs x /mnt 2>&1; mknod /tmp/k c 1 11; cat /tmp/k 2>&1; exit 0'
 
 mkdir -p "$work/audit"
 cat > "$work/audit.yaml" <<YAML
