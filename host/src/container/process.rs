@@ -1,6 +1,7 @@
 //! The child's plan for a container, from its spec: namespaces and cgroup, the mounts, the working
-//! directory, capabilities and ids, and the exec. Pure apart from reading the kernel version; and
-//! the reading of a failed step back into an error the user can act on.
+//! directory, rlimits, stdio or a terminal, capabilities and ids, no_new_privs and seccomp, the
+//! init, and the exec. Pure apart from reading the kernel version and sbx's own bounding set (and
+//! the seccomp cache); and the reading of a failed step back into an error the user can act on.
 
 use super::run::RunError;
 use super::security::{self, Seccomp, SecurityError};
