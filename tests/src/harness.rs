@@ -193,7 +193,15 @@ fn list(dir: &Path) -> Vec<String> {
 }
 
 impl Drop for Sandbox {
+    /// A test that failed half-way may leave containers running or dead: `sbx rm -f` them first,
+    /// so their cgroups go too, then the store.
     fn drop(&mut self) {
+        let ids = self.containers();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids.iter().map(String::as_str));
+            let _ = self.command(&args).output();
+        }
         if let Some(base) = self.root.parent() {
             let _ = std::fs::remove_dir_all(base);
         }
