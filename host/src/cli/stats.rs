@@ -8,7 +8,6 @@ use crate::container::stats::{self, HEADER, Sample};
 use crate::image::Store;
 use crate::isolate::cgroup;
 use clap::Args;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
@@ -20,11 +19,6 @@ pub struct StatsArgs {
     pub format: Format,
     /// Names or id prefixes (default: every running container).
     pub containers: Vec<String>,
-}
-
-fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
-    let parents = cgroup::hierarchies(Path::new("/sys/fs/cgroup"), true);
-    parents.into_iter().map(|p| p.join(id)).filter(|d| d.exists()).collect()
 }
 
 fn host_memory() -> u64 {
@@ -49,7 +43,7 @@ pub fn stats(store: &Store, args: StatsArgs) -> i32 {
     }
     let host = host_memory();
     let read = |records: &[ContainerRecord]| -> Vec<Sample> {
-        records.iter().map(|r| stats::sample(&cgroup_dirs(&r.id))).collect()
+        records.iter().map(|r| stats::sample(&cgroup::existing(&r.id))).collect()
     };
     let (mut before, mut at) = (read(&records), Instant::now());
     loop {

@@ -11,7 +11,7 @@ use super::state;
 use super::terminal;
 use super::user;
 use crate::image::Store;
-use crate::isolate::cgroup::{self, Entry};
+use crate::isolate::cgroup;
 use crate::isolate::spawn::{self, SpawnError};
 use crate::isolate::{ChildPlan, ProcOp, Progress};
 use crate::plugin::spec_check::SpecDecision;
@@ -97,16 +97,8 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     if unsafe { libc::setns(pid_ns.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
         return Err(RunError::Spawn(SpawnError::Start(std::io::Error::last_os_error())));
     }
-    let dirs: Vec<_> = cgroup::hierarchies(Path::new("/sys/fs/cgroup"), true)
-        .into_iter()
-        .map(|p| p.join(&record.id))
-        .filter(|d| d.exists())
-        .collect();
-    let entry = cgroup::entry_of(&dirs)?;
-    let (clone_into, tasks): (Option<i32>, Vec<i32>) = match &entry {
-        Entry::Clone(fd) => (Some(fd.as_raw_fd()), Vec::new()),
-        Entry::Tasks(fds) => (None, fds.iter().map(|f| f.as_raw_fd()).collect()),
-    };
+    let entry = cgroup::entry_of(&cgroup::existing(&record.id))?;
+    let (clone_into, tasks) = entry.raw();
     let start_error = |e| RunError::Spawn(SpawnError::Start(e));
     let null = if opts.interactive || opts.tty { None } else { Some(spawn::dev_null().map_err(start_error)?) };
     let console = if opts.tty { Some(terminal::pair().map_err(start_error)?) } else { None };

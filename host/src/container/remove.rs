@@ -7,7 +7,6 @@ use crate::image::Store;
 use crate::isolate::cgroup;
 use crate::plugin::bindings::Event;
 use crate::plugin::{Plugin, convert};
-use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoveError {
@@ -37,8 +36,8 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
         }
     }
     // The cgroup goes with the sbx that ran the container; one left by a killed sbx goes here.
-    for parent in cgroup::hierarchies(Path::new("/sys/fs/cgroup"), true) {
-        let _ = std::fs::remove_dir(parent.join(&record.id));
+    for dir in cgroup::existing(&record.id) {
+        let _ = std::fs::remove_dir(dir);
     }
     if let Some(spec) = state::load_spec(&dir).filter(|_| plugins.iter().any(Plugin::has_hooks)) {
         let image = store

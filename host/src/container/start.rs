@@ -13,7 +13,7 @@ use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
 use super::terminal;
 use crate::image::Store;
 use crate::isolate::Progress;
-use crate::isolate::cgroup::{self, Cgroup, Entry};
+use crate::isolate::cgroup::{self, Cgroup};
 use crate::isolate::spawn::{self, SpawnError};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
@@ -165,10 +165,7 @@ pub fn launch<'a>(
     let null = if opts.interactive || spec.terminal { None } else { Some(spawn::dev_null().map_err(start_error)?) };
     let console = if spec.terminal { Some(terminal::pair().map_err(start_error)?) } else { None };
     let entry = cgroup.entry()?;
-    let (clone_into, cgroup_tasks): (Option<i32>, Vec<i32>) = match &entry {
-        Entry::Clone(fd) => (Some(fd.as_raw_fd()), Vec::new()),
-        Entry::Tasks(fds) => (None, fds.iter().map(|f| f.as_raw_fd()).collect()),
-    };
+    let (clone_into, cgroup_tasks) = entry.raw();
     let prepared = Prepared {
         stdin: null.as_ref().map(|f| f.as_raw_fd()),
         stdout: opts.stdout,

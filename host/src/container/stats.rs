@@ -2,7 +2,8 @@
 //! cpuacct, memory and pids hierarchies; v2: one directory). Reading is [`sample`]; turning two
 //! samples into docker's columns is pure.
 
-use std::path::{Path, PathBuf};
+use crate::isolate::cgroup;
+use std::path::PathBuf;
 
 /// One reading of a container's cgroup.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,15 +55,8 @@ pub fn parse(v2: bool, read: impl Fn(&str, &str) -> Option<String>) -> Sample {
 
 /// Reads the cgroup directories `dirs` of one container (`<mount>/<controller>/sbx/<id>` on v1).
 pub fn sample(dirs: &[PathBuf]) -> Sample {
-    let v2 = matches!(dirs, [d] if d.join("cgroup.controllers").exists());
-    parse(v2, |controller, file| {
-        let dir = if v2 {
-            dirs.first()
-        } else {
-            dirs.iter()
-                .find(|d| d.parent().and_then(Path::parent).and_then(Path::file_name) == Some(controller.as_ref()))
-        };
-        std::fs::read_to_string(dir?.join(file)).ok()
+    parse(cgroup::is_v2(dirs), |controller, file| {
+        std::fs::read_to_string(cgroup::controller_dir(dirs, controller)?.join(file)).ok()
     })
 }
 

@@ -10,7 +10,7 @@
 use crate::container::spec::Limits;
 use std::fs;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -101,6 +101,25 @@ pub fn hierarchies(mount: &Path, cpuset: bool) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The cgroup directories of container `id` that exist now (for exec, stats and rm).
+pub fn existing(id: &str) -> Vec<PathBuf> {
+    hierarchies(Path::new("/sys/fs/cgroup"), true).into_iter().map(|p| p.join(id)).filter(|d| d.exists()).collect()
+}
+
+/// Whether a container's cgroup directories `dirs` are one v2 directory.
+pub fn is_v2(dirs: &[PathBuf]) -> bool {
+    matches!(dirs, [dir] if dir.join("cgroup.controllers").exists())
+}
+
+/// The directory of `controller` among a container's cgroup directories: the v2 one, or on v1
+/// `<mount>/<controller>/sbx/<id>`.
+pub fn controller_dir<'a>(dirs: &'a [PathBuf], controller: &str) -> Option<&'a PathBuf> {
+    if is_v2(dirs) {
+        return dirs.first();
+    }
+    dirs.iter().find(|d| d.parent().and_then(Path::parent).and_then(Path::file_name) == Some(controller.as_ref()))
+}
+
 /// The way into the existing cgroups `dirs` (one v2 directory, or v1 ones), for a process that
 /// joins a running container (`sbx exec`).
 pub fn entry_of(dirs: &[PathBuf]) -> Result<Entry, CgroupError> {
@@ -109,7 +128,7 @@ pub fn entry_of(dirs: &[PathBuf]) -> Result<Entry, CgroupError> {
         move |source| CgroupError::Attach { path, source }
     };
     match dirs {
-        [dir] if dir.join("cgroup.controllers").exists() => {
+        [dir] if is_v2(dirs) => {
             let fd = fs::File::options()
                 .read(true)
                 .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
@@ -172,6 +191,16 @@ pub enum Entry {
     Tasks(Vec<OwnedFd>),
 }
 
+impl Entry {
+    /// The descriptors as clone3's cgroup and the child's `tasks` files.
+    pub fn raw(&self) -> (Option<i32>, Vec<i32>) {
+        match self {
+            Entry::Clone(fd) => (Some(fd.as_raw_fd()), Vec::new()),
+            Entry::Tasks(fds) => (None, fds.iter().map(|f| f.as_raw_fd()).collect()),
+        }
+    }
+}
+
 impl Cgroup {
     pub fn create(parents: &[PathBuf], id: &str) -> Result<Cgroup, CgroupError> {
         let mut cg = Cgroup { dirs: Vec::new() };
@@ -195,7 +224,7 @@ impl Cgroup {
     }
 
     fn is_v2(&self) -> bool {
-        matches!(self.dirs.as_slice(), [dir] if dir.join("cgroup.controllers").exists())
+        is_v2(&self.dirs)
     }
 
     /// Whether the kernel's OOM killer killed a process of the cgroup (`oom_kill` in v1's
@@ -211,9 +240,7 @@ impl Cgroup {
     pub fn set_limits(&self, limits: &Limits) -> Result<(), CgroupError> {
         let v2 = self.is_v2();
         for (what, controller, file, value) in limit_writes(limits, v2) {
-            // v1 directories are <mount>/<controller>/sbx/<id>.
-            let dir = if v2 { self.dirs.first() } else { self.v1_dir(controller) };
-            let dir = dir.ok_or(CgroupError::NoController { what, controller })?;
+            let dir = controller_dir(&self.dirs, controller).ok_or(CgroupError::NoController { what, controller })?;
             let path = dir.join(file);
             if v2 && !path.exists() {
                 return Err(CgroupError::NoController { what, controller });
@@ -221,13 +248,6 @@ impl Cgroup {
             fs::write(&path, &value).map_err(|source| CgroupError::Limit { what, path, source })?;
         }
         Ok(())
-    }
-
-    /// The v1 directory of `controller` (`<mount>/<controller>/sbx/<id>`).
-    fn v1_dir(&self, controller: &str) -> Option<&PathBuf> {
-        self.dirs
-            .iter()
-            .find(|d| d.parent().and_then(Path::parent).and_then(Path::file_name) == Some(controller.as_ref()))
     }
 
     /// Lets the container use only the devices of `allow` (lines of the v1 `devices.allow`
@@ -241,7 +261,8 @@ impl Cgroup {
             let attach = fs::File::open(dir).and_then(|d| super::devices::attach(&d, &super::devices::program(&rules)));
             return attach.map_err(|source| CgroupError::Limit { what, path: dir.clone(), source });
         }
-        let dir = self.v1_dir("devices").ok_or(CgroupError::NoController { what, controller: "devices" })?;
+        let dir =
+            controller_dir(&self.dirs, "devices").ok_or(CgroupError::NoController { what, controller: "devices" })?;
         let write = |file: &str, line: &str| {
             let path = dir.join(file);
             fs::write(&path, line).map_err(|source| CgroupError::Limit { what, path, source })
