@@ -53,17 +53,12 @@ pub fn limit_writes(limits: &Limits, v2: bool) -> Vec<LimitWrite> {
         }
     }
     if let Some(total) = limits.memory_swap {
-        let value = match (v2, total) {
-            (_, t) if t < 0 => {
-                if v2 {
-                    "max".to_string()
-                } else {
-                    "-1".to_string()
-                }
-            }
-            // v2 limits swap alone; docker's --memory-swap is memory plus swap.
-            (true, t) => (t as u64).saturating_sub(limits.memory_bytes.unwrap_or(0)).to_string(),
-            (false, t) => t.to_string(),
+        // v2 limits swap alone; docker's --memory-swap is memory plus swap (-1: no limit on swap).
+        let value = match (v2, u64::try_from(total)) {
+            (true, Err(_)) => "max".to_string(),
+            (false, Err(_)) => "-1".to_string(),
+            (true, Ok(t)) => t.saturating_sub(limits.memory_bytes.unwrap_or(0)).to_string(),
+            (false, Ok(t)) => t.to_string(),
         };
         let file = if v2 { "memory.swap.max" } else { "memory.memsw.limit_in_bytes" };
         w.push(("memory-swap", "memory", file, value));
@@ -263,12 +258,12 @@ impl Cgroup {
         }
         let dir =
             controller_dir(&self.dirs, "devices").ok_or(CgroupError::NoController { what, controller: "devices" })?;
-        let write = |file: &str, line: &str| {
-            let path = dir.join(file);
-            fs::write(&path, line).map_err(|source| CgroupError::Limit { what, path, source })
-        };
-        write("devices.deny", "a")?;
-        allow.iter().try_for_each(|rule| write("devices.allow", rule))
+        let err = |path: PathBuf| move |source| CgroupError::Limit { what, path, source };
+        let (deny, allow_path) = (dir.join("devices.deny"), dir.join("devices.allow"));
+        fs::write(&deny, "a").map_err(err(deny))?;
+        // One rule per write(2), through one open file.
+        let mut file = fs::File::options().write(true).open(&allow_path).map_err(err(allow_path.clone()))?;
+        allow.iter().try_for_each(|rule| io::Write::write_all(&mut file, rule.as_bytes())).map_err(err(allow_path))
     }
 
     pub fn entry(&self) -> Result<Entry, CgroupError> {
