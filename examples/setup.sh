@@ -23,6 +23,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# --userns=auto takes each container's ids from the ranges of the user "containers", as podman's
+# auto mode does; give it the upper half of the id space unless the machine already has a range.
+for f in /etc/subuid /etc/subgid; do
+    if ! grep -q '^containers:' "$f" 2>/dev/null; then
+        echo "setup: adding containers:2147483647:2147483648 to $f (for --userns=auto)"
+        echo "containers:2147483647:2147483648" >> "$f"
+    fi
+done
+
 if ! command -v cargo >/dev/null || ! command -v rustup >/dev/null; then
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 fi

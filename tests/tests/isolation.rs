@@ -99,6 +99,29 @@ fn every_escape_attempt_fails_with_the_default_settings() {
 }
 
 #[test]
+fn every_escape_attempt_fails_in_a_user_namespace() {
+    if !is_root() {
+        return;
+    }
+    let s = probe_sandbox();
+    let marker = s.scratch.join("host-secret").display().to_string();
+    let args = probe_args(&s, &marker, &ATTEMPTS);
+    let mut run: Vec<&str> = vec!["run", "--rm", "--userns=auto", "escape", "/probe"];
+    run.extend(args.iter().map(String::as_str));
+    let r = s.sbx(&run);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_all_blocked(&r.stdout, &ATTEMPTS);
+    assert_eq!(s.sbx(&["run", "-d", "--userns=auto", "--name", "target", "escape", "sleep", "100"]).code, 0);
+    let mut exec: Vec<&str> = vec!["exec", "target", "/probe"];
+    exec.extend(args.iter().map(String::as_str));
+    let r = s.sbx(&exec);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_all_blocked(&r.stdout, &ATTEMPTS);
+    assert_eq!(s.sbx(&["rm", "-f", "target"]).code, 0);
+    s.assert_clean(0);
+}
+
+#[test]
 fn the_probe_does_see_an_escape_when_the_sandbox_is_opened() {
     if !is_root() {
         return;
@@ -211,10 +234,6 @@ fn bad_security_options_are_refused_and_leave_nothing() {
         (&["--device", "/dev/nope"], "cannot read /dev/nope"),
         (&["--device", "/dev/kmsg:/etc/kmsg"], "expected HOST[:CONTAINER][:PERMISSIONS]"),
     ];
-    let cases: Vec<(&[&str], &str)> = cases
-        .into_iter()
-        .chain([(&["--userns", "auto"][..], "user namespace mode 'auto' is not supported yet")])
-        .collect();
     for (flags, message) in cases {
         let mut args = vec!["run", "--rm"];
         args.extend(flags);

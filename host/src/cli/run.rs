@@ -2,7 +2,7 @@
 
 use crate::config::PluginSpec;
 use crate::container::security::{self, Device, SecurityError, Ulimit};
-use crate::container::spec::{self, Limits, Network, Overrides};
+use crate::container::spec::{self, Limits, Network, Overrides, Userns};
 use crate::container::{RunError, RunOptions, run as run_container};
 use crate::image::Store;
 use crate::plugin::PluginSet;
@@ -98,10 +98,11 @@ pub struct RunArgs {
     /// Let the container use a host device: HOST[:CONTAINER][:PERMISSIONS] (rwm); repeatable.
     #[arg(long = "device", value_name = "HOST[:CTR][:rwm]")]
     pub devices: Vec<String>,
-    /// The user namespace: host (the only one sbx supports yet: root in the container is root on
-    /// the host, held in by capabilities, seccomp and the device cgroup).
-    #[arg(long, value_name = "MODE", value_parser = parse_userns, default_value = "host")]
-    pub userns: String,
+    /// The user namespace: host (root in the container is root on the host, held in by
+    /// capabilities, seccomp and the device cgroup) or auto (its own, mapped to a private range of
+    /// host ids from the `containers` lines of /etc/subuid and /etc/subgid).
+    #[arg(long, value_name = "MODE", value_parser = spec::parse_userns, default_value = "host")]
+    pub userns: Userns,
     /// none (its own network namespace with only loopback, the default) or host (the host's).
     #[arg(long, alias = "net", value_name = "MODE", value_parser = spec::parse_network, default_value = "none")]
     pub network: Network,
@@ -179,17 +180,9 @@ impl RunArgs {
                 devices,
                 ulimits,
                 network: self.network,
+                userns: self.userns,
             },
         })
-    }
-}
-
-fn parse_userns(text: &str) -> Result<String, String> {
-    match text {
-        "host" | "" => Ok("host".into()),
-        other => Err(format!(
-            "user namespace mode '{other}' is not supported yet: sbx runs containers in the host's user namespace (--userns host)"
-        )),
     }
 }
 

@@ -14,6 +14,7 @@ use crate::image::digest::Hashing;
 use crate::image::reference;
 use crate::image::store::{LayerMeta, LayerRef};
 use crate::image::{Digest, ImageRecord, Store};
+use crate::isolate::userns::IdMap;
 use crate::layer;
 use crate::plugin::chain::Decision;
 use crate::plugin::{PluginSet, convert};
@@ -30,19 +31,41 @@ fn io(e: Errno) -> std::io::Error {
     std::io::Error::from_raw_os_error(e as i32)
 }
 
-fn header(kind: tar::EntryType, st: &nix::sys::stat::FileStat, size: u64) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(kind);
-    h.set_mode(st.st_mode & 0o7777);
-    h.set_uid(u64::from(st.st_uid));
-    h.set_gid(u64::from(st.st_gid));
-    h.set_mtime(st.st_mtime.max(0) as u64);
-    h.set_size(size);
-    h
+/// How the writable layer is read: the owners of a container with its own ids are host ids of its
+/// range, written back as the container's (an id outside the range as nobody, as the container
+/// saw it); overlayfs marked its opaque directories with the `user.` xattr there.
+#[derive(Clone, Copy)]
+struct Upper<'a>(Option<&'a IdMap>);
+
+const NOBODY: u32 = 65534;
+
+impl Upper<'_> {
+    fn owners(&self, st: &nix::sys::stat::FileStat) -> (u32, u32) {
+        match self.0 {
+            None => (st.st_uid, st.st_gid),
+            Some(m) => (m.container_uid(st.st_uid).unwrap_or(NOBODY), m.container_gid(st.st_gid).unwrap_or(NOBODY)),
+        }
+    }
+
+    fn opaque_xattr(&self) -> &'static std::ffi::CStr {
+        if self.0.is_some() { c"user.overlay.opaque" } else { c"trusted.overlay.opaque" }
+    }
+
+    fn header(&self, kind: tar::EntryType, st: &nix::sys::stat::FileStat, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(st.st_mode & 0o7777);
+        let (uid, gid) = self.owners(st);
+        h.set_uid(u64::from(uid));
+        h.set_gid(u64::from(gid));
+        h.set_mtime(st.st_mtime.max(0) as u64);
+        h.set_size(size);
+        h
+    }
 }
 
 /// Appends the tree of the open directory `fd` (as `prefix`) to `tar`, without following links.
-fn append_dir<W: Write>(tar: &mut tar::Builder<W>, fd: OwnedFd, prefix: &str) -> std::io::Result<()> {
+fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, prefix: &str) -> std::io::Result<()> {
     let mut dir = Dir::from_fd(fd).map_err(io)?;
     let at = unsafe { BorrowedFd::borrow_raw(dir.as_raw_fd()) };
     let mut names: Vec<std::ffi::CString> = dir
@@ -64,35 +87,39 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, fd: OwnedFd, prefix: &str) ->
                 }
                 let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
                 let sub = openat(at, name.as_c_str(), flags, Mode::empty()).map_err(io)?;
-                tar.append_data(&mut header(tar::EntryType::Directory, &st, 0), format!("{path}/"), std::io::empty())?;
+                tar.append_data(
+                    &mut upper.header(tar::EntryType::Directory, &st, 0),
+                    format!("{path}/"),
+                    std::io::empty(),
+                )?;
                 let mut opaque = [0u8; 1];
                 let n = unsafe {
-                    libc::fgetxattr(sub.as_raw_fd(), c"trusted.overlay.opaque".as_ptr(), opaque.as_mut_ptr().cast(), 1)
+                    libc::fgetxattr(sub.as_raw_fd(), upper.opaque_xattr().as_ptr(), opaque.as_mut_ptr().cast(), 1)
                 };
                 if n == 1 && opaque[0] == b'y' {
                     tar.append_data(
-                        &mut header(tar::EntryType::Regular, &st, 0),
+                        &mut upper.header(tar::EntryType::Regular, &st, 0),
                         format!("{path}/.wh..wh..opq"),
                         std::io::empty(),
                     )?;
                 }
-                append_dir(tar, sub, &format!("{path}/"))?;
+                append_dir(tar, upper, sub, &format!("{path}/"))?;
             }
             SFlag::S_IFCHR if st.st_rdev == 0 => {
                 let wh = match path.rsplit_once('/') {
                     Some((dir, base)) => format!("{dir}/.wh.{base}"),
                     None => format!(".wh.{path}"),
                 };
-                tar.append_data(&mut header(tar::EntryType::Regular, &st, 0), wh, std::io::empty())?;
+                tar.append_data(&mut upper.header(tar::EntryType::Regular, &st, 0), wh, std::io::empty())?;
             }
             SFlag::S_IFREG => {
                 let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
                 let file = File::from(openat(at, name.as_c_str(), flags, Mode::empty()).map_err(io)?);
-                tar.append_data(&mut header(tar::EntryType::Regular, &st, st.st_size as u64), path, file)?;
+                tar.append_data(&mut upper.header(tar::EntryType::Regular, &st, st.st_size as u64), path, file)?;
             }
             SFlag::S_IFLNK => {
                 let target = nix::fcntl::readlinkat(at, name.as_c_str()).map_err(io)?;
-                let mut h = header(tar::EntryType::Symlink, &st, 0);
+                let mut h = upper.header(tar::EntryType::Symlink, &st, 0);
                 tar.append_link(&mut h, path, target)?;
             }
             SFlag::S_IFCHR | SFlag::S_IFBLK | SFlag::S_IFIFO => {
@@ -101,7 +128,7 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, fd: OwnedFd, prefix: &str) ->
                     SFlag::S_IFBLK => tar::EntryType::Block,
                     _ => tar::EntryType::Fifo,
                 };
-                let mut h = header(kind, &st, 0);
+                let mut h = upper.header(kind, &st, 0);
                 h.set_device_major(nix::sys::stat::major(st.st_rdev) as u32)?;
                 h.set_device_minor(nix::sys::stat::minor(st.st_rdev) as u32)?;
                 tar.append_data(&mut h, path, std::io::empty())?;
@@ -113,12 +140,13 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, fd: OwnedFd, prefix: &str) ->
     Ok(())
 }
 
-/// Writes the writable layer `upper` as an OCI layer tarball to `out`.
-pub fn write_layer(upper: &Path, out: impl Write) -> std::io::Result<()> {
+/// Writes the writable layer `upper` as an OCI layer tarball to `out`; `idmap` is the container's
+/// range when it has ids of its own.
+pub fn write_layer(upper: &Path, idmap: Option<&IdMap>, out: impl Write) -> std::io::Result<()> {
     let root =
         nix::fcntl::open(upper, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(io)?;
     let mut tar = tar::Builder::new(out);
-    append_dir(&mut tar, root, "")?;
+    append_dir(&mut tar, Upper(idmap), root, "")?;
     tar.into_inner()?.flush()
 }
 
@@ -162,7 +190,7 @@ pub fn commit(store: &Store, query: &str, name: Option<&str>, plugins: &PluginSe
     let staging = store.stage()?;
     let tar_path = staging.path().join("layer.tar");
     let out = File::create(&tar_path).map_err(layer_err)?;
-    write_layer(&dir.join("upper"), BufWriter::new(out)).map_err(layer_err)?;
+    write_layer(&dir.join("upper"), record.idmap.as_ref(), BufWriter::new(out)).map_err(layer_err)?;
     let size = std::fs::metadata(&tar_path).map_err(layer_err)?.len();
     let layer_staging = store.stage_layer()?;
     let mut reader = Hashing::new(File::open(&tar_path).map_err(layer_err)?);

@@ -10,34 +10,41 @@ use super::run::{RunError, RunOptions, image_config, resolve_image};
 use super::spec;
 use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
 use crate::image::Store;
+use crate::isolate::userns::{self, IdMap};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
 use crate::rootfs::bind::BindError;
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-fn check_name(store: &Store, name: &str) -> Result<(), RunError> {
-    match state::list(store).into_iter().find(|(_, r)| r.name == name) {
+fn check_name(existing: &[(PathBuf, ContainerRecord)], name: &str) -> Result<(), RunError> {
+    match existing.iter().find(|(_, r)| r.name == name) {
         Some((_, r)) => Err(RunError::NameInUse(name.to_string(), r.id[..12].to_string())),
         None => Ok(()),
     }
 }
 
 /// Makes the container's directories; they are removed again unless the guard is told to keep them.
-fn make_dirs(root: &Path) -> Result<RemoveOnDrop, RunError> {
+/// In a user namespace its root owns them (the overlay's root is the upper directory) and may
+/// search the container's directory, not list it.
+fn make_dirs(root: &Path, idmap: Option<&IdMap>) -> Result<RemoveOnDrop, RunError> {
     let err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RunError::ContainerDir { path, source }
     };
     fs::DirBuilder::new().mode(0o700).create(root).map_err(err(root))?;
     let guard = RemoveOnDrop(Some(root.to_path_buf()));
+    let (uid, gid) = idmap.map_or((0, 0), |m| (m.uid, m.gid));
+    if idmap.is_some() {
+        fs::set_permissions(root, PermissionsExt::from_mode(0o711)).map_err(err(root))?;
+    }
     for (sub, mode) in [("upper", 0o755), ("work", 0o700), ("rootfs", 0o755)] {
         let p = root.join(sub);
         fs::DirBuilder::new().mode(mode).create(&p).map_err(err(&p))?;
         // The overlay's root takes the upper directory's mode; mkdir's is cut by the umask.
-        std::os::unix::fs::chown(&p, Some(0), Some(0)).map_err(err(&p))?;
-        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode)).map_err(err(&p))?;
+        std::os::unix::fs::chown(&p, Some(uid), Some(gid)).map_err(err(&p))?;
+        fs::set_permissions(&p, PermissionsExt::from_mode(mode)).map_err(err(&p))?;
     }
     Ok(guard)
 }
@@ -66,9 +73,17 @@ pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<C
     }
 
     let record_lock = store.lock()?;
-    check_name(store, &name)?;
+    let existing = state::list(store);
+    check_name(&existing, &name)?;
+    let idmap = match spec.userns {
+        spec::Userns::Auto => {
+            let used: Vec<IdMap> = existing.iter().filter_map(|(_, r)| r.idmap).collect();
+            Some(userns::allocate_from_host(&used)?)
+        }
+        spec::Userns::Host => None,
+    };
     let root = store.container_dir(&id);
-    let mut made = make_dirs(&root)?;
+    let mut made = make_dirs(&root, idmap.as_ref())?;
     let record = ContainerRecord {
         id: id.clone(),
         name: name.clone(),
@@ -84,6 +99,7 @@ pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<C
         started: None,
         finished: None,
         auto_remove: opts.rm,
+        idmap,
     };
     record.save(&root)?;
     state::save_spec(&root, &spec)?;

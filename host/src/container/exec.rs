@@ -85,6 +85,12 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
         let path = Path::new("/proc").join(pid.to_string()).join("ns").join(name);
         File::open(&path).map(OwnedFd::from).map_err(|_| RunError::NotRunning(record.name.clone()))
     };
+    // A container with ids of its own: its user namespace first, which owns the others; the exec
+    // then has its capabilities there and none on the host.
+    let user_ns = match record.idmap {
+        Some(_) => Some((open("user")?, libc::CLONE_NEWUSER)),
+        None => None,
+    };
     let joins = [
         (open("ipc")?, libc::CLONE_NEWIPC),
         (open("uts")?, libc::CLONE_NEWUTS),
@@ -105,7 +111,12 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
 
     let mut before = vec![ProcOp::DieWithParent, ProcOp::ResetSignals];
     before.extend(tasks.iter().map(|fd| ProcOp::JoinCgroup(*fd)));
-    before.extend(joins.iter().map(|(fd, nstype)| ProcOp::Setns { fd: fd.as_raw_fd(), nstype: *nstype }));
+    before
+        .extend(user_ns.iter().chain(&joins).map(|(fd, nstype)| ProcOp::Setns { fd: fd.as_raw_fd(), nstype: *nstype }));
+    if user_ns.is_some() {
+        // Host root has no id in the namespace: what it made (a terminal) would belong to nobody.
+        before.push(ProcOp::SetIds { uid: 0, gid: 0, groups: Vec::new() });
+    }
     let mut after = vec![ProcOp::Chdir(cstr(&spec.cwd))];
     let tty = console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size()));
     after.extend(process::stdio(tty, [null.as_ref().map(|f| f.as_raw_fd()), None, None], &user));
@@ -116,7 +127,7 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     let exec = process::exec_of(&spec)?;
     let plan = ChildPlan { before, mounts: Vec::new(), after, exec, pause_before_exec: false };
     let mut child = spawn::spawn(&plan, 0, clone_into, &Linux)?;
-    drop((entry, null, joins));
+    drop((entry, null, joins, user_ns));
     let console = console.map(|(ours, _)| ours);
     match child.advance() {
         Ok(Progress::Running) => {

@@ -10,7 +10,8 @@ use super::user::User;
 use crate::isolate::child::{Exec, Phase};
 use crate::isolate::seccomp::{self, Profile};
 use crate::isolate::{ChildPlan, Failure, ProcOp, caps};
-use crate::rootfs::{self, MountOp, RootfsSpec, UserMount, plan::cstr};
+use crate::rootfs::plan::{UsernsRootfs, cstr};
+use crate::rootfs::{self, MountOp, RootfsSpec, UserMount};
 use nix::errno::Errno;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,8 @@ pub struct Prepared {
     pub terminal: Option<(i32, (u16, u16))>,
     /// The seccomp program ([`seccomp_program`]); None when unconfined.
     pub seccomp: Option<Vec<u64>>,
+    /// `--userns=auto`: the layers and devices as detached mounts (see [`UsernsRootfs`]).
+    pub userns: Option<UsernsRootfs>,
 }
 
 fn cstrings(v: &[String]) -> Result<Vec<CString>, RunError> {
@@ -96,6 +99,7 @@ pub fn child_plan(
                 (PathBuf::from(&d.container_path), d.mode, dev)
             })
             .collect(),
+        userns: prepared.userns.clone(),
     };
     let mounts = rootfs::plan(&rootfs, kernel)?;
     let mut after = Vec::new();
@@ -236,6 +240,7 @@ mod tests {
             pause_before_exec: false,
             terminal: None,
             seccomp: None,
+            userns: None,
         };
         child_plan(&spec, &user, vec!["/l".into()], dirs, &prepared, (6, 8)).unwrap()
     }

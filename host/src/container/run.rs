@@ -70,6 +70,8 @@ pub enum RunError {
     Plan(#[from] rootfs::PlanError),
     #[error(transparent)]
     Seccomp(#[from] crate::isolate::seccomp::SeccompError),
+    #[error(transparent)]
+    Userns(#[from] crate::isolate::userns::UsernsError),
     #[error("container setup failed: cannot {step}: {errno}{hint}")]
     Setup { step: String, errno: Errno, hint: &'static str },
     #[error("exec \"{0}\": executable file not found in $PATH")]

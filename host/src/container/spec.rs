@@ -35,6 +35,7 @@ pub struct Overrides {
     pub devices: Vec<Device>,
     pub ulimits: Vec<Ulimit>,
     pub network: Network,
+    pub userns: Userns,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +84,28 @@ pub enum Network {
     Host,
 }
 
+/// `--userns`: whose user ids the container runs with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Userns {
+    /// The host's: root in the container is root on the host (docker's default).
+    #[default]
+    Host,
+    /// Its own user namespace, mapped to a private range of host ids (podman's `auto`).
+    Auto,
+}
+
+/// `--userns`: `host` or `auto`.
+pub fn parse_userns(text: &str) -> Result<Userns, String> {
+    match text {
+        "host" | "" => Ok(Userns::Host),
+        "auto" => Ok(Userns::Auto),
+        other => Err(format!(
+            "user namespace mode '{other}' is not supported: use host (the host's ids, the default) or auto (a private range of host ids from /etc/subuid and /etc/subgid)"
+        )),
+    }
+}
+
 /// Everything a container is run with: what spec policies see and adjust, and what sbx applies.
 /// Written to the container's directory as `spec.json`; `sbx policy test --spec` reads it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +133,8 @@ pub struct ContainerSpec {
     pub limits: Limits,
     #[serde(default)]
     pub network: Network,
+    #[serde(default)]
+    pub userns: Userns,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     /// `-t`: the process gets a terminal (a pty in the container's /dev/pts) as stdin, stdout and
@@ -141,7 +166,7 @@ fn yes() -> bool {
 }
 
 /// The namespaces every container gets.
-pub const NAMESPACES: [&str; 6] = ["mount", "pid", "uts", "ipc", "network", "cgroup"];
+pub const NAMESPACES: [&str; 7] = ["mount", "pid", "uts", "ipc", "network", "cgroup", "user"];
 
 /// Hidden from every container, as runc does: kernel memory, keys and timers that leak host
 /// state, and firmware interfaces.
@@ -185,6 +210,10 @@ pub enum SpecError {
     SwapWithoutMemory,
     #[error("--memory-swap is memory plus swap: it cannot be below --memory")]
     SwapBelowMemory,
+    #[error(
+        "--userns=auto cannot be combined with --network host: a user namespace cannot mount the host network's /sys; use --network none"
+    )]
+    UsernsWithHostNetwork,
 }
 
 /// The variables of an `--env-file`: KEY=VALUE or KEY lines; blank lines and `#` comments skipped.
@@ -298,6 +327,9 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
         return Err(SpecError::RelativeWorkdir(spec.cwd.clone()));
     }
     caps::mask(&spec.capabilities)?;
+    if spec.userns == Userns::Auto && spec.network == Network::Host {
+        return Err(SpecError::UsernsWithHostNetwork);
+    }
     if let Some(swap) = spec.limits.memory_swap {
         match spec.limits.memory_bytes {
             None => return Err(SpecError::SwapWithoutMemory),
@@ -418,10 +450,12 @@ pub fn build(
         namespaces: NAMESPACES
             .iter()
             .filter(|n| o.network == Network::None || **n != "network")
+            .filter(|n| o.userns == Userns::Auto || **n != "user")
             .map(|n| n.to_string())
             .collect(),
         limits: o.limits.clone(),
         network: o.network,
+        userns: o.userns,
         annotations: BTreeMap::new(),
         terminal: o.tty,
         init: o.init,

@@ -15,9 +15,11 @@ use crate::image::Store;
 use crate::isolate::Progress;
 use crate::isolate::cgroup::{self, Cgroup};
 use crate::isolate::spawn::{self, SpawnError};
+use crate::isolate::userns::{self, IdMap};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
-use crate::rootfs::bind;
+use crate::rootfs::bind::{self, UsernsSources};
+use crate::rootfs::plan::{DEVICES, UsernsRootfs};
 use crate::sys::linux::Linux;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -25,11 +27,25 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Namespaces of a container (cgroup is unshared by the child once it is in its cgroup; the network
-/// namespace is the host's with `--network host`).
-fn clone_flags(network: spec::Network) -> u64 {
+/// namespace is the host's with `--network host`; the user namespace the host's unless it has a
+/// range of ids of its own).
+fn clone_flags(network: spec::Network, own_ids: bool) -> u64 {
     let own = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
     let net = if network == spec::Network::None { libc::CLONE_NEWNET } else { 0 };
-    (own | net) as u64
+    let user = if own_ids { libc::CLONE_NEWUSER } else { 0 };
+    (own | net | user) as u64
+}
+
+/// For a container in its own user namespace: its layers idmapped to its range and the host's
+/// device nodes, as detached mounts the child attaches.
+fn userns_sources(map: &IdMap, layers: &[PathBuf], devices: &[security::Device]) -> Result<UsernsSources, RunError> {
+    let namespace = userns::namespace_of(map)?;
+    let nodes: Vec<PathBuf> = DEVICES
+        .iter()
+        .map(|(name, ..)| Path::new("/dev").join(name))
+        .chain(devices.iter().map(|d| PathBuf::from(&d.host_path)))
+        .collect();
+    Ok(bind::userns_sources(&namespace, layers, &nodes)?)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -164,6 +180,7 @@ pub fn launch<'a>(
     let start_error = |e| RunError::Spawn(SpawnError::Start(e));
     let null = if opts.interactive || spec.terminal { None } else { Some(spawn::dev_null().map_err(start_error)?) };
     let console = if spec.terminal { Some(terminal::pair().map_err(start_error)?) } else { None };
+    let sources = record.idmap.as_ref().map(|m| userns_sources(m, &layers, &spec.devices)).transpose()?;
     let entry = cgroup.entry()?;
     let (clone_into, cgroup_tasks) = entry.raw();
     let prepared = Prepared {
@@ -175,11 +192,24 @@ pub fn launch<'a>(
         pause_before_exec: events.is_some(),
         terminal: console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size())),
         seccomp: process::seccomp_program(&store.seccomp_cache(), &spec)?,
+        userns: sources.as_ref().map(|s| UsernsRootfs {
+            dir: dir.clone(),
+            layers: s.layers.iter().map(AsRawFd::as_raw_fd).collect(),
+            devices: s.devices.iter().map(AsRawFd::as_raw_fd).collect(),
+        }),
     };
     let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs: dir.join("rootfs") };
     let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, process::kernel())?;
-    let mut child = spawn::spawn(&plan, clone_flags(spec.network), clone_into, &Linux)?;
-    drop((null, entry, binds));
+    let mut child = spawn::spawn(&plan, clone_flags(spec.network, record.idmap.is_some()), clone_into, &Linux)?;
+    drop((null, entry, binds, sources));
+    if let Some(map) = &record.idmap {
+        // The child waits for its first go: its ids mean nothing in its namespace until then.
+        if let Err(e) = userns::write_maps(child.pid, map) {
+            child.abort();
+            cgroup.remove()?;
+            return Err(e.into());
+        }
+    }
     let console = console.map(|(ours, _)| ours);
     CONTAINER_PID.store(child.pid.as_raw(), Ordering::Relaxed);
     if opts.sig_proxy {

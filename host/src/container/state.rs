@@ -4,6 +4,7 @@
 use super::spec::ContainerSpec;
 use crate::image::Digest;
 use crate::image::store::{Store, StoreError, write_atomic_unsynced};
+use crate::isolate::userns::IdMap;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -40,6 +41,10 @@ pub struct ContainerRecord {
     #[serde(default)]
     pub auto_remove: bool,
     pub finished: Option<String>,
+    /// `--userns=auto`: the host ids of its user namespace, chosen at create and kept until it is
+    /// removed (its writable layer's files are owned by them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idmap: Option<IdMap>,
 }
 
 pub const RECORD: &str = "container.json";

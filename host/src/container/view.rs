@@ -68,6 +68,11 @@ pub fn inspect(r: &ContainerRecord, spec: Option<&ContainerSpec>, running: bool,
             "AutoRemove": r.auto_remove,
             "Init": spec.is_some_and(|s| s.init),
             "ReadonlyRootfs": spec.is_some_and(|s| s.read_only_rootfs),
+            "UsernsMode": if r.idmap.is_some() { "auto" } else { "host" },
+            "IDMappings": r.idmap.map(|m| serde_json::json!({
+                "UidMap": [format!("0:{}:{}", m.uid, m.size)],
+                "GidMap": [format!("0:{}:{}", m.gid, m.size)],
+            })),
         },
         "Config": { "Tty": spec.is_some_and(|s| s.terminal) },
         "Mounts": spec.map(|s| s.mounts.clone()).unwrap_or_default(),
@@ -99,6 +104,7 @@ mod tests {
             started: Some("2026-01-01T00:00:00Z".into()),
             finished: Some("2026-01-01T00:01:00Z".into()),
             auto_remove: false,
+            idmap: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod child;
 pub mod devices;
 pub mod seccomp;
 pub mod spawn;
+pub mod userns;
 
 pub use child::{ChildPlan, ProcOp};
 pub use spawn::{Exit, Failure, Progress, Spawned, spawn};

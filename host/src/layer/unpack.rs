@@ -1,7 +1,8 @@
 //! Unpacks one layer tarball into an empty directory of its own, turning OCI whiteouts into
-//! overlayfs ones (0:0 character devices, the `trusted.overlay.opaque` xattr) and recording an index
-//! of the entries. Nothing outside the directory can be created, changed or followed: see
-//! [`super::fsops`]. Any entry that would need it refuses the whole layer, naming the entry.
+//! overlayfs ones (0:0 character devices, the `trusted.overlay.opaque` and `user.overlay.opaque`
+//! xattrs) and recording an index of the entries. Nothing outside the directory can be created,
+//! changed or followed: see [`super::fsops`]. Any entry that would need it refuses the whole
+//! layer, naming the entry.
 
 use super::entry::{self, EntryKind, IndexEntry, PathError, Role};
 use super::fsops::{self, WalkError};
@@ -34,13 +35,16 @@ pub struct UnpackReport {
     pub unpacked_size: u64,
 }
 
-/// Extended attributes a layer may carry. `trusted.overlay.*` would let a layer forge overlayfs
-/// metadata (redirects, metacopy), so it and every other namespace are left out.
+/// Extended attributes a layer may carry. `trusted.overlay.*` and `user.overlay.*` (which an
+/// overlay in a user namespace reads instead) would let a layer forge overlayfs metadata
+/// (redirects, metacopy, opaque directories), so they and every other namespace are left out.
 fn is_allowed_xattr(name: &str) -> bool {
-    name.starts_with("user.") || name == "security.capability"
+    (name.starts_with("user.") && !name.starts_with("user.overlay.")) || name == "security.capability"
 }
 
-const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// An opaque directory is marked for both kinds of overlay: mounted by host root (`trusted.`) and
+/// in a container's user namespace (`userxattr`: `user.`).
+const OPAQUE_XATTRS: [&str; 2] = ["trusted.overlay.opaque", "user.overlay.opaque"];
 
 /// Unpacks the tar stream `reader` into `dest`, which must exist and be empty.
 pub fn unpack<R: Read>(reader: R, dest: &Path) -> Result<UnpackReport, UnpackError> {
@@ -132,7 +136,9 @@ impl Unpacker {
             }
             Role::Opaque(dir) => {
                 let fd = fsops::open_dir(self.root.as_fd(), &dir, true).map_err(walk_error)?;
-                fsops::set_xattr(fd.as_fd(), OPAQUE_XATTR, b"y").map_err(|e| os("setting the opaque xattr", e))?;
+                for name in OPAQUE_XATTRS {
+                    fsops::set_xattr(fd.as_fd(), name, b"y").map_err(|e| os("setting the opaque xattr", e))?;
+                }
                 record.path = dir.to_string_lossy().into_owned();
                 record.kind = EntryKind::OpaqueWhiteout;
             }

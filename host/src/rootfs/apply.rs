@@ -15,8 +15,15 @@ pub fn apply(ops: &[MountOp], sys: &dyn Syscall) -> Result<(), (usize, Errno)> {
 fn apply_one(op: &MountOp, sys: &dyn Syscall) -> Result<(), Errno> {
     match op {
         MountOp::MakeRootPrivate => sys.mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None),
-        MountOp::Overlay { lowers, upper, work, target } => sys.mount_overlay(lowers, upper, work, target),
+        MountOp::Overlay { lowers, upper, work, target, userxattr } => {
+            sys.mount_overlay(lowers, upper, work, target, *userxattr)
+        }
         MountOp::PivotRoot { new_root } => sys.pivot_root(new_root),
+        MountOp::DetachOldRoot => sys.detach_old_root(),
+        MountOp::EnterUsernsRoot { dir } => {
+            sys.chdir(dir)?;
+            sys.set_ids(0, 0, &[])
+        }
         MountOp::Mkdir { path, mode } => sys.mkdir(path, *mode),
         MountOp::Mount { source, target, fstype, flags, data } => {
             sys.mount(Some(source), target, Some(fstype), *flags, data.as_deref())
@@ -52,6 +59,7 @@ mod tests {
                 read_only: vec![],
                 read_only_root: false,
                 devices: vec![],
+                userns: None,
             },
             (6, 8),
         )

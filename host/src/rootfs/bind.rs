@@ -3,7 +3,7 @@
 //! symlink in the image cannot send a mount onto the host, and a source means what the user meant.
 
 use std::ffi::CString;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const AT_RECURSIVE: libc::c_uint = 0x8000;
 const MOUNT_ATTR_RDONLY: u64 = 1;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
 #[repr(C)]
 struct MountAttr {
@@ -26,6 +27,10 @@ pub enum BindError {
     Missing { path: PathBuf },
     #[error("cannot open bind mount source {path}: {source}")]
     Open { path: PathBuf, source: std::io::Error },
+    #[error(
+        "cannot make an idmapped mount of {path} for --userns=auto: {source} (idmapped mounts need Linux 5.12 and a filesystem that supports them, such as ext4, xfs or btrfs)"
+    )]
+    Idmap { path: PathBuf, source: std::io::Error },
 }
 
 pub struct BindSource {
@@ -48,15 +53,49 @@ pub fn open(source: &Path, read_only: bool) -> Result<BindSource, BindError> {
     }
     let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     if read_only {
-        let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
-        let flags = libc::AT_EMPTY_PATH as libc::c_uint | AT_RECURSIVE;
-        let ret = unsafe {
-            use std::os::fd::AsRawFd;
-            libc::syscall(libc::SYS_mount_setattr, fd.as_raw_fd(), c"".as_ptr(), flags, &attr, size_of::<MountAttr>())
-        };
-        if ret < 0 {
-            return Err(err(std::io::Error::last_os_error()));
-        }
+        set_attr(&fd, MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 })
+            .map_err(err)?;
     }
     Ok(BindSource { fd, is_dir: meta.is_dir() })
+}
+
+fn set_attr(fd: &OwnedFd, attr: MountAttr) -> std::io::Result<()> {
+    let flags = libc::AT_EMPTY_PATH as libc::c_uint | AT_RECURSIVE;
+    let ret = unsafe {
+        libc::syscall(libc::SYS_mount_setattr, fd.as_raw_fd(), c"".as_ptr(), flags, &attr, size_of::<MountAttr>())
+    };
+    if ret < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// A detached copy of the mount at `dir` whose owners read through the map of the user namespace
+/// `userns` (an idmapped mount): a layer's root-owned files belong to the container's root, whose
+/// host id is in the container's range, without a single file being changed on disk.
+pub fn open_idmapped(dir: &Path, userns: &OwnedFd) -> Result<OwnedFd, BindError> {
+    let err = |source| BindError::Idmap { path: dir.into(), source };
+    let path = CString::new(dir.as_os_str().as_bytes()).map_err(|e| err(e.into()))?;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(err(std::io::Error::last_os_error()));
+    }
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let attr =
+        MountAttr { attr_set: MOUNT_ATTR_IDMAP, attr_clr: 0, propagation: 0, userns_fd: userns.as_raw_fd() as u64 };
+    set_attr(&fd, attr).map_err(err)?;
+    Ok(fd)
+}
+
+/// What a container in its own user namespace mounts where others have their layers and make
+/// device nodes: idmapped copies of the `layers` (made with `userns`, a namespace with the
+/// container's map) and detached copies of the host's nodes at `devices`, each in order.
+pub struct UsernsSources {
+    pub layers: Vec<OwnedFd>,
+    pub devices: Vec<OwnedFd>,
+}
+
+pub fn userns_sources(userns: &OwnedFd, layers: &[PathBuf], devices: &[PathBuf]) -> Result<UsernsSources, BindError> {
+    Ok(UsernsSources {
+        layers: layers.iter().map(|l| open_idmapped(l, userns)).collect::<Result<_, _>>()?,
+        devices: devices.iter().map(|d| open(d, false).map(|b| b.fd)).collect::<Result<_, _>>()?,
+    })
 }

@@ -15,15 +15,29 @@ use std::path::{Path, PathBuf};
 pub enum MountOp {
     /// Stop mount events from reaching the host: everything below `/` becomes private.
     MakeRootPrivate,
-    /// With fsconfig `lowerdir+`; lowers top first.
+    /// With fsconfig `lowerdir+`; lowers top first. `userxattr`: overlayfs keeps its metadata in
+    /// `user.overlay.*` xattrs, as it must when mounted in a user namespace.
     Overlay {
         lowers: Vec<CString>,
         upper: CString,
         work: CString,
         target: CString,
+        userxattr: bool,
     },
+    /// The new root becomes `/`; the old root stays stacked on it, out of reach of the paths
+    /// (which resolve from the new root), until [`MountOp::DetachOldRoot`]: the kernel mounts a
+    /// new proc or sysfs in a user namespace only while one of the host's is in the namespace.
     PivotRoot {
         new_root: CString,
+    },
+    DetachOldRoot,
+    /// `--userns=auto`: enter the container's directory, then become the user namespace's root
+    /// (setuid and setgid 0, host ids from the container's range): from here on the overlay is
+    /// mounted and files are made by that root, whose host ids own the writable layer. The
+    /// directory is entered first, as host root, because the container's root may search it but
+    /// not the directories above it.
+    EnterUsernsRoot {
+        dir: CString,
     },
     Mkdir {
         path: CString,
@@ -96,6 +110,23 @@ pub struct RootfsSpec {
     pub read_only_root: bool,
     /// Host devices to create in /dev (`--device`): (path in the container, mode, device number).
     pub devices: Vec<(PathBuf, u32, u64)>,
+    /// Set for a container in its own user namespace (`--userns=auto`).
+    pub userns: Option<UsernsRootfs>,
+}
+
+#[derive(Debug, Clone)]
+/// What a container in its own user namespace is built from instead: it cannot read the layers'
+/// host-owned files as their owner, nor make device nodes.
+pub struct UsernsRootfs {
+    /// The container's directory, which holds `upper`, `work` and `target`.
+    pub dir: PathBuf,
+    /// Idmapped copies of the layers (detached mounts the parent made), in the order of `layers`:
+    /// each is attached over its layer's directory and the overlay takes it through
+    /// /proc/self/fd, which the namespace's root can follow where it cannot search the store.
+    pub layers: Vec<i32>,
+    /// Detached copies of the host's device nodes, bind-mounted in /dev: [`DEVICES`] then
+    /// `devices`, in order.
+    pub devices: Vec<i32>,
 }
 
 pub fn cstr(path: impl AsRef<Path>) -> CString {
@@ -146,57 +177,110 @@ pub fn kernel_version(release: &str) -> (u32, u32) {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
+/// The overlay's directories as its mounter names them: absolute paths, or in a user namespace
+/// the layers through /proc/self/fd and the rest relative to the container's directory.
+struct OverlayPaths {
+    lowers: Vec<PathBuf>,
+    upper: PathBuf,
+    work: PathBuf,
+    target: PathBuf,
+}
+
+fn overlay_paths(spec: &RootfsSpec) -> OverlayPaths {
+    let Some(userns) = &spec.userns else {
+        return OverlayPaths {
+            lowers: spec.layers.iter().rev().cloned().collect(),
+            upper: spec.upper.clone(),
+            work: spec.work.clone(),
+            target: spec.target.clone(),
+        };
+    };
+    let inside = |p: &Path| p.strip_prefix(&userns.dir).map_or_else(|_| p.to_path_buf(), Path::to_path_buf);
+    OverlayPaths {
+        lowers: userns.layers.iter().rev().map(|fd| PathBuf::from(format!("/proc/self/fd/{fd}"))).collect(),
+        upper: inside(&spec.upper),
+        work: inside(&spec.work),
+        target: inside(&spec.target),
+    }
+}
+
 fn overlay(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<MountOp, PlanError> {
     if spec.layers.len() > MAX_LAYERS {
         return Err(PlanError::OverMax(spec.layers.len()));
     }
-    let lowers: Vec<&Path> = spec.layers.iter().rev().map(PathBuf::as_path).collect();
+    let paths = overlay_paths(spec);
+    let userxattr = spec.userns.is_some();
     if kernel >= LOWERDIR_PLUS_SINCE {
         return Ok(MountOp::Overlay {
-            lowers: lowers.iter().map(cstr).collect(),
-            upper: cstr(&spec.upper),
-            work: cstr(&spec.work),
-            target: cstr(&spec.target),
+            lowers: paths.lowers.iter().map(cstr).collect(),
+            upper: cstr(&paths.upper),
+            work: cstr(&paths.work),
+            target: cstr(&paths.target),
+            userxattr,
         });
     }
     let text = |p: &Path| {
         let t = p.to_string_lossy().into_owned();
         if t.contains([',', ':']) { Err(PlanError::BadPath(t)) } else { Ok(t) }
     };
-    let lowers: Vec<String> = lowers.into_iter().map(text).collect::<Result<_, _>>()?;
-    let data = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), text(&spec.upper)?, text(&spec.work)?);
+    let lowers: Vec<String> = paths.lowers.iter().map(|p| text(p)).collect::<Result<_, _>>()?;
+    let mut data =
+        format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), text(&paths.upper)?, text(&paths.work)?);
+    if userxattr {
+        data.push_str(",userxattr");
+    }
     if data.len() >= PAGE {
         return Err(PlanError::TooManyLayers { layers: spec.layers.len(), kernel });
     }
     Ok(MountOp::Mount {
         source: cstr("overlay"),
-        target: cstr(&spec.target),
+        target: cstr(&paths.target),
         fstype: cstr("overlay"),
         flags: 0,
         data: Some(cstr(data)),
     })
 }
 
+/// A device node in /dev: made, or in a user namespace (where mknod is refused) the host's node
+/// bind-mounted from the detached copy `bind`.
+fn device(path: &str, mode: u32, dev: u64, bind: Option<i32>) -> Vec<MountOp> {
+    match bind {
+        Some(fd) => vec![MountOp::Touch { path: cstr(path) }, MountOp::MoveMount { fd, target: cstr(path) }],
+        None => vec![MountOp::Mknod { path: cstr(path), mode, dev }],
+    }
+}
+
 /// The mount plan on a kernel of version `kernel` (see [`kernel_version`]).
 pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanError> {
-    let mut ops = vec![
-        MountOp::Umask(0),
-        MountOp::MakeRootPrivate,
+    let mut ops = vec![MountOp::Umask(0), MountOp::MakeRootPrivate];
+    if let Some(userns) = &spec.userns {
+        ops.extend(
+            userns
+                .layers
+                .iter()
+                .zip(&spec.layers)
+                .map(|(fd, layer)| MountOp::MoveMount { fd: *fd, target: cstr(layer) }),
+        );
+        ops.push(MountOp::EnterUsernsRoot { dir: cstr(&userns.dir) });
+    }
+    ops.extend([
         overlay(spec, kernel)?,
-        MountOp::PivotRoot { new_root: cstr(&spec.target) },
+        MountOp::PivotRoot { new_root: cstr(overlay_paths(spec).target) },
         mkdir("/proc", 0o555),
         mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC, None),
         mkdir("/dev", 0o755),
         mount("tmpfs", "/dev", "tmpfs", NOSUID | libc::MS_STRICTATIME, Some("mode=755,size=65536k")),
-    ];
+    ]);
+    let mut binds = spec.userns.as_ref().map(|u| u.devices.iter().copied());
+    let mut bind = || binds.as_mut().and_then(Iterator::next);
     for (name, major, minor) in DEVICES {
         let dev = nix::sys::stat::makedev(major.into(), minor.into());
-        ops.push(MountOp::Mknod { path: cstr(format!("/dev/{name}")), mode: libc::S_IFCHR | 0o666, dev });
+        ops.extend(device(&format!("/dev/{name}"), libc::S_IFCHR | 0o666, dev, bind()));
     }
     for (path, mode, dev) in &spec.devices {
         let (parents, path) = mkdir_chain(&path.to_string_lossy());
         ops.extend(parents);
-        ops.push(MountOp::Mknod { path: cstr(path), mode: *mode, dev: *dev });
+        ops.extend(device(&path, *mode, *dev, bind()));
     }
     ops.extend([
         mkdir("/dev/pts", 0o755),
@@ -210,6 +294,7 @@ pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanE
         MountOp::Symlink { target: cstr("/proc/self/fd/2"), link: cstr("/dev/stderr") },
         mkdir("/sys", 0o555),
         mount("sysfs", "/sys", "sysfs", libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None),
+        MountOp::DetachOldRoot,
     ]);
     for m in &spec.mounts {
         match m {
@@ -260,6 +345,10 @@ impl fmt::Display for MountOp {
                 write!(f, "mount the overlay of {} layers on {}", lowers.len(), s(target))
             }
             MountOp::PivotRoot { new_root } => write!(f, "pivot_root into {}", s(new_root)),
+            MountOp::DetachOldRoot => write!(f, "detach the host's root"),
+            MountOp::EnterUsernsRoot { dir } => {
+                write!(f, "become root of the user namespace in {}", s(dir))
+            }
             MountOp::Mkdir { path, .. } => write!(f, "mkdir {}", s(path)),
             MountOp::Mount { fstype, target, .. } => {
                 write!(f, "mount {} on {}", s(fstype), s(target))
@@ -321,6 +410,7 @@ mod tests {
             read_only: vec![],
             read_only_root: false,
             devices: vec![],
+            userns: None,
         }
     }
 
@@ -342,6 +432,7 @@ mod tests {
         assert_eq!(
             ops[sys + 1..],
             [
+                "detach the host's root",
                 "mkdir /srv",
                 "mkdir /srv/data",
                 "bind-mount onto /srv/data",
@@ -355,6 +446,49 @@ mod tests {
                 "make / read-only",
                 "umask 22"
             ]
+        );
+    }
+
+    #[test]
+    fn in_a_user_namespace_idmapped_layers_are_attached_and_root_of_it_mounts_the_overlay() {
+        let devices = vec![(PathBuf::from("/dev/kmsg"), libc::S_IFCHR | 0o600, 0x10b)];
+        let userns = UsernsRootfs { dir: "/s/c".into(), layers: vec![10, 11], devices: (20..27).collect() };
+        let with = RootfsSpec { devices, userns: Some(userns), ..spec(2) };
+        let ops = plan(&with, NEW).unwrap();
+        assert_eq!(
+            ops[..6],
+            [
+                MountOp::Umask(0),
+                MountOp::MakeRootPrivate,
+                MountOp::MoveMount { fd: 10, target: cstr("/s/layers/0/diff") },
+                MountOp::MoveMount { fd: 11, target: cstr("/s/layers/1/diff") },
+                MountOp::EnterUsernsRoot { dir: cstr("/s/c") },
+                MountOp::Overlay {
+                    lowers: vec![cstr("/proc/self/fd/11"), cstr("/proc/self/fd/10")],
+                    upper: cstr("upper"),
+                    work: cstr("work"),
+                    target: cstr("rootfs"),
+                    userxattr: true,
+                },
+            ]
+        );
+        assert_eq!(ops[6], MountOp::PivotRoot { new_root: cstr("rootfs") });
+        assert!(!ops.iter().any(|o| matches!(o, MountOp::Mknod { .. })), "no mknod in a user namespace: {ops:?}");
+        let at = |op: &MountOp| ops.iter().position(|o| o == op).unwrap();
+        let null = at(&MountOp::MoveMount { fd: 20, target: cstr("/dev/null") });
+        assert_eq!(ops[null - 1], MountOp::Touch { path: cstr("/dev/null") });
+        assert!(at(&MountOp::MoveMount { fd: 26, target: cstr("/dev/kmsg") }) > null);
+        // proc and sysfs are mounted while the host's root is still there (the kernel's condition
+        // for mounting them in a user namespace).
+        let sysfs =
+            ops.iter().position(|o| matches!(o, MountOp::Mount { fstype, .. } if fstype.as_bytes() == b"sysfs"));
+        assert!(sysfs.unwrap() < at(&MountOp::DetachOldRoot));
+
+        let legacy = plan(&with, OLD).unwrap();
+        let MountOp::Mount { data: Some(data), target, .. } = &legacy[5] else { panic!("{legacy:?}") };
+        assert_eq!(
+            (data.to_str().unwrap(), target.to_str().unwrap()),
+            ("lowerdir=/proc/self/fd/11:/proc/self/fd/10,upperdir=upper,workdir=work,userxattr", "rootfs")
         );
     }
 

@@ -44,12 +44,23 @@ impl Syscall for Recorder {
     ) -> SysResult {
         self.record(format!("mount {} {} {} {flags:#x} {}", opt(source), s(target), opt(fstype), opt(data)))
     }
-    fn mount_overlay(&self, lowers: &[CString], upper: &CStr, work: &CStr, target: &CStr) -> SysResult {
+    fn mount_overlay(
+        &self,
+        lowers: &[CString],
+        upper: &CStr,
+        work: &CStr,
+        target: &CStr,
+        userxattr: bool,
+    ) -> SysResult {
         let lowers: Vec<String> = lowers.iter().map(|l| s(l)).collect();
-        self.record(format!("overlay {} upper={} work={} on {}", lowers.join(":"), s(upper), s(work), s(target)))
+        let x = if userxattr { " userxattr" } else { "" };
+        self.record(format!("overlay {} upper={} work={} on {}{x}", lowers.join(":"), s(upper), s(work), s(target)))
     }
     fn pivot_root(&self, new_root: &CStr) -> SysResult {
         self.record(format!("pivot_root {}", s(new_root)))
+    }
+    fn detach_old_root(&self) -> SysResult {
+        self.record("detach_old_root".into())
     }
     fn mkdir(&self, path: &CStr, mode: u32) -> SysResult {
         self.record(format!("mkdir {} {mode:o}", s(path)))

@@ -19,6 +19,7 @@ fn ptr_or_null(c: Option<&CStr>) -> *const libc::c_char {
 
 // The new mount API (Linux 5.2); the libc crate has the syscall numbers but not the constants.
 const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_FLAG: libc::c_uint = 0;
 const FSCONFIG_SET_STRING: libc::c_uint = 1;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const FSMOUNT_CLOEXEC: libc::c_uint = 1;
@@ -60,7 +61,14 @@ impl Syscall for Linux {
 
     /// Uses fsconfig `lowerdir+` (Linux 6.8), one layer at a time: mount(2) options stop at one
     /// page, about 140 absolute layer paths, and the kernel allows 500 lowers.
-    fn mount_overlay(&self, lowers: &[CString], upper: &CStr, work: &CStr, target: &CStr) -> SysResult {
+    fn mount_overlay(
+        &self,
+        lowers: &[CString],
+        upper: &CStr,
+        work: &CStr,
+        target: &CStr,
+        userxattr: bool,
+    ) -> SysResult {
         let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) };
         check(fs)?;
         let fs = Fd(fs as libc::c_int);
@@ -69,6 +77,11 @@ impl Syscall for Linux {
         }
         fsconfig_string(&fs, c"upperdir", upper)?;
         fsconfig_string(&fs, c"workdir", work)?;
+        if userxattr {
+            check(unsafe {
+                libc::syscall(libc::SYS_fsconfig, fs.0, FSCONFIG_SET_FLAG, c"userxattr".as_ptr(), ptr::null::<u8>(), 0)
+            })?;
+        }
         check(unsafe {
             libc::syscall(libc::SYS_fsconfig, fs.0, FSCONFIG_CMD_CREATE, ptr::null::<u8>(), ptr::null::<u8>(), 0)
         })?;
@@ -87,11 +100,17 @@ impl Syscall for Linux {
         })
     }
 
-    /// pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only the
-    /// new root, with no directory needed to hold the old one.
+    /// pivot_root(".", ".") stacks the old root on top of the new one, with no directory needed
+    /// to hold it; paths resolve from the new root (a lookup does not descend into a mount stacked
+    /// on the directory it starts from).
     fn pivot_root(&self, new_root: &CStr) -> SysResult {
         self.chdir(new_root)?;
-        check(unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })?;
+        check(unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })
+    }
+
+    /// "." as the mount point descends into the old root stacked on the new one.
+    fn detach_old_root(&self) -> SysResult {
+        self.chdir(c"/")?;
         check(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) } as libc::c_long)?;
         self.chdir(c"/")
     }

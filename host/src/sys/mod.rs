@@ -24,10 +24,15 @@ pub trait Syscall {
         flags: u64,
         data: Option<&CStr>,
     ) -> SysResult;
-    /// An overlay of `lowers` (top first) with `upper` and `work`, mounted on `target`.
-    fn mount_overlay(&self, lowers: &[CString], upper: &CStr, work: &CStr, target: &CStr) -> SysResult;
-    /// Makes `new_root` the root of the mount namespace and detaches the old root.
+    /// An overlay of `lowers` (top first) with `upper` and `work`, mounted on `target`; with
+    /// `userxattr`, overlayfs keeps its metadata in `user.overlay.*` xattrs.
+    fn mount_overlay(&self, lowers: &[CString], upper: &CStr, work: &CStr, target: &CStr, userxattr: bool)
+    -> SysResult;
+    /// Makes `new_root` the root of the mount namespace and the working directory; the old root
+    /// stays stacked on it until [`Syscall::detach_old_root`].
     fn pivot_root(&self, new_root: &CStr) -> SysResult;
+    /// Detaches the old root left by [`Syscall::pivot_root`].
+    fn detach_old_root(&self) -> SysResult;
     /// mkdir(2) that accepts an existing directory.
     fn mkdir(&self, path: &CStr, mode: u32) -> SysResult;
     fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult;
