@@ -50,6 +50,12 @@ say sbx --config policies/restricted.yaml run --rm -u 1000 busybox sh -c '...'
 $sbx --config policies/restricted.yaml run --rm -u 1000 busybox \
     sh -c 'id; touch /etc/x; touch /tmp/x && echo "/tmp is writable"; grep -E "CapEff|CapBnd" /proc/self/status'
 
+mkdir -p "$work/shared" && chmod 777 "$work/shared"
+say sbx run --rm --userns=auto -v shared:/shared busybox sh -c '...'   # root inside, nobody outside
+$sbx run --rm --userns=auto -v "$work/shared:/shared" busybox \
+    sh -c 'id; cat /proc/self/uid_map; touch /shared/written-by-root'
+echo "on the host, the file root wrote belongs to: $(stat -c %u "$work/shared/written-by-root")"
+
 say sbx run --rm --policy no-escalation.wasm --privileged busybox true
 set +e
 $sbx run --rm --policy target/plugins/no-escalation.wasm --privileged busybox true 2>&1

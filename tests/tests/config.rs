@@ -187,8 +187,8 @@ fn plugin_inspect_tells_version_interfaces_and_cache() {
     let s = Sandbox::new();
     let r = s.sbx(&["plugin", "inspect", &plugin_arg("deny-setuid")]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stdout.contains("wit:       sbx:plugin@0.3.0"), "{r:?}");
-    assert!(r.stdout.contains("exports:   sbx:plugin/config@0.3.0, sbx:plugin/policy@0.3.0"), "{r:?}");
+    assert!(r.stdout.contains("wit:       sbx:plugin@0.4.0"), "{r:?}");
+    assert!(r.stdout.contains("exports:   sbx:plugin/config@0.4.0, sbx:plugin/policy@0.4.0"), "{r:?}");
     assert!(r.stdout.contains("kind:      policy\n"), "{r:?}");
     let r = s.sbx(&["plugin", "inspect", &plugin_arg("test-veto")]);
     assert!(r.stdout.contains("kind:      policy and hooks\n"), "{r:?}");

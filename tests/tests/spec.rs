@@ -299,9 +299,10 @@ fn the_shipped_profiles_load_and_restricted_holds() {
     assert!(r.code == 125 && r.stderr.contains("denied by policy no-escalation: --privileged"), "{r:?}");
     let r = s.sbx(&["--config", restricted, "run", "--rm", "busybox", "true"]);
     assert!(r.code == 125 && r.stderr.contains("denied by policy non-root"), "{r:?}");
-    let script = "touch /f || echo ro; touch /tmp/f && echo tmp; grep CapBnd /proc/self/status; id -u";
+    let script = "touch /f || echo ro; touch /tmp/f && echo tmp; grep CapBnd /proc/self/status; id -u; \
+                  awk '{print $1, ($2 > 0)}' /proc/self/uid_map";
     let r = s.sbx(&["--config", restricted, "run", "--rm", "-u", "1000", "busybox", "sh", "-c", script]);
-    assert_eq!(r.stdout, "ro\ntmp\nCapBnd:\t0000000000000400\n1000\n", "{r:?}");
+    assert_eq!(r.stdout, "ro\ntmp\nCapBnd:\t0000000000000400\n1000\n0 1\n", "in a user namespace too: {r:?}");
     s.assert_clean(0);
 }
 

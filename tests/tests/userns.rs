@@ -99,6 +99,11 @@ fn root_in_the_container_is_an_unprivileged_host_id() {
     let r = s.sbx(&["run", "--rm", "committed:1", "stat", "-c", "%u:%g", "/opt/mine"]);
     assert_eq!((r.code, r.stdout.trim()), (0, "1000:1000"), "{r:?}");
 
+    // The same with the single mount(2) of kernels before 6.8.
+    let legacy = ["run", "--rm", "--userns=auto", "busybox", "sh", "-c", "touch /new && stat -c %u /new /bin/busybox"];
+    let r: sbx_tests::harness::Run = s.command(&legacy).env("SBX_OVERLAY_MOUNT", "legacy").output().unwrap().into();
+    assert_eq!((r.code, r.stdout.as_str()), (0, "0\n0\n"), "{r:?}");
+
     assert_eq!(s.sbx(&["rm", "-f", "u", "d"]).code, 0);
     // Removed containers free their ranges.
     let r = s.sbx(&["run", "--rm", "--userns=auto", "busybox", "cat", "/proc/self/uid_map"]);

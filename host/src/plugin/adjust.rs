@@ -2,9 +2,11 @@
 //! things of the same part of the spec (an env var set to two values, a capability added and
 //! dropped, two users) are a conflict naming both; a plugin may change its own mind. Pure.
 
-use super::bindings::{Adjustment, Limits as WitLimits, MountKind as WitMountKind, Network as WitNetwork, Seccomp};
+use super::bindings::{
+    Adjustment, Limits as WitLimits, MountKind as WitMountKind, Network as WitNetwork, Seccomp, Userns as WitUserns,
+};
 use crate::container::security::{self, SecurityError, Ulimit};
-use crate::container::spec::{self, ContainerSpec, Mount, MountKind, Network, SpecError, set_env};
+use crate::container::spec::{self, ContainerSpec, Mount, MountKind, Network, SpecError, Userns, set_env};
 use crate::isolate::caps;
 use crate::isolate::seccomp::Profile;
 
@@ -53,6 +55,8 @@ pub fn describe(a: &Adjustment) -> String {
         Adjustment::SetUlimit(u) => format!("set ulimit {}={}:{}", u.name, u.soft, u.hard),
         Adjustment::SetNetwork(WitNetwork::None) => "use network none".into(),
         Adjustment::SetNetwork(WitNetwork::Host) => "use the host's network".into(),
+        Adjustment::SetUserns(WitUserns::Host) => "use the host's user ids".into(),
+        Adjustment::SetUserns(WitUserns::Auto) => "use a user namespace of its own".into(),
     }
 }
 
@@ -85,6 +89,7 @@ fn claims(a: &Adjustment) -> Vec<(String, String)> {
         Adjustment::RemoveDevice(p) => one(format!("device {p}")),
         Adjustment::SetUlimit(u) => one(format!("ulimit {}", u.name)),
         Adjustment::SetNetwork(_) => one("network".into()),
+        Adjustment::SetUserns(_) => one("userns".into()),
         Adjustment::MaskPath(_) | Adjustment::ReadOnlyPath(_) => vec![],
     }
 }
@@ -166,6 +171,16 @@ fn apply_one(spec: &mut ContainerSpec, a: &Adjustment) -> Result<(), SpecError> 
             spec.namespaces.retain(|ns| ns != "network");
             if spec.network == Network::None {
                 spec.namespaces.push("network".into());
+            }
+        }
+        Adjustment::SetUserns(u) => {
+            spec.userns = match u {
+                WitUserns::Host => Userns::Host,
+                WitUserns::Auto => Userns::Auto,
+            };
+            spec.namespaces.retain(|ns| ns != "user");
+            if spec.userns == Userns::Auto {
+                spec.namespaces.push("user".into());
             }
         }
         Adjustment::SetReadOnlyRootfs(b) => spec.read_only_rootfs = *b,
@@ -289,6 +304,18 @@ mod tests {
         assert_eq!(s.limits.memory_bytes, Some(1 << 20));
         assert!(s.masked_paths.contains(&"/etc/secret".to_string()));
         assert_eq!((s.user.as_str(), s.hostname.as_str()), ("1000", "box"));
+    }
+
+    #[test]
+    fn a_policy_may_move_a_container_into_a_user_namespace() {
+        let mut s = spec();
+        apply_all(&mut s, &[by("a", vec![Adjustment::SetUserns(WitUserns::Auto)])]).unwrap();
+        assert_eq!((s.userns, s.namespaces.contains(&"user".to_string())), (Userns::Auto, true));
+        apply_all(&mut s, &[by("a", vec![Adjustment::SetUserns(WitUserns::Host)])]).unwrap();
+        assert_eq!((s.userns, s.namespaces.contains(&"user".to_string())), (Userns::Host, false));
+        let both = vec![Adjustment::SetUserns(WitUserns::Auto), Adjustment::SetNetwork(WitNetwork::Host)];
+        let e = apply_all(&mut spec(), &[by("a", both)]).unwrap_err();
+        assert!(e.to_string().contains("cannot be combined with --network host"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::bindings::{
     Container, Device, Entry, EntryKind as WitKind, Image, ImageConfig, Layer, Limits, Mount, MountKind, Network,
-    Seccomp, Spec, State, Status, Ulimit,
+    Seccomp, Spec, State, Status, Ulimit, Userns,
 };
 use crate::container::security;
 use crate::container::spec::{self, ContainerSpec};
@@ -154,6 +154,10 @@ pub fn spec(image: &Image, s: &ContainerSpec) -> Spec {
             cpuset_cpus: s.limits.cpuset_cpus.clone(),
         },
         network: network(s.network),
+        userns: match s.userns {
+            spec::Userns::Host => Userns::Host,
+            spec::Userns::Auto => Userns::Auto,
+        },
         annotations: s.annotations.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         no_new_privileges: s.no_new_privileges,
         seccomp: match &s.seccomp {

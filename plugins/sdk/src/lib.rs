@@ -15,7 +15,7 @@ pub use sbx_plugin_policy_world as policy_world;
 
 pub use bindings::sbx::plugin::types::{
     Adjustment, Container, Device, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerAnswer, LayerVerdict,
-    Limits, LogLevel, Mount, MountKind, Network, Seccomp, Spec, SpecVerdict, State, Status, Ulimit, Verdict,
+    Limits, LogLevel, Mount, MountKind, Network, Seccomp, Spec, SpecVerdict, State, Status, Ulimit, Userns, Verdict,
 };
 
 use serde::de::DeserializeOwned;
@@ -305,6 +305,7 @@ pub mod testing {
                 cpuset_cpus: None,
             },
             network: Network::None,
+            userns: Userns::Host,
             annotations: vec![],
             no_new_privileges: true,
             seccomp: Seccomp::Default,

@@ -1,9 +1,11 @@
 //! no-escalation: keeps a container from being given more than sbx's defaults allow: refuses
 //! `--privileged`, `--security-opt seccomp=unconfined`, the host's network and host devices not
-//! listed, and turns no_new_privs back on if it was turned off. Settings (all optional):
-//! `{"allow_host_network": false, "allow_devices": ["/dev/fuse"], "allow_unconfined": false}`.
+//! listed, and turns no_new_privs back on if it was turned off; with `require_userns` it also moves
+//! a container out of the host's user ids into a user namespace of its own (`--userns=auto`).
+//! Settings (all optional): `{"allow_host_network": false, "allow_devices": ["/dev/fuse"],
+//! "allow_unconfined": false, "require_userns": false}`.
 
-use sbx_plugin::{Adjustment, Network, Plugin, Policy, Seccomp, Spec, SpecVerdict, allow, deny};
+use sbx_plugin::{Adjustment, Network, Plugin, Policy, Seccomp, Spec, SpecVerdict, Userns, allow, deny};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -17,6 +19,9 @@ pub struct Settings {
     /// Allow running without a seccomp filter.
     #[serde(default)]
     pub allow_unconfined: bool,
+    /// Root in the container must not be root on the host: run it with ids of its own.
+    #[serde(default)]
+    pub require_userns: bool,
 }
 
 pub struct NoEscalation;
@@ -49,6 +54,9 @@ impl Policy for NoEscalation {
         let mut adjustments = Vec::new();
         if !spec.no_new_privileges {
             adjustments.push(Adjustment::SetNoNewPrivileges(true));
+        }
+        if s.require_userns && spec.userns == Userns::Host {
+            adjustments.push(Adjustment::SetUserns(Userns::Auto));
         }
         allow(adjustments)
     }
@@ -98,5 +106,15 @@ mod tests {
         let mut s = spec();
         s.no_new_privileges = false;
         assert_eq!(NoEscalation::check_spec(&none, &s), allow(vec![Adjustment::SetNoNewPrivileges(true)]));
+    }
+
+    #[test]
+    fn require_userns_moves_a_container_out_of_the_hosts_ids() {
+        let userns = Settings { require_userns: true, ..Default::default() };
+        assert_eq!(NoEscalation::check_spec(&userns, &spec()), allow(vec![Adjustment::SetUserns(Userns::Auto)]));
+        let mut s = spec();
+        s.userns = Userns::Auto;
+        assert_eq!(NoEscalation::check_spec(&userns, &s), allow(vec![]));
+        assert_eq!(NoEscalation::check_spec(&Settings::default(), &spec()), allow(vec![]));
     }
 }
