@@ -9,6 +9,7 @@ packages=(
     busybox-static                             # the tiny rootfs of the demo and test images
     gcc make pkg-config                        # C parts of crates (zstd)
     libseccomp-dev                             # compiles seccomp profiles to BPF
+    uidmap                                     # newuidmap/newgidmap: rootless sbx maps its ids
     libc6-dev                                  # static libc for the escape probe of the tests
     jq                                         # the demo reads the audit log with it
     rustc-web cargo-web rust-web-src wasi-libc # the plugin toolchain (shared/WASM-TOOLCHAIN.md)

@@ -114,6 +114,7 @@ impl std::fmt::Debug for Run {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
+        FIRST_SANDBOX.get_or_init(std::time::SystemTime::now);
         let base = PathBuf::from(format!("/var/tmp/sbx-test-{}-{}", std::process::id(), unique()));
         let root = base.join("store");
         let scratch = base.join("scratch");
@@ -178,12 +179,40 @@ impl Sandbox {
         let ids = self.containers();
         assert_eq!(ids.len(), expect_containers, "container dirs: {ids:?}");
         for id in ids {
-            for c in ["pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "unified"] {
+            for c in CGROUP_MOUNTS {
                 let cg = Path::new("/sys/fs/cgroup").join(c).join("sbx").join(&id);
                 assert!(!cg.exists(), "cgroup {} is left", cg.display());
             }
         }
+        let orphans = orphan_cgroups();
+        assert!(orphans.is_empty(), "cgroups of containers that no test store has: {orphans:?}");
     }
+}
+
+const CGROUP_MOUNTS: [&str; 7] = ["pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "unified"];
+
+/// When this test process made its first sandbox: older cgroups are none of its business.
+static FIRST_SANDBOX: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+
+/// sbx's cgroups made since this process's first sandbox whose container is in no test store: a
+/// cgroup is made after its container's directory and removed before it, so each of these was
+/// left behind by some test of this process (one running in parallel included).
+fn orphan_cgroups() -> Vec<PathBuf> {
+    let since = *FIRST_SANDBOX.get_or_init(std::time::SystemTime::now);
+    let stores: Vec<PathBuf> = std::fs::read_dir("/var/tmp")
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().contains("/sbx-test-")).collect())
+        .unwrap_or_default();
+    let in_a_store = |id: &str| stores.iter().any(|s| s.join("store/containers").join(id).exists());
+    CGROUP_MOUNTS
+        .iter()
+        .flat_map(|c| {
+            std::fs::read_dir(Path::new("/sys/fs/cgroup").join(c).join("sbx")).into_iter().flatten().flatten()
+        })
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= since))
+        .filter(|e| !in_a_store(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .collect()
 }
 
 fn list(dir: &Path) -> Vec<String> {

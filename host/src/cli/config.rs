@@ -19,7 +19,7 @@ pub enum ConfigCommand {
 pub fn resolve(explicit: Option<&Path>) -> Result<Config, i32> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
-        None => match config::default_path(unsafe { libc::geteuid() } == 0, |k| std::env::var(k).ok()) {
+        None => match config::default_path(crate::isolate::rootless::is_host_root(), |k| std::env::var(k).ok()) {
             Some(p) => p,
             None => return Ok(Config::default()),
         },

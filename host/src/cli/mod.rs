@@ -20,6 +20,7 @@ mod run;
 mod start;
 mod stats;
 
+use crate::isolate::rootless;
 use crate::plugin::bindings::LogLevel;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -28,9 +29,10 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "sbx", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Where images, layers and containers are kept.
-    #[arg(long, global = true, env = "SBX_ROOT", default_value = "/var/lib/sbx")]
-    pub root: PathBuf,
+    /// Where images, layers and containers are kept [default: /var/lib/sbx for root, else
+    /// $XDG_DATA_HOME/sbx or ~/.local/share/sbx].
+    #[arg(long, global = true, env = "SBX_ROOT")]
+    pub root: Option<PathBuf>,
     /// The plugin configuration (default: /etc/sbx/sbx.yaml for root, else
     /// $XDG_CONFIG_HOME/sbx/sbx.yaml, when it exists).
     #[arg(long, global = true, value_name = "FILE")]
@@ -134,14 +136,31 @@ pub fn check_terminal_input(interactive: bool, tty: bool) -> Result<(), &'static
     Ok(())
 }
 
-/// Containers need root: sbx mounts, makes namespaces and cgroups, and has no rootless mode yet.
-fn require_root(verb: &str) -> Result<(), i32> {
+/// As a user that is not root, the verbs that make or change containers and layers run in a user
+/// namespace where the user is root (see [`rootless`]); `exec` joins its container's. Done while
+/// sbx is still single-threaded.
+fn enter_rootless(command: &Command, store: &crate::image::Store) -> Result<(), i32> {
     if nix::unistd::geteuid().is_root() {
-        return Ok(());
+        return Ok(()); // host root, or already in the namespace (the monitor of a detached container)
     }
-    Err(fail(format!(
-        "sbx {verb} needs root: rootless containers (in a user namespace of your own) are not supported yet; run it as root"
-    )))
+    let entered = match command {
+        Command::Run(_)
+        | Command::Create(_)
+        | Command::Start(_)
+        | Command::Rm(_)
+        | Command::Commit(_)
+        | Command::Load(_)
+        | Command::Image(ImageCommand::Load(_)) => rootless::enter(),
+        Command::Exec(args) => match crate::container::state::find(store, &args.container) {
+            Ok((_, record)) => match record.pid {
+                Some(pid) => rootless::join(pid),
+                None => return Ok(()), // exec says it is not running
+            },
+            Err(e) => return Err(fail(e)),
+        },
+        _ => return Ok(()),
+    };
+    entered.map_err(fail)
 }
 
 pub fn fail(e: impl std::fmt::Display) -> i32 {
@@ -165,20 +184,21 @@ pub fn main() -> i32 {
         LogLevelArg::Warn => LogLevel::Warn,
         LogLevelArg::Error => LogLevel::Error,
     });
-    let needs_root = match &cli.command {
-        Command::Run(_) => Some("run"),
-        Command::Create(_) => Some("create"),
-        Command::Start(_) => Some("start"),
-        Command::Exec(_) => Some("exec"),
-        _ => None,
+    let root = match cli.root.clone() {
+        Some(root) => root,
+        None if rootless::is_host_root() => PathBuf::from("/var/lib/sbx"),
+        None => match rootless::default_root(|k| std::env::var(k).ok()) {
+            Some(root) => root,
+            None => return fail("no store: set HOME, XDG_DATA_HOME or SBX_ROOT, or give --root"),
+        },
     };
-    if let Some(Err(code)) = needs_root.map(require_root) {
-        return code;
-    }
-    let store = match sbx_store(&cli.root) {
+    let store = match sbx_store(&root) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if let Err(code) = enter_rootless(&cli.command, &store) {
+        return code;
+    }
     match cli.command {
         Command::Run(args) => run::run(&store, *args, cli.config.as_deref()),
         Command::Create(args) => create::create(&store, *args, cli.config.as_deref()),

@@ -10,6 +10,7 @@ use super::run::{RunError, RunOptions, image_config, resolve_image};
 use super::spec;
 use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
 use crate::image::Store;
+use crate::isolate::rootless;
 use crate::isolate::userns::{self, IdMap};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
@@ -62,6 +63,9 @@ pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<C
         admission::decide(store, &opts.image, &image, &config, plugins, spec, default_hostname.as_deref())?;
     let layers: Vec<_> =
         image.layers.iter().enumerate().filter(|(i, _)| !skipped.contains(i)).map(|(_, l)| l.diff_id.clone()).collect();
+    if rootless::is_active() {
+        spec::check_rootless(&spec)?;
+    }
     // The user must exist in the container's files now, not only when it starts.
     let dirs: Vec<PathBuf> = layers.iter().map(|d| store.layer_diff(d)).collect();
     let user = layers::resolve_user(&dirs, &spec.user)?;

@@ -35,9 +35,10 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
-    // The cgroup goes with the sbx that ran the container; one left by a killed sbx goes here.
-    for dir in cgroup::existing(&record.id) {
-        let _ = std::fs::remove_dir(dir);
+    // The cgroup goes with the sbx that ran the container; one left by a killed sbx goes here
+    // (its processes may still be exiting). The container goes even if its cgroup cannot.
+    if let Err(e) = cgroup::remove_dirs(cgroup::existing(&record.id)) {
+        eprintln!("sbx: warning: {e}");
     }
     if let Some(spec) = state::load_spec(&dir).filter(|_| plugins.iter().any(Plugin::has_hooks)) {
         let image = store

@@ -214,6 +214,8 @@ pub enum SpecError {
         "--userns=auto cannot be combined with --network host: a user namespace cannot mount the host network's /sys; use --network none"
     )]
     UsernsWithHostNetwork,
+    #[error("{0} is not supported rootless: it needs root on the host; run sbx as root for it")]
+    Rootless(&'static str),
 }
 
 /// The variables of an `--env-file`: KEY=VALUE or KEY lines; blank lines and `#` comments skipped.
@@ -307,6 +309,20 @@ pub fn parse_volume(v: &str) -> Result<Mount, SpecError> {
 
 /// Checks what a spec holds that may have come from a plugin or a file: paths, capabilities, unique
 /// mount destinations.
+/// What a rootless sbx cannot give a container (see [`crate::isolate::rootless`]). Pure.
+pub fn check_rootless(spec: &ContainerSpec) -> Result<(), SpecError> {
+    if spec.limits != Limits::default() {
+        return Err(SpecError::Rootless("a resource limit (--memory, --pids-limit, --cpus..., which need cgroups)"));
+    }
+    if spec.network == Network::Host {
+        return Err(SpecError::Rootless("--network host"));
+    }
+    if spec.userns == Userns::Auto {
+        return Err(SpecError::Rootless("--userns=auto"));
+    }
+    Ok(())
+}
+
 pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
     let mut seen = std::collections::BTreeSet::new();
     for m in &spec.mounts {
@@ -612,5 +628,20 @@ mod tests {
     fn candidates_follow_path() {
         assert_eq!(exec_candidates("sh", "/usr/bin:/bin/"), ["/usr/bin/sh", "/bin/sh"]);
         assert_eq!(exec_candidates("./run", "/bin"), ["./run"]);
+    }
+
+    #[test]
+    fn rootless_refuses_what_needs_the_hosts_root() {
+        let base =
+            build("img", None, &Overrides { cmd: vec!["sh".into()], ..Default::default() }, "h", |_| None).unwrap();
+        assert_eq!(check_rootless(&base), Ok(()));
+        let with = |f: fn(&mut ContainerSpec)| {
+            let mut s = base.clone();
+            f(&mut s);
+            check_rootless(&s).unwrap_err().to_string()
+        };
+        assert!(with(|s| s.limits.pids = Some(10)).contains("a resource limit"));
+        assert!(with(|s| s.network = Network::Host).contains("--network host is not supported rootless"));
+        assert!(with(|s| s.userns = Userns::Auto).contains("--userns=auto is not supported rootless"));
     }
 }

@@ -14,11 +14,12 @@ use super::terminal;
 use crate::image::Store;
 use crate::isolate::Progress;
 use crate::isolate::cgroup::{self, Cgroup};
+use crate::isolate::rootless;
 use crate::isolate::spawn::{self, SpawnError};
 use crate::isolate::userns::{self, IdMap};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
-use crate::rootfs::bind::{self, UsernsSources};
+use crate::rootfs::bind;
 use crate::rootfs::plan::{DEVICES, UsernsRootfs};
 use crate::sys::linux::Linux;
 use std::fs::File;
@@ -36,16 +37,27 @@ fn clone_flags(network: spec::Network, own_ids: bool) -> u64 {
     (own | net | user) as u64
 }
 
-/// For a container in its own user namespace: its layers idmapped to its range and the host's
-/// device nodes, as detached mounts the child attaches.
-fn userns_sources(map: &IdMap, layers: &[PathBuf], devices: &[security::Device]) -> Result<UsernsSources, RunError> {
-    let namespace = userns::namespace_of(map)?;
-    let nodes: Vec<PathBuf> = DEVICES
+/// For a container in a user namespace: its layers idmapped to its range (`--userns=auto`; a
+/// rootless sbx's layers already belong to its namespace) and the host's device nodes, as detached
+/// mounts the child attaches.
+fn userns_sources(
+    map: Option<&IdMap>,
+    layers: &[PathBuf],
+    devices: &[security::Device],
+) -> Result<(Vec<OwnedFd>, Vec<OwnedFd>), RunError> {
+    let idmapped = match map {
+        Some(map) => {
+            let namespace = userns::namespace_of(map)?;
+            layers.iter().map(|l| bind::open_idmapped(l, &namespace)).collect::<Result<_, _>>()?
+        }
+        None => Vec::new(),
+    };
+    let nodes = DEVICES
         .iter()
         .map(|(name, ..)| Path::new("/dev").join(name))
-        .chain(devices.iter().map(|d| PathBuf::from(&d.host_path)))
-        .collect();
-    Ok(bind::userns_sources(&namespace, layers, &nodes)?)
+        .chain(devices.iter().map(|d| PathBuf::from(&d.host_path)));
+    let nodes = nodes.map(|p| bind::open(&p, false).map(|b| b.fd)).collect::<Result<_, _>>()?;
+    Ok((idmapped, nodes))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -171,16 +183,23 @@ pub fn launch<'a>(
         None
     };
 
-    let cgroup = Cgroup::create(
-        &cgroup::hierarchies(Path::new("/sys/fs/cgroup"), spec.limits.cpuset_cpus.is_some()),
-        &record.id,
-    )?;
+    // A rootless sbx has no cgroup (its spec has no limits: see spec::check_rootless).
+    let rootless = rootless::is_active();
+    let hierarchies = match rootless {
+        true => Vec::new(),
+        false => cgroup::hierarchies(Path::new("/sys/fs/cgroup"), spec.limits.cpuset_cpus.is_some()),
+    };
+    let cgroup = Cgroup::create(&hierarchies, &record.id)?;
     cgroup.set_limits(&spec.limits)?;
-    cgroup.set_devices(&security::device_rules(&spec.devices, spec.privileged))?;
+    if !rootless {
+        cgroup.set_devices(&security::device_rules(&spec.devices, spec.privileged))?;
+    }
     let start_error = |e| RunError::Spawn(SpawnError::Start(e));
     let null = if opts.interactive || spec.terminal { None } else { Some(spawn::dev_null().map_err(start_error)?) };
     let console = if spec.terminal { Some(terminal::pair().map_err(start_error)?) } else { None };
-    let sources = record.idmap.as_ref().map(|m| userns_sources(m, &layers, &spec.devices)).transpose()?;
+    let sources = (record.idmap.is_some() || rootless)
+        .then(|| userns_sources(record.idmap.as_ref(), &layers, &spec.devices))
+        .transpose()?;
     let entry = cgroup.entry()?;
     let (clone_into, cgroup_tasks) = entry.raw();
     let prepared = Prepared {
@@ -192,10 +211,10 @@ pub fn launch<'a>(
         pause_before_exec: events.is_some(),
         terminal: console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size())),
         seccomp: process::seccomp_program(&store.seccomp_cache(), &spec)?,
-        userns: sources.as_ref().map(|s| UsernsRootfs {
+        userns: sources.as_ref().map(|(idmapped, devices)| UsernsRootfs {
             dir: dir.clone(),
-            layers: s.layers.iter().map(AsRawFd::as_raw_fd).collect(),
-            devices: s.devices.iter().map(AsRawFd::as_raw_fd).collect(),
+            layers: idmapped.iter().map(AsRawFd::as_raw_fd).collect(),
+            devices: devices.iter().map(AsRawFd::as_raw_fd).collect(),
         }),
     };
     let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs: dir.join("rootfs") };

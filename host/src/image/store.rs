@@ -134,6 +134,10 @@ pub struct StoreLock(#[allow(dead_code, reason = "held for its flock")] File);
 impl Store {
     /// Opens (creating if needed) the store at `root`. Only root may read it: it holds every image.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
+        // A user's default store (~/.local/share/sbx) may be the first thing in ~/.local.
+        if let Some(parent) = root.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
         mkdir(root, 0o711)?;
         for sub in ["blobs", "blobs/sha256", "layers", "images", "containers", "tmp", "plugins"] {
             mkdir(&root.join(sub), 0o700)?;

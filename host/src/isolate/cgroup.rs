@@ -273,23 +273,28 @@ impl Cgroup {
     /// Removes the cgroups. Processes of a dead PID namespace may take a moment to leave, so a
     /// busy cgroup is retried for up to a second.
     pub fn remove(mut self) -> Result<(), CgroupError> {
-        let dirs = std::mem::take(&mut self.dirs);
-        for dir in dirs {
-            let mut tries = 0;
-            loop {
-                match fs::remove_dir(&dir) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
-                        tries += 1;
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    Err(source) => return Err(CgroupError::Remove { path: dir, source }),
+        remove_dirs(std::mem::take(&mut self.dirs))
+    }
+}
+
+/// Removes a container's cgroup directories. A cgroup whose last process was just killed stays busy
+/// until the kernel has finished that process's exit: each removal is retried for up to a second.
+pub fn remove_dirs(dirs: Vec<PathBuf>) -> Result<(), CgroupError> {
+    for dir in dirs {
+        let mut tries = 0;
+        loop {
+            match fs::remove_dir(&dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
                 }
+                Err(source) => return Err(CgroupError::Remove { path: dir, source }),
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
 impl Drop for Cgroup {

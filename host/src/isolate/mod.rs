@@ -5,6 +5,7 @@ pub mod caps;
 pub mod cgroup;
 pub mod child;
 pub mod devices;
+pub mod rootless;
 pub mod seccomp;
 pub mod spawn;
 pub mod userns;

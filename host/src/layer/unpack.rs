@@ -137,7 +137,11 @@ impl Unpacker {
             Role::Opaque(dir) => {
                 let fd = fsops::open_dir(self.root.as_fd(), &dir, true).map_err(walk_error)?;
                 for name in OPAQUE_XATTRS {
-                    fsops::set_xattr(fd.as_fd(), name, b"y").map_err(|e| os("setting the opaque xattr", e))?;
+                    match fsops::set_xattr(fd.as_fd(), name, b"y") {
+                        // A rootless sbx may not set trusted.* xattrs; its overlays read user.*.
+                        Err(Errno::EPERM) if name.starts_with("trusted.") => {}
+                        other => other.map_err(|e| os("setting the opaque xattr", e))?,
+                    }
                 }
                 record.path = dir.to_string_lossy().into_owned();
                 record.kind = EntryKind::OpaqueWhiteout;

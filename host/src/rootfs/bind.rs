@@ -84,18 +84,3 @@ pub fn open_idmapped(dir: &Path, userns: &OwnedFd) -> Result<OwnedFd, BindError>
     set_attr(&fd, attr).map_err(err)?;
     Ok(fd)
 }
-
-/// What a container in its own user namespace mounts where others have their layers and make
-/// device nodes: idmapped copies of the `layers` (made with `userns`, a namespace with the
-/// container's map) and detached copies of the host's nodes at `devices`, each in order.
-pub struct UsernsSources {
-    pub layers: Vec<OwnedFd>,
-    pub devices: Vec<OwnedFd>,
-}
-
-pub fn userns_sources(userns: &OwnedFd, layers: &[PathBuf], devices: &[PathBuf]) -> Result<UsernsSources, BindError> {
-    Ok(UsernsSources {
-        layers: layers.iter().map(|l| open_idmapped(l, userns)).collect::<Result<_, _>>()?,
-        devices: devices.iter().map(|d| open(d, false).map(|b| b.fd)).collect::<Result<_, _>>()?,
-    })
-}

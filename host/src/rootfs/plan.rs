@@ -115,14 +115,16 @@ pub struct RootfsSpec {
 }
 
 #[derive(Debug, Clone)]
-/// What a container in its own user namespace is built from instead: it cannot read the layers'
-/// host-owned files as their owner, nor make device nodes.
+/// What a container in a user namespace (its own, or a rootless sbx's) is built from instead: it
+/// cannot make device nodes, and with a namespace of its own cannot read the layers' host-owned
+/// files as their owner.
 pub struct UsernsRootfs {
     /// The container's directory, which holds `upper`, `work` and `target`.
     pub dir: PathBuf,
     /// Idmapped copies of the layers (detached mounts the parent made), in the order of `layers`:
     /// each is attached over its layer's directory and the overlay takes it through
     /// /proc/self/fd, which the namespace's root can follow where it cannot search the store.
+    /// Empty for a rootless sbx, whose layers are its namespace's already.
     pub layers: Vec<i32>,
     /// Detached copies of the host's device nodes, bind-mounted in /dev: [`DEVICES`] then
     /// `devices`, in order.
@@ -187,7 +189,7 @@ struct OverlayPaths {
 }
 
 fn overlay_paths(spec: &RootfsSpec) -> OverlayPaths {
-    let Some(userns) = &spec.userns else {
+    let Some(userns) = spec.userns.as_ref().filter(|u| !u.layers.is_empty()) else {
         return OverlayPaths {
             lowers: spec.layers.iter().rev().cloned().collect(),
             upper: spec.upper.clone(),

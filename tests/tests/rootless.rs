@@ -1,0 +1,179 @@
+//! Rootless: a user made for the test (with the /etc/subuid and /etc/subgid ranges useradd gives
+//! it) loads images and runs containers with its own store under ~/.local/share/sbx: root in the
+//! container is that user on the host, the container's other ids are its range; detached runs,
+//! exec, stop and rm work; what needs the host's root is refused by name; nothing is left behind.
+
+use sbx_tests::harness::{Run, is_root, sbx_bin, test_image, wait_for};
+use sbx_tests::image::Compression;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A user of the host for one test, removed with its home when the test ends.
+struct TestUser {
+    name: String,
+    uid: u32,
+    gid: u32,
+    home: PathBuf,
+}
+
+impl TestUser {
+    fn create(which: &str) -> TestUser {
+        let name = format!("sbx{which}{}", std::process::id() % 100_000);
+        let _ = Command::new("userdel").args(["-r", &name]).output();
+        let out = Command::new("useradd").args(["-m", "-s", "/bin/sh", &name]).output().unwrap();
+        assert!(out.status.success(), "useradd: {}", String::from_utf8_lossy(&out.stderr));
+        let id = |flag: &str| -> u32 {
+            let out = Command::new("id").args([flag, &name]).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        };
+        let home = PathBuf::from(format!("/home/{name}"));
+        TestUser { uid: id("-u"), gid: id("-g"), name, home }
+    }
+
+    /// Its first range in a subid file: (start, count).
+    fn range(&self, file: &str) -> (u32, u32) {
+        let text = std::fs::read_to_string(file).unwrap();
+        let line = text.lines().find(|l| l.starts_with(&format!("{}:", self.name)));
+        let f: Vec<u32> = line
+            .unwrap_or_else(|| panic!("useradd gave no range in {file}"))
+            .split(':')
+            .skip(1)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        (f[0], f[1])
+    }
+
+    /// A file of this user's (the sbx binary, an image) in its home.
+    fn give(&self, name: &str, write: impl FnOnce(&Path)) -> String {
+        let path = self.home.join(name);
+        write(&path);
+        std::os::unix::fs::chown(&path, Some(self.uid), Some(self.gid)).unwrap();
+        path.display().to_string()
+    }
+
+    /// `sbx ARGS` as this user, with only HOME and PATH set, as a login would (no SBX_ROOT).
+    fn sbx(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid", &self.uid.to_string(), "--regid", &self.gid.to_string(), "--init-groups"])
+            .arg(self.home.join("sbx"))
+            .args(args)
+            .env_clear()
+            .env("HOME", &self.home)
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .current_dir(&self.home);
+        cmd.output().unwrap().into()
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill").args(["-KILL", "-u", &self.name]).output();
+        let _ = Command::new("userdel").args(["-r", &self.name]).output();
+    }
+}
+
+#[test]
+fn a_user_with_subuid_ranges_runs_containers_without_root() {
+    if !is_root() {
+        return;
+    }
+    let user = TestUser::create("a");
+    let (sub_uid, count) = user.range("/etc/subuid");
+    assert!(count >= 1000, "a range large enough for uid 1000 in the container");
+    user.give("sbx", |p| {
+        std::fs::copy(sbx_bin(), p).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    });
+    for kind in ["busybox", "layered"] {
+        let archive = user.give(&format!("{kind}.tar"), |p| {
+            test_image(kind).unwrap().write_oci_archive(p, Compression::Gzip).unwrap()
+        });
+        let r = user.sbx(&["load", "-i", &archive]);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    let store = user.home.join(".local/share/sbx");
+    assert!(store.join("layers").is_dir(), "the store is under ~/.local/share/sbx");
+
+    // Root in the container is the user; the container's uid 1000 is in the user's range.
+    let shared = user.give("shared", |p| {
+        std::fs::create_dir(p).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).unwrap();
+    });
+    let volume = format!("{shared}:/shared");
+    let script = "id -u; cat /proc/self/uid_map; touch /shared/by-root";
+    let r = user.sbx(&["run", "--rm", "-v", &volume, "busybox", "sh", "-c", script]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let lines: Vec<Vec<&str>> = r.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["0"], "{r:?}");
+    assert_eq!(lines[1], ["0", user.uid.to_string().as_str(), "1"], "{r:?}");
+    assert_eq!(lines[2], ["1", sub_uid.to_string().as_str(), count.to_string().as_str()], "{r:?}");
+    let r = user.sbx(&["run", "--rm", "-u", "1000", "-v", &volume, "busybox", "touch", "/shared/by-app"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let owner = |f: &str| std::fs::metadata(Path::new(&shared).join(f)).unwrap().uid();
+    assert_eq!(owner("by-root"), user.uid, "root in the container is the user on the host");
+    assert_eq!(owner("by-app"), sub_uid + 999, "uid 1000 is the 1000th id of the user's range");
+
+    // Whiteouts and opaque directories of the image hold (they are user.overlay.* marks here).
+    let r = user.sbx(&["run", "--rm", "layered", "sh", "-c", "ls /data; test -e /etc/motd || echo gone"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "new\ngone\n"), "{r:?}");
+
+    // Detached, exec, stop, rm.
+    let r = user.sbx(&["run", "-d", "--name", "bg", "busybox", "sleep", "100"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = user.sbx(&["exec", "bg", "sh", "-c", "id -u; ps -o pid,comm | grep -c sleep"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "0\n1\n"), "{r:?}");
+    assert_eq!(user.sbx(&["stop", "-t", "1", "bg"]).code, 0);
+    let r = user.sbx(&["rm", "bg"]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    for (flags, what) in [
+        (&["-m", "64m"][..], "a resource limit"),
+        (&["--network", "host"][..], "--network host"),
+        (&["--userns=auto"][..], "--userns=auto"),
+    ] {
+        let r = user.sbx(&[&["run", "--rm"], flags, &["busybox", "true"]].concat());
+        assert_eq!(r.code, 125, "{flags:?}: {r:?}");
+        assert!(r.stderr.contains(what) && r.stderr.contains("is not supported rootless"), "{flags:?}: {r:?}");
+    }
+
+    // Nothing left: no container, no staging, no mount, no process of the user.
+    assert_eq!(std::fs::read_dir(store.join("containers")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(store.join("tmp")).unwrap().count(), 0);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&user.home.display().to_string()), "{mounts}");
+    // (The monitor of `bg` may linger a moment as a zombie until the host's init reaps it.)
+    wait_for("every process of the user to end", || {
+        Command::new("pgrep").args(["-u", &user.name]).output().unwrap().stdout.is_empty()
+    });
+}
+
+#[test]
+fn a_user_without_subuid_ranges_is_told_what_to_ask_for() {
+    if !is_root() {
+        return;
+    }
+    let user = TestUser::create("b");
+    user.give("sbx", |p| {
+        std::fs::copy(sbx_bin(), p).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    });
+    let empty = user.give("no-ranges", |p| std::fs::write(p, "").unwrap());
+    // Its own view of /etc/subuid and /etc/subgid, empty, in a mount namespace of the test's.
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind \"$0\" /etc/subuid && mount --bind \"$0\" /etc/subgid && exec \"$@\"")
+        .arg(&empty)
+        .arg("setpriv")
+        .args(["--reuid", &user.uid.to_string(), "--regid", &user.gid.to_string(), "--init-groups"])
+        .arg("env")
+        .arg(format!("HOME={}", user.home.display()))
+        .arg(user.home.join("sbx"))
+        .args(["run", "--rm", "busybox", "true"])
+        .output()
+        .unwrap();
+    let r: Run = out.into();
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains(&format!("rootless sbx needs ranges of ids for the user {}", user.name)), "{r:?}");
+    assert!(r.stderr.contains("usermod --add-subuids"), "{r:?}");
+}
