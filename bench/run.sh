@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times `sbx run --rm IMAGE /bin/true` (no policy, 1 policy, 5 policies) against crun and runc
 # running the same busybox rootfs as a prepared bundle and podman running the same image, in the
-# same hyperfine session; exec and a detached container's life against crun and podman; image load
+# same hyperfine session; exec and a detached container's life against crun and podman; user
+# namespaces (--userns=auto, rootless) against podman's --userns=auto; image load
 # per layer against podman; and what single plugins cost (`sbx plugin bench`). Prints medians and
 # ratios. Run as root.
 set -euo pipefail
@@ -101,6 +102,29 @@ echo "  the monitor of a detached container: $(grep VmRSS "/proc/$monitor/status
 "$sbx" rm -f "$cid" >/dev/null
 $pm rm -f -t 0 "$pid" >/dev/null
 crun delete -f bench-sleep
+
+# User namespaces: a container of its own ids (--userns=auto: idmapped layers) against podman's
+# --userns=auto, and rootless sbx (as a user made for the bench, with the subuid ranges useradd
+# gives; its runs go through setpriv, timed alone as well).
+bench_user=sbxbench
+id "$bench_user" >/dev/null 2>&1 || useradd -m -s /bin/sh "$bench_user"
+bench_home=$(getent passwd "$bench_user" | cut -d: -f6)
+install -o "$bench_user" -m 755 "$sbx" "$bench_home/sbx"
+install -o "$bench_user" -m 644 "$work/busybox.tar" "$bench_home/busybox.tar"
+as_user="setpriv --reuid $bench_user --regid $bench_user --init-groups env -i HOME=$bench_home"
+$as_user "$bench_home/sbx" load -q -i "$bench_home/busybox.tar"
+"$sbx" run --rm --userns=auto busybox /bin/true
+$pm run --rm $pmrun --userns=auto localhost/busybox /bin/true
+hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/userns.json" \
+    -n "sbx" "$sbx run --rm busybox /bin/true" \
+    -n "sbx --userns=auto" "$sbx run --rm --userns=auto busybox /bin/true" \
+    -n "podman --userns=auto" "$pm run --rm $pmrun --userns=auto localhost/busybox /bin/true" \
+    -n "setpriv alone" "$as_user /bin/true" \
+    -n "sbx rootless (setpriv)" "$as_user $bench_home/sbx run --rm busybox /bin/true" >&2
+echo
+echo "user namespaces, median ms (ratio to sbx with the host's ids):"
+jq -r '.results as $r | ($r[0].median) as $c
+    | $r[] | "  \(.command | .+ " " * (24 - length))\(.median*1000 | .*100 | round/100) ms  (\(.median/$c | .*100 | round/100)x)"' "$work/userns.json"
 
 # Image load: a 128-layer docker-archive into an empty store each time.
 target/release/mkimage many:128 docker-archive "$work/many.tar"
