@@ -78,6 +78,16 @@ pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A command that runs what the caller appends (a program and its arguments) in a mount namespace
+/// of its own where /etc/subuid and /etc/subgid both read `file`.
+pub fn with_subids_of(file: &Path) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind \"$0\" /etc/subuid && mount --bind \"$0\" /etc/subgid && exec \"$@\"")
+        .arg(file);
+    cmd
+}
+
 /// A store of its own under /var/tmp, removed on drop (after checking it left nothing behind).
 pub struct Sandbox {
     pub root: PathBuf,

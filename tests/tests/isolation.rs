@@ -68,6 +68,23 @@ fn assert_all_blocked(out: &str, attempts: &[&str]) {
     assert!(!out.contains("ESCAPED"), "{out}");
 }
 
+/// Runs every attempt of the probe in a container made with `flags`, by `sbx run` and by
+/// `sbx exec` into a running one (left running as `target`), and checks that each is blocked.
+fn probe_run_and_exec(s: &Sandbox, flags: &[&str], args: &[String]) {
+    let mut run: Vec<&str> = [&["run", "--rm", "-u", "0"], flags, &["escape", "/probe"]].concat();
+    run.extend(args.iter().map(String::as_str));
+    let r = s.sbx(&run);
+    assert_eq!(r.code, 0, "{flags:?}: {r:?}");
+    assert_all_blocked(&r.stdout, &ATTEMPTS);
+    let r = s.sbx(&[&["run", "-d", "--name", "target"], flags, &["escape", "sleep", "100"]].concat());
+    assert_eq!(r.code, 0, "{flags:?}: {r:?}");
+    let mut exec: Vec<&str> = vec!["exec", "target", "/probe"];
+    exec.extend(args.iter().map(String::as_str));
+    let r = s.sbx(&exec);
+    assert_eq!(r.code, 0, "{flags:?}: {r:?}");
+    assert_all_blocked(&r.stdout, &ATTEMPTS);
+}
+
 #[test]
 fn every_escape_attempt_fails_with_the_default_settings() {
     if !is_root() {
@@ -77,19 +94,8 @@ fn every_escape_attempt_fails_with_the_default_settings() {
     let marker = s.scratch.join("host-secret").display().to_string();
     let hostname = host_hostname();
     let args = probe_args(&s, &marker, &ATTEMPTS);
-    let mut run: Vec<&str> = vec!["run", "--rm", "-u", "0", "escape", "/probe"];
-    run.extend(args.iter().map(String::as_str));
-    let r = s.sbx(&run);
-    assert_eq!(r.code, 0, "{r:?}");
-    assert_all_blocked(&r.stdout, &ATTEMPTS);
-
-    // The same from `sbx exec` into a running container; setuid as a user that is not root.
-    assert_eq!(s.sbx(&["run", "-d", "--name", "target", "escape", "sleep", "100"]).code, 0);
-    let mut exec: Vec<&str> = vec!["exec", "target", "/probe"];
-    exec.extend(args.iter().map(String::as_str));
-    let r = s.sbx(&exec);
-    assert_eq!(r.code, 0, "{r:?}");
-    assert_all_blocked(&r.stdout, &ATTEMPTS);
+    probe_run_and_exec(&s, &[], &args);
+    // setuid as a user that is not root.
     let r = s.sbx(&["exec", "-u", "1000", "target", "/probe-suid", "1", &marker, "setuid", "fds", "keyctl"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_all_blocked(&r.stdout, &["setuid", "fds", "keyctl"]);
@@ -106,17 +112,7 @@ fn every_escape_attempt_fails_in_a_user_namespace() {
     let s = probe_sandbox();
     let marker = s.scratch.join("host-secret").display().to_string();
     let args = probe_args(&s, &marker, &ATTEMPTS);
-    let mut run: Vec<&str> = vec!["run", "--rm", "--userns=auto", "escape", "/probe"];
-    run.extend(args.iter().map(String::as_str));
-    let r = s.sbx(&run);
-    assert_eq!(r.code, 0, "{r:?}");
-    assert_all_blocked(&r.stdout, &ATTEMPTS);
-    assert_eq!(s.sbx(&["run", "-d", "--userns=auto", "--name", "target", "escape", "sleep", "100"]).code, 0);
-    let mut exec: Vec<&str> = vec!["exec", "target", "/probe"];
-    exec.extend(args.iter().map(String::as_str));
-    let r = s.sbx(&exec);
-    assert_eq!(r.code, 0, "{r:?}");
-    assert_all_blocked(&r.stdout, &ATTEMPTS);
+    probe_run_and_exec(&s, &["--userns=auto"], &args);
     assert_eq!(s.sbx(&["rm", "-f", "target"]).code, 0);
     s.assert_clean(0);
 }

@@ -3,7 +3,7 @@
 //! container is that user on the host, the container's other ids are its range; detached runs,
 //! exec, stop and rm work; what needs the host's root is refused by name; nothing is left behind.
 
-use sbx_tests::harness::{Run, is_root, sbx_bin, test_image, wait_for};
+use sbx_tests::harness::{Run, is_root, sbx_bin, test_image, wait_for, with_subids_of};
 use sbx_tests::image::Compression;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -160,10 +160,7 @@ fn a_user_without_subuid_ranges_is_told_what_to_ask_for() {
     });
     let empty = user.give("no-ranges", |p| std::fs::write(p, "").unwrap());
     // Its own view of /etc/subuid and /etc/subgid, empty, in a mount namespace of the test's.
-    let out = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg("mount --bind \"$0\" /etc/subuid && mount --bind \"$0\" /etc/subgid && exec \"$@\"")
-        .arg(&empty)
+    let out = with_subids_of(Path::new(&empty))
         .arg("setpriv")
         .args(["--reuid", &user.uid.to_string(), "--regid", &user.gid.to_string(), "--init-groups"])
         .arg("env")

@@ -4,7 +4,7 @@
 //! stay as they are on disk (they are idmapped, not copied); exec, restart and commit work; and the
 //! bad inputs are refused with nothing left behind.
 
-use sbx_tests::harness::{Sandbox, is_root, sbx_bin};
+use sbx_tests::harness::{Sandbox, is_root, sbx_bin, with_subids_of};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
@@ -115,16 +115,7 @@ fn root_in_the_container_is_an_unprivileged_host_id() {
 fn with_subids(s: &Sandbox, subids: &str, args: &[&str]) -> sbx_tests::harness::Run {
     let file = s.scratch.join(format!("subids-{}", subids.len()));
     std::fs::write(&file, subids).unwrap();
-    std::process::Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg("mount --bind \"$0\" /etc/subuid && mount --bind \"$0\" /etc/subgid && exec \"$@\"")
-        .arg(&file)
-        .arg(sbx_bin())
-        .args(args)
-        .env("SBX_ROOT", &s.root)
-        .output()
-        .unwrap()
-        .into()
+    with_subids_of(&file).arg(sbx_bin()).args(args).env("SBX_ROOT", &s.root).output().unwrap().into()
 }
 
 #[test]
