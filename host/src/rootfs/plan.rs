@@ -31,11 +31,11 @@ pub enum MountOp {
         new_root: CString,
     },
     DetachOldRoot,
-    /// `--userns=auto`: enter the container's directory, then become the user namespace's root
-    /// (setuid and setgid 0, host ids from the container's range): from here on the overlay is
-    /// mounted and files are made by that root, whose host ids own the writable layer. The
-    /// directory is entered first, as host root, because the container's root may search it but
-    /// not the directories above it.
+    /// In a user namespace: enter the container's directory, then become the namespace's root
+    /// (setuid and setgid 0; with `--userns=auto`, host ids from the container's range): from
+    /// here on the overlay is mounted and files are made by that root, whose host ids own the
+    /// writable layer. The directory is entered first, as host root, because the container's root
+    /// may search it but not the directories above it.
     EnterUsernsRoot {
         dir: CString,
     },
@@ -110,14 +110,14 @@ pub struct RootfsSpec {
     pub read_only_root: bool,
     /// Host devices to create in /dev (`--device`): (path in the container, mode, device number).
     pub devices: Vec<(PathBuf, u32, u64)>,
-    /// Set for a container in its own user namespace (`--userns=auto`).
+    /// Set for a container in a user namespace: its own (`--userns=auto`) or a rootless sbx's.
     pub userns: Option<UsernsRootfs>,
 }
 
-#[derive(Debug, Clone)]
 /// What a container in a user namespace (its own, or a rootless sbx's) is built from instead: it
 /// cannot make device nodes, and with a namespace of its own cannot read the layers' host-owned
 /// files as their owner.
+#[derive(Debug, Clone)]
 pub struct UsernsRootfs {
     /// The container's directory, which holds `upper`, `work` and `target`.
     pub dir: PathBuf,
