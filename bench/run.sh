@@ -32,7 +32,10 @@ cleanup() {
 }
 trap cleanup EXIT
 export SBX_ROOT="$work/store"
-sbx="$PWD/target/release/sbx"
+# sbx runs installed, as crun and runc are: a copy, not the linker's output in target/, whose page
+# cache (written through the linker's mappings) makes each exec about 0.6 ms slower here.
+install -m 755 target/release/sbx "$work/sbx"
+sbx="$work/sbx"
 p=target/plugins
 
 target/release/mkimage busybox docker-archive "$work/busybox.tar"

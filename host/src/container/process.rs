@@ -8,7 +8,7 @@ use super::security::{self, Seccomp, SecurityError};
 use super::spec::{self, ContainerSpec, SpecError};
 use super::user::User;
 use crate::isolate::child::{Exec, Phase};
-use crate::isolate::seccomp::{self, Profile};
+use crate::isolate::seccomp;
 use crate::isolate::{ChildPlan, Failure, ProcOp, caps};
 use crate::rootfs::plan::{UsernsRootfs, cstr};
 use crate::rootfs::{self, MountOp, RootfsSpec, UserMount};
@@ -169,8 +169,8 @@ pub fn become_user(spec: &ContainerSpec, user: &User, seccomp: Option<Vec<u64>>)
 pub fn seccomp_program(cache: &Path, spec: &ContainerSpec) -> Result<Option<Vec<u64>>, RunError> {
     let profile = match &spec.seccomp {
         Seccomp::Unconfined => return Ok(None),
-        Seccomp::Default => &Profile::default_profile(),
-        Seccomp::Profile(p) => p.as_ref(),
+        Seccomp::Default => None,
+        Seccomp::Profile(p) => Some(p.as_ref()),
     };
     Ok(Some(seccomp::compile_cached(cache, profile, &spec.capabilities, running_kernel())?))
 }

@@ -260,20 +260,26 @@ pub fn compile(profile: &Profile, caps: &[String], kernel: (u32, u32)) -> Result
 /// program is one small read. The key holds everything the program depends on: the profile, the
 /// capabilities, the kernel, the architecture and libseccomp's version. A cache that cannot be
 /// written only costs the next run the compile.
+///
+/// `profile` None is the default profile, keyed by its embedded text and parsed only on a miss:
+/// the common run neither parses nor serializes it.
 pub fn compile_cached(
     dir: &std::path::Path,
-    profile: &Profile,
+    profile: Option<&Profile>,
     caps: &[String],
     kernel: (u32, u32),
 ) -> Result<Vec<u64>, SeccompError> {
     let lib = libseccomp::ScmpVersion::current().map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro));
     let input = serde_json::json!({
-        "format": 2,
+        "format": 3,
         "libseccomp": lib.unwrap_or_default(),
         "arch": native_arch().0,
         "kernel": [kernel.0, kernel.1],
         "caps": caps,
-        "profile": profile,
+        "profile": match profile {
+            Some(p) => serde_json::to_value(p).expect("serializable"),
+            None => serde_json::Value::String(DEFAULT_PROFILE.into()),
+        },
     });
     let key = crate::image::Digest::of(input.to_string().as_bytes()).hex().to_string();
     let path = dir.join(format!("{key}.bpf"));
@@ -283,7 +289,10 @@ pub fn compile_cached(
     {
         return Ok(bytes.chunks_exact(8).map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes"))).collect());
     }
-    let program = compile(profile, caps, kernel)?;
+    let program = match profile {
+        Some(p) => compile(p, caps, kernel)?,
+        None => compile(&Profile::default_profile(), caps, kernel)?,
+    };
     let bytes: Vec<u8> = program.iter().flat_map(|i| i.to_ne_bytes()).collect();
     let _ = std::fs::create_dir_all(dir);
     let _ = crate::image::store::write_atomic_unsynced(&path, &bytes);
