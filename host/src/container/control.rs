@@ -32,12 +32,16 @@ pub fn signal_number(text: &str) -> Result<i32, ControlError> {
 
 /// Waits until the container in `dir` no longer runs; false if `timeout` passed first.
 fn wait_stopped(dir: &Path, timeout: Option<Duration>) -> bool {
+    let Some(timeout) = timeout else {
+        state::wait_stopped(dir);
+        return true;
+    };
     let start = Instant::now();
     while state::is_running(dir) {
-        if timeout.is_some_and(|t| start.elapsed() >= t) {
+        if start.elapsed() >= timeout {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(1));
     }
     true
 }

@@ -146,6 +146,16 @@ pub fn is_running(dir: &Path) -> bool {
     (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) }) != 0
 }
 
+/// Returns once the container in `dir` no longer runs: blocks on its run lock, which the kernel
+/// hands over the moment the sbx that runs it lets go (no polling interval to wait out).
+pub fn wait_stopped(dir: &Path) {
+    let Ok(f) = std::fs::File::open(dir.join(RUN_LOCK)) else { return };
+    use std::os::fd::AsRawFd;
+    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH) } != 0
+        && nix::errno::Errno::last() == nix::errno::Errno::EINTR
+    {}
+}
+
 /// Every container of the store with its directory.
 pub fn list(store: &Store) -> Vec<(PathBuf, ContainerRecord)> {
     let dir = store.root().join("containers");
