@@ -4,8 +4,7 @@
 
 use super::state::{self, FindError};
 use crate::image::Store;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -28,22 +27,6 @@ pub fn signal_number(text: &str) -> Result<i32, ControlError> {
     let upper = text.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
     name.parse::<nix::sys::signal::Signal>().map(|s| s as i32).map_err(|_| bad())
-}
-
-/// Waits until the container in `dir` no longer runs; false if `timeout` passed first.
-fn wait_stopped(dir: &Path, timeout: Option<Duration>) -> bool {
-    let Some(timeout) = timeout else {
-        state::wait_stopped(dir);
-        return true;
-    };
-    let start = Instant::now();
-    while state::is_running(dir) {
-        if start.elapsed() >= timeout {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    true
 }
 
 fn send(name: &str, pid: Option<i32>, signal: i32) -> Result<(), ControlError> {
@@ -73,10 +56,10 @@ pub fn stop(store: &Store, query: &str, grace: Duration) -> Result<String, Contr
         return Ok(record.name);
     }
     send(&record.name, record.pid, libc::SIGTERM)?;
-    if !wait_stopped(&dir, Some(grace)) {
+    if !state::wait_stopped(&dir, Some(grace)) {
         // It may have ended between the check and the kill.
         let _ = send(&record.name, record.pid, libc::SIGKILL);
-        wait_stopped(&dir, None);
+        state::wait_stopped(&dir, None);
     }
     Ok(record.name)
 }
@@ -84,7 +67,7 @@ pub fn stop(store: &Store, query: &str, grace: Duration) -> Result<String, Contr
 /// Waits for the container to end and returns its exit code.
 pub fn wait(store: &Store, query: &str) -> Result<i32, ControlError> {
     let (dir, record) = state::find(store, query)?;
-    wait_stopped(&dir, None);
+    state::wait_stopped(&dir, None);
     let record = state::ContainerRecord::load(&dir).unwrap_or(record);
     Ok(record.exit_code.unwrap_or(0))
 }

@@ -40,7 +40,8 @@ pub struct Prepared {
     pub terminal: Option<(i32, (u16, u16))>,
     /// The seccomp program ([`seccomp_program`]); None when unconfined.
     pub seccomp: Option<Vec<u64>>,
-    /// `--userns=auto`: the layers and devices as detached mounts (see [`UsernsRootfs`]).
+    /// In a user namespace (`--userns=auto`, rootless): the layers and devices as detached mounts
+    /// (see [`UsernsRootfs`]).
     pub userns: Option<UsernsRootfs>,
 }
 

@@ -30,10 +30,7 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         // The sbx that runs it records the end and removes the cgroup; let it finish first.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while state::is_running(&dir) && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        state::wait_stopped(&dir, Some(std::time::Duration::from_secs(10)));
     }
     // The cgroup goes with the sbx that ran the container; one left by a killed sbx goes here
     // (its processes may still be exiting). The container goes even if its cgroup cannot.

@@ -307,8 +307,6 @@ pub fn parse_volume(v: &str) -> Result<Mount, SpecError> {
     Ok(Mount { kind: MountKind::Bind, source: source.into(), destination: check_destination(destination)?, read_only })
 }
 
-/// Checks what a spec holds that may have come from a plugin or a file: paths, capabilities, unique
-/// mount destinations.
 /// What a rootless sbx cannot give a container (see [`crate::isolate::rootless`]). Pure.
 pub fn check_rootless(spec: &ContainerSpec) -> Result<(), SpecError> {
     if spec.limits != Limits::default() {
@@ -323,6 +321,8 @@ pub fn check_rootless(spec: &ContainerSpec) -> Result<(), SpecError> {
     Ok(())
 }
 
+/// Checks what a spec holds that may have come from a plugin or a file: paths, capabilities, unique
+/// mount destinations.
 pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
     let mut seen = std::collections::BTreeSet::new();
     for m in &spec.mounts {

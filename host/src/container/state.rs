@@ -146,14 +146,26 @@ pub fn is_running(dir: &Path) -> bool {
     (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) }) != 0
 }
 
-/// Returns once the container in `dir` no longer runs: blocks on its run lock, which the kernel
-/// hands over the moment the sbx that runs it lets go (no polling interval to wait out).
-pub fn wait_stopped(dir: &Path) {
-    let Ok(f) = std::fs::File::open(dir.join(RUN_LOCK)) else { return };
-    use std::os::fd::AsRawFd;
-    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH) } != 0
-        && nix::errno::Errno::last() == nix::errno::Errno::EINTR
-    {}
+/// Waits until the container in `dir` no longer runs; false if `timeout` passed first. Without a
+/// timeout it blocks on the run lock, which the kernel hands over the moment the sbx that runs it
+/// lets go; with one it looks every millisecond.
+pub fn wait_stopped(dir: &Path, timeout: Option<std::time::Duration>) -> bool {
+    let Some(timeout) = timeout else {
+        let Ok(f) = std::fs::File::open(dir.join(RUN_LOCK)) else { return true };
+        use std::os::fd::AsRawFd;
+        while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH) } != 0
+            && nix::errno::Errno::last() == nix::errno::Errno::EINTR
+        {}
+        return true;
+    };
+    let start = std::time::Instant::now();
+    while is_running(dir) {
+        if start.elapsed() >= timeout {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    true
 }
 
 /// Every container of the store with its directory.

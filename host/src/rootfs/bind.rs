@@ -45,18 +45,21 @@ pub fn open(source: &Path, read_only: bool) -> Result<BindSource, BindError> {
         _ => BindError::Open { path: source.into(), source: e },
     };
     let meta = std::fs::metadata(source).map_err(err)?;
-    let path = CString::new(source.as_os_str().as_bytes()).map_err(|e| err(e.into()))?;
-    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | AT_RECURSIVE;
-    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(err(std::io::Error::last_os_error()));
-    }
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let fd = clone_tree(source, AT_RECURSIVE).map_err(err)?;
     if read_only {
         set_attr(&fd, MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 })
             .map_err(err)?;
     }
     Ok(BindSource { fd, is_dir: meta.is_dir() })
+}
+
+/// open_tree(OPEN_TREE_CLONE): a detached copy of the mount at `path` (with `AT_RECURSIVE`, of the
+/// mounts below it too).
+fn clone_tree(path: &Path, recursive: libc::c_uint) -> std::io::Result<OwnedFd> {
+    let path = CString::new(path.as_os_str().as_bytes())?;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | recursive;
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+    if fd < 0 { Err(std::io::Error::last_os_error()) } else { Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) }) }
 }
 
 fn set_attr(fd: &OwnedFd, attr: MountAttr) -> std::io::Result<()> {
@@ -72,13 +75,7 @@ fn set_attr(fd: &OwnedFd, attr: MountAttr) -> std::io::Result<()> {
 /// host id is in the container's range, without a single file being changed on disk.
 pub fn open_idmapped(dir: &Path, userns: &OwnedFd) -> Result<OwnedFd, BindError> {
     let err = |source| BindError::Idmap { path: dir.into(), source };
-    let path = CString::new(dir.as_os_str().as_bytes()).map_err(|e| err(e.into()))?;
-    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
-    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(err(std::io::Error::last_os_error()));
-    }
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let fd = clone_tree(dir, 0).map_err(err)?;
     let attr =
         MountAttr { attr_set: MOUNT_ATTR_IDMAP, attr_clr: 0, propagation: 0, userns_fd: userns.as_raw_fd() as u64 };
     set_attr(&fd, attr).map_err(err)?;
