@@ -98,6 +98,48 @@ fn reach_host_file(host_file: &str) -> Outcome {
     }
 }
 
+/// Links the container can make itself, to `..`, `/` and the roots /proc shows, followed to reach
+/// `host_file`; and `..` climbed from `/` by chdir.
+fn reach_host_by_links(host_file: &str) -> Outcome {
+    let texts = ["..", "../../../../../..", "/", "/proc/1/root", "/proc/self/root/..", "/proc/self/cwd/../.."];
+    let mut routes = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let link = format!("/tmp/probe-link-{i}");
+        let _ = std::fs::remove_file(&link);
+        if std::os::unix::fs::symlink(text, &link).is_ok() {
+            routes.push(format!("{link}{host_file}"));
+            routes.push(format!("{link}/../..{host_file}"));
+        }
+    }
+    if let Some(r) = routes.iter().find(|r| std::fs::read(r).is_ok()) {
+        return Err(format!("read the host's file through {r}"));
+    }
+    for _ in 0..16 {
+        let _ = std::env::set_current_dir("..");
+    }
+    let relative = host_file.trim_start_matches('/');
+    if std::fs::read(relative).is_ok() {
+        return Err(format!("read the host's file as {relative} after climbing `..` from /"));
+    }
+    Ok(format!("not found through {} links or by climbing `..`", routes.len()))
+}
+
+/// The container's `/` is one mount, with nothing stacked on it or under it that `..` could reach
+/// (the host's old root left behind a pivot), and `/..` is `/`.
+fn root_stack() -> Outcome {
+    use std::os::unix::fs::MetadataExt;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    let at_root = info.lines().filter(|l| l.split(' ').nth(4) == Some("/")).count();
+    if at_root != 1 {
+        return Err(format!("{at_root} mounts at / in /proc/self/mountinfo:\n{info}"));
+    }
+    let (root, up) = (std::fs::metadata("/").map_err(|e| e.to_string())?, std::fs::metadata("/..").map_err(|e| e.to_string())?);
+    if (root.dev(), root.ino()) != (up.dev(), up.ino()) {
+        return Err("/.. is not /".into());
+    }
+    Ok("one mount at /, and /.. is /".into())
+}
+
 /// Only stdin, stdout and stderr may be open (the directory being read aside).
 fn leaked_fds() -> Outcome {
     let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| e.to_string())?;
@@ -215,6 +257,8 @@ fn attempt(name: &str, host_pid: i64, host_file: &str) -> Outcome {
             },
             "host-pids" => host_pid_visible(host_pid),
             "host-file" => reach_host_file(host_file),
+            "host-file-links" => reach_host_by_links(host_file),
+            "root-stack" => root_stack(),
             "fds" => leaked_fds(),
             other => Err(format!("unknown attempt {other}")),
         }

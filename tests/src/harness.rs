@@ -150,6 +150,22 @@ impl Sandbox {
         self.command(args).output().expect("running sbx").into()
     }
 
+    /// `sbx ARGS`, killed (and the test failed) if it has not ended within `limit`: for commands
+    /// that a hostile input could make hang.
+    pub fn sbx_within(&self, limit: std::time::Duration, args: &[&str]) -> Run {
+        let mut child = self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("running sbx");
+        let start = std::time::Instant::now();
+        while child.try_wait().expect("waiting for sbx").is_none() {
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let r: Run = child.wait_with_output().expect("sbx's output").into();
+                panic!("sbx {args:?} did not end within {limit:?}: {r:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        child.wait_with_output().expect("sbx's output").into()
+    }
+
     /// Writes `yaml` as a config file in the scratch dir and returns its path.
     pub fn write_config(&self, yaml: &str) -> String {
         let path = self.scratch.join(format!("sbx-{}.yaml", unique()));

@@ -1,5 +1,5 @@
 //! The sandbox holds against a hostile root process inside it: the escape suite (tests/probe/
-//! escape.rs, a static binary trying each way out with raw syscalls) run in containers with the
+//! escape.rs, a static binary trying each way out with raw syscalls and paths) run in containers with the
 //! default settings, by `sbx run` and by `sbx exec`, must find every way blocked; with
 //! `--privileged` the same probe gets through (so it does detect an escape). Also: no_new_privs
 //! against setuid programs, the seccomp mode and capabilities against docker's defaults, and the
@@ -9,7 +9,7 @@ use sbx_tests::harness::{Sandbox, escape_probe, is_root};
 use sbx_tests::image::{Image, Layer, busybox};
 
 /// Every attempt of the probe.
-const ATTEMPTS: [&str; 28] = [
+const ATTEMPTS: [&str; 30] = [
     "keyctl",
     "add_key",
     "bpf",
@@ -37,6 +37,8 @@ const ATTEMPTS: [&str; 28] = [
     "device",
     "host-pids",
     "host-file",
+    "host-file-links",
+    "root-stack",
     "fds",
 ];
 

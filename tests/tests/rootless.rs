@@ -1,10 +1,11 @@
 //! Rootless: a user made for the test (with the /etc/subuid and /etc/subgid ranges useradd gives
 //! it) loads images and runs containers with its own store under ~/.local/share/sbx: root in the
 //! container is that user on the host, the container's other ids are its range; detached runs,
-//! exec, stop and rm work; what needs the host's root is refused by name; nothing is left behind.
+//! exec, stop and rm work; hostile images' symlinks are refused; what needs the host's root is
+//! refused by name; nothing is left behind.
 
 use sbx_tests::harness::{Run, is_root, sbx_bin, test_image, wait_for, with_subids_of};
-use sbx_tests::image::Compression;
+use sbx_tests::image::{Compression, Image, Layer, busybox};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -117,6 +118,21 @@ fn a_user_with_subuid_ranges_runs_containers_without_root() {
     // Whiteouts and opaque directories of the image hold (they are user.overlay.* marks here).
     let r = user.sbx(&["run", "--rm", "layered", "sh", "-c", "ls /data; test -e /etc/motd || echo gone"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "new\ngone\n"), "{r:?}");
+
+    // Hostile images hold too: a symlink at /proc, and a -v destination that leads to the root.
+    for (name, link, flags, said) in [
+        ("proc-up", "proc", &[][..], "/proc in the image is a symlink"),
+        ("data-up", "data", &["-v", &volume.replace(":/shared", ":/data")][..], "/data leads to the container's root"),
+    ] {
+        let archive = user.give(&format!("{name}.tar"), |p| {
+            let layers = vec![busybox().unwrap(), Layer::new().symlink(link, "..")];
+            Image::new(&format!("{name}:latest"), layers).write_oci_archive(p, Compression::Gzip).unwrap()
+        });
+        assert_eq!(user.sbx(&["load", "-i", &archive]).code, 0);
+        let r = user.sbx(&[&["run", "--rm"], flags, &[name, "true"]].concat());
+        assert_eq!(r.code, 125, "{name}: {r:?}");
+        assert!(r.stderr.contains(said), "{name}: {r:?}");
+    }
 
     // Detached, exec, stop, rm.
     let r = user.sbx(&["run", "-d", "--name", "bg", "busybox", "sleep", "100"]);

@@ -154,7 +154,7 @@ fn namespaces_devices_and_proc() {
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines[0], "box");
     assert_eq!(lines[1], "pid=1", "the command is PID 1 of its own namespace");
-    assert_eq!(lines[2].trim(), "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero");
+    assert_eq!(lines[2].trim(), "fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero");
     assert_eq!(lines[3], "lo", "only the loopback interface");
     assert_eq!(lines[4], "proc", "/sys is read-only and /proc is mounted");
     let r = s.sbx(&["run", "--rm", "busybox", "ping", "-c", "1", "-W", "1", "127.0.0.1"]);

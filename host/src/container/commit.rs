@@ -23,12 +23,29 @@ use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{Mode, SFlag, fstatat};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 fn io(e: Errno) -> std::io::Error {
     std::io::Error::from_raw_os_error(e as i32)
+}
+
+/// A running container changed `path` between the listing of its directory and its reading.
+fn changed(path: &str) -> std::io::Error {
+    std::io::Error::other(format!(
+        "/{path} changed while it was read; commit the container when it is stopped, or try again"
+    ))
+}
+
+/// What an error met on `path` of a running container's layer means: gone since its directory was
+/// listed (skipped: it is not part of the layer any more), replaced, or a real error.
+fn vanished(path: &str, e: Errno) -> Result<(), std::io::Error> {
+    match e {
+        Errno::ENOENT => Ok(()),
+        Errno::ENOTDIR | Errno::ELOOP | Errno::EINVAL => Err(changed(path)),
+        e => Err(io(e)),
+    }
 }
 
 /// How the writable layer is read: the owners of a container with its own ids are host ids of its
@@ -78,7 +95,13 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
     for name in names {
         let text = name.to_string_lossy().into_owned();
         let path = format!("{prefix}{text}");
-        let st = fstatat(at, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(io)?;
+        let st = match fstatat(at, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(e) => {
+                vanished(&path, e)?;
+                continue;
+            }
+        };
         let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
         match fmt {
             SFlag::S_IFDIR => {
@@ -86,7 +109,13 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
                     continue;
                 }
                 let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-                let sub = openat(at, name.as_c_str(), flags, Mode::empty()).map_err(io)?;
+                let sub = match openat(at, name.as_c_str(), flags, Mode::empty()) {
+                    Ok(fd) => fd,
+                    Err(e) => {
+                        vanished(&path, e)?;
+                        continue;
+                    }
+                };
                 tar.append_data(
                     &mut upper.header(tar::EntryType::Directory, &st, 0),
                     format!("{path}/"),
@@ -113,12 +142,33 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
                 tar.append_data(&mut upper.header(tar::EntryType::Regular, &st, 0), wh, std::io::empty())?;
             }
             SFlag::S_IFREG => {
-                let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-                let file = File::from(openat(at, name.as_c_str(), flags, Mode::empty()).map_err(io)?);
-                tar.append_data(&mut upper.header(tar::EntryType::Regular, &st, st.st_size as u64), path, file)?;
+                // A running container may swap the file for a FIFO (which would block) or change
+                // its size meanwhile: what was opened is checked, and exactly its size is taken.
+                let flags =
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+                let file = match openat(at, name.as_c_str(), flags, Mode::empty()) {
+                    Ok(fd) => File::from(fd),
+                    Err(e) => {
+                        vanished(&path, e)?;
+                        continue;
+                    }
+                };
+                let st = nix::sys::stat::fstat(&file).map_err(io)?;
+                if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFREG {
+                    return Err(changed(&path));
+                }
+                let size = st.st_size as u64;
+                let data = std::io::Read::chain(file, std::io::repeat(0));
+                tar.append_data(&mut upper.header(tar::EntryType::Regular, &st, size), path, data.take(size))?;
             }
             SFlag::S_IFLNK => {
-                let target = nix::fcntl::readlinkat(at, name.as_c_str()).map_err(io)?;
+                let target = match nix::fcntl::readlinkat(at, name.as_c_str()) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        vanished(&path, e)?;
+                        continue;
+                    }
+                };
                 let mut h = upper.header(tar::EntryType::Symlink, &st, 0);
                 tar.append_link(&mut h, path, target)?;
             }

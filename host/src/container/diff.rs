@@ -104,7 +104,11 @@ fn walk_fd(fd: OwnedFd, prefix: &str, out: &mut Vec<Walked>) -> Result<(), Errno
         .collect();
     for name in names {
         let path = format!("{prefix}{}", name.to_string_lossy());
-        let st = fstatat(at, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        // A running container may remove what was listed a moment ago: it is no change any more.
+        let st = match fstatat(at, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Err(Errno::ENOENT) => continue,
+            other => other?,
+        };
         let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
         let kind = match fmt {
             SFlag::S_IFDIR => Kind::Dir,
@@ -114,8 +118,12 @@ fn walk_fd(fd: OwnedFd, prefix: &str, out: &mut Vec<Walked>) -> Result<(), Errno
         out.push(Walked { path: path.clone(), kind, size: st.st_size as u64 });
         if kind == Kind::Dir {
             let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-            let sub = openat(at, name.as_c_str(), flags, Mode::empty())?;
-            walk_fd(sub, &format!("{path}/"), out)?;
+            match openat(at, name.as_c_str(), flags, Mode::empty()) {
+                Ok(sub) => walk_fd(sub, &format!("{path}/"), out)?,
+                // Gone or replaced since: what was listed stands.
+                Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(())

@@ -4,6 +4,7 @@
 //! command, user and environment, and may refuse it.
 
 use super::admission;
+use super::layers;
 use super::process;
 use super::run::RunError;
 use super::spec::{self, ContainerSpec, SpecError};
@@ -14,12 +15,13 @@ use crate::image::Store;
 use crate::isolate::cgroup;
 use crate::isolate::spawn::{self, SpawnError};
 use crate::isolate::{ChildPlan, ProcOp, Progress};
+use crate::layer::fsops;
 use crate::plugin::spec_check::SpecDecision;
 use crate::plugin::{PluginSet, convert};
 use crate::rootfs::plan::cstr;
 use crate::sys::linux::Linux;
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 #[derive(Debug, Clone, Default)]
@@ -75,11 +77,17 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
             SpecDecision::Allow { spec: adjusted, .. } => spec = *adjusted,
         }
     }
-    // The container's own files name its users; /proc/PID/root resolves inside the container.
-    let root = Path::new("/proc").join(pid.to_string()).join("root");
-    let passwd = std::fs::read_to_string(root.join("etc/passwd")).ok();
-    let group = std::fs::read_to_string(root.join("etc/group")).ok();
-    let user = user::resolve(&spec.user, passwd.as_deref(), group.as_deref())?;
+    // The container's own files name its users, read beneath its root (the container may have
+    // made them links to the host's files, FIFOs or /dev/zero).
+    let root = File::open(Path::new("/proc").join(pid.to_string()).join("root"))
+        .map_err(|_| RunError::NotRunning(record.name.clone()))?;
+    let read = |rel: &str| -> user::FileText {
+        fsops::read_in_root(root.as_fd(), Path::new(rel), layers::LIMIT)
+            .map(|b| b.map(|b| String::from_utf8_lossy(&b).into_owned()))
+            .map_err(|e| e.to_string())
+    };
+    let user = user::resolve_files(&spec.user, &read("etc/passwd"), &read("etc/group"))?;
+    drop(root);
 
     let open = |name: &str| -> Result<OwnedFd, RunError> {
         let path = Path::new("/proc").join(pid.to_string()).join("ns").join(name);

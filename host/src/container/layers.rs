@@ -1,6 +1,7 @@
 //! Reading a file of the image through its layer stack, before anything is mounted (the parent
 //! resolves USER against /etc/passwd this way, so the child need not read files).
 
+use super::user::FileText;
 use crate::layer::fsops;
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::{Mode, SFlag};
@@ -11,31 +12,43 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 /// Biggest file read this way: /etc/passwd and /etc/group are small.
-const LIMIT: u64 = 4 << 20;
+pub const LIMIT: u64 = 4 << 20;
 
 /// The text of `rel` (e.g. `etc/passwd`) as the container will see it: from the topmost layer that
-/// has it, none if a whiteout deletes it. Symlinks are not followed (the walk refuses them).
-pub fn read_file(layers_top_first: &[PathBuf], rel: &Path) -> Option<String> {
-    let (dir, name) = (rel.parent()?, rel.file_name()?);
+/// has it, none if a whiteout deletes it. Symlinks are not followed (the walk refuses them): a
+/// link there is reported, as is anything else that is not a regular file.
+pub fn read_file(layers_top_first: &[PathBuf], rel: &Path) -> FileText {
+    let (Some(dir), Some(name)) = (rel.parent(), rel.file_name()) else {
+        return Ok(None);
+    };
     for layer in layers_top_first {
-        let root = File::open(layer).ok()?;
+        let root = File::open(layer).map_err(|e| format!("cannot be read: {e}"))?;
         let Ok(dirfd) = fsops::open_dir(root.as_fd(), dir, false) else {
             continue;
         };
-        match fsops::kind_at(dirfd.as_fd(), name) {
-            Ok(Some(SFlag::S_IFREG)) => return read_limited(&dirfd, name),
-            Ok(Some(_)) => return None, // a whiteout or something that is not a file
-            _ => continue,
-        }
+        let st = match nix::sys::stat::fstatat(dirfd.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(_) => continue,
+        };
+        return match SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) {
+            SFlag::S_IFREG => read_limited(&dirfd, name),
+            SFlag::S_IFCHR if st.st_rdev == 0 => Ok(None), // a whiteout
+            SFlag::S_IFLNK => Err("is a symlink, which sbx does not follow in the image's layers".into()),
+            _ => Err(format!("is {}, not a regular file", fsops::kind_name(st.st_mode))),
+        };
     }
-    None
+    Ok(None)
 }
 
-fn read_limited(dir: &impl AsFd, name: &OsStr) -> Option<String> {
-    let fd = openat(dir.as_fd(), name, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()).ok()?;
-    let mut text = String::new();
-    File::from(fd).take(LIMIT).read_to_string(&mut text).ok()?;
-    Some(text)
+fn read_limited(dir: &impl AsFd, name: &OsStr) -> FileText {
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = openat(dir.as_fd(), name, flags, Mode::empty()).map_err(|e| format!("cannot be read: {e}"))?;
+    let mut bytes = Vec::new();
+    File::from(fd).take(LIMIT + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > LIMIT {
+        return Err(format!("holds more than {LIMIT} bytes"));
+    }
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// The user `name` (as `-u` takes it) by the /etc/passwd and /etc/group of the layer stack
@@ -44,5 +57,5 @@ pub fn resolve_user(layers_bottom_first: &[PathBuf], name: &str) -> Result<super
     let top_first: Vec<PathBuf> = layers_bottom_first.iter().rev().cloned().collect();
     let passwd = read_file(&top_first, Path::new("etc/passwd"));
     let group = read_file(&top_first, Path::new("etc/group"));
-    super::user::resolve(name, passwd.as_deref(), group.as_deref())
+    super::user::resolve_files(name, &passwd, &group)
 }

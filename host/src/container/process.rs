@@ -11,7 +11,7 @@ use crate::isolate::child::{Exec, Phase};
 use crate::isolate::seccomp;
 use crate::isolate::{ChildPlan, Failure, ProcOp, caps};
 use crate::rootfs::plan::{UsernsRootfs, cstr};
-use crate::rootfs::{self, MountOp, RootfsSpec, UserMount};
+use crate::rootfs::{self, RootfsSpec, UserMount};
 use nix::errno::Errno;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -195,17 +195,15 @@ pub fn describe_failure(plan: &ChildPlan, f: Failure, spec: &ContainerSpec) -> R
             };
         }
     };
-    let overlay = match plan.mounts.get(f.index) {
-        Some(MountOp::Overlay { .. }) => true,
-        Some(MountOp::Mount { fstype, .. }) => fstype.as_bytes() == b"overlay",
-        _ => false,
+    let hint = match f.phase {
+        Phase::Mounts => plan.mounts.get(f.index).and_then(|op| rootfs::plan::explain(op, f.errno)),
+        _ => None,
     };
-    let hint = if f.phase == Phase::Mounts && overlay && f.errno == Errno::EINVAL {
-        " (overlayfs refused it: is the store's filesystem usable as an overlayfs upper layer?)"
-    } else {
-        ""
-    };
-    RunError::Setup { step: step.unwrap_or_else(|| "an unknown step".into()), errno: f.errno, hint }
+    RunError::Setup {
+        step: step.unwrap_or_else(|| "an unknown step".into()),
+        errno: f.errno,
+        hint: hint.map(|h| format!(" ({h})")).unwrap_or_default(),
+    }
 }
 
 /// The running kernel's (major, minor), which decides how the overlay is mounted.

@@ -73,7 +73,7 @@ pub enum RunError {
     #[error(transparent)]
     Userns(#[from] crate::isolate::userns::UsernsError),
     #[error("container setup failed: cannot {step}: {errno}{hint}")]
-    Setup { step: String, errno: Errno, hint: &'static str },
+    Setup { step: String, errno: Errno, hint: String },
     #[error("exec \"{0}\": executable file not found in $PATH")]
     NotFound(String),
     #[error("exec \"{program}\": {}", errno.desc().to_lowercase())]

@@ -1,6 +1,10 @@
 //! `USER` as an image or `-u` gives it (`name`, `uid`, `name:group`, `uid:gid`) resolved against the
 //! container's /etc/passwd and /etc/group text. Pure.
 
+/// /etc/passwd or /etc/group as read from a container: its text, None when it has none, or why it
+/// cannot be used (not a regular file, too big...).
+pub type FileText = Result<Option<String>, String>;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub uid: u32,
@@ -16,6 +20,8 @@ pub enum UserError {
     NoUser(String),
     #[error("unable to find group {0}: no matching entries in the container's /etc/group")]
     NoGroup(String),
+    #[error("cannot resolve the user {user}: the container's {file} {why}")]
+    Unusable { user: String, file: &'static str, why: String },
 }
 
 struct PasswdLine<'a> {
@@ -42,6 +48,21 @@ fn group_lines(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
             .then(|| Some((f[0], f[2].parse().ok()?, f[3].split(',').filter(|m| !m.is_empty()).collect())))
             .flatten()
     })
+}
+
+/// [`resolve`] from files as read: a file that cannot be used is an error only when a name must be
+/// looked up in it; otherwise the user is resolved as if it were missing.
+pub fn resolve_files(spec: &str, passwd: &FileText, group: &FileText) -> Result<User, UserError> {
+    let (user_part, group_part) = spec.split_once(':').map_or((spec, None), |(u, g)| (u, Some(g)));
+    let names = |part: &str| !part.is_empty() && part.parse::<u32>().is_err();
+    let usable = |text: &'_ FileText, file, needed| match text {
+        Ok(t) => Ok(t.clone()),
+        Err(why) if needed => Err(UserError::Unusable { user: spec.to_string(), file, why: why.clone() }),
+        Err(_) => Ok(None),
+    };
+    let passwd = usable(passwd, "/etc/passwd", names(user_part))?;
+    let group = usable(group, "/etc/group", group_part.is_some_and(names))?;
+    resolve(spec, passwd.as_deref(), group.as_deref())
 }
 
 pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<User, UserError> {
@@ -113,6 +134,20 @@ mod tests {
         let u = resolve("4242:99", None, None).unwrap();
         assert_eq!((u.uid, u.gid, u.groups.clone(), u.home.as_str()), (4242, 99, vec![99], "/"));
         assert_eq!(resolve("33", Some(PASSWD), None).unwrap().gid, 33);
+    }
+
+    #[test]
+    fn an_unusable_file_matters_only_when_a_name_is_looked_up_in_it() {
+        let bad: FileText = Err("is a character device, not a regular file".into());
+        let good: FileText = Ok(Some(PASSWD.into()));
+        assert_eq!(resolve_files("4242:99", &bad, &bad).unwrap().uid, 4242);
+        assert_eq!(resolve_files("bob", &good, &bad).unwrap().groups, [1000]);
+        let e = resolve_files("bob", &bad, &Ok(None)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot resolve the user bob: the container's /etc/passwd is a character device, not a regular file"
+        );
+        assert!(matches!(resolve_files("bob:staff", &good, &bad), Err(UserError::Unusable { file: "/etc/group", .. })));
     }
 
     #[test]

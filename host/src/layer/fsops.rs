@@ -108,3 +108,69 @@ pub fn set_xattr(fd: BorrowedFd, name: &str, value: &[u8]) -> Result<(), Errno> 
     };
     if ret < 0 { Err(Errno::last()) } else { Ok(()) }
 }
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    #[error("is {0}, not a regular file")]
+    NotRegular(&'static str),
+    #[error("holds more than {0} bytes")]
+    TooBig(u64),
+    #[error("cannot be read: {0}")]
+    Os(Errno),
+}
+
+/// What a file of this mode is, in words.
+pub fn kind_name(mode: u32) -> &'static str {
+    match SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) {
+        SFlag::S_IFREG => "a regular file",
+        SFlag::S_IFDIR => "a directory",
+        SFlag::S_IFLNK => "a symlink",
+        SFlag::S_IFCHR => "a character device",
+        SFlag::S_IFBLK => "a block device",
+        SFlag::S_IFIFO => "a FIFO",
+        SFlag::S_IFSOCK => "a socket",
+        _ => "of an unknown kind",
+    }
+}
+
+/// The bytes of the regular file `rel` beneath the directory `root`, resolving its symlinks as if
+/// `root` were `/` (openat2 RESOLVE_IN_ROOT: a container's `/etc/passwd -> /etc/shadow` or `-> ..`
+/// stays in the container). None when there is no such file. Anything but a regular file is
+/// refused before it is opened for reading (a FIFO would block, /dev/zero never end), and so is a
+/// file of more than `limit` bytes.
+pub fn read_in_root(root: BorrowedFd, rel: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
+    use rustix::fs::{Mode as RMode, OFlags, ResolveFlags};
+    use std::io::Read;
+    let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let flags = OFlags::PATH | OFlags::CLOEXEC;
+    let mut tries = 0;
+    let found = loop {
+        match rustix::fs::openat2(root, rel, flags, RMode::empty(), how) {
+            Err(rustix::io::Errno::AGAIN) if tries < 128 => tries += 1,
+            other => break other,
+        }
+    };
+    let path = match found {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => return Ok(None),
+        Err(e) => return Err(ReadError::Os(Errno::from_raw(e.raw_os_error()))),
+    };
+    let os = |e: rustix::io::Errno| ReadError::Os(Errno::from_raw(e.raw_os_error()));
+    let st = rustix::fs::fstat(&path).map_err(os)?;
+    if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFREG {
+        return Err(ReadError::NotRegular(kind_name(st.st_mode)));
+    }
+    // Reopened for reading through its own descriptor: no path of the container's is resolved again.
+    let reopen = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&path));
+    let file = rustix::fs::open(reopen.as_str(), OFlags::RDONLY | OFlags::NOCTTY | OFlags::CLOEXEC, RMode::empty())
+        .map_err(os)?;
+    let mut bytes = Vec::new();
+    std::fs::File::from(file)
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ReadError::Os(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooBig(limit));
+    }
+    Ok(Some(bytes))
+}

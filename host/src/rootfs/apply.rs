@@ -6,38 +6,47 @@ use crate::sys::Syscall;
 use nix::errno::Errno;
 
 pub fn apply(ops: &[MountOp], sys: &dyn Syscall) -> Result<(), (usize, Errno)> {
+    // The overlay's root, once it is mounted: where every target resolves.
+    let mut root = None;
     for (i, op) in ops.iter().enumerate() {
-        apply_one(op, sys).map_err(|e| (i, e))?;
+        apply_one(op, &mut root, sys).map_err(|e| (i, e))?;
     }
     Ok(())
 }
 
-fn apply_one(op: &MountOp, sys: &dyn Syscall) -> Result<(), Errno> {
+fn apply_one(op: &MountOp, root: &mut Option<i32>, sys: &dyn Syscall) -> Result<(), Errno> {
+    // A plan mounts the overlay before anything in it.
+    let mounted = *root;
+    let inside = || mounted.ok_or(Errno::EINVAL);
     match op {
-        MountOp::MakeRootPrivate => sys.mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None),
-        MountOp::Overlay { lowers, upper, work, target, userxattr } => {
-            sys.mount_overlay(lowers, upper, work, target, *userxattr)
-        }
-        MountOp::PivotRoot { new_root } => sys.pivot_root(new_root),
-        MountOp::DetachOldRoot => sys.detach_old_root(),
-        MountOp::EnterUsernsRoot { dir } => {
-            sys.chdir(dir)?;
-            sys.set_ids(0, 0, &[])
-        }
-        MountOp::Mkdir { path, mode } => sys.mkdir(path, *mode),
-        MountOp::Mount { source, target, fstype, flags, data } => {
-            sys.mount(Some(source), target, Some(fstype), *flags, data.as_deref())
-        }
-        MountOp::Mknod { path, mode, dev } => sys.mknod(path, *mode, *dev),
-        MountOp::Symlink { target, link } => sys.symlink(target, link),
         MountOp::Umask(mask) => {
             sys.umask(*mask);
             Ok(())
         }
-        MountOp::MoveMount { fd, target } => sys.move_mount(*fd, target),
-        MountOp::Touch { path } => sys.touch(path),
-        MountOp::Mask { path } => sys.mask(path),
-        MountOp::ReadOnly { path, bind } => sys.remount_read_only(path, *bind),
+        MountOp::MakeRootPrivate => sys.mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None),
+        MountOp::AttachLayer { fd, path } => sys.move_mount(*fd, path),
+        MountOp::EnterUsernsRoot { dir } => {
+            sys.chdir(dir)?;
+            sys.set_ids(0, 0, &[])
+        }
+        MountOp::Overlay { lowers, upper, work, target, userxattr } => {
+            *root = Some(sys.mount_overlay(lowers, upper, work, target, *userxattr)?);
+            Ok(())
+        }
+        MountOp::LegacyOverlay { data, target } => {
+            *root = Some(sys.mount_overlay_legacy(data, target)?);
+            Ok(())
+        }
+        MountOp::Mkdir { at, mode } => sys.mkdir_at(inside()?, at, *mode),
+        MountOp::Touch { at } => sys.touch_at(inside()?, at),
+        MountOp::Mknod { at, mode, dev } => sys.mknod_at(inside()?, at, *mode, *dev),
+        MountOp::Symlink { text, at } => sys.symlink_at(inside()?, text, at),
+        MountOp::Mount { fstype, options, attrs, at } => sys.mount_at(inside()?, at, fstype, options, *attrs),
+        MountOp::Attach { fd, at } => sys.attach_at(inside()?, *fd, at),
+        MountOp::Mask { at } => sys.mask_at(inside()?, at),
+        MountOp::ReadOnly { at } => sys.read_only_at(inside()?, at),
+        MountOp::PivotRoot => sys.pivot_root(inside()?),
+        MountOp::ReadOnlyRoot => sys.read_only_root(inside()?),
     }
 }
 
@@ -74,8 +83,11 @@ mod tests {
         assert_eq!(lines[0], "umask 0");
         assert_eq!(lines[1], "mount - / - 0x44000 -");
         assert_eq!(lines[2], "overlay /l1:/l0 upper=/u work=/w on /t");
-        assert_eq!(lines[3], "pivot_root /t");
-        assert_eq!(lines[5], "mount proc /proc proc 0xe -");
+        assert_eq!(lines[3], "mkdir /proc! 555");
+        assert_eq!(lines[4], "mount proc /proc! 0xe ");
+        let pivot = lines.iter().position(|l| l.starts_with("pivot_root")).unwrap();
+        assert_eq!(lines[pivot], "pivot_root 100", "into the overlay's root");
+        assert_eq!(lines[pivot + 1..], ["umask 22"]);
     }
 
     #[test]

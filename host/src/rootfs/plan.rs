@@ -1,11 +1,24 @@
-//! The mount plan of a container, as data. Paths after the pivot are absolute in the container and
-//! so resolve inside it: a symlink planted by an image (`/proc -> /etc`) can only redirect a mount
-//! to somewhere else in the container's own tree.
+//! The mount plan of a container, as data. The overlay is mounted first, and its root
+//! descriptor is where every later path resolves: each [`Target`] is looked up by the kernel beneath
+//! that root (openat2) when its step runs, and the mount goes onto the descriptor found, so neither
+//! an image's symlinks (`/proc -> ..`, `/data -> /etc`, absolute links, chains of them) nor one
+//! swapped in by a container sharing a volume can send a mount, a device node or a directory out
+//! of the container. Everything is mounted before pivot_root, while the host's root is not stacked
+//! anywhere a path of the container could reach.
+//!
+//! What sbx mounts itself (/proc, /dev and what it makes there, /sys) must be real directories
+//! ([`Links::Refused`]): an image with a symlink there is refused, naming the path, as runc refuses
+//! one, rather than fixed in its writable layer, since such an image is broken or hostile and
+//! changing it silently would hide that. Paths that users, policies or specs name (`-v`, `--tmpfs`,
+//! masked and read-only paths) follow the image's symlinks as docker does, but only inside the
+//! container ([`Links::InRoot`]); one that lands on the container's root itself is refused.
 //!
 //! The overlay is built with fsconfig `lowerdir+`, one layer at a time (Linux 6.8+), which takes
 //! the kernel's 500 lowers. Older kernels get mount(2) with all options in one page, which holds
 //! about 140 layers under the default root; more than that is refused with a clear error.
 
+use crate::sys::{FsOption, Links, Target};
+use rustix::mount::MountAttrFlags;
 use std::ffi::CString;
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
@@ -13,24 +26,16 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MountOp {
+    /// The umask while the rootfs is built, so device and directory modes are exact.
+    Umask(u32),
     /// Stop mount events from reaching the host: everything below `/` becomes private.
     MakeRootPrivate,
-    /// With fsconfig `lowerdir+`; lowers top first. `userxattr`: overlayfs keeps its metadata in
-    /// `user.overlay.*` xattrs, as it must when mounted in a user namespace.
-    Overlay {
-        lowers: Vec<CString>,
-        upper: CString,
-        work: CString,
-        target: CString,
-        userxattr: bool,
+    /// In a user namespace: attach an idmapped copy of a layer (a detached mount the parent made)
+    /// over the layer's own directory in sbx's store.
+    AttachLayer {
+        fd: i32,
+        path: CString,
     },
-    /// The new root becomes `/`; the old root stays stacked on it, out of reach of the paths
-    /// (which resolve from the new root), until [`MountOp::DetachOldRoot`]: the kernel mounts a
-    /// new proc or sysfs in a user namespace only while one of the host's is in the namespace.
-    PivotRoot {
-        new_root: CString,
-    },
-    DetachOldRoot,
     /// In a user namespace: enter the container's directory, then become the namespace's root
     /// (setuid and setgid 0; with `--userns=auto`, host ids from the container's range): from
     /// here on the overlay is mounted and files are made by that root, whose host ids own the
@@ -39,45 +44,76 @@ pub enum MountOp {
     EnterUsernsRoot {
         dir: CString,
     },
+    /// With fsconfig `lowerdir+`; lowers top first. `userxattr`: overlayfs keeps its metadata in
+    /// `user.overlay.*` xattrs, as it must when mounted in a user namespace. Its root is where the
+    /// targets of the later steps resolve.
+    Overlay {
+        lowers: Vec<CString>,
+        upper: CString,
+        work: CString,
+        target: CString,
+        userxattr: bool,
+    },
+    /// The overlay with one mount(2) of these options (kernels before 6.8).
+    LegacyOverlay {
+        data: CString,
+        target: CString,
+    },
     Mkdir {
-        path: CString,
+        at: Target,
         mode: u32,
     },
-    Mount {
-        source: CString,
-        target: CString,
-        fstype: CString,
-        flags: u64,
-        data: Option<CString>,
+    /// An empty file to mount a file over.
+    Touch {
+        at: Target,
     },
     Mknod {
-        path: CString,
+        at: Target,
         mode: u32,
         dev: u64,
     },
     Symlink {
-        target: CString,
-        link: CString,
+        text: CString,
+        at: Target,
     },
-    /// The umask while the rootfs is built, so device and directory modes are exact.
-    Umask(u32),
-    /// Attach a bind mount the parent prepared (open_tree) at `target`.
-    MoveMount {
+    /// A new filesystem.
+    Mount {
+        fstype: CString,
+        options: Vec<FsOption>,
+        attrs: MountAttrFlags,
+        at: Target,
+    },
+    /// A detached mount tree the parent prepared (open_tree): a bind mount or a host device node.
+    Attach {
         fd: i32,
-        target: CString,
-    },
-    /// An empty file to mount a file over.
-    Touch {
-        path: CString,
+        at: Target,
     },
     Mask {
-        path: CString,
+        at: Target,
     },
     ReadOnly {
-        path: CString,
-        /// Bind-mount it onto itself first (every path but `/`, which is a mount already).
-        bind: bool,
+        at: Target,
     },
+    /// The overlay becomes `/` and the host's root is detached.
+    PivotRoot,
+    ReadOnlyRoot,
+}
+
+impl MountOp {
+    /// The path in the container this step works on.
+    pub fn target(&self) -> Option<&Target> {
+        match self {
+            MountOp::Mkdir { at, .. }
+            | MountOp::Touch { at }
+            | MountOp::Mknod { at, .. }
+            | MountOp::Symlink { at, .. }
+            | MountOp::Mount { at, .. }
+            | MountOp::Attach { at, .. }
+            | MountOp::Mask { at }
+            | MountOp::ReadOnly { at } => Some(at),
+            _ => None,
+        }
+    }
 }
 
 /// A mount the container's spec asks for.
@@ -135,16 +171,26 @@ pub fn cstr(path: impl AsRef<Path>) -> CString {
     CString::new(path.as_ref().as_os_str().as_bytes()).expect("paths built by sbx hold no NUL")
 }
 
-const NOSUID: u64 = libc::MS_NOSUID;
-const NODEV: u64 = libc::MS_NODEV;
-const NOEXEC: u64 = libc::MS_NOEXEC;
+const NOSUID: MountAttrFlags = MountAttrFlags::MOUNT_ATTR_NOSUID;
+const NODEV: MountAttrFlags = MountAttrFlags::MOUNT_ATTR_NODEV;
+const NOEXEC: MountAttrFlags = MountAttrFlags::MOUNT_ATTR_NOEXEC;
+const RDONLY: MountAttrFlags = MountAttrFlags::MOUNT_ATTR_RDONLY;
 
-fn mount(source: &str, target: &str, fstype: &str, flags: u64, data: Option<&str>) -> MountOp {
-    MountOp::Mount { source: cstr(source), target: cstr(target), fstype: cstr(fstype), flags, data: data.map(cstr) }
+/// One of sbx's own paths, which must hold no symlink.
+fn own(path: &str) -> Target {
+    Target::new(path, Links::Refused).expect("sbx's own paths are not the root")
 }
 
-fn mkdir(path: &str, mode: u32) -> MountOp {
-    MountOp::Mkdir { path: cstr(path), mode }
+fn options(pairs: &[(&str, Option<&str>)]) -> Vec<FsOption> {
+    pairs.iter().map(|(k, v)| (cstr(k), v.map(cstr))).collect()
+}
+
+/// mkdir then a new filesystem on one of sbx's own directories.
+fn own_fs(path: &str, mode: u32, fstype: &str, opts: &[(&str, Option<&str>)], attrs: MountAttrFlags) -> [MountOp; 2] {
+    [
+        MountOp::Mkdir { at: own(path), mode },
+        MountOp::Mount { fstype: cstr(fstype), options: options(opts), attrs, at: own(path) },
+    ]
 }
 
 /// The devices every container gets: (name, major, minor). Nothing else of the host's /dev.
@@ -171,6 +217,8 @@ pub enum PlanError {
     TooManyLayers { layers: usize, kernel: (u32, u32) },
     #[error("the path {0} holds ',' or ':', which mount(2) options cannot carry on this kernel; use another --root")]
     BadPath(String),
+    #[error("cannot mount on {0}: it is the container's root (choose a directory in it)")]
+    RootDestination(String),
 }
 
 /// (major, minor) of a kernel release string such as `6.1.0-18-amd64`.
@@ -234,22 +282,31 @@ fn overlay(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<MountOp, PlanError> 
     if data.len() >= PAGE {
         return Err(PlanError::TooManyLayers { layers: spec.layers.len(), kernel });
     }
-    Ok(MountOp::Mount {
-        source: cstr("overlay"),
-        target: cstr(&paths.target),
-        fstype: cstr("overlay"),
-        flags: 0,
-        data: Some(cstr(data)),
-    })
+    Ok(MountOp::LegacyOverlay { data: cstr(data), target: cstr(&paths.target) })
 }
 
 /// A device node in /dev: made, or in a user namespace (where mknod is refused) the host's node
 /// bind-mounted from the detached copy `bind`.
-fn device(path: &str, mode: u32, dev: u64, bind: Option<i32>) -> Vec<MountOp> {
+fn device(at: Target, mode: u32, dev: u64, bind: Option<i32>) -> Vec<MountOp> {
     match bind {
-        Some(fd) => vec![MountOp::Touch { path: cstr(path) }, MountOp::MoveMount { fd, target: cstr(path) }],
-        None => vec![MountOp::Mknod { path: cstr(path), mode, dev }],
+        Some(fd) => vec![MountOp::Touch { at: at.clone() }, MountOp::Attach { fd, at }],
+        None => vec![MountOp::Mknod { at, mode, dev }],
     }
+}
+
+/// Directories for every parent of `at`, each resolved as `at` is.
+fn parents(at: &Target) -> Vec<MountOp> {
+    let parts: Vec<&[u8]> = at.path.as_bytes().split(|b| *b == b'/').collect();
+    (1..parts.len())
+        .map(|n| {
+            let dir = format!("/{}", String::from_utf8_lossy(&parts[..n].join(&b'/')));
+            MountOp::Mkdir { at: Target::new(&dir, at.links).expect("a parent is below the root"), mode: 0o755 }
+        })
+        .collect()
+}
+
+fn user_target(destination: &str) -> Result<Target, PlanError> {
+    Target::new(destination, Links::InRoot).ok_or_else(|| PlanError::RootDestination(destination.to_string()))
 }
 
 /// The mount plan on a kernel of version `kernel` (see [`kernel_version`]).
@@ -261,109 +318,133 @@ pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanE
                 .layers
                 .iter()
                 .zip(&spec.layers)
-                .map(|(fd, layer)| MountOp::MoveMount { fd: *fd, target: cstr(layer) }),
+                .map(|(fd, layer)| MountOp::AttachLayer { fd: *fd, path: cstr(layer) }),
         );
         ops.push(MountOp::EnterUsernsRoot { dir: cstr(&userns.dir) });
     }
-    ops.extend([
-        overlay(spec, kernel)?,
-        MountOp::PivotRoot { new_root: cstr(overlay_paths(spec).target) },
-        mkdir("/proc", 0o555),
-        mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC, None),
-        mkdir("/dev", 0o755),
-        mount("tmpfs", "/dev", "tmpfs", NOSUID | libc::MS_STRICTATIME, Some("mode=755,size=65536k")),
-    ]);
+    ops.push(overlay(spec, kernel)?);
+    ops.extend(own_fs("/proc", 0o555, "proc", &[], NOSUID | NODEV | NOEXEC));
+    let dev_attrs = NOSUID | MountAttrFlags::MOUNT_ATTR_STRICTATIME;
+    ops.extend(own_fs("/dev", 0o755, "tmpfs", &[("mode", Some("755")), ("size", Some("65536k"))], dev_attrs));
     let mut binds = spec.userns.as_ref().map(|u| u.devices.iter().copied());
     let mut bind = || binds.as_mut().and_then(Iterator::next);
     for (name, major, minor) in DEVICES {
         let dev = nix::sys::stat::makedev(major.into(), minor.into());
-        ops.extend(device(&format!("/dev/{name}"), libc::S_IFCHR | 0o666, dev, bind()));
+        ops.extend(device(own(&format!("/dev/{name}")), libc::S_IFCHR | 0o666, dev, bind()));
     }
     for (path, mode, dev) in &spec.devices {
-        let (parents, path) = mkdir_chain(&path.to_string_lossy());
-        ops.extend(parents);
-        ops.extend(device(&path, *mode, *dev, bind()));
+        let at = own(&path.to_string_lossy());
+        ops.extend(parents(&at));
+        ops.extend(device(at, *mode, *dev, bind()));
     }
-    ops.extend([
-        mkdir("/dev/pts", 0o755),
-        mount("devpts", "/dev/pts", "devpts", NOSUID | NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620,gid=5")),
-        MountOp::Symlink { target: cstr("pts/ptmx"), link: cstr("/dev/ptmx") },
-        mkdir("/dev/shm", 0o1777),
-        mount("shm", "/dev/shm", "tmpfs", NOSUID | NODEV | NOEXEC, Some("mode=1777,size=65536k")),
-        MountOp::Symlink { target: cstr("/proc/self/fd"), link: cstr("/dev/fd") },
-        MountOp::Symlink { target: cstr("/proc/self/fd/0"), link: cstr("/dev/stdin") },
-        MountOp::Symlink { target: cstr("/proc/self/fd/1"), link: cstr("/dev/stdout") },
-        MountOp::Symlink { target: cstr("/proc/self/fd/2"), link: cstr("/dev/stderr") },
-        mkdir("/sys", 0o555),
-        mount("sysfs", "/sys", "sysfs", libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None),
-        MountOp::DetachOldRoot,
-    ]);
+    let devpts = [("newinstance", None), ("ptmxmode", Some("0666")), ("mode", Some("0620")), ("gid", Some("5"))];
+    ops.extend(own_fs("/dev/pts", 0o755, "devpts", &devpts, NOSUID | NOEXEC));
+    ops.push(MountOp::Symlink { text: cstr("pts/ptmx"), at: own("/dev/ptmx") });
+    let shm = [("mode", Some("1777")), ("size", Some("65536k"))];
+    ops.extend(own_fs("/dev/shm", 0o1777, "tmpfs", &shm, NOSUID | NODEV | NOEXEC));
+    ops.extend(own_fs("/dev/mqueue", 0o1777, "mqueue", &[], NOSUID | NODEV | NOEXEC));
+    for (link, text) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        ops.push(MountOp::Symlink { text: cstr(text), at: own(&format!("/dev/{link}")) });
+    }
+    ops.extend(own_fs("/sys", 0o555, "sysfs", &[], RDONLY | NOSUID | NODEV | NOEXEC));
     for m in &spec.mounts {
         match m {
             UserMount::Bind { fd, destination, is_dir } => {
-                let (parents, last) = mkdir_chain(destination);
-                ops.extend(parents);
-                ops.push(if *is_dir { mkdir(&last, 0o755) } else { MountOp::Touch { path: cstr(&last) } });
-                ops.push(MountOp::MoveMount { fd: *fd, target: cstr(destination) });
+                let at = user_target(destination)?;
+                ops.extend(parents(&at));
+                ops.push(if *is_dir {
+                    MountOp::Mkdir { at: at.clone(), mode: 0o755 }
+                } else {
+                    MountOp::Touch { at: at.clone() }
+                });
+                ops.push(MountOp::Attach { fd: *fd, at });
             }
             UserMount::Tmpfs { destination, read_only } => {
-                let (parents, last) = mkdir_chain(destination);
-                ops.extend(parents);
-                ops.push(mkdir(&last, 0o755));
-                let ro = if *read_only { libc::MS_RDONLY } else { 0 };
-                ops.push(mount("tmpfs", destination, "tmpfs", NOSUID | NODEV | ro, Some("mode=1777")));
+                let at = user_target(destination)?;
+                ops.extend(parents(&at));
+                ops.push(MountOp::Mkdir { at: at.clone(), mode: 0o755 });
+                let attrs = NOSUID | NODEV | if *read_only { RDONLY } else { MountAttrFlags::empty() };
+                ops.push(MountOp::Mount {
+                    fstype: cstr("tmpfs"),
+                    options: options(&[("mode", Some("1777"))]),
+                    attrs,
+                    at,
+                });
             }
         }
     }
-    ops.extend(spec.masked.iter().map(|p| MountOp::Mask { path: cstr(p) }));
-    ops.extend(spec.read_only.iter().map(|p| MountOp::ReadOnly { path: cstr(p), bind: true }));
+    for p in &spec.masked {
+        ops.push(MountOp::Mask { at: user_target(p)? });
+    }
+    for p in &spec.read_only {
+        ops.push(MountOp::ReadOnly { at: user_target(p)? });
+    }
+    ops.push(MountOp::PivotRoot);
     if spec.read_only_root {
-        ops.push(MountOp::ReadOnly { path: cstr("/"), bind: false });
+        ops.push(MountOp::ReadOnlyRoot);
     }
     ops.push(MountOp::Umask(0o022));
     Ok(ops)
-}
-
-/// mkdir ops for every parent of the absolute `path`, and `path` itself (the caller decides what
-/// it becomes). Each level is made in the container, after the pivot, so symlinks resolve there.
-fn mkdir_chain(path: &str) -> (Vec<MountOp>, String) {
-    let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-    let mut ops = Vec::new();
-    let mut partial = String::new();
-    for c in &parts[..parts.len().saturating_sub(1)] {
-        partial.push('/');
-        partial.push_str(c);
-        ops.push(mkdir(&partial, 0o755));
-    }
-    (ops, path.to_string())
 }
 
 impl fmt::Display for MountOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = |c: &CString| c.to_string_lossy().into_owned();
         match self {
+            MountOp::Umask(m) => write!(f, "umask {m:o}"),
             MountOp::MakeRootPrivate => write!(f, "make / private"),
-            MountOp::Overlay { lowers, target, .. } => {
-                write!(f, "mount the overlay of {} layers on {}", lowers.len(), s(target))
-            }
-            MountOp::PivotRoot { new_root } => write!(f, "pivot_root into {}", s(new_root)),
-            MountOp::DetachOldRoot => write!(f, "detach the host's root"),
+            MountOp::AttachLayer { path, .. } => write!(f, "attach the idmapped layer {}", s(path)),
             MountOp::EnterUsernsRoot { dir } => {
                 write!(f, "become root of the user namespace in {}", s(dir))
             }
-            MountOp::Mkdir { path, .. } => write!(f, "mkdir {}", s(path)),
-            MountOp::Mount { fstype, target, .. } => {
-                write!(f, "mount {} on {}", s(fstype), s(target))
+            MountOp::Overlay { lowers, target, .. } => {
+                write!(f, "mount the overlay of {} layers on {}", lowers.len(), s(target))
             }
-            MountOp::Mknod { path, .. } => write!(f, "mknod {}", s(path)),
-            MountOp::Symlink { link, .. } => write!(f, "symlink {}", s(link)),
-            MountOp::Umask(m) => write!(f, "umask {m:o}"),
-            MountOp::MoveMount { target, .. } => write!(f, "bind-mount onto {}", s(target)),
-            MountOp::Touch { path } => write!(f, "create the mount point {}", s(path)),
-            MountOp::Mask { path } => write!(f, "mask {}", s(path)),
-            MountOp::ReadOnly { path, .. } => write!(f, "make {} read-only", s(path)),
+            MountOp::LegacyOverlay { target, .. } => write!(f, "mount the overlay on {}", s(target)),
+            MountOp::Mkdir { at, .. } => write!(f, "create the directory {}", at.shown()),
+            MountOp::Touch { at } => write!(f, "create the mount point {}", at.shown()),
+            MountOp::Mknod { at, .. } => write!(f, "create the device {}", at.shown()),
+            MountOp::Symlink { at, .. } => write!(f, "create the symlink {}", at.shown()),
+            MountOp::Mount { fstype, at, .. } => write!(f, "mount {} on {}", s(fstype), at.shown()),
+            MountOp::Attach { at, .. } => write!(f, "bind-mount onto {}", at.shown()),
+            MountOp::Mask { at } => write!(f, "mask {}", at.shown()),
+            MountOp::ReadOnly { at } => write!(f, "make {} read-only", at.shown()),
+            MountOp::PivotRoot => write!(f, "pivot_root into the container's root"),
+            MountOp::ReadOnlyRoot => write!(f, "make / read-only"),
         }
     }
+}
+
+/// Why a step of the plan failed with `errno`, in words the user can act on, where the errno alone
+/// does not say it.
+pub fn explain(op: &MountOp, errno: nix::errno::Errno) -> Option<String> {
+    use nix::errno::Errno;
+    if matches!(op, MountOp::Overlay { .. } | MountOp::LegacyOverlay { .. }) && errno == Errno::EINVAL {
+        return Some("overlayfs refused it: is the store's filesystem usable as an overlayfs upper layer?".into());
+    }
+    let at = op.target()?;
+    let path = at.shown();
+    Some(match (at.links, errno) {
+        (Links::Refused, Errno::ELOOP) => format!(
+            "{path} in the image is a symlink or goes through one: sbx mounts its own filesystems there and never follows the image's links to do it (runc refuses such images too); the image is broken or hostile"
+        ),
+        (Links::Refused, Errno::ENOTDIR) => format!(
+            "{path} in the image is not a directory: sbx mounts its own filesystems there; the image is broken or hostile"
+        ),
+        (Links::InRoot, Errno::EXDEV) => format!(
+            "{path} leads to the container's root through the image's symlinks, and a mount there would cover the whole container; choose another destination"
+        ),
+        (Links::InRoot, Errno::ELOOP) => format!("the image's symlinks on the way to {path} loop"),
+        (Links::InRoot, Errno::ENOENT) => {
+            format!("{path}, or a directory above it, is a symlink of the image that leads nowhere")
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -383,8 +464,8 @@ mod tests {
     #[test]
     fn old_kernels_get_one_mount_call_while_it_fits_a_page() {
         let ops = plan(&spec(2), OLD).unwrap();
-        let MountOp::Mount { fstype, data: Some(data), target, .. } = &ops[2] else { panic!("{ops:?}") };
-        assert_eq!((fstype.to_str().unwrap(), target.to_str().unwrap()), ("overlay", "/s/c/rootfs"));
+        let MountOp::LegacyOverlay { data, target } = &ops[2] else { panic!("{ops:?}") };
+        assert_eq!(target.to_str().unwrap(), "/s/c/rootfs");
         assert_eq!(
             data.to_str().unwrap(),
             "lowerdir=/s/layers/1/diff:/s/layers/0/diff,upperdir=/s/c/upper,workdir=/s/c/work"
@@ -416,39 +497,68 @@ mod tests {
         }
     }
 
+    fn shown(ops: &[MountOp]) -> Vec<String> {
+        ops.iter().map(ToString::to_string).collect()
+    }
+
     #[test]
-    fn user_mounts_then_masks_then_read_only_come_last() {
+    fn user_mounts_then_masks_then_read_only_then_the_pivot() {
         let with = RootfsSpec {
             mounts: vec![
                 UserMount::Bind { fd: 7, destination: "/srv/data".into(), is_dir: true },
                 UserMount::Bind { fd: 8, destination: "/etc/app.conf".into(), is_dir: false },
-                UserMount::Tmpfs { destination: "/run".into(), read_only: false },
+                UserMount::Tmpfs { destination: "/run/../run/./x/".into(), read_only: false },
             ],
             masked: vec!["/proc/kcore".into()],
             read_only: vec!["/proc/sys".into()],
             read_only_root: true,
             ..spec(1)
         };
-        let ops: Vec<String> = plan(&with, NEW).unwrap().iter().map(ToString::to_string).collect();
-        let sys = ops.iter().position(|o| o == "mount sysfs on /sys").unwrap();
+        let ops = plan(&with, NEW).unwrap();
+        let text = shown(&ops);
+        let sys = text.iter().position(|o| o == "mount sysfs on /sys").unwrap();
         assert_eq!(
-            ops[sys + 1..],
+            text[sys + 1..],
             [
-                "detach the host's root",
-                "mkdir /srv",
-                "mkdir /srv/data",
+                "create the directory /srv",
+                "create the directory /srv/data",
                 "bind-mount onto /srv/data",
-                "mkdir /etc",
+                "create the directory /etc",
                 "create the mount point /etc/app.conf",
                 "bind-mount onto /etc/app.conf",
-                "mkdir /run",
-                "mount tmpfs on /run",
+                "create the directory /run",
+                "create the directory /run/x",
+                "mount tmpfs on /run/x",
                 "mask /proc/kcore",
                 "make /proc/sys read-only",
+                "pivot_root into the container's root",
                 "make / read-only",
                 "umask 22"
             ]
         );
+        // What users and specs name follows the image's links inside the root; sbx's own paths
+        // refuse them.
+        for op in &ops[sys + 1..] {
+            if let Some(at) = op.target() {
+                assert_eq!(at.links, Links::InRoot, "{op}");
+            }
+        }
+        for op in &ops[..=sys] {
+            if let Some(at) = op.target() {
+                assert_eq!(at.links, Links::Refused, "{op}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_mount_on_the_root_itself_is_refused() {
+        for dest in ["/", "/..", "/a/..", "//."] {
+            let with =
+                RootfsSpec { mounts: vec![UserMount::Tmpfs { destination: dest.into(), read_only: false }], ..spec(1) };
+            assert_eq!(plan(&with, NEW), Err(PlanError::RootDestination(dest.into())));
+        }
+        let with = RootfsSpec { masked: vec!["/".into()], ..spec(1) };
+        assert_eq!(plan(&with, NEW), Err(PlanError::RootDestination("/".into())));
     }
 
     #[test]
@@ -462,8 +572,8 @@ mod tests {
             [
                 MountOp::Umask(0),
                 MountOp::MakeRootPrivate,
-                MountOp::MoveMount { fd: 10, target: cstr("/s/layers/0/diff") },
-                MountOp::MoveMount { fd: 11, target: cstr("/s/layers/1/diff") },
+                MountOp::AttachLayer { fd: 10, path: cstr("/s/layers/0/diff") },
+                MountOp::AttachLayer { fd: 11, path: cstr("/s/layers/1/diff") },
                 MountOp::EnterUsernsRoot { dir: cstr("/s/c") },
                 MountOp::Overlay {
                     lowers: vec![cstr("/proc/self/fd/11"), cstr("/proc/self/fd/10")],
@@ -474,20 +584,19 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(ops[6], MountOp::PivotRoot { new_root: cstr("rootfs") });
         assert!(!ops.iter().any(|o| matches!(o, MountOp::Mknod { .. })), "no mknod in a user namespace: {ops:?}");
         let at = |op: &MountOp| ops.iter().position(|o| o == op).unwrap();
-        let null = at(&MountOp::MoveMount { fd: 20, target: cstr("/dev/null") });
-        assert_eq!(ops[null - 1], MountOp::Touch { path: cstr("/dev/null") });
-        assert!(at(&MountOp::MoveMount { fd: 26, target: cstr("/dev/kmsg") }) > null);
+        let null = at(&MountOp::Attach { fd: 20, at: own("/dev/null") });
+        assert_eq!(ops[null - 1], MountOp::Touch { at: own("/dev/null") });
+        assert!(at(&MountOp::Attach { fd: 26, at: own("/dev/kmsg") }) > null);
         // proc and sysfs are mounted while the host's root is still there (the kernel's condition
         // for mounting them in a user namespace).
         let sysfs =
             ops.iter().position(|o| matches!(o, MountOp::Mount { fstype, .. } if fstype.as_bytes() == b"sysfs"));
-        assert!(sysfs.unwrap() < at(&MountOp::DetachOldRoot));
+        assert!(sysfs.unwrap() < at(&MountOp::PivotRoot));
 
         let legacy = plan(&with, OLD).unwrap();
-        let MountOp::Mount { data: Some(data), target, .. } = &legacy[5] else { panic!("{legacy:?}") };
+        let MountOp::LegacyOverlay { data, target } = &legacy[5] else { panic!("{legacy:?}") };
         assert_eq!(
             (data.to_str().unwrap(), target.to_str().unwrap()),
             ("lowerdir=/proc/self/fd/11:/proc/self/fd/10,upperdir=upper,workdir=work,userxattr", "rootfs")
@@ -495,45 +604,46 @@ mod tests {
     }
 
     #[test]
-    fn overlay_lowers_are_top_first_and_pivot_follows() {
+    fn overlay_lowers_are_top_first_and_everything_is_mounted_before_the_pivot() {
         let ops = plan(&spec(3), NEW).unwrap();
         let MountOp::Overlay { lowers, .. } = &ops[2] else { panic!("overlay is third: {ops:?}") };
         assert_eq!(lowers, &vec![cstr("/s/layers/2/diff"), cstr("/s/layers/1/diff"), cstr("/s/layers/0/diff")]);
         assert_eq!(ops[1], MountOp::MakeRootPrivate);
-        assert_eq!(ops[3], MountOp::PivotRoot { new_root: cstr("/s/c/rootfs") });
-    }
-
-    #[test]
-    fn every_mount_after_the_pivot_is_inside_the_container() {
-        let ops = plan(&spec(1), NEW).unwrap();
-        let pivot = ops.iter().position(|o| matches!(o, MountOp::PivotRoot { .. })).unwrap();
-        for op in &ops[pivot + 1..] {
-            if let MountOp::Mount { target, .. }
-            | MountOp::Mkdir { path: target, .. }
-            | MountOp::Mknod { path: target, .. } = op
-            {
-                let t = target.to_str().unwrap();
-                assert!(["/proc", "/dev", "/sys"].iter().any(|p| t.starts_with(p)), "{t}");
-            }
+        assert_eq!(ops[ops.len() - 2..], [MountOp::PivotRoot, MountOp::Umask(0o022)]);
+        // Every step between the overlay and the pivot works on a target beneath its root.
+        for op in &ops[3..ops.len() - 2] {
+            assert!(op.target().is_some(), "{op}");
         }
     }
 
     #[test]
-    fn only_safe_devices_and_proc_before_sys() {
+    fn only_safe_devices_and_a_read_only_sysfs() {
         let ops = plan(&spec(1), NEW).unwrap();
         let nodes: Vec<String> = ops
             .iter()
-            .filter_map(|o| {
-                if let MountOp::Mknod { path, .. } = o { Some(path.to_string_lossy().into_owned()) } else { None }
-            })
+            .filter_map(|o| if let MountOp::Mknod { at, .. } = o { Some(at.shown()) } else { None })
             .collect();
         assert_eq!(nodes, ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"]);
         let sys = ops
             .iter()
-            .position(|o| matches!(o, MountOp::Mount { fstype, .. } if fstype.as_bytes() == b"sysfs"))
+            .find_map(|o| match o {
+                MountOp::Mount { fstype, attrs, .. } if fstype.as_bytes() == b"sysfs" => Some(*attrs),
+                _ => None,
+            })
             .unwrap();
-        let MountOp::Mount { flags, .. } = &ops[sys] else { unreachable!() };
-        assert_ne!(flags & libc::MS_RDONLY, 0, "sysfs is read-only");
-        assert_eq!(ops.last(), Some(&MountOp::Umask(0o022)));
+        assert!(sys.contains(RDONLY), "sysfs is read-only");
+        let fs: Vec<String> = shown(&ops).into_iter().filter(|o| o.starts_with("mount ")).collect();
+        assert_eq!(
+            fs,
+            [
+                "mount the overlay of 1 layers on /s/c/rootfs",
+                "mount proc on /proc",
+                "mount tmpfs on /dev",
+                "mount devpts on /dev/pts",
+                "mount tmpfs on /dev/shm",
+                "mount mqueue on /dev/mqueue",
+                "mount sysfs on /sys"
+            ]
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! A recording [`Syscall`] for unit tests of ordering: every call is appended as one line of text,
 //! and calls listed in `fail_on` return the given errno.
 
-use super::{SysResult, Syscall};
+use super::{FsOption, Links, SysResult, Syscall, Target};
 use nix::errno::Errno;
+use rustix::mount::MountAttrFlags;
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
 
@@ -29,6 +30,20 @@ fn s(c: &CStr) -> String {
     c.to_string_lossy().into_owned()
 }
 
+/// The root descriptor the recorder hands out for a mounted overlay.
+pub const ROOT: i32 = 100;
+
+/// A target as recorded: its absolute path, with `!` when its symlinks are refused.
+fn shown(at: &Target) -> String {
+    let refused = if at.links == Links::Refused { "!" } else { "" };
+    format!("{}{refused}", at.shown())
+}
+
+/// Every target resolves beneath the overlay's root; anything else is marked in the line.
+fn beneath(root: i32) -> String {
+    if root == ROOT { String::new() } else { format!("(root {root}) ") }
+}
+
 fn opt(c: Option<&CStr>) -> String {
     c.map_or_else(|| "-".to_string(), s)
 }
@@ -51,25 +66,58 @@ impl Syscall for Recorder {
         work: &CStr,
         target: &CStr,
         userxattr: bool,
-    ) -> SysResult {
+    ) -> Result<i32, Errno> {
         let lowers: Vec<String> = lowers.iter().map(|l| s(l)).collect();
         let x = if userxattr { " userxattr" } else { "" };
         self.record(format!("overlay {} upper={} work={} on {}{x}", lowers.join(":"), s(upper), s(work), s(target)))
+            .map(|()| ROOT)
     }
-    fn pivot_root(&self, new_root: &CStr) -> SysResult {
-        self.record(format!("pivot_root {}", s(new_root)))
+    fn mount_overlay_legacy(&self, data: &CStr, target: &CStr) -> Result<i32, Errno> {
+        self.record(format!("overlay {} on {}", s(data), s(target))).map(|()| ROOT)
     }
-    fn detach_old_root(&self) -> SysResult {
-        self.record("detach_old_root".into())
+    fn pivot_root(&self, root: i32) -> SysResult {
+        self.record(format!("pivot_root {root}"))
+    }
+    fn read_only_root(&self, root: i32) -> SysResult {
+        self.record(format!("read_only_root {root}"))
+    }
+    fn mkdir_at(&self, root: i32, at: &Target, mode: u32) -> SysResult {
+        self.record(format!("mkdir {}{} {mode:o}", beneath(root), shown(at)))
+    }
+    fn touch_at(&self, root: i32, at: &Target) -> SysResult {
+        self.record(format!("touch {}{}", beneath(root), shown(at)))
+    }
+    fn mknod_at(&self, root: i32, at: &Target, mode: u32, dev: u64) -> SysResult {
+        self.record(format!("mknod {}{} {mode:o} {dev:#x}", beneath(root), shown(at)))
+    }
+    fn symlink_at(&self, root: i32, text: &CStr, at: &Target) -> SysResult {
+        self.record(format!("symlink {}{} -> {}", beneath(root), shown(at), s(text)))
+    }
+    fn mount_at(
+        &self,
+        root: i32,
+        at: &Target,
+        fstype: &CStr,
+        options: &[FsOption],
+        attrs: MountAttrFlags,
+    ) -> SysResult {
+        let options: Vec<String> =
+            options.iter().map(|(k, v)| v.as_ref().map_or_else(|| s(k), |v| format!("{}={}", s(k), s(v)))).collect();
+        let attrs = attrs.bits();
+        let line = format!("mount {} {}{} {attrs:#x} {}", s(fstype), beneath(root), shown(at), options.join(","));
+        self.record(line)
+    }
+    fn attach_at(&self, root: i32, fd: i32, at: &Target) -> SysResult {
+        self.record(format!("attach {fd} {}{}", beneath(root), shown(at)))
+    }
+    fn mask_at(&self, root: i32, at: &Target) -> SysResult {
+        self.record(format!("mask {}{}", beneath(root), shown(at)))
+    }
+    fn read_only_at(&self, root: i32, at: &Target) -> SysResult {
+        self.record(format!("read_only {}{}", beneath(root), shown(at)))
     }
     fn mkdir(&self, path: &CStr, mode: u32) -> SysResult {
         self.record(format!("mkdir {} {mode:o}", s(path)))
-    }
-    fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult {
-        self.record(format!("mknod {} {mode:o} {dev:#x}", s(path)))
-    }
-    fn symlink(&self, target: &CStr, link: &CStr) -> SysResult {
-        self.record(format!("symlink {} -> {}", s(link), s(target)))
     }
     fn sethostname(&self, name: &CStr) -> SysResult {
         self.record(format!("sethostname {}", s(name)))
@@ -109,15 +157,6 @@ impl Syscall for Recorder {
     }
     fn move_mount(&self, fd: i32, target: &CStr) -> SysResult {
         self.record(format!("move_mount {fd} {}", s(target)))
-    }
-    fn touch(&self, path: &CStr) -> SysResult {
-        self.record(format!("touch {}", s(path)))
-    }
-    fn mask(&self, path: &CStr) -> SysResult {
-        self.record(format!("mask {}", s(path)))
-    }
-    fn remount_read_only(&self, path: &CStr, bind: bool) -> SysResult {
-        self.record(format!("read_only {} bind={bind}", s(path)))
     }
     fn drop_bounding(&self, keep: u64) -> SysResult {
         self.record(format!("drop_bounding keep={keep:#x}"))

@@ -2,8 +2,9 @@
 //! setuid() broadcasts to the threads it believes exist, and after a raw clone those belong to the
 //! parent.
 
-use super::{SysResult, Syscall};
+use super::{FsOption, SysResult, Syscall, Target, beneath};
 use nix::errno::Errno;
+use rustix::mount::MountAttrFlags;
 use std::ffi::{CStr, CString};
 use std::ptr;
 
@@ -17,13 +18,6 @@ fn ptr_or_null(c: Option<&CStr>) -> *const libc::c_char {
     c.map_or(ptr::null(), CStr::as_ptr)
 }
 
-// The new mount API (Linux 5.2); the libc crate has the syscall numbers but not the constants.
-const FSOPEN_CLOEXEC: libc::c_uint = 1;
-const FSCONFIG_SET_FLAG: libc::c_uint = 0;
-const FSCONFIG_SET_STRING: libc::c_uint = 1;
-const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-const FSMOUNT_CLOEXEC: libc::c_uint = 1;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
 const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
 struct Fd(libc::c_int);
@@ -32,10 +26,6 @@ impl Drop for Fd {
     fn drop(&mut self) {
         unsafe { libc::close(self.0) };
     }
-}
-
-fn fsconfig_string(fs: &Fd, key: &CStr, value: &CStr) -> SysResult {
-    check(unsafe { libc::syscall(libc::SYS_fsconfig, fs.0, FSCONFIG_SET_STRING, key.as_ptr(), value.as_ptr(), 0) })
 }
 
 impl Syscall for Linux {
@@ -68,51 +58,60 @@ impl Syscall for Linux {
         work: &CStr,
         target: &CStr,
         userxattr: bool,
+    ) -> Result<i32, Errno> {
+        beneath::mount_overlay(lowers, upper, work, target, userxattr)
+    }
+
+    fn mount_overlay_legacy(&self, data: &CStr, target: &CStr) -> Result<i32, Errno> {
+        self.mount(Some(c"overlay"), target, Some(c"overlay"), 0, Some(data))?;
+        beneath::open_root(target)
+    }
+
+    fn pivot_root(&self, root: i32) -> SysResult {
+        beneath::pivot_root(root)
+    }
+
+    fn read_only_root(&self, root: i32) -> SysResult {
+        beneath::read_only_root(root)
+    }
+
+    fn mkdir_at(&self, root: i32, at: &Target, mode: u32) -> SysResult {
+        beneath::mkdir_at(root, at, mode)
+    }
+
+    fn touch_at(&self, root: i32, at: &Target) -> SysResult {
+        beneath::touch_at(root, at)
+    }
+
+    fn mknod_at(&self, root: i32, at: &Target, mode: u32, dev: u64) -> SysResult {
+        beneath::mknod_at(root, at, mode, dev)
+    }
+
+    fn symlink_at(&self, root: i32, text: &CStr, at: &Target) -> SysResult {
+        beneath::symlink_at(root, text, at)
+    }
+
+    fn mount_at(
+        &self,
+        root: i32,
+        at: &Target,
+        fstype: &CStr,
+        options: &[FsOption],
+        attrs: MountAttrFlags,
     ) -> SysResult {
-        let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) };
-        check(fs)?;
-        let fs = Fd(fs as libc::c_int);
-        for lower in lowers {
-            fsconfig_string(&fs, c"lowerdir+", lower)?;
-        }
-        fsconfig_string(&fs, c"upperdir", upper)?;
-        fsconfig_string(&fs, c"workdir", work)?;
-        if userxattr {
-            check(unsafe {
-                libc::syscall(libc::SYS_fsconfig, fs.0, FSCONFIG_SET_FLAG, c"userxattr".as_ptr(), ptr::null::<u8>(), 0)
-            })?;
-        }
-        check(unsafe {
-            libc::syscall(libc::SYS_fsconfig, fs.0, FSCONFIG_CMD_CREATE, ptr::null::<u8>(), ptr::null::<u8>(), 0)
-        })?;
-        let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs.0, FSMOUNT_CLOEXEC, 0) };
-        check(mnt)?;
-        let mnt = Fd(mnt as libc::c_int);
-        check(unsafe {
-            libc::syscall(
-                libc::SYS_move_mount,
-                mnt.0,
-                c"".as_ptr(),
-                libc::AT_FDCWD,
-                target.as_ptr(),
-                MOVE_MOUNT_F_EMPTY_PATH,
-            )
-        })
+        beneath::mount_at(root, at, fstype, options, attrs)
     }
 
-    /// pivot_root(".", ".") stacks the old root on top of the new one, with no directory needed
-    /// to hold it; paths resolve from the new root (a lookup does not descend into a mount stacked
-    /// on the directory it starts from).
-    fn pivot_root(&self, new_root: &CStr) -> SysResult {
-        self.chdir(new_root)?;
-        check(unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })
+    fn attach_at(&self, root: i32, fd: i32, at: &Target) -> SysResult {
+        beneath::attach_at(root, fd, at)
     }
 
-    /// "." as the mount point descends into the old root stacked on the new one.
-    fn detach_old_root(&self) -> SysResult {
-        self.chdir(c"/")?;
-        check(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) } as libc::c_long)?;
-        self.chdir(c"/")
+    fn mask_at(&self, root: i32, at: &Target) -> SysResult {
+        beneath::mask_at(root, at)
+    }
+
+    fn read_only_at(&self, root: i32, at: &Target) -> SysResult {
+        beneath::read_only_at(root, at)
     }
 
     fn mkdir(&self, path: &CStr, mode: u32) -> SysResult {
@@ -120,14 +119,6 @@ impl Syscall for Linux {
             Err(Errno::EEXIST) => Ok(()),
             other => other,
         }
-    }
-
-    fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult {
-        check(unsafe { libc::mknod(path.as_ptr(), mode, dev) } as libc::c_long)
-    }
-
-    fn symlink(&self, target: &CStr, link: &CStr) -> SysResult {
-        check(unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) } as libc::c_long)
     }
 
     fn sethostname(&self, name: &CStr) -> SysResult {
@@ -200,69 +191,7 @@ impl Syscall for Linux {
     }
 
     fn move_mount(&self, fd: i32, target: &CStr) -> SysResult {
-        check(unsafe {
-            libc::syscall(
-                libc::SYS_move_mount,
-                fd,
-                c"".as_ptr(),
-                libc::AT_FDCWD,
-                target.as_ptr(),
-                MOVE_MOUNT_F_EMPTY_PATH,
-            )
-        })
-    }
-
-    fn touch(&self, path: &CStr) -> SysResult {
-        let fd = unsafe {
-            libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o644)
-        };
-        if fd < 0 {
-            return Err(Errno::last());
-        }
-        unsafe { libc::close(fd) };
-        Ok(())
-    }
-
-    fn mask(&self, path: &CStr) -> SysResult {
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        if unsafe { libc::stat(path.as_ptr(), &mut st) } < 0 {
-            return match Errno::last() {
-                Errno::ENOENT | Errno::ENOTDIR => Ok(()),
-                e => Err(e),
-            };
-        }
-        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-            self.mount(Some(c"tmpfs"), path, Some(c"tmpfs"), flags, Some(c"size=0"))
-        } else {
-            self.mount(Some(c"/dev/null"), path, None, libc::MS_BIND, None)
-        }
-    }
-
-    fn remount_read_only(&self, path: &CStr, bind: bool) -> SysResult {
-        if bind {
-            match self.mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None) {
-                Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => return Ok(()),
-                other => other?,
-            }
-        }
-        // A remount must repeat the flags the mount has, or it tries to clear them.
-        let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
-        if unsafe { libc::statvfs(path.as_ptr(), &mut vfs) } < 0 {
-            return Err(Errno::last());
-        }
-        let keep = [
-            (libc::ST_NOSUID, libc::MS_NOSUID),
-            (libc::ST_NODEV, libc::MS_NODEV),
-            (libc::ST_NOEXEC, libc::MS_NOEXEC),
-            (libc::ST_NOATIME, libc::MS_NOATIME),
-            (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-            (libc::ST_RELATIME, libc::MS_RELATIME),
-        ]
-        .iter()
-        .filter(|(st, _)| vfs.f_flag & st != 0)
-        .fold(0, |acc, (_, ms)| acc | ms);
-        self.mount(None, path, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | keep, None)
+        beneath::attach_host(fd, target)
     }
 
     fn drop_bounding(&self, keep: u64) -> SysResult {

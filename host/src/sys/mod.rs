@@ -5,14 +5,76 @@
 //! Implementations must not allocate: the real one runs in the child between clone and exec, where
 //! another thread of the parent may have held the allocator's lock.
 
+mod beneath;
 pub mod fake;
 pub mod linux;
 mod reaper;
 
+pub use beneath::{MountAttr, mount_setattr};
+
 use nix::errno::Errno;
+use rustix::mount::MountAttrFlags;
 use std::ffi::{CStr, CString};
 
 pub type SysResult = Result<(), Errno>;
+
+/// How the symlinks on the way to a [`Target`] are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Followed as if the container's root were `/` (openat2 `RESOLVE_IN_ROOT`): an image's `..`,
+    /// `/` or `/etc` cannot lead out of it. For the paths a user, a policy or a spec names, which
+    /// docker and runc resolve through the image's symlinks the same way.
+    InRoot,
+    /// Refused (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`): for /proc, /sys, /dev and what sbx makes
+    /// in /dev, which must be real directories (the runtime spec; runc refuses such images too).
+    Refused,
+}
+
+/// A path in the container, resolved by the kernel beneath the container's root descriptor when
+/// an operation uses it, and used through the descriptor it resolved to: nothing resolves the
+/// path again later, so a symlink swapped in meanwhile cannot redirect the operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Relative to the root, cleaned (no `.`, `..` or empty components), never the root itself.
+    pub path: CString,
+    /// Its parent relative to the root (`.` at the top), and its last component.
+    pub parent: CString,
+    pub name: CString,
+    pub links: Links,
+}
+
+impl Target {
+    /// The cleaned absolute `path` (`..` stops at the root, as in the container), or None for the
+    /// root itself or a path holding NUL.
+    pub fn new(path: &str, links: Links) -> Option<Target> {
+        let mut parts: Vec<&str> = Vec::new();
+        for c in path.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    parts.pop();
+                }
+                c => parts.push(c),
+            }
+        }
+        let (name, dirs) = parts.split_last()?;
+        let parent = if dirs.is_empty() { ".".to_string() } else { dirs.join("/") };
+        Some(Target {
+            path: CString::new(parts.join("/")).ok()?,
+            parent: CString::new(parent).ok()?,
+            name: CString::new(*name).ok()?,
+            links,
+        })
+    }
+
+    /// The absolute path in the container, for messages.
+    pub fn shown(&self) -> String {
+        format!("/{}", self.path.to_string_lossy())
+    }
+}
+
+/// One option of a new filesystem: a key and its value, or a flag.
+pub type FsOption = (CString, Option<CString>);
 
 pub trait Syscall {
     /// mount(2); `None` stands for a NULL argument.
@@ -25,18 +87,43 @@ pub trait Syscall {
         data: Option<&CStr>,
     ) -> SysResult;
     /// An overlay of `lowers` (top first) with `upper` and `work`, mounted on `target`; with
-    /// `userxattr`, overlayfs keeps its metadata in `user.overlay.*` xattrs.
-    fn mount_overlay(&self, lowers: &[CString], upper: &CStr, work: &CStr, target: &CStr, userxattr: bool)
+    /// `userxattr`, overlayfs keeps its metadata in `user.overlay.*` xattrs. Returns a descriptor
+    /// of the overlay's root: every later [`Target`] is resolved beneath it.
+    fn mount_overlay(
+        &self,
+        lowers: &[CString],
+        upper: &CStr,
+        work: &CStr,
+        target: &CStr,
+        userxattr: bool,
+    ) -> Result<i32, Errno>;
+    /// The same with one mount(2) whose options are `data` (kernels before 6.8).
+    fn mount_overlay_legacy(&self, data: &CStr, target: &CStr) -> Result<i32, Errno>;
+    /// Makes the overlay whose root is `root` the root of the mount namespace and the working
+    /// directory, and detaches the old root.
+    fn pivot_root(&self, root: i32) -> SysResult;
+    /// Makes the root mount `root` read-only (not the mounts below it).
+    fn read_only_root(&self, root: i32) -> SysResult;
+    /// mkdir of `at` beneath `root`; an existing directory is fine, anything else there is not.
+    fn mkdir_at(&self, root: i32, at: &Target, mode: u32) -> SysResult;
+    /// An empty file at `at` to mount a file over; an existing file is fine.
+    fn touch_at(&self, root: i32, at: &Target) -> SysResult;
+    fn mknod_at(&self, root: i32, at: &Target, mode: u32, dev: u64) -> SysResult;
+    /// A symlink at `at` whose text is `text`.
+    fn symlink_at(&self, root: i32, text: &CStr, at: &Target) -> SysResult;
+    /// A new filesystem of type `fstype` with `options` and mount attributes `attrs`, on `at`.
+    fn mount_at(&self, root: i32, at: &Target, fstype: &CStr, options: &[FsOption], attrs: MountAttrFlags)
     -> SysResult;
-    /// Makes `new_root` the root of the mount namespace and the working directory; the old root
-    /// stays stacked on it until [`Syscall::detach_old_root`].
-    fn pivot_root(&self, new_root: &CStr) -> SysResult;
-    /// Detaches the old root left by [`Syscall::pivot_root`].
-    fn detach_old_root(&self) -> SysResult;
+    /// Attaches the detached mount tree `fd` (made by open_tree in the parent) on `at`.
+    fn attach_at(&self, root: i32, fd: i32, at: &Target) -> SysResult;
+    /// Hides `at`: an empty read-only tmpfs over a directory, the container's /dev/null over
+    /// anything else. A path that does not exist needs no hiding.
+    fn mask_at(&self, root: i32, at: &Target) -> SysResult;
+    /// Makes `at` (and the mounts below it) read-only through a read-only copy of its mount tree
+    /// attached over it. A missing path is fine.
+    fn read_only_at(&self, root: i32, at: &Target) -> SysResult;
     /// mkdir(2) that accepts an existing directory.
     fn mkdir(&self, path: &CStr, mode: u32) -> SysResult;
-    fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult;
-    fn symlink(&self, target: &CStr, link: &CStr) -> SysResult;
     fn sethostname(&self, name: &CStr) -> SysResult;
     fn chdir(&self, path: &CStr) -> SysResult;
     fn unshare(&self, flags: i32) -> SysResult;
@@ -57,16 +144,8 @@ pub trait Syscall {
     fn set_parent_death_signal(&self, signal: i32) -> SysResult;
     /// Marks every descriptor from `first` on close-on-exec.
     fn cloexec_from(&self, first: u32) -> SysResult;
-    /// Attaches the detached mount tree `fd` (made by open_tree in the parent) at `target`.
+    /// Attaches the detached mount tree `fd` at the host path `target` (sbx's own store).
     fn move_mount(&self, fd: i32, target: &CStr) -> SysResult;
-    /// Creates an empty file to mount over; an existing file is fine.
-    fn touch(&self, path: &CStr) -> SysResult;
-    /// Hides `path`: an empty read-only tmpfs over a directory, /dev/null over anything else. A path
-    /// that does not exist needs no hiding.
-    fn mask(&self, path: &CStr) -> SysResult;
-    /// Makes `path` read-only, keeping its other mount flags. With `bind` it is first bind-mounted
-    /// onto itself, so that only it (not the whole mount it is on) changes. A missing path is fine.
-    fn remount_read_only(&self, path: &CStr, bind: bool) -> SysResult;
     /// Drops every capability not in the bit mask `keep` from the bounding set.
     fn drop_bounding(&self, keep: u64) -> SysResult;
     /// Sets the permitted and effective capabilities to the bit mask `caps`, inheritable to none.
