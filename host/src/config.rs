@@ -12,6 +12,7 @@
 //!     settings: { allow: [usr/bin/passwd] }
 //!     preopens:                # directories the plugin may use (nothing else of the host)
 //!       - { host: /var/log/sbx, guest: /log, mode: rw }   # guest defaults to host, mode to ro
+//!     may-weaken: [capabilities, mounts]   # what its adjustments may loosen (default: nothing)
 //! ```
 
 use serde::Deserialize;
@@ -99,6 +100,51 @@ impl Preopen {
     }
 }
 
+/// A part of a container's isolation that a plugin's adjustments may loosen only when its
+/// configuration entry lists it under `may-weaken`; every such change is shown to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Weakening {
+    /// Adding a capability the container would not have.
+    Capabilities,
+    /// Another seccomp profile than the one asked for, or none.
+    Seccomp,
+    /// Turning no_new_privs off.
+    NoNewPrivileges,
+    /// The host's network.
+    Network,
+    /// A bind mount of a host path, or a read-only one made writable.
+    Mounts,
+    /// A writable root filesystem despite `--read-only`.
+    Rootfs,
+    /// Running as root (uid 0) where the user asked for another user.
+    User,
+    /// The host's user ids despite `--userns=auto`.
+    Userns,
+    /// An rlimit above what was asked (or, when nothing was, above sbx's own).
+    Ulimits,
+    /// A cgroup limit (memory, swap, pids, CPU) above what was asked.
+    Limits,
+}
+
+impl Weakening {
+    /// The name the configuration uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Weakening::Capabilities => "capabilities",
+            Weakening::Seccomp => "seccomp",
+            Weakening::NoNewPrivileges => "no-new-privileges",
+            Weakening::Network => "network",
+            Weakening::Mounts => "mounts",
+            Weakening::Rootfs => "rootfs",
+            Weakening::User => "user",
+            Weakening::Userns => "userns",
+            Weakening::Ulimits => "ulimits",
+            Weakening::Limits => "limits",
+        }
+    }
+}
+
 /// One plugin as the file gives it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -117,6 +163,8 @@ struct RawPlugin {
     settings: Option<serde_yaml::Value>,
     #[serde(default)]
     preopens: Vec<Preopen>,
+    #[serde(default)]
+    may_weaken: Vec<Weakening>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -136,6 +184,8 @@ pub struct PluginSpec {
     pub limits: Limits,
     pub settings: String,
     pub preopens: Vec<Preopen>,
+    /// What its adjustments may loosen (see [`Weakening`]); nothing by default.
+    pub may_weaken: Vec<Weakening>,
 }
 
 impl PluginSpec {
@@ -149,6 +199,7 @@ impl PluginSpec {
             limits: Limits::default(),
             settings: "{}".into(),
             preopens: Vec::new(),
+            may_weaken: Vec::new(),
         }
     }
 }
@@ -239,6 +290,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             limits: p.limits,
             settings,
             preopens: p.preopens,
+            may_weaken: p.may_weaken,
         };
         plugins.push((p.order, i, spec));
     }
@@ -305,6 +357,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("plugins[0].preopens[0]: /no/such/dir is not a directory"), "{e}");
+    }
+
+    #[test]
+    fn may_weaken_names_parts_of_the_isolation() {
+        let c = parse_ok("plugins:\n  - path: a.wasm\n    may-weaken: [capabilities, no-new-privileges]\n");
+        assert_eq!(c.plugins[0].may_weaken, [Weakening::Capabilities, Weakening::NoNewPrivileges]);
+        let e = parse("plugins:\n  - path: a.wasm\n    may-weaken: [everything]\n", Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown variant `everything`") && e.contains("capabilities"), "{e}");
     }
 
     #[test]

@@ -172,8 +172,8 @@ fn policy_test_shows_every_answer_without_running() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["allowed"], true);
     let answers = v["answers"].as_array().unwrap();
-    assert_eq!(answers.len(), 4, "image + 2 layers + spec: {v}");
-    assert_eq!(answers[3]["check"], "spec");
+    assert_eq!(answers.len(), 5, "image + 2 layers + mutate + validate: {v}");
+    assert_eq!((answers[3]["check"].as_str(), answers[4]["check"].as_str()), (Some("mutate"), Some("validate")));
     assert_eq!(answers[1]["check"], "layer 0");
     assert_eq!(answers[1]["verdict"], "mount");
     s.assert_clean(0);
@@ -187,8 +187,8 @@ fn plugin_inspect_tells_version_interfaces_and_cache() {
     let s = Sandbox::new();
     let r = s.sbx(&["plugin", "inspect", &plugin_arg("deny-setuid")]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stdout.contains("wit:       sbx:plugin@0.4.0"), "{r:?}");
-    assert!(r.stdout.contains("exports:   sbx:plugin/config@0.4.0, sbx:plugin/policy@0.4.0"), "{r:?}");
+    assert!(r.stdout.contains("wit:       sbx:plugin@0.5.0"), "{r:?}");
+    assert!(r.stdout.contains("exports:   sbx:plugin/config@0.5.0, sbx:plugin/policy@0.5.0"), "{r:?}");
     assert!(r.stdout.contains("kind:      policy\n"), "{r:?}");
     let r = s.sbx(&["plugin", "inspect", &plugin_arg("test-veto")]);
     assert!(r.stdout.contains("kind:      policy and hooks\n"), "{r:?}");

@@ -261,12 +261,16 @@ fn policy_test_replays_a_recorded_spec() {
     let spec = spec.to_str().unwrap();
     let r = s.sbx(&["policy", "test", "--policy", &plugin_arg("non-root"), "--spec", spec]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stdout.contains("non-root") && r.stdout.contains("spec") && r.stdout.contains("deny"), "{r:?}");
+    assert!(r.stdout.contains("non-root") && r.stdout.contains("validate") && r.stdout.contains("deny"), "{r:?}");
     let r = s.sbx(&["policy", "test", "--format", "json", "--policy", &plugin_arg("read-only-rootfs"), "--spec", spec]);
     assert_eq!(r.code, 0, "{r:?}");
     let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(out["answers"][0]["check"], "spec");
+    assert_eq!(out["answers"][0]["check"], "mutate");
     assert_eq!(out["answers"][0]["adjustments"][0], "make the root filesystem read-only");
+    assert_eq!(
+        (out["answers"][1]["check"].as_str(), out["answers"][1]["verdict"].as_str()),
+        (Some("validate"), Some("allow"))
+    );
     assert_eq!(out["spec"]["read-only-rootfs"], true);
     let r = s.sbx(&["policy", "test", "--policy", &plugin_arg("non-root"), "busybox"]);
     assert_eq!(r.code, 1, "image checks, then the spec check: {r:?}");

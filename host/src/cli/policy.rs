@@ -3,9 +3,9 @@
 //! spec.json), without running anything. Exit 0 when allowed, 1 when denied.
 
 use crate::config::PluginSpec;
-use crate::container::admission;
 use crate::container::run::{image_config, resolve_image};
 use crate::container::spec::{self, ContainerSpec, Overrides};
+use crate::container::{admission, layers};
 use crate::image::Store;
 use crate::plugin::chain::{Answer, Decision, Note};
 use crate::plugin::spec_check::SpecDecision;
@@ -79,16 +79,20 @@ fn evaluate(store: &Store, args: &TestArgs, plugins: &[Plugin]) -> Result<Report
         denied: None,
         spec: None,
     };
-    let (wit, spec) = match recorded {
+    let layer_dirs = |record: &crate::image::ImageRecord, skipped: &[usize]| -> Vec<PathBuf> {
+        let kept = record.layers.iter().enumerate().filter(|(i, _)| !skipped.contains(i));
+        kept.map(|(_, l)| store.layer_diff(&l.diff_id)).collect()
+    };
+    let (wit, spec, dirs) = match recorded {
         Some(spec) => {
             // The image of a recorded spec is looked up if it is stored; the spec checks see only
-            // its reference otherwise.
-            let wit = match resolve_image(store, &spec.image) {
-                Ok(record) => image_config(store, &record).map(|c| convert::image(&spec.image, &record, &c)).ok(),
-                Err(_) => None,
-            };
+            // its reference, and users only by number, otherwise.
+            let found = resolve_image(store, &spec.image).ok().and_then(|r| {
+                image_config(store, &r).ok().map(|c| (convert::image(&spec.image, &r, &c), layer_dirs(&r, &[])))
+            });
             report.subject = args.spec.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-            (wit.unwrap_or_else(|| convert::bare_image(&spec.image)), spec)
+            let (wit, dirs) = found.unwrap_or_else(|| (convert::bare_image(&spec.image), Vec::new()));
+            (wit, spec, dirs)
         }
         None => {
             let record = resolve_image(store, &image_arg).map_err(|e| e.to_string())?;
@@ -110,10 +114,12 @@ fn evaluate(store: &Store, args: &TestArgs, plugins: &[Plugin]) -> Result<Report
             let o = Overrides { cmd: args.cmd.clone(), ..Default::default() };
             let spec = spec::build(&image_arg, config.config().as_ref(), &o, "sbx-policy-test", |_| None)
                 .map_err(|e| e.to_string())?;
-            (wit, spec)
+            let dirs = layer_dirs(&record, &report.skipped);
+            (wit, spec, dirs)
         }
     };
-    let evaluation = admission::evaluate_spec(&wit, &spec, plugins);
+    let resolve = |user: &str| layers::resolve_user(&dirs, user);
+    let evaluation = admission::evaluate_spec(&wit, &spec, plugins, &resolve).map_err(|e| e.to_string())?;
     report.answers.extend(evaluation.answers);
     match evaluation.decision {
         SpecDecision::Allow { spec, notes } => {

@@ -203,11 +203,9 @@ fn host_device(arg: &str) -> Result<Device, String> {
 /// `--ulimit`, refused now if it asks for more than sbx may give.
 fn checked_ulimit(arg: &str) -> Result<Ulimit, String> {
     let u = security::parse_ulimit(arg).map_err(|e| e.to_string())?;
-    let resource = security::resource_of(&u.name).expect("parse_ulimit knows its names");
-    let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    unsafe { libc::getrlimit(resource, &mut current) };
-    security::check_ulimit(&u, current.rlim_max, crate::isolate::caps::effective_has("CAP_SYS_RESOURCE"))
-        .map_err(|e| e.to_string())?;
+    if let Some(hard) = security::own_hard_limit(&u.name) {
+        security::check_ulimit(&u, hard, false).map_err(|e| e.to_string())?;
+    }
     Ok(u)
 }
 

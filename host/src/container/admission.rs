@@ -4,14 +4,18 @@
 //! the decision in the decision cache.
 
 use super::decision::{self, Decision};
+use super::layers;
 use super::run::RunError;
+use super::security;
 use super::spec::ContainerSpec;
+use super::user::{User, UserError};
 use crate::image::{ImageRecord, Store};
 use crate::plugin::bindings::Image;
 use crate::plugin::chain::{self, Evaluation, Note, PolicyCheck};
 use crate::plugin::spec_check::{self, SpecDecision, SpecEvaluation};
 use crate::plugin::{Plugin, PluginSet, convert};
 use oci_spec::image::ImageConfiguration;
+use std::path::PathBuf;
 
 /// The plugins that export a policy, in order.
 pub fn policies(plugins: &[Plugin]) -> Vec<&dyn PolicyCheck> {
@@ -33,8 +37,15 @@ pub fn evaluate(
     })
 }
 
-pub fn evaluate_spec(image: &Image, spec: &ContainerSpec, plugins: &[Plugin]) -> SpecEvaluation {
-    spec_check::evaluate(&policies(plugins), image, spec)
+/// The spec checks of `plugins`; `resolve` resolves a user against the container's files.
+pub fn evaluate_spec(
+    image: &Image,
+    spec: &ContainerSpec,
+    plugins: &[Plugin],
+    resolve: &dyn Fn(&str) -> Result<User, UserError>,
+) -> Result<SpecEvaluation, RunError> {
+    let cx = spec_check::Context { image, resolve, own_hard: &security::own_hard_limit };
+    Ok(spec_check::evaluate(&policies(plugins), &cx, spec)?)
 }
 
 fn print_notes(notes: &[(String, String)]) {
@@ -69,10 +80,19 @@ pub fn admit(
                 let diff_id = record.layers[s.layer].diff_id.short();
                 notes.push((s.plugin.clone(), format!("skips layer {} ({diff_id}): {}", s.layer, s.reason)));
             }
-            (skipped.into_iter().map(|s| s.layer).collect(), notes)
+            (skipped.into_iter().map(|s| s.layer).collect::<Vec<usize>>(), notes)
         }
     };
-    match evaluate_spec(image, &spec, plugins).decision {
+    // Users resolve against the layers that will be mounted.
+    let dirs: Vec<PathBuf> = record
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !skipped.contains(i))
+        .map(|(_, l)| store.layer_diff(&l.diff_id))
+        .collect();
+    let resolve = |user: &str| layers::resolve_user(&dirs, user);
+    match evaluate_spec(image, &spec, plugins, &resolve)?.decision {
         SpecDecision::Deny { plugin, reason, notes: more } => {
             print_notes(&notes);
             Err(denied(plugin, reason, more))

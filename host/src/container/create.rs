@@ -111,7 +111,7 @@ pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<C
 
     if plugins.may_have_hooks() {
         let wit_image = convert::image(&opts.image, &image, &config);
-        if let Some(events) = Events::new(plugins.load()?, &id, &name, &wit_image, &spec) {
+        if let Some(events) = Events::new(plugins.load()?, &id, &name, &wit_image, &spec, &user) {
             events.fire(Event::Create, Now::created())?;
         }
     }

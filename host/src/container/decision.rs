@@ -81,7 +81,8 @@ pub fn key(
                 s.name,
                 format!("{:?} {:?}", s.mode, s.on_error),
                 s.settings,
-                [l.time_ms, l.memory_mib, l.fuel.unwrap_or(0)]
+                [l.time_ms, l.memory_mib, l.fuel.unwrap_or(0)],
+                s.may_weaken
             ])
         })
         .collect();

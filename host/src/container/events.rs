@@ -5,6 +5,7 @@
 use super::run::RunError;
 use super::spec::ContainerSpec;
 use super::state::Status;
+use super::user::User;
 use crate::plugin::Plugin;
 use crate::plugin::bindings::{Event, Image, Spec, Status as WitStatus};
 use crate::plugin::convert::{self, ContainerView};
@@ -35,12 +36,19 @@ impl Now {
 
 impl<'a> Events<'a> {
     /// None when no plugin has hooks.
-    pub fn new(plugins: &'a [Plugin], id: &str, name: &str, image: &Image, spec: &ContainerSpec) -> Option<Events<'a>> {
+    pub fn new(
+        plugins: &'a [Plugin],
+        id: &str,
+        name: &str,
+        image: &Image,
+        spec: &ContainerSpec,
+        user: &User,
+    ) -> Option<Events<'a>> {
         let targets: Vec<&dyn HookTarget> = hooks::targets(plugins).into_iter().filter(|t| t.wants_events()).collect();
         if targets.is_empty() {
             return None;
         }
-        Some(Events { targets, id: id.into(), name: name.into(), spec: convert::spec(image, spec) })
+        Some(Events { targets, id: id.into(), name: name.into(), spec: convert::spec(image, spec, user) })
     }
 
     /// Fires `event`, prints the notes; a veto (create and prestart only) is returned as the error

@@ -70,13 +70,6 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     };
     let spec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
     let mut spec = exec_spec(spec, opts, |k| std::env::var(k).ok())?;
-    if !plugins.is_empty() {
-        let image = convert::bare_image(&record.image);
-        match admission::evaluate_spec(&image, &spec, plugins.load()?).decision {
-            SpecDecision::Deny { plugin, reason, .. } => return Err(RunError::Denied { plugin, reason }),
-            SpecDecision::Allow { spec: adjusted, .. } => spec = *adjusted,
-        }
-    }
     // The container's own files name its users, read beneath its root (the container may have
     // made them links to the host's files, FIFOs or /dev/zero).
     let root = File::open(Path::new("/proc").join(pid.to_string()).join("root"))
@@ -86,8 +79,17 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
             .map(|b| b.map(|b| String::from_utf8_lossy(&b).into_owned()))
             .map_err(|e| e.to_string())
     };
-    let user = user::resolve_files(&spec.user, &read("etc/passwd"), &read("etc/group"))?;
+    let (passwd, group) = (read("etc/passwd"), read("etc/group"));
     drop(root);
+    let resolve = |u: &str| user::resolve_files(u, &passwd, &group);
+    if !plugins.is_empty() {
+        let image = convert::bare_image(&record.image);
+        match admission::evaluate_spec(&image, &spec, plugins.load()?, &resolve)?.decision {
+            SpecDecision::Deny { plugin, reason, .. } => return Err(RunError::Denied { plugin, reason }),
+            SpecDecision::Allow { spec: adjusted, .. } => spec = *adjusted,
+        }
+    }
+    let user = resolve(&spec.user)?;
 
     let open = |name: &str| -> Result<OwnedFd, RunError> {
         let path = Path::new("/proc").join(pid.to_string()).join("ns").join(name);

@@ -1,6 +1,7 @@
 //! `sbx rm`: removes a container's writable layer, state and any cgroup it left.
 
 use super::events::{Events, Now};
+use super::layers;
 use super::run::image_config;
 use super::state::{self, FindError, Status};
 use crate::image::Store;
@@ -43,7 +44,9 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
             .ok()
             .and_then(|r| image_config(store, &r).ok().map(|c| convert::image(&record.image, &r, &c)))
             .unwrap_or_else(|| convert::bare_image(&record.image));
-        if let Some(events) = Events::new(plugins, &record.id, &record.name, &image, &spec) {
+        let dirs: Vec<_> = record.layers.iter().map(|d| store.layer_diff(d)).collect();
+        let user = layers::resolve_user(&dirs, &spec.user).unwrap_or_default();
+        if let Some(events) = Events::new(plugins, &record.id, &record.name, &image, &spec, &user) {
             let now = Now { status: Status::Exited, exit_code: record.exit_code, ..Now::created() };
             if let Err(e) = events.fire(Event::Remove, now) {
                 eprintln!("sbx: warning: {e}");

@@ -193,6 +193,18 @@ pub fn parse_ulimit(arg: &str) -> Result<Ulimit, SecurityError> {
     Ok(Ulimit { name: name.to_string(), soft, hard })
 }
 
+/// sbx's own hard limit of the rlimit `name` (docker's name), which a container cannot be given
+/// more of; None when there is no such bound (sbx has CAP_SYS_RESOURCE) or no such rlimit.
+pub fn own_hard_limit(name: &str) -> Option<u64> {
+    if crate::isolate::caps::effective_has("CAP_SYS_RESOURCE") {
+        return None;
+    }
+    let resource = resource_of(name)?;
+    let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `current` is a live rlimit for the kernel to fill.
+    (unsafe { libc::getrlimit(resource, &mut current) } == 0).then_some(current.rlim_max)
+}
+
 /// A limit above sbx's own hard limit can only be set with CAP_SYS_RESOURCE; say so before the
 /// container is made, not as a failed step inside it. Pure.
 pub fn check_ulimit(u: &Ulimit, current_hard: u64, can_raise: bool) -> Result<(), SecurityError> {

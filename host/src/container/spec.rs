@@ -216,6 +216,33 @@ pub enum SpecError {
     UsernsWithHostNetwork,
     #[error("{0} is not supported rootless: it needs root on the host; run sbx as root for it")]
     Rootless(&'static str),
+    #[error("{0}")]
+    Limit(String),
+}
+
+/// The ranges the command line takes for each limit; a limit that came from a plugin or a file is
+/// held to them too (a memory limit of 0 would kill the container at its first page).
+pub fn validate_limits(l: &Limits) -> Result<(), SpecError> {
+    let bad = |what: String| Err(SpecError::Limit(what));
+    if let Some(m) = l.memory_bytes.filter(|m| *m < 1 << 20) {
+        return bad(format!("a memory limit of {m} bytes is too small: the memory limit must be at least 1m"));
+    }
+    if let Some(s) = l.memory_swap.filter(|s| *s < -1) {
+        return bad(format!("a memory-swap limit of {s} is not valid: give bytes, or -1 for no limit on swap"));
+    }
+    if let Some(p) = l.pids.filter(|p| *p == 0) {
+        return bad(format!("a pids limit of {p} would let the container start no process: give at least 1"));
+    }
+    if let Some(c) = l.cpu_millis.filter(|c| !(10..=1_024_000).contains(c)) {
+        return bad(format!("{c} thousandths of a CPU is out of range: give between 0.01 and 1024 CPUs"));
+    }
+    if let Some(w) = l.cpu_shares.filter(|w| !(2..=262_144).contains(w)) {
+        return bad(format!("a CPU weight of {w} is out of range: give between 2 and 262144"));
+    }
+    if let Some(cpus) = &l.cpuset_cpus {
+        parse_cpuset(cpus).map_err(SpecError::Limit)?;
+    }
+    Ok(())
 }
 
 /// The variables of an `--env-file`: KEY=VALUE or KEY lines; blank lines and `#` comments skipped.
@@ -346,6 +373,7 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
     if spec.userns == Userns::Auto && spec.network == Network::Host {
         return Err(SpecError::UsernsWithHostNetwork);
     }
+    validate_limits(&spec.limits)?;
     if let Some(swap) = spec.limits.memory_swap {
         match spec.limits.memory_bytes {
             None => return Err(SpecError::SwapWithoutMemory),
@@ -362,6 +390,17 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
         security::parse_device(&format!("{}:{}:{}", d.host_path, d.container_path, d.permissions))?;
     }
     Ok(())
+}
+
+/// The KEY=VALUE entries of an image's config as set_env of each in turn would leave them (each key
+/// once, with its last value, in the order of the last assignments), in linear time: an image may
+/// carry a hundred thousand. Entries without `=` are dropped.
+fn dedup_env(entries: Vec<String>) -> Vec<String> {
+    let key = |e: &String| e.split_once('=').map(|(k, _)| k.to_string());
+    let last: std::collections::HashMap<String, usize> =
+        entries.iter().enumerate().filter_map(|(i, e)| Some((key(e)?, i))).collect();
+    let keep: Vec<bool> = entries.iter().enumerate().map(|(i, e)| key(e).is_some_and(|k| last[&k] == i)).collect();
+    entries.into_iter().zip(keep).filter_map(|(e, k)| k.then_some(e)).collect()
 }
 
 /// Sets `key` in a KEY=VALUE list, replacing an earlier value.
@@ -416,12 +455,7 @@ pub fn build(
     if args.is_empty() {
         return Err(SpecError::NoCommand);
     }
-    let mut env = Vec::new();
-    for e in field(Config::env) {
-        if let Some((k, v)) = e.split_once('=') {
-            set_env(&mut env, k, v);
-        }
-    }
+    let mut env = dedup_env(field(Config::env));
     if get_env(&env, "PATH").is_none() {
         set_env(&mut env, "PATH", DEFAULT_PATH);
     }

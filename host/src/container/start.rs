@@ -178,7 +178,7 @@ pub fn launch<'a>(
     let events = if plugins.may_have_hooks() {
         let image = store.find_image(record.image_id.hex())?;
         let wit_image = convert::image(&record.image, &image, &image_config(store, &image)?);
-        Events::new(plugins.load()?, &record.id, &record.name, &wit_image, &spec)
+        Events::new(plugins.load()?, &record.id, &record.name, &wit_image, &spec, &user)
     } else {
         None
     };

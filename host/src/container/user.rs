@@ -5,7 +5,7 @@
 /// cannot be used (not a regular file, too big...).
 pub type FileText = Result<Option<String>, String>;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct User {
     pub uid: u32,
     pub gid: u32,
@@ -22,6 +22,40 @@ pub enum UserError {
     NoGroup(String),
     #[error("cannot resolve the user {user}: the container's {file} {why}")]
     Unusable { user: String, file: &'static str, why: String },
+    #[error(
+        "user '{0}' has an invalid id: user and group ids are decimal numbers from 0 to 4294967294 (4294967295 is -1, which would leave the process root)"
+    )]
+    InvalidId(String),
+}
+
+/// A part of a user spec: a numeric id, or a name to look up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part<'a> {
+    Id(u32),
+    Name(&'a str),
+}
+
+/// The largest valid id: (uid_t)-1 means "no change" to setuid and setgid.
+const MAX_ID: u64 = u32::MAX as u64 - 1;
+
+/// `part` of the user spec `whole`: plain decimal digits are an id (and must be a valid one);
+/// `+0`, `-1` and the like are refused rather than read as names or numbers.
+fn part<'a>(part: &'a str, whole: &str) -> Result<Part<'a>, UserError> {
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if digits(part) {
+        return match part.parse::<u64>() {
+            Ok(n) if n <= MAX_ID => Ok(Part::Id(n as u32)),
+            _ => Err(UserError::InvalidId(whole.to_string())),
+        };
+    }
+    if part.strip_prefix(['+', '-']).is_some_and(digits) {
+        return Err(UserError::InvalidId(whole.to_string()));
+    }
+    Ok(Part::Name(part))
+}
+
+fn valid(id: u32, whole: &str) -> Result<u32, UserError> {
+    if u64::from(id) <= MAX_ID { Ok(id) } else { Err(UserError::InvalidId(whole.to_string())) }
 }
 
 struct PasswdLine<'a> {
@@ -54,7 +88,7 @@ fn group_lines(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
 /// looked up in it; otherwise the user is resolved as if it were missing.
 pub fn resolve_files(spec: &str, passwd: &FileText, group: &FileText) -> Result<User, UserError> {
     let (user_part, group_part) = spec.split_once(':').map_or((spec, None), |(u, g)| (u, Some(g)));
-    let names = |part: &str| !part.is_empty() && part.parse::<u32>().is_err();
+    let names = |p: &str| !p.is_empty() && matches!(part(p, spec), Ok(Part::Name(_)));
     let usable = |text: &'_ FileText, file, needed| match text {
         Ok(t) => Ok(t.clone()),
         Err(why) if needed => Err(UserError::Unusable { user: spec.to_string(), file, why: why.clone() }),
@@ -72,40 +106,37 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let user_part = if user_part.is_empty() { "0" } else { user_part };
-    let entry = match user_part.parse::<u32>() {
-        Ok(uid) => passwd_lines(passwd).find(|p| p.uid == uid),
-        Err(_) => Some(
-            passwd_lines(passwd).find(|p| p.name == user_part).ok_or_else(|| UserError::NoUser(user_part.into()))?,
-        ),
+    let entry = match part(if user_part.is_empty() { "0" } else { user_part }, spec)? {
+        Part::Id(uid) => passwd_lines(passwd).find(|p| p.uid == uid).ok_or(uid),
+        Part::Name(name) => {
+            Ok(passwd_lines(passwd).find(|p| p.name == name).ok_or_else(|| UserError::NoUser(name.into()))?)
+        }
     };
-    let uid = entry.as_ref().map_or_else(|| user_part.parse().unwrap_or(0), |e| e.uid);
+    let uid = valid(entry.as_ref().map_or_else(|uid| *uid, |e| e.uid), spec)?;
     let mut gid = entry.as_ref().map_or(0, |e| e.gid);
     if let Some(g) = group_part {
-        gid = match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => group_lines(group)
+        gid = match part(g, spec)? {
+            Part::Id(n) => n,
+            Part::Name(g) => group_lines(group)
                 .find(|(name, _, _)| *name == g)
                 .map(|(_, n, _)| n)
                 .ok_or_else(|| UserError::NoGroup(g.into()))?,
         };
     }
-    let mut groups = vec![gid];
-    if let Some(e) = &entry
+    let mut groups = vec![valid(gid, spec)?];
+    if let Ok(e) = &entry
         && group_part.is_none()
     {
         for (_, g, members) in group_lines(group) {
             if members.contains(&e.name) && !groups.contains(&g) {
-                groups.push(g);
+                groups.push(valid(g, spec)?);
             }
         }
     }
-    let home = entry.map_or_else(
-        || "/".to_string(),
-        |e| {
-            if e.home.is_empty() { "/".into() } else { e.home.to_string() }
-        },
-    );
+    let home = match &entry {
+        Ok(e) if !e.home.is_empty() => e.home.to_string(),
+        _ => "/".into(),
+    };
     Ok(User { uid, gid, groups, home })
 }
 
@@ -148,6 +179,17 @@ mod tests {
             "cannot resolve the user bob: the container's /etc/passwd is a character device, not a regular file"
         );
         assert!(matches!(resolve_files("bob:staff", &good, &bad), Err(UserError::Unusable { file: "/etc/group", .. })));
+    }
+
+    #[test]
+    fn ids_that_are_not_valid_are_refused_not_read_as_root() {
+        for spec in ["4294967295", "0:4294967295", "99999999999", "+0", "-1", "1000:-1"] {
+            assert_eq!(resolve(spec, Some(PASSWD), Some(GROUP)), Err(UserError::InvalidId(spec.into())), "{spec}");
+        }
+        let minus_one = "ghost:x:4294967295:0::/:/bin/sh\n";
+        assert_eq!(resolve("ghost", Some(minus_one), None), Err(UserError::InvalidId("ghost".into())));
+        assert_eq!(resolve("00", Some(PASSWD), None).unwrap().uid, 0, "00 is uid 0, as sbx applies it");
+        assert_eq!(resolve("4294967294", None, None).unwrap().uid, 4_294_967_294);
     }
 
     #[test]

@@ -1,23 +1,32 @@
 //! Applying the adjustments spec policies ask for, in plugin order. Two plugins that want opposite
 //! things of the same part of the spec (an env var set to two values, a capability added and
-//! dropped, two users) are a conflict naming both; a plugin may change its own mind. Pure.
+//! dropped, two users) are a conflict naming both; a plugin may change its own mind. The work is
+//! linear in the number of adjustments (at most [`MAX_ADJUSTMENTS`] a plugin), whatever a plugin
+//! sends. Pure.
 
 use super::bindings::{
     Adjustment, Limits as WitLimits, MountKind as WitMountKind, Network as WitNetwork, Seccomp, Userns as WitUserns,
 };
 use crate::container::security::{self, SecurityError, Ulimit};
-use crate::container::spec::{self, ContainerSpec, Mount, MountKind, Network, SpecError, Userns, set_env};
+use crate::container::spec::{self, ContainerSpec, Mount, MountKind, Network, SpecError, Userns};
 use crate::isolate::caps;
 use crate::isolate::seccomp::Profile;
 
+/// The most adjustments one plugin may ask for in one call.
+pub const MAX_ADJUSTMENTS: usize = 1024;
+
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AdjustError {
+    #[error("policy {plugin} asked for {count} changes; a policy may ask for at most {MAX_ADJUSTMENTS}")]
+    TooMany { plugin: String, count: usize },
     #[error(
         "policies {first} and {second} contradict each other: {first} asks to {first_change}, {second} asks to {second_change}; change the settings or the order of one of them"
     )]
     Conflict { first: String, first_change: String, second: String, second_change: String },
     #[error("policy {plugin} asked for an invalid change ({change}): {error}")]
     Invalid { plugin: String, change: String, error: SpecError },
+    #[error("the changes of policy {plugin} leave a spec that is not valid: {error}")]
+    Result { plugin: String, error: SpecError },
 }
 
 /// How `sbx policy test` and the notes show an adjustment.
@@ -94,7 +103,25 @@ fn claims(a: &Adjustment) -> Vec<(String, String)> {
     }
 }
 
-fn apply_one(spec: &mut ContainerSpec, a: &Adjustment) -> Result<(), SpecError> {
+/// Env changes of one batch, applied together at its end: (key, value or None to unset).
+type EnvChanges = Vec<(String, Option<String>)>;
+
+/// Applies `changes` to `env` as one set_env or unset per change in order would, in one pass.
+fn apply_env(env: &mut Vec<String>, changes: EnvChanges) {
+    if changes.is_empty() {
+        return;
+    }
+    let last: std::collections::HashMap<&str, usize> =
+        changes.iter().enumerate().map(|(i, (k, _))| (k.as_str(), i)).collect();
+    env.retain(|e| !last.contains_key(e.split_once('=').map_or(e.as_str(), |(k, _)| k)));
+    for (i, (k, v)) in changes.iter().enumerate() {
+        if let (Some(v), true) = (v, last[k.as_str()] == i) {
+            env.push(format!("{k}={v}"));
+        }
+    }
+}
+
+fn apply_one(spec: &mut ContainerSpec, env: &mut EnvChanges, a: &Adjustment) -> Result<(), SpecError> {
     let push_unique = |list: &mut Vec<String>, p: &str| {
         if !list.iter().any(|x| x == p) {
             list.push(p.to_string());
@@ -105,9 +132,9 @@ fn apply_one(spec: &mut ContainerSpec, a: &Adjustment) -> Result<(), SpecError> 
             if k.is_empty() || k.contains(['=', '\0']) || v.contains('\0') {
                 return Err(SpecError::BadEnv(format!("{k}={v}")));
             }
-            set_env(&mut spec.env, k, v)
+            env.push((k.clone(), Some(v.clone())));
         }
-        Adjustment::UnsetEnv(k) => spec.env.retain(|e| e.split_once('=').map_or(e.as_str(), |(key, _)| key) != k),
+        Adjustment::UnsetEnv(k) => env.push((k.clone(), None)),
         Adjustment::AddMount(m) => {
             let destination = spec::check_destination(&m.destination)?;
             spec.mounts.retain(|x| x.destination != destination);
@@ -191,7 +218,7 @@ fn apply_one(spec: &mut ContainerSpec, a: &Adjustment) -> Result<(), SpecError> 
             if h.is_empty() || h.len() > 64 || h.contains(['/', '\0']) {
                 return Err(SpecError::BadPath(format!("hostname {h}")));
             }
-            spec::set_env(&mut spec.env, "HOSTNAME", h);
+            env.push(("HOSTNAME".into(), Some(h.clone())));
             spec.hostname = h.clone();
         }
         Adjustment::AddAnnotation((k, v)) => {
@@ -201,37 +228,44 @@ fn apply_one(spec: &mut ContainerSpec, a: &Adjustment) -> Result<(), SpecError> 
     Ok(())
 }
 
-/// Who asked for what so far: (part of the spec, plugin, change).
+/// Who asked for what so far: part of the spec -> (plugin, change).
 #[derive(Debug, Default)]
-pub struct Claims(Vec<(String, String, String)>);
+pub struct Claims(std::collections::HashMap<String, (String, String)>);
 
 /// Applies `plugin`'s adjustments to `spec` in order, refusing a contradiction with an earlier
-/// plugin's (recorded in `claims`) and anything that leaves an invalid spec.
+/// plugin's (recorded in `claims`), an invalid change, and changes that together leave an
+/// invalid spec.
 pub fn apply(
     spec: &mut ContainerSpec,
     claims: &mut Claims,
     plugin: &str,
     adjustments: &[Adjustment],
 ) -> Result<(), AdjustError> {
+    if adjustments.len() > MAX_ADJUSTMENTS {
+        return Err(AdjustError::TooMany { plugin: plugin.to_string(), count: adjustments.len() });
+    }
+    let mut env = EnvChanges::new();
     for a in adjustments {
         for (key, change) in self::claims(a) {
-            let earlier = claims.0.iter().find(|(k, p, c)| *k == key && p != plugin && *c != change);
-            if let Some((_, first, first_change)) = earlier {
-                return Err(AdjustError::Conflict {
-                    first: first.clone(),
-                    first_change: first_change.clone(),
-                    second: plugin.to_string(),
-                    second_change: change,
-                });
+            match claims.0.get(&key) {
+                Some((first, first_change)) if first != plugin && *first_change != change => {
+                    return Err(AdjustError::Conflict {
+                        first: first.clone(),
+                        first_change: first_change.clone(),
+                        second: plugin.to_string(),
+                        second_change: change,
+                    });
+                }
+                _ => {
+                    claims.0.insert(key, (plugin.to_string(), change));
+                }
             }
-            claims.0.retain(|(k, p, _)| !(*k == key && p == plugin));
-            claims.0.push((key, plugin.to_string(), change));
         }
         let invalid = |error| AdjustError::Invalid { plugin: plugin.to_string(), change: describe(a), error };
-        apply_one(spec, a).map_err(invalid)?;
-        spec::validate(spec).map_err(invalid)?;
+        apply_one(spec, &mut env, a).map_err(invalid)?;
     }
-    Ok(())
+    apply_env(&mut spec.env, env);
+    spec::validate(spec).map_err(|error| AdjustError::Result { plugin: plugin.to_string(), error })
 }
 
 #[cfg(test)]
@@ -315,6 +349,7 @@ mod tests {
         assert_eq!((s.userns, s.namespaces.contains(&"user".to_string())), (Userns::Host, false));
         let both = vec![Adjustment::SetUserns(WitUserns::Auto), Adjustment::SetNetwork(WitNetwork::Host)];
         let e = apply_all(&mut spec(), &[by("a", both)]).unwrap_err();
+        assert!(matches!(e, AdjustError::Result { .. }), "{e}");
         assert!(e.to_string().contains("cannot be combined with --network host"), "{e}");
     }
 
@@ -400,6 +435,27 @@ mod tests {
     }
 
     #[test]
+    fn many_adjustments_take_linear_time_and_too_many_are_refused() {
+        let mut s = spec();
+        let many: Vec<Adjustment> =
+            (0..MAX_ADJUSTMENTS - 2).map(|i| env(&format!("K{}", i % 300), &i.to_string())).collect();
+        let start = std::time::Instant::now();
+        apply_all(&mut s, &[by("a", many.clone())]).unwrap();
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(spec::get_env(&s.env, "K0"), Some("900"), "the last change of a key wins");
+        assert_eq!(spec::get_env(&s.env, "K21"), Some("921"));
+        assert_eq!(s.env.iter().filter(|e| e.starts_with("K1=")).count(), 1);
+        let mut with_unset = many;
+        with_unset.push(Adjustment::UnsetEnv("K5".into()));
+        with_unset.push(env("Z", "1"));
+        apply_all(&mut s, &[by("a", with_unset.clone())]).unwrap();
+        assert_eq!((spec::get_env(&s.env, "K5"), s.env.last().map(String::as_str)), (None, Some("Z=1")));
+        with_unset.extend((0..MAX_ADJUSTMENTS).map(|_| env("Y", "1")));
+        let e = apply_all(&mut spec(), &[by("a", with_unset)]).unwrap_err();
+        assert!(matches!(e, AdjustError::TooMany { count, .. } if count > MAX_ADJUSTMENTS), "{e}");
+    }
+
+    #[test]
     fn invalid_adjustments_name_the_plugin() {
         let bad_mount =
             WitMount { kind: WitMountKind::Bind, source: "rel".into(), destination: "/d".into(), read_only: false };
@@ -410,7 +466,9 @@ mod tests {
             env("", "x"),
         ] {
             let e = apply_all(&mut spec(), &[by("p", vec![a])]).unwrap_err();
-            assert!(matches!(&e, AdjustError::Invalid { plugin, .. } if plugin == "p"), "{e}");
+            let named =
+                matches!(&e, AdjustError::Invalid { plugin, .. } | AdjustError::Result { plugin, .. } if plugin == "p");
+            assert!(named, "{e}");
         }
     }
 }

@@ -3,9 +3,9 @@
 //! (fail closed by default). Monitor-mode plugins only report what they would have done. Pure
 //! over [`PolicyCheck`].
 
-use super::bindings::{Image, Layer, LayerAnswer, LayerVerdict, Spec, SpecVerdict, Verdict};
+use super::bindings::{Adjustment, Image, Layer, LayerAnswer, LayerVerdict, Spec, Verdict};
 use super::engine::PluginError;
-use crate::config::{Mode, OnError};
+use crate::config::{Mode, OnError, Weakening};
 
 pub trait PolicyCheck {
     fn name(&self) -> &str;
@@ -17,8 +17,15 @@ pub trait PolicyCheck {
     }
     fn check_image(&self, image: &Image) -> Result<Verdict, PluginError>;
     fn check_layer(&self, image: &Image, layer: &Layer) -> Result<LayerAnswer, PluginError>;
-    fn check_spec(&self, _spec: &Spec) -> Result<SpecVerdict, PluginError> {
-        Ok(SpecVerdict { verdict: Verdict::Allow, adjustments: vec![] })
+    /// The isolation this plugin's configuration lets its adjustments weaken (`may-weaken`).
+    fn may_weaken(&self) -> &[Weakening] {
+        &[]
+    }
+    fn mutate_spec(&self, _spec: &Spec) -> Result<Vec<Adjustment>, PluginError> {
+        Ok(Vec::new())
+    }
+    fn validate_spec(&self, _spec: &Spec) -> Result<Verdict, PluginError> {
+        Ok(Verdict::Allow)
     }
 }
 

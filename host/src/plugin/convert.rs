@@ -6,6 +6,7 @@ use super::bindings::{
 };
 use crate::container::security;
 use crate::container::spec::{self, ContainerSpec};
+use crate::container::user::User;
 use crate::image::ImageRecord;
 use crate::layer::{EntryKind, IndexEntry};
 use oci_spec::image::ImageConfiguration;
@@ -119,12 +120,16 @@ pub fn bare_image(reference: &str) -> Image {
     }
 }
 
-pub fn spec(image: &Image, s: &ContainerSpec) -> Spec {
+/// The WIT spec of `s`, whose user resolves to `user` (as sbx will apply it).
+pub fn spec(image: &Image, s: &ContainerSpec, user: &User) -> Spec {
     Spec {
         image: image.clone(),
         args: s.args.clone(),
         env: s.env.clone(),
         user: s.user.clone(),
+        uid: user.uid,
+        gid: user.gid,
+        additional_gids: user.groups.iter().skip(1).copied().collect(),
         cwd: s.cwd.clone(),
         hostname: s.hostname.clone(),
         mounts: s

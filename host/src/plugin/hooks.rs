@@ -136,7 +136,7 @@ mod tests {
         convert::container(ContainerView {
             id: "c",
             name: "n",
-            spec: convert::spec(&convert::bare_image("img"), &spec),
+            spec: convert::spec(&convert::bare_image("img"), &spec, &Default::default()),
             status: Status::Created,
             pid: None,
             exit_code: None,

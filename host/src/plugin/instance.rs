@@ -4,12 +4,12 @@
 //! failure of the plugin (trap, timeout, memory, panic) becomes a [`PluginError::Call`] naming it.
 
 use super::bindings::{
-    Container, Event, Image, Layer, LayerAnswer, LayerVerdict, Spec, SpecVerdict, Verdict, config, hooks, policy,
+    Adjustment, Container, Event, Image, Layer, LayerAnswer, LayerVerdict, Spec, Verdict, config, hooks, policy,
 };
 use super::chain::PolicyCheck;
 use super::engine::{Engine, LoadInfo, PluginError, TICK, one_line};
 use super::host::HostState;
-use crate::config::{Mode, OnError, PluginSpec};
+use crate::config::{Mode, OnError, PluginSpec, Weakening};
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Store, Trap};
 
@@ -149,10 +149,21 @@ impl PolicyCheck for Plugin {
         self.call("check-layer", |p, store, i, s| p.policy(store, i)?.call_check_layer(store, s, image, layer))
     }
 
-    fn check_spec(&self, spec: &Spec) -> Result<SpecVerdict, PluginError> {
+    fn may_weaken(&self) -> &[Weakening] {
+        &self.spec.may_weaken
+    }
+
+    fn mutate_spec(&self, spec: &Spec) -> Result<Vec<Adjustment>, PluginError> {
         if !self.has_policy() {
-            return Ok(SpecVerdict { verdict: Verdict::Allow, adjustments: vec![] });
+            return Ok(Vec::new());
         }
-        self.call("check-spec", |p, store, i, s| p.policy(store, i)?.call_check_spec(store, s, spec))
+        self.call("mutate-spec", |p, store, i, s| p.policy(store, i)?.call_mutate_spec(store, s, spec))
+    }
+
+    fn validate_spec(&self, spec: &Spec) -> Result<Verdict, PluginError> {
+        if !self.has_policy() {
+            return Ok(Verdict::Allow);
+        }
+        self.call("validate-spec", |p, store, i, s| p.policy(store, i)?.call_validate_spec(store, s, spec))
     }
 }

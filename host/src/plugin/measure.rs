@@ -72,12 +72,13 @@ pub fn measure(path: &Path, scratch: &Path, calls: usize, entries: usize) -> Res
     let container_spec =
         build("bench", None, &Overrides { cmd: vec!["true".into()], ..Default::default() }, "bench", |_| None)
             .expect("a valid spec");
-    let wit_spec = convert::spec(&image, &container_spec);
+    let wit_spec = convert::spec(&image, &container_spec, &Default::default());
     let (layer_check, spec_check) = if plugin.has_policy() {
         let layer = synthetic_layer(entries);
         let (t, r) = time(|| plugin.check_layer(&image, &layer));
         r?;
-        let (s, r) = time(|| plugin.check_spec(&wit_spec));
+        // Both phases of a spec's admission.
+        let (s, r) = time(|| plugin.mutate_spec(&wit_spec).and_then(|_| plugin.validate_spec(&wit_spec)));
         r?;
         (Some((entries, t)), Some(s))
     } else {

@@ -1,6 +1,6 @@
 //! Plugins: WebAssembly components run in wasmtime, typed by plugins/wit. [`engine`] compiles and
 //! caches them, [`instance`] calls one plugin inside its limits, [`chain`] (image and layers),
-//! [`spec_check`] (with [`adjust`]) and [`hooks`] combine the answers of every plugin (pure),
+//! [`spec_check`] (with [`adjust`] and [`weaken`]) and [`hooks`] combine the answers of every plugin (pure),
 //! [`convert`] turns store records and specs into WIT records, [`set`] loads the plugins of a run.
 
 pub mod adjust;
@@ -15,6 +15,7 @@ pub mod instance;
 pub mod measure;
 pub mod set;
 pub mod spec_check;
+pub mod weaken;
 
 pub use chain::{Decision, PolicyCheck};
 pub use engine::{Engine, PluginError};

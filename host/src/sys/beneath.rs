@@ -177,7 +177,13 @@ pub fn read_only_at(root: i32, at: &Target) -> SysResult {
 }
 
 /// The overlay, attached at `target` (sbx's own path); returns its root, which stays open until exec.
-pub fn mount_overlay(lowers: &[CString], upper: &CStr, work: &CStr, target: &CStr, userxattr: bool) -> Result<i32, Errno> {
+pub fn mount_overlay(
+    lowers: &[CString],
+    upper: &CStr,
+    work: &CStr,
+    target: &CStr,
+    userxattr: bool,
+) -> Result<i32, Errno> {
     let fs = fsopen(c"overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(errno)?;
     for lower in lowers {
         fsconfig_set_string(&fs, c"lowerdir+", lower.as_c_str()).map_err(errno)?;

@@ -2,7 +2,7 @@
 //! "http://proxy:3128"}, "override": false}`; without `override`, a variable the container already
 //! has keeps its value.
 
-use sbx_plugin::{Adjustment, Plugin, Policy, Spec, SpecVerdict, allow};
+use sbx_plugin::{Adjustment, Plugin, Policy, Spec};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -29,15 +29,13 @@ impl Plugin for EnvInject {
 }
 
 impl Policy for EnvInject {
-    fn check_spec(s: &Settings, spec: &Spec) -> SpecVerdict {
+    fn mutate_spec(s: &Settings, spec: &Spec) -> Vec<Adjustment> {
         let has = |k: &str| spec.env.iter().any(|e| e.split_once('=').is_some_and(|(key, _)| key == k));
-        let sets = s
-            .env
+        s.env
             .iter()
             .filter(|(k, _)| s.override_existing || !has(k))
             .map(|(k, v)| Adjustment::SetEnv((k.clone(), v.clone())))
-            .collect();
-        allow(sets)
+            .collect()
     }
 }
 
@@ -51,11 +49,8 @@ mod tests {
     #[test]
     fn sets_missing_variables_and_overrides_only_when_asked() {
         let mut settings: Settings = sbx_plugin::parse_settings(r#"{"env":{"PATH":"/x","PROXY":"p"}}"#).unwrap();
-        assert_eq!(
-            EnvInject::check_spec(&settings, &spec()).adjustments,
-            [Adjustment::SetEnv(("PROXY".into(), "p".into()))]
-        );
+        assert_eq!(EnvInject::mutate_spec(&settings, &spec()), [Adjustment::SetEnv(("PROXY".into(), "p".into()))]);
         settings.override_existing = true;
-        assert_eq!(EnvInject::check_spec(&settings, &spec()).adjustments.len(), 2);
+        assert_eq!(EnvInject::mutate_spec(&settings, &spec()).len(), 2);
     }
 }

@@ -15,7 +15,7 @@ pub use sbx_plugin_policy_world as policy_world;
 
 pub use bindings::sbx::plugin::types::{
     Adjustment, Container, Device, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerAnswer, LayerVerdict,
-    Limits, LogLevel, Mount, MountKind, Network, Seccomp, Spec, SpecVerdict, State, Status, Ulimit, Userns, Verdict,
+    Limits, LogLevel, Mount, MountKind, Network, Seccomp, Spec, State, Status, Ulimit, Userns, Verdict,
 };
 
 use serde::de::DeserializeOwned;
@@ -43,8 +43,12 @@ pub trait Plugin {
     }
 }
 
-/// An image, layer and spec policy. Every check has a default that allows, so a policy writes only
-/// the ones it cares about.
+/// An image, layer and spec policy. Every check has a default that allows (or changes nothing), so
+/// a policy writes only the ones it cares about.
+///
+/// The spec is admitted in two phases: [`Policy::mutate_spec`] of every policy in order, then
+/// [`Policy::validate_spec`] of every policy on the final spec, the one that runs. Decide in
+/// `validate_spec`: no plugin can change the spec after it, so what it allows is what runs.
 pub trait Policy: Plugin {
     fn check_image(_settings: &Self::Settings, _image: &Image) -> Verdict {
         Verdict::Allow
@@ -59,8 +63,15 @@ pub trait Policy: Plugin {
         Vec::new()
     }
 
-    fn check_spec(_settings: &Self::Settings, _spec: &Spec) -> SpecVerdict {
-        allow(vec![])
+    /// The changes this policy wants in the spec (it sees the changes of the policies before it).
+    /// A change that weakens isolation is refused unless the configuration grants it.
+    fn mutate_spec(_settings: &Self::Settings, _spec: &Spec) -> Vec<Adjustment> {
+        Vec::new()
+    }
+
+    /// May the container run as it now is, with every policy's changes, this one's included?
+    fn validate_spec(_settings: &Self::Settings, _spec: &Spec) -> Verdict {
+        Verdict::Allow
     }
 }
 
@@ -82,14 +93,9 @@ pub fn event_name(event: Event) -> &'static str {
     }
 }
 
-/// A spec verdict that allows with these adjustments.
-pub fn allow(adjustments: Vec<Adjustment>) -> SpecVerdict {
-    SpecVerdict { verdict: Verdict::Allow, adjustments }
-}
-
-/// A spec verdict that denies.
-pub fn deny(reason: impl Into<String>) -> SpecVerdict {
-    SpecVerdict { verdict: Verdict::Deny(reason.into()), adjustments: vec![] }
+/// A verdict that denies, for the reason given.
+pub fn deny(reason: impl Into<String>) -> Verdict {
+    Verdict::Deny(reason.into())
 }
 
 /// Parses settings JSON text into `T`; empty text means the defaults.
@@ -132,9 +138,17 @@ pub mod glue {
         }
     }
 
-    pub fn check_spec<P: Policy>(text: &str, spec: &Spec) -> SpecVerdict {
+    /// Settings that no longer parse change nothing here; `validate_spec` denies for them.
+    pub fn mutate_spec<P: Policy>(text: &str, spec: &Spec) -> Vec<Adjustment> {
         match parse_settings::<P::Settings>(text) {
-            Ok(settings) => P::check_spec(&settings, spec),
+            Ok(settings) => P::mutate_spec(&settings, spec),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn validate_spec<P: Policy>(text: &str, spec: &Spec) -> Verdict {
+        match parse_settings::<P::Settings>(text) {
+            Ok(settings) => P::validate_spec(&settings, spec),
             Err(e) => deny(e),
         }
     }
@@ -166,8 +180,11 @@ macro_rules! __sbx_impl {
             fn check_layer(settings: String, image: $crate::Image, layer: $crate::Layer) -> $crate::LayerAnswer {
                 $crate::glue::check_layer::<$plugin>(&settings, &image, &layer)
             }
-            fn check_spec(settings: String, spec: $crate::Spec) -> $crate::SpecVerdict {
-                $crate::glue::check_spec::<$plugin>(&settings, &spec)
+            fn mutate_spec(settings: String, spec: $crate::Spec) -> Vec<$crate::Adjustment> {
+                $crate::glue::mutate_spec::<$plugin>(&settings, &spec)
+            }
+            fn validate_spec(settings: String, spec: $crate::Spec) -> $crate::Verdict {
+                $crate::glue::validate_spec::<$plugin>(&settings, &spec)
             }
         }
     };
@@ -288,6 +305,9 @@ pub mod testing {
             args: vec!["sh".into()],
             env: vec!["PATH=/usr/sbin:/usr/bin:/sbin:/bin".into()],
             user: String::new(),
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
             cwd: "/".into(),
             hostname: "test".into(),
             mounts: vec![],

@@ -1,10 +1,15 @@
 //! test-hostile: a policy for sbx's own tests that misbehaves on purpose, as the image's
 //! `sbx.test.hostile` label asks: `loop` (never returns), `grow` (allocates without end), `trap`,
 //! `panic`, `open` (reads /etc/passwd, which no plugin is granted), `log` (logs a line and allows),
-//! `bad-adjustment` (its spec check asks for a capability that does not exist). Without the label
-//! it allows. Never use it outside tests.
+//! `bad-adjustment` (its spec check asks for a capability that does not exist), `loosen` (asks
+//! for everything that weakens isolation: CAP_SYS_ADMIN, no seccomp, no_new_privs off, the host's
+//! network and user ids, host `/` bound writable, a writable root, uid 0), `zero-memory` (a memory
+//! limit of 0). Without the label it allows. Never use it outside tests.
 
-use sbx_plugin::{Adjustment, Image, LogLevel, NoSettings, Plugin, Policy, Spec, SpecVerdict, Verdict, allow};
+use sbx_plugin::{
+    Adjustment, Image, Limits, LogLevel, Mount, MountKind, Network, NoSettings, Plugin, Policy, Seccomp, Spec, Userns,
+    Verdict,
+};
 
 pub struct Hostile;
 
@@ -50,10 +55,33 @@ impl Policy for Hostile {
     }
 
     /// `bad-adjustment`: asks for a capability that does not exist, which sbx must refuse.
-    fn check_spec(_: &NoSettings, spec: &Spec) -> SpecVerdict {
+    fn mutate_spec(_: &NoSettings, spec: &Spec) -> Vec<Adjustment> {
         match behaviour(&spec.image) {
-            Some("bad-adjustment") => allow(vec![Adjustment::AddCapability("CAP_TIME_TRAVEL".into())]),
-            _ => allow(vec![]),
+            Some("bad-adjustment") => vec![Adjustment::AddCapability("CAP_TIME_TRAVEL".into())],
+            Some("loosen") => vec![
+                Adjustment::AddCapability("CAP_SYS_ADMIN".into()),
+                Adjustment::SetSeccomp(Seccomp::Unconfined),
+                Adjustment::SetNoNewPrivileges(false),
+                Adjustment::SetNetwork(Network::Host),
+                Adjustment::SetUserns(Userns::Host),
+                Adjustment::AddMount(Mount {
+                    kind: MountKind::Bind,
+                    source: "/".into(),
+                    destination: "/host".into(),
+                    read_only: false,
+                }),
+                Adjustment::SetReadOnlyRootfs(false),
+                Adjustment::SetUser("0".into()),
+            ],
+            Some("zero-memory") => vec![Adjustment::SetLimits(Limits {
+                memory_bytes: Some(0),
+                pids: None,
+                cpu_millis: None,
+                memory_swap: None,
+                cpu_shares: None,
+                cpuset_cpus: None,
+            })],
+            _ => vec![],
         }
     }
 }

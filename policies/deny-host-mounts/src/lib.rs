@@ -2,7 +2,7 @@
 //! `{"allow": ["/srv/data", "/var/cache/app"]}` (default: none allowed); a listed directory allows
 //! everything below it. `{"read_only": true}` also requires allowed binds to be read-only.
 
-use sbx_plugin::{MountKind, Plugin, Policy, Spec, SpecVerdict, allow, deny};
+use sbx_plugin::{MountKind, Plugin, Policy, Spec, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -34,7 +34,7 @@ impl Plugin for DenyHostMounts {
 }
 
 impl Policy for DenyHostMounts {
-    fn check_spec(s: &Settings, spec: &Spec) -> SpecVerdict {
+    fn validate_spec(s: &Settings, spec: &Spec) -> Verdict {
         for m in spec.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
             if !s.allow.iter().any(|dir| is_within(&m.source, dir)) {
                 return deny(format!("bind mount of host path {} at {} is not allowed", m.source, m.destination));
@@ -43,7 +43,7 @@ impl Policy for DenyHostMounts {
                 return deny(format!("bind mount of {} at {} must be read-only (add :ro)", m.source, m.destination));
             }
         }
-        allow(vec![])
+        Verdict::Allow
     }
 }
 
@@ -52,7 +52,6 @@ sbx_plugin::export_policy!(DenyHostMounts);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sbx_plugin::Verdict;
     use sbx_plugin::testing::{bind, spec};
 
     #[test]
@@ -66,11 +65,11 @@ mod tests {
         let mut s = spec();
         s.mounts.push(bind("/etc", "/host-etc"));
         let settings = Settings { allow: vec!["/srv".into()], read_only: false };
-        let v = DenyHostMounts::check_spec(&settings, &s);
-        assert!(matches!(&v.verdict, Verdict::Deny(r) if r.contains("/etc at /host-etc")), "{v:?}");
+        let v = DenyHostMounts::validate_spec(&settings, &s);
+        assert!(matches!(&v, Verdict::Deny(r) if r.contains("/etc at /host-etc")), "{v:?}");
         s.mounts[0] = bind("/srv/a", "/a");
-        assert_eq!(DenyHostMounts::check_spec(&settings, &s), allow(vec![]));
+        assert_eq!(DenyHostMounts::validate_spec(&settings, &s), Verdict::Allow);
         let strict = Settings { allow: vec!["/srv".into()], read_only: true };
-        assert!(matches!(DenyHostMounts::check_spec(&strict, &s).verdict, Verdict::Deny(_)));
+        assert!(matches!(DenyHostMounts::validate_spec(&strict, &s), Verdict::Deny(_)));
     }
 }

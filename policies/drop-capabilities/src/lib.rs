@@ -2,7 +2,7 @@
 //! "MKNOD"]}` (default: NET_RAW, which only raw sockets need), or `{"drop": ["ALL"], "keep":
 //! ["NET_BIND_SERVICE"]}` to drop all but some.
 
-use sbx_plugin::{Adjustment, Plugin, Policy, Spec, SpecVerdict, allow};
+use sbx_plugin::{Adjustment, Plugin, Policy, Spec, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -32,6 +32,14 @@ pub fn canonical(name: &str) -> String {
     if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") }
 }
 
+/// The capabilities of `spec` the settings drop.
+fn unwanted<'a>(s: &Settings, spec: &'a Spec) -> impl Iterator<Item = &'a String> {
+    let all = s.drop.iter().any(|d| d.eq_ignore_ascii_case("ALL"));
+    let keep: Vec<String> = s.keep.iter().map(|k| canonical(k)).collect();
+    let listed: Vec<String> = s.drop.iter().map(|d| canonical(d)).collect();
+    spec.capabilities.iter().filter(move |c| if all { !keep.contains(c) } else { listed.contains(c) })
+}
+
 impl Plugin for DropCapabilities {
     type Settings = Settings;
 
@@ -47,17 +55,15 @@ impl Plugin for DropCapabilities {
 }
 
 impl Policy for DropCapabilities {
-    fn check_spec(s: &Settings, spec: &Spec) -> SpecVerdict {
-        let all = s.drop.iter().any(|d| d.eq_ignore_ascii_case("ALL"));
-        let keep: Vec<String> = s.keep.iter().map(|k| canonical(k)).collect();
-        let listed: Vec<String> = s.drop.iter().map(|d| canonical(d)).collect();
-        let drops = spec
-            .capabilities
-            .iter()
-            .filter(|c| if all { !keep.contains(c) } else { listed.contains(c) })
-            .map(|c| Adjustment::DropCapability(c.clone()))
-            .collect();
-        allow(drops)
+    fn mutate_spec(s: &Settings, spec: &Spec) -> Vec<Adjustment> {
+        unwanted(s, spec).map(|c| Adjustment::DropCapability(c.clone())).collect()
+    }
+
+    fn validate_spec(s: &Settings, spec: &Spec) -> Verdict {
+        match unwanted(s, spec).next() {
+            Some(c) => deny(format!("the container must not have {c}")),
+            None => Verdict::Allow,
+        }
     }
 }
 
@@ -74,15 +80,19 @@ mod tests {
 
     #[test]
     fn drops_the_listed_capabilities_the_spec_has() {
-        let v = DropCapabilities::check_spec(&settings(r#"{"drop":["net_raw","SYS_ADMIN"]}"#), &spec());
-        assert_eq!(v.adjustments, [Adjustment::DropCapability("CAP_NET_RAW".into())]);
+        let s = settings(r#"{"drop":["net_raw","SYS_ADMIN"]}"#);
+        assert_eq!(DropCapabilities::mutate_spec(&s, &spec()), [Adjustment::DropCapability("CAP_NET_RAW".into())]);
+        assert!(matches!(DropCapabilities::validate_spec(&s, &spec()), Verdict::Deny(r) if r.contains("CAP_NET_RAW")));
+        let mut dropped = spec();
+        dropped.capabilities.retain(|c| c != "CAP_NET_RAW");
+        assert_eq!(DropCapabilities::validate_spec(&s, &dropped), Verdict::Allow);
     }
 
     #[test]
     fn all_but_kept() {
-        let v = DropCapabilities::check_spec(&settings(r#"{"drop":["ALL"],"keep":["KILL"]}"#), &spec());
+        let v = DropCapabilities::mutate_spec(&settings(r#"{"drop":["ALL"],"keep":["KILL"]}"#), &spec());
         assert_eq!(
-            v.adjustments,
+            v,
             [Adjustment::DropCapability("CAP_CHOWN".into()), Adjustment::DropCapability("CAP_NET_RAW".into())]
         );
     }
@@ -90,7 +100,7 @@ mod tests {
     #[test]
     fn settings_are_validated() {
         assert!(DropCapabilities::validate(&settings(r#"{"drop":[]}"#)).is_err());
-        assert_eq!(DropCapabilities::check_spec(&Settings::default(), &spec()).adjustments.len(), 1);
+        assert_eq!(DropCapabilities::mutate_spec(&Settings::default(), &spec()).len(), 1);
         assert!(DropCapabilities::validate(&settings(r#"{"drop":["NET_RAW"],"keep":["KILL"]}"#)).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! mask-paths: hides paths from every container (an empty file or directory is mounted over each),
 //! on top of the kernel paths sbx always masks. Settings: `{"paths": ["/etc/shadow", "/root"]}`.
 
-use sbx_plugin::{Adjustment, Plugin, Policy, Spec, SpecVerdict, allow};
+use sbx_plugin::{Adjustment, Plugin, Policy, Spec, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -27,9 +27,16 @@ impl Plugin for MaskPaths {
 }
 
 impl Policy for MaskPaths {
-    fn check_spec(s: &Settings, spec: &Spec) -> SpecVerdict {
+    fn mutate_spec(s: &Settings, spec: &Spec) -> Vec<Adjustment> {
         let new = s.paths.iter().filter(|p| !spec.masked_paths.contains(p));
-        allow(new.map(|p| Adjustment::MaskPath(p.clone())).collect())
+        new.map(|p| Adjustment::MaskPath(p.clone())).collect()
+    }
+
+    fn validate_spec(s: &Settings, spec: &Spec) -> Verdict {
+        match s.paths.iter().find(|p| !spec.masked_paths.contains(p)) {
+            Some(p) => deny(format!("{p} must be masked")),
+            None => Verdict::Allow,
+        }
     }
 }
 
@@ -45,7 +52,10 @@ mod tests {
         let mut s = spec();
         s.masked_paths.push("/root".into());
         let settings = Settings { paths: vec!["/etc/shadow".into(), "/root".into()] };
-        assert_eq!(MaskPaths::check_spec(&settings, &s).adjustments, [Adjustment::MaskPath("/etc/shadow".into())]);
+        assert_eq!(MaskPaths::mutate_spec(&settings, &s), [Adjustment::MaskPath("/etc/shadow".into())]);
+        assert_eq!(MaskPaths::validate_spec(&settings, &s), deny("/etc/shadow must be masked"));
+        s.masked_paths.push("/etc/shadow".into());
+        assert_eq!(MaskPaths::validate_spec(&settings, &s), Verdict::Allow);
     }
 
     #[test]

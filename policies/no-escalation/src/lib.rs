@@ -5,7 +5,7 @@
 //! Settings (all optional): `{"allow_host_network": false, "allow_devices": ["/dev/fuse"],
 //! "allow_unconfined": false, "require_userns": false}`.
 
-use sbx_plugin::{Adjustment, Network, Plugin, Policy, Seccomp, Spec, SpecVerdict, Userns, allow, deny};
+use sbx_plugin::{Adjustment, Network, Plugin, Policy, Seccomp, Spec, Userns, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -38,7 +38,18 @@ impl Plugin for NoEscalation {
 }
 
 impl Policy for NoEscalation {
-    fn check_spec(s: &Settings, spec: &Spec) -> SpecVerdict {
+    fn mutate_spec(s: &Settings, spec: &Spec) -> Vec<Adjustment> {
+        let mut adjustments = Vec::new();
+        if !spec.no_new_privileges {
+            adjustments.push(Adjustment::SetNoNewPrivileges(true));
+        }
+        if s.require_userns && spec.userns == Userns::Host {
+            adjustments.push(Adjustment::SetUserns(Userns::Auto));
+        }
+        adjustments
+    }
+
+    fn validate_spec(s: &Settings, spec: &Spec) -> Verdict {
         if spec.privileged {
             return deny("--privileged is not allowed");
         }
@@ -51,14 +62,13 @@ impl Policy for NoEscalation {
         if let Some(d) = spec.devices.iter().find(|d| !s.allow_devices.contains(&d.host_path)) {
             return deny(format!("host device {} is not allowed", d.host_path));
         }
-        let mut adjustments = Vec::new();
         if !spec.no_new_privileges {
-            adjustments.push(Adjustment::SetNoNewPrivileges(true));
+            return deny("no_new_privileges must stay on (--security-opt no-new-privileges=false is not allowed)");
         }
         if s.require_userns && spec.userns == Userns::Host {
-            adjustments.push(Adjustment::SetUserns(Userns::Auto));
+            return deny("the container must run in a user namespace of its own (--userns=auto)");
         }
-        allow(adjustments)
+        Verdict::Allow
     }
 }
 
@@ -67,11 +77,11 @@ sbx_plugin::export_policy!(NoEscalation);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sbx_plugin::Device;
     use sbx_plugin::testing::spec;
-    use sbx_plugin::{Device, Verdict};
 
     fn denied(s: &Settings, spec: &Spec) -> String {
-        match NoEscalation::check_spec(s, spec).verdict {
+        match NoEscalation::validate_spec(s, spec) {
             Verdict::Deny(r) => r,
             Verdict::Allow => panic!("allowed"),
         }
@@ -80,17 +90,15 @@ mod tests {
     #[test]
     fn what_goes_beyond_the_defaults_is_refused_or_turned_back() {
         let none = Settings::default();
-        assert_eq!(NoEscalation::check_spec(&none, &spec()), allow(vec![]));
+        assert_eq!(NoEscalation::validate_spec(&none, &spec()), Verdict::Allow);
         let mut s = spec();
         s.privileged = true;
         assert!(denied(&none, &s).contains("--privileged"));
         let mut s = spec();
         s.seccomp = Seccomp::Unconfined;
         assert!(denied(&none, &s).contains("seccomp=unconfined"));
-        assert_eq!(
-            NoEscalation::check_spec(&Settings { allow_unconfined: true, ..Default::default() }, &s),
-            allow(vec![])
-        );
+        let unconfined = Settings { allow_unconfined: true, ..Default::default() };
+        assert_eq!(NoEscalation::validate_spec(&unconfined, &s), Verdict::Allow);
         let mut s = spec();
         s.network = Network::Host;
         assert!(denied(&none, &s).contains("--network host"));
@@ -102,19 +110,22 @@ mod tests {
         });
         assert!(denied(&none, &s).contains("/dev/fuse"));
         let fuse = Settings { allow_devices: vec!["/dev/fuse".into()], ..Default::default() };
-        assert_eq!(NoEscalation::check_spec(&fuse, &s), allow(vec![]));
+        assert_eq!(NoEscalation::validate_spec(&fuse, &s), Verdict::Allow);
         let mut s = spec();
         s.no_new_privileges = false;
-        assert_eq!(NoEscalation::check_spec(&none, &s), allow(vec![Adjustment::SetNoNewPrivileges(true)]));
+        assert_eq!(NoEscalation::mutate_spec(&none, &s), [Adjustment::SetNoNewPrivileges(true)]);
+        assert!(denied(&none, &s).contains("no_new_privileges"), "if another policy turned it off again");
     }
 
     #[test]
     fn require_userns_moves_a_container_out_of_the_hosts_ids() {
         let userns = Settings { require_userns: true, ..Default::default() };
-        assert_eq!(NoEscalation::check_spec(&userns, &spec()), allow(vec![Adjustment::SetUserns(Userns::Auto)]));
+        assert_eq!(NoEscalation::mutate_spec(&userns, &spec()), [Adjustment::SetUserns(Userns::Auto)]);
+        assert!(denied(&userns, &spec()).contains("--userns=auto"));
         let mut s = spec();
         s.userns = Userns::Auto;
-        assert_eq!(NoEscalation::check_spec(&userns, &s), allow(vec![]));
-        assert_eq!(NoEscalation::check_spec(&Settings::default(), &spec()), allow(vec![]));
+        assert_eq!(NoEscalation::mutate_spec(&userns, &s), []);
+        assert_eq!(NoEscalation::validate_spec(&userns, &s), Verdict::Allow);
+        assert_eq!(NoEscalation::mutate_spec(&Settings::default(), &spec()), []);
     }
 }

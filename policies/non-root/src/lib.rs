@@ -1,8 +1,8 @@
-//! non-root: a container must not run as root. Settings: `{}` denies root (user empty, `0`, `root`,
-//! with or without a group); `{"force_uid": 1000}` (optionally `"force_gid"`) runs it as that user
-//! instead. A user name that the image maps to uid 0 is not seen here: pair it with numeric users.
+//! non-root: a container must not run as root: uid 0 as sbx will apply it, however the user was
+//! written (none, `0`, `00`, `root`, or any name the image's /etc/passwd maps to 0). Settings: `{}`
+//! denies root; `{"force_uid": 1000}` (optionally `"force_gid"`) runs it as that user instead.
 
-use sbx_plugin::{Adjustment, Plugin, Policy, Spec, SpecVerdict, allow, deny};
+use sbx_plugin::{Adjustment, Plugin, Policy, Spec, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -13,12 +13,6 @@ pub struct Settings {
 }
 
 pub struct NonRoot;
-
-/// Whether `user` (as `-u` takes it) is root.
-pub fn is_root(user: &str) -> bool {
-    let name = user.split(':').next().unwrap_or("");
-    matches!(name, "" | "0" | "root")
-}
 
 impl Plugin for NonRoot {
     type Settings = Settings;
@@ -33,20 +27,23 @@ impl Plugin for NonRoot {
 }
 
 impl Policy for NonRoot {
-    fn check_spec(s: &Settings, spec: &Spec) -> SpecVerdict {
-        if !is_root(&spec.user) {
-            return allow(vec![]);
-        }
+    fn mutate_spec(s: &Settings, spec: &Spec) -> Vec<Adjustment> {
         match s.force_uid {
-            Some(uid) => {
-                let user = s.force_gid.map_or(uid.to_string(), |gid| format!("{uid}:{gid}"));
-                allow(vec![Adjustment::SetUser(user)])
+            Some(uid) if spec.uid == 0 => {
+                vec![Adjustment::SetUser(s.force_gid.map_or(uid.to_string(), |gid| format!("{uid}:{gid}")))]
             }
-            None => deny(format!(
-                "the container would run as root (user '{}'); run it as another user with -u UID or a USER in the image",
-                spec.user
-            )),
+            _ => vec![],
         }
+    }
+
+    fn validate_spec(_: &Settings, spec: &Spec) -> Verdict {
+        if spec.uid != 0 {
+            return Verdict::Allow;
+        }
+        deny(format!(
+            "the container would run as root (uid 0, user '{}'); run it as another user with -u UID or a USER in the image",
+            spec.user
+        ))
     }
 }
 
@@ -55,27 +52,29 @@ sbx_plugin::export_policy!(NonRoot);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sbx_plugin::{Verdict, testing::spec};
+    use sbx_plugin::testing::spec;
+
+    fn as_user(user: &str, uid: u32) -> Spec {
+        Spec { user: user.into(), uid, ..spec() }
+    }
 
     #[test]
-    fn root_forms_are_recognized() {
-        for u in ["", "0", "root", "0:0", "root:wheel"] {
-            assert!(is_root(u), "{u}");
+    fn root_is_uid_0_however_it_was_written() {
+        for (user, uid) in [("", 0), ("0", 0), ("00", 0), ("+0", 0), ("root", 0), ("toor", 0), ("0:0", 0)] {
+            let v = NonRoot::validate_spec(&Settings::default(), &as_user(user, uid));
+            assert!(matches!(&v, Verdict::Deny(r) if r.contains("as root")), "{user}: {v:?}");
         }
-        for u in ["1000", "bob", "1000:0"] {
-            assert!(!is_root(u), "{u}");
+        for (user, uid) in [("1000", 1000), ("bob", 1000), ("1000:0", 1000)] {
+            assert_eq!(NonRoot::validate_spec(&Settings::default(), &as_user(user, uid)), Verdict::Allow, "{user}");
         }
     }
 
     #[test]
-    fn root_is_denied_or_replaced() {
-        let v = NonRoot::check_spec(&Settings::default(), &spec());
-        assert!(matches!(&v.verdict, Verdict::Deny(r) if r.contains("as root")), "{v:?}");
+    fn root_is_replaced_when_asked() {
         let forced = Settings { force_uid: Some(1000), force_gid: Some(100) };
-        assert_eq!(NonRoot::check_spec(&forced, &spec()).adjustments, [Adjustment::SetUser("1000:100".into())]);
-        let mut s = spec();
-        s.user = "65534".into();
-        assert_eq!(NonRoot::check_spec(&Settings::default(), &s), allow(vec![]));
+        assert_eq!(NonRoot::mutate_spec(&forced, &spec()), [Adjustment::SetUser("1000:100".into())]);
+        assert_eq!(NonRoot::mutate_spec(&forced, &as_user("bob", 1000)), []);
+        assert_eq!(NonRoot::mutate_spec(&Settings::default(), &spec()), []);
     }
 
     #[test]

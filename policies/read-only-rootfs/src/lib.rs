@@ -1,7 +1,7 @@
 //! read-only-rootfs: every container gets a read-only root filesystem, with tmpfs mounts where it
 //! must write. Settings: `{"tmpfs": ["/tmp", "/run"]}` (default: `/tmp`).
 
-use sbx_plugin::{Adjustment, Mount, MountKind, Plugin, Policy, Spec, SpecVerdict, allow};
+use sbx_plugin::{Adjustment, Mount, MountKind, Plugin, Policy, Spec, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -35,7 +35,7 @@ impl Plugin for ReadOnlyRootfs {
 }
 
 impl Policy for ReadOnlyRootfs {
-    fn check_spec(s: &Settings, spec: &Spec) -> SpecVerdict {
+    fn mutate_spec(s: &Settings, spec: &Spec) -> Vec<Adjustment> {
         let mut changes = vec![Adjustment::SetReadOnlyRootfs(true)];
         for path in &s.tmpfs {
             // A mount the user asked for at that path wins.
@@ -49,7 +49,11 @@ impl Policy for ReadOnlyRootfs {
                 changes.push(Adjustment::AddMount(tmpfs));
             }
         }
-        allow(changes)
+        changes
+    }
+
+    fn validate_spec(_: &Settings, spec: &Spec) -> Verdict {
+        if spec.read_only_rootfs { Verdict::Allow } else { deny("the root filesystem must be read-only (--read-only)") }
     }
 }
 
@@ -62,18 +66,20 @@ mod tests {
 
     #[test]
     fn makes_the_root_read_only_with_a_writable_tmp() {
-        let v = ReadOnlyRootfs::check_spec(&Settings::default(), &spec());
-        assert_eq!(v.adjustments[0], Adjustment::SetReadOnlyRootfs(true));
-        assert!(
-            matches!(&v.adjustments[1], Adjustment::AddMount(m) if m.destination == "/tmp" && m.kind == MountKind::Tmpfs)
-        );
+        let v = ReadOnlyRootfs::mutate_spec(&Settings::default(), &spec());
+        assert_eq!(v[0], Adjustment::SetReadOnlyRootfs(true));
+        assert!(matches!(&v[1], Adjustment::AddMount(m) if m.destination == "/tmp" && m.kind == MountKind::Tmpfs));
+        assert!(matches!(ReadOnlyRootfs::validate_spec(&Settings::default(), &spec()), Verdict::Deny(_)));
+        let mut done = spec();
+        done.read_only_rootfs = true;
+        assert_eq!(ReadOnlyRootfs::validate_spec(&Settings::default(), &done), Verdict::Allow);
     }
 
     #[test]
     fn leaves_a_users_mount_alone() {
         let mut s = spec();
         s.mounts.push(bind("/srv/tmp", "/tmp"));
-        assert_eq!(ReadOnlyRootfs::check_spec(&Settings::default(), &s).adjustments.len(), 1);
+        assert_eq!(ReadOnlyRootfs::mutate_spec(&Settings::default(), &s).len(), 1);
     }
 
     #[test]
