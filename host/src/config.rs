@@ -8,7 +8,7 @@
 //!     order: 10                # lower runs first; equal orders keep file order (default 0)
 //!     mode: enforce            # or monitor: report what it would deny, change nothing
 //!     on-error: deny           # or allow: a failing plugin does not stop the run
-//!     limits: { time-ms: 1000, memory-mib: 256, fuel: 100000000 }
+//!     limits: { time-ms: 1000, memory-mib: 256, fuel: 100000000, compile-ms: 60000 }
 //!     settings: { allow: [usr/bin/passwd] }
 //!     preopens:                # directories the plugin may use (nothing else of the host)
 //!       - { host: /var/log/sbx, guest: /log, mode: rw }   # guest defaults to host, mode to ro
@@ -49,6 +49,13 @@ pub struct Limits {
     /// Instructions a call may run, for deterministic limits; none by default.
     #[serde(default)]
     pub fuel: Option<u64>,
+    /// How long compiling the component may take the first time it is loaded on this machine.
+    #[serde(default = "default_compile_ms")]
+    pub compile_ms: u64,
+}
+
+fn default_compile_ms() -> u64 {
+    60_000
 }
 
 fn default_time_ms() -> u64 {
@@ -61,13 +68,22 @@ fn default_memory_mib() -> u64 {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { time_ms: default_time_ms(), memory_mib: default_memory_mib(), fuel: None }
+        Limits {
+            time_ms: default_time_ms(),
+            memory_mib: default_memory_mib(),
+            fuel: None,
+            compile_ms: default_compile_ms(),
+        }
     }
 }
 
 impl Limits {
     pub fn time(&self) -> Duration {
         Duration::from_millis(self.time_ms)
+    }
+
+    pub fn compile(&self) -> Duration {
+        Duration::from_millis(self.compile_ms)
     }
 
     pub fn memory_bytes(&self) -> usize {
@@ -252,7 +268,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let mut plugins = Vec::new();
     for (i, p) in raw.plugins.into_iter().enumerate() {
         let what = format!("plugins[{i}]");
-        if p.limits.time_ms == 0 || p.limits.memory_mib == 0 || p.limits.fuel == Some(0) {
+        if p.limits.time_ms == 0 || p.limits.memory_mib == 0 || p.limits.fuel == Some(0) || p.limits.compile_ms == 0 {
             return Err(invalid(None, format!("{what}: limits must be greater than 0")));
         }
         let settings = match p.settings {
@@ -315,7 +331,7 @@ mod tests {
         let a = &c.plugins[0];
         assert_eq!((a.name.as_str(), a.path.as_path()), ("a", Path::new("/opt/a.wasm")));
         assert_eq!((a.mode, a.on_error), (Mode::Monitor, OnError::Allow));
-        assert_eq!(a.limits, Limits { time_ms: 50, memory_mib: 256, fuel: None });
+        assert_eq!(a.limits, Limits { time_ms: 50, ..Limits::default() });
         assert_eq!(a.settings, r#"{"allow":["usr/bin/su"],"max":3}"#);
         let b = &c.plugins[1];
         assert_eq!((b.name.as_str(), b.path.as_path()), ("b", Path::new("/etc/sbx/b.wasm")), "relative to the file");

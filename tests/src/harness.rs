@@ -139,10 +139,14 @@ impl Sandbox {
         s
     }
 
-    /// `sbx ARGS` against this store, for tests that need to spawn, kill or add environment.
+    /// `sbx ARGS` against this store, for tests that need to spawn, kill or add environment. The
+    /// tests share a plugin compile cache of their own (not the machine's).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(sbx_bin());
-        cmd.args(args).env("SBX_ROOT", &self.root).stdin(Stdio::null());
+        cmd.args(args)
+            .env("SBX_ROOT", &self.root)
+            .env("SBX_PLUGIN_CACHE", workspace().join("target/sbx-test-plugin-cache"))
+            .stdin(Stdio::null());
         cmd
     }
 

@@ -185,15 +185,20 @@ fn plugin_inspect_tells_version_interfaces_and_cache() {
         return;
     }
     let s = Sandbox::new();
-    let r = s.sbx(&["plugin", "inspect", &plugin_arg("deny-setuid")]);
+    // A compile cache of this test's own, so that what it finds there is what it put there.
+    let cache = s.scratch.join("cache");
+    let inspect = |plugin: &str| -> sbx_tests::harness::Run {
+        s.command(&["plugin", "inspect", &plugin_arg(plugin)]).env("SBX_PLUGIN_CACHE", &cache).output().unwrap().into()
+    };
+    let r = inspect("deny-setuid");
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("wit:       sbx:plugin@0.5.0"), "{r:?}");
     assert!(r.stdout.contains("exports:   sbx:plugin/config@0.5.0, sbx:plugin/policy@0.5.0"), "{r:?}");
     assert!(r.stdout.contains("kind:      policy\n"), "{r:?}");
-    let r = s.sbx(&["plugin", "inspect", &plugin_arg("test-veto")]);
+    let r = inspect("test-veto");
     assert!(r.stdout.contains("kind:      policy and hooks\n"), "{r:?}");
     assert!(r.stdout.contains("compiled now"), "{r:?}");
-    let r = s.sbx(&["plugin", "inspect", &plugin_arg("deny-setuid")]);
+    let r = inspect("deny-setuid");
     assert!(r.stdout.contains("from the compile cache"), "{r:?}");
     let r = s.sbx(&["plugin", "inspect", "/nonexistent.wasm"]);
     assert_eq!(r.code, 125, "{r:?}");

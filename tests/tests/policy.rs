@@ -131,8 +131,13 @@ fn the_compile_cache_is_used_on_the_second_run() {
     }
     let s = Sandbox::new();
     s.load(&test_image("busybox").unwrap());
-    let cache = s.root.join("plugins");
-    let r = s.sbx(&["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"]);
+    let cache = s.scratch.join("cache");
+    let run = |args: &[&str], policy_cache: &str| -> sbx_tests::harness::Run {
+        let mut cmd = s.command(args);
+        cmd.env("SBX_PLUGIN_CACHE", &cache).env("SBX_POLICY_CACHE", policy_cache);
+        cmd.output().unwrap().into()
+    };
+    let r = run(&["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"], "on");
     assert_eq!(r.code, 0, "{r:?}");
     let entries: Vec<_> = std::fs::read_dir(&cache)
         .unwrap()
@@ -143,8 +148,7 @@ fn the_compile_cache_is_used_on_the_second_run() {
     assert_eq!(entries.len(), 1, "one compiled component: {entries:?}");
     let mtime = entries[0].metadata().unwrap().modified().unwrap();
     // Without the decision cache, so that the plugin is loaded again.
-    let args = ["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"];
-    let r: sbx_tests::harness::Run = s.command(&args).env("SBX_POLICY_CACHE", "off").output().unwrap().into();
+    let r = run(&["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"], "off");
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(entries[0].metadata().unwrap().modified().unwrap(), mtime, "the cache entry was reused, not rewritten");
 }

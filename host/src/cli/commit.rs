@@ -17,7 +17,7 @@ pub struct CommitArgs {
 
 pub fn commit(store: &Store, args: CommitArgs, config: Option<&Path>) -> i32 {
     let plugins = match super::config::resolve(config) {
-        Ok(c) => PluginSet::new(&store.root().join("plugins"), c.plugins),
+        Ok(c) => PluginSet::new(&crate::plugin::compile::cache_dir(), c.plugins),
         Err(code) => return code,
     };
     match commit_container(store, &args.container, args.name.as_deref(), &plugins) {

@@ -1,7 +1,6 @@
 //! `sbx config check [FILE]`: validates the configuration and loads every plugin with its settings.
 
 use crate::config::{self, Config, Mode, OnError};
-use crate::image::Store;
 use crate::plugin::set;
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
@@ -27,13 +26,13 @@ pub fn resolve(explicit: Option<&Path>) -> Result<Config, i32> {
     config::load(&path).map_err(super::fail)
 }
 
-pub fn run(store: &Store, cmd: ConfigCommand, global: Option<&Path>) -> i32 {
+pub fn run(cmd: ConfigCommand, global: Option<&Path>) -> i32 {
     let ConfigCommand::Check { file } = cmd;
     let config = match resolve(file.as_deref().or(global)) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let results = match set::check_all(&store.root().join("plugins"), &config.plugins) {
+    let results = match set::check_all(&crate::plugin::compile::cache_dir(), &config.plugins) {
         Ok(r) => r,
         Err(e) => return super::fail(e),
     };

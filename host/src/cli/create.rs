@@ -6,7 +6,7 @@ use crate::image::Store;
 use std::path::Path;
 
 pub fn create(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
-    let plugins = match args.plugins(store, config) {
+    let plugins = match args.plugins(config) {
         Ok(p) => p,
         Err(code) => return code,
     };

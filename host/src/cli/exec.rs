@@ -40,7 +40,7 @@ pub fn exec(store: &Store, args: ExecArgs, config: Option<&Path>) -> i32 {
         return super::fail(e);
     }
     let plugins = match super::config::resolve(config) {
-        Ok(c) => PluginSet::new(&store.root().join("plugins"), c.plugins),
+        Ok(c) => PluginSet::new(&crate::plugin::compile::cache_dir(), c.plugins),
         Err(code) => return code,
     };
     let opts = ExecOptions {

@@ -75,6 +75,9 @@ pub enum Command {
     /// The monitor of a detached container (started by `sbx run -d`).
     #[command(name = "_monitor", hide = true)]
     Monitor(monitor::MonitorArgs),
+    /// Compiles a component from stdin into a cache file (started by sbx, with a time limit).
+    #[command(name = "_compile", hide = true)]
+    Compile(plugin::CompileArgs),
     /// Load an image from a docker-archive, oci-archive or OCI layout.
     Load(load::LoadArgs),
     /// Manage images.
@@ -184,6 +187,9 @@ pub fn main() -> i32 {
         LogLevelArg::Warn => LogLevel::Warn,
         LogLevelArg::Error => LogLevel::Error,
     });
+    if let Command::Compile(args) = cli.command {
+        return plugin::compile_child(args); // needs no store
+    }
     let root = match cli.root.clone() {
         Some(root) => root,
         None if rootless::is_host_root() => PathBuf::from("/var/lib/sbx"),
@@ -214,7 +220,8 @@ pub fn main() -> i32 {
         Command::Kill(args) => control::kill(&store, args),
         Command::Wait(args) => control::wait(&store, args),
         Command::Monitor(args) => monitor::monitor(&store, args, cli.config.as_deref()),
-        Command::Config(cmd) => config::run(&store, cmd, cli.config.as_deref()),
+        Command::Compile(_) => unreachable!("handled before the store"),
+        Command::Config(cmd) => config::run(cmd, cli.config.as_deref()),
         Command::Plugin(cmd) => plugin::run(&store, cmd),
         Command::Policy(cmd) => policy::run(&store, cmd, cli.config.as_deref()),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => load::load(&store, args),

@@ -37,13 +37,13 @@ pub fn monitor(store: &Store, args: MonitorArgs, config: Option<&Path>) -> i32 {
         Err(code) => return code,
     };
     specs.extend(args.hooks.iter().map(|p| PluginSpec::from_path(p)));
-    let plugins = PluginSet::new(&store.root().join("plugins"), specs);
+    let plugins = PluginSet::new(&crate::plugin::compile::cache_dir(), specs);
     monitor::run(store, &args.id, &plugins, report, args.rm)
 }
 
 /// `sbx run -d`: creates the container, then [`start_detached`].
 pub fn run_detached(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
-    let plugins = match args.plugins(store, config) {
+    let plugins = match args.plugins(config) {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -1,8 +1,9 @@
 //! `sbx plugin inspect P.wasm`: what a plugin is, speaks and costs to load.
 
+use crate::config::Limits;
 use crate::image::Store;
 use crate::plugin::bindings::{HOOKS_EXPORT, POLICY_EXPORT};
-use crate::plugin::{Engine, measure};
+use crate::plugin::{Engine, compile, measure};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -28,7 +29,7 @@ pub enum PluginCommand {
 
 pub fn run(store: &Store, cmd: PluginCommand) -> i32 {
     match cmd {
-        PluginCommand::Inspect { path } => inspect(store, path),
+        PluginCommand::Inspect { path } => inspect(path),
         PluginCommand::Bench { path, calls, entries } => bench(store, &path, calls, entries),
     }
 }
@@ -59,13 +60,28 @@ fn bench(store: &Store, path: &std::path::Path, calls: usize, entries: usize) ->
     0
 }
 
-fn inspect(store: &Store, path: PathBuf) -> i32 {
-    let engine = match Engine::new(&store.root().join("plugins"), false) {
+#[derive(clap::Args, Debug)]
+pub struct CompileArgs {
+    /// Compile for an engine that meters fuel.
+    #[arg(long, overrides_with = "no_fuel")]
+    fuel: bool,
+    #[arg(long)]
+    no_fuel: bool,
+    /// Where the compiled component goes.
+    out: PathBuf,
+}
+
+pub fn compile_child(args: CompileArgs) -> i32 {
+    compile::child(args.fuel, &args.out)
+}
+
+fn inspect(path: PathBuf) -> i32 {
+    let engine = match Engine::new(&compile::cache_dir(), false) {
         Ok(e) => e,
         Err(e) => return super::fail(e),
     };
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    let (component, info) = match engine.load(&path) {
+    let (component, info) = match engine.load(&path, Limits::default().compile()) {
         Ok(loaded) => loaded,
         Err(e) => return super::fail(e),
     };

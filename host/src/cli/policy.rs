@@ -179,7 +179,7 @@ pub fn run(store: &Store, cmd: PolicyCommand, config: Option<&Path>) -> i32 {
     if specs.is_empty() {
         return super::fail("no policy to test: give --policy P.wasm or a --config with plugins");
     }
-    let plugins = match load_all(&store.root().join("plugins"), &specs) {
+    let plugins = match load_all(&crate::plugin::compile::cache_dir(), &specs) {
         Ok(p) => p,
         Err(e) => return super::fail(e),
     };

@@ -27,7 +27,7 @@ pub fn rm(store: &Store, args: RmArgs, config: Option<&Path>) -> i32 {
         Ok(c) => c.plugins,
         Err(code) => return code,
     };
-    let plugins = match load_all(&store.root().join("plugins"), &specs) {
+    let plugins = match load_all(&crate::plugin::compile::cache_dir(), &specs) {
         Ok(p) => p,
         Err(e) => return super::fail(e),
     };

@@ -128,10 +128,10 @@ pub struct RunArgs {
 impl RunArgs {
     /// The configured plugins followed by those of `--policy` and `--hook`; Err(exit code) when the
     /// configuration is bad.
-    pub fn plugins(&self, store: &Store, config: Option<&Path>) -> Result<PluginSet, i32> {
+    pub fn plugins(&self, config: Option<&Path>) -> Result<PluginSet, i32> {
         let mut specs = super::config::resolve(config)?.plugins;
         specs.extend(self.policies.iter().chain(&self.hooks).map(|p| PluginSpec::from_path(p)));
-        Ok(PluginSet::new(&store.root().join("plugins"), specs))
+        Ok(PluginSet::new(&crate::plugin::compile::cache_dir(), specs))
     }
 
     /// The run options; Err(message) when an --env-file cannot be read.
@@ -222,7 +222,7 @@ pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
     if let Err(e) = super::check_terminal_input(args.interactive, args.tty) {
         return super::fail(e);
     }
-    let plugins = match args.plugins(store, config) {
+    let plugins = match args.plugins(config) {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -43,7 +43,7 @@ pub fn start(store: &Store, args: StartArgs, config: Option<&Path>) -> i32 {
         return super::fail(e);
     }
     let plugins = match super::config::resolve(config) {
-        Ok(c) => PluginSet::new(&store.root().join("plugins"), c.plugins),
+        Ok(c) => PluginSet::new(&crate::plugin::compile::cache_dir(), c.plugins),
         Err(code) => return code,
     };
     let opts = StartOptions { interactive: args.interactive, rm: args.rm, ..Default::default() };

@@ -29,8 +29,12 @@ pub enum AdjustError {
     Result { plugin: String, error: SpecError },
 }
 
-/// How `sbx policy test` and the notes show an adjustment.
+/// How `sbx policy test` and the notes show an adjustment: its words made safe to show.
 pub fn describe(a: &Adjustment) -> String {
+    super::output::text(&words(a), 300)
+}
+
+fn words(a: &Adjustment) -> String {
     match a {
         Adjustment::SetEnv((k, v)) => format!("set env {k}={v}"),
         Adjustment::UnsetEnv(k) => format!("unset env {k}"),
@@ -82,7 +86,7 @@ fn limit_claims(l: &WitLimits) -> Vec<(String, String)> {
 /// read-only paths only ever add protection, so they claim nothing.
 fn claims(a: &Adjustment) -> Vec<(String, String)> {
     let cap = |c: &str| caps::canonical(c).map_or_else(|_| c.to_string(), str::to_string);
-    let one = |key: String| vec![(key, describe(a))];
+    let one = |key: String| vec![(key, words(a))];
     match a {
         Adjustment::SetEnv((k, _)) | Adjustment::UnsetEnv(k) => one(format!("env {k}")),
         Adjustment::AddMount(m) => one(format!("mount {}", m.destination.trim_end_matches('/'))),

@@ -5,6 +5,9 @@
 wasmtime::component::bindgen!({
     world: "plugin",
     path: "../plugins/wit",
+    // Calls run as futures so that a deadline can end one that waits in a host call (a WASI
+    // sleep, a read that blocks), not only one that computes (see [`super::instance`]).
+    exports: { default: async },
 });
 
 pub use self::sbx::plugin::types::{

@@ -1,8 +1,10 @@
 //! One wasmtime Engine per sbx process, made only when a plugin is used; a thread ticks its epoch
-//! so every call can have a deadline. Components are compiled once and kept on disk, keyed by the
-//! sha256 of the wasm and the engine's compatibility hash.
+//! so every call can have a deadline. Components are compiled once per machine (see
+//! [`super::compile`]) and kept on disk, keyed by the sha256 of the wasm and the engine's
+//! compatibility hash, and mapped from there.
 
 use super::bindings::{CONFIG_EXPORT, HOOKS_EXPORT, POLICY_EXPORT, Plugin as PluginWorld, WIT_VERSION};
+use super::compile;
 use super::host::HostState;
 use super::identity::{self, Known};
 use crate::image::Digest;
@@ -18,6 +20,20 @@ pub const TICK: Duration = Duration::from_millis(5);
 pub enum PluginError {
     #[error("cannot read plugin {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
+    #[error("plugin {path} is {kind}, not a regular file; give the path of a .wasm component")]
+    NotAFile { path: PathBuf, kind: &'static str },
+    #[error(
+        "plugin {path} holds {size} bytes, more than sbx loads ({} MiB); a component that large is not a plugin",
+        super::compile::MAX_COMPONENT >> 20
+    )]
+    TooBig { path: PathBuf, size: u64 },
+    #[error(
+        "compiling plugin {path} took longer than {} s and was stopped (a component that slow to compile is hostile or far too large; if it is yours, raise its limits' compile-ms)",
+        limit.as_secs_f64()
+    )]
+    CompileTimeout { path: PathBuf, limit: Duration },
+    #[error("the plugin cache {dir} cannot be used: {message}")]
+    Cache { dir: PathBuf, message: String },
     #[error("plugin {path} is not a valid WebAssembly component: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error(
@@ -31,7 +47,7 @@ pub enum PluginError {
     #[error("plugin {path} needs imports sbx does not give (only WASI and sbx:plugin/host): {message}")]
     Link { path: PathBuf, message: String },
     #[error(
-        "plugin {path} exports an sbx:plugin interface without all its functions ({message}); rebuild it against plugins/wit"
+        "plugin {path} exports an sbx:plugin interface whose functions are missing or have other types than sbx:plugin@{WIT_VERSION} gives them ({message}); rebuild it against plugins/wit"
     )]
     Exports { path: PathBuf, message: String },
     #[error("plugin {plugin} refused its settings: {message}")]
@@ -79,14 +95,40 @@ pub(crate) fn one_line(e: &wasmtime::Error) -> String {
     e.chain().map(|c| c.to_string().split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join(": ")
 }
 
+/// The WASI filesystem version wasmtime-wasi serves (components built for any 0.2.x bind to it).
+const WASI_FILESYSTEM: &str = "wasi:filesystem/types@0.2.12";
+
+/// A plugin may not make symlinks in a directory it is granted: cap-std keeps the plugin's own
+/// lookups inside the directory, but a link pointing out of it would be followed by the host's
+/// other programs that read the directory (an audit log's reader, say). Refused with
+/// `not-permitted`, as in a read-only grant; files and directories it may make as before.
+fn refuse_symlinks(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::filesystem::Descriptor;
+    use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
+    linker.allow_shadowing(true);
+    let mut fs = linker.instance(WASI_FILESYSTEM)?;
+    fs.func_wrap_async("[method]descriptor.symlink-at", |_, (_, _, _): (Resource<Descriptor>, String, String)| {
+        Box::new(async { Ok((Err::<(), ErrorCode>(ErrorCode::NotPermitted),)) })
+    })?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// How sbx configures wasmtime; the compiler process (see [`super::compile`]) uses the same, so
+/// what it compiles loads here.
+pub fn wasm_config(fuel: bool) -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.epoch_interruption(true);
+    config.wasm_component_model(true);
+    config.consume_fuel(fuel);
+    config
+}
+
 impl Engine {
     /// An engine whose compile cache is `cache_dir`; with `fuel`, calls can be metered.
     pub fn new(cache_dir: &Path, fuel: bool) -> Result<Engine, PluginError> {
-        let mut config = wasmtime::Config::new();
-        config.epoch_interruption(true);
-        config.wasm_component_model(true);
-        config.consume_fuel(fuel);
-        let engine = wasmtime::Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
+        let engine = wasmtime::Engine::new(&wasm_config(fuel)).map_err(|e| PluginError::Engine(e.to_string()))?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("sbx-epoch".into())
@@ -99,7 +141,8 @@ impl Engine {
             })
             .map_err(|e| PluginError::Engine(e.to_string()))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
+        refuse_symlinks(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
         PluginWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Engine(e.to_string()))?;
         let mut hasher = std::hash::DefaultHasher::new();
@@ -112,43 +155,35 @@ impl Engine {
         self.cache_dir.join(format!("{}-{}.cwasm", sha.hex(), self.compat))
     }
 
-    /// Loads the component at `path`: from the compile cache when it holds it, else compiled and
-    /// stored there. Checks that it speaks this sbx's WIT version.
-    pub fn load(&self, path: &Path) -> Result<(Component, LoadInfo), PluginError> {
+    /// Loads the component at `path`: from the compile cache when it holds it, else compiled (within
+    /// `compile_limit`) and stored there. Checks that it speaks this sbx's WIT version.
+    pub fn load(&self, path: &Path, compile_limit: Duration) -> Result<(Component, LoadInfo), PluginError> {
         let start = Instant::now();
-        let read = || std::fs::read(path).map_err(|source| PluginError::Read { path: path.into(), source });
         let meta = std::fs::metadata(path).map_err(|source| PluginError::Read { path: path.into(), source })?;
+        compile::check_file(path, &meta)?;
+        compile::prepare(&self.cache_dir)?;
         let known = identity::lookup(&self.cache_dir, &meta);
         let (sha256, mut bytes) = match &known {
             Some(k) => (k.sha256.clone(), None),
             None => {
-                let b = read()?;
+                let b = compile::read_component(path)?;
                 (Digest::of(&b), Some(b))
             }
         };
         let cache = self.cache_path(&sha256);
-        // The cache is written only by sbx, under the root-only store, and named by the content's
-        // hash; deserializing it is as safe as the files sbx itself writes.
-        let cached =
-            cache.exists().then(|| unsafe { Component::deserialize_file(&self.engine, &cache) }.ok()).flatten();
-        let was_cached = cached.is_some();
-        let component = match cached {
-            Some(c) => c,
-            None => {
-                let bytes = match bytes.take() {
-                    Some(b) => b,
-                    None => read()?,
-                };
-                check_header(path, &bytes)?;
-                let c = Component::from_binary(&self.engine, &bytes)
-                    .map_err(|e| PluginError::Invalid { path: path.into(), message: one_line(&e) })?;
-                if let Ok(serialized) = c.serialize() {
-                    // A cache that cannot be written only costs the next run a compile.
-                    let _ = crate::image::store::write_atomic(&cache, &serialized);
-                }
-                c
-            }
-        };
+        let mut was_cached = cache.exists();
+        if !was_cached {
+            let bytes = match bytes.take() {
+                Some(b) => b,
+                None => compile::read_component(path)?,
+            };
+            check_header(path, &bytes)?;
+            was_cached = !compile::ensure(path, &bytes, &cache, self.fuel, compile_limit)?;
+        }
+        // SAFETY: the cache holds only what sbx's own compiler process wrote, named by the hash of
+        // what it compiled, in a directory only this user can write (see compile::prepare).
+        let component = unsafe { Component::deserialize_file(&self.engine, &cache) }
+            .map_err(|e| PluginError::Invalid { path: path.into(), message: one_line(&e) })?;
         let (policy, hooks) = self.check_version(path, &component)?;
         if known.is_none() {
             identity::remember(&self.cache_dir, &meta, &Known { sha256: sha256.clone(), policy, hooks });

@@ -1,8 +1,10 @@
 //! What a plugin's Store holds: a WASI context that grants nothing but the configured directories
-//! (no other files, env, network; stderr captured so a panic message can be shown), the memory
-//! limiter, and the `host.log` import.
+//! (no other files, env, network; stderr captured so a panic message can be shown), the limiter
+//! (memory summed over every linear memory and table of the plugin; few memories, tables and
+//! instances), and the `host.log` import (bounded in lines per call and in length, escaped).
 
 use super::bindings::{LogLevel, sbx};
+use super::output;
 use crate::config::{Access, Preopen};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
@@ -13,9 +15,25 @@ use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtx
 /// How much of a plugin's stderr is kept for error messages.
 const STDERR_CAPTURE: usize = 4096;
 
+/// Lines of `host.log` shown per call; the rest are counted and dropped.
+const LOG_LINES: usize = 64;
+/// Characters of a log line shown.
+const LOG_LINE: usize = 1000;
+/// What a plugin may hold besides its bytes of memory: a component of an ordinary language has a
+/// handful of each (a componentized Python or JavaScript has under ten core instances).
+const MAX_MEMORIES: usize = 16;
+const MAX_TABLES: usize = 64;
+const MAX_INSTANCES: usize = 256;
+/// Bytes a table element is counted as, against the memory limit.
+const TABLE_ELEMENT: usize = 16;
+
 pub struct HostState {
     pub plugin: String,
     pub memory_limit: usize,
+    /// Bytes of every memory and table of the plugin together.
+    memory_used: usize,
+    /// Log lines of this call: shown, then dropped.
+    logged: usize,
     pub stderr: MemoryOutputPipe,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -47,7 +65,15 @@ impl HostState {
                 .map_err(|e| format!("cannot open its granted directory {}: {e}", p.host.display()))?;
         }
         let wasi = builder.build();
-        Ok(HostState { plugin: plugin.to_string(), memory_limit, stderr, wasi, table: ResourceTable::new() })
+        Ok(HostState {
+            plugin: plugin.to_string(),
+            memory_limit,
+            memory_used: 0,
+            logged: 0,
+            stderr,
+            wasi,
+            table: ResourceTable::new(),
+        })
     }
 
     /// What the plugin last said on stderr: a Rust panic's location and message, or the last line.
@@ -55,10 +81,11 @@ impl HostState {
         let text = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
         let lines: Vec<&str> =
             text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("note: run with")).collect();
-        match lines.iter().rposition(|l| l.contains("panicked at")) {
+        let words = match lines.iter().rposition(|l| l.contains("panicked at")) {
             Some(i) => Some(lines[i..].join(" ")),
             None => lines.last().map(|l| l.to_string()),
-        }
+        };
+        words.map(|w| output::text(&w, output::REASON))
     }
 }
 
@@ -89,20 +116,42 @@ impl WasiView for HostState {
     }
 }
 
-impl wasmtime::ResourceLimiter for HostState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
+impl HostState {
+    /// Counts `desired - current` more bytes against the limit, which holds for all the plugin's
+    /// memories and tables together.
+    fn grow(&mut self, current: usize, desired: usize) -> wasmtime::Result<bool> {
+        let total = (self.memory_used - current.min(self.memory_used)).saturating_add(desired);
+        if total > self.memory_limit {
             wasmtime::bail!(
-                "exceeded its memory limit of {} MiB (asked for {} MiB)",
+                "exceeded its memory limit of {} MiB (its memories and tables would hold {} MiB)",
                 self.memory_limit >> 20,
-                desired.div_ceil(1 << 20)
+                total.div_ceil(1 << 20)
             );
         }
+        self.memory_used = total;
         Ok(true)
     }
+}
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+impl wasmtime::ResourceLimiter for HostState {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.grow(current, desired)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.grow(current.saturating_mul(TABLE_ELEMENT), desired.saturating_mul(TABLE_ELEMENT))
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
     }
 }
 
@@ -129,13 +178,71 @@ impl sbx::plugin::host::Host for HostState {
         if severity(level) < SHOWN.load(Ordering::Relaxed) {
             return;
         }
+        self.logged += 1;
+        if self.logged > LOG_LINES {
+            if self.logged == LOG_LINES + 1 {
+                eprintln!(
+                    "sbx: plugin {}: more than {LOG_LINES} log lines in one call; the rest are dropped",
+                    self.plugin
+                );
+            }
+            return;
+        }
         let level = match level {
             LogLevel::Debug => "debug",
             LogLevel::Info => "info",
             LogLevel::Warn => "warn",
             LogLevel::Error => "error",
         };
-        let message: String = message.chars().take(2000).collect();
-        eprintln!("sbx: plugin {}: {level}: {message}", self.plugin);
+        eprintln!("sbx: plugin {}: {level}: {}", self.plugin, output::text(&message, LOG_LINE));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::ResourceLimiter;
+
+    #[test]
+    fn memory_counts_every_memory_and_table_together() {
+        let mut state = HostState::new("p", 16 << 20, &[], true).unwrap();
+        // Nine memories of 1 MiB and one table of 64K elements fit in 16 MiB; the next 8 MiB do not.
+        for _ in 0..9 {
+            assert!(state.memory_growing(0, 1 << 20, None).unwrap());
+        }
+        assert!(state.table_growing(0, 65_536, None).unwrap());
+        let e = state.memory_growing(0, 8 << 20, None).unwrap_err().to_string();
+        assert!(e.contains("exceeded its memory limit of 16 MiB"), "{e}");
+        // Growing one memory counts only what it adds.
+        assert!(state.memory_growing(1 << 20, 2 << 20, None).unwrap());
+        assert_eq!((state.memories(), state.tables(), state.instances()), (MAX_MEMORIES, MAX_TABLES, MAX_INSTANCES));
+    }
+
+    /// A core module with `n` memories of `pages` 64 KiB pages each (n and pages under 64).
+    fn memories(n: u8, pages: u8) -> Vec<u8> {
+        let mut section = vec![n];
+        for _ in 0..n {
+            section.extend([0x00, pages]);
+        }
+        let mut module = b"\0asm\x01\0\0\0".to_vec();
+        module.extend([5, section.len() as u8]);
+        module.extend(section);
+        module
+    }
+
+    #[test]
+    fn a_module_of_many_memories_is_held_to_one_limit() {
+        let engine = wasmtime::Engine::default();
+        let instantiate = |n: u8, pages: u8| {
+            let state = HostState::new("p", 16 << 20, &[], true).unwrap();
+            let mut store = wasmtime::Store::new(&engine, state);
+            store.limiter(|s| s);
+            let module = wasmtime::Module::from_binary(&engine, &memories(n, pages)).unwrap();
+            wasmtime::Instance::new(&mut store, &module, &[]).map(drop).map_err(|e| format!("{e:?}"))
+        };
+        assert!(instantiate(4, 32).is_ok(), "8 MiB in four memories");
+        let e = instantiate(10, 32).unwrap_err();
+        assert!(e.contains("exceeded its memory limit of 16 MiB"), "20 MiB in ten memories: {e}");
+        assert!(instantiate(20, 1).is_err(), "more memories than a plugin may have");
     }
 }

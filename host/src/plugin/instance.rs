@@ -1,17 +1,31 @@
 //! One loaded plugin: compiled, linked, its exports found (config always; policy, hooks or both),
-//! its settings validated. Each call runs in a fresh Store made from the pre-linked instance, with an
-//! epoch deadline, a memory limit, optional fuel and the directories its config grants. Every
-//! failure of the plugin (trap, timeout, memory, panic) becomes a [`PluginError::Call`] naming it.
+//! its settings validated. Each call runs in a fresh Store made from the pre-linked instance, with a
+//! memory limit, optional fuel and the directories its config grants, and its time limit twice
+//! over: an epoch deadline traps code that computes, and the call, run as a future, is dropped at
+//! the deadline when it waits in a host call instead (a WASI sleep, a blocking read). Every failure
+//! of the plugin (trap, timeout, memory, panic) becomes a [`PluginError::Call`] naming it.
 
 use super::bindings::{
-    Adjustment, Container, Event, Image, Layer, LayerAnswer, LayerVerdict, Spec, Verdict, config, hooks, policy,
+    Adjustment, CONFIG_EXPORT, Container, Event, HOOKS_EXPORT, Image, Layer, LayerAnswer, LayerVerdict, POLICY_EXPORT,
+    Spec, Verdict, config, hooks, policy,
 };
 use super::chain::PolicyCheck;
 use super::engine::{Engine, LoadInfo, PluginError, TICK, one_line};
 use super::host::HostState;
+use super::output;
 use crate::config::{Mode, OnError, PluginSpec, Weakening};
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Store, Trap};
+
+/// The runtime plugin calls run on, for the whole process: it is never shut down, so that a call
+/// dropped at its deadline while a blocking read of it still waits on a thread leaves that thread
+/// to end with the process rather than holding up sbx.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a tokio runtime for plugin calls")
+    })
+}
 
 pub struct Plugin {
     pub spec: PluginSpec,
@@ -29,7 +43,7 @@ impl Plugin {
     /// Loads the plugin `spec` names and has it validate its settings.
     pub fn load(engine: &Engine, spec: &PluginSpec) -> Result<Plugin, PluginError> {
         let path = spec.path.as_path();
-        let (component, info) = engine.load(path)?;
+        let (component, info) = engine.load(path, spec.limits.compile())?;
         let link_error = |e: wasmtime::Error| PluginError::Link { path: path.into(), message: one_line(&e) };
         let pre = engine.linker.instantiate_pre(&component).map_err(link_error)?;
         // An exported interface that lacks a function is an error, not an interface to ignore.
@@ -51,12 +65,26 @@ impl Plugin {
         Ok(plugin)
     }
 
-    /// Has the plugin check its settings (done once when it is loaded).
+    /// Has the plugin check its settings (done once when it is loaded); its exports' types are
+    /// checked in the same instance first, so a plugin built wrong is refused at load, naming the
+    /// function, not at the first call that uses it.
     pub fn validate_settings(&self) -> Result<(), PluginError> {
-        self.call("validate-settings", |p, store, instance, settings| {
-            p.config.load(&mut *store, instance)?.call_validate_settings(store, settings)
-        })?
-        .map_err(|message| PluginError::Settings { plugin: self.spec.name.clone(), message })
+        let checked = self.call("validate-settings", async |p, store, instance, settings| {
+            check_types(store, instance, p.policy.is_some(), p.hooks.is_some())
+                .map_err(|message| wasmtime::Error::new(ExportTypes(message)))?;
+            p.config.load(&mut *store, instance)?.call_validate_settings(store, settings).await
+        });
+        let checked = checked.map_err(|e| match e {
+            PluginError::Call { message, .. } if message.starts_with(ExportTypes::PREFIX) => PluginError::Exports {
+                path: self.spec.path.clone(),
+                message: message[ExportTypes::PREFIX.len()..].to_string(),
+            },
+            e => e,
+        });
+        checked?.map_err(|message| PluginError::Settings {
+            plugin: self.spec.name.clone(),
+            message: output::text(&message, output::REASON),
+        })
     }
 
     pub fn has_policy(&self) -> bool {
@@ -70,7 +98,7 @@ impl Plugin {
     fn call<R>(
         &self,
         func: &'static str,
-        f: impl FnOnce(&Self, &mut Store<HostState>, &Instance, &str) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&Self, &mut Store<HostState>, &Instance, &str) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let limits = &self.spec.limits;
         let frozen_clocks = func != "on-event";
@@ -84,8 +112,18 @@ impl Plugin {
             // Fuel is an engine-wide switch: plugins without a budget get an endless one.
             let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
         }
-        let result =
-            self.pre.instantiate(&mut store).and_then(|instance| f(self, &mut store, &instance, &self.spec.settings));
+        let call = async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            f(self, &mut store, &instance, &self.spec.settings).await
+        };
+        let result = runtime().block_on(async { tokio::time::timeout(limits.time(), call).await });
+        let Ok(result) = result else {
+            let message = format!(
+                "exceeded its time limit of {} ms waiting in a host call (a sleep, or a read that blocks)",
+                limits.time_ms
+            );
+            return Err(PluginError::Call { plugin: self.spec.name.clone(), func, message });
+        };
         result.map_err(|e| PluginError::Call {
             plugin: self.spec.name.clone(),
             func,
@@ -115,9 +153,62 @@ impl Plugin {
     /// Tells the plugin's hooks about `event`; a plugin without hooks allows without being called.
     pub fn on_event(&self, event: Event, container: &Container) -> Result<Verdict, PluginError> {
         let Some(indices) = &self.hooks else { return Ok(Verdict::Allow) };
-        self.call("on-event", |_, store, instance, s| {
-            indices.load(&mut *store, instance)?.call_on_event(store, s, event, container)
+        self.call("on-event", async |_, store, instance, s| {
+            indices.load(&mut *store, instance)?.call_on_event(store, s, event, container).await
         })
+        .map(safe)
+    }
+}
+
+/// Checks that the function `func` of the exported interface `iface` has the WIT's type.
+fn check_type<P, R>(store: &mut Store<HostState>, instance: &Instance, iface: &str, func: &str) -> Result<(), String>
+where
+    P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
+    R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
+{
+    let missing = || format!("{iface} has no function {func}");
+    let interface = instance.get_export_index(&mut *store, None, iface).ok_or_else(missing)?;
+    let f = instance.get_export_index(&mut *store, Some(&interface), func).ok_or_else(missing)?;
+    let f = instance.get_func(&mut *store, f).ok_or_else(missing)?;
+    f.typed::<P, R>(&*store).map(drop).map_err(|e| format!("{func}: {}", one_line(&e)))
+}
+
+/// Checks every exported function against the WIT's types, naming the first that differs.
+fn check_types(store: &mut Store<HostState>, instance: &Instance, policy: bool, hooks: bool) -> Result<(), String> {
+    check_type::<(&str,), (Result<(), String>,)>(store, instance, CONFIG_EXPORT, "validate-settings")?;
+    if policy {
+        check_type::<(&str, &Image), (Verdict,)>(store, instance, POLICY_EXPORT, "check-image")?;
+        check_type::<(&str, &Image, &Layer), (LayerAnswer,)>(store, instance, POLICY_EXPORT, "check-layer")?;
+        check_type::<(&str, &Spec), (Vec<Adjustment>,)>(store, instance, POLICY_EXPORT, "mutate-spec")?;
+        check_type::<(&str, &Spec), (Verdict,)>(store, instance, POLICY_EXPORT, "validate-spec")?;
+    }
+    if hooks {
+        check_type::<(&str, Event, &Container), (Verdict,)>(store, instance, HOOKS_EXPORT, "on-event")?;
+    }
+    Ok(())
+}
+
+/// An export whose type is not the WIT's, found when the plugin is loaded.
+#[derive(Debug)]
+struct ExportTypes(String);
+
+impl ExportTypes {
+    const PREFIX: &'static str = "export types: ";
+}
+
+impl std::fmt::Display for ExportTypes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", Self::PREFIX, self.0)
+    }
+}
+
+impl std::error::Error for ExportTypes {}
+
+/// A verdict whose reason is made safe to show.
+fn safe(v: Verdict) -> Verdict {
+    match v {
+        Verdict::Deny(r) => Verdict::Deny(output::text(&r, output::REASON)),
+        Verdict::Allow => Verdict::Allow,
     }
 }
 
@@ -139,14 +230,23 @@ impl PolicyCheck for Plugin {
         if !self.has_policy() {
             return Ok(Verdict::Allow);
         }
-        self.call("check-image", |p, store, i, s| p.policy(store, i)?.call_check_image(store, s, image))
+        self.call("check-image", async |p, store, i, s| p.policy(store, i)?.call_check_image(store, s, image).await)
+            .map(safe)
     }
 
     fn check_layer(&self, image: &Image, layer: &Layer) -> Result<LayerAnswer, PluginError> {
         if !self.has_policy() {
             return Ok(LayerAnswer { verdict: LayerVerdict::Mount, findings: vec![] });
         }
-        self.call("check-layer", |p, store, i, s| p.policy(store, i)?.call_check_layer(store, s, image, layer))
+        let answer = self.call("check-layer", async |p, store, i, s| {
+            p.policy(store, i)?.call_check_layer(store, s, image, layer).await
+        })?;
+        let verdict = match answer.verdict {
+            LayerVerdict::Skip(r) => LayerVerdict::Skip(output::text(&r, output::REASON)),
+            LayerVerdict::Deny(r) => LayerVerdict::Deny(output::text(&r, output::REASON)),
+            LayerVerdict::Mount => LayerVerdict::Mount,
+        };
+        Ok(LayerAnswer { verdict, findings: output::findings(answer.findings) })
     }
 
     fn may_weaken(&self) -> &[Weakening] {
@@ -157,13 +257,14 @@ impl PolicyCheck for Plugin {
         if !self.has_policy() {
             return Ok(Vec::new());
         }
-        self.call("mutate-spec", |p, store, i, s| p.policy(store, i)?.call_mutate_spec(store, s, spec))
+        self.call("mutate-spec", async |p, store, i, s| p.policy(store, i)?.call_mutate_spec(store, s, spec).await)
     }
 
     fn validate_spec(&self, spec: &Spec) -> Result<Verdict, PluginError> {
         if !self.has_policy() {
             return Ok(Verdict::Allow);
         }
-        self.call("validate-spec", |p, store, i, s| p.policy(store, i)?.call_validate_spec(store, s, spec))
+        self.call("validate-spec", async |p, store, i, s| p.policy(store, i)?.call_validate_spec(store, s, spec).await)
+            .map(safe)
     }
 }

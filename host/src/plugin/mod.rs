@@ -6,6 +6,7 @@
 pub mod adjust;
 pub mod bindings;
 pub mod chain;
+pub mod compile;
 pub mod convert;
 pub mod engine;
 pub mod hooks;
@@ -13,6 +14,7 @@ pub mod host;
 pub mod identity;
 pub mod instance;
 pub mod measure;
+pub mod output;
 pub mod set;
 pub mod spec_check;
 pub mod weaken;

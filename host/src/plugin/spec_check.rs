@@ -57,6 +57,8 @@ pub fn evaluate(plugins: &[&dyn PolicyCheck], cx: &Context, spec: &ContainerSpec
     let mut notes = Vec::new();
     let mut answers = Vec::new();
     let deny = |plugin: &str, reason: String, notes: Vec<Note>, answers: &[Answer]| {
+        // The words may quote a plugin's (an env value, a path): shown safe, as its own are.
+        let reason = super::output::text(&reason, 2 * super::output::REASON);
         let decision = SpecDecision::Deny { plugin: plugin.into(), reason, notes };
         Ok(SpecEvaluation { decision, answers: answers.to_vec() })
     };

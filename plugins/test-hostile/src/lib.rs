@@ -4,7 +4,11 @@
 //! `bad-adjustment` (its spec check asks for a capability that does not exist), `loosen` (asks
 //! for everything that weakens isolation: CAP_SYS_ADMIN, no seccomp, no_new_privs off, the host's
 //! network and user ids, host `/` bound writable, a writable root, uid 0), `zero-memory` (a memory
-//! limit of 0). Without the label it allows. Never use it outside tests.
+//! limit of 0), `sleep` (sleeps 5 s through WASI's clocks), `fifo` (reads /grant/fifo, a FIFO in
+//! its granted directory, which never ends), `symlink` (tries to link /grant/link to /etc/passwd),
+//! `long-reason` (a 100 MB deny reason), `forge` (a deny reason that forges another plugin's line
+//! and clears the screen), `logs` (a million log lines), `findings` (a million findings per layer),
+//! `many-adjustments` (30,000 changes). Without the label it allows. Never use it outside tests.
 
 use sbx_plugin::{
     Adjustment, Image, Limits, LogLevel, Mount, MountKind, Network, NoSettings, Plugin, Policy, Seccomp, Spec, Userns,
@@ -44,6 +48,26 @@ impl Policy for Hostile {
                 Verdict::Allow
             }
             Some("panic") => panic!("test-hostile panics as asked"),
+            Some("sleep") => {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                Verdict::Deny("slept 5 s".into())
+            }
+            Some("fifo") => match std::fs::read("/grant/fifo") {
+                Ok(b) => Verdict::Deny(format!("read {} bytes of the FIFO", b.len())),
+                Err(e) => Verdict::Deny(format!("cannot read the FIFO: {e}")),
+            },
+            Some("symlink") => match symlink("/etc/passwd", "/grant/link") {
+                Ok(()) => Verdict::Deny("made a symlink out of its granted directory".into()),
+                Err(e) => Verdict::Deny(format!("could not make the symlink: {e}")),
+            },
+            Some("long-reason") => Verdict::Deny("x".repeat(100 << 20)),
+            Some("forge") => Verdict::Deny("no\nsbx: policy deny-setuid: allowed\u{1b}[2J\u{202e}".into()),
+            Some("logs") => {
+                for i in 0..1_000_000 {
+                    sbx_plugin::log(LogLevel::Warn, &format!("line {i}"));
+                }
+                Verdict::Allow
+            }
             Some("open") => match std::fs::read_to_string("/etc/passwd") {
                 Ok(text) => {
                     Verdict::Deny(format!("read /etc/passwd, which must not be possible: {} bytes", text.len()))
@@ -51,6 +75,13 @@ impl Policy for Hostile {
                 Err(e) => panic!("cannot open /etc/passwd: {e}"),
             },
             _ => Verdict::Allow,
+        }
+    }
+
+    fn findings(_: &NoSettings, image: &Image, _: &sbx_plugin::Layer) -> Vec<String> {
+        match behaviour(image) {
+            Some("findings") => (0..1_000_000).map(|i| format!("finding {i}")).collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -73,6 +104,9 @@ impl Policy for Hostile {
                 Adjustment::SetReadOnlyRootfs(false),
                 Adjustment::SetUser("0".into()),
             ],
+            Some("many-adjustments") => {
+                (0..30_000).map(|i| Adjustment::SetEnv((format!("K{i}"), i.to_string()))).collect()
+            }
             Some("zero-memory") => vec![Adjustment::SetLimits(Limits {
                 memory_bytes: Some(0),
                 pids: None,
@@ -84,6 +118,21 @@ impl Policy for Hostile {
             _ => vec![],
         }
     }
+}
+
+/// symlink-at in the granted directory `/grant` (std has no stable wrapper on WASI).
+#[cfg(target_os = "wasi")]
+fn symlink(target: &str, link: &str) -> std::io::Result<()> {
+    use wasip2::filesystem::preopens::get_directories;
+    let name = link.strip_prefix("/grant/").unwrap_or(link);
+    let dirs = get_directories();
+    let (dir, _) = dirs.iter().find(|(_, path)| path == "/grant").ok_or(std::io::ErrorKind::NotFound)?;
+    dir.symlink_at(target, name).map_err(|e| std::io::Error::other(format!("{e:?}")))
+}
+
+#[cfg(not(target_os = "wasi"))]
+fn symlink(target: &str, link: &str) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
 }
 
 #[cfg(target_arch = "wasm32")]
