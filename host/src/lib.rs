@@ -11,4 +11,5 @@ pub mod plugin;
 pub mod random;
 pub mod rootfs;
 pub mod sys;
+pub mod system;
 pub mod time;

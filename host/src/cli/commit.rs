@@ -22,7 +22,7 @@ pub fn commit(store: &Store, args: CommitArgs, config: Option<&Path>) -> i32 {
     };
     match commit_container(store, &args.container, args.name.as_deref(), &plugins) {
         Ok(image) => {
-            println!("{}", image.id);
+            say!("{}", image.id);
             0
         }
         Err(e) => fail_run(e),

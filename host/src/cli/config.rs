@@ -57,13 +57,13 @@ pub fn run(cmd: ConfigCommand, global: Option<&Path>) -> i32 {
                 format!("ERROR: {e}")
             }
         };
-        println!("{:<20} {:<8} on-error={:<5} {}  {}", spec.name, mode, on_error, spec.path.display(), status);
+        say!("{:<20} {:<8} on-error={:<5} {}  {}", spec.name, mode, on_error, spec.path.display(), status);
     }
     if failed > 0 {
         eprintln!("sbx: {failed} of {} plugins failed to load", config.plugins.len());
         1
     } else {
-        println!("{} plugins ok", config.plugins.len());
+        say!("{} plugins ok", config.plugins.len());
         0
     }
 }

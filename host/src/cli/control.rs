@@ -38,7 +38,7 @@ fn each<T: std::fmt::Display>(
     let mut code = 0;
     for c in containers {
         match act(c) {
-            Ok(out) => println!("{out}"),
+            Ok(out) => say!("{out}"),
             Err(e) => {
                 eprintln!("sbx: {e}");
                 code = 1;

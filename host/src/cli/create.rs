@@ -16,7 +16,7 @@ pub fn create(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
     };
     match create_container(store, &opts, &plugins) {
         Ok(record) => {
-            println!("{}", record.id);
+            say!("{}", record.id);
             0
         }
         Err(e) => fail_run(e),

@@ -29,7 +29,7 @@ pub fn diff(store: &Store, args: DiffArgs) -> i32 {
         Err(e) => return super::fail(format!("cannot read the writable layer of {}: {e}", record.name)),
     };
     for line in diff::changes(&upper, &diff::merged(&indexes)) {
-        println!("{line}");
+        say!("{line}");
     }
     0
 }

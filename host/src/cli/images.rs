@@ -29,7 +29,7 @@ pub fn images(store: &Store, args: ImagesArgs) -> i32 {
     };
     if args.quiet {
         for i in &images {
-            println!("{}", i.id.short());
+            say!("{}", i.id.short());
         }
         return 0;
     }

@@ -30,6 +30,6 @@ pub fn inspect(store: &Store, args: InspectArgs) -> i32 {
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&found).expect("serializable"));
+    say!("{}", serde_json::to_string_pretty(&found).expect("serializable"));
     code
 }

@@ -25,10 +25,10 @@ pub fn load(store: &Store, args: LoadArgs) -> i32 {
             if !args.quiet {
                 for image in images {
                     if image.names.is_empty() {
-                        println!("Loaded image ID: {}", image.id);
+                        say!("Loaded image ID: {}", image.id);
                     }
                     for name in image.names {
-                        println!("Loaded image: {name}");
+                        say!("Loaded image: {name}");
                     }
                 }
             }

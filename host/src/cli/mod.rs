@@ -1,6 +1,15 @@
 //! Command-line parsing (clap) and dispatch to the verbs, one file each. No logic lives here: the
 //! verbs call the library and map its errors to docker's exit codes.
 
+/// println! that does not panic when stdout is a closed pipe (`sbx rm a b c | true`): the output is
+/// lost, the verb's work goes on to its end.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod commit;
 mod config;
 mod control;
@@ -19,6 +28,7 @@ mod rm;
 mod run;
 mod start;
 mod stats;
+mod system;
 
 use crate::isolate::rootless;
 use crate::plugin::bindings::LogLevel;
@@ -96,6 +106,9 @@ pub enum Command {
     /// Try policies against an image without running it.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Check the store.
+    #[command(subcommand)]
+    System(system::SystemCommand),
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -125,7 +138,7 @@ pub fn print_table(rows: &[Vec<String>]) {
     let widths: Vec<usize> = (0..columns).map(width).collect();
     for r in rows {
         let line: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        println!("{}", line.join("   ").trim_end());
+        say!("{}", line.join("   ").trim_end());
     }
 }
 
@@ -227,6 +240,7 @@ pub fn main() -> i32 {
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => load::load(&store, args),
         Command::Images(args) | Command::Image(ImageCommand::List(args)) => images::images(&store, args),
         Command::Rm(args) => rm::rm(&store, args, cli.config.as_deref()),
+        Command::System(cmd) => system::run(&store, cmd),
     }
 }
 

@@ -103,7 +103,7 @@ pub fn start_detached(
     };
     match monitor::read_report(report) {
         Ok(()) => {
-            println!("{}", record.id);
+            say!("{}", record.id);
             0
         }
         Err((code, message)) => {

@@ -45,17 +45,17 @@ fn bench(store: &Store, path: &std::path::Path, calls: usize, entries: usize) ->
         Err(e) => return super::fail(e),
     };
     let ms = |d: std::time::Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3);
-    println!("compile:       {}", ms(costs.compile));
-    println!("cached load:   {}", ms(costs.cached_load));
-    println!("call:          {} (fresh store per call, median of {calls})", ms(costs.call));
+    say!("compile:       {}", ms(costs.compile));
+    say!("cached load:   {}", ms(costs.cached_load));
+    say!("call:          {} (fresh store per call, median of {calls})", ms(costs.call));
     if let Some((n, t)) = costs.layer_check {
-        println!("layer check:   {} ({n} entries)", ms(t));
+        say!("layer check:   {} ({n} entries)", ms(t));
     }
     if let Some(t) = costs.spec_check {
-        println!("spec check:    {}", ms(t));
+        say!("spec check:    {}", ms(t));
     }
     if let Some(t) = costs.hook {
-        println!("hook:          {}", ms(t));
+        say!("hook:          {}", ms(t));
     }
     0
 }
@@ -92,20 +92,20 @@ fn inspect(path: PathBuf) -> i32 {
         .filter(|n| n.starts_with("sbx:plugin/"))
         .filter_map(|n| n.split_once('@').map(|(_, v)| v))
         .collect();
-    println!("path:      {}", path.display());
-    println!("size:      {size} bytes");
-    println!("sha256:    {}", info.sha256.hex());
-    println!("wit:       sbx:plugin@{}", wit.first().copied().unwrap_or("?"));
-    println!("exports:   {}", exports.join(", "));
+    say!("path:      {}", path.display());
+    say!("size:      {size} bytes");
+    say!("sha256:    {}", info.sha256.hex());
+    say!("wit:       sbx:plugin@{}", wit.first().copied().unwrap_or("?"));
+    say!("exports:   {}", exports.join(", "));
     let has = |name: &str| exports.iter().any(|e| e == name);
     let kind = match (has(POLICY_EXPORT), has(HOOKS_EXPORT)) {
         (true, true) => "policy and hooks",
         (true, false) => "policy",
         _ => "hooks",
     };
-    println!("kind:      {kind}");
-    println!("imports:   {}", imports.join(", "));
+    say!("kind:      {kind}");
+    say!("imports:   {}", imports.join(", "));
     let how = if info.cached { "from the compile cache" } else { "compiled now, cached for next time" };
-    println!("load:      {:.2} ms, {how}", info.elapsed.as_secs_f64() * 1e3);
+    say!("load:      {:.2} ms, {how}", info.elapsed.as_secs_f64() * 1e3);
     0
 }

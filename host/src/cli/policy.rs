@@ -149,21 +149,21 @@ fn print(report: &Report, format: Format) {
                 "answers": report.answers,
                 "spec": report.spec,
             });
-            println!("{}", serde_json::to_string_pretty(&out).expect("serializable"));
+            say!("{}", serde_json::to_string_pretty(&out).expect("serializable"));
         }
         Format::Table => {
             let width = report.answers.iter().map(|a| a.plugin.len()).max().unwrap_or(6).max(6);
-            println!("{:<width$}  {:<9}  {:<7}  REASON / ADJUSTMENTS", "PLUGIN", "CHECK", "VERDICT");
+            say!("{:<width$}  {:<9}  {:<7}  REASON / ADJUSTMENTS", "PLUGIN", "CHECK", "VERDICT");
             for a in &report.answers {
                 let detail = if a.adjustments.is_empty() { a.reason.clone() } else { a.adjustments.join("; ") };
-                println!("{:<width$}  {:<9}  {:<7}  {detail}", a.plugin, a.check, a.verdict);
+                say!("{:<width$}  {:<9}  {:<7}  {detail}", a.plugin, a.check, a.verdict);
             }
             for n in &report.notes {
-                println!("note: {}: {}", n.plugin, n.message);
+                say!("note: {}: {}", n.plugin, n.message);
             }
             match &report.denied {
-                Some((p, r)) => println!("denied by {p}: {r}"),
-                None => println!("allowed"),
+                Some((p, r)) => say!("denied by {p}: {r}"),
+                None => say!("allowed"),
             }
         }
     }

@@ -35,7 +35,7 @@ pub fn ps(store: &Store, args: PsArgs) -> i32 {
     all.sort_by(|a, b| b.1.created.cmp(&a.1.created));
     if args.quiet {
         for (_, r, _) in &all {
-            println!("{}", &r.id[..12]);
+            say!("{}", &r.id[..12]);
         }
         return 0;
     }
@@ -62,7 +62,7 @@ pub fn ps(store: &Store, args: PsArgs) -> i32 {
                     v["Size"] = serde_json::json!(upper);
                     v["VirtualSize"] = serde_json::json!(upper + image);
                 }
-                println!("{v}");
+                say!("{v}");
             }
         }
         Format::Table => {

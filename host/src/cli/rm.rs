@@ -34,7 +34,7 @@ pub fn rm(store: &Store, args: RmArgs, config: Option<&Path>) -> i32 {
     let mut code = 0;
     for c in &args.containers {
         match remove(store, c, args.force, &plugins) {
-            Ok(_) => println!("{c}"),
+            Ok(_) => say!("{c}"),
             Err(e) => code = super::fail(e),
         }
     }

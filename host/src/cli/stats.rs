@@ -58,7 +58,7 @@ pub fn stats(store: &Store, args: StatsArgs) -> i32 {
             Format::Json => {
                 for row in &rows {
                     let fields = HEADER.iter().zip(row).map(|(k, v)| (k.to_string(), serde_json::json!(v)));
-                    println!("{}", serde_json::Value::Object(fields.collect()));
+                    say!("{}", serde_json::Value::Object(fields.collect()));
                 }
             }
             Format::Table => {

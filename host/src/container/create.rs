@@ -87,7 +87,10 @@ pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<C
         spec::Userns::Host => None,
     };
     let root = store.container_dir(&id);
-    let mut made = make_dirs(&root, idmap.as_ref())?;
+    // Made under another name and renamed when whole: a kill leaves no container without its
+    // record, and no record without its directory.
+    let making = root.with_file_name(format!("{}{id}", state::NEW));
+    let mut made = make_dirs(&making, idmap.as_ref())?;
     let record = ContainerRecord {
         id: id.clone(),
         name: name.clone(),
@@ -105,8 +108,11 @@ pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<C
         auto_remove: opts.rm,
         idmap,
     };
-    record.save(&root)?;
-    state::save_spec(&root, &spec)?;
+    record.save(&making)?;
+    state::save_spec(&making, &spec)?;
+    fs::rename(&making, &root).map_err(|source| RunError::ContainerDir { path: root.clone(), source })?;
+    made.keep();
+    made = RemoveOnDrop(Some(root.clone()));
     drop(record_lock);
 
     if plugins.may_have_hooks() {

@@ -15,8 +15,8 @@ pub enum RemoveError {
     Find(#[from] FindError),
     #[error("container {0} is running: stop it first, or use rm -f")]
     Running(String),
-    #[error("cannot remove {path}: {source}")]
-    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] crate::image::StoreError),
 }
 
 /// Removes the container `query` names; with `force`, a running one is killed first. The hooks of
@@ -53,6 +53,6 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
             }
         }
     }
-    std::fs::remove_dir_all(&dir).map_err(|source| RemoveError::Io { path: dir, source })?;
+    state::discard(&dir)?;
     Ok(record.name)
 }

@@ -88,6 +88,24 @@ impl ContainerRecord {
     }
 }
 
+/// The name a container's directory has while it is made: it becomes the container's only once
+/// its record and spec are written (a rename, under the store lock).
+pub const NEW: &str = ".new-";
+/// The name a container's directory has while it is removed: the rename takes the container out of
+/// every listing at once, whatever happens to the removal of its files.
+pub const GONE: &str = ".rm-";
+
+/// Removes a container's directory: renamed away first (atomic: a kill leaves the container whole
+/// or gone), then its files, with few descriptors whatever their depth. A removal that stops
+/// half-way leaves only the renamed directory, which `sbx system check --repair` removes.
+pub fn discard(dir: &Path) -> Result<(), StoreError> {
+    let io_err = |source| StoreError::Io { path: dir.to_path_buf(), source };
+    let name = dir.file_name().ok_or_else(|| io_err(std::io::ErrorKind::InvalidInput.into()))?;
+    let gone = dir.with_file_name(format!("{GONE}{}", name.to_string_lossy()));
+    std::fs::rename(dir, &gone).map_err(io_err)?;
+    crate::layer::fsops::remove_tree(&gone).map_err(|e| io_err(std::io::Error::from(e)))
+}
+
 /// Removes a container's directory when dropped (a failed create, or `--rm`), unless kept.
 pub struct RemoveOnDrop(pub Option<PathBuf>);
 
@@ -100,7 +118,7 @@ impl RemoveOnDrop {
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         if let Some(dir) = &self.0 {
-            let _ = std::fs::remove_dir_all(dir);
+            let _ = discard(dir);
         }
     }
 }
@@ -168,13 +186,17 @@ pub fn wait_stopped(dir: &Path, timeout: Option<std::time::Duration>) -> bool {
     true
 }
 
-/// Every container of the store with its directory.
+/// Every container of the store with its directory (not those being made or removed).
 pub fn list(store: &Store) -> Vec<(PathBuf, ContainerRecord)> {
     let dir = store.root().join("containers");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };
-    entries.flatten().filter_map(|e| ContainerRecord::load(&e.path()).map(|r| (e.path(), r))).collect()
+    entries
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| ContainerRecord::load(&e.path()).map(|r| (e.path(), r)))
+        .collect()
 }
 
 /// A container by exact name, else by unique id prefix, as docker resolves them.

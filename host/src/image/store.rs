@@ -64,11 +64,14 @@ pub struct Store {
 }
 
 /// A directory under `tmp/` that is removed when dropped, unless it was renamed into place.
+///
+/// Its lock, `tmp/<name>.lock`, is made and flocked before the directory and removed after it: a
+/// staging directory exists only while its lock is held, or after the sbx that held it died. A
+/// SIGKILL at any point leaves a directory, a lock, or both, none held, which
+/// [`Store::sweep_staging`] removes.
 pub struct Staging {
     path: PathBuf,
     done: bool,
-    /// `tmp/<name>.lock`, flocked while this process works on the directory: a staging directory
-    /// whose lock nobody holds was left by a killed sbx, and [`Store::sweep_staging`] removes it.
     lock: PathBuf,
     _held: File,
 }
@@ -82,10 +85,15 @@ impl Staging {
 impl Drop for Staging {
     fn drop(&mut self) {
         if !self.done {
-            let _ = fs::remove_dir_all(&self.path);
+            let _ = crate::layer::fsops::remove_tree(&self.path);
         }
         let _ = fs::remove_file(&self.lock);
     }
+}
+
+/// An exclusive flock of `f` without waiting; false when someone holds it.
+fn try_lock(f: &File) -> bool {
+    rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok()
 }
 
 fn mkdir(path: &Path, mode: u32) -> Result<(), StoreError> {
@@ -204,16 +212,26 @@ impl Store {
 
     /// A fresh, locked directory under `tmp/`, removed when dropped unless renamed into place.
     pub fn stage(&self) -> Result<Staging, StoreError> {
-        let name = crate::random::hex(8);
-        let lock = self.root.join("tmp").join(format!("{name}.lock"));
-        let held = File::create(&lock).map_err(io_err(&lock))?;
-        if unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(io_err(&lock)(io::Error::last_os_error()));
+        use std::os::unix::fs::MetadataExt;
+        loop {
+            let name = crate::random::hex(8);
+            let lock = self.root.join("tmp").join(format!("{name}.lock"));
+            let held = File::create(&lock).map_err(io_err(&lock))?;
+            if !try_lock(&held) {
+                continue;
+            }
+            // A sweep may have removed the lock file between its creation and the flock: then the
+            // flock guards nothing, and another name is tried.
+            let same = |a: &fs::Metadata, b: &fs::Metadata| (a.dev(), a.ino()) == (b.dev(), b.ino());
+            match (held.metadata(), fs::metadata(&lock)) {
+                (Ok(a), Ok(b)) if same(&a, &b) => {}
+                _ => continue,
+            }
+            let path = self.root.join("tmp").join(name);
+            let staging = Staging { path, done: false, lock, _held: held };
+            mkdir(&staging.path, 0o700)?;
+            return Ok(staging);
         }
-        let path = self.root.join("tmp").join(name);
-        let staging = Staging { path, done: false, lock, _held: held };
-        mkdir(&staging.path, 0o700)?;
-        Ok(staging)
     }
 
     /// A fresh directory for a layer being unpacked, with an empty `diff/` (0755, as a rootfs is).
@@ -225,25 +243,51 @@ impl Store {
         Ok(staging)
     }
 
-    /// Removes staging directories that no running sbx holds (left by one that was killed).
-    pub fn sweep_staging(&self) {
+    /// The staging directories (or their locks alone) that no running sbx holds.
+    pub fn stale_staging(&self) -> Vec<PathBuf> {
         let tmp = self.root.join("tmp");
-        let Ok(entries) = fs::read_dir(&tmp) else { return };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "lock") || !path.is_dir() {
-                continue;
-            }
-            let lock = path.with_extension("lock");
-            let free = match File::open(&lock) {
-                Ok(f) => (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) == 0,
-                Err(e) => e.kind() == io::ErrorKind::NotFound,
+        let held = |dir: &Path| File::open(dir.with_extension("lock")).is_ok_and(|f| !try_lock(&f));
+        self.staging_names().into_iter().map(|n| tmp.join(n)).filter(|d| !held(d)).collect()
+    }
+
+    /// The names under `tmp/`, each once: a staging directory and its lock share one.
+    fn staging_names(&self) -> std::collections::BTreeSet<std::ffi::OsString> {
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else { return Default::default() };
+        entries
+            .flatten()
+            .map(|e| e.path())
+            .filter_map(|p| match p.extension().is_some_and(|e| e == "lock") {
+                true => p.file_stem().map(Into::into),
+                false => p.file_name().map(Into::into),
+            })
+            .collect()
+    }
+
+    /// Removes the staging directories and locks that no running sbx holds (left by one that was
+    /// killed), each under its own lock; returns what it removed.
+    pub fn sweep_staging(&self) -> Vec<PathBuf> {
+        let tmp = self.root.join("tmp");
+        let mut removed = Vec::new();
+        for name in self.staging_names() {
+            let dir = tmp.join(&name);
+            let lock = dir.with_extension("lock");
+            let held = match File::open(&lock) {
+                Ok(f) if try_lock(&f) => Some(f),
+                Ok(_) => continue, // a running sbx stages there
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(_) => continue,
             };
-            if free {
-                let _ = fs::remove_dir_all(&path);
+            // Removed under its lock, the directory first: a kill in between leaves a lock alone.
+            let existed = held.is_some() || dir.exists();
+            let _ = crate::layer::fsops::remove_tree(&dir);
+            if held.is_some() {
                 let _ = fs::remove_file(&lock);
             }
+            if existed {
+                removed.push(dir);
+            }
         }
+        removed
     }
 
     /// Records the index and metadata, then renames the staged layer into place. If another

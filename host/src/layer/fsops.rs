@@ -79,25 +79,77 @@ pub fn kind_at(dir: BorrowedFd, name: &OsStr) -> Result<Option<SFlag>, Errno> {
 }
 
 /// Removes whatever is at `name` in `dir` (a whole tree for a directory); nothing there is fine.
+///
+/// At most three descriptors are open at any depth: the walk keeps names, not descriptors, on its
+/// way down and comes back up through `..`, so a tree nested deeper than the descriptor limit (a
+/// refused layer of 1500 levels, say) is removed as well as a flat one, and each directory is read
+/// once.
 pub fn remove_at(dir: BorrowedFd, name: &OsStr) -> Result<(), Errno> {
     match kind_at(dir, name)? {
-        None => Ok(()),
-        Some(SFlag::S_IFDIR) => {
-            let sub = openat(dir, name, DIR_FLAGS, Mode::empty())?;
-            let mut listing = nix::dir::Dir::from_fd(sub.try_clone().map_err(|_| Errno::EBADF)?)?;
-            let children: Vec<std::ffi::CString> = listing
-                .iter()
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_owned())
-                .filter(|n| n.to_bytes() != b"." && n.to_bytes() != b"..")
-                .collect();
-            for child in children {
-                remove_at(sub.as_fd(), OsStr::from_bytes(child.to_bytes()))?;
-            }
-            unlinkat(dir, name, UnlinkatFlags::RemoveDir)
-        }
-        Some(_) => unlinkat(dir, name, UnlinkatFlags::NoRemoveDir),
+        None => return Ok(()),
+        Some(SFlag::S_IFDIR) => {}
+        Some(_) => return unlinkat(dir, name, UnlinkatFlags::NoRemoveDir),
     }
+    struct Level {
+        name: std::ffi::CString,
+        subdirs: Vec<std::ffi::CString>,
+    }
+    let top = std::ffi::CString::new(name.as_bytes()).map_err(|_| Errno::EINVAL)?;
+    let mut cur = openat(dir, top.as_c_str(), DIR_FLAGS, Mode::empty())?;
+    let mut stack = vec![Level { subdirs: empty_but_subdirs(cur.as_fd())?, name: top }];
+    loop {
+        let level = stack.last_mut().expect("the walk ends when the stack is empty");
+        if let Some(child) = level.subdirs.pop() {
+            cur = openat(cur.as_fd(), child.as_c_str(), DIR_FLAGS, Mode::empty())?;
+            stack.push(Level { subdirs: empty_but_subdirs(cur.as_fd())?, name: child });
+            continue;
+        }
+        let done = stack.pop().expect("just looked at it");
+        if stack.is_empty() {
+            drop(cur);
+            return unlinkat(dir, done.name.as_c_str(), UnlinkatFlags::RemoveDir);
+        }
+        let parent = openat(cur.as_fd(), "..", DIR_FLAGS, Mode::empty())?;
+        drop(cur);
+        unlinkat(parent.as_fd(), done.name.as_c_str(), UnlinkatFlags::RemoveDir)?;
+        cur = parent;
+    }
+}
+
+/// Removes every entry of the directory `dir` that is not a directory; returns the names of those
+/// that are.
+fn empty_but_subdirs(dir: BorrowedFd) -> Result<Vec<std::ffi::CString>, Errno> {
+    let mut listing = nix::dir::Dir::openat(dir, ".", DIR_FLAGS, Mode::empty())?;
+    let mut subdirs = Vec::new();
+    for entry in listing.iter() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_bytes() == b"." || name.to_bytes() == b".." {
+            continue;
+        }
+        let is_dir = match entry.file_type() {
+            Some(t) => t == nix::dir::Type::Directory,
+            None => kind_at(dir, OsStr::from_bytes(name.to_bytes()))? == Some(SFlag::S_IFDIR),
+        };
+        if is_dir {
+            subdirs.push(name.to_owned());
+        } else {
+            match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(subdirs)
+}
+
+/// Removes the tree at `path` (nothing there is fine), with [`remove_at`]'s few descriptors.
+pub fn remove_tree(path: &Path) -> Result<(), Errno> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(Errno::EINVAL);
+    };
+    let parent = nix::fcntl::open(parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
+    remove_at(parent.as_fd(), name)
 }
 
 /// Sets an extended attribute on an open file or directory.

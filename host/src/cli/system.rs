@@ -1,0 +1,70 @@
+//! `sbx system check [--repair]`: tells what in the store is damaged or left over by a killed sbx,
+//! and with `--repair` removes what can go. Exit 0 when nothing is (or remains) wrong, 1 otherwise.
+
+use super::policy::Format;
+use crate::image::Store;
+use crate::system::check::{self, Kind};
+use clap::Subcommand;
+use serde_json::json;
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Check that the store is whole; with --repair, remove what is damaged or left over.
+    Check {
+        /// Remove what a killed sbx left, images whose layers are gone and layers not whole.
+        #[arg(long)]
+        repair: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+}
+
+pub fn run(store: &Store, cmd: SystemCommand) -> i32 {
+    let SystemCommand::Check { repair, format } = cmd;
+    let problems = check::check(store);
+    let mut rows = Vec::new();
+    let mut remaining = 0;
+    for p in &problems {
+        let outcome = repair.then(|| check::repair(store, p));
+        if !matches!(outcome, Some(Ok(()))) {
+            remaining += 1;
+        }
+        rows.push((p, outcome));
+    }
+    match format {
+        Format::Json => {
+            let list: Vec<_> = rows
+                .iter()
+                .map(|(p, outcome)| {
+                    json!({
+                        "kind": p.kind,
+                        "what": p.what,
+                        "repaired": matches!(outcome, Some(Ok(()))),
+                        "error": outcome.as_ref().and_then(|o| o.as_ref().err()),
+                    })
+                })
+                .collect();
+            say!("{}", json!({ "problems": list, "remaining": remaining }));
+        }
+        Format::Table => {
+            for (p, outcome) in &rows {
+                let kind = match p.kind {
+                    Kind::Damage => "damaged",
+                    Kind::Leftover => "left over",
+                };
+                match outcome {
+                    None => say!("{kind}: {}", p.what),
+                    Some(Ok(())) => say!("repaired: {}", p.what),
+                    Some(Err(e)) => say!("{kind}: {} ({e})", p.what),
+                }
+            }
+            match (problems.len(), remaining) {
+                (0, _) => say!("the store is whole"),
+                (n, 0) => say!("{n} problems found, all repaired"),
+                (n, left) if repair => say!("{n} problems found, {left} not repaired"),
+                (n, _) => say!("{n} problems found; `sbx system check --repair` removes what a killed sbx left"),
+            }
+        }
+    }
+    i32::from(remaining > 0)
+}

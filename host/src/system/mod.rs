@@ -1,0 +1,3 @@
+//! The store as a whole: its consistency ([`check`]).
+
+pub mod check;
