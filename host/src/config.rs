@@ -13,6 +13,8 @@
 //!     preopens:                # directories the plugin may use (nothing else of the host)
 //!       - { host: /var/log/sbx, guest: /log, mode: rw }   # guest defaults to host, mode to ro
 //!     may-weaken: [capabilities, mounts]   # what its adjustments may loosen (default: nothing)
+//! layers:                      # what one layer may cost to unpack (these are the defaults)
+//!   { max-bytes: 274877906944, max-ratio: 100, max-entries: 2000000 }
 //! ```
 
 use serde::Deserialize;
@@ -188,6 +190,8 @@ struct RawPlugin {
 struct RawConfig {
     #[serde(default)]
     plugins: Vec<RawPlugin>,
+    #[serde(default)]
+    layers: crate::layer::guard::Limits,
 }
 
 /// A plugin ready to load: settings as the JSON text plugins receive.
@@ -224,6 +228,8 @@ impl PluginSpec {
 pub struct Config {
     /// In the order they run.
     pub plugins: Vec<PluginSpec>,
+    /// What one layer may cost to unpack (`layers: { max-bytes, max-ratio, max-entries }`).
+    pub layers: crate::layer::guard::Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -311,7 +317,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         plugins.push((p.order, i, spec));
     }
     plugins.sort_by_key(|(order, i, _)| (*order, *i));
-    Ok(Config { plugins: plugins.into_iter().map(|(_, _, s)| s).collect() })
+    let l = raw.layers;
+    if l.unpacked == 0 || l.ratio == 0 || l.entries == 0 {
+        return Err(invalid(None, "layers: limits must be greater than 0".into()));
+    }
+    Ok(Config { plugins: plugins.into_iter().map(|(_, _, s)| s).collect(), layers: l })
 }
 
 #[cfg(test)]

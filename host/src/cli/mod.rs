@@ -211,7 +211,7 @@ pub fn main() -> i32 {
             None => return fail("no store: set HOME, XDG_DATA_HOME or SBX_ROOT, or give --root"),
         },
     };
-    let store = match sbx_store(&root) {
+    let store = match sbx_store(&root, cli.config.as_deref()) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -244,6 +244,10 @@ pub fn main() -> i32 {
     }
 }
 
-fn sbx_store(root: &std::path::Path) -> Result<crate::image::Store, i32> {
-    crate::image::Store::open(root).map_err(|e| fail(format!("cannot open the store: {e}")))
+/// The store at `root`, with the layer limits of the configuration (`config`, or the default
+/// file when it exists).
+fn sbx_store(root: &std::path::Path, config: Option<&std::path::Path>) -> Result<crate::image::Store, i32> {
+    let mut store = crate::image::Store::open(root).map_err(|e| fail(format!("cannot open the store: {e}")))?;
+    store.layer_limits = config::resolve(config)?.layers;
+    Ok(store)
 }

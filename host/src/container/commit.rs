@@ -244,13 +244,13 @@ pub fn commit(store: &Store, query: &str, name: Option<&str>, plugins: &PluginSe
     let size = std::fs::metadata(&tar_path).map_err(layer_err)?.len();
     let layer_staging = store.stage_layer()?;
     let mut reader = Hashing::new(File::open(&tar_path).map_err(layer_err)?);
-    let report = layer::unpack(&mut reader, &layer_staging.path().join("diff"))
+    let index = Store::staged_index(&layer_staging);
+    let report = layer::unpack(&mut reader, &layer_staging.path().join("diff"), &index, store.layer_limits.entries)
         .map_err(|e| RunError::Config { image: record.name.clone(), message: e.to_string() })?;
     let (diff_id, _) = reader.finish().map_err(layer_err)?;
     if !store.has_layer(&diff_id) {
-        let meta =
-            LayerMeta { diff_id: diff_id.clone(), unpacked_size: report.unpacked_size, entries: report.entries.len() };
-        store.commit_layer(layer_staging, &meta, &report.entries)?;
+        let meta = LayerMeta { diff_id: diff_id.clone(), unpacked_size: report.unpacked_size, entries: report.entries };
+        store.commit_layer(layer_staging, &meta)?;
     }
     drop(staging);
 

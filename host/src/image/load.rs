@@ -64,7 +64,8 @@ pub fn load(store: &Store, path: &Path) -> Result<Vec<ImageRecord>, LoadError> {
     } else {
         return Err(LoadError::UnknownFormat(path.to_path_buf()));
     };
-    plans.into_iter().map(|plan| load_one(store, &source, plan)).collect()
+    let records = plans.into_iter().map(|plan| load_one(store, &source, plan)).collect::<Result<Vec<_>, _>>()?;
+    Ok(store.save_images(records)?)
 }
 
 fn bad_json(source: &Source, member: &str, e: impl std::fmt::Display) -> LoadError {
@@ -246,8 +247,7 @@ fn load_one(store: &Store, source: &Source, plan: Plan) -> Result<ImageRecord, L
         .iter()
         .map(|n| reference::normalize_name(n).map_err(|e| bad_json(source, "image name", e)))
         .collect::<Result<_, _>>()?;
-    let record = ImageRecord { id, names, manifest_digest, layers, created: config.created().clone(), size };
-    Ok(store.save_image(record)?)
+    Ok(ImageRecord { id, names, manifest_digest, layers, created: config.created().clone(), size })
 }
 
 fn docker_media_type(gzip: bool) -> String {
@@ -284,7 +284,12 @@ fn unpack_layer(
     let member = lp.member.clone();
     let read_err = |e: io::Error| LoadError::LayerRead { path: path.clone(), member: member.clone(), source: e };
     let (reader, _) = source.open_member(&lp.member)?;
-    let mut blob = BufReader::with_capacity(256 << 10, Hashing::new(reader));
+    let compressed = std::rc::Rc::new(std::cell::Cell::new(0));
+    let counted = layer::guard::Counted {
+        inner: BufReader::with_capacity(256 << 10, Hashing::new(reader)),
+        count: compressed.clone(),
+    };
+    let mut blob = counted;
     let compression = sniff(&mut blob).map_err(read_err)?;
     let decompressed: Box<dyn Read + '_> = match compression {
         Compression::None => Box::new(&mut blob),
@@ -292,22 +297,21 @@ fn unpack_layer(
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(&mut blob).map_err(read_err)?),
     };
     let staging = store.stage_layer()?;
-    let mut tar_stream = Hashing::new(decompressed);
-    let report = layer::unpack(&mut tar_stream, &staging.path().join("diff")).map_err(|source| LoadError::Layer {
-        path: path.clone(),
-        member: member.clone(),
-        source,
-    })?;
+    let guarded = layer::guard::Guard::new(decompressed, store.layer_limits, Some(compressed));
+    let mut tar_stream = Hashing::new(guarded);
+    let index = Store::staged_index(&staging);
+    let diff = staging.path().join("diff");
+    let report = layer::unpack(&mut tar_stream, &diff, &index, store.layer_limits.entries)
+        .map_err(|source| LoadError::Layer { path: path.clone(), member: member.clone(), source })?;
     let (actual_diff_id, _) = tar_stream.finish().map_err(read_err)?;
-    let (actual_digest, actual_size) = blob.into_inner().finish().map_err(read_err)?;
+    let (actual_digest, actual_size) = blob.inner.into_inner().finish().map_err(read_err)?;
 
     if let Some((digest, size)) = &lp.expected {
         check_blob(&path, "layer", &member, (digest, *size), (actual_digest.clone(), actual_size))?;
     }
     check_blob(&path, "uncompressed layer", &member, (&diff_id, 0), (actual_diff_id, 0))?;
-    let meta =
-        LayerMeta { diff_id: diff_id.clone(), unpacked_size: report.unpacked_size, entries: report.entries.len() };
-    store.commit_layer(staging, &meta, &report.entries)?;
+    let meta = LayerMeta { diff_id: diff_id.clone(), unpacked_size: report.unpacked_size, entries: report.entries };
+    store.commit_layer(staging, &meta)?;
     let media_type = lp.media_type.unwrap_or_else(|| docker_media_type(matches!(compression, Compression::Gzip)));
     Ok((LayerRef { digest: actual_digest, diff_id, media_type, size: actual_size }, meta))
 }

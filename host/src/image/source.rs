@@ -20,6 +20,33 @@ pub enum SourceError {
         "{0} is a compressed tarball; sbx loads uncompressed docker-archive and oci-archive files (decompress it first)"
     )]
     Compressed(PathBuf),
+    #[error("{path} is {kind}, not a regular file; give an image archive or an OCI layout directory")]
+    NotAFile { path: PathBuf, kind: &'static str },
+    #[error("{layout}: '{member}' leads out of the layout (a symlink); the layout is broken or hostile")]
+    Escapes { layout: PathBuf, member: String },
+}
+
+/// Opens `path` without blocking on a FIFO or following its last component, and refuses anything
+/// but a regular file (or, with `dir`, a directory): a FIFO would block, a device never end.
+fn open_plain(at: Option<&File>, path: &Path, dir: bool) -> Result<File, SourceError> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let io_err = |e: rustix::io::Errno| SourceError::Io { path: path.to_path_buf(), source: e.into() };
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let fd = match at {
+        // A member of a layout: beneath the layout's directory, whatever links it holds.
+        Some(dir) => {
+            rustix::fs::openat2(dir, path, flags, Mode::empty(), ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS)
+        }
+        None => rustix::fs::open(path, flags, Mode::empty()),
+    }
+    .map_err(io_err)?;
+    let file = File::from(fd);
+    let meta = file.metadata().map_err(|source| SourceError::Io { path: path.to_path_buf(), source })?;
+    if meta.is_file() || (dir && meta.is_dir()) {
+        return Ok(file);
+    }
+    let kind = crate::layer::fsops::kind_name(std::os::unix::fs::MetadataExt::mode(&meta));
+    Err(SourceError::NotAFile { path: path.to_path_buf(), kind })
 }
 
 /// Manifests, indexes and configs are small; a bigger one is a hostile or broken archive.
@@ -27,7 +54,7 @@ pub const SMALL_LIMIT: u64 = 16 << 20;
 
 pub enum Source {
     Tar { path: PathBuf, file: File, members: HashMap<String, (u64, u64)> },
-    Dir { path: PathBuf },
+    Dir { path: PathBuf, dir: File },
 }
 
 /// Reads one tar member with pread, so several can be open at once over the same file.
@@ -55,10 +82,10 @@ impl Read for Member<'_> {
 impl Source {
     pub fn open(path: &Path) -> Result<Source, SourceError> {
         let io_err = |source| SourceError::Io { path: path.to_path_buf(), source };
-        if path.is_dir() {
-            return Ok(Source::Dir { path: path.to_path_buf() });
+        let file = open_plain(None, path, true)?;
+        if file.metadata().map_err(io_err)?.is_dir() {
+            return Ok(Source::Dir { path: path.to_path_buf(), dir: file });
         }
-        let file = File::open(path).map_err(io_err)?;
         let mut magic = [0u8; 4];
         let n = file.read_at(&mut magic, 0).map_err(io_err)?;
         if n >= 2 && (magic[..2] == [0x1f, 0x8b] || magic == [0x28, 0xb5, 0x2f, 0xfd]) {
@@ -103,14 +130,14 @@ impl Source {
 
     pub fn path(&self) -> &Path {
         match self {
-            Source::Tar { path, .. } | Source::Dir { path } => path,
+            Source::Tar { path, .. } | Source::Dir { path, .. } => path,
         }
     }
 
     pub fn has(&self, member: &str) -> bool {
         match self {
             Source::Tar { members, .. } => members.contains_key(member),
-            Source::Dir { path } => lexical_clean(Path::new(member)).is_some_and(|m| path.join(m).is_file()),
+            Source::Dir { path, .. } => lexical_clean(Path::new(member)).is_some_and(|m| path.join(m).is_file()),
         }
     }
 
@@ -122,13 +149,25 @@ impl Source {
                 let (pos, size) = *members.get(member).ok_or_else(missing)?;
                 Ok((Box::new(Member { file, pos, end: pos + size }), size))
             }
-            Source::Dir { path } => {
-                // Member names come from the layout's own files: clean them, never follow `..`.
+            Source::Dir { path, dir } => {
+                // Member names come from the layout's own files: clean them, and open them beneath
+                // the layout whatever links it holds, as regular files only, read no further
+                // than the size they had when opened.
                 let rel = lexical_clean(Path::new(member)).ok_or_else(missing)?;
-                let full = path.join(rel);
-                let file = File::open(&full).map_err(|_| missing())?;
-                let size = file.metadata().map_err(|source| SourceError::Io { path: full, source })?.len();
-                Ok((Box::new(file), size))
+                let file = match open_plain(Some(dir), Path::new(&rel), false) {
+                    Err(SourceError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                        return Err(missing());
+                    }
+                    Err(SourceError::NotAFile { kind, .. }) => {
+                        return Err(SourceError::NotAFile { path: path.join(rel), kind });
+                    }
+                    Err(SourceError::Io { source, .. }) if source.raw_os_error() == Some(libc::EXDEV) => {
+                        return Err(SourceError::Escapes { layout: path.clone(), member: rel });
+                    }
+                    other => other?,
+                };
+                let size = file.metadata().map_err(|source| SourceError::Io { path: path.join(&rel), source })?.len();
+                Ok((Box::new(file.take(size)), size))
             }
         }
     }

@@ -61,6 +61,8 @@ pub struct LayerMeta {
 
 pub struct Store {
     root: PathBuf,
+    /// What a layer may cost to unpack into the store.
+    pub layer_limits: crate::layer::guard::Limits,
 }
 
 /// A directory under `tmp/` that is removed when dropped, unless it was renamed into place.
@@ -150,7 +152,7 @@ impl Store {
         for sub in ["blobs", "blobs/sha256", "layers", "images", "containers", "tmp", "plugins"] {
             mkdir(&root.join(sub), 0o700)?;
         }
-        Ok(Store { root: root.to_path_buf() })
+        Ok(Store { root: root.to_path_buf(), layer_limits: Default::default() })
     }
 
     pub fn root(&self) -> &Path {
@@ -290,10 +292,16 @@ impl Store {
         removed
     }
 
-    /// Records the index and metadata, then renames the staged layer into place. If another
-    /// loader got there first, its copy is kept and ours is dropped.
-    pub fn commit_layer(&self, mut staging: Staging, meta: &LayerMeta, index: &[IndexEntry]) -> Result<(), StoreError> {
-        write_atomic(&staging.path.join("index.json"), &serde_json::to_vec(index).expect("serializable"))?;
+    /// Where the unpacker writes a staged layer's index.
+    pub fn staged_index(staging: &Staging) -> PathBuf {
+        staging.path.join("index.json")
+    }
+
+    /// Records the metadata (the index is there already), then renames the staged layer into
+    /// place. If another loader got there first, its copy is kept and ours is dropped.
+    pub fn commit_layer(&self, mut staging: Staging, meta: &LayerMeta) -> Result<(), StoreError> {
+        let index = Self::staged_index(&staging);
+        File::open(&index).and_then(|f| f.sync_all()).map_err(io_err(&index))?;
         write_atomic(&staging.path.join("layer.json"), &serde_json::to_vec(meta).expect("serializable"))?;
         let dest = self.layer_dir(&meta.diff_id);
         match fs::rename(&staging.path, &dest) {
@@ -325,26 +333,46 @@ impl Store {
 
     /// Stores `record`, merging names with an existing record of the same id; a name moves from
     /// whichever image held it before, as `docker load` retags.
-    pub fn save_image(&self, mut record: ImageRecord) -> Result<ImageRecord, StoreError> {
+    pub fn save_image(&self, record: ImageRecord) -> Result<ImageRecord, StoreError> {
+        Ok(self.save_images(vec![record])?.remove(0))
+    }
+
+    /// Stores `records` as [`Store::save_image`] does one by one, reading the store's records once
+    /// (an archive of thousands of images is saved in linear time).
+    pub fn save_images(&self, records: Vec<ImageRecord>) -> Result<Vec<ImageRecord>, StoreError> {
+        use std::collections::HashMap;
         let _lock = self.lock()?;
-        for mut other in self.images()? {
-            if other.id == record.id {
-                for n in other.names.drain(..) {
-                    if !record.names.contains(&n) {
-                        record.names.push(n);
+        let mut all: HashMap<Digest, ImageRecord> = self.images()?.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let mut holder: HashMap<String, Digest> =
+            all.values().flat_map(|r| r.names.iter().map(|n| (n.clone(), r.id.clone()))).collect();
+        let mut changed = std::collections::BTreeSet::new();
+        let mut saved = Vec::with_capacity(records.len());
+        for mut record in records {
+            if let Some(existing) = all.get(&record.id) {
+                for n in &existing.names {
+                    if !record.names.contains(n) {
+                        record.names.push(n.clone());
                     }
                 }
-                continue;
             }
-            let before = other.names.len();
-            other.names.retain(|n| !record.names.contains(n));
-            if other.names.len() != before {
-                write_atomic(&self.image_path(&other.id), &serde_json::to_vec_pretty(&other).expect("serializable"))?;
+            for name in &record.names {
+                if let Some(previous) = holder.insert(name.clone(), record.id.clone()).filter(|p| *p != record.id)
+                    && let Some(other) = all.get_mut(&previous)
+                {
+                    other.names.retain(|n| n != name);
+                    changed.insert(previous);
+                }
             }
+            record.names.sort();
+            changed.insert(record.id.clone());
+            all.insert(record.id.clone(), record.clone());
+            saved.push(record);
         }
-        record.names.sort();
-        write_atomic(&self.image_path(&record.id), &serde_json::to_vec_pretty(&record).expect("serializable"))?;
-        Ok(record)
+        for id in changed {
+            let record = &all[&id];
+            write_atomic(&self.image_path(&id), &serde_json::to_vec_pretty(record).expect("serializable"))?;
+        }
+        Ok(saved.into_iter().map(|r| all[&r.id].clone()).collect())
     }
 
     /// Finds an image by name (`busybox` means `busybox:latest`) or by a unique id prefix.

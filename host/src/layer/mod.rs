@@ -1,8 +1,9 @@
 //! Layers: what a tarball's entries are ([`entry`]), and unpacking them safely into a directory of
-//! their own ([`unpack`]) with an index of the entries kept beside it.
+//! their own ([`unpack`]) with an index of the entries kept beside it, within bounds ([`guard`]).
 
 pub mod entry;
 pub mod fsops;
+pub mod guard;
 pub mod unpack;
 
 pub use entry::{EntryKind, IndexEntry};

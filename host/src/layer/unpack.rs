@@ -2,10 +2,14 @@
 //! overlayfs ones (0:0 character devices, the `trusted.overlay.opaque` and `user.overlay.opaque`
 //! xattrs) and recording an index of the entries. Nothing outside the directory can be created,
 //! changed or followed: see [`super::fsops`]. Any entry that would need it refuses the whole
-//! layer, naming the entry.
+//! layer, naming the entry. The index is written out as the entries go by (a layer of millions of
+//! entries does not grow sbx's memory with it), and a layer holds at most as many entries as its
+//! limits say. What a layer may cost in bytes is bounded in front of the tar reader (see
+//! [`super::guard`]).
 
 use super::entry::{self, EntryKind, IndexEntry, PathError, Role};
 use super::fsops::{self, WalkError};
+use super::guard;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag, UtimensatFlags, fchmod, fchmodat, futimens, mknodat, utimensat};
@@ -13,7 +17,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchown, fchownat, linkat, symlinkat};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -30,7 +34,8 @@ pub enum UnpackError {
 
 #[derive(Debug, Default)]
 pub struct UnpackReport {
-    pub entries: Vec<IndexEntry>,
+    /// How many entries the index holds.
+    pub entries: usize,
     /// Sum of the sizes of the regular files.
     pub unpacked_size: u64,
 }
@@ -46,22 +51,65 @@ fn is_allowed_xattr(name: &str) -> bool {
 /// in a container's user namespace (`userxattr`: `user.`).
 const OPAQUE_XATTRS: [&str; 2] = ["trusted.overlay.opaque", "user.overlay.opaque"];
 
-/// Unpacks the tar stream `reader` into `dest`, which must exist and be empty.
-pub fn unpack<R: Read>(reader: R, dest: &Path) -> Result<UnpackReport, UnpackError> {
+/// A read error, or the guard's refusal of an entry (see [`super::guard`]).
+fn read_error(e: io::Error) -> UnpackError {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<guard::Refused>()) {
+        Some(r) => UnpackError::Entry { entry: r.entry.clone(), reason: r.reason.clone() },
+        None => UnpackError::Read(e),
+    }
+}
+
+/// Unpacks the tar stream `reader` into `dest`, which must exist and be empty, and writes the
+/// index of its entries to `index` (a JSON array).
+pub fn unpack<R: Read>(reader: R, dest: &Path, index: &Path, max_entries: usize) -> Result<UnpackReport, UnpackError> {
     let root = File::open(dest)
         .map(OwnedFd::from)
         .map_err(|e| UnpackError::Dest(dest.to_path_buf(), Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
-    let mut unpacker = Unpacker { root, report: UnpackReport::default(), dirs: Vec::new(), parent: None };
+    let index_error =
+        |e: io::Error| UnpackError::Dest(index.to_path_buf(), Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+    let out = io::BufWriter::new(File::create(index).map_err(index_error)?);
+    let mut unpacker = Unpacker {
+        root,
+        report: UnpackReport::default(),
+        dirs: Vec::new(),
+        parent: None,
+        index: Index::new(out),
+        max_entries,
+    };
     let mut archive = tar::Archive::new(reader);
-    for item in archive.entries().map_err(UnpackError::Read)? {
-        let mut item = item.map_err(UnpackError::Read)?;
+    for item in archive.entries().map_err(read_error)? {
+        let mut item = item.map_err(read_error)?;
         let raw = item.path_bytes().into_owned();
         unpacker
             .entry(&mut item)
             .map_err(|reason| UnpackError::Entry { entry: String::from_utf8_lossy(&raw).into_owned(), reason })?;
     }
     unpacker.finish()?;
+    unpacker.index.finish().map_err(index_error)?;
     Ok(unpacker.report)
+}
+
+/// The index as a JSON array, written an entry at a time.
+struct Index {
+    out: io::BufWriter<File>,
+    first: bool,
+}
+
+impl Index {
+    fn new(out: io::BufWriter<File>) -> Index {
+        Index { out, first: true }
+    }
+
+    fn push(&mut self, e: &IndexEntry) -> io::Result<()> {
+        self.out.write_all(if self.first { b"[" } else { b"," })?;
+        self.first = false;
+        serde_json::to_writer(&mut self.out, e).map_err(io::Error::other)
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        self.out.write_all(if self.first { b"[]" } else { b"]" })?;
+        self.out.flush()
+    }
 }
 
 struct Unpacker {
@@ -69,8 +117,12 @@ struct Unpacker {
     report: UnpackReport,
     /// Directories whose mtime is set at the end (adding children changes it).
     dirs: Vec<(PathBuf, i64)>,
-    /// The last parent directory opened: entries come grouped by directory, so this saves a walk.
+    /// The last parent directory opened: entries come grouped by directory, so this saves a walk,
+    /// and a directory just made is the parent of the entries that follow it (so a tree nested
+    /// thousands deep is opened one level at a time, not walked from the root for each entry).
     parent: Option<(PathBuf, OwnedFd)>,
+    index: Index,
+    max_entries: usize,
 }
 
 type EntryResult = Result<(), String>;
@@ -93,9 +145,15 @@ fn split(path: &Path) -> (&Path, &OsStr) {
 
 impl Unpacker {
     fn parent_fd(&mut self, dir: &Path) -> Result<BorrowedFd<'_>, String> {
-        let hit = matches!(&self.parent, Some((p, _)) if p == dir);
-        if !hit {
-            let fd = fsops::open_dir(self.root.as_fd(), dir, true).map_err(walk_error)?;
+        let opened = match &self.parent {
+            Some((p, _)) if p == dir => None,
+            Some((p, fd)) if dir.starts_with(p) => {
+                let below = dir.strip_prefix(p).expect("checked");
+                Some(fsops::open_dir(fd.as_fd(), below, true).map_err(walk_error)?)
+            }
+            _ => Some(fsops::open_dir(self.root.as_fd(), dir, true).map_err(walk_error)?),
+        };
+        if let Some(fd) = opened {
             self.parent = Some((dir.to_path_buf(), fd));
         }
         Ok(self.parent.as_ref().map(|(_, fd)| fd.as_fd()).expect("parent was just set"))
@@ -171,8 +229,11 @@ impl Unpacker {
                 self.report.unpacked_size += size;
             }
         }
-        self.report.entries.push(record);
-        Ok(())
+        self.report.entries += 1;
+        if self.report.entries > self.max_entries {
+            return Err(format!("is one entry more than the {} a layer may hold", self.max_entries));
+        }
+        self.index.push(&record).map_err(|e| format!("cannot be recorded in the index: {e}"))
     }
 
     /// Clears `name` in its parent so a new inode can be made there, unless both are directories.
@@ -212,6 +273,7 @@ impl Unpacker {
         meta.apply_fd(fd.as_fd())?;
         set_xattrs(fd.as_fd(), xattrs)?;
         self.dirs.push((path.to_path_buf(), meta.mtime));
+        self.parent = Some((path.to_path_buf(), fd));
         Ok(())
     }
 
