@@ -61,6 +61,7 @@ mod nr {
 }
 
 fn errno() -> String {
+    // SAFETY: errno is this thread's; strerror returns a NUL-terminated static string.
     unsafe {
         let e = *__errno_location();
         let s = std::ffi::CStr::from_ptr(strerror(e).cast());
@@ -188,6 +189,7 @@ fn device() -> Outcome {
     let mut why = Vec::new();
     for (name, major, minor) in [("kmsg", 1i64, 11i64), ("loop-control", 10, 237), ("cpu_dma_latency", 10, 259)] {
         let path = format!("/tmp/probe-{name}");
+        // SAFETY: a raw syscall with a NUL-terminated path that lives across the call.
         unsafe { syscall(nr::MKNODAT, -100i64, c(&path).as_ptr(), 0o20600i64, (major << 8) | minor) };
         match std::fs::File::open(&path) {
             Ok(_) => return Err(format!("opened a node of the host's {name} ({major}:{minor})")),
@@ -201,6 +203,8 @@ fn attempt(name: &str, host_pid: i64, host_file: &str) -> Outcome {
     let null = std::ptr::null::<u8>();
     let mut zeros = [0u8; 256];
     let z = zeros.as_mut_ptr();
+    // SAFETY: raw syscalls the kernel must refuse; every pointer passed is to a live local (the
+    // zeroed buffer `z`, NUL-terminated strings) or null. A probe may try anything, and does.
     unsafe {
         match name {
             "keyctl" => call(syscall(nr::KEYCTL, 1i64, null), "keyctl(JOIN_SESSION_KEYRING)"),

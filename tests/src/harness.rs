@@ -61,6 +61,7 @@ fn build_escape_probe() -> Vec<u8> {
 /// True when the test can run. Without root it is skipped, except under CI, where a skip would
 /// hide a suite that did not run: there it fails.
 pub fn is_root() -> bool {
+    // SAFETY: getuid(2) takes nothing and cannot fail.
     let root = unsafe { libc::getuid() } == 0;
     if !root {
         assert!(std::env::var_os("CI").is_none(), "integration tests need root, and CI is set: refusing to skip");

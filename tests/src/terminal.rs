@@ -21,8 +21,10 @@ impl Terminal {
     pub fn open(rows: u16, cols: u16) -> Terminal {
         let (mut master, mut slave) = (0, 0);
         let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: openpty fills the two live ints and reads the live `size`; no name is asked for.
         let ret = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) };
         assert_eq!(ret, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: openpty just made both descriptors; each goes to exactly one owner here.
         unsafe {
             libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC);
             libc::fcntl(slave, libc::F_SETFD, libc::FD_CLOEXEC);
@@ -34,6 +36,7 @@ impl Terminal {
     /// stdin, stdout and stderr.
     pub fn spawn(&self, mut cmd: Command) -> Child {
         let slave = self.slave.as_raw_fd();
+        // SAFETY: between fork and exec the closure only makes async-signal-safe syscalls.
         unsafe {
             cmd.pre_exec(move || {
                 libc::setsid();
@@ -48,8 +51,11 @@ impl Terminal {
     }
 
     pub fn settings(&self) -> Settings {
+        // SAFETY: termios is plain data for which all zeros is valid.
         let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: tcgetattr fills the live `t`.
         assert_eq!(unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut t) }, 0);
+        // SAFETY: the bytes of `t`, a plain-data struct that lives across the borrow.
         let bytes = unsafe { std::slice::from_raw_parts((&t as *const libc::termios).cast::<u8>(), size_of_val(&t)) };
         bytes.to_vec()
     }
@@ -57,6 +63,7 @@ impl Terminal {
     /// Sets the window size (the kernel tells the terminal's foreground process group).
     pub fn resize(&self, rows: u16, cols: u16) {
         let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: TIOCSWINSZ reads the live `size`.
         assert_eq!(unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) }, 0);
     }
 
@@ -79,6 +86,7 @@ impl Terminal {
                 return Err(text);
             }
             let mut pfd = libc::pollfd { fd: self.master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            // SAFETY: poll reads and fills the one live pollfd.
             if unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(1000) as i32) } > 0 {
                 match (&self.master).read(&mut buf) {
                     Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),

@@ -195,6 +195,7 @@ fn a_killed_monitor_leaves_a_dead_container_that_rm_cleans() {
     let pid = v[0]["State"]["Pid"].as_i64().unwrap();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let ppid: i32 = stat.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    // SAFETY: kill(2) takes two integers.
     unsafe { libc::kill(ppid, libc::SIGKILL) };
     wait_for("the container to die with its monitor", || !std::path::Path::new(&format!("/proc/{pid}")).exists());
     wait_for("ps to say Dead", || s.sbx(&["ps", "-a"]).stdout.contains("Dead"));
@@ -328,6 +329,7 @@ fn a_killed_sbx_leaves_a_dead_container_that_rm_cleans() {
     let s = Sandbox::with_busybox();
     let mut sbx = s.command(&["run", "--name", "fg", "busybox", "sleep", "100"]).spawn().unwrap();
     wait_for("the container to run", || s.sbx(&["inspect", "fg"]).stdout.contains("\"Running\": true"));
+    // SAFETY: kill(2) takes two integers.
     unsafe { libc::kill(sbx.id() as i32, libc::SIGKILL) };
     let _ = sbx.wait();
     wait_for("ps to say Dead", || s.sbx(&["ps", "-a"]).stdout.contains("Dead"));

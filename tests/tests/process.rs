@@ -143,6 +143,7 @@ fn sig_proxy_forwards_sbxs_signals_unless_told_not_to() {
             })
         });
         std::thread::sleep(Duration::from_millis(200));
+        // SAFETY: kill(2) takes two integers.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);

@@ -66,6 +66,7 @@ fn in_its_own_cgroup_and_killed_by_a_signal_is_128_plus_n() {
 }
 
 fn nix_kill(pid: i32, sig: i32) {
+    // SAFETY: kill(2) takes two integers.
     assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
 }
 

@@ -30,7 +30,8 @@ pub struct MonitorArgs {
 }
 
 pub fn monitor(store: &Store, args: MonitorArgs, config: Option<&Path>) -> i32 {
-    // The descriptor was left open for us by the sbx that started this monitor.
+    // SAFETY: the sbx that started this monitor left this descriptor open for it alone, and
+    // nothing else here owns or closes it.
     let report = unsafe { OwnedFd::from_raw_fd(args.report_fd) };
     let mut specs = match super::config::resolve(config) {
         Ok(c) => c.plugins,
@@ -87,6 +88,8 @@ pub fn start_detached(
         let errors = File::create(dir.join("monitor.log"))?;
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(errors);
         // Its own session: no terminal signal of the launching shell reaches it.
+        // SAFETY: the closure only calls setsid(2), which is async-signal-safe, between fork and
+        // exec.
         unsafe {
             cmd.pre_exec(|| {
                 libc::setsid();

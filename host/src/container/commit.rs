@@ -24,7 +24,7 @@ use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{Mode, SFlag, fstatat};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 fn io(e: Errno) -> std::io::Error {
@@ -84,7 +84,9 @@ impl Upper<'_> {
 /// Appends the tree of the open directory `fd` (as `prefix`) to `tar`, without following links.
 fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, prefix: &str) -> std::io::Result<()> {
     let mut dir = Dir::from_fd(fd).map_err(io)?;
-    let at = unsafe { BorrowedFd::borrow_raw(dir.as_raw_fd()) };
+    // The directory's descriptor for the *at calls, beside the listing that holds the original.
+    let at_fd = dir.as_fd().try_clone_to_owned()?;
+    let at = at_fd.as_fd();
     let mut names: Vec<std::ffi::CString> = dir
         .iter()
         .filter_map(Result::ok)
@@ -122,10 +124,8 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
                     std::io::empty(),
                 )?;
                 let mut opaque = [0u8; 1];
-                let n = unsafe {
-                    libc::fgetxattr(sub.as_raw_fd(), upper.opaque_xattr().as_ptr(), opaque.as_mut_ptr().cast(), 1)
-                };
-                if n == 1 && opaque[0] == b'y' {
+                let n = rustix::fs::fgetxattr(&sub, upper.opaque_xattr(), &mut opaque);
+                if n == Ok(1) && opaque[0] == b'y' {
                     tar.append_data(
                         &mut upper.header(tar::EntryType::Regular, &st, 0),
                         format!("{path}/.wh..wh..opq"),

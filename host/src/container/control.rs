@@ -31,6 +31,8 @@ pub fn signal_number(text: &str) -> Result<i32, ControlError> {
 
 fn send(name: &str, pid: Option<i32>, signal: i32) -> Result<(), ControlError> {
     let pid = pid.ok_or_else(|| ControlError::NotRunning(name.to_string()))?;
+    // Any signal number, realtime ones included (nix's Signal names only the classic ones).
+    // SAFETY: kill(2) takes two integers and touches no memory of this process.
     let r = unsafe { libc::kill(pid, signal) };
     if r != 0 {
         return Err(ControlError::Signal { name: name.to_string(), errno: nix::errno::Errno::last() });

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{Mode, SFlag, fstatat};
 use std::collections::BTreeSet;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,9 +93,10 @@ pub fn size(dir: &Path) -> u64 {
 
 fn walk_fd(fd: OwnedFd, prefix: &str, out: &mut Vec<Walked>) -> Result<(), Errno> {
     let mut dir = Dir::from_fd(fd)?;
-    let raw = dir.as_raw_fd();
-    // The directory stays open while `dir` lives.
-    let at = unsafe { BorrowedFd::borrow_raw(raw) };
+    // The directory's own descriptor, borrowed past `dir`'s iterator: cloned, as nix's Dir lends
+    // it to one user at a time.
+    let at_fd = dir.as_fd().try_clone_to_owned().map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
+    let at = at_fd.as_fd();
     let names: Vec<std::ffi::CString> = dir
         .iter()
         .filter_map(Result::ok)

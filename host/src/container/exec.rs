@@ -110,9 +110,8 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     ];
     // A process cannot move itself into a PID namespace; its next child is born there.
     let pid_ns = open("pid")?;
-    if unsafe { libc::setns(pid_ns.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
-        return Err(RunError::Spawn(SpawnError::Start(std::io::Error::last_os_error())));
-    }
+    nix::sched::setns(&pid_ns, nix::sched::CloneFlags::CLONE_NEWPID)
+        .map_err(|e| RunError::Spawn(SpawnError::Start(e.into())))?;
     let entry = cgroup::entry_of(&cgroup::existing(&record.id))?;
     let (clone_into, tasks) = entry.raw();
     let start_error = |e| RunError::Spawn(SpawnError::Start(e));

@@ -28,7 +28,7 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
             return Err(RemoveError::Running(record.name));
         }
         if let Some(pid) = record.pid {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
         // The sbx that runs it records the end and removes the cgroup; let it finish first.
         state::wait_stopped(&dir, Some(std::time::Duration::from_secs(10)));

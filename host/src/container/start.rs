@@ -85,16 +85,22 @@ static CONTAINER_PID: AtomicI32 = AtomicI32::new(0);
 extern "C" fn forward_signal(sig: libc::c_int) {
     let pid = CONTAINER_PID.load(Ordering::Relaxed);
     if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe and takes two integers.
         unsafe { libc::kill(pid, sig) };
     }
 }
 
 fn forward_signals() {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
-        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        action.sa_sigaction = forward_signal as *const () as usize;
-        action.sa_flags = libc::SA_RESTART;
-        unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) };
+        let handler = nix::sys::signal::SigHandler::Handler(forward_signal);
+        let action = nix::sys::signal::SigAction::new(
+            handler,
+            nix::sys::signal::SaFlags::SA_RESTART,
+            nix::sys::signal::SigSet::empty(),
+        );
+        let sig = nix::sys::signal::Signal::try_from(sig).expect("classic signals");
+        // SAFETY: the handler only reads an atomic and calls kill(2), both async-signal-safe.
+        let _ = unsafe { nix::sys::signal::sigaction(sig, &action) };
     }
 }
 
@@ -108,7 +114,7 @@ fn warn(e: impl std::fmt::Display) {
 fn lock_running(dir: &Path, name: &str) -> Result<File, RunError> {
     let path = dir.join(state::RUN_LOCK);
     let f = File::create(&path).map_err(|source| RunError::ContainerDir { path: path.clone(), source })?;
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
         return Err(RunError::AlreadyRunning(name.to_string()));
     }
     Ok(f)

@@ -160,8 +160,7 @@ pub const RUN_LOCK: &str = "running.lock";
 /// with the process, so a record left "running" by a killed sbx is not believed.
 pub fn is_running(dir: &Path) -> bool {
     let Ok(f) = std::fs::File::open(dir.join(RUN_LOCK)) else { return false };
-    use std::os::fd::AsRawFd;
-    (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) }) != 0
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared).is_err()
 }
 
 /// Waits until the container in `dir` no longer runs; false if `timeout` passed first. Without a
@@ -170,10 +169,7 @@ pub fn is_running(dir: &Path) -> bool {
 pub fn wait_stopped(dir: &Path, timeout: Option<std::time::Duration>) -> bool {
     let Some(timeout) = timeout else {
         let Ok(f) = std::fs::File::open(dir.join(RUN_LOCK)) else { return true };
-        use std::os::fd::AsRawFd;
-        while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH) } != 0
-            && nix::errno::Errno::last() == nix::errno::Errno::EINTR
-        {}
+        while rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared) == Err(rustix::io::Errno::INTR) {}
         return true;
     };
     let start = std::time::Instant::now();

@@ -26,6 +26,7 @@ pub fn receive(socket: &OwnedFd) -> std::io::Result<OwnedFd> {
         if let ControlMessageOwned::ScmRights(fds) = cmsg
             && let Some(fd) = fds.first()
         {
+            // SAFETY: SCM_RIGHTS gave this process a new descriptor that nothing else owns.
             return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
         }
     }
@@ -42,7 +43,8 @@ pub fn size() -> (u16, u16) {
 }
 
 fn size_of_fd(fd: i32) -> Option<(u16, u16)> {
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: ioctl(2) fills `ws`, a live winsize; a descriptor that is not a terminal is an error.
     (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
@@ -51,9 +53,11 @@ static MASTER: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn resize(_: libc::c_int) {
     let master = MASTER.load(Ordering::Relaxed);
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
     for fd in [0, 1] {
+        // SAFETY: ioctl(2) on `ws`, a live winsize on this stack; async-signal-safe.
         if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 {
+            // SAFETY: as above; `master` is the terminal sbx relays, or -1 (an error, harmless).
             unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &ws) };
             return;
         }
@@ -87,18 +91,19 @@ impl Drop for RawMode {
 /// container's PID namespace, where sbx can make no more threads.
 pub fn while_attached<T>(master: Option<OwnedFd>, pid: i32, stdin: bool, wait: impl FnOnce() -> T) -> T {
     if let Some(master) = master {
-        let ended = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if ended < 0 {
-            eprintln!("sbx: warning: cannot watch process {pid}: {}", std::io::Error::last_os_error());
-        } else {
-            let ended = unsafe { OwnedFd::from_raw_fd(ended as i32) };
+        let process = rustix::process::Pid::from_raw(pid).expect("a child's pid is positive");
+        let ended = rustix::process::pidfd_open(process, rustix::process::PidfdFlags::empty());
+        if let Err(e) = &ended {
+            eprintln!("sbx: warning: cannot watch process {pid}: {}", std::io::Error::from(*e));
+        }
+        if let Ok(ended) = ended {
             let master = File::from(master);
             MASTER.store(master.as_raw_fd(), Ordering::Relaxed);
             if is_terminal(std::io::stdin().as_fd()) || is_terminal(std::io::stdout().as_fd()) {
-                let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-                action.sa_sigaction = resize as *const () as usize;
-                action.sa_flags = libc::SA_RESTART;
-                unsafe { libc::sigaction(libc::SIGWINCH, &action, std::ptr::null_mut()) };
+                use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+                let action = SigAction::new(SigHandler::Handler(resize), SaFlags::SA_RESTART, SigSet::empty());
+                // SAFETY: the handler reads an atomic and makes two ioctls, all async-signal-safe.
+                let _ = unsafe { sigaction(Signal::SIGWINCH, &action) };
             }
             let raw = if stdin { RawMode::enter() } else { None };
             relay(&master, &ended, stdin);

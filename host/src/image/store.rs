@@ -8,7 +8,6 @@ use crate::layer::IndexEntry;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -162,9 +161,7 @@ impl Store {
     pub fn lock(&self) -> Result<StoreLock, StoreError> {
         let path = self.root.join("lock");
         let f = File::options().create(true).append(true).open(&path).map_err(io_err(&path))?;
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(io_err(&path)(io::Error::last_os_error()));
-        }
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive).map_err(|e| io_err(&path)(e.into()))?;
         Ok(StoreLock(f))
     }
 

@@ -228,7 +228,7 @@ mod tests {
             [
                 "pdeathsig 9",
                 "sethostname box",
-                "mount - / - 0x44000 -",
+                "make_root_private",
                 "set_ids 1000 1000 [1000]",
                 "cloexec_from 3",
                 "exec /usr/bin/sh"
@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn a_failed_mount_stops_before_ids_change() {
-        let rec = Recorder { fail_on: vec![("mount".into(), Errno::EPERM)], ..Default::default() };
+        let rec = Recorder { fail_on: vec![("make_root_private".into(), Errno::EPERM)], ..Default::default() };
         assert_eq!(run(&plan(&["/bin/sh"]), &rec), (Phase::Mounts, 0, Errno::EPERM));
         assert!(!rec.lines().iter().any(|l| l.starts_with("set_ids")));
     }

@@ -110,6 +110,8 @@ const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 
 fn bpf(cmd: libc::c_long, attr: &[u64; 16]) -> io::Result<libc::c_long> {
+    // SAFETY: `attr` is a live, zero-padded union bpf_attr of the size passed; the pointers it
+    // holds (instructions, license) outlive the call.
     let ret = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_ptr(), size_of_val(attr)) };
     if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
 }
@@ -123,6 +125,7 @@ pub fn attach(cgroup: &std::fs::File, program: &[Insn]) -> io::Result<()> {
     load[0] = u64::from(BPF_PROG_TYPE_CGROUP_DEVICE) | (program.len() as u64) << 32;
     load[1] = program.as_ptr() as u64;
     load[2] = license.as_ptr() as u64;
+    // SAFETY: BPF_PROG_LOAD returned a new descriptor that nothing else owns.
     let prog = unsafe { OwnedFd::from_raw_fd(bpf(BPF_PROG_LOAD, &load)? as i32) };
     // For BPF_PROG_ATTACH: target_fd, attach_bpf_fd, attach_type, attach_flags.
     let mut at = [0u64; 16];

@@ -12,7 +12,6 @@ use super::userns;
 use nix::errno::Errno;
 use nix::unistd::Pid;
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -85,6 +84,8 @@ pub fn enter() -> Result<(), RootlessError> {
     let gids = range("/etc/subgid", &name, uid.as_raw())?;
     let parent = nix::unistd::getpid();
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(RootlessError::Unshare)?;
+    // SAFETY: sbx is single-threaded here (enter runs before anything starts a thread), so the
+    // child may run ordinary code: it reads a pipe, runs newuidmap and newgidmap, and exits.
     let mapper = match unsafe { nix::unistd::fork() }.map_err(RootlessError::Unshare)? {
         nix::unistd::ForkResult::Child => {
             drop(ready_w);
@@ -95,6 +96,7 @@ pub fn enter() -> Result<(), RootlessError> {
                     .and_then(|()| map_with("newgidmap", parent, gid.as_raw(), gids))
                     .map_err(|e| eprintln!("sbx: {e}"))
                     .is_ok();
+            // SAFETY: _exit ends the child without running the parent's destructors or atexit.
             unsafe { libc::_exit(if mapped { 0 } else { 1 }) };
         }
         nix::unistd::ForkResult::Parent { child } => child,
@@ -127,7 +129,7 @@ pub fn join(pid: i32) -> Result<(), RootlessError> {
     let err = |errno| RootlessError::Join { pid, errno };
     let ns =
         File::open(format!("/proc/{pid}/ns/user")).map_err(|e| err(Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
-    Errno::result(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWUSER) }).map(drop).map_err(err)
+    nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWUSER).map_err(err)
 }
 
 #[cfg(test)]

@@ -79,6 +79,21 @@ fn pipe() -> Result<(File, File), SpawnError> {
     Ok((File::from(r), File::from(w)))
 }
 
+/// The bytes of three words, as the report pipe carries them.
+fn bytes_of(words: &[u32; 3]) -> [u8; 12] {
+    let mut out = [0u8; 12];
+    for (chunk, w) in out.chunks_mut(4).zip(words) {
+        chunk.copy_from_slice(&w.to_ne_bytes());
+    }
+    out
+}
+
+/// Ends the child without running anything of the parent's (destructors, atexit handlers).
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit(2) ends the process at once; nothing after it runs.
+    unsafe { libc::_exit(code) }
+}
+
 /// Creates the child in the namespaces of `flags` (and in the v2 cgroup `cgroup` is a directory
 /// descriptor of); it waits for [`Spawned::start`].
 pub fn spawn(plan: &ChildPlan, flags: u64, cgroup: Option<i32>, sys: &dyn Syscall) -> Result<Spawned, SpawnError> {
@@ -92,45 +107,47 @@ pub fn spawn(plan: &ChildPlan, flags: u64, cgroup: Option<i32>, sys: &dyn Syscal
     // open /proc/PID/exe (sbx's binary on the host) of a child that sits in the container's PID
     // namespace before exec (`sbx exec`) or stays there as `--init` (CVE-2019-5736), nor read its
     // memory, without CAP_SYS_PTRACE.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     let args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, cgroup, ..Default::default() };
+    // SAFETY: a fork-like clone3 (no stack given, the child runs on a copy of ours): the child
+    // below makes only syscalls on data prepared before the clone (the plan) until it execs or
+    // _exits, so it takes no lock another thread of the parent may have held.
     let ret = unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, size_of::<CloneArgs>()) };
     if ret < 0 {
         return Err(SpawnError::Clone { flags, errno: Errno::last() });
     }
     if ret == 0 {
-        // The child: a copy of this process with one thread. Only syscalls from here on.
+        // The child: a copy of this process with one thread. Only syscalls from here on (rustix's
+        // calls do not allocate).
+        // The parent's ends: with ours of `go` closed, a parent that dies is a read of nothing.
+        // SAFETY: the child's copies of the parent's descriptors; the OwnedFds that name them are
+        // the parent's and are never dropped in the child, which only execs or _exits.
         unsafe {
             libc::close(go_w.as_raw_fd());
             libc::close(report_r.as_raw_fd());
         }
-        let mut byte = 0u8;
-        let n = unsafe { libc::read(go_r.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) };
-        if n != 1 {
-            unsafe { libc::_exit(125) }; // the parent gave up before starting us
+        let mut byte = [0u8];
+        if rustix::io::read(&go_r, &mut byte) != Ok(1) {
+            exit(125); // the parent gave up before starting us
         }
         let (phase, index, errno) = match child::setup(plan, sys) {
             Err(failure) => failure,
             Ok(()) if plan.pause_before_exec => {
-                unsafe { libc::write(report_w.as_raw_fd(), READY.as_ptr().cast(), size_of_val(&READY)) };
-                let n = unsafe { libc::read(go_r.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) };
-                if n != 1 {
-                    unsafe { libc::_exit(125) }; // the parent stopped us (a prestart hook said no)
+                let _ = rustix::io::write(&report_w, &bytes_of(&READY));
+                if rustix::io::read(&go_r, &mut byte) != Ok(1) {
+                    exit(125); // the parent stopped us (a prestart hook said no)
                 }
                 child::exec(plan, sys)
             }
             Ok(()) => child::exec(plan, sys),
         };
         let msg = [phase as u32, index as u32, errno as i32 as u32];
-        unsafe {
-            libc::write(report_w.as_raw_fd(), msg.as_ptr().cast(), size_of_val(&msg));
-            let code = match (phase, errno) {
-                (Phase::Exec, Errno::ENOENT) => 127,
-                (Phase::Exec, _) => 126,
-                _ => 125,
-            };
-            libc::_exit(code);
-        }
+        let _ = rustix::io::write(&report_w, &bytes_of(&msg));
+        exit(match (phase, errno) {
+            (Phase::Exec, Errno::ENOENT) => 127,
+            (Phase::Exec, _) => 126,
+            _ => 125,
+        });
     }
     drop(go_r);
     drop(report_w);

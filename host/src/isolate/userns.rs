@@ -122,12 +122,15 @@ pub fn write_maps(pid: Pid, map: &IdMap) -> Result<(), UsernsError> {
 /// its maps are written and the namespace is open, and exits.
 pub fn namespace_of(map: &IdMap) -> Result<OwnedFd, UsernsError> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(UsernsError::Create)?;
+    // SAFETY: a fork-like clone (no stack given): the child runs only the raw syscalls below and
+    // _exit, touching no lock another thread of the parent may hold.
     let pid = unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_NEWUSER | libc::SIGCHLD, 0, 0, 0, 0) };
     if pid < 0 {
         return Err(UsernsError::Create(Errno::last()));
     }
     if pid == 0 {
         // The child: waits for the parent to close its end, then goes. Only syscalls here.
+        // SAFETY: plain syscalls on descriptors the child has and a byte on its own stack.
         unsafe {
             libc::close(w.as_raw_fd());
             let mut byte = 0u8;

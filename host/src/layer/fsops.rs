@@ -154,11 +154,8 @@ pub fn remove_tree(path: &Path) -> Result<(), Errno> {
 
 /// Sets an extended attribute on an open file or directory.
 pub fn set_xattr(fd: BorrowedFd, name: &str, value: &[u8]) -> Result<(), Errno> {
-    let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
-    let ret = unsafe {
-        libc::fsetxattr(std::os::fd::AsRawFd::as_raw_fd(&fd), name.as_ptr(), value.as_ptr().cast(), value.len(), 0)
-    };
-    if ret < 0 { Err(Errno::last()) } else { Ok(()) }
+    rustix::fs::fsetxattr(fd, name, value, rustix::fs::XattrFlags::empty())
+        .map_err(|e| Errno::from_raw(e.raw_os_error()))
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]

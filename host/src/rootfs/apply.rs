@@ -23,7 +23,7 @@ fn apply_one(op: &MountOp, root: &mut Option<i32>, sys: &dyn Syscall) -> Result<
             sys.umask(*mask);
             Ok(())
         }
-        MountOp::MakeRootPrivate => sys.mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None),
+        MountOp::MakeRootPrivate => sys.make_root_private(),
         MountOp::AttachLayer { fd, path } => sys.move_mount(*fd, path),
         MountOp::EnterUsernsRoot { dir } => {
             sys.chdir(dir)?;
@@ -81,7 +81,7 @@ mod tests {
         apply(&ops(), &rec).unwrap();
         let lines = rec.lines();
         assert_eq!(lines[0], "umask 0");
-        assert_eq!(lines[1], "mount - / - 0x44000 -");
+        assert_eq!(lines[1], "make_root_private");
         assert_eq!(lines[2], "overlay /l1:/l0 upper=/u work=/w on /t");
         assert_eq!(lines[3], "mkdir /proc! 555");
         assert_eq!(lines[4], "mount proc /proc! 0xe ");

@@ -1,11 +1,12 @@
-//! The real [`Syscall`]: thin wrappers over libc. Ids are changed with raw syscalls because glibc's
-//! setuid() broadcasts to the threads it believes exist, and after a raw clone those belong to the
-//! parent.
+//! The real [`Syscall`]: thin wrappers over rustix and nix where they have the call (neither
+//! allocates), libc where they do not. Ids are changed with raw syscalls because glibc's setuid()
+//! broadcasts to the threads it believes exist, and after a raw clone those belong to the parent.
 
 use super::{FsOption, SysResult, Syscall, Target, beneath};
 use nix::errno::Errno;
 use rustix::mount::MountAttrFlags;
 use std::ffi::{CStr, CString};
+use std::os::unix::ffi::OsStrExt;
 use std::ptr;
 
 pub struct Linux;
@@ -14,39 +15,25 @@ fn check(ret: libc::c_long) -> SysResult {
     if ret < 0 { Err(Errno::last()) } else { Ok(()) }
 }
 
-fn ptr_or_null(c: Option<&CStr>) -> *const libc::c_char {
-    c.map_or(ptr::null(), CStr::as_ptr)
-}
-
 const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
 struct Fd(libc::c_int);
 
 impl Drop for Fd {
     fn drop(&mut self) {
+        // SAFETY: an Fd owns the descriptor it holds, opened by this module.
         unsafe { libc::close(self.0) };
     }
 }
 
+fn errno(e: rustix::io::Errno) -> Errno {
+    Errno::from_raw(e.raw_os_error())
+}
+
 impl Syscall for Linux {
-    fn mount(
-        &self,
-        source: Option<&CStr>,
-        target: &CStr,
-        fstype: Option<&CStr>,
-        flags: u64,
-        data: Option<&CStr>,
-    ) -> SysResult {
-        let ret = unsafe {
-            libc::mount(
-                ptr_or_null(source),
-                target.as_ptr(),
-                ptr_or_null(fstype),
-                flags as libc::c_ulong,
-                ptr_or_null(data).cast(),
-            )
-        };
-        check(ret as libc::c_long)
+    fn make_root_private(&self) -> SysResult {
+        use rustix::mount::{MountPropagationFlags, mount_change};
+        mount_change(c"/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE).map_err(errno)
     }
 
     /// Uses fsconfig `lowerdir+` (Linux 6.8), one layer at a time: mount(2) options stop at one
@@ -63,7 +50,8 @@ impl Syscall for Linux {
     }
 
     fn mount_overlay_legacy(&self, data: &CStr, target: &CStr) -> Result<i32, Errno> {
-        self.mount(Some(c"overlay"), target, Some(c"overlay"), 0, Some(data))?;
+        rustix::mount::mount(c"overlay", target, c"overlay", rustix::mount::MountFlags::empty(), data)
+            .map_err(errno)?;
         beneath::open_root(target)
     }
 
@@ -115,67 +103,81 @@ impl Syscall for Linux {
     }
 
     fn mkdir(&self, path: &CStr, mode: u32) -> SysResult {
-        match check(unsafe { libc::mkdir(path.as_ptr(), mode) } as libc::c_long) {
-            Err(Errno::EEXIST) => Ok(()),
-            other => other,
+        match rustix::fs::mkdir(path, rustix::fs::Mode::from_raw_mode(mode)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(()),
+            Err(e) => Err(errno(e)),
         }
     }
 
     fn sethostname(&self, name: &CStr) -> SysResult {
-        let bytes = name.to_bytes();
-        check(unsafe { libc::sethostname(bytes.as_ptr().cast(), bytes.len()) } as libc::c_long)
+        nix::unistd::sethostname(std::ffi::OsStr::from_bytes(name.to_bytes()))
     }
 
     fn chdir(&self, path: &CStr) -> SysResult {
-        check(unsafe { libc::chdir(path.as_ptr()) } as libc::c_long)
+        rustix::process::chdir(path).map_err(errno)
     }
 
     fn unshare(&self, flags: i32) -> SysResult {
-        check(unsafe { libc::unshare(flags) } as libc::c_long)
+        nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(flags))
     }
 
     fn setns(&self, fd: i32, nstype: i32) -> SysResult {
+        // SAFETY: setns(2) takes two integers; the descriptor is the parent's, open until we exec.
         check(unsafe { libc::setns(fd, nstype) } as libc::c_long)
     }
 
     fn loopback_up(&self) -> SysResult {
+        // SAFETY: socket(2) takes integers; its descriptor goes straight into an Fd.
         let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         check(sock as libc::c_long)?;
         let sock = Fd(sock);
+        // SAFETY: ifreq is plain data for which all zeros is valid.
         let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
         for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
             *dst = *src as libc::c_char;
         }
+        // SAFETY: SIOCGIFFLAGS fills the live `req`, whose name is NUL-terminated.
         check(unsafe { libc::ioctl(sock.0, libc::SIOCGIFFLAGS, &mut req) } as libc::c_long)?;
+        // SAFETY: SIOCGIFFLAGS just set the flags member of the union.
         unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+        // SAFETY: SIOCSIFFLAGS reads the live `req`.
         check(unsafe { libc::ioctl(sock.0, libc::SIOCSIFFLAGS, &req) } as libc::c_long)
     }
 
     fn set_ids(&self, uid: u32, gid: u32, groups: &[u32]) -> SysResult {
+        // SAFETY: the kernel reads `groups.len()` ids from the live slice (rustix's wrapper would
+        // want them copied into Gids, an allocation the child may not make).
         check(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })?;
-        check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })?;
-        check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })
+        use rustix::thread::{Gid, Uid, set_thread_res_gid, set_thread_res_uid};
+        let (gid, uid) = (Gid::from_raw(gid), Uid::from_raw(uid));
+        set_thread_res_gid(gid, gid, gid).map_err(errno)?;
+        set_thread_res_uid(uid, uid, uid).map_err(errno)
     }
 
     fn dup2(&self, from: i32, to: i32) -> SysResult {
+        // SAFETY: dup2(2) on two integers; `from` is the parent's, open until we exec.
         check(unsafe { libc::dup2(from, to) } as libc::c_long)
     }
 
     fn umask(&self, mask: u32) {
-        unsafe { libc::umask(mask) };
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
     }
 
     fn join_cgroup(&self, tasks: i32) -> SysResult {
+        // SAFETY: writes one byte of a literal to the parent's open `tasks` descriptor.
         check(unsafe { libc::write(tasks, c"0".as_ptr().cast(), 1) } as libc::c_long)
     }
 
     fn reset_signals(&self) {
         for sig in 1..libc::SIGRTMAX() {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                // SAFETY: restoring the default action installs no handler of ours.
                 unsafe { libc::signal(sig, libc::SIG_DFL) };
             }
         }
+        // SAFETY: sigset_t is plain data for which all zeros is valid.
         let mut none: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: the live, emptied set unblocks every signal.
         unsafe {
             libc::sigemptyset(&mut none);
             libc::sigprocmask(libc::SIG_SETMASK, &none, ptr::null_mut());
@@ -183,10 +185,12 @@ impl Syscall for Linux {
     }
 
     fn set_parent_death_signal(&self, signal: i32) -> SysResult {
-        check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) } as libc::c_long)
+        let signal = rustix::process::Signal::from_named_raw(signal);
+        rustix::process::set_parent_process_death_signal(signal).map_err(errno)
     }
 
     fn cloexec_from(&self, first: u32) -> SysResult {
+        // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only marks descriptors; none is closed.
         check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })
     }
 
@@ -199,6 +203,7 @@ impl Syscall for Linux {
             if keep & (1 << cap) != 0 {
                 continue;
             }
+            // SAFETY: prctl(2) with integers only.
             match check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } as libc::c_long) {
                 // Past the kernel's last capability.
                 Err(Errno::EINVAL) => break,
@@ -209,47 +214,37 @@ impl Syscall for Linux {
     }
 
     fn set_caps(&self, caps: u64) -> SysResult {
-        #[repr(C)]
-        struct Header {
-            version: u32,
-            pid: i32,
-        }
-        #[repr(C)]
-        #[derive(Clone, Copy)]
-        struct Data {
-            effective: u32,
-            permitted: u32,
-            inheritable: u32,
-        }
-        const VERSION_3: u32 = 0x2008_0522;
-        let header = Header { version: VERSION_3, pid: 0 };
-        let word = |i: u32| Data {
-            effective: (caps >> (32 * i)) as u32,
-            permitted: (caps >> (32 * i)) as u32,
-            inheritable: 0,
-        };
-        let data = [word(0), word(1)];
-        check(unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) })
+        use rustix::thread::{CapabilitySet, CapabilitySets, set_capabilities};
+        let caps = CapabilitySet::from_bits_retain(caps);
+        let sets = CapabilitySets { effective: caps, permitted: caps, inheritable: CapabilitySet::empty() };
+        set_capabilities(None, sets).map_err(errno)
     }
 
     fn open_terminal(&self, socket: i32, uid: u32, rows: u16, cols: u16) -> SysResult {
+        // SAFETY: open(2) of a NUL-terminated literal; the descriptor goes straight into an Fd.
         let master = unsafe { libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
         check(master.into())?;
         let master = Fd(master);
         let unlock: libc::c_int = 0;
+        // SAFETY: TIOCSPTLCK reads the live int `unlock`.
         check(unsafe { libc::ioctl(master.0, libc::TIOCSPTLCK, &unlock) }.into())?;
         if rows > 0 && cols > 0 {
             let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+            // SAFETY: TIOCSWINSZ reads the live `size`.
             check(unsafe { libc::ioctl(master.0, libc::TIOCSWINSZ, &size) }.into())?;
         }
         // The peer straight from the master: no path to build, none an image could redirect.
+        // SAFETY: TIOCGPTPEER takes flags and returns a new descriptor, which goes into an Fd.
         let slave = unsafe { libc::ioctl(master.0, libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY) };
         check(slave.into())?;
         let slave = Fd(slave);
+        // SAFETY: fchown(2) of our own descriptor, integers only.
         check(unsafe { libc::fchown(slave.0, uid, u32::MAX) }.into())?;
-        check(unsafe { libc::setsid() }.into())?;
+        nix::unistd::setsid()?;
+        // SAFETY: TIOCSCTTY takes an integer argument.
         check(unsafe { libc::ioctl(slave.0, libc::TIOCSCTTY, 0) }.into())?;
         for to in 0..3 {
+            // SAFETY: dup2(2) of our own descriptor onto stdin, stdout and stderr.
             check(unsafe { libc::dup2(slave.0, to) }.into())?;
         }
         if slave.0 < 3 {
@@ -259,16 +254,19 @@ impl Syscall for Linux {
     }
 
     fn no_new_privs(&self) -> SysResult {
-        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.into())
+        rustix::thread::set_no_new_privs(true).map_err(errno)
     }
 
     fn seccomp(&self, program: &[u64]) -> SysResult {
         let prog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr().cast_mut().cast() };
+        // SAFETY: the kernel reads `prog.len` instructions from the live `program`, which `prog`
+        // points to.
         check(unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog) })
     }
 
     fn set_rlimit(&self, resource: i32, soft: u64, hard: u64) -> SysResult {
         let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+        // SAFETY: setrlimit(2) reads the live `limit`.
         check(unsafe { libc::setrlimit(resource as _, &limit) }.into())
     }
 
@@ -278,6 +276,8 @@ impl Syscall for Linux {
 
     fn exec(&self, path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
         debug_assert!(argv.last().is_some_and(|p| p.is_null()) && envp.last().is_some_and(|p| p.is_null()));
+        // SAFETY: the path is NUL-terminated and both arrays are NULL-terminated arrays of
+        // NUL-terminated strings the plan keeps alive (see child::Exec).
         unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
         Errno::last()
     }
@@ -289,13 +289,17 @@ fn send_fd(socket: i32, fd: i32) -> SysResult {
     let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
     // Room for one cmsghdr and one int, aligned as cmsghdr must be.
     let mut control = [0u64; 4];
+    // SAFETY: CMSG_SPACE is arithmetic on its argument.
     let space = unsafe { libc::CMSG_SPACE(size_of::<i32>() as u32) } as usize;
     debug_assert!(space <= size_of_val(&control));
+    // SAFETY: msghdr is plain data for which all zeros is valid.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = space;
+    // SAFETY: `control` holds `space` bytes, room for the first header and one int, so
+    // CMSG_FIRSTHDR is not null and CMSG_DATA points inside `control`.
     unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
@@ -303,5 +307,6 @@ fn send_fd(socket: i32, fd: i32) -> SysResult {
         (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<i32>() as u32) as usize;
         ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<i32>(), fd);
     }
+    // SAFETY: `msg` and every buffer it points to are live for the call.
     check(unsafe { libc::sendmsg(socket, &msg, libc::MSG_NOSIGNAL) } as libc::c_long)
 }

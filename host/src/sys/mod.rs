@@ -77,15 +77,8 @@ impl Target {
 pub type FsOption = (CString, Option<CString>);
 
 pub trait Syscall {
-    /// mount(2); `None` stands for a NULL argument.
-    fn mount(
-        &self,
-        source: Option<&CStr>,
-        target: &CStr,
-        fstype: Option<&CStr>,
-        flags: u64,
-        data: Option<&CStr>,
-    ) -> SysResult;
+    /// Makes every mount below `/` private: mount events stop reaching the host.
+    fn make_root_private(&self) -> SysResult;
     /// An overlay of `lowers` (top first) with `upper` and `work`, mounted on `target`; with
     /// `userxattr`, overlayfs keeps its metadata in `user.overlay.*` xattrs. Returns a descriptor
     /// of the overlay's root: every later [`Target`] is resolved beneath it.
