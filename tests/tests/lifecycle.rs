@@ -43,11 +43,7 @@ fn one_start_at_a_time() {
     assert_eq!(r.code, 0, "{r:?}");
     let mut first = s.command(&["start", "-a", "slow"]).spawn().unwrap();
     let record = s.root.join("containers").join(r.stdout.trim()).join("container.json");
-    let started = Instant::now();
-    while !std::fs::read_to_string(&record).unwrap().contains("\"running\"") {
-        assert!(started.elapsed() < Duration::from_secs(10), "the first start never ran");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for("the first start to run", || std::fs::read_to_string(&record).unwrap().contains("\"running\""));
     let r = s.sbx(&["start", "-a", "slow"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("container slow is already running"), "{r:?}");
@@ -151,11 +147,11 @@ fn detached_containers_log_stop_and_wait_with_dockers_exit_codes() {
         "busybox",
         "sh",
         "-c",
-        "trap 'exit 42' TERM; while true; do sleep 0.1; done",
+        "trap 'exit 42' TERM; echo trapped; while true; do sleep 0.1; done",
     ]);
     assert_eq!(r.code, 0, "{r:?}");
-    std::thread::sleep(Duration::from_millis(300));
     assert!(s.sbx(&["ps"]).stdout.contains("polite"), "it runs after sbx returned");
+    wait_for("the trap to be set", || s.sbx(&["logs", "polite"]).stdout.contains("trapped"));
     assert_eq!(s.sbx(&["stop", "polite"]).stdout, "polite\n");
     assert_eq!(s.sbx(&["wait", "polite"]).stdout, "42\n", "SIGTERM reached it");
 

@@ -1,7 +1,7 @@
 //! `sbx load` end to end: every format and compression, layers shared between images, and hostile
 //! archives refused with the offending entry named and nothing written outside the store.
 
-use sbx_tests::harness::{Sandbox, is_root, test_image};
+use sbx_tests::harness::{Sandbox, is_root, test_image, wait_for};
 use sbx_tests::image::{Compression, Image, Layer, busybox};
 use std::path::Path;
 
@@ -222,10 +222,7 @@ fn a_killed_load_leaves_no_half_layer_and_the_next_load_sweeps_up() {
     test_image("many:300").unwrap().write_docker_archive(&archive).unwrap();
     let mut load = s.command(&["load", "-q", "-i", archive.to_str().unwrap()]).spawn().unwrap();
     // Kill it once it is well into unpacking.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while s.layers().len() < 20 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_for("the load to be well into unpacking", || s.layers().len() >= 20);
     load.kill().unwrap();
     load.wait().unwrap();
     let kept = s.layers();

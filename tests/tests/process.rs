@@ -62,9 +62,16 @@ fn it_in_a_terminal_is_raw_sized_and_restored() {
     let seen = term.read_until("42\r\n", Duration::from_secs(10)).expect("the answer");
     assert!(seen.contains("40 100\r\n/dev/pts/0\r\n"), "{seen:?}");
     term.resize(50, 120);
-    std::thread::sleep(Duration::from_millis(100));
-    term.type_text("stty size; exit 5\r");
-    term.read_until("50 120\r\n", Duration::from_secs(10)).expect("the new size reached the container");
+    // sbx passes the new size on when its SIGWINCH arrives: ask until the container sees it.
+    let started = Instant::now();
+    loop {
+        term.type_text("stty size\r");
+        if term.read_until("50 120\r\n", Duration::from_millis(500)).is_ok() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the new size never reached the container");
+    }
+    term.type_text("exit 5\r");
     let status = sbx.wait().unwrap();
     assert_eq!(status.code(), Some(5));
     assert_eq!(term.settings(), before, "sbx restored its terminal");
@@ -99,9 +106,10 @@ fn init_reaps_zombies_and_forwards_signals() {
     let orphan = "(sleep 0.1 &); exec sleep 100";
     assert_eq!(s.sbx(&["run", "-d", "--name", "plain", "busybox", "sh", "-c", orphan]).code, 0);
     assert_eq!(s.sbx(&["run", "-d", "--init", "--name", "init", "busybox", "sh", "-c", orphan]).code, 0);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for("the orphan of the plain container to end", || zombies(&s, "plain") == 1);
+    // Both orphans end at about the same time; under the init it is reaped as it ends.
+    wait_for("the init to reap its orphan", || zombies(&s, "init") == 0);
     assert_eq!(zombies(&s, "plain"), 1, "without --init the orphan stays a zombie");
-    assert_eq!(zombies(&s, "init"), 0, "the init reaped it");
     let r = s.sbx(&["exec", "init", "sh", "-c", "cat /proc/1/comm; head -c 4 /proc/1/exe"]);
     assert_eq!(r.stdout, "sbx-init\n", "{r:?}");
     assert!(r.stderr.contains("Permission denied"), "sbx's binary is not reachable through the init: {r:?}");
@@ -135,19 +143,19 @@ fn sig_proxy_forwards_sbxs_signals_unless_told_not_to() {
         let name = format!("proxy-{proxy}");
         let flag = format!("--sig-proxy={proxy}");
         let mut cmd = s.command(&["run", "--name", &name, &flag, "busybox", "sh", "-c", trap]);
-        let child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
-        let dir = s.root.join("containers");
-        wait_for("the container to run", || {
-            std::fs::read_dir(&dir).into_iter().flatten().flatten().any(|e| {
-                std::fs::read_to_string(e.path().join("container.json")).is_ok_and(|r| r.contains("\"running\""))
-            })
-        });
-        std::thread::sleep(Duration::from_millis(200));
+        let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+        // Its trap is set once it says so.
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line, "ready\n");
         // SAFETY: kill(2) takes two integers.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), expect, "--sig-proxy={proxy}: {out:?}");
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        let status = child.wait().unwrap();
+        let stdout = rest;
+        assert_eq!(status.code(), expect, "--sig-proxy={proxy}: {status:?} {stdout}");
         assert_eq!(stdout.contains("got TERM"), expect.is_some(), "{stdout}");
         assert_eq!(s.sbx(&["rm", "-f", &name]).code, 0);
     }

@@ -3,7 +3,7 @@
 //! network (none by default, or the host's), `sbx stats`, and the device cgroup on cgroup v2 (a
 //! BPF program); every cgroup goes with the container.
 
-use sbx_tests::harness::{Sandbox, is_root, sbx_bin};
+use sbx_tests::harness::{Sandbox, is_root, sbx_bin, wait_for};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -56,7 +56,12 @@ fn a_fork_bomb_stops_at_the_pids_limit_and_the_host_keeps_working() {
         "f() { f | f & }; f; sleep 100",
     ]);
     assert_eq!(r.code, 0, "{r:?}");
-    std::thread::sleep(Duration::from_millis(1500));
+    let pids = || -> u64 {
+        let r = s.sbx(&["stats", "--no-stream", "--format", "json", "bomb"]);
+        let row: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_default();
+        row["PIDS"].as_str().and_then(|p| p.parse().ok()).unwrap_or(0)
+    };
+    wait_for("the bomb to fill its pids limit", || pids() >= 20);
     let started = Instant::now();
     let host = Command::new("true").status().unwrap();
     assert!(host.success() && started.elapsed() < Duration::from_secs(2), "the host can still start processes");

@@ -15,7 +15,7 @@ use crate::image::reference;
 use crate::image::store::{LayerMeta, LayerRef};
 use crate::image::{Digest, ImageRecord, Store};
 use crate::isolate::userns::IdMap;
-use crate::layer;
+use crate::layer::{self, fsops};
 use crate::plugin::chain::Decision;
 use crate::plugin::{PluginSet, convert};
 use nix::dir::Dir;
@@ -25,6 +25,7 @@ use nix::sys::stat::{Mode, SFlag, fstatat};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 fn io(e: Errno) -> std::io::Error {
@@ -110,8 +111,7 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
                 if prefix.is_empty() && MOUNT_POINTS.contains(&text.as_str()) {
                     continue;
                 }
-                let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-                let sub = match openat(at, name.as_c_str(), flags, Mode::empty()) {
+                let sub = match fsops::open_subdir(at, std::ffi::OsStr::from_bytes(name.as_bytes())) {
                     Ok(fd) => fd,
                     Err(e) => {
                         vanished(&path, e)?;

@@ -3,13 +3,14 @@
 //! may have planted some), and what the layers below hold is read from their entry indexes, never
 //! from the filesystem, so the listing cannot be steered onto the host.
 
-use crate::layer::{EntryKind, IndexEntry};
+use crate::layer::{EntryKind, IndexEntry, fsops};
 use nix::dir::Dir;
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{Mode, SFlag, fstatat};
 use std::collections::BTreeSet;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,8 +119,7 @@ fn walk_fd(fd: OwnedFd, prefix: &str, out: &mut Vec<Walked>) -> Result<(), Errno
         };
         out.push(Walked { path: path.clone(), kind, size: st.st_size as u64 });
         if kind == Kind::Dir {
-            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-            match openat(at, name.as_c_str(), flags, Mode::empty()) {
+            match fsops::open_subdir(at, std::ffi::OsStr::from_bytes(name.as_bytes())) {
                 Ok(sub) => walk_fd(sub, &format!("{path}/"), out)?,
                 // Gone or replaced since: what was listed stands.
                 Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => {}

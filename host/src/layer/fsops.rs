@@ -1,13 +1,18 @@
 //! File operations beneath a directory descriptor that cannot reach outside it.
 //!
-//! Every path is walked one component at a time with `O_NOFOLLOW | O_DIRECTORY` from the root's
-//! descriptor; paths were already refused if absolute or holding `..` (see [`super::entry`]). So no
-//! symlink is ever followed, whether it was in the tarball or planted by an earlier entry, and every
-//! final operation is an `*at` call on a single name relative to a directory we opened ourselves.
+//! Every path is walked one component at a time from the root's descriptor by cap-std, which
+//! opens each beneath the one before (openat2 `RESOLVE_BENEATH` where the kernel has it) and
+//! follows no symlink at any of them (`open_dir_nofollow` of a single name); paths were already
+//! refused if absolute or holding `..` (see [`super::entry`]). So no symlink is ever followed,
+//! whether it was in the tarball or planted by an earlier entry, and every final operation is an
+//! `*at` call on a single name relative to a directory we opened ourselves.
 
+use cap_fs_ext::DirExt;
+use cap_std::fs::{Dir, DirBuilder, DirBuilderExt};
+use cap_std::io_lifetimes::AsFilelike;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat};
-use nix::sys::stat::{Mode, SFlag, mkdirat};
+use nix::sys::stat::{Mode, SFlag};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -28,35 +33,57 @@ pub enum WalkError {
 
 const DIR_FLAGS: OFlag = OFlag::O_RDONLY.union(OFlag::O_DIRECTORY).union(OFlag::O_NOFOLLOW).union(OFlag::O_CLOEXEC);
 
-/// Opens directory `rel` beneath `root`; with `create`, missing directories are made (0755).
-pub fn open_dir(root: BorrowedFd, rel: &Path, create: bool) -> Result<OwnedFd, WalkError> {
-    let mut cur: Option<OwnedFd> = None;
-    let mut walked = PathBuf::new();
-    let reopen_root = || openat(root, ".", DIR_FLAGS, Mode::empty());
-    for comp in rel.components() {
-        let Component::Normal(name) = comp else {
-            continue;
-        };
-        walked.push(name);
-        let dir = cur.as_ref().map_or(root, |fd| fd.as_fd());
-        if create {
-            match mkdirat(dir, name, Mode::from_bits_truncate(0o755)) {
-                Ok(()) | Err(Errno::EEXIST) => {}
-                Err(errno) => {
-                    return Err(WalkError::Os { path: walked, errno });
-                }
-            }
-        }
-        cur = Some(openat(dir, name, DIR_FLAGS, Mode::empty()).map_err(|errno| walk_error(dir, name, errno, &walked))?);
-    }
-    match cur {
-        Some(fd) => Ok(fd),
-        None => reopen_root().map_err(|errno| WalkError::Os { path: walked, errno }),
-    }
+fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
-/// `O_DIRECTORY | O_NOFOLLOW` on a symlink fails with ENOTDIR rather than ELOOP, so a look at
-/// what is there tells the user which it was.
+/// Opens directory `rel` beneath `root` (for reading, changing and `*at` calls); with `create`,
+/// missing directories are made (0755).
+pub fn open_dir(root: BorrowedFd, rel: &Path, create: bool) -> Result<OwnedFd, WalkError> {
+    let names: Vec<&OsStr> =
+        rel.components().filter_map(|c| if let Component::Normal(n) = c { Some(n) } else { None }).collect();
+    let Some((last, above)) = names.split_last() else {
+        return openat(root, ".", DIR_FLAGS, Mode::empty())
+            .map_err(|errno| WalkError::Os { path: PathBuf::new(), errno });
+    };
+    let start = root.as_filelike_view::<Dir>();
+    let mut builder = DirBuilder::new();
+    builder.mode(0o755);
+    let mut cur: Option<Dir> = None;
+    let mut walked = PathBuf::new();
+    let make = |dir: &Dir, name: &OsStr, walked: &Path| match dir.create_dir_with(name, &builder) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(WalkError::Os { path: walked.to_path_buf(), errno: errno_of(&e) })
+        }
+        _ => Ok(()),
+    };
+    for name in above {
+        walked.push(name);
+        let dir: &Dir = cur.as_ref().unwrap_or(&start);
+        if create {
+            make(dir, name, &walked)?;
+        }
+        let next = dir.open_dir_nofollow(name).map_err(|e| walk_error(dir.as_fd(), name, errno_of(&e), &walked))?;
+        cur = Some(next);
+    }
+    // The last one opened for reading: cap-std's directories are lookup-only (O_PATH), and the
+    // unpacker sets owners, modes, times and xattrs through this descriptor.
+    walked.push(last);
+    let dir: &Dir = cur.as_ref().unwrap_or(&start);
+    if create {
+        make(dir, last, &walked)?;
+    }
+    open_subdir(dir.as_fd(), last).map_err(|errno| walk_error(dir.as_fd(), last, errno, &walked))
+}
+
+/// The directory `name` in `dir`, opened for reading without following it if it is a symlink:
+/// the one step of every walk beneath a root (unpack, diff, commit, removal).
+pub fn open_subdir(dir: BorrowedFd, name: &OsStr) -> Result<OwnedFd, Errno> {
+    openat(dir, name, DIR_FLAGS, Mode::empty())
+}
+
+/// Opening a symlink as a directory without following it fails with ENOTDIR or ELOOP, so a look
+/// at what is there tells the user which it was.
 fn walk_error(dir: BorrowedFd, name: &OsStr, errno: Errno, walked: &Path) -> WalkError {
     let walked = walked.to_path_buf();
     let is_symlink = kind_at(dir, name) == Ok(Some(SFlag::S_IFLNK));
@@ -95,12 +122,12 @@ pub fn remove_at(dir: BorrowedFd, name: &OsStr) -> Result<(), Errno> {
         subdirs: Vec<std::ffi::CString>,
     }
     let top = std::ffi::CString::new(name.as_bytes()).map_err(|_| Errno::EINVAL)?;
-    let mut cur = openat(dir, top.as_c_str(), DIR_FLAGS, Mode::empty())?;
+    let mut cur = open_subdir(dir, name)?;
     let mut stack = vec![Level { subdirs: empty_but_subdirs(cur.as_fd())?, name: top }];
     loop {
         let level = stack.last_mut().expect("the walk ends when the stack is empty");
         if let Some(child) = level.subdirs.pop() {
-            cur = openat(cur.as_fd(), child.as_c_str(), DIR_FLAGS, Mode::empty())?;
+            cur = open_subdir(cur.as_fd(), OsStr::from_bytes(child.as_bytes()))?;
             stack.push(Level { subdirs: empty_but_subdirs(cur.as_fd())?, name: child });
             continue;
         }
