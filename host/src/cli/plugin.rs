@@ -47,7 +47,8 @@ fn bench(store: &Store, path: &std::path::Path, calls: usize, entries: usize) ->
     let ms = |d: std::time::Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3);
     say!("compile:       {}", ms(costs.compile));
     say!("cached load:   {}", ms(costs.cached_load));
-    say!("call:          {} (fresh store per call, median of {calls})", ms(costs.call));
+    say!("call:          {} (in the admission's instance, median of {calls})", ms(costs.call));
+    say!("fresh call:    {} (a new instance per call, as hooks get)", ms(costs.fresh_call));
     if let Some((n, t)) = costs.layer_check {
         say!("layer check:   {} ({n} entries)", ms(t));
     }

@@ -48,6 +48,12 @@ pub fn evaluate_spec(
     Ok(spec_check::evaluate(&policies(plugins), &cx, spec)?)
 }
 
+/// Ends the admission's sessions: its instances are freed, and a later admission in this process
+/// starts from fresh ones.
+pub fn end_sessions(plugins: &[Plugin]) {
+    plugins.iter().for_each(Plugin::end_session);
+}
+
 fn print_notes(notes: &[(String, String)]) {
     for (plugin, message) in notes {
         eprintln!("sbx: policy {plugin}: {message}");
@@ -128,7 +134,9 @@ pub fn decide(
     let loaded = plugins.load()?;
     let image = convert::image(reference, record, config);
     let key = decision::key(plugins, reference, record, &spec, default_hostname);
-    let made = admit(store, &image, record, config, loaded, spec)?;
+    let made = admit(store, &image, record, config, loaded, spec);
+    end_sessions(loaded);
+    let made = made?;
     print_notes(&made.notes);
     if let Some(k) = key {
         let neutral = Decision { spec: decision::neutral(&made.spec, default_hostname), ..made.clone() };

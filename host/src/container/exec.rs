@@ -84,7 +84,10 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     let resolve = |u: &str| user::resolve_files(u, &passwd, &group);
     if !plugins.is_empty() {
         let image = convert::bare_image(&record.image);
-        match admission::evaluate_spec(&image, &spec, plugins.load()?, &resolve)?.decision {
+        let loaded = plugins.load()?;
+        let evaluation = admission::evaluate_spec(&image, &spec, loaded, &resolve);
+        admission::end_sessions(loaded);
+        match evaluation?.decision {
             SpecDecision::Deny { plugin, reason, .. } => return Err(RunError::Denied { plugin, reason }),
             SpecDecision::Allow { spec: adjusted, .. } => spec = *adjusted,
         }

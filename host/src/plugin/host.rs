@@ -40,7 +40,7 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// A state for one call: stderr captured, the granted directories opened (through cap-std, so
+    /// A state for one instance: stderr captured, the granted directories opened (through cap-std, so
     /// the plugin cannot leave them), nothing else. With `frozen_clocks` (policy checks) the clocks
     /// stand still at zero, so a check is a function of its input and its decision can be cached.
     pub fn new(
@@ -74,6 +74,11 @@ impl HostState {
             wasi,
             table: ResourceTable::new(),
         })
+    }
+
+    /// A new call in this store: its log lines are counted afresh.
+    pub fn begin_call(&mut self) {
+        self.logged = 0;
     }
 
     /// What the plugin last said on stderr: a Rust panic's location and message, or the last line.

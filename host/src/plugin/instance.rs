@@ -1,9 +1,15 @@
 //! One loaded plugin: compiled, linked, its exports found (config always; policy, hooks or both),
-//! its settings validated. Each call runs in a fresh Store made from the pre-linked instance, with a
-//! memory limit, optional fuel and the directories its config grants, and its time limit twice
-//! over: an epoch deadline traps code that computes, and the call, run as a future, is dropped at
-//! the deadline when it waits in a host call instead (a WASI sleep, a blocking read). Every failure
-//! of the plugin (trap, timeout, memory, panic) becomes a [`PluginError::Call`] naming it.
+//! its settings validated. Calls run in a Store made from the pre-linked instance, with a memory
+//! limit, optional fuel and the directories its config grants, and its time limit twice over: an
+//! epoch deadline traps code that computes, and the call, run as a future, is dropped at the
+//! deadline when it waits in a host call instead (a WASI sleep, a blocking read). Every failure of
+//! the plugin (trap, timeout, memory, panic) becomes a [`PluginError::Call`] naming it.
+//!
+//! The settings check and the policy calls of one admission share one instance (the session),
+//! each call with its own deadline and fuel: making an instance costs more than most checks, and
+//! an admission asks each plugin four times or more. A session serves one admission and ends with
+//! it ([`Plugin::end_session`]), or at the first failure, which leaves an instance that must not
+//! be entered again; hooks get a fresh instance per event, with running clocks.
 
 use super::bindings::{
     Adjustment, CONFIG_EXPORT, Container, Event, HOOKS_EXPORT, Image, Layer, LayerAnswer, LayerVerdict, POLICY_EXPORT,
@@ -14,6 +20,7 @@ use super::engine::{Engine, LoadInfo, PluginError, TICK, one_line};
 use super::host::HostState;
 use super::output;
 use crate::config::{Mode, OnError, PluginSpec, Weakening};
+use std::cell::RefCell;
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Store, Trap};
 
@@ -37,6 +44,8 @@ pub struct Plugin {
     config: config::GuestIndices,
     policy: Option<policy::GuestIndices>,
     hooks: Option<hooks::GuestIndices>,
+    /// The instance the settings check and the policy calls of this admission share.
+    session: RefCell<Option<(Store<HostState>, Instance)>>,
 }
 
 impl Plugin {
@@ -60,6 +69,7 @@ impl Plugin {
             config,
             policy,
             hooks,
+            session: RefCell::new(None),
         };
         plugin.validate_settings()?;
         Ok(plugin)
@@ -95,17 +105,35 @@ impl Plugin {
         self.hooks.is_some()
     }
 
-    fn call<R>(
-        &self,
-        func: &'static str,
-        f: impl AsyncFnOnce(&Self, &mut Store<HostState>, &Instance, &str) -> wasmtime::Result<R>,
-    ) -> Result<R, PluginError> {
+    /// Ends the session: the next call gets a fresh instance.
+    pub fn end_session(&self) {
+        self.session.take();
+    }
+
+    /// A store for one plugin instance: its memory limit and granted directories; policy calls
+    /// (all but `on-event`) see frozen clocks.
+    fn store(&self, func: &'static str) -> Result<Store<HostState>, PluginError> {
         let limits = &self.spec.limits;
         let frozen_clocks = func != "on-event";
         let state = HostState::new(&self.spec.name, limits.memory_bytes(), &self.spec.preopens, frozen_clocks)
             .map_err(|message| PluginError::Call { plugin: self.spec.name.clone(), func, message })?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
+        Ok(store)
+    }
+
+    fn call<R>(
+        &self,
+        func: &'static str,
+        f: impl AsyncFnOnce(&Self, &mut Store<HostState>, &Instance, &str) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let in_session = func != "on-event";
+        let (mut store, kept) = match self.session.take().filter(|_| in_session) {
+            Some((store, instance)) => (store, Some(instance)),
+            None => (self.store(func)?, None),
+        };
+        let limits = &self.spec.limits;
+        store.data_mut().begin_call();
         let ticks = (limits.time().as_micros() / TICK.as_micros()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         if self.fuel {
@@ -113,8 +141,12 @@ impl Plugin {
             let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
         }
         let call = async {
-            let instance = self.pre.instantiate_async(&mut store).await?;
-            f(self, &mut store, &instance, &self.spec.settings).await
+            let instance = match kept {
+                Some(instance) => instance,
+                None => self.pre.instantiate_async(&mut store).await?,
+            };
+            let result = f(self, &mut store, &instance, &self.spec.settings).await?;
+            wasmtime::Result::Ok((result, instance))
         };
         let result = runtime().block_on(async { tokio::time::timeout(limits.time(), call).await });
         let Ok(result) = result else {
@@ -124,11 +156,19 @@ impl Plugin {
             );
             return Err(PluginError::Call { plugin: self.spec.name.clone(), func, message });
         };
-        result.map_err(|e| PluginError::Call {
-            plugin: self.spec.name.clone(),
-            func,
-            message: self.describe(&e, store.data()),
-        })
+        match result {
+            Ok((result, instance)) => {
+                if in_session {
+                    self.session.replace(Some((store, instance)));
+                }
+                Ok(result)
+            }
+            Err(e) => Err(PluginError::Call {
+                plugin: self.spec.name.clone(),
+                func,
+                message: self.describe(&e, store.data()),
+            }),
+        }
     }
 
     fn describe(&self, e: &wasmtime::Error, state: &HostState) -> String {

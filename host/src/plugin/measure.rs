@@ -1,6 +1,7 @@
 //! What a plugin costs, for `sbx plugin bench` and bench/run.sh: compiling it, loading it from the
-//! compile cache, one call in a fresh Store (validate-settings, the cheapest call there is), a layer
-//! check over many entries, a spec check, and a hook call.
+//! compile cache, one call (validate-settings, the cheapest call there is) in a fresh instance and
+//! in the instance an admission's calls share, a layer check over many entries, a spec check, and
+//! a hook call.
 
 use super::bindings::{Entry, EntryKind, Event, Layer, Status};
 use super::chain::PolicyCheck;
@@ -16,7 +17,9 @@ use std::time::{Duration, Instant};
 pub struct Costs {
     pub compile: Duration,
     pub cached_load: Duration,
-    /// Median of `calls` calls.
+    /// Median of `calls` calls, each in a fresh instance.
+    pub fresh_call: Duration,
+    /// Median of `calls` calls in one instance, as an admission makes them.
     pub call: Duration,
     pub layer_check: Option<(usize, Duration)>,
     pub spec_check: Option<Duration>,
@@ -66,8 +69,12 @@ pub fn measure(path: &Path, scratch: &Path, calls: usize, entries: usize) -> Res
     let engine = Engine::new(scratch, false)?;
     let (cached_load, plugin) = time(|| Plugin::load(&engine, &spec));
     let plugin = plugin?;
-    let samples = (0..calls.max(1)).map(|_| time(|| plugin.validate_settings()).0).collect();
-    let call = median(samples);
+    let fresh = (0..calls.max(1)).map(|_| {
+        plugin.end_session();
+        time(|| plugin.validate_settings()).0
+    });
+    let fresh_call = median(fresh.collect());
+    let call = median((0..calls.max(1)).map(|_| time(|| plugin.validate_settings()).0).collect());
     let image = convert::bare_image("bench");
     let container_spec =
         build("bench", None, &Overrides { cmd: vec!["true".into()], ..Default::default() }, "bench", |_| None)
@@ -102,5 +109,5 @@ pub fn measure(path: &Path, scratch: &Path, calls: usize, entries: usize) -> Res
     } else {
         None
     };
-    Ok(Costs { compile, cached_load, call, layer_check, spec_check, hook })
+    Ok(Costs { compile, cached_load, fresh_call, call, layer_check, spec_check, hook })
 }
