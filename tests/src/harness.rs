@@ -309,6 +309,17 @@ pub fn test_image(kind: &str) -> Result<Image> {
             }
             Image::new(&format!("many{n}:latest"), layers)
         }
+        k if k.starts_with("files:") => {
+            let n: usize = k[6..].parse()?;
+            let mut layer = busybox()?.dir("files", 0o755);
+            for d in 0..n.div_ceil(100) {
+                layer = layer.dir(&format!("files/{d}"), 0o755);
+                for f in 0..100.min(n - d * 100) {
+                    layer = layer.file(&format!("files/{d}/{f}"), 0o644, format!("{d}/{f}\n").as_bytes());
+                }
+            }
+            Image::new(&format!("files{n}:latest"), vec![layer])
+        }
         other => bail!("unknown test image kind '{other}'"),
     })
 }

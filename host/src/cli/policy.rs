@@ -3,13 +3,13 @@
 //! spec.json), without running anything. Exit 0 when allowed, 1 when denied.
 
 use crate::config::PluginSpec;
-use crate::container::run::{image_config, resolve_image};
-use crate::container::spec::{self, ContainerSpec, Overrides};
+use crate::container::image::{image_config, resolve_image};
 use crate::container::{admission, layers};
 use crate::image::Store;
 use crate::plugin::chain::{Answer, Decision, Note};
 use crate::plugin::spec_check::SpecDecision;
 use crate::plugin::{Plugin, convert, load_all};
+use crate::spec::{self, ContainerSpec, Overrides};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use std::path::{Path, PathBuf};

@@ -1,11 +1,11 @@
 //! `sbx run [OPTIONS] IMAGE [CMD...]`.
 
 use crate::config::PluginSpec;
-use crate::container::security::{self, Device, SecurityError, Ulimit};
-use crate::container::spec::{self, Limits, Network, Overrides, Userns};
 use crate::container::{RunError, RunOptions, run as run_container};
 use crate::image::Store;
 use crate::plugin::PluginSet;
+use crate::spec::security::{self, Device, SecurityError, Ulimit};
+use crate::spec::{self, Limits, Network, Overrides, Userns};
 use clap::Args;
 use std::path::{Path, PathBuf};
 

@@ -4,16 +4,16 @@
 //! the decision in the decision cache.
 
 use super::decision::{self, Decision};
+use super::error::RunError;
 use super::layers;
-use super::run::RunError;
-use super::security;
-use super::spec::ContainerSpec;
-use super::user::{User, UserError};
 use crate::image::{ImageRecord, Store};
 use crate::plugin::bindings::Image;
 use crate::plugin::chain::{self, Evaluation, Note, PolicyCheck};
 use crate::plugin::spec_check::{self, SpecDecision, SpecEvaluation};
 use crate::plugin::{Plugin, PluginSet, convert};
+use crate::spec::ContainerSpec;
+use crate::spec::security;
+use crate::spec::user::{User, UserError};
 use oci_spec::image::ImageConfiguration;
 use std::path::PathBuf;
 

@@ -7,8 +7,8 @@
 
 use super::admission;
 use super::diff::MOUNT_POINTS;
-use super::run::{RunError, image_config};
-use super::spec::ContainerSpec;
+use super::error::RunError;
+use super::image::image_config;
 use super::state::{self, ContainerRecord};
 use crate::image::digest::Hashing;
 use crate::image::reference;
@@ -18,6 +18,7 @@ use crate::isolate::userns::IdMap;
 use crate::layer::{self, fsops};
 use crate::plugin::chain::Decision;
 use crate::plugin::{PluginSet, convert};
+use crate::spec::ContainerSpec;
 use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat};

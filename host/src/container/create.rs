@@ -4,10 +4,10 @@
 //! a create hook's veto removes what was made.
 
 use super::admission;
+use super::error::RunError;
 use super::events::{Events, Now};
+use super::image::{image_config, resolve_image};
 use super::layers;
-use super::run::{RunError, RunOptions, image_config, resolve_image};
-use super::spec;
 use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
 use crate::image::Store;
 use crate::isolate::rootless;
@@ -15,9 +15,21 @@ use crate::isolate::userns::{self, IdMap};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
 use crate::rootfs::bind::BindError;
+use crate::spec;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub image: String,
+    pub name: Option<String>,
+    pub rm: bool,
+    pub interactive: bool,
+    /// Forward sbx's signals to the container (`--sig-proxy`).
+    pub sig_proxy: bool,
+    pub overrides: spec::Overrides,
+}
 
 fn check_name(existing: &[(PathBuf, ContainerRecord)], name: &str) -> Result<(), RunError> {
     match existing.iter().find(|(_, r)| r.name == name) {

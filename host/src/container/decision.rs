@@ -7,10 +7,10 @@
 //! run and stands in the key and the cache as a placeholder. `SBX_POLICY_CACHE=off` turns the
 //! cache off (to measure the plugins, or while developing one).
 
-use super::spec::{ContainerSpec, get_env, set_env};
 use crate::image::{Digest, ImageRecord, Store};
 use crate::plugin::PluginSet;
 use crate::plugin::bindings::WIT_VERSION;
+use crate::spec::{ContainerSpec, get_env, set_env};
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -120,7 +120,7 @@ pub fn save(store: &Store, key: &str, decision: &Decision) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::spec::{Overrides, build};
+    use crate::spec::{Overrides, build};
 
     #[test]
     fn the_default_hostname_is_a_placeholder_in_the_cache() {

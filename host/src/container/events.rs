@@ -2,14 +2,14 @@
 //! [`crate::plugin::hooks`]): the WIT view of the container is built once, and only when some
 //! plugin listens.
 
-use super::run::RunError;
-use super::spec::ContainerSpec;
+use super::error::RunError;
 use super::state::Status;
-use super::user::User;
 use crate::plugin::Plugin;
 use crate::plugin::bindings::{Event, Image, Spec, Status as WitStatus};
 use crate::plugin::convert::{self, ContainerView};
 use crate::plugin::hooks::{self, HookTarget};
+use crate::spec::ContainerSpec;
+use crate::spec::user::User;
 
 pub struct Events<'a> {
     targets: Vec<&'a dyn HookTarget>,

@@ -4,13 +4,11 @@
 //! command, user and environment, and may refuse it.
 
 use super::admission;
+use super::error::RunError;
 use super::layers;
 use super::process;
-use super::run::RunError;
-use super::spec::{self, ContainerSpec, SpecError};
 use super::state;
 use super::terminal;
-use super::user;
 use crate::image::Store;
 use crate::isolate::cgroup;
 use crate::isolate::spawn::{self, SpawnError};
@@ -19,6 +17,8 @@ use crate::layer::fsops;
 use crate::plugin::spec_check::SpecDecision;
 use crate::plugin::{PluginSet, convert};
 use crate::rootfs::plan::cstr;
+use crate::spec::user;
+use crate::spec::{self, ContainerSpec, SpecError};
 use crate::sys::linux::Linux;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -137,7 +137,7 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
         spec::set_env(&mut spec.env, "HOME", &user.home);
     }
     let exec = process::exec_of(&spec)?;
-    let plan = ChildPlan { before, mounts: Vec::new(), after, exec, pause_before_exec: false };
+    let plan = ChildPlan { before, mounts: Vec::new(), after, exec, pause_before_exec: false, exec_fifo: None };
     let mut child = spawn::spawn(&plan, 0, clone_into, &Linux)?;
     drop((entry, null, joins, user_ns));
     let console = console.map(|(ours, _)| ours);
@@ -154,7 +154,9 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
             child.wait();
             Err(process::describe_failure(&plan, f, &spec))
         }
-        Ok(Progress::Ready) => Err(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused")))),
+        Ok(Progress::Ready | Progress::Waiting) => {
+            Err(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused"))))
+        }
         Err(e) => Err(RunError::Spawn(e)),
     }
 }
@@ -162,7 +164,7 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::spec::{Overrides, build};
+    use crate::spec::{Overrides, build};
 
     #[test]
     fn the_exec_takes_the_containers_spec_with_its_own_command_env_user_and_dir() {

@@ -1,8 +1,8 @@
 //! Reading a file of the image through its layer stack, before anything is mounted (the parent
 //! resolves USER against /etc/passwd this way, so the child need not read files).
 
-use super::user::FileText;
 use crate::layer::fsops;
+use crate::spec::user::FileText;
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::{Mode, SFlag};
 use std::ffi::OsStr;
@@ -53,9 +53,12 @@ fn read_limited(dir: &impl AsFd, name: &OsStr) -> FileText {
 
 /// The user `name` (as `-u` takes it) by the /etc/passwd and /etc/group of the layer stack
 /// `layers_bottom_first`.
-pub fn resolve_user(layers_bottom_first: &[PathBuf], name: &str) -> Result<super::user::User, super::user::UserError> {
+pub fn resolve_user(
+    layers_bottom_first: &[PathBuf],
+    name: &str,
+) -> Result<crate::spec::user::User, crate::spec::user::UserError> {
     let top_first: Vec<PathBuf> = layers_bottom_first.iter().rev().cloned().collect();
     let passwd = read_file(&top_first, Path::new("etc/passwd"));
     let group = read_file(&top_first, Path::new("etc/group"));
-    super::user::resolve_files(name, &passwd, &group)
+    crate::spec::user::resolve_files(name, &passwd, &group)
 }

@@ -1,5 +1,5 @@
-//! Containers: the spec (pure), the child's plan, users, the record on disk, policy admission and
-//! lifecycle events, and the run and rm verbs.
+//! Containers: the child's plan, the record on disk, policy admission and lifecycle events, and
+//! the run and rm verbs. The spec they run is [`crate::spec`]'s.
 
 pub mod admission;
 pub mod commit;
@@ -7,20 +7,21 @@ pub mod control;
 pub mod create;
 pub mod decision;
 pub mod diff;
+pub mod error;
 pub mod events;
 pub mod exec;
+pub mod image;
 pub mod layers;
 pub mod monitor;
 pub mod process;
 pub mod remove;
 pub mod run;
-pub mod security;
-pub mod spec;
 pub mod start;
 pub mod state;
 pub mod stats;
 pub mod terminal;
-pub mod user;
 pub mod view;
 
-pub use run::{RunError, RunOptions, run};
+pub use create::RunOptions;
+pub use error::RunError;
+pub use run::run;

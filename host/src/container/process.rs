@@ -3,15 +3,16 @@
 //! init, and the exec. Pure apart from reading the kernel version and sbx's own bounding set (and
 //! the seccomp cache); and the reading of a failed step back into an error the user can act on.
 
-use super::run::RunError;
-use super::security::{self, Seccomp, SecurityError};
-use super::spec::{self, ContainerSpec, SpecError};
-use super::user::User;
+use super::error::RunError;
 use crate::isolate::child::{Exec, Phase};
 use crate::isolate::seccomp;
-use crate::isolate::{ChildPlan, Failure, ProcOp, caps};
+use crate::isolate::{ChildPlan, Failure, ProcOp};
 use crate::rootfs::plan::{UsernsRootfs, cstr};
 use crate::rootfs::{self, RootfsSpec, UserMount};
+use crate::spec::caps;
+use crate::spec::security::{self, Seccomp, SecurityError};
+use crate::spec::user::User;
+use crate::spec::{self, ContainerSpec, SpecError};
 use nix::errno::Errno;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ pub struct Dirs {
     pub upper: PathBuf,
     pub work: PathBuf,
     pub rootfs: PathBuf,
+    /// `rootfs` is an OCI bundle's root, used as it is (no layers, no overlay).
+    pub bundle: bool,
 }
 
 /// What the parent prepared for the child: descriptors it inherits.
@@ -36,6 +39,9 @@ pub struct Prepared {
     pub binds: Vec<(i32, bool)>,
     /// Stop before exec for the prestart hooks.
     pub pause_before_exec: bool,
+    /// A container of the runtime CLI: it outlives this sbx (no parent death signal) and waits on
+    /// this fifo for `start` (see [`ChildPlan::exec_fifo`]).
+    pub exec_fifo: Option<CString>,
     /// `-t`: the socket the terminal's master goes back on, and the window size (rows, columns).
     pub terminal: Option<(i32, (u16, u16))>,
     /// The seccomp program ([`seccomp_program`]); None when unconfined.
@@ -74,7 +80,10 @@ pub fn child_plan(
     prepared: &Prepared,
     kernel: (u32, u32),
 ) -> Result<ChildPlan, RunError> {
-    let mut before = vec![ProcOp::DieWithParent, ProcOp::ResetSignals];
+    let mut before = match prepared.exec_fifo {
+        Some(_) => vec![ProcOp::ResetSignals],
+        None => vec![ProcOp::DieWithParent, ProcOp::ResetSignals],
+    };
     before.extend(prepared.cgroup_tasks.iter().map(|fd| ProcOp::JoinCgroup(*fd)));
     before.push(ProcOp::UnshareCgroup);
     if spec.network == spec::Network::None {
@@ -88,6 +97,7 @@ pub fn child_plan(
         upper: dirs.upper,
         work: dirs.work,
         target: dirs.rootfs,
+        bundle: dirs.bundle,
         mounts: user_mounts(spec, &prepared.binds),
         masked: spec.masked_paths.clone(),
         read_only: spec.read_only_paths.clone(),
@@ -119,7 +129,8 @@ pub fn child_plan(
     after.extend(stdio(prepared.terminal, [prepared.stdin, prepared.stdout, prepared.stderr], user));
     after.extend(become_user(spec, user, prepared.seccomp.clone())?);
     let exec = exec_of(spec)?;
-    Ok(ChildPlan { before, mounts, after, exec, pause_before_exec: prepared.pause_before_exec })
+    let exec_fifo = prepared.exec_fifo.clone();
+    Ok(ChildPlan { before, mounts, after, exec, pause_before_exec: prepared.pause_before_exec, exec_fifo })
 }
 
 /// The process's stdin, stdout and stderr: a new terminal (given the socket its master goes back
@@ -223,13 +234,13 @@ fn running_kernel() -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::spec::{Overrides, build};
+    use crate::spec::{Overrides, build};
     use crate::sys::fake::Recorder;
 
     fn plan_for(o: Overrides, uid: u32) -> ChildPlan {
         let spec = build("img", None, &Overrides { cmd: vec!["sh".into()], ..o }, "h", |_| None).unwrap();
         let user = User { uid, gid: uid, groups: vec![], home: "/".into() };
-        let dirs = Dirs { upper: "/u".into(), work: "/w".into(), rootfs: "/r".into() };
+        let dirs = Dirs { upper: "/u".into(), work: "/w".into(), rootfs: "/r".into(), bundle: false };
         let prepared = Prepared {
             stdin: None,
             stdout: None,
@@ -237,6 +248,7 @@ mod tests {
             cgroup_tasks: vec![],
             binds: vec![],
             pause_before_exec: false,
+            exec_fifo: None,
             terminal: None,
             seccomp: None,
             userns: None,
@@ -254,6 +266,7 @@ mod tests {
                     after: vec![op.clone()],
                     exec: Exec::new(vec![], vec![], vec![]),
                     pause_before_exec: false,
+                    exec_fifo: None,
                 },
                 &rec,
             );

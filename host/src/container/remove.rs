@@ -1,8 +1,8 @@
 //! `sbx rm`: removes a container's writable layer, state and any cgroup it left.
 
 use super::events::{Events, Now};
+use super::image::image_config;
 use super::layers;
-use super::run::image_config;
 use super::state::{self, FindError, Status};
 use crate::image::Store;
 use crate::isolate::cgroup;

@@ -3,24 +3,25 @@
 //! step, and record how it ended. A lock on the container's directory, held while it runs, keeps a
 //! second start out.
 
+use super::error::RunError;
 use super::events::{Events, Now};
+use super::image::image_config;
 use super::layers;
 use super::process::{self, Dirs, Prepared};
-use super::run::{RunError, image_config};
-use super::security;
-use super::spec::{self, ContainerSpec};
 use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
 use super::terminal;
 use crate::image::Store;
-use crate::isolate::Progress;
 use crate::isolate::cgroup::{self, Cgroup};
 use crate::isolate::rootless;
 use crate::isolate::spawn::{self, SpawnError};
 use crate::isolate::userns::{self, IdMap};
+use crate::isolate::{Launching, Progress};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
 use crate::rootfs::bind;
 use crate::rootfs::plan::{DEVICES, UsernsRootfs};
+use crate::spec::security;
+use crate::spec::{self, ContainerSpec};
 use crate::sys::linux::Linux;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -195,10 +196,10 @@ pub fn launch<'a>(
         true => Vec::new(),
         false => cgroup::hierarchies(Path::new("/sys/fs/cgroup"), spec.limits.cpuset_cpus.is_some()),
     };
-    let cgroup = Cgroup::create(&hierarchies, &record.id)?;
-    cgroup.set_limits(&spec.limits)?;
+    let mut launching = Launching::new(Cgroup::create(&hierarchies, &record.id)?);
+    launching.cgroup().set_limits(&spec.limits)?;
     if !rootless {
-        cgroup.set_devices(&security::device_rules(&spec.devices, spec.privileged))?;
+        launching.cgroup().set_devices(&security::device_rules(&spec.devices, spec.privileged))?;
     }
     let start_error = |e| RunError::Spawn(SpawnError::Start(e));
     let null = if opts.interactive || spec.terminal { None } else { Some(spawn::dev_null().map_err(start_error)?) };
@@ -206,7 +207,7 @@ pub fn launch<'a>(
     let sources = (record.idmap.is_some() || rootless)
         .then(|| userns_sources(record.idmap.as_ref(), &layers, &spec.devices))
         .transpose()?;
-    let entry = cgroup.entry()?;
+    let entry = launching.cgroup().entry()?;
     let (clone_into, cgroup_tasks) = entry.raw();
     let prepared = Prepared {
         stdin: null.as_ref().map(|f| f.as_raw_fd()),
@@ -215,6 +216,7 @@ pub fn launch<'a>(
         cgroup_tasks,
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
         pause_before_exec: events.is_some(),
+        exec_fifo: None,
         terminal: console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size())),
         seccomp: process::seccomp_program(&store.seccomp_cache(), &spec)?,
         userns: sources.as_ref().map(|(idmapped, devices)| UsernsRootfs {
@@ -223,54 +225,35 @@ pub fn launch<'a>(
             devices: devices.iter().map(AsRawFd::as_raw_fd).collect(),
         }),
     };
-    let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs: dir.join("rootfs") };
+    let process_dirs =
+        Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs: dir.join("rootfs"), bundle: false };
     let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, process::kernel())?;
-    let mut child = spawn::spawn(&plan, clone_flags(spec.network, record.idmap.is_some()), clone_into, &Linux)?;
+    launching.spawned(spawn::spawn(&plan, clone_flags(spec.network, record.idmap.is_some()), clone_into, &Linux)?);
     drop((null, entry, binds, sources));
+    let pid = launching.child().pid;
     if let Some(map) = &record.idmap {
         // The child waits for its first go: its ids mean nothing in its namespace until then.
-        if let Err(e) = userns::write_maps(child.pid, map) {
-            child.abort();
-            cgroup.remove()?;
-            return Err(e.into());
-        }
+        userns::write_maps(pid, map)?;
     }
     let console = console.map(|(ours, _)| ours);
-    CONTAINER_PID.store(child.pid.as_raw(), Ordering::Relaxed);
+    let mut progress = launching.child().advance();
+    if let Ok(Progress::Ready) = progress {
+        fire(&events, Event::Prestart, Now { pid: Some(pid.as_raw()), ..Now::created() })?;
+        progress = launching.child().advance();
+    }
+    match progress {
+        Ok(Progress::Running) => {}
+        Ok(Progress::Failed(f)) => return Err(process::describe_failure(&plan, f, &spec)),
+        Ok(Progress::Ready | Progress::Waiting) => {
+            return Err(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused twice"))));
+        }
+        Err(e) => return Err(RunError::Spawn(e)),
+    }
+    let master = console.as_ref().map(terminal::receive).transpose().map_err(start_error)?;
+    let (child, cgroup) = launching.running();
+    CONTAINER_PID.store(pid.as_raw(), Ordering::Relaxed);
     if opts.sig_proxy {
         forward_signals();
-    }
-    let mut progress = child.advance();
-    if let Ok(Progress::Ready) = progress {
-        let now = Now { pid: Some(child.pid.as_raw()), ..Now::created() };
-        if let Err(veto) = fire(&events, Event::Prestart, now) {
-            CONTAINER_PID.store(0, Ordering::Relaxed);
-            child.abort();
-            cgroup.remove()?;
-            return Err(veto);
-        }
-        progress = child.advance();
-    }
-    let mut master = None;
-    let failure = match progress {
-        Ok(Progress::Running) => match console.as_ref().map(terminal::receive).transpose() {
-            Ok(m) => {
-                master = m;
-                None
-            }
-            Err(e) => Some(start_error(e)),
-        },
-        Ok(Progress::Failed(f)) => Some(process::describe_failure(&plan, f, &spec)),
-        Ok(Progress::Ready) => {
-            Some(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused twice"))))
-        }
-        Err(e) => Some(RunError::Spawn(e)),
-    };
-    if let Some(e) = failure {
-        child.wait();
-        CONTAINER_PID.store(0, Ordering::Relaxed);
-        cgroup.remove()?;
-        return Err(e);
     }
     record.status = Status::Running;
     record.pid = Some(child.pid.as_raw());

@@ -1,10 +1,10 @@
 //! A container's record on disk (`containers/<id>/container.json`), and finding containers by
 //! name or id prefix.
 
-use super::spec::ContainerSpec;
 use crate::image::Digest;
 use crate::image::store::{Store, StoreError, write_atomic_unsynced};
 use crate::isolate::userns::IdMap;
+use crate::spec::ContainerSpec;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -1,8 +1,8 @@
 //! How containers are shown: docker's status text ("Up 3 minutes", "Exited (0) 2 seconds ago"),
 //! the quoted command, and the inspect document. Pure.
 
-use super::spec::ContainerSpec;
 use super::state::{ContainerRecord, Status};
+use crate::spec::ContainerSpec;
 use crate::time;
 use serde_json::{Value, json};
 

@@ -7,7 +7,7 @@
 //! here). So on v2 the child is cloned straight into the cgroup (CLONE_INTO_CGROUP), and on v1 the
 //! child moves its own single thread by writing "0" to each `tasks` file, which skips that lock.
 
-use crate::container::spec::Limits;
+use crate::spec::Limits;
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -246,7 +246,7 @@ impl Cgroup {
     }
 
     /// Lets the container use only the devices of `allow` (lines of the v1 `devices.allow`
-    /// format, see [`crate::container::security::device_rules`]), everything else denied: v1
+    /// format, see [`crate::spec::security::device_rules`]), everything else denied: v1
     /// writes them to the devices controller, v2 attaches them as a BPF program.
     pub fn set_devices(&self, allow: &[String]) -> Result<(), CgroupError> {
         let what = "device";

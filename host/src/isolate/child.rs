@@ -118,6 +118,10 @@ pub struct ChildPlan {
     pub exec: Exec,
     /// Stop between setup and exec until the parent says go (prestart hooks run then).
     pub pause_before_exec: bool,
+    /// A container of the runtime CLI: after the pause, it reports that it waits and opens this
+    /// fifo for writing (a /proc/self/fd path of a descriptor it inherited), which blocks until
+    /// `sbx runtime start` opens it for reading; then it writes a byte and execs.
+    pub exec_fifo: Option<CString>,
 }
 
 /// Which list a failure happened in.
@@ -215,6 +219,7 @@ mod tests {
                 vec![CString::new("PATH=/bin").unwrap()],
             ),
             pause_before_exec: false,
+            exec_fifo: None,
         }
     }
 

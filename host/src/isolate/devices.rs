@@ -1,6 +1,6 @@
 //! The device cgroup on cgroup v2, which has no devices.allow file: a BPF program of type
 //! CGROUP_DEVICE attached to the container's cgroup decides every open and mknod of a device node.
-//! [`program`] turns the v1-style allow lines ([`crate::container::security::device_rules`]) into
+//! [`program`] turns the v1-style allow lines ([`crate::spec::security::device_rules`]) into
 //! that program (pure); [`attach`] loads it and attaches it to a cgroup directory.
 
 use std::io;

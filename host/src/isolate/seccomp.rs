@@ -1,110 +1,8 @@
-//! Seccomp: profiles in docker's JSON format (sbx's default, `host/seccomp/default.json`, is an
-//! allowlist equivalent to docker's), which rules apply to a container ([`select`], pure: its
+//! Seccomp: which rules of a profile ([`crate::spec::seccomp`]) apply to a container ([`select`], pure: its
 //! capabilities, the architecture, the kernel), and their compilation to a BPF program by
 //! libseccomp ([`compile`]) that the child loads just before exec.
 
-use serde::{Deserialize, Serialize};
-
-/// sbx's default profile.
-pub const DEFAULT_PROFILE: &str = include_str!("../../seccomp/default.json");
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Profile {
-    pub default_action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_errno_ret: Option<u32>,
-    /// Architectures by native one: the native and its sub-architectures are filtered.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub arch_map: Vec<ArchMap>,
-    /// The older form: the architectures to filter.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub architectures: Vec<String>,
-    #[serde(default)]
-    pub syscalls: Vec<Rule>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ArchMap {
-    pub architecture: String,
-    #[serde(default)]
-    pub sub_architectures: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Rule {
-    #[serde(default)]
-    pub names: Vec<String>,
-    /// The older form: one name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errno_ret: Option<u32>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<Arg>,
-    #[serde(default)]
-    pub includes: Filter,
-    #[serde(default)]
-    pub excludes: Filter,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Arg {
-    pub index: u32,
-    pub value: u64,
-    #[serde(default)]
-    pub value_two: u64,
-    pub op: String,
-}
-
-/// When a rule applies: all of `caps` held, the architecture among `arches`, the kernel at least
-/// `min_kernel` (for `includes`); any of them (for `excludes`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Filter {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub caps: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub arches: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_kernel: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SeccompError {
-    #[error("seccomp profile {source_name}: {message}")]
-    Parse { source_name: String, message: String },
-    #[error("seccomp profile: unknown action '{0}' (expected SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, ...)")]
-    Action(String),
-    #[error("seccomp profile: action {0} is not supported by sbx (no seccomp agent)")]
-    Unsupported(String),
-    #[error("seccomp profile: unknown comparison '{0}' (expected SCMP_CMP_EQ, SCMP_CMP_MASKED_EQ, ...)")]
-    Op(String),
-    #[error("seccomp profile: unknown architecture '{0}' (expected SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64, ...)")]
-    Arch(String),
-    #[error("seccomp profile: rule for {name}: {message}")]
-    Rule { name: String, message: String },
-    #[error("cannot build the seccomp filter: {0}")]
-    Build(String),
-}
-
-impl Profile {
-    pub fn default_profile() -> Profile {
-        serde_json::from_str(DEFAULT_PROFILE).expect("the default profile is valid")
-    }
-
-    /// Reads a profile in docker's format; `source_name` names it in errors.
-    pub fn parse(text: &str, source_name: &str) -> Result<Profile, SeccompError> {
-        serde_json::from_str(text).map_err(|e| SeccompError::Parse {
-            source_name: source_name.to_string(),
-            message: format!("{e} (expected docker's seccomp JSON format)"),
-        })
-    }
-}
+use crate::spec::seccomp::{Arg, DEFAULT_PROFILE, Profile, Rule, SeccompError};
 
 /// The architecture sbx runs on, in the names profiles use: (libseccomp's, Go's).
 pub fn native_arch() -> (&'static str, &'static str) {
@@ -314,6 +212,7 @@ fn export(ctx: &libseccomp::ScmpFilterContext) -> Result<Vec<u64>, SeccompError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::seccomp::Filter;
 
     fn caps(v: &[&str]) -> Vec<String> {
         v.iter().map(|c| c.to_string()).collect()
@@ -326,7 +225,7 @@ mod tests {
     #[test]
     fn the_default_profile_denies_what_docker_denies() {
         let p = Profile::default_profile();
-        let docker = caps(&crate::isolate::caps::DEFAULT);
+        let docker = caps(&crate::spec::caps::DEFAULT);
         for denied in ["keyctl", "add_key", "request_key", "bpf", "kexec_load", "open_by_handle_at", "mount", "umount2"]
         {
             assert!(rule_for(&p, denied, &docker).is_empty(), "{denied} is allowed");
@@ -377,7 +276,7 @@ mod tests {
     #[test]
     fn a_profile_compiles_and_bad_ones_are_named() {
         let p = Profile::default_profile();
-        let bpf = compile(&p, &caps(&crate::isolate::caps::DEFAULT), (6, 1)).unwrap();
+        let bpf = compile(&p, &caps(&crate::spec::caps::DEFAULT), (6, 1)).unwrap();
         assert!(bpf.len() > 100, "{} instructions", bpf.len());
         let bad = Profile::parse(
             r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_DANCE"}]}"#,

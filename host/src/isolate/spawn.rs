@@ -42,6 +42,8 @@ pub struct Exit {
 pub enum Progress {
     /// Its setup is done; it waits before exec.
     Ready,
+    /// A runtime container: it waits on its exec fifo for `start` (see [`ChildPlan::exec_fifo`]).
+    Waiting,
     /// It exec'd the program.
     Running,
     Failed(Failure),
@@ -49,6 +51,8 @@ pub enum Progress {
 
 /// The report of a child that finished its setup and waits (no failure report looks like it).
 const READY: [u32; 3] = [u32::MAX; 3];
+/// The report of a child about to wait on its exec fifo.
+const WAITING: [u32; 3] = [u32::MAX, u32::MAX, u32::MAX - 1];
 
 pub struct Spawned {
     pub pid: Pid,
@@ -94,6 +98,16 @@ fn exit(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Blocks until `start` opens the exec fifo for reading, then tells it so with a byte. A child whose
+/// fifo cannot be opened (`delete` removed it) ends.
+fn wait_for_start(fifo: &std::ffi::CStr) {
+    use rustix::fs::{Mode, OFlags};
+    match rustix::fs::open(fifo, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) if rustix::io::write(&fd, &[0]) == Ok(1) => {}
+        _ => exit(125),
+    }
+}
+
 /// Creates the child in the namespaces of `flags` (and in the v2 cgroup `cgroup` is a directory
 /// descriptor of); it waits for [`Spawned::start`].
 pub fn spawn(plan: &ChildPlan, flags: u64, cgroup: Option<i32>, sys: &dyn Syscall) -> Result<Spawned, SpawnError> {
@@ -132,14 +146,20 @@ pub fn spawn(plan: &ChildPlan, flags: u64, cgroup: Option<i32>, sys: &dyn Syscal
         }
         let (phase, index, errno) = match child::setup(plan, sys) {
             Err(failure) => failure,
-            Ok(()) if plan.pause_before_exec => {
-                let _ = rustix::io::write(&report_w, &bytes_of(&READY));
-                if rustix::io::read(&go_r, &mut byte) != Ok(1) {
-                    exit(125); // the parent stopped us (a prestart hook said no)
+            Ok(()) => {
+                if plan.pause_before_exec {
+                    let _ = rustix::io::write(&report_w, &bytes_of(&READY));
+                    if rustix::io::read(&go_r, &mut byte) != Ok(1) {
+                        exit(125); // the parent stopped us (a prestart hook said no)
+                    }
+                }
+                if let Some(fifo) = &plan.exec_fifo {
+                    let _ = rustix::io::write(&report_w, &bytes_of(&WAITING));
+                    // `create` is gone from here on: no one reads the report pipe.
+                    wait_for_start(fifo);
                 }
                 child::exec(plan, sys)
             }
-            Ok(()) => child::exec(plan, sys),
         };
         let msg = [phase as u32, index as u32, errno as i32 as u32];
         let _ = rustix::io::write(&report_w, &bytes_of(&msg));
@@ -174,8 +194,10 @@ impl Spawned {
             return Ok(Progress::Running);
         }
         let word = |i: usize| u32::from_ne_bytes(buf[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
-        if [word(0), word(1), word(2)] == READY {
-            return Ok(Progress::Ready);
+        match [word(0), word(1), word(2)] {
+            READY => return Ok(Progress::Ready),
+            WAITING => return Ok(Progress::Waiting),
+            _ => {}
         }
         Ok(Progress::Failed(Failure {
             phase: Phase::from_u32(word(0)).unwrap_or(Phase::Before),

@@ -7,10 +7,10 @@
 use super::bindings::{
     Adjustment, Limits as WitLimits, MountKind as WitMountKind, Network as WitNetwork, Seccomp, Userns as WitUserns,
 };
-use crate::container::security::{self, SecurityError, Ulimit};
-use crate::container::spec::{self, ContainerSpec, Mount, MountKind, Network, SpecError, Userns};
-use crate::isolate::caps;
-use crate::isolate::seccomp::Profile;
+use crate::spec::caps;
+use crate::spec::seccomp::Profile;
+use crate::spec::security::{self, SecurityError, Ulimit};
+use crate::spec::{self, ContainerSpec, Mount, MountKind, Network, SpecError, Userns};
 
 /// The most adjustments one plugin may ask for in one call.
 pub const MAX_ADJUSTMENTS: usize = 1024;
@@ -275,8 +275,8 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::spec::{Overrides, build};
     use crate::plugin::bindings::Mount as WitMount;
+    use crate::spec::{Overrides, build};
 
     fn spec() -> ContainerSpec {
         let o = Overrides { cmd: vec!["sh".into()], ..Default::default() };

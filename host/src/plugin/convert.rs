@@ -4,11 +4,11 @@ use super::bindings::{
     Container, Device, Entry, EntryKind as WitKind, Image, ImageConfig, Layer, Limits, Mount, MountKind, Network,
     Seccomp, Spec, State, Status, Ulimit, Userns,
 };
-use crate::container::security;
-use crate::container::spec::{self, ContainerSpec};
-use crate::container::user::User;
 use crate::image::ImageRecord;
 use crate::layer::{EntryKind, IndexEntry};
+use crate::spec::security;
+use crate::spec::user::User;
+use crate::spec::{self, ContainerSpec};
 use oci_spec::image::ImageConfiguration;
 
 pub fn image(reference: &str, record: &ImageRecord, config: &ImageConfiguration) -> Image {

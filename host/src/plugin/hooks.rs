@@ -125,10 +125,10 @@ mod tests {
     }
 
     fn container() -> Container {
-        let spec = crate::container::spec::build(
+        let spec = crate::spec::build(
             "img",
             None,
-            &crate::container::spec::Overrides { cmd: vec!["sh".into()], ..Default::default() },
+            &crate::spec::Overrides { cmd: vec!["sh".into()], ..Default::default() },
             "h",
             |_| None,
         )

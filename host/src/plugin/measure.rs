@@ -9,7 +9,7 @@ use super::convert::{self, ContainerView};
 use super::engine::{Engine, PluginError};
 use super::instance::Plugin;
 use crate::config::PluginSpec;
-use crate::container::spec::{Overrides, build};
+use crate::spec::{Overrides, build};
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -13,8 +13,8 @@ use super::chain::{Answer, Effect, Note, PolicyCheck, Raw, answer, effect};
 use super::convert;
 use super::weaken::{self, Asked};
 use crate::config::Mode;
-use crate::container::spec::ContainerSpec;
-use crate::container::user::{User, UserError};
+use crate::spec::ContainerSpec;
+use crate::spec::user::{User, UserError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpecDecision {
@@ -152,10 +152,10 @@ fn check_weakening(
 mod tests {
     use super::*;
     use crate::config::{OnError, Weakening};
-    use crate::container::spec::{Overrides, build, get_env};
-    use crate::container::user;
     use crate::plugin::bindings::{Layer, LayerAnswer, LayerVerdict, Spec};
     use crate::plugin::engine::PluginError;
+    use crate::spec::user;
+    use crate::spec::{Overrides, build, get_env};
     use std::cell::RefCell;
 
     /// A scripted policy: its adjustments, and a verdict computed from the spec it validates.

@@ -4,9 +4,9 @@
 
 use super::bindings::{Adjustment, MountKind as WitMountKind, Network as WitNetwork, Seccomp, Userns as WitUserns};
 use crate::config::Weakening;
-use crate::container::security;
-use crate::container::spec::{ContainerSpec, MountKind, Network, Userns};
-use crate::isolate::caps;
+use crate::spec::caps;
+use crate::spec::security;
+use crate::spec::{ContainerSpec, MountKind, Network, Userns};
 
 /// What the weakening is measured against.
 pub struct Asked<'a> {
@@ -92,8 +92,8 @@ fn part(a: &Adjustment) -> Weakening {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::spec::{Limits, Mount, Overrides, build};
     use crate::plugin::bindings::{Limits as WitLimits, Mount as WitMount, Ulimit as WitUlimit};
+    use crate::spec::{Limits, Mount, Overrides, build};
 
     fn asked(o: Overrides) -> ContainerSpec {
         build("img", None, &Overrides { cmd: vec!["sh".into()], ..o }, "h", |_| None).unwrap()

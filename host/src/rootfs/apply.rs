@@ -33,6 +33,10 @@ fn apply_one(op: &MountOp, root: &mut Option<i32>, sys: &dyn Syscall) -> Result<
             *root = Some(sys.mount_overlay(lowers, upper, work, target, *userxattr)?);
             Ok(())
         }
+        MountOp::BindRoot { dir } => {
+            *root = Some(sys.bind_root(dir)?);
+            Ok(())
+        }
         MountOp::LegacyOverlay { data, target } => {
             *root = Some(sys.mount_overlay_legacy(data, target)?);
             Ok(())
@@ -63,6 +67,7 @@ mod tests {
                 upper: "/u".into(),
                 work: "/w".into(),
                 target: "/t".into(),
+                bundle: false,
                 mounts: vec![],
                 masked: vec![],
                 read_only: vec![],

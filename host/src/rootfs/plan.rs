@@ -54,6 +54,11 @@ pub enum MountOp {
         target: CString,
         userxattr: bool,
     },
+    /// An OCI bundle's root directory bound onto itself (so pivot_root can make it the root); its
+    /// root is where the targets of the later steps resolve.
+    BindRoot {
+        dir: CString,
+    },
     /// The overlay with one mount(2) of these options (kernels before 6.8).
     LegacyOverlay {
         data: CString,
@@ -138,6 +143,9 @@ pub struct RootfsSpec {
     pub work: PathBuf,
     /// Where the overlay is mounted before it becomes `/`.
     pub target: PathBuf,
+    /// `target` is an OCI bundle's root directory, the root as it is: bound onto itself, with no
+    /// overlay (`layers`, `upper` and `work` are unused).
+    pub bundle: bool,
     /// In order, after /proc, /dev and /sys.
     pub mounts: Vec<UserMount>,
     /// Hidden, then made read-only, after the mounts.
@@ -322,7 +330,10 @@ pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanE
         );
         ops.push(MountOp::EnterUsernsRoot { dir: cstr(&userns.dir) });
     }
-    ops.push(overlay(spec, kernel)?);
+    ops.push(match spec.bundle {
+        true => MountOp::BindRoot { dir: cstr(&spec.target) },
+        false => overlay(spec, kernel)?,
+    });
     ops.extend(own_fs("/proc", 0o555, "proc", &[], NOSUID | NODEV | NOEXEC));
     let dev_attrs = NOSUID | MountAttrFlags::MOUNT_ATTR_STRICTATIME;
     ops.extend(own_fs("/dev", 0o755, "tmpfs", &[("mode", Some("755")), ("size", Some("65536k"))], dev_attrs));
@@ -406,6 +417,7 @@ impl fmt::Display for MountOp {
                 write!(f, "mount the overlay of {} layers on {}", lowers.len(), s(target))
             }
             MountOp::LegacyOverlay { target, .. } => write!(f, "mount the overlay on {}", s(target)),
+            MountOp::BindRoot { dir } => write!(f, "bind the root filesystem {} onto itself", s(dir)),
             MountOp::Mkdir { at, .. } => write!(f, "create the directory {}", at.shown()),
             MountOp::Touch { at } => write!(f, "create the mount point {}", at.shown()),
             MountOp::Mknod { at, .. } => write!(f, "create the device {}", at.shown()),
@@ -482,12 +494,21 @@ mod tests {
         assert!(matches!(plan(&bad, OLD), Err(PlanError::BadPath(_))));
     }
 
+    #[test]
+    fn a_bundle_root_is_bound_onto_itself_instead_of_an_overlay() {
+        let ops = plan(&RootfsSpec { bundle: true, target: "/b/rootfs".into(), ..spec(0) }, NEW).unwrap();
+        assert_eq!(ops[2], MountOp::BindRoot { dir: cstr("/b/rootfs") });
+        assert!(!ops.iter().any(|op| matches!(op, MountOp::Overlay { .. } | MountOp::LegacyOverlay { .. })));
+        assert!(ops.contains(&MountOp::PivotRoot));
+    }
+
     fn spec(n: usize) -> RootfsSpec {
         RootfsSpec {
             layers: (0..n).map(|i| PathBuf::from(format!("/s/layers/{i}/diff"))).collect(),
             upper: "/s/c/upper".into(),
             work: "/s/c/work".into(),
             target: "/s/c/rootfs".into(),
+            bundle: false,
             mounts: vec![],
             masked: vec![],
             read_only: vec![],

@@ -64,6 +64,9 @@ impl Syscall for Recorder {
     fn mount_overlay_legacy(&self, data: &CStr, target: &CStr) -> Result<i32, Errno> {
         self.record(format!("overlay {} on {}", s(data), s(target))).map(|()| ROOT)
     }
+    fn bind_root(&self, dir: &CStr) -> Result<i32, Errno> {
+        self.record(format!("bind {} onto itself", s(dir))).map(|()| ROOT)
+    }
     fn pivot_root(&self, root: i32) -> SysResult {
         self.record(format!("pivot_root {root}"))
     }

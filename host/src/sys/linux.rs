@@ -55,6 +55,11 @@ impl Syscall for Linux {
         beneath::open_root(target)
     }
 
+    fn bind_root(&self, dir: &CStr) -> Result<i32, Errno> {
+        rustix::mount::mount_bind_recursive(dir, dir).map_err(errno)?;
+        beneath::open_root(dir)
+    }
+
     fn pivot_root(&self, root: i32) -> SysResult {
         beneath::pivot_root(root)
     }

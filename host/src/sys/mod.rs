@@ -92,6 +92,9 @@ pub trait Syscall {
     ) -> Result<i32, Errno>;
     /// The same with one mount(2) whose options are `data` (kernels before 6.8).
     fn mount_overlay_legacy(&self, data: &CStr, target: &CStr) -> Result<i32, Errno>;
+    /// Binds the directory `dir` (a bundle's root, named by the engine, not the container) onto
+    /// itself, recursively. Returns a descriptor of its root, as the overlay's.
+    fn bind_root(&self, dir: &CStr) -> Result<i32, Errno>;
     /// Makes the overlay whose root is `root` the root of the mount namespace and the working
     /// directory, and detaches the old root.
     fn pivot_root(&self, root: i32) -> SysResult;

@@ -1,4 +1,5 @@
-//! `mkimage KIND FORMAT OUT`: writes a test image. KIND: busybox | layered | setuid | many:N.
+//! `mkimage KIND FORMAT OUT`: writes a test image. KIND: busybox | layered | setuid | many:N | files:N
+//! (N files in one layer, 100 to a directory).
 //! FORMAT: oci | oci-archive | docker-archive. Used by the demo and the benches.
 
 use anyhow::{Result, bail};
@@ -8,7 +9,7 @@ use std::path::Path;
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let [_, kind, format, out] = &args[..] else {
-        bail!("usage: mkimage busybox|layered|setuid|many:N oci|oci-archive|docker-archive OUT");
+        bail!("usage: mkimage busybox|layered|setuid|many:N|files:N oci|oci-archive|docker-archive OUT");
     };
     let image: Image = sbx_tests::harness::test_image(kind)?;
     let out = Path::new(out);

@@ -2,7 +2,7 @@
 //! (no-new-privileges, seccomp), `--device`, `--ulimit`, and the device cgroup's rules. Parsing and
 //! checks are pure; reading a profile file and looking at a device node are the caller's.
 
-use crate::isolate::seccomp::Profile;
+use crate::spec::seccomp::Profile;
 use serde::{Deserialize, Serialize};
 
 /// The container's seccomp filter.
@@ -196,7 +196,7 @@ pub fn parse_ulimit(arg: &str) -> Result<Ulimit, SecurityError> {
 /// sbx's own hard limit of the rlimit `name` (docker's name), which a container cannot be given
 /// more of; None when there is no such bound (sbx has CAP_SYS_RESOURCE) or no such rlimit.
 pub fn own_hard_limit(name: &str) -> Option<u64> {
-    if crate::isolate::caps::effective_has("CAP_SYS_RESOURCE") {
+    if crate::spec::caps::effective_has("CAP_SYS_RESOURCE") {
         return None;
     }
     let resource = resource_of(name)?;

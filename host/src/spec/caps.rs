@@ -1,5 +1,5 @@
 //! Linux capabilities by name: docker's default set, `--cap-add`/`--cap-drop` arithmetic, and the
-//! bit mask the child applies. Pure.
+//! bit mask the child applies. Pure, but for [`own`], which reads sbx's own sets.
 
 /// Capability names by number (linux/capability.h); CAP_CHECKPOINT_RESTORE (40) is the last.
 pub const NAMES: [&str; 41] = [

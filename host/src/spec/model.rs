@@ -1,7 +1,7 @@
 //! The process a container runs, from the image config and the run flags. Pure.
 
 use super::security::{self, Device, Seccomp, SecurityError, SecurityOpts, Ulimit};
-use crate::isolate::caps;
+use crate::spec::caps;
 use oci_spec::image::Config;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

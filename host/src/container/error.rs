@@ -1,0 +1,77 @@
+//! The errors of the container verbs (run, create, start, exec, commit, ...), with docker's exit
+//! codes.
+
+use super::state::FindError;
+use crate::image::StoreError;
+use crate::image::load::LoadError;
+use crate::isolate::cgroup::CgroupError;
+use crate::isolate::spawn::SpawnError;
+use crate::plugin::PluginError;
+use crate::rootfs::{self, bind};
+use crate::spec::{self, user};
+use nix::errno::Errno;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("{} holds {count} images; run one of them by name (see `sbx images`)", path.display())]
+    NotOneImage { path: PathBuf, count: usize },
+    #[error("image {image}: its config is not valid: {message}")]
+    Config { image: String, message: String },
+    #[error("denied by policy {plugin}: {reason}")]
+    Denied { plugin: String, reason: String },
+    #[error("stopped by plugin {plugin} at {event}: {reason}")]
+    Vetoed { plugin: String, event: &'static str, reason: String },
+    #[error(transparent)]
+    Bind(#[from] bind::BindError),
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    #[error(transparent)]
+    Spec(#[from] spec::SpecError),
+    #[error(transparent)]
+    User(#[from] user::UserError),
+    #[error(transparent)]
+    Find(#[from] FindError),
+    #[error("container {0} is already running")]
+    AlreadyRunning(String),
+    #[error("container {0} is not running; start it first (sbx start)")]
+    NotRunning(String),
+    #[error("container {0} has no spec.json (made by an older sbx?); remove it with sbx rm and create it again")]
+    NoSpec(String),
+    #[error("the name '{0}' is already in use by container {1}; choose another with --name or remove that container")]
+    NameInUse(String, String),
+    #[error("cannot create the container directory {path}: {source}")]
+    ContainerDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    #[error(transparent)]
+    Plan(#[from] rootfs::PlanError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::spec::seccomp::SeccompError),
+    #[error(transparent)]
+    Userns(#[from] crate::isolate::userns::UsernsError),
+    #[error("container setup failed: cannot {step}: {errno}{hint}")]
+    Setup { step: String, errno: Errno, hint: String },
+    #[error("exec \"{0}\": executable file not found in $PATH")]
+    NotFound(String),
+    #[error("exec \"{program}\": {}", errno.desc().to_lowercase())]
+    CannotExec { program: String, errno: Errno },
+}
+
+impl RunError {
+    /// docker's convention: 127 not found, 126 cannot run, 125 for everything that is sbx's own.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::NotFound(_) => 127,
+            RunError::CannotExec { errno: Errno::ENOENT, .. } => 127,
+            RunError::CannotExec { .. } => 126,
+            _ => 125,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! What a container is to run, as data: the spec built from the image and the flags
+//! ([`ContainerSpec`], pure), its security options ([`security`]), capabilities by name
+//! ([`caps`]), seccomp profiles ([`seccomp`]) and users resolved to ids ([`user`]). At the bottom
+//! of the crate: it imports none of container/, isolate/ or plugin/, which all build on it.
+
+pub mod caps;
+mod model;
+pub mod seccomp;
+pub mod security;
+pub mod user;
+
+pub use model::*;
