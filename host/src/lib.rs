@@ -10,6 +10,7 @@ pub mod layer;
 pub mod plugin;
 pub mod random;
 pub mod rootfs;
+pub mod runtime;
 pub mod spec;
 pub mod sys;
 pub mod system;

@@ -26,6 +26,7 @@ mod policy;
 mod ps;
 mod rm;
 mod run;
+mod runtime;
 mod start;
 mod stats;
 mod system;
@@ -109,6 +110,13 @@ pub enum Command {
     /// Check the store.
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// The OCI runtime CLI (runc's commands on a bundle), also reached as the binary `sbx-runtime`:
+    /// `sbx runtime --help`.
+    #[command(disable_help_flag = true)]
+    Runtime {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -186,7 +194,17 @@ pub fn fail(e: impl std::fmt::Display) -> i32 {
 
 /// Parses the command line and runs the verb; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Engines call the runtime by its binary's name (a `sbx-runtime` link) with runc's arguments.
+    if args.first().and_then(|a| std::path::Path::new(a).file_name()).is_some_and(|n| n == "sbx-runtime") {
+        return runtime::main(args);
+    }
+    if args.get(1).is_some_and(|a| a == "runtime") {
+        return runtime::main(
+            [std::ffi::OsString::from("sbx runtime")].into_iter().chain(args[2..].iter().cloned()).collect(),
+        );
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_SBX } else { 0 };
@@ -241,6 +259,7 @@ pub fn main() -> i32 {
         Command::Images(args) | Command::Image(ImageCommand::List(args)) => images::images(&store, args),
         Command::Rm(args) => rm::rm(&store, args, cli.config.as_deref()),
         Command::System(cmd) => system::run(&store, cmd),
+        Command::Runtime { .. } => unreachable!("taken by runtime::main before the store"),
     }
 }
 

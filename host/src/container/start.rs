@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 /// Namespaces of a container (cgroup is unshared by the child once it is in its cgroup; the network
 /// namespace is the host's with `--network host`; the user namespace the host's unless it has a
 /// range of ids of its own).
-fn clone_flags(network: spec::Network, own_ids: bool) -> u64 {
+pub fn clone_flags(network: spec::Network, own_ids: bool) -> u64 {
     let own = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
     let net = if network == spec::Network::None { libc::CLONE_NEWNET } else { 0 };
     let user = if own_ids { libc::CLONE_NEWUSER } else { 0 };

@@ -218,6 +218,12 @@ impl Cgroup {
         &self.dirs
     }
 
+    /// Keeps the cgroup past this value (a runtime container's outlives the `create` that made
+    /// it; `delete` removes its directories).
+    pub fn keep(mut self) {
+        self.dirs.clear();
+    }
+
     fn is_v2(&self) -> bool {
         is_v2(&self.dirs)
     }

@@ -5,6 +5,7 @@
 
 pub mod caps;
 mod model;
+pub mod oci;
 pub mod seccomp;
 pub mod security;
 pub mod user;

@@ -1,0 +1,166 @@
+//! `sbx runtime VERB` and the binary called as `sbx-runtime`: runc's command line (parsed by the
+//! liboci-cli crate, which defines it with clap) on OCI bundles. Errors go to stderr and, with
+//! `--log FILE`, to that file in `--log-format text|json` (json as runc writes it, which
+//! containerd's shim reads back to show the user).
+
+use crate::config::PluginSpec;
+use crate::plugin::PluginSet;
+use crate::runtime::create::{CreateOptions, create};
+use crate::runtime::state::{State, default_root};
+use crate::runtime::{RuntimeError, verbs};
+use clap::{Parser, Subcommand};
+use liboci_cli::{CommonCmd, StandardCmd};
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// sbx as an OCI runtime: runc's commands on a bundle, with sbx's policies and hooks.
+#[derive(Parser, Debug)]
+#[command(name = "sbx-runtime", version)]
+struct RuntimeCli {
+    #[command(flatten)]
+    global: liboci_cli::GlobalOpts,
+    /// The plugin configuration whose policies and hooks apply to every container (default:
+    /// /etc/sbx/sbx.yaml when it exists).
+    #[arg(long, env = "SBX_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Subcommand, Debug)]
+enum Verb {
+    #[command(flatten)]
+    Standard(Box<StandardCmd>),
+    #[command(flatten)]
+    Common(Box<CommonCmd>),
+}
+
+/// Where errors go besides stderr.
+struct Log {
+    file: Option<PathBuf>,
+    json: bool,
+}
+
+impl Log {
+    fn error(&self, message: &str) {
+        eprintln!("sbx-runtime: {message}");
+        self.write("error", message);
+    }
+
+    fn warn(&self, message: &str) {
+        self.write("warning", message);
+    }
+
+    fn write(&self, level: &str, message: &str) {
+        let Some(path) = &self.file else { return };
+        let time = crate::time::now_rfc3339();
+        let line = if self.json {
+            serde_json::json!({ "level": level, "msg": message, "time": time }).to_string()
+        } else {
+            format!("time=\"{time}\" level={level} msg={message:?}")
+        };
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+fn plugins(config: Option<&Path>) -> Result<PluginSet, i32> {
+    let specs: Vec<PluginSpec> = super::config::resolve(config)?.plugins;
+    Ok(PluginSet::new(&crate::plugin::compile::cache_dir(), specs))
+}
+
+/// Runs the runtime CLI on `args` (the program's name first); returns the exit code.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let cli = match RuntimeCli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { super::EXIT_SBX } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let log = Log { file: cli.global.log.clone(), json: cli.global.log_format.as_deref() == Some("json") };
+    let root = cli.global.root.clone().unwrap_or_else(default_root);
+    let result = if cli.global.systemd_cgroup {
+        Err(RuntimeError::NotSupported(
+            "--systemd-cgroup: sbx manages cgroups itself (cgroupfs); configure the engine without SystemdCgroup"
+                .into(),
+        ))
+    } else {
+        match plugins(cli.config.as_deref()) {
+            Ok(plugins) => run(&root, cli.verb, &plugins, &log),
+            Err(code) => return code,
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            log.error(&e.to_string());
+            super::EXIT_SBX
+        }
+    }
+}
+
+fn run(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<(), RuntimeError> {
+    match verb {
+        Verb::Standard(cmd) => match *cmd {
+            StandardCmd::Create(c) => {
+                if c.preserve_fds > 0 {
+                    return Err(RuntimeError::NotSupported("--preserve-fds is not supported by sbx yet".into()));
+                }
+                let opts = CreateOptions {
+                    root,
+                    id: &c.container_id,
+                    bundle: &c.bundle,
+                    pid_file: c.pid_file.as_deref(),
+                    console_socket: c.console_socket.as_deref(),
+                };
+                for notice in create(&opts, plugins)? {
+                    log.warn(&notice);
+                }
+                Ok(())
+            }
+            StandardCmd::Start(s) => verbs::start(root, &s.container_id, plugins),
+            StandardCmd::State(s) => {
+                let state = State::load(root, &s.container_id)?;
+                say!("{}", serde_json::to_string_pretty(&state.report(root)).expect("JSON serializes"));
+                Ok(())
+            }
+            StandardCmd::Kill(k) => verbs::kill(root, &k.container_id, &k.signal, k.all),
+            StandardCmd::Delete(d) => verbs::delete(root, &d.container_id, d.force, plugins),
+        },
+        Verb::Common(cmd) => match *cmd {
+            CommonCmd::List(l) => {
+                let json = l.format == "json";
+                print!("{}", verbs::list(root, json)?);
+                Ok(())
+            }
+            CommonCmd::Spec(s) => verbs::spec(s.bundle.as_deref().unwrap_or(Path::new("."))),
+            CommonCmd::Features(_) => {
+                say!("{}", serde_json::to_string_pretty(&verbs::features()).expect("JSON serializes"));
+                Ok(())
+            }
+            other => {
+                Err(RuntimeError::NotSupported(format!("{} is not supported by sbx's runtime yet", verb_name(&other))))
+            }
+        },
+    }
+}
+
+fn verb_name(cmd: &CommonCmd) -> &'static str {
+    match cmd {
+        CommonCmd::Checkpointt(_) => "checkpoint",
+        CommonCmd::Events(_) => "events",
+        CommonCmd::Exec(_) => "exec",
+        CommonCmd::Features(_) => "features",
+        CommonCmd::List(_) => "list",
+        CommonCmd::Pause(_) => "pause",
+        CommonCmd::Ps(_) => "ps",
+        CommonCmd::Resume(_) => "resume",
+        CommonCmd::Run(_) => "run",
+        CommonCmd::Update(_) => "update",
+        CommonCmd::Spec(_) => "spec",
+    }
+}

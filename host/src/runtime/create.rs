@@ -1,0 +1,239 @@
+//! `create`: the bundle's config.json read and checked, the policies' verdict and adjustments, the
+//! cgroup, and the process set up in its namespaces on the bundle's root, left waiting on the
+//! exec fifo; its state and pid file written before this returns. Any failure leaves nothing: the
+//! process is killed, the cgroup and the state directory removed.
+
+use super::RuntimeError;
+use super::state::{self, FIFO, State};
+use crate::container::admission;
+use crate::container::events::{Events, Now};
+use crate::container::process::{self, Dirs, Prepared};
+use crate::container::{RunError, start::clone_flags};
+use crate::isolate::cgroup::{self, Cgroup};
+use crate::isolate::spawn::{self, SpawnError};
+use crate::isolate::{Launching, Progress};
+use crate::layer::fsops;
+use crate::plugin::bindings::Event;
+use crate::plugin::spec_check::SpecDecision;
+use crate::plugin::{PluginSet, convert};
+use crate::spec::oci::{self, Bundle};
+use crate::spec::user::{self, User, UserError};
+use crate::spec::{ContainerSpec, security};
+use crate::sys::linux::Linux;
+use std::ffi::CString;
+use std::fs;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The cgroup under each hierarchy that holds the runtime's containers.
+pub const RUNTIME_CGROUP: &str = "sbx-runtime";
+
+pub struct CreateOptions<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+}
+
+/// Removes the container's state directory unless disarmed.
+struct Undo(Option<PathBuf>);
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Reads the bundle: its config.json (which must parse as the runtime-spec's) as sbx's spec.
+pub fn read_bundle(bundle: &Path) -> Result<Bundle, RuntimeError> {
+    let bundle = fs::canonicalize(bundle).map_err(RuntimeError::io(format!("open the bundle {}", bundle.display())))?;
+    let path = bundle.join("config.json");
+    let text = match fs::read(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(RuntimeError::NoConfig(bundle)),
+        r => r.map_err(RuntimeError::io(format!("read {}", path.display())))?,
+    };
+    let config: oci_spec::runtime::Spec = serde_json::from_slice(&text)
+        .map_err(|e| RuntimeError::BadConfig { path: path.clone(), message: e.to_string() })?;
+    let read = oci::from_oci(&config, &bundle)?;
+    if !read.root.is_dir() {
+        return Err(RuntimeError::NoRootfs(read.root));
+    }
+    Ok(read)
+}
+
+/// Resolves users that policies name (`set-user`) against the bundle root's /etc/passwd and
+/// /etc/group, read beneath that root; the bundle's own user is its ids as given.
+fn resolver(read: &Bundle) -> impl Fn(&str) -> Result<User, UserError> + '_ {
+    move |name: &str| {
+        if name == read.spec.user {
+            return Ok(read.user.clone());
+        }
+        let root = fs::File::open(&read.root).map_err(|_| UserError::NoUser(name.to_string()))?;
+        let file = |rel: &str| -> user::FileText {
+            fsops::read_in_root(root.as_fd(), Path::new(rel), crate::container::layers::LIMIT)
+                .map(|b| b.map(|b| String::from_utf8_lossy(&b).into_owned()))
+                .map_err(|e| e.to_string())
+        };
+        user::resolve_files(name, &file("etc/passwd"), &file("etc/group"))
+    }
+}
+
+/// The spec the policies leave, and its user.
+fn admit(read: &Bundle, plugins: &PluginSet) -> Result<(ContainerSpec, User), RuntimeError> {
+    let resolve = resolver(read);
+    let mut spec = read.spec.clone();
+    if !plugins.is_empty() {
+        let loaded = plugins.load().map_err(RunError::from)?;
+        let image = convert::bare_image(&spec.image);
+        let evaluation = admission::evaluate_spec(&image, &spec, loaded, &resolve);
+        admission::end_sessions(loaded);
+        match evaluation?.decision {
+            SpecDecision::Deny { plugin, reason, .. } => return Err(RunError::Denied { plugin, reason }.into()),
+            SpecDecision::Allow { spec: adjusted, notes } => {
+                for n in notes {
+                    eprintln!("sbx: policy {}: {}", n.plugin, n.message);
+                }
+                spec = *adjusted;
+            }
+        }
+    }
+    let user = resolve(&spec.user).map_err(RunError::from)?;
+    Ok((spec, user))
+}
+
+/// Connects to the engine's console socket, where the terminal's master goes.
+fn console(path: Option<&Path>) -> Result<OwnedFd, RuntimeError> {
+    let Some(path) = path else {
+        return Err(RuntimeError::ConsoleSocket {
+            path: PathBuf::new(),
+            message: "process.terminal is true, but no --console-socket was given for its master".into(),
+        });
+    };
+    let bad = |message: String| RuntimeError::ConsoleSocket { path: path.to_path_buf(), message };
+    let meta = fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+    if !meta.file_type().is_socket() {
+        return Err(bad("not a unix socket".into()));
+    }
+    let stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| bad(e.to_string()))?;
+    Ok(stream.into())
+}
+
+/// Creates the container: on return its process waits for `start`. Returns what sbx does its own
+/// way (for the log).
+pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, RuntimeError> {
+    state::check_id(opts.id)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(opts.root)
+        .map_err(RuntimeError::io(format!("create the state root {}", opts.root.display())))?;
+    let dir = State::dir(opts.root, opts.id);
+    match fs::DirBuilder::new().mode(0o711).create(&dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(RuntimeError::Exists(opts.id.into())),
+        r => r.map_err(RuntimeError::io(format!("create {}", dir.display())))?,
+    }
+    let mut undo = Undo(Some(dir.clone()));
+    let read = read_bundle(opts.bundle)?;
+    let (spec, user) = admit(&read, plugins)?;
+    let console = if spec.terminal { Some(console(opts.console_socket)?) } else { None };
+
+    let image = convert::bare_image(&spec.image);
+    let events = if plugins.may_have_hooks() {
+        Events::new(plugins.load().map_err(RunError::from)?, opts.id, opts.id, &image, &spec, &user)
+    } else {
+        None
+    };
+    if let Some(e) = &events {
+        e.fire(Event::Create, Now::created())?;
+    }
+
+    // Beside sbx's own containers (`sbx/ID`), not among them: `sbx system check` owns those.
+    let hierarchies: Vec<PathBuf> = cgroup::hierarchies(Path::new("/sys/fs/cgroup"), spec.limits.cpuset_cpus.is_some())
+        .iter()
+        .map(|p| p.with_file_name(RUNTIME_CGROUP))
+        .collect();
+    let mut launching = Launching::new(Cgroup::create(&hierarchies, opts.id).map_err(RunError::from)?);
+    launching.cgroup().set_limits(&spec.limits).map_err(RunError::from)?;
+    launching.cgroup().set_devices(&security::device_rules(&spec.devices, false)).map_err(RunError::from)?;
+
+    // The fifo lets any user of the container write (the process may have dropped root by then).
+    let fifo_path = dir.join(FIFO);
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| RuntimeError::io(format!("create {}", fifo_path.display()))(e.into()))?;
+    fs::set_permissions(&fifo_path, fs::Permissions::from_mode(0o622))
+        .map_err(RuntimeError::io(format!("chmod {}", fifo_path.display())))?;
+    let fifo =
+        rustix::fs::open(&fifo_path, rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
+            .map_err(|e| RuntimeError::io(format!("open {}", fifo_path.display()))(e.into()))?;
+
+    let binds = spec
+        .mounts
+        .iter()
+        .filter(|m| m.kind == crate::spec::MountKind::Bind)
+        .map(|m| crate::rootfs::bind::open(Path::new(&m.source), m.read_only))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(RunError::from)?;
+    let entry = launching.cgroup().entry().map_err(RunError::from)?;
+    let (clone_into, cgroup_tasks) = entry.raw();
+    let prepared = Prepared {
+        stdin: None,
+        stdout: None,
+        stderr: None,
+        cgroup_tasks,
+        binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
+        pause_before_exec: events.is_some(),
+        exec_fifo: Some(CString::new(format!("/proc/self/fd/{}", fifo.as_raw_fd())).expect("no NUL")),
+        terminal: console.as_ref().map(|s| (s.as_raw_fd(), (24, 80))),
+        seccomp: process::seccomp_program(&opts.root.join(".seccomp"), &spec)?,
+        userns: None,
+    };
+    let dirs = Dirs { upper: PathBuf::new(), work: PathBuf::new(), rootfs: read.root.clone(), bundle: true };
+    let plan = process::child_plan(&spec, &user, Vec::new(), dirs, &prepared, process::kernel())?;
+    let child = spawn::spawn(&plan, clone_flags(spec.network, false), clone_into, &Linux).map_err(RunError::from)?;
+    launching.spawned(child);
+    drop((entry, binds, console, fifo));
+    let pid = launching.child().pid.as_raw();
+    let mut progress = launching.child().advance();
+    if let (Ok(Progress::Ready), Some(e)) = (&progress, &events) {
+        e.fire(Event::Prestart, Now { pid: Some(pid), ..Now::created() })?;
+        progress = launching.child().advance();
+    }
+    match progress {
+        Ok(Progress::Waiting) => {}
+        Ok(Progress::Failed(f)) => return Err(process::describe_failure(&plan, f, &spec).into()),
+        Ok(_) => return Err(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child did not wait"))).into()),
+        Err(e) => return Err(RunError::Spawn(e).into()),
+    }
+
+    let pid_start = state::process_start(pid).map(|(s, _)| s).unwrap_or(0);
+    let record = State {
+        oci_version: oci_spec::runtime::Spec::default().version().clone(),
+        id: opts.id.to_string(),
+        pid,
+        pid_start,
+        bundle: fs::canonicalize(opts.bundle).unwrap_or_else(|_| opts.bundle.to_path_buf()),
+        rootfs: read.root.clone(),
+        created: crate::time::now_rfc3339(),
+        annotations: spec.annotations.clone(),
+        cgroup: launching.cgroup().dirs().to_vec(),
+        spec,
+        uid: user.uid,
+        gid: user.gid,
+        groups: user.groups.clone(),
+    };
+    record.save(opts.root)?;
+    if let Some(path) = opts.pid_file {
+        crate::image::store::write_atomic(path, pid.to_string().as_bytes()).map_err(|e| RuntimeError::Io {
+            what: format!("write the pid file {}", path.display()),
+            source: std::io::Error::other(e),
+        })?;
+    }
+    let (_child, cgroup) = launching.running();
+    cgroup.keep();
+    undo.0 = None;
+    Ok(read.notices)
+}

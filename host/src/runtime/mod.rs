@@ -1,0 +1,56 @@
+//! The OCI runtime CLI (`sbx runtime VERB`, or the binary called `sbx-runtime`): what containerd's
+//! runc shim, podman and conformance suites drive. A bundle's config.json becomes the spec sbx runs
+//! ([`crate::spec::oci`]), the policies check and adjust it as they do for `sbx run`, and the same
+//! core starts it ([`crate::container::process`], [`crate::isolate`]) on the bundle's root instead
+//! of an overlay. `create` leaves the process waiting on an exec fifo; `start` releases it.
+
+pub mod create;
+pub mod state;
+pub mod verbs;
+
+use crate::container::RunError;
+use crate::spec::oci::OciError;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("container id '{0}' is not valid: use letters, digits and _ + - . only (no path separators)")]
+    BadId(String),
+    #[error("container {0} already exists; delete it first (delete {0})")]
+    Exists(String),
+    #[error("container {0} does not exist")]
+    NoSuchContainer(String),
+    #[error("bundle {0} has no config.json; write one (`sbx runtime spec` makes a default)")]
+    NoConfig(PathBuf),
+    #[error("{path}: {message}")]
+    BadConfig { path: PathBuf, message: String },
+    #[error(transparent)]
+    Oci(#[from] OciError),
+    #[error("the bundle's root filesystem {0} is not a directory; root.path must name one in or beside the bundle")]
+    NoRootfs(PathBuf),
+    #[error("console socket {path}: {message}")]
+    ConsoleSocket { path: PathBuf, message: String },
+    #[error("process file {path}: {message}")]
+    BadProcess { path: PathBuf, message: String },
+    #[error("the state of the container at {path} is damaged ({message}); remove that directory")]
+    BadState { path: PathBuf, message: String },
+    #[error("cannot {verb} container {id}: it is {status}")]
+    Status { verb: &'static str, id: String, status: &'static str },
+    #[error("unknown signal '{0}' (use a name like TERM or SIGKILL, or a number)")]
+    Signal(String),
+    #[error("container {0}'s process ended before it was started")]
+    EndedBeforeStart(String),
+    #[error("cannot {what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("{0}")]
+    NotSupported(String),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+impl RuntimeError {
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
+        let what = what.into();
+        move |source| RuntimeError::Io { what, source }
+    }
+}

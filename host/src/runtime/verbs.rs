@@ -1,0 +1,233 @@
+//! The runtime CLI's verbs after `create`: start, state, kill, delete, list, and the two that need
+//! no container: spec (a default config.json) and features.
+
+use super::RuntimeError;
+use super::state::{FIFO, State, Status};
+use crate::container::events::{Events, Now};
+use crate::container::state::Status as LifeStatus;
+use crate::isolate::cgroup;
+use crate::plugin::bindings::Event;
+use crate::plugin::{PluginSet, convert};
+use std::fs;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Tells the hook plugins of `event`; failures and vetoes at these late events are only reported.
+fn tell(state: &State, plugins: &PluginSet, event: Event, now: Now) {
+    if !plugins.may_have_hooks() {
+        return;
+    }
+    let loaded = match plugins.load() {
+        Ok(l) => l,
+        Err(e) => return eprintln!("sbx: warning: {e}"),
+    };
+    let image = convert::bare_image(&state.spec.image);
+    if let Some(events) = Events::new(loaded, &state.id, &state.id, &image, &state.spec, &state.user()) {
+        events.fire(event, now).unwrap_or_else(|e| eprintln!("sbx: warning: {e}"));
+    }
+}
+
+fn pidfd(pid: i32) -> Option<OwnedFd> {
+    rustix::process::pidfd_open(rustix::process::Pid::from_raw(pid)?, rustix::process::PidfdFlags::empty()).ok()
+}
+
+/// Waits until `fd` is readable or `limit` passes; true when it is readable.
+fn readable(fd: &impl AsFd, limit: Duration) -> bool {
+    let ms = limit.as_millis().min(i32::MAX as u128) as i32;
+    let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX)), Ok(n) if n > 0)
+}
+
+/// `start`: releases the process `create` left waiting on the exec fifo.
+pub fn start(root: &Path, id: &str, plugins: &PluginSet) -> Result<(), RuntimeError> {
+    let state = State::load(root, id)?;
+    let status = state.status(root);
+    if status != Status::Created {
+        return Err(RuntimeError::Status { verb: "start", id: id.into(), status: status.name() });
+    }
+    let path = State::dir(root, id).join(FIFO);
+    let fifo = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(RuntimeError::io(format!("open {}", path.display())))?;
+    let process = pidfd(state.pid).ok_or_else(|| RuntimeError::EndedBeforeStart(id.into()))?;
+    // The process opens the fifo for writing once it sees a reader, writes a byte, then execs.
+    loop {
+        if readable(&fifo, Duration::from_millis(50)) {
+            let mut byte = [0u8];
+            match rustix::io::read(&fifo, &mut byte) {
+                Ok(1) => break,
+                Ok(_) | Err(rustix::io::Errno::AGAIN) => {}
+                Err(e) => return Err(RuntimeError::io(format!("read {}", path.display()))(e.into())),
+            }
+        }
+        if readable(&process, Duration::ZERO) {
+            return Err(RuntimeError::EndedBeforeStart(id.into()));
+        }
+    }
+    let _ = fs::remove_file(&path);
+    let now = Now { status: LifeStatus::Running, pid: Some(state.pid), ..Now::created() };
+    tell(&state, plugins, Event::Poststart, now);
+    Ok(())
+}
+
+/// A signal by name (`KILL`, `SIGKILL`) or number.
+pub fn parse_signal(text: &str) -> Result<i32, RuntimeError> {
+    if let Ok(n) = text.parse::<i32>() {
+        return if (1..=64).contains(&n) { Ok(n) } else { Err(RuntimeError::Signal(text.into())) };
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    name.parse::<nix::sys::signal::Signal>().map(|s| s as i32).map_err(|_| RuntimeError::Signal(text.into()))
+}
+
+/// The processes of the container's cgroup.
+fn processes(state: &State) -> Vec<i32> {
+    let mut pids: Vec<i32> = state
+        .cgroup
+        .iter()
+        .filter_map(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
+        .flat_map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// Sends `signal` to the container's process through a pidfd, checked to be the recorded one.
+fn signal_process(state: &State, signal: i32) -> Result<(), RuntimeError> {
+    let Some(fd) = pidfd(state.pid).filter(|_| state.alive()) else {
+        return Err(RuntimeError::Status { verb: "kill", id: state.id.clone(), status: "stopped" });
+    };
+    // SAFETY: pidfd_send_signal(2) with a pidfd we own, a plain signal number and no siginfo.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), signal, 0usize, 0u32) };
+    if r < 0 {
+        return Err(RuntimeError::io(format!("signal container {}", state.id))(std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// `kill`: a signal to the container's process, or with `all` to every process of its cgroup.
+pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<(), RuntimeError> {
+    let state = State::load(root, id)?;
+    let signal = parse_signal(signal)?;
+    if state.status(root) == Status::Stopped {
+        return Err(RuntimeError::Status { verb: "kill", id: id.into(), status: "stopped" });
+    }
+    if all {
+        for pid in processes(&state) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::try_from(signal).map_err(|_| RuntimeError::Signal(signal.to_string()))?,
+            );
+        }
+        return Ok(());
+    }
+    signal_process(&state, signal)
+}
+
+/// `delete`: removes a stopped container (with `force`, or when it was only created, its
+/// processes are killed first): its cgroup and its state.
+pub fn delete(root: &Path, id: &str, force: bool, plugins: &PluginSet) -> Result<(), RuntimeError> {
+    let state = match State::load(root, id) {
+        Err(RuntimeError::NoSuchContainer(_)) if force => return Ok(()),
+        r => r?,
+    };
+    let status = state.status(root);
+    if status == Status::Running && !force {
+        return Err(RuntimeError::Status {
+            verb: "delete",
+            id: id.into(),
+            status: "running; stop it first or use --force",
+        });
+    }
+    if status != Status::Stopped {
+        let process = pidfd(state.pid);
+        for pid in processes(&state).into_iter().chain([state.pid]) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while state.alive() && Instant::now() < deadline {
+            if let Some(fd) = &process {
+                readable(fd, Duration::from_millis(100));
+            } else {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    cgroup::remove_dirs(state.cgroup.clone()).map_err(crate::container::RunError::from)?;
+    let dir = State::dir(root, id);
+    fs::remove_dir_all(&dir).map_err(RuntimeError::io(format!("remove {}", dir.display())))?;
+    let ended = Now { status: LifeStatus::Exited, ..Now::created() };
+    tell(&state, plugins, Event::Remove, ended);
+    Ok(())
+}
+
+/// `list`: every container under `root`, as a table or JSON.
+pub fn list(root: &Path, json: bool) -> Result<String, RuntimeError> {
+    let mut states = Vec::new();
+    if let Ok(entries) = fs::read_dir(root) {
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if let Ok(state) = State::load(root, &id) {
+                states.push(state);
+            }
+        }
+    }
+    states.sort_by(|a, b| a.created.cmp(&b.created));
+    if json {
+        let all: Vec<_> = states.iter().map(|s| s.report(root)).collect();
+        return Ok(serde_json::to_string(&all).expect("JSON values serialize"));
+    }
+    let mut out = format!("{:<20} {:<8} {:<10} {:<40} {}\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+    for s in &states {
+        let status = s.status(root);
+        let pid = if status == Status::Stopped { 0 } else { s.pid };
+        out.push_str(&format!(
+            "{:<20} {:<8} {:<10} {:<40} {}\n",
+            s.id,
+            pid,
+            status.name(),
+            s.bundle.display(),
+            s.created
+        ));
+    }
+    Ok(out)
+}
+
+/// `spec`: a default config.json in `bundle`, as runc writes (`sh` on a terminal, the rootfs at
+/// `rootfs`, the hostname `sbx`).
+pub fn spec(bundle: &Path) -> Result<(), RuntimeError> {
+    let path = bundle.join("config.json");
+    if path.exists() {
+        return Err(RuntimeError::NotSupported(format!("{} exists; remove it first", path.display())));
+    }
+    let mut spec = oci_spec::runtime::Spec::default();
+    spec.set_hostname(Some("sbx".into()));
+    let text = serde_json::to_string_pretty(&spec).expect("a spec serializes");
+    fs::write(&path, text).map_err(RuntimeError::io(format!("write {}", path.display())))
+}
+
+/// `features`: what this runtime supports, in the runtime-spec's features format.
+pub fn features() -> serde_json::Value {
+    let namespaces = ["cgroup", "ipc", "mount", "network", "pid", "uts"];
+    let caps: Vec<String> = crate::spec::caps::NAMES.iter().map(|s| s.to_string()).collect();
+    serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.0",
+        "hooks": [],
+        "mountOptions": ["ro", "rw", "bind", "rbind", "nosuid", "nodev", "noexec"],
+        "linux": {
+            "namespaces": namespaces,
+            "capabilities": caps,
+            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false },
+            "seccomp": { "enabled": true },
+            "apparmor": { "enabled": false },
+            "selinux": { "enabled": false }
+        },
+        "annotations": { "org.opencontainers.runc.version": "none: sbx" }
+    })
+}

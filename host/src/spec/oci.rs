@@ -1,0 +1,302 @@
+//! An OCI bundle's config.json (runtime-spec 1.0 to 1.2, read with the oci-spec crate's types) as
+//! the one spec sbx runs, [`ContainerSpec`], with the exact user it names. What sbx cannot give is
+//! refused with the field named, never dropped in silence; what it gives its own way is said in
+//! [`Bundle::notices`]. Pure.
+
+use super::seccomp::Profile;
+use super::security::{self, Seccomp};
+use super::user::User;
+use super::{ContainerSpec, Limits, Mount, MountKind, Network, Userns, caps};
+use oci_spec::runtime::{Capabilities, LinuxNamespaceType, Spec};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The runtime-spec versions sbx reads: 1.0.x, 1.1.x and 1.2.x.
+pub const VERSIONS: &str = "1.0, 1.1 and 1.2";
+
+/// The annotations engines put the image's name in, in the order they are tried.
+const IMAGE_ANNOTATIONS: [&str; 3] =
+    ["io.kubernetes.cri.image-name", "io.containerd.image.name", "org.opencontainers.image.ref.name"];
+
+/// The filesystems sbx mounts in every container, its own way (see [`crate::rootfs::plan`]):
+/// a bundle's mount of one of these at its place is the same mount.
+const OWN_MOUNTS: [(&str, &str); 6] = [
+    ("/proc", "proc"),
+    ("/dev", "tmpfs"),
+    ("/dev/pts", "devpts"),
+    ("/dev/shm", "tmpfs"),
+    ("/dev/mqueue", "mqueue"),
+    ("/sys", "sysfs"),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OciError {
+    #[error(
+        "config.json: ociVersion {0} is not one sbx knows (it reads {VERSIONS}); write the bundle for one of those"
+    )]
+    Version(String),
+    #[error("config.json: {field}: {message}")]
+    Field { field: &'static str, message: String },
+    #[error(
+        "config.json: {field} is not supported by sbx yet ({what}); leave it out of the bundle or run it with runc"
+    )]
+    Unsupported { field: &'static str, what: String },
+}
+
+fn field(field: &'static str, message: impl Into<String>) -> OciError {
+    OciError::Field { field, message: message.into() }
+}
+
+fn unsupported(field: &'static str, what: impl Into<String>) -> OciError {
+    OciError::Unsupported { field, what: what.into() }
+}
+
+/// What a bundle asks for, as sbx will run it.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub spec: ContainerSpec,
+    /// The ids exactly as config.json gives them (no /etc/passwd lookup; `groups` are the
+    /// additional gids alone).
+    pub user: User,
+    /// The root filesystem, absolute.
+    pub root: PathBuf,
+    /// What sbx does its own way, for the log.
+    pub notices: Vec<String>,
+}
+
+/// Whether sbx reads config.json of runtime-spec `version`.
+pub fn known_version(version: &str) -> bool {
+    let mut parts = version.split(['.', '-', '+']);
+    parts.next() == Some("1") && matches!(parts.next(), Some("0" | "1" | "2"))
+}
+
+fn cap_names(set: &Option<Capabilities>) -> BTreeSet<String> {
+    set.iter().flatten().map(|c| format!("CAP_{c}")).collect()
+}
+
+fn capabilities(spec: &Spec, notices: &mut Vec<String>) -> Result<Vec<String>, OciError> {
+    let Some(c) = spec.process().as_ref().and_then(|p| p.capabilities().as_ref()) else {
+        return Ok(Vec::new());
+    };
+    let bounding = cap_names(c.bounding());
+    if cap_names(c.effective()) != bounding || cap_names(c.permitted()) != bounding {
+        return Err(unsupported(
+            "process.capabilities",
+            "effective and permitted sets that differ from the bounding set; sbx gives the process one set",
+        ));
+    }
+    // Root keeps its bounding set across exec whatever the ambient set says; another user would
+    // need it raised, which sbx does not do yet.
+    let root = spec.process().as_ref().is_some_and(|p| p.user().uid() == 0);
+    if !cap_names(c.ambient()).is_empty() && !root {
+        return Err(unsupported("process.capabilities", "a non-empty ambient set for a user other than root"));
+    }
+    // It only reaches programs with inheritable file capabilities; docker leaves it empty too.
+    if !cap_names(c.inheritable()).is_empty() {
+        notices.push("process.capabilities.inheritable not applied: the process's inheritable set is empty".into());
+    }
+    bounding
+        .into_iter()
+        .map(|n| caps::canonical(&n).map(str::to_string).map_err(|e| field("process.capabilities", e.to_string())))
+        .collect()
+}
+
+fn ulimits(spec: &Spec) -> Result<Vec<security::Ulimit>, OciError> {
+    let rlimits = spec.process().as_ref().and_then(|p| p.rlimits().as_ref());
+    rlimits
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let typ = r.typ().to_string();
+            let name = typ.strip_prefix("RLIMIT_").unwrap_or(&typ).to_ascii_lowercase();
+            if security::resource_of(&name).is_none() {
+                return Err(unsupported("process.rlimits", typ));
+            }
+            Ok(security::Ulimit { name, soft: r.soft(), hard: r.hard() })
+        })
+        .collect()
+}
+
+fn limits(spec: &Spec) -> Limits {
+    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
+        return Limits::default();
+    };
+    let positive = |v: Option<i64>| v.filter(|v| *v > 0).map(|v| v as u64);
+    let memory = r.memory().as_ref();
+    let cpu = r.cpu().as_ref();
+    let cpu_millis = cpu.and_then(|c| {
+        let quota = positive(c.quota())?;
+        Some(quota * 1000 / c.period().filter(|p| *p > 0).unwrap_or(100_000))
+    });
+    Limits {
+        memory_bytes: positive(memory.and_then(|m| m.limit())),
+        memory_swap: memory.and_then(|m| m.swap()).filter(|s| *s != 0),
+        pids: r.pids().as_ref().and_then(|p| positive(Some(p.limit()))),
+        cpu_millis,
+        cpu_shares: cpu.and_then(|c| c.shares()).filter(|s| *s > 0),
+        cpuset_cpus: cpu.and_then(|c| c.cpus().clone()).filter(|c| !c.is_empty()),
+    }
+}
+
+fn mounts(spec: &Spec, bundle: &Path, notices: &mut Vec<String>) -> Result<Vec<Mount>, OciError> {
+    let mut out = Vec::new();
+    for m in spec.mounts().iter().flatten() {
+        let destination = m.destination().to_string_lossy().into_owned();
+        if !destination.starts_with('/') {
+            return Err(field("mounts", format!("destination {destination} is not absolute")));
+        }
+        let typ = m.typ().as_deref().unwrap_or("");
+        let options = m.options().as_deref().unwrap_or(&[]);
+        let has = |o: &str| options.iter().any(|x| x == o);
+        if OWN_MOUNTS.contains(&(destination.as_str(), typ)) {
+            continue;
+        }
+        if destination == "/sys/fs/cgroup" && matches!(typ, "cgroup" | "cgroup2") {
+            notices
+                .push("the cgroup filesystem at /sys/fs/cgroup is not mounted: sbx gives containers none yet".into());
+            continue;
+        }
+        let read_only = has("ro");
+        let bind = matches!(typ, "bind" | "rbind") || (matches!(typ, "" | "none") && (has("bind") || has("rbind")));
+        let kind = match typ {
+            _ if bind => MountKind::Bind,
+            "tmpfs" => MountKind::Tmpfs,
+            other => return Err(unsupported("mounts", format!("a mount of type '{other}' at {destination}"))),
+        };
+        let source = match (&kind, m.source()) {
+            (MountKind::Tmpfs, _) => String::new(),
+            (MountKind::Bind, Some(s)) => bundle.join(s).to_string_lossy().into_owned(),
+            (MountKind::Bind, None) => {
+                return Err(field("mounts", format!("the bind mount at {destination} has no source")));
+            }
+        };
+        out.push(Mount { kind, source, destination, read_only });
+    }
+    Ok(out)
+}
+
+fn namespaces(spec: &Spec) -> Result<(Vec<String>, Network), OciError> {
+    let listed = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
+    let mut names = Vec::new();
+    for ns in listed.into_iter().flatten() {
+        if let Some(path) = ns.path() {
+            return Err(unsupported("linux.namespaces", format!("joining the namespace at {}", path.display())));
+        }
+        names.push(match ns.typ() {
+            LinuxNamespaceType::Mount => "mount",
+            LinuxNamespaceType::Pid => "pid",
+            LinuxNamespaceType::Uts => "uts",
+            LinuxNamespaceType::Ipc => "ipc",
+            LinuxNamespaceType::Network => "network",
+            LinuxNamespaceType::Cgroup => "cgroup",
+            LinuxNamespaceType::User => return Err(unsupported("linux.namespaces", "a user namespace")),
+            LinuxNamespaceType::Time => return Err(unsupported("linux.namespaces", "a time namespace")),
+        });
+    }
+    for own in ["mount", "pid", "uts", "ipc"] {
+        if !names.contains(&own) {
+            return Err(unsupported(
+                "linux.namespaces",
+                format!("the host's {own} namespace (sbx gives every container its own)"),
+            ));
+        }
+    }
+    let network = if names.contains(&"network") { Network::None } else { Network::Host };
+    if !names.contains(&"cgroup") {
+        names.push("cgroup");
+    }
+    Ok((names.into_iter().map(String::from).collect(), network))
+}
+
+/// Reads `spec`, the config.json of the bundle at `bundle` (absolute).
+pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
+    if !known_version(spec.version()) {
+        return Err(OciError::Version(spec.version().clone()));
+    }
+    let process = spec.process().as_ref().ok_or_else(|| field("process", "missing: the bundle runs nothing"))?;
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(field("process.args", "empty: name the program to run"));
+    }
+    let cwd = process.cwd().to_string_lossy().into_owned();
+    if !cwd.starts_with('/') {
+        return Err(field("process.cwd", format!("{cwd} is not absolute")));
+    }
+    let root = spec.root().as_ref().ok_or_else(|| field("root", "missing: name the root filesystem"))?;
+    let linux = spec.linux().as_ref();
+    if linux.is_some_and(|l| l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())) {
+        return Err(unsupported("linux.uidMappings", "user namespaces from a bundle"));
+    }
+    if linux.is_some_and(|l| l.devices().as_ref().is_some_and(|d| !d.is_empty())) {
+        return Err(unsupported("linux.devices", "device nodes beyond sbx's default ones"));
+    }
+    if linux.is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty())) {
+        return Err(unsupported("linux.sysctl", "kernel parameters"));
+    }
+    if let Some(h) = spec.hooks() {
+        let any =
+            [h.prestart(), h.create_runtime(), h.create_container(), h.start_container(), h.poststart(), h.poststop()]
+                .iter()
+                .any(|hooks| hooks.as_ref().is_some_and(|v| !v.is_empty()));
+        if any {
+            return Err(unsupported("hooks", "the bundle's hooks; sbx's hook plugins see every container"));
+        }
+    }
+    if process.oom_score_adj().is_some() {
+        return Err(unsupported("process.oomScoreAdj", "an OOM score adjustment"));
+    }
+    let mut notices = Vec::new();
+    if let Some(profile) = process.apparmor_profile().as_ref().filter(|p| !p.is_empty()) {
+        notices.push(format!("AppArmor profile {profile} not applied: sbx does not use AppArmor"));
+    }
+    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+        None => Seccomp::Unconfined,
+        Some(s) => {
+            let text = serde_json::to_string(s).map_err(|e| field("linux.seccomp", e.to_string()))?;
+            Seccomp::Profile(Box::new(
+                Profile::parse(&text, "linux.seccomp").map_err(|e| field("linux.seccomp", e.to_string()))?,
+            ))
+        }
+    };
+    let (namespaces, network) = namespaces(spec)?;
+    let user = process.user();
+    // Exactly the additional gids, as runc sets them: the primary group is not added.
+    let groups = user.additional_gids().clone().unwrap_or_default();
+    let annotations: std::collections::BTreeMap<String, String> =
+        spec.annotations().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let image = IMAGE_ANNOTATIONS
+        .iter()
+        .find_map(|k| annotations.get(*k).cloned())
+        .unwrap_or_else(|| bundle.to_string_lossy().into_owned());
+    let container = ContainerSpec {
+        image,
+        args,
+        env: process.env().clone().unwrap_or_default(),
+        user: format!("{}:{}", user.uid(), user.gid()),
+        cwd,
+        hostname: spec.hostname().clone().unwrap_or_default(),
+        mounts: mounts(spec, bundle, &mut notices)?,
+        read_only_rootfs: root.readonly().unwrap_or(false),
+        capabilities: capabilities(spec, &mut notices)?,
+        masked_paths: linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default(),
+        read_only_paths: linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default(),
+        namespaces,
+        limits: limits(spec),
+        network,
+        userns: Userns::Host,
+        annotations,
+        terminal: process.terminal().unwrap_or(false),
+        init: false,
+        no_new_privileges: process.no_new_privileges().unwrap_or(false),
+        seccomp,
+        devices: Vec::new(),
+        ulimits: ulimits(spec)?,
+        privileged: false,
+    };
+    Ok(Bundle {
+        spec: container,
+        user: User { uid: user.uid(), gid: user.gid(), groups, home: "/".into() },
+        root: bundle.join(root.path()),
+        notices,
+    })
+}

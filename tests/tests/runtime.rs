@@ -1,0 +1,373 @@
+//! The OCI runtime CLI (`sbx runtime VERB`, and the binary called `sbx-runtime`) on bundles the
+//! tests write: the lifecycle the runtime-spec orders (create waits for start, state, kill,
+//! delete), the bad inputs, the policies, and the hostile root filesystems of the symlink issue.
+//! Each test checks that nothing is left: no state, no cgroup, no mount.
+
+use sbx_tests::harness::{Run, Sandbox, is_root, plugin_arg, sbx_bin, wait_for};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Runs `cmd` with its output in files: the container's process inherits `create`'s stdout and
+/// stderr (as runc's does), so pipes would stay open until it ends.
+fn output(cmd: &mut Command) -> Run {
+    let dir = std::env::temp_dir();
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let (out, err) = (dir.join(format!("sbx-rt-{n}.out")), dir.join(format!("sbx-rt-{n}.err")));
+    let status =
+        cmd.stdout(std::fs::File::create(&out).unwrap()).stderr(std::fs::File::create(&err).unwrap()).status().unwrap();
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: std::fs::read_to_string(&out).unwrap(),
+        stderr: std::fs::read_to_string(&err).unwrap(),
+    };
+    let _ = (std::fs::remove_file(out), std::fs::remove_file(err));
+    run
+}
+
+/// A bundle of the busybox test image's files and a runtime root of its own.
+struct Bundle {
+    s: Sandbox,
+    dir: PathBuf,
+    root: PathBuf,
+}
+
+impl Bundle {
+    fn new(args: &[&str]) -> Bundle {
+        let s = Sandbox::with_busybox();
+        let dir = s.scratch.join("bundle");
+        std::fs::create_dir_all(&dir).unwrap();
+        let layers = s.root.join("layers");
+        let layer = std::fs::read_dir(&layers).unwrap().flatten().next().expect("the busybox layer").path();
+        let cp = Command::new("cp").arg("-a").arg(layer.join("diff")).arg(dir.join("rootfs")).status().unwrap();
+        assert!(cp.success());
+        let root = s.scratch.join("runtime");
+        let b = Bundle { s, dir, root };
+        b.config(|c| {
+            c["process"]["args"] = json!(args);
+            c["process"]["terminal"] = json!(false);
+            c["root"]["readonly"] = json!(false);
+        });
+        b
+    }
+
+    /// Rewrites config.json (made by `sbx runtime spec` first) through `edit`.
+    fn config(&self, edit: impl FnOnce(&mut Value)) {
+        let path = self.dir.join("config.json");
+        if !path.exists() {
+            let r = self.rt(&["spec", "--bundle", &self.dir.to_string_lossy()]);
+            assert_eq!(r.code, 0, "{r:?}");
+        }
+        let mut c: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        edit(&mut c);
+        std::fs::write(&path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.s.command(&["runtime", "--root", &self.root.to_string_lossy()]);
+        cmd.args(args);
+        cmd
+    }
+
+    fn rt(&self, args: &[&str]) -> Run {
+        output(&mut self.command(args))
+    }
+
+    fn create(&self, id: &str) -> Run {
+        self.rt(&["create", "--bundle", &self.dir.to_string_lossy(), id])
+    }
+
+    fn state(&self, id: &str) -> Value {
+        let r = self.rt(&["state", id]);
+        assert_eq!(r.code, 0, "{r:?}");
+        serde_json::from_str(&r.stdout).unwrap()
+    }
+
+    fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap().to_string()
+    }
+
+    /// Nothing of the runtime is left: no container state, no cgroup of its containers, no mount
+    /// of the bundle.
+    fn assert_clean(&self) {
+        let left: Vec<_> = std::fs::read_dir(&self.root)
+            .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n != ".seccomp").collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "state left: {left:?}");
+        for c in ["pids", "memory", "cpu", "devices", "unified"] {
+            let dir = Path::new("/sys/fs/cgroup").join(c).join("sbx-runtime");
+            let ours: Vec<_> = std::fs::read_dir(&dir)
+                .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&self.prefix())).collect())
+                .unwrap_or_default();
+            assert!(ours.is_empty(), "cgroups left in {}: {ours:?}", dir.display());
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mounts.contains(&*self.dir.to_string_lossy()), "a mount of the bundle is left:\n{mounts}");
+        self.s.assert_clean(0);
+    }
+
+    /// Container ids of this bundle start with this, so parallel tests' cgroups are told apart.
+    fn prefix(&self) -> String {
+        format!(
+            "t{}-",
+            self.s.scratch.parent().unwrap().file_name().unwrap().to_string_lossy().replace("sbx-test-", "")
+        )
+    }
+
+    fn id(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix())
+    }
+}
+
+#[test]
+fn create_waits_for_start_then_state_kill_and_delete_follow_the_runtime_spec() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sh", "-c", "touch /ran; exec sleep 1000"]);
+    let id = b.id("life");
+    let pid_file = b.s.scratch.join("pid");
+    let r = b.rt(&["create", "--bundle", &b.dir.to_string_lossy(), "--pid-file", &pid_file.to_string_lossy(), &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let state = b.state(&id);
+    assert_eq!(state["status"], "created", "{state}");
+    assert_eq!(state["id"], id.as_str());
+    assert_eq!(state["bundle"], b.dir.to_string_lossy().as_ref());
+    let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(state["pid"], pid, "the pid file holds the container's pid");
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    assert!(!b.dir.join("rootfs/ran").exists(), "nothing of the program runs before start");
+    let list = b.rt(&["list"]);
+    assert!(list.stdout.lines().any(|l| l.starts_with(&id) && l.contains("created")), "{list:?}");
+
+    let r = b.rt(&["start", &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    wait_for("the program to run", || b.dir.join("rootfs/ran").exists());
+    assert_eq!(b.status(&id), "running");
+    let r = b.rt(&["start", &id]);
+    assert!(r.code != 0 && r.stderr.contains("it is running"), "a second start is refused: {r:?}");
+    let r = b.rt(&["delete", &id]);
+    assert!(r.code != 0 && r.stderr.contains("running"), "delete of a running container without --force: {r:?}");
+    let r = b.rt(&["kill", &id, "NOSUCH"]);
+    assert!(r.code != 0 && r.stderr.contains("unknown signal 'NOSUCH'"), "{r:?}");
+
+    let r = b.rt(&["kill", &id, "KILL"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    wait_for("the container to stop", || b.status(&id) == "stopped");
+    assert_eq!(b.state(&id)["pid"], 0);
+    let r = b.rt(&["kill", &id, "TERM"]);
+    assert!(r.code != 0 && r.stderr.contains("stopped"), "a stopped container takes no signal: {r:?}");
+    let r = b.rt(&["delete", &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = b.rt(&["state", &id]);
+    assert!(r.code != 0 && r.stderr.contains("does not exist"), "{r:?}");
+    b.assert_clean();
+}
+
+#[test]
+fn the_process_gets_the_bundles_user_env_cwd_hostname_and_capabilities() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "id; pwd; hostname; echo $GREETING; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; ulimit -n",
+    ]);
+    b.config(|c| {
+        c["process"]["user"] = json!({ "uid": 1000, "gid": 1000, "additionalGids": [27] });
+        c["process"]["env"] = json!(["PATH=/bin", "GREETING=hello"]);
+        c["process"]["cwd"] = json!("/tmp");
+        c["process"]["noNewPrivileges"] = json!(true);
+        c["process"]["rlimits"] = json!([{ "type": "RLIMIT_NOFILE", "hard": 512, "soft": 256 }]);
+        c["process"]["capabilities"] =
+            json!({ "bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"] });
+        c["hostname"] = json!("bundled");
+    });
+    let id = b.id("proc");
+    let out = b.s.scratch.join("out");
+    let file = std::fs::File::create(&out).unwrap();
+    let status = b
+        .command(&["create", "--bundle", &b.dir.to_string_lossy(), &id])
+        .stdout(file)
+        .stderr(Stdio::inherit())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(b.rt(&["start", &id]).code, 0);
+    wait_for("the container to stop", || b.status(&id) == "stopped");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("uid=1000 gid=1000 groups=27"), "the additional gids as given: {text}");
+    assert!(text.contains("\n/tmp\nbundled\nhello\n"), "{text}");
+    assert!(text.contains("CapEff:\t0000000000000000"), "a user other than root holds none: {text}");
+    assert!(text.contains("NoNewPrivs:\t1"), "{text}");
+    assert!(text.trim_end().ends_with("256"), "{text}");
+    assert_eq!(b.rt(&["delete", &id]).code, 0);
+    b.assert_clean();
+}
+
+#[test]
+fn delete_force_kills_a_running_container_and_a_killed_one_still_cleans_up() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sleep", "1000"]);
+    let (one, two) = (b.id("force"), b.id("killed"));
+    for id in [&one, &two] {
+        assert_eq!(b.create(id).code, 0);
+        assert_eq!(b.rt(&["start", id]).code, 0);
+    }
+    let r = b.rt(&["delete", "--force", &one]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let pid = b.state(&two)["pid"].as_i64().unwrap();
+    Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    wait_for("the killed container to stop", || b.status(&two) == "stopped");
+    assert_eq!(b.rt(&["delete", &two]).code, 0);
+    let r = b.rt(&["delete", "--force", &two]);
+    assert_eq!(r.code, 0, "delete --force of what is gone succeeds, as runc's: {r:?}");
+    // A created container that was never started is deleted without --force.
+    let three = b.id("created");
+    assert_eq!(b.create(&three).code, 0);
+    assert_eq!(b.rt(&["delete", &three]).code, 0);
+    b.assert_clean();
+}
+
+#[test]
+fn bad_bundles_and_ids_are_refused_by_name_and_leave_nothing() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["true"]);
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let id = b.id("bad");
+    let refused = |r: Run, needle: &str| {
+        assert!(r.code != 0 && r.stderr.contains(needle), "expected an error naming '{needle}': {r:?}");
+        assert!(!b.root.join(&id).exists(), "no state is left");
+    };
+    let config = b.dir.join("config.json");
+    let good = std::fs::read(&config).unwrap();
+
+    std::fs::remove_file(&config).unwrap();
+    refused(b.create(&id), "has no config.json");
+    std::fs::write(&config, "{ not json").unwrap();
+    refused(b.create(&id), "config.json: key must be a string");
+    std::fs::write(&config, &good).unwrap();
+    b.config(|c| c["ociVersion"] = json!("2.0.0"));
+    refused(b.create(&id), "ociVersion 2.0.0 is not one sbx knows");
+    std::fs::write(&config, &good).unwrap();
+    b.config(|c| c["root"]["path"] = json!("nowhere"));
+    refused(b.create(&id), "root filesystem");
+    std::fs::write(&config, &good).unwrap();
+    b.config(|c| c["process"]["args"] = json!([]));
+    refused(b.create(&id), "process.args: empty");
+    std::fs::write(&config, &good).unwrap();
+    b.config(|c| c["mounts"] = json!([{ "destination": "/x", "type": "nfs", "source": "server:/x" }]));
+    refused(b.create(&id), "a mount of type 'nfs' at /x");
+    std::fs::write(&config, &good).unwrap();
+
+    refused(b.rt(&["create", "--bundle", &bundle, "a/b"]), "container id 'a/b' is not valid");
+    refused(b.rt(&["create", "--bundle", &bundle, ".."]), "container id '..' is not valid");
+    let missing = b.s.scratch.join("no-bundle");
+    refused(b.rt(&["create", "--bundle", &missing.to_string_lossy(), &id]), "no-bundle");
+
+    b.config(|c| c["process"]["terminal"] = json!(true));
+    let not_a_socket = b.s.scratch.join("file");
+    std::fs::write(&not_a_socket, "").unwrap();
+    refused(
+        b.rt(&["create", "--bundle", &bundle, "--console-socket", &not_a_socket.to_string_lossy(), &id]),
+        "not a unix socket",
+    );
+    refused(b.create(&id), "no --console-socket");
+    std::fs::write(&config, &good).unwrap();
+
+    assert_eq!(b.create(&id).code, 0);
+    let r = b.create(&id);
+    assert!(r.code != 0 && r.stderr.contains("already exists"), "{r:?}");
+    assert_eq!(b.rt(&["delete", &id]).code, 0);
+    for verb in ["start", "state", "delete"] {
+        let r = b.rt(&[verb, "nosuch"]);
+        assert!(r.code != 0 && r.stderr.contains("container nosuch does not exist"), "{verb}: {r:?}");
+    }
+    b.assert_clean();
+}
+
+#[test]
+fn a_policy_deny_fails_create_with_its_message_on_stderr_and_in_the_json_log() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["true"]);
+    let cfg = b.s.write_config(&format!("plugins:\n  - path: {}\n", plugin_arg("non-root")));
+    let log = b.s.scratch.join("log.json");
+    let id = b.id("denied");
+    let mut cmd = b.command(&[]);
+    cmd.args(["--config", &cfg, "--log", &log.to_string_lossy(), "--log-format", "json"]);
+    let r = output(cmd.args(["create", "--bundle", &b.dir.to_string_lossy(), &id]));
+    assert!(r.code != 0 && r.stderr.contains("denied by policy non-root"), "{r:?}");
+    let line: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert!(line["msg"].as_str().unwrap().contains("denied by policy non-root"), "{line}");
+    assert!(!b.root.join(&id).exists());
+
+    b.config(|c| {
+        c["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+        c["process"]["capabilities"] = json!({ "bounding": [], "effective": [], "permitted": [] });
+    });
+    let mut cmd = b.command(&[]);
+    let r = output(cmd.args(["--config", &cfg, "create", "--bundle", &b.dir.to_string_lossy(), &id]));
+    assert_eq!(r.code, 0, "a non-root process passes: {r:?}");
+    assert_eq!(b.rt(&["delete", &id]).code, 0);
+    b.assert_clean();
+}
+
+#[test]
+fn the_binary_called_sbx_runtime_speaks_runcs_command_line() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["true"]);
+    let link = b.s.scratch.join("sbx-runtime");
+    std::os::unix::fs::symlink(sbx_bin(), &link).unwrap();
+    let run = |args: &[&str]| -> Run { output(Command::new(&link).args(args)) };
+    let root = b.root.to_string_lossy().into_owned();
+    let r = run(&["--version"]);
+    assert!(r.code == 0 && r.stdout.starts_with("sbx-runtime "), "{r:?}");
+    let id = b.id("runc");
+    let r = run(&["--root", &root, "--log-format", "json", "create", "--bundle", &b.dir.to_string_lossy(), &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = run(&["--root", &root, "list", "--format", "json"]);
+    let list: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(list[0]["id"], id.as_str(), "{r:?}");
+    let r = run(&["--root", &root, "features"]);
+    let features: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(features["ociVersionMax"], "1.2.0");
+    let r = run(&["--root", &root, "--systemd-cgroup", "state", &id]);
+    assert!(r.code != 0 && r.stderr.contains("--systemd-cgroup"), "{r:?}");
+    let r = run(&["--root", &root, "pause", &id]);
+    assert!(r.code != 0 && r.stderr.contains("pause is not supported"), "{r:?}");
+    assert_eq!(run(&["--root", &root, "delete", "--force", &id]).code, 0);
+    b.assert_clean();
+}
+
+#[test]
+fn a_bundle_whose_proc_or_sys_is_a_symlink_out_of_its_root_is_refused() {
+    if !is_root() {
+        return;
+    }
+    let canary = Path::new("/tmp").join(format!("sbx-runtime-canary-{}", std::process::id()));
+    let b = Bundle::new(&["sh", "-c", &format!("touch {}", canary.display())]);
+    for (at, to) in [("proc", ".."), ("sys", "../.."), ("proc", "/")] {
+        let rootfs = b.dir.join("rootfs");
+        let path = rootfs.join(at);
+        let _ = std::fs::remove_dir_all(&path);
+        let _ = std::fs::remove_file(&path);
+        std::os::unix::fs::symlink(to, &path).unwrap();
+        let id = b.id("escape");
+        let r = b.create(&id);
+        assert!(r.code != 0 && r.stderr.contains(&format!("/{at}")), "{at} -> {to}: {r:?}");
+        assert!(!canary.exists(), "the host's /tmp was written");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+    }
+    b.assert_clean();
+}
