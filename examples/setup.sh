@@ -12,6 +12,7 @@ packages=(
     uidmap                                     # newuidmap/newgidmap: rootless sbx maps its ids
     libc6-dev                                  # static libc for the escape probe of the tests
     jq                                         # the demo reads the audit log with it
+    containerd                                 # the runtime tests drive sbx through its runc shim
     rustc-web cargo-web rust-web-src wasi-libc # the plugin toolchain (shared/WASM-TOOLCHAIN.md)
 )
 missing=()

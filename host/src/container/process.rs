@@ -89,9 +89,11 @@ pub fn child_plan(
     if spec.network == spec::Network::None {
         before.push(ProcOp::LoopbackUp);
     }
-    before.push(ProcOp::Sethostname(
-        CString::new(spec.hostname.as_str()).map_err(|_| RunError::Spec(SpecError::BadEnv(spec.hostname.clone())))?,
-    ));
+    // No hostname keeps the one the new UTS namespace copied, as runc does for a bundle without.
+    if !spec.hostname.is_empty() {
+        let name = CString::new(spec.hostname.as_str()).map_err(|_| SpecError::BadEnv(spec.hostname.clone()))?;
+        before.push(ProcOp::Sethostname(name));
+    }
     let rootfs = RootfsSpec {
         layers,
         upper: dirs.upper,
