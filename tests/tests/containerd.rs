@@ -127,6 +127,10 @@ fn containerd_runs_containers_with_sbx_as_its_runtime() {
     let running =
         |status: &str| c.ctr(&["task", "ls"]).stdout.lines().any(|l| l.starts_with("bg ") && l.contains(status));
     assert!(running("RUNNING"), "{:?}", c.ctr(&["task", "ls"]));
+    let r =
+        c.ctr(&["task", "exec", "--exec-id", "e1", "bg", "sh", "-c", "echo in the task; cat /proc/1/cmdline; exit 4"]);
+    assert_eq!(r.code, 4, "an exec's status comes back: {r:?}");
+    assert_eq!(r.stdout, "in the task\nsleep\u{0}1000\u{0}", "it runs beside the task's process: {r:?}");
     let r = c.ctr(&["task", "kill", "-s", "KILL", "bg"]);
     assert_eq!(r.code, 0, "{r:?}");
     wait_for("the task to stop", || running("STOPPED"));
@@ -143,6 +147,18 @@ fn containerd_runs_containers_with_sbx_as_its_runtime() {
         Command::new("script").args(["-qec", &line, "/dev/null"]).stdin(Stdio::null()).output().unwrap().into();
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("/dev/pts/0") && r.stdout.contains("on-a-tty"), "{r:?}");
+    let r = c.run_with(&c.runtime, &["-d", image, "bg2", "sleep", "1000"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let line = format!("ctr {ctr} task exec -t --exec-id e2 bg2 sh -c 'tty; echo exec-on-a-tty'");
+    let r: Run =
+        Command::new("script").args(["-qec", &line, "/dev/null"]).stdin(Stdio::null()).output().unwrap().into();
+    assert!(r.stdout.contains("/dev/pts/") && r.stdout.contains("exec-on-a-tty"), "{r:?}");
+    assert_eq!(c.ctr(&["task", "kill", "-s", "KILL", "bg2"]).code, 0);
+    wait_for("the second task to stop", || {
+        c.ctr(&["task", "ls"]).stdout.lines().any(|l| l.starts_with("bg2 ") && l.contains("STOPPED"))
+    });
+    assert_eq!(c.ctr(&["task", "delete", "bg2"]).code, 0);
+    assert_eq!(c.ctr(&["container", "rm", "bg2"]).code, 0);
 
     // A policy's deny, through the configuration the runtime reads, reaches ctr's user.
     let cfg = s.write_config(&format!("plugins:\n  - path: {}\n", plugin_arg("non-root")));

@@ -207,6 +207,50 @@ fn the_process_gets_the_bundles_user_env_cwd_hostname_and_capabilities() {
 }
 
 #[test]
+fn exec_runs_a_process_beside_the_containers_from_the_command_line_or_a_process_json() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = b.id("exec");
+    let r = b.rt(&["exec", &id, "true"]);
+    assert!(r.code != 0 && r.stderr.contains("does not exist"), "{r:?}");
+    assert_eq!(b.create(&id).code, 0);
+    let r = b.rt(&["exec", &id, "true"]);
+    assert!(r.code != 0 && r.stderr.contains("cannot exec in container") && r.stderr.contains("created"), "{r:?}");
+    assert_eq!(b.rt(&["start", &id]).code, 0);
+
+    let r = b.rt(&["exec", &id, "sh", "-c", "cat /proc/1/cmdline; id -u; exit 7"]);
+    assert_eq!(r.code, 7, "the exec's status is the verb's: {r:?}");
+    assert_eq!(r.stdout, "sleep\u{0}1000\u{0}0\n", "{r:?}");
+
+    let process = b.s.scratch.join("process.json");
+    let json = json!({ "args": ["sh", "-c", "id; pwd; echo $X"], "env": ["X=from-json", "PATH=/bin"], "cwd": "/tmp",
+        "user": { "uid": 1000, "gid": 1000 } });
+    std::fs::write(&process, json.to_string()).unwrap();
+    let r = b.rt(&["exec", "--process", &process.to_string_lossy(), &id]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "uid=1000 gid=1000\n/tmp\nfrom-json\n"), "{r:?}");
+
+    let pid_file = b.s.scratch.join("exec.pid");
+    let r = b.rt(&["exec", "--detach", "--pid-file", &pid_file.to_string_lossy(), &id, "sleep", "1000"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert_eq!(cmdline, b"sleep\x001000\x00", "the detached process runs on: pid {pid}");
+
+    std::fs::write(&process, "{ \"args\": 3 }").unwrap();
+    let r = b.rt(&["exec", "--process", &process.to_string_lossy(), &id]);
+    assert!(r.code != 0 && r.stderr.contains("process file") && r.stderr.contains("process.json"), "{r:?}");
+    std::fs::write(&process, json!({ "args": [], "cwd": "/", "user": { "uid": 0, "gid": 0 } }).to_string()).unwrap();
+    let r = b.rt(&["exec", "--process", &process.to_string_lossy(), &id]);
+    assert!(r.code != 0 && r.stderr.contains("process.args: empty"), "{r:?}");
+
+    assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
+    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "delete --force ends the exec's process too");
+    b.assert_clean();
+}
+
+#[test]
 fn delete_force_kills_a_running_container_and_a_killed_one_still_cleans_up() {
     if !is_root() {
         return;

@@ -6,6 +6,7 @@
 use crate::config::PluginSpec;
 use crate::plugin::PluginSet;
 use crate::runtime::create::{CreateOptions, create};
+use crate::runtime::exec::{ExecOptions, exec};
 use crate::runtime::state::{State, default_root};
 use crate::runtime::{RuntimeError, verbs};
 use clap::{Parser, Subcommand};
@@ -95,7 +96,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
     };
     match result {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) => {
             log.error(&e.to_string());
             super::EXIT_SBX
@@ -103,7 +104,33 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
 }
 
-fn run(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<(), RuntimeError> {
+/// Runs the verb; returns the exit code (an exec's own when it waits for its process).
+fn run(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<i32, RuntimeError> {
+    if let Verb::Common(cmd) = &verb
+        && let CommonCmd::Exec(e) = cmd.as_ref()
+    {
+        if e.preserve_fds > 0 {
+            return Err(RuntimeError::NotSupported("--preserve-fds is not supported by sbx yet".into()));
+        }
+        let opts = ExecOptions {
+            root,
+            id: &e.container_id,
+            process: e.process.as_deref(),
+            command: e.command.clone(),
+            env: e.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            cwd: e.cwd.as_ref().map(|c| c.to_string_lossy().into_owned()),
+            user: e.user.map(|(uid, gid)| (uid, gid.unwrap_or(0))),
+            tty: e.tty,
+            detach: e.detach,
+            pid_file: e.pid_file.as_deref(),
+            console_socket: e.console_socket.as_deref(),
+        };
+        return exec(&opts, plugins);
+    }
+    run_verb(root, verb, plugins, log).map(|()| 0)
+}
+
+fn run_verb(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<(), RuntimeError> {
     match verb {
         Verb::Standard(cmd) => match *cmd {
             StandardCmd::Create(c) => {

@@ -17,12 +17,11 @@ use crate::layer::fsops;
 use crate::plugin::spec_check::SpecDecision;
 use crate::plugin::{PluginSet, convert};
 use crate::rootfs::plan::cstr;
-use crate::spec::user;
-use crate::spec::{self, ContainerSpec, SpecError};
+use crate::spec::{self, ContainerSpec, SpecError, security, user};
 use crate::sys::linux::Linux;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default)]
 pub struct ExecOptions {
@@ -94,15 +93,94 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     }
     let user = resolve(&spec.user)?;
 
+    let target = Target {
+        pid,
+        name: &record.name,
+        cgroup: &cgroup::existing(&record.id),
+        own_ids: record.idmap.is_some(),
+        seccomp_cache: &store.seccomp_cache(),
+    };
+    let start_error = |e| RunError::Spawn(SpawnError::Start(e));
+    let null = if opts.interactive || opts.tty { None } else { Some(spawn::dev_null().map_err(start_error)?) };
+    let console = if opts.tty { Some(terminal::pair().map_err(start_error)?) } else { None };
+    let how = How {
+        stdin: null.as_ref().map(|f| f.as_raw_fd()),
+        terminal: console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size())),
+        outlives_sbx: false,
+    };
+    let (mut child, plan) = spawn_in(&target, &mut spec, &user, &how)?;
+    drop(null);
+    let console = console.map(|(ours, _)| ours);
+    match child.advance() {
+        Ok(Progress::Running) => {
+            let master = console.as_ref().map(terminal::receive).transpose().unwrap_or_else(|e| {
+                eprintln!("sbx: warning: {e}");
+                None
+            });
+            let pid = child.pid.as_raw();
+            Ok(terminal::while_attached(master, pid, opts.interactive, || child.wait().code))
+        }
+        other => Err(not_running(other, child, &plan, &spec)),
+    }
+}
+
+/// The error of an exec whose process did not get to run.
+pub fn not_running(
+    progress: Result<Progress, SpawnError>,
+    child: spawn::Spawned,
+    plan: &ChildPlan,
+    spec: &ContainerSpec,
+) -> RunError {
+    match progress {
+        Ok(Progress::Failed(f)) => {
+            child.wait();
+            process::describe_failure(plan, f, spec)
+        }
+        Ok(_) => RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused"))),
+        Err(e) => RunError::Spawn(e),
+    }
+}
+
+/// The running container an exec joins.
+pub struct Target<'a> {
+    /// Its first process, whose namespaces are joined.
+    pub pid: i32,
+    /// Its name, for errors.
+    pub name: &'a str,
+    /// Its cgroup directories.
+    pub cgroup: &'a [PathBuf],
+    /// It has a user namespace of its own.
+    pub own_ids: bool,
+    pub seccomp_cache: &'a Path,
+}
+
+/// How the exec's process is connected.
+pub struct How {
+    /// stdin (else the caller's own).
+    pub stdin: Option<i32>,
+    /// A new terminal: the socket its master goes on, and its size.
+    pub terminal: Option<(i32, (u16, u16))>,
+    /// It outlives this sbx (the runtime CLI's `exec --detach`): no parent death signal.
+    pub outlives_sbx: bool,
+}
+
+/// Creates the exec's process in `target`'s namespaces and cgroup, as `user`, as `spec` says
+/// (its HOME set from the user when unset); the caller advances it.
+pub fn spawn_in(
+    target: &Target,
+    spec: &mut ContainerSpec,
+    user: &user::User,
+    how: &How,
+) -> Result<(spawn::Spawned, ChildPlan), RunError> {
     let open = |name: &str| -> Result<OwnedFd, RunError> {
-        let path = Path::new("/proc").join(pid.to_string()).join("ns").join(name);
-        File::open(&path).map(OwnedFd::from).map_err(|_| RunError::NotRunning(record.name.clone()))
+        let path = Path::new("/proc").join(target.pid.to_string()).join("ns").join(name);
+        File::open(&path).map(OwnedFd::from).map_err(|_| RunError::NotRunning(target.name.to_string()))
     };
     // A container with ids of its own: its user namespace first, which owns the others; the exec
     // then has its capabilities there and none on the host.
-    let user_ns = match record.idmap {
-        Some(_) => Some((open("user")?, libc::CLONE_NEWUSER)),
-        None => None,
+    let user_ns = match target.own_ids {
+        true => Some((open("user")?, libc::CLONE_NEWUSER)),
+        false => None,
     };
     let joins = [
         (open("ipc")?, libc::CLONE_NEWIPC),
@@ -115,13 +193,13 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     let pid_ns = open("pid")?;
     nix::sched::setns(&pid_ns, nix::sched::CloneFlags::CLONE_NEWPID)
         .map_err(|e| RunError::Spawn(SpawnError::Start(e.into())))?;
-    let entry = cgroup::entry_of(&cgroup::existing(&record.id))?;
+    let entry = cgroup::entry_of(target.cgroup)?;
     let (clone_into, tasks) = entry.raw();
-    let start_error = |e| RunError::Spawn(SpawnError::Start(e));
-    let null = if opts.interactive || opts.tty { None } else { Some(spawn::dev_null().map_err(start_error)?) };
-    let console = if opts.tty { Some(terminal::pair().map_err(start_error)?) } else { None };
 
-    let mut before = vec![ProcOp::DieWithParent, ProcOp::ResetSignals];
+    let mut before = match how.outlives_sbx {
+        true => vec![ProcOp::ResetSignals],
+        false => vec![ProcOp::DieWithParent, ProcOp::ResetSignals],
+    };
     before.extend(tasks.iter().map(|fd| ProcOp::JoinCgroup(*fd)));
     before
         .extend(user_ns.iter().chain(&joins).map(|(fd, nstype)| ProcOp::Setns { fd: fd.as_raw_fd(), nstype: *nstype }));
@@ -130,35 +208,21 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
         before.push(ProcOp::SetIds { uid: 0, gid: 0, groups: Vec::new() });
     }
     let mut after = vec![ProcOp::Chdir(cstr(&spec.cwd))];
-    let tty = console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size()));
-    after.extend(process::stdio(tty, [null.as_ref().map(|f| f.as_raw_fd()), None, None], &user));
-    after.extend(process::become_user(&spec, &user, process::seccomp_program(&store.seccomp_cache(), &spec)?)?);
+    after.extend(process::stdio(how.terminal, [how.stdin, None, None], user));
+    for u in &spec.ulimits {
+        let resource = security::resource_of(&u.name)
+            .ok_or_else(|| SpecError::from(security::SecurityError::BadUlimit(u.name.clone())))?;
+        after.push(ProcOp::Rlimit { resource: resource as i32, soft: u.soft, hard: u.hard });
+    }
+    after.extend(process::become_user(spec, user, process::seccomp_program(target.seccomp_cache, spec)?)?);
     if spec::get_env(&spec.env, "HOME").is_none() {
         spec::set_env(&mut spec.env, "HOME", &user.home);
     }
-    let exec = process::exec_of(&spec)?;
+    let exec = process::exec_of(spec)?;
     let plan = ChildPlan { before, mounts: Vec::new(), after, exec, pause_before_exec: false, exec_fifo: None };
-    let mut child = spawn::spawn(&plan, 0, clone_into, &Linux)?;
-    drop((entry, null, joins, user_ns));
-    let console = console.map(|(ours, _)| ours);
-    match child.advance() {
-        Ok(Progress::Running) => {
-            let master = console.as_ref().map(terminal::receive).transpose().unwrap_or_else(|e| {
-                eprintln!("sbx: warning: {e}");
-                None
-            });
-            let pid = child.pid.as_raw();
-            Ok(terminal::while_attached(master, pid, opts.interactive, || child.wait().code))
-        }
-        Ok(Progress::Failed(f)) => {
-            child.wait();
-            Err(process::describe_failure(&plan, f, &spec))
-        }
-        Ok(Progress::Ready | Progress::Waiting) => {
-            Err(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused"))))
-        }
-        Err(e) => Err(RunError::Spawn(e)),
-    }
+    let child = spawn::spawn(&plan, 0, clone_into, &Linux)?;
+    drop((entry, joins, user_ns));
+    Ok((child, plan))
 }
 
 #[cfg(test)]

@@ -65,14 +65,19 @@ pub fn read_bundle(bundle: &Path) -> Result<Bundle, RuntimeError> {
     Ok(read)
 }
 
-/// Resolves users that policies name (`set-user`) against the bundle root's /etc/passwd and
-/// /etc/group, read beneath that root; the bundle's own user is its ids as given.
-fn resolver(read: &Bundle) -> impl Fn(&str) -> Result<User, UserError> + '_ {
+/// Resolves users that policies name (`set-user`) against /etc/passwd and /etc/group of the root
+/// filesystem `rootfs`, read beneath it; the process's own user (`given` for `spec_user`) is its
+/// ids as given.
+fn resolver<'a>(
+    spec_user: &'a str,
+    given: &'a User,
+    rootfs: &'a Path,
+) -> impl Fn(&str) -> Result<User, UserError> + 'a {
     move |name: &str| {
-        if name == read.spec.user {
-            return Ok(read.user.clone());
+        if name == spec_user {
+            return Ok(given.clone());
         }
-        let root = fs::File::open(&read.root).map_err(|_| UserError::NoUser(name.to_string()))?;
+        let root = fs::File::open(rootfs).map_err(|_| UserError::NoUser(name.to_string()))?;
         let file = |rel: &str| -> user::FileText {
             fsops::read_in_root(root.as_fd(), Path::new(rel), crate::container::layers::LIMIT)
                 .map(|b| b.map(|b| String::from_utf8_lossy(&b).into_owned()))
@@ -82,10 +87,16 @@ fn resolver(read: &Bundle) -> impl Fn(&str) -> Result<User, UserError> + '_ {
     }
 }
 
-/// The spec the policies leave, and its user.
-fn admit(read: &Bundle, plugins: &PluginSet) -> Result<(ContainerSpec, User), RuntimeError> {
-    let resolve = resolver(read);
-    let mut spec = read.spec.clone();
+/// The spec the policies leave of `spec` (whose process runs as `user`, on `rootfs`), and its
+/// user.
+pub fn admit(
+    spec: &ContainerSpec,
+    user: &User,
+    rootfs: &Path,
+    plugins: &PluginSet,
+) -> Result<(ContainerSpec, User), RuntimeError> {
+    let resolve = resolver(&spec.user, user, rootfs);
+    let mut spec = spec.clone();
     if !plugins.is_empty() {
         let loaded = plugins.load().map_err(RunError::from)?;
         let image = convert::bare_image(&spec.image);
@@ -106,7 +117,7 @@ fn admit(read: &Bundle, plugins: &PluginSet) -> Result<(ContainerSpec, User), Ru
 }
 
 /// Connects to the engine's console socket, where the terminal's master goes.
-fn console(path: Option<&Path>) -> Result<OwnedFd, RuntimeError> {
+pub fn console(path: Option<&Path>) -> Result<OwnedFd, RuntimeError> {
     let Some(path) = path else {
         return Err(RuntimeError::ConsoleSocket {
             path: PathBuf::new(),
@@ -138,7 +149,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
     }
     let mut undo = Undo(Some(dir.clone()));
     let read = read_bundle(opts.bundle)?;
-    let (spec, user) = admit(&read, plugins)?;
+    let (spec, user) = admit(&read.spec, &read.user, &read.root, plugins)?;
     let console = if spec.terminal { Some(console(opts.console_socket)?) } else { None };
 
     let image = convert::bare_image(&spec.image);

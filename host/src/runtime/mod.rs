@@ -2,9 +2,11 @@
 //! runc shim, podman and conformance suites drive. A bundle's config.json becomes the spec sbx runs
 //! ([`crate::spec::oci`]), the policies check and adjust it as they do for `sbx run`, and the same
 //! core starts it ([`crate::container::process`], [`crate::isolate`]) on the bundle's root instead
-//! of an overlay. `create` leaves the process waiting on an exec fifo; `start` releases it.
+//! of an overlay. `create` leaves the process waiting on an exec fifo; `start` releases it; `exec`
+//! joins a running container as `sbx exec` does.
 
 pub mod create;
+pub mod exec;
 pub mod state;
 pub mod verbs;
 

@@ -7,7 +7,7 @@ use super::seccomp::Profile;
 use super::security::{self, Seccomp};
 use super::user::User;
 use super::{ContainerSpec, Limits, Mount, MountKind, Network, Userns, caps};
-use oci_spec::runtime::{Capabilities, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Capabilities, LinuxNamespaceType, Process, Spec};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -74,8 +74,8 @@ fn cap_names(set: &Option<Capabilities>) -> BTreeSet<String> {
     set.iter().flatten().map(|c| format!("CAP_{c}")).collect()
 }
 
-fn capabilities(spec: &Spec, notices: &mut Vec<String>) -> Result<Vec<String>, OciError> {
-    let Some(c) = spec.process().as_ref().and_then(|p| p.capabilities().as_ref()) else {
+fn capabilities(process: &Process, notices: &mut Vec<String>) -> Result<Vec<String>, OciError> {
+    let Some(c) = process.capabilities().as_ref() else {
         return Ok(Vec::new());
     };
     let bounding = cap_names(c.bounding());
@@ -87,7 +87,7 @@ fn capabilities(spec: &Spec, notices: &mut Vec<String>) -> Result<Vec<String>, O
     }
     // Root keeps its bounding set across exec whatever the ambient set says; another user would
     // need it raised, which sbx does not do yet.
-    let root = spec.process().as_ref().is_some_and(|p| p.user().uid() == 0);
+    let root = process.user().uid() == 0;
     if !cap_names(c.ambient()).is_empty() && !root {
         return Err(unsupported("process.capabilities", "a non-empty ambient set for a user other than root"));
     }
@@ -101,10 +101,10 @@ fn capabilities(spec: &Spec, notices: &mut Vec<String>) -> Result<Vec<String>, O
         .collect()
 }
 
-fn ulimits(spec: &Spec) -> Result<Vec<security::Ulimit>, OciError> {
-    let rlimits = spec.process().as_ref().and_then(|p| p.rlimits().as_ref());
-    rlimits
-        .into_iter()
+fn ulimits(process: &Process) -> Result<Vec<security::Ulimit>, OciError> {
+    process
+        .rlimits()
+        .iter()
         .flatten()
         .map(|r| {
             let typ = r.typ().to_string();
@@ -208,12 +208,10 @@ fn namespaces(spec: &Spec) -> Result<(Vec<String>, Network), OciError> {
     Ok((names.into_iter().map(String::from).collect(), network))
 }
 
-/// Reads `spec`, the config.json of the bundle at `bundle` (absolute).
-pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
-    if !known_version(spec.version()) {
-        return Err(OciError::Version(spec.version().clone()));
-    }
-    let process = spec.process().as_ref().ok_or_else(|| field("process", "missing: the bundle runs nothing"))?;
+/// Puts `process` (config.json's, or the process.json of an exec) into `spec`: its command, env,
+/// working directory, user, terminal, capabilities, rlimits and no_new_privs. Returns the user, its
+/// ids exactly as given.
+pub fn apply_process(spec: &mut ContainerSpec, process: &Process, notices: &mut Vec<String>) -> Result<User, OciError> {
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(field("process.args", "empty: name the program to run"));
@@ -222,6 +220,37 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
     if !cwd.starts_with('/') {
         return Err(field("process.cwd", format!("{cwd} is not absolute")));
     }
+    if process.oom_score_adj().is_some() {
+        return Err(unsupported("process.oomScoreAdj", "an OOM score adjustment"));
+    }
+    if let Some(profile) = process.apparmor_profile().as_ref().filter(|p| !p.is_empty()) {
+        notices.push(format!("AppArmor profile {profile} not applied: sbx does not use AppArmor"));
+    }
+    let user = process.user();
+    spec.args = args;
+    spec.env = process.env().clone().unwrap_or_default();
+    spec.cwd = cwd;
+    spec.user = format!("{}:{}", user.uid(), user.gid());
+    spec.terminal = process.terminal().unwrap_or(false);
+    spec.no_new_privileges = process.no_new_privileges().unwrap_or(false);
+    // An exec's process without them keeps the container's.
+    if process.capabilities().is_some() {
+        spec.capabilities = capabilities(process, notices)?;
+    }
+    if process.rlimits().is_some() {
+        spec.ulimits = ulimits(process)?;
+    }
+    // Exactly the additional gids, as runc sets them: the primary group is not added.
+    let groups = user.additional_gids().clone().unwrap_or_default();
+    Ok(User { uid: user.uid(), gid: user.gid(), groups, home: "/".into() })
+}
+
+/// Reads `spec`, the config.json of the bundle at `bundle` (absolute).
+pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
+    if !known_version(spec.version()) {
+        return Err(OciError::Version(spec.version().clone()));
+    }
+    let process = spec.process().as_ref().ok_or_else(|| field("process", "missing: the bundle runs nothing"))?;
     let root = spec.root().as_ref().ok_or_else(|| field("root", "missing: name the root filesystem"))?;
     let linux = spec.linux().as_ref();
     if linux.is_some_and(|l| l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())) {
@@ -242,13 +271,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
             return Err(unsupported("hooks", "the bundle's hooks; sbx's hook plugins see every container"));
         }
     }
-    if process.oom_score_adj().is_some() {
-        return Err(unsupported("process.oomScoreAdj", "an OOM score adjustment"));
-    }
     let mut notices = Vec::new();
-    if let Some(profile) = process.apparmor_profile().as_ref().filter(|p| !p.is_empty()) {
-        notices.push(format!("AppArmor profile {profile} not applied: sbx does not use AppArmor"));
-    }
     let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
         None => Seccomp::Unconfined,
         Some(s) => {
@@ -259,25 +282,22 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         }
     };
     let (namespaces, network) = namespaces(spec)?;
-    let user = process.user();
-    // Exactly the additional gids, as runc sets them: the primary group is not added.
-    let groups = user.additional_gids().clone().unwrap_or_default();
     let annotations: std::collections::BTreeMap<String, String> =
         spec.annotations().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
     let image = IMAGE_ANNOTATIONS
         .iter()
         .find_map(|k| annotations.get(*k).cloned())
         .unwrap_or_else(|| bundle.to_string_lossy().into_owned());
-    let container = ContainerSpec {
+    let mut container = ContainerSpec {
         image,
-        args,
-        env: process.env().clone().unwrap_or_default(),
-        user: format!("{}:{}", user.uid(), user.gid()),
-        cwd,
+        args: Vec::new(),
+        env: Vec::new(),
+        user: String::new(),
+        cwd: String::new(),
         hostname: spec.hostname().clone().unwrap_or_default(),
         mounts: mounts(spec, bundle, &mut notices)?,
         read_only_rootfs: root.readonly().unwrap_or(false),
-        capabilities: capabilities(spec, &mut notices)?,
+        capabilities: Vec::new(),
         masked_paths: linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default(),
         read_only_paths: linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default(),
         namespaces,
@@ -285,18 +305,14 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         network,
         userns: Userns::Host,
         annotations,
-        terminal: process.terminal().unwrap_or(false),
+        terminal: false,
         init: false,
-        no_new_privileges: process.no_new_privileges().unwrap_or(false),
+        no_new_privileges: false,
         seccomp,
         devices: Vec::new(),
-        ulimits: ulimits(spec)?,
+        ulimits: Vec::new(),
         privileged: false,
     };
-    Ok(Bundle {
-        spec: container,
-        user: User { uid: user.uid(), gid: user.gid(), groups, home: "/".into() },
-        root: bundle.join(root.path()),
-        notices,
-    })
+    let user = apply_process(&mut container, process, &mut notices)?;
+    Ok(Bundle { spec: container, user, root: bundle.join(root.path()), notices })
 }

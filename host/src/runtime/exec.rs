@@ -1,0 +1,92 @@
+//! `exec`: a new process in a running container, from a process.json (what engines pass) or the
+//! command line, checked by the policies as a spec of its own, in the container's namespaces and
+//! cgroup. With `--detach` it returns once the process runs (the engine's shim reaps it), else it
+//! waits and exits with the process's status.
+
+use super::RuntimeError;
+use super::create::{admit, console};
+use super::state::{State, Status};
+use crate::container::exec::{How, Target, not_running, spawn_in};
+use crate::isolate::Progress;
+use crate::plugin::PluginSet;
+use crate::spec::oci;
+use oci_spec::runtime::Process;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+pub struct ExecOptions<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    /// process.json; else the command line's process below.
+    pub process: Option<&'a Path>,
+    pub command: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: Option<String>,
+    pub user: Option<(u32, u32)>,
+    pub tty: bool,
+    pub detach: bool,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+}
+
+/// The exec's process: process.json, or one made of the command line's fields.
+fn process(opts: &ExecOptions) -> Result<Process, RuntimeError> {
+    if let Some(path) = opts.process {
+        let bad = |message: String| RuntimeError::BadProcess { path: path.to_path_buf(), message };
+        let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        return serde_json::from_slice(&text).map_err(|e| bad(e.to_string()));
+    }
+    let (uid, gid) = opts.user.unwrap_or((0, 0));
+    let made = serde_json::json!({
+        "args": opts.command,
+        "env": opts.env,
+        "cwd": opts.cwd.clone().unwrap_or_else(|| "/".into()),
+        "user": { "uid": uid, "gid": gid },
+        "terminal": opts.tty,
+    });
+    Ok(serde_json::from_value(made).expect("a process of known fields"))
+}
+
+/// Runs the exec; returns the exit code sbx ends with (0 when detached).
+pub fn exec(opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RuntimeError> {
+    let state = State::load(opts.root, opts.id)?;
+    let status = state.status(opts.root);
+    if status != Status::Running {
+        return Err(RuntimeError::Status { verb: "exec in", id: opts.id.into(), status: status.name() });
+    }
+    let mut spec = state.spec.clone();
+    let mut notices = Vec::new();
+    let user = oci::apply_process(&mut spec, &process(opts)?, &mut notices)?;
+    for n in notices {
+        eprintln!("sbx-runtime: {n}");
+    }
+    let (mut spec, user) = admit(&spec, &user, &state.rootfs, plugins)?;
+    let console = if spec.terminal { Some(console(opts.console_socket)?) } else { None };
+    let target = Target {
+        pid: state.pid,
+        name: &state.id,
+        cgroup: &state.cgroup,
+        own_ids: false,
+        seccomp_cache: &opts.root.join(".seccomp"),
+    };
+    let how =
+        How { stdin: None, terminal: console.as_ref().map(|s| (s.as_raw_fd(), (24, 80))), outlives_sbx: opts.detach };
+    let (mut child, plan) = spawn_in(&target, &mut spec, &user, &how)?;
+    drop(console);
+    match child.advance() {
+        Ok(Progress::Running) => {}
+        other => return Err(not_running(other, child, &plan, &spec).into()),
+    }
+    if let Some(path) = opts.pid_file {
+        crate::image::store::write_atomic(path, child.pid.as_raw().to_string().as_bytes()).map_err(|e| {
+            RuntimeError::Io {
+                what: format!("write the pid file {}", path.display()),
+                source: std::io::Error::other(e),
+            }
+        })?;
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    Ok(child.wait().code)
+}
