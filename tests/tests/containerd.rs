@@ -131,6 +131,17 @@ fn containerd_runs_containers_with_sbx_as_its_runtime() {
         c.ctr(&["task", "exec", "--exec-id", "e1", "bg", "sh", "-c", "echo in the task; cat /proc/1/cmdline; exit 4"]);
     assert_eq!(r.code, 4, "an exec's status comes back: {r:?}");
     assert_eq!(r.stdout, "in the task\nsleep\u{0}1000\u{0}", "it runs beside the task's process: {r:?}");
+    let pid = c
+        .ctr(&["task", "ls"])
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("bg "))
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string());
+    let r = c.ctr(&["task", "ps", "bg"]);
+    assert!(
+        r.code == 0 && r.stdout.lines().any(|l| Some(l.split_whitespace().next().unwrap_or("")) == pid.as_deref()),
+        "{pid:?}: {r:?}"
+    );
     let r = c.ctr(&["task", "kill", "-s", "KILL", "bg"]);
     assert_eq!(r.code, 0, "{r:?}");
     wait_for("the task to stop", || running("STOPPED"));

@@ -237,6 +237,10 @@ fn exec_runs_a_process_beside_the_containers_from_the_command_line_or_a_process_
     let pid = std::fs::read_to_string(&pid_file).unwrap();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     assert_eq!(cmdline, b"sleep\x001000\x00", "the detached process runs on: pid {pid}");
+    let r = b.rt(&["ps", "--format", "json", &id]);
+    let pids: Vec<i64> = serde_json::from_str(&r.stdout).unwrap();
+    let first = b.state(&id)["pid"].as_i64().unwrap();
+    assert!(pids.contains(&first) && pids.contains(&pid.parse().unwrap()), "ps lists both: {r:?}");
 
     std::fs::write(&process, "{ \"args\": 3 }").unwrap();
     let r = b.rt(&["exec", "--process", &process.to_string_lossy(), &id]);

@@ -164,6 +164,10 @@ fn run_verb(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<(
                 print!("{}", verbs::list(root, json)?);
                 Ok(())
             }
+            CommonCmd::Ps(p) => {
+                print!("{}", verbs::ps(root, &p.container_id, p.format == "json", &p.ps_options)?);
+                Ok(())
+            }
             CommonCmd::Spec(s) => verbs::spec(s.bundle.as_deref().unwrap_or(Path::new("."))),
             CommonCmd::Features(_) => {
                 say!("{}", serde_json::to_string_pretty(&verbs::features()).expect("JSON serializes"));

@@ -166,6 +166,24 @@ pub fn delete(root: &Path, id: &str, force: bool, plugins: &PluginSet) -> Result
     Ok(())
 }
 
+/// `ps`: the container's processes (host pids), as JSON (what containerd asks for) or `ps -f` of
+/// them with `options` (as runc does).
+pub fn ps(root: &Path, id: &str, json: bool, options: &[String]) -> Result<String, RuntimeError> {
+    let state = State::load(root, id)?;
+    let pids = processes(&state);
+    if json {
+        return Ok(serde_json::to_string(&pids).expect("numbers serialize"));
+    }
+    let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+    let mut cmd = std::process::Command::new("ps");
+    cmd.args(if options.is_empty() { vec!["-f".to_string()] } else { options.to_vec() });
+    if !list.is_empty() {
+        cmd.arg("-p").arg(list.join(","));
+    }
+    let out = cmd.output().map_err(RuntimeError::io("run ps"))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// `list`: every container under `root`, as a table or JSON.
 pub fn list(root: &Path, json: bool) -> Result<String, RuntimeError> {
     let mut states = Vec::new();
