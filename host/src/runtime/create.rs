@@ -48,17 +48,17 @@ impl Drop for Undo {
     }
 }
 
-/// Reads the bundle: its config.json (which must parse as the runtime-spec's) as sbx's spec.
+/// Reads the bundle at `bundle` (absolute): its config.json (which must parse as the
+/// runtime-spec's) as sbx's spec.
 pub fn read_bundle(bundle: &Path) -> Result<Bundle, RuntimeError> {
-    let bundle = fs::canonicalize(bundle).map_err(RuntimeError::io(format!("open the bundle {}", bundle.display())))?;
     let path = bundle.join("config.json");
     let text = match fs::read(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(RuntimeError::NoConfig(bundle)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(RuntimeError::NoConfig(bundle.into())),
         r => r.map_err(RuntimeError::io(format!("read {}", path.display())))?,
     };
     let config: oci_spec::runtime::Spec = serde_json::from_slice(&text)
         .map_err(|e| RuntimeError::BadConfig { path: path.clone(), message: e.to_string() })?;
-    let read = oci::from_oci(&config, &bundle)?;
+    let read = oci::from_oci(&config, bundle)?;
     if !read.root.is_dir() {
         return Err(RuntimeError::NoRootfs(read.root));
     }
@@ -148,7 +148,9 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         r => r.map_err(RuntimeError::io(format!("create {}", dir.display())))?,
     }
     let mut undo = Undo(Some(dir.clone()));
-    let read = read_bundle(opts.bundle)?;
+    let bundle = fs::canonicalize(opts.bundle)
+        .map_err(RuntimeError::io(format!("open the bundle {}", opts.bundle.display())))?;
+    let read = read_bundle(&bundle)?;
     let (spec, user) = admit(&read.spec, &read.user, &read.root, plugins)?;
     let console = if spec.terminal { Some(console(opts.console_socket)?) } else { None };
 
@@ -226,7 +228,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         id: opts.id.to_string(),
         pid,
         pid_start,
-        bundle: fs::canonicalize(opts.bundle).unwrap_or_else(|_| opts.bundle.to_path_buf()),
+        bundle,
         rootfs: read.root.clone(),
         created: crate::time::now_rfc3339(),
         annotations: spec.annotations.clone(),
@@ -238,10 +240,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
     };
     record.save(opts.root)?;
     if let Some(path) = opts.pid_file {
-        crate::image::store::write_atomic(path, pid.to_string().as_bytes()).map_err(|e| RuntimeError::Io {
-            what: format!("write the pid file {}", path.display()),
-            source: std::io::Error::other(e),
-        })?;
+        super::write_pid_file(path, pid)?;
     }
     let (_child, cgroup) = launching.running();
     cgroup.keep();

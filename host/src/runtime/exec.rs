@@ -78,12 +78,7 @@ pub fn exec(opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RuntimeError
         other => return Err(not_running(other, child, &plan, &spec).into()),
     }
     if let Some(path) = opts.pid_file {
-        crate::image::store::write_atomic(path, child.pid.as_raw().to_string().as_bytes()).map_err(|e| {
-            RuntimeError::Io {
-                what: format!("write the pid file {}", path.display()),
-                source: std::io::Error::other(e),
-            }
-        })?;
+        super::write_pid_file(path, child.pid.as_raw())?;
     }
     if opts.detach {
         return Ok(0);

@@ -50,6 +50,14 @@ pub enum RuntimeError {
     Run(#[from] RunError),
 }
 
+/// Writes `pid` to the file an engine named (`--pid-file`), whole or not at all.
+pub fn write_pid_file(path: &std::path::Path, pid: i32) -> Result<(), RuntimeError> {
+    crate::image::store::write_atomic(path, pid.to_string().as_bytes()).map_err(|e| RuntimeError::Io {
+        what: format!("write the pid file {}", path.display()),
+        source: std::io::Error::other(e),
+    })
+}
+
 impl RuntimeError {
     pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
         let what = what.into();
