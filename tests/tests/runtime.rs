@@ -249,8 +249,12 @@ fn exec_runs_a_process_beside_the_containers_from_the_command_line_or_a_process_
     let r = b.rt(&["exec", "--process", &process.to_string_lossy(), &id]);
     assert!(r.code != 0 && r.stderr.contains("process.args: empty"), "{r:?}");
 
-    assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
-    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "delete --force ends the exec's process too");
+    let r = b.rt(&["kill", "--all", &id, "KILL"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    wait_for("every process of the container to end", || {
+        b.status(&id) == "stopped" && !Path::new(&format!("/proc/{pid}/cmdline")).exists()
+    });
+    assert_eq!(b.rt(&["delete", &id]).code, 0);
     b.assert_clean();
 }
 

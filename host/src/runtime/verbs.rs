@@ -37,7 +37,8 @@ fn pidfd(pid: i32) -> Option<OwnedFd> {
 fn readable(fd: &impl AsFd, limit: Duration) -> bool {
     let ms = limit.as_millis().min(i32::MAX as u128) as i32;
     let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
-    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX)), Ok(n) if n > 0)
+    let timeout = nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX);
+    matches!(nix::poll::poll(&mut fds, timeout), Ok(n) if n > 0)
 }
 
 /// `start`: releases the process `create` left waiting on the exec fifo.
@@ -118,11 +119,10 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<(), Runtim
         return Err(RuntimeError::Status { verb: "kill", id: id.into(), status: "stopped" });
     }
     if all {
+        let signal =
+            nix::sys::signal::Signal::try_from(signal).map_err(|_| RuntimeError::Signal(signal.to_string()))?;
         for pid in processes(&state) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::try_from(signal).map_err(|_| RuntimeError::Signal(signal.to_string()))?,
-            );
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
         }
         return Ok(());
     }
