@@ -119,6 +119,19 @@ impl Bundle {
     }
 }
 
+impl Drop for Bundle {
+    /// A test that failed half-way may leave containers: delete them, so their processes and
+    /// cgroups go too.
+    fn drop(&mut self) {
+        for entry in std::fs::read_dir(&self.root).into_iter().flatten().flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if !id.starts_with('.') {
+                let _ = self.rt(&["delete", "--force", &id]);
+            }
+        }
+    }
+}
+
 #[test]
 fn create_waits_for_start_then_state_kill_and_delete_follow_the_runtime_spec() {
     if !is_root() {
