@@ -220,7 +220,7 @@ impl Sandbox {
     }
 }
 
-const CGROUP_MOUNTS: [&str; 7] = ["pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "unified"];
+const CGROUP_MOUNTS: [&str; 8] = ["pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "freezer", "unified"];
 
 /// When this test process made its first sandbox: older cgroups are none of its business.
 static FIRST_SANDBOX: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();

@@ -142,6 +142,12 @@ fn containerd_runs_containers_with_sbx_as_its_runtime() {
         r.code == 0 && r.stdout.lines().any(|l| Some(l.split_whitespace().next().unwrap_or("")) == pid.as_deref()),
         "{pid:?}: {r:?}"
     );
+    let r = c.ctr(&["task", "pause", "bg"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(running("PAUSED"), "{:?}", c.ctr(&["task", "ls"]));
+    let r = c.ctr(&["task", "resume", "bg"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(running("RUNNING"), "{:?}", c.ctr(&["task", "ls"]));
     let r = c.ctr(&["task", "kill", "-s", "KILL", "bg"]);
     assert_eq!(r.code, 0, "{r:?}");
     wait_for("the task to stop", || running("STOPPED"));

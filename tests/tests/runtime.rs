@@ -94,7 +94,7 @@ impl Bundle {
             .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n != ".seccomp").collect())
             .unwrap_or_default();
         assert!(left.is_empty(), "state left: {left:?}");
-        for c in ["pids", "memory", "cpu", "devices", "unified"] {
+        for c in ["pids", "memory", "cpu", "devices", "freezer", "unified"] {
             let dir = Path::new("/sys/fs/cgroup").join(c).join("sbx-runtime");
             let ours: Vec<_> = std::fs::read_dir(&dir)
                 .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&self.prefix())).collect())
@@ -408,8 +408,6 @@ fn the_binary_called_sbx_runtime_speaks_runcs_command_line() {
     assert_eq!(features["ociVersionMax"], "1.2.0");
     let r = run(&["--root", &root, "--systemd-cgroup", "state", &id]);
     assert!(r.code != 0 && r.stderr.contains("--systemd-cgroup"), "{r:?}");
-    let r = run(&["--root", &root, "pause", &id]);
-    assert!(r.code != 0 && r.stderr.contains("pause is not supported"), "{r:?}");
     assert_eq!(run(&["--root", &root, "delete", "--force", &id]).code, 0);
     b.assert_clean();
 }
@@ -434,5 +432,78 @@ fn a_bundle_whose_proc_or_sys_is_a_symlink_out_of_its_root_is_refused() {
         std::fs::remove_file(&path).unwrap();
         std::fs::create_dir(&path).unwrap();
     }
+    b.assert_clean();
+}
+
+#[test]
+fn pause_freezes_every_process_and_resume_thaws_them() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sh", "-c", "while true; do date +%s%N > /tick; sleep 0.02; done"]);
+    let id = b.id("pause");
+    assert_eq!(b.create(&id).code, 0);
+    let r = b.rt(&["pause", &id]);
+    assert!(r.code != 0 && r.stderr.contains("it is created"), "a created container is not paused: {r:?}");
+    assert_eq!(b.rt(&["start", &id]).code, 0);
+    let tick = b.dir.join("rootfs/tick");
+    let read = || std::fs::read_to_string(&tick).unwrap_or_default();
+    wait_for("the loop to tick", || !read().is_empty());
+
+    let r = b.rt(&["pause", &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(b.status(&id), "paused");
+    let frozen = read();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(read(), frozen, "nothing of a paused container runs");
+    let r = b.rt(&["pause", &id]);
+    assert!(r.code != 0 && r.stderr.contains("it is paused"), "{r:?}");
+    let r = b.rt(&["delete", &id]);
+    assert!(r.code != 0 && r.stderr.contains("paused"), "a paused container is not deleted without --force: {r:?}");
+
+    let r = b.rt(&["resume", &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(b.status(&id), "running");
+    wait_for("the loop to tick again", || read() != frozen);
+    let r = b.rt(&["resume", &id]);
+    assert!(r.code != 0 && r.stderr.contains("it is running"), "{r:?}");
+
+    // A paused container killed with SIGKILL ends (it is thawed for the signal to land).
+    assert_eq!(b.rt(&["pause", &id]).code, 0);
+    assert_eq!(b.rt(&["kill", &id, "KILL"]).code, 0);
+    wait_for("the killed container to stop", || b.status(&id) == "stopped");
+    assert_eq!(b.rt(&["delete", &id]).code, 0);
+
+    // delete --force of a paused one.
+    let id2 = b.id("pause2");
+    assert_eq!(b.create(&id2).code, 0);
+    assert_eq!(b.rt(&["start", &id2]).code, 0);
+    assert_eq!(b.rt(&["pause", &id2]).code, 0);
+    let r = b.rt(&["delete", "--force", &id2]);
+    assert_eq!(r.code, 0, "{r:?}");
+    b.assert_clean();
+}
+
+#[test]
+fn run_creates_starts_waits_and_deletes_or_detaches() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let id = b.id("run");
+    let r = b.rt(&["run", "--bundle", &b.dir.to_string_lossy(), &id]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (3, "out\n", "err\n"), "{r:?}");
+    b.assert_clean();
+
+    let r = b.rt(&["run", "--keep", "--bundle", &b.dir.to_string_lossy(), &id]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(b.status(&id), "stopped", "--keep keeps the stopped container");
+    assert_eq!(b.rt(&["delete", &id]).code, 0);
+
+    b.config(|c| c["process"]["args"] = json!(["sleep", "1000"]));
+    let r = b.rt(&["run", "--detach", "--bundle", &b.dir.to_string_lossy(), &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(b.status(&id), "running");
+    assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
     b.assert_clean();
 }

@@ -127,7 +127,43 @@ fn run(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<i32, R
         };
         return exec(&opts, plugins);
     }
+    if let Verb::Common(cmd) = &verb
+        && let CommonCmd::Run(r) = cmd.as_ref()
+    {
+        return run_container(root, r, plugins, log);
+    }
     run_verb(root, verb, plugins, log).map(|()| 0)
+}
+
+/// `run`: create and start; unless detached, wait for the process (a child of this one) and
+/// return its status, then delete the container (unless `--keep`).
+fn run_container(root: &Path, r: &liboci_cli::Run, plugins: &PluginSet, log: &Log) -> Result<i32, RuntimeError> {
+    if r.preserve_fds > 0 {
+        return Err(RuntimeError::NotSupported("--preserve-fds is not supported by sbx yet".into()));
+    }
+    let opts = CreateOptions {
+        root,
+        id: &r.container_id,
+        bundle: &r.bundle,
+        pid_file: r.pid_file.as_deref(),
+        console_socket: r.console_socket.as_deref(),
+    };
+    for notice in create(&opts, plugins)? {
+        log.warn(&notice);
+    }
+    if let Err(e) = verbs::start(root, &r.container_id, plugins) {
+        let _ = verbs::delete(root, &r.container_id, true, plugins);
+        return Err(e);
+    }
+    if r.detach {
+        return Ok(0);
+    }
+    let pid = State::load(root, &r.container_id)?.pid;
+    let code = crate::isolate::spawn::wait_for(nix::unistd::Pid::from_raw(pid)).code;
+    if !r.keep {
+        verbs::delete(root, &r.container_id, true, plugins)?;
+    }
+    Ok(code)
 }
 
 fn run_verb(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<(), RuntimeError> {
@@ -168,6 +204,8 @@ fn run_verb(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<(
                 print!("{}", verbs::ps(root, &p.container_id, p.format == "json", &p.ps_options)?);
                 Ok(())
             }
+            CommonCmd::Pause(p) => verbs::freeze(root, &p.container_id, true),
+            CommonCmd::Resume(r) => verbs::freeze(root, &r.container_id, false),
             CommonCmd::Spec(s) => verbs::spec(s.bundle.as_deref().unwrap_or(Path::new("."))),
             CommonCmd::Features(_) => {
                 say!("{}", serde_json::to_string_pretty(&verbs::features()).expect("JSON serializes"));

@@ -27,6 +27,8 @@ pub enum CgroupError {
     NoController { what: &'static str, controller: &'static str },
     #[error("cannot set the {what} limit in {path}: {source}")]
     Limit { what: &'static str, path: PathBuf, source: io::Error },
+    #[error("cannot {verb} the container: {message}")]
+    Freezer { verb: &'static str, message: String },
 }
 
 /// One limit as a write: (what, controller, file, value).
@@ -79,7 +81,7 @@ pub fn limit_writes(limits: &Limits, v2: bool) -> Vec<LimitWrite> {
 
 /// v1 controllers a container gets a cgroup in (cpuset only when it asks for CPUs: a v1 cpuset
 /// cgroup must be given CPUs and memory nodes before anything can join it).
-const V1_CONTROLLERS: [&str; 5] = ["pids", "memory", "cpu", "cpuacct", "devices"];
+const V1_CONTROLLERS: [&str; 6] = ["pids", "memory", "cpu", "cpuacct", "devices", "freezer"];
 
 /// The parent directories for container cgroups on this machine, e.g. /sys/fs/cgroup/sbx or
 /// /sys/fs/cgroup/{pids,memory,cpu,cpuacct,devices}/sbx, and .../cpuset/sbx with `cpuset`.
@@ -280,6 +282,49 @@ impl Cgroup {
     /// busy cgroup is retried for up to a second.
     pub fn remove(mut self) -> Result<(), CgroupError> {
         remove_dirs(std::mem::take(&mut self.dirs))
+    }
+}
+
+/// Whether the container whose cgroup directories are `dirs` is frozen (paused), by the v2
+/// `cgroup.events` or the v1 freezer's state.
+pub fn frozen(dirs: &[PathBuf]) -> bool {
+    if is_v2(dirs) {
+        let events = fs::read_to_string(dirs[0].join("cgroup.events")).unwrap_or_default();
+        return events.lines().any(|l| l.trim() == "frozen 1");
+    }
+    controller_dir(dirs, "freezer")
+        .and_then(|d| fs::read_to_string(d.join("freezer.state")).ok())
+        .is_some_and(|s| s.trim() == "FROZEN")
+}
+
+/// Freezes (`freeze`) or thaws every process of the cgroup `dirs` and waits until the kernel says
+/// it is done (both freezers work asynchronously); a freeze that does not finish within five
+/// seconds is undone and reported.
+pub fn set_frozen(dirs: &[PathBuf], freeze: bool) -> Result<(), CgroupError> {
+    let verb = if freeze { "pause" } else { "resume" };
+    let fail = |message: String| CgroupError::Freezer { verb, message };
+    let (file, value) = match is_v2(dirs) {
+        true => (dirs[0].join("cgroup.freeze"), if freeze { "1" } else { "0" }),
+        false => {
+            let dir = controller_dir(dirs, "freezer")
+                .ok_or_else(|| fail("this machine has no freezer cgroup controller mounted".into()))?;
+            (dir.join("freezer.state"), if freeze { "FROZEN" } else { "THAWED" })
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        // v1 may stop at FREEZING when a process forks meanwhile: writing again goes on.
+        fs::write(&file, value).map_err(|e| fail(format!("{}: {e}", file.display())))?;
+        if frozen(dirs) == freeze {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            if freeze {
+                let _ = set_frozen(dirs, false);
+            }
+            return Err(fail(format!("{} did not reach the state asked within 5 s", file.display())));
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

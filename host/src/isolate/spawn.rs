@@ -210,24 +210,25 @@ impl Spawned {
     pub fn abort(self) -> Exit {
         let Spawned { pid, go, report } = self;
         drop((go, report));
-        Spawned::wait_pid(pid)
+        wait_for(pid)
     }
 
     /// Waits for the child to end.
     pub fn wait(&self) -> Exit {
-        Spawned::wait_pid(self.pid)
+        wait_for(self.pid)
     }
+}
 
-    fn wait_pid(pid: Pid) -> Exit {
-        loop {
-            match waitpid(pid, None) {
-                Ok(WaitStatus::Exited(_, code)) => return Exit { code, signal: None },
-                Ok(WaitStatus::Signaled(_, sig, _)) => {
-                    return Exit { code: 128 + sig as i32, signal: Some(sig as i32) };
-                }
-                Ok(_) | Err(Errno::EINTR) => continue,
-                Err(_) => return Exit { code: 125, signal: None },
+/// Waits for the child `pid` to end.
+pub fn wait_for(pid: Pid) -> Exit {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Exit { code, signal: None },
+            Ok(WaitStatus::Signaled(_, sig, _)) => {
+                return Exit { code: 128 + sig as i32, signal: Some(sig as i32) };
             }
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(_) => return Exit { code: 125, signal: None },
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What the runtime CLI keeps of a container, under its root (`--root`, /run/sbx-runtime by
 //! default): `ID/state.json` and, until `start`, `ID/exec.fifo`. Its status is derived, never
-//! stored: a fifo and a live process are `created`, a live process alone `running`, else
-//! `stopped`; a process is the container's only while its start time is the one recorded, so a
+//! stored: a fifo and a live process are `created`, a live process alone `running` (`paused` when
+//! its cgroup is frozen), else `stopped`; a process is the container's only while its start time is the one recorded, so a
 //! reused pid is not mistaken for it.
 
 use super::RuntimeError;
@@ -49,6 +49,8 @@ pub struct State {
 pub enum Status {
     Created,
     Running,
+    /// Running, with its cgroup frozen (`pause`).
+    Paused,
     Stopped,
 }
 
@@ -57,6 +59,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -117,6 +120,7 @@ impl State {
     pub fn status(&self, root: &Path) -> Status {
         match (self.alive(), State::dir(root, &self.id).join(FIFO).exists()) {
             (true, true) => Status::Created,
+            (true, false) if crate::isolate::cgroup::frozen(&self.cgroup) => Status::Paused,
             (true, false) => Status::Running,
             (false, _) => Status::Stopped,
         }

@@ -1,5 +1,5 @@
-//! The runtime CLI's verbs after `create`: start, state, kill, delete, list, and the two that need
-//! no container: spec (a default config.json) and features.
+//! The runtime CLI's verbs after `create`: start, state, kill, pause, resume, delete, list, and the
+//! two that need no container: spec (a default config.json) and features.
 
 use super::RuntimeError;
 use super::state::{FIFO, State, Status};
@@ -124,9 +124,26 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<(), Runtim
         for pid in processes(&state) {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
         }
-        return Ok(());
+    } else {
+        signal_process(&state, signal)?;
     }
-    signal_process(&state, signal)
+    // A frozen process takes SIGKILL only once thawed (v1's freezer): it is not left half dead.
+    if signal == libc::SIGKILL && cgroup::frozen(&state.cgroup) {
+        cgroup::set_frozen(&state.cgroup, false).map_err(crate::container::RunError::from)?;
+    }
+    Ok(())
+}
+
+/// `pause` (`freeze`) or `resume`: freezes or thaws every process of a running container's cgroup.
+pub fn freeze(root: &Path, id: &str, freeze: bool) -> Result<(), RuntimeError> {
+    let state = State::load(root, id)?;
+    let (verb, from) = if freeze { ("pause", Status::Running) } else { ("resume", Status::Paused) };
+    let status = state.status(root);
+    if status != from {
+        return Err(RuntimeError::Status { verb, id: id.into(), status: status.name() });
+    }
+    cgroup::set_frozen(&state.cgroup, freeze).map_err(crate::container::RunError::from)?;
+    Ok(())
 }
 
 /// `delete`: removes a stopped container (with `force`, or when it was only created, its
@@ -137,17 +154,20 @@ pub fn delete(root: &Path, id: &str, force: bool, plugins: &PluginSet) -> Result
         r => r?,
     };
     let status = state.status(root);
-    if status == Status::Running && !force {
-        return Err(RuntimeError::Status {
-            verb: "delete",
-            id: id.into(),
-            status: "running; stop it first or use --force",
-        });
+    if matches!(status, Status::Running | Status::Paused) && !force {
+        let status = match status {
+            Status::Running => "running; stop it first or use --force",
+            _ => "paused; resume and stop it first, or use --force",
+        };
+        return Err(RuntimeError::Status { verb: "delete", id: id.into(), status });
     }
     if status != Status::Stopped {
         let process = pidfd(state.pid);
         for pid in processes(&state).into_iter().chain([state.pid]) {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        if status == Status::Paused {
+            let _ = cgroup::set_frozen(&state.cgroup, false);
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while state.alive() && Instant::now() < deadline {
