@@ -507,3 +507,106 @@ fn run_creates_starts_waits_and_deletes_or_detaches() {
     assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
     b.assert_clean();
 }
+
+/// A hook running `script` with /bin/sh.
+fn sh_hook(script: &str) -> Value {
+    json!({ "path": "/bin/sh", "args": ["sh", "-c", script], "env": ["HOOKED=yes"], "timeout": 10 })
+}
+
+#[test]
+fn the_bundles_hooks_run_at_their_points_with_the_state_on_stdin() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sh", "-c", "test -f /started && echo yes > /saw-start; exec sleep 1000"]);
+    let id = b.id("hooks");
+    let out = b.s.scratch.join("hooks");
+    std::fs::create_dir(&out).unwrap();
+    let o = out.display().to_string();
+    // Each runtime-side hook appends its name to `order` and keeps its stdin and mount namespace.
+    let record = |name: &str| {
+        sh_hook(&format!(
+            "echo {name} >> {o}/order; cat > {o}/{name}.json; readlink /proc/self/ns/mnt > {o}/{name}.mnt; echo $HOOKED > {o}/{name}.env"
+        ))
+    };
+    b.config(|c| {
+        c["hooks"] = json!({
+            "prestart": [record("prestart")],
+            "createRuntime": [record("createRuntime")],
+            "createContainer": [record("createContainer")],
+            // In the container: /bin/sh and / are the container's.
+            "startContainer": [sh_hook("cat > /started")],
+            "poststart": [record("poststart")],
+            "poststop": [record("poststop")],
+        });
+    });
+    let r = b.create(&id);
+    assert_eq!(r.code, 0, "{r:?}");
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap_or_default();
+    let state = |f: &str| -> Value { serde_json::from_str(&read(&format!("{f}.json"))).unwrap() };
+    assert_eq!(read("order"), "prestart\ncreateRuntime\ncreateContainer\n");
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    for name in ["prestart", "createRuntime", "createContainer"] {
+        let s = state(name);
+        assert_eq!(
+            (s["status"].as_str(), s["pid"].as_i64(), s["id"].as_str()),
+            (Some("creating"), Some(pid), Some(&*id))
+        );
+        assert_eq!(s["bundle"], b.dir.to_string_lossy().as_ref());
+        assert_eq!(read(&format!("{name}.env")), "yes\n", "a hook's env is its own");
+    }
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap().to_string_lossy().into_owned();
+    let container_mnt = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap().to_string_lossy().into_owned();
+    assert_ne!(host_mnt, container_mnt);
+    assert_eq!(read("createRuntime.mnt").trim(), host_mnt, "createRuntime runs in the runtime's namespace");
+    assert_eq!(read("createContainer.mnt").trim(), container_mnt, "createContainer runs in the container's");
+    assert!(!b.dir.join("rootfs/started").exists(), "startContainer waits for start");
+
+    let r = b.rt(&["start", &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let started: Value = serde_json::from_slice(&std::fs::read(b.dir.join("rootfs/started")).unwrap()).unwrap();
+    assert_eq!(started["status"], "created", "startContainer ran in the container, before its process");
+    wait_for("the process to see the startContainer hook's file", || b.dir.join("rootfs/saw-start").exists());
+    assert_eq!(state("poststart")["status"], "running");
+    assert_eq!(read("order"), "prestart\ncreateRuntime\ncreateContainer\npoststart\n");
+
+    assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
+    assert_eq!(state("poststop")["status"], "stopped");
+    assert_eq!(read("order").lines().last(), Some("poststop"));
+    b.assert_clean();
+}
+
+#[test]
+fn a_failing_hook_fails_its_step_by_name_and_leaves_nothing() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = b.id("badhook");
+    b.config(|c| c["hooks"] = json!({ "createRuntime": [sh_hook("echo the network is not ready >&2; exit 7")] }));
+    let r = b.create(&id);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains("createRuntime hook /bin/sh failed (exit status: 7): the network is not ready"), "{r:?}");
+    b.assert_clean();
+
+    b.config(|c| {
+        c["hooks"] = json!({ "createContainer": [{ "path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1 }] })
+    });
+    let r = b.create(&id);
+    assert!(r.code == 125 && r.stderr.contains("did not finish within its timeout of 1 s"), "{r:?}");
+    b.assert_clean();
+
+    b.config(|c| c["hooks"] = json!({ "prestart": [{ "path": "sh", "args": ["sh"] }] }));
+    let r = b.create(&id);
+    assert!(r.code == 125 && r.stderr.contains("hooks: the path sh is not absolute"), "{r:?}");
+    b.assert_clean();
+
+    // A failed startContainer hook fails start and stops the container.
+    b.config(|c| c["hooks"] = json!({ "startContainer": [sh_hook("exit 1")] }));
+    assert_eq!(b.create(&id).code, 0);
+    let r = b.rt(&["start", &id]);
+    assert!(r.code == 125 && r.stderr.contains("startContainer hook /bin/sh failed"), "{r:?}");
+    wait_for("the container to stop", || b.status(&id) == "stopped");
+    assert_eq!(b.rt(&["delete", &id]).code, 0);
+    b.assert_clean();
+}

@@ -219,7 +219,15 @@ pub fn spawn_in(
         spec::set_env(&mut spec.env, "HOME", &user.home);
     }
     let exec = process::exec_of(spec)?;
-    let plan = ChildPlan { before, mounts: Vec::new(), after, exec, pause_before_exec: false, exec_fifo: None };
+    let plan = ChildPlan {
+        before,
+        mounts: Vec::new(),
+        after,
+        exec,
+        pause_before_pivot: false,
+        pause_before_exec: false,
+        exec_fifo: None,
+    };
     let child = spawn::spawn(&plan, 0, clone_into, &Linux)?;
     drop((entry, joins, user_ns));
     Ok((child, plan))

@@ -37,6 +37,8 @@ pub struct Prepared {
     pub cgroup_tasks: Vec<i32>,
     /// Detached mount trees for the spec's bind mounts, in order, with whether each is a directory.
     pub binds: Vec<(i32, bool)>,
+    /// Stop before pivot_root for the bundle's hooks (see [`ChildPlan::pause_before_pivot`]).
+    pub pause_before_pivot: bool,
     /// Stop before exec for the prestart hooks.
     pub pause_before_exec: bool,
     /// A container of the runtime CLI: it outlives this sbx (no parent death signal) and waits on
@@ -132,7 +134,15 @@ pub fn child_plan(
     after.extend(become_user(spec, user, prepared.seccomp.clone())?);
     let exec = exec_of(spec)?;
     let exec_fifo = prepared.exec_fifo.clone();
-    Ok(ChildPlan { before, mounts, after, exec, pause_before_exec: prepared.pause_before_exec, exec_fifo })
+    Ok(ChildPlan {
+        before,
+        mounts,
+        after,
+        exec,
+        pause_before_pivot: prepared.pause_before_pivot,
+        pause_before_exec: prepared.pause_before_exec,
+        exec_fifo,
+    })
 }
 
 /// The process's stdin, stdout and stderr: a new terminal (given the socket its master goes back
@@ -249,6 +259,7 @@ mod tests {
             stderr: None,
             cgroup_tasks: vec![],
             binds: vec![],
+            pause_before_pivot: false,
             pause_before_exec: false,
             exec_fifo: None,
             terminal: None,
@@ -267,10 +278,12 @@ mod tests {
                     mounts: vec![],
                     after: vec![op.clone()],
                     exec: Exec::new(vec![], vec![], vec![]),
+                    pause_before_pivot: false,
                     pause_before_exec: false,
                     exec_fifo: None,
                 },
                 &rec,
+                &|| {},
             );
         }
         rec.lines()

@@ -215,6 +215,7 @@ pub fn launch<'a>(
         stderr: opts.stderr,
         cgroup_tasks,
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
+        pause_before_pivot: false,
         pause_before_exec: events.is_some(),
         exec_fifo: None,
         terminal: console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size())),
@@ -244,7 +245,7 @@ pub fn launch<'a>(
     match progress {
         Ok(Progress::Running) => {}
         Ok(Progress::Failed(f)) => return Err(process::describe_failure(&plan, f, &spec)),
-        Ok(Progress::Ready | Progress::Waiting) => {
+        Ok(Progress::Ready | Progress::Waiting | Progress::Mounted) => {
             return Err(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused twice"))));
         }
         Err(e) => return Err(RunError::Spawn(e)),

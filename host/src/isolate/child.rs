@@ -116,6 +116,9 @@ pub struct ChildPlan {
     pub mounts: Vec<MountOp>,
     pub after: Vec<ProcOp>,
     pub exec: Exec,
+    /// Stop before pivot_root until the parent says go (a bundle's prestart, createRuntime and
+    /// createContainer hooks run then, as the runtime-spec places them).
+    pub pause_before_pivot: bool,
     /// Stop between setup and exec until the parent says go (prestart hooks run then).
     pub pause_before_exec: bool,
     /// A container of the runtime CLI: after the pause, it reports that it waits and opens this
@@ -174,10 +177,11 @@ fn apply_all(ops: &[ProcOp], phase: Phase, sys: &dyn Syscall) -> Result<(), (Pha
     Ok(())
 }
 
-/// Runs the setup lists of the plan: namespaces, mounts, ids. Returns where it failed.
-pub fn setup(plan: &ChildPlan, sys: &dyn Syscall) -> Result<(), (Phase, usize, Errno)> {
+/// Runs the setup lists of the plan: namespaces, mounts, ids; `before_pivot` is called before
+/// pivot_root. Returns where it failed.
+pub fn setup(plan: &ChildPlan, sys: &dyn Syscall, before_pivot: &dyn Fn()) -> Result<(), (Phase, usize, Errno)> {
     apply_all(&plan.before, Phase::Before, sys)
-        .and_then(|()| rootfs::apply(&plan.mounts, sys).map_err(|(i, e)| (Phase::Mounts, i, e)))
+        .and_then(|()| rootfs::apply(&plan.mounts, sys, before_pivot).map_err(|(i, e)| (Phase::Mounts, i, e)))
         .and_then(|()| apply_all(&plan.after, Phase::After, sys))
 }
 
@@ -197,7 +201,7 @@ pub fn exec(plan: &ChildPlan, sys: &dyn Syscall) -> (Phase, usize, Errno) {
 
 /// Setup then exec; returns only on failure, with where it failed.
 pub fn run(plan: &ChildPlan, sys: &dyn Syscall) -> (Phase, usize, Errno) {
-    match setup(plan, sys) {
+    match setup(plan, sys, &|| {}) {
         Ok(()) => exec(plan, sys),
         Err(failure) => failure,
     }
@@ -218,6 +222,7 @@ mod tests {
                 vec![CString::new("sh").unwrap()],
                 vec![CString::new("PATH=/bin").unwrap()],
             ),
+            pause_before_pivot: false,
             pause_before_exec: false,
             exec_fifo: None,
         }

@@ -40,6 +40,8 @@ pub struct Exit {
 /// What the child reports on the way to exec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
+    /// Its mounts are done; it waits before pivot_root.
+    Mounted,
     /// Its setup is done; it waits before exec.
     Ready,
     /// A runtime container: it waits on its exec fifo for `start` (see [`ChildPlan::exec_fifo`]).
@@ -53,6 +55,8 @@ pub enum Progress {
 const READY: [u32; 3] = [u32::MAX; 3];
 /// The report of a child about to wait on its exec fifo.
 const WAITING: [u32; 3] = [u32::MAX, u32::MAX, u32::MAX - 1];
+/// The report of a child that waits before pivot_root.
+const MOUNTED: [u32; 3] = [u32::MAX, u32::MAX, u32::MAX - 2];
 
 pub struct Spawned {
     pub pid: Pid,
@@ -144,14 +148,24 @@ pub fn spawn(plan: &ChildPlan, flags: u64, cgroup: Option<i32>, sys: &dyn Syscal
         if rustix::io::read(&go_r, &mut byte) != Ok(1) {
             exit(125); // the parent gave up before starting us
         }
-        let (phase, index, errno) = match child::setup(plan, sys) {
+        // Reports `what`, then waits for the parent's go; a parent that stopped us (a hook said
+        // no) closed the pipe.
+        let pause = |what: &[u32; 3]| {
+            let _ = rustix::io::write(&report_w, &bytes_of(what));
+            if rustix::io::read(&go_r, &mut [0u8]) != Ok(1) {
+                exit(125);
+            }
+        };
+        let before_pivot = || {
+            if plan.pause_before_pivot {
+                pause(&MOUNTED)
+            }
+        };
+        let (phase, index, errno) = match child::setup(plan, sys, &before_pivot) {
             Err(failure) => failure,
             Ok(()) => {
                 if plan.pause_before_exec {
-                    let _ = rustix::io::write(&report_w, &bytes_of(&READY));
-                    if rustix::io::read(&go_r, &mut byte) != Ok(1) {
-                        exit(125); // the parent stopped us (a prestart hook said no)
-                    }
+                    pause(&READY);
                 }
                 if let Some(fifo) = &plan.exec_fifo {
                     let _ = rustix::io::write(&report_w, &bytes_of(&WAITING));
@@ -196,6 +210,7 @@ impl Spawned {
         let word = |i: usize| u32::from_ne_bytes(buf[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
         match [word(0), word(1), word(2)] {
             READY => return Ok(Progress::Ready),
+            MOUNTED => return Ok(Progress::Mounted),
             WAITING => return Ok(Progress::Waiting),
             _ => {}
         }

@@ -7,7 +7,6 @@
 
 use super::engine::{PluginError, one_line, wasm_config};
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -101,7 +100,7 @@ pub fn ensure(path: &Path, bytes: &[u8], cache: &Path, fuel: bool, limit: Durati
         .map_err(|e| PluginError::Engine(format!("cannot start the compiler process: {e}")))?;
     // A child that fails early closes its end: its own message tells why.
     let _ = child.stdin.take().expect("piped").write_all(bytes);
-    if !ended_within(&child, limit) {
+    if !crate::sys::wait::ended_within(child.id() as i32, limit) {
         let _ = child.kill();
         let _ = child.wait();
         return Err(PluginError::CompileTimeout { path: path.into(), limit });
@@ -112,29 +111,6 @@ pub fn ensure(path: &Path, bytes: &[u8], cache: &Path, fuel: bool, limit: Durati
         return Err(PluginError::Invalid { path: path.into(), message: super::output::text(&message, 2000) });
     }
     Ok(true)
-}
-
-/// Waits for `child` to end, at most `limit`.
-fn ended_within(child: &std::process::Child, limit: Duration) -> bool {
-    let Ok(pidfd) = rustix::process::pidfd_open(
-        rustix::process::Pid::from_raw(child.id() as i32).expect("a child's pid is positive"),
-        rustix::process::PidfdFlags::empty(),
-    ) else {
-        return true; // (Linux 5.3+) without it, wait without a limit.
-    };
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let timeout = nix::poll::PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
-            .unwrap_or(nix::poll::PollTimeout::MAX);
-        let mut fds = [nix::poll::PollFd::new(pidfd.as_fd(), nix::poll::PollFlags::POLLIN)];
-        match nix::poll::poll(&mut fds, timeout) {
-            Ok(0) => return false,
-            Ok(_) => return true,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return true,
-        }
-    }
 }
 
 /// `sbx _compile`: the child. Reads a component from stdin, compiles it for an engine configured

@@ -4,6 +4,7 @@
 //! process is killed, the cgroup and the state directory removed.
 
 use super::RuntimeError;
+use super::hooks::{self, Place, Point};
 use super::state::{self, FIFO, State};
 use crate::container::admission;
 use crate::container::events::{Events, Now};
@@ -198,6 +199,10 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         stderr: None,
         cgroup_tasks,
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
+        pause_before_pivot: hooks::any(
+            read.hooks.as_ref(),
+            &[Point::Prestart, Point::CreateRuntime, Point::CreateContainer],
+        ),
         pause_before_exec: events.is_some(),
         exec_fifo: Some(CString::new(format!("/proc/self/fd/{}", fifo.as_raw_fd())).expect("no NUL")),
         terminal: console.as_ref().map(|s| (s.as_raw_fd(), (24, 80))),
@@ -210,7 +215,31 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
     launching.spawned(child);
     drop((entry, binds, console, fifo));
     let pid = launching.child().pid.as_raw();
+    let record = State {
+        oci_version: oci_spec::runtime::Spec::default().version().clone(),
+        id: opts.id.to_string(),
+        pid,
+        pid_start: state::process_start(pid).map(|(s, _)| s).unwrap_or(0),
+        bundle,
+        rootfs: read.root.clone(),
+        created: crate::time::now_rfc3339(),
+        annotations: spec.annotations.clone(),
+        cgroup: launching.cgroup().dirs().to_vec(),
+        spec: spec.clone(),
+        uid: user.uid,
+        gid: user.gid,
+        groups: user.groups.clone(),
+        hooks: read.hooks,
+    };
     let mut progress = launching.child().advance();
+    if let Ok(Progress::Mounted) = progress {
+        let creating = record.report_as("creating", pid);
+        let hooks = record.hooks.as_ref();
+        hooks::run(hooks, Point::Prestart, &creating, Place::Runtime)?;
+        hooks::run(hooks, Point::CreateRuntime, &creating, Place::Runtime)?;
+        hooks::run(hooks, Point::CreateContainer, &creating, Place::Container(pid))?;
+        progress = launching.child().advance();
+    }
     if let (Ok(Progress::Ready), Some(e)) = (&progress, &events) {
         e.fire(Event::Prestart, Now { pid: Some(pid), ..Now::created() })?;
         progress = launching.child().advance();
@@ -221,23 +250,6 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         Ok(_) => return Err(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child did not wait"))).into()),
         Err(e) => return Err(RunError::Spawn(e).into()),
     }
-
-    let pid_start = state::process_start(pid).map(|(s, _)| s).unwrap_or(0);
-    let record = State {
-        oci_version: oci_spec::runtime::Spec::default().version().clone(),
-        id: opts.id.to_string(),
-        pid,
-        pid_start,
-        bundle,
-        rootfs: read.root.clone(),
-        created: crate::time::now_rfc3339(),
-        annotations: spec.annotations.clone(),
-        cgroup: launching.cgroup().dirs().to_vec(),
-        spec,
-        uid: user.uid,
-        gid: user.gid,
-        groups: user.groups.clone(),
-    };
     record.save(opts.root)?;
     if let Some(path) = opts.pid_file {
         super::write_pid_file(path, pid)?;

@@ -7,6 +7,7 @@
 
 pub mod create;
 pub mod exec;
+pub mod hooks;
 pub mod state;
 pub mod verbs;
 
@@ -48,6 +49,8 @@ pub enum RuntimeError {
     NotSupported(String),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
 }
 
 /// Writes `pid` to the file an engine named (`--pid-file`), whole or not at all.

@@ -43,6 +43,9 @@ pub struct State {
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
+    /// The bundle's hooks, for start and delete.
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,11 +132,16 @@ impl State {
     /// The runtime-spec's state of the container, as `state` prints it.
     pub fn report(&self, root: &Path) -> serde_json::Value {
         let status = self.status(root);
+        self.report_as(status.name(), if status == Status::Stopped { 0 } else { self.pid })
+    }
+
+    /// The runtime-spec's state with `status` and `pid` as given (hooks are told `creating`).
+    pub fn report_as(&self, status: &str, pid: i32) -> serde_json::Value {
         serde_json::json!({
             "ociVersion": self.oci_version,
             "id": self.id,
-            "status": status.name(),
-            "pid": if status == Status::Stopped { 0 } else { self.pid },
+            "status": status,
+            "pid": pid,
             "bundle": self.bundle,
             "rootfs": self.rootfs,
             "created": self.created,

@@ -2,14 +2,16 @@
 //! two that need no container: spec (a default config.json) and features.
 
 use super::RuntimeError;
+use super::hooks::{self, Place, Point};
 use super::state::{FIFO, State, Status};
 use crate::container::events::{Events, Now};
 use crate::container::state::Status as LifeStatus;
 use crate::isolate::cgroup;
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
+use crate::sys::wait::{pidfd, readable};
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -29,18 +31,6 @@ fn tell(state: &State, plugins: &PluginSet, event: Event, now: Now) {
     }
 }
 
-fn pidfd(pid: i32) -> Option<OwnedFd> {
-    rustix::process::pidfd_open(rustix::process::Pid::from_raw(pid)?, rustix::process::PidfdFlags::empty()).ok()
-}
-
-/// Waits until `fd` is readable or `limit` passes; true when it is readable.
-fn readable(fd: &impl AsFd, limit: Duration) -> bool {
-    let ms = limit.as_millis().min(i32::MAX as u128) as i32;
-    let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
-    let timeout = nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX);
-    matches!(nix::poll::poll(&mut fds, timeout), Ok(n) if n > 0)
-}
-
 /// `start`: releases the process `create` left waiting on the exec fifo.
 pub fn start(root: &Path, id: &str, plugins: &PluginSet) -> Result<(), RuntimeError> {
     let state = State::load(root, id)?;
@@ -55,6 +45,14 @@ pub fn start(root: &Path, id: &str, plugins: &PluginSet) -> Result<(), RuntimeEr
         .open(&path)
         .map_err(RuntimeError::io(format!("open {}", path.display())))?;
     let process = pidfd(state.pid).ok_or_else(|| RuntimeError::EndedBeforeStart(id.into()))?;
+    let hooks = state.hooks.as_ref();
+    if let Err(e) =
+        hooks::run(hooks, Point::StartContainer, &state.report_as("created", state.pid), Place::Container(state.pid))
+    {
+        // The runtime-spec: a failed startContainer hook stops the container.
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.pid), nix::sys::signal::Signal::SIGKILL);
+        return Err(e.into());
+    }
     // The process opens the fifo for writing once it sees a reader, writes a byte, then execs.
     loop {
         if readable(&fifo, Duration::from_millis(50)) {
@@ -70,6 +68,10 @@ pub fn start(root: &Path, id: &str, plugins: &PluginSet) -> Result<(), RuntimeEr
         }
     }
     let _ = fs::remove_file(&path);
+    // A failed poststart hook is a warning; the container runs on (the runtime-spec).
+    if let Err(e) = hooks::run(hooks, Point::Poststart, &state.report_as("running", state.pid), Place::Runtime) {
+        eprintln!("sbx-runtime: warning: {e}");
+    }
     let now = Now { status: LifeStatus::Running, pid: Some(state.pid), ..Now::created() };
     tell(&state, plugins, Event::Poststart, now);
     Ok(())
@@ -179,6 +181,9 @@ pub fn delete(root: &Path, id: &str, force: bool, plugins: &PluginSet) -> Result
         }
     }
     cgroup::remove_dirs(state.cgroup.clone()).map_err(crate::container::RunError::from)?;
+    if let Err(e) = hooks::run(state.hooks.as_ref(), Point::Poststop, &state.report_as("stopped", 0), Place::Runtime) {
+        eprintln!("sbx-runtime: warning: {e}");
+    }
     let dir = State::dir(root, id);
     fs::remove_dir_all(&dir).map_err(RuntimeError::io(format!("remove {}", dir.display())))?;
     let ended = Now { status: LifeStatus::Exited, ..Now::created() };
@@ -256,7 +261,7 @@ pub fn features() -> serde_json::Value {
     serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
-        "hooks": [],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": ["ro", "rw", "bind", "rbind", "nosuid", "nodev", "noexec"],
         "linux": {
             "namespaces": namespaces,

@@ -62,6 +62,8 @@ pub struct Bundle {
     pub root: PathBuf,
     /// What sbx does its own way, for the log.
     pub notices: Vec<String>,
+    /// The bundle's hooks (see [`crate::runtime::hooks`]).
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// Whether sbx reads config.json of runtime-spec `version`.
@@ -263,12 +265,15 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         return Err(unsupported("linux.sysctl", "kernel parameters"));
     }
     if let Some(h) = spec.hooks() {
-        let any =
-            [h.prestart(), h.create_runtime(), h.create_container(), h.start_container(), h.poststart(), h.poststop()]
-                .iter()
-                .any(|hooks| hooks.as_ref().is_some_and(|v| !v.is_empty()));
-        if any {
-            return Err(unsupported("hooks", "the bundle's hooks; sbx's hook plugins see every container"));
+        let all =
+            [h.prestart(), h.create_runtime(), h.create_container(), h.start_container(), h.poststart(), h.poststop()];
+        for hook in all.into_iter().flatten().flatten() {
+            if !hook.path().is_absolute() {
+                return Err(field("hooks", format!("the path {} is not absolute", hook.path().display())));
+            }
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                return Err(field("hooks", format!("the timeout of {} is not positive", hook.path().display())));
+            }
         }
     }
     let mut notices = Vec::new();
@@ -314,5 +319,5 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         privileged: false,
     };
     let user = apply_process(&mut container, process, &mut notices)?;
-    Ok(Bundle { spec: container, user, root: bundle.join(root.path()), notices })
+    Ok(Bundle { spec: container, user, root: bundle.join(root.path()), notices, hooks: spec.hooks().clone() })
 }

@@ -9,6 +9,7 @@ mod beneath;
 pub mod fake;
 pub mod linux;
 mod reaper;
+pub mod wait;
 
 pub use beneath::{MountAttr, mount_setattr};
 
