@@ -518,7 +518,7 @@ fn the_bundles_hooks_run_at_their_points_with_the_state_on_stdin() {
     if !is_root() {
         return;
     }
-    let b = Bundle::new(&["sh", "-c", "test -f /started && echo yes > /saw-start; exec sleep 1000"]);
+    let b = Bundle::new(&["sh", "-c", "cp /started /saw-start; exec sleep 1000"]);
     let id = b.id("hooks");
     let out = b.s.scratch.join("hooks");
     std::fs::create_dir(&out).unwrap();
@@ -566,7 +566,9 @@ fn the_bundles_hooks_run_at_their_points_with_the_state_on_stdin() {
     assert_eq!(r.code, 0, "{r:?}");
     let started: Value = serde_json::from_slice(&std::fs::read(b.dir.join("rootfs/started")).unwrap()).unwrap();
     assert_eq!(started["status"], "created", "startContainer ran in the container, before its process");
-    wait_for("the process to see the startContainer hook's file", || b.dir.join("rootfs/saw-start").exists());
+    wait_for("the process to copy the startContainer hook's file", || b.dir.join("rootfs/saw-start").exists());
+    let saw = std::fs::read_to_string(b.dir.join("rootfs/saw-start")).unwrap();
+    assert_eq!(saw, std::fs::read_to_string(b.dir.join("rootfs/started")).unwrap(), "the hook finished before it");
     assert_eq!(state("poststart")["status"], "running");
     assert_eq!(read("order"), "prestart\ncreateRuntime\ncreateContainer\npoststart\n");
 

@@ -38,13 +38,8 @@ pub fn start(root: &Path, id: &str, plugins: &PluginSet) -> Result<(), RuntimeEr
     if status != Status::Created {
         return Err(RuntimeError::Status { verb: "start", id: id.into(), status: status.name() });
     }
-    let path = State::dir(root, id).join(FIFO);
-    let fifo = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&path)
-        .map_err(RuntimeError::io(format!("open {}", path.display())))?;
     let process = pidfd(state.pid).ok_or_else(|| RuntimeError::EndedBeforeStart(id.into()))?;
+    // Before the fifo is opened: the process goes on as soon as it has a reader.
     let hooks = state.hooks.as_ref();
     if let Err(e) =
         hooks::run(hooks, Point::StartContainer, &state.report_as("created", state.pid), Place::Container(state.pid))
@@ -53,6 +48,12 @@ pub fn start(root: &Path, id: &str, plugins: &PluginSet) -> Result<(), RuntimeEr
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.pid), nix::sys::signal::Signal::SIGKILL);
         return Err(e.into());
     }
+    let path = State::dir(root, id).join(FIFO);
+    let fifo = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(RuntimeError::io(format!("open {}", path.display())))?;
     // The process opens the fifo for writing once it sees a reader, writes a byte, then execs.
     loop {
         if readable(&fifo, Duration::from_millis(50)) {
