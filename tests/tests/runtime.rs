@@ -612,3 +612,157 @@ fn a_failing_hook_fails_its_step_by_name_and_leaves_nothing() {
     assert_eq!(b.rt(&["delete", &id]).code, 0);
     b.assert_clean();
 }
+
+/// A process in network, IPC, UTS and PID namespaces of its own, as a pod's sandbox holds them;
+/// killed when dropped.
+struct Pod {
+    unshare: std::process::Child,
+    /// The pod's first process (PID 1 of its PID namespace).
+    pid: i32,
+}
+
+impl Pod {
+    fn new() -> Pod {
+        // --kill-child: the pod's process (PID 1 of its namespace) goes with `unshare`.
+        let unshare = Command::new("unshare")
+            .args([
+                "--net",
+                "--ipc",
+                "--uts",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "sh",
+                "-c",
+                "hostname podhost; exec sleep 1000",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let children = format!("/proc/{0}/task/{0}/children", unshare.id());
+        let mut pid = 0;
+        wait_for("the pod's process", || {
+            pid = std::fs::read_to_string(&children).unwrap_or_default().trim().parse().unwrap_or(0);
+            pid != 0 && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e.ends_with("sleep"))
+        });
+        Pod { unshare, pid }
+    }
+
+    fn ns(&self, name: &str) -> String {
+        format!("/proc/{}/ns/{name}", self.pid)
+    }
+}
+
+impl Drop for Pod {
+    fn drop(&mut self) {
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
+    }
+}
+
+fn ns_of(pid: i64, name: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{name}")).unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_container_joins_the_namespaces_a_bundle_names_by_path() {
+    if !is_root() {
+        return;
+    }
+    let pod = Pod::new();
+    let b = Bundle::new(&["sh", "-c", "hostname > /seen; echo $$ >> /seen; exec sleep 1000"]);
+    let id = b.id("join");
+    let with = |paths: &[(&str, String)]| {
+        let mut list = vec![json!({ "type": "mount" }), json!({ "type": "cgroup" })];
+        list.extend(paths.iter().map(|(t, p)| json!({ "type": t, "path": p })));
+        list
+    };
+    let joined =
+        with(&[("network", pod.ns("net")), ("ipc", pod.ns("ipc")), ("uts", pod.ns("uts")), ("pid", pod.ns("pid"))]);
+    b.config(|c| c["linux"]["namespaces"] = json!(joined));
+    let r = b.create(&id);
+    assert!(
+        r.code == 125 && r.stderr.contains("hostname: cannot be set in a UTS namespace the container joins"),
+        "{r:?}"
+    );
+    b.config(|c| {
+        c.as_object_mut().unwrap().remove("hostname");
+    });
+    let r = b.create(&id);
+    assert_eq!(r.code, 0, "{r:?}");
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    for name in ["net", "ipc", "uts", "pid"] {
+        assert_eq!(ns_of(pid, name), ns_of(pod.pid as i64, name), "the container is in the pod's {name} namespace");
+    }
+    assert_ne!(ns_of(pid, "mnt"), ns_of(pod.pid as i64, "mnt"), "its mount namespace is its own");
+    assert_eq!(b.rt(&["start", &id]).code, 0);
+    wait_for("the process to run", || {
+        std::fs::read_to_string(b.dir.join("rootfs/seen")).is_ok_and(|s| s.lines().count() == 2)
+    });
+    let seen = std::fs::read_to_string(b.dir.join("rootfs/seen")).unwrap();
+    let mut lines = seen.lines();
+    assert_eq!(lines.next(), Some("podhost"), "the pod's hostname");
+    assert!(lines.next().unwrap().parse::<i32>().unwrap() > 1, "not PID 1: the pod's first process is: {seen}");
+    assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
+    b.assert_clean();
+}
+
+#[test]
+fn joined_namespaces_that_are_the_hosts_or_not_namespaces_are_refused_or_seen_as_the_host() {
+    if !is_root() {
+        return;
+    }
+    let pod = Pod::new();
+    let b = Bundle::new(&["true"]);
+    let id = b.id("badjoin");
+    let set = |list: Value| {
+        b.config(|c| {
+            c["linux"]["namespaces"] = list;
+            c.as_object_mut().unwrap().remove("hostname");
+        })
+    };
+    let own = |t: &str| json!({ "type": t });
+    let join = |t: &str, p: &str| json!({ "type": t, "path": p });
+    let me = std::process::id();
+    for (list, says) in [
+        (
+            json!([own("mount"), own("pid"), own("uts"), join("ipc", &pod.ns("net"))]),
+            format!("namespace {} (config.json linux.namespaces): is not a ipc namespace", pod.ns("net")),
+        ),
+        (
+            json!([own("mount"), own("pid"), own("uts"), own("ipc"), join("network", "/nonexistent/ns")]),
+            "namespace /nonexistent/ns (config.json linux.namespaces): No such file".to_string(),
+        ),
+        (
+            json!([own("mount"), join("pid", &format!("/proc/{me}/ns/pid")), own("uts"), own("ipc")]),
+            "is the host's pid namespace".to_string(),
+        ),
+        (
+            json!([join("mount", &pod.ns("mnt")), own("pid"), own("uts"), own("ipc")]),
+            "joining the mount namespace".to_string(),
+        ),
+    ] {
+        set(list);
+        let r = b.create(&id);
+        assert!(r.code == 125 && r.stderr.contains(&says), "{says}: {r:?}");
+        b.assert_clean();
+    }
+
+    // The host's network by path is the host network, and a policy sees it so.
+    set(json!([own("mount"), own("pid"), own("uts"), own("ipc"), join("network", &format!("/proc/{me}/ns/net"))]));
+    let policy = |settings: &str| {
+        b.s.write_config(&format!("plugins:\n  - path: {}\n    settings: {settings}\n", plugin_arg("no-escalation")))
+    };
+    let create =
+        |cfg: &str| output(&mut b.command(&["--config", cfg, "create", "--bundle", &b.dir.to_string_lossy(), &id]));
+    let r = create(&policy("{ allow_unconfined: true }"));
+    assert!(r.code == 125 && r.stderr.contains("the host's network (--network host) is not allowed"), "{r:?}");
+    b.assert_clean();
+    let r = create(&policy("{ allow_unconfined: true, allow_host_network: true }"));
+    assert_eq!(r.code, 0, "{r:?}");
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    assert_eq!(ns_of(pid, "net"), ns_of(me as i64, "net"), "it runs in the host's network namespace");
+    assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
+    b.assert_clean();
+}

@@ -51,6 +51,9 @@ pub struct Prepared {
     /// In a user namespace (`--userns=auto`, rootless): the layers and devices as detached mounts
     /// (see [`UsernsRootfs`]).
     pub userns: Option<UsernsRootfs>,
+    /// Namespaces to join first (a bundle's `linux.namespaces[].path`): open descriptors and
+    /// their clone flags. The PID namespace is not among them (the parent enters it for clone).
+    pub joins: Vec<(i32, i32)>,
 }
 
 fn cstrings(v: &[String]) -> Result<Vec<CString>, RunError> {
@@ -86,9 +89,13 @@ pub fn child_plan(
         Some(_) => vec![ProcOp::ResetSignals],
         None => vec![ProcOp::DieWithParent, ProcOp::ResetSignals],
     };
+    before.extend(prepared.joins.iter().map(|(fd, nstype)| ProcOp::Setns { fd: *fd, nstype: *nstype }));
+    let joins = |flag: i32| prepared.joins.iter().any(|(_, f)| *f == flag);
     before.extend(prepared.cgroup_tasks.iter().map(|fd| ProcOp::JoinCgroup(*fd)));
-    before.push(ProcOp::UnshareCgroup);
-    if spec.network == spec::Network::None {
+    if !joins(libc::CLONE_NEWCGROUP) {
+        before.push(ProcOp::UnshareCgroup);
+    }
+    if spec.network == spec::Network::None && !joins(libc::CLONE_NEWNET) {
         before.push(ProcOp::LoopbackUp);
     }
     // No hostname keeps the one the new UTS namespace copied, as runc does for a bundle without.
@@ -265,6 +272,7 @@ mod tests {
             terminal: None,
             seccomp: None,
             userns: None,
+            joins: Vec::new(),
         };
         child_plan(&spec, &user, vec!["/l".into()], dirs, &prepared, (6, 8)).unwrap()
     }

@@ -225,6 +225,7 @@ pub fn launch<'a>(
             layers: idmapped.iter().map(AsRawFd::as_raw_fd).collect(),
             devices: devices.iter().map(AsRawFd::as_raw_fd).collect(),
         }),
+        joins: Vec::new(),
     };
     let process_dirs =
         Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs: dir.join("rootfs"), bundle: false };

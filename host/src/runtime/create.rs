@@ -59,11 +59,84 @@ pub fn read_bundle(bundle: &Path) -> Result<Bundle, RuntimeError> {
     };
     let config: oci_spec::runtime::Spec = serde_json::from_slice(&text)
         .map_err(|e| RuntimeError::BadConfig { path: path.clone(), message: e.to_string() })?;
-    let read = oci::from_oci(&config, bundle)?;
+    let mut read = oci::from_oci(&config, bundle)?;
     if !read.root.is_dir() {
         return Err(RuntimeError::NoRootfs(read.root));
     }
+    host_joins(&mut read)?;
     Ok(read)
+}
+
+/// (device, inode) of the namespace file at `path`.
+fn ns_id(path: &Path) -> Result<(u64, u64), RuntimeError> {
+    let meta = fs::metadata(path).map_err(|e| RuntimeError::Namespace { path: path.into(), message: e.to_string() })?;
+    Ok((std::os::unix::fs::MetadataExt::dev(&meta), std::os::unix::fs::MetadataExt::ino(&meta)))
+}
+
+/// A namespace the bundle joins that is the runtime's own is the host's: a network namespace is
+/// then the host network, as the policies must see it; the host's PID, IPC and UTS namespaces
+/// are refused as sbx refuses them when the bundle does not list them.
+fn host_joins(read: &mut Bundle) -> Result<(), RuntimeError> {
+    let mut joins = Vec::new();
+    for join in std::mem::take(&mut read.joins) {
+        let host = ns_id(&join.path)? == ns_id(&Path::new("/proc/self/ns").join(join.proc_name))?;
+        match (host, join.proc_name) {
+            (false, _) | (true, "cgroup") => joins.push(join),
+            (true, "net") => {
+                read.spec.network = crate::spec::Network::Host;
+                read.spec.namespaces.retain(|n| n != "network");
+            }
+            (true, name) => {
+                return Err(RuntimeError::Namespace {
+                    path: join.path,
+                    message: format!("is the host's {name} namespace (sbx gives every container its own)"),
+                });
+            }
+        }
+    }
+    read.joins = joins;
+    Ok(())
+}
+
+/// The namespaces to join, opened and checked to be of their type.
+fn open_joins(joins: &[oci::Join]) -> Result<Vec<(OwnedFd, i32)>, RuntimeError> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    joins
+        .iter()
+        .map(|j| {
+            let bad = |message: String| RuntimeError::Namespace { path: j.path.clone(), message };
+            let fd = OwnedFd::from(fs::File::open(&j.path).map_err(|e| bad(e.to_string()))?);
+            // SAFETY: NS_GET_NSTYPE takes no argument and only reads the descriptor we own.
+            let typ = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+            if typ != j.flag {
+                return Err(bad(format!("is not a {} namespace", j.proc_name)));
+            }
+            Ok((fd, j.flag))
+        })
+        .collect()
+}
+
+/// Enters the PID namespace `ns` for the children this thread creates, until dropped.
+struct PidNsForChildren(Option<OwnedFd>);
+
+impl PidNsForChildren {
+    fn enter(ns: Option<&OwnedFd>) -> Result<PidNsForChildren, RuntimeError> {
+        let Some(ns) = ns else { return Ok(PidNsForChildren(None)) };
+        let own =
+            OwnedFd::from(fs::File::open("/proc/self/ns/pid").map_err(RuntimeError::io("open /proc/self/ns/pid"))?);
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWPID)
+            .map_err(|e| RuntimeError::io("join the bundle's PID namespace")(e.into()))?;
+        Ok(PidNsForChildren(Some(own)))
+    }
+}
+
+impl Drop for PidNsForChildren {
+    fn drop(&mut self) {
+        if let Some(own) = self.0.take() {
+            // Our own active PID namespace: always allowed.
+            let _ = nix::sched::setns(own, nix::sched::CloneFlags::CLONE_NEWPID);
+        }
+    }
 }
 
 /// Resolves users that policies name (`set-user`) against /etc/passwd and /etc/group of the root
@@ -191,6 +264,9 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         .map(|m| crate::rootfs::bind::open(Path::new(&m.source), m.read_only))
         .collect::<Result<Vec<_>, _>>()
         .map_err(RunError::from)?;
+    let joins = open_joins(&read.joins)?;
+    let (pid_join, joins): (Vec<_>, Vec<_>) = joins.into_iter().partition(|(_, f)| *f == libc::CLONE_NEWPID);
+    let joined = read.joins.iter().fold(0, |all, j| all | j.flag as u64);
     let entry = launching.cgroup().entry().map_err(RunError::from)?;
     let (clone_into, cgroup_tasks) = entry.raw();
     let prepared = Prepared {
@@ -208,12 +284,16 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         terminal: console.as_ref().map(|s| (s.as_raw_fd(), (24, 80))),
         seccomp: process::seccomp_program(&opts.root.join(".seccomp"), &spec)?,
         userns: None,
+        joins: joins.iter().map(|(fd, flag)| (fd.as_raw_fd(), *flag)).collect(),
     };
     let dirs = Dirs { upper: PathBuf::new(), work: PathBuf::new(), rootfs: read.root.clone(), bundle: true };
     let plan = process::child_plan(&spec, &user, Vec::new(), dirs, &prepared, process::kernel())?;
-    let child = spawn::spawn(&plan, clone_flags(spec.network, false), clone_into, &Linux).map_err(RunError::from)?;
+    let in_pid_ns = PidNsForChildren::enter(pid_join.first().map(|(fd, _)| fd))?;
+    let flags = clone_flags(spec.network, false) & !joined;
+    let child = spawn::spawn(&plan, flags, clone_into, &Linux).map_err(RunError::from)?;
+    drop(in_pid_ns);
     launching.spawned(child);
-    drop((entry, binds, console, fifo));
+    drop((entry, binds, console, fifo, joins, pid_join));
     let pid = launching.child().pid.as_raw();
     let record = State {
         oci_version: oci_spec::runtime::Spec::default().version().clone(),

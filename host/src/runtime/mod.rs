@@ -31,6 +31,8 @@ pub enum RuntimeError {
     Oci(#[from] OciError),
     #[error("the bundle's root filesystem {0} is not a directory; root.path must name one in or beside the bundle")]
     NoRootfs(PathBuf),
+    #[error("namespace {path} (config.json linux.namespaces): {message}")]
+    Namespace { path: PathBuf, message: String },
     #[error("console socket {path}: {message}")]
     ConsoleSocket { path: PathBuf, message: String },
     #[error("process file {path}: {message}")]

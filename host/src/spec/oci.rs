@@ -64,6 +64,8 @@ pub struct Bundle {
     pub notices: Vec<String>,
     /// The bundle's hooks (see [`crate::runtime::hooks`]).
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The namespaces it joins rather than gets.
+    pub joins: Vec<Join>,
 }
 
 /// Whether sbx reads config.json of runtime-spec `version`.
@@ -177,23 +179,40 @@ fn mounts(spec: &Spec, bundle: &Path, notices: &mut Vec<String>) -> Result<Vec<M
     Ok(out)
 }
 
-fn namespaces(spec: &Spec) -> Result<(Vec<String>, Network), OciError> {
+/// A namespace the container joins instead of getting its own (`linux.namespaces[].path`, as
+/// CRI engines give a pod's): its name under /proc/PID/ns, its clone flag, and the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Join {
+    pub proc_name: &'static str,
+    pub flag: i32,
+    pub path: PathBuf,
+}
+
+fn namespaces(spec: &Spec) -> Result<(Vec<String>, Network, Vec<Join>), OciError> {
     let listed = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
     let mut names = Vec::new();
+    let mut joins = Vec::new();
     for ns in listed.into_iter().flatten() {
-        if let Some(path) = ns.path() {
-            return Err(unsupported("linux.namespaces", format!("joining the namespace at {}", path.display())));
-        }
-        names.push(match ns.typ() {
-            LinuxNamespaceType::Mount => "mount",
-            LinuxNamespaceType::Pid => "pid",
-            LinuxNamespaceType::Uts => "uts",
-            LinuxNamespaceType::Ipc => "ipc",
-            LinuxNamespaceType::Network => "network",
-            LinuxNamespaceType::Cgroup => "cgroup",
+        let (name, proc_name, flag) = match ns.typ() {
+            LinuxNamespaceType::Mount => ("mount", "mnt", libc::CLONE_NEWNS),
+            LinuxNamespaceType::Pid => ("pid", "pid", libc::CLONE_NEWPID),
+            LinuxNamespaceType::Uts => ("uts", "uts", libc::CLONE_NEWUTS),
+            LinuxNamespaceType::Ipc => ("ipc", "ipc", libc::CLONE_NEWIPC),
+            LinuxNamespaceType::Network => ("network", "net", libc::CLONE_NEWNET),
+            LinuxNamespaceType::Cgroup => ("cgroup", "cgroup", libc::CLONE_NEWCGROUP),
             LinuxNamespaceType::User => return Err(unsupported("linux.namespaces", "a user namespace")),
             LinuxNamespaceType::Time => return Err(unsupported("linux.namespaces", "a time namespace")),
-        });
+        };
+        if let Some(path) = ns.path() {
+            if name == "mount" {
+                return Err(unsupported(
+                    "linux.namespaces",
+                    format!("joining the mount namespace at {}", path.display()),
+                ));
+            }
+            joins.push(Join { proc_name, flag, path: path.clone() });
+        }
+        names.push(name);
     }
     for own in ["mount", "pid", "uts", "ipc"] {
         if !names.contains(&own) {
@@ -207,7 +226,7 @@ fn namespaces(spec: &Spec) -> Result<(Vec<String>, Network), OciError> {
     if !names.contains(&"cgroup") {
         names.push("cgroup");
     }
-    Ok((names.into_iter().map(String::from).collect(), network))
+    Ok((names.into_iter().map(String::from).collect(), network, joins))
 }
 
 /// Puts `process` (config.json's, or the process.json of an exec) into `spec`: its command, env,
@@ -286,7 +305,10 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
             ))
         }
     };
-    let (namespaces, network) = namespaces(spec)?;
+    let (namespaces, network, joins) = namespaces(spec)?;
+    if joins.iter().any(|j| j.flag == libc::CLONE_NEWUTS) && spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) {
+        return Err(field("hostname", "cannot be set in a UTS namespace the container joins; leave it out"));
+    }
     let annotations: std::collections::BTreeMap<String, String> =
         spec.annotations().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
     let image = IMAGE_ANNOTATIONS
@@ -319,5 +341,72 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         privileged: false,
     };
     let user = apply_process(&mut container, process, &mut notices)?;
-    Ok(Bundle { spec: container, user, root: bundle.join(root.path()), notices, hooks: spec.hooks().clone() })
+    Ok(Bundle { spec: container, user, root: bundle.join(root.path()), notices, hooks: spec.hooks().clone(), joins })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{Hook, Hooks, LinuxNamespaceBuilder};
+
+    fn with_namespaces(edit: impl Fn(&mut Vec<oci_spec::runtime::LinuxNamespace>)) -> Spec {
+        let mut spec = Spec::default();
+        let mut linux = spec.linux().clone().unwrap();
+        let mut list = linux.namespaces().clone().unwrap();
+        edit(&mut list);
+        linux.set_namespaces(Some(list));
+        spec.set_linux(Some(linux));
+        spec
+    }
+
+    fn join(typ: LinuxNamespaceType, path: &str) -> impl Fn(&mut Vec<oci_spec::runtime::LinuxNamespace>) {
+        let path = path.to_string();
+        move |list| {
+            list.retain(|n| n.typ() != typ);
+            list.push(LinuxNamespaceBuilder::default().typ(typ).path(path.clone()).build().unwrap());
+        }
+    }
+
+    #[test]
+    fn a_namespace_with_a_path_is_joined_and_still_listed() {
+        let b = from_oci(&Spec::default(), Path::new("/b")).unwrap();
+        assert!(b.joins.is_empty());
+        assert_eq!(b.spec.network, Network::None);
+        let mut spec = with_namespaces(join(LinuxNamespaceType::Network, "/run/netns/pod"));
+        spec.set_hostname(None);
+        let b = from_oci(&spec, Path::new("/b")).unwrap();
+        assert_eq!(b.joins, [Join { proc_name: "net", flag: libc::CLONE_NEWNET, path: "/run/netns/pod".into() }]);
+        assert!(b.spec.namespaces.contains(&"network".to_string()));
+        assert_eq!(b.spec.network, Network::None, "a pod's network is not the host's");
+    }
+
+    #[test]
+    fn joins_sbx_cannot_make_are_refused_by_name() {
+        let e = from_oci(&with_namespaces(join(LinuxNamespaceType::Mount, "/proc/1/ns/mnt")), Path::new("/b"));
+        assert!(e.unwrap_err().to_string().contains("joining the mount namespace at /proc/1/ns/mnt"));
+        let mut spec = with_namespaces(join(LinuxNamespaceType::Uts, "/proc/9/ns/uts"));
+        spec.set_hostname(Some("box".into()));
+        let e = from_oci(&spec, Path::new("/b")).unwrap_err();
+        assert_eq!(e, field("hostname", "cannot be set in a UTS namespace the container joins; leave it out"));
+    }
+
+    #[test]
+    fn hooks_need_absolute_paths_and_positive_timeouts() {
+        let spec_with = |path: &str, timeout: Option<i64>| {
+            let mut hook = Hook::default();
+            hook.set_path(path.into());
+            hook.set_timeout(timeout);
+            let mut hooks = Hooks::default();
+            hooks.set_create_runtime(Some(vec![hook]));
+            let mut spec = Spec::default();
+            spec.set_hooks(Some(hooks));
+            spec
+        };
+        let b = from_oci(&spec_with("/usr/bin/hook", Some(5)), Path::new("/b")).unwrap();
+        assert_eq!(b.hooks.unwrap().create_runtime().as_ref().unwrap().len(), 1);
+        let e = from_oci(&spec_with("hook", None), Path::new("/b")).unwrap_err();
+        assert_eq!(e, field("hooks", "the path hook is not absolute"));
+        let e = from_oci(&spec_with("/h", Some(0)), Path::new("/b")).unwrap_err();
+        assert_eq!(e, field("hooks", "the timeout of /h is not positive"));
+    }
 }
