@@ -766,3 +766,63 @@ fn joined_namespaces_that_are_the_hosts_or_not_namespaces_are_refused_or_seen_as
     assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
     b.assert_clean();
 }
+
+#[test]
+fn update_changes_the_limits_of_a_running_container_and_events_reads_its_cgroup() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = b.id("update");
+    assert_eq!(b.create(&id).code, 0);
+    assert_eq!(b.rt(&["start", &id]).code, 0);
+    let cg = |controller: &str, file: &str| {
+        let dir = Path::new("/sys/fs/cgroup").join(controller).join("sbx-runtime").join(&id);
+        std::fs::read_to_string(dir.join(file)).unwrap().trim().to_string()
+    };
+    let r = b.rt(&["update", "--memory", "67108864", "--pids-limit", "20", &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!((cg("memory", "memory.limit_in_bytes"), cg("pids", "pids.max")), ("67108864".into(), "20".into()));
+
+    let file = b.s.scratch.join("resources.json");
+    std::fs::write(&file, r#"{"memory": {"limit": 33554432}, "cpu": {"quota": 50000, "period": 100000}}"#).unwrap();
+    let r = b.rt(&["update", "--resources", &file.to_string_lossy(), &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(cg("memory", "memory.limit_in_bytes"), "33554432");
+    assert_eq!(cg("cpu", "cpu.cfs_quota_us"), "50000");
+    assert_eq!(cg("pids", "pids.max"), "20", "what the update does not name stays");
+    // From stdin, as containerd's shim passes it.
+    let mut cmd = b.command(&["update", "--resources", "-", &id]);
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), br#"{"pids": {"limit": 30}}"#).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(cg("pids", "pids.max"), "30");
+
+    let r = b.rt(&["events", "--stats", &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let event: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!((event["type"].as_str(), event["id"].as_str()), (Some("stats"), Some(&*id)));
+    assert_eq!(event["data"]["pids"]["current"], 1, "{event}");
+    assert_eq!(event["data"]["pids"]["limit"], 30, "{event}");
+    assert_eq!(event["data"]["memory"]["usage"]["limit"], 33554432, "{event}");
+
+    // Bad input, named; a policy sees an update as it saw create.
+    std::fs::write(&file, "{not json").unwrap();
+    let r = b.rt(&["update", "--resources", &file.to_string_lossy(), &id]);
+    assert!(r.code == 125 && r.stderr.contains(&*file.to_string_lossy()), "{r:?}");
+    let r = b.rt(&["update", "--blkio-weight", "10", &id]);
+    assert!(r.code == 125 && r.stderr.contains("--blkio-weight is not supported"), "{r:?}");
+    let cfg = b.s.write_config(&format!("plugins:\n  - path: {}\n", plugin_arg("non-root")));
+    let r = b.rt(&["--config", &cfg, "update", "--memory", "134217728", &id]);
+    assert!(r.code == 125 && r.stderr.contains("denied by policy non-root"), "{r:?}");
+    assert_eq!(cg("memory", "memory.limit_in_bytes"), "33554432", "a denied update changes nothing");
+
+    assert_eq!(b.rt(&["kill", &id, "KILL"]).code, 0);
+    wait_for("the container to stop", || b.status(&id) == "stopped");
+    let r = b.rt(&["update", "--memory", "67108864", &id]);
+    assert!(r.code == 125 && r.stderr.contains("it is stopped"), "{r:?}");
+    let r = b.rt(&["events", "--stats", &id]);
+    assert!(r.code == 125 && r.stderr.contains("stopped"), "{r:?}");
+    assert_eq!(b.rt(&["delete", &id]).code, 0);
+    b.assert_clean();
+}

@@ -8,7 +8,7 @@ use crate::plugin::PluginSet;
 use crate::runtime::create::{CreateOptions, create};
 use crate::runtime::exec::{ExecOptions, exec};
 use crate::runtime::state::{State, default_root};
-use crate::runtime::{RuntimeError, verbs};
+use crate::runtime::{RuntimeError, resources, verbs};
 use clap::{Parser, Subcommand};
 use liboci_cli::{CommonCmd, StandardCmd};
 use std::ffi::OsString;
@@ -204,6 +204,8 @@ fn run_verb(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<(
                 print!("{}", verbs::ps(root, &p.container_id, p.format == "json", &p.ps_options)?);
                 Ok(())
             }
+            CommonCmd::Update(u) => resources::update(root, &u.container_id, resources::asked(&u)?, plugins),
+            CommonCmd::Events(e) => resources::events(root, &e.container_id, e.interval, e.stats),
             CommonCmd::Pause(p) => verbs::freeze(root, &p.container_id, true),
             CommonCmd::Resume(r) => verbs::freeze(root, &r.container_id, false),
             CommonCmd::Spec(s) => verbs::spec(s.bundle.as_deref().unwrap_or(Path::new("."))),

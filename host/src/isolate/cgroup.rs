@@ -241,16 +241,7 @@ impl Cgroup {
 
     /// Writes the container's resource limits before it starts.
     pub fn set_limits(&self, limits: &Limits) -> Result<(), CgroupError> {
-        let v2 = self.is_v2();
-        for (what, controller, file, value) in limit_writes(limits, v2) {
-            let dir = controller_dir(&self.dirs, controller).ok_or(CgroupError::NoController { what, controller })?;
-            let path = dir.join(file);
-            if v2 && !path.exists() {
-                return Err(CgroupError::NoController { what, controller });
-            }
-            fs::write(&path, &value).map_err(|source| CgroupError::Limit { what, path, source })?;
-        }
-        Ok(())
+        write_limits(&self.dirs, limits)
     }
 
     /// Lets the container use only the devices of `allow` (lines of the v1 `devices.allow`
@@ -283,6 +274,28 @@ impl Cgroup {
     pub fn remove(mut self) -> Result<(), CgroupError> {
         remove_dirs(std::mem::take(&mut self.dirs))
     }
+}
+
+/// Writes `limits` to the cgroup directories `dirs`, before the container starts or while it
+/// runs (`update`). A write the kernel refuses is tried again after the others, as some depend on
+/// their order (v1's memory limit may not exceed memory plus swap, which may be raised after it).
+pub fn write_limits(dirs: &[PathBuf], limits: &Limits) -> Result<(), CgroupError> {
+    let v2 = is_v2(dirs);
+    let mut refused = Vec::new();
+    for (what, controller, file, value) in limit_writes(limits, v2) {
+        let dir = controller_dir(dirs, controller).ok_or(CgroupError::NoController { what, controller })?;
+        let path = dir.join(file);
+        if v2 && !path.exists() {
+            return Err(CgroupError::NoController { what, controller });
+        }
+        if fs::write(&path, &value).is_err() {
+            refused.push((what, path, value));
+        }
+    }
+    for (what, path, value) in refused {
+        fs::write(&path, &value).map_err(|source| CgroupError::Limit { what, path, source })?;
+    }
+    Ok(())
 }
 
 /// Whether the container whose cgroup directories are `dirs` is frozen (paused), by the v2

@@ -75,6 +75,20 @@ pub struct Limits {
     pub cpuset_cpus: Option<String>,
 }
 
+impl Limits {
+    /// These limits, with `earlier`'s where these set none (`update` changes what it names).
+    pub fn over(self, earlier: &Limits) -> Limits {
+        Limits {
+            memory_bytes: self.memory_bytes.or(earlier.memory_bytes),
+            pids: self.pids.or(earlier.pids),
+            cpu_millis: self.cpu_millis.or(earlier.cpu_millis),
+            memory_swap: self.memory_swap.or(earlier.memory_swap),
+            cpu_shares: self.cpu_shares.or(earlier.cpu_shares),
+            cpuset_cpus: self.cpuset_cpus.or_else(|| earlier.cpuset_cpus.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Network {

@@ -122,9 +122,11 @@ fn ulimits(process: &Process) -> Result<Vec<security::Ulimit>, OciError> {
 }
 
 fn limits(spec: &Spec) -> Limits {
-    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
-        return Limits::default();
-    };
+    spec.linux().as_ref().and_then(|l| l.resources().as_ref()).map(resource_limits).unwrap_or_default()
+}
+
+/// The limits sbx sets of `r` (`linux.resources`, or what `update --resources` reads).
+pub fn resource_limits(r: &oci_spec::runtime::LinuxResources) -> Limits {
     let positive = |v: Option<i64>| v.filter(|v| *v > 0).map(|v| v as u64);
     let memory = r.memory().as_ref();
     let cpu = r.cpu().as_ref();
