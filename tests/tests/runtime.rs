@@ -826,3 +826,82 @@ fn update_changes_the_limits_of_a_running_container_and_events_reads_its_cgroup(
     assert_eq!(b.rt(&["delete", &id]).code, 0);
     b.assert_clean();
 }
+
+#[test]
+fn sysctls_devices_and_the_oom_score_reach_the_container_and_not_the_host() {
+    if !is_root() {
+        return;
+    }
+    let script = "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/kernel/domainname > /out; \
+                  ls -l /dev/myfull /dev/fuse >> /out; if echo x > /dev/myfull; then echo wrote; fi 2>> /out; exec sleep 1000";
+    let b = Bundle::new(&["sh", "-c", script]);
+    let id = b.id("sysctl");
+    let host = |f: &str| std::fs::read_to_string(format!("/proc/sys/{f}")).unwrap();
+    let before = (host("net/ipv4/ip_forward"), host("kernel/shmmax"), host("kernel/domainname"));
+    b.config(|c| {
+        c["linux"]["sysctl"] =
+            json!({ "net.ipv4.ip_forward": "1", "kernel.shmmax": "123456789", "kernel.domainname": "pod.local" });
+        c["linux"]["devices"] = json!([
+            { "path": "/dev/myfull", "type": "c", "major": 1, "minor": 7, "fileMode": 0o620 },
+            { "path": "/dev/fuse", "type": "c", "major": 10, "minor": 229 },
+        ]);
+        c["process"]["oomScoreAdj"] = json!(500);
+    });
+    let r = b.create(&id);
+    assert_eq!(r.code, 0, "{r:?}");
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    assert_eq!(std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap().trim(), "500");
+    let devices = Path::new("/sys/fs/cgroup/devices/sbx-runtime").join(&id).join("devices.list");
+    if devices.exists() {
+        let list = std::fs::read_to_string(&devices).unwrap();
+        assert!(list.contains("c 10:229 rwm"), "the device cgroup allows the bundle's devices: {list}");
+    }
+    assert_eq!(b.rt(&["start", &id]).code, 0);
+    let out = b.dir.join("rootfs/out");
+    wait_for("the process to report", || std::fs::read_to_string(&out).is_ok_and(|s| s.lines().count() >= 5));
+    let seen = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines[..3], ["1", "123456789", "pod.local"], "{seen}");
+    let node = |path: &str| lines.iter().find(|l| l.ends_with(path)).copied().unwrap_or_default();
+    assert!(node("/dev/myfull").starts_with("crw--w----") && node("/dev/myfull").contains("1,   7"), "{seen}");
+    assert!(node("/dev/fuse").starts_with("crw-rw-rw-") && node("/dev/fuse").contains("10, 229"), "{seen}");
+    assert!(seen.contains("No space left on device"), "/dev/myfull is the full device: {seen}");
+    assert_eq!(
+        (host("net/ipv4/ip_forward"), host("kernel/shmmax"), host("kernel/domainname")),
+        before,
+        "the host's parameters are untouched"
+    );
+    assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
+    b.assert_clean();
+
+    for (edit, says) in [
+        (json!({ "sysctl": { "kernel.panic": "1" } }), "kernel.panic, which is not in a namespace of the container"),
+        (json!({ "sysctl": { "net/../../kernel/panic": "1" } }), "is not a kernel parameter's name"),
+        (json!({ "sysctl": { "net.nosuch.param": "1" } }), "cannot set the kernel parameter net.nosuch.param"),
+        (
+            json!({ "devices": [{ "path": "/etc/x", "type": "c", "major": 1, "minor": 3 }] }),
+            "/etc/x is not a path under /dev",
+        ),
+        (json!({ "devices": [{ "path": "/dev/p", "type": "p" }] }), "/dev/p: a device of type"),
+    ] {
+        b.config(|c| {
+            let linux = c["linux"].as_object_mut().unwrap();
+            linux.remove("sysctl");
+            linux.remove("devices");
+            linux.extend(edit.as_object().unwrap().clone());
+        });
+        let r = b.create(&id);
+        assert!(r.code == 125 && r.stderr.contains(says), "{says}: {r:?}");
+        b.assert_clean();
+    }
+    // net.* needs a network namespace of the container's own.
+    b.config(|c| {
+        c["linux"].as_object_mut().unwrap().remove("devices");
+        c["linux"]["sysctl"] = json!({ "net.ipv4.ip_forward": "1" });
+        let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+        list.retain(|n| n["type"] != "network");
+    });
+    let r = b.create(&id);
+    assert!(r.code == 125 && r.stderr.contains("would change the host's network"), "{r:?}");
+    b.assert_clean();
+}

@@ -83,6 +83,12 @@ fn host_joins(read: &mut Bundle) -> Result<(), RuntimeError> {
         match (host, join.proc_name) {
             (false, _) | (true, "cgroup") => joins.push(join),
             (true, "net") => {
+                if let Some(s) = read.sysctls.iter().find(|s| s.namespace == "net") {
+                    return Err(RuntimeError::Namespace {
+                        path: join.path,
+                        message: format!("is the host's network namespace, where {} would change the host", s.key),
+                    });
+                }
                 read.spec.network = crate::spec::Network::Host;
                 read.spec.namespaces.retain(|n| n != "network");
             }
@@ -114,6 +120,32 @@ fn open_joins(joins: &[oci::Join]) -> Result<Vec<(OwnedFd, i32)>, RuntimeError> 
             Ok((fd, j.flag))
         })
         .collect()
+}
+
+/// Sets the kernel parameters `sysctls` in the namespaces of process `pid`: a thread joins them
+/// (namespaces other than the mount and user ones are per thread) and writes /proc/sys, whose
+/// files act on the namespaces of the thread that opens them.
+fn set_sysctls(pid: i32, sysctls: &[oci::Sysctl]) -> Result<(), RuntimeError> {
+    if sysctls.is_empty() {
+        return Ok(());
+    }
+    let fail = |key: &str, e: std::io::Error| RuntimeError::Sysctl { key: key.to_string(), message: e.to_string() };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                for ns in ["ipc", "net", "uts"] {
+                    let f = fs::File::open(format!("/proc/{pid}/ns/{ns}")).map_err(|e| fail(ns, e))?;
+                    nix::sched::setns(f, nix::sched::CloneFlags::empty()).map_err(|e| fail(ns, e.into()))?;
+                }
+                for s in sysctls {
+                    let path = Path::new("/proc/sys").join(s.key.replace('.', "/"));
+                    fs::write(&path, &s.value).map_err(|e| fail(&s.key, e))?;
+                }
+                Ok(())
+            })
+            .join()
+            .unwrap_or_else(|_| Err(fail("(all)", std::io::Error::other("the thread setting them panicked"))))
+    })
 }
 
 /// Enters the PID namespace `ns` for the children this thread creates, until dropped.
@@ -329,6 +361,11 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         Ok(Progress::Failed(f)) => return Err(process::describe_failure(&plan, f, &spec).into()),
         Ok(_) => return Err(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child did not wait"))).into()),
         Err(e) => return Err(RunError::Spawn(e).into()),
+    }
+    set_sysctls(pid, &read.sysctls)?;
+    if let Some(adj) = read.oom_score_adj {
+        let path = format!("/proc/{pid}/oom_score_adj");
+        fs::write(&path, adj.to_string()).map_err(RuntimeError::io(format!("write {path}")))?;
     }
     record.save(opts.root)?;
     if let Some(path) = opts.pid_file {

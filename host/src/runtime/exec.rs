@@ -56,7 +56,8 @@ pub fn exec(opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RuntimeError
     }
     let mut spec = state.spec.clone();
     let mut notices = Vec::new();
-    let user = oci::apply_process(&mut spec, &process(opts)?, &mut notices)?;
+    let process = process(opts)?;
+    let user = oci::apply_process(&mut spec, &process, &mut notices)?;
     for n in notices {
         eprintln!("sbx-runtime: {n}");
     }
@@ -76,6 +77,10 @@ pub fn exec(opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RuntimeError
     match child.advance() {
         Ok(Progress::Running) => {}
         other => return Err(not_running(other, child, &plan, &spec).into()),
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        let path = format!("/proc/{}/oom_score_adj", child.pid);
+        std::fs::write(&path, adj.to_string()).map_err(RuntimeError::io(format!("write {path}")))?;
     }
     if let Some(path) = opts.pid_file {
         super::write_pid_file(path, child.pid.as_raw())?;

@@ -34,6 +34,8 @@ pub enum RuntimeError {
     NoRootfs(PathBuf),
     #[error("namespace {path} (config.json linux.namespaces): {message}")]
     Namespace { path: PathBuf, message: String },
+    #[error("cannot set the kernel parameter {key} (config.json linux.sysctl): {message}")]
+    Sysctl { key: String, message: String },
     #[error("console socket {path}: {message}")]
     ConsoleSocket { path: PathBuf, message: String },
     #[error("process file {path}: {message}")]

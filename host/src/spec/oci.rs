@@ -66,6 +66,97 @@ pub struct Bundle {
     pub hooks: Option<oci_spec::runtime::Hooks>,
     /// The namespaces it joins rather than gets.
     pub joins: Vec<Join>,
+    /// `linux.sysctl`: kernel parameters of its own namespaces.
+    pub sysctls: Vec<Sysctl>,
+    /// `process.oomScoreAdj`.
+    pub oom_score_adj: Option<i32>,
+}
+
+/// A kernel parameter a container sets in one of its namespaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sysctl {
+    pub key: String,
+    pub value: String,
+    /// The namespace it belongs to, by its /proc/PID/ns name.
+    pub namespace: &'static str,
+}
+
+/// The namespace a kernel parameter belongs to (its /proc/PID/ns name), for the ones a container
+/// may set: those of its IPC, network and UTS namespaces. The others are the host's. Pure.
+pub fn sysctl_namespace(key: &str) -> Option<&'static str> {
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    match key {
+        _ if IPC.contains(&key) || key.starts_with("fs.mqueue.") => Some("ipc"),
+        _ if key.starts_with("net.") => Some("net"),
+        "kernel.hostname" | "kernel.domainname" => Some("uts"),
+        _ => None,
+    }
+}
+
+fn sysctls(spec: &Spec, network: Network) -> Result<Vec<Sysctl>, OciError> {
+    let listed = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
+    let mut out = Vec::new();
+    for (key, value) in listed.into_iter().flatten() {
+        let name_ok = !key.is_empty()
+            && !key.split(['.', '/']).any(|part| part.is_empty() || part == "..")
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+        if !name_ok {
+            return Err(field("linux.sysctl", format!("'{key}' is not a kernel parameter's name")));
+        }
+        let Some(namespace) = sysctl_namespace(key) else {
+            return Err(unsupported(
+                "linux.sysctl",
+                format!("{key}, which is not in a namespace of the container and would change the host"),
+            ));
+        };
+        if namespace == "net" && network == Network::Host {
+            return Err(field("linux.sysctl", format!("{key} would change the host's network (no network namespace)")));
+        }
+        out.push(Sysctl { key: key.clone(), value: value.clone(), namespace });
+    }
+    Ok(out)
+}
+
+/// `linux.devices` as device nodes sbx makes in the container's /dev (and allows in its device
+/// cgroup), readable and writable as docker's `--device`.
+fn devices(spec: &Spec) -> Result<Vec<security::Device>, OciError> {
+    let listed = spec.linux().as_ref().and_then(|l| l.devices().as_ref());
+    let mut out = Vec::new();
+    for d in listed.into_iter().flatten() {
+        let path = d.path().to_string_lossy().into_owned();
+        let (kind, type_bits) = match d.typ() {
+            oci_spec::runtime::LinuxDeviceType::C | oci_spec::runtime::LinuxDeviceType::U => ('c', libc::S_IFCHR),
+            oci_spec::runtime::LinuxDeviceType::B => ('b', libc::S_IFBLK),
+            other => return Err(unsupported("linux.devices", format!("{path}: a device of type {other:?}"))),
+        };
+        if !path.starts_with("/dev/") || path.split('/').any(|p| p == "..") {
+            return Err(field("linux.devices", format!("{path} is not a path under /dev")));
+        }
+        if d.uid().unwrap_or(0) != 0 || d.gid().unwrap_or(0) != 0 {
+            return Err(unsupported("linux.devices", format!("{path}: an owner other than root")));
+        }
+        let major = u32::try_from(d.major()).map_err(|_| field("linux.devices", format!("{path}: bad major")))?;
+        let minor = u32::try_from(d.minor()).map_err(|_| field("linux.devices", format!("{path}: bad minor")))?;
+        out.push(security::Device {
+            host_path: path.clone(),
+            container_path: path,
+            permissions: "rwm".into(),
+            kind,
+            major,
+            minor,
+            mode: type_bits | d.file_mode().unwrap_or(0o666),
+        });
+    }
+    Ok(out)
 }
 
 /// Whether sbx reads config.json of runtime-spec `version`.
@@ -243,9 +334,6 @@ pub fn apply_process(spec: &mut ContainerSpec, process: &Process, notices: &mut 
     if !cwd.starts_with('/') {
         return Err(field("process.cwd", format!("{cwd} is not absolute")));
     }
-    if process.oom_score_adj().is_some() {
-        return Err(unsupported("process.oomScoreAdj", "an OOM score adjustment"));
-    }
     if let Some(profile) = process.apparmor_profile().as_ref().filter(|p| !p.is_empty()) {
         notices.push(format!("AppArmor profile {profile} not applied: sbx does not use AppArmor"));
     }
@@ -278,12 +366,6 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
     let linux = spec.linux().as_ref();
     if linux.is_some_and(|l| l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())) {
         return Err(unsupported("linux.uidMappings", "user namespaces from a bundle"));
-    }
-    if linux.is_some_and(|l| l.devices().as_ref().is_some_and(|d| !d.is_empty())) {
-        return Err(unsupported("linux.devices", "device nodes beyond sbx's default ones"));
-    }
-    if linux.is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty())) {
-        return Err(unsupported("linux.sysctl", "kernel parameters"));
     }
     if let Some(h) = spec.hooks() {
         let all =
@@ -338,12 +420,21 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         init: false,
         no_new_privileges: false,
         seccomp,
-        devices: Vec::new(),
+        devices: devices(spec)?,
         ulimits: Vec::new(),
         privileged: false,
     };
     let user = apply_process(&mut container, process, &mut notices)?;
-    Ok(Bundle { spec: container, user, root: bundle.join(root.path()), notices, hooks: spec.hooks().clone(), joins })
+    Ok(Bundle {
+        spec: container,
+        user,
+        root: bundle.join(root.path()),
+        notices,
+        hooks: spec.hooks().clone(),
+        joins,
+        sysctls: sysctls(spec, network)?,
+        oom_score_adj: process.oom_score_adj(),
+    })
 }
 
 #[cfg(test)]
@@ -390,6 +481,17 @@ mod tests {
         spec.set_hostname(Some("box".into()));
         let e = from_oci(&spec, Path::new("/b")).unwrap_err();
         assert_eq!(e, field("hostname", "cannot be set in a UTS namespace the container joins; leave it out"));
+    }
+
+    #[test]
+    fn only_namespaced_kernel_parameters_belong_to_a_container() {
+        assert_eq!(sysctl_namespace("kernel.shmmax"), Some("ipc"));
+        assert_eq!(sysctl_namespace("fs.mqueue.msg_max"), Some("ipc"));
+        assert_eq!(sysctl_namespace("net.ipv4.ping_group_range"), Some("net"));
+        assert_eq!(sysctl_namespace("kernel.domainname"), Some("uts"));
+        for host in ["kernel.panic", "vm.overcommit_memory", "fs.file-max", "kernel.shm"] {
+            assert_eq!(sysctl_namespace(host), None, "{host}");
+        }
     }
 
     #[test]
