@@ -905,3 +905,48 @@ fn sysctls_devices_and_the_oom_score_reach_the_container_and_not_the_host() {
     assert!(r.code == 125 && r.stderr.contains("would change the host's network"), "{r:?}");
     b.assert_clean();
 }
+
+#[test]
+fn preserve_fds_passes_the_engines_descriptors_after_stderr_and_only_those() {
+    if !is_root() {
+        return;
+    }
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "echo through fd 3 >&3; if echo x >&4; then echo open > /fd4; fi 2>/dev/null; exec sleep 1000",
+    ]);
+    let file = b.s.scratch.join("fd3.txt");
+    let create = |id: &str, preserve: &str| {
+        let f3 = std::fs::File::create(&file).unwrap();
+        let f4 = std::fs::File::create(b.s.scratch.join("fd4.txt")).unwrap();
+        let (a, c) = (f3.as_raw_fd(), f4.as_raw_fd());
+        let mut cmd = b.command(&["create", "--preserve-fds", preserve, "--bundle", &b.dir.to_string_lossy(), id]);
+        // SAFETY: dup2 in the child before exec, on descriptors it inherited.
+        unsafe {
+            cmd.pre_exec(move || {
+                // dup2 onto itself keeps close-on-exec: it is cleared either way.
+                if libc::dup2(a, 3) < 0 || libc::dup2(c, 4) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::fcntl(4, libc::F_SETFD, 0);
+                Ok(())
+            });
+        }
+        output(&mut cmd)
+    };
+    let id = b.id("fds");
+    let r = create(&id, "1");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(b.rt(&["start", &id]).code, 0);
+    wait_for("the process to write to fd 3", || std::fs::read_to_string(&file).unwrap_or_default() == "through fd 3\n");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!b.dir.join("rootfs/fd4").exists(), "descriptor 4 was not passed");
+    assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
+
+    let r = b.rt(&["create", "--preserve-fds", "40", "--bundle", &b.dir.to_string_lossy(), &id]);
+    assert!(r.code == 125 && r.stderr.contains("descriptor") && r.stderr.contains("is not open"), "{r:?}");
+    b.assert_clean();
+}

@@ -110,7 +110,7 @@ fn run(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<i32, R
         && let CommonCmd::Exec(e) = cmd.as_ref()
     {
         if e.preserve_fds > 0 {
-            return Err(RuntimeError::NotSupported("--preserve-fds is not supported by sbx yet".into()));
+            return Err(RuntimeError::NotSupported("exec --preserve-fds is not supported by sbx yet".into()));
         }
         let opts = ExecOptions {
             root,
@@ -138,15 +138,13 @@ fn run(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<i32, R
 /// `run`: create and start; unless detached, wait for the process (a child of this one) and
 /// return its status, then delete the container (unless `--keep`).
 fn run_container(root: &Path, r: &liboci_cli::Run, plugins: &PluginSet, log: &Log) -> Result<i32, RuntimeError> {
-    if r.preserve_fds > 0 {
-        return Err(RuntimeError::NotSupported("--preserve-fds is not supported by sbx yet".into()));
-    }
     let opts = CreateOptions {
         root,
         id: &r.container_id,
         bundle: &r.bundle,
         pid_file: r.pid_file.as_deref(),
         console_socket: r.console_socket.as_deref(),
+        preserve_fds: preserved(r.preserve_fds)?,
     };
     for notice in create(&opts, plugins)? {
         log.warn(&notice);
@@ -170,15 +168,13 @@ fn run_verb(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<(
     match verb {
         Verb::Standard(cmd) => match *cmd {
             StandardCmd::Create(c) => {
-                if c.preserve_fds > 0 {
-                    return Err(RuntimeError::NotSupported("--preserve-fds is not supported by sbx yet".into()));
-                }
                 let opts = CreateOptions {
                     root,
                     id: &c.container_id,
                     bundle: &c.bundle,
                     pid_file: c.pid_file.as_deref(),
                     console_socket: c.console_socket.as_deref(),
+                    preserve_fds: preserved(c.preserve_fds)?,
                 };
                 for notice in create(&opts, plugins)? {
                     log.warn(&notice);
@@ -218,6 +214,20 @@ fn run_verb(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<(
             }
         },
     }
+}
+
+/// `--preserve-fds N`, checked: each of the N descriptors after stderr must be open.
+fn preserved(n: i32) -> Result<u32, RuntimeError> {
+    let n = u32::try_from(n).map_err(|_| RuntimeError::NotSupported(format!("--preserve-fds {n}: not a count")))?;
+    for fd in 3..3 + n {
+        // SAFETY: F_GETFD only asks whether the descriptor is open.
+        if unsafe { libc::fcntl(fd as i32, libc::F_GETFD) } < 0 {
+            return Err(RuntimeError::NotSupported(format!(
+                "--preserve-fds {n}: descriptor {fd} is not open; pass that many after stderr"
+            )));
+        }
+    }
+    Ok(n)
 }
 
 fn verb_name(cmd: &CommonCmd) -> &'static str {

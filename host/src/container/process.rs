@@ -51,6 +51,9 @@ pub struct Prepared {
     /// In a user namespace (`--userns=auto`, rootless): the layers and devices as detached mounts
     /// (see [`UsernsRootfs`]).
     pub userns: Option<UsernsRootfs>,
+    /// `--preserve-fds N`: descriptors 3 to 3+N-1 pass to the process (the engine's, e.g. sockets
+    /// of socket activation).
+    pub preserve_fds: u32,
     /// Namespaces to join first (a bundle's `linux.namespaces[].path`): open descriptors and
     /// their clone flags. The PID namespace is not among them (the parent enters it for clone).
     pub joins: Vec<(i32, i32)>,
@@ -138,7 +141,10 @@ pub fn child_plan(
         after.push(ProcOp::Rlimit { resource: resource as i32, soft: u.soft, hard: u.hard });
     }
     after.extend(stdio(prepared.terminal, [prepared.stdin, prepared.stdout, prepared.stderr], user));
-    after.extend(become_user(spec, user, prepared.seccomp.clone())?);
+    after.extend(become_user(spec, user, prepared.seccomp.clone())?.into_iter().map(|op| match op {
+        ProcOp::CloexecFrom(first) => ProcOp::CloexecFrom(first + prepared.preserve_fds),
+        op => op,
+    }));
     let exec = exec_of(spec)?;
     let exec_fifo = prepared.exec_fifo.clone();
     Ok(ChildPlan {
@@ -272,6 +278,7 @@ mod tests {
             terminal: None,
             seccomp: None,
             userns: None,
+            preserve_fds: 0,
             joins: Vec::new(),
         };
         child_plan(&spec, &user, vec!["/l".into()], dirs, &prepared, (6, 8)).unwrap()

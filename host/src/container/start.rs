@@ -225,6 +225,7 @@ pub fn launch<'a>(
             layers: idmapped.iter().map(AsRawFd::as_raw_fd).collect(),
             devices: devices.iter().map(AsRawFd::as_raw_fd).collect(),
         }),
+        preserve_fds: 0,
         joins: Vec::new(),
     };
     let process_dirs =

@@ -36,6 +36,8 @@ pub struct CreateOptions<'a> {
     pub bundle: &'a Path,
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
+    /// `--preserve-fds`: how many descriptors after stderr the process inherits.
+    pub preserve_fds: u32,
 }
 
 /// Removes the container's state directory unless disarmed.
@@ -316,6 +318,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         terminal: console.as_ref().map(|s| (s.as_raw_fd(), (24, 80))),
         seccomp: process::seccomp_program(&opts.root.join(".seccomp"), &spec)?,
         userns: None,
+        preserve_fds: opts.preserve_fds,
         joins: joins.iter().map(|(fd, flag)| (fd.as_raw_fd(), *flag)).collect(),
     };
     let dirs = Dirs { upper: PathBuf::new(), work: PathBuf::new(), rootfs: read.root.clone(), bundle: true };
