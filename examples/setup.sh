@@ -13,6 +13,7 @@ packages=(
     libc6-dev                                  # static libc for the escape probe of the tests
     jq                                         # the demo reads the audit log with it
     containerd                                 # the runtime tests drive sbx through its runc shim
+    podman                                     # ...and run containers with sbx as podman's --runtime
     rustc-web cargo-web rust-web-src wasi-libc # the plugin toolchain (shared/WASM-TOOLCHAIN.md)
 )
 missing=()

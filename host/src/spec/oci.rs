@@ -174,15 +174,21 @@ fn capabilities(process: &Process, notices: &mut Vec<String>) -> Result<Vec<Stri
         return Ok(Vec::new());
     };
     let bounding = cap_names(c.bounding());
-    if cap_names(c.effective()) != bounding || cap_names(c.permitted()) != bounding {
+    let root = process.user().uid() == 0;
+    // Root keeps its permitted and effective sets across exec: sbx gives root one set. Another
+    // user's are emptied by exec whatever they were (as with runc), unless ambient, which sbx
+    // does not raise yet: they only need to be within the bounding set.
+    let (effective, permitted) = (cap_names(c.effective()), cap_names(c.permitted()));
+    let fits = match root {
+        true => effective == bounding && permitted == bounding,
+        false => effective.is_subset(&bounding) && permitted.is_subset(&bounding),
+    };
+    if !fits {
         return Err(unsupported(
             "process.capabilities",
             "effective and permitted sets that differ from the bounding set; sbx gives the process one set",
         ));
     }
-    // Root keeps its bounding set across exec whatever the ambient set says; another user would
-    // need it raised, which sbx does not do yet.
-    let root = process.user().uid() == 0;
     if !cap_names(c.ambient()).is_empty() && !root {
         return Err(unsupported("process.capabilities", "a non-empty ambient set for a user other than root"));
     }
