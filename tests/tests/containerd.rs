@@ -89,11 +89,20 @@ impl Drop for Containerd {
         for m in &left {
             let _ = Command::new("umount").arg("-l").arg(m).status();
         }
+        // ctr gives each container the cgroup path /NAMESPACE/ID: the containers' are gone with
+        // them, the namespace's own directories are removed here.
+        let cgroups: Vec<PathBuf> = ["pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "freezer", "unified"]
+            .iter()
+            .map(|c| Path::new("/sys/fs/cgroup").join(c).join(&self.namespace))
+            .filter(|d| d.exists())
+            .collect();
+        let stuck: Vec<_> = cgroups.iter().filter(|d| std::fs::remove_dir(d).is_err()).collect();
         // The shim keeps its runtime's state under /run/containerd/runc/NAMESPACE.
         let _ = std::fs::remove_dir_all(Path::new("/run/containerd/runc").join(&self.namespace));
         let _ = std::fs::remove_dir_all(&self.dir);
         if !std::thread::panicking() {
             assert!(left.is_empty(), "mounts of containerd's directories were left: {left:?}");
+            assert!(stuck.is_empty(), "cgroups of containers were left in {stuck:?}");
         }
     }
 }

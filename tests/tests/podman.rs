@@ -12,18 +12,23 @@ struct Podman {
     /// podman's run root (it takes at most 50 characters, so not under the scratch directory).
     run: PathBuf,
     runtime: PathBuf,
+    /// podman's cgroups (/libpod_parent/conmon and the containers' beside it) when this test
+    /// made them.
+    cgroups: Vec<PathBuf>,
 }
 
 /// podman's defaults raise RLIMIT_NOFILE and RLIMIT_NPROC above this machine's hard limits.
-const RUN: [&str; 7] =
-    ["run", "--network", "none", "--ulimit", "nofile=1024:20000", "--ulimit", "nproc=4096:4096"];
+const RUN: [&str; 7] = ["run", "--network", "none", "--ulimit", "nofile=1024:20000", "--ulimit", "nproc=4096:4096"];
 
 impl Podman {
     /// podman with the busybox test image loaded, or None when podman is not installed (a failure
     /// under CI).
     fn new(s: &Sandbox) -> Option<Podman> {
         if Command::new("podman").arg("--version").output().is_err() {
-            assert!(std::env::var_os("CI").is_none(), "podman is not installed, and CI is set (examples/setup.sh installs it)");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "podman is not installed, and CI is set (examples/setup.sh installs it)"
+            );
             eprintln!("skipped: needs podman");
             return None;
         }
@@ -32,7 +37,29 @@ impl Podman {
         let runtime = dir.join("sbx-runtime");
         std::os::unix::fs::symlink(sbx_bin(), &runtime).unwrap();
         let run = PathBuf::from(format!("/run/sbx-podman-{}", std::process::id()));
-        let p = Podman { dir, run, runtime };
+        let cgroups = [
+            "pids",
+            "memory",
+            "cpu",
+            "cpuacct",
+            "cpuset",
+            "devices",
+            "freezer",
+            "blkio",
+            "net_cls",
+            "perf_event",
+            "hugetlb",
+            "net_prio",
+            "misc",
+            "rdma",
+            "systemd",
+            "unified",
+        ]
+        .iter()
+        .map(|c| std::path::Path::new("/sys/fs/cgroup").join(c).join("libpod_parent"))
+        .filter(|d| !d.exists())
+        .collect();
+        let p = Podman { dir, run, runtime, cgroups };
         let archive = s.scratch.join("busybox.tar");
         test_image("busybox").unwrap().write_docker_archive(&archive).unwrap();
         let r = p.podman(&["load", "-i", &archive.to_string_lossy()]);
@@ -42,7 +69,10 @@ impl Podman {
 
     fn command(&self, runtime: &std::path::Path, args: &[&str]) -> Command {
         let mut cmd = Command::new("podman");
-        cmd.arg("--root").arg(self.dir.join("root")).arg("--runroot").arg(&self.run)
+        cmd.arg("--root")
+            .arg(self.dir.join("root"))
+            .arg("--runroot")
+            .arg(&self.run)
             .args(["--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime"])
             .arg(runtime)
             .args(args)
@@ -64,7 +94,8 @@ impl Drop for Podman {
         let _ = self.podman(&["rm", "-af", "-t", "0"]);
         let _ = self.podman(&["rmi", "-af"]);
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let ours = |m: &&str| m.starts_with(&*self.dir.to_string_lossy()) || m.starts_with(&*self.run.to_string_lossy());
+        let ours =
+            |m: &&str| m.starts_with(&*self.dir.to_string_lossy()) || m.starts_with(&*self.run.to_string_lossy());
         let mut left: Vec<&str> = mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(ours).collect();
         left.sort_by_key(|m| std::cmp::Reverse(m.len()));
         for m in &left {
@@ -72,7 +103,15 @@ impl Drop for Podman {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
         let _ = std::fs::remove_dir_all(&self.run);
+        let mut stuck = Vec::new();
+        for dir in self.cgroups.iter().filter(|d| d.exists()) {
+            let _ = std::fs::remove_dir(dir.join("conmon"));
+            if std::fs::remove_dir(dir).is_err() {
+                stuck.push(dir.clone());
+            }
+        }
         if !std::thread::panicking() {
+            assert!(stuck.is_empty(), "cgroups of containers were left in {stuck:?}");
             assert!(left.is_empty(), "mounts of podman's directories were left: {left:?}");
         }
     }
@@ -87,7 +126,11 @@ fn podman_runs_containers_with_sbx_as_its_runtime() {
     let Some(p) = Podman::new(&s) else { return };
     let image = "localhost/busybox:latest";
     let r = p.run(&["--rm", image, "sh", "-c", "echo hello from sbx; cat /proc/1/cmdline; exit 3"]);
-    assert_eq!((r.code, r.stdout.as_str()), (3, "hello from sbx\nsh\0-c\0echo hello from sbx; cat /proc/1/cmdline; exit 3\0"), "{r:?}");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (3, "hello from sbx\nsh\0-c\0echo hello from sbx; cat /proc/1/cmdline; exit 3\0"),
+        "{r:?}"
+    );
 
     // A detached container: exec, pause, unpause, stop, rm.
     let r = p.run(&["-d", "--name", "bg", image, "sleep", "1000"]);
@@ -107,11 +150,16 @@ fn podman_runs_containers_with_sbx_as_its_runtime() {
     // A policy's deny, through a runtime that names the configuration.
     let cfg = s.write_config(&format!("plugins:\n  - path: {}\n", plugin_arg("non-root")));
     let wrapper = p.dir.join("sbx-runtime-policy");
-    std::fs::write(&wrapper, format!("#!/bin/sh\nexec {} runtime --config {cfg} \"$@\"\n", sbx_bin().display())).unwrap();
+    std::fs::write(&wrapper, format!("#!/bin/sh\nexec {} runtime --config {cfg} \"$@\"\n", sbx_bin().display()))
+        .unwrap();
     std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let r: Run = p.command(&wrapper, &[&RUN[..], &["--rm", image, "true"]].concat()).output().unwrap().into();
     assert!(r.code != 0 && r.stderr.contains("denied by policy non-root"), "{r:?}");
-    let r: Run = p.command(&wrapper, &[&RUN[..], &["--rm", "--user", "1000", image, "id", "-u"]].concat()).output().unwrap().into();
+    let r: Run = p
+        .command(&wrapper, &[&RUN[..], &["--rm", "--user", "1000", image, "id", "-u"]].concat())
+        .output()
+        .unwrap()
+        .into();
     assert_eq!((r.code, r.stdout.as_str()), (0, "1000\n"), "{r:?}");
     let left = p.podman(&["ps", "-aq"]);
     assert!(left.stdout.trim().is_empty(), "{left:?}");

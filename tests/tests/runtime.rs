@@ -950,3 +950,39 @@ fn preserve_fds_passes_the_engines_descriptors_after_stderr_and_only_those() {
     assert!(r.code == 125 && r.stderr.contains("descriptor") && r.stderr.contains("is not open"), "{r:?}");
     b.assert_clean();
 }
+
+#[test]
+fn the_cgroup_goes_where_the_bundles_cgroups_path_says() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = b.id("cgpath");
+    let parent = format!("sbx-cgtest-{}", std::process::id());
+    b.config(|c| c["linux"]["cgroupsPath"] = json!(format!("/{parent}/pod1/{id}")));
+    assert_eq!(b.create(&id).code, 0);
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let dir = Path::new("/sys/fs/cgroup/pids").join(&parent).join("pod1").join(&id);
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+    assert_eq!(procs.trim(), pid.to_string(), "the container's process is in {}", dir.display());
+    let r = b.rt(&["update", "--pids-limit", "7", &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(std::fs::read_to_string(dir.join("pids.max")).unwrap().trim(), "7");
+    assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
+    assert!(!dir.exists(), "delete removes the container's cgroup");
+    for c in ["pids", "memory", "cpu", "cpuacct", "devices", "freezer"] {
+        let top = Path::new("/sys/fs/cgroup").join(c).join(&parent);
+        let _ = std::fs::remove_dir(top.join("pod1"));
+        let _ = std::fs::remove_dir(&top);
+        assert!(!top.exists(), "{} holds nothing of the container", top.display());
+    }
+    for bad in ["/a/../b", "/"] {
+        b.config(|c| c["linux"]["cgroupsPath"] = json!(bad));
+        let r = b.create(&id);
+        assert!(r.code == 125 && r.stderr.contains("is not a path of cgroup names"), "{bad}: {r:?}");
+    }
+    b.config(|c| c["linux"]["cgroupsPath"] = json!("system.slice:sbx:abc"));
+    let r = b.create(&id);
+    assert!(r.code == 125 && r.stderr.contains("systemd's slice:prefix:name form"), "{r:?}");
+    b.assert_clean();
+}

@@ -109,12 +109,13 @@ pub fn is_v2(dirs: &[PathBuf]) -> bool {
 }
 
 /// The directory of `controller` among a container's cgroup directories: the v2 one, or on v1
-/// `<mount>/<controller>/sbx/<id>`.
+/// the one in that controller's hierarchy (`/sys/fs/cgroup/<controller>/...`).
 pub fn controller_dir<'a>(dirs: &'a [PathBuf], controller: &str) -> Option<&'a PathBuf> {
     if is_v2(dirs) {
         return dirs.first();
     }
-    dirs.iter().find(|d| d.parent().and_then(Path::parent).and_then(Path::file_name) == Some(controller.as_ref()))
+    let hierarchy = Path::new("/sys/fs/cgroup").join(controller);
+    dirs.iter().find(|d| d.starts_with(&hierarchy))
 }
 
 /// The way into the existing cgroups `dirs` (one v2 directory, or v1 ones), for a process that
@@ -142,11 +143,14 @@ pub fn entry_of(dirs: &[PathBuf]) -> Result<Entry, CgroupError> {
 }
 
 /// On v2 a cgroup's limits need their controllers enabled in every cgroup above it: the root's and
-/// sbx's `cgroup.subtree_control` get those of cpu, cpuset, memory and pids the machine has.
+/// each level's down to `parent` get in `cgroup.subtree_control` those of cpu, cpuset, memory and
+/// pids the machine has.
 fn enable_controllers(parent: &Path) -> io::Result<()> {
-    let Some(root) = parent.parent().filter(|r| r.join("cgroup.controllers").exists()) else { return Ok(()) };
+    let mut levels: Vec<&Path> = parent.ancestors().take_while(|l| l.join("cgroup.controllers").exists()).collect();
+    levels.reverse();
+    let Some(root) = levels.first().copied().filter(|r| !r.join("cgroup.type").exists()) else { return Ok(()) };
     let available = fs::read_to_string(root.join("cgroup.controllers"))?;
-    for level in [root, parent] {
+    for level in levels {
         let enabled = fs::read_to_string(level.join("cgroup.subtree_control"))?;
         let missing: Vec<String> = ["cpu", "cpuset", "memory", "pids"]
             .into_iter()
@@ -203,8 +207,7 @@ impl Cgroup {
         let mut cg = Cgroup { dirs: Vec::new() };
         for parent in parents {
             let dir = parent.join(id);
-            let made = fs::create_dir(parent)
-                .or_else(|e| if e.kind() == io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) })
+            let made = fs::create_dir_all(parent)
                 // Best effort: a controller it could not enable shows as a limit it cannot set.
                 .map(|()| drop(enable_controllers(parent)))
                 .and_then(|()| fs::create_dir(&dir))

@@ -224,6 +224,20 @@ pub fn admit(
     Ok((spec, user))
 }
 
+/// Where the container's cgroup goes under each hierarchy: (its parent, its name). The bundle's
+/// `linux.cgroupsPath` as engines give it (`/default/ID` from containerd, `/libpod_parent/...`
+/// from podman), relative paths under sbx-runtime; else `sbx-runtime/ID`, beside sbx's own
+/// containers (`sbx/ID`), not among them: `sbx system check` owns those. Pure.
+pub fn cgroup_place(cgroups_path: Option<&Path>, id: &str) -> (PathBuf, String) {
+    let Some(path) = cgroups_path else { return (PathBuf::from(RUNTIME_CGROUP), id.to_string()) };
+    let parts: Vec<_> = path.components().filter_map(|c| c.as_os_str().to_str().filter(|c| *c != "/")).collect();
+    let (leaf, above) = parts.split_last().map(|(l, a)| (l.to_string(), a.join("/"))).unwrap_or_default();
+    match path.is_absolute() {
+        true => (PathBuf::from(above), leaf),
+        false => (Path::new(RUNTIME_CGROUP).join(above), leaf),
+    }
+}
+
 /// Connects to the engine's console socket, where the terminal's master goes.
 pub fn console(path: Option<&Path>) -> Result<OwnedFd, RuntimeError> {
     let Some(path) = path else {
@@ -272,12 +286,12 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         e.fire(Event::Create, Now::created())?;
     }
 
-    // Beside sbx's own containers (`sbx/ID`), not among them: `sbx system check` owns those.
+    let (parent, leaf) = cgroup_place(read.cgroups_path.as_deref(), opts.id);
     let hierarchies: Vec<PathBuf> = cgroup::hierarchies(Path::new("/sys/fs/cgroup"), spec.limits.cpuset_cpus.is_some())
         .iter()
-        .map(|p| p.with_file_name(RUNTIME_CGROUP))
+        .map(|p| p.with_file_name(&parent))
         .collect();
-    let mut launching = Launching::new(Cgroup::create(&hierarchies, opts.id).map_err(RunError::from)?);
+    let mut launching = Launching::new(Cgroup::create(&hierarchies, &leaf).map_err(RunError::from)?);
     launching.cgroup().set_limits(&spec.limits).map_err(RunError::from)?;
     launching.cgroup().set_devices(&security::device_rules(&spec.devices, false)).map_err(RunError::from)?;
 
@@ -378,4 +392,20 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
     cgroup.keep();
     undo.0 = None;
     Ok(read.notices)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cgroups_path_names_the_cgroup_else_it_goes_under_sbx_runtime() {
+        let place = |p: Option<&str>| cgroup_place(p.map(Path::new), "c1");
+        assert_eq!(place(None), (PathBuf::from("sbx-runtime"), "c1".into()));
+        assert_eq!(place(Some("/default/c1")), (PathBuf::from("default"), "c1".into()));
+        assert_eq!(place(Some("/libpod_parent/libpod-abc")), (PathBuf::from("libpod_parent"), "libpod-abc".into()));
+        assert_eq!(place(Some("/a/b/leaf")), (PathBuf::from("a/b"), "leaf".into()));
+        assert_eq!(place(Some("/leaf")), (PathBuf::from(""), "leaf".into()));
+        assert_eq!(place(Some("pod/leaf")), (PathBuf::from("sbx-runtime/pod"), "leaf".into()));
+    }
 }

@@ -9,7 +9,7 @@ use super::user::User;
 use super::{ContainerSpec, Limits, Mount, MountKind, Network, Userns, caps};
 use oci_spec::runtime::{Capabilities, LinuxNamespaceType, Process, Spec};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// The runtime-spec versions sbx reads: 1.0.x, 1.1.x and 1.2.x.
 pub const VERSIONS: &str = "1.0, 1.1 and 1.2";
@@ -70,6 +70,21 @@ pub struct Bundle {
     pub sysctls: Vec<Sysctl>,
     /// `process.oomScoreAdj`.
     pub oom_score_adj: Option<i32>,
+    /// `linux.cgroupsPath`, checked to be a path of plain names.
+    pub cgroups_path: Option<PathBuf>,
+}
+
+fn cgroups_path(spec: &Spec) -> Result<Option<PathBuf>, OciError> {
+    let Some(path) = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) else { return Ok(None) };
+    let plain = path.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    if !plain || !path.components().any(|c| matches!(c, Component::Normal(_))) {
+        return Err(field("linux.cgroupsPath", format!("{} is not a path of cgroup names", path.display())));
+    }
+    // runc's systemd form (slice:prefix:name) names no directory.
+    if path.to_string_lossy().contains(':') {
+        return Err(unsupported("linux.cgroupsPath", format!("{}: systemd's slice:prefix:name form", path.display())));
+    }
+    Ok(Some(path))
 }
 
 /// A kernel parameter a container sets in one of its namespaces.
@@ -440,6 +455,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         joins,
         sysctls: sysctls(spec, network)?,
         oom_score_adj: process.oom_score_adj(),
+        cgroups_path: cgroups_path(spec)?,
     })
 }
 
