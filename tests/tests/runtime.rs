@@ -976,6 +976,16 @@ fn the_cgroup_goes_where_the_bundles_cgroups_path_says() {
         let _ = std::fs::remove_dir(&top);
         assert!(!top.exists(), "{} holds nothing of the container", top.display());
     }
+    // A create that fails removes the parents it made for the path.
+    b.config(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{parent}/pod2/{id}"));
+        c["hooks"] = json!({ "createRuntime": [sh_hook("exit 1")] });
+    });
+    assert_eq!(b.create(&id).code, 125);
+    assert!(!Path::new("/sys/fs/cgroup/pids").join(&parent).exists(), "a failed create leaves no cgroup");
+    b.config(|c| {
+        c.as_object_mut().unwrap().remove("hooks");
+    });
     for bad in ["/a/../b", "/"] {
         b.config(|c| c["linux"]["cgroupsPath"] = json!(bad));
         let r = b.create(&id);

@@ -182,6 +182,9 @@ fn inherit_cpuset(parent: &Path, dir: &Path) -> io::Result<()> {
 
 pub struct Cgroup {
     dirs: Vec<PathBuf>,
+    /// Parent directories this value made (an engine's cgroup path), deepest first: a failed
+    /// start removes them too.
+    made: Vec<PathBuf>,
 }
 
 /// How the child gets into its cgroup (see the module doc).
@@ -204,9 +207,10 @@ impl Entry {
 
 impl Cgroup {
     pub fn create(parents: &[PathBuf], id: &str) -> Result<Cgroup, CgroupError> {
-        let mut cg = Cgroup { dirs: Vec::new() };
+        let mut cg = Cgroup { dirs: Vec::new(), made: Vec::new() };
         for parent in parents {
             let dir = parent.join(id);
+            cg.made.extend(parent.ancestors().take_while(|a| !a.exists()).map(Path::to_path_buf));
             let made = fs::create_dir_all(parent)
                 // Best effort: a controller it could not enable shows as a limit it cannot set.
                 .map(|()| drop(enable_controllers(parent)))
@@ -227,6 +231,7 @@ impl Cgroup {
     /// it; `delete` removes its directories).
     pub fn keep(mut self) {
         self.dirs.clear();
+        self.made.clear();
     }
 
     fn is_v2(&self) -> bool {
@@ -275,7 +280,15 @@ impl Cgroup {
     /// Removes the cgroups. Processes of a dead PID namespace may take a moment to leave, so a
     /// busy cgroup is retried for up to a second.
     pub fn remove(mut self) -> Result<(), CgroupError> {
-        remove_dirs(std::mem::take(&mut self.dirs))
+        remove_dirs(std::mem::take(&mut self.dirs))?;
+        self.remove_made();
+        Ok(())
+    }
+
+    fn remove_made(&mut self) {
+        for dir in std::mem::take(&mut self.made) {
+            let _ = fs::remove_dir(dir);
+        }
     }
 }
 
@@ -369,6 +382,7 @@ impl Drop for Cgroup {
         for dir in &self.dirs {
             let _ = fs::remove_dir(dir);
         }
+        self.remove_made();
     }
 }
 
