@@ -14,6 +14,7 @@ packages=(
     jq                                         # the demo reads the audit log with it
     containerd                                 # the runtime tests drive sbx through its runc shim
     podman                                     # ...and run containers with sbx as podman's --runtime
+    runc                                       # ...and compare sbx's runtime with runc's (conformance)
     rustc-web cargo-web rust-web-src wasi-libc # the plugin toolchain (shared/WASM-TOOLCHAIN.md)
 )
 missing=()

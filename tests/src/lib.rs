@@ -1,6 +1,7 @@
 //! Helpers for sbx's integration tests: the image builder ([`image`]) and a harness that runs the
 //! real `sbx` binary against a store of its own ([`harness`]).
 
+pub mod bundle;
 pub mod harness;
 pub mod image;
 pub mod terminal;

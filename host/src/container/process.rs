@@ -178,17 +178,26 @@ pub fn become_user(spec: &ContainerSpec, user: &User, seccomp: Option<Vec<u64>>)
     // What sbx itself may not have (CAP_SYS_RESOURCE on some hosts) it cannot give: ALL and
     // --privileged mean every capability sbx has.
     let caps = caps::mask(&spec.capabilities).map_err(SpecError::from)? & caps::own("CapBnd");
+    // Within the bounding set, so that a policy's drop drops them too.
+    let inheritable = caps::mask(&spec.inheritable_capabilities).map_err(SpecError::from)? & caps;
+    let ambient = caps::mask(&spec.ambient_capabilities).map_err(SpecError::from)? & caps & inheritable;
     let filter = seccomp.map(ProcOp::Seccomp);
     let mut ops = Vec::new();
     if !spec.no_new_privileges {
         ops.extend(filter.clone());
     }
-    ops.extend([
-        ProcOp::DropBounding(caps),
-        ProcOp::SetIds { uid: user.uid, gid: user.gid, groups: user.groups.clone() },
-    ]);
-    if user.uid == 0 {
-        ops.push(ProcOp::SetCaps(caps));
+    ops.push(ProcOp::DropBounding(caps));
+    // Another user keeps only ambient capabilities across exec: it needs them permitted first.
+    let keeps = user.uid != 0 && ambient != 0;
+    if keeps {
+        ops.push(ProcOp::KeepCaps);
+    }
+    ops.push(ProcOp::SetIds { uid: user.uid, gid: user.gid, groups: user.groups.clone() });
+    if user.uid == 0 || keeps {
+        ops.push(ProcOp::SetCaps { caps, inheritable });
+    }
+    if ambient != 0 {
+        ops.push(ProcOp::RaiseAmbient(ambient));
     }
     ops.push(ProcOp::CloexecFrom(3));
     if spec.no_new_privileges {
@@ -321,6 +330,36 @@ mod tests {
         let lines = after(&plan_for(Overrides::default(), 1000));
         assert!(lines.iter().any(|l| l.starts_with("drop_bounding")));
         assert!(!lines.iter().any(|l| l.starts_with("set_caps")), "{lines:?}");
+    }
+
+    #[test]
+    fn another_user_keeps_its_ambient_capabilities_through_the_id_change() {
+        let user = User { uid: 1000, gid: 1000, groups: vec![], home: "/".into() };
+        let spec = ContainerSpec {
+            capabilities: vec!["CAP_KILL".into(), "CAP_NET_BIND_SERVICE".into()],
+            inheritable_capabilities: vec!["CAP_NET_BIND_SERVICE".into()],
+            ambient_capabilities: vec!["CAP_NET_BIND_SERVICE".into()],
+            ..build("img", None, &Overrides { cmd: vec!["sh".into()], ..Default::default() }, "h", |_| None).unwrap()
+        };
+        let ops: Vec<String> = become_user(&spec, &user, None).unwrap().iter().map(ToString::to_string).collect();
+        let lines = ops.iter().map(String::as_str).collect::<Vec<_>>();
+        assert_eq!(
+            lines[..5],
+            [
+                "drop capabilities from the bounding set",
+                "keep capabilities across the id change",
+                "switch to user 1000:1000",
+                "set the capabilities",
+                "raise the ambient capabilities"
+            ]
+        );
+        let ops = become_user(&spec, &user, None).unwrap();
+        assert!(ops.contains(&ProcOp::SetCaps { caps: 0x420, inheritable: 0x400 }), "{ops:?}");
+        assert!(ops.contains(&ProcOp::RaiseAmbient(0x400)), "{ops:?}");
+        // An ambient capability the bounding set no longer has (a policy dropped it) is not raised.
+        let dropped = ContainerSpec { capabilities: vec!["CAP_KILL".into()], ..spec };
+        let ops = become_user(&dropped, &user, None).unwrap();
+        assert!(!ops.iter().any(|o| matches!(o, ProcOp::RaiseAmbient(_) | ProcOp::KeepCaps)), "{ops:?}");
     }
 
     #[test]

@@ -59,8 +59,17 @@ pub enum ProcOp {
     Init,
     /// Keep only these capabilities (a bit mask) in the bounding set.
     DropBounding(u64),
-    /// Permitted and effective capabilities (a bit mask), after the ids changed.
-    SetCaps(u64),
+    /// Permitted and effective capabilities, and the inheritable ones (bit masks), after the ids
+    /// changed.
+    SetCaps {
+        caps: u64,
+        inheritable: u64,
+    },
+    /// Keep the permitted capabilities across the change to a user other than root (to raise
+    /// ambient ones after it).
+    KeepCaps,
+    /// Raise these ambient capabilities (a bit mask).
+    RaiseAmbient(u64),
 }
 
 impl fmt::Display for ProcOp {
@@ -83,7 +92,9 @@ impl fmt::Display for ProcOp {
             ProcOp::CloexecFrom(_) => write!(f, "close inherited file descriptors"),
             ProcOp::DropBounding(_) => write!(f, "drop capabilities from the bounding set"),
             ProcOp::Setns { .. } => write!(f, "join the container's namespaces"),
-            ProcOp::SetCaps(_) => write!(f, "set the capabilities"),
+            ProcOp::SetCaps { .. } => write!(f, "set the capabilities"),
+            ProcOp::KeepCaps => write!(f, "keep capabilities across the id change"),
+            ProcOp::RaiseAmbient(_) => write!(f, "raise the ambient capabilities"),
             ProcOp::Terminal { .. } => write!(f, "open a terminal in the container's /dev/pts"),
             ProcOp::Init => write!(f, "start the init process (--init)"),
             ProcOp::NoNewPrivs => write!(f, "set no_new_privs"),
@@ -161,7 +172,9 @@ fn apply_proc(op: &ProcOp, sys: &dyn Syscall) -> Result<(), Errno> {
         ProcOp::CloexecFrom(fd) => sys.cloexec_from(*fd),
         ProcOp::DropBounding(keep) => sys.drop_bounding(*keep),
         ProcOp::Setns { fd, nstype } => sys.setns(*fd, *nstype),
-        ProcOp::SetCaps(caps) => sys.set_caps(*caps),
+        ProcOp::SetCaps { caps, inheritable } => sys.set_caps(*caps, *inheritable),
+        ProcOp::KeepCaps => sys.keep_caps(),
+        ProcOp::RaiseAmbient(caps) => sys.raise_ambient(*caps),
         ProcOp::Terminal { socket, uid, rows, cols } => sys.open_terminal(*socket, *uid, *rows, *cols),
         ProcOp::Init => sys.become_init(),
         ProcOp::NoNewPrivs => sys.no_new_privs(),

@@ -185,13 +185,28 @@ fn resolver<'a>(
         if name == spec_user {
             return Ok(given.clone());
         }
-        let root = fs::File::open(rootfs).map_err(|_| UserError::NoUser(name.to_string()))?;
-        let file = |rel: &str| -> user::FileText {
-            fsops::read_in_root(root.as_fd(), Path::new(rel), crate::container::layers::LIMIT)
-                .map(|b| b.map(|b| String::from_utf8_lossy(&b).into_owned()))
-                .map_err(|e| e.to_string())
-        };
-        user::resolve_files(name, &file("etc/passwd"), &file("etc/group"))
+        resolve_in(rootfs, name)
+    }
+}
+
+/// Resolves `name` against /etc/passwd and /etc/group of the root filesystem `rootfs`, read
+/// beneath it.
+fn resolve_in(rootfs: &Path, name: &str) -> Result<User, UserError> {
+    let root = fs::File::open(rootfs).map_err(|_| UserError::NoUser(name.to_string()))?;
+    let file = |rel: &str| -> user::FileText {
+        fsops::read_in_root(root.as_fd(), Path::new(rel), crate::container::layers::LIMIT)
+            .map(|b| b.map(|b| String::from_utf8_lossy(&b).into_owned()))
+            .map_err(|e| e.to_string())
+    };
+    user::resolve_files(name, &file("etc/passwd"), &file("etc/group"))
+}
+
+/// As runc does, a process whose env has no HOME gets its user's home from the root
+/// filesystem's /etc/passwd, else `/`.
+pub fn set_home(spec: &mut ContainerSpec, uid: u32, rootfs: &Path) {
+    if !spec.env.iter().any(|e| e.starts_with("HOME=")) {
+        let home = resolve_in(rootfs, &uid.to_string()).map(|u| u.home).unwrap_or_else(|_| "/".into());
+        spec.env.push(format!("HOME={home}"));
     }
 }
 
@@ -272,7 +287,8 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
     let mut undo = Undo(Some(dir.clone()));
     let bundle = fs::canonicalize(opts.bundle)
         .map_err(RuntimeError::io(format!("open the bundle {}", opts.bundle.display())))?;
-    let read = read_bundle(&bundle)?;
+    let mut read = read_bundle(&bundle)?;
+    set_home(&mut read.spec, read.user.uid, &read.root);
     let (spec, user) = admit(&read.spec, &read.user, &read.root, plugins)?;
     let console = if spec.terminal { Some(console(opts.console_socket)?) } else { None };
 

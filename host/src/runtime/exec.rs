@@ -58,6 +58,7 @@ pub fn exec(opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RuntimeError
     let mut notices = Vec::new();
     let process = process(opts)?;
     let user = oci::apply_process(&mut spec, &process, &mut notices)?;
+    super::create::set_home(&mut spec, user.uid, &state.rootfs);
     for n in notices {
         eprintln!("sbx-runtime: {n}");
     }

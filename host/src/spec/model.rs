@@ -138,6 +138,12 @@ pub struct ContainerSpec {
     #[serde(default)]
     pub read_only_rootfs: bool,
     pub capabilities: Vec<String>,
+    /// The inheritable set (an OCI bundle's; empty for sbx's own containers, as docker's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inheritable_capabilities: Vec<String>,
+    /// The ambient set, kept across exec even by a user other than root (an OCI bundle's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ambient_capabilities: Vec<String>,
     #[serde(default)]
     pub masked_paths: Vec<String>,
     #[serde(default)]
@@ -531,6 +537,8 @@ pub fn build(
         }),
         devices: o.devices.clone(),
         ulimits: o.ulimits.clone(),
+        inheritable_capabilities: Vec::new(),
+        ambient_capabilities: Vec::new(),
         privileged: o.privileged,
     };
     validate(&spec)?;

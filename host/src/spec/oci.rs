@@ -184,15 +184,15 @@ fn cap_names(set: &Option<Capabilities>) -> BTreeSet<String> {
     set.iter().flatten().map(|c| format!("CAP_{c}")).collect()
 }
 
-fn capabilities(process: &Process, notices: &mut Vec<String>) -> Result<Vec<String>, OciError> {
+fn capabilities(process: &Process) -> Result<Option<Caps>, OciError> {
     let Some(c) = process.capabilities().as_ref() else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let bounding = cap_names(c.bounding());
     let root = process.user().uid() == 0;
     // Root keeps its permitted and effective sets across exec: sbx gives root one set. Another
-    // user's are emptied by exec whatever they were (as with runc), unless ambient, which sbx
-    // does not raise yet: they only need to be within the bounding set.
+    // user's are emptied by exec whatever they were (as with runc) but for the ambient ones:
+    // they only need to be within the bounding set.
     let (effective, permitted) = (cap_names(c.effective()), cap_names(c.permitted()));
     let fits = match root {
         true => effective == bounding && permitted == bounding,
@@ -204,17 +204,29 @@ fn capabilities(process: &Process, notices: &mut Vec<String>) -> Result<Vec<Stri
             "effective and permitted sets that differ from the bounding set; sbx gives the process one set",
         ));
     }
-    if !cap_names(c.ambient()).is_empty() && !root {
-        return Err(unsupported("process.capabilities", "a non-empty ambient set for a user other than root"));
+    let canonical = |set: BTreeSet<String>| -> Result<Vec<String>, OciError> {
+        set.into_iter()
+            .map(|n| caps::canonical(&n).map(str::to_string).map_err(|e| field("process.capabilities", e.to_string())))
+            .collect()
+    };
+    let (inheritable, ambient) = (cap_names(c.inheritable()), cap_names(c.ambient()));
+    // The kernel raises an ambient capability only if it is permitted and inheritable.
+    if let Some(cap) = ambient.iter().find(|a| !permitted.contains(*a) || !inheritable.contains(*a)) {
+        return Err(field("process.capabilities", format!("ambient {cap} is not both permitted and inheritable")));
     }
-    // It only reaches programs with inheritable file capabilities; docker leaves it empty too.
-    if !cap_names(c.inheritable()).is_empty() {
-        notices.push("process.capabilities.inheritable not applied: the process's inheritable set is empty".into());
-    }
-    bounding
-        .into_iter()
-        .map(|n| caps::canonical(&n).map(str::to_string).map_err(|e| field("process.capabilities", e.to_string())))
-        .collect()
+    Ok(Some(Caps {
+        bounding: canonical(bounding)?,
+        inheritable: canonical(inheritable)?,
+        ambient: canonical(ambient)?,
+    }))
+}
+
+/// A process's capabilities as sbx applies them: the bounding set (also permitted and effective
+/// for root), and the inheritable and ambient sets.
+struct Caps {
+    bounding: Vec<String>,
+    inheritable: Vec<String>,
+    ambient: Vec<String>,
 }
 
 fn ulimits(process: &Process) -> Result<Vec<security::Ulimit>, OciError> {
@@ -366,8 +378,10 @@ pub fn apply_process(spec: &mut ContainerSpec, process: &Process, notices: &mut 
     spec.terminal = process.terminal().unwrap_or(false);
     spec.no_new_privileges = process.no_new_privileges().unwrap_or(false);
     // An exec's process without them keeps the container's.
-    if process.capabilities().is_some() {
-        spec.capabilities = capabilities(process, notices)?;
+    if let Some(caps) = capabilities(process)? {
+        spec.capabilities = caps.bounding;
+        spec.inheritable_capabilities = caps.inheritable;
+        spec.ambient_capabilities = caps.ambient;
     }
     if process.rlimits().is_some() {
         spec.ulimits = ulimits(process)?;
@@ -430,6 +444,8 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         mounts: mounts(spec, bundle, &mut notices)?,
         read_only_rootfs: root.readonly().unwrap_or(false),
         capabilities: Vec::new(),
+        inheritable_capabilities: Vec::new(),
+        ambient_capabilities: Vec::new(),
         masked_paths: linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default(),
         read_only_paths: linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default(),
         namespaces,

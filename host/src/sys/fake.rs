@@ -153,8 +153,17 @@ impl Syscall for Recorder {
     fn drop_bounding(&self, keep: u64) -> SysResult {
         self.record(format!("drop_bounding keep={keep:#x}"))
     }
-    fn set_caps(&self, caps: u64) -> SysResult {
-        self.record(format!("set_caps {caps:#x}"))
+    fn set_caps(&self, caps: u64, inheritable: u64) -> SysResult {
+        match inheritable {
+            0 => self.record(format!("set_caps {caps:#x}")),
+            _ => self.record(format!("set_caps {caps:#x} inheritable={inheritable:#x}")),
+        }
+    }
+    fn keep_caps(&self) -> SysResult {
+        self.record("keep_caps".to_string())
+    }
+    fn raise_ambient(&self, caps: u64) -> SysResult {
+        self.record(format!("raise_ambient {caps:#x}"))
     }
     fn open_terminal(&self, socket: i32, uid: u32, rows: u16, cols: u16) -> SysResult {
         self.record(format!("open_terminal socket={socket} uid={uid} size={rows}x{cols}"))

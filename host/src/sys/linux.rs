@@ -218,11 +218,25 @@ impl Syscall for Linux {
         Ok(())
     }
 
-    fn set_caps(&self, caps: u64) -> SysResult {
+    fn set_caps(&self, caps: u64, inheritable: u64) -> SysResult {
         use rustix::thread::{CapabilitySet, CapabilitySets, set_capabilities};
-        let caps = CapabilitySet::from_bits_retain(caps);
-        let sets = CapabilitySets { effective: caps, permitted: caps, inheritable: CapabilitySet::empty() };
+        let (caps, inheritable) = (CapabilitySet::from_bits_retain(caps), CapabilitySet::from_bits_retain(inheritable));
+        let sets = CapabilitySets { effective: caps, permitted: caps, inheritable };
         set_capabilities(None, sets).map_err(errno)
+    }
+
+    fn keep_caps(&self) -> SysResult {
+        // SAFETY: prctl(2) with integers only.
+        check(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } as libc::c_long)
+    }
+
+    fn raise_ambient(&self, caps: u64) -> SysResult {
+        for cap in (0..64).filter(|c| caps & (1 << c) != 0) {
+            // SAFETY: prctl(2) with integers only.
+            let raise = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE, cap, 0, 0) };
+            check(raise as libc::c_long)?;
+        }
+        Ok(())
     }
 
     fn open_terminal(&self, socket: i32, uid: u32, rows: u16, cols: u16) -> SysResult {

@@ -145,8 +145,13 @@ pub trait Syscall {
     fn move_mount(&self, fd: i32, target: &CStr) -> SysResult;
     /// Drops every capability not in the bit mask `keep` from the bounding set.
     fn drop_bounding(&self, keep: u64) -> SysResult;
-    /// Sets the permitted and effective capabilities to the bit mask `caps`, inheritable to none.
-    fn set_caps(&self, caps: u64) -> SysResult;
+    /// Sets the permitted and effective capabilities to the bit mask `caps`, the inheritable ones
+    /// to `inheritable`.
+    fn set_caps(&self, caps: u64, inheritable: u64) -> SysResult;
+    /// Keeps the permitted capabilities when the ids change from root (PR_SET_KEEPCAPS).
+    fn keep_caps(&self) -> SysResult;
+    /// Raises each capability of the bit mask `caps` in the ambient set.
+    fn raise_ambient(&self, caps: u64) -> SysResult;
     /// Opens a new terminal in the /dev/pts this process sees (the container's): sets its window
     /// size (when `rows` and `cols` are not 0), gives the terminal to `uid`, makes it the controlling
     /// terminal of a new session and stdin, stdout and stderr, and sends the master side over the
