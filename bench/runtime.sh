@@ -22,6 +22,8 @@ cleanup() {
     [ -n "${ctd_pid:-}" ] && kill "$ctd_pid" 2>/dev/null && wait "$ctd_pid" 2>/dev/null
     grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     rm -rf "$work" "/run/containerd/runc/$ns"
+    # ctr puts each container's cgroup at /NAMESPACE/ID: the namespace's directories go too.
+    rmdir /sys/fs/cgroup/*/"$ns" 2>/dev/null || true
 }
 trap cleanup EXIT
 install -m 755 target/release/sbx "$work/sbx"

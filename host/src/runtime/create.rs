@@ -3,27 +3,23 @@
 //! exec fifo; its state and pid file written before this returns. Any failure leaves nothing: the
 //! process is killed, the cgroup and the state directory removed.
 
-use super::RuntimeError;
 use super::hooks::{self, Place, Point};
 use super::state::{self, FIFO, State};
-use crate::container::admission;
+use super::{RuntimeError, admit, namespaces};
 use crate::container::events::{Events, Now};
 use crate::container::process::{self, Dirs, Prepared};
 use crate::container::{RunError, start::clone_flags};
 use crate::isolate::cgroup::{self, Cgroup};
 use crate::isolate::spawn::{self, SpawnError};
 use crate::isolate::{Launching, Progress};
-use crate::layer::fsops;
 use crate::plugin::bindings::Event;
-use crate::plugin::spec_check::SpecDecision;
 use crate::plugin::{PluginSet, convert};
 use crate::spec::oci::{self, Bundle};
-use crate::spec::user::{self, User, UserError};
-use crate::spec::{ContainerSpec, security};
+use crate::spec::security;
 use crate::sys::linux::Linux;
 use std::ffi::CString;
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -65,178 +61,8 @@ pub fn read_bundle(bundle: &Path) -> Result<Bundle, RuntimeError> {
     if !read.root.is_dir() {
         return Err(RuntimeError::NoRootfs(read.root));
     }
-    host_joins(&mut read)?;
+    namespaces::host_joins(&mut read)?;
     Ok(read)
-}
-
-/// (device, inode) of the namespace file at `path`.
-fn ns_id(path: &Path) -> Result<(u64, u64), RuntimeError> {
-    let meta = fs::metadata(path).map_err(|e| RuntimeError::Namespace { path: path.into(), message: e.to_string() })?;
-    Ok((std::os::unix::fs::MetadataExt::dev(&meta), std::os::unix::fs::MetadataExt::ino(&meta)))
-}
-
-/// A namespace the bundle joins that is the runtime's own is the host's: a network namespace is
-/// then the host network, as the policies must see it; the host's PID, IPC and UTS namespaces
-/// are refused as sbx refuses them when the bundle does not list them.
-fn host_joins(read: &mut Bundle) -> Result<(), RuntimeError> {
-    let mut joins = Vec::new();
-    for join in std::mem::take(&mut read.joins) {
-        let host = ns_id(&join.path)? == ns_id(&Path::new("/proc/self/ns").join(join.proc_name))?;
-        match (host, join.proc_name) {
-            (false, _) | (true, "cgroup") => joins.push(join),
-            (true, "net") => {
-                if let Some(s) = read.sysctls.iter().find(|s| s.namespace == "net") {
-                    return Err(RuntimeError::Namespace {
-                        path: join.path,
-                        message: format!("is the host's network namespace, where {} would change the host", s.key),
-                    });
-                }
-                read.spec.network = crate::spec::Network::Host;
-                read.spec.namespaces.retain(|n| n != "network");
-            }
-            (true, name) => {
-                return Err(RuntimeError::Namespace {
-                    path: join.path,
-                    message: format!("is the host's {name} namespace (sbx gives every container its own)"),
-                });
-            }
-        }
-    }
-    read.joins = joins;
-    Ok(())
-}
-
-/// The namespaces to join, opened and checked to be of their type.
-fn open_joins(joins: &[oci::Join]) -> Result<Vec<(OwnedFd, i32)>, RuntimeError> {
-    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
-    joins
-        .iter()
-        .map(|j| {
-            let bad = |message: String| RuntimeError::Namespace { path: j.path.clone(), message };
-            let fd = OwnedFd::from(fs::File::open(&j.path).map_err(|e| bad(e.to_string()))?);
-            // SAFETY: NS_GET_NSTYPE takes no argument and only reads the descriptor we own.
-            let typ = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
-            if typ != j.flag {
-                return Err(bad(format!("is not a {} namespace", j.proc_name)));
-            }
-            Ok((fd, j.flag))
-        })
-        .collect()
-}
-
-/// Sets the kernel parameters `sysctls` in the namespaces of process `pid`: a thread joins them
-/// (namespaces other than the mount and user ones are per thread) and writes /proc/sys, whose
-/// files act on the namespaces of the thread that opens them.
-fn set_sysctls(pid: i32, sysctls: &[oci::Sysctl]) -> Result<(), RuntimeError> {
-    if sysctls.is_empty() {
-        return Ok(());
-    }
-    let fail = |key: &str, e: std::io::Error| RuntimeError::Sysctl { key: key.to_string(), message: e.to_string() };
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                for ns in ["ipc", "net", "uts"] {
-                    let f = fs::File::open(format!("/proc/{pid}/ns/{ns}")).map_err(|e| fail(ns, e))?;
-                    nix::sched::setns(f, nix::sched::CloneFlags::empty()).map_err(|e| fail(ns, e.into()))?;
-                }
-                for s in sysctls {
-                    let path = Path::new("/proc/sys").join(s.key.replace('.', "/"));
-                    fs::write(&path, &s.value).map_err(|e| fail(&s.key, e))?;
-                }
-                Ok(())
-            })
-            .join()
-            .unwrap_or_else(|_| Err(fail("(all)", std::io::Error::other("the thread setting them panicked"))))
-    })
-}
-
-/// Enters the PID namespace `ns` for the children this thread creates, until dropped.
-struct PidNsForChildren(Option<OwnedFd>);
-
-impl PidNsForChildren {
-    fn enter(ns: Option<&OwnedFd>) -> Result<PidNsForChildren, RuntimeError> {
-        let Some(ns) = ns else { return Ok(PidNsForChildren(None)) };
-        let own =
-            OwnedFd::from(fs::File::open("/proc/self/ns/pid").map_err(RuntimeError::io("open /proc/self/ns/pid"))?);
-        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWPID)
-            .map_err(|e| RuntimeError::io("join the bundle's PID namespace")(e.into()))?;
-        Ok(PidNsForChildren(Some(own)))
-    }
-}
-
-impl Drop for PidNsForChildren {
-    fn drop(&mut self) {
-        if let Some(own) = self.0.take() {
-            // Our own active PID namespace: always allowed.
-            let _ = nix::sched::setns(own, nix::sched::CloneFlags::CLONE_NEWPID);
-        }
-    }
-}
-
-/// Resolves users that policies name (`set-user`) against /etc/passwd and /etc/group of the root
-/// filesystem `rootfs`, read beneath it; the process's own user (`given` for `spec_user`) is its
-/// ids as given.
-fn resolver<'a>(
-    spec_user: &'a str,
-    given: &'a User,
-    rootfs: &'a Path,
-) -> impl Fn(&str) -> Result<User, UserError> + 'a {
-    move |name: &str| {
-        if name == spec_user {
-            return Ok(given.clone());
-        }
-        resolve_in(rootfs, name)
-    }
-}
-
-/// Resolves `name` against /etc/passwd and /etc/group of the root filesystem `rootfs`, read
-/// beneath it.
-fn resolve_in(rootfs: &Path, name: &str) -> Result<User, UserError> {
-    let root = fs::File::open(rootfs).map_err(|_| UserError::NoUser(name.to_string()))?;
-    let file = |rel: &str| -> user::FileText {
-        fsops::read_in_root(root.as_fd(), Path::new(rel), crate::container::layers::LIMIT)
-            .map(|b| b.map(|b| String::from_utf8_lossy(&b).into_owned()))
-            .map_err(|e| e.to_string())
-    };
-    user::resolve_files(name, &file("etc/passwd"), &file("etc/group"))
-}
-
-/// As runc does, a process whose env has no HOME gets its user's home from the root
-/// filesystem's /etc/passwd, else `/`.
-pub fn set_home(spec: &mut ContainerSpec, uid: u32, rootfs: &Path) {
-    if !spec.env.iter().any(|e| e.starts_with("HOME=")) {
-        let home = resolve_in(rootfs, &uid.to_string()).map(|u| u.home).unwrap_or_else(|_| "/".into());
-        spec.env.push(format!("HOME={home}"));
-    }
-}
-
-/// The spec the policies leave of `spec` (whose process runs as `user`, on `rootfs`), and its
-/// user.
-pub fn admit(
-    spec: &ContainerSpec,
-    user: &User,
-    rootfs: &Path,
-    plugins: &PluginSet,
-) -> Result<(ContainerSpec, User), RuntimeError> {
-    let resolve = resolver(&spec.user, user, rootfs);
-    let mut spec = spec.clone();
-    if !plugins.is_empty() {
-        let loaded = plugins.load().map_err(RunError::from)?;
-        let image = convert::bare_image(&spec.image);
-        let evaluation = admission::evaluate_spec(&image, &spec, loaded, &resolve);
-        admission::end_sessions(loaded);
-        match evaluation?.decision {
-            SpecDecision::Deny { plugin, reason, .. } => return Err(RunError::Denied { plugin, reason }.into()),
-            SpecDecision::Allow { spec: adjusted, notes } => {
-                for n in notes {
-                    eprintln!("sbx: policy {}: {}", n.plugin, n.message);
-                }
-                spec = *adjusted;
-            }
-        }
-    }
-    let user = resolve(&spec.user).map_err(RunError::from)?;
-    Ok((spec, user))
 }
 
 /// Where the container's cgroup goes under each hierarchy: (its parent, its name). The bundle's
@@ -288,8 +114,8 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
     let bundle = fs::canonicalize(opts.bundle)
         .map_err(RuntimeError::io(format!("open the bundle {}", opts.bundle.display())))?;
     let mut read = read_bundle(&bundle)?;
-    set_home(&mut read.spec, read.user.uid, &read.root);
-    let (spec, user) = admit(&read.spec, &read.user, &read.root, plugins)?;
+    admit::set_home(&mut read.spec, read.user.uid, &read.root);
+    let (spec, user) = admit::admit(&read.spec, &read.user, &read.root, plugins)?;
     let console = if spec.terminal { Some(console(opts.console_socket)?) } else { None };
 
     let image = convert::bare_image(&spec.image);
@@ -328,7 +154,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         .map(|m| crate::rootfs::bind::open(Path::new(&m.source), m.read_only))
         .collect::<Result<Vec<_>, _>>()
         .map_err(RunError::from)?;
-    let joins = open_joins(&read.joins)?;
+    let joins = namespaces::open_joins(&read.joins)?;
     let (pid_join, joins): (Vec<_>, Vec<_>) = joins.into_iter().partition(|(_, f)| *f == libc::CLONE_NEWPID);
     let joined = read.joins.iter().fold(0, |all, j| all | j.flag as u64);
     let entry = launching.cgroup().entry().map_err(RunError::from)?;
@@ -353,7 +179,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
     };
     let dirs = Dirs { upper: PathBuf::new(), work: PathBuf::new(), rootfs: read.root.clone(), bundle: true };
     let plan = process::child_plan(&spec, &user, Vec::new(), dirs, &prepared, process::kernel())?;
-    let in_pid_ns = PidNsForChildren::enter(pid_join.first().map(|(fd, _)| fd))?;
+    let in_pid_ns = namespaces::PidNsForChildren::enter(pid_join.first().map(|(fd, _)| fd))?;
     let flags = clone_flags(spec.network, false) & !joined;
     let child = spawn::spawn(&plan, flags, clone_into, &Linux).map_err(RunError::from)?;
     drop(in_pid_ns);
@@ -395,7 +221,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         Ok(_) => return Err(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child did not wait"))).into()),
         Err(e) => return Err(RunError::Spawn(e).into()),
     }
-    set_sysctls(pid, &read.sysctls)?;
+    namespaces::set_sysctls(pid, &read.sysctls)?;
     if let Some(adj) = read.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
         fs::write(&path, adj.to_string()).map_err(RuntimeError::io(format!("write {path}")))?;

@@ -4,7 +4,8 @@
 //! waits and exits with the process's status.
 
 use super::RuntimeError;
-use super::create::{admit, console};
+use super::admit::{admit, set_home};
+use super::create::console;
 use super::state::{State, Status};
 use crate::container::exec::{How, Target, not_running, spawn_in};
 use crate::isolate::Progress;
@@ -58,7 +59,7 @@ pub fn exec(opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RuntimeError
     let mut notices = Vec::new();
     let process = process(opts)?;
     let user = oci::apply_process(&mut spec, &process, &mut notices)?;
-    super::create::set_home(&mut spec, user.uid, &state.rootfs);
+    set_home(&mut spec, user.uid, &state.rootfs);
     for n in notices {
         eprintln!("sbx-runtime: {n}");
     }

@@ -5,9 +5,11 @@
 //! of an overlay. `create` leaves the process waiting on an exec fifo; `start` releases it; `exec`
 //! joins a running container as `sbx exec` does.
 
+pub mod admit;
 pub mod create;
 pub mod exec;
 pub mod hooks;
+pub mod namespaces;
 pub mod resources;
 pub mod state;
 pub mod verbs;

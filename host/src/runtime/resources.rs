@@ -2,7 +2,7 @@
 //! spec was at create) and `events` (its cgroup's statistics, once or every interval).
 
 use super::RuntimeError;
-use super::create::admit;
+use super::admit::admit;
 use super::state::{State, Status};
 use crate::container::RunError;
 use crate::container::stats;

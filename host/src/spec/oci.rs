@@ -184,7 +184,7 @@ fn cap_names(set: &Option<Capabilities>) -> BTreeSet<String> {
     set.iter().flatten().map(|c| format!("CAP_{c}")).collect()
 }
 
-fn capabilities(process: &Process) -> Result<Option<Caps>, OciError> {
+fn capabilities(process: &Process, notices: &mut Vec<String>) -> Result<Option<Caps>, OciError> {
     let Some(c) = process.capabilities().as_ref() else {
         return Ok(None);
     };
@@ -210,9 +210,16 @@ fn capabilities(process: &Process) -> Result<Option<Caps>, OciError> {
             .collect()
     };
     let (inheritable, ambient) = (cap_names(c.inheritable()), cap_names(c.ambient()));
-    // The kernel raises an ambient capability only if it is permitted and inheritable.
-    if let Some(cap) = ambient.iter().find(|a| !permitted.contains(*a) || !inheritable.contains(*a)) {
-        return Err(field("process.capabilities", format!("ambient {cap} is not both permitted and inheritable")));
+    // The kernel raises an ambient capability only if it is permitted and inheritable; runc and
+    // crun go on without the others (crun's default spec lists ambient ones it does not inherit).
+    let (ambient, skipped): (BTreeSet<String>, BTreeSet<String>) =
+        ambient.into_iter().partition(|a| permitted.contains(a) && inheritable.contains(a));
+    if !skipped.is_empty() {
+        let names: Vec<&str> = skipped.iter().map(String::as_str).collect();
+        notices.push(format!(
+            "process.capabilities.ambient: {} not raised (not both permitted and inheritable)",
+            names.join(", ")
+        ));
     }
     Ok(Some(Caps {
         bounding: canonical(bounding)?,
@@ -378,7 +385,7 @@ pub fn apply_process(spec: &mut ContainerSpec, process: &Process, notices: &mut 
     spec.terminal = process.terminal().unwrap_or(false);
     spec.no_new_privileges = process.no_new_privileges().unwrap_or(false);
     // An exec's process without them keeps the container's.
-    if let Some(caps) = capabilities(process)? {
+    if let Some(caps) = capabilities(process, notices)? {
         spec.capabilities = caps.bounding;
         spec.inheritable_capabilities = caps.inheritable;
         spec.ambient_capabilities = caps.ambient;
@@ -530,6 +537,20 @@ mod tests {
         for host in ["kernel.panic", "vm.overcommit_memory", "fs.file-max", "kernel.shm"] {
             assert_eq!(sysctl_namespace(host), None, "{host}");
         }
+    }
+
+    #[test]
+    fn ambient_capabilities_the_process_cannot_inherit_are_left_out_and_said() {
+        let mut spec = Spec::default();
+        let mut process = spec.process().clone().unwrap();
+        let mut caps = process.capabilities().clone().unwrap();
+        caps.set_inheritable(Some([oci_spec::runtime::Capability::Kill].into()));
+        caps.set_ambient(Some([oci_spec::runtime::Capability::Kill, oci_spec::runtime::Capability::AuditWrite].into()));
+        process.set_capabilities(Some(caps));
+        spec.set_process(Some(process));
+        let b = from_oci(&spec, Path::new("/b")).unwrap();
+        assert_eq!(b.spec.ambient_capabilities, ["CAP_KILL"]);
+        assert!(b.notices.iter().any(|n| n.contains("CAP_AUDIT_WRITE not raised")), "{:?}", b.notices);
     }
 
     #[test]

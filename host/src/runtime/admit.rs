@@ -1,0 +1,79 @@
+//! The policies' verdict on a bundle's (or an exec's) spec, and the user lookups it needs in the
+//! bundle's root filesystem.
+
+use super::RuntimeError;
+use crate::container::{RunError, admission};
+use crate::layer::fsops;
+use crate::plugin::spec_check::SpecDecision;
+use crate::plugin::{PluginSet, convert};
+use crate::spec::ContainerSpec;
+use crate::spec::user::{self, User, UserError};
+use std::fs;
+use std::os::fd::AsFd;
+use std::path::Path;
+
+/// Resolves users that policies name (`set-user`) against /etc/passwd and /etc/group of the root
+/// filesystem `rootfs`, read beneath it; the process's own user (`given` for `spec_user`) is its
+/// ids as given.
+fn resolver<'a>(
+    spec_user: &'a str,
+    given: &'a User,
+    rootfs: &'a Path,
+) -> impl Fn(&str) -> Result<User, UserError> + 'a {
+    move |name: &str| {
+        if name == spec_user {
+            return Ok(given.clone());
+        }
+        resolve_in(rootfs, name)
+    }
+}
+
+/// Resolves `name` against /etc/passwd and /etc/group of the root filesystem `rootfs`, read
+/// beneath it.
+fn resolve_in(rootfs: &Path, name: &str) -> Result<User, UserError> {
+    let root = fs::File::open(rootfs).map_err(|_| UserError::NoUser(name.to_string()))?;
+    let file = |rel: &str| -> user::FileText {
+        fsops::read_in_root(root.as_fd(), Path::new(rel), crate::container::layers::LIMIT)
+            .map(|b| b.map(|b| String::from_utf8_lossy(&b).into_owned()))
+            .map_err(|e| e.to_string())
+    };
+    user::resolve_files(name, &file("etc/passwd"), &file("etc/group"))
+}
+
+/// As runc does, a process whose env has no HOME gets its user's home from the root
+/// filesystem's /etc/passwd, else `/`.
+pub fn set_home(spec: &mut ContainerSpec, uid: u32, rootfs: &Path) {
+    if !spec.env.iter().any(|e| e.starts_with("HOME=")) {
+        let home = resolve_in(rootfs, &uid.to_string()).map(|u| u.home).unwrap_or_else(|_| "/".into());
+        spec.env.push(format!("HOME={home}"));
+    }
+}
+
+/// The spec the policies leave of `spec` (whose process runs as `user`, on `rootfs`), and its
+/// user.
+pub fn admit(
+    spec: &ContainerSpec,
+    user: &User,
+    rootfs: &Path,
+    plugins: &PluginSet,
+) -> Result<(ContainerSpec, User), RuntimeError> {
+    let resolve = resolver(&spec.user, user, rootfs);
+    let mut spec = spec.clone();
+    if !plugins.is_empty() {
+        let loaded = plugins.load().map_err(RunError::from)?;
+        let image = convert::bare_image(&spec.image);
+        let evaluation = admission::evaluate_spec(&image, &spec, loaded, &resolve);
+        admission::end_sessions(loaded);
+        match evaluation?.decision {
+            SpecDecision::Deny { plugin, reason, .. } => return Err(RunError::Denied { plugin, reason }.into()),
+            SpecDecision::Allow { spec: adjusted, notes } => {
+                for n in notes {
+                    eprintln!("sbx: policy {}: {}", n.plugin, n.message);
+                }
+                spec = *adjusted;
+            }
+        }
+    }
+    let user = resolve(&spec.user).map_err(RunError::from)?;
+    Ok((spec, user))
+}
