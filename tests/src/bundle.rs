@@ -90,7 +90,7 @@ impl Bundle {
     /// of the bundle.
     pub fn assert_clean(&self) {
         let left: Vec<_> = std::fs::read_dir(&self.root)
-            .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n != ".seccomp").collect())
+            .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| !n.to_string_lossy().starts_with('.')).collect())
             .unwrap_or_default();
         assert!(left.is_empty(), "state left: {left:?}");
         for c in ["pids", "memory", "cpu", "devices", "freezer", "unified"] {

@@ -873,3 +873,40 @@ fn the_cgroup_goes_where_the_bundles_cgroups_path_says() {
     assert!(r.code == 125 && r.stderr.contains("systemd's slice:prefix:name form"), "{r:?}");
     b.assert_clean();
 }
+
+#[test]
+fn a_bundles_allowed_decision_is_cached_under_the_runtime_root_and_a_deny_never() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sh", "-c", "grep CapBnd /proc/self/status > /caps; exec sleep 1000"]);
+    b.config(|c| {
+        let caps = json!(["CAP_KILL", "CAP_NET_RAW", "CAP_CHOWN"]);
+        c["process"]["capabilities"] = json!({ "bounding": caps, "effective": caps, "permitted": caps });
+    });
+    let cfg = b.s.write_config(&format!(
+        "plugins:\n  - path: {}\n    settings: {{ drop: [NET_RAW] }}\n",
+        plugin_arg("drop-capabilities")
+    ));
+    let decisions = || std::fs::read_dir(b.root.join(".decisions")).map(|d| d.count()).unwrap_or(0);
+    for round in ["made", "cached"] {
+        let id = b.id(round);
+        let r = b.rt(&["--config", &cfg, "create", "--bundle", &b.dir.to_string_lossy(), &id]);
+        assert_eq!(r.code, 0, "{round}: {r:?}");
+        assert_eq!(decisions(), 1, "{round}: one decision for one spec");
+        assert_eq!(b.rt(&["start", &id]).code, 0);
+        let caps = b.dir.join("rootfs/caps");
+        wait_for("the process to report", || std::fs::read_to_string(&caps).is_ok_and(|c| c.ends_with('\n')));
+        // CAP_CHOWN (0), CAP_KILL (5): the policy's drop of CAP_NET_RAW holds from the cache too.
+        assert_eq!(std::fs::read_to_string(&caps).unwrap().trim(), "CapBnd:\t0000000000000021", "{round}");
+        std::fs::remove_file(&caps).unwrap();
+        assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
+    }
+    let deny = b.s.write_config(&format!("plugins:\n  - path: {}\n", plugin_arg("non-root")));
+    for _ in 0..2 {
+        let r = b.rt(&["--config", &deny, "create", "--bundle", &b.dir.to_string_lossy(), &b.id("denied")]);
+        assert!(r.code == 125 && r.stderr.contains("denied by policy non-root"), "{r:?}");
+    }
+    assert_eq!(decisions(), 1, "denials are not cached");
+    b.assert_clean();
+}

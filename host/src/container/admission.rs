@@ -125,8 +125,8 @@ pub fn decide(
     if plugins.is_empty() {
         return Ok((Vec::new(), spec));
     }
-    let cached =
-        decision::key(plugins, reference, record, &spec, default_hostname).and_then(|k| decision::load(store, &k));
+    let cached = decision::key(plugins, reference, record, &spec, default_hostname)
+        .and_then(|k| decision::load(&decision::dir(store), &k));
     if let Some(hit) = cached {
         print_notes(&hit.notes);
         return Ok((hit.skipped, decision::restore(hit.spec, default_hostname)));
@@ -140,7 +140,7 @@ pub fn decide(
     print_notes(&made.notes);
     if let Some(k) = key {
         let neutral = Decision { spec: decision::neutral(&made.spec, default_hostname), ..made.clone() };
-        decision::save(store, &k, &neutral);
+        decision::save(&decision::dir(store), &k, &neutral);
     }
     Ok((made.skipped, made.spec))
 }

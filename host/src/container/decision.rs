@@ -13,7 +13,7 @@ use crate::plugin::bindings::WIT_VERSION;
 use crate::spec::{ContainerSpec, get_env, set_env};
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Stands for the default hostname in cached specs.
 const DEFAULT_HOSTNAME: &str = "{container-id}";
@@ -61,6 +61,26 @@ pub fn key(
     spec: &ContainerSpec,
     default_hostname: Option<&str>,
 ) -> Option<String> {
+    hash(
+        plugins,
+        serde_json::json!({
+            "reference": reference,
+            "image": image.id.hex(),
+            "names": image.names,
+            "layers": image.layers.iter().map(|l| l.diff_id.hex()).collect::<Vec<_>>(),
+            "spec": neutral(spec, default_hostname),
+        }),
+    )
+}
+
+/// The key of a bundle's decision (the runtime CLI): its spec and its process's ids are all the
+/// spec checks see of it (its image is only a name there).
+pub fn bundle_key(plugins: &PluginSet, spec: &ContainerSpec, ids: (u32, u32, &[u32])) -> Option<String> {
+    hash(plugins, serde_json::json!({ "bundle-spec": spec, "ids": ids }))
+}
+
+/// `input` with sbx's identity and the plugins', hashed; None when the decision may not be cached.
+fn hash(plugins: &PluginSet, input: serde_json::Value) -> Option<String> {
     if std::env::var_os("SBX_POLICY_CACHE").is_some_and(|v| v == "off") {
         return None;
     }
@@ -90,27 +110,24 @@ pub fn key(
         "sbx": [exe.dev(), exe.ino(), exe.size(), exe.mtime(), exe.mtime_nsec()],
         "wit": WIT_VERSION,
         "plugins": plugins,
-        "reference": reference,
-        "image": image.id.hex(),
-        "names": image.names,
-        "layers": image.layers.iter().map(|l| l.diff_id.hex()).collect::<Vec<_>>(),
-        "spec": neutral(spec, default_hostname),
+        "input": input,
     });
     Some(Digest::of(input.to_string().as_bytes()).hex().to_string())
 }
 
-fn path(store: &Store, key: &str) -> PathBuf {
-    store.root().join("plugins").join("decisions").join(format!("{key}.json"))
+/// Where a store keeps its decisions.
+pub fn dir(store: &Store) -> PathBuf {
+    store.root().join("plugins").join("decisions")
 }
 
-pub fn load(store: &Store, key: &str) -> Option<Decision> {
-    serde_json::from_slice(&std::fs::read(path(store, key)).ok()?).ok()
+pub fn load(dir: &Path, key: &str) -> Option<Decision> {
+    serde_json::from_slice(&std::fs::read(dir.join(format!("{key}.json"))).ok()?).ok()
 }
 
-/// Saves a decision (its spec already neutral); a cache that cannot be written only costs the next
-/// run the plugins.
-pub fn save(store: &Store, key: &str, decision: &Decision) {
-    let p = path(store, key);
+/// Saves a decision (its spec already neutral) in `dir`; a cache that cannot be written only costs
+/// the next run the plugins.
+pub fn save(dir: &Path, key: &str, decision: &Decision) {
+    let p = dir.join(format!("{key}.json"));
     if let Some(dir) = p.parent() {
         let _ = std::fs::create_dir_all(dir);
     }

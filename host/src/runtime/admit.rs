@@ -2,6 +2,7 @@
 //! bundle's root filesystem.
 
 use super::RuntimeError;
+use crate::container::decision::{self, Decision};
 use crate::container::{RunError, admission};
 use crate::layer::fsops;
 use crate::plugin::spec_check::SpecDecision;
@@ -50,30 +51,50 @@ pub fn set_home(spec: &mut ContainerSpec, uid: u32, rootfs: &Path) {
 }
 
 /// The spec the policies leave of `spec` (whose process runs as `user`, on `rootfs`), and its
-/// user.
+/// user. Allowed decisions are cached under the runtime's `root` as `sbx run` caches its own (see
+/// [`decision`]): a repeated create of the same spec loads no plugin.
 pub fn admit(
     spec: &ContainerSpec,
     user: &User,
     rootfs: &Path,
     plugins: &PluginSet,
+    root: &Path,
 ) -> Result<(ContainerSpec, User), RuntimeError> {
     let resolve = resolver(&spec.user, user, rootfs);
-    let mut spec = spec.clone();
-    if !plugins.is_empty() {
-        let loaded = plugins.load().map_err(RunError::from)?;
-        let image = convert::bare_image(&spec.image);
-        let evaluation = admission::evaluate_spec(&image, &spec, loaded, &resolve);
-        admission::end_sessions(loaded);
-        match evaluation?.decision {
-            SpecDecision::Deny { plugin, reason, .. } => return Err(RunError::Denied { plugin, reason }.into()),
-            SpecDecision::Allow { spec: adjusted, notes } => {
-                for n in notes {
-                    eprintln!("sbx: policy {}: {}", n.plugin, n.message);
-                }
-                spec = *adjusted;
-            }
-        }
-    }
+    let spec = if plugins.is_empty() { spec.clone() } else { decide(spec, user, plugins, &resolve, root)? };
     let user = resolve(&spec.user).map_err(RunError::from)?;
     Ok((spec, user))
+}
+
+fn decide(
+    spec: &ContainerSpec,
+    user: &User,
+    plugins: &PluginSet,
+    resolve: &dyn Fn(&str) -> Result<User, UserError>,
+    root: &Path,
+) -> Result<ContainerSpec, RuntimeError> {
+    let print = |notes: &[(String, String)]| notes.iter().for_each(|(p, m)| eprintln!("sbx: policy {p}: {m}"));
+    let cache = root.join(".decisions");
+    let key = decision::bundle_key(plugins, spec, (user.uid, user.gid, &user.groups));
+    if let Some(hit) = key.as_ref().and_then(|k| decision::load(&cache, k)) {
+        print(&hit.notes);
+        return Ok(hit.spec);
+    }
+    let loaded = plugins.load().map_err(RunError::from)?;
+    // Known once loaded (a first run's plugins are compiled then).
+    let key = decision::bundle_key(plugins, spec, (user.uid, user.gid, &user.groups));
+    let image = convert::bare_image(&spec.image);
+    let evaluation = admission::evaluate_spec(&image, spec, loaded, resolve);
+    admission::end_sessions(loaded);
+    match evaluation?.decision {
+        SpecDecision::Deny { plugin, reason, .. } => Err(RunError::Denied { plugin, reason }.into()),
+        SpecDecision::Allow { spec: adjusted, notes } => {
+            let notes: Vec<(String, String)> = notes.into_iter().map(|n| (n.plugin, n.message)).collect();
+            print(&notes);
+            if let Some(k) = key {
+                decision::save(&cache, &k, &Decision { skipped: Vec::new(), spec: (*adjusted).clone(), notes });
+            }
+            Ok(*adjusted)
+        }
+    }
 }

@@ -115,7 +115,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         .map_err(RuntimeError::io(format!("open the bundle {}", opts.bundle.display())))?;
     let mut read = read_bundle(&bundle)?;
     admit::set_home(&mut read.spec, read.user.uid, &read.root);
-    let (spec, user) = admit::admit(&read.spec, &read.user, &read.root, plugins)?;
+    let (spec, user) = admit::admit(&read.spec, &read.user, &read.root, plugins, opts.root)?;
     let console = if spec.terminal { Some(console(opts.console_socket)?) } else { None };
 
     let image = convert::bare_image(&spec.image);

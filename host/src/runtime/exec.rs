@@ -63,7 +63,7 @@ pub fn exec(opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RuntimeError
     for n in notices {
         eprintln!("sbx-runtime: {n}");
     }
-    let (mut spec, user) = admit(&spec, &user, &state.rootfs, plugins)?;
+    let (mut spec, user) = admit(&spec, &user, &state.rootfs, plugins, opts.root)?;
     let console = if spec.terminal { Some(console(opts.console_socket)?) } else { None };
     let target = Target {
         pid: state.pid,

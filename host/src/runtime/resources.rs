@@ -61,7 +61,7 @@ pub fn update(root: &Path, id: &str, limits: Limits, plugins: &PluginSet) -> Res
     }
     let mut spec = state.spec.clone();
     spec.limits = limits.over(&state.spec.limits);
-    let (spec, _) = admit(&spec, &state.user(), &state.rootfs, plugins)?;
+    let (spec, _) = admit(&spec, &state.user(), &state.rootfs, plugins, root)?;
     cgroup::write_limits(&state.cgroup, &spec.limits).map_err(RunError::from)?;
     state.spec.limits = spec.limits;
     state.save(root)
