@@ -395,7 +395,8 @@ fn the_bundles_hooks_run_at_their_points_with_the_state_on_stdin() {
     if !is_root() {
         return;
     }
-    let b = Bundle::new(&["sh", "-c", "cp /started /saw-start; exec sleep 1000"]);
+    // Copied whole, then renamed: the test never reads a half-written copy.
+    let b = Bundle::new(&["sh", "-c", "cp /started /tmp/saw && mv /tmp/saw /saw-start; exec sleep 1000"]);
     let id = b.id("hooks");
     let out = b.s.scratch.join("hooks");
     std::fs::create_dir(&out).unwrap();
@@ -709,8 +710,10 @@ fn sysctls_devices_and_the_oom_score_reach_the_container_and_not_the_host() {
     if !is_root() {
         return;
     }
-    let script = "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/kernel/domainname > /out; \
-                  ls -l /dev/myfull /dev/fuse >> /out; if echo x > /dev/myfull; then echo wrote; fi 2>> /out; exec sleep 1000";
+    // Written whole, then renamed into place: the test never reads a half-written report.
+    let script = "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/kernel/domainname > /tmp/out; \
+                  ls -l /dev/myfull /dev/fuse >> /tmp/out; if echo x > /dev/myfull; then echo wrote; fi 2>> /tmp/out; \
+                  mv /tmp/out /out; exec sleep 1000";
     let b = Bundle::new(&["sh", "-c", script]);
     let id = b.id("sysctl");
     let host = |f: &str| std::fs::read_to_string(format!("/proc/sys/{f}")).unwrap();
