@@ -14,8 +14,8 @@ if [ -z "${SBX_BENCH_NS:-}" ] && [ -d /sys/fs/cgroup/unified ] && grep -q . /sys
     exec env SBX_BENCH_NS=1 unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "$0" "$@"' "$0" "$@"
 fi
 examples/setup.sh >&2
-for tool in hyperfine crun runc podman jq python3; do
-    command -v "$tool" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine crun runc podman jq python3 >/dev/null; break; }
+for tool in hyperfine crun runc podman jq python3 perf; do
+    command -v "$tool" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine crun runc podman jq python3 linux-perf >/dev/null; break; }
 done
 
 runs="${RUNS:-100}"
@@ -54,6 +54,7 @@ five="--policy $p/allow-all.wasm --policy $p/deny-setuid.wasm --policy $p/max-la
 
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" \
     -n crun "crun run --bundle $work/bundle bench-crun" \
+    -n "crun, no cgroups" "crun --cgroup-manager=disabled run --bundle $work/bundle bench-crun" \
     -n runc "runc run --bundle $work/bundle bench-runc" \
     -n "podman --network none" "$pm run --rm $pmrun localhost/busybox /bin/true" \
     -n sbx "$sbx run --rm busybox /bin/true" \
@@ -67,6 +68,20 @@ jq -r '.results as $r | ($r[] | select(.command=="crun") | .median) as $c
     | $r[] | "  \(.command | .+ " " * (24 - length))\(.median*1000 | .*100 | round/100) ms  (\(.median/$c | .*100 | round/100)x crun)"' "$work/run.json"
 jq -r '.results as $r | ($r[] | select(.command=="sbx") | .median) as $s
     | $r[] | select(.command|startswith("sbx ")) | "  \(.command) costs \((.median-$s)*1000 | .*100 | round/100) ms more than sbx without plugins"' "$work/run.json"
+jq -r '.results as $r | ($r[] | select(.command=="crun, no cgroups") | .median) as $c
+    | $r[] | select(.command=="sbx") | "  sbx (its cgroups included) against crun without cgroups: \(.median/$c | .*100 | round/100)x (goal 0.8x)"' "$work/run.json"
+
+# Where the time of one run goes, phase by phase, from the scheduler's events (perf): 30 runs each.
+echo
+echo "where the time of a run goes (medians, ms):"
+crun_bin=$(command -v crun)
+for case in "sbx|$sbx|$sbx run --rm busybox /bin/true" \
+    "crun, no cgroups|$crun_bin|$crun_bin --cgroup-manager=disabled run --bundle $work/bundle bench-phases"; do
+    IFS='|' read -r name bin cmd <<<"$case"
+    perf record -q -e sched:sched_wakeup,sched:sched_process_exec,sched:sched_process_fork,sched:sched_process_exit \
+        -a -o "$work/perf.data" -- sh -c "for i in \$(seq 30); do $cmd; done" >/dev/null 2>&1
+    perf script -i "$work/perf.data" -F comm,pid,time,event,trace 2>/dev/null | python3 bench/phases.py "$name" "$bin"
+done
 
 # The same plugin sets timed in turn, pair by pair: what plugins add to a run, free of the machine's
 # drift between hyperfine's blocks.

@@ -6,9 +6,9 @@
 //! symlinks.
 
 use super::admission;
-use super::diff::MOUNT_POINTS;
 use super::error::RunError;
 use super::image::image_config;
+use super::init_layer;
 use super::state::{self, ContainerRecord};
 use crate::image::digest::Hashing;
 use crate::image::reference;
@@ -109,7 +109,7 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
         let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
         match fmt {
             SFlag::S_IFDIR => {
-                if prefix.is_empty() && MOUNT_POINTS.contains(&text.as_str()) {
+                if prefix.is_empty() && init_layer::is_mount_point(&text) {
                     continue;
                 }
                 let sub = match fsops::open_subdir(at, std::ffi::OsStr::from_bytes(name.as_bytes())) {

@@ -38,10 +38,13 @@ fn check_name(existing: &[(PathBuf, ContainerRecord)], name: &str) -> Result<(),
     }
 }
 
+/// Where a container in a user namespace mounts its overlay, in its directory.
+pub const ROOTFS: &str = "rootfs";
+
 /// Makes the container's directories; they are removed again unless the guard is told to keep them.
 /// In a user namespace its root owns them (the overlay's root is the upper directory) and may
 /// search the container's directory, not list it.
-fn make_dirs(root: &Path, idmap: Option<&IdMap>) -> Result<RemoveOnDrop, RunError> {
+fn make_dirs(root: &Path, idmap: Option<&IdMap>, rootless: bool) -> Result<RemoveOnDrop, RunError> {
     let err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RunError::ContainerDir { path, source }
@@ -52,18 +55,38 @@ fn make_dirs(root: &Path, idmap: Option<&IdMap>) -> Result<RemoveOnDrop, RunErro
     if idmap.is_some() {
         fs::set_permissions(root, PermissionsExt::from_mode(0o711)).map_err(err(root))?;
     }
-    for (sub, mode) in [("upper", 0o755), ("work", 0o700), ("rootfs", 0o755)] {
+    // The overlay is mounted on the container's own directory (in the container's mount namespace
+    // only), except by a root of a user namespace, who may not search the directory's parent.
+    let userns = idmap.is_some() || rootless;
+    let subs = [("upper", 0o755), ("work", 0o700), (ROOTFS, 0o755)];
+    for (sub, mode) in &subs[..if userns { 3 } else { 2 }] {
         let p = root.join(sub);
-        fs::DirBuilder::new().mode(mode).create(&p).map_err(err(&p))?;
+        fs::DirBuilder::new().mode(*mode).create(&p).map_err(err(&p))?;
         // The overlay's root takes the upper directory's mode; mkdir's is cut by the umask.
         std::os::unix::fs::chown(&p, Some(uid), Some(gid)).map_err(err(&p))?;
-        fs::set_permissions(&p, PermissionsExt::from_mode(mode)).map_err(err(&p))?;
+        fs::set_permissions(&p, PermissionsExt::from_mode(*mode)).map_err(err(&p))?;
     }
     Ok(guard)
 }
 
 /// Creates the container `opts` describes and returns its record.
 pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<ContainerRecord, RunError> {
+    create_as(store, opts, plugins, false)
+}
+
+/// [`create`] for a start that follows at once (`sbx run`): the record goes to disk already as
+/// [`state::Starting::begin`] would write it, saving that write, and comes back as created (what a
+/// failed start puts back); start it with [`super::start::StartOptions::recorded_starting`].
+pub fn create_starting(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<ContainerRecord, RunError> {
+    create_as(store, opts, plugins, true)
+}
+
+fn create_as(
+    store: &Store,
+    opts: &RunOptions,
+    plugins: &PluginSet,
+    starting: bool,
+) -> Result<ContainerRecord, RunError> {
     let image = resolve_image(store, &opts.image)?;
     let config = image_config(store, &image)?;
     let id = crate::random::hex(32);
@@ -102,7 +125,7 @@ pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<C
     // Made under another name and renamed when whole: a kill leaves no container without its
     // record, and no record without its directory.
     let making = root.with_file_name(format!("{}{id}", state::NEW));
-    let mut made = make_dirs(&making, idmap.as_ref())?;
+    let mut made = make_dirs(&making, idmap.as_ref(), rootless::is_active())?;
     let record = ContainerRecord {
         id: id.clone(),
         name: name.clone(),
@@ -120,7 +143,10 @@ pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<C
         auto_remove: opts.rm,
         idmap,
     };
-    record.save(&making)?;
+    match starting {
+        true => state::Starting::record(&record).save(&making)?,
+        false => record.save(&making)?,
+    }
     state::save_spec(&making, &spec)?;
     fs::rename(&making, &root).map_err(|source| RunError::ContainerDir { path: root.clone(), source })?;
     made.keep();

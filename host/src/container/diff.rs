@@ -3,6 +3,7 @@
 //! may have planted some), and what the layers below hold is read from their entry indexes, never
 //! from the filesystem, so the listing cannot be steered onto the host.
 
+use super::init_layer;
 use crate::layer::{EntryKind, IndexEntry, fsops};
 use nix::dir::Dir;
 use nix::errno::Errno;
@@ -49,15 +50,11 @@ pub fn merged(layers: &[Vec<IndexEntry>]) -> BTreeSet<String> {
     paths
 }
 
-/// Directories sbx makes in every container to mount /proc, /dev and /sys on; like docker's init
-/// layer, they are not the container's changes.
-pub const MOUNT_POINTS: [&str; 3] = ["dev", "proc", "sys"];
-
 /// docker's lines for the writable layer's entries over `below`, sorted by path.
 pub fn changes(upper: &[Walked], below: &BTreeSet<String>) -> Vec<String> {
     let mut lines: Vec<(String, char)> = upper
         .iter()
-        .filter(|e| !(e.kind == Kind::Dir && MOUNT_POINTS.contains(&e.path.as_str())))
+        .filter(|e| !(e.kind == Kind::Dir && init_layer::is_mount_point(&e.path)))
         .map(|e| {
             let c = match e.kind {
                 Kind::Whiteout => 'D',

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod image;
+pub mod init_layer;
 pub mod layers;
 pub mod monitor;
 pub mod process;

@@ -6,6 +6,7 @@
 use super::error::RunError;
 use super::events::{Events, Now};
 use super::image::image_config;
+use super::init_layer;
 use super::layers;
 use super::process::{self, Dirs, Prepared};
 use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
@@ -19,7 +20,7 @@ use crate::isolate::{Launching, Progress};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
 use crate::rootfs::bind;
-use crate::rootfs::plan::{DEVICES, UsernsRootfs};
+use crate::rootfs::plan::{DEVICES, LOWERDIR_PLUS_SINCE, MAX_LAYERS, UsernsRootfs};
 use crate::spec::security;
 use crate::spec::{self, ContainerSpec};
 use crate::sys::linux::Linux;
@@ -69,6 +70,8 @@ pub struct StartOptions {
     pub rm: bool,
     /// Forward the signals sbx gets to the container.
     pub sig_proxy: bool,
+    /// The record on disk already says it starts ([`super::create::create_starting`] wrote it).
+    pub recorded_starting: bool,
     /// Where the container's stdout and stderr go (default: sbx's own).
     pub stdout: Option<i32>,
     pub stderr: Option<i32>,
@@ -76,7 +79,14 @@ pub struct StartOptions {
 
 impl Default for StartOptions {
     fn default() -> StartOptions {
-        StartOptions { interactive: false, rm: false, sig_proxy: true, stdout: None, stderr: None }
+        StartOptions {
+            interactive: false,
+            rm: false,
+            sig_proxy: true,
+            recorded_starting: false,
+            stdout: None,
+            stderr: None,
+        }
     }
 }
 
@@ -170,11 +180,20 @@ pub fn launch<'a>(
     let rm = opts.rm || record.auto_remove;
     let remove = RemoveOnDrop(rm.then(|| dir.clone()));
     let running = lock_running(&dir, &record.name)?;
-    let starting = state::Starting::begin(&dir, &record)?;
+    let starting = match opts.recorded_starting {
+        true => state::Starting::already_begun(&dir, &record),
+        false => state::Starting::begin(&dir, &record)?,
+    };
     let spec: ContainerSpec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
     record.layers = record.mounted_layers(store)?;
-    let layers: Vec<PathBuf> = record.layers.iter().map(|d| store.layer_diff(d)).collect();
+    let mut layers: Vec<PathBuf> = record.layers.iter().map(|d| store.layer_diff(d)).collect();
     let user = layers::resolve_user(&layers, &spec.user)?;
+    // Without it (an image of as many layers as overlayfs stacks, or a kernel whose single mount(2)
+    // has one page for every layer's path), the mount points are made in the writable layer.
+    let kernel = process::kernel();
+    if layers.len() < MAX_LAYERS && kernel >= LOWERDIR_PLUS_SINCE && init_layer::fits(&layers) {
+        layers.push(init_layer::path(store)?);
+    }
     let binds = spec
         .mounts
         .iter()
@@ -228,9 +247,11 @@ pub fn launch<'a>(
         preserve_fds: 0,
         joins: Vec::new(),
     };
-    let process_dirs =
-        Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs: dir.join("rootfs"), bundle: false };
-    let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, process::kernel())?;
+    // Containers of a user namespace (and those made before) have a directory for the overlay;
+    // the others mount it on their own directory.
+    let rootfs = Some(dir.join(super::create::ROOTFS)).filter(|d| d.is_dir()).unwrap_or_else(|| dir.clone());
+    let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs, bundle: false };
+    let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, kernel)?;
     launching.spawned(spawn::spawn(&plan, clone_flags(spec.network, record.idmap.is_some()), clone_into, &Linux)?);
     drop((null, entry, binds, sources));
     let pid = launching.child().pid;

@@ -133,11 +133,18 @@ pub struct Starting {
 
 impl Starting {
     pub fn begin(dir: &Path, record: &ContainerRecord) -> Result<Starting, StoreError> {
-        let mut starting = record.clone();
-        starting.status = Status::Running;
-        starting.pid = None;
-        starting.save(dir)?;
-        Ok(Starting { dir: dir.to_path_buf(), before: Some(record.clone()) })
+        Starting::record(record).save(dir)?;
+        Ok(Starting::already_begun(dir, record))
+    }
+
+    /// For a record whose create already wrote it as starting.
+    pub fn already_begun(dir: &Path, record: &ContainerRecord) -> Starting {
+        Starting { dir: dir.to_path_buf(), before: Some(record.clone()) }
+    }
+
+    /// `record` as it is on disk while it starts.
+    pub fn record(record: &ContainerRecord) -> ContainerRecord {
+        ContainerRecord { status: Status::Running, pid: None, ..record.clone() }
     }
 
     pub fn done(mut self) {
