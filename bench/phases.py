@@ -46,7 +46,7 @@ def runs(lines, runtime):
 
 def main():
     name, runtime = sys.argv[1], sys.argv[2]
-    whole = [r for r in runs(sys.stdin, runtime) if all(k in r for k, _ in PHASES)]
+    whole = [r for r in list(runs(sys.stdin, runtime)) if all(k in r for k, _ in PHASES)]
     if not whole:
         print(f"  {name}: no complete run in the trace")
         return

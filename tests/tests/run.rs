@@ -124,6 +124,14 @@ fn writes_land_in_the_containers_own_layer_only() {
         "a second container does not see the first one's writes: {r:?}"
     );
     assert_eq!(r.stdout, "root", "nor the change to a file of the image: {r:?}");
+    // A writable layer that goes with its container is not synced to disk (overlayfs's volatile,
+    // as podman mounts --rm containers); a kept one is.
+    let root_options = "awk '$5 == \"/\" {print $NF}' /proc/self/mountinfo";
+    let r = s.sbx(&["run", "--rm", "busybox", "sh", "-c", root_options]);
+    assert!(r.stdout.contains("volatile"), "{r:?}");
+    let r = s.sbx(&["run", "--name", "kept", "busybox", "sh", "-c", root_options]);
+    assert!(r.code == 0 && r.stdout.contains("upperdir=") && !r.stdout.contains("volatile"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "kept"]).code, 0);
     let r = s.sbx(&["run", "--rm", "--name", "writer", "busybox", "true"]);
     assert_eq!(r.code, 125, "names are unique: {r:?}");
     assert!(r.stderr.contains("already in use"), "{r:?}");

@@ -24,6 +24,8 @@ pub struct Dirs {
     pub rootfs: PathBuf,
     /// `rootfs` is an OCI bundle's root, used as it is (no layers, no overlay).
     pub bundle: bool,
+    /// The writable layer goes with the container (`--rm`).
+    pub volatile: bool,
 }
 
 /// What the parent prepared for the child: descriptors it inherits.
@@ -125,6 +127,7 @@ pub fn child_plan(
             })
             .collect(),
         userns: prepared.userns.clone(),
+        volatile: dirs.volatile,
     };
     let mounts = rootfs::plan(&rootfs, kernel)?;
     let mut after = Vec::new();
@@ -274,7 +277,7 @@ mod tests {
     fn plan_for(o: Overrides, uid: u32) -> ChildPlan {
         let spec = build("img", None, &Overrides { cmd: vec!["sh".into()], ..o }, "h", |_| None).unwrap();
         let user = User { uid, gid: uid, groups: vec![], home: "/".into() };
-        let dirs = Dirs { upper: "/u".into(), work: "/w".into(), rootfs: "/r".into(), bundle: false };
+        let dirs = Dirs { upper: "/u".into(), work: "/w".into(), rootfs: "/r".into(), bundle: false, volatile: false };
         let prepared = Prepared {
             stdin: None,
             stdout: None,

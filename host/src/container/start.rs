@@ -250,7 +250,7 @@ pub fn launch<'a>(
     // Containers of a user namespace (and those made before) have a directory for the overlay;
     // the others mount it on their own directory.
     let rootfs = Some(dir.join(super::create::ROOTFS)).filter(|d| d.is_dir()).unwrap_or_else(|| dir.clone());
-    let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs, bundle: false };
+    let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs, bundle: false, volatile: rm };
     let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, kernel)?;
     launching.spawned(spawn::spawn(&plan, clone_flags(spec.network, record.idmap.is_some()), clone_into, &Linux)?);
     drop((null, entry, binds, sources));

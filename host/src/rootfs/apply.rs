@@ -32,8 +32,8 @@ fn apply_one(op: &MountOp, root: &mut Option<i32>, sys: &dyn Syscall) -> Result<
             sys.chdir(dir)?;
             sys.set_ids(0, 0, &[])
         }
-        MountOp::Overlay { lowers, upper, work, target, userxattr } => {
-            *root = Some(sys.mount_overlay(lowers, upper, work, target, *userxattr)?);
+        MountOp::Overlay { lowers, upper, work, target, flags } => {
+            *root = Some(sys.mount_overlay(lowers, upper, work, target, flags)?);
             Ok(())
         }
         MountOp::BindRoot { dir } => {
@@ -77,6 +77,7 @@ mod tests {
                 read_only_root: false,
                 devices: vec![],
                 userns: None,
+                volatile: false,
             },
             (6, 8),
         )

@@ -19,7 +19,7 @@
 
 use crate::sys::{FsOption, Links, Target};
 use rustix::mount::MountAttrFlags;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -44,7 +44,8 @@ pub enum MountOp {
     EnterUsernsRoot {
         dir: CString,
     },
-    /// With fsconfig `lowerdir+`; lowers top first. `userxattr`: overlayfs keeps its metadata in
+    /// With fsconfig `lowerdir+`; lowers top first. `flags` are overlayfs's flag options (see
+    /// [`overlay_flags`]). `userxattr`: overlayfs keeps its metadata in
     /// `user.overlay.*` xattrs, as it must when mounted in a user namespace. Its root is where the
     /// targets of the later steps resolve.
     Overlay {
@@ -52,7 +53,7 @@ pub enum MountOp {
         upper: CString,
         work: CString,
         target: CString,
-        userxattr: bool,
+        flags: Vec<&'static CStr>,
     },
     /// An OCI bundle's root directory bound onto itself (so pivot_root can make it the root); its
     /// root is where the targets of the later steps resolve.
@@ -156,6 +157,8 @@ pub struct RootfsSpec {
     pub devices: Vec<(PathBuf, u32, u64)>,
     /// Set for a container in a user namespace: its own (`--userns=auto`) or a rootless sbx's.
     pub userns: Option<UsernsRootfs>,
+    /// The writable layer is removed with the container (`--rm`): see [`overlay_flags`].
+    pub volatile: bool,
 }
 
 /// What a container in a user namespace (its own, or a rootless sbx's) is built from instead: it
@@ -262,19 +265,34 @@ fn overlay_paths(spec: &RootfsSpec) -> OverlayPaths {
     }
 }
 
+/// overlayfs's flag options for `spec`: `userxattr` in a user namespace (its metadata in
+/// `user.overlay.*` xattrs, as it must be there); `volatile` for a writable layer that goes with
+/// the container (no sync of the upper filesystem when it is unmounted, as podman mounts --rm
+/// containers; after a host crash overlayfs refuses to mount that layer again, which nothing will).
+fn overlay_flags(spec: &RootfsSpec) -> Vec<&'static CStr> {
+    let mut flags = Vec::new();
+    if spec.userns.is_some() {
+        flags.push(c"userxattr");
+    }
+    if spec.volatile {
+        flags.push(c"volatile");
+    }
+    flags
+}
+
 fn overlay(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<MountOp, PlanError> {
     if spec.layers.len() > MAX_LAYERS {
         return Err(PlanError::OverMax(spec.layers.len()));
     }
     let paths = overlay_paths(spec);
-    let userxattr = spec.userns.is_some();
+    let flags = overlay_flags(spec);
     if kernel >= LOWERDIR_PLUS_SINCE {
         return Ok(MountOp::Overlay {
             lowers: paths.lowers.iter().map(cstr).collect(),
             upper: cstr(&paths.upper),
             work: cstr(&paths.work),
             target: cstr(&paths.target),
-            userxattr,
+            flags,
         });
     }
     let text = |p: &Path| {
@@ -284,8 +302,9 @@ fn overlay(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<MountOp, PlanError> 
     let lowers: Vec<String> = paths.lowers.iter().map(|p| text(p)).collect::<Result<_, _>>()?;
     let mut data =
         format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), text(&paths.upper)?, text(&paths.work)?);
-    if userxattr {
-        data.push_str(",userxattr");
+    for flag in flags {
+        data.push(',');
+        data.push_str(&flag.to_string_lossy());
     }
     if data.len() >= PAGE {
         return Err(PlanError::TooManyLayers { layers: spec.layers.len(), kernel });
@@ -515,7 +534,21 @@ mod tests {
             read_only_root: false,
             devices: vec![],
             userns: None,
+            volatile: false,
         }
+    }
+
+    #[test]
+    fn a_writable_layer_that_goes_with_its_container_is_mounted_volatile() {
+        let spec = RootfsSpec { volatile: true, ..spec(1) };
+        let ops = plan(&spec, NEW).unwrap();
+        let MountOp::Overlay { flags, .. } = &ops[2] else { panic!("{ops:?}") };
+        assert_eq!(flags, &[c"volatile"]);
+        let ops = plan(&spec, OLD).unwrap();
+        let MountOp::LegacyOverlay { data, .. } = &ops[2] else { panic!("{ops:?}") };
+        assert!(data.to_str().unwrap().ends_with(",workdir=/s/c/work,volatile"), "{data:?}");
+        let MountOp::Overlay { flags, .. } = &plan(&self::spec(1), NEW).unwrap()[2] else { panic!() };
+        assert!(flags.is_empty(), "a kept container's layer is synced as any file system");
     }
 
     fn shown(ops: &[MountOp]) -> Vec<String> {
@@ -601,7 +634,7 @@ mod tests {
                     upper: cstr("upper"),
                     work: cstr("work"),
                     target: cstr("rootfs"),
-                    userxattr: true,
+                    flags: vec![c"userxattr"],
                 },
             ]
         );

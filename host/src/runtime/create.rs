@@ -177,7 +177,8 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         preserve_fds: opts.preserve_fds,
         joins: joins.iter().map(|(fd, flag)| (fd.as_raw_fd(), *flag)).collect(),
     };
-    let dirs = Dirs { upper: PathBuf::new(), work: PathBuf::new(), rootfs: read.root.clone(), bundle: true };
+    let dirs =
+        Dirs { upper: PathBuf::new(), work: PathBuf::new(), rootfs: read.root.clone(), bundle: true, volatile: false };
     let plan = process::child_plan(&spec, &user, Vec::new(), dirs, &prepared, process::kernel())?;
     let in_pid_ns = namespaces::PidNsForChildren::enter(pid_join.first().map(|(fd, _)| fd))?;
     let flags = clone_flags(spec.network, false) & !joined;

@@ -182,7 +182,7 @@ pub fn mount_overlay(
     upper: &CStr,
     work: &CStr,
     target: &CStr,
-    userxattr: bool,
+    flags: &[&CStr],
 ) -> Result<i32, Errno> {
     let fs = fsopen(c"overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(errno)?;
     for lower in lowers {
@@ -190,8 +190,8 @@ pub fn mount_overlay(
     }
     fsconfig_set_string(&fs, c"upperdir", upper).map_err(errno)?;
     fsconfig_set_string(&fs, c"workdir", work).map_err(errno)?;
-    if userxattr {
-        fsconfig_set_flag(&fs, c"userxattr").map_err(errno)?;
+    for flag in flags {
+        fsconfig_set_flag(&fs, *flag).map_err(errno)?;
     }
     fsconfig_create(&fs).map_err(errno)?;
     let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty()).map_err(errno)?;

@@ -54,10 +54,10 @@ impl Syscall for Recorder {
         upper: &CStr,
         work: &CStr,
         target: &CStr,
-        userxattr: bool,
+        flags: &[&CStr],
     ) -> Result<i32, Errno> {
         let lowers: Vec<String> = lowers.iter().map(|l| s(l)).collect();
-        let x = if userxattr { " userxattr" } else { "" };
+        let x: String = flags.iter().map(|f| format!(" {}", s(f))).collect();
         self.record(format!("overlay {} upper={} work={} on {}{x}", lowers.join(":"), s(upper), s(work), s(target)))
             .map(|()| ROOT)
     }

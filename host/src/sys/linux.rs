@@ -44,9 +44,9 @@ impl Syscall for Linux {
         upper: &CStr,
         work: &CStr,
         target: &CStr,
-        userxattr: bool,
+        flags: &[&CStr],
     ) -> Result<i32, Errno> {
-        beneath::mount_overlay(lowers, upper, work, target, userxattr)
+        beneath::mount_overlay(lowers, upper, work, target, flags)
     }
 
     fn mount_overlay_legacy(&self, data: &CStr, target: &CStr) -> Result<i32, Errno> {

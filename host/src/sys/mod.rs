@@ -80,16 +80,16 @@ pub type FsOption = (CString, Option<CString>);
 pub trait Syscall {
     /// Makes every mount below `/` private: mount events stop reaching the host.
     fn make_root_private(&self) -> SysResult;
-    /// An overlay of `lowers` (top first) with `upper` and `work`, mounted on `target`; with
-    /// `userxattr`, overlayfs keeps its metadata in `user.overlay.*` xattrs. Returns a descriptor
-    /// of the overlay's root: every later [`Target`] is resolved beneath it.
+    /// An overlay of `lowers` (top first) with `upper` and `work` and the flag options `flags`
+    /// (`userxattr`, `volatile`), mounted on `target`. Returns a descriptor of the overlay's root:
+    /// every later [`Target`] is resolved beneath it.
     fn mount_overlay(
         &self,
         lowers: &[CString],
         upper: &CStr,
         work: &CStr,
         target: &CStr,
-        userxattr: bool,
+        flags: &[&CStr],
     ) -> Result<i32, Errno>;
     /// The same with one mount(2) whose options are `data` (kernels before 6.8).
     fn mount_overlay_legacy(&self, data: &CStr, target: &CStr) -> Result<i32, Errno>;
