@@ -222,6 +222,7 @@ pub fn spawn_in(
     let plan = ChildPlan {
         before,
         mounts: Vec::new(),
+        at_pivot: Vec::new(),
         after,
         exec,
         pause_before_pivot: false,

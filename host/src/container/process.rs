@@ -37,6 +37,9 @@ pub struct Prepared {
     pub stderr: Option<i32>,
     /// v1 `tasks` files to join (v2 joins at clone).
     pub cgroup_tasks: Vec<i32>,
+    /// Or the paths of v1 `tasks` files to join once the mounts are made: the parent makes the
+    /// cgroup while the child mounts (it pauses before pivot_root for that).
+    pub cgroup_tasks_later: Vec<CString>,
     /// Detached mount trees for the spec's bind mounts, in order, with whether each is a directory.
     pub binds: Vec<(i32, bool)>,
     /// Stop before pivot_root for the bundle's hooks (see [`ChildPlan::pause_before_pivot`]).
@@ -97,8 +100,13 @@ pub fn child_plan(
     before.extend(prepared.joins.iter().map(|(fd, nstype)| ProcOp::Setns { fd: *fd, nstype: *nstype }));
     let joins = |flag: i32| prepared.joins.iter().any(|(_, f)| *f == flag);
     before.extend(prepared.cgroup_tasks.iter().map(|fd| ProcOp::JoinCgroup(*fd)));
+    let mut at_pivot: Vec<ProcOp> = prepared.cgroup_tasks_later.iter().cloned().map(ProcOp::JoinCgroupAt).collect();
     if !joins(libc::CLONE_NEWCGROUP) {
-        before.push(ProcOp::UnshareCgroup);
+        // Once in the cgroup.
+        match at_pivot.is_empty() {
+            true => before.push(ProcOp::UnshareCgroup),
+            false => at_pivot.push(ProcOp::UnshareCgroup),
+        }
     }
     if spec.network == spec::Network::None && !joins(libc::CLONE_NEWNET) {
         before.push(ProcOp::LoopbackUp);
@@ -153,9 +161,10 @@ pub fn child_plan(
     Ok(ChildPlan {
         before,
         mounts,
+        pause_before_pivot: prepared.pause_before_pivot || !at_pivot.is_empty(),
+        at_pivot,
         after,
         exec,
-        pause_before_pivot: prepared.pause_before_pivot,
         pause_before_exec: prepared.pause_before_exec,
         exec_fifo,
     })
@@ -235,6 +244,7 @@ pub fn describe_failure(plan: &ChildPlan, f: Failure, spec: &ContainerSpec) -> R
         Phase::Before => plan.before.get(f.index).map(ToString::to_string),
         Phase::Mounts => plan.mounts.get(f.index).map(ToString::to_string),
         Phase::After => plan.after.get(f.index).map(ToString::to_string),
+        Phase::AtPivot => plan.at_pivot.get(f.index).map(ToString::to_string),
         Phase::Exec => {
             let arg0 = spec.args[0].clone();
             return match f.errno {
@@ -275,6 +285,10 @@ mod tests {
     use crate::sys::fake::Recorder;
 
     fn plan_for(o: Overrides, uid: u32) -> ChildPlan {
+        plan_with(o, uid, vec![])
+    }
+
+    fn plan_with(o: Overrides, uid: u32, cgroup_tasks_later: Vec<CString>) -> ChildPlan {
         let spec = build("img", None, &Overrides { cmd: vec!["sh".into()], ..o }, "h", |_| None).unwrap();
         let user = User { uid, gid: uid, groups: vec![], home: "/".into() };
         let dirs = Dirs { upper: "/u".into(), work: "/w".into(), rootfs: "/r".into(), bundle: false, volatile: false };
@@ -283,6 +297,7 @@ mod tests {
             stdout: None,
             stderr: None,
             cgroup_tasks: vec![],
+            cgroup_tasks_later,
             binds: vec![],
             pause_before_pivot: false,
             pause_before_exec: false,
@@ -303,6 +318,7 @@ mod tests {
                 &ChildPlan {
                     before: vec![],
                     mounts: vec![],
+                    at_pivot: vec![],
                     after: vec![op.clone()],
                     exec: Exec::new(vec![], vec![], vec![]),
                     pause_before_pivot: false,
@@ -314,6 +330,27 @@ mod tests {
             );
         }
         rec.lines()
+    }
+
+    #[test]
+    fn a_cgroup_made_meanwhile_is_joined_at_the_pause_before_pivot_root() {
+        let tasks = CString::new("/sys/fs/cgroup/pids/sbx/c/tasks").unwrap();
+        let plan = plan_with(Overrides::default(), 0, vec![tasks.clone()]);
+        assert!(plan.pause_before_pivot);
+        assert_eq!(plan.at_pivot, [ProcOp::JoinCgroupAt(tasks), ProcOp::UnshareCgroup]);
+        assert!(!plan.before.contains(&ProcOp::UnshareCgroup), "the namespace is made once in the cgroup");
+        let rec = Recorder::default();
+        let paused = std::cell::Cell::new(0);
+        crate::isolate::child::setup(&plan, &rec, &|| paused.set(rec.lines().len())).unwrap();
+        let lines = rec.lines();
+        let join = lines.iter().position(|l| l == "join_cgroup /sys/fs/cgroup/pids/sbx/c/tasks").unwrap();
+        assert!(lines[..join].iter().any(|l| l.starts_with("overlay")), "after the mounts: {lines:?}");
+        assert_eq!((paused.get(), lines[join + 2].as_str()), (join, "pivot_root 100"), "{lines:?}");
+
+        let rec = Recorder { fail_on: vec![("join_cgroup".into(), Errno::ENOENT)], ..Default::default() };
+        let failure = crate::isolate::child::setup(&plan, &rec, &|| {}).unwrap_err();
+        assert_eq!(failure, (Phase::AtPivot, 0, Errno::ENOENT));
+        assert!(!rec.lines().iter().any(|l| l.starts_with("pivot_root")));
     }
 
     #[test]

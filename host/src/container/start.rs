@@ -20,7 +20,7 @@ use crate::isolate::{Launching, Progress};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
 use crate::rootfs::bind;
-use crate::rootfs::plan::{DEVICES, LOWERDIR_PLUS_SINCE, MAX_LAYERS, UsernsRootfs};
+use crate::rootfs::plan::{DEVICES, LOWERDIR_PLUS_SINCE, MAX_LAYERS, UsernsRootfs, cstr};
 use crate::spec::security;
 use crate::spec::{self, ContainerSpec};
 use crate::sys::linux::Linux;
@@ -215,24 +215,43 @@ pub fn launch<'a>(
         true => Vec::new(),
         false => cgroup::hierarchies(Path::new("/sys/fs/cgroup"), spec.limits.cpuset_cpus.is_some()),
     };
-    let mut launching = Launching::new(Cgroup::create(&hierarchies, &record.id)?);
-    launching.cgroup().set_limits(&spec.limits)?;
-    if !rootless {
-        launching.cgroup().set_devices(&security::device_rules(&spec.devices, spec.privileged))?;
-    }
+    let make_cgroup = |launching: &mut Launching| -> Result<(), RunError> {
+        launching.made(Cgroup::create(&hierarchies, &record.id)?);
+        launching.cgroup().set_limits(&spec.limits)?;
+        if !rootless {
+            launching.cgroup().set_devices(&security::device_rules(&spec.devices, spec.privileged))?;
+        }
+        Ok(())
+    };
     let start_error = |e| RunError::Spawn(SpawnError::Start(e));
     let null = if opts.interactive || spec.terminal { None } else { Some(spawn::dev_null().map_err(start_error)?) };
     let console = if spec.terminal { Some(terminal::pair().map_err(start_error)?) } else { None };
     let sources = (record.idmap.is_some() || rootless)
         .then(|| userns_sources(record.idmap.as_ref(), &layers, &spec.devices))
         .transpose()?;
-    let entry = launching.cgroup().entry()?;
-    let (clone_into, cgroup_tasks) = entry.raw();
+    // On v1 the child joins its cgroup by writing to its `tasks` files, so the cgroup can be made
+    // while the child makes its mounts (it pauses before pivot_root to join): the two cores do
+    // both at once. Not in a user namespace, whose root may not open those files.
+    let later = !hierarchies.is_empty() && !cgroup::unified(&hierarchies) && sources.is_none();
+    let mut launching = Launching::without_cgroup();
+    let entry = match later {
+        true => None,
+        false => {
+            make_cgroup(&mut launching)?;
+            Some(launching.cgroup().entry()?)
+        }
+    };
+    let (clone_into, cgroup_tasks) = entry.as_ref().map_or((None, Vec::new()), cgroup::Entry::raw);
+    let cgroup_tasks_later = match later {
+        true => cgroup::tasks_files(&hierarchies, &record.id).iter().map(cstr).collect(),
+        false => Vec::new(),
+    };
     let prepared = Prepared {
         stdin: null.as_ref().map(|f| f.as_raw_fd()),
         stdout: opts.stdout,
         stderr: opts.stderr,
         cgroup_tasks,
+        cgroup_tasks_later,
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
         pause_before_pivot: false,
         pause_before_exec: events.is_some(),
@@ -260,7 +279,17 @@ pub fn launch<'a>(
         userns::write_maps(pid, map)?;
     }
     let console = console.map(|(ours, _)| ours);
-    let mut progress = launching.child().advance();
+    let mut progress = match later {
+        true => {
+            launching.child().release()?;
+            make_cgroup(&mut launching)?;
+            match launching.child().progress() {
+                Ok(Progress::Mounted) => launching.child().advance(),
+                other => other,
+            }
+        }
+        false => launching.child().advance(),
+    };
     if let Ok(Progress::Ready) = progress {
         fire(&events, Event::Prestart, Now { pid: Some(pid.as_raw()), ..Now::created() })?;
         progress = launching.child().advance();
@@ -285,7 +314,8 @@ pub fn launch<'a>(
     record.exit_code = None;
     record.finished = None;
     // The container runs whatever happens to its record: a failed write is only reported.
-    if let Err(e) = record.save(&dir) {
+    let saved = if rm { record.save_transient(&dir) } else { record.save(&dir) };
+    if let Err(e) = saved {
         warn(e);
     }
     starting.done();

@@ -2,7 +2,7 @@
 //! name or id prefix.
 
 use crate::image::Digest;
-use crate::image::store::{Store, StoreError, write_atomic_unsynced};
+use crate::image::store::{Store, StoreError, write_atomic_unsynced, write_swapped};
 use crate::isolate::userns::IdMap;
 use crate::spec::ContainerSpec;
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,11 @@ pub enum FindError {
 impl ContainerRecord {
     pub fn save(&self, dir: &Path) -> Result<(), StoreError> {
         write_atomic_unsynced(&dir.join(RECORD), &serde_json::to_vec_pretty(self).expect("serializable"))
+    }
+
+    /// [`Self::save`] for a container removed when it ends (`--rm`): see [`write_swapped`].
+    pub fn save_transient(&self, dir: &Path) -> Result<(), StoreError> {
+        write_swapped(&dir.join(RECORD), &serde_json::to_vec_pretty(self).expect("serializable"))
     }
 
     /// The diff ids of the layers the container mounts, bottom first: its record's, or for a

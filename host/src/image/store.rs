@@ -116,6 +116,30 @@ pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StoreError
     replace(path, bytes, false)
 }
 
+/// As [`write_atomic_unsynced`] for state thrown away with what it describes (the record of a
+/// container that is removed when it ends): the new file is swapped with the old one
+/// (renameat2's RENAME_EXCHANGE) and the old one unlinked, because ext4 writes a file renamed over
+/// another to disk at once (auto_da_alloc), which a record that lives for milliseconds need not
+/// pay. Readers still see one whole file or the other; after a host crash the file may be empty,
+/// which `sbx system check` reports and removes.
+pub fn write_swapped(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let tmp = path.with_extension(format!("tmp-{}", crate::random::hex(6)));
+    let result = (|| {
+        File::create(&tmp)?.write_all(bytes)?;
+        match renameat_with(CWD, &tmp, CWD, path, RenameFlags::EXCHANGE) {
+            // `tmp` now names the old file.
+            Ok(()) => fs::remove_file(&tmp),
+            // Nothing to swap with (or a file system that cannot swap): a plain rename.
+            Err(_) => fs::rename(&tmp, path),
+        }
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io_err(path))
+}
+
 fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<(), StoreError> {
     let tmp = path.with_extension(format!("tmp-{}", crate::random::hex(6)));
     let result = (|| {
@@ -396,5 +420,25 @@ impl Store {
 
     pub fn container_dir(&self, id: &str) -> PathBuf {
         self.root.join("containers").join(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn a_swapped_write_replaces_the_file_whole_and_leaves_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("record.json");
+        write_swapped(&path, b"first").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"first", "made when missing");
+        let before = fs::metadata(&path).unwrap().ino();
+        write_swapped(&path, b"second").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        assert_ne!(fs::metadata(&path).unwrap().ino(), before, "a new file, not the old one rewritten");
+        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["record.json"]);
     }
 }

@@ -98,6 +98,17 @@ pub fn hierarchies(mount: &Path, cpuset: bool) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Whether `parents` (of [`hierarchies`]) are cgroup v2's: a process is cloned into its cgroup
+/// there, which must exist first; on v1 it joins by writing to `tasks` files.
+pub fn unified(parents: &[PathBuf]) -> bool {
+    matches!(parents, [p] if p.parent().is_some_and(|m| m.join("cgroup.controllers").exists()))
+}
+
+/// The v1 `tasks` files of container `id`'s cgroup under `parents`.
+pub fn tasks_files(parents: &[PathBuf], id: &str) -> Vec<PathBuf> {
+    parents.iter().map(|p| p.join(id).join("tasks")).collect()
+}
+
 /// The cgroup directories of container `id` that exist now (for exec, stats and rm).
 pub fn existing(id: &str) -> Vec<PathBuf> {
     hierarchies(Path::new("/sys/fs/cgroup"), true).into_iter().map(|p| p.join(id)).filter(|d| d.exists()).collect()

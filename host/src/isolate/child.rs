@@ -14,6 +14,9 @@ pub enum ProcOp {
     ResetSignals,
     /// Enter a v1 cgroup through its open `tasks` file (see [`crate::isolate::cgroup`]).
     JoinCgroup(i32),
+    /// Enter a v1 cgroup through the path of its `tasks` file: one the parent made while the
+    /// child mounted (still in the host's file system, before pivot_root).
+    JoinCgroupAt(CString),
     /// The cgroup namespace is made once we are in our cgroup, so that its root is that cgroup.
     UnshareCgroup,
     LoopbackUp,
@@ -78,6 +81,7 @@ impl fmt::Display for ProcOp {
             ProcOp::DieWithParent => write!(f, "set the parent death signal"),
             ProcOp::ResetSignals => write!(f, "reset signals"),
             ProcOp::JoinCgroup(_) => write!(f, "join the container's cgroup"),
+            ProcOp::JoinCgroupAt(p) => write!(f, "join the container's cgroup through {}", p.to_string_lossy()),
             ProcOp::UnshareCgroup => write!(f, "create the cgroup namespace"),
             ProcOp::LoopbackUp => write!(f, "bring up the loopback interface"),
             ProcOp::Sethostname(h) => write!(f, "set the hostname {}", h.to_string_lossy()),
@@ -125,10 +129,13 @@ impl Exec {
 pub struct ChildPlan {
     pub before: Vec<ProcOp>,
     pub mounts: Vec<MountOp>,
+    /// Done at the pause before pivot_root (see [`ChildPlan::pause_before_pivot`]).
+    pub at_pivot: Vec<ProcOp>,
     pub after: Vec<ProcOp>,
     pub exec: Exec,
     /// Stop before pivot_root until the parent says go (a bundle's prestart, createRuntime and
-    /// createContainer hooks run then, as the runtime-spec places them).
+    /// createContainer hooks run then, as the runtime-spec places them; or the parent makes the
+    /// v1 cgroup meanwhile, which `at_pivot` joins).
     pub pause_before_pivot: bool,
     /// Stop between setup and exec until the parent says go (prestart hooks run then).
     pub pause_before_exec: bool,
@@ -146,11 +153,12 @@ pub enum Phase {
     Mounts = 1,
     After = 2,
     Exec = 3,
+    AtPivot = 4,
 }
 
 impl Phase {
     pub fn from_u32(v: u32) -> Option<Phase> {
-        [Phase::Before, Phase::Mounts, Phase::After, Phase::Exec].into_iter().find(|p| *p as u32 == v)
+        [Phase::Before, Phase::Mounts, Phase::After, Phase::Exec, Phase::AtPivot].into_iter().find(|p| *p as u32 == v)
     }
 }
 
@@ -162,6 +170,7 @@ fn apply_proc(op: &ProcOp, sys: &dyn Syscall) -> Result<(), Errno> {
             Ok(())
         }
         ProcOp::JoinCgroup(fd) => sys.join_cgroup(*fd),
+        ProcOp::JoinCgroupAt(path) => sys.join_cgroup_at(path),
         ProcOp::UnshareCgroup => sys.unshare(libc::CLONE_NEWCGROUP),
         ProcOp::LoopbackUp => sys.loopback_up(),
         ProcOp::Sethostname(h) => sys.sethostname(h),
@@ -190,11 +199,23 @@ fn apply_all(ops: &[ProcOp], phase: Phase, sys: &dyn Syscall) -> Result<(), (Pha
     Ok(())
 }
 
-/// Runs the setup lists of the plan: namespaces, mounts, ids; `before_pivot` is called before
-/// pivot_root. Returns where it failed.
+/// Runs the setup lists of the plan: namespaces, mounts, ids; before pivot_root, `before_pivot`
+/// is called and then the `at_pivot` steps done. Returns where it failed.
 pub fn setup(plan: &ChildPlan, sys: &dyn Syscall, before_pivot: &dyn Fn()) -> Result<(), (Phase, usize, Errno)> {
+    // Where an `at_pivot` step failed; the mounts stop with an errno of their own then.
+    let at_pivot_failed = std::cell::Cell::new(None);
+    let at_pivot = || {
+        before_pivot();
+        apply_all(&plan.at_pivot, Phase::AtPivot, sys).map_err(|failure| {
+            at_pivot_failed.set(Some(failure));
+            Errno::ECANCELED
+        })
+    };
     apply_all(&plan.before, Phase::Before, sys)
-        .and_then(|()| rootfs::apply(&plan.mounts, sys, before_pivot).map_err(|(i, e)| (Phase::Mounts, i, e)))
+        .and_then(|()| {
+            rootfs::apply(&plan.mounts, sys, &at_pivot)
+                .map_err(|(i, e)| at_pivot_failed.take().unwrap_or((Phase::Mounts, i, e)))
+        })
         .and_then(|()| apply_all(&plan.after, Phase::After, sys))
 }
 
@@ -229,6 +250,7 @@ mod tests {
         ChildPlan {
             before: vec![ProcOp::DieWithParent, ProcOp::Sethostname(CString::new("box").unwrap())],
             mounts: vec![MountOp::MakeRootPrivate],
+            at_pivot: vec![],
             after: vec![ProcOp::SetIds { uid: 1000, gid: 1000, groups: vec![1000] }, ProcOp::CloexecFrom(3)],
             exec: Exec::new(
                 candidates.iter().map(|c| CString::new(*c).unwrap()).collect(),

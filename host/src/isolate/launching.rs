@@ -17,6 +17,15 @@ impl Launching {
         Launching { cgroup: Some(cgroup), child: None }
     }
 
+    /// For a cgroup made once the process is spawned ([`Launching::made`]).
+    pub fn without_cgroup() -> Launching {
+        Launching { cgroup: None, child: None }
+    }
+
+    pub fn made(&mut self, cgroup: Cgroup) {
+        self.cgroup = Some(cgroup);
+    }
+
     pub fn spawned(&mut self, child: Spawned) {
         self.child = Some(child);
     }

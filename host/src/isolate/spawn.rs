@@ -192,7 +192,18 @@ impl Spawned {
     /// Lets the child go on: from the start to its exec, or (with `pause_before_exec`) first to the
     /// end of its setup and then, on the next call, to its exec.
     pub fn advance(&mut self) -> Result<Progress, SpawnError> {
-        self.go.write_all(&[1]).map_err(SpawnError::Start)?;
+        self.release()?;
+        self.progress()
+    }
+
+    /// Tells the child to go on from where it waits, without waiting for where it stops next
+    /// ([`Spawned::progress`]): the parent works meanwhile.
+    pub fn release(&mut self) -> Result<(), SpawnError> {
+        self.go.write_all(&[1]).map_err(SpawnError::Start)
+    }
+
+    /// Waits for the child to stop, fail or exec.
+    pub fn progress(&mut self) -> Result<Progress, SpawnError> {
         let mut buf = [0u8; 12];
         let mut got = 0;
         while got < buf.len() {

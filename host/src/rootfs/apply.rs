@@ -5,12 +5,16 @@ use super::plan::MountOp;
 use crate::sys::Syscall;
 use nix::errno::Errno;
 
-pub fn apply(ops: &[MountOp], sys: &dyn Syscall, before_pivot: &dyn Fn()) -> Result<(), (usize, Errno)> {
+pub fn apply(
+    ops: &[MountOp],
+    sys: &dyn Syscall,
+    before_pivot: &dyn Fn() -> Result<(), Errno>,
+) -> Result<(), (usize, Errno)> {
     // The overlay's root, once it is mounted: where every target resolves.
     let mut root = None;
     for (i, op) in ops.iter().enumerate() {
         if *op == MountOp::PivotRoot {
-            before_pivot();
+            before_pivot().map_err(|e| (i, e))?;
         }
         apply_one(op, &mut root, sys).map_err(|e| (i, e))?;
     }
@@ -87,7 +91,7 @@ mod tests {
     #[test]
     fn applies_in_plan_order() {
         let rec = Recorder::default();
-        apply(&ops(), &rec, &|| {}).unwrap();
+        apply(&ops(), &rec, &|| Ok(())).unwrap();
         let lines = rec.lines();
         assert_eq!(lines[0], "umask 0");
         assert_eq!(lines[1], "make_root_private");
@@ -103,7 +107,7 @@ mod tests {
     fn the_pause_before_pivot_comes_after_every_mount_and_before_the_pivot() {
         let rec = Recorder::default();
         let seen = std::cell::Cell::new(None);
-        apply(&ops(), &rec, &|| seen.set(Some(rec.lines().len()))).unwrap();
+        apply(&ops(), &rec, &|| Ok(seen.set(Some(rec.lines().len())))).unwrap();
         let pivot = rec.lines().iter().position(|l| l.starts_with("pivot_root")).unwrap();
         assert_eq!(seen.get(), Some(pivot), "called once, with everything before the pivot done");
     }
@@ -111,7 +115,7 @@ mod tests {
     #[test]
     fn stops_at_the_first_failure_and_names_it() {
         let rec = Recorder { fail_on: vec![("overlay".into(), Errno::EINVAL)], ..Default::default() };
-        let (index, errno) = apply(&ops(), &rec, &|| {}).unwrap_err();
+        let (index, errno) = apply(&ops(), &rec, &|| Ok(())).unwrap_err();
         assert_eq!((index, errno), (2, Errno::EINVAL));
         assert_eq!(rec.lines().len(), 3, "nothing after the failed step runs");
     }

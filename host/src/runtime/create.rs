@@ -164,6 +164,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         stdout: None,
         stderr: None,
         cgroup_tasks,
+        cgroup_tasks_later: Vec::new(),
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
         pause_before_pivot: hooks::any(
             read.hooks.as_ref(),

@@ -138,6 +138,9 @@ impl Syscall for Recorder {
     fn join_cgroup(&self, tasks: i32) -> SysResult {
         self.record(format!("join_cgroup {tasks}"))
     }
+    fn join_cgroup_at(&self, tasks: &CStr) -> SysResult {
+        self.record(format!("join_cgroup {}", s(tasks)))
+    }
     fn reset_signals(&self) {
         let _ = self.record("reset_signals".into());
     }

@@ -173,6 +173,12 @@ impl Syscall for Linux {
         check(unsafe { libc::write(tasks, c"0".as_ptr().cast(), 1) } as libc::c_long)
     }
 
+    fn join_cgroup_at(&self, tasks: &CStr) -> SysResult {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::open(tasks, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty()).map_err(errno)?;
+        rustix::io::write(&fd, b"0").map(drop).map_err(errno)
+    }
+
     fn reset_signals(&self) {
         for sig in 1..libc::SIGRTMAX() {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {

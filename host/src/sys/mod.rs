@@ -135,6 +135,8 @@ pub trait Syscall {
     fn umask(&self, mask: u32);
     /// Moves this (single-threaded) process into a v1 cgroup: writes "0" to its open `tasks` file.
     fn join_cgroup(&self, tasks: i32) -> SysResult;
+    /// The same through the path of the `tasks` file.
+    fn join_cgroup_at(&self, tasks: &CStr) -> SysResult;
     /// Every signal back to its default action and unblocked (an ignored signal survives exec).
     fn reset_signals(&self);
     /// Asks the kernel to send `signal` to this process when its parent dies.
