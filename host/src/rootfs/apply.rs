@@ -107,7 +107,11 @@ mod tests {
     fn the_pause_before_pivot_comes_after_every_mount_and_before_the_pivot() {
         let rec = Recorder::default();
         let seen = std::cell::Cell::new(None);
-        apply(&ops(), &rec, &|| Ok(seen.set(Some(rec.lines().len())))).unwrap();
+        apply(&ops(), &rec, &|| {
+            seen.set(Some(rec.lines().len()));
+            Ok(())
+        })
+        .unwrap();
         let pivot = rec.lines().iter().position(|l| l.starts_with("pivot_root")).unwrap();
         assert_eq!(seen.get(), Some(pivot), "called once, with everything before the pivot done");
     }
