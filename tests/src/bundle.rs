@@ -93,7 +93,7 @@ impl Bundle {
             .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| !n.to_string_lossy().starts_with('.')).collect())
             .unwrap_or_default();
         assert!(left.is_empty(), "state left: {left:?}");
-        for c in ["pids", "memory", "cpu", "devices", "freezer", "unified"] {
+        for c in crate::harness::CGROUP_MOUNTS {
             let dir = Path::new("/sys/fs/cgroup").join(c).join("sbx-runtime");
             let ours: Vec<_> = std::fs::read_dir(&dir)
                 .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&self.prefix())).collect())

@@ -220,7 +220,26 @@ impl Sandbox {
     }
 }
 
-const CGROUP_MOUNTS: [&str; 8] = ["pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "freezer", "unified"];
+/// The cgroup hierarchies (directories of /sys/fs/cgroup) that sbx, runc or the engines may make
+/// a container's cgroup in.
+pub const CGROUP_MOUNTS: [&str; 16] = [
+    "pids",
+    "memory",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "devices",
+    "freezer",
+    "blkio",
+    "net_cls",
+    "perf_event",
+    "hugetlb",
+    "net_prio",
+    "misc",
+    "rdma",
+    "systemd",
+    "unified",
+];
 
 /// When this test process made its first sandbox: older cgroups are none of its business.
 static FIRST_SANDBOX: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();

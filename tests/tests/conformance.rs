@@ -2,8 +2,7 @@
 //! reference: Debian's runc): each case's bundle runs under `runc run` and under `sbx runtime run`,
 //! and what its process sees (ids, working directory, hostname, capabilities, no_new_privs,
 //! rlimits, environment, OOM score, /dev, mounts, kernel parameters, masked and read-only paths,
-//! exit status) must be the same. One known difference is left out of the comparison: sbx does
-//! not mount the cgroup filesystem at /sys/fs/cgroup yet (runc mounts it read-only).
+//! exit status) must be the same.
 
 use sbx_tests::bundle::{Bundle, output};
 use sbx_tests::harness::{Run, is_root};
@@ -15,7 +14,8 @@ const PROBE: &str = "id; pwd; hostname; \
     grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status; \
     echo nofile $(ulimit -Sn) $(ulimit -Hn); echo env \"$HOME|$PATH|$TERM|$CUSTOM\"; \
     echo oom $(cat /proc/self/oom_score_adj); echo dev $(ls /dev); \
-    echo mounts $(cut -d' ' -f2,3 /proc/self/mounts | grep -v '^/sys/fs/cgroup' | sort | tr ' ' ':'); \
+    echo mounts $(cut -d' ' -f2,3 /proc/self/mounts | sort | tr ' ' ':'); \
+    echo cgroup-fs $(grep ' /sys/fs/cgroup' /proc/self/mounts | grep -o '[, ]r[ow],' | tr -d ' ,'); \
     echo shmmax $(cat /proc/sys/kernel/shmmax); \
     echo sysctl-write $( (echo 1 > /proc/sys/kernel/shmmni) 2>&1 | sed 's/.*: //'); \
     echo kcore $(head -c 10 /proc/kcore 2>/dev/null | wc -c); \

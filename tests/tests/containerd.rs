@@ -91,7 +91,7 @@ impl Drop for Containerd {
         }
         // ctr gives each container the cgroup path /NAMESPACE/ID: the containers' are gone with
         // them, the namespace's own directories are removed here.
-        let cgroups: Vec<PathBuf> = ["pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "freezer", "unified"]
+        let cgroups: Vec<PathBuf> = sbx_tests::harness::CGROUP_MOUNTS
             .iter()
             .map(|c| Path::new("/sys/fs/cgroup").join(c).join(&self.namespace))
             .filter(|d| d.exists())

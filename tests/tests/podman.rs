@@ -37,28 +37,11 @@ impl Podman {
         let runtime = dir.join("sbx-runtime");
         std::os::unix::fs::symlink(sbx_bin(), &runtime).unwrap();
         let run = PathBuf::from(format!("/run/sbx-podman-{}", std::process::id()));
-        let cgroups = [
-            "pids",
-            "memory",
-            "cpu",
-            "cpuacct",
-            "cpuset",
-            "devices",
-            "freezer",
-            "blkio",
-            "net_cls",
-            "perf_event",
-            "hugetlb",
-            "net_prio",
-            "misc",
-            "rdma",
-            "systemd",
-            "unified",
-        ]
-        .iter()
-        .map(|c| std::path::Path::new("/sys/fs/cgroup").join(c).join("libpod_parent"))
-        .filter(|d| !d.exists())
-        .collect();
+        let cgroups = sbx_tests::harness::CGROUP_MOUNTS
+            .iter()
+            .map(|c| std::path::Path::new("/sys/fs/cgroup").join(c).join("libpod_parent"))
+            .filter(|d| !d.exists())
+            .collect();
         let p = Podman { dir, run, runtime, cgroups };
         let archive = s.scratch.join("busybox.tar");
         test_image("busybox").unwrap().write_docker_archive(&archive).unwrap();

@@ -385,6 +385,30 @@ fn run_creates_starts_waits_and_deletes_or_detaches() {
     b.assert_clean();
 }
 
+#[test]
+fn the_cgroup_filesystem_shows_the_container_its_own_cgroup_read_only() {
+    if !is_root() {
+        return;
+    }
+    // Cgroups below the hierarchies' roots (the host's tree would have some), a write refused, and
+    // every hierarchy's path in /proc/self/cgroup its namespace's root.
+    let probe = "find /sys/fs/cgroup -mindepth 2 -type d | wc -l; \
+        mkdir /sys/fs/cgroup/pids/x /sys/fs/cgroup/x 2>&1 | grep -c Read-only; \
+        grep -c -v ':/$' /proc/self/cgroup; grep -c ' /sys/fs/cgroup' /proc/self/mounts";
+    let b = Bundle::new(&["sh", "-c", probe]);
+    let id = b.id("cgfs");
+    let r = b.rt(&["run", "--bundle", &b.dir.to_string_lossy(), &id]);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[..3], ["0", "1", "0"], "{r:?}");
+    assert!(lines[3].parse::<u32>().unwrap() >= 1, "{r:?}");
+    b.config(|c| {
+        c["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != "/sys/fs/cgroup");
+    });
+    let r = b.rt(&["run", "--bundle", &b.dir.to_string_lossy(), &id]);
+    assert_eq!(r.stdout.lines().last(), Some("0"), "none unless the bundle mounts it: {r:?}");
+    b.assert_clean();
+}
+
 /// A hook running `script` with /bin/sh.
 fn sh_hook(script: &str) -> Value {
     json!({ "path": "/bin/sh", "args": ["sh", "-c", script], "env": ["HOOKED=yes"], "timeout": 10 })
@@ -850,7 +874,7 @@ fn the_cgroup_goes_where_the_bundles_cgroups_path_says() {
     assert_eq!(std::fs::read_to_string(dir.join("pids.max")).unwrap().trim(), "7");
     assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
     assert!(!dir.exists(), "delete removes the container's cgroup");
-    for c in ["pids", "memory", "cpu", "cpuacct", "devices", "freezer"] {
+    for c in sbx_tests::harness::CGROUP_MOUNTS {
         let top = Path::new("/sys/fs/cgroup").join(c).join(&parent);
         let _ = std::fs::remove_dir(top.join("pod1"));
         let _ = std::fs::remove_dir(&top);

@@ -7,7 +7,7 @@ use super::error::RunError;
 use crate::isolate::child::{Exec, Phase};
 use crate::isolate::seccomp;
 use crate::isolate::{ChildPlan, Failure, ProcOp};
-use crate::rootfs::plan::{UsernsRootfs, cstr};
+use crate::rootfs::plan::{CgroupFs, UsernsRootfs, cstr};
 use crate::rootfs::{self, RootfsSpec, UserMount};
 use crate::spec::caps;
 use crate::spec::security::{self, Seccomp, SecurityError};
@@ -53,6 +53,8 @@ pub struct Prepared {
     pub terminal: Option<(i32, (u16, u16))>,
     /// The seccomp program ([`seccomp_program`]); None when unconfined.
     pub seccomp: Option<Vec<u64>>,
+    /// The cgroup filesystem to mount at /sys/fs/cgroup (a bundle's; see [`CgroupFs`]).
+    pub cgroup_fs: Option<CgroupFs>,
     /// In a user namespace (`--userns=auto`, rootless): the layers and devices as detached mounts
     /// (see [`UsernsRootfs`]).
     pub userns: Option<UsernsRootfs>,
@@ -136,6 +138,7 @@ pub fn child_plan(
             .collect(),
         userns: prepared.userns.clone(),
         volatile: dirs.volatile,
+        cgroup_fs: prepared.cgroup_fs.clone(),
     };
     let mounts = rootfs::plan(&rootfs, kernel)?;
     let mut after = Vec::new();
@@ -298,6 +301,7 @@ mod tests {
             stderr: None,
             cgroup_tasks: vec![],
             cgroup_tasks_later,
+            cgroup_fs: None,
             binds: vec![],
             pause_before_pivot: false,
             pause_before_exec: false,

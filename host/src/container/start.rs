@@ -252,6 +252,9 @@ pub fn launch<'a>(
         stderr: opts.stderr,
         cgroup_tasks,
         cgroup_tasks_later,
+        // `sbx run` gives none; were it to, the cgroup namespace it shows must be made before
+        // (the cgroup joined `later` is joined after the mounts).
+        cgroup_fs: None,
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
         pause_before_pivot: false,
         pause_before_exec: events.is_some(),

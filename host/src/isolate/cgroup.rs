@@ -7,6 +7,7 @@
 //! here). So on v2 the child is cloned straight into the cgroup (CLONE_INTO_CGROUP), and on v1 the
 //! child moves its own single thread by writing "0" to each `tasks` file, which skips that lock.
 
+use crate::rootfs::plan::CgroupFs;
 use crate::spec::Limits;
 use std::fs;
 use std::io;
@@ -109,6 +110,56 @@ pub fn tasks_files(parents: &[PathBuf], id: &str) -> Vec<PathBuf> {
     parents.iter().map(|p| p.join(id).join("tasks")).collect()
 }
 
+/// The cgroup filesystem a container of this machine gets (see [`CgroupFs`]): cgroup2, or on v1
+/// (and hybrid machines, whose mostly empty v2 mount is left out, as runc does) the hierarchies
+/// mounted under /sys/fs/cgroup.
+pub fn container_fs(read_only: bool) -> CgroupFs {
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        return CgroupFs::V2 { read_only };
+    }
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    CgroupFs::V1 { read_only, hierarchies: v1_hierarchies(&mountinfo) }
+}
+
+/// What the kernel names v1 controllers (a hierarchy's other mount options are not passed on).
+const KNOWN_CONTROLLERS: [&str; 14] = [
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "blkio",
+    "perf_event",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+];
+
+/// The v1 hierarchies mounted in directories of /sys/fs/cgroup in `mountinfo` (the format of
+/// /proc/self/mountinfo): (directory, controller options). Pure.
+pub fn v1_hierarchies(mountinfo: &str) -> Vec<(String, Vec<String>)> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let mut right = right.split(' ');
+            let (fstype, super_options) = (right.next()?, right.nth(1)?);
+            let dir = left.split(' ').nth(4)?.strip_prefix("/sys/fs/cgroup/")?;
+            let controllers: Vec<String> = super_options
+                .split(',')
+                .filter(|o| KNOWN_CONTROLLERS.contains(o) || o.starts_with("name="))
+                .map(String::from)
+                .collect();
+            (fstype == "cgroup" && !dir.contains(['/', '\\']) && !controllers.is_empty())
+                .then(|| (dir.to_string(), controllers))
+        })
+        .collect()
+}
+
 /// The cgroup directories of container `id` that exist now (for exec, stats and rm).
 pub fn existing(id: &str) -> Vec<PathBuf> {
     hierarchies(Path::new("/sys/fs/cgroup"), true).into_iter().map(|p| p.join(id)).filter(|d| d.exists()).collect()
@@ -177,16 +228,20 @@ fn enable_controllers(parent: &Path) -> io::Result<()> {
 
 /// A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and nothing can join it: it
 /// takes its parent's (the container's own `cpuset.cpus` is written with the limits).
-fn inherit_cpuset(parent: &Path, dir: &Path) -> io::Result<()> {
-    if parent.parent().and_then(Path::file_name) != Some("cpuset".as_ref()) {
-        return Ok(());
-    }
-    for (from, to) in [(parent.parent().expect("checked"), parent), (parent, dir)] {
+fn inherit_cpuset(dir: &Path) -> io::Result<()> {
+    let root = Path::new("/sys/fs/cgroup/cpuset");
+    let Ok(below) = dir.strip_prefix(root) else { return Ok(()) };
+    // Each level down from the hierarchy's root (an engine's path makes several) takes its
+    // parent's CPUs and memory nodes, without which no process may join.
+    let mut from = root.to_path_buf();
+    for part in below.components() {
+        let to = from.join(part);
         for file in ["cpuset.cpus", "cpuset.mems"] {
             if fs::read_to_string(to.join(file))?.trim().is_empty() {
                 fs::write(to.join(file), fs::read_to_string(from.join(file))?.trim())?;
             }
         }
+        from = to;
     }
     Ok(())
 }
@@ -226,7 +281,7 @@ impl Cgroup {
                 // Best effort: a controller it could not enable shows as a limit it cannot set.
                 .map(|()| drop(enable_controllers(parent)))
                 .and_then(|()| fs::create_dir(&dir))
-                .and_then(|()| inherit_cpuset(parent, &dir));
+                .and_then(|()| inherit_cpuset(&dir));
             // On error `cg` drops and removes what was made so far.
             made.map_err(|source| CgroupError::Create { path: dir.clone(), source })?;
             cg.dirs.push(dir);
@@ -399,6 +454,24 @@ impl Drop for Cgroup {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn v1_hierarchies_come_from_the_mounts_under_sys_fs_cgroup_with_their_controllers() {
+        let mountinfo = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,xattr,cpu,cpuacct
+33 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+34 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate
+35 23 0:39 / /mnt/other rw,relatime - cgroup cgroup rw,pids
+36 31 0:40 / /sys/fs/cgroup/odd\\040dir rw,relatime - cgroup cgroup rw,memory";
+        assert_eq!(
+            v1_hierarchies(mountinfo),
+            [
+                ("cpu,cpuacct".to_string(), vec!["cpu".to_string(), "cpuacct".to_string()]),
+                ("systemd".to_string(), vec!["name=systemd".to_string()]),
+            ]
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -82,6 +82,7 @@ mod tests {
                 devices: vec![],
                 userns: None,
                 volatile: false,
+                cgroup_fs: None,
             },
             (6, 8),
         )

@@ -159,6 +159,48 @@ pub struct RootfsSpec {
     pub userns: Option<UsernsRootfs>,
     /// The writable layer is removed with the container (`--rm`): see [`overlay_flags`].
     pub volatile: bool,
+    /// The cgroup filesystem at /sys/fs/cgroup, if the container gets one.
+    pub cgroup_fs: Option<CgroupFs>,
+}
+
+/// The cgroup filesystem at /sys/fs/cgroup (see [`crate::spec::CgroupMount`]). It is mounted in
+/// the container's cgroup namespace, so its root is the container's own cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CgroupFs {
+    /// cgroup v2: one cgroup2 filesystem.
+    V2 { read_only: bool },
+    /// v1: a tmpfs with a directory per hierarchy of the host, each holding that hierarchy:
+    /// (directory, the options that name its controllers, as `cpu` or `name=systemd`).
+    V1 { read_only: bool, hierarchies: Vec<(String, Vec<String>)> },
+}
+
+fn cgroup_fs(fs: &CgroupFs) -> Vec<MountOp> {
+    let attrs = |read_only: bool| NOSUID | NODEV | NOEXEC | if read_only { RDONLY } else { MountAttrFlags::empty() };
+    let at = own("/sys/fs/cgroup");
+    match fs {
+        CgroupFs::V2 { read_only } => {
+            vec![MountOp::Mount { fstype: cstr("cgroup2"), options: vec![], attrs: attrs(*read_only), at }]
+        }
+        CgroupFs::V1 { read_only, hierarchies } => {
+            let holder = options(&[("mode", Some("755"))]);
+            let mut ops = vec![MountOp::Mount { fstype: cstr("tmpfs"), options: holder, attrs: attrs(false), at }];
+            for (dir, controllers) in hierarchies {
+                let at = own(&format!("/sys/fs/cgroup/{dir}"));
+                let opts: Vec<(&str, Option<&str>)> = controllers
+                    .iter()
+                    .map(|c| c.split_once('=').map_or((c.as_str(), None), |(k, v)| (k, Some(v))))
+                    .collect();
+                ops.push(MountOp::Mkdir { at: at.clone(), mode: 0o755 });
+                ops.push(MountOp::Mount {
+                    fstype: cstr("cgroup"),
+                    options: options(&opts),
+                    attrs: attrs(*read_only),
+                    at,
+                });
+            }
+            ops
+        }
+    }
 }
 
 /// What a container in a user namespace (its own, or a rootless sbx's) is built from instead: it
@@ -382,6 +424,7 @@ pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanE
         ops.push(MountOp::Symlink { text: cstr(text), at: own(&format!("/dev/{link}")) });
     }
     ops.extend(own_fs("/sys", 0o555, "sysfs", &[], RDONLY | NOSUID | NODEV | NOEXEC));
+    ops.extend(spec.cgroup_fs.iter().flat_map(cgroup_fs));
     for m in &spec.mounts {
         match m {
             UserMount::Bind { fd, destination, is_dir } => {
@@ -535,7 +578,39 @@ mod tests {
             devices: vec![],
             userns: None,
             volatile: false,
+            cgroup_fs: None,
         }
+    }
+
+    #[test]
+    fn the_cgroup_filesystem_goes_under_sysfs_one_hierarchy_a_directory_on_v1() {
+        let hierarchies = vec![
+            ("cpu,cpuacct".into(), vec!["cpu".into(), "cpuacct".into()]),
+            ("systemd".into(), vec!["name=systemd".into()]),
+        ];
+        let v1 = RootfsSpec { cgroup_fs: Some(CgroupFs::V1 { read_only: true, hierarchies }), ..spec(1) };
+        let lines = shown(&plan(&v1, NEW).unwrap());
+        let sysfs = lines.iter().position(|l| l.starts_with("mount sysfs")).unwrap();
+        assert_eq!(
+            lines[sysfs + 1..sysfs + 6],
+            [
+                "mount tmpfs on /sys/fs/cgroup",
+                "create the directory /sys/fs/cgroup/cpu,cpuacct",
+                "mount cgroup on /sys/fs/cgroup/cpu,cpuacct",
+                "create the directory /sys/fs/cgroup/systemd",
+                "mount cgroup on /sys/fs/cgroup/systemd",
+            ],
+            "{lines:?}"
+        );
+        let ops = plan(&v1, NEW).unwrap();
+        let MountOp::Mount { options, attrs, .. } = &ops[sysfs + 5] else { panic!() };
+        assert_eq!(options, &[(cstr("name"), Some(cstr("systemd")))]);
+        assert!(attrs.contains(RDONLY | NOSUID | NODEV | NOEXEC));
+        let v2 = RootfsSpec { cgroup_fs: Some(CgroupFs::V2 { read_only: false }), ..spec(1) };
+        let ops = plan(&v2, NEW).unwrap();
+        let MountOp::Mount { fstype, attrs, .. } = &ops[sysfs + 1] else { panic!() };
+        assert_eq!((fstype.to_str().unwrap(), attrs.contains(RDONLY)), ("cgroup2", false));
+        assert!(!shown(&plan(&spec(1), NEW).unwrap()).iter().any(|l| l.contains("cgroup")), "none unless asked");
     }
 
     #[test]

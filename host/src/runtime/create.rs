@@ -14,6 +14,7 @@ use crate::isolate::spawn::{self, SpawnError};
 use crate::isolate::{Launching, Progress};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
+use crate::rootfs::plan::CgroupFs;
 use crate::spec::oci::{self, Bundle};
 use crate::spec::security;
 use crate::sys::linux::Linux;
@@ -129,10 +130,20 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
     }
 
     let (parent, leaf) = cgroup_place(read.cgroups_path.as_deref(), opts.id);
-    let hierarchies: Vec<PathBuf> = cgroup::hierarchies(Path::new("/sys/fs/cgroup"), spec.limits.cpuset_cpus.is_some())
+    let cgroup_fs = spec.cgroup_mount.map(|m| cgroup::container_fs(m.read_only));
+    let mount = Path::new("/sys/fs/cgroup");
+    let mut roots: Vec<PathBuf> = cgroup::hierarchies(mount, spec.limits.cpuset_cpus.is_some())
         .iter()
-        .map(|p| p.with_file_name(&parent))
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
         .collect();
+    // Every hierarchy the container is shown gets a cgroup of its own, as runc does: its cgroup
+    // namespace then shows it that cgroup there, not the host's tree.
+    if let Some(CgroupFs::V1 { hierarchies: shown, .. }) = &cgroup_fs {
+        let known: Vec<PathBuf> = roots.iter().filter_map(|r| fs::canonicalize(r).ok()).collect();
+        let more = shown.iter().map(|(dir, _)| mount.join(dir));
+        roots.extend(more.filter(|r| fs::canonicalize(r).is_ok_and(|c| !known.contains(&c))).collect::<Vec<_>>());
+    }
+    let hierarchies: Vec<PathBuf> = roots.iter().map(|r| r.join(&parent)).collect();
     let mut launching = Launching::new(Cgroup::create(&hierarchies, &leaf).map_err(RunError::from)?);
     launching.cgroup().set_limits(&spec.limits).map_err(RunError::from)?;
     launching.cgroup().set_devices(&security::device_rules(&spec.devices, false)).map_err(RunError::from)?;
@@ -165,6 +176,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         stderr: None,
         cgroup_tasks,
         cgroup_tasks_later: Vec::new(),
+        cgroup_fs,
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
         pause_before_pivot: hooks::any(
             read.hooks.as_ref(),

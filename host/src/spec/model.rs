@@ -179,6 +179,16 @@ pub struct ContainerSpec {
     /// device allowed by the device cgroup.
     #[serde(default)]
     pub privileged: bool,
+    /// The cgroup filesystem at /sys/fs/cgroup, as the container's cgroup namespace sees it (only
+    /// its own cgroup): a bundle's `cgroup` mount. `sbx run` gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_mount: Option<CgroupMount>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct CgroupMount {
+    pub read_only: bool,
 }
 
 fn yes() -> bool {
@@ -540,6 +550,7 @@ pub fn build(
         inheritable_capabilities: Vec::new(),
         ambient_capabilities: Vec::new(),
         privileged: o.privileged,
+        cgroup_mount: None,
     };
     validate(&spec)?;
     Ok(spec)

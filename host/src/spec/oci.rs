@@ -6,7 +6,7 @@
 use super::seccomp::Profile;
 use super::security::{self, Seccomp};
 use super::user::User;
-use super::{ContainerSpec, Limits, Mount, MountKind, Network, Userns, caps};
+use super::{CgroupMount, ContainerSpec, Limits, Mount, MountKind, Network, Userns, caps};
 use oci_spec::runtime::{Capabilities, LinuxNamespaceType, Process, Spec};
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
@@ -275,7 +275,21 @@ pub fn resource_limits(r: &oci_spec::runtime::LinuxResources) -> Limits {
     }
 }
 
-fn mounts(spec: &Spec, bundle: &Path, notices: &mut Vec<String>) -> Result<Vec<Mount>, OciError> {
+fn is_cgroup_mount(destination: &str, typ: &str) -> bool {
+    destination == "/sys/fs/cgroup" && matches!(typ, "cgroup" | "cgroup2")
+}
+
+/// The bundle's cgroup filesystem (either type: the host's version decides which is mounted).
+fn cgroup_mount(spec: &Spec) -> Option<CgroupMount> {
+    let m = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .find(|m| is_cgroup_mount(&m.destination().to_string_lossy(), m.typ().as_deref().unwrap_or("")))?;
+    Some(CgroupMount { read_only: m.options().iter().flatten().any(|o| o == "ro") })
+}
+
+fn mounts(spec: &Spec, bundle: &Path) -> Result<Vec<Mount>, OciError> {
     let mut out = Vec::new();
     for m in spec.mounts().iter().flatten() {
         let destination = m.destination().to_string_lossy().into_owned();
@@ -288,9 +302,7 @@ fn mounts(spec: &Spec, bundle: &Path, notices: &mut Vec<String>) -> Result<Vec<M
         if OWN_MOUNTS.contains(&(destination.as_str(), typ)) {
             continue;
         }
-        if destination == "/sys/fs/cgroup" && matches!(typ, "cgroup" | "cgroup2") {
-            notices
-                .push("the cgroup filesystem at /sys/fs/cgroup is not mounted: sbx gives containers none yet".into());
+        if is_cgroup_mount(&destination, typ) {
             continue;
         }
         let read_only = has("ro");
@@ -448,7 +460,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         user: String::new(),
         cwd: String::new(),
         hostname: spec.hostname().clone().unwrap_or_default(),
-        mounts: mounts(spec, bundle, &mut notices)?,
+        mounts: mounts(spec, bundle)?,
         read_only_rootfs: root.readonly().unwrap_or(false),
         capabilities: Vec::new(),
         inheritable_capabilities: Vec::new(),
@@ -467,6 +479,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         devices: devices(spec)?,
         ulimits: Vec::new(),
         privileged: false,
+        cgroup_mount: cgroup_mount(spec),
     };
     let user = apply_process(&mut container, process, &mut notices)?;
     Ok(Bundle {
