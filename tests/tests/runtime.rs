@@ -823,11 +823,12 @@ fn preserve_fds_passes_the_engines_descriptors_after_stderr_and_only_those() {
         "echo through fd 3 >&3; if echo x >&4; then echo open > /fd4; fi 2>/dev/null; exec sleep 1000",
     ]);
     let file = b.s.scratch.join("fd3.txt");
-    let create = |id: &str, preserve: &str| {
+    // Runs the runtime with `args`, descriptor 3 writing to `file` and 4 to another file.
+    let with_fds = |args: &[&str]| {
         let f3 = std::fs::File::create(&file).unwrap();
         let f4 = std::fs::File::create(b.s.scratch.join("fd4.txt")).unwrap();
         let (a, c) = (f3.as_raw_fd(), f4.as_raw_fd());
-        let mut cmd = b.command(&["create", "--preserve-fds", preserve, "--bundle", &b.dir.to_string_lossy(), id]);
+        let mut cmd = b.command(args);
         // SAFETY: dup2 in the child before exec, on descriptors it inherited.
         unsafe {
             cmd.pre_exec(move || {
@@ -842,12 +843,20 @@ fn preserve_fds_passes_the_engines_descriptors_after_stderr_and_only_those() {
         output(&mut cmd)
     };
     let id = b.id("fds");
-    let r = create(&id, "1");
+    let r = with_fds(&["create", "--preserve-fds", "1", "--bundle", &b.dir.to_string_lossy(), &id]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(b.rt(&["start", &id]).code, 0);
     wait_for("the process to write to fd 3", || std::fs::read_to_string(&file).unwrap_or_default() == "through fd 3\n");
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(!b.dir.join("rootfs/fd4").exists(), "descriptor 4 was not passed");
+    // exec too.
+    let script = "echo exec through fd 3 >&3; if echo x >&4; then echo open > /fd4; fi 2>/dev/null";
+    let r = with_fds(&["exec", "--preserve-fds", "1", &id, "sh", "-c", script]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "exec through fd 3\n");
+    assert!(!b.dir.join("rootfs/fd4").exists(), "descriptor 4 was not passed to the exec");
+    let r = b.rt(&["exec", "--preserve-fds", "40", &id, "true"]);
+    assert!(r.code == 125 && r.stderr.contains("descriptor") && r.stderr.contains("is not open"), "{r:?}");
     assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
 
     let r = b.rt(&["create", "--preserve-fds", "40", "--bundle", &b.dir.to_string_lossy(), &id]);

@@ -109,9 +109,6 @@ fn run(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<i32, R
     if let Verb::Common(cmd) = &verb
         && let CommonCmd::Exec(e) = cmd.as_ref()
     {
-        if e.preserve_fds > 0 {
-            return Err(RuntimeError::NotSupported("exec --preserve-fds is not supported by sbx yet".into()));
-        }
         let opts = ExecOptions {
             root,
             id: &e.container_id,
@@ -124,6 +121,7 @@ fn run(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<i32, R
             detach: e.detach,
             pid_file: e.pid_file.as_deref(),
             console_socket: e.console_socket.as_deref(),
+            preserve_fds: preserved(e.preserve_fds)?,
         };
         return exec(&opts, plugins);
     }

@@ -107,6 +107,7 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
         stdin: null.as_ref().map(|f| f.as_raw_fd()),
         terminal: console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size())),
         outlives_sbx: false,
+        preserve_fds: 0,
     };
     let (mut child, plan) = spawn_in(&target, &mut spec, &user, &how)?;
     drop(null);
@@ -162,6 +163,8 @@ pub struct How {
     pub terminal: Option<(i32, (u16, u16))>,
     /// It outlives this sbx (the runtime CLI's `exec --detach`): no parent death signal.
     pub outlives_sbx: bool,
+    /// `--preserve-fds N`: descriptors 3 to 3+N-1 pass to the process.
+    pub preserve_fds: u32,
 }
 
 /// Creates the exec's process in `target`'s namespaces and cgroup, as `user`, as `spec` says
@@ -214,7 +217,8 @@ pub fn spawn_in(
             .ok_or_else(|| SpecError::from(security::SecurityError::BadUlimit(u.name.clone())))?;
         after.push(ProcOp::Rlimit { resource: resource as i32, soft: u.soft, hard: u.hard });
     }
-    after.extend(process::become_user(spec, user, process::seccomp_program(target.seccomp_cache, spec)?)?);
+    let seccomp = process::seccomp_program(target.seccomp_cache, spec)?;
+    after.extend(process::become_user(spec, user, seccomp, how.preserve_fds)?);
     if spec::get_env(&spec.env, "HOME").is_none() {
         spec::set_env(&mut spec.env, "HOME", &user.home);
     }

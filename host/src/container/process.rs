@@ -155,10 +155,7 @@ pub fn child_plan(
         after.push(ProcOp::Rlimit { resource: resource as i32, soft: u.soft, hard: u.hard });
     }
     after.extend(stdio(prepared.terminal, [prepared.stdin, prepared.stdout, prepared.stderr], user));
-    after.extend(become_user(spec, user, prepared.seccomp.clone())?.into_iter().map(|op| match op {
-        ProcOp::CloexecFrom(first) => ProcOp::CloexecFrom(first + prepared.preserve_fds),
-        op => op,
-    }));
+    after.extend(become_user(spec, user, prepared.seccomp.clone(), prepared.preserve_fds)?);
     let exec = exec_of(spec)?;
     let exec_fifo = prepared.exec_fifo.clone();
     Ok(ChildPlan {
@@ -189,7 +186,12 @@ pub fn stdio(terminal: Option<(i32, (u16, u16))>, fds: [Option<i32>; 3], user: &
 ///
 /// The filter comes as late as it can, so it need not allow sbx's own setup; without no_new_privs
 /// the kernel only takes a filter from a process with CAP_SYS_ADMIN, so it then comes first.
-pub fn become_user(spec: &ContainerSpec, user: &User, seccomp: Option<Vec<u64>>) -> Result<Vec<ProcOp>, RunError> {
+pub fn become_user(
+    spec: &ContainerSpec,
+    user: &User,
+    seccomp: Option<Vec<u64>>,
+    preserve_fds: u32,
+) -> Result<Vec<ProcOp>, RunError> {
     // What sbx itself may not have (CAP_SYS_RESOURCE on some hosts) it cannot give: ALL and
     // --privileged mean every capability sbx has.
     let caps = caps::mask(&spec.capabilities).map_err(SpecError::from)? & caps::own("CapBnd");
@@ -214,7 +216,8 @@ pub fn become_user(spec: &ContainerSpec, user: &User, seccomp: Option<Vec<u64>>)
     if ambient != 0 {
         ops.push(ProcOp::RaiseAmbient(ambient));
     }
-    ops.push(ProcOp::CloexecFrom(3));
+    // Descriptors 3 to 3+preserve_fds-1 are the engine's, for the process (`--preserve-fds`).
+    ops.push(ProcOp::CloexecFrom(3 + preserve_fds));
     if spec.no_new_privileges {
         ops.push(ProcOp::NoNewPrivs);
         ops.extend(filter);
@@ -385,7 +388,7 @@ mod tests {
             ambient_capabilities: vec!["CAP_NET_BIND_SERVICE".into()],
             ..build("img", None, &Overrides { cmd: vec!["sh".into()], ..Default::default() }, "h", |_| None).unwrap()
         };
-        let ops: Vec<String> = become_user(&spec, &user, None).unwrap().iter().map(ToString::to_string).collect();
+        let ops: Vec<String> = become_user(&spec, &user, None, 0).unwrap().iter().map(ToString::to_string).collect();
         let lines = ops.iter().map(String::as_str).collect::<Vec<_>>();
         assert_eq!(
             lines[..5],
@@ -397,12 +400,12 @@ mod tests {
                 "raise the ambient capabilities"
             ]
         );
-        let ops = become_user(&spec, &user, None).unwrap();
+        let ops = become_user(&spec, &user, None, 0).unwrap();
         assert!(ops.contains(&ProcOp::SetCaps { caps: 0x420, inheritable: 0x400 }), "{ops:?}");
         assert!(ops.contains(&ProcOp::RaiseAmbient(0x400)), "{ops:?}");
         // An ambient capability the bounding set no longer has (a policy dropped it) is not raised.
         let dropped = ContainerSpec { capabilities: vec!["CAP_KILL".into()], ..spec };
-        let ops = become_user(&dropped, &user, None).unwrap();
+        let ops = become_user(&dropped, &user, None, 0).unwrap();
         assert!(!ops.iter().any(|o| matches!(o, ProcOp::RaiseAmbient(_) | ProcOp::KeepCaps)), "{ops:?}");
     }
 

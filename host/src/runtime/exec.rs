@@ -28,6 +28,8 @@ pub struct ExecOptions<'a> {
     pub detach: bool,
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
+    /// `--preserve-fds`: how many descriptors after stderr the process inherits.
+    pub preserve_fds: u32,
 }
 
 /// The exec's process: process.json, or one made of the command line's fields.
@@ -72,8 +74,12 @@ pub fn exec(opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RuntimeError
         own_ids: false,
         seccomp_cache: &opts.root.join(".seccomp"),
     };
-    let how =
-        How { stdin: None, terminal: console.as_ref().map(|s| (s.as_raw_fd(), (24, 80))), outlives_sbx: opts.detach };
+    let how = How {
+        stdin: None,
+        terminal: console.as_ref().map(|s| (s.as_raw_fd(), (24, 80))),
+        outlives_sbx: opts.detach,
+        preserve_fds: opts.preserve_fds,
+    };
     let (mut child, plan) = spawn_in(&target, &mut spec, &user, &how)?;
     drop(console);
     match child.advance() {
