@@ -58,6 +58,31 @@ fn build_escape_probe() -> Vec<u8> {
     std::fs::read(&built).expect("reading the escape probe")
 }
 
+/// Whether `tool` (a peer the test drives: runc, podman, containerd) is installed. A test without
+/// it is skipped, except under CI, where examples/setup.sh installs it: there it fails.
+pub fn has_tool(tool: &str) -> bool {
+    if Command::new(tool).arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "{tool} is not installed, and CI is set (examples/setup.sh installs it)");
+    eprintln!("skipped: needs {tool}");
+    false
+}
+
+/// Unmounts (lazily, deepest first) whatever is still mounted under any of `dirs`; returns the
+/// mount points it found, for the caller to assert there were none.
+pub fn unmount_left_under(dirs: &[&Path]) -> Vec<String> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let under = |m: &&str| dirs.iter().any(|d| Path::new(m).starts_with(d));
+    let mut left: Vec<String> =
+        mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(under).map(String::from).collect();
+    left.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in &left {
+        let _ = Command::new("umount").arg("-l").arg(m).status();
+    }
+    left
+}
+
 /// True when the test can run. Without root it is skipped, except under CI, where a skip would
 /// hide a suite that did not run: there it fails.
 pub fn is_root() -> bool {

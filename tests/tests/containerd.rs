@@ -3,7 +3,9 @@
 //! as the runc binary (`ctr run --runc-binary PATH/sbx-runtime`). containerd is stopped and its
 //! directories removed at the end, with nothing left mounted.
 
-use sbx_tests::harness::{Run, Sandbox, is_root, plugin_arg, sbx_bin, test_image, wait_for};
+use sbx_tests::harness::{
+    Run, Sandbox, has_tool, is_root, plugin_arg, sbx_bin, test_image, unmount_left_under, wait_for,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -18,12 +20,7 @@ struct Containerd {
 impl Containerd {
     /// Starts containerd, or None when it is not installed (a failure under CI).
     fn start(s: &Sandbox) -> Option<Containerd> {
-        if Command::new("containerd").arg("--version").output().is_err() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "containerd is not installed, and CI is set (examples/setup.sh installs it)"
-            );
-            eprintln!("skipped: needs containerd");
+        if !has_tool("containerd") {
             return None;
         }
         let dir = s.scratch.join("ctd");
@@ -81,14 +78,7 @@ impl Drop for Containerd {
         }
         let _ = Command::new("kill").arg(self.daemon.id().to_string()).status();
         let _ = self.daemon.wait();
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let dir = self.dir.to_string_lossy().into_owned();
-        let mut left: Vec<&str> =
-            mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&dir)).collect();
-        left.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in &left {
-            let _ = Command::new("umount").arg("-l").arg(m).status();
-        }
+        let left = unmount_left_under(&[&self.dir]);
         // ctr gives each container the cgroup path /NAMESPACE/ID: the containers' are gone with
         // them, the namespace's own directories are removed here.
         let cgroups: Vec<PathBuf> = sbx_tests::harness::CGROUP_MOUNTS

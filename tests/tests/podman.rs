@@ -3,7 +3,7 @@
 //! machine allows. podman drives the runtime CLI through conmon as it drives crun and runc. Its
 //! containers and images are removed at the end, with nothing left mounted.
 
-use sbx_tests::harness::{Run, Sandbox, is_root, plugin_arg, sbx_bin, test_image};
+use sbx_tests::harness::{Run, Sandbox, has_tool, is_root, plugin_arg, sbx_bin, test_image, unmount_left_under};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -24,12 +24,7 @@ impl Podman {
     /// podman with the busybox test image loaded, or None when podman is not installed (a failure
     /// under CI).
     fn new(s: &Sandbox) -> Option<Podman> {
-        if Command::new("podman").arg("--version").output().is_err() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "podman is not installed, and CI is set (examples/setup.sh installs it)"
-            );
-            eprintln!("skipped: needs podman");
+        if !has_tool("podman") {
             return None;
         }
         let dir = s.scratch.join("podman");
@@ -76,14 +71,7 @@ impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.podman(&["rm", "-af", "-t", "0"]);
         let _ = self.podman(&["rmi", "-af"]);
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let ours =
-            |m: &&str| m.starts_with(&*self.dir.to_string_lossy()) || m.starts_with(&*self.run.to_string_lossy());
-        let mut left: Vec<&str> = mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(ours).collect();
-        left.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in &left {
-            let _ = Command::new("umount").arg("-l").arg(m).status();
-        }
+        let left = unmount_left_under(&[&self.dir, &self.run]);
         let _ = std::fs::remove_dir_all(&self.dir);
         let _ = std::fs::remove_dir_all(&self.run);
         let mut stuck = Vec::new();

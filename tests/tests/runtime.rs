@@ -377,6 +377,19 @@ fn run_creates_starts_waits_and_deletes_or_detaches() {
     assert_eq!(b.status(&id), "stopped", "--keep keeps the stopped container");
     assert_eq!(b.rt(&["delete", &id]).code, 0);
 
+    // In the foreground, the signals the runtime gets go to the process (as runc run's).
+    let script = "trap 'echo got TERM; exit 7' TERM; touch /ready; while true; do sleep 0.1; done";
+    b.config(|c| c["process"]["args"] = json!(["sh", "-c", script]));
+    let mut run = b.command(&["run", "--bundle", &b.dir.to_string_lossy(), &id]);
+    let child = run.stdout(Stdio::piped()).spawn().unwrap();
+    wait_for("the process's trap", || b.dir.join("rootfs/ready").exists());
+    // SAFETY: kill(2) with integers, to the runtime this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).as_ref()), (Some(7), "got TERM\n"));
+    std::fs::remove_file(b.dir.join("rootfs/ready")).unwrap();
+    b.assert_clean();
+
     b.config(|c| c["process"]["args"] = json!(["sleep", "1000"]));
     let r = b.rt(&["run", "--detach", "--bundle", &b.dir.to_string_lossy(), &id]);
     assert_eq!(r.code, 0, "{r:?}");

@@ -155,7 +155,9 @@ fn run_container(root: &Path, r: &liboci_cli::Run, plugins: &PluginSet, log: &Lo
         return Ok(0);
     }
     let pid = State::load(root, &r.container_id)?.pid;
+    crate::container::signals::forward_to(pid);
     let code = crate::isolate::spawn::wait_for(nix::unistd::Pid::from_raw(pid)).code;
+    crate::container::signals::stop();
     if !r.keep {
         verbs::delete(root, &r.container_id, true, plugins)?;
     }

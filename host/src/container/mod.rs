@@ -17,6 +17,7 @@ pub mod monitor;
 pub mod process;
 pub mod remove;
 pub mod run;
+pub mod signals;
 pub mod start;
 pub mod state;
 pub mod stats;

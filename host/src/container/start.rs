@@ -9,6 +9,7 @@ use super::image::image_config;
 use super::init_layer;
 use super::layers;
 use super::process::{self, Dirs, Prepared};
+use super::signals;
 use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
 use super::terminal;
 use crate::image::Store;
@@ -27,7 +28,6 @@ use crate::sys::linux::Linux;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Namespaces of a container (cgroup is unshared by the child once it is in its cgroup; the network
 /// namespace is the host's with `--network host`; the user namespace the host's unless it has a
@@ -87,31 +87,6 @@ impl Default for StartOptions {
             stdout: None,
             stderr: None,
         }
-    }
-}
-
-/// The pid of the running container, for the signal handler to forward to.
-static CONTAINER_PID: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn forward_signal(sig: libc::c_int) {
-    let pid = CONTAINER_PID.load(Ordering::Relaxed);
-    if pid > 0 {
-        // SAFETY: kill(2) is async-signal-safe and takes two integers.
-        unsafe { libc::kill(pid, sig) };
-    }
-}
-
-fn forward_signals() {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
-        let handler = nix::sys::signal::SigHandler::Handler(forward_signal);
-        let action = nix::sys::signal::SigAction::new(
-            handler,
-            nix::sys::signal::SaFlags::SA_RESTART,
-            nix::sys::signal::SigSet::empty(),
-        );
-        let sig = nix::sys::signal::Signal::try_from(sig).expect("classic signals");
-        // SAFETY: the handler only reads an atomic and calls kill(2), both async-signal-safe.
-        let _ = unsafe { nix::sys::signal::sigaction(sig, &action) };
     }
 }
 
@@ -307,9 +282,8 @@ pub fn launch<'a>(
     }
     let master = console.as_ref().map(terminal::receive).transpose().map_err(start_error)?;
     let (child, cgroup) = launching.running();
-    CONTAINER_PID.store(pid.as_raw(), Ordering::Relaxed);
     if opts.sig_proxy {
-        forward_signals();
+        signals::forward_to(pid.as_raw());
     }
     record.status = Status::Running;
     record.pid = Some(child.pid.as_raw());
@@ -338,7 +312,7 @@ impl Launched<'_> {
         let Launched { mut record, dir, rm, child, cgroup, events, master, _running, _remove } = self;
         drop(master);
         let exit = child.wait();
-        CONTAINER_PID.store(0, Ordering::Relaxed);
+        signals::stop();
         let oom_killed = cgroup.oom_killed();
         cgroup.remove()?;
         let ended =
