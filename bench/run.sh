@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Times `sbx run --rm IMAGE /bin/true` (no policy, 1 policy, 5 policies) against crun and runc
-# running the same busybox rootfs as a prepared bundle and podman running the same image, in the
-# same hyperfine session; exec and a detached container's life against crun and podman; user
+# Times `sbx run --rm IMAGE /bin/true` (no policy, 1 policy, 5 policies) against crun (with and
+# without cgroups) and runc running the same busybox rootfs as a prepared bundle and podman running
+# the same image, in the same hyperfine session, and shows where the time of a run goes; exec and a detached container's life against crun and podman; user
 # namespaces (--userns=auto, rootless) against podman's --userns=auto; image load
 # per layer against podman; and what single plugins cost (`sbx plugin bench`). Prints medians and
 # ratios. Run as root.
@@ -52,15 +52,16 @@ five="--policy $p/allow-all.wasm --policy $p/deny-setuid.wasm --policy $p/max-la
 # loads the five plugins and asks them every time).
 "$sbx" run --rm $five busybox /bin/true
 
+# podman last: the work its runs leave to the kernel would slow whatever came next.
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" \
     -n crun "crun run --bundle $work/bundle bench-crun" \
     -n "crun, no cgroups" "crun --cgroup-manager=disabled run --bundle $work/bundle bench-crun" \
-    -n runc "runc run --bundle $work/bundle bench-runc" \
-    -n "podman --network none" "$pm run --rm $pmrun localhost/busybox /bin/true" \
     -n sbx "$sbx run --rm busybox /bin/true" \
     -n "sbx 1 policy" "$sbx run --rm --policy $p/deny-setuid.wasm busybox /bin/true" \
     -n "sbx 5 policies" "$sbx run --rm $five busybox /bin/true" \
-    -n "sbx 5 policies uncached" "env SBX_POLICY_CACHE=off $sbx run --rm $five busybox /bin/true" >&2
+    -n "sbx 5 policies uncached" "env SBX_POLICY_CACHE=off $sbx run --rm $five busybox /bin/true" \
+    -n runc "runc run --bundle $work/bundle bench-runc" \
+    -n "podman --network none" "$pm run --rm $pmrun localhost/busybox /bin/true" >&2
 
 echo
 echo "create -> exit of /bin/true, median ms (ratio to crun):"
