@@ -110,6 +110,25 @@ pub fn tasks_files(parents: &[PathBuf], id: &str) -> Vec<PathBuf> {
     parents.iter().map(|p| p.join(id).join("tasks")).collect()
 }
 
+/// The hierarchies' directories (as [`hierarchies`] without `sbx`), and every other v1 hierarchy
+/// a container shown the cgroup filesystem `shown` sees: it gets a cgroup of its own in each, as runc gives it, so that its
+/// cgroup namespace shows it that cgroup there and not the host's tree.
+pub fn roots(mount: &Path, cpuset: bool, shown: Option<&CgroupFs>) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> =
+        hierarchies(mount, cpuset).iter().filter_map(|p| p.parent()).map(Path::to_path_buf).collect();
+    if let Some(CgroupFs::V1 { hierarchies: shown, .. }) = shown {
+        // Co-mounted controllers may be one directory under two names.
+        let known: Vec<PathBuf> = roots.iter().filter_map(|r| fs::canonicalize(r).ok()).collect();
+        let more: Vec<PathBuf> = shown
+            .iter()
+            .map(|(dir, _)| mount.join(dir))
+            .filter(|r| fs::canonicalize(r).is_ok_and(|c| !known.contains(&c)))
+            .collect();
+        roots.extend(more);
+    }
+    roots
+}
+
 /// The cgroup filesystem a container of this machine gets (see [`CgroupFs`]): cgroup2, or on v1
 /// (and hybrid machines, whose mostly empty v2 mount is left out, as runc does) the hierarchies
 /// mounted under /sys/fs/cgroup.

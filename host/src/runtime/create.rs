@@ -14,7 +14,6 @@ use crate::isolate::spawn::{self, SpawnError};
 use crate::isolate::{Launching, Progress};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
-use crate::rootfs::plan::CgroupFs;
 use crate::spec::oci::{self, Bundle};
 use crate::spec::security;
 use crate::sys::linux::Linux;
@@ -131,18 +130,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
 
     let (parent, leaf) = cgroup_place(read.cgroups_path.as_deref(), opts.id);
     let cgroup_fs = spec.cgroup_mount.map(|m| cgroup::container_fs(m.read_only));
-    let mount = Path::new("/sys/fs/cgroup");
-    let mut roots: Vec<PathBuf> = cgroup::hierarchies(mount, spec.limits.cpuset_cpus.is_some())
-        .iter()
-        .filter_map(|p| p.parent().map(Path::to_path_buf))
-        .collect();
-    // Every hierarchy the container is shown gets a cgroup of its own, as runc does: its cgroup
-    // namespace then shows it that cgroup there, not the host's tree.
-    if let Some(CgroupFs::V1 { hierarchies: shown, .. }) = &cgroup_fs {
-        let known: Vec<PathBuf> = roots.iter().filter_map(|r| fs::canonicalize(r).ok()).collect();
-        let more = shown.iter().map(|(dir, _)| mount.join(dir));
-        roots.extend(more.filter(|r| fs::canonicalize(r).is_ok_and(|c| !known.contains(&c))).collect::<Vec<_>>());
-    }
+    let roots = cgroup::roots(Path::new("/sys/fs/cgroup"), spec.limits.cpuset_cpus.is_some(), cgroup_fs.as_ref());
     let hierarchies: Vec<PathBuf> = roots.iter().map(|r| r.join(&parent)).collect();
     let mut launching = Launching::new(Cgroup::create(&hierarchies, &leaf).map_err(RunError::from)?);
     launching.cgroup().set_limits(&spec.limits).map_err(RunError::from)?;
