@@ -743,6 +743,35 @@ fn update_changes_the_limits_of_a_running_container_and_events_reads_its_cgroup(
 }
 
 #[test]
+fn events_reports_a_kill_by_the_oom_killer_as_it_happens() {
+    if !is_root() {
+        return;
+    }
+    use std::io::{BufRead, BufReader};
+    // Once told to (/go), a child fills 64 MiB of memory in a 16 MiB cgroup; the shell lives on.
+    let hog = "while [ ! -e /go ]; do sleep 0.1; done; sh -c 'x=$(head -c 67108864 /dev/zero | tr \"\\0\" a)'; \
+        sleep 1000";
+    let b = Bundle::new(&["sh", "-c", hog]);
+    b.config(|c| c["linux"]["resources"] = json!({ "memory": { "limit": 16777216, "swap": 16777216 } }));
+    let id = b.id("oom");
+    assert_eq!(b.create(&id).code, 0);
+    assert_eq!(b.rt(&["start", &id]).code, 0);
+    let mut events = b.command(&["events", "--interval", "60", &id]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["type"], "stats", "{first}");
+    std::fs::write(b.dir.join("rootfs/go"), "").unwrap();
+    let next: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!((next["type"].as_str(), next["id"].as_str()), (Some("oom"), Some(id.as_str())), "{next}");
+    let _ = events.kill();
+    let _ = events.wait();
+    assert_eq!(b.status(&id), "running", "the shell outlived its child");
+    assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
+    std::fs::remove_file(b.dir.join("rootfs/go")).unwrap();
+    b.assert_clean();
+}
+
+#[test]
 fn sysctls_devices_and_the_oom_score_reach_the_container_and_not_the_host() {
     if !is_root() {
         return;

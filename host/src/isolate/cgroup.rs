@@ -129,6 +129,16 @@ pub fn roots(mount: &Path, cpuset: bool, shown: Option<&CgroupFs>) -> Vec<PathBu
     roots
 }
 
+/// How many processes of the cgroup `dirs` the kernel's OOM killer killed (`oom_kill` in v1's
+/// memory.oom_control, v2's memory.events).
+pub fn oom_kills(dirs: &[PathBuf]) -> u64 {
+    let file = if is_v2(dirs) { "memory.events" } else { "memory.oom_control" };
+    let count = |text: String| {
+        text.lines().find_map(|l| l.strip_prefix("oom_kill ").and_then(|v| v.trim().parse::<u64>().ok())).unwrap_or(0)
+    };
+    dirs.iter().filter_map(|d| fs::read_to_string(d.join(file)).ok()).map(count).sum()
+}
+
 /// The cgroup filesystem a container of this machine gets (see [`CgroupFs`]): cgroup2, or on v1
 /// (and hybrid machines, whose mostly empty v2 mount is left out, as runc does) the hierarchies
 /// mounted under /sys/fs/cgroup.
@@ -323,13 +333,9 @@ impl Cgroup {
         is_v2(&self.dirs)
     }
 
-    /// Whether the kernel's OOM killer killed a process of the cgroup (`oom_kill` in v1's
-    /// memory.oom_control, v2's memory.events).
+    /// Whether the kernel's OOM killer killed a process of the cgroup.
     pub fn oom_killed(&self) -> bool {
-        let file = if self.is_v2() { "memory.events" } else { "memory.oom_control" };
-        self.dirs.iter().filter_map(|d| fs::read_to_string(d.join(file)).ok()).any(|text| {
-            text.lines().any(|l| l.split_once(' ').is_some_and(|(k, v)| k == "oom_kill" && v.trim() != "0"))
-        })
+        oom_kills(&self.dirs) > 0
     }
 
     /// Writes the container's resource limits before it starts.

@@ -12,7 +12,7 @@ use crate::spec::Limits;
 use crate::spec::oci::resource_limits;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The limits `update` was asked for: a `--resources` file (`-` for stdin) of the runtime-spec's
 /// `linux.resources`, else its flags.
@@ -81,21 +81,39 @@ fn stats_event(state: &State) -> serde_json::Value {
     })
 }
 
+/// How often `events` looks for a kill by the OOM killer between its statistics.
+const OOM_POLL: Duration = Duration::from_millis(100);
+
 /// `events`: with `once` (`--stats`), the container's statistics; else the same every
-/// `interval` seconds until it stops.
+/// `interval` seconds, and an `oom` event whenever the OOM killer kills one of its processes
+/// (within a tenth of a second), until it stops.
 pub fn events(root: &Path, id: &str, interval: u32, once: bool) -> Result<(), RuntimeError> {
+    let every = Duration::from_secs(interval.max(1) as u64);
+    let mut next_stats = Instant::now();
+    let mut ooms = None;
     loop {
         let state = State::load(root, id)?;
         if state.status(root) == Status::Stopped {
             return Err(RuntimeError::Status { verb: "read events of", id: id.into(), status: "stopped" });
         }
-        let line = stats_event(&state).to_string();
+        let killed = cgroup::oom_kills(&state.cgroup);
+        let mut lines = Vec::new();
+        if ooms.is_some_and(|before| killed > before) {
+            lines.push(serde_json::json!({ "type": "oom", "id": state.id }));
+        }
+        ooms = Some(killed);
+        let now = Instant::now();
+        if now >= next_stats {
+            lines.push(stats_event(&state));
+            next_stats = now + every;
+        }
         let mut out = std::io::stdout().lock();
         // A reader that went away ends the stream.
-        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() || once {
+        let written = lines.iter().try_for_each(|l| writeln!(out, "{l}")).and_then(|()| out.flush());
+        if written.is_err() || once {
             return Ok(());
         }
         drop(out);
-        std::thread::sleep(Duration::from_secs(interval.max(1) as u64));
+        std::thread::sleep(OOM_POLL.min(next_stats.saturating_duration_since(Instant::now())));
     }
 }
