@@ -285,6 +285,10 @@ fn the_binary_called_sbx_runtime_speaks_runcs_command_line() {
     assert_eq!(features["ociVersionMax"], "1.2.0");
     let r = run(&["--root", &root, "--systemd-cgroup", "state", &id]);
     assert!(r.code != 0 && r.stderr.contains("--systemd-cgroup"), "{r:?}");
+    for verb in ["checkpoint", "restore"] {
+        let r = run(&["--root", &root, verb, &id]);
+        assert!(r.code == 125 && r.stderr.contains(&format!("{verb} is not supported")), "{r:?}");
+    }
     assert_eq!(run(&["--root", &root, "delete", "--force", &id]).code, 0);
     b.assert_clean();
 }

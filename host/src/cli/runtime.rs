@@ -77,6 +77,14 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let cli = match RuntimeCli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
+            // runc's checkpoint and restore (liboci-cli spells the first "checkpointt").
+            let verb = e.get(clap::error::ContextKind::InvalidSubcommand).map(ToString::to_string);
+            if let Some(verb @ ("checkpoint" | "restore")) = verb.as_deref() {
+                eprintln!(
+                    "sbx-runtime: {verb} is not supported: sbx cannot checkpoint containers (it has no CRIU support)"
+                );
+                return super::EXIT_SBX;
+            }
             let code = if e.use_stderr() { super::EXIT_SBX } else { 0 };
             let _ = e.print();
             return code;
