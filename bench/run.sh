@@ -72,6 +72,14 @@ jq -r '.results as $r | ($r[] | select(.command=="sbx") | .median) as $s
 jq -r '.results as $r | ($r[] | select(.command=="crun, no cgroups") | .median) as $c
     | $r[] | select(.command=="sbx") | "  sbx (its cgroups included) against crun without cgroups: \(.median/$c | .*100 | round/100)x (goal 0.8x)"' "$work/run.json"
 
+# The same two in turn, pair by pair: the difference free of the machine's drift between
+# hyperfine's blocks (which on this VM moves a block's median by milliseconds).
+echo
+echo "sbx against crun without cgroups, in turn:"
+python3 bench/paired.py "$runs" \
+    "crun, no cgroups=crun --cgroup-manager=disabled run --bundle $work/bundle bench-crun" \
+    "sbx=$sbx run --rm busybox /bin/true"
+
 # Where the time of one run goes, phase by phase, from the scheduler's events (perf): 30 runs each.
 echo
 echo "where the time of a run goes (medians, ms):"
