@@ -111,8 +111,8 @@ pub fn tasks_files(parents: &[PathBuf], id: &str) -> Vec<PathBuf> {
 }
 
 /// The hierarchies' directories (as [`hierarchies`] without `sbx`), and every other v1 hierarchy
-/// a container shown the cgroup filesystem `shown` sees: it gets a cgroup of its own in each, as runc gives it, so that its
-/// cgroup namespace shows it that cgroup there and not the host's tree.
+/// that the cgroup filesystem `shown` shows the container: it gets a cgroup of its own in each, as
+/// runc gives it, so that its cgroup namespace shows it that cgroup and not the host's tree.
 pub fn roots(mount: &Path, cpuset: bool, shown: Option<&CgroupFs>) -> Vec<PathBuf> {
     let mut roots: Vec<PathBuf> =
         hierarchies(mount, cpuset).iter().filter_map(|p| p.parent()).map(Path::to_path_buf).collect();

@@ -84,22 +84,28 @@ pub fn run(hooks: Option<&Hooks>, point: Point, state: &serde_json::Value, place
         return Ok(());
     }
     let input = serde_json::to_vec(state).expect("a state serializes");
-    for hook in list {
-        run_one(hook, point, &input, place)?;
-    }
-    Ok(())
-}
-
-fn run_one(hook: &Hook, point: Point, input: &[u8], place: Place) -> Result<(), HookError> {
-    let fail = |what: String| HookError { point: point.name(), path: hook.path().clone(), what };
+    // Opened once for the point's hooks.
     let namespaces = match place {
         Place::Runtime => Vec::new(),
         Place::Container(pid) => CONTAINER_NAMESPACES
             .iter()
             .map(|ns| std::fs::File::open(format!("/proc/{pid}/ns/{ns}")).map(OwnedFd::from))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| fail(format!("cannot join the container's namespaces: {e}")))?,
+            .map_err(|e| HookError {
+                point: point.name(),
+                path: list[0].path().clone(),
+                what: format!("cannot join the container's namespaces: {e}"),
+            })?,
     };
+    for hook in list {
+        run_one(hook, point, &input, &namespaces)?;
+    }
+    Ok(())
+}
+
+/// Runs `hook`, in the namespaces `namespaces` (descriptors of a process's) when there are any.
+fn run_one(hook: &Hook, point: Point, input: &[u8], namespaces: &[OwnedFd]) -> Result<(), HookError> {
+    let fail = |what: String| HookError { point: point.name(), path: hook.path().clone(), what };
     let output = rustix::fs::memfd_create("sbx-hook", rustix::fs::MemfdFlags::CLOEXEC)
         .map(std::fs::File::from)
         .map_err(|e| fail(format!("cannot be started: {e}")))?;
@@ -131,7 +137,6 @@ fn run_one(hook: &Hook, point: Point, input: &[u8], place: Place) -> Result<(), 
         }
     }
     let mut child = cmd.spawn().map_err(|e| fail(format!("cannot be started: {e}")))?;
-    drop(namespaces);
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its state may close stdin: that is not a failure.
         let _ = stdin.write_all(input);
