@@ -244,9 +244,9 @@ pub fn launch<'a>(
         preserve_fds: 0,
         joins: Vec::new(),
     };
-    // Containers of a user namespace (and those made before) have a directory for the overlay;
+    // A container in a user namespace has a directory for the overlay (see create's make_dirs);
     // the others mount it on their own directory.
-    let rootfs = Some(dir.join(super::create::ROOTFS)).filter(|d| d.is_dir()).unwrap_or_else(|| dir.clone());
+    let rootfs = if sources.is_some() { dir.join(super::create::ROOTFS) } else { dir.clone() };
     let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs, bundle: false, volatile: rm };
     let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, kernel)?;
     launching.spawned(spawn::spawn(&plan, clone_flags(spec.network, record.idmap.is_some()), clone_into, &Linux)?);

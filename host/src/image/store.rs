@@ -107,13 +107,13 @@ fn mkdir(path: &Path, mode: u32) -> Result<(), StoreError> {
 /// Writes `bytes` to `path` through a temp file and a rename, so readers never see half a file;
 /// synced to disk first, for records that cannot be rebuilt (images, layers).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    replace(path, bytes, true)
+    replace(path, bytes, Replace::Synced)
 }
 
 /// As [`write_atomic`] without the sync: for state that is rewritten often and that `sbx`
 /// reconciles after a crash (container records).
 pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    replace(path, bytes, false)
+    replace(path, bytes, Replace::Unsynced)
 }
 
 /// As [`write_atomic_unsynced`] for state thrown away with what it describes (the record of a
@@ -123,30 +123,30 @@ pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StoreError
 /// pay. Readers still see one whole file or the other; after a host crash the file may be empty,
 /// which `sbx system check` reports and removes.
 pub fn write_swapped(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    use rustix::fs::{CWD, RenameFlags, renameat_with};
-    let tmp = path.with_extension(format!("tmp-{}", crate::random::hex(6)));
-    let result = (|| {
-        File::create(&tmp)?.write_all(bytes)?;
-        match renameat_with(CWD, &tmp, CWD, path, RenameFlags::EXCHANGE) {
-            // `tmp` now names the old file.
-            Ok(()) => fs::remove_file(&tmp),
-            // Nothing to swap with (or a file system that cannot swap): a plain rename.
-            Err(_) => fs::rename(&tmp, path),
-        }
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io_err(path))
+    replace(path, bytes, Replace::Swapped)
 }
 
-fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<(), StoreError> {
+/// How [`replace`] puts the new file in place.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Replace {
+    Synced,
+    Unsynced,
+    Swapped,
+}
+
+fn replace(path: &Path, bytes: &[u8], how: Replace) -> Result<(), StoreError> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
     let tmp = path.with_extension(format!("tmp-{}", crate::random::hex(6)));
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
-        if sync {
+        if how == Replace::Synced {
             f.sync_data()?;
+        }
+        // Swapped, `tmp` names the old file; with nothing to swap with (or a file system that
+        // cannot swap), a plain rename.
+        if how == Replace::Swapped && renameat_with(CWD, &tmp, CWD, path, RenameFlags::EXCHANGE).is_ok() {
+            return fs::remove_file(&tmp);
         }
         fs::rename(&tmp, path)
     })();
