@@ -752,8 +752,10 @@ fn events_reports_a_kill_by_the_oom_killer_as_it_happens() {
         return;
     }
     use std::io::{BufRead, BufReader};
-    // Once told to (/go), a child fills 64 MiB of memory in a 16 MiB cgroup; the shell lives on.
-    let hog = "while [ ! -e /go ]; do sleep 0.1; done; sh -c 'x=$(head -c 67108864 /dev/zero | tr \"\\0\" a)'; \
+    // Once told to (/go), a child fills 64 MiB of memory in a 16 MiB cgroup; the shell lives on
+    // (the child and its own children are the OOM killer's first choice).
+    let hog = "while [ ! -e /go ]; do sleep 0.1; done; \
+        sh -c 'echo 1000 > /proc/self/oom_score_adj; x=$(head -c 67108864 /dev/zero | tr \"\\0\" a)'; \
         sleep 1000";
     let b = Bundle::new(&["sh", "-c", hog]);
     b.config(|c| c["linux"]["resources"] = json!({ "memory": { "limit": 16777216, "swap": 16777216 } }));

@@ -93,9 +93,8 @@ pub fn events(root: &Path, id: &str, interval: u32, once: bool) -> Result<(), Ru
     let mut ooms = None;
     loop {
         let state = State::load(root, id)?;
-        if state.status(root) == Status::Stopped {
-            return Err(RuntimeError::Status { verb: "read events of", id: id.into(), status: "stopped" });
-        }
+        let stopped = state.status(root) == Status::Stopped;
+        // Read whether it stopped or not: a kill that ended the container is still told.
         let killed = cgroup::oom_kills(&state.cgroup);
         let mut lines = Vec::new();
         if ooms.is_some_and(|before| killed > before) {
@@ -103,13 +102,16 @@ pub fn events(root: &Path, id: &str, interval: u32, once: bool) -> Result<(), Ru
         }
         ooms = Some(killed);
         let now = Instant::now();
-        if now >= next_stats {
+        if !stopped && now >= next_stats {
             lines.push(stats_event(&state));
             next_stats = now + every;
         }
         let mut out = std::io::stdout().lock();
         // A reader that went away ends the stream.
         let written = lines.iter().try_for_each(|l| writeln!(out, "{l}")).and_then(|()| out.flush());
+        if stopped {
+            return Err(RuntimeError::Status { verb: "read events of", id: id.into(), status: "stopped" });
+        }
         if written.is_err() || once {
             return Ok(());
         }
