@@ -57,9 +57,22 @@ impl Bundle {
             let r = self.rt(&["spec", "--bundle", &self.dir.to_string_lossy()]);
             assert_eq!(r.code, 0, "{r:?}");
         }
-        let mut c: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let mut c = self.config_value();
         edit(&mut c);
         std::fs::write(&path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    }
+
+    /// Gives the root filesystem's files to host id `id` (user and group), as engines do for a
+    /// container whose user namespace maps its root there.
+    pub fn chown_rootfs(&self, id: u32) {
+        let owner = format!("{id}:{id}");
+        let chown = Command::new("chown").args(["-hR", &owner]).arg(self.dir.join("rootfs")).status().unwrap();
+        assert!(chown.success());
+    }
+
+    /// config.json as it is now.
+    pub fn config_value(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.dir.join("config.json")).unwrap()).unwrap()
     }
 
     pub fn command(&self, args: &[&str]) -> Command {

@@ -1,7 +1,7 @@
 //! The runtime-spec's process and container requirements, observed side by side with runc (the
 //! reference: Debian's runc): each case's bundle runs under `runc run` and under `sbx runtime run`,
 //! and what its process sees (ids, working directory, hostname, capabilities, no_new_privs,
-//! rlimits, environment, OOM score, /dev, mounts, kernel parameters, masked and read-only paths,
+//! rlimits, environment, OOM score, id maps, /dev, mounts, kernel parameters, masked and read-only paths,
 //! exit status) must be the same.
 
 use sbx_tests::bundle::{Bundle, output};
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::process::Command;
 
 /// What the process reports of itself, one fact per line.
-const PROBE: &str = "id; pwd; hostname; \
+const PROBE: &str = "id; pwd; hostname; echo maps $(cat /proc/self/uid_map /proc/self/gid_map); \
     grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status; \
     echo nofile $(ulimit -Sn) $(ulimit -Hn); echo env \"$HOME|$PATH|$TERM|$CUSTOM\"; \
     echo oom $(cat /proc/self/oom_score_adj); echo dev $(ls /dev); \
@@ -34,6 +34,9 @@ fn same_as_runc(name: &str, edit: impl Fn(&mut Value)) {
     }
     let b = Bundle::new(&["sh", "-c", PROBE]);
     b.config(|c| edit(c));
+    if let Some(host_root) = b.config_value()["linux"]["uidMappings"][0]["hostID"].as_u64() {
+        b.chown_rootfs(host_root as u32);
+    }
     let theirs = runc(&b, &b.id(&format!("runc-{name}")));
     let _ = std::fs::remove_file(b.dir.join("rootfs/probe-file"));
     let ours = b.rt(&["run", "--bundle", &b.dir.to_string_lossy(), &b.id(name)]);
@@ -95,5 +98,20 @@ fn hostname_sysctls_oom_score_and_a_read_only_root_are_the_bundles() {
         c["linux"]["sysctl"] = json!({ "kernel.shmmax": "123456789" });
         c["process"]["oomScoreAdj"] = json!(300);
         c["root"]["readonly"] = json!(true);
+    });
+}
+
+#[test]
+fn a_user_namespace_maps_the_bundles_ids() {
+    if !is_root() {
+        return;
+    }
+    // As engines do for a user namespace, the root filesystem belongs to the container's root.
+    same_as_runc("userns", |c| {
+        c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({ "type": "user" }));
+        let map = json!([{ "containerID": 0, "hostID": 300000, "size": 65536 }]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+        c["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
     });
 }

@@ -6,6 +6,7 @@
 use sbx_tests::bundle::{Bundle, output};
 use sbx_tests::harness::{Run, is_root, plugin_arg, sbx_bin, wait_for};
 use serde_json::{Value, json};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -145,6 +146,89 @@ fn exec_runs_a_process_beside_the_containers_from_the_command_line_or_a_process_
         b.status(&id) == "stopped" && !Path::new(&format!("/proc/{pid}/cmdline")).exists()
     });
     assert_eq!(b.rt(&["delete", &id]).code, 0);
+    b.assert_clean();
+}
+
+/// Gives the bundle `c` a user namespace whose ids 0-65535 are host ids 300000-365535.
+fn with_user_namespace(c: &mut Value) {
+    c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({ "type": "user" }));
+    let map = json!([{ "containerID": 0, "hostID": 300000, "size": 65536 }]);
+    c["linux"]["uidMappings"] = map.clone();
+    c["linux"]["gidMappings"] = map;
+}
+
+#[test]
+fn a_bundles_user_namespace_holds_its_process_and_execs_and_bad_mappings_are_refused() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sleep", "1000"]);
+    b.chown_rootfs(300000);
+    b.config(with_user_namespace);
+    let id = b.id("userns");
+    let r = b.create(&id);
+    assert_eq!(r.code, 0, "{r:?}");
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let host_view = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    assert_eq!(host_view.split_whitespace().collect::<Vec<_>>(), ["0", "300000", "65536"]);
+    assert_eq!(std::fs::metadata(format!("/proc/{pid}")).unwrap().uid(), 300000, "root inside is 300000 outside");
+    assert_eq!(b.rt(&["start", &id]).code, 0);
+    let r = b.rt(&["exec", &id, "sh", "-c", "id -u; cat /proc/self/uid_map; touch /mine && echo wrote"]);
+    let seen: Vec<&str> = r.stdout.split_whitespace().collect();
+    assert_eq!((r.code, seen), (0, vec!["0", "0", "300000", "65536", "wrote"]), "the exec joins it: {r:?}");
+    assert_eq!(std::fs::metadata(b.dir.join("rootfs/mine")).unwrap().uid(), 300000);
+    assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
+
+    let config = b.dir.join("config.json");
+    let good = std::fs::read(&config).unwrap();
+    let refused = |edit: &dyn Fn(&mut Value), needle: &str| {
+        std::fs::write(&config, &good).unwrap();
+        b.config(edit);
+        let r = b.create(&id);
+        assert!(r.code != 0 && r.stderr.contains(needle), "expected an error naming '{needle}': {r:?}");
+        assert!(!b.root.join(&id).exists(), "no state is left");
+    };
+    refused(&|c| c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "user"), "no user namespace");
+    refused(&|c| c["linux"]["gidMappings"] = json!([]), "linux.gidMappings: missing");
+    refused(
+        &|c| c["linux"]["uidMappings"] = json!([{ "containerID": 1, "hostID": 300001, "size": 10 }]),
+        "maps no host id to the container's id 0",
+    );
+    refused(
+        &|c| c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "network"),
+        "a user namespace with the host's or a joined network namespace",
+    );
+    refused(
+        &|c| {
+            c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "user");
+            c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({ "type": "user", "path": "/proc/1/ns/user" }));
+        },
+        "joining the user namespace at /proc/1/ns/user",
+    );
+    // Overlapping ranges pass sbx's checks; the kernel refuses them once the process exists.
+    refused(
+        &|c| {
+            c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 300000, "size": 10 },
+                { "containerID": 5, "hostID": 400000, "size": 10 }])
+        },
+        "the kernel refused the bundle's id mappings",
+    );
+    // A policy that wants a user namespace gets the bundle's; sbx does not invent one.
+    let policy = format!(
+        "plugins:\n  - path: {}\n    settings: {{require_userns: true, allow_unconfined: true}}\n",
+        plugin_arg("no-escalation")
+    );
+    let cfg = b.s.write_config(&policy);
+    std::fs::write(&config, &good).unwrap();
+    let r = b.rt(&["--config", &cfg, "create", "--bundle", &b.dir.to_string_lossy(), &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(b.rt(&["delete", "--force", &id]).code, 0);
+    b.config(|c| c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "user"));
+    b.config(|c| c["linux"]["uidMappings"] = json!(null));
+    b.config(|c| c["linux"]["gidMappings"] = json!(null));
+    let r = b.rt(&["--config", &cfg, "create", "--bundle", &b.dir.to_string_lossy(), &id]);
+    assert!(r.code == 125 && r.stderr.contains("the bundle has no linux.uidMappings"), "{r:?}");
+    assert!(!b.root.join(&id).exists(), "no state is left");
     b.assert_clean();
 }
 

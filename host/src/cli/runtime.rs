@@ -212,6 +212,9 @@ fn run_verb(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<(
             CommonCmd::Events(e) => resources::events(root, &e.container_id, e.interval, e.stats),
             CommonCmd::Pause(p) => verbs::freeze(root, &p.container_id, true),
             CommonCmd::Resume(r) => verbs::freeze(root, &r.container_id, false),
+            CommonCmd::Spec(s) if s.rootless => Err(RuntimeError::NotSupported(
+                "spec --rootless: sbx's runtime runs containers as root (a bundle may still have a user namespace: add linux.uidMappings and gidMappings)".into(),
+            )),
             CommonCmd::Spec(s) => verbs::spec(s.bundle.as_deref().unwrap_or(Path::new("."))),
             CommonCmd::Features(_) => {
                 say!("{}", serde_json::to_string_pretty(&verbs::features()).expect("JSON serializes"));

@@ -42,7 +42,7 @@ pub fn clone_flags(network: spec::Network, own_ids: bool) -> u64 {
 /// For a container in a user namespace: its layers idmapped to its range (`--userns=auto`; a
 /// rootless sbx's layers already belong to its namespace) and the host's device nodes, as detached
 /// mounts the child attaches.
-fn userns_sources(
+pub fn userns_sources(
     map: Option<&IdMap>,
     layers: &[PathBuf],
     devices: &[security::Device],

@@ -108,11 +108,16 @@ pub fn allocate_from_host(used: &[IdMap]) -> Result<IdMap, UsernsError> {
 /// Writes the uid and gid maps of `pid`, a process in a new user namespace that waits for them.
 /// As root, sbx writes them itself (newuidmap is for users without CAP_SETUID).
 pub fn write_maps(pid: Pid, map: &IdMap) -> Result<(), UsernsError> {
+    write_map_lines(pid, &format!("0 {} {}\n", map.uid, map.size), &format!("0 {} {}\n", map.gid, map.size))
+}
+
+/// Writes `uid` and `gid`, the lines of a uid_map and a gid_map (an OCI bundle's mappings), as the
+/// maps of `pid`.
+pub fn write_map_lines(pid: Pid, uid: &str, gid: &str) -> Result<(), UsernsError> {
     let proc = Path::new("/proc").join(pid.as_raw().to_string());
-    for (file, start) in [("uid_map", map.uid), ("gid_map", map.gid)] {
+    for (file, lines) in [("uid_map", uid), ("gid_map", gid)] {
         let path = proc.join(file);
-        std::fs::write(&path, format!("0 {start} {}\n", map.size))
-            .map_err(|source| UsernsError::Map { path: path.display().to_string(), source })?;
+        std::fs::write(&path, lines).map_err(|source| UsernsError::Map { path: path.display().to_string(), source })?;
     }
     Ok(())
 }

@@ -381,20 +381,30 @@ fn user_target(destination: &str) -> Result<Target, PlanError> {
 /// The mount plan on a kernel of version `kernel` (see [`kernel_version`]).
 pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanError> {
     let mut ops = vec![MountOp::Umask(0), MountOp::MakeRootPrivate];
-    if let Some(userns) = &spec.userns {
-        ops.extend(
-            userns
-                .layers
-                .iter()
-                .zip(&spec.layers)
-                .map(|(fd, layer)| MountOp::AttachLayer { fd: *fd, path: cstr(layer) }),
-        );
-        ops.push(MountOp::EnterUsernsRoot { dir: cstr(&userns.dir) });
-    }
-    ops.push(match spec.bundle {
+    let root = match spec.bundle {
         true => MountOp::BindRoot { dir: cstr(&spec.target) },
         false => overlay(spec, kernel)?,
-    });
+    };
+    match &spec.userns {
+        None => ops.push(root),
+        // A bundle's root is bound while the child still has the host's ids (and its namespace's
+        // capabilities): the path to it may pass directories that only the host's root may search.
+        Some(userns) if spec.bundle => {
+            ops.push(root);
+            ops.push(MountOp::EnterUsernsRoot { dir: cstr(&userns.dir) });
+        }
+        Some(userns) => {
+            ops.extend(
+                userns
+                    .layers
+                    .iter()
+                    .zip(&spec.layers)
+                    .map(|(fd, layer)| MountOp::AttachLayer { fd: *fd, path: cstr(layer) }),
+            );
+            ops.push(MountOp::EnterUsernsRoot { dir: cstr(&userns.dir) });
+            ops.push(root);
+        }
+    }
     ops.extend(own_fs("/proc", 0o555, "proc", &[], NOSUID | NODEV | NOEXEC));
     let dev_attrs = NOSUID | MountAttrFlags::MOUNT_ATTR_STRICTATIME;
     ops.extend(own_fs("/dev", 0o755, "tmpfs", &[("mode", Some("755")), ("size", Some("65536k"))], dev_attrs));
@@ -562,6 +572,18 @@ mod tests {
         assert_eq!(ops[2], MountOp::BindRoot { dir: cstr("/b/rootfs") });
         assert!(!ops.iter().any(|op| matches!(op, MountOp::Overlay { .. } | MountOp::LegacyOverlay { .. })));
         assert!(ops.contains(&MountOp::PivotRoot));
+    }
+
+    #[test]
+    fn in_a_user_namespace_a_bundle_root_is_bound_before_the_ids_change() {
+        let userns = UsernsRootfs { dir: "/b/rootfs".into(), layers: vec![], devices: (20..26).collect() };
+        let with = RootfsSpec { bundle: true, target: "/b/rootfs".into(), userns: Some(userns), ..spec(0) };
+        let ops = plan(&with, NEW).unwrap();
+        assert_eq!(
+            ops[2..4],
+            [MountOp::BindRoot { dir: cstr("/b/rootfs") }, MountOp::EnterUsernsRoot { dir: cstr("/b/rootfs") }]
+        );
+        assert!(!ops.iter().any(|op| matches!(op, MountOp::Mknod { .. })), "devices are bound, not made");
     }
 
     fn spec(n: usize) -> RootfsSpec {

@@ -6,16 +6,19 @@
 use super::hooks::{self, Place, Point};
 use super::state::{self, FIFO, State};
 use super::{RuntimeError, admit, namespaces};
+use crate::container::RunError;
 use crate::container::events::{Events, Now};
 use crate::container::process::{self, Dirs, Prepared};
-use crate::container::{RunError, start::clone_flags};
+use crate::container::start::{clone_flags, userns_sources};
 use crate::isolate::cgroup::{self, Cgroup};
 use crate::isolate::spawn::{self, SpawnError};
+use crate::isolate::userns;
 use crate::isolate::{Launching, Progress};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
+use crate::rootfs::plan::UsernsRootfs;
 use crate::spec::oci::{self, Bundle};
-use crate::spec::security;
+use crate::spec::{Userns, security};
 use crate::sys::linux::Linux;
 use std::ffi::CString;
 use std::fs;
@@ -153,6 +156,16 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         .map(|m| crate::rootfs::bind::open(Path::new(&m.source), m.read_only))
         .collect::<Result<Vec<_>, _>>()
         .map_err(RunError::from)?;
+    let id_maps = match (spec.userns, &read.id_maps) {
+        (Userns::Host, _) => None,
+        (Userns::Auto, Some(maps)) => Some(maps),
+        (Userns::Auto, None) => return Err(RuntimeError::UsernsWithoutMaps),
+    };
+    // In a user namespace, mknod is refused: the host's device nodes are bound instead.
+    let devices = match id_maps {
+        Some(_) => Some(userns_sources(None, &[], &spec.devices)?.1),
+        None => None,
+    };
     let joins = namespaces::open_joins(&read.joins)?;
     let (pid_join, joins): (Vec<_>, Vec<_>) = joins.into_iter().partition(|(_, f)| *f == libc::CLONE_NEWPID);
     let joined = read.joins.iter().fold(0, |all, j| all | j.flag as u64);
@@ -174,7 +187,11 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         exec_fifo: Some(CString::new(format!("/proc/self/fd/{}", fifo.as_raw_fd())).expect("no NUL")),
         terminal: console.as_ref().map(|s| (s.as_raw_fd(), (24, 80))),
         seccomp: process::seccomp_program(&opts.root.join(".seccomp"), &spec)?,
-        userns: None,
+        userns: devices.as_ref().map(|nodes| UsernsRootfs {
+            dir: read.root.clone(),
+            layers: Vec::new(),
+            devices: nodes.iter().map(AsRawFd::as_raw_fd).collect(),
+        }),
         preserve_fds: opts.preserve_fds,
         joins: joins.iter().map(|(fd, flag)| (fd.as_raw_fd(), *flag)).collect(),
     };
@@ -182,12 +199,16 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         Dirs { upper: PathBuf::new(), work: PathBuf::new(), rootfs: read.root.clone(), bundle: true, volatile: false };
     let plan = process::child_plan(&spec, &user, Vec::new(), dirs, &prepared, process::kernel())?;
     let in_pid_ns = namespaces::PidNsForChildren::enter(pid_join.first().map(|(fd, _)| fd))?;
-    let flags = clone_flags(spec.network, false) & !joined;
+    let flags = clone_flags(spec.network, id_maps.is_some()) & !joined;
     let child = spawn::spawn(&plan, flags, clone_into, &Linux).map_err(RunError::from)?;
     drop(in_pid_ns);
     launching.spawned(child);
-    drop((entry, binds, console, fifo, joins, pid_join));
+    drop((entry, binds, console, fifo, joins, pid_join, devices));
     let pid = launching.child().pid.as_raw();
+    if let Some(maps) = id_maps {
+        // The child waits for its first go: its ids mean nothing in its namespace until then.
+        userns::write_map_lines(launching.child().pid, &maps.uid, &maps.gid).map_err(RuntimeError::IdMaps)?;
+    }
     let record = State {
         oci_version: oci_spec::runtime::Spec::default().version().clone(),
         id: opts.id.to_string(),

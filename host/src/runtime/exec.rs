@@ -71,7 +71,7 @@ pub fn exec(opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RuntimeError
         pid: state.pid,
         name: &state.id,
         cgroup: &state.cgroup,
-        own_ids: false,
+        own_ids: state.spec.userns == crate::spec::Userns::Auto,
         seccomp_cache: &opts.root.join(".seccomp"),
     };
     let how = How {

@@ -54,6 +54,12 @@ pub enum RuntimeError {
     Io { what: String, source: std::io::Error },
     #[error("{0}")]
     NotSupported(String),
+    #[error(
+        "policy adjustments give the container a user namespace, but the bundle has no linux.uidMappings and linux.gidMappings for it (sbx does not choose host ids for a bundle): add them to config.json, as the engine's user namespace support does"
+    )]
+    UsernsWithoutMaps,
+    #[error("the kernel refused the bundle's id mappings (config.json linux.uidMappings, linux.gidMappings): {0}")]
+    IdMaps(crate::isolate::userns::UsernsError),
     #[error(transparent)]
     Run(#[from] RunError),
     #[error(transparent)]

@@ -257,7 +257,7 @@ pub fn spec(bundle: &Path) -> Result<(), RuntimeError> {
 
 /// `features`: what this runtime supports, in the runtime-spec's features format.
 pub fn features() -> serde_json::Value {
-    let namespaces = ["cgroup", "ipc", "mount", "network", "pid", "uts"];
+    let namespaces = ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"];
     let caps: Vec<String> = crate::spec::caps::NAMES.iter().map(|s| s.to_string()).collect();
     serde_json::json!({
         "ociVersionMin": "1.0.0",

@@ -105,7 +105,8 @@ pub enum Userns {
     /// The host's: root in the container is root on the host (docker's default).
     #[default]
     Host,
-    /// Its own user namespace, mapped to a private range of host ids (podman's `auto`).
+    /// Its own user namespace, mapped to a private range of host ids (podman's `auto`; for an OCI
+    /// bundle, the ranges its `linux.uidMappings` and `gidMappings` give).
     Auto,
 }
 

@@ -72,6 +72,56 @@ pub struct Bundle {
     pub oom_score_adj: Option<i32>,
     /// `linux.cgroupsPath`, checked to be a path of plain names.
     pub cgroups_path: Option<PathBuf>,
+    /// The id maps of its own user namespace, if it has one.
+    pub id_maps: Option<IdMaps>,
+}
+
+/// `linux.uidMappings` and `linux.gidMappings`, as the lines of /proc/PID/uid_map and gid_map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMaps {
+    pub uid: String,
+    pub gid: String,
+}
+
+/// The id maps of a bundle whose `linux.namespaces` has a user namespace of its own (`user_ns`).
+/// sbx enters that namespace as its root before it changes to the process's user, so both maps
+/// must give the container's id 0 a host id. sysfs can be mounted only in a network namespace of
+/// the user namespace's own, so the container must have one (runc binds the host's /sys instead).
+fn id_maps(spec: &Spec, user_ns: bool, own_network: bool) -> Result<Option<IdMaps>, OciError> {
+    let linux = spec.linux().as_ref();
+    let uids = linux.and_then(|l| l.uid_mappings().clone()).unwrap_or_default();
+    let gids = linux.and_then(|l| l.gid_mappings().clone()).unwrap_or_default();
+    if !user_ns {
+        return match uids.is_empty() && gids.is_empty() {
+            true => Ok(None),
+            false => Err(field(
+                "linux.uidMappings",
+                "given, but linux.namespaces has no user namespace: add {\"type\": \"user\"} or leave the mappings out",
+            )),
+        };
+    }
+    if !own_network {
+        return Err(unsupported(
+            "linux.namespaces",
+            "a user namespace with the host's or a joined network namespace (sysfs cannot be mounted there): give the container a network namespace of its own",
+        ));
+    }
+    let lines = |name: &'static str, maps: &[oci_spec::runtime::LinuxIdMapping]| -> Result<String, OciError> {
+        if maps.is_empty() {
+            return Err(field(name, "missing: a user namespace needs its ids mapped to host ids"));
+        }
+        if let Some(m) = maps.iter().find(|m| m.size() == 0) {
+            return Err(field(name, format!("the mapping of container id {} has size 0", m.container_id())));
+        }
+        if !maps.iter().any(|m| m.container_id() == 0) {
+            return Err(field(
+                name,
+                "maps no host id to the container's id 0 (its root): add a mapping with containerID 0",
+            ));
+        }
+        Ok(maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect())
+    };
+    Ok(Some(IdMaps { uid: lines("linux.uidMappings", &uids)?, gid: lines("linux.gidMappings", &gids)? }))
 }
 
 fn cgroups_path(spec: &Spec) -> Result<Option<PathBuf>, OciError> {
@@ -345,14 +395,14 @@ fn namespaces(spec: &Spec) -> Result<(Vec<String>, Network, Vec<Join>), OciError
             LinuxNamespaceType::Ipc => ("ipc", "ipc", libc::CLONE_NEWIPC),
             LinuxNamespaceType::Network => ("network", "net", libc::CLONE_NEWNET),
             LinuxNamespaceType::Cgroup => ("cgroup", "cgroup", libc::CLONE_NEWCGROUP),
-            LinuxNamespaceType::User => return Err(unsupported("linux.namespaces", "a user namespace")),
+            LinuxNamespaceType::User => ("user", "user", libc::CLONE_NEWUSER),
             LinuxNamespaceType::Time => return Err(unsupported("linux.namespaces", "a time namespace")),
         };
         if let Some(path) = ns.path() {
-            if name == "mount" {
+            if matches!(name, "mount" | "user") {
                 return Err(unsupported(
                     "linux.namespaces",
-                    format!("joining the mount namespace at {}", path.display()),
+                    format!("joining the {name} namespace at {}", path.display()),
                 ));
             }
             joins.push(Join { proc_name, flag, path: path.clone() });
@@ -418,9 +468,6 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
     let process = spec.process().as_ref().ok_or_else(|| field("process", "missing: the bundle runs nothing"))?;
     let root = spec.root().as_ref().ok_or_else(|| field("root", "missing: name the root filesystem"))?;
     let linux = spec.linux().as_ref();
-    if linux.is_some_and(|l| l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())) {
-        return Err(unsupported("linux.uidMappings", "user namespaces from a bundle"));
-    }
     if let Some(h) = spec.hooks() {
         let all =
             [h.prestart(), h.create_runtime(), h.create_container(), h.start_container(), h.poststart(), h.poststop()];
@@ -444,6 +491,8 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         }
     };
     let (namespaces, network, joins) = namespaces(spec)?;
+    let own_network = network == Network::None && !joins.iter().any(|j| j.flag == libc::CLONE_NEWNET);
+    let id_maps = id_maps(spec, namespaces.iter().any(|n| n == "user"), own_network)?;
     if joins.iter().any(|j| j.flag == libc::CLONE_NEWUTS) && spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) {
         return Err(field("hostname", "cannot be set in a UTS namespace the container joins; leave it out"));
     }
@@ -470,7 +519,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         namespaces,
         limits: limits(spec),
         network,
-        userns: Userns::Host,
+        userns: if id_maps.is_some() { Userns::Auto } else { Userns::Host },
         annotations,
         terminal: false,
         init: false,
@@ -492,6 +541,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         sysctls: sysctls(spec, network)?,
         oom_score_adj: process.oom_score_adj(),
         cgroups_path: cgroups_path(spec)?,
+        id_maps,
     })
 }
 
@@ -516,6 +566,31 @@ mod tests {
             list.retain(|n| n.typ() != typ);
             list.push(LinuxNamespaceBuilder::default().typ(typ).path(path.clone()).build().unwrap());
         }
+    }
+
+    #[test]
+    fn a_user_namespace_takes_the_bundles_mappings_as_map_lines() {
+        use oci_spec::runtime::LinuxIdMappingBuilder;
+        let map = |c: u32, h: u32, n: u32| LinuxIdMappingBuilder::default().container_id(c).host_id(h).size(n).build();
+        let with = |uids: Vec<_>, gids: Vec<_>| {
+            let mut spec = with_namespaces(|l| {
+                l.push(LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::User).build().unwrap())
+            });
+            let mut linux = spec.linux().clone().unwrap();
+            linux.set_uid_mappings(Some(uids)).set_gid_mappings(Some(gids));
+            spec.set_linux(Some(linux));
+            from_oci(&spec, Path::new("/b"))
+        };
+        let b = with(vec![map(0, 1000, 1).unwrap(), map(1, 100000, 65535).unwrap()], vec![map(0, 1000, 10).unwrap()])
+            .unwrap();
+        let maps = IdMaps { uid: "0 1000 1\n1 100000 65535\n".into(), gid: "0 1000 10\n".into() };
+        assert_eq!((b.id_maps, b.spec.userns), (Some(maps), Userns::Auto));
+        assert!(b.spec.namespaces.contains(&"user".to_string()));
+        let err = |r: Result<Bundle, OciError>| r.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err(with(vec![], vec![map(0, 1, 1).unwrap()])).contains("linux.uidMappings: missing"));
+        assert!(err(with(vec![map(1, 1, 1).unwrap()], vec![map(0, 1, 1).unwrap()])).contains("container's id 0"));
+        assert!(err(with(vec![map(0, 1, 0).unwrap()], vec![map(0, 1, 1).unwrap()])).contains("size 0"));
+        assert_eq!(from_oci(&Spec::default(), Path::new("/b")).unwrap().id_maps, None);
     }
 
     #[test]
