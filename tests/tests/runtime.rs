@@ -347,6 +347,43 @@ fn a_policy_deny_fails_create_with_its_message_on_stderr_and_in_the_json_log() {
 }
 
 #[test]
+fn image_checks_see_the_image_the_bundles_annotations_name_and_only_then() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["true"]);
+    let cfg = b.s.write_config(&format!(
+        "plugins:\n  - path: {}\n    settings: {{names: [\"docker.io/library/*\"]}}\n",
+        plugin_arg("allowed-sources")
+    ));
+    let id = b.id("sources");
+    let create = || output(&mut b.command(&["--config", &cfg, "create", "--bundle", &b.dir.to_string_lossy(), &id]));
+    let name = |image: &str| {
+        b.config(|c| c["annotations"] = json!({ "io.kubernetes.cri.image-name": image }));
+    };
+    name("evil.example/miner:1");
+    let r = create();
+    assert!(
+        r.code == 125
+            && r.stderr
+                .contains("denied by policy allowed-sources: image evil.example/miner:1 is not from an allowed source"),
+        "{r:?}"
+    );
+    assert!(!b.root.join(&id).exists(), "no state is left");
+    name("docker.io/library/busybox:latest");
+    let r = create();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(b.rt(&["delete", &id]).code, 0);
+    // A bundle that does not say what it was made of is no image to check (its directory would
+    // not be an allowed source): its spec is.
+    b.config(|c| c["annotations"] = json!({}));
+    let r = create();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(b.rt(&["delete", &id]).code, 0);
+    b.assert_clean();
+}
+
+#[test]
 fn the_binary_called_sbx_runtime_speaks_runcs_command_line() {
     if !is_root() {
         return;

@@ -5,8 +5,10 @@ use super::RuntimeError;
 use crate::container::decision::{self, Decision};
 use crate::container::{RunError, admission};
 use crate::layer::fsops;
+use crate::plugin::bindings::Image;
+use crate::plugin::chain;
 use crate::plugin::spec_check::SpecDecision;
-use crate::plugin::{PluginSet, convert};
+use crate::plugin::{Plugin, PluginSet, convert};
 use crate::spec::ContainerSpec;
 use crate::spec::user::{self, User, UserError};
 use std::fs;
@@ -50,6 +52,16 @@ pub fn set_home(spec: &mut ContainerSpec, uid: u32, rootfs: &Path) {
     }
 }
 
+/// Which checks of the policies a spec goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checks {
+    /// The spec checks only (an exec, an update, a bundle that does not name its image).
+    Spec,
+    /// The image checks first, on the image the bundle's annotations name (by its name alone: the
+    /// engine unpacked it, so there are no layers to check), then the spec checks.
+    ImageAndSpec,
+}
+
 /// The spec the policies leave of `spec` (whose process runs as `user`, on `rootfs`), and its
 /// user. Allowed decisions are cached under the runtime's `root` as `sbx run` caches its own (see
 /// [`decision`]): a repeated create of the same spec loads no plugin.
@@ -59,11 +71,24 @@ pub fn admit(
     rootfs: &Path,
     plugins: &PluginSet,
     root: &Path,
+    checks: Checks,
 ) -> Result<(ContainerSpec, User), RuntimeError> {
     let resolve = resolver(&spec.user, user, rootfs);
-    let spec = if plugins.is_empty() { spec.clone() } else { decide(spec, user, plugins, &resolve, root)? };
+    let spec = if plugins.is_empty() { spec.clone() } else { decide(spec, user, plugins, &resolve, root, checks)? };
     let user = resolve(&spec.user).map_err(RunError::from)?;
     Ok((spec, user))
+}
+
+/// The image checks of `plugins` on `image`: their notes, or the denial.
+fn check_image(image: &Image, plugins: &[Plugin]) -> Result<Vec<(String, String)>, RunError> {
+    let no_layers = |_| Err("a bundle's image has no layers to check".to_string());
+    match chain::evaluate(&admission::policies(plugins), image, no_layers).decision {
+        chain::Decision::Deny { plugin, reason, notes } => {
+            notes.iter().for_each(|n| eprintln!("sbx: policy {}: {}", n.plugin, n.message));
+            Err(RunError::Denied { plugin, reason })
+        }
+        chain::Decision::Allow { notes, .. } => Ok(notes.into_iter().map(|n| (n.plugin, n.message)).collect()),
+    }
 }
 
 fn decide(
@@ -72,6 +97,7 @@ fn decide(
     plugins: &PluginSet,
     resolve: &dyn Fn(&str) -> Result<User, UserError>,
     root: &Path,
+    checks: Checks,
 ) -> Result<ContainerSpec, RuntimeError> {
     let print = |notes: &[(String, String)]| notes.iter().for_each(|(p, m)| eprintln!("sbx: policy {p}: {m}"));
     let cache = root.join(".decisions");
@@ -84,12 +110,18 @@ fn decide(
     // Known once loaded (a first run's plugins are compiled then).
     let key = decision::bundle_key(plugins, spec, (user.uid, user.gid, &user.groups));
     let image = convert::bare_image(&spec.image);
-    let evaluation = admission::evaluate_spec(&image, spec, loaded, resolve);
+    let image_notes = match checks {
+        Checks::ImageAndSpec => check_image(&image, loaded),
+        Checks::Spec => Ok(Vec::new()),
+    };
+    let evaluation =
+        image_notes.and_then(|notes| Ok((notes, admission::evaluate_spec(&image, spec, loaded, resolve)?)));
     admission::end_sessions(loaded);
-    match evaluation?.decision {
+    let (mut notes, evaluation) = evaluation?;
+    match evaluation.decision {
         SpecDecision::Deny { plugin, reason, .. } => Err(RunError::Denied { plugin, reason }.into()),
-        SpecDecision::Allow { spec: adjusted, notes } => {
-            let notes: Vec<(String, String)> = notes.into_iter().map(|n| (n.plugin, n.message)).collect();
+        SpecDecision::Allow { spec: adjusted, notes: more } => {
+            notes.extend(more.into_iter().map(|n| (n.plugin, n.message)));
             print(&notes);
             if let Some(k) = key {
                 decision::save(&cache, &k, &Decision { skipped: Vec::new(), spec: (*adjusted).clone(), notes });

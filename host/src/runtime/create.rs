@@ -118,7 +118,11 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         .map_err(RuntimeError::io(format!("open the bundle {}", opts.bundle.display())))?;
     let mut read = read_bundle(&bundle)?;
     admit::set_home(&mut read.spec, read.user.uid, &read.root);
-    let (spec, user) = admit::admit(&read.spec, &read.user, &read.root, plugins, opts.root)?;
+    let checks = match oci::names_image(&read.spec.annotations) {
+        true => admit::Checks::ImageAndSpec,
+        false => admit::Checks::Spec,
+    };
+    let (spec, user) = admit::admit(&read.spec, &read.user, &read.root, plugins, opts.root, checks)?;
     let console = if spec.terminal { Some(console(opts.console_socket)?) } else { None };
 
     let image = convert::bare_image(&spec.image);

@@ -4,7 +4,7 @@
 //! waits and exits with the process's status.
 
 use super::RuntimeError;
-use super::admit::{admit, set_home};
+use super::admit::{Checks, admit, set_home};
 use super::create::console;
 use super::state::{State, Status};
 use crate::container::exec::{How, Target, not_running, spawn_in};
@@ -65,7 +65,7 @@ pub fn exec(opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RuntimeError
     for n in notices {
         eprintln!("sbx-runtime: {n}");
     }
-    let (mut spec, user) = admit(&spec, &user, &state.rootfs, plugins, opts.root)?;
+    let (mut spec, user) = admit(&spec, &user, &state.rootfs, plugins, opts.root, Checks::Spec)?;
     let console = if spec.terminal { Some(console(opts.console_socket)?) } else { None };
     let target = Target {
         pid: state.pid,

@@ -2,7 +2,7 @@
 //! spec was at create) and `events` (its cgroup's statistics, once or every interval).
 
 use super::RuntimeError;
-use super::admit::admit;
+use super::admit::{Checks, admit};
 use super::state::{State, Status};
 use crate::container::RunError;
 use crate::container::stats;
@@ -61,7 +61,7 @@ pub fn update(root: &Path, id: &str, limits: Limits, plugins: &PluginSet) -> Res
     }
     let mut spec = state.spec.clone();
     spec.limits = limits.over(&state.spec.limits);
-    let (spec, _) = admit(&spec, &state.user(), &state.rootfs, plugins, root)?;
+    let (spec, _) = admit(&spec, &state.user(), &state.rootfs, plugins, root, Checks::Spec)?;
     cgroup::write_limits(&state.cgroup, &spec.limits).map_err(RunError::from)?;
     state.spec.limits = spec.limits;
     state.save(root)

@@ -18,6 +18,11 @@ pub const VERSIONS: &str = "1.0, 1.1 and 1.2";
 const IMAGE_ANNOTATIONS: [&str; 3] =
     ["io.kubernetes.cri.image-name", "io.containerd.image.name", "org.opencontainers.image.ref.name"];
 
+/// Whether a bundle's `annotations` name the image its root filesystem was made of.
+pub fn names_image(annotations: &std::collections::BTreeMap<String, String>) -> bool {
+    IMAGE_ANNOTATIONS.iter().any(|k| annotations.contains_key(*k))
+}
+
 /// The filesystems sbx mounts in every container, its own way (see [`crate::rootfs::plan`]):
 /// a bundle's mount of one of these at its place is the same mount.
 const OWN_MOUNTS: [(&str, &str); 6] = [
