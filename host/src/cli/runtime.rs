@@ -141,6 +141,14 @@ fn run(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<i32, R
     run_verb(root, verb, plugins, log).map(|()| 0)
 }
 
+/// `create` (also `run`'s first step), with what sbx does its own way in the log.
+fn create_logged(opts: &CreateOptions, plugins: &PluginSet, log: &Log) -> Result<(), RuntimeError> {
+    for notice in create(opts, plugins)? {
+        log.warn(&notice);
+    }
+    Ok(())
+}
+
 /// `run`: create and start; unless detached, wait for the process (a child of this one) and
 /// return its status, then delete the container (unless `--keep`).
 fn run_container(root: &Path, r: &liboci_cli::Run, plugins: &PluginSet, log: &Log) -> Result<i32, RuntimeError> {
@@ -152,9 +160,7 @@ fn run_container(root: &Path, r: &liboci_cli::Run, plugins: &PluginSet, log: &Lo
         console_socket: r.console_socket.as_deref(),
         preserve_fds: preserved(r.preserve_fds)?,
     };
-    for notice in create(&opts, plugins)? {
-        log.warn(&notice);
-    }
+    create_logged(&opts, plugins, log)?;
     if let Err(e) = verbs::start(root, &r.container_id, plugins) {
         let _ = verbs::delete(root, &r.container_id, true, plugins);
         return Err(e);
@@ -184,10 +190,7 @@ fn run_verb(root: &Path, verb: Verb, plugins: &PluginSet, log: &Log) -> Result<(
                     console_socket: c.console_socket.as_deref(),
                     preserve_fds: preserved(c.preserve_fds)?,
                 };
-                for notice in create(&opts, plugins)? {
-                    log.warn(&notice);
-                }
-                Ok(())
+                create_logged(&opts, plugins, log)
             }
             StandardCmd::Start(s) => verbs::start(root, &s.container_id, plugins),
             StandardCmd::State(s) => {

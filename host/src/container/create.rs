@@ -15,7 +15,7 @@ use crate::isolate::userns::{self, IdMap};
 use crate::plugin::bindings::Event;
 use crate::plugin::{PluginSet, convert};
 use crate::rootfs::bind::BindError;
-use crate::spec;
+use crate::spec::{self, ContainerSpec, user::User};
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -69,15 +69,26 @@ fn make_dirs(root: &Path, idmap: Option<&IdMap>, rootless: bool) -> Result<Remov
     Ok(guard)
 }
 
+/// What [`create_starting`] decided, for the start that follows at once in the same process: its
+/// record is on disk as starting already, and its spec and user need not be read back.
+pub struct Fresh {
+    pub spec: ContainerSpec,
+    pub user: User,
+}
+
 /// Creates the container `opts` describes and returns its record.
 pub fn create(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<ContainerRecord, RunError> {
-    create_as(store, opts, plugins, false)
+    create_as(store, opts, plugins, false).map(|(record, _)| record)
 }
 
 /// [`create`] for a start that follows at once (`sbx run`): the record goes to disk already as
 /// [`state::Starting::begin`] would write it, saving that write, and comes back as created (what a
-/// failed start puts back); start it with [`super::start::StartOptions::recorded_starting`].
-pub fn create_starting(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<ContainerRecord, RunError> {
+/// failed start puts back); give the [`Fresh`] decision to [`super::start::launch`].
+pub fn create_starting(
+    store: &Store,
+    opts: &RunOptions,
+    plugins: &PluginSet,
+) -> Result<(ContainerRecord, Fresh), RunError> {
     create_as(store, opts, plugins, true)
 }
 
@@ -86,7 +97,7 @@ fn create_as(
     opts: &RunOptions,
     plugins: &PluginSet,
     starting: bool,
-) -> Result<ContainerRecord, RunError> {
+) -> Result<(ContainerRecord, Fresh), RunError> {
     let image = resolve_image(store, &opts.image)?;
     let config = image_config(store, &image)?;
     let id = crate::random::hex(32);
@@ -160,5 +171,5 @@ fn create_as(
         }
     }
     made.keep();
-    Ok(record)
+    Ok((record, Fresh { spec, user }))
 }

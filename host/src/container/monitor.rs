@@ -122,7 +122,7 @@ pub fn run(store: &Store, id: &str, plugins: &PluginSet, report: OwnedFd, rm: bo
     let ((out_r, out_w), (err_r, err_w)) = pipes;
     let opts =
         StartOptions { rm, stdout: Some(out_w.as_raw_fd()), stderr: Some(err_w.as_raw_fd()), ..Default::default() };
-    let mut launched = match start::launch(store, dir, record, opts, plugins) {
+    let mut launched = match start::launch(store, dir, record, opts, None, plugins) {
         Ok(l) => l,
         Err(e) => {
             tell(format!("{} {e}", e.exit_code()));

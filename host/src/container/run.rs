@@ -9,13 +9,8 @@ use crate::plugin::PluginSet;
 /// Creates the container and runs it to its end; returns its exit code. Without `--rm` it stays,
 /// stopped, with its writable layer.
 pub fn run(store: &Store, opts: &RunOptions, plugins: &PluginSet) -> Result<i32, RunError> {
-    let record = create::create_starting(store, opts, plugins)?;
+    let (record, fresh) = create::create_starting(store, opts, plugins)?;
     let dir = store.container_dir(&record.id);
-    let start = StartOptions {
-        interactive: opts.interactive,
-        sig_proxy: opts.sig_proxy,
-        recorded_starting: true,
-        ..Default::default()
-    };
-    start::start_record(store, dir, record, start, plugins)
+    let start = StartOptions { interactive: opts.interactive, sig_proxy: opts.sig_proxy, ..Default::default() };
+    start::start_record(store, dir, record, start, Some(fresh), plugins)
 }

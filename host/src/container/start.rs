@@ -3,6 +3,7 @@
 //! step, and record how it ended. A lock on the container's directory, held while it runs, keeps a
 //! second start out.
 
+use super::create::Fresh;
 use super::error::RunError;
 use super::events::{Events, Now};
 use super::image::image_config;
@@ -70,8 +71,6 @@ pub struct StartOptions {
     pub rm: bool,
     /// Forward the signals sbx gets to the container.
     pub sig_proxy: bool,
-    /// The record on disk already says it starts ([`super::create::create_starting`] wrote it).
-    pub recorded_starting: bool,
     /// Where the container's stdout and stderr go (default: sbx's own).
     pub stdout: Option<i32>,
     pub stderr: Option<i32>,
@@ -79,14 +78,7 @@ pub struct StartOptions {
 
 impl Default for StartOptions {
     fn default() -> StartOptions {
-        StartOptions {
-            interactive: false,
-            rm: false,
-            sig_proxy: true,
-            recorded_starting: false,
-            stdout: None,
-            stderr: None,
-        }
+        StartOptions { interactive: false, rm: false, sig_proxy: true, stdout: None, stderr: None }
     }
 }
 
@@ -109,7 +101,7 @@ fn lock_running(dir: &Path, name: &str) -> Result<File, RunError> {
 /// Starts the container `query` names and waits for it.
 pub fn start(store: &Store, query: &str, opts: StartOptions, plugins: &PluginSet) -> Result<i32, RunError> {
     let (dir, record) = state::find(store, query)?;
-    start_record(store, dir, record, opts, plugins)
+    start_record(store, dir, record, opts, None, plugins)
 }
 
 /// Starts the container of `record` (in `dir`) and waits for it; returns its exit code.
@@ -118,9 +110,10 @@ pub fn start_record(
     dir: PathBuf,
     record: ContainerRecord,
     opts: StartOptions,
+    fresh: Option<Fresh>,
     plugins: &PluginSet,
 ) -> Result<i32, RunError> {
-    let mut launched = launch(store, dir, record, opts, plugins)?;
+    let mut launched = launch(store, dir, record, opts, fresh, plugins)?;
     let pid = launched.child.pid.as_raw();
     terminal::while_attached(launched.take_terminal(), pid, opts.interactive, || launched.wait())
 }
@@ -144,25 +137,33 @@ pub struct Launched<'a> {
 }
 
 /// Starts the container of `record` (in `dir`): returns once its process runs (the poststart hooks
-/// told), or with why it could not start.
+/// told), or with why it could not start. `fresh` is what the create just before decided (`sbx
+/// run`); without it the spec and user are read from the container's files.
 pub fn launch<'a>(
     store: &Store,
     dir: PathBuf,
     mut record: ContainerRecord,
     opts: StartOptions,
+    fresh: Option<Fresh>,
     plugins: &'a PluginSet,
 ) -> Result<Launched<'a>, RunError> {
     let rm = opts.rm || record.auto_remove;
     let remove = RemoveOnDrop(rm.then(|| dir.clone()));
     let running = lock_running(&dir, &record.name)?;
-    let starting = match opts.recorded_starting {
-        true => state::Starting::already_begun(&dir, &record),
-        false => state::Starting::begin(&dir, &record)?,
+    let starting = match fresh {
+        Some(_) => state::Starting::already_begun(&dir, &record),
+        None => state::Starting::begin(&dir, &record)?,
     };
-    let spec: ContainerSpec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
     record.layers = record.mounted_layers(store)?;
     let mut layers: Vec<PathBuf> = record.layers.iter().map(|d| store.layer_diff(d)).collect();
-    let user = layers::resolve_user(&layers, &spec.user)?;
+    let Fresh { spec, user } = match fresh {
+        Some(fresh) => fresh,
+        None => {
+            let spec: ContainerSpec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
+            let user = layers::resolve_user(&layers, &spec.user)?;
+            Fresh { spec, user }
+        }
+    };
     // Without it (an image of as many layers as overlayfs stacks, or a kernel whose single mount(2)
     // has one page for every layer's path), the mount points are made in the writable layer.
     let kernel = process::kernel();

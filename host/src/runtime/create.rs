@@ -10,6 +10,7 @@ use crate::container::RunError;
 use crate::container::events::{Events, Now};
 use crate::container::process::{self, Dirs, Prepared};
 use crate::container::start::{clone_flags, userns_sources};
+use crate::container::state::RemoveOnDrop;
 use crate::isolate::cgroup::{self, Cgroup};
 use crate::isolate::spawn::{self, SpawnError};
 use crate::isolate::userns;
@@ -37,17 +38,6 @@ pub struct CreateOptions<'a> {
     pub console_socket: Option<&'a Path>,
     /// `--preserve-fds`: how many descriptors after stderr the process inherits.
     pub preserve_fds: u32,
-}
-
-/// Removes the container's state directory unless disarmed.
-struct Undo(Option<PathBuf>);
-
-impl Drop for Undo {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.take() {
-            let _ = fs::remove_dir_all(dir);
-        }
-    }
 }
 
 /// Reads the bundle at `bundle` (absolute): its config.json (which must parse as the
@@ -113,7 +103,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(RuntimeError::Exists(opts.id.into())),
         r => r.map_err(RuntimeError::io(format!("create {}", dir.display())))?,
     }
-    let mut undo = Undo(Some(dir.clone()));
+    let mut undo = RemoveOnDrop(Some(dir.clone()));
     let bundle = fs::canonicalize(opts.bundle)
         .map_err(RuntimeError::io(format!("open the bundle {}", opts.bundle.display())))?;
     let mut read = read_bundle(&bundle)?;
@@ -259,7 +249,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
     }
     let (_child, cgroup) = launching.running();
     cgroup.keep();
-    undo.0 = None;
+    undo.keep();
     Ok(read.notices)
 }
 
