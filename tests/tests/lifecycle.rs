@@ -176,6 +176,15 @@ fn detached_containers_log_stop_and_wait_with_dockers_exit_codes() {
     let r = s.sbx(&["kill", "-s", "FLY", "target"]);
     assert!(r.code == 125 && r.stderr.contains("unknown signal 'FLY'"), "{r:?}");
 
+    // A `--rm` container removes itself when it ends; `rm -f` ends it and succeeds all the same.
+    for _ in 0..3 {
+        let r = s.sbx(&["run", "-d", "--rm", "--name", "brief", "busybox", "sleep", "100"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        let r = s.sbx(&["rm", "-f", "brief"]);
+        assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "brief\n", ""), "{r:?}");
+        assert!(!s.sbx(&["ps", "-a"]).stdout.contains("brief"));
+    }
+
     let r = s.sbx(&["run", "-d", "--name", "broken", "busybox", "no-such-program"]);
     assert_eq!(r.code, 127, "{r:?}");
     assert!(r.stderr.contains("executable file not found"), "{r:?}");

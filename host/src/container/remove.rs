@@ -33,6 +33,10 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
         // The sbx that runs it records the end and removes the cgroup; let it finish first.
         state::wait_stopped(&dir, Some(std::time::Duration::from_secs(10)));
     }
+    let removed_by_its_sbx = |dir: &std::path::Path| record.auto_remove && !dir.exists();
+    if removed_by_its_sbx(&dir) {
+        return Ok(record.name);
+    }
     // The cgroup goes with the sbx that ran the container; one left by a killed sbx goes here
     // (its processes may still be exiting). The container goes even if its cgroup cannot.
     if let Err(e) = cgroup::remove_dirs(cgroup::existing(&record.id)) {
@@ -53,6 +57,10 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
             }
         }
     }
-    state::discard(&dir)?;
-    Ok(record.name)
+    match state::discard(&dir) {
+        // A `--rm` container's own sbx may have removed it meanwhile, as it was told to.
+        Err(_) if removed_by_its_sbx(&dir) => Ok(record.name),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(record.name),
+    }
 }

@@ -132,8 +132,10 @@ pub struct Launched<'a> {
     events: Option<Events<'a>>,
     /// The master side of its terminal (`-t`), for whoever copies its output.
     master: Option<OwnedFd>,
-    _running: File,
+    // Dropped in this order: a `--rm` container's directory goes before its run lock is let go,
+    // so whoever waits on the lock (`stop`, `rm -f`) finds it gone.
     _remove: RemoveOnDrop,
+    _running: File,
 }
 
 /// Starts the container of `record` (in `dir`): returns once its process runs (the poststart hooks
@@ -310,6 +312,7 @@ impl Launched<'_> {
 
     /// Waits for the container's process, tells the hooks and records how it ended.
     pub fn wait(self) -> Result<i32, RunError> {
+        // Locals drop in reverse order: `_remove` before `_running`, as the fields do.
         let Launched { mut record, dir, rm, child, cgroup, events, master, _running, _remove } = self;
         drop(master);
         let exit = child.wait();

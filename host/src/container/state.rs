@@ -177,15 +177,17 @@ pub fn is_running(dir: &Path) -> bool {
 
 /// Waits until the container in `dir` no longer runs; false if `timeout` passed first. Without a
 /// timeout it blocks on the run lock, which the kernel hands over the moment the sbx that runs it
-/// lets go; with one it looks every millisecond.
+/// lets go; with one it looks every millisecond. The lock is the file opened first, so a `--rm`
+/// container's sbx, which removes the directory before it lets go, is waited for to the end.
 pub fn wait_stopped(dir: &Path, timeout: Option<std::time::Duration>) -> bool {
+    use rustix::fs::{FlockOperation, flock};
+    let Ok(f) = std::fs::File::open(dir.join(RUN_LOCK)) else { return true };
     let Some(timeout) = timeout else {
-        let Ok(f) = std::fs::File::open(dir.join(RUN_LOCK)) else { return true };
-        while rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared) == Err(rustix::io::Errno::INTR) {}
+        while flock(&f, FlockOperation::LockShared) == Err(rustix::io::Errno::INTR) {}
         return true;
     };
     let start = std::time::Instant::now();
-    while is_running(dir) {
+    while flock(&f, FlockOperation::NonBlockingLockShared).is_err() {
         if start.elapsed() >= timeout {
             return false;
         }
