@@ -87,11 +87,10 @@ fn warn(e: impl std::fmt::Display) {
     eprintln!("sbx: warning: {e}");
 }
 
-/// Held while the container runs: the open `running.lock` of its directory, flocked; the kernel
-/// releases it if sbx dies.
+/// Held while the container runs: its directory, open and flocked (see [`state::is_running`]); the
+/// kernel releases it if sbx dies.
 fn lock_running(dir: &Path, name: &str) -> Result<File, RunError> {
-    let path = dir.join(state::RUN_LOCK);
-    let f = File::create(&path).map_err(|source| RunError::ContainerDir { path: path.clone(), source })?;
+    let f = File::open(dir).map_err(|source| RunError::ContainerDir { path: dir.to_path_buf(), source })?;
     if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
         return Err(RunError::AlreadyRunning(name.to_string()));
     }

@@ -165,13 +165,11 @@ impl Drop for Starting {
     }
 }
 
-/// The lock an `sbx start` holds on the container's directory while the container runs.
-pub const RUN_LOCK: &str = "running.lock";
-
-/// Whether the container in `dir` runs: some sbx holds its run lock. The kernel drops the lock
-/// with the process, so a record left "running" by a killed sbx is not believed.
+/// Whether the container in `dir` runs: some sbx holds its run lock, a flock of the directory
+/// itself (a lock file would be one more file to make and remove on every run). The kernel drops
+/// the lock with the process, so a record left "running" by a killed sbx is not believed.
 pub fn is_running(dir: &Path) -> bool {
-    let Ok(f) = std::fs::File::open(dir.join(RUN_LOCK)) else { return false };
+    let Ok(f) = std::fs::File::open(dir) else { return false };
     rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared).is_err()
 }
 
@@ -181,7 +179,7 @@ pub fn is_running(dir: &Path) -> bool {
 /// container's sbx, which removes the directory before it lets go, is waited for to the end.
 pub fn wait_stopped(dir: &Path, timeout: Option<std::time::Duration>) -> bool {
     use rustix::fs::{FlockOperation, flock};
-    let Ok(f) = std::fs::File::open(dir.join(RUN_LOCK)) else { return true };
+    let Ok(f) = std::fs::File::open(dir) else { return true };
     let Some(timeout) = timeout else {
         while flock(&f, FlockOperation::LockShared) == Err(rustix::io::Errno::INTR) {}
         return true;
