@@ -15,8 +15,11 @@
 //!     may-weaken: [capabilities, mounts]   # what its adjustments may loosen (default: nothing)
 //! layers:                      # what one layer may cost to unpack (these are the defaults)
 //!   { max-bytes: 274877906944, max-ratio: 100, max-entries: 2000000 }
+//! registries:
+//!   search: [docker.io]        # where a short name (`busybox`) may come from, in order
 //! ```
 
+use crate::image::reference;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -192,6 +195,28 @@ struct RawConfig {
     plugins: Vec<RawPlugin>,
     #[serde(default)]
     layers: crate::layer::guard::Limits,
+    #[serde(default)]
+    registries: Registries,
+}
+
+/// The registries images come from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registries {
+    /// Where a short name may come from, in order, after `localhost/` (podman's
+    /// unqualified-search-registries).
+    #[serde(default = "default_search")]
+    pub search: Vec<String>,
+}
+
+fn default_search() -> Vec<String> {
+    vec!["docker.io".into()]
+}
+
+impl Default for Registries {
+    fn default() -> Registries {
+        Registries { search: default_search() }
+    }
 }
 
 /// A plugin ready to load: settings as the JSON text plugins receive.
@@ -230,6 +255,7 @@ pub struct Config {
     pub plugins: Vec<PluginSpec>,
     /// What one layer may cost to unpack (`layers: { max-bytes, max-ratio, max-entries }`).
     pub layers: crate::layer::guard::Limits,
+    pub registries: Registries,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -321,7 +347,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     if l.unpacked == 0 || l.ratio == 0 || l.entries == 0 {
         return Err(invalid(None, "layers: limits must be greater than 0".into()));
     }
-    Ok(Config { plugins: plugins.into_iter().map(|(_, _, s)| s).collect(), layers: l })
+    if let Some(bad) = raw.registries.search.iter().find(|r| !reference::is_domain(r)) {
+        return Err(invalid(
+            None,
+            format!("registries.search: '{bad}' is not a registry host (as docker.io or registry.example:5000)"),
+        ));
+    }
+    Ok(Config { plugins: plugins.into_iter().map(|(_, _, s)| s).collect(), layers: l, registries: raw.registries })
 }
 
 #[cfg(test)]

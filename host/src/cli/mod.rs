@@ -25,11 +25,13 @@ mod plugin;
 mod policy;
 mod ps;
 mod rm;
+mod rmi;
 mod run;
 mod runtime;
 mod start;
 mod stats;
 mod system;
+mod tag;
 
 use crate::isolate::rootless;
 use crate::plugin::bindings::LogLevel;
@@ -96,6 +98,10 @@ pub enum Command {
     Image(ImageCommand),
     /// List images.
     Images(images::ImagesArgs),
+    /// Remove images (a name of several only untags it).
+    Rmi(rmi::RmiArgs),
+    /// Give an image another name.
+    Tag(tag::TagArgs),
     /// Remove containers and their writable layers.
     Rm(rm::RmArgs),
     /// Check the plugin configuration.
@@ -134,6 +140,13 @@ pub enum ImageCommand {
     /// List images.
     #[command(alias = "ls")]
     List(images::ImagesArgs),
+    /// Remove images (a name of several only untags it).
+    #[command(alias = "remove")]
+    Rm(rmi::RmiArgs),
+    /// Remove images without a name (with -a, every image no container uses).
+    Prune(rmi::PruneArgs),
+    /// Give an image another name.
+    Tag(tag::TagArgs),
 }
 
 /// Exit code for sbx's own failures, as docker uses it.
@@ -174,7 +187,8 @@ fn enter_rootless(command: &Command, store: &crate::image::Store) -> Result<(), 
         | Command::Rm(_)
         | Command::Commit(_)
         | Command::Load(_)
-        | Command::Image(ImageCommand::Load(_)) => rootless::enter(),
+        | Command::Rmi(_)
+        | Command::Image(ImageCommand::Load(_) | ImageCommand::Rm(_) | ImageCommand::Prune(_)) => rootless::enter(),
         Command::Exec(args) => match crate::container::state::find(store, &args.container) {
             Ok((_, record)) => match record.pid {
                 Some(pid) => rootless::join(pid),
@@ -257,16 +271,21 @@ pub fn main() -> i32 {
         Command::Policy(cmd) => policy::run(&store, cmd, cli.config.as_deref()),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => load::load(&store, args),
         Command::Images(args) | Command::Image(ImageCommand::List(args)) => images::images(&store, args),
+        Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => rmi::rmi(&store, args),
+        Command::Image(ImageCommand::Prune(args)) => rmi::prune(&store, args),
+        Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => tag::tag(&store, args),
         Command::Rm(args) => rm::rm(&store, args, cli.config.as_deref()),
         Command::System(cmd) => system::run(&store, cmd),
         Command::Runtime { .. } => unreachable!("taken by runtime::main before the store"),
     }
 }
 
-/// The store at `root`, with the layer limits of the configuration (`config`, or the default
+/// The store at `root`, with the layer limits and search registries of the configuration (`config`, or the default
 /// file when it exists).
 fn sbx_store(root: &std::path::Path, config: Option<&std::path::Path>) -> Result<crate::image::Store, i32> {
     let mut store = crate::image::Store::open(root).map_err(|e| fail(format!("cannot open the store: {e}")))?;
-    store.layer_limits = config::resolve(config)?.layers;
+    let config = config::resolve(config)?;
+    store.layer_limits = config.layers;
+    store.search_registries = config.registries.search;
     Ok(store)
 }

@@ -5,6 +5,7 @@ use super::image::image_config;
 use super::layers;
 use super::state::{self, FindError, Status};
 use crate::image::Store;
+use crate::image::remove::ImageUser;
 use crate::isolate::cgroup;
 use crate::plugin::bindings::Event;
 use crate::plugin::{Plugin, convert};
@@ -59,8 +60,30 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
     }
     match state::discard(&dir) {
         // A `--rm` container's own sbx may have removed it meanwhile, as it was told to.
-        Err(_) if removed_by_its_sbx(&dir) => Ok(record.name),
-        Err(e) => Err(e.into()),
-        Ok(()) => Ok(record.name),
+        Err(_) if removed_by_its_sbx(&dir) => return Ok(record.name),
+        Err(e) => return Err(e.into()),
+        Ok(()) => {}
     }
+    // Its image was removed while it stayed (`rmi -f`): its layers go now unless others hold them.
+    if !store.has_image(&record.image_id) {
+        let layers = record.mounted_layers(store).unwrap_or_default();
+        let nothing = |_: &[crate::image::ImageRecord], _: &[ImageUser]| Ok(Vec::new());
+        if let Err(e) = store.remove_images_freeing(&nothing, &|| image_users(store), &layers) {
+            eprintln!("sbx: warning: {e}");
+        }
+    }
+    Ok(record.name)
+}
+
+/// The store's containers, as image removal sees them.
+pub fn image_users(store: &Store) -> Vec<ImageUser> {
+    state::list(store)
+        .into_iter()
+        .map(|(dir, r)| ImageUser {
+            layers: r.mounted_layers(store).unwrap_or_default(),
+            running: state::is_running(&dir),
+            name: r.name,
+            image: r.image_id,
+        })
+        .collect()
 }

@@ -3,6 +3,7 @@
 pub mod digest;
 pub mod load;
 pub mod reference;
+pub mod remove;
 pub mod source;
 pub mod store;
 

@@ -42,6 +42,46 @@ pub fn normalize_name(name: &str) -> Result<String, BadName> {
     if last.contains(':') || name.contains('@') { Ok(name.to_string()) } else { Ok(format!("{name}:latest")) }
 }
 
+/// Whether `part`, the first component of a name, is a registry host rather than a path component:
+/// it has a dot or a port, or is `localhost` (docker's rule).
+pub fn is_domain(part: &str) -> bool {
+    !part.is_empty() && (part.contains(['.', ':']) || part == "localhost")
+}
+
+/// The stored names a short name (`busybox`, `team/app:1`: no registry host) may stand for, in
+/// the order they are tried: `localhost/NAME`, then NAME on each of the `search` registries (on
+/// docker.io as docker shows it, `library/` implied). None for a name that names its registry, or
+/// that is not a valid name. Pure.
+pub fn short_name_candidates(query: &str, search: &[String]) -> Option<Vec<String>> {
+    let first = query.split('/').next().unwrap_or(query);
+    if query.contains('/') && is_domain(first) {
+        return None;
+    }
+    let name = normalize_name(query).ok()?;
+    if name.contains('@') {
+        return None;
+    }
+    let mut out = vec![format!("localhost/{name}")];
+    for registry in search {
+        let on = normalize_name(&format!("{registry}/{name}")).ok()?;
+        if !out.contains(&on) {
+            out.push(on);
+        }
+    }
+    Some(out)
+}
+
+/// The fully qualified form of a stored name, as podman shows it (`busybox:latest` is
+/// `docker.io/library/busybox:latest`). Pure.
+pub fn qualified(name: &str) -> String {
+    let first = name.split('/').next().unwrap_or(name);
+    match (name.contains('/') && is_domain(first), name.contains('/')) {
+        (true, _) => name.to_string(),
+        (false, true) => format!("docker.io/{name}"),
+        (false, false) => format!("docker.io/library/{name}"),
+    }
+}
+
 /// Splits `name:tag` into the REPOSITORY and TAG columns of `sbx images`.
 pub fn split_tag(name: &str) -> (&str, &str) {
     let slash = name.rfind('/').map_or(0, |i| i + 1);
@@ -71,6 +111,29 @@ mod tests {
         assert!(normalize_name("../etc").is_err());
         assert!(normalize_name("").is_err());
         assert!(normalize_name("a b").is_err());
+    }
+
+    #[test]
+    fn a_short_name_tries_localhost_then_the_search_registries() {
+        let search = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let hub = search(&["docker.io"]);
+        assert_eq!(
+            short_name_candidates("busybox", &hub).unwrap(),
+            ["localhost/busybox:latest", "busybox:latest"],
+            "docker.io/library/busybox is stored as docker shows it"
+        );
+        assert_eq!(
+            short_name_candidates("team/app:1", &search(&["quay.io", "docker.io"])).unwrap(),
+            ["localhost/team/app:1", "quay.io/team/app:1", "team/app:1"]
+        );
+        assert_eq!(short_name_candidates("localhost/busybox", &hub), None, "names its registry");
+        assert_eq!(short_name_candidates("registry.example:5000/a", &hub), None);
+        assert_eq!(short_name_candidates("docker.io/library/busybox", &hub), None);
+        assert_eq!(short_name_candidates("busybox@sha256:abc", &hub), None);
+        assert_eq!(short_name_candidates("a b", &hub), None);
+        assert_eq!(qualified("busybox:latest"), "docker.io/library/busybox:latest");
+        assert_eq!(qualified("team/app:1"), "docker.io/team/app:1");
+        assert_eq!(qualified("localhost/busybox:latest"), "localhost/busybox:latest");
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("'{query}' matches several images ({matches}); give more of the id")]
     Ambiguous { query: String, matches: String },
+    #[error("the short name '{query}' may mean any of {candidates}: give the full name")]
+    AmbiguousShortName { query: String, candidates: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -62,6 +64,8 @@ pub struct Store {
     root: PathBuf,
     /// What a layer may cost to unpack into the store.
     pub layer_limits: crate::layer::guard::Limits,
+    /// Where a short name may come from (see [`reference::short_name_candidates`]).
+    pub search_registries: Vec<String>,
 }
 
 /// A directory under `tmp/` that is removed when dropped, unless it was renamed into place.
@@ -175,7 +179,11 @@ impl Store {
         for sub in ["blobs", "blobs/sha256", "layers", "images", "containers", "tmp", "plugins"] {
             mkdir(&root.join(sub), 0o700)?;
         }
-        Ok(Store { root: root.to_path_buf(), layer_limits: Default::default() })
+        Ok(Store {
+            root: root.to_path_buf(),
+            layer_limits: Default::default(),
+            search_registries: vec!["docker.io".into()],
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -335,8 +343,17 @@ impl Store {
         }
     }
 
-    fn image_path(&self, id: &Digest) -> PathBuf {
+    pub(super) fn image_path(&self, id: &Digest) -> PathBuf {
         self.root.join("images").join(format!("{}.json", id.hex()))
+    }
+
+    pub fn has_image(&self, id: &Digest) -> bool {
+        self.image_path(id).exists()
+    }
+
+    /// Writes `record` as it is (the caller holds the store lock and has moved names itself).
+    pub(super) fn write_image(&self, record: &ImageRecord) -> Result<(), StoreError> {
+        write_atomic(&self.image_path(&record.id), &serde_json::to_vec_pretty(record).expect("serializable"))
     }
 
     pub fn images(&self) -> Result<Vec<ImageRecord>, StoreError> {
@@ -391,17 +408,40 @@ impl Store {
         }
         for id in changed {
             let record = &all[&id];
-            write_atomic(&self.image_path(&id), &serde_json::to_vec_pretty(record).expect("serializable"))?;
+            // A layer an image removal took while this image was loaded or committed: its record
+            // would name a layer the store no longer has.
+            if let Some(gone) = record.layers.iter().find(|l| !self.has_layer(&l.diff_id)) {
+                return Err(StoreError::Damaged {
+                    path: self.layer_dir(&gone.diff_id),
+                    message: format!("layer {} was removed while image {} was stored", gone.diff_id, record.id.short()),
+                });
+            }
+            self.write_image(record)?;
         }
         Ok(saved.into_iter().map(|r| all[&r.id].clone()).collect())
     }
 
-    /// Finds an image by name (`busybox` means `busybox:latest`) or by a unique id prefix.
+    /// Finds an image by name (`busybox` means `busybox:latest`; a short name is looked for under
+    /// `localhost/` and the search registries, and refused when several of those are stored as
+    /// different images) or by a unique id prefix.
     pub fn find_image(&self, query: &str) -> Result<ImageRecord, StoreError> {
         let images = self.images()?;
-        if let Ok(name) = reference::normalize_name(query)
-            && let Some(found) = images.iter().find(|i| i.names.contains(&name))
-        {
+        let stored = |name: &str| images.iter().find(|i| i.names.iter().any(|n| n == name));
+        if let Some(candidates) = reference::short_name_candidates(query, &self.search_registries) {
+            let found: Vec<(&String, &ImageRecord)> =
+                candidates.iter().filter_map(|c| stored(c).map(|i| (c, i))).collect();
+            match found.as_slice() {
+                [] => {}
+                [(_, first), rest @ ..] if rest.iter().all(|(_, i)| i.id == first.id) => return Ok((*first).clone()),
+                many => {
+                    let names: Vec<String> = many.iter().map(|(n, _)| reference::qualified(n)).collect();
+                    return Err(StoreError::AmbiguousShortName {
+                        query: query.to_string(),
+                        candidates: names.join(", "),
+                    });
+                }
+            }
+        } else if let Some(found) = reference::normalize_name(query).ok().and_then(|name| stored(&name)) {
             return Ok(found.clone());
         }
         let Some(prefix) = reference::id_prefix(query) else {
