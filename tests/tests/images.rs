@@ -1,6 +1,6 @@
 //! Images in the store: short names resolved as podman resolves them (`localhost/` first, then the
 //! search registries; several different images under one short name refused), `tag`, `rmi` and
-//! `image prune` with docker's output, layers shared between images and containers and freed only
+//! `image prune` with docker's output, `system df`, layers shared between images and containers and freed only
 //! when nothing names them.
 
 use sbx_tests::harness::{Sandbox, is_root};
@@ -76,6 +76,13 @@ fn rmi_untags_refuses_images_in_use_and_frees_only_layers_nothing_names() {
 
     let r = s.sbx(&["create", "--name", "user", "derived", "cat", "/made"]);
     assert_eq!(r.code, 0, "{r:?}");
+    let r = s.sbx(&["system", "df"]);
+    let rows: Vec<Vec<&str>> = r.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        (rows[1][..3].to_vec(), rows[2][..3].to_vec()),
+        (vec!["Images", "2", "1"], vec!["Containers", "1", "0"])
+    );
+    assert_eq!(rows[1][4], "0B", "busybox's layer is derived's too, which a container uses: {r:?}");
     let r = s.sbx(&["rmi", "derived"]);
     assert!(r.code == 1 && r.stderr.contains("container user uses it"), "{r:?}");
     let r = s.sbx(&["image", "rm", "-f", "derived"]);

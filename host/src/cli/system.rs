@@ -2,13 +2,17 @@
 //! and with `--repair` removes what can go. Exit 0 when nothing is (or remains) wrong, 1 otherwise.
 
 use super::policy::Format;
+use crate::container::{diff, state};
 use crate::image::Store;
 use crate::system::check::{self, Kind};
+use crate::system::df::{ContainerUse, ImageUse, usage};
 use clap::Subcommand;
 use serde_json::json;
 
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
+    /// Show what images and containers take on disk, and what removing unused ones gives back.
+    Df,
     /// Check that the store is whole; with --repair, remove what is damaged or left over.
     Check {
         /// Remove what a killed sbx left, images whose layers are gone and layers not whole.
@@ -20,7 +24,10 @@ pub enum SystemCommand {
 }
 
 pub fn run(store: &Store, cmd: SystemCommand) -> i32 {
-    let SystemCommand::Check { repair, format } = cmd;
+    let (repair, format) = match cmd {
+        SystemCommand::Df => return df(store),
+        SystemCommand::Check { repair, format } => (repair, format),
+    };
     let problems = check::check(store);
     let mut rows = Vec::new();
     let mut remaining = 0;
@@ -67,4 +74,46 @@ pub fn run(store: &Store, cmd: SystemCommand) -> i32 {
         }
     }
     i32::from(remaining > 0)
+}
+
+/// `system df`, measured from the store's records and the containers' writable layers.
+fn df(store: &Store) -> i32 {
+    let images = match store.images() {
+        Ok(i) => i,
+        Err(e) => return super::fail(e),
+    };
+    let images: Vec<ImageUse> = images
+        .into_iter()
+        .map(|i| ImageUse {
+            layers: i
+                .layers
+                .iter()
+                .map(|l| (l.diff_id.clone(), store.layer_meta(&l.diff_id).map_or(0, |m| m.unpacked_size)))
+                .collect(),
+            id: i.id,
+        })
+        .collect();
+    let containers: Vec<ContainerUse> = state::list(store)
+        .into_iter()
+        .map(|(dir, r)| ContainerUse {
+            layers: r.mounted_layers(store).unwrap_or_default(),
+            running: state::is_running(&dir),
+            writable: diff::size(&dir.join("upper")),
+            image: r.image_id,
+        })
+        .collect();
+    let size = super::images::human_size;
+    let share = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
+    let mut rows = vec![["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"].map(String::from).to_vec()];
+    for r in usage(&images, &containers) {
+        rows.push(vec![
+            r.kind.into(),
+            r.total.to_string(),
+            r.active.to_string(),
+            size(r.size),
+            format!("{} ({}%)", size(r.reclaimable), share(r.reclaimable, r.size)),
+        ]);
+    }
+    super::print_table(&rows);
+    0
 }

@@ -99,7 +99,7 @@ pub fn unreferenced(freed: &BTreeSet<Digest>, kept: &[ImageRecord], users: &[Ima
 pub type Plan<'a> = dyn Fn(&[ImageRecord], &[ImageUser]) -> Result<Vec<Removed>, RemoveImageError> + 'a;
 
 /// Where a removal notes the layers it may free, until it is done.
-const JOURNAL_PREFIX: &str = "removing-";
+pub(super) const JOURNAL_PREFIX: &str = "removing-";
 
 impl Store {
     fn journals(&self) -> Vec<PathBuf> {
@@ -167,7 +167,12 @@ impl Store {
             reclaimed += self.delete_layer(diff_id)?;
         }
         for j in leftovers.iter().chain([&journal]) {
-            fs::remove_file(j).map_err(|e| StoreError::Io { path: j.clone(), source: e })?;
+            match fs::remove_file(j) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::Io { path: j.clone(), source: e }.into());
+                }
+                _ => {}
+            }
         }
         Ok((steps.into_iter().chain(layers.into_iter().map(Removed::Deleted)).collect(), reclaimed))
     }

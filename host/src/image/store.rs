@@ -281,11 +281,13 @@ impl Store {
         self.staging_names().into_iter().map(|n| tmp.join(n)).filter(|d| !held(d)).collect()
     }
 
-    /// The names under `tmp/`, each once: a staging directory and its lock share one.
+    /// The names under `tmp/`, each once: a staging directory and its lock share one. An image
+    /// removal's journal is not staging: the next removal finishes it (see [`super::remove`]).
     fn staging_names(&self) -> std::collections::BTreeSet<std::ffi::OsString> {
         let Ok(entries) = fs::read_dir(self.root.join("tmp")) else { return Default::default() };
         entries
             .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with(super::remove::JOURNAL_PREFIX))
             .map(|e| e.path())
             .filter_map(|p| match p.extension().is_some_and(|e| e == "lock") {
                 true => p.file_stem().map(Into::into),

@@ -1,3 +1,4 @@
-//! The store as a whole: its consistency ([`check`]).
+//! The store as a whole: its consistency ([`check`]) and what it takes on disk ([`df`]).
 
 pub mod check;
+pub mod df;
