@@ -1,6 +1,6 @@
 //! Images in the store: short names resolved as podman resolves them (`localhost/` first, then the
 //! search registries; several different images under one short name refused), `tag`, `rmi` and
-//! `image prune` with docker's output, `system df`, layers shared between images and containers and freed only
+//! `image prune` with docker's output, `system df`, `import`, layers shared between images and containers and freed only
 //! when nothing names them.
 
 use sbx_tests::harness::{Sandbox, is_root};
@@ -148,5 +148,36 @@ fn prune_removes_unnamed_images_or_with_all_the_unused_ones_and_finishes_a_cut_r
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(layers(&s), 0, "the cut removal's layer and busybox's: {r:?}");
     assert!(!Path::new(&s.root.join("tmp/removing-cut.json")).exists());
+    s.assert_clean(0);
+}
+
+#[test]
+fn import_makes_an_image_of_a_root_filesystem_tarball_and_refuses_what_is_not_one() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let layer = std::fs::read_dir(s.root.join("layers")).unwrap().flatten().next().unwrap().path().join("diff");
+    let tarball = s.scratch.join("rootfs.tar.gz");
+    let tar = std::process::Command::new("tar").arg("-C").arg(&layer).arg("-czf").arg(&tarball).arg(".").status();
+    assert!(tar.unwrap().success());
+    let r = s.sbx(&["import", &tarball.to_string_lossy(), "imported:1"]);
+    assert!(r.code == 0 && r.stdout.starts_with("sha256:"), "prints the id: {r:?}");
+    let r = s.sbx(&["run", "--rm", "imported:1", "/bin/busybox", "echo", "hi"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "hi\n"), "{r:?}");
+    let r = s.sbx(&["run", "--rm", "imported:1"]);
+    assert!(r.code == 125 && r.stderr.contains("no command"), "an imported image has no command: {r:?}");
+
+    let images = || std::fs::read_dir(s.root.join("images")).unwrap().count();
+    let before = images();
+    let not_tar = s.scratch.join("notes.txt");
+    std::fs::write(&not_tar, "x".repeat(2000)).unwrap();
+    let r = s.sbx(&["import", &not_tar.to_string_lossy()]);
+    assert!(r.code == 125 && r.stderr.contains("notes.txt"), "{r:?}");
+    let r = s.sbx(&["import", &s.scratch.to_string_lossy()]);
+    assert!(r.code == 125 && r.stderr.contains("is not a regular file"), "{r:?}");
+    let r = s.sbx(&["import", &tarball.to_string_lossy(), "bad name"]);
+    assert!(r.code == 125 && r.stderr.contains("'bad name' is not a valid image name"), "{r:?}");
+    assert_eq!(images(), before, "nothing was stored");
     s.assert_clean(0);
 }

@@ -17,6 +17,7 @@ mod create;
 mod diff;
 mod exec;
 mod images;
+mod import;
 mod inspect;
 mod load;
 mod logs;
@@ -93,6 +94,8 @@ pub enum Command {
     Compile(plugin::CompileArgs),
     /// Load an image from a docker-archive, oci-archive or OCI layout.
     Load(load::LoadArgs),
+    /// Make an image of a root filesystem tarball; prints its id.
+    Import(import::ImportArgs),
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -147,6 +150,8 @@ pub enum ImageCommand {
     Prune(rmi::PruneArgs),
     /// Give an image another name.
     Tag(tag::TagArgs),
+    /// Make an image of a root filesystem tarball; prints its id.
+    Import(import::ImportArgs),
 }
 
 /// Exit code for sbx's own failures, as docker uses it.
@@ -188,7 +193,10 @@ fn enter_rootless(command: &Command, store: &crate::image::Store) -> Result<(), 
         | Command::Commit(_)
         | Command::Load(_)
         | Command::Rmi(_)
-        | Command::Image(ImageCommand::Load(_) | ImageCommand::Rm(_) | ImageCommand::Prune(_)) => rootless::enter(),
+        | Command::Import(_)
+        | Command::Image(
+            ImageCommand::Load(_) | ImageCommand::Rm(_) | ImageCommand::Prune(_) | ImageCommand::Import(_),
+        ) => rootless::enter(),
         Command::Exec(args) => match crate::container::state::find(store, &args.container) {
             Ok((_, record)) => match record.pid {
                 Some(pid) => rootless::join(pid),
@@ -274,6 +282,7 @@ pub fn main() -> i32 {
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => rmi::rmi(&store, args),
         Command::Image(ImageCommand::Prune(args)) => rmi::prune(&store, args),
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => tag::tag(&store, args),
+        Command::Import(args) | Command::Image(ImageCommand::Import(args)) => import::import(&store, args),
         Command::Rm(args) => rm::rm(&store, args, cli.config.as_deref()),
         Command::System(cmd) => system::run(&store, cmd),
         Command::Runtime { .. } => unreachable!("taken by runtime::main before the store"),

@@ -4,9 +4,9 @@
 
 use super::digest::{Digest, Hashing};
 use super::source::{Source, SourceError};
-use super::store::{ImageRecord, LayerMeta, LayerRef, Store, StoreError};
+use super::store::{ImageRecord, LayerMeta, LayerRef, Staging, Store, StoreError};
 use crate::image::reference;
-use crate::layer::{self, UnpackError};
+use crate::layer::{self, UnpackError, UnpackReport};
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest, MediaType};
 use serde::Deserialize;
 use std::io::{self, BufRead, BufReader, Read};
@@ -250,7 +250,7 @@ fn load_one(store: &Store, source: &Source, plan: Plan) -> Result<ImageRecord, L
     Ok(ImageRecord { id, names, manifest_digest, layers, created: config.created().clone(), size })
 }
 
-fn docker_media_type(gzip: bool) -> String {
+pub(super) fn docker_media_type(gzip: bool) -> String {
     let base = "application/vnd.docker.image.rootfs.diff.tar";
     if gzip { format!("{base}.gzip") } else { base.to_string() }
 }
@@ -274,16 +274,25 @@ fn sniff(reader: &mut impl BufRead) -> io::Result<Compression> {
     })
 }
 
-fn unpack_layer(
+/// A layer read from a stream (plain, gzip or zstd, told by its first bytes) and unpacked into a
+/// staging directory under the store's limits, its digests taken as it streamed.
+pub(super) struct Unpacked {
+    pub staging: Staging,
+    /// The blob's digest and size as read (compressed or not).
+    pub blob: (Digest, u64),
+    pub diff_id: Digest,
+    pub gzip: bool,
+    pub report: UnpackReport,
+}
+
+/// Unpacks the layer `reader` gives; `path` and `member` name it in errors.
+pub(super) fn unpack_stream(
     store: &Store,
-    source: &Source,
-    lp: LayerPlan,
-    diff_id: Digest,
-) -> Result<(LayerRef, LayerMeta), LoadError> {
-    let path = source.path().to_path_buf();
-    let member = lp.member.clone();
-    let read_err = |e: io::Error| LoadError::LayerRead { path: path.clone(), member: member.clone(), source: e };
-    let (reader, _) = source.open_member(&lp.member)?;
+    reader: impl Read,
+    path: &Path,
+    member: &str,
+) -> Result<Unpacked, LoadError> {
+    let read_err = |e: io::Error| LoadError::LayerRead { path: path.to_path_buf(), member: member.into(), source: e };
     let compressed = std::rc::Rc::new(std::cell::Cell::new(0));
     let counted = layer::guard::Counted {
         inner: BufReader::with_capacity(256 << 10, Hashing::new(reader)),
@@ -302,18 +311,34 @@ fn unpack_layer(
     let index = Store::staged_index(&staging);
     let diff = staging.path().join("diff");
     let report = layer::unpack(&mut tar_stream, &diff, &index, store.layer_limits.entries)
-        .map_err(|source| LoadError::Layer { path: path.clone(), member: member.clone(), source })?;
-    let (actual_diff_id, _) = tar_stream.finish().map_err(read_err)?;
-    let (actual_digest, actual_size) = blob.inner.into_inner().finish().map_err(read_err)?;
+        .map_err(|source| LoadError::Layer { path: path.to_path_buf(), member: member.into(), source })?;
+    let (diff_id, _) = tar_stream.finish().map_err(read_err)?;
+    let blob_digest = blob.inner.into_inner().finish().map_err(read_err)?;
+    Ok(Unpacked { staging, blob: blob_digest, diff_id, gzip: matches!(compression, Compression::Gzip), report })
+}
 
+fn unpack_layer(
+    store: &Store,
+    source: &Source,
+    lp: LayerPlan,
+    diff_id: Digest,
+) -> Result<(LayerRef, LayerMeta), LoadError> {
+    let path = source.path().to_path_buf();
+    let (reader, _) = source.open_member(&lp.member)?;
+    let unpacked = unpack_stream(store, reader, &path, &lp.member)?;
     if let Some((digest, size)) = &lp.expected {
-        check_blob(&path, "layer", &member, (digest, *size), (actual_digest.clone(), actual_size))?;
+        check_blob(&path, "layer", &lp.member, (digest, *size), unpacked.blob.clone())?;
     }
-    check_blob(&path, "uncompressed layer", &member, (&diff_id, 0), (actual_diff_id, 0))?;
-    let meta = LayerMeta { diff_id: diff_id.clone(), unpacked_size: report.unpacked_size, entries: report.entries };
-    store.commit_layer(staging, &meta)?;
-    let media_type = lp.media_type.unwrap_or_else(|| docker_media_type(matches!(compression, Compression::Gzip)));
-    Ok((LayerRef { digest: actual_digest, diff_id, media_type, size: actual_size }, meta))
+    check_blob(&path, "uncompressed layer", &lp.member, (&diff_id, 0), (unpacked.diff_id.clone(), 0))?;
+    let meta = LayerMeta {
+        diff_id: diff_id.clone(),
+        unpacked_size: unpacked.report.unpacked_size,
+        entries: unpacked.report.entries,
+    };
+    store.commit_layer(unpacked.staging, &meta)?;
+    let media_type = lp.media_type.unwrap_or_else(|| docker_media_type(unpacked.gzip));
+    let (digest, size) = unpacked.blob;
+    Ok((LayerRef { digest, diff_id, media_type, size }, meta))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Images: digests, references, the content store, and loading archives into it.
 
 pub mod digest;
+pub mod import;
 pub mod load;
 pub mod reference;
 pub mod remove;
