@@ -1,6 +1,6 @@
 //! Images in the store: short names resolved as podman resolves them (`localhost/` first, then the
 //! search registries; several different images under one short name refused), `tag`, `rmi` and
-//! `image prune` with docker's output, `system df`, `import`, layers shared between images and containers and freed only
+//! `image prune` with docker's output, `system df`, `import`, `export`, layers shared between images and containers and freed only
 //! when nothing names them.
 
 use sbx_tests::harness::{Sandbox, is_root};
@@ -179,5 +179,36 @@ fn import_makes_an_image_of_a_root_filesystem_tarball_and_refuses_what_is_not_on
     let r = s.sbx(&["import", &tarball.to_string_lossy(), "bad name"]);
     assert!(r.code == 125 && r.stderr.contains("'bad name' is not a valid image name"), "{r:?}");
     assert_eq!(images(), before, "nothing was stored");
+    s.assert_clean(0);
+}
+
+#[test]
+fn export_writes_the_containers_merged_filesystem_and_leaves_nothing_mounted() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let script = "echo hello > /etc/motd; rm /bin/ls; mkdir /data; echo d > /data/x";
+    assert_eq!(s.sbx(&["run", "--name", "ex", "busybox", "sh", "-c", script]).code, 0);
+    let out = s.scratch.join("ex.tar");
+    let r = s.sbx(&["export", "-o", &out.to_string_lossy(), "ex"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let list = std::process::Command::new("tar").arg("-tf").arg(&out).output().unwrap();
+    let names = String::from_utf8_lossy(&list.stdout).into_owned();
+    let has = |n: &str| names.lines().any(|l| l == n);
+    assert!(has("etc/motd") && has("data/x") && has("bin/sh"), "the layers and the writable layer: {names}");
+    assert!(!has("bin/ls"), "what the container removed is not there");
+    let motd = std::process::Command::new("tar").arg("-xOf").arg(&out).arg("etc/motd").output().unwrap();
+    assert_eq!(motd.stdout, b"hello\n");
+    // The export of the imported tarball runs as the container's files.
+    let r = s.sbx(&["import", &out.to_string_lossy(), "exported"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = s.sbx(&["run", "--rm", "exported", "/bin/cat", "/data/x"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "d\n"), "{r:?}");
+
+    let missing = s.scratch.join("none.tar");
+    let r = s.sbx(&["export", "-o", &missing.to_string_lossy(), "nosuch"]);
+    assert!(r.code == 125 && r.stderr.contains("nosuch") && !missing.exists(), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "ex"]).code, 0);
     s.assert_clean(0);
 }

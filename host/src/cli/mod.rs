@@ -16,6 +16,7 @@ mod control;
 mod create;
 mod diff;
 mod exec;
+mod export;
 mod images;
 mod import;
 mod inspect;
@@ -74,6 +75,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Make a new image of a container's changes.
     Commit(commit::CommitArgs),
+    /// Write a container's filesystem as a tarball.
+    Export(export::ExportArgs),
     /// Run a command in a running container.
     Exec(exec::ExecArgs),
     /// Show running containers' CPU, memory and processes.
@@ -194,6 +197,7 @@ fn enter_rootless(command: &Command, store: &crate::image::Store) -> Result<(), 
         | Command::Load(_)
         | Command::Rmi(_)
         | Command::Import(_)
+        | Command::Export(_)
         | Command::Image(
             ImageCommand::Load(_) | ImageCommand::Rm(_) | ImageCommand::Prune(_) | ImageCommand::Import(_),
         ) => rootless::enter(),
@@ -267,6 +271,7 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::diff(&store, args),
         Command::Exec(args) => exec::exec(&store, args, cli.config.as_deref()),
         Command::Commit(args) => commit::commit(&store, args, cli.config.as_deref()),
+        Command::Export(args) => export::export(&store, args),
         Command::Logs(args) => logs::logs(&store, args),
         Command::Stats(args) => stats::stats(&store, args),
         Command::Stop(args) => control::stop(&store, args),

@@ -50,24 +50,33 @@ fn vanished(path: &str, e: Errno) -> Result<(), std::io::Error> {
     }
 }
 
-/// How the writable layer is read: the owners of a container with its own ids are host ids of its
-/// range, written back as the container's (an id outside the range as nobody, as the container
-/// saw it); overlayfs marked its opaque directories with the `user.` xattr there.
+/// How a tree is read: the owners of a container with its own ids are host ids of its range,
+/// written back as the container's (an id outside the range as nobody, as the container saw it in
+/// its writable layer; kept as it is in an export, whose image layers are not idmapped);
+/// overlayfs marked its opaque directories with the `user.` xattr there.
 #[derive(Clone, Copy)]
-struct Upper<'a>(Option<&'a IdMap>);
+struct Upper<'a> {
+    map: Option<&'a IdMap>,
+    outside: Outside,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outside {
+    Nobody,
+    AsIs,
+}
 
 const NOBODY: u32 = 65534;
 
 impl Upper<'_> {
     fn owners(&self, st: &nix::sys::stat::FileStat) -> (u32, u32) {
-        match self.0 {
-            None => (st.st_uid, st.st_gid),
-            Some(m) => (m.container_uid(st.st_uid).unwrap_or(NOBODY), m.container_gid(st.st_gid).unwrap_or(NOBODY)),
-        }
+        let Some(m) = self.map else { return (st.st_uid, st.st_gid) };
+        let or = |id: Option<u32>, host: u32| id.unwrap_or(if self.outside == Outside::AsIs { host } else { NOBODY });
+        (or(m.container_uid(st.st_uid), st.st_uid), or(m.container_gid(st.st_gid), st.st_gid))
     }
 
     fn opaque_xattr(&self) -> &'static std::ffi::CStr {
-        if self.0.is_some() { c"user.overlay.opaque" } else { c"trusted.overlay.opaque" }
+        if self.map.is_some() { c"user.overlay.opaque" } else { c"trusted.overlay.opaque" }
     }
 
     fn header(&self, kind: tar::EntryType, st: &nix::sys::stat::FileStat, size: u64) -> tar::Header {
@@ -194,10 +203,20 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
 /// Writes the writable layer `upper` as an OCI layer tarball to `out`; `idmap` is the container's
 /// range when it has ids of its own.
 pub fn write_layer(upper: &Path, idmap: Option<&IdMap>, out: impl Write) -> std::io::Result<()> {
+    write_tree(upper, Upper { map: idmap, outside: Outside::Nobody }, out)
+}
+
+/// Writes the merged tree of a container mounted at `merged` as a tarball to `out` (`sbx export`);
+/// `idmap` is the container's range when it has ids of its own.
+pub fn write_merged(merged: &Path, idmap: Option<&IdMap>, out: impl Write) -> std::io::Result<()> {
+    write_tree(merged, Upper { map: idmap, outside: Outside::AsIs }, out)
+}
+
+fn write_tree(dir: &Path, how: Upper, out: impl Write) -> std::io::Result<()> {
     let root =
-        nix::fcntl::open(upper, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(io)?;
+        nix::fcntl::open(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(io)?;
     let mut tar = tar::Builder::new(out);
-    append_dir(&mut tar, Upper(idmap), root, "")?;
+    append_dir(&mut tar, how, root, "")?;
     tar.into_inner()?.flush()
 }
 

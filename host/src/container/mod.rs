@@ -10,6 +10,7 @@ pub mod diff;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod export;
 pub mod image;
 pub mod init_layer;
 pub mod layers;

@@ -1,0 +1,94 @@
+//! `sbx export`: a container's merged filesystem (its image's layers under its writable layer) as
+//! one tarball, as `docker export` writes it. The layers are mounted as a read-only overlay in a
+//! mount namespace of this process's own, which goes with it: nothing stays mounted on the host,
+//! whatever happens to sbx.
+
+use super::commit::write_merged;
+use super::state;
+use crate::image::Store;
+use crate::isolate::rootless;
+use nix::mount::{MntFlags, MsFlags};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Find(#[from] state::FindError),
+    #[error(transparent)]
+    Store(#[from] crate::image::StoreError),
+    #[error("cannot mount container {name}'s layers to export them: {what}: {errno}")]
+    Mount { name: String, what: &'static str, errno: nix::errno::Errno },
+    #[error("container {name} has {layers} layers, more than one mount of this kernel takes (a page of paths)")]
+    TooManyLayers { name: String, layers: usize },
+    #[error("cannot write the tarball of container {name}: {source}")]
+    Write { name: String, source: std::io::Error },
+}
+
+/// overlayfs's mount options for a read-only view of `lowers` (top first): its own xattrs in the
+/// `user.` namespace for a container with its own ids or of a rootless sbx, as they were written.
+/// None if they do not fit in a page. Pure.
+pub fn overlay_options(lowers: &[PathBuf], user_xattrs: bool) -> Option<String> {
+    let paths: Vec<String> = lowers.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    if paths.iter().any(|p| p.contains([',', ':'])) {
+        return None;
+    }
+    let mut data = format!("lowerdir={}", paths.join(":"));
+    if user_xattrs {
+        data.push_str(",userxattr");
+    }
+    (data.len() < 4096).then_some(data)
+}
+
+/// Unmounts the view before its directory goes.
+struct Mounted<'a>(&'a Path);
+
+impl Drop for Mounted<'_> {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(self.0, MntFlags::MNT_DETACH);
+    }
+}
+
+/// Writes the merged filesystem of the container `query` names to `out`. Call it while sbx is
+/// single-threaded (it makes a mount namespace of its own).
+pub fn export(store: &Store, query: &str, out: impl Write) -> Result<(), ExportError> {
+    let (dir, record) = state::find(store, query)?;
+    let name = record.name.clone();
+    let mut lowers = vec![dir.join("upper")];
+    lowers.extend(record.mounted_layers(store)?.iter().rev().map(|d| store.layer_diff(d)));
+    let options = overlay_options(&lowers, record.idmap.is_some() || rootless::is_active())
+        .ok_or(ExportError::TooManyLayers { name: name.clone(), layers: lowers.len() })?;
+    let fail = |what: &'static str| {
+        let name = name.clone();
+        move |errno| ExportError::Mount { name, what, errno }
+    };
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(fail("a mount namespace"))?;
+    nix::mount::mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(fail("making its mounts private"))?;
+    let staging = store.stage()?;
+    let target = staging.path().join("merged");
+    std::fs::create_dir(&target)
+        .map_err(|e| fail("its mount point")(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+    nix::mount::mount(Some("overlay"), &target, Some("overlay"), MsFlags::MS_RDONLY, Some(options.as_str()))
+        .map_err(fail("overlayfs"))?;
+    let mounted = Mounted(&target);
+    write_merged(&target, record.idmap.as_ref(), out)
+        .map_err(|source| ExportError::Write { name: record.name.clone(), source })?;
+    drop(mounted);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_is_the_writable_layer_over_the_image_layers_top_first() {
+        let lowers: Vec<PathBuf> = ["/c/upper", "/l/2/diff", "/l/1/diff"].iter().map(PathBuf::from).collect();
+        assert_eq!(overlay_options(&lowers, false).unwrap(), "lowerdir=/c/upper:/l/2/diff:/l/1/diff");
+        assert!(overlay_options(&lowers, true).unwrap().ends_with(",userxattr"));
+        assert_eq!(overlay_options(&[PathBuf::from("/a:b")], false), None);
+        let many: Vec<PathBuf> = (0..200).map(|i| PathBuf::from(format!("/var/lib/sbx/layers/{i:064}/diff"))).collect();
+        assert_eq!(overlay_options(&many, false), None);
+    }
+}
