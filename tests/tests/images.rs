@@ -198,6 +198,7 @@ fn export_writes_the_containers_merged_filesystem_and_leaves_nothing_mounted() {
     let has = |n: &str| names.lines().any(|l| l == n);
     assert!(has("etc/motd") && has("data/x") && has("bin/sh"), "the layers and the writable layer: {names}");
     assert!(!has("bin/ls"), "what the container removed is not there");
+    assert!(has("proc/") && has("dev/") && has("sys/"), "the mount points, as docker's export has them: {names}");
     let motd = std::process::Command::new("tar").arg("-xOf").arg(&out).arg("etc/motd").output().unwrap();
     assert_eq!(motd.stdout, b"hello\n");
     // The export of the imported tarball runs as the container's files.

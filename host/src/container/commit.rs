@@ -51,19 +51,22 @@ fn vanished(path: &str, e: Errno) -> Result<(), std::io::Error> {
 }
 
 /// How a tree is read: the owners of a container with its own ids are host ids of its range,
-/// written back as the container's (an id outside the range as nobody, as the container saw it in
-/// its writable layer; kept as it is in an export, whose image layers are not idmapped);
-/// overlayfs marked its opaque directories with the `user.` xattr there.
+/// written back as the container's; overlayfs marked its opaque directories with the `user.`
+/// xattr there.
 #[derive(Clone, Copy)]
 struct Upper<'a> {
     map: Option<&'a IdMap>,
-    outside: Outside,
+    tree: Tree,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Outside {
-    Nobody,
-    AsIs,
+enum Tree {
+    /// A writable layer (`commit`): an id outside the range is written as nobody, as the container
+    /// saw it; the mount points at its top (made there by older sbx) are left out.
+    Writable,
+    /// A container's merged filesystem (`export`): ids outside the range are the image layers'
+    /// own (they are not idmapped) and stay; the mount points are its directories.
+    Merged,
 }
 
 const NOBODY: u32 = 65534;
@@ -71,7 +74,7 @@ const NOBODY: u32 = 65534;
 impl Upper<'_> {
     fn owners(&self, st: &nix::sys::stat::FileStat) -> (u32, u32) {
         let Some(m) = self.map else { return (st.st_uid, st.st_gid) };
-        let or = |id: Option<u32>, host: u32| id.unwrap_or(if self.outside == Outside::AsIs { host } else { NOBODY });
+        let or = |id: Option<u32>, host: u32| id.unwrap_or(if self.tree == Tree::Merged { host } else { NOBODY });
         (or(m.container_uid(st.st_uid), st.st_uid), or(m.container_gid(st.st_gid), st.st_gid))
     }
 
@@ -118,7 +121,7 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
         let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
         match fmt {
             SFlag::S_IFDIR => {
-                if prefix.is_empty() && init_layer::is_mount_point(&text) {
+                if upper.tree == Tree::Writable && prefix.is_empty() && init_layer::is_mount_point(&text) {
                     continue;
                 }
                 let sub = match fsops::open_subdir(at, std::ffi::OsStr::from_bytes(name.as_bytes())) {
@@ -203,13 +206,13 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
 /// Writes the writable layer `upper` as an OCI layer tarball to `out`; `idmap` is the container's
 /// range when it has ids of its own.
 pub fn write_layer(upper: &Path, idmap: Option<&IdMap>, out: impl Write) -> std::io::Result<()> {
-    write_tree(upper, Upper { map: idmap, outside: Outside::Nobody }, out)
+    write_tree(upper, Upper { map: idmap, tree: Tree::Writable }, out)
 }
 
 /// Writes the merged tree of a container mounted at `merged` as a tarball to `out` (`sbx export`);
 /// `idmap` is the container's range when it has ids of its own.
 pub fn write_merged(merged: &Path, idmap: Option<&IdMap>, out: impl Write) -> std::io::Result<()> {
-    write_tree(merged, Upper { map: idmap, outside: Outside::AsIs }, out)
+    write_tree(merged, Upper { map: idmap, tree: Tree::Merged }, out)
 }
 
 fn write_tree(dir: &Path, how: Upper, out: impl Write) -> std::io::Result<()> {

@@ -4,6 +4,7 @@
 //! whatever happens to sbx.
 
 use super::commit::write_merged;
+use super::init_layer;
 use super::state;
 use crate::image::Store;
 use crate::isolate::rootless;
@@ -17,6 +18,8 @@ pub enum ExportError {
     Find(#[from] state::FindError),
     #[error(transparent)]
     Store(#[from] crate::image::StoreError),
+    #[error(transparent)]
+    Init(Box<super::error::RunError>),
     #[error("cannot mount container {name}'s layers to export them: {what}: {errno}")]
     Mount { name: String, what: &'static str, errno: nix::errno::Errno },
     #[error("container {name} has {layers} layers, more than one mount of this kernel takes (a page of paths)")]
@@ -54,8 +57,14 @@ impl Drop for Mounted<'_> {
 pub fn export(store: &Store, query: &str, out: impl Write) -> Result<(), ExportError> {
     let (dir, record) = state::find(store, query)?;
     let name = record.name.clone();
+    let layers: Vec<PathBuf> = record.mounted_layers(store)?.iter().map(|d| store.layer_diff(d)).collect();
     let mut lowers = vec![dir.join("upper")];
-    lowers.extend(record.mounted_layers(store)?.iter().rev().map(|d| store.layer_diff(d)));
+    // /dev, /proc and /sys as the container has them: the init layer's directories, as docker's
+    // export has them.
+    if init_layer::fits(&layers) {
+        lowers.push(init_layer::path(store).map_err(|e| ExportError::Init(Box::new(e)))?);
+    }
+    lowers.extend(layers.into_iter().rev());
     let options = overlay_options(&lowers, record.idmap.is_some() || rootless::is_active())
         .ok_or(ExportError::TooManyLayers { name: name.clone(), layers: lowers.len() })?;
     let fail = |what: &'static str| {
