@@ -6,8 +6,13 @@
 use sbx_tests::harness::{Sandbox, is_root};
 use std::path::Path;
 
+/// How many entries the store's directory `sub` holds.
+fn entries(s: &Sandbox, sub: &str) -> usize {
+    std::fs::read_dir(s.root.join(sub)).map(|d| d.count()).unwrap_or(0)
+}
+
 fn layers(s: &Sandbox) -> usize {
-    std::fs::read_dir(s.root.join("layers")).map(|d| d.count()).unwrap_or(0)
+    entries(s, "layers")
 }
 
 /// A second image on top of busybox: one more layer, committed from a container.
@@ -107,8 +112,7 @@ fn rmi_untags_refuses_images_in_use_and_frees_only_layers_nothing_names() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout.lines().filter(|l| l.starts_with("Deleted: ")).count(), 2, "image and layer: {r:?}");
     assert_eq!(layers(&s), 0);
-    let blobs = std::fs::read_dir(s.root.join("blobs/sha256")).unwrap().count();
-    assert_eq!(blobs, 0, "the config and manifest went too");
+    assert_eq!(entries(&s, "blobs/sha256"), 0, "the config and manifest went too");
     s.assert_clean(0);
 }
 
@@ -168,8 +172,7 @@ fn import_makes_an_image_of_a_root_filesystem_tarball_and_refuses_what_is_not_on
     let r = s.sbx(&["run", "--rm", "imported:1"]);
     assert!(r.code == 125 && r.stderr.contains("no command"), "an imported image has no command: {r:?}");
 
-    let images = || std::fs::read_dir(s.root.join("images")).unwrap().count();
-    let before = images();
+    let before = entries(&s, "images");
     let not_tar = s.scratch.join("notes.txt");
     std::fs::write(&not_tar, "x".repeat(2000)).unwrap();
     let r = s.sbx(&["import", &not_tar.to_string_lossy()]);
@@ -178,7 +181,7 @@ fn import_makes_an_image_of_a_root_filesystem_tarball_and_refuses_what_is_not_on
     assert!(r.code == 125 && r.stderr.contains("is not a regular file"), "{r:?}");
     let r = s.sbx(&["import", &tarball.to_string_lossy(), "bad name"]);
     assert!(r.code == 125 && r.stderr.contains("'bad name' is not a valid image name"), "{r:?}");
-    assert_eq!(images(), before, "nothing was stored");
+    assert_eq!(entries(&s, "images"), before, "nothing was stored");
     s.assert_clean(0);
 }
 

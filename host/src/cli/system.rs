@@ -2,6 +2,7 @@
 //! and with `--repair` removes what can go. Exit 0 when nothing is (or remains) wrong, 1 otherwise.
 
 use super::policy::Format;
+use crate::container::remove::image_user;
 use crate::container::{diff, state};
 use crate::image::Store;
 use crate::system::check::{self, Kind};
@@ -95,12 +96,7 @@ fn df(store: &Store) -> i32 {
         .collect();
     let containers: Vec<ContainerUse> = state::list(store)
         .into_iter()
-        .map(|(dir, r)| ContainerUse {
-            layers: r.mounted_layers(store).unwrap_or_default(),
-            running: state::is_running(&dir),
-            writable: diff::size(&dir.join("upper")),
-            image: r.image_id,
-        })
+        .map(|(dir, r)| ContainerUse { writable: diff::size(&dir.join("upper")), user: image_user(store, &dir, r) })
         .collect();
     let size = super::images::human_size;
     let share = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);

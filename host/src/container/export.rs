@@ -76,8 +76,7 @@ pub fn export(store: &Store, query: &str, out: impl Write) -> Result<(), ExportE
         .map_err(fail("making its mounts private"))?;
     let staging = store.stage()?;
     let target = staging.path().join("merged");
-    std::fs::create_dir(&target)
-        .map_err(|e| fail("its mount point")(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+    nix::unistd::mkdir(&target, nix::sys::stat::Mode::S_IRWXU).map_err(fail("its mount point"))?;
     nix::mount::mount(Some("overlay"), &target, Some("overlay"), MsFlags::MS_RDONLY, Some(options.as_str()))
         .map_err(fail("overlayfs"))?;
     let mounted = Mounted(&target);

@@ -77,13 +77,15 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
 
 /// The store's containers, as image removal sees them.
 pub fn image_users(store: &Store) -> Vec<ImageUser> {
-    state::list(store)
-        .into_iter()
-        .map(|(dir, r)| ImageUser {
-            layers: r.mounted_layers(store).unwrap_or_default(),
-            running: state::is_running(&dir),
-            name: r.name,
-            image: r.image_id,
-        })
-        .collect()
+    state::list(store).into_iter().map(|(dir, r)| image_user(store, &dir, r)).collect()
+}
+
+/// The container of `record` (in `dir`), as image removal and `system df` see it.
+pub fn image_user(store: &Store, dir: &std::path::Path, record: state::ContainerRecord) -> ImageUser {
+    ImageUser {
+        layers: record.mounted_layers(store).unwrap_or_default(),
+        running: state::is_running(dir),
+        name: record.name,
+        image: record.image_id,
+    }
 }

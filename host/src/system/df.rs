@@ -2,6 +2,7 @@
 //! would give back, in docker's rows. Pure: the caller measures.
 
 use crate::image::Digest;
+use crate::image::remove::ImageUser;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// An image: its id and its layers with their unpacked sizes.
@@ -10,11 +11,9 @@ pub struct ImageUse {
     pub layers: Vec<(Digest, u64)>,
 }
 
-/// A container: its image, its layers, whether it runs, and what its writable layer holds.
+/// A container: its image, its layers and whether it runs, and what its writable layer holds.
 pub struct ContainerUse {
-    pub image: Digest,
-    pub layers: Vec<Digest>,
-    pub running: bool,
+    pub user: ImageUser,
     pub writable: u64,
 }
 
@@ -33,15 +32,15 @@ pub struct Row {
 /// containers that do not run. sbx has no volumes and no build cache: rows of zeros, as docker shows.
 pub fn usage(images: &[ImageUse], containers: &[ContainerUse]) -> Vec<Row> {
     let sizes: BTreeMap<&Digest, u64> = images.iter().flat_map(|i| i.layers.iter().map(|(d, s)| (d, *s))).collect();
-    let active: BTreeSet<&Digest> = containers.iter().map(|c| &c.image).collect();
+    let active: BTreeSet<&Digest> = containers.iter().map(|c| &c.user.image).collect();
     let held: BTreeSet<&Digest> = images
         .iter()
         .filter(|i| active.contains(&i.id))
         .flat_map(|i| i.layers.iter().map(|(d, _)| d))
-        .chain(containers.iter().flat_map(|c| &c.layers))
+        .chain(containers.iter().flat_map(|c| &c.user.layers))
         .collect();
     let reclaimable = sizes.iter().filter(|(d, _)| !held.contains(*d)).map(|(_, s)| s).sum();
-    let stopped = containers.iter().filter(|c| !c.running);
+    let stopped = containers.iter().filter(|c| !c.user.running);
     vec![
         Row {
             kind: "Images",
@@ -53,7 +52,7 @@ pub fn usage(images: &[ImageUse], containers: &[ContainerUse]) -> Vec<Row> {
         Row {
             kind: "Containers",
             total: containers.len(),
-            active: containers.iter().filter(|c| c.running).count(),
+            active: containers.iter().filter(|c| c.user.running).count(),
             size: containers.iter().map(|c| c.writable).sum(),
             reclaimable: stopped.map(|c| c.writable).sum(),
         },
@@ -76,10 +75,11 @@ mod tests {
             ImageUse { id: d(1), layers: vec![(d(10), 100), (d(11), 10)] },
             ImageUse { id: d(2), layers: vec![(d(10), 100), (d(12), 5)] },
         ];
-        let containers = [
-            ContainerUse { image: d(1), layers: vec![d(10), d(11)], running: true, writable: 7 },
-            ContainerUse { image: d(1), layers: vec![d(10), d(11)], running: false, writable: 3 },
-        ];
+        let container = |running: bool, writable: u64| ContainerUse {
+            user: ImageUser { name: "c".into(), image: d(1), layers: vec![d(10), d(11)], running },
+            writable,
+        };
+        let containers = [container(true, 7), container(false, 3)];
         let rows = usage(&images, &containers);
         assert_eq!(rows[0], Row { kind: "Images", total: 2, active: 1, size: 115, reclaimable: 5 });
         assert_eq!(rows[1], Row { kind: "Containers", total: 2, active: 1, size: 10, reclaimable: 3 });
