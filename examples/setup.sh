@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
     busybox-static                             # the tiny rootfs of the demo and test images
     gcc make pkg-config                        # C parts of crates (zstd)
+    libssl-dev                                 # TLS of the registry client (native-tls: the system's roots)
     libseccomp-dev                             # compiles seccomp profiles to BPF
     uidmap                                     # newuidmap/newgidmap: rootless sbx maps its ids
     libc6-dev                                  # static libc for the escape probe of the tests
@@ -15,6 +16,8 @@ packages=(
     containerd                                 # the runtime tests drive sbx through its runc shim
     podman                                     # ...and run containers with sbx as podman's --runtime
     runc                                       # ...and compare sbx's runtime with runc's (conformance)
+    docker-registry openssl apache2-utils      # the registry tests: Distribution's registry, a test CA, htpasswd
+    skopeo                                     # ...and round trips of what sbx pushes and saves
     rustc-web cargo-web rust-web-src wasi-libc # the plugin toolchain (shared/WASM-TOOLCHAIN.md)
 )
 missing=()

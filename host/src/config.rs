@@ -17,6 +17,10 @@
 //!   { max-bytes: 274877906944, max-ratio: 100, max-entries: 2000000 }
 //! registries:
 //!   search: [docker.io]        # where a short name (`busybox`) may come from, in order
+//!   insecure: []               # hosts reached over plain HTTP (HOST:PORT)
+//!   certs-dir: /etc/sbx/certs.d # extra CAs of a registry: DIR/HOST:PORT/*.crt
+//!   max-concurrent-downloads: 3
+//!   timeout-secs: 30           # a registry silent this long fails the request
 //! ```
 
 use crate::image::reference;
@@ -199,23 +203,56 @@ struct RawConfig {
     registries: Registries,
 }
 
-/// The registries images come from.
+/// The registries images come from, and how sbx talks to them.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Registries {
     /// Where a short name may come from, in order, after `localhost/` (podman's
     /// unqualified-search-registries).
     #[serde(default = "default_search")]
     pub search: Vec<String>,
+    /// Hosts (`HOST[:PORT]`) reached over plain HTTP; every other one is HTTPS with its
+    /// certificate verified.
+    #[serde(default)]
+    pub insecure: Vec<String>,
+    /// Where a registry's extra CA certificates are: `DIR/HOST:PORT/*.crt`, as docker and podman
+    /// keep them.
+    #[serde(default = "default_certs_dir")]
+    pub certs_dir: PathBuf,
+    /// How many layers download at once (docker's default).
+    #[serde(default = "default_downloads")]
+    pub max_concurrent_downloads: usize,
+    /// How long a registry may stay silent (connecting, or between two reads) before the request
+    /// fails, in seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
 }
 
 fn default_search() -> Vec<String> {
     vec!["docker.io".into()]
 }
 
+fn default_certs_dir() -> PathBuf {
+    PathBuf::from("/etc/sbx/certs.d")
+}
+
+fn default_downloads() -> usize {
+    3
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
 impl Default for Registries {
     fn default() -> Registries {
-        Registries { search: default_search() }
+        Registries {
+            search: default_search(),
+            insecure: Vec::new(),
+            certs_dir: default_certs_dir(),
+            max_concurrent_downloads: default_downloads(),
+            timeout_secs: default_timeout(),
+        }
     }
 }
 
@@ -347,10 +384,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     if l.unpacked == 0 || l.ratio == 0 || l.entries == 0 {
         return Err(invalid(None, "layers: limits must be greater than 0".into()));
     }
-    if let Some(bad) = raw.registries.search.iter().find(|r| !reference::is_domain(r)) {
+    let r = &raw.registries;
+    for (key, hosts) in [("search", &r.search), ("insecure", &r.insecure)] {
+        if let Some(bad) = hosts.iter().find(|h| !reference::is_domain(h) || h.contains('/')) {
+            return Err(invalid(
+                None,
+                format!("registries.{key}: '{bad}' is not a registry host (as docker.io or registry.example:5000)"),
+            ));
+        }
+    }
+    if r.max_concurrent_downloads == 0 || r.timeout_secs == 0 {
         return Err(invalid(
             None,
-            format!("registries.search: '{bad}' is not a registry host (as docker.io or registry.example:5000)"),
+            "registries: max-concurrent-downloads and timeout-secs must be greater than 0".into(),
         ));
     }
     Ok(Config { plugins: plugins.into_iter().map(|(_, _, s)| s).collect(), layers: l, registries: raw.registries })

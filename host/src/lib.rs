@@ -9,6 +9,7 @@ pub mod isolate;
 pub mod layer;
 pub mod plugin;
 pub mod random;
+pub mod registry;
 pub mod rootfs;
 pub mod runtime;
 pub mod spec;

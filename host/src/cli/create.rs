@@ -6,6 +6,9 @@ use crate::image::Store;
 use std::path::Path;
 
 pub fn create(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
+    if let Err(code) = super::pull::for_run(store, config, &args) {
+        return code;
+    }
     let plugins = match args.plugins(config) {
         Ok(p) => p,
         Err(code) => return code,

@@ -21,15 +21,19 @@ mod images;
 mod import;
 mod inspect;
 mod load;
+mod login;
 mod logs;
 mod monitor;
 mod plugin;
 mod policy;
 mod ps;
+mod pull;
+mod push;
 mod rm;
 mod rmi;
 mod run;
 mod runtime;
+mod save;
 mod start;
 mod stats;
 mod system;
@@ -97,6 +101,16 @@ pub enum Command {
     Compile(plugin::CompileArgs),
     /// Load an image from a docker-archive, oci-archive or OCI layout.
     Load(load::LoadArgs),
+    /// Pull an image from a registry.
+    Pull(pull::PullArgs),
+    /// Push an image to a registry.
+    Push(push::PushArgs),
+    /// Write images to a docker-archive, oci-archive or OCI layout.
+    Save(save::SaveArgs),
+    /// Log in to a registry (the credentials are kept for pull and push).
+    Login(login::LoginArgs),
+    /// Log out of a registry.
+    Logout(login::LogoutArgs),
     /// Make an image of a root filesystem tarball; prints its id.
     Import(import::ImportArgs),
     /// Manage images.
@@ -143,6 +157,12 @@ pub enum LogLevelArg {
 pub enum ImageCommand {
     /// Load an image from a docker-archive, oci-archive or OCI layout.
     Load(load::LoadArgs),
+    /// Pull an image from a registry.
+    Pull(pull::PullArgs),
+    /// Push an image to a registry.
+    Push(push::PushArgs),
+    /// Write images to a docker-archive, oci-archive or OCI layout.
+    Save(save::SaveArgs),
     /// List images.
     #[command(alias = "ls")]
     List(images::ImagesArgs),
@@ -195,11 +215,16 @@ fn enter_rootless(command: &Command, store: &crate::image::Store) -> Result<(), 
         | Command::Rm(_)
         | Command::Commit(_)
         | Command::Load(_)
+        | Command::Pull(_)
         | Command::Rmi(_)
         | Command::Import(_)
         | Command::Export(_)
         | Command::Image(
-            ImageCommand::Load(_) | ImageCommand::Rm(_) | ImageCommand::Prune(_) | ImageCommand::Import(_),
+            ImageCommand::Load(_)
+            | ImageCommand::Pull(_)
+            | ImageCommand::Rm(_)
+            | ImageCommand::Prune(_)
+            | ImageCommand::Import(_),
         ) => rootless::enter(),
         Command::Exec(args) => match crate::container::state::find(store, &args.container) {
             Ok((_, record)) => match record.pid {
@@ -283,6 +308,18 @@ pub fn main() -> i32 {
         Command::Plugin(cmd) => plugin::run(&store, cmd),
         Command::Policy(cmd) => policy::run(&store, cmd, cli.config.as_deref()),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => load::load(&store, args),
+        Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
+            pull::pull(&store, args, cli.config.as_deref())
+        }
+        Command::Push(args) | Command::Image(ImageCommand::Push(args)) => {
+            push::push(&store, args, cli.config.as_deref())
+        }
+        Command::Save(args) | Command::Image(ImageCommand::Save(args)) => save::save(&store, args),
+        Command::Login(args) => match config::resolve(cli.config.as_deref()) {
+            Ok(c) => login::login(args, &c),
+            Err(code) => code,
+        },
+        Command::Logout(args) => login::logout(args),
         Command::Images(args) | Command::Image(ImageCommand::List(args)) => images::images(&store, args),
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => rmi::rmi(&store, args),
         Command::Image(ImageCommand::Prune(args)) => rmi::prune(&store, args),

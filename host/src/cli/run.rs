@@ -118,6 +118,12 @@ pub struct RunArgs {
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
+    /// When to pull the image from its registry.
+    #[arg(long, value_enum, default_value = "missing", value_name = "WHEN")]
+    pub pull: super::pull::PullPolicy,
+    /// The platform to pull (OS/ARCH[/VARIANT]) [default: the host's].
+    #[arg(long)]
+    pub platform: Option<String>,
     /// The image: a stored name, an id prefix, or a path to an archive or layout (loaded first).
     pub image: String,
     /// The command and its arguments (default: the image's Entrypoint and Cmd).
@@ -216,6 +222,9 @@ pub fn fail_run(e: RunError) -> i32 {
 }
 
 pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
+    if let Err(code) = super::pull::for_run(store, config, &args) {
+        return code;
+    }
     if args.detach {
         return super::monitor::run_detached(store, args, config);
     }

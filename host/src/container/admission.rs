@@ -8,7 +8,7 @@ use super::error::RunError;
 use super::layers;
 use crate::image::{ImageRecord, Store};
 use crate::plugin::bindings::Image;
-use crate::plugin::chain::{self, Evaluation, Note, PolicyCheck};
+use crate::plugin::chain::{self, Evaluation, Note};
 use crate::plugin::spec_check::{self, SpecDecision, SpecEvaluation};
 use crate::plugin::{Plugin, PluginSet, convert};
 use crate::spec::ContainerSpec;
@@ -17,10 +17,7 @@ use crate::spec::user::{User, UserError};
 use oci_spec::image::ImageConfiguration;
 use std::path::PathBuf;
 
-/// The plugins that export a policy, in order.
-pub fn policies(plugins: &[Plugin]) -> Vec<&dyn PolicyCheck> {
-    plugins.iter().filter(|p| p.has_policy()).map(|p| p as &dyn PolicyCheck).collect()
-}
+pub use crate::plugin::policies;
 
 pub fn evaluate(
     store: &Store,

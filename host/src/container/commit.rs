@@ -271,6 +271,7 @@ pub fn commit(store: &Store, query: &str, name: Option<&str>, plugins: &PluginSe
     let report = layer::unpack(&mut reader, &layer_staging.path().join("diff"), &index, store.layer_limits.entries)
         .map_err(|e| RunError::Config { image: record.name.clone(), message: e.to_string() })?;
     let (diff_id, _) = reader.finish().map_err(layer_err)?;
+    store.keep_blob(&tar_path, &diff_id)?;
     if !store.has_layer(&diff_id) {
         let meta = LayerMeta { diff_id: diff_id.clone(), unpacked_size: report.unpacked_size, entries: report.entries };
         store.commit_layer(layer_staging, &meta)?;

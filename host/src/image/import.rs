@@ -44,6 +44,7 @@ pub fn import(store: &Store, reader: impl Read, path: &Path, name: Option<&str>)
         media_type: docker_media_type(unpacked.gzip),
         size: unpacked.blob.1,
     };
+    store.keep_blob(&Store::staged_blob(&unpacked.staging), &layer.digest)?;
     if !store.has_layer(&diff_id) {
         store.commit_layer(unpacked.staging, &meta)?;
     }

@@ -111,7 +111,7 @@ fn parse_digest(source: &Source, member: &str, d: &impl ToString) -> Result<Dige
 }
 
 /// Checks a blob's digest and size against what its descriptor said.
-fn check_blob(
+pub(crate) fn check_blob(
     path: &Path,
     what: &'static str,
     member: &str,
@@ -276,7 +276,7 @@ fn sniff(reader: &mut impl BufRead) -> io::Result<Compression> {
 
 /// A layer read from a stream (plain, gzip or zstd, told by its first bytes) and unpacked into a
 /// staging directory under the store's limits, its digests taken as it streamed.
-pub(super) struct Unpacked {
+pub(crate) struct Unpacked {
     pub staging: Staging,
     /// The blob's digest and size as read (compressed or not).
     pub blob: (Digest, u64),
@@ -285,17 +285,36 @@ pub(super) struct Unpacked {
     pub report: UnpackReport,
 }
 
-/// Unpacks the layer `reader` gives; `path` and `member` name it in errors.
-pub(super) fn unpack_stream(
+/// Copies what is read through it to a file: the blob as shipped, kept in the store (see
+/// [`Store::keep_blob`]) for `push` and `save`. Reads come in the 256 KiB of the buffer above it.
+struct Tee<R> {
+    inner: R,
+    copy: std::fs::File,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        io::Write::write_all(&mut self.copy, &buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// Unpacks the layer `reader` gives into a staging directory, its blob copied beside it
+/// ([`Store::staged_blob`]); `path` and `member` name it in errors.
+pub(crate) fn unpack_stream(
     store: &Store,
     reader: impl Read,
     path: &Path,
     member: &str,
 ) -> Result<Unpacked, LoadError> {
     let read_err = |e: io::Error| LoadError::LayerRead { path: path.to_path_buf(), member: member.into(), source: e };
+    let staging = store.stage_layer()?;
+    let blob_path = Store::staged_blob(&staging);
+    let kept = std::fs::File::create(&blob_path).map_err(|e| StoreError::Io { path: blob_path, source: e })?;
     let compressed = std::rc::Rc::new(std::cell::Cell::new(0));
     let counted = layer::guard::Counted {
-        inner: BufReader::with_capacity(256 << 10, Hashing::new(reader)),
+        inner: BufReader::with_capacity(256 << 10, Hashing::new(Tee { inner: reader, copy: kept })),
         count: compressed.clone(),
     };
     let mut blob = counted;
@@ -305,7 +324,6 @@ pub(super) fn unpack_stream(
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut blob)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(&mut blob).map_err(read_err)?),
     };
-    let staging = store.stage_layer()?;
     let guarded = layer::guard::Guard::new(decompressed, store.layer_limits, Some(compressed));
     let mut tar_stream = Hashing::new(guarded);
     let index = Store::staged_index(&staging);
@@ -335,6 +353,7 @@ fn unpack_layer(
         unpacked_size: unpacked.report.unpacked_size,
         entries: unpacked.report.entries,
     };
+    store.keep_blob(&Store::staged_blob(&unpacked.staging), &unpacked.blob.0)?;
     store.commit_layer(unpacked.staging, &meta)?;
     let media_type = lp.media_type.unwrap_or_else(|| docker_media_type(unpacked.gzip));
     let (digest, size) = unpacked.blob;

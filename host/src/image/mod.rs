@@ -3,8 +3,10 @@
 pub mod digest;
 pub mod import;
 pub mod load;
+pub mod manifest;
 pub mod reference;
 pub mod remove;
+pub mod save;
 pub mod source;
 pub mod store;
 

@@ -166,6 +166,12 @@ impl Store {
         for diff_id in &layers {
             reclaimed += self.delete_layer(diff_id)?;
         }
+        // The layers' blobs as shipped (kept for push and save) that no image left names; a crash
+        // before this leaves blobs that nothing names, never a name without its blob.
+        let blobs: BTreeSet<&Digest> = deleted.iter().flat_map(|i| i.layers.iter().map(|l| &l.digest)).collect();
+        for blob in blobs.into_iter().filter(|b| !kept.iter().any(|i| i.layers.iter().any(|l| &l.digest == *b))) {
+            let _ = fs::remove_file(self.blob_path(blob));
+        }
         for j in leftovers.iter().chain([&journal]) {
             match fs::remove_file(j) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

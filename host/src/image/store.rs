@@ -17,7 +17,9 @@ pub enum StoreError {
     Io { path: PathBuf, source: io::Error },
     #[error("{path} is damaged: {message}; remove it and load the image again")]
     Damaged { path: PathBuf, message: String },
-    #[error("no image '{0}' in the store; load it with `sbx load -i FILE` (see `sbx images`)")]
+    #[error(
+        "no image '{0}' in the store; pull it with `sbx pull`, or load it with `sbx load -i FILE` (see `sbx images`)"
+    )]
     NotFound(String),
     #[error("'{query}' matches several images ({matches}); give more of the id")]
     Ambiguous { query: String, matches: String },
@@ -326,6 +328,25 @@ impl Store {
     /// Where the unpacker writes a staged layer's index.
     pub fn staged_index(staging: &Staging) -> PathBuf {
         staging.path.join("index.json")
+    }
+
+    /// Where the unpacker copies a staged layer's blob as it was shipped.
+    pub fn staged_blob(staging: &Staging) -> PathBuf {
+        staging.path.join("blob")
+    }
+
+    /// Keeps the whole, verified blob at `file` (on the store's file system) under its digest, for
+    /// `push` and `save`: synced, then renamed into `blobs/` unless the store has it already.
+    /// The store keeps what was shipped rather than rebuilding a tarball from the unpacked tree,
+    /// so an image leaves sbx with the digests it came with.
+    pub fn keep_blob(&self, file: &Path, digest: &Digest) -> Result<(), StoreError> {
+        let dest = self.blob_path(digest);
+        if dest.exists() {
+            let _ = fs::remove_file(file);
+            return Ok(());
+        }
+        File::open(file).and_then(|f| f.sync_data()).map_err(io_err(file))?;
+        fs::rename(file, &dest).map_err(io_err(&dest))
     }
 
     /// Records the metadata (the index is there already), then renames the staged layer into

@@ -128,6 +128,85 @@ fn layer_answer(v: Result<LayerVerdict, PluginError>) -> Raw {
     })
 }
 
+/// A plugin's deny (or failure that denies), as [`Decision::Deny`] without the notes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    pub plugin: String,
+    pub reason: String,
+}
+
+/// An evaluation under way: the image checks, then the layers' one by one, in any order (a pull
+/// checks each layer as it arrives, before it enters the store).
+#[derive(Debug, Default)]
+pub struct Checks {
+    answers: Vec<Answer>,
+    notes: Vec<Note>,
+    skipped: Vec<Skip>,
+}
+
+impl Checks {
+    /// The image checks of `plugins`, in order; the first deny stops them.
+    pub fn image(&mut self, plugins: &[&dyn PolicyCheck], image: &Image) -> Result<(), Denied> {
+        for p in plugins {
+            let raw = image_answer(p.check_image(image));
+            self.answers.push(answer(p.name(), "image".into(), &raw, "allow"));
+            match effect(p.mode(), p.on_error(), raw) {
+                Effect::Pass | Effect::Skip(_) => {}
+                Effect::Stop(reason) => return Err(Denied { plugin: p.name().into(), reason }),
+                Effect::Note(message) => self.notes.push(Note { plugin: p.name().into(), message }),
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks of `plugins` on layer `i` (its WIT record `layer`); a skip ends them for it.
+    pub fn layer(
+        &mut self,
+        plugins: &[&dyn PolicyCheck],
+        image: &Image,
+        i: usize,
+        layer: &Layer,
+    ) -> Result<(), Denied> {
+        for p in plugins {
+            let result = p.check_layer(image, layer);
+            let findings = result.as_ref().map(|a| a.findings.clone()).unwrap_or_default();
+            self.notes.extend(
+                findings.into_iter().map(|f| Note { plugin: p.name().into(), message: format!("layer {i}: {f}") }),
+            );
+            let raw = layer_answer(result.map(|a| a.verdict));
+            self.answers.push(answer(p.name(), format!("layer {i}"), &raw, "mount"));
+            match effect(p.mode(), p.on_error(), raw) {
+                Effect::Pass => {}
+                Effect::Skip(reason) => {
+                    self.skipped.push(Skip { layer: i, plugin: p.name().into(), reason });
+                    break;
+                }
+                Effect::Stop(reason) => return Err(Denied { plugin: p.name().into(), reason }),
+                Effect::Note(message) => {
+                    self.notes.push(Note { plugin: p.name().into(), message: format!("layer {i}: {message}") })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The notes so far, taken (a pull shows them as it goes).
+    pub fn take_notes(&mut self) -> Vec<Note> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// The evaluation these checks came to, `outcome` being the first deny if any.
+    pub fn finish(self, outcome: Result<(), Denied>) -> Evaluation {
+        let Checks { answers, notes, mut skipped } = self;
+        skipped.sort_by_key(|s| s.layer);
+        let decision = match outcome {
+            Ok(()) => Decision::Allow { skipped, notes },
+            Err(Denied { plugin, reason }) => Decision::Deny { plugin, reason, notes },
+        };
+        Evaluation { decision, answers }
+    }
+}
+
 /// Evaluates `plugins` on the image, then on each layer bottom first. `layer(i)` builds the WIT
 /// record of layer `i` (reading its index); it is called only when there are plugins to see it.
 pub fn evaluate(
@@ -135,51 +214,17 @@ pub fn evaluate(
     image: &Image,
     mut layer: impl FnMut(usize) -> Result<Layer, String>,
 ) -> Evaluation {
-    let mut answers = Vec::new();
-    let mut notes = Vec::new();
-    let mut skipped = Vec::new();
-    let done = |decision, answers| Evaluation { decision, answers };
-    for p in plugins {
-        let raw = image_answer(p.check_image(image));
-        answers.push(answer(p.name(), "image".into(), &raw, "allow"));
-        match effect(p.mode(), p.on_error(), raw) {
-            Effect::Pass | Effect::Skip(_) => {}
-            Effect::Stop(reason) => return done(Decision::Deny { plugin: p.name().into(), reason, notes }, answers),
-            Effect::Note(message) => notes.push(Note { plugin: p.name().into(), message }),
+    let mut checks = Checks::default();
+    let outcome = checks.image(plugins, image).and_then(|()| {
+        if plugins.is_empty() {
+            return Ok(());
         }
-    }
-    if plugins.is_empty() {
-        return done(Decision::Allow { skipped, notes }, answers);
-    }
-    for i in 0..image.layers.len() {
-        let record = match layer(i) {
-            Ok(r) => r,
-            Err(reason) => return done(Decision::Deny { plugin: "sbx".into(), reason, notes }, answers),
-        };
-        for p in plugins {
-            let result = p.check_layer(image, &record);
-            let findings = result.as_ref().map(|a| a.findings.clone()).unwrap_or_default();
-            notes.extend(
-                findings.into_iter().map(|f| Note { plugin: p.name().into(), message: format!("layer {i}: {f}") }),
-            );
-            let raw = layer_answer(result.map(|a| a.verdict));
-            answers.push(answer(p.name(), format!("layer {i}"), &raw, "mount"));
-            match effect(p.mode(), p.on_error(), raw) {
-                Effect::Pass => {}
-                Effect::Skip(reason) => {
-                    skipped.push(Skip { layer: i, plugin: p.name().into(), reason });
-                    break;
-                }
-                Effect::Stop(reason) => {
-                    return done(Decision::Deny { plugin: p.name().into(), reason, notes }, answers);
-                }
-                Effect::Note(message) => {
-                    notes.push(Note { plugin: p.name().into(), message: format!("layer {i}: {message}") })
-                }
-            }
-        }
-    }
-    done(Decision::Allow { skipped, notes }, answers)
+        (0..image.layers.len()).try_for_each(|i| {
+            let record = layer(i).map_err(|reason| Denied { plugin: "sbx".into(), reason })?;
+            checks.layer(plugins, image, i, &record)
+        })
+    });
+    checks.finish(outcome)
 }
 
 #[cfg(test)]

@@ -23,3 +23,8 @@ pub use chain::{Decision, PolicyCheck};
 pub use engine::{Engine, PluginError};
 pub use instance::Plugin;
 pub use set::{PluginSet, load_all};
+
+/// The plugins that export a policy, in order.
+pub fn policies(plugins: &[Plugin]) -> Vec<&dyn PolicyCheck> {
+    plugins.iter().filter(|p| p.has_policy()).map(|p| p as &dyn PolicyCheck).collect()
+}
