@@ -172,6 +172,15 @@ impl Sandbox {
         cmd.args(args)
             .env("SBX_ROOT", &self.root)
             .env("SBX_PLUGIN_CACHE", workspace().join("target/sbx-test-plugin-cache"))
+            // Tests reach registries on 127.0.0.1 only: anything else goes to a proxy that is not
+            // there (a port of 127.0.0.1 nothing listens on), so a test that pulls by mistake
+            // fails instead of reaching out.
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .env("NO_PROXY", "127.0.0.1")
+            // Logins of its own, not the machine's.
+            .env("REGISTRY_AUTH_FILE", self.scratch.join("auth.json"))
+            .env("DOCKER_CONFIG", self.scratch.join("docker"))
             .stdin(Stdio::null());
         cmd
     }

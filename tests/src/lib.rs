@@ -4,4 +4,5 @@
 pub mod bundle;
 pub mod harness;
 pub mod image;
+pub mod registry;
 pub mod terminal;

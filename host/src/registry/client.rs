@@ -36,7 +36,7 @@ pub enum RegistryError {
     Store(#[from] crate::image::StoreError),
     #[error(transparent)]
     Load(#[from] crate::image::load::LoadError),
-    #[error("{image}: policy {plugin} denied the image: {reason}")]
+    #[error("{image}: denied by policy {plugin}: {reason}")]
     Denied { image: String, plugin: String, reason: String },
     #[error(transparent)]
     Plugin(#[from] crate::plugin::PluginError),
@@ -130,10 +130,24 @@ pub fn remote_error(at: &str, registry: &str, what: String, e: OciDistributionEr
             });
             let denied =
                 envelope.errors.iter().any(|err| matches!(err.code, OciErrorCode::Denied | OciErrorCode::Unauthorized));
-            let said: Vec<String> =
-                envelope.errors.iter().map(|err| format!("{:?}: {}", err.code, err.message)).collect();
+            // The codes as the registry wrote them (MANIFEST_UNKNOWN, DENIED...).
+            let code = |c: &OciErrorCode| serde_json::to_value(c).ok().and_then(|v| v.as_str().map(String::from));
+            let said: Vec<String> = envelope
+                .errors
+                .iter()
+                .map(|err| format!("{}: {}", code(&err.code).unwrap_or_default(), err.message))
+                .collect();
             let hint = if denied { format!("; log in with `sbx login {registry}`") } else { String::new() };
             format!("the registry said {}{hint}", said.join("; "))
+        }
+        OciDistributionError::RequestError(r) if matches!(r.status().map(|s| s.as_u16()), Some(401 | 403)) => {
+            format!("{}: unauthorized; log in with `sbx login {registry}` (or check the login)", chain(&e))
+        }
+        OciDistributionError::RequestError(r) if r.status().is_some() => {
+            let code = r.status().map_or(0, |s| s.as_u16());
+            transient = code >= 500 || code == 429;
+            not_found = code == 404;
+            chain(&e)
         }
         OciDistributionError::RequestError(r) => {
             transient = !r.is_builder() && !r.is_redirect() && !is_tls(&chain(&e));
@@ -194,6 +208,9 @@ pub fn client(config: &Registries, registry: &str) -> Result<Client, RegistryErr
         platform_resolver: None,
         max_concurrent_download: config.max_concurrent_downloads,
         max_concurrent_upload: config.max_concurrent_downloads,
+        // A blob goes up in one streamed request (POST, then PUT with the whole body), which every
+        // registry of the Distribution spec takes, rather than a request per chunk.
+        use_monolithic_push: true,
         read_timeout: Some(timeout),
         connect_timeout: Some(timeout),
         user_agent: concat!("sbx/", env!("CARGO_PKG_VERSION")),
