@@ -350,6 +350,23 @@ fn a_corrupt_blob_in_the_registry_is_refused_and_the_next_pull_fetches_only_what
     assert_eq!(r.stdout.matches("Already exists").count(), 2, "{r:?}");
     assert_eq!(reg.requests("/blobs/sha256:").len(), before + 2, "the config and the top layer");
     s2.assert_clean(0);
+
+    // A registry that is down: pull and push say which, change nothing, and work once it is back.
+    let mut reg = reg;
+    reg.kill();
+    let other = format!("{}/x/busybox:1", reg.addr);
+    let r = s.sbx(&["--config", &cfg, "push", "busybox", &other]);
+    assert!(r.code == 125 && r.stderr.contains(&format!("{}/x/busybox", reg.addr)), "{r:?}");
+    let r = s2.sbx(&["--config", &cfg, "pull", &other]);
+    assert!(r.code == 125 && r.stderr.contains(&format!("{}/x/busybox", reg.addr)), "{r:?}");
+    assert_eq!(ids(&s2).len(), 1);
+    reg.resume();
+    assert_eq!(s.sbx(&["--config", &cfg, "push", "busybox", &other]).code, 0);
+    let r = s2.sbx(&["--config", &cfg, "pull", &other]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(ids(&s2).len(), 2);
+    s.assert_clean(0);
+    s2.assert_clean(0);
 }
 
 /// A small image for the hostile server: its manifest, config and layers, by digest.
@@ -463,6 +480,23 @@ fn a_hostile_registry_is_refused_by_name_within_bounds_and_the_store_stays_as_it
         "the stored layer is not fetched again"
     );
     assert_eq!(ids(&s).len(), 1);
+
+    // What a pull cut short left (a layer no image names) goes with `image prune`, blob and all.
+    let (c, d) = (
+        Layer::new().file("c", 0o644, b"c\n").into_bytes(),
+        Layer::new().file("d", 0o644, &[8u8; 100_000]).into_bytes(),
+    );
+    let left = served(vec![c.clone(), d.clone()], diff_ids(&[c, d.clone()]));
+    left.serve(&server, "h/left");
+    server.answer(&format!("/v2/h/left/blobs/{}", left.layers[1].0), Answer::Cut { body: d, sent: 10 });
+    let (layers, blobs) = (s.layers(), std::fs::read_dir(s.root.join("blobs/sha256")).unwrap().count());
+    assert_eq!(pull("h/left").code, 125);
+    assert_eq!(s.layers().len(), layers.len() + 1);
+    let r = s.sbx(&["image", "prune", "-f"]);
+    // An uncompressed layer: its blob's digest is its diff id, which prune names.
+    assert!(r.code == 0 && r.stdout.contains(&format!("deleted: {}", left.layers[0].0)), "{r:?}");
+    assert_eq!(s.layers(), layers);
+    assert_eq!(std::fs::read_dir(s.root.join("blobs/sha256")).unwrap().count(), blobs);
 
     // Names that cannot be references, and a registry where nothing listens.
     let before = ids(&s);

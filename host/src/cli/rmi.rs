@@ -92,7 +92,10 @@ pub fn prune(store: &Store, args: PruneArgs) -> i32 {
     let plan = |images: &[ImageRecord], users: &[ImageUser]| {
         Ok(prune_targets(images, users, args.all).into_iter().map(Removed::Deleted).collect())
     };
-    match store.remove_images(&plan, &|| users(store)) {
+    // Layers no image names (left by a pull that was cut short and not tried again) go too; those
+    // a container mounts stay.
+    let orphans = store.layer_ids();
+    match store.remove_images_freeing(&plan, &|| users(store), &orphans) {
         Ok((steps, reclaimed)) => {
             if !steps.is_empty() {
                 say!("Deleted Images:");

@@ -273,7 +273,12 @@ pub fn commit(store: &Store, query: &str, name: Option<&str>, plugins: &PluginSe
     let (diff_id, _) = reader.finish().map_err(layer_err)?;
     store.keep_blob(&tar_path, &diff_id)?;
     if !store.has_layer(&diff_id) {
-        let meta = LayerMeta { diff_id: diff_id.clone(), unpacked_size: report.unpacked_size, entries: report.entries };
+        let meta = LayerMeta {
+            diff_id: diff_id.clone(),
+            unpacked_size: report.unpacked_size,
+            entries: report.entries,
+            blob: Some(diff_id.clone()),
+        };
         store.commit_layer(layer_staging, &meta)?;
     }
     drop(staging);

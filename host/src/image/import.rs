@@ -37,6 +37,7 @@ pub fn import(store: &Store, reader: impl Read, path: &Path, name: Option<&str>)
         diff_id: diff_id.clone(),
         unpacked_size: unpacked.report.unpacked_size,
         entries: unpacked.report.entries,
+        blob: Some(unpacked.blob.0.clone()),
     };
     let layer = LayerRef {
         digest: unpacked.blob.0.clone(),

@@ -352,6 +352,7 @@ fn unpack_layer(
         diff_id: diff_id.clone(),
         unpacked_size: unpacked.report.unpacked_size,
         entries: unpacked.report.entries,
+        blob: Some(unpacked.blob.0.clone()),
     };
     store.keep_blob(&Store::staged_blob(&unpacked.staging), &unpacked.blob.0)?;
     store.commit_layer(unpacked.staging, &meta)?;

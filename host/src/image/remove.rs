@@ -162,14 +162,16 @@ impl Store {
         }
         let kept: Vec<ImageRecord> = self.images()?;
         let layers = unreferenced(&freed, &kept, &users);
+        // With the layers go their blobs as shipped (kept for push and save) that no image left
+        // names; a crash in between leaves blobs that nothing names, never a name without its blob.
+        let mut blobs: BTreeSet<Digest> =
+            deleted.iter().flat_map(|i| i.layers.iter().map(|l| l.digest.clone())).collect();
         let mut reclaimed = 0;
         for diff_id in &layers {
+            blobs.extend(self.layer_meta(diff_id).ok().and_then(|m| m.blob));
             reclaimed += self.delete_layer(diff_id)?;
         }
-        // The layers' blobs as shipped (kept for push and save) that no image left names; a crash
-        // before this leaves blobs that nothing names, never a name without its blob.
-        let blobs: BTreeSet<&Digest> = deleted.iter().flat_map(|i| i.layers.iter().map(|l| &l.digest)).collect();
-        for blob in blobs.into_iter().filter(|b| !kept.iter().any(|i| i.layers.iter().any(|l| &l.digest == *b))) {
+        for blob in blobs.iter().filter(|b| !kept.iter().any(|i| i.layers.iter().any(|l| &l.digest == *b))) {
             let _ = fs::remove_file(self.blob_path(blob));
         }
         for j in leftovers.iter().chain([&journal]) {

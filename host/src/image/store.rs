@@ -60,6 +60,9 @@ pub struct LayerMeta {
     pub diff_id: Digest,
     pub unpacked_size: u64,
     pub entries: usize,
+    /// The blob it was unpacked from, kept in `blobs/` (none for layers stored by older sbx).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<Digest>,
 }
 
 pub struct Store {
@@ -233,6 +236,12 @@ impl Store {
 
     pub fn has_layer(&self, diff_id: &Digest) -> bool {
         self.layer_dir(diff_id).join("layer.json").exists()
+    }
+
+    /// The diff ids of the layers in the store, whole or not.
+    pub fn layer_ids(&self) -> Vec<Digest> {
+        let Ok(entries) = fs::read_dir(self.root.join("layers")) else { return Vec::new() };
+        entries.flatten().filter_map(|e| Digest::from_hex(&e.file_name().to_string_lossy()).ok()).collect()
     }
 
     pub fn layer_meta(&self, diff_id: &Digest) -> Result<LayerMeta, StoreError> {

@@ -371,6 +371,7 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
             diff_id: layer.diff_id.clone(),
             unpacked_size: unpacked.report.unpacked_size,
             entries: unpacked.report.entries,
+            blob: Some(layer.digest.clone()),
         };
         store.keep_blob(&Store::staged_blob(&unpacked.staging), &layer.digest)?;
         store.commit_layer(unpacked.staging, &meta)?;
