@@ -233,6 +233,16 @@ fn policies_check_a_pulled_image_before_its_layers_are_fetched_and_run_pulls_wha
     assert_eq!(r.stdout.lines().count(), 1, "create prints the id alone: {r:?}");
     assert_eq!(s3.sbx(&["rm", "c"]).code, 0);
     s3.assert_clean(0);
+
+    // On a terminal, a bar per layer with its bytes.
+    let s4 = Sandbox::new();
+    let term = sbx_tests::terminal::Terminal::open(30, 120);
+    let mut child = term.spawn(s4.command(&["--config", &cfg3, "pull", &busybox]));
+    let shown = term.read_until("Status: Downloaded newer image", std::time::Duration::from_secs(60));
+    assert!(child.wait().unwrap().success(), "{shown:?}");
+    let shown = shown.unwrap();
+    assert!(shown.contains("Pull complete") && shown.contains("MiB") && shown.contains('['), "{shown}");
+    s4.assert_clean(0);
 }
 
 /// Writes an OCI layout in `dir` whose index lists `images` for the platforms given.

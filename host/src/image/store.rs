@@ -358,6 +358,11 @@ impl Store {
         fs::rename(file, &dest).map_err(io_err(&dest))
     }
 
+    /// The entries the unpacker indexed of a staged layer.
+    pub fn staged_entries(staging: &Staging) -> Result<Vec<IndexEntry>, StoreError> {
+        read_json(&Self::staged_index(staging))
+    }
+
     /// Records the metadata (the index is there already), then renames the staged layer into
     /// place. If another loader got there first, its copy is kept and ours is dropped.
     pub fn commit_layer(&self, mut staging: Staging, meta: &LayerMeta) -> Result<(), StoreError> {

@@ -14,7 +14,6 @@ use crate::image::load::{self, Unpacked, check_blob};
 use crate::image::source::SMALL_LIMIT;
 use crate::image::store::{LayerMeta, LayerRef};
 use crate::image::{Digest, ImageRecord, Store, reference};
-use crate::layer::IndexEntry;
 use crate::plugin::chain::{Checks, Denied};
 use crate::plugin::{Plugin, convert};
 use oci_client::Reference;
@@ -126,18 +125,17 @@ pub fn pull(store: &Store, query: &str, opts: &PullOptions) -> Result<Pulled, Re
         }
         None => vec![reference::qualified(&reference::normalize_name(query).map_err(|e| bad(e.to_string()))?)],
     };
-    if names.is_empty() {
+    let Some((last, first)) = names.split_last() else {
         return Err(bad("no search registries are configured (registries.search): give the image's registry".into()));
-    }
+    };
     store.sweep_staging();
-    let mut last = None;
-    for name in &names {
+    for name in first {
         match pull_one(store, name, opts) {
-            Err(e) if e.is_not_found() && name != names.last().expect("not empty") => last = Some(e),
+            Err(e) if e.is_not_found() => continue,
             result => return result,
         }
     }
-    Err(last.expect("tried at least one"))
+    pull_one(store, last, opts)
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or has failed transiently `RETRIES` more
@@ -294,6 +292,47 @@ fn is_layer(media_type: &str) -> bool {
         || media_type.starts_with("application/vnd.docker.image.rootfs.")
 }
 
+fn print_notes(checks: &mut Checks) {
+    for n in checks.take_notes() {
+        eprintln!("sbx: policy {}: {}", n.plugin, n.message);
+    }
+}
+
+/// The layers `manifest` lists, with the diff ids `config` gives them; refused when they do not
+/// add up or a blob is not a layer (an artifact's).
+fn layer_refs(
+    remote: &Remote,
+    manifest: &ImageManifest,
+    manifest_digest: &Digest,
+    config: &ImageConfiguration,
+    config_digest: &Digest,
+) -> Result<Vec<LayerRef>, RegistryError> {
+    let (in_manifest, in_config) = (format!("manifest {manifest_digest}"), format!("config {config_digest}"));
+    let diff_ids = config.rootfs().diff_ids();
+    if diff_ids.len() != manifest.layers().len() {
+        let message = format!("it lists {} layers but the manifest has {}", diff_ids.len(), manifest.layers().len());
+        return Err(bad_content(remote, &in_config, message));
+    }
+    manifest
+        .layers()
+        .iter()
+        .zip(diff_ids)
+        .map(|(l, diff_id)| {
+            let media_type = l.media_type().to_string();
+            if !is_layer(&media_type) {
+                let message = format!("{} is not an image layer ({media_type})", l.digest());
+                return Err(bad_content(remote, &in_manifest, message));
+            }
+            Ok(LayerRef {
+                digest: parse_digest(remote, &in_manifest, l.digest().as_ref())?,
+                diff_id: parse_digest(remote, &in_config, diff_id)?,
+                media_type,
+                size: l.size(),
+            })
+        })
+        .collect()
+}
+
 fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, RegistryError> {
     let remote = Remote::new(name, opts.registries, opts.auth_files)?;
     let rt = client::runtime()?;
@@ -304,27 +343,7 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
     let config_bytes = rt.block_on(fetch_small(&remote, &config_digest, manifest.config().size()))?;
     let config = ImageConfiguration::from_reader(&config_bytes[..])
         .map_err(|e| bad_content(&remote, &format!("config {config_digest}"), e))?;
-    let diff_ids = config.rootfs().diff_ids();
-    if diff_ids.len() != manifest.layers().len() {
-        return Err(bad_content(
-            &remote,
-            &format!("config {config_digest}"),
-            format!("it lists {} layers but the manifest has {}", diff_ids.len(), manifest.layers().len()),
-        ));
-    }
-    let mut layers = Vec::with_capacity(diff_ids.len());
-    for (l, diff_id) in manifest.layers().iter().zip(diff_ids) {
-        let media_type = l.media_type().to_string();
-        if !is_layer(&media_type) {
-            return Err(bad_content(&remote, &what, format!("{} is not an image layer ({media_type})", l.digest())));
-        }
-        layers.push(LayerRef {
-            digest: parse_digest(&remote, &what, l.digest().as_ref())?,
-            diff_id: parse_digest(&remote, &format!("config {config_digest}"), diff_id)?,
-            media_type,
-            size: l.size(),
-        });
-    }
+    let layers = layer_refs(&remote, &manifest, &manifest_digest, &config, &config_digest)?;
     let stored_name = reference::normalize_name(name)
         .map_err(|e| RegistryError::BadName { name: name.into(), message: e.to_string() })?;
     let mut record = ImageRecord {
@@ -341,9 +360,7 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
     let image = convert::image(name, &record, &config);
     let mut checks = Checks::default();
     let denied = |d: Denied, checks: &mut Checks| {
-        for n in checks.take_notes() {
-            eprintln!("sbx: policy {}: {}", n.plugin, n.message);
-        }
+        print_notes(checks);
         RegistryError::Denied { image: name.into(), plugin: d.plugin, reason: d.reason }
     };
     if let Err(d) = checks.image(&policies, &image) {
@@ -359,11 +376,7 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
     fetch.layers(&record.layers, &todo, opts.registries.max_concurrent_downloads, |i, unpacked| {
         let layer = &record.layers[i];
         if !policies.is_empty() {
-            let index = Store::staged_index(&unpacked.staging);
-            let entries: Vec<IndexEntry> = std::fs::read(&index)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .ok_or_else(|| RegistryError::Other(format!("cannot read the staged index {}", index.display())))?;
+            let entries = Store::staged_entries(&unpacked.staging)?;
             let wit = convert::layer(&record, &config, i, entries, unpacked.report.unpacked_size);
             checks.layer(&policies, &image, i, &wit).map_err(|d| denied(d, &mut checks))?;
         }
@@ -378,9 +391,7 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
         opts.progress.state(&layer.digest, layer.size, "Pull complete");
         Ok(())
     })?;
-    for n in checks.take_notes() {
-        eprintln!("sbx: policy {}: {}", n.plugin, n.message);
-    }
+    print_notes(&mut checks);
     drop(rt);
 
     record.size = record.layers.iter().filter_map(|l| store.layer_meta(&l.diff_id).ok()).map(|m| m.unpacked_size).sum();
