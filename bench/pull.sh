@@ -17,6 +17,7 @@ reg="127.0.0.1:$port"
 pm="podman --root $work/podman --runroot $work/podman-run --events-backend none"
 cleanup() {
     [ -n "${regpid:-}" ] && kill "$regpid" 2>/dev/null || true
+    [ -f "$work/registry.pid" ] && kill "$(cat "$work/registry.pid")" 2>/dev/null || true
     $pm rmi -af >/dev/null 2>&1 || true
     grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     rm -rf "$work"
@@ -45,7 +46,7 @@ mkdir -p "$work/big-root"
 head -c $((200 << 20)) /dev/urandom > "$work/big-root/blob"
 tar -C "$work/big-root" -cf - . | gzip -1 > "$work/big.tar.gz"
 $sbx import "$work/big.tar.gz" bench/big:1 > /dev/null
-$sbx tag many:latest bench/many:1
+$sbx tag many64:latest bench/many:1
 $sbx push -q bench/many:1 "$reg/many:1" > /dev/null
 $sbx push -q bench/big:1 "$reg/big:1" > /dev/null
 
@@ -64,17 +65,27 @@ for image in many big; do
     show "pull-$image" sbx
 done
 
-# Pushes to a repository that is new each time (nothing there to skip or mount).
+# Pushes to a registry emptied before each (nothing there to skip or mount, whatever a tool
+# remembers of where blobs were).
 $pm pull -q --tls-verify=false "$reg/big:1" > /dev/null
 skopeo copy -q --src-tls-verify=false "docker://$reg/big:1" "oci:$work/sk-src:big"
-echo 0 > "$work/n"
-next='n=$(($(cat '"$work"'/n)+1)); echo $n > '"$work"'/n;'
-hyperfine --runs "$runs" --export-json "$work/push.json" \
-    -n sbx "sh -c '$next $work/sbx --config $work/sbx.yaml push -q bench/big:1 $reg/p\$n:1 >/dev/null'" \
-    -n skopeo "sh -c '$next skopeo copy -q --dest-tls-verify=false oci:$work/sk-src:big docker://$reg/p\$n:1'" \
-    -n podman "sh -c '$next $pm push -q --tls-verify=false $reg/big:1 $reg/p\$n:1'" > /dev/null
+{
+    echo "kill \$(cat $work/registry.pid); while kill -0 \$(cat $work/registry.pid) 2>/dev/null; do sleep 0.05; done"
+    echo "rm -rf $work/registry"
+    echo "docker-registry serve $work/registry.yml > $work/registry.log 2>&1 &"
+    echo "echo \$! > $work/registry.pid"
+    echo "until python3 -c \"import socket; socket.create_connection(('127.0.0.1',$port))\" 2>/dev/null; do sleep 0.05; done"
+} > "$work/fresh.sh"
+echo "$regpid" > "$work/registry.pid"
+regpid=
+hf push --prepare "sh $work/fresh.sh" \
+    -n sbx "$work/sbx --config $work/sbx.yaml push -q bench/big:1 $reg/pushed:1" \
+    -n skopeo "skopeo copy -q --dest-tls-verify=false oci:$work/sk-src:big docker://$reg/pushed:1" \
+    -n podman "$pm push -q --tls-verify=false $reg/big:1 $reg/pushed:1"
 echo "push big (median of $runs):"
 show push sbx
+sh "$work/fresh.sh"
+$sbx push -q bench/big:1 "$reg/big:1" > /dev/null
 
 peak() { python3 -c 'import os,subprocess,sys; p=subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); print(os.wait4(p.pid,0)[2].ru_maxrss//1024)' "$@"; }
 rm -rf "$work/s1" "$work/sk"; $pm rmi -af > /dev/null

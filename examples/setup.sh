@@ -8,7 +8,6 @@ cd "$(dirname "$0")/.."
 packages=(
     busybox-static                             # the tiny rootfs of the demo and test images
     gcc make pkg-config                        # C parts of crates (zstd)
-    libssl-dev                                 # TLS of the registry client (native-tls: the system's roots)
     libseccomp-dev                             # compiles seccomp profiles to BPF
     uidmap                                     # newuidmap/newgidmap: rootless sbx maps its ids
     libc6-dev                                  # static libc for the escape probe of the tests

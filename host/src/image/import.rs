@@ -45,10 +45,8 @@ pub fn import(store: &Store, reader: impl Read, path: &Path, name: Option<&str>)
         media_type: docker_media_type(unpacked.gzip),
         size: unpacked.blob.1,
     };
-    store.keep_blob(&Store::staged_blob(&unpacked.staging), &layer.digest)?;
-    if !store.has_layer(&diff_id) {
-        store.commit_layer(unpacked.staging, &meta)?;
-    }
+    // A layer the store has already stays as it is; its blob as this tarball shipped it is kept.
+    store.commit_layer(unpacked.staging, &meta)?;
     let created = crate::time::now_rfc3339();
     let comment = format!("Imported from {}", path.display());
     let id = store.put_blob(&config(&diff_id, &created, &comment, host_arch()))?;

@@ -286,7 +286,7 @@ pub(crate) struct Unpacked {
 }
 
 /// Copies what is read through it to a file: the blob as shipped, kept in the store (see
-/// [`Store::keep_blob`]) for `push` and `save`. Reads come in the 256 KiB of the buffer above it.
+/// [`Store::publish_layer`]) for `push` and `save`. Reads come in the 256 KiB of the buffer above it.
 struct Tee<R> {
     inner: R,
     copy: std::fs::File,
@@ -354,7 +354,6 @@ fn unpack_layer(
         entries: unpacked.report.entries,
         blob: Some(unpacked.blob.0.clone()),
     };
-    store.keep_blob(&Store::staged_blob(&unpacked.staging), &unpacked.blob.0)?;
     store.commit_layer(unpacked.staging, &meta)?;
     let media_type = lp.media_type.unwrap_or_else(|| docker_media_type(unpacked.gzip));
     let (digest, size) = unpacked.blob;

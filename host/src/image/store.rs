@@ -345,9 +345,10 @@ impl Store {
     }
 
     /// Keeps the whole, verified blob at `file` (on the store's file system) under its digest, for
-    /// `push` and `save`: synced, then renamed into `blobs/` unless the store has it already.
-    /// The store keeps what was shipped rather than rebuilding a tarball from the unpacked tree,
-    /// so an image leaves sbx with the digests it came with.
+    /// `push` and `save`: synced, then renamed into `blobs/` unless the store has it already (a
+    /// staged layer's blob goes with the layer: [`Store::publish_layer`]). The store keeps what
+    /// was shipped rather than rebuilding a tarball from the unpacked tree, so an image leaves sbx
+    /// with the digests it came with.
     pub fn keep_blob(&self, file: &Path, digest: &Digest) -> Result<(), StoreError> {
         let dest = self.blob_path(digest);
         if dest.exists() {
@@ -363,12 +364,34 @@ impl Store {
         read_json(&Self::staged_index(staging))
     }
 
-    /// Records the metadata (the index is there already), then renames the staged layer into
-    /// place. If another loader got there first, its copy is kept and ours is dropped.
-    pub fn commit_layer(&self, mut staging: Staging, meta: &LayerMeta) -> Result<(), StoreError> {
-        let index = Self::staged_index(&staging);
+    /// Makes a staged layer durable where it is: its index, its metadata and its blob (when
+    /// [`LayerMeta::blob`] names one) written to disk. Threads that unpack layers side by side
+    /// seal them side by side; publishing is then only renames.
+    pub fn seal_layer(&self, staging: &Staging, meta: &LayerMeta) -> Result<(), StoreError> {
+        let index = Self::staged_index(staging);
         File::open(&index).and_then(|f| f.sync_all()).map_err(io_err(&index))?;
         write_atomic(&staging.path.join("layer.json"), &serde_json::to_vec(meta).expect("serializable"))?;
+        let blob = Self::staged_blob(staging);
+        if meta.blob.is_some() && blob.exists() {
+            File::open(&blob).and_then(|f| f.sync_data()).map_err(io_err(&blob))?;
+        }
+        Ok(())
+    }
+
+    /// Puts a sealed layer in place: its blob into `blobs/` (unless the store has it), then the
+    /// layer itself. If another loader got there first, its copy is kept and ours is dropped.
+    pub fn publish_layer(&self, mut staging: Staging, meta: &LayerMeta) -> Result<(), StoreError> {
+        let blob = Self::staged_blob(&staging);
+        if let Some(digest) = &meta.blob
+            && blob.exists()
+        {
+            let dest = self.blob_path(digest);
+            if dest.exists() {
+                let _ = fs::remove_file(&blob);
+            } else {
+                fs::rename(&blob, &dest).map_err(io_err(&dest))?;
+            }
+        }
         let dest = self.layer_dir(&meta.diff_id);
         match fs::rename(&staging.path, &dest) {
             Ok(()) => {
@@ -378,6 +401,12 @@ impl Store {
             Err(_) if self.has_layer(&meta.diff_id) => Ok(()),
             Err(e) => Err(io_err(&dest)(e)),
         }
+    }
+
+    /// [`Store::seal_layer`], then [`Store::publish_layer`].
+    pub fn commit_layer(&self, staging: Staging, meta: &LayerMeta) -> Result<(), StoreError> {
+        self.seal_layer(&staging, meta)?;
+        self.publish_layer(staging, meta)
     }
 
     pub(super) fn image_path(&self, id: &Digest) -> PathBuf {

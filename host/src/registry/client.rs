@@ -10,7 +10,7 @@ use crate::config::Registries;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use oci_client::{Client, Reference, RegistryOperation};
 use std::path::Path;
 use std::time::Duration;
 
@@ -72,6 +72,8 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// A repository of a registry, and how to reach it.
 pub struct Remote {
     pub client: Client,
+    /// The same client never given a login (see [`Remote::blob_client`]).
+    bare: Client,
     pub auth: RegistryAuth,
     pub reference: Reference,
     /// `HOST[:PORT]/REPOSITORY`, naming it in errors.
@@ -88,13 +90,26 @@ impl Remote {
             message: e.to_string(),
         })?;
         let registry = reference.registry().to_string();
-        let client = client(config, &registry)?;
+        let (client, bare) = (client(config, &registry)?, client(config, &registry)?);
         let auth = match auth::credentials(auth_files, &registry)? {
             Some((user, password)) => RegistryAuth::Basic(user, password),
             None => RegistryAuth::Anonymous,
         };
         let at = format!("{registry}/{}", reference.repository());
-        Ok(Remote { client, auth, reference, at, registry })
+        Ok(Remote { client, bare, auth, reference, at, registry })
+    }
+
+    /// The client to fetch blobs with. oci-client caches tokens, not the absence of one: given no
+    /// login for a registry that asks for none, it asks `/v2/` again before every request. A
+    /// client that was never given a login asks nothing first, which halves the requests of a pull
+    /// of many layers from such a registry; any other registry gets the client that holds its token.
+    pub async fn blob_client(&self) -> &Client {
+        let anonymous = matches!(self.auth, RegistryAuth::Anonymous);
+        if anonymous && matches!(self.client.auth(&self.reference, &self.auth, RegistryOperation::Pull).await, Ok(None)) {
+            &self.bare
+        } else {
+            &self.client
+        }
     }
 
     /// The registry's error for `what`, with what the user can do about it.
@@ -198,6 +213,8 @@ fn certificates(dir: &Path, registry: &str) -> Result<Vec<Certificate>, Registry
 
 /// A client for `registry` as the configuration says to reach it.
 pub fn client(config: &Registries, registry: &str) -> Result<Client, RegistryError> {
+    // rustls's cryptography (ring); once per process, a second install is refused and harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let timeout = Duration::from_secs(config.timeout_secs);
     let protocol =
         if config.insecure.iter().any(|h| h == registry) { ClientProtocol::Http } else { ClientProtocol::Https };

@@ -372,22 +372,16 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
         let state = if todo.contains(&i) { "Waiting" } else { "Already exists" };
         opts.progress.state(&l.digest, l.size, state);
     }
-    let fetch = Fetch { store, remote: &remote, handle: rt.handle(), progress: opts.progress };
-    fetch.layers(&record.layers, &todo, opts.registries.max_concurrent_downloads, |i, unpacked| {
+    let client = if todo.is_empty() { &remote.client } else { rt.block_on(remote.blob_client()) };
+    let fetch = Fetch { store, remote: &remote, client, handle: rt.handle(), progress: opts.progress };
+    fetch.layers(&record.layers, &todo, opts.registries.max_concurrent_downloads, |i, unpacked, meta| {
         let layer = &record.layers[i];
         if !policies.is_empty() {
             let entries = Store::staged_entries(&unpacked.staging)?;
             let wit = convert::layer(&record, &config, i, entries, unpacked.report.unpacked_size);
             checks.layer(&policies, &image, i, &wit).map_err(|d| denied(d, &mut checks))?;
         }
-        let meta = LayerMeta {
-            diff_id: layer.diff_id.clone(),
-            unpacked_size: unpacked.report.unpacked_size,
-            entries: unpacked.report.entries,
-            blob: Some(layer.digest.clone()),
-        };
-        store.keep_blob(&Store::staged_blob(&unpacked.staging), &layer.digest)?;
-        store.commit_layer(unpacked.staging, &meta)?;
+        store.publish_layer(unpacked.staging, &meta)?;
         opts.progress.state(&layer.digest, layer.size, "Pull complete");
         Ok(())
     })?;
@@ -407,6 +401,7 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
 struct Fetch<'a> {
     store: &'a Store,
     remote: &'a Remote,
+    client: &'a oci_client::Client,
     handle: &'a tokio::runtime::Handle,
     progress: &'a Progress,
 }
@@ -441,7 +436,7 @@ impl Fetch<'_> {
         layers: &[LayerRef],
         todo: &[usize],
         at_once: usize,
-        mut each: impl FnMut(usize, Unpacked) -> Result<(), RegistryError>,
+        mut each: impl FnMut(usize, Unpacked, LayerMeta) -> Result<(), RegistryError>,
     ) -> Result<(), RegistryError> {
         let queue = Mutex::new(todo.iter().copied().collect::<VecDeque<usize>>());
         let cancel = AtomicBool::new(false);
@@ -463,7 +458,7 @@ impl Fetch<'_> {
             let mut first = Ok(());
             for (i, result) in rx {
                 if first.is_ok() {
-                    first = result.and_then(|u| each(i, u));
+                    first = result.and_then(|(u, meta)| each(i, u, meta));
                     if first.is_err() {
                         cancel.store(true, Ordering::Relaxed);
                     }
@@ -474,7 +469,7 @@ impl Fetch<'_> {
     }
 
     /// One layer, tried again after a network failure.
-    fn layer(&self, layer: &LayerRef, cancel: &AtomicBool) -> Result<Unpacked, RegistryError> {
+    fn layer(&self, layer: &LayerRef, cancel: &AtomicBool) -> Result<(Unpacked, LayerMeta), RegistryError> {
         let mut delay = BACKOFF;
         let mut attempt = 0;
         loop {
@@ -491,18 +486,20 @@ impl Fetch<'_> {
         }
     }
 
+    /// One layer streamed into the unpacker, verified, and sealed (written to disk where it is
+    /// staged), with its metadata.
     fn try_layer(
         &self,
         layer: &LayerRef,
         cancel: &AtomicBool,
         network_failed: &AtomicBool,
-    ) -> Result<Unpacked, RegistryError> {
+    ) -> Result<(Unpacked, LayerMeta), RegistryError> {
         let (remote, digest) = (self.remote, layer.digest.to_string());
         let what = format!("layer {digest}");
         self.progress.state(&layer.digest, layer.size, "Downloading");
         let stream = self
             .handle
-            .block_on(remote.client.pull_blob_stream(&remote.reference, digest.as_str()))
+            .block_on(self.client.pull_blob_stream(&remote.reference, digest.as_str()))
             .map_err(|e| remote.error(&what, e))?;
         let reader = tokio_util::io::SyncIoBridge::new_with_handle(
             tokio_util::io::StreamReader::new(stream.stream),
@@ -515,7 +512,14 @@ impl Fetch<'_> {
         check_blob(at, "layer", &digest, (&layer.digest, layer.size), unpacked.blob.clone())?;
         let diff = (unpacked.diff_id.clone(), 0);
         check_blob(at, "uncompressed layer", &digest, (&layer.diff_id, 0), diff)?;
-        Ok(unpacked)
+        let meta = LayerMeta {
+            diff_id: layer.diff_id.clone(),
+            unpacked_size: unpacked.report.unpacked_size,
+            entries: unpacked.report.entries,
+            blob: Some(layer.digest.clone()),
+        };
+        self.store.seal_layer(&unpacked.staging, &meta)?;
+        Ok((unpacked, meta))
     }
 }
 
