@@ -105,7 +105,8 @@ impl Remote {
     /// of many layers from such a registry; any other registry gets the client that holds its token.
     pub async fn blob_client(&self) -> &Client {
         let anonymous = matches!(self.auth, RegistryAuth::Anonymous);
-        if anonymous && matches!(self.client.auth(&self.reference, &self.auth, RegistryOperation::Pull).await, Ok(None)) {
+        if anonymous && matches!(self.client.auth(&self.reference, &self.auth, RegistryOperation::Pull).await, Ok(None))
+        {
             &self.bare
         } else {
             &self.client
