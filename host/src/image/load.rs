@@ -223,15 +223,18 @@ fn load_one(store: &Store, source: &Source, plan: Plan) -> Result<ImageRecord, L
     let mut layers = Vec::with_capacity(diff_ids.len());
     let mut size = 0;
     for (lp, diff_id) in plan.layers.into_iter().zip(diff_ids) {
-        let layer = if store.has_layer(&diff_id) {
+        // A layer the store has, with its blob as this archive ships it (docker-archive layers
+        // are plain tarballs: their digest is their diff id), is not read again.
+        let digest = lp.expected.as_ref().map_or(&diff_id, |(d, _)| d);
+        let kept = std::fs::metadata(store.blob_path(digest)).ok().filter(|m| m.is_file());
+        let layer = if let Some(kept) = kept.filter(|_| store.has_layer(&diff_id)) {
             let meta = store.layer_meta(&diff_id)?;
             size += meta.unpacked_size;
-            let (digest, blob_size) = lp.expected.clone().unwrap_or((diff_id.clone(), 0));
             LayerRef {
-                digest,
+                digest: digest.clone(),
                 diff_id,
                 media_type: lp.media_type.clone().unwrap_or_else(|| docker_media_type(false)),
-                size: blob_size,
+                size: kept.len(),
             }
         } else {
             let (layer, meta) = unpack_layer(store, source, lp, diff_id)?;

@@ -367,7 +367,10 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
         return Err(denied(d, &mut checks));
     }
 
-    let todo: Vec<usize> = (0..record.layers.len()).filter(|i| !store.has_layer(&record.layers[*i].diff_id)).collect();
+    // A layer the store has without this blob (it came in another compression) is fetched again,
+    // so that the image can leave the store as it came.
+    let have = |l: &LayerRef| store.has_layer(&l.diff_id) && store.blob_path(&l.digest).is_file();
+    let todo: Vec<usize> = (0..record.layers.len()).filter(|i| !have(&record.layers[*i])).collect();
     for (i, l) in record.layers.iter().enumerate() {
         let state = if todo.contains(&i) { "Waiting" } else { "Already exists" };
         opts.progress.state(&l.digest, l.size, state);
