@@ -191,6 +191,20 @@ fn policies_check_a_pulled_image_before_its_layers_are_fetched_and_run_pulls_wha
         let r = s.sbx(&["--config", &cfg, "push", local, remote]);
         assert_eq!(r.code, 0, "{r:?}");
     }
+    // What sbx commits, pushed, is an image skopeo takes; --all-tags pushes each tag of a repository.
+    assert_eq!(s.sbx(&["run", "--name", "c", "busybox", "sh", "-c", "echo x > /x"]).code, 0);
+    let committed = format!("{}/lib/committed", reg.addr);
+    assert_eq!(s.sbx(&["commit", "c", &format!("{committed}:1")]).code, 0);
+    assert_eq!(s.sbx(&["tag", &format!("{committed}:1"), &format!("{committed}:2")]).code, 0);
+    assert_eq!(s.sbx(&["rm", "c"]).code, 0);
+    let r = s.sbx(&["--config", &cfg, "push", "--all-tags", &committed]);
+    assert!(r.code == 0 && r.stdout.contains("1: digest: ") && r.stdout.contains("2: digest: "), "{r:?}");
+    if has_tool("skopeo") {
+        let r = output(
+            Command::new("skopeo").args(["inspect", "--tls-verify=false"]).arg(format!("docker://{committed}:2")),
+        );
+        assert!(r.code == 0 && r.stdout.contains("\"Layers\""), "{r:?}");
+    }
 
     // An image check denies: one manifest and one config asked for, no layer.
     let s2 = Sandbox::new();

@@ -45,17 +45,18 @@ fn targets(store: &Store, args: &PushArgs) -> Result<Vec<(ImageRecord, String)>,
         return Ok(found);
     }
     let image = store.find_image(&args.image).map_err(|e| e.to_string())?;
-    let dest = match &args.dest {
-        Some(d) => d.clone(),
-        None if reference::id_prefix(&args.image)
-            .is_some_and(|_| !image.names.iter().any(|n| n.starts_with(&args.image))) =>
-        {
+    // Without DEST, the image goes where the name it was found by says.
+    let asked = reference::short_name_candidates(&args.image, &store.search_registries)
+        .unwrap_or_else(|| reference::normalize_name(&args.image).into_iter().collect());
+    let dest = match (&args.dest, asked.iter().find(|n| image.names.contains(n))) {
+        (Some(d), _) => d.clone(),
+        (None, Some(name)) => name.clone(),
+        (None, None) => {
             return Err(format!(
-                "'{}' is an image id: give where to push it (sbx push ID HOST/REPOSITORY:TAG)",
+                "'{}' is not a name of the image: give where to push it (sbx push IMAGE HOST/REPOSITORY:TAG)",
                 args.image
             ));
         }
-        None => args.image.clone(),
     };
     let dest = reference::normalize_name(&dest).map_err(|e| e.to_string())?;
     Ok(vec![(image, reference::qualified(&dest))])

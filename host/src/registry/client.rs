@@ -38,8 +38,6 @@ pub enum RegistryError {
     Load(#[from] crate::image::load::LoadError),
     #[error("{image}: denied by policy {plugin}: {reason}")]
     Denied { image: String, plugin: String, reason: String },
-    #[error(transparent)]
-    Plugin(#[from] crate::plugin::PluginError),
     #[error("{0}")]
     Other(String),
 }
