@@ -474,6 +474,14 @@ fn a_hostile_registry_is_refused_by_name_within_bounds_and_the_store_stays_as_it
     let liar = served(vec![layer.clone()], vec![diff_ids(std::slice::from_ref(&layer))[0].clone(); 2]);
     liar.serve(&server, "h/liar");
     refused("h/liar", "lists 2 layers but the manifest has 1");
+    // A blob longer than the manifest says is read no further than one byte past it.
+    let long = served(vec![layer.clone()], diff_ids(std::slice::from_ref(&layer)));
+    long.serve(&server, "h/long");
+    let mut more = layer.clone();
+    more.extend(vec![0u8; 4 << 20]);
+    server
+        .answer(&format!("/v2/h/long/blobs/{}", long.layers[0].0), Answer::Body(200, "application/octet-stream", more));
+    refused("h/long", "digest mismatch");
     let text = b"this is not a tarball, only some text that says so. ".repeat(40);
     let not_tar = served(vec![text.clone()], diff_ids(&[text]));
     not_tar.serve(&server, "h/nottar");

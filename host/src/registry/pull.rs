@@ -508,7 +508,9 @@ impl Fetch<'_> {
             tokio_util::io::StreamReader::new(stream.stream),
             self.handle.clone(),
         );
-        let watched = Watched { inner: reader, cancel, network_failed };
+        // No more than the manifest says, and one byte to tell a longer blob: a registry that
+        // sends without end is refused at the size it promised.
+        let watched = Watched { inner: reader, cancel, network_failed }.take(layer.size.saturating_add(1));
         let counted = self.progress.reader(&layer.digest, layer.size, watched);
         let at = Path::new(&remote.at);
         let unpacked = load::unpack_stream(self.store, counted, at, &digest)?;
