@@ -5,6 +5,7 @@ use crate::config::{Config, PluginSpec};
 use crate::image::Store;
 use crate::plugin::PluginSet;
 use crate::registry::auth;
+use crate::registry::client::Access;
 use crate::registry::progress::{Progress, To};
 use crate::registry::pull::{Platform, PullOptions, Pulled, pull as pull_image};
 use clap::Args;
@@ -61,11 +62,9 @@ pub fn pull_with(
     let loaded = plugins.load().map_err(super::fail)?;
     let files = auth_files(authfile);
     let opts = PullOptions {
-        registries: &config.registries,
-        auth_files: &files,
+        access: Access { registries: &config.registries, auth_files: &files, progress },
         platform: &platform,
         plugins: loaded,
-        progress,
     };
     let pulled = pull_image(store, image, &opts);
     crate::container::admission::end_sessions(loaded);

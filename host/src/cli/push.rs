@@ -2,8 +2,9 @@
 //! `TAG: digest: sha256:... size: N` (with `-q`, the digest alone).
 
 use crate::image::{ImageRecord, Store, reference};
+use crate::registry::client::Access;
 use crate::registry::progress::{Progress, To};
-use crate::registry::push::{PushOptions, push as push_image};
+use crate::registry::push::push as push_image;
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -73,7 +74,7 @@ pub fn push(store: &Store, args: PushArgs, config: Option<&Path>) -> i32 {
     };
     let progress = Progress::new(args.quiet, To::Stdout);
     let files = super::pull::auth_files(args.authfile.as_deref());
-    let opts = PushOptions { registries: &config.registries, auth_files: &files, progress: &progress };
+    let opts = Access { registries: &config.registries, auth_files: &files, progress: &progress };
     for (image, dest) in targets {
         progress.say(&format!("The push refers to repository [{}]", reference::split_tag(&dest).0));
         match push_image(store, &image, &dest, &opts) {

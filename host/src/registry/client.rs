@@ -67,6 +67,21 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// What reaching registries takes: the configuration, the files logins are read from, and where
+/// progress is shown.
+pub struct Access<'a> {
+    pub registries: &'a Registries,
+    pub auth_files: &'a [std::path::PathBuf],
+    pub progress: &'a super::progress::Progress,
+}
+
+impl Access<'_> {
+    /// The repository `name` names (see [`Remote::new`]).
+    pub fn remote(&self, name: &str) -> Result<Remote, RegistryError> {
+        Remote::new(name, self.registries, self.auth_files)
+    }
+}
+
 /// A repository of a registry, and how to reach it.
 pub struct Remote {
     pub client: Client,

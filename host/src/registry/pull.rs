@@ -7,9 +7,8 @@
 //! the next one goes on from them. Network failures and 5xx answers are tried again with backoff;
 //! a 401, 403 or 404 is reported at once.
 
-use super::client::{self, RegistryError, Remote};
+use super::client::{self, Access, RegistryError, Remote};
 use super::progress::Progress;
-use crate::config::Registries;
 use crate::image::load::{self, Unpacked, check_blob};
 use crate::image::source::SMALL_LIMIT;
 use crate::image::store::{LayerMeta, LayerRef};
@@ -21,7 +20,7 @@ use oci_client::errors::DigestError;
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::Duration;
@@ -97,12 +96,10 @@ pub fn pick(index: &ImageIndex, want: &Platform) -> Option<String> {
 
 /// What a pull needs besides the store.
 pub struct PullOptions<'a> {
-    pub registries: &'a Registries,
-    pub auth_files: &'a [PathBuf],
+    pub access: Access<'a>,
     pub platform: &'a Platform,
     /// Loaded; their image and layer checks run on what is pulled.
     pub plugins: &'a [Plugin],
-    pub progress: &'a Progress,
 }
 
 /// What a pull did.
@@ -334,10 +331,9 @@ fn layer_refs(
 }
 
 fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, RegistryError> {
-    let remote = Remote::new(name, opts.registries, opts.auth_files)?;
+    let (remote, progress) = (opts.access.remote(name)?, opts.access.progress);
     let rt = client::runtime()?;
-    let (manifest_bytes, manifest_digest, manifest) =
-        rt.block_on(fetch_manifest(&remote, opts.platform, opts.progress))?;
+    let (manifest_bytes, manifest_digest, manifest) = rt.block_on(fetch_manifest(&remote, opts.platform, progress))?;
     let what = format!("manifest {manifest_digest}");
     let config_digest = parse_digest(&remote, &what, manifest.config().digest().as_ref())?;
     let config_bytes = rt.block_on(fetch_small(&remote, &config_digest, manifest.config().size()))?;
@@ -373,11 +369,11 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
     let todo: Vec<usize> = (0..record.layers.len()).filter(|i| !have(&record.layers[*i])).collect();
     for (i, l) in record.layers.iter().enumerate() {
         let state = if todo.contains(&i) { "Waiting" } else { "Already exists" };
-        opts.progress.state(&l.digest, l.size, state);
+        progress.state(&l.digest, l.size, state);
     }
     let client = if todo.is_empty() { &remote.client } else { rt.block_on(remote.blob_client()) };
-    let fetch = Fetch { store, remote: &remote, client, handle: rt.handle(), progress: opts.progress };
-    fetch.layers(&record.layers, &todo, opts.registries.max_concurrent_downloads, |i, unpacked, meta| {
+    let fetch = Fetch { store, remote: &remote, client, handle: rt.handle(), progress };
+    fetch.layers(&record.layers, &todo, opts.access.registries.max_concurrent_downloads, |i, unpacked, meta| {
         let layer = &record.layers[i];
         if !policies.is_empty() {
             let entries = Store::staged_entries(&unpacked.staging)?;
@@ -385,7 +381,7 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
             checks.layer(&policies, &image, i, &wit).map_err(|d| denied(d, &mut checks))?;
         }
         store.publish_layer(unpacked.staging, &meta)?;
-        opts.progress.state(&layer.digest, layer.size, "Pull complete");
+        progress.state(&layer.digest, layer.size, "Pull complete");
         Ok(())
     })?;
     print_notes(&mut checks);

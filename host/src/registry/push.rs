@@ -3,20 +3,12 @@
 //! or streamed from the store in chunks, a few at once; the manifest goes last, so a push cut short
 //! leaves the registry without the tag and the next one sends only what is still missing.
 
-use super::client::{self, RegistryError, Remote};
+use super::client::{self, Access, RegistryError, Remote};
 use super::progress::Progress;
 use super::pull::retrying;
-use crate::config::Registries;
 use crate::image::{Digest, ImageRecord, Store, manifest, reference};
 use futures_util::{StreamExt, TryStreamExt};
 use oci_client::Reference;
-use std::path::PathBuf;
-
-pub struct PushOptions<'a> {
-    pub registries: &'a Registries,
-    pub auth_files: &'a [PathBuf],
-    pub progress: &'a Progress,
-}
 
 /// What was pushed: the manifest's digest and size.
 pub struct Pushed {
@@ -93,8 +85,8 @@ async fn send_blob(
 }
 
 /// Pushes `record` as `dest` (fully qualified: `HOST/REPOSITORY:TAG`).
-pub fn push(store: &Store, record: &ImageRecord, dest: &str, opts: &PushOptions) -> Result<Pushed, RegistryError> {
-    let remote = Remote::new(dest, opts.registries, opts.auth_files)?;
+pub fn push(store: &Store, record: &ImageRecord, dest: &str, opts: &Access) -> Result<Pushed, RegistryError> {
+    let remote = opts.remote(dest)?;
     let (manifest_bytes, media_type) = manifest::for_image(store, record)?;
     let mut blobs = Vec::with_capacity(record.layers.len() + 1);
     for l in &record.layers {
