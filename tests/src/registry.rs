@@ -299,3 +299,84 @@ fn serve(mut conn: TcpStream, answers: &Mutex<Vec<(String, Answer)>>, hits: &Mut
         }
     }
 }
+
+/// A proxy on 127.0.0.1 before a registry that refuses request bodies over `limit` bytes with 413,
+/// as a reverse proxy with a body limit (nginx's client_max_body_size) does; everything else goes
+/// through, one request per connection.
+pub struct BodyLimit {
+    pub addr: String,
+    /// How many requests it refused.
+    pub refused: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl BodyLimit {
+    pub fn start(upstream: &str, limit: usize) -> BodyLimit {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding the proxy");
+        let addr = listener.local_addr().unwrap().to_string();
+        let refused: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, s, upstream) = (refused.clone(), stop.clone(), upstream.to_string());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let (r, upstream) = (r.clone(), upstream.clone());
+                std::thread::spawn(move || {
+                    let _ = forward(conn, &upstream, limit, &r);
+                });
+            }
+        });
+        BodyLimit { addr, refused, stop }
+    }
+}
+
+impl Drop for BodyLimit {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(&self.addr);
+    }
+}
+
+fn forward(
+    mut conn: TcpStream,
+    upstream: &str,
+    limit: usize,
+    refused: &std::sync::atomic::AtomicUsize,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut head = String::new();
+    reader.read_line(&mut head)?;
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header == "\r\n" {
+            break;
+        }
+        let lower = header.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        if !lower.starts_with("connection:") {
+            head.push_str(&header);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    if length > limit {
+        refused.fetch_add(1, Ordering::Relaxed);
+        let said = "request body too large\n";
+        let answer = format!(
+            "HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{said}",
+            said.len()
+        );
+        return conn.write_all(answer.as_bytes());
+    }
+    let mut up = TcpStream::connect(upstream)?;
+    up.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes())?;
+    up.write_all(&body)?;
+    std::io::copy(&mut up, &mut conn)?;
+    Ok(())
+}

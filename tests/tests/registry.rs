@@ -4,8 +4,8 @@
 //! 127.0.0.1 (the harness sends anything else to a proxy that is not there).
 
 use sbx_tests::harness::{Run, Sandbox, has_tool, is_root, plugin_arg, test_image};
-use sbx_tests::image::{Layer, sha256};
-use sbx_tests::registry::{Answer, HostileServer, PASSWORD, Registry, USER};
+use sbx_tests::image::{Image, Layer, sha256};
+use sbx_tests::registry::{Answer, BodyLimit, HostileServer, PASSWORD, Registry, USER};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -620,4 +620,43 @@ fn save_writes_archives_that_sbx_podman_and_skopeo_load_as_the_same_images() {
     let blobs: Vec<_> = std::fs::read_dir(s.root.join("blobs/sha256")).unwrap().collect();
     assert!(blobs.is_empty(), "{blobs:?}");
     s.assert_clean(0);
+}
+
+#[test]
+fn a_registry_that_refuses_a_blob_in_one_request_gets_it_in_chunks() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    let Some(reg) = Registry::start(&s.scratch.join("registry"), false) else { return };
+    let proxy = BodyLimit::start(&reg.addr, 5 << 20);
+    let cfg = s.write_config(&format!("registries:\n  insecure: [\"{}\", \"{}\"]\n", reg.addr, proxy.addr));
+    // 12 MiB that no compression shrinks (xorshift), so the layer's blob is over the proxy's limit.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..(12 << 20) / 8)
+        .flat_map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()
+        })
+        .collect();
+    s.load(&Image::new("noisy:latest", vec![Layer::new().file("noise", 0o644, &noise)]));
+    let r = s.sbx(&["--config", &cfg, "push", "noisy", &format!("{}/big/noisy:1", proxy.addr)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("Pushing in chunks"), "{r:?}");
+    assert_eq!(
+        proxy.refused.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "one upload refused, not retried as it was"
+    );
+    assert!(reg.requests("PATCH /v2/big/noisy/blobs/uploads/").len() >= 3, "12 MiB in 4 MiB chunks");
+
+    // What went up in chunks is the image: pulled straight from the registry, it has the same id.
+    let s2 = Sandbox::new();
+    let r = s2.sbx(&["--config", &cfg, "pull", "-q", &format!("{}/big/noisy:1", reg.addr)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(ids(&s2), ids(&s));
+    s.assert_clean(0);
+    s2.assert_clean(0);
 }

@@ -116,13 +116,19 @@ fn mkdir(path: &Path, mode: u32) -> Result<(), StoreError> {
 /// Writes `bytes` to `path` through a temp file and a rename, so readers never see half a file;
 /// synced to disk first, for records that cannot be rebuilt (images, layers).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    replace(path, bytes, Replace::Synced)
+    replace(path, bytes, Replace::Synced, 0o644)
+}
+
+/// As [`write_atomic`], readable by the owner only (mode 0600 from the start): for secrets such
+/// as registry logins.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    replace(path, bytes, Replace::Synced, 0o600)
 }
 
 /// As [`write_atomic`] without the sync: for state that is rewritten often and that `sbx`
 /// reconciles after a crash (container records).
 pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    replace(path, bytes, Replace::Unsynced)
+    replace(path, bytes, Replace::Unsynced, 0o644)
 }
 
 /// As [`write_atomic_unsynced`] for state thrown away with what it describes (the record of a
@@ -132,7 +138,7 @@ pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StoreError
 /// pay. Readers still see one whole file or the other; after a host crash the file may be empty,
 /// which `sbx system check` reports and removes.
 pub fn write_swapped(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    replace(path, bytes, Replace::Swapped)
+    replace(path, bytes, Replace::Swapped, 0o644)
 }
 
 /// How [`replace`] puts the new file in place.
@@ -143,11 +149,12 @@ enum Replace {
     Swapped,
 }
 
-fn replace(path: &Path, bytes: &[u8], how: Replace) -> Result<(), StoreError> {
+fn replace(path: &Path, bytes: &[u8], how: Replace, mode: u32) -> Result<(), StoreError> {
     use rustix::fs::{CWD, RenameFlags, renameat_with};
+    use std::os::unix::fs::OpenOptionsExt as _;
     let tmp = path.with_extension(format!("tmp-{}", crate::random::hex(6)));
     let result = (|| {
-        let mut f = File::create(&tmp)?;
+        let mut f = File::options().write(true).create_new(true).mode(mode).open(&tmp)?;
         f.write_all(bytes)?;
         if how == Replace::Synced {
             f.sync_data()?;
@@ -350,12 +357,19 @@ impl Store {
     /// was shipped rather than rebuilding a tarball from the unpacked tree, so an image leaves sbx
     /// with the digests it came with.
     pub fn keep_blob(&self, file: &Path, digest: &Digest) -> Result<(), StoreError> {
+        if !self.blob_path(digest).exists() {
+            File::open(file).and_then(|f| f.sync_data()).map_err(io_err(file))?;
+        }
+        self.move_blob(file, digest)
+    }
+
+    /// Renames `file` (synced) to the blob `digest`, or drops it if the store has that blob.
+    fn move_blob(&self, file: &Path, digest: &Digest) -> Result<(), StoreError> {
         let dest = self.blob_path(digest);
         if dest.exists() {
             let _ = fs::remove_file(file);
             return Ok(());
         }
-        File::open(file).and_then(|f| f.sync_data()).map_err(io_err(file))?;
         fs::rename(file, &dest).map_err(io_err(&dest))
     }
 
@@ -385,12 +399,7 @@ impl Store {
         if let Some(digest) = &meta.blob
             && blob.exists()
         {
-            let dest = self.blob_path(digest);
-            if dest.exists() {
-                let _ = fs::remove_file(&blob);
-            } else {
-                fs::rename(&blob, &dest).map_err(io_err(&dest))?;
-            }
+            self.move_blob(&blob, digest)?;
         }
         let dest = self.layer_dir(&meta.diff_id);
         match fs::rename(&staging.path, &dest) {

@@ -107,25 +107,18 @@ pub fn with_login(mut file: Value, host: &str, login: Option<(&str, &str)>) -> (
 /// Sets (or with None removes) `host`'s login in `path`, made 0600 in a directory only its owner
 /// reads; returns whether there was one before.
 pub fn store(path: &Path, host: &str, login: Option<(&str, &str)>) -> Result<bool, AuthError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    use std::os::unix::fs::DirBuilderExt as _;
     let write_err = |source| AuthError::Write { path: path.into(), source };
     let current = read(path)?.unwrap_or_else(|| serde_json::json!({}));
     let (updated, had) = with_login(current, host, login);
     if let Some(dir) = path.parent() {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(write_err)?;
     }
-    let tmp = path.with_extension(format!("tmp-{}", crate::random::hex(6)));
-    let written = (|| {
-        let mut f = std::fs::File::options().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        f.write_all(&serde_json::to_vec_pretty(&updated).expect("JSON serializes"))?;
-        f.sync_data()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.map_err(write_err)?;
+    let bytes = serde_json::to_vec_pretty(&updated).expect("JSON serializes");
+    crate::image::store::write_private(path, &bytes).map_err(|e| match e {
+        crate::image::StoreError::Io { source, .. } => write_err(source),
+        other => write_err(std::io::Error::other(other.to_string())),
+    })?;
     Ok(had)
 }
 

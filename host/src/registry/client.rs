@@ -103,7 +103,8 @@ impl Remote {
             message: e.to_string(),
         })?;
         let registry = reference.registry().to_string();
-        let (client, bare) = (client(config, &registry)?, client(config, &registry)?);
+        let (client, bare) =
+            (client(config, &registry, Upload::Monolithic)?, client(config, &registry, Upload::Monolithic)?);
         let auth = match auth::credentials(auth_files, &registry)? {
             Some((user, password)) => RegistryAuth::Basic(user, password),
             None => RegistryAuth::Anonymous,
@@ -136,8 +137,13 @@ impl Remote {
 pub fn remote_error(at: &str, registry: &str, what: String, e: OciDistributionError) -> RegistryError {
     use oci_client::errors::OciErrorCode;
     let (mut transient, mut not_found) = (false, false);
+    let unauthorized = match &e {
+        OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => true,
+        OciDistributionError::RequestError(r) => matches!(r.status().map(|s| s.as_u16()), Some(401 | 403)),
+        _ => false,
+    };
     let message = match &e {
-        OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => {
+        _ if unauthorized => {
             format!("{}: unauthorized; log in with `sbx login {registry}` (or check the login)", chain(&e))
         }
         OciDistributionError::ServerError { code, message, .. } => {
@@ -168,9 +174,6 @@ pub fn remote_error(at: &str, registry: &str, what: String, e: OciDistributionEr
                 .collect();
             let hint = if denied { format!("; log in with `sbx login {registry}`") } else { String::new() };
             format!("the registry said {}{hint}", said.join("; "))
-        }
-        OciDistributionError::RequestError(r) if matches!(r.status().map(|s| s.as_u16()), Some(401 | 403)) => {
-            format!("{}: unauthorized; log in with `sbx login {registry}` (or check the login)", chain(&e))
         }
         OciDistributionError::RequestError(r) if r.status().is_some() => {
             let code = r.status().map_or(0, |s| s.as_u16());
@@ -225,8 +228,18 @@ fn certificates(dir: &Path, registry: &str) -> Result<Vec<Certificate>, Registry
     Ok(out)
 }
 
+/// How a client sends a blob.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Upload {
+    /// In one streamed request (POST, then PUT with the whole body), which the Distribution
+    /// spec asks every registry to take, rather than a request per chunk.
+    Monolithic,
+    /// A PATCH per 4 MiB chunk, for a registry (or a proxy before it) that refuses big bodies.
+    Chunked,
+}
+
 /// A client for `registry` as the configuration says to reach it.
-pub fn client(config: &Registries, registry: &str) -> Result<Client, RegistryError> {
+pub fn client(config: &Registries, registry: &str, upload: Upload) -> Result<Client, RegistryError> {
     // rustls's cryptography (ring); once per process, a second install is refused and harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let timeout = Duration::from_secs(config.timeout_secs);
@@ -239,9 +252,7 @@ pub fn client(config: &Registries, registry: &str) -> Result<Client, RegistryErr
         platform_resolver: None,
         max_concurrent_download: config.max_concurrent_downloads,
         max_concurrent_upload: config.max_concurrent_downloads,
-        // A blob goes up in one streamed request (POST, then PUT with the whole body), which every
-        // registry of the Distribution spec takes, rather than a request per chunk.
-        use_monolithic_push: true,
+        use_monolithic_push: upload == Upload::Monolithic,
         read_timeout: Some(timeout),
         connect_timeout: Some(timeout),
         user_agent: concat!("sbx/", env!("CARGO_PKG_VERSION")),

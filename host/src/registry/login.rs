@@ -15,7 +15,7 @@ pub fn verify(config: &Registries, registry: &str, user: &str, password: &str) -
         name: registry.into(),
         message: e.to_string(),
     })?;
-    let client = client::client(config, registry)?;
+    let client = client::client(config, registry, client::Upload::Monolithic)?;
     let auth = RegistryAuth::Basic(user.into(), password.into());
     let failed = |e: OciDistributionError| match e {
         OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => {

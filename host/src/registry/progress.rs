@@ -97,7 +97,9 @@ impl Progress {
             Show::Bars => {
                 let bar = self.bar(digest, size);
                 bar.set_message(state.to_string());
-                if matches!(state, "Pull complete" | "Already exists" | "Pushed" | "Layer already exists" | "Mounted") {
+                if matches!(state, "Pull complete" | "Already exists" | "Pushed" | "Layer already exists")
+                    || state.starts_with("Mounted from")
+                {
                     bar.set_position(size);
                     bar.finish();
                 }

@@ -1,14 +1,16 @@
 //! `sbx push`: an image from the store to a registry. Each blob the registry lacks (asked with a
 //! HEAD first) is mounted from another repository of the same registry that the image came from,
-//! or streamed from the store in chunks, a few at once; the manifest goes last, so a push cut short
-//! leaves the registry without the tag and the next one sends only what is still missing.
+//! or streamed from the store, a few at once, each in one request or in chunks where the registry
+//! refuses one; the manifest goes last, so a push cut short leaves the registry without the tag and the next one sends only what is still missing.
 
 use super::client::{self, Access, RegistryError, Remote};
 use super::progress::Progress;
 use super::pull::retrying;
 use crate::image::{Digest, ImageRecord, Store, manifest, reference};
 use futures_util::{StreamExt, TryStreamExt};
-use oci_client::Reference;
+use oci_client::errors::OciDistributionError;
+use oci_client::{Client, Reference};
+use tokio::sync::OnceCell;
 
 /// What was pushed: the manifest's digest and size.
 pub struct Pushed {
@@ -31,16 +33,51 @@ fn mount_sources(images: &[ImageRecord], digest: &Digest, dest: &Reference) -> V
     out
 }
 
-/// Sends one blob (the file at `path`, `size` bytes) unless the registry has it.
-async fn send_blob(
+/// Whether a registry's answer to a monolithic upload says to send the blob in chunks instead:
+/// a body too large (413, as a proxy with a body limit answers), or a request it does not take.
+fn refuses_monolithic(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ServerError { code, .. } => matches!(code, 400 | 405 | 411 | 413 | 415 | 416 | 501),
+        OciDistributionError::SpecViolationError(_) => true,
+        _ => false,
+    }
+}
+
+/// Streams the file at `path` (`size` bytes) to the registry as the blob `digest` with `client`.
+async fn upload(
     remote: &Remote,
-    sources: &[Reference],
+    client: &Client,
     progress: &Progress,
     digest: &Digest,
     path: &std::path::Path,
     size: u64,
+) -> Result<(), OciDistributionError> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let bar = progress.bar_of(digest, size);
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 << 10)
+        .inspect_ok(move |chunk| {
+            if let Some(bar) = &bar {
+                bar.inc(chunk.len() as u64);
+            }
+        })
+        .map_err(OciDistributionError::from);
+    client.push_blob_stream(&remote.reference, stream, &digest.to_string(), Some(size)).await.map(drop)
+}
+
+/// Sends one blob (the file at `path`, `size` bytes) unless the registry has it: in one request,
+/// or in chunks (with a client of `chunked`, made when first needed) if the registry refuses that.
+async fn send_blob(
+    remote: &Remote,
+    access: &Access<'_>,
+    chunked: &OnceCell<Client>,
+    sources: &[Reference],
+    digest: &Digest,
+    path: &std::path::Path,
+    size: u64,
 ) -> Result<(), RegistryError> {
-    let d = digest.to_string();
+    let (d, progress) = (digest.to_string(), access.progress);
     let what = format!("blob {d}");
     let exists = retrying(
         async || remote.client.blob_exists(&remote.reference, &d).await.map_err(|e| remote.error(&what, e)),
@@ -57,29 +94,38 @@ async fn send_blob(
             return Ok(());
         }
     }
-    retrying(
+    let mut refused = false;
+    let whole = retrying(
         async || {
             progress.state(digest, size, "Pushing");
-            let file = tokio::fs::File::open(path).await.map_err(|e| {
-                RegistryError::Store(crate::image::StoreError::Io { path: path.to_path_buf(), source: e })
-            })?;
-            let bar = progress.bar_of(digest, size);
-            let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 << 10)
-                .inspect_ok(move |chunk| {
-                    if let Some(bar) = &bar {
-                        bar.inc(chunk.len() as u64);
-                    }
-                })
-                .map_err(oci_client::errors::OciDistributionError::from);
-            remote
-                .client
-                .push_blob_stream(&remote.reference, stream, &d, Some(size))
-                .await
-                .map_err(|e| remote.error(&what, e))
+            upload(remote, &remote.client, progress, digest, path, size).await.map_err(|e| {
+                refused = refuses_monolithic(&e);
+                remote.error(&what, e)
+            })
         },
         |_| {},
     )
-    .await?;
+    .await;
+    match whole {
+        Err(_) if refused => {
+            let client = chunked
+                .get_or_try_init(async || {
+                    let c = client::client(access.registries, &remote.registry, client::Upload::Chunked)?;
+                    c.store_auth_if_needed(&remote.registry, &remote.auth).await;
+                    Ok::<_, RegistryError>(c)
+                })
+                .await?;
+            retrying(
+                async || {
+                    progress.state(digest, size, "Pushing in chunks");
+                    upload(remote, client, progress, digest, path, size).await.map_err(|e| remote.error(&what, e))
+                },
+                |_| {},
+            )
+            .await?
+        }
+        other => other?,
+    }
     progress.state(digest, size, "Pushed");
     Ok(())
 }
@@ -103,10 +149,12 @@ pub fn push(store: &Store, record: &ImageRecord, dest: &str, opts: &Access) -> R
     rt.block_on(async {
         remote.client.store_auth_if_needed(&remote.registry, &remote.auth).await;
         let at_once = opts.registries.max_concurrent_downloads;
+        let chunked = OnceCell::new();
         futures_util::stream::iter(blobs.iter())
             .map(|(digest, path, size)| {
-                let (remote, sources) = (&remote, mount_sources(&images, digest, &remote.reference));
-                async move { send_blob(remote, &sources, opts.progress, digest, path, *size).await }
+                let (remote, chunked) = (&remote, &chunked);
+                let sources = mount_sources(&images, digest, &remote.reference);
+                async move { send_blob(remote, opts, chunked, &sources, digest, path, *size).await }
             })
             .buffer_unordered(at_once)
             .try_collect::<Vec<()>>()
@@ -127,4 +175,22 @@ pub fn push(store: &Store, record: &ImageRecord, dest: &str, opts: &Access) -> R
         .await
     })?;
     Ok(Pushed { digest: Digest::of(&manifest_bytes), size: manifest_bytes.len() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_too_large_or_an_unsupported_upload_means_chunks_and_other_failures_do_not() {
+        let said = |code| OciDistributionError::ServerError { code, url: "u".into(), message: String::new() };
+        for code in [413, 405, 400, 501] {
+            assert!(refuses_monolithic(&said(code)), "{code}");
+        }
+        for code in [401, 403, 404, 500, 503, 429] {
+            assert!(!refuses_monolithic(&said(code)), "{code}");
+        }
+        assert!(refuses_monolithic(&OciDistributionError::SpecViolationError("202, not 201".into())));
+        assert!(!refuses_monolithic(&OciDistributionError::IoError(std::io::Error::other("reset"))));
+    }
 }
