@@ -378,13 +378,16 @@ impl Store {
         read_json(&Self::staged_index(staging))
     }
 
-    /// Makes a staged layer durable where it is: its index, its metadata and its blob (when
-    /// [`LayerMeta::blob`] names one) written to disk. Threads that unpack layers side by side
+    /// Readies a staged layer for publishing where it is: its metadata written and its blob (when
+    /// [`LayerMeta::blob`] names one) synced. The blob is synced because nothing can make it
+    /// again; the tree, its index and its metadata are made from the blob and, like the layer trees
+    /// of docker, podman and containerd, are left to the kernel's writeback (a sync of each costs
+    /// more than the rest of a small layer's pull). After a host crash a layer published just
+    /// before may not be whole: reading its metadata or index fails rather than giving part of
+    /// it, and `sbx system check --repair` removes it. Threads that unpack layers side by side
     /// seal them side by side; publishing is then only renames.
     pub fn seal_layer(&self, staging: &Staging, meta: &LayerMeta) -> Result<(), StoreError> {
-        let index = Self::staged_index(staging);
-        File::open(&index).and_then(|f| f.sync_all()).map_err(io_err(&index))?;
-        write_atomic(&staging.path.join("layer.json"), &serde_json::to_vec(meta).expect("serializable"))?;
+        write_atomic_unsynced(&staging.path.join("layer.json"), &serde_json::to_vec(meta).expect("serializable"))?;
         let blob = Self::staged_blob(staging);
         if meta.blob.is_some() && blob.exists() {
             File::open(&blob).and_then(|f| f.sync_data()).map_err(io_err(&blob))?;

@@ -90,8 +90,8 @@ impl Progress {
             .clone()
     }
 
-    /// The layer `digest` (of `size` bytes) is now in `state` ("Waiting", "Downloading",
-    /// "Pull complete", "Already exists"...).
+    /// The layer `digest` (of `size` bytes) is now in `state` ("Waiting", "Downloading" (and
+    /// unpacking, as it streams), "Verifying", "Pull complete", "Already exists"...).
     pub fn state(&self, digest: &Digest, size: u64, state: &str) {
         match self.show {
             Show::Bars => {

@@ -510,6 +510,8 @@ impl Fetch<'_> {
         let counted = self.progress.reader(&layer.digest, layer.size, watched);
         let at = Path::new(&remote.at);
         let unpacked = load::unpack_stream(self.store, counted, at, &digest)?;
+        // Unpacked as it streamed; what is left: the digests, the sync, the policies' layer checks.
+        self.progress.state(&layer.digest, layer.size, "Verifying");
         check_blob(at, "layer", &digest, (&layer.digest, layer.size), unpacked.blob.clone())?;
         let diff = (unpacked.diff_id.clone(), 0);
         check_blob(at, "uncompressed layer", &digest, (&layer.diff_id, 0), diff)?;
