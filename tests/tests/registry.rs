@@ -541,6 +541,18 @@ fn a_hostile_registry_is_refused_by_name_within_bounds_and_the_store_stays_as_it
         let r = s.sbx_within(std::time::Duration::from_secs(60), &["--config", &cfg, "pull", &name]);
         assert!(r.code == 125 && r.stderr.contains(says), "{name}: {r:?}");
     }
+    // A host no resolver can name, looked up in a network namespace of the test's own where
+    // nothing is reachable (the resolver neither), the proxy bypassed for that name.
+    let sbx = s.command(&["--config", &cfg, "pull", "nosuch.invalid/h/app:1"]);
+    let mut cmd = Command::new("unshare");
+    cmd.arg("--net").arg(sbx.get_program()).args(sbx.get_args());
+    for (k, v) in sbx.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let r = output(cmd.env("NO_PROXY", "127.0.0.1,.invalid"));
+    assert!(r.code == 125 && r.stderr.contains("cannot find the registry's host nosuch.invalid ("), "{r:?}");
     assert_eq!(ids(&s), before);
     s.assert_clean(0);
 }

@@ -182,12 +182,17 @@ pub fn remote_error(at: &str, registry: &str, what: String, e: OciDistributionEr
             chain(&e)
         }
         OciDistributionError::RequestError(r) => {
-            transient = !r.is_builder() && !r.is_redirect() && !is_tls(&chain(&e));
             let text = chain(&e);
+            // A name the resolver does not know stays unknown; "temporary failure" may pass.
+            let unknown_host = ["Name or service not known", "No address associated"].iter().any(|w| text.contains(w));
+            transient = !r.is_builder() && !r.is_redirect() && !is_tls(&text) && !unknown_host;
             if is_tls(&text) {
                 format!(
                     "{text}; give its CA as /etc/sbx/certs.d/{registry}/ca.crt (registries.certs-dir), or list it under registries.insecure to use plain HTTP"
                 )
+            } else if text.contains("dns error") {
+                let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
+                format!("cannot find the registry's host {host} ({text}); check the image's name and the network")
             } else {
                 text
             }
