@@ -6,6 +6,7 @@
 
 use sbx_tests::harness::{Run, is_root, sbx_bin, test_image, wait_for, with_subids_of};
 use sbx_tests::image::{Compression, Image, Layer, busybox};
+use sbx_tests::registry::{PASSWORD, Registry, USER};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -189,4 +190,48 @@ fn a_user_without_subuid_ranges_is_told_what_to_ask_for() {
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains(&format!("rootless sbx needs ranges of ids for the user {}", user.name)), "{r:?}");
     assert!(r.stderr.contains("usermod --add-subuids"), "{r:?}");
+}
+
+#[test]
+fn a_user_pulls_with_the_login_it_made_though_pulling_runs_as_root_of_its_namespace() {
+    if !is_root() {
+        return;
+    }
+    let user = TestUser::create("r");
+    user.give("sbx", |p| {
+        std::fs::copy(sbx_bin(), p).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    });
+    let Some(reg) = Registry::start(&user.home.join("registry"), true) else { return };
+    let cfg = user.give("sbx.yaml", |p| std::fs::write(p, reg.sbx_config()).unwrap());
+    // No XDG_RUNTIME_DIR (no login session): logins go to /run/containers/UID, made for the user
+    // by root as podman's documentation says to.
+    let runtime = PathBuf::from(format!("/run/containers/{}", user.uid));
+    std::fs::create_dir_all(&runtime).unwrap();
+    std::os::unix::fs::chown(&runtime, Some(user.uid), Some(user.gid)).unwrap();
+    struct Gone(PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+            let _ = std::fs::remove_dir(self.0.parent().unwrap()); // and /run/containers, when empty
+        }
+    }
+    let _runtime = Gone(runtime.clone());
+    let archive =
+        user.give("busybox.tar", |p| test_image("busybox").unwrap().write_oci_archive(p, Compression::Gzip).unwrap());
+    assert_eq!(user.sbx(&["load", "-i", &archive]).code, 0);
+
+    let r = user.sbx(&["--config", &cfg, "login", "-u", USER, "-p", PASSWORD, &reg.addr]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let file = std::fs::metadata(runtime.join("auth.json")).unwrap();
+    assert_eq!((file.uid(), file.mode() & 0o777), (user.uid, 0o600));
+    let name = format!("{}/u/busybox:1", reg.addr);
+    let r = user.sbx(&["--config", &cfg, "push", "busybox", &name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(user.sbx(&["rmi", "busybox"]).code, 0);
+    // pull runs in the user's namespace, as its root: the login is still the user's.
+    let r = user.sbx(&["--config", &cfg, "pull", "-q", &name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = user.sbx(&["run", "--rm", &name, "echo", "pulled"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "pulled\n"), "{r:?}");
 }

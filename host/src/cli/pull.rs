@@ -35,7 +35,7 @@ pub fn auth_files(explicit: Option<&Path>) -> Vec<PathBuf> {
     let env = |k: &str| std::env::var(k).ok();
     match explicit {
         Some(f) => vec![f.to_path_buf()],
-        None => std::iter::once(auth::auth_file(env, nix::unistd::geteuid().as_raw()))
+        None => std::iter::once(auth::auth_file(env, crate::isolate::rootless::host_euid()))
             .chain(auth::docker_file(env))
             .collect(),
     }

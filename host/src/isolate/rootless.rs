@@ -43,6 +43,22 @@ pub fn is_host_root() -> bool {
     nix::unistd::geteuid().is_root() && !is_active()
 }
 
+/// The host's id of this process's effective user: under rootless sbx (where the user is root of
+/// its namespace) the id the user has outside, for what is named after it there (a login file).
+pub fn host_euid() -> u32 {
+    let euid = nix::unistd::geteuid().as_raw();
+    std::fs::read_to_string("/proc/self/uid_map").ok().and_then(|map| outside_id(&map, euid)).unwrap_or(euid)
+}
+
+/// What `id` of a namespace is outside it, by its uid_map (`INSIDE OUTSIDE COUNT` lines). Pure.
+fn outside_id(map: &str, id: u32) -> Option<u32> {
+    map.lines().find_map(|line| {
+        let f: Vec<u32> = line.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+        let [inside, outside, count] = f[..] else { return None };
+        (id >= inside && id - inside < count).then(|| outside + (id - inside))
+    })
+}
+
 /// Where a user's store is: $XDG_DATA_HOME/sbx, or ~/.local/share/sbx (as podman's).
 pub fn default_root(env: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     env("XDG_DATA_HOME")
@@ -135,6 +151,16 @@ pub fn join(pid: i32) -> Result<(), RootlessError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_of_the_namespace_is_found_outside_by_its_map() {
+        let map = "         0       1000          1\n         1     100000      65536\n";
+        assert_eq!(outside_id(map, 0), Some(1000));
+        assert_eq!(outside_id(map, 1), Some(100000));
+        assert_eq!(outside_id(map, 65536), Some(165535));
+        assert_eq!(outside_id(map, 65537), None);
+        assert_eq!(outside_id("0 0 4294967295\n", 1000), Some(1000));
+    }
 
     #[test]
     fn a_users_store_is_under_its_data_home() {
