@@ -27,10 +27,10 @@ fn ids_that_are_not_valid_are_refused_wherever_a_user_is_taken() {
     let image = image_with(&s, "minus-one", serde_json::json!({ "User": "4294967295", "Cmd": ["id"] }));
     let r = s.sbx(&["run", "--rm", &image]);
     assert!(r.code == 125 && r.stderr.contains(said), "an image's USER: {r:?}");
-    assert_eq!(s.sbx(&["run", "-d", "--name", "t", "busybox", "sleep", "100"]).code, 0);
-    let r = s.sbx(&["exec", "-u", "4294967295", "t", "id"]);
+    assert_eq!(s.sbx(&["run", "-d", "--name", "t1", "busybox", "sleep", "100"]).code, 0);
+    let r = s.sbx(&["exec", "-u", "4294967295", "t1", "id"]);
     assert!(r.code == 125 && r.stderr.contains(said), "exec -u: {r:?}");
-    assert_eq!(s.sbx(&["rm", "-f", "t"]).code, 0);
+    assert_eq!(s.sbx(&["rm", "-f", "t1"]).code, 0);
     let force = s.write_config(&format!(
         "plugins:\n  - path: {}\n    settings: {{ force_uid: 4294967295 }}\n",
         plugin_arg("non-root")

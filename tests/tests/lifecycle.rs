@@ -45,7 +45,7 @@ fn one_start_at_a_time() {
     let record = s.root.join("containers").join(r.stdout.trim()).join("container.json");
     wait_for("the first start to run", || std::fs::read_to_string(&record).unwrap().contains("\"running\""));
     let r = s.sbx(&["start", "-a", "slow"]);
-    assert_eq!(r.code, 125, "{r:?}");
+    assert_eq!(r.code, 1, "refused as things stand, as docker's: {r:?}");
     assert!(r.stderr.contains("container slow is already running"), "{r:?}");
     assert!(first.wait().unwrap().success());
     s.assert_clean(1);
@@ -58,17 +58,17 @@ fn bad_inputs_are_refused_and_change_nothing() {
     }
     let s = Sandbox::with_busybox();
     let r = s.sbx(&["start", "-a", "nosuch"]);
-    assert!(r.code == 125 && r.stderr.contains("no such container: nosuch"), "{r:?}");
+    assert!(r.code == 1 && r.stderr.contains("no such container: nosuch"), "{r:?}");
     let r = s.sbx(&["create", "-u", "nobody-here", "busybox", "true"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("nobody-here"), "{r:?}");
     let r = s.sbx(&["create", "--ulimit", "nofile=10:5", "busybox", "true"]);
     assert!(r.code == 125 && r.stderr.contains("the soft limit is above the hard one"), "{r:?}");
     s.assert_clean(0);
-    let r = s.sbx(&["create", "--name", "c", "busybox", "true"]);
+    let r = s.sbx(&["create", "--name", "c1", "busybox", "true"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let r = s.sbx(&["create", "--name", "c", "busybox", "true"]);
-    assert!(r.code == 125 && r.stderr.contains("the name 'c' is already in use"), "{r:?}");
+    let r = s.sbx(&["create", "--name", "c1", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("the name 'c1' is already in use"), "{r:?}");
     s.assert_clean(1);
 }
 
@@ -81,7 +81,7 @@ fn ps_inspect_and_diff_show_what_docker_shows() {
     let r = s.sbx(&[
         "create",
         "--name",
-        "w",
+        "w1",
         "busybox",
         "sh",
         "-c",
@@ -94,19 +94,19 @@ fn ps_inspect_and_diff_show_what_docker_shows() {
     let r = s.sbx(&["ps", "-a"]);
     let row = r.stdout.lines().nth(1).unwrap_or_else(|| panic!("{r:?}"));
     assert!(
-        row.starts_with(&id[..12]) && row.contains("busybox") && row.contains("Created") && row.ends_with(" w"),
+        row.starts_with(&id[..12]) && row.contains("busybox") && row.contains("Created") && row.ends_with(" w1"),
         "{r:?}"
     );
-    let r = s.sbx(&["start", "-a", "w"]);
+    let r = s.sbx(&["start", "-a", "w1"]);
     assert_eq!(r.code, 3, "{r:?}");
     let r = s.sbx(&["ps", "-a"]);
     assert!(r.stdout.contains("Exited (3) "), "{r:?}");
     assert_eq!(s.sbx(&["ps", "-a", "-q"]).stdout, format!("{}\n", &id[..12]));
     let r = s.sbx(&["ps", "-a", "-s", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {r:?}"));
-    assert_eq!((v["State"].as_str(), v["Names"].as_str()), (Some("exited"), Some("w")));
+    assert_eq!((v["State"].as_str(), v["Names"].as_str()), (Some("exited"), Some("w1")));
     assert!(v["Size"].as_u64().unwrap() > 0 && v["VirtualSize"].as_u64() > v["Size"].as_u64(), "{v}");
-    let r = s.sbx(&["inspect", "w"]);
+    let r = s.sbx(&["inspect", "w1"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v[0]["Id"], id.as_str());
     assert_eq!((v[0]["State"]["Status"].as_str(), v[0]["State"]["ExitCode"].as_i64()), (Some("exited"), Some(3)));
@@ -115,13 +115,13 @@ fn ps_inspect_and_diff_show_what_docker_shows() {
         std::fs::read_dir(upper).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     written.sort();
     assert_eq!(written, ["etc", "new"], "only its own writes: /dev, /proc and /sys come from the init layer");
-    let r = s.sbx(&["diff", "w"]);
+    let r = s.sbx(&["diff", "w1"]);
     let lines: Vec<&str> = r.stdout.lines().collect();
     for want in ["A /new", "C /etc", "C /etc/passwd", "D /etc/group"] {
         assert!(lines.contains(&want), "{want}: {r:?}");
     }
     assert!(!lines.iter().any(|l| l.ends_with(" /proc") || l.ends_with(" /dev")), "sbx's mount points: {r:?}");
-    let r = s.sbx(&["inspect", "w", "nosuch"]);
+    let r = s.sbx(&["inspect", "w1", "nosuch"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("no such container: nosuch"), "{r:?}");
     s.assert_clean(1);
@@ -292,7 +292,7 @@ fn exec_joins_a_running_container_and_is_a_policy_check_of_its_own() {
     assert_eq!(r.stdout, "1000\n", "{r:?}");
     assert_eq!(s.sbx(&["stop", "-t", "0", "host"]).code, 0);
     let r = s.sbx(&["exec", "host", "true"]);
-    assert!(r.code == 125 && r.stderr.contains("container host is not running"), "{r:?}");
+    assert!(r.code == 1 && r.stderr.contains("container host is not running"), "{r:?}");
     s.assert_clean(1);
 }
 

@@ -192,11 +192,11 @@ fn policies_check_a_pulled_image_before_its_layers_are_fetched_and_run_pulls_wha
         assert_eq!(r.code, 0, "{r:?}");
     }
     // What sbx commits, pushed, is an image skopeo takes; --all-tags pushes each tag of a repository.
-    assert_eq!(s.sbx(&["run", "--name", "c", "busybox", "sh", "-c", "echo x > /x"]).code, 0);
+    assert_eq!(s.sbx(&["run", "--name", "c1", "busybox", "sh", "-c", "echo x > /x"]).code, 0);
     let committed = format!("{}/lib/committed", reg.addr);
-    assert_eq!(s.sbx(&["commit", "c", &format!("{committed}:1")]).code, 0);
+    assert_eq!(s.sbx(&["commit", "c1", &format!("{committed}:1")]).code, 0);
     assert_eq!(s.sbx(&["tag", &format!("{committed}:1"), &format!("{committed}:2")]).code, 0);
-    assert_eq!(s.sbx(&["rm", "c"]).code, 0);
+    assert_eq!(s.sbx(&["rm", "c1"]).code, 0);
     let r = s.sbx(&["--config", &cfg, "push", "--all-tags", &committed]);
     assert!(r.code == 0 && r.stdout.contains("1: digest: ") && r.stdout.contains("2: digest: "), "{r:?}");
     if has_tool("skopeo") {
@@ -242,10 +242,10 @@ fn policies_check_a_pulled_image_before_its_layers_are_fetched_and_run_pulls_wha
     assert!(r.stderr.contains(&format!("Unable to find image '{busybox}' locally")), "{r:?}");
     let r = s3.sbx(&["--config", &cfg3, "run", "--rm", "--pull", "always", &busybox, "true"]);
     assert!(r.code == 0 && r.stderr.contains("Image is up to date"), "{r:?}");
-    let r = s3.sbx(&["--config", &cfg3, "create", "--pull", "always", "--name", "c", &busybox]);
+    let r = s3.sbx(&["--config", &cfg3, "create", "--pull", "always", "--name", "c1", &busybox]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout.lines().count(), 1, "create prints the id alone: {r:?}");
-    assert_eq!(s3.sbx(&["rm", "c"]).code, 0);
+    assert_eq!(s3.sbx(&["rm", "c1"]).code, 0);
     s3.assert_clean(0);
 
     // On a terminal, a bar per layer with its bytes.
@@ -564,10 +564,10 @@ fn save_writes_archives_that_sbx_podman_and_skopeo_load_as_the_same_images() {
     }
     let s = Sandbox::with_busybox();
     let base = ids(&s);
-    let r = s.sbx(&["run", "--name", "c", "busybox", "sh", "-c", "echo made > /made"]);
+    let r = s.sbx(&["run", "--name", "c1", "busybox", "sh", "-c", "echo made > /made"]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(s.sbx(&["commit", "c", "mine:1"]).code, 0);
-    assert_eq!(s.sbx(&["rm", "c"]).code, 0);
+    assert_eq!(s.sbx(&["commit", "c1", "mine:1"]).code, 0);
+    assert_eq!(s.sbx(&["rm", "c1"]).code, 0);
     let all = ids(&s);
     let out = |f: &str| s.scratch.join(f).to_string_lossy().into_owned();
 

@@ -95,10 +95,10 @@ fn stats_show_cpu_memory_and_processes() {
     assert!(row[3].ends_with("/ 64.00MiB"), "{r:?}");
     assert_eq!(row[5], "1", "{r:?}");
     let r = s.sbx(&["stats", "--no-stream", "nosuch"]);
-    assert!(r.code == 125 && r.stderr.contains("no such container"), "{r:?}");
+    assert!(r.code == 1 && r.stderr.contains("no such container"), "{r:?}");
     assert_eq!(s.sbx(&["stop", "-t", "0", "busy"]).code, 0);
     let r = s.sbx(&["stats", "--no-stream", "busy"]);
-    assert!(r.code == 125 && r.stderr.contains("is not running"), "{r:?}");
+    assert!(r.code == 1 && r.stderr.contains("is not running"), "{r:?}");
     assert_eq!(s.sbx(&["rm", "busy"]).code, 0);
     s.assert_clean(0);
 }

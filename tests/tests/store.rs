@@ -152,10 +152,10 @@ fn a_closed_stdout_stops_no_verb_half_way() {
         return;
     }
     let s = Sandbox::with_busybox();
-    for name in ["a", "b", "c"] {
+    for name in ["a1", "b1", "c1"] {
         assert_eq!(s.sbx(&["create", "--name", name, "busybox", "true"]).code, 0);
     }
-    let mut rm = s.command(&["rm", "a", "b", "c"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut rm = s.command(&["rm", "a1", "b1", "c1"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     drop(rm.stdout.take()); // the reader goes away before sbx writes a word
     let r: Run = rm.wait_with_output().unwrap().into();
     assert_eq!(r.code, 0, "{r:?}");

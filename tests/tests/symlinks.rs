@@ -175,14 +175,14 @@ fn users_are_read_only_from_the_containers_own_files() {
             (&to_host, "unable to find user escapee"),
             (&to_zero, "the container's /etc/passwd is a character device, not a regular file"),
         ] {
-            let r = s.sbx(&[&["run", "-d", "--name", "t"], flags, &[image, "sleep", "100"]].concat());
+            let r = s.sbx(&[&["run", "-d", "--name", "t1"], flags, &[image, "sleep", "100"]].concat());
             assert_eq!(r.code, 0, "{r:?}");
-            let r = s.sbx_within(limit, &["exec", "-u", "escapee", "t", "id", "-u"]);
+            let r = s.sbx_within(limit, &["exec", "-u", "escapee", "t1", "id", "-u"]);
             assert_eq!(r.code, 125, "{image} {flags:?}: {r:?}");
             assert!(r.stderr.contains(said), "{image} {flags:?}: {r:?}");
-            let r = s.sbx_within(limit, &["exec", "-u", "0", "t", "awk", UID, STATUS]);
+            let r = s.sbx_within(limit, &["exec", "-u", "0", "t1", "awk", UID, STATUS]);
             assert_eq!((r.code, r.stdout.as_str()), (0, "0\n"), "{r:?}");
-            assert_eq!(s.sbx(&["rm", "-f", "t"]).code, 0);
+            assert_eq!(s.sbx(&["rm", "-f", "t1"]).code, 0);
         }
     }
     s.assert_clean(0);

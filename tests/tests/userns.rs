@@ -39,7 +39,7 @@ fn root_in_the_container_is_an_unprivileged_host_id() {
     let script = "cat /opt/mine 2>/dev/null || echo none; id -u; cat /proc/self/uid_map /proc/self/gid_map; \
                   stat -c %u:%g /bin/busybox; echo hi > /data/by-root; mkdir -p /opt; echo x > /opt/mine; \
                   chown 1000:1000 /opt/mine; rm -f /bin/true";
-    let r = s.sbx(&["run", "--name", "u", "--userns=auto", "-v", &volume, "busybox", "sh", "-c", script]);
+    let r = s.sbx(&["run", "--name", "u1", "--userns=auto", "-v", &volume, "busybox", "sh", "-c", script]);
     assert_eq!(r.code, 0, "{r:?}");
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(
@@ -56,7 +56,7 @@ fn root_in_the_container_is_an_unprivileged_host_id() {
         (uid, gid),
         "a file root wrote to a bind mount is the range's on the host"
     );
-    let upper = container_dir(&s, "u").join("upper");
+    let upper = container_dir(&s, "u1").join("upper");
     let mine = std::fs::metadata(upper.join("opt/mine")).unwrap();
     assert_eq!((mine.uid(), mine.gid()), (uid + 1000, gid + 1000), "the writable layer holds mapped owners");
     assert_eq!(std::fs::metadata(upper.join("opt")).unwrap().uid(), uid);
@@ -69,33 +69,33 @@ fn root_in_the_container_is_an_unprivileged_host_id() {
             assert_eq!(std::fs::metadata(&busybox).unwrap().uid(), 0, "the layer on disk is not changed");
         }
     }
-    let host_config = &inspect(&s, "u")["HostConfig"];
+    let host_config = &inspect(&s, "u1")["HostConfig"];
     assert_eq!(host_config["UsernsMode"], "auto");
     assert_eq!(host_config["IDMappings"]["UidMap"][0], format!("0:{uid}:65536"));
     assert_eq!(host_config["IDMappings"]["GidMap"][0], format!("0:{gid}:65536"));
 
     // A restart: the same ids, the same layer.
-    let r = s.sbx(&["start", "-a", "u"]);
+    let r = s.sbx(&["start", "-a", "u1"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout.lines().next(), Some("x"), "{r:?}");
     assert_eq!(map_start(r.stdout.lines().nth(2).unwrap()), uid, "{r:?}");
 
     // A second container gets another range; its processes, and an exec's, run as its ids.
-    let r = s.sbx(&["run", "-d", "--name", "d", "--userns=auto", "busybox", "sleep", "100"]);
+    let r = s.sbx(&["run", "-d", "--name", "d1", "--userns=auto", "busybox", "sleep", "100"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let r = s.sbx(&["exec", "d", "sh", "-c", "id -u; cat /proc/self/uid_map; touch /made-by-exec"]);
+    let r = s.sbx(&["exec", "d1", "sh", "-c", "id -u; cat /proc/self/uid_map; touch /made-by-exec"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout.lines().next(), Some("0"), "{r:?}");
     let other = map_start(r.stdout.lines().nth(1).unwrap());
     assert_ne!(other, uid, "each container has its own range");
-    assert_eq!(std::fs::metadata(container_dir(&s, "d").join("upper/made-by-exec")).unwrap().uid(), other);
-    let pid = inspect(&s, "d")["State"]["Pid"].as_i64().unwrap();
+    assert_eq!(std::fs::metadata(container_dir(&s, "d1").join("upper/made-by-exec")).unwrap().uid(), other);
+    let pid = inspect(&s, "d1")["State"]["Pid"].as_i64().unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert_eq!(uids.split_whitespace().nth(1), Some(other.to_string().as_str()), "{uids}");
 
     // commit writes the container's own ids, not the host's.
-    assert_eq!(s.sbx(&["commit", "u", "committed:1"]).code, 0);
+    assert_eq!(s.sbx(&["commit", "u1", "committed:1"]).code, 0);
     let r = s.sbx(&["run", "--rm", "committed:1", "stat", "-c", "%u:%g", "/opt/mine"]);
     assert_eq!((r.code, r.stdout.trim()), (0, "1000:1000"), "{r:?}");
 
@@ -104,7 +104,7 @@ fn root_in_the_container_is_an_unprivileged_host_id() {
     let r: sbx_tests::harness::Run = s.command(&legacy).env("SBX_OVERLAY_MOUNT", "legacy").output().unwrap().into();
     assert_eq!((r.code, r.stdout.as_str()), (0, "0\n0\n"), "{r:?}");
 
-    assert_eq!(s.sbx(&["rm", "-f", "u", "d"]).code, 0);
+    assert_eq!(s.sbx(&["rm", "-f", "u1", "d1"]).code, 0);
     // Removed containers free their ranges.
     let r = s.sbx(&["run", "--rm", "--userns=auto", "busybox", "cat", "/proc/self/uid_map"]);
     assert_eq!((r.code, map_start(r.stdout.trim())), (0, uid), "{r:?}");

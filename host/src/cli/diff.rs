@@ -14,7 +14,7 @@ pub struct DiffArgs {
 pub fn diff(store: &Store, args: DiffArgs) -> i32 {
     let (dir, record) = match state::find(store, &args.container) {
         Ok(found) => found,
-        Err(e) => return super::fail(e),
+        Err(e) => return super::refuse_or_fail(&e, e.is_refusal()),
     };
     let layers = match record.mounted_layers(store) {
         Ok(l) => l,

@@ -34,7 +34,8 @@ pub fn export(store: &Store, args: ExportArgs) -> i32 {
             if let Some(path) = &args.output {
                 let _ = std::fs::remove_file(path);
             }
-            super::fail(e)
+            let refused = matches!(&e, crate::container::export::ExportError::Find(f) if f.is_refusal());
+            super::refuse_or_fail(e, refused)
         }
     }
 }

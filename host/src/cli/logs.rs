@@ -36,7 +36,7 @@ fn print(line: &str, timestamps: bool) {
 pub fn logs(store: &Store, args: LogsArgs) -> i32 {
     let (dir, record) = match state::find(store, &args.container) {
         Ok(found) => found,
-        Err(e) => return super::fail(e),
+        Err(e) => return super::refuse_or_fail(&e, e.is_refusal()),
     };
     let file = match std::fs::File::open(dir.join(LOG)) {
         Ok(f) => f,

@@ -243,6 +243,14 @@ pub fn fail(e: impl std::fmt::Display) -> i32 {
     EXIT_SBX
 }
 
+/// docker's rule for the verbs that act on what exists (all but run and create, whose every
+/// failure is 125): 1 when what the verb names is not there or the act is refused as things
+/// stand (running, not running, in use), 125 when sbx itself failed.
+pub fn refuse_or_fail(e: impl std::fmt::Display, refused: bool) -> i32 {
+    eprintln!("sbx: {e}");
+    if refused { 1 } else { EXIT_SBX }
+}
+
 /// Parses the command line and runs the verb; returns the process exit code.
 pub fn main() -> i32 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -258,6 +266,14 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
+            // clap's tip for an unknown verb names any verb a few letters away (`rmi` for `rmii`
+            // and `rm`, `ps` for `pus`): one that removes or runs is no safe guess.
+            use clap::error::{ContextKind, ContextValue, ErrorKind};
+            if let (ErrorKind::InvalidSubcommand, Some(ContextValue::String(verb))) =
+                (e.kind(), e.get(ContextKind::InvalidSubcommand))
+            {
+                return fail(format!("'{verb}' is not an sbx command: see 'sbx --help'"));
+            }
             let code = if e.use_stderr() { EXIT_SBX } else { 0 };
             let _ = e.print();
             return code;

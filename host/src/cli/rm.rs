@@ -35,7 +35,7 @@ pub fn rm(store: &Store, args: RmArgs, config: Option<&Path>) -> i32 {
     for c in &args.containers {
         match remove(store, c, args.force, &plugins) {
             Ok(_) => say!("{c}"),
-            Err(e) => code = super::fail(e),
+            Err(e) => code = code.max(super::refuse_or_fail(&e, e.is_refusal())),
         }
     }
     code

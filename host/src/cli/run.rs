@@ -153,6 +153,10 @@ impl RunArgs {
             .map_err(|e| e.to_string())?;
         let devices = self.devices.iter().map(|d| host_device(d)).collect::<Result<Vec<_>, _>>()?;
         let ulimits = self.ulimits.iter().map(|u| checked_ulimit(u)).collect::<Result<Vec<_>, _>>()?;
+        if let Some(cpus) = self.cpus {
+            let online = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+            spec::check_cpus_of_host(cpus, online)?;
+        }
         Ok(RunOptions {
             image: self.image,
             name: self.name,

@@ -31,10 +31,11 @@ pub fn start(store: &Store, args: StartArgs, config: Option<&Path>) -> i32 {
         // In the background, under a monitor, as `sbx run -d`; the container must not run already.
         return match state::find(store, &args.container) {
             Ok((dir, _)) if state::is_running(&dir) => {
-                super::fail(format!("container {} is already running", args.container))
+                say!("{}", args.container); // started already, as docker says
+                0
             }
             Ok((_, record)) => super::monitor::start_detached(store, &record, config, &[], args.rm),
-            Err(e) => super::fail(e),
+            Err(e) => super::refuse_or_fail(&e, e.is_refusal()),
         };
     }
     let found = state::find(store, &args.container).ok();

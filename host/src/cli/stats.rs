@@ -35,10 +35,10 @@ pub fn stats(store: &Store, args: StatsArgs) -> i32 {
     for query in &args.containers {
         match state::find(store, query) {
             Ok((dir, _)) if !state::is_running(&dir) => {
-                return super::fail(format!("container {query} is not running"));
+                return super::refuse_or_fail(format!("container {query} is not running"), true);
             }
             Ok((_, r)) => records.push(r),
-            Err(e) => return super::fail(e),
+            Err(e) => return super::refuse_or_fail(&e, e.is_refusal()),
         }
     }
     let host = host_memory();

@@ -47,6 +47,11 @@ pub fn kill(store: &Store, query: &str, signal: i32) -> Result<String, ControlEr
         return Err(ControlError::NotRunning(record.name));
     }
     send(&record.name, record.pid, signal)?;
+    if signal == libc::SIGKILL {
+        // As docker's: a killed container has ended, and its end is recorded, when kill returns
+        // (so `kill X && rm X` works).
+        state::wait_stopped(&dir, None);
+    }
     Ok(record.name)
 }
 

@@ -32,6 +32,9 @@ pub struct RunOptions {
 }
 
 fn check_name(existing: &[(PathBuf, ContainerRecord)], name: &str) -> Result<(), RunError> {
+    if !spec::valid_container_name(name) {
+        return Err(RunError::BadName(name.to_string()));
+    }
     match existing.iter().find(|(_, r)| r.name == name) {
         Some((_, r)) => Err(RunError::NameInUse(name.to_string(), r.id[..12].to_string())),
         None => Ok(()),
@@ -105,7 +108,7 @@ fn create_as(
     let spec =
         spec::build(&opts.image, config.config().as_ref(), &opts.overrides, &id[..12], |k| std::env::var(k).ok())?;
     let default_hostname = opts.overrides.hostname.is_none().then(|| id[..12].to_string());
-    let (skipped, mut spec) =
+    let (skipped, spec) =
         admission::decide(store, &opts.image, &image, &config, plugins, spec, default_hostname.as_deref())?;
     let layers: Vec<_> =
         image.layers.iter().enumerate().filter(|(i, _)| !skipped.contains(i)).map(|(_, l)| l.diff_id.clone()).collect();
@@ -115,9 +118,6 @@ fn create_as(
     // The user must exist in the container's files now, not only when it starts.
     let dirs: Vec<PathBuf> = layers.iter().map(|d| store.layer_diff(d)).collect();
     let user = layers::resolve_user(&dirs, &spec.user)?;
-    if spec::get_env(&spec.env, "HOME").is_none() {
-        spec::set_env(&mut spec.env, "HOME", &user.home);
-    }
     if let Some(m) = spec.mounts.iter().find(|m| m.kind == spec::MountKind::Bind && !Path::new(&m.source).exists()) {
         return Err(BindError::Missing { path: m.source.clone().into() }.into());
     }

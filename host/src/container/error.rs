@@ -42,6 +42,8 @@ pub enum RunError {
     NotRunning(String),
     #[error("container {0} has no spec.json (made by an older sbx?); remove it with sbx rm and create it again")]
     NoSpec(String),
+    #[error("invalid container name '{0}': a name is a letter or digit, then letters, digits, '_', '.' or '-'")]
+    BadName(String),
     #[error("the name '{0}' is already in use by container {1}; choose another with --name or remove that container")]
     NameInUse(String, String),
     #[error("cannot create the container directory {path}: {source}")]
@@ -65,9 +67,13 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// docker's convention: 127 not found, 126 cannot run, 125 for everything that is sbx's own.
+    /// docker's convention: 127 not found, 126 cannot run, 125 for everything that is sbx's own;
+    /// 1 for a container that is not there or not in the state the verb needs.
     pub fn exit_code(&self) -> i32 {
         match self {
+            // Only the verbs on an existing container (start, exec, commit) meet these.
+            RunError::Find(f) if f.is_refusal() => 1,
+            RunError::AlreadyRunning(_) | RunError::NotRunning(_) => 1,
             RunError::NotFound(_) => 127,
             RunError::CannotExec { errno: Errno::ENOENT, .. } => 127,
             RunError::CannotExec { .. } => 126,

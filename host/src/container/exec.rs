@@ -219,10 +219,7 @@ pub fn spawn_in(
     }
     let seccomp = process::seccomp_program(target.seccomp_cache, spec)?;
     after.extend(process::become_user(spec, user, seccomp, how.preserve_fds)?);
-    if spec::get_env(&spec.env, "HOME").is_none() {
-        spec::set_env(&mut spec.env, "HOME", &user.home);
-    }
-    let exec = process::exec_of(spec)?;
+    let exec = process::exec_of(spec, user)?;
     let plan = ChildPlan {
         before,
         mounts: Vec::new(),

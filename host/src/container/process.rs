@@ -156,7 +156,7 @@ pub fn child_plan(
     }
     after.extend(stdio(prepared.terminal, [prepared.stdin, prepared.stdout, prepared.stderr], user));
     after.extend(become_user(spec, user, prepared.seccomp.clone(), prepared.preserve_fds)?);
-    let exec = exec_of(spec)?;
+    let exec = exec_of(spec, user)?;
     let exec_fifo = prepared.exec_fifo.clone();
     Ok(ChildPlan {
         before,
@@ -239,10 +239,16 @@ pub fn seccomp_program(cache: &Path, spec: &ContainerSpec) -> Result<Option<Vec<
     Ok(Some(seccomp::compile_cached(cache, profile, &spec.capabilities, running_kernel())?))
 }
 
-/// The spec's program, argv and environment, ready for the child.
-pub fn exec_of(spec: &ContainerSpec) -> Result<Exec, RunError> {
+/// The spec's program, argv and environment, ready for the child; HOME is the user's home unless
+/// the spec sets it (given when the process starts, as docker does, so it is not part of the
+/// container's config that `commit` keeps).
+pub fn exec_of(spec: &ContainerSpec, user: &User) -> Result<Exec, RunError> {
     let path = spec::get_env(&spec.env, "PATH").unwrap_or(spec::DEFAULT_PATH);
-    Ok(Exec::new(cstrings(&spec::exec_candidates(&spec.args[0], path))?, cstrings(&spec.args)?, cstrings(&spec.env)?))
+    let mut env = spec.env.clone();
+    if spec::get_env(&env, "HOME").is_none() {
+        spec::set_env(&mut env, "HOME", &user.home);
+    }
+    Ok(Exec::new(cstrings(&spec::exec_candidates(&spec.args[0], path))?, cstrings(&spec.args)?, cstrings(&env)?))
 }
 
 pub fn describe_failure(plan: &ChildPlan, f: Failure, spec: &ContainerSpec) -> RunError {

@@ -20,6 +20,16 @@ pub enum RemoveError {
     Store(#[from] crate::image::StoreError),
 }
 
+impl RemoveError {
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            RemoveError::Find(f) => f.is_refusal(),
+            RemoveError::Running(_) => true,
+            RemoveError::Store(_) => false,
+        }
+    }
+}
+
 /// Removes the container `query` names; with `force`, a running one is killed first. The hooks of
 /// `plugins` hear of it first (they cannot stop it). Returns the name it removed.
 pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Result<String, RemoveError> {

@@ -69,6 +69,13 @@ pub enum FindError {
     Store(#[from] StoreError),
 }
 
+impl FindError {
+    /// Nothing, or more than one, by that name: the user's to mend (not sbx's failure).
+    pub fn is_refusal(&self) -> bool {
+        !matches!(self, FindError::Store(_))
+    }
+}
+
 impl ContainerRecord {
     pub fn save(&self, dir: &Path) -> Result<(), StoreError> {
         write_atomic_unsynced(&dir.join(RECORD), &serde_json::to_vec_pretty(self).expect("serializable"))

@@ -22,6 +22,10 @@ pub enum SourceError {
     Compressed(PathBuf),
     #[error("{path} is {kind}, not a regular file; give an image archive or an OCI layout directory")]
     NotAFile { path: PathBuf, kind: &'static str },
+    #[error(
+        "{path} is not an image archive (not a tar file: {reason}); give a docker-archive or oci-archive tarball, or an OCI layout directory"
+    )]
+    NotATar { path: PathBuf, reason: String },
     #[error("{layout}: '{member}' leads out of the layout (a symlink); the layout is broken or hostile")]
     Escapes { layout: PathBuf, member: String },
 }
@@ -93,9 +97,23 @@ impl Source {
         }
         let mut members = HashMap::new();
         let mut links = Vec::new();
+        // The tar reader's own complaints (a bad checksum, a number that is not one) mean the file
+        // is not a tarball; they quote its bytes, which are not shown.
+        let not_tar = |e: io::Error| match e.raw_os_error() {
+            Some(_) => io_err(e),
+            None => SourceError::NotATar {
+                path: path.to_path_buf(),
+                reason: if e.kind() == io::ErrorKind::UnexpectedEof {
+                    "it ends inside a header"
+                } else {
+                    "no valid header"
+                }
+                .into(),
+            },
+        };
         let mut archive = tar::Archive::new(&file);
-        for item in archive.entries_with_seek().map_err(io_err)? {
-            let item = item.map_err(io_err)?;
+        for item in archive.entries_with_seek().map_err(not_tar)? {
+            let item = item.map_err(not_tar)?;
             let Ok(name) = entry::normalize(&item.path_bytes()) else {
                 continue;
             };

@@ -304,6 +304,14 @@ pub fn parse_cpuset(text: &str) -> Result<String, String> {
     }
 }
 
+/// A container's name as docker takes it: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_container_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 /// `--network`: `none` (the default: its own namespace with only loopback, as docker's none) or
 /// `host` (the host's network namespace).
 pub fn parse_network(text: &str) -> Result<Network, String> {
@@ -340,6 +348,17 @@ pub fn parse_cpus(text: &str) -> Result<u64, String> {
         return Err(format!("'{text}' is out of range: give between 0.01 and 1024 CPUs"));
     }
     Ok((cpus * 1000.0).round() as u64)
+}
+
+/// `--cpus` against the CPUs the host has: docker refuses more.
+pub fn check_cpus_of_host(millis: u64, host_cpus: u64) -> Result<(), String> {
+    if millis > host_cpus * 1000 {
+        return Err(format!(
+            "--cpus {}: the range of CPUs is from 0.01 to {host_cpus}.00, as this host has only {host_cpus} CPUs",
+            millis as f64 / 1000.0
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a container path: absolute, no `..`, not `/` itself. Returns it without a trailing `/`.
@@ -493,6 +512,9 @@ pub fn build(
     let hostname = o.hostname.clone().unwrap_or_else(|| default_hostname.to_string());
     set_env(&mut env, "HOSTNAME", &hostname);
     apply_env_flags(&mut env, &o.env, host_env)?;
+    if o.tty && get_env(&env, "TERM").is_none() {
+        set_env(&mut env, "TERM", "xterm"); // as docker's, unless the image or -e sets one
+    }
     let cwd = o
         .workdir
         .clone()
@@ -639,6 +661,25 @@ mod tests {
         assert!(s.read_only_paths.contains(&"/proc/sysrq-trigger".to_string()));
         assert_eq!(s.capabilities.len(), caps::DEFAULT.len());
         assert!(!s.read_only_rootfs && s.mounts.is_empty());
+    }
+
+    #[test]
+    fn no_more_cpus_than_the_host_has() {
+        assert!(check_cpus_of_host(2000, 2).is_ok() && check_cpus_of_host(10, 1).is_ok());
+        assert_eq!(
+            check_cpus_of_host(99_000, 2).unwrap_err(),
+            "--cpus 99: the range of CPUs is from 0.01 to 2.00, as this host has only 2 CPUs"
+        );
+    }
+
+    #[test]
+    fn container_names_are_dockers() {
+        for good in ["web", "a1", "my_app.v2-x", "0x"] {
+            assert!(valid_container_name(good), "{good}");
+        }
+        for bad in ["", "a", "../../evil", "bad name!", "-x", ".hidden", "a/b", "é1"] {
+            assert!(!valid_container_name(bad), "{bad}");
+        }
     }
 
     #[test]
