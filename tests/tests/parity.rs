@@ -141,3 +141,55 @@ fn an_unknown_verb_is_not_answered_with_another_verb() {
     let r = s.sbx(&["image", "lss"]);
     assert!(r.code == 125 && r.stderr.contains("'lss' is not an sbx command"), "{r:?}");
 }
+
+#[test]
+fn each_container_has_its_own_hosts_hostname_and_resolv_conf() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    // The test image has none of the three: they are the container's own, mounted.
+    let r = s.sbx(&["run", "--rm", "--hostname", "web1", "--add-host", "db:10.1.2.3", "busybox", "sh", "-c",
+        "cat /etc/hostname; grep -c localhost /etc/hosts; grep db /etc/hosts; ping -c1 -W2 localhost >/dev/null && echo ping"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "web1\n2\n10.1.2.3\tdb\nping\n"), "{r:?}");
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "--dns",
+        "192.0.2.53",
+        "--dns-search",
+        "example.org",
+        "--dns-option",
+        "ndots:2",
+        "busybox",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert_eq!(r.stdout, "nameserver 192.0.2.53\nsearch example.org\noptions ndots:2\n", "{r:?}");
+    // The host's network: the host's hosts file, then the added entries.
+    let r = s.sbx(&["run", "--rm", "--network", "host", "--add-host", "db=10.1.2.3", "busybox", "cat", "/etc/hosts"]);
+    let host = std::fs::read_to_string("/etc/hosts").unwrap();
+    assert_eq!(r.stdout, format!("{}{}10.1.2.3\tdb\n", host, if host.ends_with('\n') { "" } else { "\n" }), "{r:?}");
+    // A bind mount of the user's own hosts file wins.
+    let mine = s.scratch.join("hosts");
+    std::fs::write(&mine, "10.9.9.9 mine\n").unwrap();
+    let r = s.sbx(&["run", "--rm", "-v", &format!("{}:/etc/hosts:ro", mine.display()), "busybox", "cat", "/etc/hosts"]);
+    assert_eq!(r.stdout, "10.9.9.9 mine\n", "{r:?}");
+    // Writes to them stay out of the writable layer: diff and commit do not see them.
+    let r = s.sbx(&["run", "--name", "w1", "busybox", "sh", "-c", "echo '10.0.0.1 x' >> /etc/hosts; echo y > /y"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = s.sbx(&["diff", "w1"]);
+    assert_eq!(r.stdout, "A /y\n", "{r:?}");
+    assert_eq!(s.sbx(&["commit", "w1", "committed"]).code, 0);
+    let r = s.sbx(&["run", "--rm", "committed", "sh", "-c", "cat /y; grep -c 10.0.0.1 /etc/hosts"]);
+    assert_eq!(r.stdout, "y\n0\n", "{r:?}");
+    assert_eq!(s.sbx(&["start", "-a", "w1"]).code, 0, "a second start mounts them again");
+    for bad in [&["--add-host", "nocolon"][..], &["--add-host", "x:999.1.1.1"], &["--dns", "resolver"]] {
+        let args: Vec<&str> =
+            ["run", "--rm"].into_iter().chain(bad.iter().copied()).chain(["busybox", "true"]).collect();
+        let r = s.sbx(&args);
+        assert!(r.code == 125 && r.stderr.contains(&format!("'{}'", bad[1])), "{args:?}: {r:?}");
+    }
+    assert_eq!(s.sbx(&["rm", "w1"]).code, 0);
+    s.assert_clean(0);
+}

@@ -106,6 +106,18 @@ pub struct RunArgs {
     /// none (its own network namespace with only loopback, the default) or host (the host's).
     #[arg(long, alias = "net", value_name = "MODE", value_parser = spec::parse_network, default_value = "none")]
     pub network: Network,
+    /// Add NAME:IP to the container's /etc/hosts; repeatable.
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
+    /// A DNS server for the container's /etc/resolv.conf (instead of the host's); repeatable.
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<String>,
+    /// A DNS search domain (`.` for none); repeatable.
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// A resolv.conf option (ndots:2); repeatable.
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "OPTION")]
+    pub dns_option: Vec<String>,
     /// A resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, memlock, stack, ...); repeatable.
     #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
     pub ulimits: Vec<String>,
@@ -190,6 +202,10 @@ impl RunArgs {
                 devices,
                 ulimits,
                 network: self.network,
+                extra_hosts: self.add_host.iter().map(|h| h.replacen('=', ":", 1)).collect(),
+                dns: self.dns,
+                dns_search: self.dns_search,
+                dns_options: self.dns_option,
                 userns: self.userns,
             },
         })

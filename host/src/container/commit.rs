@@ -7,6 +7,7 @@
 
 use super::admission;
 use super::error::RunError;
+use super::etc_files;
 use super::image::image_config;
 use super::init_layer;
 use super::state::{self, ContainerRecord};
@@ -171,6 +172,10 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
                     return Err(changed(&path));
                 }
                 let size = st.st_size as u64;
+                // The mount point of the container's own /etc/hosts (...), made empty for it.
+                if upper.tree == Tree::Writable && size == 0 && etc_files::is_mount_point(&path) {
+                    continue;
+                }
                 let data = std::io::Read::chain(file, std::io::repeat(0));
                 tar.append_data(&mut upper.header(tar::EntryType::Regular, &st, size), path, data.take(size))?;
             }

@@ -5,6 +5,7 @@
 
 use super::admission;
 use super::error::RunError;
+use super::etc_files;
 use super::events::{Events, Now};
 use super::image::{image_config, resolve_image};
 use super::layers;
@@ -159,6 +160,7 @@ fn create_as(
         false => record.save(&making)?,
     }
     state::save_spec(&making, &spec)?;
+    etc_files::write(&making, &spec).map_err(|source| RunError::ContainerDir { path: making.clone(), source })?;
     fs::rename(&making, &root).map_err(|source| RunError::ContainerDir { path: root.clone(), source })?;
     made.keep();
     made = RemoveOnDrop(Some(root.clone()));

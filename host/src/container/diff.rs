@@ -3,6 +3,7 @@
 //! may have planted some), and what the layers below hold is read from their entry indexes, never
 //! from the filesystem, so the listing cannot be steered onto the host.
 
+use super::etc_files;
 use super::init_layer;
 use crate::layer::{EntryKind, IndexEntry, fsops};
 use nix::dir::Dir;
@@ -52,9 +53,19 @@ pub fn merged(layers: &[Vec<IndexEntry>]) -> BTreeSet<String> {
 
 /// docker's lines for the writable layer's entries over `below`, sorted by path.
 pub fn changes(upper: &[Walked], below: &BTreeSet<String>) -> Vec<String> {
+    // sbx's mount points: /dev, /proc and /sys (when the init layer could not hold them), the
+    // empty files its /etc/hosts, /etc/hostname and /etc/resolv.conf are mounted on, and /etc
+    // when they are all it holds.
+    let ours = |e: &Walked| {
+        (e.kind == Kind::Dir && init_layer::is_mount_point(&e.path))
+            || (e.kind == Kind::Other && e.size == 0 && etc_files::is_mount_point(&e.path))
+    };
+    let mut in_etc = upper.iter().filter(|u| u.path.starts_with("etc/")).peekable();
+    let etc_only_ours = in_etc.peek().is_some() && in_etc.all(ours);
     let mut lines: Vec<(String, char)> = upper
         .iter()
-        .filter(|e| !(e.kind == Kind::Dir && init_layer::is_mount_point(&e.path)))
+        .filter(|e| !ours(e))
+        .filter(|e| !(e.path == "etc" && etc_only_ours && below.contains("etc")))
         .map(|e| {
             let c = match e.kind {
                 Kind::Whiteout => 'D',

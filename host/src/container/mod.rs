@@ -8,6 +8,7 @@ pub mod create;
 pub mod decision;
 pub mod diff;
 pub mod error;
+pub mod etc_files;
 pub mod events;
 pub mod exec;
 pub mod export;

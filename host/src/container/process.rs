@@ -42,6 +42,9 @@ pub struct Prepared {
     pub cgroup_tasks_later: Vec<CString>,
     /// Detached mount trees for the spec's bind mounts, in order, with whether each is a directory.
     pub binds: Vec<(i32, bool)>,
+    /// Files of sbx's own mounted after them (its /etc/hosts...; see [`super::etc_files`]): a
+    /// detached mount tree and where it goes.
+    pub files: Vec<(i32, String)>,
     /// Stop before pivot_root for the bundle's hooks (see [`ChildPlan::pause_before_pivot`]).
     pub pause_before_pivot: bool,
     /// Stop before exec for the prestart hooks.
@@ -70,8 +73,9 @@ fn cstrings(v: &[String]) -> Result<Vec<CString>, RunError> {
     v.iter().map(|s| CString::new(s.as_str()).map_err(|_| RunError::Spec(SpecError::BadEnv(s.clone())))).collect()
 }
 
-fn user_mounts(spec: &ContainerSpec, binds: &[(i32, bool)]) -> Vec<UserMount> {
+fn user_mounts(spec: &ContainerSpec, binds: &[(i32, bool)], files: &[(i32, String)]) -> Vec<UserMount> {
     let mut binds = binds.iter();
+    let files = files.iter().map(|(fd, at)| UserMount::Bind { fd: *fd, destination: at.clone(), is_dir: false });
     spec.mounts
         .iter()
         .filter_map(|m| match m.kind {
@@ -84,6 +88,7 @@ fn user_mounts(spec: &ContainerSpec, binds: &[(i32, bool)]) -> Vec<UserMount> {
                 Some(UserMount::Tmpfs { destination: m.destination.clone(), read_only: m.read_only })
             }
         })
+        .chain(files)
         .collect()
 }
 
@@ -124,7 +129,7 @@ pub fn child_plan(
         work: dirs.work,
         target: dirs.rootfs,
         bundle: dirs.bundle,
-        mounts: user_mounts(spec, &prepared.binds),
+        mounts: user_mounts(spec, &prepared.binds, &prepared.files),
         masked: spec.masked_paths.clone(),
         read_only: spec.read_only_paths.clone(),
         read_only_root: spec.read_only_rootfs,
@@ -312,6 +317,7 @@ mod tests {
             cgroup_tasks_later,
             cgroup_fs: None,
             binds: vec![],
+            files: vec![],
             pause_before_pivot: false,
             pause_before_exec: false,
             exec_fifo: None,

@@ -83,6 +83,17 @@ impl Default for StartOptions {
 }
 
 /// Prints a failure that comes after the container ran and cannot change its outcome.
+/// The container's /etc/hosts, /etc/hostname and /etc/resolv.conf, opened for mounting: those
+/// its directory has (a container made by an sbx before them has none) and no mount of the spec
+/// covers (`-v ./hosts:/etc/hosts` wins, as in docker).
+fn etc_files(dir: &Path, spec: &ContainerSpec) -> Result<Vec<(bind::BindSource, &'static str)>, RunError> {
+    super::etc_files::FILES
+        .iter()
+        .filter(|(name, at)| dir.join(name).exists() && !spec.mounts.iter().any(|m| m.destination == *at))
+        .map(|(name, at)| Ok((bind::open(&dir.join(name), false)?, *at)))
+        .collect()
+}
+
 fn warn(e: impl std::fmt::Display) {
     eprintln!("sbx: warning: {e}");
 }
@@ -177,6 +188,7 @@ pub fn launch<'a>(
         .filter(|m| m.kind == spec::MountKind::Bind)
         .map(|m| bind::open(Path::new(&m.source), m.read_only))
         .collect::<Result<Vec<_>, _>>()?;
+    let files = etc_files(&dir, &spec)?;
 
     let events = if plugins.may_have_hooks() {
         let image = store.find_image(record.image_id.hex())?;
@@ -233,6 +245,7 @@ pub fn launch<'a>(
         // (the cgroup joined `later` is joined after the mounts).
         cgroup_fs: None,
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
+        files: files.iter().map(|(b, at)| (b.fd.as_raw_fd(), at.to_string())).collect(),
         pause_before_pivot: false,
         pause_before_exec: events.is_some(),
         exec_fifo: None,
@@ -252,7 +265,7 @@ pub fn launch<'a>(
     let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs, bundle: false, volatile: rm };
     let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, kernel)?;
     launching.spawned(spawn::spawn(&plan, clone_flags(spec.network, record.idmap.is_some()), clone_into, &Linux)?);
-    drop((null, entry, binds, sources));
+    drop((null, entry, binds, files, sources));
     let pid = launching.child().pid;
     if let Some(map) = &record.idmap {
         // The child waits for its first go: its ids mean nothing in its namespace until then.

@@ -173,6 +173,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         cgroup_tasks_later: Vec::new(),
         cgroup_fs,
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
+        files: Vec::new(), // a bundle mounts what its config says
         pause_before_pivot: hooks::any(
             read.hooks.as_ref(),
             &[Point::Prestart, Point::CreateRuntime, Point::CreateContainer],

@@ -36,6 +36,11 @@ pub struct Overrides {
     pub ulimits: Vec<Ulimit>,
     pub network: Network,
     pub userns: Userns,
+    /// `--add-host NAME:IP`, `--dns IP`, `--dns-search DOMAIN`, `--dns-option OPT`.
+    pub extra_hosts: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +189,16 @@ pub struct ContainerSpec {
     /// its own cgroup): a bundle's `cgroup` mount. `sbx run` gives none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_mount: Option<CgroupMount>,
+    /// Entries added to the container's /etc/hosts (`NAME:IP`), and what replaces the host's
+    /// servers, search domains and options in its /etc/resolv.conf (see container::etc_files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_options: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,6 +264,12 @@ pub enum SpecError {
     Rootless(&'static str),
     #[error("{0}")]
     Limit(String),
+    #[error(
+        "bad --add-host '{0}': expected NAME:IP, such as db:10.0.0.5 (sbx has no host-gateway: it has no bridge network)"
+    )]
+    BadHost(String),
+    #[error("bad --dns '{0}': expected an IP address")]
+    BadDns(String),
 }
 
 /// The ranges the command line takes for each limit; a limit that came from a plugin or a file is
@@ -436,6 +457,17 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
             return Err(SecurityError::BadUlimit(format!("{}={}:{}", u.name, u.soft, u.hard)).into());
         }
     }
+    for h in &spec.extra_hosts {
+        let ok = h.split_once(':').is_some_and(|(name, ip)| {
+            !name.is_empty() && !name.contains(char::is_whitespace) && ip.parse::<std::net::IpAddr>().is_ok()
+        });
+        if !ok {
+            return Err(SpecError::BadHost(h.clone()));
+        }
+    }
+    if let Some(bad) = spec.dns.iter().find(|d| d.parse::<std::net::IpAddr>().is_err()) {
+        return Err(SpecError::BadDns(bad.clone()));
+    }
     for d in &spec.devices {
         security::parse_device(&format!("{}:{}:{}", d.host_path, d.container_path, d.permissions))?;
     }
@@ -574,6 +606,10 @@ pub fn build(
         ambient_capabilities: Vec::new(),
         privileged: o.privileged,
         cgroup_mount: None,
+        extra_hosts: o.extra_hosts.clone(),
+        dns: o.dns.clone(),
+        dns_search: o.dns_search.clone(),
+        dns_options: o.dns_options.clone(),
     };
     validate(&spec)?;
     Ok(spec)

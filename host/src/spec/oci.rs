@@ -534,6 +534,10 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         ulimits: Vec::new(),
         privileged: false,
         cgroup_mount: cgroup_mount(spec),
+        extra_hosts: Vec::new(),
+        dns: Vec::new(),
+        dns_search: Vec::new(),
+        dns_options: Vec::new(),
     };
     let user = apply_process(&mut container, process, &mut notices)?;
     Ok(Bundle {
