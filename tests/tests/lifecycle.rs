@@ -123,7 +123,7 @@ fn ps_inspect_and_diff_show_what_docker_shows() {
     assert!(!lines.iter().any(|l| l.ends_with(" /proc") || l.ends_with(" /dev")), "sbx's mount points: {r:?}");
     let r = s.sbx(&["inspect", "w1", "nosuch"]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stderr.contains("no such container: nosuch"), "{r:?}");
+    assert!(r.stderr.contains("no such object: nosuch"), "{r:?}");
     s.assert_clean(1);
 }
 

@@ -31,9 +31,7 @@ fn verbs_on_containers_exit_1_for_what_is_not_there_or_refused() {
         return;
     }
     let s = Sandbox::with_busybox();
-    for verb in
-        [&["rm"][..], &["stop"], &["kill"], &["wait"], &["inspect"], &["logs"], &["diff"], &["start"], &["export"]]
-    {
+    for verb in [&["rm"][..], &["stop"], &["kill"], &["wait"], &["logs"], &["diff"], &["start"], &["export"]] {
         let args: Vec<&str> = verb.iter().copied().chain(["nosuch"]).collect();
         let r = s.sbx(&args);
         assert!(r.code == 1 && r.stderr.contains("no such container: nosuch"), "{args:?}: {r:?}");
@@ -191,5 +189,39 @@ fn each_container_has_its_own_hosts_hostname_and_resolv_conf() {
         assert!(r.code == 125 && r.stderr.contains(&format!("'{}'", bad[1])), "{args:?}: {r:?}");
     }
     assert_eq!(s.sbx(&["rm", "w1"]).code, 0);
+    s.assert_clean(0);
+}
+
+#[test]
+fn inspect_finds_containers_then_images_with_dockers_fields() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    assert_eq!(s.sbx(&["create", "--name", "i1", "--add-host", "db:10.0.0.5", "busybox", "echo", "hi"]).code, 0);
+    let doc = |args: &[&str]| -> serde_json::Value {
+        let r = s.sbx(args);
+        assert_eq!(r.code, 0, "{r:?}");
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    let c = &doc(&["inspect", "i1"])[0];
+    assert_eq!(c["Config"]["Image"], "busybox");
+    assert_eq!(c["Config"]["Cmd"], serde_json::json!(["echo", "hi"]));
+    assert_eq!(c["HostConfig"]["ExtraHosts"], serde_json::json!(["db:10.0.0.5"]));
+    assert!(std::path::Path::new(c["HostsPath"].as_str().unwrap()).is_file());
+    // Not a container: an image, as docker's inspect looks.
+    let i = &doc(&["inspect", "busybox"])[0];
+    assert_eq!(i["RepoTags"], serde_json::json!(["busybox:latest"]));
+    assert_eq!(i["Config"]["Cmd"], serde_json::json!(["sh"]));
+    assert_eq!(i["RootFS"]["Layers"].as_array().unwrap().len(), 1);
+    assert_eq!(doc(&["image", "inspect", "busybox"])[0]["Id"], i["Id"]);
+    let r = s.sbx(&["inspect", "--type", "container", "busybox"]);
+    assert!(r.code == 1 && r.stderr.contains("no such container: busybox"), "{r:?}");
+    let r = s.sbx(&["inspect", "i1", "nosuch"]);
+    assert!(r.code == 1 && r.stderr.contains("no such object: nosuch"), "{r:?}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap().as_array().unwrap().len(), 1);
+    let r = s.sbx(&["image", "inspect", "i1"]);
+    assert!(r.code == 1 && r.stderr.contains("i1"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "i1"]).code, 0);
     s.assert_clean(0);
 }

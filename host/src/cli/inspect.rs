@@ -1,29 +1,46 @@
-//! `sbx inspect CONTAINER...`: a JSON array with each container's config, state (exit code, pid,
-//! start and finish times, OOM), mounts and writable layer, as docker prints it. Like docker, an
-//! unknown name prints an error and makes the exit code 1.
+//! `sbx inspect [--type container|image] NAME...`: a JSON array with each container's config,
+//! state (exit code, pid, start and finish times, OOM), mounts and writable layer, or each image's
+//! names, config and layers, as docker prints them; a name is looked for among the containers
+//! first, then the images (docker's order). `sbx image inspect` looks among the images only. Like
+//! docker, an unknown name prints an error and makes the exit code 1.
 
-use crate::container::state;
-use crate::container::view;
-use crate::image::Store;
-use clap::Args;
+use crate::container::{state, view};
+use crate::image::{Store, inspect as image_view};
+use clap::{Args, ValueEnum};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    Container,
+    Image,
+}
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// Look only among containers or only among images.
+    #[arg(long = "type", value_enum)]
+    pub kind: Option<Kind>,
     /// Names or id prefixes.
     #[arg(required = true)]
-    pub containers: Vec<String>,
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ImageInspectArgs {
+    /// Image names or id prefixes.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+pub fn image_inspect(store: &Store, args: ImageInspectArgs) -> i32 {
+    inspect(store, InspectArgs { kind: Some(Kind::Image), names: args.images })
 }
 
 pub fn inspect(store: &Store, args: InspectArgs) -> i32 {
     let mut found = Vec::new();
     let mut code = 0;
-    for query in &args.containers {
-        match state::find(store, query) {
-            Ok((dir, record)) => {
-                let spec = state::load_spec(&dir);
-                let running = state::is_running(&dir);
-                found.push(view::inspect(&record, spec.as_ref(), running, &dir.to_string_lossy()));
-            }
+    for query in &args.names {
+        match document(store, query, args.kind) {
+            Ok(doc) => found.push(doc),
             Err(e) => {
                 eprintln!("sbx: {e}");
                 code = 1;
@@ -32,4 +49,26 @@ pub fn inspect(store: &Store, args: InspectArgs) -> i32 {
     }
     say!("{}", serde_json::to_string_pretty(&found).expect("serializable"));
     code
+}
+
+fn document(store: &Store, query: &str, kind: Option<Kind>) -> Result<serde_json::Value, String> {
+    if kind != Some(Kind::Image) {
+        match state::find(store, query) {
+            Ok((dir, record)) => {
+                let spec = state::load_spec(&dir);
+                let running = state::is_running(&dir);
+                return Ok(view::inspect(&record, spec.as_ref(), running, &dir.to_string_lossy()));
+            }
+            Err(e) if kind == Some(Kind::Container) || !e.is_refusal() => return Err(e.to_string()),
+            Err(_) => {}
+        }
+    }
+    let image = store.find_image(query).map_err(|e| match (e, kind) {
+        (crate::image::StoreError::NotFound(_), None) => format!("no such object: {query}"),
+        (e, _) => e.to_string(),
+    })?;
+    let bytes = store.blob(&image.id).map_err(|e| e.to_string())?;
+    let config =
+        serde_json::from_slice(&bytes).map_err(|e| format!("image {}: its config is not JSON: {e}", image.id))?;
+    Ok(image_view::document(&image, &config))
 }

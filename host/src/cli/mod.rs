@@ -73,7 +73,7 @@ pub enum Command {
     Start(start::StartArgs),
     /// List containers.
     Ps(ps::PsArgs),
-    /// Show containers' config and state as JSON.
+    /// Show containers' or images' config and state as JSON.
     Inspect(inspect::InspectArgs),
     /// Show what a container changed in its writable layer.
     Diff(diff::DiffArgs),
@@ -175,6 +175,8 @@ pub enum ImageCommand {
     Tag(tag::TagArgs),
     /// Make an image of a root filesystem tarball; prints its id.
     Import(import::ImportArgs),
+    /// Show images' names, config and layers as JSON.
+    Inspect(inspect::ImageInspectArgs),
 }
 
 /// Exit code for sbx's own failures, as docker uses it.
@@ -339,6 +341,7 @@ pub fn main() -> i32 {
         Command::Images(args) | Command::Image(ImageCommand::List(args)) => images::images(&store, args),
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => rmi::rmi(&store, args),
         Command::Image(ImageCommand::Prune(args)) => rmi::prune(&store, args),
+        Command::Image(ImageCommand::Inspect(args)) => inspect::image_inspect(&store, args),
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => tag::tag(&store, args),
         Command::Import(args) | Command::Image(ImageCommand::Import(args)) => import::import(&store, args),
         Command::Rm(args) => rm::rm(&store, args, cli.config.as_deref()),

@@ -2,6 +2,7 @@
 
 pub mod digest;
 pub mod import;
+pub mod inspect;
 pub mod load;
 pub mod manifest;
 pub mod reference;
