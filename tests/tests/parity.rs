@@ -225,3 +225,27 @@ fn inspect_finds_containers_then_images_with_dockers_fields() {
     assert_eq!(s.sbx(&["rm", "i1"]).code, 0);
     s.assert_clean(0);
 }
+
+#[test]
+fn tmpfs_takes_dockers_options() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let r = s.sbx(&["run", "--rm", "--tmpfs", "/sized:rw,size=1m,mode=0700", "busybox", "sh", "-c",
+        "grep ' /sized ' /proc/mounts; stat -c %a /sized; ls / | grep -c sized; cp /bin/busybox /sized/busybox && /sized/busybox true || echo noexec"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].contains("tmpfs") && lines[0].contains("size=1024k") && lines[0].contains("noexec"), "{r:?}");
+    assert_eq!(&lines[1..], ["700", "1", "noexec"], "{r:?}");
+    let r =
+        s.sbx(&["run", "--rm", "--tmpfs", "/x:exec", "busybox", "sh", "-c", "cp /bin/busybox /x/busybox && /x/busybox echo ran"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "{r:?}");
+    let r = s.sbx(&["run", "--rm", "--tmpfs", "/x:ro", "busybox", "touch", "/x/f"]);
+    assert_ne!(r.code, 0, "{r:?}");
+    for (arg, option) in [("/x:size=lots", "size=lots"), ("/x:suid", "suid"), ("/x:rprivate", "rprivate")] {
+        let r = s.sbx(&["run", "--rm", "--tmpfs", arg, "busybox", "true"]);
+        assert!(r.code == 125 && r.stderr.contains(&format!("bad tmpfs option '{option}'")), "{r:?}");
+    }
+    s.assert_clean(0);
+}

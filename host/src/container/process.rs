@@ -84,9 +84,11 @@ fn user_mounts(spec: &ContainerSpec, binds: &[(i32, bool)], files: &[(i32, Strin
                 destination: m.destination.clone(),
                 is_dir: *is_dir,
             }),
-            spec::MountKind::Tmpfs => {
-                Some(UserMount::Tmpfs { destination: m.destination.clone(), read_only: m.read_only })
-            }
+            spec::MountKind::Tmpfs => Some(UserMount::Tmpfs {
+                destination: m.destination.clone(),
+                read_only: m.read_only,
+                options: m.options.clone(),
+            }),
         })
         .chain(files)
         .collect()

@@ -146,7 +146,13 @@ fn apply_one(spec: &mut ContainerSpec, env: &mut EnvChanges, a: &Adjustment) -> 
                 WitMountKind::Bind => MountKind::Bind,
                 WitMountKind::Tmpfs => MountKind::Tmpfs,
             };
-            spec.mounts.push(Mount { kind, source: m.source.clone(), destination, read_only: m.read_only });
+            spec.mounts.push(Mount {
+                kind,
+                source: m.source.clone(),
+                destination,
+                read_only: m.read_only,
+                options: Vec::new(),
+            });
         }
         Adjustment::RemoveMount(d) => spec.mounts.retain(|m| m.destination != d.trim_end_matches('/')),
         Adjustment::AddCapability(c) => {

@@ -161,7 +161,13 @@ mod tests {
         assert_eq!(check(&s, 0, limits(None, Some(-1))), Some(Weakening::Limits), "unlimited swap");
         assert_eq!(check(&s, 0, bind("/srv", true)), None, "the user's own bind");
         assert_eq!(check(&s, 0, bind("/srv", false)), Some(Weakening::Mounts), "made writable");
-        let same = Mount { kind: MountKind::Bind, source: "/srv".into(), destination: "/d".into(), read_only: true };
+        let same = Mount {
+            kind: MountKind::Bind,
+            source: "/srv".into(),
+            destination: "/d".into(),
+            read_only: true,
+            options: Vec::new(),
+        };
         assert_eq!(s.mounts, [same]);
     }
 }

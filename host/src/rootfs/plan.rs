@@ -126,14 +126,13 @@ impl MountOp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserMount {
     /// A host path, already opened as a detached mount tree by the parent.
-    Bind {
-        fd: i32,
-        destination: String,
-        is_dir: bool,
-    },
+    Bind { fd: i32, destination: String, is_dir: bool },
     Tmpfs {
         destination: String,
         read_only: bool,
+        /// As spec::parse_tmpfs checked them: `size=`, `mode=`... for the filesystem, and `exec`
+        /// or `noexec`.
+        options: Vec<String>,
     },
 }
 
@@ -447,17 +446,21 @@ pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanE
                 });
                 ops.push(MountOp::Attach { fd: *fd, at });
             }
-            UserMount::Tmpfs { destination, read_only } => {
+            UserMount::Tmpfs { destination, read_only, options: given } => {
                 let at = user_target(destination)?;
                 ops.extend(parents(&at));
                 ops.push(MountOp::Mkdir { at: at.clone(), mode: 0o755 });
-                let attrs = NOSUID | NODEV | if *read_only { RDONLY } else { MountAttrFlags::empty() };
-                ops.push(MountOp::Mount {
-                    fstype: cstr("tmpfs"),
-                    options: options(&[("mode", Some("1777"))]),
-                    attrs,
-                    at,
-                });
+                let mut attrs = NOSUID | NODEV | if *read_only { RDONLY } else { MountAttrFlags::empty() };
+                // docker's and podman's --tmpfs is noexec unless it says exec.
+                if !given.iter().any(|o| o == "exec") {
+                    attrs |= MountAttrFlags::MOUNT_ATTR_NOEXEC;
+                }
+                let mut data: Vec<(&str, Option<&str>)> =
+                    given.iter().filter_map(|o| o.split_once('=')).map(|(k, v)| (k, Some(v))).collect();
+                if !data.iter().any(|(k, _)| *k == "mode") {
+                    data.push(("mode", Some("1777")));
+                }
+                ops.push(MountOp::Mount { fstype: cstr("tmpfs"), options: options(&data), attrs, at });
             }
         }
     }
@@ -658,7 +661,7 @@ mod tests {
             mounts: vec![
                 UserMount::Bind { fd: 7, destination: "/srv/data".into(), is_dir: true },
                 UserMount::Bind { fd: 8, destination: "/etc/app.conf".into(), is_dir: false },
-                UserMount::Tmpfs { destination: "/run/../run/./x/".into(), read_only: false },
+                UserMount::Tmpfs { destination: "/run/../run/./x/".into(), read_only: false, options: Vec::new() },
             ],
             masked: vec!["/proc/kcore".into()],
             read_only: vec!["/proc/sys".into()],
@@ -704,8 +707,10 @@ mod tests {
     #[test]
     fn a_mount_on_the_root_itself_is_refused() {
         for dest in ["/", "/..", "/a/..", "//."] {
-            let with =
-                RootfsSpec { mounts: vec![UserMount::Tmpfs { destination: dest.into(), read_only: false }], ..spec(1) };
+            let with = RootfsSpec {
+                mounts: vec![UserMount::Tmpfs { destination: dest.into(), read_only: false, options: Vec::new() }],
+                ..spec(1)
+            };
             assert_eq!(plan(&with, NEW), Err(PlanError::RootDestination(dest.into())));
         }
         let with = RootfsSpec { masked: vec!["/".into()], ..spec(1) };

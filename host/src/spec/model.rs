@@ -60,6 +60,10 @@ pub struct Mount {
     pub destination: String,
     #[serde(default)]
     pub read_only: bool,
+    /// A tmpfs's options as `--tmpfs PATH:OPTS` gave them, checked by [`parse_tmpfs`]: `size=`,
+    /// `mode=`, `uid=`, `gid=`, `nr_inodes=`, and `exec` (a tmpfs is noexec unless it says so).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,6 +248,8 @@ pub enum SpecError {
     BadVolume(String),
     #[error("bad mount destination '{0}': expected an absolute path other than / without '..'")]
     BadDestination(String),
+    #[error("bad tmpfs option '{option}' in --tmpfs {arg}: {why}")]
+    BadTmpfs { arg: String, option: String, why: &'static str },
     #[error("two mounts at {0}; give each destination once")]
     DuplicateMount(String),
     #[error("bad path '{0}': expected an absolute path without '..'")]
@@ -402,7 +408,62 @@ pub fn parse_volume(v: &str) -> Result<Mount, SpecError> {
     if !source.starts_with('/') || source.split('/').any(|c| c == "..") {
         return Err(bad());
     }
-    Ok(Mount { kind: MountKind::Bind, source: source.into(), destination: check_destination(destination)?, read_only })
+    Ok(Mount {
+        kind: MountKind::Bind,
+        source: source.into(),
+        destination: check_destination(destination)?,
+        read_only,
+        options: Vec::new(),
+    })
+}
+
+/// `--tmpfs PATH[:OPTIONS]` as docker takes it: `ro`/`rw`, `size=` (bytes, with k, m or g, or a
+/// percentage of memory), `mode=` (octal), `uid=`, `gid=`, `nr_inodes=`, `exec`/`noexec`;
+/// `nosuid` and `nodev` are always on (`suid` and `dev` are refused). Pure.
+pub fn parse_tmpfs(arg: &str) -> Result<Mount, SpecError> {
+    let (path, opts) = arg.split_once(':').unwrap_or((arg, ""));
+    let mut mount = Mount {
+        kind: MountKind::Tmpfs,
+        source: String::new(),
+        destination: check_destination(path)?,
+        read_only: false,
+        options: Vec::new(),
+    };
+    for option in opts.split(',').filter(|o| !o.is_empty()) {
+        let bad = |why| SpecError::BadTmpfs { arg: arg.to_string(), option: option.to_string(), why };
+        let number = |v: &str, units: &[char]| {
+            let digits = v.strip_suffix(units).unwrap_or(v);
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        };
+        match option.split_once('=') {
+            None => match option {
+                "ro" => mount.read_only = true,
+                "rw" => mount.read_only = false,
+                "exec" | "noexec" => {
+                    mount.options.retain(|o| o != "exec" && o != "noexec");
+                    mount.options.push(option.to_string());
+                }
+                "nosuid" | "nodev" => {}
+                "suid" | "dev" => return Err(bad("sbx mounts every tmpfs nosuid and nodev")),
+                _ => return Err(bad("known are ro, rw, size=, mode=, uid=, gid=, nr_inodes=, exec, noexec")),
+            },
+            Some((key, value)) => {
+                let ok = match key {
+                    "size" => number(value, &['k', 'K', 'm', 'M', 'g', 'G', '%']),
+                    "nr_inodes" => number(value, &['k', 'K', 'm', 'M', 'g', 'G']),
+                    "uid" | "gid" => value.parse::<u32>().is_ok(),
+                    "mode" => !value.is_empty() && value.len() <= 4 && u32::from_str_radix(value, 8).is_ok(),
+                    _ => return Err(bad("known are ro, rw, size=, mode=, uid=, gid=, nr_inodes=, exec, noexec")),
+                };
+                if !ok {
+                    return Err(bad("not a valid value"));
+                }
+                mount.options.retain(|o| !o.starts_with(&format!("{key}=")));
+                mount.options.push(option.to_string());
+            }
+        }
+    }
+    Ok(mount)
 }
 
 /// What a rootless sbx cannot give a container (see [`crate::isolate::rootless`]). Pure.
@@ -428,8 +489,13 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
         if !seen.insert(dest.clone()) {
             return Err(SpecError::DuplicateMount(dest));
         }
-        if m.kind == MountKind::Bind && (!m.source.starts_with('/') || m.source.split('/').any(|c| c == "..")) {
+        if m.kind == MountKind::Bind
+            && (!m.source.starts_with('/') || m.source.split('/').any(|c| c == "..") || !m.options.is_empty())
+        {
             return Err(SpecError::BadVolume(format!("{}:{}", m.source, m.destination)));
+        }
+        if m.kind == MountKind::Tmpfs {
+            parse_tmpfs(&format!("{}:{}", m.destination, m.options.join(",")))?;
         }
     }
     for p in spec.masked_paths.iter().chain(&spec.read_only_paths) {
@@ -559,8 +625,7 @@ pub fn build(
     let user = o.user.clone().or_else(|| config.and_then(|c| c.user().clone())).unwrap_or_default();
     let mut mounts = o.volumes.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
     for t in &o.tmpfs {
-        let destination = check_destination(t)?;
-        mounts.push(Mount { kind: MountKind::Tmpfs, source: String::new(), destination, read_only: false });
+        mounts.push(parse_tmpfs(t)?);
     }
     let spec = ContainerSpec {
         image: image.to_string(),
@@ -697,6 +762,21 @@ mod tests {
         assert!(s.read_only_paths.contains(&"/proc/sysrq-trigger".to_string()));
         assert_eq!(s.capabilities.len(), caps::DEFAULT.len());
         assert!(!s.read_only_rootfs && s.mounts.is_empty());
+    }
+
+    #[test]
+    fn tmpfs_options_are_dockers() {
+        let m = parse_tmpfs("/sized:rw,size=1m,mode=0700,uid=1000,exec").unwrap();
+        assert_eq!((m.destination.as_str(), m.read_only), ("/sized", false));
+        assert_eq!(m.options, ["size=1m", "mode=0700", "uid=1000", "exec"]);
+        assert_eq!(parse_tmpfs("/run").unwrap().options, Vec::<String>::new());
+        assert!(parse_tmpfs("/r:ro,size=50%,noexec,nosuid,nodev").unwrap().read_only);
+        assert_eq!(parse_tmpfs("/r:size=1k,size=2k").unwrap().options, ["size=2k"], "the last one counts");
+        for bad in ["/r:size=big", "/r:mode=999", "/r:suid", "/r:dev", "/r:foo", "/r:uid=-1", "relative:size=1m"] {
+            assert!(parse_tmpfs(bad).is_err(), "{bad}");
+        }
+        let e = parse_tmpfs("/r:mode=9").unwrap_err().to_string();
+        assert_eq!(e, "bad tmpfs option 'mode=9' in --tmpfs /r:mode=9: not a valid value");
     }
 
     #[test]

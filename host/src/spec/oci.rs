@@ -374,7 +374,15 @@ fn mounts(spec: &Spec, bundle: &Path) -> Result<Vec<Mount>, OciError> {
                 return Err(field("mounts", format!("the bind mount at {destination} has no source")));
             }
         };
-        out.push(Mount { kind, source, destination, read_only });
+        // A bundle's tmpfs keeps the options sbx knows (its size, mode, owner) and is noexec only if
+        // it says so; the others (nosuid, nodev, propagation) are sbx's defaults or not applied.
+        let mut kept: Vec<String> = Vec::new();
+        if kind == MountKind::Tmpfs {
+            let known = ["size=", "mode=", "uid=", "gid=", "nr_inodes="];
+            kept.extend(options.iter().filter(|o| known.iter().any(|k| o.starts_with(k))).cloned());
+            kept.push(if has("noexec") { "noexec" } else { "exec" }.to_string());
+        }
+        out.push(Mount { kind, source, destination, read_only, options: kept });
     }
     Ok(out)
 }
