@@ -238,14 +238,40 @@ fn tmpfs_takes_dockers_options() {
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert!(lines[0].contains("tmpfs") && lines[0].contains("size=1024k") && lines[0].contains("noexec"), "{r:?}");
     assert_eq!(&lines[1..], ["700", "1", "noexec"], "{r:?}");
-    let r =
-        s.sbx(&["run", "--rm", "--tmpfs", "/x:exec", "busybox", "sh", "-c", "cp /bin/busybox /x/busybox && /x/busybox echo ran"]);
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "--tmpfs",
+        "/x:exec",
+        "busybox",
+        "sh",
+        "-c",
+        "cp /bin/busybox /x/busybox && /x/busybox echo ran",
+    ]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "{r:?}");
     let r = s.sbx(&["run", "--rm", "--tmpfs", "/x:ro", "busybox", "touch", "/x/f"]);
     assert_ne!(r.code, 0, "{r:?}");
     for (arg, option) in [("/x:size=lots", "size=lots"), ("/x:suid", "suid"), ("/x:rprivate", "rprivate")] {
         let r = s.sbx(&["run", "--rm", "--tmpfs", arg, "busybox", "true"]);
         assert!(r.code == 125 && r.stderr.contains(&format!("bad tmpfs option '{option}'")), "{r:?}");
+    }
+    s.assert_clean(0);
+}
+
+#[test]
+fn the_init_shows_its_own_name_and_nothing_of_the_host() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    for flags in [&["--init"][..], &["--init", "--userns=auto"]] {
+        let args: Vec<&str> = ["run", "--rm"]
+            .into_iter()
+            .chain(flags.iter().copied())
+            .chain(["busybox", "sh", "-c", "cat /proc/1/cmdline; echo; cat /proc/1/comm"])
+            .collect();
+        let r = s.sbx(&args);
+        assert_eq!((r.code, r.stdout.as_str()), (0, "sbx-init\0\nsbx-init\n"), "{flags:?}: {r:?}");
     }
     s.assert_clean(0);
 }
