@@ -95,31 +95,6 @@ fn area_of(stat: &[u8], field: usize) -> Option<(usize, usize)> {
     (start < end).then_some((start, end))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_argument_area_is_read_after_the_name() {
-        let mut line = String::from("42 (a) b) c) S");
-        for field in 4..=52 {
-            line.push_str(&format!(
-                " {}",
-                match field {
-                    48 => 1000,
-                    49 => 1200,
-                    _ => field,
-                }
-            ));
-        }
-        assert_eq!(area_of(line.as_bytes(), 48), Some((1000, 1200)));
-        assert_eq!(area_of(line.as_bytes(), 50), Some((50, 51)));
-        assert_eq!(area_of(b"42 (short) S 1 2", 48), None);
-        let own = std::fs::read("/proc/self/stat").unwrap();
-        assert!(area_of(&own, 48).is_some() && area_of(&own, 50).is_some());
-    }
-}
-
 fn reap(child: libc::pid_t, all: &libc::sigset_t) -> ! {
     // SAFETY: closes descriptors nothing in this process uses any more, and names it with a
     // NUL-terminated literal.
@@ -152,5 +127,30 @@ fn reap(child: libc::pid_t, all: &libc::sigset_t) -> ! {
                 unsafe { libc::_exit(code) };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_argument_area_is_read_after_the_name() {
+        let mut line = String::from("42 (a) b) c) S");
+        for field in 4..=52 {
+            line.push_str(&format!(
+                " {}",
+                match field {
+                    48 => 1000,
+                    49 => 1200,
+                    _ => field,
+                }
+            ));
+        }
+        assert_eq!(area_of(line.as_bytes(), 48), Some((1000, 1200)));
+        assert_eq!(area_of(line.as_bytes(), 50), Some((50, 51)));
+        assert_eq!(area_of(b"42 (short) S 1 2", 48), None);
+        let own = std::fs::read("/proc/self/stat").unwrap();
+        assert!(area_of(&own, 48).is_some() && area_of(&own, 50).is_some());
     }
 }
