@@ -275,3 +275,18 @@ fn the_init_shows_its_own_name_and_nothing_of_the_host() {
     }
     s.assert_clean(0);
 }
+
+#[test]
+fn a_directory_mounted_at_etc_gets_no_files_of_sbx() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let etc = s.scratch.join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    let r = s.sbx(&["run", "--rm", "-v", &format!("{}:/etc:ro", etc.display()), "busybox", "ls", "/etc"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "passwd\n"), "{r:?}");
+    assert_eq!(std::fs::read_dir(&etc).unwrap().count(), 1, "nothing made in the host's directory");
+    s.assert_clean(0);
+}

@@ -46,12 +46,8 @@ fn print(steps: &[Removed]) {
 
 /// A refusal the user can act on exits 1, as docker's; the store's failures 125.
 fn fail(e: RemoveImageError) -> i32 {
-    let code = match &e {
-        RemoveImageError::Store(StoreError::Io { .. } | StoreError::Damaged { .. }) => super::EXIT_SBX,
-        _ => 1,
-    };
-    eprintln!("sbx: {e}");
-    code
+    let refused = !matches!(&e, RemoveImageError::Store(StoreError::Io { .. } | StoreError::Damaged { .. }));
+    super::refuse_or_fail(e, refused)
 }
 
 /// Like docker: removes what it can, in order, and fails if any could not be removed.

@@ -85,11 +85,16 @@ impl Default for StartOptions {
 /// Prints a failure that comes after the container ran and cannot change its outcome.
 /// The container's /etc/hosts, /etc/hostname and /etc/resolv.conf, opened for mounting: those
 /// its directory has (a container made by an sbx before them has none) and no mount of the spec
-/// covers (`-v ./hosts:/etc/hosts` wins, as in docker).
+/// covers (`-v ./hosts:/etc/hosts` wins, as in docker; under `-v DIR:/etc` none is made in DIR).
 fn etc_files(dir: &Path, spec: &ContainerSpec) -> Result<Vec<(bind::BindSource, &'static str)>, RunError> {
+    let covered = |at: &str| {
+        spec.mounts
+            .iter()
+            .any(|m| at.strip_prefix(m.destination.as_str()).is_some_and(|r| r.is_empty() || r.starts_with('/')))
+    };
     super::etc_files::FILES
         .iter()
-        .filter(|(name, at)| dir.join(name).exists() && !spec.mounts.iter().any(|m| m.destination == *at))
+        .filter(|(name, at)| dir.join(name).exists() && !covered(at))
         .map(|(name, at)| Ok((bind::open(&dir.join(name), false)?, *at)))
         .collect()
 }
