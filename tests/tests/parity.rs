@@ -182,7 +182,13 @@ fn each_container_has_its_own_hosts_hostname_and_resolv_conf() {
     let r = s.sbx(&["run", "--rm", "committed", "sh", "-c", "cat /y; grep -c 10.0.0.1 /etc/hosts"]);
     assert_eq!(r.stdout, "y\n0\n", "{r:?}");
     assert_eq!(s.sbx(&["start", "-a", "w1"]).code, 0, "a second start mounts them again");
-    for bad in [&["--add-host", "nocolon"][..], &["--add-host", "x:999.1.1.1"], &["--dns", "resolver"]] {
+    for bad in [
+        &["--add-host", "nocolon"][..],
+        &["--add-host", "x:999.1.1.1"],
+        &["--dns", "resolver"],
+        &["--dns-search", "a.org\nnameserver 1.2.3.4"],
+        &["--dns-option", "ndots:1 x"],
+    ] {
         let args: Vec<&str> =
             ["run", "--rm"].into_iter().chain(bad.iter().copied()).chain(["busybox", "true"]).collect();
         let r = s.sbx(&args);

@@ -276,6 +276,8 @@ pub enum SpecError {
     BadHost(String),
     #[error("bad --dns '{0}': expected an IP address")]
     BadDns(String),
+    #[error("bad --{flag} '{value}': expected one word, without spaces or control characters")]
+    BadDnsWord { flag: &'static str, value: String },
 }
 
 /// The ranges the command line takes for each limit; a limit that came from a plugin or a file is
@@ -533,6 +535,13 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
     }
     if let Some(bad) = spec.dns.iter().find(|d| d.parse::<std::net::IpAddr>().is_err()) {
         return Err(SpecError::BadDns(bad.clone()));
+    }
+    // Each becomes a word of a resolv.conf line: no room for another line.
+    let word = |w: &String| !w.is_empty() && !w.chars().any(|c| c.is_whitespace() || c.is_control());
+    for (flag, values) in [("dns-search", &spec.dns_search), ("dns-option", &spec.dns_options)] {
+        if let Some(bad) = values.iter().find(|v| !word(v)) {
+            return Err(SpecError::BadDnsWord { flag, value: bad.clone() });
+        }
     }
     for d in &spec.devices {
         security::parse_device(&format!("{}:{}:{}", d.host_path, d.container_path, d.permissions))?;
