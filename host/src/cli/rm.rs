@@ -38,5 +38,8 @@ pub fn rm(store: &Store, args: RmArgs, config: Option<&Path>) -> i32 {
             Err(e) => code = code.max(super::refuse_or_fail(&e, e.is_refusal())),
         }
     }
+    // A dead container's sbx may have been killed while it staged something (the init layer):
+    // what no running sbx holds goes too.
+    store.sweep_staging();
     code
 }

@@ -5,7 +5,7 @@
 //! Made once, whole, by whichever sbx needs it first.
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::RunError;
@@ -30,7 +30,8 @@ pub fn fits(layers: &[PathBuf]) -> bool {
     })
 }
 
-/// The init layer's directory, made when the store has none yet.
+/// The init layer's directory, made when the store has none yet. It is made in a locked staging
+/// directory, so that an sbx killed while making it leaves what the next sweep removes.
 pub fn path(store: &Store) -> Result<PathBuf, RunError> {
     let dir = store.root().join("init");
     if dir.is_dir() {
@@ -40,28 +41,21 @@ pub fn path(store: &Store) -> Result<PathBuf, RunError> {
         let path = path.to_path_buf();
         move |source| RunError::ContainerDir { path, source }
     };
-    let making = store.root().join("tmp").join(format!("init-{}", crate::random::hex(8)));
-    fs::DirBuilder::new().mode(0o755).create(&making).map_err(err(&making))?;
-    let made = (|| {
-        for (name, mode) in MOUNT_POINTS {
-            let p = making.join(name);
+    let mut making = store.stage()?;
+    let root = making.path().to_path_buf();
+    // Staging directories are private; a rootfs's top is not. mkdir's mode is cut by the umask.
+    let modes = std::iter::once((root.clone(), 0o755)).chain(MOUNT_POINTS.map(|(name, mode)| (root.join(name), mode)));
+    for (p, mode) in modes {
+        if p != root {
             fs::create_dir(&p).map_err(err(&p))?;
-            // mkdir's mode is cut by the umask.
-            fs::set_permissions(&p, PermissionsExt::from_mode(mode)).map_err(err(&p))?;
         }
-        fs::rename(&making, &dir).map_err(err(&dir))
-    })();
-    match made {
+        fs::set_permissions(&p, PermissionsExt::from_mode(mode)).map_err(err(&p))?;
+    }
+    match making.place(&dir) {
         Ok(()) => Ok(dir),
-        // Another sbx made it first.
-        Err(_) if dir.is_dir() => {
-            let _ = fs::remove_dir_all(&making);
-            Ok(dir)
-        }
-        Err(e) => {
-            let _ = fs::remove_dir_all(&making);
-            Err(e)
-        }
+        // Another sbx made it first; ours goes when `making` is dropped.
+        Err(_) if dir.is_dir() => Ok(dir),
+        Err(e) => Err(err(&dir)(e)),
     }
 }
 

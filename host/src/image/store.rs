@@ -90,6 +90,13 @@ impl Staging {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Renames the directory to `dest`; on success it is no longer removed when dropped.
+    pub fn place(&mut self, dest: &Path) -> io::Result<()> {
+        fs::rename(&self.path, dest)?;
+        self.done = true;
+        Ok(())
+    }
 }
 
 impl Drop for Staging {
@@ -405,11 +412,8 @@ impl Store {
             self.move_blob(&blob, digest)?;
         }
         let dest = self.layer_dir(&meta.diff_id);
-        match fs::rename(&staging.path, &dest) {
-            Ok(()) => {
-                staging.done = true;
-                Ok(())
-            }
+        match staging.place(&dest) {
+            Ok(()) => Ok(()),
             Err(_) if self.has_layer(&meta.diff_id) => Ok(()),
             Err(e) => Err(io_err(&dest)(e)),
         }
