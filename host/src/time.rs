@@ -1,10 +1,12 @@
-//! RFC 3339 timestamps (UTC, seconds) and docker's "3 minutes ago", without a date crate.
+//! RFC 3339 timestamps (UTC) and docker's "3 minutes ago", without a date crate.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Now, to the nanosecond as docker's times are (so that times order what was made in one second).
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    format_rfc3339(secs)
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = format_rfc3339(now.as_secs() as i64);
+    format!("{}.{:09}Z", secs.trim_end_matches('Z'), now.subsec_nanos())
 }
 
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's civil_from_days.

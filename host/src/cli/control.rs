@@ -1,6 +1,6 @@
-//! `sbx stop [-t SECONDS]`, `sbx kill [-s SIGNAL]`, `sbx wait`: each takes containers by name or id
-//! prefix, prints each name (wait: each exit code), and, like docker, goes on past an error and
-//! exits 1 if there was one.
+//! `sbx stop [-t SECONDS] [-s SIGNAL]`, `sbx kill [-s SIGNAL]`, `sbx wait`, `sbx pause`, `sbx
+//! unpause`: each takes containers by name or id prefix, prints each name (wait: each exit code),
+//! and, like docker, goes on past an error and exits 1 if one was refused (125 if sbx failed).
 
 use crate::container::control;
 use crate::image::Store;
@@ -9,9 +9,14 @@ use std::time::Duration;
 
 #[derive(Args, Debug)]
 pub struct StopArgs {
-    /// Seconds to wait after SIGTERM before SIGKILL.
-    #[arg(short = 't', long = "time", default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait after the stop signal before SIGKILL [default: the container's
+    /// --stop-timeout, else 10].
+    #[arg(short = 't', long = "time", alias = "timeout")]
+    pub time: Option<u64>,
+    /// The signal to send first [default: the container's --stop-signal, else the image's
+    /// StopSignal, else TERM].
+    #[arg(short, long)]
+    pub signal: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -25,8 +30,9 @@ pub struct KillArgs {
     pub containers: Vec<String>,
 }
 
+/// `wait`, `pause`, `unpause`: containers and nothing else.
 #[derive(Args, Debug)]
-pub struct WaitArgs {
+pub struct ContainersArgs {
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -39,17 +45,18 @@ fn each<T: std::fmt::Display>(
     for c in containers {
         match act(c) {
             Ok(out) => say!("{out}"),
-            Err(e) => {
-                eprintln!("sbx: {e}");
-                code = 1;
-            }
+            Err(e) => code = code.max(super::refuse_or_fail(&e, e.is_refusal())),
         }
     }
     code
 }
 
 pub fn stop(store: &Store, args: StopArgs) -> i32 {
-    each(&args.containers, |c| control::stop(store, c, Duration::from_secs(args.time)))
+    let signal = match args.signal.as_deref().map(control::signal_number).transpose() {
+        Ok(s) => s,
+        Err(e) => return super::fail(e),
+    };
+    each(&args.containers, |c| control::stop(store, c, args.time.map(Duration::from_secs), signal))
 }
 
 pub fn kill(store: &Store, args: KillArgs) -> i32 {
@@ -60,6 +67,11 @@ pub fn kill(store: &Store, args: KillArgs) -> i32 {
     each(&args.containers, |c| control::kill(store, c, signal))
 }
 
-pub fn wait(store: &Store, args: WaitArgs) -> i32 {
+pub fn wait(store: &Store, args: ContainersArgs) -> i32 {
     each(&args.containers, |c| control::wait(store, c))
+}
+
+/// `pause` (`freeze`) or `unpause`.
+pub fn pause(store: &Store, args: ContainersArgs, freeze: bool) -> i32 {
+    each(&args.containers, |c| control::pause(store, c, freeze))
 }

@@ -24,15 +24,20 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
+/// `sbx image inspect` and `sbx container inspect`: names of one kind.
 #[derive(Args, Debug)]
-pub struct ImageInspectArgs {
-    /// Image names or id prefixes.
+pub struct KindInspectArgs {
+    /// Names or id prefixes.
     #[arg(required = true)]
-    pub images: Vec<String>,
+    pub names: Vec<String>,
 }
 
-pub fn image_inspect(store: &Store, args: ImageInspectArgs) -> i32 {
-    inspect(store, InspectArgs { kind: Some(Kind::Image), names: args.images })
+pub fn image_inspect(store: &Store, args: KindInspectArgs) -> i32 {
+    inspect(store, InspectArgs { kind: Some(Kind::Image), names: args.names })
+}
+
+pub fn container_inspect(store: &Store, args: KindInspectArgs) -> i32 {
+    inspect(store, InspectArgs { kind: Some(Kind::Container), names: args.names })
 }
 
 pub fn inspect(store: &Store, args: InspectArgs) -> i32 {
@@ -56,8 +61,8 @@ fn document(store: &Store, query: &str, kind: Option<Kind>) -> Result<serde_json
         match state::find(store, query) {
             Ok((dir, record)) => {
                 let spec = state::load_spec(&dir);
-                let running = state::is_running(&dir);
-                return Ok(view::inspect(&record, spec.as_ref(), running, &dir.to_string_lossy()));
+                let live = state::live(&dir, &record);
+                return Ok(view::inspect(&record, spec.as_ref(), live, &dir.to_string_lossy()));
             }
             Err(e) if kind == Some(Kind::Container) || !e.is_refusal() => return Err(e.to_string()),
             Err(_) => {}

@@ -19,6 +19,7 @@ mod exec;
 mod export;
 mod images;
 mod import;
+mod info;
 mod inspect;
 mod load;
 mod login;
@@ -29,6 +30,7 @@ mod policy;
 mod ps;
 mod pull;
 mod push;
+mod rename;
 mod rm;
 mod rmi;
 mod run;
@@ -38,6 +40,7 @@ mod start;
 mod stats;
 mod system;
 mod tag;
+mod top;
 
 use crate::isolate::rootless;
 use crate::plugin::bindings::LogLevel;
@@ -65,34 +68,13 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run a command in a new container.
-    Run(Box<run::RunArgs>),
-    /// Create a container without starting it; prints its id.
-    Create(Box<run::RunArgs>),
-    /// Start a created or stopped container (with -a, in the foreground).
-    Start(start::StartArgs),
-    /// List containers.
-    Ps(ps::PsArgs),
+    #[command(flatten)]
+    Containers(ContainerVerb),
     /// Show containers' or images' config and state as JSON.
     Inspect(inspect::InspectArgs),
-    /// Show what a container changed in its writable layer.
-    Diff(diff::DiffArgs),
-    /// Make a new image of a container's changes.
-    Commit(commit::CommitArgs),
-    /// Write a container's filesystem as a tarball.
-    Export(export::ExportArgs),
-    /// Run a command in a running container.
-    Exec(exec::ExecArgs),
-    /// Show running containers' CPU, memory and processes.
-    Stats(stats::StatsArgs),
-    /// Show a detached container's output.
-    Logs(logs::LogsArgs),
-    /// Stop containers: SIGTERM, then SIGKILL after a grace period.
-    Stop(control::StopArgs),
-    /// Send a signal to containers.
-    Kill(control::KillArgs),
-    /// Wait for containers to end and print their exit codes.
-    Wait(control::WaitArgs),
+    /// Manage containers (docker's `container` group: the container verbs, ls, inspect, prune).
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// The monitor of a detached container (started by `sbx run -d`).
     #[command(name = "_monitor", hide = true)]
     Monitor(monitor::MonitorArgs),
@@ -122,8 +104,6 @@ pub enum Command {
     Rmi(rmi::RmiArgs),
     /// Give an image another name.
     Tag(tag::TagArgs),
-    /// Remove containers and their writable layers.
-    Rm(rm::RmArgs),
     /// Check the plugin configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -133,7 +113,11 @@ pub enum Command {
     /// Try policies against an image without running it.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
-    /// Check the store.
+    /// Show what sbx runs on and what its store holds.
+    Info(info::InfoArgs),
+    /// Show sbx's version.
+    Version(info::InfoArgs),
+    /// Manage the store: df, check, prune, info.
     #[command(subcommand)]
     System(system::SystemCommand),
     /// The OCI runtime CLI (runc's commands on a bundle), also reached as the binary `sbx-runtime`:
@@ -143,6 +127,60 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// The verbs on containers, reached at the top level and under `sbx container`.
+#[derive(Subcommand, Debug)]
+pub enum ContainerVerb {
+    /// Run a command in a new container.
+    Run(Box<run::RunArgs>),
+    /// Create a container without starting it; prints its id.
+    Create(Box<run::RunArgs>),
+    /// Start a created or stopped container (with -a, in the foreground).
+    Start(start::StartArgs),
+    /// List containers.
+    Ps(ps::PsArgs),
+    /// Show what a container changed in its writable layer.
+    Diff(diff::DiffArgs),
+    /// Make a new image of a container's changes.
+    Commit(commit::CommitArgs),
+    /// Write a container's filesystem as a tarball.
+    Export(export::ExportArgs),
+    /// Run a command in a running container.
+    Exec(exec::ExecArgs),
+    /// Show running containers' CPU, memory and processes.
+    Stats(stats::StatsArgs),
+    /// Show a detached container's output.
+    Logs(logs::LogsArgs),
+    /// Stop containers: their stop signal (TERM), then SIGKILL after a grace period.
+    Stop(control::StopArgs),
+    /// Send a signal to containers.
+    Kill(control::KillArgs),
+    /// Wait for containers to end and print their exit codes.
+    Wait(control::ContainersArgs),
+    /// Freeze every process of containers.
+    Pause(control::ContainersArgs),
+    /// Thaw paused containers.
+    Unpause(control::ContainersArgs),
+    /// Give a container another name.
+    Rename(rename::RenameArgs),
+    /// Show a container's processes (the host's ps, cut to the container's).
+    Top(top::TopArgs),
+    /// Remove containers and their writable layers.
+    Rm(rm::RmArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ContainerCommand {
+    #[command(flatten)]
+    Verb(ContainerVerb),
+    /// List containers.
+    #[command(alias = "list")]
+    Ls(ps::PsArgs),
+    /// Show containers' config and state as JSON.
+    Inspect(inspect::KindInspectArgs),
+    /// Remove every stopped container.
+    Prune(rm::PruneArgs),
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -176,7 +214,7 @@ pub enum ImageCommand {
     /// Make an image of a root filesystem tarball; prints its id.
     Import(import::ImportArgs),
     /// Show images' names, config and layers as JSON.
-    Inspect(inspect::ImageInspectArgs),
+    Inspect(inspect::KindInspectArgs),
 }
 
 /// Exit code for sbx's own failures, as docker uses it.
@@ -211,16 +249,20 @@ fn enter_rootless(command: &Command, store: &crate::image::Store) -> Result<(), 
         return Ok(()); // host root, or already in the namespace (the monitor of a detached container)
     }
     let entered = match command {
-        Command::Run(_)
-        | Command::Create(_)
-        | Command::Start(_)
-        | Command::Rm(_)
-        | Command::Commit(_)
+        Command::Containers(
+            ContainerVerb::Run(_)
+            | ContainerVerb::Create(_)
+            | ContainerVerb::Start(_)
+            | ContainerVerb::Rm(_)
+            | ContainerVerb::Commit(_)
+            | ContainerVerb::Export(_),
+        )
+        | Command::Container(ContainerCommand::Prune(_))
+        | Command::System(system::SystemCommand::Prune(_))
         | Command::Load(_)
         | Command::Pull(_)
         | Command::Rmi(_)
         | Command::Import(_)
-        | Command::Export(_)
         | Command::Image(
             ImageCommand::Load(_)
             | ImageCommand::Pull(_)
@@ -228,7 +270,7 @@ fn enter_rootless(command: &Command, store: &crate::image::Store) -> Result<(), 
             | ImageCommand::Prune(_)
             | ImageCommand::Import(_),
         ) => rootless::enter(),
-        Command::Exec(args) => match crate::container::state::find(store, &args.container) {
+        Command::Containers(ContainerVerb::Exec(args)) => match crate::container::state::find(store, &args.container) {
             Ok((_, record)) => match record.pid {
                 Some(pid) => rootless::join(pid),
                 None => return Ok(()), // exec says it is not running
@@ -290,6 +332,7 @@ pub fn main() -> i32 {
     if let Command::Compile(args) = cli.command {
         return plugin::compile_child(args); // needs no store
     }
+    let config = cli.config.as_deref();
     let root = match cli.root.clone() {
         Some(root) => root,
         None if rootless::is_host_root() => PathBuf::from("/var/lib/sbx"),
@@ -298,42 +341,32 @@ pub fn main() -> i32 {
             None => return fail("no store: set HOME, XDG_DATA_HOME or SBX_ROOT, or give --root"),
         },
     };
-    let store = match sbx_store(&root, cli.config.as_deref()) {
+    let store = match sbx_store(&root, config) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(code) = enter_rootless(&cli.command, &store) {
+    let command = cli.command.unaliased();
+    if let Err(code) = enter_rootless(&command, &store) {
         return code;
     }
-    match cli.command {
-        Command::Run(args) => run::run(&store, *args, cli.config.as_deref()),
-        Command::Create(args) => create::create(&store, *args, cli.config.as_deref()),
-        Command::Start(args) => start::start(&store, args, cli.config.as_deref()),
-        Command::Ps(args) => ps::ps(&store, args),
+    match command {
+        Command::Containers(verb) => container_verb(&store, verb, config),
         Command::Inspect(args) => inspect::inspect(&store, args),
-        Command::Diff(args) => diff::diff(&store, args),
-        Command::Exec(args) => exec::exec(&store, args, cli.config.as_deref()),
-        Command::Commit(args) => commit::commit(&store, args, cli.config.as_deref()),
-        Command::Export(args) => export::export(&store, args),
-        Command::Logs(args) => logs::logs(&store, args),
-        Command::Stats(args) => stats::stats(&store, args),
-        Command::Stop(args) => control::stop(&store, args),
-        Command::Kill(args) => control::kill(&store, args),
-        Command::Wait(args) => control::wait(&store, args),
-        Command::Monitor(args) => monitor::monitor(&store, args, cli.config.as_deref()),
+        Command::Container(ContainerCommand::Inspect(args)) => inspect::container_inspect(&store, args),
+        Command::Container(ContainerCommand::Prune(args)) => rm::prune(&store, args, config),
+        Command::Container(_) => unreachable!("unaliased before"),
+        Command::Info(args) | Command::System(system::SystemCommand::Info(args)) => info::info(&store, args, config),
+        Command::Version(args) => info::version(args),
+        Command::Monitor(args) => monitor::monitor(&store, args, config),
         Command::Compile(_) => unreachable!("handled before the store"),
-        Command::Config(cmd) => config::run(cmd, cli.config.as_deref()),
+        Command::Config(cmd) => config::run(cmd, config),
         Command::Plugin(cmd) => plugin::run(&store, cmd),
-        Command::Policy(cmd) => policy::run(&store, cmd, cli.config.as_deref()),
+        Command::Policy(cmd) => policy::run(&store, cmd, config),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => load::load(&store, args),
-        Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
-            pull::pull(&store, args, cli.config.as_deref())
-        }
-        Command::Push(args) | Command::Image(ImageCommand::Push(args)) => {
-            push::push(&store, args, cli.config.as_deref())
-        }
+        Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => pull::pull(&store, args, config),
+        Command::Push(args) | Command::Image(ImageCommand::Push(args)) => push::push(&store, args, config),
         Command::Save(args) | Command::Image(ImageCommand::Save(args)) => save::save(&store, args),
-        Command::Login(args) => match config::resolve(cli.config.as_deref()) {
+        Command::Login(args) => match config::resolve(config) {
             Ok(c) => login::login(args, &c),
             Err(code) => code,
         },
@@ -344,10 +377,53 @@ pub fn main() -> i32 {
         Command::Image(ImageCommand::Inspect(args)) => inspect::image_inspect(&store, args),
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => tag::tag(&store, args),
         Command::Import(args) | Command::Image(ImageCommand::Import(args)) => import::import(&store, args),
-        Command::Rm(args) => rm::rm(&store, args, cli.config.as_deref()),
-        Command::System(cmd) => system::run(&store, cmd),
+        Command::System(cmd) => system::run(&store, cmd, config),
         Command::Runtime { .. } => unreachable!("taken by runtime::main before the store"),
     }
+}
+
+/// Runs a verb on containers.
+fn container_verb(store: &crate::image::Store, verb: ContainerVerb, config: Option<&std::path::Path>) -> i32 {
+    match verb {
+        ContainerVerb::Run(args) => run::run(store, *args, config),
+        ContainerVerb::Create(args) => create::create(store, *args, config),
+        ContainerVerb::Start(args) => start::start(store, args, config),
+        ContainerVerb::Ps(args) => ps::ps(store, args),
+        ContainerVerb::Diff(args) => diff::diff(store, args),
+        ContainerVerb::Exec(args) => exec::exec(store, args, config),
+        ContainerVerb::Commit(args) => commit::commit(store, args, config),
+        ContainerVerb::Export(args) => export::export(store, args),
+        ContainerVerb::Logs(args) => logs::logs(store, args),
+        ContainerVerb::Stats(args) => stats::stats(store, args),
+        ContainerVerb::Stop(args) => control::stop(store, args),
+        ContainerVerb::Kill(args) => control::kill(store, args),
+        ContainerVerb::Wait(args) => control::wait(store, args),
+        ContainerVerb::Pause(args) => control::pause(store, args, true),
+        ContainerVerb::Unpause(args) => control::pause(store, args, false),
+        ContainerVerb::Rename(args) => rename::rename(store, args),
+        ContainerVerb::Top(args) => top::top(store, args),
+        ContainerVerb::Rm(args) => rm::rm(store, args, config),
+    }
+}
+
+impl Command {
+    /// A verb reached under a management group (`sbx container ls`, `sbx system info`) as the
+    /// top-level verb it is another name of.
+    fn unaliased(self) -> Command {
+        match self {
+            Command::Container(ContainerCommand::Verb(v)) => Command::Containers(v),
+            Command::Container(ContainerCommand::Ls(args)) => Command::Containers(ContainerVerb::Ps(args)),
+            other => other,
+        }
+    }
+}
+
+/// Asks on stderr whether to go on (docker's prune prompt); true for y or yes.
+pub fn confirm(what: &str) -> bool {
+    eprint!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
 /// The store at `root`, with the layer limits and search registries of the configuration (`config`, or the default

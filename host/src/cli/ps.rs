@@ -1,8 +1,9 @@
-//! `sbx ps [-a] [-q] [-s] [--format table|json]`: containers as docker lists them.
+//! `sbx ps [-a] [-q] [-s] [-n N] [-l] [--no-trunc] [--filter K=V]... [--format table|json]`:
+//! containers as docker lists them, newest first.
 
-use crate::container::diff;
-use crate::container::state::{self, ContainerRecord};
-use crate::container::view;
+use crate::container::filter::{Candidate, Filters};
+use crate::container::state::{self, ContainerRecord, Live};
+use crate::container::{diff, view};
 use crate::image::Store;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -24,18 +25,88 @@ pub struct PsArgs {
     /// The size of each container's writable layer (and of its image, as "virtual").
     #[arg(short, long)]
     pub size: bool,
+    /// Only the N containers created last, whatever their state.
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    pub last: Option<usize>,
+    /// Only the container created last, whatever its state.
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Whole ids and commands.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// status=, name=, id=, label=KEY[=VALUE], ancestor=IMAGE, exited=CODE, before=, since=
+    /// (a container); repeatable.
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 }
 
+struct Row {
+    dir: PathBuf,
+    record: ContainerRecord,
+    live: Live,
+}
+
+/// The containers to show, newest first.
+fn select(store: &Store, args: &PsArgs, filters: &Filters) -> Result<Vec<Row>, String> {
+    let mut all: Vec<Row> = state::list(store)
+        .into_iter()
+        .map(|(dir, record)| {
+            let live = state::live(&dir, &record);
+            Row { dir, record, live }
+        })
+        .collect();
+    all.sort_by(|a, b| b.record.created.cmp(&a.record.created).then(b.record.id.cmp(&a.record.id)));
+    // before= and since= name containers; only those created before (after) them pass.
+    let created_of =
+        |q: &str| state::find(store, q).map(|(_, r)| r.created).map_err(|e| format!("invalid filter value '{q}': {e}"));
+    for q in filters.values("before") {
+        let t = created_of(q)?;
+        all.retain(|r| r.record.created < t);
+    }
+    for q in filters.values("since") {
+        let t = created_of(q)?;
+        all.retain(|r| r.record.created > t);
+    }
+    let image_id = |q: &str| store.find_image(q).ok().map(|i| i.id.to_string());
+    all.retain(|r| {
+        let labels = state::load_spec(&r.dir).map(|s| s.labels).unwrap_or_default();
+        let candidate = Candidate {
+            id: &r.record.id,
+            name: &r.record.name,
+            state: view::state_word(&r.record, r.live),
+            labels: &labels,
+            image: &r.record.image,
+            image_id: &r.record.image_id.to_string(),
+            exit_code: r.record.exit_code,
+        };
+        filters.matches(&candidate, image_id)
+    });
+    // As docker's: -n and -l count every container; otherwise (and without a status filter) only
+    // running ones show unless -a.
+    let last = if args.latest { Some(1) } else { args.last };
+    match last {
+        Some(n) => all.truncate(n),
+        None if !args.all && filters.values("status").next().is_none() => all.retain(|r| r.live.running()),
+        None => {}
+    }
+    Ok(all)
+}
+
 pub fn ps(store: &Store, args: PsArgs) -> i32 {
-    let mut all: Vec<(PathBuf, ContainerRecord, bool)> =
-        state::list(store).into_iter().map(|(d, r)| (d.clone(), r, state::is_running(&d))).collect();
-    all.retain(|(_, _, running)| args.all || *running);
-    all.sort_by(|a, b| b.1.created.cmp(&a.1.created));
+    let filters = match Filters::parse(&args.filters) {
+        Ok(f) => f,
+        Err(e) => return super::refuse_or_fail(e, true),
+    };
+    let rows = match select(store, &args, &filters) {
+        Ok(rows) => rows,
+        Err(e) => return super::refuse_or_fail(e, true),
+    };
+    let id = |r: &ContainerRecord| if args.no_trunc { r.id.clone() } else { r.id[..12].to_string() };
     if args.quiet {
-        for (_, r, _) in &all {
-            say!("{}", &r.id[..12]);
+        for r in &rows {
+            say!("{}", id(&r.record));
         }
         return 0;
     }
@@ -47,15 +118,16 @@ pub fn ps(store: &Store, args: PsArgs) -> i32 {
     };
     match args.format {
         Format::Json => {
-            for (dir, r, running) in &all {
+            for Row { dir, record: r, live } in &rows {
                 let mut v = serde_json::json!({
-                    "ID": &r.id[..12],
+                    "ID": id(r),
                     "Image": r.image,
                     "Command": view::command(&r.command, usize::MAX),
                     "CreatedAt": r.created,
-                    "State": view::state_word(r, *running),
-                    "Status": view::status(r, *running, now),
+                    "State": view::state_word(r, *live),
+                    "Status": view::status(r, *live, now),
                     "Names": r.name,
+                    "Labels": state::load_spec(dir).map(|s| s.labels).unwrap_or_default(),
                 });
                 if args.size {
                     let (upper, image) = size(dir, r);
@@ -70,16 +142,17 @@ pub fn ps(store: &Store, args: PsArgs) -> i32 {
             if args.size {
                 header.insert(5, "SIZE");
             }
-            let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
-            for (dir, r, running) in &all {
+            let mut table = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
+            for Row { dir, record: r, live } in &rows {
                 let created =
                     crate::time::parse_rfc3339(&r.created).map_or_else(|| "N/A".into(), |t| crate::time::ago(t, now));
+                let width = if args.no_trunc { usize::MAX } else { 20 };
                 let mut row = vec![
-                    r.id[..12].to_string(),
+                    id(r),
                     r.image.clone(),
-                    view::command(&r.command, 20),
+                    view::command(&r.command, width),
                     created,
-                    view::status(r, *running, now),
+                    view::status(r, *live, now),
                     r.name.clone(),
                 ];
                 if args.size {
@@ -87,9 +160,9 @@ pub fn ps(store: &Store, args: PsArgs) -> i32 {
                     let human = super::images::human_size;
                     row.insert(5, format!("{} (virtual {})", human(upper), human(upper + image)));
                 }
-                rows.push(row);
+                table.push(row);
             }
-            super::print_table(&rows);
+            super::print_table(&table);
         }
     }
     0

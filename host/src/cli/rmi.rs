@@ -76,35 +76,37 @@ pub fn rmi(store: &Store, args: RmiArgs) -> i32 {
 }
 
 pub fn prune(store: &Store, args: PruneArgs) -> i32 {
-    if !args.force {
-        let what = if args.all { "all images without at least one container" } else { "all dangling images" };
-        eprint!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return 0;
-        }
+    let what = if args.all { "all images without at least one container" } else { "all dangling images" };
+    if !args.force && !super::confirm(what) {
+        return 0;
     }
-    let plan = |images: &[ImageRecord], users: &[ImageUser]| {
-        Ok(prune_targets(images, users, args.all).into_iter().map(Removed::Deleted).collect())
-    };
-    // Layers no image names (left by a pull that was cut short and not tried again) go too; those
-    // a container mounts stay.
-    let orphans = store.layer_ids();
-    match store.remove_images_freeing(&plan, &|| users(store), &orphans) {
-        Ok((steps, reclaimed)) => {
-            if !steps.is_empty() {
-                say!("Deleted Images:");
-                for step in &steps {
-                    if let Removed::Deleted(id) = step {
-                        say!("deleted: {id}");
-                    }
-                }
-                say!("");
-            }
+    match prune_images(store, args.all) {
+        Ok(reclaimed) => {
             say!("Total reclaimed space: {}", super::images::human_size(reclaimed));
             0
         }
         Err(e) => fail(e),
     }
+}
+
+/// Removes the images without a name (with `all`, every image no container uses), printing their
+/// ids; returns the bytes given back.
+pub fn prune_images(store: &Store, all: bool) -> Result<u64, crate::image::remove::RemoveImageError> {
+    let plan = |images: &[ImageRecord], users: &[ImageUser]| {
+        Ok(prune_targets(images, users, all).into_iter().map(Removed::Deleted).collect())
+    };
+    // Layers no image names (left by a pull that was cut short and not tried again) go too; those
+    // a container mounts stay.
+    let orphans = store.layer_ids();
+    let (steps, reclaimed) = store.remove_images_freeing(&plan, &|| users(store), &orphans)?;
+    if !steps.is_empty() {
+        say!("Deleted Images:");
+        for step in &steps {
+            if let Removed::Deleted(id) = step {
+                say!("deleted: {id}");
+            }
+        }
+        say!("");
+    }
+    Ok(reclaimed)
 }

@@ -21,6 +21,21 @@ pub struct RunArgs {
     /// Name the container.
     #[arg(long)]
     pub name: Option<String>,
+    /// Set a label on the container (KEY=VALUE, or KEY for an empty value); repeatable.
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Read labels from a file (KEY=VALUE lines; # comments), before --label.
+    #[arg(long, value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
+    /// The signal `sbx stop` sends first [default: the image's StopSignal, else TERM].
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Seconds `sbx stop` waits for the container to end before SIGKILL [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u64>,
+    /// Write the container's id to FILE (refused if FILE exists).
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<PathBuf>,
     /// Set an environment variable (KEY=VALUE, or KEY to pass sbx's own).
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -161,6 +176,13 @@ impl RunArgs {
             env.extend(spec::env_file_lines(&text));
         }
         env.extend(self.env);
+        let mut labels = Vec::new();
+        for file in &self.label_file {
+            let text =
+                std::fs::read_to_string(file).map_err(|e| format!("cannot read label file {}: {e}", file.display()))?;
+            labels.extend(spec::env_file_lines(&text));
+        }
+        labels.extend(self.labels);
         let security = security::parse_security_opts(&self.security_opt, |p| std::fs::read_to_string(p))
             .map_err(|e| e.to_string())?;
         let devices = self.devices.iter().map(|d| host_device(d)).collect::<Result<Vec<_>, _>>()?;
@@ -169,7 +191,14 @@ impl RunArgs {
             let online = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
             spec::check_cpus_of_host(cpus, online)?;
         }
+        if let Some(path) = self.cidfile.as_ref().filter(|p| p.exists()) {
+            return Err(format!(
+                "the container id file {} exists: make sure the container it names is gone and remove the file, or give another --cidfile",
+                path.display()
+            ));
+        }
         Ok(RunOptions {
+            cidfile: self.cidfile,
             image: self.image,
             name: self.name,
             rm: self.rm,
@@ -207,6 +236,9 @@ impl RunArgs {
                 dns_search: self.dns_search,
                 dns_options: self.dns_option,
                 userns: self.userns,
+                labels,
+                stop_signal: self.stop_signal,
+                stop_timeout: self.stop_timeout,
             },
         })
     }

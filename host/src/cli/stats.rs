@@ -21,12 +21,6 @@ pub struct StatsArgs {
     pub containers: Vec<String>,
 }
 
-fn host_memory() -> u64 {
-    let info = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let kib = info.lines().find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix("kB")?.trim().parse().ok());
-    kib.unwrap_or(0u64) * 1024
-}
-
 pub fn stats(store: &Store, args: StatsArgs) -> i32 {
     let mut records: Vec<ContainerRecord> = Vec::new();
     if args.containers.is_empty() {
@@ -41,7 +35,7 @@ pub fn stats(store: &Store, args: StatsArgs) -> i32 {
             Err(e) => return super::refuse_or_fail(&e, e.is_refusal()),
         }
     }
-    let host = host_memory();
+    let host = stats::host_memory();
     let read = |records: &[ContainerRecord]| -> Vec<Sample> {
         records.iter().map(|r| stats::sample(&cgroup::existing(&r.id))).collect()
     };

@@ -10,8 +10,22 @@ use crate::system::df::{ContainerUse, ImageUse, usage};
 use clap::Subcommand;
 use serde_json::json;
 
+#[derive(clap::Args, Debug)]
+pub struct SystemPruneArgs {
+    /// Every image no container uses, not only those without a name.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
+    /// Show what sbx runs on and what its store holds (= sbx info).
+    Info(super::info::InfoArgs),
+    /// Remove stopped containers and images without a name (with -a, every unused image).
+    Prune(SystemPruneArgs),
     /// Show what images and containers take on disk, and what removing unused ones gives back.
     Df,
     /// Check that the store is whole; with --repair, remove what is damaged or left over.
@@ -24,9 +38,11 @@ pub enum SystemCommand {
     },
 }
 
-pub fn run(store: &Store, cmd: SystemCommand) -> i32 {
+pub fn run(store: &Store, cmd: SystemCommand, config: Option<&std::path::Path>) -> i32 {
     let (repair, format) = match cmd {
         SystemCommand::Df => return df(store),
+        SystemCommand::Prune(args) => return prune(store, args, config),
+        SystemCommand::Info(_) => unreachable!("sbx info"),
         SystemCommand::Check { repair, format } => (repair, format),
     };
     let problems = check::check(store);
@@ -112,4 +128,24 @@ fn df(store: &Store) -> i32 {
     }
     super::print_table(&rows);
     0
+}
+
+/// `sbx system prune`: stopped containers, then images without a name (every unused one with -a).
+fn prune(store: &Store, args: SystemPruneArgs, config: Option<&std::path::Path>) -> i32 {
+    let images = if args.all { "all images without at least one container" } else { "all dangling images" };
+    if !args.force && !super::confirm(&format!("all stopped containers and {images}")) {
+        return 0;
+    }
+    let plugins = match super::rm::hooks(config) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let (code, from_containers) = super::rm::prune_stopped(store, &plugins);
+    match super::rmi::prune_images(store, args.all) {
+        Ok(from_images) => {
+            say!("Total reclaimed space: {}", super::images::human_size(from_containers + from_images));
+            code
+        }
+        Err(e) => super::fail(e),
+    }
 }

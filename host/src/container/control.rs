@@ -1,10 +1,15 @@
 //! Acting on a running container from another sbx: `kill` (a signal to its process), `stop`
-//! (SIGTERM, then SIGKILL after a grace period, as docker), `wait` (until it ends). Whether it runs
-//! is its run lock, held by the sbx or monitor that runs it.
+//! (its stop signal, then SIGKILL after a grace period, as docker), `wait` (until it ends),
+//! `pause` and `unpause` (its cgroup's freezer). Whether it runs is its run lock, held by the sbx
+//! or monitor that runs it.
 
 use super::state::{self, FindError};
 use crate::image::Store;
+use crate::isolate::cgroup;
 use std::time::Duration;
+
+/// docker's grace period of `stop` when neither `-t` nor `--stop-timeout` gives one.
+pub const DEFAULT_STOP_TIMEOUT: u64 = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -16,17 +21,30 @@ pub enum ControlError {
     BadSignal(String),
     #[error("cannot signal container {name}: {errno}")]
     Signal { name: String, errno: nix::errno::Errno },
+    #[error("container {0} is already paused")]
+    AlreadyPaused(String),
+    #[error("container {0} is not paused")]
+    NotPaused(String),
+    #[error("container {0} has no cgroup to freeze (a rootless container has none): it cannot be paused")]
+    NoCgroup(String),
+    #[error(transparent)]
+    Cgroup(#[from] cgroup::CgroupError),
+}
+
+impl ControlError {
+    /// What the user asked cannot be done as things stand (docker's exit 1), rather than sbx failing.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            ControlError::Find(f) => f.is_refusal(),
+            ControlError::Signal { .. } | ControlError::Cgroup(_) => false,
+            _ => true,
+        }
+    }
 }
 
 /// The number of a signal given as `KILL`, `SIGKILL` or `9`.
 pub fn signal_number(text: &str) -> Result<i32, ControlError> {
-    let bad = || ControlError::BadSignal(text.to_string());
-    if let Ok(n) = text.parse::<i32>() {
-        return if (1..=64).contains(&n) { Ok(n) } else { Err(bad()) };
-    }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
-    name.parse::<nix::sys::signal::Signal>().map(|s| s as i32).map_err(|_| bad())
+    crate::spec::signal::number(text).ok_or_else(|| ControlError::BadSignal(text.to_string()))
 }
 
 fn send(name: &str, pid: Option<i32>, signal: i32) -> Result<(), ControlError> {
@@ -47,6 +65,7 @@ pub fn kill(store: &Store, query: &str, signal: i32) -> Result<String, ControlEr
         return Err(ControlError::NotRunning(record.name));
     }
     send(&record.name, record.pid, signal)?;
+    thaw_after_signal(&record.id);
     if signal == libc::SIGKILL {
         // As docker's: a killed container has ended, and its end is recorded, when kill returns
         // (so `kill X && rm X` works).
@@ -55,20 +74,56 @@ pub fn kill(store: &Store, query: &str, signal: i32) -> Result<String, ControlEr
     Ok(record.name)
 }
 
-/// SIGTERM, then SIGKILL if it still runs after `grace`; returns once it ended. A container that
-/// does not run is already stopped.
-pub fn stop(store: &Store, query: &str, grace: Duration) -> Result<String, ControlError> {
+/// A paused container's processes take a signal only once thawed: after `kill` or `stop`, the
+/// container goes on (as docker's do) so that the signal does what it was sent for.
+pub fn thaw_after_signal(id: &str) {
+    let dirs = cgroup::existing(id);
+    if cgroup::frozen(&dirs) {
+        let _ = cgroup::set_frozen(&dirs, false);
+    }
+}
+
+/// `signal`, else its stop signal (SIGTERM unless `--stop-signal` or the image said another), then SIGKILL if it
+/// still runs after `grace` (`-t`; else its `--stop-timeout`, else 10 s); returns once it ended. A
+/// container that does not run is already stopped.
+pub fn stop(store: &Store, query: &str, grace: Option<Duration>, signal: Option<i32>) -> Result<String, ControlError> {
     let (dir, record) = state::find(store, query)?;
     if !state::is_running(&dir) {
         return Ok(record.name);
     }
-    send(&record.name, record.pid, libc::SIGTERM)?;
+    let spec = state::load_spec(&dir);
+    let signal =
+        signal.or_else(|| spec.as_ref().and_then(|s| s.stop_signal.as_deref()).and_then(crate::spec::signal::number));
+    let timeout = spec.and_then(|s| s.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
+    let grace = grace.unwrap_or(Duration::from_secs(timeout));
+    send(&record.name, record.pid, signal.unwrap_or(libc::SIGTERM))?;
+    thaw_after_signal(&record.id);
     if !state::wait_stopped(&dir, Some(grace)) {
         // It may have ended between the check and the kill.
         let _ = send(&record.name, record.pid, libc::SIGKILL);
         state::wait_stopped(&dir, None);
     }
     Ok(record.name)
+}
+
+/// Freezes (`freeze`) or thaws every process of a running container. Returns its name.
+pub fn pause(store: &Store, query: &str, freeze: bool) -> Result<String, ControlError> {
+    let (dir, record) = state::find(store, query)?;
+    if !state::is_running(&dir) {
+        return Err(ControlError::NotRunning(record.name));
+    }
+    let dirs = cgroup::existing(&record.id);
+    if dirs.is_empty() {
+        return Err(ControlError::NoCgroup(record.name));
+    }
+    match (cgroup::frozen(&dirs), freeze) {
+        (true, true) => Err(ControlError::AlreadyPaused(record.name)),
+        (false, false) => Err(ControlError::NotPaused(record.name)),
+        _ => {
+            cgroup::set_frozen(&dirs, freeze)?;
+            Ok(record.name)
+        }
+    }
 }
 
 /// Waits for the container to end and returns its exit code.

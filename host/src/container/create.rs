@@ -29,10 +29,12 @@ pub struct RunOptions {
     pub interactive: bool,
     /// Forward sbx's signals to the container (`--sig-proxy`).
     pub sig_proxy: bool,
+    /// `--cidfile`: where its id is written once it is made (a file that must not exist).
+    pub cidfile: Option<PathBuf>,
     pub overrides: spec::Overrides,
 }
 
-fn check_name(existing: &[(PathBuf, ContainerRecord)], name: &str) -> Result<(), RunError> {
+pub fn check_name(existing: &[(PathBuf, ContainerRecord)], name: &str) -> Result<(), RunError> {
     if !spec::valid_container_name(name) {
         return Err(RunError::BadName(name.to_string()));
     }
@@ -40,6 +42,14 @@ fn check_name(existing: &[(PathBuf, ContainerRecord)], name: &str) -> Result<(),
         Some((_, r)) => Err(RunError::NameInUse(name.to_string(), r.id[..12].to_string())),
         None => Ok(()),
     }
+}
+
+/// `--cidfile`: the id in a new file (docker refuses one that exists: another container's).
+fn write_cidfile(path: &Path, id: &str) -> Result<(), RunError> {
+    use std::io::Write;
+    let err = |source| RunError::CidFile { path: path.to_path_buf(), source };
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(err)?;
+    f.write_all(id.as_bytes()).map_err(err)
 }
 
 /// Where a container in a user namespace mounts its overlay, in its directory.
@@ -171,6 +181,9 @@ fn create_as(
         if let Some(events) = Events::new(plugins.load()?, &id, &name, &wit_image, &spec, &user) {
             events.fire(Event::Create, Now::created())?;
         }
+    }
+    if let Some(path) = &opts.cidfile {
+        write_cidfile(path, &id)?;
     }
     made.keep();
     Ok((record, Fresh { spec, user }))

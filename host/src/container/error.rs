@@ -40,6 +40,12 @@ pub enum RunError {
     AlreadyRunning(String),
     #[error("container {0} is not running; start it first (sbx start)")]
     NotRunning(String),
+    #[error(
+        "cannot write the container id file {path}: {source}; remove it if no container uses it, or give another --cidfile"
+    )]
+    CidFile { path: PathBuf, source: std::io::Error },
+    #[error("container {0} is paused; unpause it first (sbx unpause)")]
+    Paused(String),
     #[error("container {0} has no spec.json (made by an older sbx?); remove it with sbx rm and create it again")]
     NoSpec(String),
     #[error("invalid container name '{0}': a name is a letter or digit, then letters, digits, '_', '.' or '-'")]
@@ -73,7 +79,7 @@ impl RunError {
         match self {
             // Only the verbs on an existing container (start, exec, commit) meet these.
             RunError::Find(f) if f.is_refusal() => 1,
-            RunError::AlreadyRunning(_) | RunError::NotRunning(_) => 1,
+            RunError::AlreadyRunning(_) | RunError::NotRunning(_) | RunError::Paused(_) => 1,
             RunError::NotFound(_) => 127,
             RunError::CannotExec { errno: Errno::ENOENT, .. } => 127,
             RunError::CannotExec { .. } => 126,

@@ -67,6 +67,9 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
         Some(pid) if state::is_running(&dir) => pid,
         _ => return Err(RunError::NotRunning(record.name)),
     };
+    if state::live(&dir, &record) == state::Live::Paused {
+        return Err(RunError::Paused(record.name));
+    }
     let spec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
     let mut spec = exec_spec(spec, opts, |k| std::env::var(k).ok())?;
     // The container's own files name its users, read beneath its root (the container may have

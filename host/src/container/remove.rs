@@ -41,6 +41,7 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
         if let Some(pid) = record.pid {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
+        super::control::thaw_after_signal(&record.id);
         // The sbx that runs it records the end and removes the cgroup; let it finish first.
         state::wait_stopped(&dir, Some(std::time::Duration::from_secs(10)));
     }

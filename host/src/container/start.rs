@@ -342,6 +342,10 @@ impl Launched<'_> {
         if rm {
             fire(&events, Event::Remove, ended).unwrap_or_else(warn);
         } else {
+            // `sbx rename` may have renamed it while it ran.
+            if let Some(now) = ContainerRecord::load(&dir) {
+                record.name = now.name;
+            }
             record.status = Status::Exited;
             record.exit_code = Some(exit.code);
             record.oom_killed = oom_killed;

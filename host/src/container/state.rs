@@ -172,6 +172,33 @@ impl Drop for Starting {
     }
 }
 
+/// What a container does now, as `ps` and `inspect` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Live {
+    /// No sbx runs it (created, exited, or dead: its record says which).
+    Stopped,
+    Running,
+    /// Running, with its processes frozen (`sbx pause`).
+    Paused,
+}
+
+impl Live {
+    pub fn running(self) -> bool {
+        self != Live::Stopped
+    }
+}
+
+/// Whether the container in `dir` runs, and whether its cgroup is frozen.
+pub fn live(dir: &Path, record: &ContainerRecord) -> Live {
+    if !is_running(dir) {
+        return Live::Stopped;
+    }
+    match crate::isolate::cgroup::frozen(&crate::isolate::cgroup::existing(&record.id)) {
+        true => Live::Paused,
+        false => Live::Running,
+    }
+}
+
 /// Whether the container in `dir` runs: some sbx holds its run lock, a flock of the directory
 /// itself (a lock file would be one more file to make and remove on every run). The kernel drops
 /// the lock with the process, so a record left "running" by a killed sbx is not believed.

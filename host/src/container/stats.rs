@@ -95,6 +95,13 @@ pub fn row(id: &str, name: &str, cpu: f64, s: &Sample, host_memory: u64) -> [Str
 
 pub const HEADER: [&str; 6] = ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"];
 
+/// The host's memory in bytes (MemTotal of /proc/meminfo); 0 when it cannot be read.
+pub fn host_memory() -> u64 {
+    let info = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kib = info.lines().find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix("kB")?.trim().parse().ok());
+    kib.unwrap_or(0u64) * 1024
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,20 +1,22 @@
 //! How containers are shown: docker's status text ("Up 3 minutes", "Exited (0) 2 seconds ago"),
 //! the quoted command, and the inspect document. Pure.
 
-use super::state::{ContainerRecord, Status};
+use super::state::{ContainerRecord, Live, Status};
 use crate::spec::ContainerSpec;
 use crate::time;
 use serde_json::{Value, json};
 
-/// docker's STATUS column. `running` is whether its run lock is held now: a record left "running"
+/// docker's STATUS column. `live` is whether its run lock is held now: a record left "running"
 /// by a killed sbx shows as Dead.
-pub fn status(r: &ContainerRecord, running: bool, now: i64) -> String {
+pub fn status(r: &ContainerRecord, live: Live, now: i64) -> String {
     let since = |t: &Option<String>| t.as_deref().and_then(time::parse_rfc3339);
-    match (r.status, running) {
-        (_, true) => format!("Up {}", since(&r.started).map_or_else(|| "?".into(), |t| time::human(now - t))),
-        (Status::Running, false) => "Dead".into(),
-        (Status::Created, false) => "Created".into(),
-        (Status::Exited, false) => {
+    let up = || format!("Up {}", since(&r.started).map_or_else(|| "?".into(), |t| time::human(now - t)));
+    match (r.status, live) {
+        (_, Live::Running) => up(),
+        (_, Live::Paused) => format!("{} (Paused)", up()),
+        (Status::Running, Live::Stopped) => "Dead".into(),
+        (Status::Created, Live::Stopped) => "Created".into(),
+        (Status::Exited, Live::Stopped) => {
             let code = r.exit_code.map_or_else(|| "?".into(), |c| c.to_string());
             let ago = since(&r.finished).map_or_else(String::new, |t| format!(" {}", time::ago(t, now)));
             format!("Exited ({code}){ago}")
@@ -23,12 +25,13 @@ pub fn status(r: &ContainerRecord, running: bool, now: i64) -> String {
 }
 
 /// The state word of `sbx ps --format json` and inspect.
-pub fn state_word(r: &ContainerRecord, running: bool) -> &'static str {
-    match (r.status, running) {
-        (_, true) => "running",
-        (Status::Running, false) => "dead",
-        (Status::Created, false) => "created",
-        (Status::Exited, false) => "exited",
+pub fn state_word(r: &ContainerRecord, live: Live) -> &'static str {
+    match (r.status, live) {
+        (_, Live::Running) => "running",
+        (_, Live::Paused) => "paused",
+        (Status::Running, Live::Stopped) => "dead",
+        (Status::Created, Live::Stopped) => "created",
+        (Status::Exited, Live::Stopped) => "exited",
     }
 }
 
@@ -44,7 +47,8 @@ pub fn command(args: &[String], width: usize) -> String {
 }
 
 /// `sbx inspect`'s document for one container, in docker's shape where the fields match.
-pub fn inspect(r: &ContainerRecord, spec: Option<&ContainerSpec>, running: bool, dir: &str) -> Value {
+pub fn inspect(r: &ContainerRecord, spec: Option<&ContainerSpec>, live: Live, dir: &str) -> Value {
+    let running = live.running();
     json!({
         "Id": r.id,
         "Name": r.name,
@@ -52,8 +56,10 @@ pub fn inspect(r: &ContainerRecord, spec: Option<&ContainerSpec>, running: bool,
         "Path": r.command.first(),
         "Args": r.command.get(1..).unwrap_or_default(),
         "State": {
-            "Status": state_word(r, running),
+            "Status": state_word(r, live),
             "Running": running,
+            "Paused": live == Live::Paused,
+            "Dead": r.status == Status::Running && !running,
             "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
             "ExitCode": r.exit_code.unwrap_or(0),
             "OOMKilled": r.oom_killed,
@@ -88,7 +94,7 @@ pub fn inspect(r: &ContainerRecord, spec: Option<&ContainerSpec>, running: bool,
             "Image": r.image,
             "WorkingDir": s.cwd,
             "Entrypoint": Value::Null,
-            "Labels": s.annotations,
+            "Labels": s.labels,
         })),
         "HostsPath": format!("{dir}/hosts"),
         "HostnamePath": format!("{dir}/hostname"),
@@ -129,10 +135,11 @@ mod tests {
     #[test]
     fn statuses_read_as_dockers() {
         let start = time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
-        assert_eq!(status(&record(Status::Running), true, start + 180), "Up 3 minutes");
-        assert_eq!(status(&record(Status::Exited), false, start + 62), "Exited (3) 2 seconds ago");
-        assert_eq!(status(&record(Status::Created), false, start), "Created");
-        assert_eq!(status(&record(Status::Running), false, start), "Dead", "its sbx is gone");
+        assert_eq!(status(&record(Status::Running), Live::Running, start + 180), "Up 3 minutes");
+        assert_eq!(status(&record(Status::Running), Live::Paused, start + 5), "Up 5 seconds (Paused)");
+        assert_eq!(status(&record(Status::Exited), Live::Stopped, start + 62), "Exited (3) 2 seconds ago");
+        assert_eq!(status(&record(Status::Created), Live::Stopped, start), "Created");
+        assert_eq!(status(&record(Status::Running), Live::Stopped, start), "Dead", "its sbx is gone");
     }
 
     #[test]
@@ -143,7 +150,7 @@ mod tests {
 
     #[test]
     fn inspect_has_state_and_the_writable_layer() {
-        let v = inspect(&record(Status::Exited), None, false, "/s/c");
+        let v = inspect(&record(Status::Exited), None, Live::Stopped, "/s/c");
         assert_eq!(v["State"]["Status"], "exited");
         assert_eq!(v["State"]["ExitCode"], 3);
         assert_eq!(v["State"]["Pid"], 0);

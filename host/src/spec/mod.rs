@@ -8,6 +8,7 @@ mod model;
 pub mod oci;
 pub mod seccomp;
 pub mod security;
+pub mod signal;
 pub mod user;
 
 pub use model::*;

@@ -41,6 +41,10 @@ pub struct Overrides {
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
     pub dns_options: Vec<String>,
+    /// `--label KEY=VALUE` (or KEY, for an empty value), `--stop-signal`, `--stop-timeout`.
+    pub labels: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +207,15 @@ pub struct ContainerSpec {
     pub dns_search: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_options: Vec<String>,
+    /// The container's labels: the image's, then `--label`'s (docker's Config.Labels).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// The signal `sbx stop` sends first (`--stop-signal`, else the image's StopSignal; SIGTERM
+    /// when neither), and the seconds it waits before SIGKILL (`--stop-timeout`; 10 when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,6 +253,10 @@ pub const READ_ONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/
 pub enum SpecError {
     #[error("no command specified: the image has no Entrypoint or Cmd; give one after the image name")]
     NoCommand,
+    #[error("unknown stop signal '{0}': give a name such as TERM, SIGQUIT or HUP, or a number")]
+    BadStopSignal(String),
+    #[error("bad label '{0}': expected KEY=VALUE or KEY, with a key")]
+    BadLabel(String),
     #[error("the working directory '{0}' is not an absolute path")]
     RelativeWorkdir(String),
     #[error("bad environment variable '{0}': expected KEY=VALUE or KEY")]
@@ -509,6 +526,12 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
         return Err(SpecError::RelativeWorkdir(spec.cwd.clone()));
     }
     caps::mask(&spec.capabilities)?;
+    if let Some(s) = spec.stop_signal.as_ref().filter(|s| super::signal::number(s).is_none()) {
+        return Err(SpecError::BadStopSignal(s.clone()));
+    }
+    if let Some(k) = spec.labels.keys().find(|k| k.is_empty()) {
+        return Err(SpecError::BadLabel(format!("={}", spec.labels[k])));
+    }
     if spec.userns == Userns::Auto && spec.network == Network::Host {
         return Err(SpecError::UsernsWithHostNetwork);
     }
@@ -684,9 +707,23 @@ pub fn build(
         dns: o.dns.clone(),
         dns_search: o.dns_search.clone(),
         dns_options: o.dns_options.clone(),
+        labels: labels(config, &o.labels),
+        stop_signal: o.stop_signal.clone().or_else(|| config.and_then(|c| c.stop_signal().clone())),
+        stop_timeout: o.stop_timeout,
     };
     validate(&spec)?;
     Ok(spec)
+}
+
+/// The image's labels, then those of `--label` (KEY=VALUE, or KEY for an empty value) over them.
+fn labels(config: Option<&Config>, flags: &[String]) -> BTreeMap<String, String> {
+    let mut labels =
+        config.and_then(|c| c.labels().clone()).unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>();
+    for l in flags {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    labels
 }
 
 /// The full paths to try for `arg0`: itself when it has a slash, else each PATH entry in order.

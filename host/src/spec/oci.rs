@@ -546,6 +546,9 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         dns: Vec::new(),
         dns_search: Vec::new(),
         dns_options: Vec::new(),
+        labels: Default::default(),
+        stop_signal: None,
+        stop_timeout: None,
     };
     let user = apply_process(&mut container, process, &mut notices)?;
     Ok(Bundle {

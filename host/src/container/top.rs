@@ -1,0 +1,113 @@
+//! `sbx top`: the host's `ps` run with the user's options, its lines cut to the container's
+//! processes (its PID 1 and every descendant), as docker's top does.
+
+use super::state::{self, FindError};
+use crate::image::Store;
+use std::collections::BTreeSet;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TopError {
+    #[error(transparent)]
+    Find(#[from] FindError),
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    #[error("cannot run the host's ps (Debian package procps): {0}")]
+    NoPs(std::io::Error),
+    #[error("ps {args} failed: {stderr}")]
+    Ps { args: String, stderr: String },
+    #[error("ps {0} shows no PID column: give options whose output has one (such as -ef or aux)")]
+    NoPidColumn(String),
+}
+
+impl TopError {
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            TopError::Find(f) => f.is_refusal(),
+            TopError::NotRunning(_) | TopError::NoPidColumn(_) => true,
+            TopError::NoPs(_) | TopError::Ps { .. } => false,
+        }
+    }
+}
+
+/// `root` and its descendants among `procs` (pid, parent pid). Pure.
+pub fn descendants(root: i32, procs: &[(i32, i32)]) -> BTreeSet<i32> {
+    let mut found = BTreeSet::from([root]);
+    loop {
+        let before = found.len();
+        found
+            .extend(procs.iter().filter(|(_, parent)| found.contains(parent)).map(|(pid, _)| *pid).collect::<Vec<_>>());
+        if found.len() == before {
+            return found;
+        }
+    }
+}
+
+/// The header of `ps`'s output and the lines whose PID column is in `pids`. Pure.
+pub fn filter_ps<'a>(output: &'a str, pids: &BTreeSet<i32>) -> Option<Vec<&'a str>> {
+    let mut lines = output.lines();
+    let header = lines.next()?;
+    let column = header.split_whitespace().position(|h| h == "PID")?;
+    let ours = lines
+        .filter(|l| l.split_whitespace().nth(column).and_then(|p| p.parse().ok()).is_some_and(|p| pids.contains(&p)));
+    Some(std::iter::once(header).chain(ours).collect())
+}
+
+/// Every process of the host as (pid, parent pid), from /proc/PID/stat.
+fn host_processes() -> Vec<(i32, i32)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The command name in parentheses may hold spaces and parentheses: the state and the
+            // parent pid follow the last ')'.
+            let parent = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, parent))
+        })
+        .collect()
+}
+
+/// The lines of `ps ps_args` (docker's default `-ef`) that are the container's processes.
+pub fn top(store: &Store, query: &str, ps_args: &[String]) -> Result<Vec<String>, TopError> {
+    let (dir, record) = state::find(store, query)?;
+    let pid = match record.pid {
+        Some(pid) if state::is_running(&dir) => pid,
+        _ => return Err(TopError::NotRunning(record.name)),
+    };
+    let default = ["-ef".to_string()];
+    let args = if ps_args.is_empty() { &default[..] } else { ps_args };
+    let out = std::process::Command::new("ps").args(args).output().map_err(TopError::NoPs)?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Err(TopError::Ps { args: args.join(" "), stderr });
+    }
+    let pids = descendants(pid, &host_processes());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines = filter_ps(&text, &pids).ok_or_else(|| TopError::NoPidColumn(args.join(" ")))?;
+    Ok(lines.into_iter().map(str::to_string).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descendants_are_the_whole_tree_below_the_root_only() {
+        let procs = [(1, 0), (10, 1), (11, 10), (12, 11), (13, 10), (20, 1), (21, 20)];
+        assert_eq!(descendants(10, &procs), BTreeSet::from([10, 11, 12, 13]));
+        assert_eq!(descendants(99, &procs), BTreeSet::from([99]));
+    }
+
+    #[test]
+    fn ps_lines_are_cut_by_the_pid_column_wherever_it_is() {
+        let ef = "UID   PID  PPID  C STIME TTY  TIME CMD\nroot    1     0  0 10:00 ?    00:00:01 init\nroot   10     1  0 10:00 ?    00:00:00 sleep 10\n";
+        assert_eq!(
+            filter_ps(ef, &BTreeSet::from([10])).unwrap(),
+            ["UID   PID  PPID  C STIME TTY  TIME CMD", "root   10     1  0 10:00 ?    00:00:00 sleep 10"]
+        );
+        let aux = "USER PID %CPU\nroot 1 0.0\nbob 10 1.0\n";
+        assert_eq!(filter_ps(aux, &BTreeSet::from([1])).unwrap().len(), 2, "the header and pid 1, not ppid 1");
+        assert!(filter_ps("USER COMMAND\nroot init\n", &BTreeSet::from([1])).is_none());
+    }
+}

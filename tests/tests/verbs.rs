@@ -1,0 +1,321 @@
+//! docker's everyday verbs on containers that sbx lacked: pause/unpause, rename, top, container
+//! and system prune, info, version, the `container` group; and the flags `--label`, `--stop-signal`,
+//! `--stop-timeout`, `--cidfile`, `ps --filter/-n/-l/--no-trunc`. Bad input gets docker's exit
+//! codes (1 for what is not there or refused as things stand, 125 for sbx's own failures).
+
+use sbx_tests::harness::{Sandbox, is_root, wait_for};
+use serde_json::Value;
+use std::io::Write;
+use std::process::Stdio;
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+fn inspect(s: &Sandbox, name: &str) -> Value {
+    let r = s.sbx(&["inspect", name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    json(&r.stdout)[0].clone()
+}
+
+/// The counter a container writes to /n in its writable layer, read from the host.
+fn counter(s: &Sandbox, id: &str) -> String {
+    std::fs::read_to_string(s.root.join("containers").join(id).join("upper/n")).unwrap_or_default()
+}
+
+#[test]
+fn pause_freezes_every_process_until_unpause() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let script = "i=0; while true; do i=$((i+1)); echo $i > /n; sleep 0.01; done";
+    let r = s.sbx(&["run", "-d", "--name", "p1", "busybox", "sh", "-c", script]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let id = r.stdout.trim().to_string();
+    wait_for("the counter to count", || !counter(&s, &id).is_empty());
+
+    let r = s.sbx(&["pause", "p1"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "p1\n"), "{r:?}");
+    let frozen = counter(&s, &id);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(counter(&s, &id), frozen, "a paused container does not run");
+    let v = inspect(&s, "p1");
+    assert_eq!((v["State"]["Status"].as_str(), v["State"]["Paused"].as_bool()), (Some("paused"), Some(true)), "{v}");
+    assert!(s.sbx(&["ps"]).stdout.contains("(Paused)"));
+    assert_eq!(s.sbx(&["ps", "-q", "--filter", "status=paused"]).stdout.trim(), &id[..12]);
+
+    // What cannot be done to a paused container is refused with exit 1, naming it.
+    let r = s.sbx(&["pause", "p1"]);
+    assert!(r.code == 1 && r.stderr.contains("container p1 is already paused"), "{r:?}");
+    let r = s.sbx(&["exec", "p1", "true"]);
+    assert!(r.code == 1 && r.stderr.contains("container p1 is paused"), "{r:?}");
+
+    let r = s.sbx(&["unpause", "p1"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "p1\n"), "{r:?}");
+    wait_for("the counter to go on", || counter(&s, &id) != frozen);
+    let r = s.sbx(&["unpause", "p1"]);
+    assert!(r.code == 1 && r.stderr.contains("container p1 is not paused"), "{r:?}");
+
+    // A paused container still stops: the signal is sent, then it is thawed to take it.
+    assert_eq!(s.sbx(&["pause", "p1"]).code, 0);
+    let r = s.sbx(&["stop", "-t", "1", "p1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(inspect(&s, "p1")["State"]["Status"], "exited");
+    for verb in ["pause", "unpause"] {
+        let r = s.sbx(&[verb, "p1"]);
+        assert!(r.code == 1 && r.stderr.contains("container p1 is not running"), "{verb}: {r:?}");
+        let r = s.sbx(&[verb, "nosuch"]);
+        assert!(r.code == 1 && r.stderr.contains("no such container: nosuch"), "{verb}: {r:?}");
+    }
+    // rm -f of a paused one.
+    assert_eq!(s.sbx(&["run", "-d", "--name", "p2", "busybox", "sleep", "100"]).code, 0);
+    assert_eq!(s.sbx(&["pause", "p2"]).code, 0);
+    let r = s.sbx(&["rm", "-f", "p2", "p1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn rename_keeps_the_container_and_refuses_a_taken_or_bad_name() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    assert_eq!(s.sbx(&["run", "-d", "--name", "old", "busybox", "sleep", "100"]).code, 0);
+    assert_eq!(s.sbx(&["create", "--name", "other", "busybox", "true"]).code, 0);
+    let r = s.sbx(&["rename", "old", "new"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{r:?}");
+    let r = s.sbx(&["inspect", "old"]);
+    assert_eq!(r.code, 1, "the old name is gone: {r:?}");
+    // The sbx that runs it records its end under the new name.
+    assert_eq!(s.sbx(&["stop", "-t", "0", "new"]).code, 0);
+    assert_eq!(inspect(&s, "new")["State"]["Status"], "exited");
+    for (to, says) in [
+        ("other", "the name 'other' is already in use"),
+        ("new", "the name 'new' is already in use"),
+        ("bad name", "invalid container name 'bad name'"),
+    ] {
+        let r = s.sbx(&["rename", "new", to]);
+        assert!(r.code == 1 && r.stderr.contains(says), "{to}: {r:?}");
+    }
+    let r = s.sbx(&["rename", "nosuch", "x1"]);
+    assert!(r.code == 1 && r.stderr.contains("no such container: nosuch"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "new", "other"]).code, 0);
+    s.assert_clean(0);
+}
+
+#[test]
+fn top_shows_the_containers_processes_and_only_them() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let r = s.sbx(&["run", "-d", "--name", "t1", "busybox", "sh", "-c", "sleep 171 & sleep 172"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    wait_for("both sleeps", || s.sbx(&["top", "t1"]).stdout.contains("sleep 171"));
+    let r = s.sbx(&["top", "t1"]);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].contains("PID") && lines[0].contains("CMD"), "ps -ef's header: {r:?}");
+    assert_eq!(lines.len(), 3, "the two sleeps (sh execs the last): {r:?}");
+    assert!(r.stdout.contains("sleep 172") && !r.stdout.contains("sbx"), "{r:?}");
+    let r = s.sbx(&["top", "t1", "-o", "pid,comm"]);
+    assert_eq!((r.code, r.stdout.lines().count()), (0, 3), "{r:?}");
+    let r = s.sbx(&["top", "t1", "-o", "comm"]);
+    assert!(r.code == 1 && r.stderr.contains("shows no PID column"), "{r:?}");
+    let r = s.sbx(&["top", "t1", "--no-such-option"]);
+    assert!(r.code == 125 && r.stderr.contains("ps --no-such-option failed"), "{r:?}");
+    assert_eq!(s.sbx(&["kill", "t1"]).code, 0);
+    let r = s.sbx(&["top", "t1"]);
+    assert!(r.code == 1 && r.stderr.contains("container t1 is not running"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "t1"]).code, 0);
+    s.assert_clean(0);
+}
+
+#[test]
+fn ps_filters_labels_and_the_last_containers() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let labels = s.scratch.join("labels");
+    std::fs::write(&labels, "# a comment\nteam=a\n").unwrap();
+    let l = labels.to_str().unwrap();
+    let made: Vec<String> = [
+        &["run", "--name", "f1", "-l", "tier=web", "busybox", "true"][..],
+        &["run", "--name", "f2", "--label", "tier=db", "--label-file", l, "busybox", "sh", "-c", "exit 3"],
+        &["create", "--name", "f3", "--label", "flag", "busybox", "true"],
+    ]
+    .iter()
+    .map(|args| {
+        let r = s.sbx(args);
+        assert!(r.code == 0 || r.code == 3, "{r:?}");
+        inspect(&s, args[2])["Id"].as_str().unwrap().to_string()
+    })
+    .collect();
+    let m = |ix: &[usize]| ix.iter().map(|i| made[*i].clone()).collect::<Vec<_>>();
+    let q = |args: &[&str]| {
+        let r = s.sbx(&[&["ps", "-a", "-q", "--no-trunc"][..], args].concat());
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        r.stdout.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    assert_eq!(q(&[]), m(&[2, 1, 0]), "newest first, whole ids");
+    assert_eq!(q(&["--filter", "label=tier"]), m(&[1, 0]));
+    assert_eq!(q(&["--filter", "label=tier=db", "--filter", "label=team=a"]), m(&[1]));
+    assert_eq!(q(&["-f", "label=flag"]), m(&[2]));
+    assert_eq!(q(&["--filter", "status=created"]), m(&[2]));
+    assert_eq!(q(&["--filter", "exited=3"]), m(&[1]));
+    assert_eq!(q(&["--filter", "name=f", "--filter", "status=exited"]), m(&[1, 0]));
+    assert_eq!(q(&["--filter", "name=f1", "--filter", "name=f3"]), m(&[2, 0]), "one key's values: any");
+    assert_eq!(q(&["--filter", &format!("id={}", &made[0][..6])]), m(&[0]));
+    assert_eq!(q(&["--filter", "ancestor=busybox"]).len(), 3);
+    assert_eq!(q(&["--filter", "ancestor=nosuch"]).len(), 0);
+    assert_eq!(q(&["--filter", "before=f3"]), m(&[1, 0]));
+    assert_eq!(q(&["--filter", "since=f1"]), m(&[2, 1]));
+    assert_eq!(q(&["-n", "2"]), m(&[2, 1]));
+    assert_eq!(q(&["-l"]), m(&[2]));
+    let r = s.sbx(&["ps", "-l", "-q"]);
+    assert_eq!(r.stdout.trim(), &made[2][..12], "-l counts stopped ones too: {r:?}");
+    assert_eq!(s.sbx(&["ps", "-q"]).stdout, "", "none runs");
+    let v = inspect(&s, "f2");
+    assert_eq!(v["Config"]["Labels"], json(r#"{"team":"a","tier":"db"}"#), "{v}");
+    let r = s.sbx(&["ps", "-a", "--format", "json", "--filter", "name=f1"]);
+    assert_eq!(json(&r.stdout)["Labels"]["tier"], "web", "{r:?}");
+
+    for (bad, says) in [
+        ("colour=red", "invalid filter 'colour'"),
+        ("status=asleep", "invalid filter 'status=asleep'"),
+        ("before=nosuch", "no such container: nosuch"),
+    ] {
+        let r = s.sbx(&["ps", "--filter", bad]);
+        assert!(r.code == 1 && r.stderr.contains(says), "{bad}: {r:?}");
+    }
+    let r = s.sbx(&["run", "--rm", "--label", "=x", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("bad label '=x'"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "f1", "f2", "f3"]).code, 0);
+    s.assert_clean(0);
+}
+
+#[test]
+fn stop_sends_the_containers_stop_signal_and_waits_its_stop_timeout() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    // A shell as PID 1 takes only the signals it has a handler for.
+    let trap = "trap 'exit 7' USR1; while true; do sleep 0.05; done";
+    assert_eq!(s.sbx(&["run", "-d", "--name", "s1", "--stop-signal", "SIGUSR1", "busybox", "sh", "-c", trap]).code, 0);
+    let r = s.sbx(&["stop", "s1"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "s1\n"), "{r:?}");
+    assert_eq!(inspect(&s, "s1")["State"]["ExitCode"], 7, "USR1 was sent, not TERM");
+    assert_eq!(inspect(&s, "s1")["Spec"]["stop-signal"], "SIGUSR1");
+    // -s overrides it; TERM has no handler in PID 1, so the grace period runs out and KILL ends it.
+    assert_eq!(s.sbx(&["start", "s1"]).code, 0);
+    let r = s.sbx(&["stop", "-s", "TERM", "-t", "1", "s1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(inspect(&s, "s1")["State"]["ExitCode"], 137);
+    // --stop-timeout is the default grace period.
+    assert_eq!(s.sbx(&["run", "-d", "--name", "s2", "--stop-timeout", "1", "busybox", "sleep", "100"]).code, 0);
+    let started = std::time::Instant::now();
+    assert_eq!(s.sbx(&["stop", "s2"]).code, 0);
+    assert!(started.elapsed() < std::time::Duration::from_secs(9), "waited 1 s, not docker's 10");
+    assert_eq!(inspect(&s, "s2")["State"]["ExitCode"], 137);
+
+    let r = s.sbx(&["run", "--rm", "--stop-signal", "NOPE", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("unknown stop signal 'NOPE'"), "{r:?}");
+    let r = s.sbx(&["stop", "-s", "NOPE", "s2"]);
+    assert!(r.code == 125 && r.stderr.contains("unknown signal 'NOPE'"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "s1", "s2"]).code, 0);
+    s.assert_clean(0);
+}
+
+#[test]
+fn cidfile_gets_the_id_and_an_existing_one_is_refused() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let cid = s.scratch.join("cid");
+    let c = cid.to_str().unwrap();
+    let r = s.sbx(&["run", "--cidfile", c, "--name", "c1", "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(std::fs::read_to_string(&cid).unwrap(), inspect(&s, "c1")["Id"].as_str().unwrap());
+    let r = s.sbx(&["create", "--cidfile", c, "--name", "c2", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("the container id file") && r.stderr.contains("exists"), "{r:?}");
+    assert_eq!(s.containers().len(), 1, "no container made");
+    let r = s.sbx(&["run", "--cidfile", "/nonexistent/dir/cid", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("cannot write the container id file /nonexistent/dir/cid"), "{r:?}");
+    assert_eq!(s.containers().len(), 1, "the container whose id could not be written is gone");
+    assert_eq!(s.sbx(&["rm", "c1"]).code, 0);
+    s.assert_clean(0);
+}
+
+#[test]
+fn the_container_group_and_prunes() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    assert_eq!(s.sbx(&["container", "run", "--name", "g1", "busybox", "true"]).code, 0);
+    assert_eq!(s.sbx(&["container", "create", "--name", "g2", "busybox", "true"]).code, 0);
+    assert_eq!(s.sbx(&["run", "-d", "--name", "up", "busybox", "sleep", "100"]).code, 0);
+    for list in ["ls", "list", "ps"] {
+        let r = s.sbx(&["container", list, "-a", "--format", "json"]);
+        assert_eq!((r.code, r.stdout.lines().count()), (0, 3), "container {list}: {r:?}");
+    }
+    let r = s.sbx(&["container", "inspect", "busybox"]);
+    assert!(r.code == 1 && r.stderr.contains("no such container: busybox"), "containers only: {r:?}");
+    assert_eq!(inspect(&s, "g1")["Name"], "g1");
+
+    // Without -f, prune asks; anything but yes keeps everything.
+    let mut child = s.command(&["container", "prune"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"n\n").unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_eq!(s.containers().len(), 3);
+    let r = s.sbx(&["container", "prune", "-f"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.starts_with("Deleted Containers:\n") && r.stdout.contains("Total reclaimed space:"), "{r:?}");
+    assert_eq!(r.stdout.lines().filter(|l| l.len() == 64).count(), 2, "g1 and g2: {r:?}");
+    assert_eq!(s.sbx(&["ps", "-a", "-q"]).stdout.lines().count(), 1, "the running one stays");
+
+    // system prune: stopped containers and images without a name.
+    assert_eq!(s.sbx(&["run", "--name", "g3", "busybox", "sh", "-c", "echo x > /f"]).code, 0);
+    assert_eq!(s.sbx(&["commit", "g3"]).code, 0, "an image without a name");
+    let r = s.sbx(&["system", "prune", "-f"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("Deleted Containers:") && r.stdout.contains("Deleted Images:"), "{r:?}");
+    let images = s.sbx(&["images", "-q"]);
+    assert_eq!(images.stdout.lines().count(), 1, "busybox stays: {images:?}");
+    assert_eq!(s.sbx(&["container", "rm", "-f", "up"]).code, 0);
+    s.assert_clean(0);
+}
+
+#[test]
+fn info_and_version_tell_what_sbx_is_and_holds() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    assert_eq!(s.sbx(&["run", "-d", "--name", "i1", "busybox", "sleep", "100"]).code, 0);
+    assert_eq!(s.sbx(&["create", "--name", "i2", "busybox", "true"]).code, 0);
+    assert_eq!(s.sbx(&["pause", "i1"]).code, 0);
+    for args in [&["info", "--format", "json"][..], &["system", "info", "-f", "json"]] {
+        let r = s.sbx(args);
+        assert_eq!(r.code, 0, "{r:?}");
+        let v = json(&r.stdout);
+        let counts = ["Containers", "ContainersRunning", "ContainersPaused", "ContainersStopped", "Images"]
+            .map(|k| v[k].as_u64());
+        assert_eq!(counts, [Some(2), Some(0), Some(1), Some(1), Some(1)], "{v}");
+        assert_eq!(v["DockerRootDir"], s.root.to_str().unwrap());
+        assert_eq!(v["NCPU"].as_u64().unwrap() as usize, std::thread::available_parallelism().unwrap().get());
+    }
+    let r = s.sbx(&["info"]);
+    assert!(r.stdout.contains("Containers: 2\n Running: 0\n Paused: 1\n Stopped: 1\n"), "{r:?}");
+    let r = s.sbx(&["version", "--format", "json"]);
+    let v = json(&r.stdout);
+    let plain = s.sbx(&["--version"]);
+    assert!(plain.stdout.contains(v["Client"]["Version"].as_str().unwrap()), "{plain:?} vs {v}");
+    assert!(s.sbx(&["version"]).stdout.contains("OS/Arch:           linux/"));
+    assert_eq!(s.sbx(&["rm", "-f", "i1", "i2"]).code, 0);
+    s.assert_clean(0);
+}
