@@ -61,7 +61,7 @@ fn a_fork_bomb_stops_at_the_pids_limit_and_the_host_keeps_working() {
     let pids = || -> u64 {
         let r = s.sbx(&["stats", "--no-stream", "--format", "json", "bomb"]);
         let row: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_default();
-        row["PIDS"].as_str().and_then(|p| p.parse().ok()).unwrap_or(0)
+        row["PIDs"].as_str().and_then(|p| p.parse().ok()).unwrap_or(0)
     };
     wait_for("the bomb to fill its pids limit", || pids() >= 20);
     let started = Instant::now();
@@ -70,7 +70,7 @@ fn a_fork_bomb_stops_at_the_pids_limit_and_the_host_keeps_working() {
     let r = s.sbx(&["stats", "--no-stream", "--format", "json", "bomb"]);
     assert_eq!(r.code, 0, "{r:?}");
     let row: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
-    let pids: u64 = row["PIDS"].as_str().unwrap().parse().unwrap();
+    let pids: u64 = row["PIDs"].as_str().unwrap().parse().unwrap();
     assert!((20..=32).contains(&pids), "the bomb filled its limit and no more: {pids}");
     assert_eq!(s.sbx(&["rm", "-f", "bomb"]).code, 0);
     s.assert_clean(0);

@@ -180,7 +180,7 @@ fn ps_filters_labels_and_the_last_containers() {
     let v = inspect(&s, "f2");
     assert_eq!(v["Config"]["Labels"], json(r#"{"team":"a","tier":"db"}"#), "{v}");
     let r = s.sbx(&["ps", "-a", "--format", "json", "--filter", "name=f1"]);
-    assert_eq!(json(&r.stdout)["Labels"]["tier"], "web", "{r:?}");
+    assert_eq!(json(&r.stdout)["Labels"], "tier=web", "docker's KEY=VALUE,...: {r:?}");
 
     for (bad, says) in [
         ("colour=red", "invalid filter 'colour'"),
@@ -317,5 +317,58 @@ fn info_and_version_tell_what_sbx_is_and_holds() {
     assert!(plain.stdout.contains(v["Client"]["Version"].as_str().unwrap()), "{plain:?} vs {v}");
     assert!(s.sbx(&["version"]).stdout.contains("OS/Arch:           linux/"));
     assert_eq!(s.sbx(&["rm", "-f", "i1", "i2"]).code, 0);
+    s.assert_clean(0);
+}
+
+#[test]
+fn format_takes_go_templates_with_dockers_field_names() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    assert_eq!(s.sbx(&["run", "-d", "--name", "web", "-l", "tier=front", "busybox", "sleep", "100"]).code, 0);
+    assert_eq!(s.sbx(&["run", "--name", "done", "busybox", "true"]).code, 0);
+    let out = |args: &[&str]| {
+        let r = s.sbx(args);
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        r.stdout
+    };
+    assert_eq!(
+        out(&["ps", "-a", "--format", "{{.Names}} {{.State}} {{.Labels}}"]),
+        "done exited \nweb running tier=front\n"
+    );
+    let table = out(&["ps", "--format", "table {{.Names}}\\t{{.Image}}"]);
+    assert_eq!(table, "NAMES   IMAGE\nweb     busybox\n", "a header, and cells aligned at the tabs");
+    let line = out(&["ps", "--format", "{{json .}}"]);
+    assert_eq!(json(&line)["Names"], "web");
+    assert_eq!(
+        out(&["inspect", "-f", "{{.State.Status}} {{index .Config.Labels \"tier\"}} {{json .Config.Cmd}}", "web"]),
+        "running front [\"sleep\",\"100\"]\n"
+    );
+    assert_eq!(out(&["container", "inspect", "--format", "{{.Name}}", "web", "done"]), "web\ndone\n");
+    assert_eq!(
+        out(&["image", "inspect", "-f", "{{range .RepoTags}}{{upper .}}{{end}}", "busybox"]),
+        "BUSYBOX:LATEST\n"
+    );
+    assert_eq!(out(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.Containers}}"]), "busybox:latest 2\n");
+    assert_eq!(out(&["images", "--filter", "reference=busy*", "--format", "{{.Repository}}"]), "busybox\n");
+    assert_eq!(out(&["images", "--filter", "dangling=true", "-q"]), "");
+    assert_eq!(out(&["info", "--format", "{{.ContainersRunning}}/{{.Containers}}"]), "1/2\n");
+    assert!(out(&["version", "--format", "{{.Client.Os}}"]).starts_with("linux"));
+    assert_eq!(out(&["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}"]), "web 1\n");
+
+    // A bad template: the column of what is wrong; a field that is not there: the fields that are.
+    let r = s.sbx(&["ps", "--format", "{{.Names | nosuch}}"]);
+    assert!(r.code == 125 && r.stderr.contains("bad template at column 12: function nosuch not defined"), "{r:?}");
+    let r = s.sbx(&["ps", "--format", "{{range .Names}}"]);
+    assert!(r.code == 125 && r.stderr.contains("bad template at column 17"), "{r:?}");
+    let r = s.sbx(&["ps", "--format", "{{.Nope}}"]);
+    assert!(r.code == 125 && r.stderr.contains("no field Nope here (the fields are Command, CreatedAt, ID"), "{r:?}");
+    // inspect prints what it rendered before the one that failed.
+    let r = s.sbx(&["inspect", "-f", "{{.State.Status}}", "web", "busybox"]);
+    assert!(r.code == 125 && r.stdout == "running\n" && r.stderr.contains("no field State"), "{r:?}");
+    let r = s.sbx(&["images", "--filter", "colour=red"]);
+    assert!(r.code == 1 && r.stderr.contains("invalid filter 'colour=red'"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "-f", "web", "done"]).code, 0);
     s.assert_clean(0);
 }

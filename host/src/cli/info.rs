@@ -1,6 +1,7 @@
 //! `sbx info` and `sbx version`: what this sbx is and what it runs on, with docker's field names
 //! (`--format json` for scripts).
 
+use super::format::{self, Format};
 use crate::container::state::{self, Live};
 use crate::image::Store;
 use crate::isolate::{cgroup, rootless};
@@ -10,8 +11,9 @@ use std::path::Path;
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    #[arg(short, long, value_enum, default_value = "table")]
-    pub format: super::ps::Format,
+    /// table, json, or a Go template ('{{.Containers}}', '{{.Client.Version}}').
+    #[arg(short, long, default_value = "table", value_parser = super::format::parse)]
+    pub format: Format,
 }
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -70,9 +72,8 @@ fn info_document(store: &Store, config: Option<&Path>) -> Value {
 
 pub fn info(store: &Store, args: InfoArgs, config: Option<&Path>) -> i32 {
     let doc = info_document(store, config);
-    if matches!(args.format, super::ps::Format::Json) {
-        say!("{doc}");
-        return 0;
+    if args.format != Format::Table {
+        return format::print(&args.format, &[doc], &Value::Null, || {});
     }
     let s = |k: &str| match &doc[k] {
         Value::String(s) => s.clone(),
@@ -127,9 +128,8 @@ fn version_document() -> Value {
 
 pub fn version(args: InfoArgs) -> i32 {
     let doc = version_document();
-    if matches!(args.format, super::ps::Format::Json) {
-        say!("{doc}");
-        return 0;
+    if args.format != Format::Table {
+        return format::print(&args.format, &[doc], &Value::Null, || {});
     }
     let c = &doc["Client"];
     let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();

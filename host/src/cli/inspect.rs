@@ -4,6 +4,7 @@
 //! first, then the images (docker's order). `sbx image inspect` looks among the images only. Like
 //! docker, an unknown name prints an error and makes the exit code 1.
 
+use super::format::Format;
 use crate::container::{state, view};
 use crate::image::{Store, inspect as image_view};
 use clap::{Args, ValueEnum};
@@ -19,6 +20,10 @@ pub struct InspectArgs {
     /// Look only among containers or only among images.
     #[arg(long = "type", value_enum)]
     pub kind: Option<Kind>,
+    /// A Go template applied to each ('{{.State.Status}}', '{{json .Config}}'); json (the
+    /// default) prints the whole array.
+    #[arg(short, long, value_parser = super::format::parse)]
+    pub format: Option<Format>,
     /// Names or id prefixes.
     #[arg(required = true)]
     pub names: Vec<String>,
@@ -27,17 +32,20 @@ pub struct InspectArgs {
 /// `sbx image inspect` and `sbx container inspect`: names of one kind.
 #[derive(Args, Debug)]
 pub struct KindInspectArgs {
+    /// A Go template applied to each ('{{.Id}}'); json (the default) prints the whole array.
+    #[arg(short, long, value_parser = super::format::parse)]
+    pub format: Option<Format>,
     /// Names or id prefixes.
     #[arg(required = true)]
     pub names: Vec<String>,
 }
 
 pub fn image_inspect(store: &Store, args: KindInspectArgs) -> i32 {
-    inspect(store, InspectArgs { kind: Some(Kind::Image), names: args.names })
+    inspect(store, InspectArgs { kind: Some(Kind::Image), format: args.format, names: args.names })
 }
 
 pub fn container_inspect(store: &Store, args: KindInspectArgs) -> i32 {
-    inspect(store, InspectArgs { kind: Some(Kind::Container), names: args.names })
+    inspect(store, InspectArgs { kind: Some(Kind::Container), format: args.format, names: args.names })
 }
 
 pub fn inspect(store: &Store, args: InspectArgs) -> i32 {
@@ -52,8 +60,15 @@ pub fn inspect(store: &Store, args: InspectArgs) -> i32 {
             }
         }
     }
-    say!("{}", serde_json::to_string_pretty(&found).expect("serializable"));
-    code
+    match args.format {
+        Some(f @ Format::Template { .. }) => {
+            code.max(super::format::print(&f, &found, &serde_json::Value::Null, || {}))
+        }
+        _ => {
+            say!("{}", serde_json::to_string_pretty(&found).expect("serializable"));
+            code
+        }
+    }
 }
 
 fn document(store: &Store, query: &str, kind: Option<Kind>) -> Result<serde_json::Value, String> {

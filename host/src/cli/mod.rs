@@ -17,6 +17,7 @@ mod create;
 mod diff;
 mod exec;
 mod export;
+mod format;
 mod images;
 mod import;
 mod info;

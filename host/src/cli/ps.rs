@@ -1,18 +1,13 @@
 //! `sbx ps [-a] [-q] [-s] [-n N] [-l] [--no-trunc] [--filter K=V]... [--format table|json]`:
 //! containers as docker lists them, newest first.
 
+use super::format::{self, Format};
 use crate::container::filter::{Candidate, Filters};
 use crate::container::state::{self, ContainerRecord, Live};
 use crate::container::{diff, view};
 use crate::image::Store;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::path::PathBuf;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
@@ -38,9 +33,26 @@ pub struct PsArgs {
     /// (a container); repeatable.
     #[arg(short, long = "filter", value_name = "KEY=VALUE")]
     pub filters: Vec<String>,
-    #[arg(long, value_enum, default_value = "table")]
+    /// table, json (one object per line), or a Go template ('{{.Names}}', 'table {{.ID}}\t{{.Status}}').
+    #[arg(long, default_value = "table", value_parser = format::parse)]
     pub format: Format,
 }
+
+/// docker's fields of a container in `ps`.
+const FIELDS: [&str; 12] = [
+    "ID",
+    "Image",
+    "Command",
+    "CreatedAt",
+    "RunningFor",
+    "State",
+    "Status",
+    "Names",
+    "Labels",
+    "Ports",
+    "Networks",
+    "Size",
+];
 
 struct Row {
     dir: PathBuf,
@@ -116,54 +128,44 @@ pub fn ps(store: &Store, args: PsArgs) -> i32 {
         let image = store.find_image(r.image_id.hex()).map_or(0, |i| i.size);
         (upper, image)
     };
-    match args.format {
-        Format::Json => {
-            for Row { dir, record: r, live } in &rows {
-                let mut v = serde_json::json!({
-                    "ID": id(r),
-                    "Image": r.image,
-                    "Command": view::command(&r.command, usize::MAX),
-                    "CreatedAt": r.created,
-                    "State": view::state_word(r, *live),
-                    "Status": view::status(r, *live, now),
-                    "Names": r.name,
-                    "Labels": state::load_spec(dir).map(|s| s.labels).unwrap_or_default(),
-                });
-                if args.size {
-                    let (upper, image) = size(dir, r);
-                    v["Size"] = serde_json::json!(upper);
-                    v["VirtualSize"] = serde_json::json!(upper + image);
-                }
-                say!("{v}");
-            }
-        }
-        Format::Table => {
-            let mut header = vec!["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"];
+    let human = super::images::human_size;
+    let width = if args.no_trunc { usize::MAX } else { 20 };
+    // docker's fields, as `--format json` and templates see them.
+    let docs: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|Row { dir, record: r, live }| {
+            let labels = state::load_spec(dir).map(|s| s.labels).unwrap_or_default();
+            let created = crate::time::parse_rfc3339(&r.created);
+            let mut v = serde_json::json!({
+                "ID": id(r),
+                "Image": r.image,
+                "Command": view::command(&r.command, width),
+                "CreatedAt": r.created,
+                "RunningFor": created.map_or_else(|| "N/A".into(), |t| crate::time::ago(t, now)),
+                "State": view::state_word(r, *live),
+                "Status": view::status(r, *live, now),
+                "Names": r.name,
+                "Labels": labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                "Ports": "",
+                "Networks": "",
+                "Size": "",
+            });
             if args.size {
-                header.insert(5, "SIZE");
+                let (upper, image) = size(dir, r);
+                v["Size"] = format!("{} (virtual {})", human(upper), human(upper + image)).into();
             }
-            let mut table = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
-            for Row { dir, record: r, live } in &rows {
-                let created =
-                    crate::time::parse_rfc3339(&r.created).map_or_else(|| "N/A".into(), |t| crate::time::ago(t, now));
-                let width = if args.no_trunc { usize::MAX } else { 20 };
-                let mut row = vec![
-                    id(r),
-                    r.image.clone(),
-                    view::command(&r.command, width),
-                    created,
-                    view::status(r, *live, now),
-                    r.name.clone(),
-                ];
-                if args.size {
-                    let (upper, image) = size(dir, r);
-                    let human = super::images::human_size;
-                    row.insert(5, format!("{} (virtual {})", human(upper), human(upper + image)));
-                }
-                table.push(row);
-            }
-            super::print_table(&table);
+            v
+        })
+        .collect();
+    let headers = format::headers(&FIELDS, &[("ID", "CONTAINER ID"), ("RunningFor", "CREATED")]);
+    format::print(&args.format, &docs, &headers, || {
+        let mut columns = vec!["ID", "Image", "Command", "RunningFor", "Status", "Names"];
+        if args.size {
+            columns.insert(5, "Size");
         }
-    }
-    0
+        let cell = |d: &serde_json::Value, c: &str| d[c].as_str().unwrap_or_default().to_string();
+        let table: Vec<Vec<String>> =
+            std::iter::once(&headers).chain(&docs).map(|d| columns.iter().map(|c| cell(d, c)).collect()).collect();
+        super::print_table(&table);
+    })
 }

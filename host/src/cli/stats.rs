@@ -2,9 +2,9 @@
 //! running containers (all of them without names), refreshed every second until interrupted, or
 //! once with --no-stream, as docker shows them.
 
-use super::ps::Format;
+use super::format::{self, Format};
 use crate::container::state::{self, ContainerRecord};
-use crate::container::stats::{self, HEADER, Sample};
+use crate::container::stats::{self, FIELDS, HEADER, Sample};
 use crate::image::Store;
 use crate::isolate::cgroup;
 use clap::Args;
@@ -15,7 +15,8 @@ pub struct StatsArgs {
     /// Print one reading and exit.
     #[arg(long)]
     pub no_stream: bool,
-    #[arg(long, value_enum, default_value = "table")]
+    /// table, json (one object per line), or a Go template ('{{.Name}} {{.MemUsage}}').
+    #[arg(long, default_value = "table", value_parser = format::parse)]
     pub format: Format,
     /// Names or id prefixes (default: every running container).
     pub containers: Vec<String>,
@@ -48,21 +49,23 @@ pub fn stats(store: &Store, args: StatsArgs) -> i32 {
             .zip(before.iter().zip(&now))
             .map(|(r, (b, n))| stats::row(&r.id, &r.name, stats::cpu_percent(b, n, elapsed.as_nanos() as u64), n, host))
             .collect();
-        match args.format {
-            Format::Json => {
-                for row in &rows {
-                    let fields = HEADER.iter().zip(row).map(|(k, v)| (k.to_string(), serde_json::json!(v)));
-                    say!("{}", serde_json::Value::Object(fields.collect()));
-                }
-            }
-            Format::Table => {
-                if !args.no_stream {
-                    print!("\x1b[2J\x1b[H");
-                }
-                let mut table = vec![HEADER.map(String::from).to_vec()];
-                table.extend(rows.into_iter().map(|r| r.to_vec()));
-                super::print_table(&table);
-            }
+        let docs: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|row| {
+                FIELDS.iter().zip(row).map(|(k, v)| (k.to_string(), serde_json::Value::from(v.as_str()))).collect()
+            })
+            .collect();
+        if !args.no_stream && !matches!(args.format, Format::Json) {
+            print!("\x1b[2J\x1b[H");
+        }
+        let headers = FIELDS.iter().zip(HEADER).map(|(k, h)| (k.to_string(), serde_json::Value::from(h))).collect();
+        let code = format::print(&args.format, &docs, &headers, || {
+            let mut table = vec![HEADER.map(String::from).to_vec()];
+            table.extend(rows.into_iter().map(|r| r.to_vec()));
+            super::print_table(&table);
+        });
+        if code != 0 {
+            return code;
         }
         if args.no_stream {
             return 0;

@@ -94,6 +94,8 @@ pub fn row(id: &str, name: &str, cpu: f64, s: &Sample, host_memory: u64) -> [Str
 }
 
 pub const HEADER: [&str; 6] = ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"];
+/// docker's field names of the columns, as `--format` sees them.
+pub const FIELDS: [&str; 6] = ["ID", "Name", "CPUPerc", "MemUsage", "MemPerc", "PIDs"];
 
 /// The host's memory in bytes (MemTotal of /proc/meminfo); 0 when it cannot be read.
 pub fn host_memory() -> u64 {
