@@ -25,7 +25,7 @@ fn a_created_container_starts_and_keeps_its_writes_across_starts() {
     assert_eq!((record["status"].as_str(), record["exit_code"].as_i64()), (Some("exited"), Some(0)));
     assert!(record["started"].is_string() && record["finished"].is_string(), "{record}");
     let r = s.sbx(&["start", "keeper"]);
-    assert_eq!((r.code, r.stdout.trim()), (0, id), "in the background: {r:?}");
+    assert_eq!((r.code, r.stdout.as_str()), (0, "keeper\n"), "in the background, saying the name given: {r:?}");
     assert_eq!(s.sbx(&["wait", "keeper"]).stdout, "0\n");
     assert_eq!(s.sbx(&["logs", "keeper"]).stdout, "3\n");
     let r = s.sbx(&["start", "-a", "--rm", "keeper"]);

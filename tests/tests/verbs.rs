@@ -372,3 +372,61 @@ fn format_takes_go_templates_with_dockers_field_names() {
     assert_eq!(s.sbx(&["rm", "-f", "web", "done"]).code, 0);
     s.assert_clean(0);
 }
+
+#[test]
+fn restart_history_and_commit_with_changes() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let r = s.sbx(&["run", "-d", "--name", "r1", "busybox", "sh", "-c", "echo start >> /log; cat /log; sleep 100"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let pid = inspect(&s, "r1")["State"]["Pid"].as_i64().unwrap();
+    let r = s.sbx(&["restart", "-t", "0", "r1"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "r1\n"), "{r:?}");
+    let v = inspect(&s, "r1");
+    assert_eq!(v["State"]["Status"], "running");
+    assert_ne!(v["State"]["Pid"].as_i64().unwrap(), pid, "a new process");
+    wait_for("the second start's output", || s.sbx(&["logs", "r1"]).stdout.contains("start\nstart\n"));
+    let r = s.sbx(&["restart", "nosuch"]);
+    assert!(r.code == 1 && r.stderr.contains("no such container: nosuch"), "{r:?}");
+
+    // commit -m -a -c: the message, the author and the changes are the new image's.
+    assert_eq!(s.sbx(&["exec", "r1", "sh", "-c", "echo hi > /f"]).code, 0);
+    let changes =
+        ["-c", "CMD [\"cat\", \"/f\"]", "-c", "ENV X=1", "-c", "LABEL v=2", "-c", "EXPOSE 80", "-c", "WORKDIR /tmp"];
+    let args =
+        [&["commit", "-m", "my message", "-a", "Me <me@example.org>"][..], &changes, &["r1", "committed"]].concat();
+    let r = s.sbx(&args);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(inspect(&s, "r1")["State"]["Status"], "running", "paused while read, then thawed");
+    let r = s.sbx(&["run", "--rm", "committed"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "hi\n"), "{r:?}");
+    let r = s.sbx(&["run", "--rm", "committed", "sh", "-c", "echo $X $(pwd)"]);
+    assert_eq!(r.stdout, "1 /tmp\n", "{r:?}");
+    let r = s.sbx(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Author}}|{{json .Config.Labels}}|{{json .Config.ExposedPorts}}",
+        "committed",
+    ]);
+    assert_eq!(r.stdout, "Me <me@example.org>|{\"v\":\"2\"}|{\"80/tcp\":{}}\n", "{r:?}");
+    let r = s.sbx(&["history", "--format", "{{.ID}}|{{.CreatedBy}}|{{.Comment}}|{{.Size}}", "committed"]);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "the base's layer and the commit: {r:?}");
+    // The commit's layer holds /f and /log: 15 bytes.
+    assert!(lines[0].ends_with("|sbx commit r1|my message|15B") && lines[1].starts_with("<missing>|"), "{r:?}");
+    assert!(s.sbx(&["history", "committed"]).stdout.starts_with("IMAGE "));
+    let r = s.sbx(&["commit", "-c", "RUN rm -rf /", "r1"]);
+    assert!(r.code == 125 && r.stderr.contains("RUN cannot be applied by commit; use one of CMD"), "{r:?}");
+    let r = s.sbx(&["history", "nosuch"]);
+    assert!(r.code == 1 && r.stderr.contains("no image 'nosuch'"), "{r:?}");
+
+    // Boolean flags take docker's =false.
+    let r = s.sbx(&["run", "--rm=true", "--tty=false", "-i=false", "--init=false", "busybox", "echo", "ok"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "ok\n"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "-f", "r1"]).code, 0);
+    assert_eq!(s.sbx(&["rmi", "committed"]).code, 0);
+    s.assert_clean(0);
+}

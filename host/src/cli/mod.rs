@@ -18,6 +18,7 @@ mod diff;
 mod exec;
 mod export;
 mod format;
+mod history;
 mod images;
 mod import;
 mod info;
@@ -118,6 +119,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Show sbx's version.
     Version(info::InfoArgs),
+    /// Show how an image was made, newest step first.
+    History(history::HistoryArgs),
     /// Manage the store: df, check, prune, info.
     #[command(subcommand)]
     System(system::SystemCommand),
@@ -139,6 +142,8 @@ pub enum ContainerVerb {
     Create(Box<run::RunArgs>),
     /// Start a created or stopped container (with -a, in the foreground).
     Start(start::StartArgs),
+    /// Stop containers and start them again, on the same writable layer.
+    Restart(start::RestartArgs),
     /// List containers.
     Ps(ps::PsArgs),
     /// Show what a container changed in its writable layer.
@@ -216,6 +221,8 @@ pub enum ImageCommand {
     Import(import::ImportArgs),
     /// Show images' names, config and layers as JSON.
     Inspect(inspect::KindInspectArgs),
+    /// Show how an image was made, newest step first.
+    History(history::HistoryArgs),
 }
 
 /// Exit code for sbx's own failures, as docker uses it.
@@ -254,6 +261,7 @@ fn enter_rootless(command: &Command, store: &crate::image::Store) -> Result<(), 
             ContainerVerb::Run(_)
             | ContainerVerb::Create(_)
             | ContainerVerb::Start(_)
+            | ContainerVerb::Restart(_)
             | ContainerVerb::Rm(_)
             | ContainerVerb::Commit(_)
             | ContainerVerb::Export(_),
@@ -358,6 +366,7 @@ pub fn main() -> i32 {
         Command::Container(_) => unreachable!("unaliased before"),
         Command::Info(args) | Command::System(system::SystemCommand::Info(args)) => info::info(&store, args, config),
         Command::Version(args) => info::version(args),
+        Command::History(args) | Command::Image(ImageCommand::History(args)) => history::history(&store, args),
         Command::Monitor(args) => monitor::monitor(&store, args, config),
         Command::Compile(_) => unreachable!("handled before the store"),
         Command::Config(cmd) => config::run(cmd, config),
@@ -389,6 +398,7 @@ fn container_verb(store: &crate::image::Store, verb: ContainerVerb, config: Opti
         ContainerVerb::Run(args) => run::run(store, *args, config),
         ContainerVerb::Create(args) => create::create(store, *args, config),
         ContainerVerb::Start(args) => start::start(store, args, config),
+        ContainerVerb::Restart(args) => start::restart(store, args, config),
         ContainerVerb::Ps(args) => ps::ps(store, args),
         ContainerVerb::Diff(args) => diff::diff(store, args),
         ContainerVerb::Exec(args) => exec::exec(store, args, config),

@@ -54,20 +54,26 @@ pub fn run_detached(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 
         Err(e) => return super::fail(e),
     };
     match create(store, &opts, &plugins) {
-        Ok(record) => start_detached(store, &record, config, &hooks, rm),
+        Ok(record) => match start_detached(store, &record, config, &hooks, rm) {
+            Ok(()) => {
+                say!("{}", record.id);
+                0
+            }
+            Err(code) => code,
+        },
         Err(e) => fail_run(e),
     }
 }
 
-/// Starts the monitor of `record`'s container in a session of its own and prints the id once the
-/// container runs (or the reason it could not start, with its exit code).
+/// Starts the monitor of `record`'s container in a session of its own and returns once the
+/// container runs; Err(exit code) once the reason it could not start is printed.
 pub fn start_detached(
     store: &Store,
     record: &ContainerRecord,
     config: Option<&Path>,
     hooks: &[PathBuf],
     rm: bool,
-) -> i32 {
+) -> Result<(), i32> {
     let dir = store.container_dir(&record.id);
     let started = (|| -> std::io::Result<File> {
         let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
@@ -102,16 +108,10 @@ pub fn start_detached(
     })();
     let report = match started {
         Ok(r) => r,
-        Err(e) => return super::fail(format!("cannot start the monitor of {}: {e}", record.name)),
+        Err(e) => return Err(super::fail(format!("cannot start the monitor of {}: {e}", record.name))),
     };
-    match monitor::read_report(report) {
-        Ok(()) => {
-            say!("{}", record.id);
-            0
-        }
-        Err((code, message)) => {
-            eprintln!("sbx: {message}");
-            code
-        }
-    }
+    monitor::read_report(report).map_err(|(code, message)| {
+        eprintln!("sbx: {message}");
+        code
+    })
 }

@@ -9,14 +9,16 @@ use crate::spec::{self, Limits, Network, Overrides, Userns};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
+/// Boolean flags take docker's `--flag=false` too (`=` required, so that `-it IMAGE` and
+/// `--rm IMAGE` read as they always have).
 #[derive(Args, Debug)]
 #[command(disable_help_flag = true)]
 pub struct RunArgs {
     /// Remove the container and its writable layer when it exits.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pub rm: bool,
     /// Run in the background and print the container's id; `sbx logs` shows its output.
-    #[arg(short = 'd', long)]
+    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pub detach: bool,
     /// Name the container.
     #[arg(long)]
@@ -55,18 +57,18 @@ pub struct RunArgs {
     #[arg(short = 'u', long)]
     pub user: Option<String>,
     /// Keep stdin open (otherwise the container reads /dev/null).
-    #[arg(short = 'i', long)]
+    #[arg(short = 'i', long, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pub interactive: bool,
     /// Give the container a terminal (a pty in its /dev/pts); with -i, sbx's terminal is put in
     /// raw mode and attached to it.
-    #[arg(short = 't', long)]
+    #[arg(short = 't', long, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pub tty: bool,
     /// Run a minimal init as PID 1 that reaps zombies and forwards signals to the command.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pub init: bool,
     /// Forward the signals sbx gets (INT, TERM, HUP, QUIT, USR1, USR2) to the container; with
     /// false they end sbx, and the container (whose life is tied to sbx's) with it.
-    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pub sig_proxy: bool,
     /// Bind mount a host path: HOST:CONTAINER[:ro]; repeatable.
     #[arg(short = 'v', long = "volume", value_name = "HOST:CTR[:ro]")]
@@ -75,7 +77,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub tmpfs: Vec<String>,
     /// Mount the container's root filesystem read-only.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pub read_only: bool,
     /// Add a capability to docker's default set (or ALL); repeatable.
     #[arg(long, value_name = "CAP")]
@@ -108,7 +110,7 @@ pub struct RunArgs {
     /// Every capability, no seccomp filter, no no_new_privs, no masked or read-only paths, and
     /// every device allowed by the device cgroup (host device nodes still need --device). The
     /// container is then as powerful as root on the host: use only for containers you trust.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pub privileged: bool,
     /// Let the container use a host device: HOST[:CONTAINER][:PERMISSIONS] (rwm); repeatable.
     #[arg(long = "device", value_name = "HOST[:CTR][:rwm]")]

@@ -34,7 +34,13 @@ pub fn start(store: &Store, args: StartArgs, config: Option<&Path>) -> i32 {
                 say!("{}", args.container); // started already, as docker says
                 0
             }
-            Ok((_, record)) => super::monitor::start_detached(store, &record, config, &[], args.rm),
+            Ok((_, record)) => match super::monitor::start_detached(store, &record, config, &[], args.rm) {
+                Ok(()) => {
+                    say!("{}", args.container); // the name it was given, as docker's
+                    0
+                }
+                Err(code) => code,
+            },
             Err(e) => super::refuse_or_fail(&e, e.is_refusal()),
         };
     }
@@ -49,4 +55,45 @@ pub fn start(store: &Store, args: StartArgs, config: Option<&Path>) -> i32 {
     };
     let opts = StartOptions { interactive: args.interactive, rm: args.rm, ..Default::default() };
     start_container(store, &args.container, opts, &plugins).unwrap_or_else(fail_run)
+}
+
+#[derive(Args, Debug)]
+pub struct RestartArgs {
+    /// Seconds to wait after the stop signal before SIGKILL [default: the container's
+    /// --stop-timeout, else 10].
+    #[arg(short = 't', long = "time", alias = "timeout")]
+    pub time: Option<u64>,
+    /// The signal to stop it with [default: the container's stop signal].
+    #[arg(short, long)]
+    pub signal: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Stops each container (if it runs) and starts it again in the background, on the same writable
+/// layer; prints each name. Goes on past an error, as docker's.
+pub fn restart(store: &Store, args: RestartArgs, config: Option<&Path>) -> i32 {
+    use crate::container::control;
+    let signal = match args.signal.as_deref().map(control::signal_number).transpose() {
+        Ok(s) => s,
+        Err(e) => return super::fail(e),
+    };
+    let grace = args.time.map(std::time::Duration::from_secs);
+    let mut code = 0;
+    for c in &args.containers {
+        if let Err(e) = control::stop(store, c, grace, signal) {
+            code = code.max(super::refuse_or_fail(&e, e.is_refusal()));
+            continue;
+        }
+        // Found again: a --rm container is gone once stopped.
+        let started = match state::find(store, c) {
+            Ok((_, record)) => super::monitor::start_detached(store, &record, config, &[], record.auto_remove),
+            Err(e) => Err(super::refuse_or_fail(&e, e.is_refusal())),
+        };
+        match started {
+            Ok(()) => say!("{c}"),
+            Err(e) => code = code.max(e),
+        }
+    }
+    code
 }

@@ -228,14 +228,64 @@ fn write_tree(dir: &Path, how: Upper, out: impl Write) -> std::io::Result<()> {
     tar.into_inner()?.flush()
 }
 
+/// A running container frozen while its writable layer is read, so the layer is one moment's;
+/// thawed when dropped. None for a container that does not run, has no cgroup (rootless) or is
+/// paused already (it stays so).
+struct Paused(Vec<std::path::PathBuf>);
+
+impl Paused {
+    fn freeze(id: &str, running: bool) -> Option<Paused> {
+        use crate::isolate::cgroup;
+        let dirs = cgroup::existing(id);
+        if !running || dirs.is_empty() || cgroup::frozen(&dirs) {
+            return None;
+        }
+        cgroup::set_frozen(&dirs, true).ok().map(|()| Paused(dirs))
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        let _ = crate::isolate::cgroup::set_frozen(&self.0, false);
+    }
+}
+
+/// What `commit` adds beyond the layer: docker's `-m`, `-a`, `-c` and `-p`.
+#[derive(Debug, Default)]
+pub struct CommitOptions {
+    /// The new image's name.
+    pub name: Option<String>,
+    /// `-m`: the history step's comment.
+    pub message: Option<String>,
+    /// `-a`: the image's author.
+    pub author: Option<String>,
+    /// `-c`: Dockerfile instructions applied to its config (see [`super::changes`]).
+    pub changes: Vec<String>,
+    /// `-p`: freeze a running container while its layer is read (docker's default).
+    pub pause: bool,
+}
+
 /// The new image's config: the base's, with the layers the container mounts plus the new one, a
-/// history step, and the container's command and environment.
-fn new_config(base: &[u8], diff_ids: &[Digest], spec: &ContainerSpec, how: &str) -> Result<Vec<u8>, serde_json::Error> {
-    let mut c: serde_json::Value = serde_json::from_slice(base)?;
+/// history step, the container's command and environment, then the options' changes.
+fn new_config(
+    base: &[u8],
+    diff_ids: &[Digest],
+    spec: &ContainerSpec,
+    how: &str,
+    opts: &CommitOptions,
+) -> Result<Vec<u8>, String> {
+    let mut c: serde_json::Value = serde_json::from_slice(base).map_err(|e| e.to_string())?;
     let now = crate::time::now_rfc3339();
     c["created"] = now.clone().into();
     c["rootfs"] = serde_json::json!({ "type": "layers", "diff_ids": diff_ids.iter().map(ToString::to_string).collect::<Vec<_>>() });
-    let step = serde_json::json!({ "created": now, "created_by": how });
+    let mut step = serde_json::json!({ "created": now, "created_by": how });
+    if let Some(m) = &opts.message {
+        step["comment"] = m.clone().into();
+    }
+    if let Some(a) = &opts.author {
+        step["author"] = a.clone().into();
+        c["author"] = a.clone().into();
+    }
     match c["history"].as_array_mut() {
         Some(h) => h.push(step),
         None => c["history"] = serde_json::json!([step]),
@@ -248,14 +298,22 @@ fn new_config(base: &[u8], diff_ids: &[Digest], spec: &ContainerSpec, how: &str)
     c["config"]["Entrypoint"] = serde_json::Value::Null;
     c["config"]["Env"] = serde_json::json!(env);
     c["config"]["User"] = if spec.user.is_empty() { serde_json::Value::Null } else { spec.user.clone().into() };
-    serde_json::to_vec(&c)
+    for change in &opts.changes {
+        super::changes::apply(&mut c["config"], change)?;
+    }
+    serde_json::to_vec(&c).map_err(|e| e.to_string())
 }
 
-/// Commits the container `query` names as a new image, named `name` when given; returns it.
-pub fn commit(store: &Store, query: &str, name: Option<&str>, plugins: &PluginSet) -> Result<ImageRecord, RunError> {
+/// Commits the container `query` names as a new image, as `opts` say; returns it.
+pub fn commit(store: &Store, query: &str, opts: &CommitOptions, plugins: &PluginSet) -> Result<ImageRecord, RunError> {
+    let name = opts.name.as_deref();
     let (dir, record): (_, ContainerRecord) = state::find(store, query)?;
     let spec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
     let base = store.find_image(record.image_id.hex())?;
+    // The changes are checked before any work (they are applied to the config at the end).
+    for change in &opts.changes {
+        super::changes::apply(&mut serde_json::json!({}), change).map_err(RunError::BadChange)?;
+    }
     let names = match name {
         Some(n) => vec![
             reference::normalize_name(n).map_err(|e| RunError::Config { image: n.into(), message: e.to_string() })?,
@@ -268,7 +326,9 @@ pub fn commit(store: &Store, query: &str, name: Option<&str>, plugins: &PluginSe
     let staging = store.stage()?;
     let tar_path = staging.path().join("layer.tar");
     let out = File::create(&tar_path).map_err(layer_err)?;
+    let paused = opts.pause.then(|| Paused::freeze(&record.id, state::is_running(&dir))).flatten();
     write_layer(&dir.join("upper"), record.idmap.as_ref(), BufWriter::new(out)).map_err(layer_err)?;
+    drop(paused);
     let size = std::fs::metadata(&tar_path).map_err(layer_err)?.len();
     let layer_staging = store.stage_layer()?;
     let mut reader = Hashing::new(File::open(&tar_path).map_err(layer_err)?);
@@ -301,8 +361,8 @@ pub fn commit(store: &Store, query: &str, name: Option<&str>, plugins: &PluginSe
     });
     let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
     let how = format!("sbx commit {}", record.name);
-    let config_bytes = new_config(&store.blob(&base.id)?, &diff_ids, &spec, &how)
-        .map_err(|e| RunError::Config { image: base.id.to_string(), message: e.to_string() })?;
+    let config_bytes = new_config(&store.blob(&base.id)?, &diff_ids, &spec, &how, opts)
+        .map_err(|message| RunError::Config { image: base.id.to_string(), message })?;
     let id = store.put_blob(&config_bytes)?;
     let unpacked: u64 = diff_ids.iter().filter_map(|d| store.layer_meta(d).ok()).map(|m| m.unpacked_size).sum();
     let image = ImageRecord {

@@ -44,6 +44,9 @@ pub enum RunError {
         "cannot write the container id file {path}: {source}; remove it if no container uses it, or give another --cidfile"
     )]
     CidFile { path: PathBuf, source: std::io::Error },
+    /// A `commit --change` that cannot be applied (the message names it and what can be).
+    #[error("{0}")]
+    BadChange(String),
     #[error("container {0} is paused; unpause it first (sbx unpause)")]
     Paused(String),
     #[error("container {0} has no spec.json (made by an older sbx?); remove it with sbx rm and create it again")]
