@@ -54,6 +54,45 @@ pub fn parse_rfc3339(t: &str) -> Option<i64> {
     Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + s - offset)
 }
 
+/// Seconds since the epoch of an RFC 3339 time, with its fraction.
+pub fn parse_rfc3339_fine(t: &str) -> Option<f64> {
+    let whole = parse_rfc3339(t)?;
+    let after = t.get(19..).and_then(|r| r.strip_prefix('.')).unwrap_or("");
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    let fraction = if digits.is_empty() { 0.0 } else { format!("0.{digits}").parse().ok()? };
+    Some(whole as f64 + fraction)
+}
+
+/// A point in time as docker's `--since`/`--until` take it: an RFC 3339 time, Unix seconds
+/// (`1700000000.5`), or a Go duration before `now` (`10m`, `1h30m`, `90s`, `500ms`). Pure.
+pub fn parse_instant(text: &str, now: f64) -> Option<f64> {
+    if let Some(t) = parse_rfc3339_fine(text) {
+        return Some(t);
+    }
+    if let Ok(unix) = text.parse::<f64>() {
+        return Some(unix);
+    }
+    let mut total = 0.0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).filter(|&i| i > 0)?;
+        let value: f64 = rest[..number_end].parse().ok()?;
+        let unit_end = rest[number_end..].find(|c: char| c.is_ascii_digit()).map_or(rest.len(), |i| number_end + i);
+        let scale = match &rest[number_end..unit_end] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            "us" | "µs" => 0.000_001,
+            "ns" => 0.000_000_001,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = &rest[unit_end..];
+    }
+    Some(now - total)
+}
+
 /// "3 minutes", as docker prints durations ("Less than a second" under one).
 pub fn human(seconds: i64) -> String {
     let d = seconds.max(0);
@@ -82,6 +121,18 @@ pub fn now_secs() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_as_dockers_since_and_until_take_them() {
+        let now = 1_000_000.0;
+        assert_eq!(parse_instant("10m", now), Some(now - 600.0));
+        assert_eq!(parse_instant("1h30m", now), Some(now - 5400.0));
+        assert_eq!(parse_instant("500ms", now), Some(now - 0.5));
+        assert_eq!(parse_instant("1700000000.5", now), Some(1_700_000_000.5));
+        assert_eq!(parse_instant("1970-01-02T00:00:00.25Z", now), Some(86_400.25));
+        assert_eq!(parse_instant("10 minutes", now), None);
+        assert_eq!(parse_instant("m", now), None);
+    }
 
     #[test]
     fn round_trips() {

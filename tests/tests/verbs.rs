@@ -430,3 +430,51 @@ fn restart_history_and_commit_with_changes() {
     assert_eq!(s.sbx(&["rmi", "committed"]).code, 0);
     s.assert_clean(0);
 }
+
+#[test]
+fn logs_by_time_shm_size_and_volume_sources() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    assert_eq!(
+        s.sbx(&["run", "-d", "--name", "l1", "busybox", "sh", "-c", "echo early; sleep 1.2; echo late"]).code,
+        0
+    );
+    assert_eq!(s.sbx(&["wait", "l1"]).stdout, "0\n");
+    let r = s.sbx(&["logs", "-t", "l1"]);
+    let late_at = r.stdout.lines().nth(1).and_then(|l| l.split_whitespace().next()).unwrap_or_else(|| panic!("{r:?}"));
+    assert_eq!(s.sbx(&["logs", "--since", late_at, "l1"]).stdout, "late\n");
+    assert_eq!(s.sbx(&["logs", "--until", late_at, "l1"]).stdout, "early\n");
+    assert_eq!(s.sbx(&["logs", "--since", "1h", "l1"]).stdout, "early\nlate\n");
+    assert_eq!(s.sbx(&["logs", "--since", "4000000000", "l1"]).stdout, "", "a Unix time to come");
+    let r = s.sbx(&["logs", "--since", "yesterday", "l1"]);
+    assert!(r.code == 125 && r.stderr.contains("'yesterday' is not a time"), "{r:?}");
+
+    let r = s.sbx(&["run", "--rm", "--shm-size", "2m", "busybox", "df", "-k", "/dev/shm"]);
+    assert!(
+        r.code == 0 && r.stdout.lines().nth(1).is_some_and(|l| l.split_whitespace().nth(1) == Some("2048")),
+        "{r:?}"
+    );
+    let r = s.sbx(&["run", "--rm", "busybox", "df", "-k", "/dev/shm"]);
+    assert!(
+        r.stdout.lines().nth(1).is_some_and(|l| l.split_whitespace().nth(1) == Some("65536")),
+        "docker's 64m: {r:?}"
+    );
+    let r = s.sbx(&["run", "--rm", "--shm-size", "0", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("invalid value '0' for '--shm-size"), "{r:?}");
+
+    // -v ./dir:/x is the current directory's dir; -v NAME:/x (a named volume) is refused by name.
+    std::fs::create_dir(s.scratch.join("data")).unwrap();
+    std::fs::write(s.scratch.join("data/f"), "from the host\n").unwrap();
+    let r = s
+        .command(&["run", "--rm", "-v", "./data:/x:ro", "busybox", "cat", "/x/f"])
+        .current_dir(&s.scratch)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "from the host\n", "{r:?}");
+    let r = s.sbx(&["run", "--rm", "-v", "vol1:/data", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("-v vol1:/data: named volumes are not supported yet"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "l1"]).code, 0);
+    s.assert_clean(0);
+}

@@ -1,4 +1,4 @@
-//! `sbx logs [-f] [--tail N] [-t] CONTAINER`: a detached container's output from its log, stdout
+//! `sbx logs [-f] [--tail N] [-t] [--since T] [--until T] CONTAINER`: a detached container's output from its log, stdout
 //! lines to stdout and stderr lines to stderr, as docker prints them.
 
 use crate::container::monitor::{LOG, LogLine};
@@ -19,11 +19,38 @@ pub struct LogsArgs {
     /// Prefix each line with its time.
     #[arg(short, long)]
     pub timestamps: bool,
+    /// Only lines from this time on: RFC 3339, Unix seconds, or a duration ago (10m, 1h30m).
+    #[arg(long, value_name = "TIME", value_parser = instant)]
+    pub since: Option<f64>,
+    /// Only lines before this time (as --since).
+    #[arg(long, value_name = "TIME", value_parser = instant)]
+    pub until: Option<f64>,
     pub container: String,
 }
 
-fn print(line: &str, timestamps: bool) {
+fn instant(text: &str) -> Result<f64, String> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    crate::time::parse_instant(text, now).ok_or_else(|| {
+        format!("'{text}' is not a time: give an RFC 3339 time, Unix seconds, or a duration such as 10m or 1h30m")
+    })
+}
+
+/// Which lines are printed: by time (`--since`, `--until`) and whether with it (`-t`).
+struct Shown {
+    timestamps: bool,
+    since: Option<f64>,
+    until: Option<f64>,
+}
+
+fn print(line: &str, shown: &Shown) {
     let Ok(l) = serde_json::from_str::<LogLine>(line) else { return };
+    if shown.since.is_some() || shown.until.is_some() {
+        let at = crate::time::parse_rfc3339_fine(&l.time).unwrap_or(0.0);
+        if shown.since.is_some_and(|s| at < s) || shown.until.is_some_and(|u| at >= u) {
+            return;
+        }
+    }
+    let timestamps = shown.timestamps;
     let text = if timestamps { format!("{} {}", l.time, l.log) } else { l.log };
     // A closed pipe (`sbx logs | head`) ends the output, not with a panic.
     let _ = if l.stream == "stderr" {
@@ -58,9 +85,10 @@ pub fn logs(store: &Store, args: LogsArgs) -> i32 {
             lines.push(std::mem::take(&mut line));
         }
     }
+    let shown = Shown { timestamps: args.timestamps, since: args.since, until: args.until };
     let skip = args.tail.map_or(0, |n| lines.len().saturating_sub(n));
     for l in &lines[skip..] {
-        print(l, args.timestamps);
+        print(l, &shown);
     }
     if !args.follow {
         return 0;
@@ -71,7 +99,7 @@ pub fn logs(store: &Store, args: LogsArgs) -> i32 {
         let mut got = false;
         while reader.read_line(&mut line).unwrap_or(0) > 0 {
             if line.ends_with('\n') {
-                print(&std::mem::take(&mut line), args.timestamps);
+                print(&std::mem::take(&mut line), &shown);
                 got = true;
             }
         }

@@ -35,6 +35,9 @@ pub struct RunArgs {
     /// Seconds `sbx stop` waits for the container to end before SIGKILL [default: 10].
     #[arg(long, value_name = "SECONDS")]
     pub stop_timeout: Option<u64>,
+    /// The size of /dev/shm (bytes, or with b, k, m or g) [default: 64m].
+    #[arg(long, value_name = "SIZE", value_parser = spec::parse_memory)]
+    pub shm_size: Option<u64>,
     /// Write the container's id to FILE (refused if FILE exists).
     #[arg(long, value_name = "FILE")]
     pub cidfile: Option<PathBuf>,
@@ -213,7 +216,10 @@ impl RunArgs {
                 workdir: self.workdir,
                 user: self.user,
                 hostname: self.hostname,
-                volumes: self.volumes,
+                volumes: match std::env::current_dir() {
+                    Ok(cwd) => self.volumes.iter().map(|v| absolute_source(v, &cwd)).collect(),
+                    Err(_) => self.volumes,
+                },
                 tmpfs: self.tmpfs,
                 read_only: self.read_only,
                 cap_add: self.cap_add,
@@ -241,9 +247,30 @@ impl RunArgs {
                 labels,
                 stop_signal: self.stop_signal,
                 stop_timeout: self.stop_timeout,
+                shm_size: self.shm_size,
             },
         })
     }
+}
+
+/// `-v ./dir:/x` (or `.:/x`, `../dir:/x`): the source resolved against the current directory, as
+/// docker's CLI does, lexically (the mount resolves links itself); other volumes as given. Pure.
+fn absolute_source(volume: &str, cwd: &Path) -> String {
+    let (source, rest) = volume.split_once(':').unwrap_or((volume, ""));
+    if !(source == "." || source == ".." || source.starts_with("./") || source.starts_with("../")) {
+        return volume.to_string();
+    }
+    let mut clean = PathBuf::new();
+    for c in cwd.join(source).components() {
+        match c {
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    format!("{}:{rest}", clean.display())
 }
 
 /// `--device`: the host node's kind, number and mode, read now.
@@ -292,5 +319,20 @@ pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
     match args.options() {
         Ok(opts) => run_container(store, &opts, &plugins).unwrap_or_else(fail_run),
         Err(e) => super::fail(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_volume_sources_are_the_current_directorys() {
+        let cwd = Path::new("/home/me/app");
+        assert_eq!(absolute_source("./data:/data", cwd), "/home/me/app/data:/data");
+        assert_eq!(absolute_source(".:/src:ro", cwd), "/home/me/app:/src:ro");
+        assert_eq!(absolute_source("../x/./y:/y", cwd), "/home/me/x/y:/y");
+        assert_eq!(absolute_source("/abs:/a", cwd), "/abs:/a");
+        assert_eq!(absolute_source("name:/a", cwd), "name:/a", "a named volume is refused later, by name");
     }
 }

@@ -65,8 +65,9 @@ pub fn kill(store: &Store, query: &str, signal: i32) -> Result<String, ControlEr
         return Err(ControlError::NotRunning(record.name));
     }
     send(&record.name, record.pid, signal)?;
-    thaw_after_signal(&record.id);
     if signal == libc::SIGKILL {
+        // A paused container ends only once thawed (v1's freezer); other signals wait for unpause.
+        thaw_after_signal(&record.id);
         // As docker's: a killed container has ended, and its end is recorded, when kill returns
         // (so `kill X && rm X` works).
         state::wait_stopped(&dir, None);
@@ -74,8 +75,8 @@ pub fn kill(store: &Store, query: &str, signal: i32) -> Result<String, ControlEr
     Ok(record.name)
 }
 
-/// A paused container's processes take a signal only once thawed: after `kill` or `stop`, the
-/// container goes on (as docker's do) so that the signal does what it was sent for.
+/// A paused container's processes take a signal only once thawed: after `stop`, `kill` with
+/// SIGKILL or `rm -f`, which are to end it, it is thawed so that the signal does that.
 pub fn thaw_after_signal(id: &str) {
     let dirs = cgroup::existing(id);
     if cgroup::frozen(&dirs) {

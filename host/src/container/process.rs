@@ -146,6 +146,7 @@ pub fn child_plan(
         userns: prepared.userns.clone(),
         volatile: dirs.volatile,
         cgroup_fs: prepared.cgroup_fs.clone(),
+        shm_size: spec.shm_size,
     };
     let mounts = rootfs::plan(&rootfs, kernel)?;
     let mut after = Vec::new();

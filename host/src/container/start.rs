@@ -82,7 +82,6 @@ impl Default for StartOptions {
     }
 }
 
-/// Prints a failure that comes after the container ran and cannot change its outcome.
 /// The container's /etc/hosts, /etc/hostname and /etc/resolv.conf, opened for mounting: those
 /// its directory has (a container made by an sbx before them has none) and no mount of the spec
 /// covers (`-v ./hosts:/etc/hosts` wins, as in docker; under `-v DIR:/etc` none is made in DIR).
@@ -94,11 +93,16 @@ fn etc_files(dir: &Path, spec: &ContainerSpec) -> Result<Vec<(bind::BindSource, 
     };
     super::etc_files::FILES
         .iter()
-        .filter(|(name, at)| dir.join(name).exists() && !covered(at))
-        .map(|(name, at)| Ok((bind::open(&dir.join(name), false)?, *at)))
+        .filter(|(_, at)| !covered(at))
+        .filter_map(|(name, at)| match bind::open(&dir.join(name), false) {
+            Ok(source) => Some(Ok((source, *at))),
+            Err(bind::BindError::Missing { .. }) => None,
+            Err(e) => Some(Err(e.into())),
+        })
         .collect()
 }
 
+/// Prints a failure that comes after the container ran and cannot change its outcome.
 fn warn(e: impl std::fmt::Display) {
     eprintln!("sbx: warning: {e}");
 }

@@ -83,6 +83,7 @@ mod tests {
                 userns: None,
                 volatile: false,
                 cgroup_fs: None,
+                shm_size: None,
             },
             (6, 8),
         )

@@ -160,6 +160,8 @@ pub struct RootfsSpec {
     pub volatile: bool,
     /// The cgroup filesystem at /sys/fs/cgroup, if the container gets one.
     pub cgroup_fs: Option<CgroupFs>,
+    /// The size of /dev/shm in bytes (`--shm-size`); docker's 64 MiB when None.
+    pub shm_size: Option<u64>,
 }
 
 /// The cgroup filesystem at /sys/fs/cgroup (see [`crate::spec::CgroupMount`]). It is mounted in
@@ -421,7 +423,8 @@ pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanE
     let devpts = [("newinstance", None), ("ptmxmode", Some("0666")), ("mode", Some("0620")), ("gid", Some("5"))];
     ops.extend(own_fs("/dev/pts", 0o755, "devpts", &devpts, NOSUID | NOEXEC));
     ops.push(MountOp::Symlink { text: cstr("pts/ptmx"), at: own("/dev/ptmx") });
-    let shm = [("mode", Some("1777")), ("size", Some("65536k"))];
+    let shm_size = spec.shm_size.map_or_else(|| "65536k".to_string(), |b| b.to_string());
+    let shm = [("mode", Some("1777")), ("size", Some(shm_size.as_str()))];
     ops.extend(own_fs("/dev/shm", 0o1777, "tmpfs", &shm, NOSUID | NODEV | NOEXEC));
     ops.extend(own_fs("/dev/mqueue", 0o1777, "mqueue", &[], NOSUID | NODEV | NOEXEC));
     for (link, text) in [
@@ -604,6 +607,7 @@ mod tests {
             userns: None,
             volatile: false,
             cgroup_fs: None,
+            shm_size: None,
         }
     }
 

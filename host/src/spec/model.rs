@@ -45,6 +45,7 @@ pub struct Overrides {
     pub labels: Vec<String>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
+    pub shm_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +217,9 @@ pub struct ContainerSpec {
     pub stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<u64>,
+    /// The size of the container's /dev/shm in bytes (`--shm-size`; 64 MiB when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +259,8 @@ pub enum SpecError {
     NoCommand,
     #[error("unknown stop signal '{0}': give a name such as TERM, SIGQUIT or HUP, or a number")]
     BadStopSignal(String),
+    #[error("--shm-size must be more than 0 bytes")]
+    BadShmSize,
     #[error("bad label '{0}': expected KEY=VALUE or KEY, with a key")]
     BadLabel(String),
     #[error("the working directory '{0}' is not an absolute path")]
@@ -263,6 +269,10 @@ pub enum SpecError {
     BadEnv(String),
     #[error("bad volume '{0}': expected HOST:CONTAINER or HOST:CONTAINER:ro with absolute paths")]
     BadVolume(String),
+    #[error(
+        "-v {0}: named volumes are not supported yet; give a host directory (-v /srv/data:/data or -v ./data:/data)"
+    )]
+    NamedVolume(String),
     #[error("bad mount destination '{0}': expected an absolute path other than / without '..'")]
     BadDestination(String),
     #[error("bad tmpfs option '{option}' in --tmpfs {arg}: {why}")]
@@ -424,6 +434,9 @@ pub fn parse_volume(v: &str) -> Result<Mount, SpecError> {
         [s, d, "rw"] => (*s, *d, false),
         _ => return Err(bad()),
     };
+    if !source.is_empty() && !source.starts_with(['/', '.']) && !source.contains('/') {
+        return Err(SpecError::NamedVolume(v.to_string()));
+    }
     if !source.starts_with('/') || source.split('/').any(|c| c == "..") {
         return Err(bad());
     }
@@ -435,6 +448,8 @@ pub fn parse_volume(v: &str) -> Result<Mount, SpecError> {
         options: Vec::new(),
     })
 }
+
+const KNOWN_TMPFS_OPTIONS: &str = "known are ro, rw, size=, mode=, uid=, gid=, nr_inodes=, exec, noexec";
 
 /// `--tmpfs PATH[:OPTIONS]` as docker takes it: `ro`/`rw`, `size=` (bytes, with k, m or g, or a
 /// percentage of memory), `mode=` (octal), `uid=`, `gid=`, `nr_inodes=`, `exec`/`noexec`;
@@ -464,7 +479,7 @@ pub fn parse_tmpfs(arg: &str) -> Result<Mount, SpecError> {
                 }
                 "nosuid" | "nodev" => {}
                 "suid" | "dev" => return Err(bad("sbx mounts every tmpfs nosuid and nodev")),
-                _ => return Err(bad("known are ro, rw, size=, mode=, uid=, gid=, nr_inodes=, exec, noexec")),
+                _ => return Err(bad(KNOWN_TMPFS_OPTIONS)),
             },
             Some((key, value)) => {
                 let ok = match key {
@@ -472,7 +487,7 @@ pub fn parse_tmpfs(arg: &str) -> Result<Mount, SpecError> {
                     "nr_inodes" => number(value, &['k', 'K', 'm', 'M', 'g', 'G']),
                     "uid" | "gid" => value.parse::<u32>().is_ok(),
                     "mode" => !value.is_empty() && value.len() <= 4 && u32::from_str_radix(value, 8).is_ok(),
-                    _ => return Err(bad("known are ro, rw, size=, mode=, uid=, gid=, nr_inodes=, exec, noexec")),
+                    _ => return Err(bad(KNOWN_TMPFS_OPTIONS)),
                 };
                 if !ok {
                     return Err(bad("not a valid value"));
@@ -528,6 +543,9 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
     caps::mask(&spec.capabilities)?;
     if let Some(s) = spec.stop_signal.as_ref().filter(|s| super::signal::number(s).is_none()) {
         return Err(SpecError::BadStopSignal(s.clone()));
+    }
+    if spec.shm_size == Some(0) {
+        return Err(SpecError::BadShmSize);
     }
     if let Some(k) = spec.labels.keys().find(|k| k.is_empty()) {
         return Err(SpecError::BadLabel(format!("={}", spec.labels[k])));
@@ -710,6 +728,7 @@ pub fn build(
         labels: labels(config, &o.labels),
         stop_signal: o.stop_signal.clone().or_else(|| config.and_then(|c| c.stop_signal().clone())),
         stop_timeout: o.stop_timeout,
+        shm_size: o.shm_size,
     };
     validate(&spec)?;
     Ok(spec)

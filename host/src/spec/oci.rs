@@ -549,6 +549,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         labels: Default::default(),
         stop_signal: None,
         stop_timeout: None,
+        shm_size: None,
     };
     let user = apply_process(&mut container, process, &mut notices)?;
     Ok(Bundle {
