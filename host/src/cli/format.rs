@@ -233,6 +233,18 @@ pub fn print(
     0
 }
 
+/// A verb's own table: the `columns` of the header document, then of each document.
+pub fn print_columns(headers: &serde_json::Value, docs: &[serde_json::Value], columns: &[&str]) {
+    let cell = |d: &serde_json::Value, c: &str| match &d[c] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let table: Vec<Vec<String>> =
+        std::iter::once(headers).chain(docs).map(|d| columns.iter().map(|c| cell(d, c)).collect()).collect();
+    super::print_table(&table);
+}
+
 /// docker's column name for a field: its words in capitals (`CreatedAt` → `CREATED AT`).
 pub fn header_of(field: &str) -> String {
     let mut out = String::new();

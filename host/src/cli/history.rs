@@ -90,10 +90,7 @@ pub fn history(store: &Store, args: HistoryArgs) -> i32 {
     }
     let headers = format::headers(&FIELDS, &[("ID", "IMAGE"), ("CreatedSince", "CREATED")]);
     format::print(&args.format, &docs, &headers, || {
-        let cell = |d: &serde_json::Value, c: &str| d[c].as_str().unwrap_or_default().to_string();
-        let table: Vec<Vec<String>> =
-            std::iter::once(&headers).chain(&docs).map(|d| FIELDS.iter().map(|c| cell(d, c)).collect()).collect();
-        super::print_table(&table);
+        format::print_columns(&headers, &docs, &FIELDS);
     })
 }
 

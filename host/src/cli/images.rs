@@ -37,7 +37,8 @@ pub fn human_size(bytes: u64) -> String {
 }
 
 /// docker's fields of an image in `images`.
-const FIELDS: [&str; 8] = ["Repository", "Tag", "ID", "CreatedSince", "CreatedAt", "Size", "Containers", "Digest"];
+const FIELDS: [&str; 9] =
+    ["Repository", "Tag", "ID", "CreatedSince", "CreatedAt", "Size", "Containers", "Digest", "Layers"];
 
 /// Whether `name` matches a `reference=` pattern: `*` stands for any run of characters other
 /// than '/', as in docker's (Go's path.Match); a pattern without a tag matches the repository.
@@ -116,14 +117,7 @@ pub fn images(store: &Store, args: ImagesArgs) -> i32 {
     }
     let headers = super::format::headers(&FIELDS, &[("ID", "IMAGE ID"), ("CreatedSince", "CREATED")]);
     super::format::print(&args.format, &docs, &headers, || {
-        let columns = ["Repository", "Tag", "ID", "CreatedSince", "Size", "Layers"];
-        let cell = |d: &serde_json::Value, c: &str| match &d[c] {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let mut rows = vec![["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "LAYERS"].map(String::from).to_vec()];
-        rows.extend(docs.iter().map(|d| columns.iter().map(|c| cell(d, c)).collect()));
-        super::print_table(&rows);
+        super::format::print_columns(&headers, &docs, &["Repository", "Tag", "ID", "CreatedSince", "Size", "Layers"]);
     })
 }
 

@@ -163,9 +163,6 @@ pub fn ps(store: &Store, args: PsArgs) -> i32 {
         if args.size {
             columns.insert(5, "Size");
         }
-        let cell = |d: &serde_json::Value, c: &str| d[c].as_str().unwrap_or_default().to_string();
-        let table: Vec<Vec<String>> =
-            std::iter::once(&headers).chain(&docs).map(|d| columns.iter().map(|c| cell(d, c)).collect()).collect();
-        super::print_table(&table);
+        format::print_columns(&headers, &docs, &columns);
     })
 }
