@@ -51,10 +51,15 @@ fn each<T: std::fmt::Display>(
     code
 }
 
+/// `-s`, when given, as a number; Err(exit code) once an unknown signal is said.
+pub fn signal_of(args: &StopArgs) -> Result<Option<i32>, i32> {
+    args.signal.as_deref().map(control::signal_number).transpose().map_err(super::fail)
+}
+
 pub fn stop(store: &Store, args: StopArgs) -> i32 {
-    let signal = match args.signal.as_deref().map(control::signal_number).transpose() {
+    let signal = match signal_of(&args) {
         Ok(s) => s,
-        Err(e) => return super::fail(e),
+        Err(code) => return code,
     };
     each(&args.containers, |c| control::stop(store, c, args.time.map(Duration::from_secs), signal))
 }

@@ -143,7 +143,7 @@ pub enum ContainerVerb {
     /// Start a created or stopped container (with -a, in the foreground).
     Start(start::StartArgs),
     /// Stop containers and start them again, on the same writable layer.
-    Restart(start::RestartArgs),
+    Restart(control::StopArgs),
     /// List containers.
     Ps(ps::PsArgs),
     /// Show what a container changed in its writable layer.

@@ -58,6 +58,8 @@ struct Row {
     dir: PathBuf,
     record: ContainerRecord,
     live: Live,
+    /// From its spec.json, read once.
+    labels: std::collections::BTreeMap<String, String>,
 }
 
 /// The containers to show, newest first.
@@ -66,7 +68,8 @@ fn select(store: &Store, args: &PsArgs, filters: &Filters) -> Result<Vec<Row>, S
         .into_iter()
         .map(|(dir, record)| {
             let live = state::live(&dir, &record);
-            Row { dir, record, live }
+            let labels = state::load_spec(&dir).map(|s| s.labels).unwrap_or_default();
+            Row { dir, record, live, labels }
         })
         .collect();
     all.sort_by(|a, b| b.record.created.cmp(&a.record.created).then(b.record.id.cmp(&a.record.id)));
@@ -83,12 +86,11 @@ fn select(store: &Store, args: &PsArgs, filters: &Filters) -> Result<Vec<Row>, S
     }
     let image_id = |q: &str| store.find_image(q).ok().map(|i| i.id.to_string());
     all.retain(|r| {
-        let labels = state::load_spec(&r.dir).map(|s| s.labels).unwrap_or_default();
         let candidate = Candidate {
             id: &r.record.id,
             name: &r.record.name,
             state: view::state_word(&r.record, r.live),
-            labels: &labels,
+            labels: &r.labels,
             image: &r.record.image,
             image_id: &r.record.image_id.to_string(),
             exit_code: r.record.exit_code,
@@ -133,8 +135,7 @@ pub fn ps(store: &Store, args: PsArgs) -> i32 {
     // docker's fields, as `--format json` and templates see them.
     let docs: Vec<serde_json::Value> = rows
         .iter()
-        .map(|Row { dir, record: r, live }| {
-            let labels = state::load_spec(dir).map(|s| s.labels).unwrap_or_default();
+        .map(|Row { dir, record: r, live, labels }| {
             let created = crate::time::parse_rfc3339(&r.created);
             let mut v = serde_json::json!({
                 "ID": id(r),

@@ -75,9 +75,13 @@ pub fn rmi(store: &Store, args: RmiArgs) -> i32 {
     code
 }
 
+/// What an image prune removes, as its prompt says it.
+pub fn prune_what(all: bool) -> &'static str {
+    if all { "all images without at least one container" } else { "all dangling images" }
+}
+
 pub fn prune(store: &Store, args: PruneArgs) -> i32 {
-    let what = if args.all { "all images without at least one container" } else { "all dangling images" };
-    if !args.force && !super::confirm(what) {
+    if !args.force && !super::confirm(prune_what(args.all)) {
         return 0;
     }
     match prune_images(store, args.all) {

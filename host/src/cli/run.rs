@@ -172,21 +172,11 @@ impl RunArgs {
         Ok(PluginSet::new(&crate::plugin::compile::cache_dir(), specs))
     }
 
-    /// The run options; Err(message) when an --env-file cannot be read.
+    /// The run options; Err(message) when an --env-file or --label-file cannot be read.
     pub fn options(self) -> Result<RunOptions, String> {
-        let mut env = Vec::new();
-        for file in &self.env_file {
-            let text =
-                std::fs::read_to_string(file).map_err(|e| format!("cannot read env file {}: {e}", file.display()))?;
-            env.extend(spec::env_file_lines(&text));
-        }
+        let mut env = file_lines("env", &self.env_file)?;
         env.extend(self.env);
-        let mut labels = Vec::new();
-        for file in &self.label_file {
-            let text =
-                std::fs::read_to_string(file).map_err(|e| format!("cannot read label file {}: {e}", file.display()))?;
-            labels.extend(spec::env_file_lines(&text));
-        }
+        let mut labels = file_lines("label", &self.label_file)?;
         labels.extend(self.labels);
         let security = security::parse_security_opts(&self.security_opt, |p| std::fs::read_to_string(p))
             .map_err(|e| e.to_string())?;
@@ -251,6 +241,17 @@ impl RunArgs {
             },
         })
     }
+}
+
+/// The KEY=VALUE lines of `--env-file` or `--label-file` files (`what`), in order.
+fn file_lines(what: &str, files: &[PathBuf]) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
+    for file in files {
+        let text =
+            std::fs::read_to_string(file).map_err(|e| format!("cannot read {what} file {}: {e}", file.display()))?;
+        lines.extend(spec::env_file_lines(&text));
+    }
+    Ok(lines)
 }
 
 /// `-v ./dir:/x` (or `.:/x`, `../dir:/x`): the source resolved against the current directory, as

@@ -57,26 +57,13 @@ pub fn start(store: &Store, args: StartArgs, config: Option<&Path>) -> i32 {
     start_container(store, &args.container, opts, &plugins).unwrap_or_else(fail_run)
 }
 
-#[derive(Args, Debug)]
-pub struct RestartArgs {
-    /// Seconds to wait after the stop signal before SIGKILL [default: the container's
-    /// --stop-timeout, else 10].
-    #[arg(short = 't', long = "time", alias = "timeout")]
-    pub time: Option<u64>,
-    /// The signal to stop it with [default: the container's stop signal].
-    #[arg(short, long)]
-    pub signal: Option<String>,
-    #[arg(required = true)]
-    pub containers: Vec<String>,
-}
-
-/// Stops each container (if it runs) and starts it again in the background, on the same writable
-/// layer; prints each name. Goes on past an error, as docker's.
-pub fn restart(store: &Store, args: RestartArgs, config: Option<&Path>) -> i32 {
+/// Stops each container (if it runs, as `stop` with the same -t and -s) and starts it again in the
+/// background, on the same writable layer; prints each name. Goes on past an error, as docker's.
+pub fn restart(store: &Store, args: super::control::StopArgs, config: Option<&Path>) -> i32 {
     use crate::container::control;
-    let signal = match args.signal.as_deref().map(control::signal_number).transpose() {
+    let signal = match super::control::signal_of(&args) {
         Ok(s) => s,
-        Err(e) => return super::fail(e),
+        Err(code) => return code,
     };
     let grace = args.time.map(std::time::Duration::from_secs);
     let mut code = 0;

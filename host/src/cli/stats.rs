@@ -59,11 +59,7 @@ pub fn stats(store: &Store, args: StatsArgs) -> i32 {
             print!("\x1b[2J\x1b[H");
         }
         let headers = FIELDS.iter().zip(HEADER).map(|(k, h)| (k.to_string(), serde_json::Value::from(h))).collect();
-        let code = format::print(&args.format, &docs, &headers, || {
-            let mut table = vec![HEADER.map(String::from).to_vec()];
-            table.extend(rows.into_iter().map(|r| r.to_vec()));
-            super::print_table(&table);
-        });
+        let code = format::print(&args.format, &docs, &headers, || format::print_columns(&headers, &docs, &FIELDS));
         if code != 0 {
             return code;
         }

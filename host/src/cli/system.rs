@@ -132,7 +132,7 @@ fn df(store: &Store) -> i32 {
 
 /// `sbx system prune`: stopped containers, then images without a name (every unused one with -a).
 fn prune(store: &Store, args: SystemPruneArgs, config: Option<&std::path::Path>) -> i32 {
-    let images = if args.all { "all images without at least one container" } else { "all dangling images" };
+    let images = super::rmi::prune_what(args.all);
     if !args.force && !super::confirm(&format!("all stopped containers and {images}")) {
         return 0;
     }

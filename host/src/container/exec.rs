@@ -63,13 +63,11 @@ pub fn exec_spec(
 /// Runs `opts.cmd` in the running container `query` names; returns its exit code.
 pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RunError> {
     let (dir, record) = state::find(store, query)?;
-    let pid = match record.pid {
-        Some(pid) if state::is_running(&dir) => pid,
+    let pid = match (record.pid, state::live(&dir, &record)) {
+        (_, state::Live::Paused) => return Err(RunError::Paused(record.name)),
+        (Some(pid), state::Live::Running) => pid,
         _ => return Err(RunError::NotRunning(record.name)),
     };
-    if state::live(&dir, &record) == state::Live::Paused {
-        return Err(RunError::Paused(record.name));
-    }
     let spec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
     let mut spec = exec_spec(spec, opts, |k| std::env::var(k).ok())?;
     // The container's own files name its users, read beneath its root (the container may have
