@@ -16,3 +16,4 @@ pub mod spec;
 pub mod sys;
 pub mod system;
 pub mod time;
+pub mod volume;

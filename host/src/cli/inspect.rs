@@ -77,16 +77,19 @@ fn document(store: &Store, query: &str, kind: Option<Kind>) -> Result<serde_json
             Ok((dir, record)) => {
                 let spec = state::load_spec(&dir);
                 let live = state::live(&dir, &record);
-                return Ok(view::inspect(&record, spec.as_ref(), live, &dir.to_string_lossy()));
+                return Ok(view::inspect(&record, spec.as_ref(), live, &dir.to_string_lossy(), store.root()));
             }
             Err(e) if kind == Some(Kind::Container) || !e.is_refusal() => return Err(e.to_string()),
             Err(_) => {}
         }
     }
-    let image = store.find_image(query).map_err(|e| match (e, kind) {
-        (crate::image::StoreError::NotFound(_), None) => format!("no such object: {query}"),
-        (e, _) => e.to_string(),
-    })?;
+    let image = match store.find_image(query) {
+        Err(crate::image::StoreError::NotFound(_)) if kind.is_none() => {
+            let volume = crate::volume::get(store, query).map_err(|_| format!("no such object: {query}"))?;
+            return Ok(super::volume::document(store, &volume));
+        }
+        found => found.map_err(|e| e.to_string())?,
+    };
     let bytes = store.blob(&image.id).map_err(|e| e.to_string())?;
     let config =
         serde_json::from_slice(&bytes).map_err(|e| format!("image {}: its config is not JSON: {e}", image.id))?;

@@ -43,6 +43,7 @@ mod stats;
 mod system;
 mod tag;
 mod top;
+mod volume;
 
 use crate::isolate::rootless;
 use crate::plugin::bindings::LogLevel;
@@ -80,6 +81,9 @@ pub enum Command {
     /// The monitor of a detached container (started by `sbx run -d`).
     #[command(name = "_monitor", hide = true)]
     Monitor(monitor::MonitorArgs),
+    /// Fills a new volume from its container's image (started by sbx's create).
+    #[command(name = "_fill-volume", hide = true)]
+    FillVolume(volume::FillArgs),
     /// Compiles a component from stdin into a cache file (started by sbx, with a time limit).
     #[command(name = "_compile", hide = true)]
     Compile(plugin::CompileArgs),
@@ -115,6 +119,9 @@ pub enum Command {
     /// Try policies against an image without running it.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// Show what sbx runs on and what its store holds.
     Info(info::InfoArgs),
     /// Show sbx's version.
@@ -267,6 +274,7 @@ fn enter_rootless(command: &Command, store: &crate::image::Store) -> Result<(), 
             | ContainerVerb::Export(_),
         )
         | Command::Container(ContainerCommand::Prune(_))
+        | Command::Volume(volume::VolumeCommand::Rm(_) | volume::VolumeCommand::Prune(_))
         | Command::System(system::SystemCommand::Prune(_))
         | Command::Load(_)
         | Command::Pull(_)
@@ -368,6 +376,8 @@ pub fn main() -> i32 {
         Command::Version(args) => info::version(args),
         Command::History(args) | Command::Image(ImageCommand::History(args)) => history::history(&store, args),
         Command::Monitor(args) => monitor::monitor(&store, args, config),
+        Command::FillVolume(args) => volume::fill(&store, args),
+        Command::Volume(cmd) => volume::run(&store, cmd),
         Command::Compile(_) => unreachable!("handled before the store"),
         Command::Config(cmd) => config::run(cmd, config),
         Command::Plugin(cmd) => plugin::run(&store, cmd),

@@ -112,6 +112,9 @@ fn evaluate(store: &Store, args: &TestArgs, plugins: &[Plugin]) -> Result<Report
                 }
             }
             let o = Overrides { cmd: args.cmd.clone(), ..Default::default() };
+            // The image's VOLUME paths as `run` mounts them (anonymous volumes, not made here).
+            let (o, _) =
+                crate::container::volumes::prepare(store, &o, config.config().as_ref()).map_err(|e| e.to_string())?;
             let spec = spec::build(&image_arg, config.config().as_ref(), &o, "sbx-policy-test", |_| None)
                 .map_err(|e| e.to_string())?;
             let dirs = layer_dirs(&record, &report.skipped);

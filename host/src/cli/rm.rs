@@ -13,9 +13,7 @@ pub struct RmArgs {
     /// Kill a running container first.
     #[arg(short, long)]
     pub force: bool,
-    /// Also remove the container's anonymous volumes. Accepted as docker's flag; sbx makes no
-    /// anonymous volumes (an image's VOLUME paths are part of the writable layer), so rm always
-    /// removes everything the container wrote.
+    /// Also remove the container's anonymous volumes (not those another container mounts too).
     #[arg(short, long)]
     pub volumes: bool,
     /// Names or id prefixes.
@@ -56,7 +54,7 @@ pub fn prune_stopped(store: &Store, plugins: &[crate::plugin::Plugin]) -> (i32, 
     let (mut code, mut removed, mut reclaimed) = (0, Vec::new(), 0);
     for (dir, record) in state::list(store).into_iter().filter(|(d, _)| !state::is_running(d)) {
         let size = crate::container::diff::size(&dir.join("upper"));
-        match remove(store, &record.id, false, plugins) {
+        match remove(store, &record.id, false, false, plugins) {
             Ok(_) => {
                 removed.push(record.id);
                 reclaimed += size;
@@ -85,7 +83,7 @@ pub fn rm(store: &Store, args: RmArgs, config: Option<&Path>) -> i32 {
     };
     let mut code = 0;
     for c in &args.containers {
-        match remove(store, c, args.force, &plugins) {
+        match remove(store, c, args.force, args.volumes, &plugins) {
             Ok(_) => say!("{c}"),
             Err(e) => code = code.max(super::refuse_or_fail(&e, e.is_refusal())),
         }

@@ -5,6 +5,7 @@ use crate::container::{RunError, RunOptions, run as run_container};
 use crate::image::Store;
 use crate::plugin::PluginSet;
 use crate::spec::security::{self, Device, SecurityError, Ulimit};
+use crate::spec::volume_flag::MountFlag;
 use crate::spec::{self, Limits, Network, Overrides, Userns};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -73,9 +74,14 @@ pub struct RunArgs {
     /// false they end sbx, and the container (whose life is tied to sbx's) with it.
     #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pub sig_proxy: bool,
-    /// Bind mount a host path: HOST:CONTAINER[:ro]; repeatable.
-    #[arg(short = 'v', long = "volume", value_name = "HOST:CTR[:ro]")]
+    /// Mount a host path or a named volume: HOST:CTR[:ro], NAME:CTR[:ro][,nocopy], or CTR alone
+    /// (an anonymous volume); repeatable.
+    #[arg(short = 'v', long = "volume", value_name = "SRC:CTR[:OPTS]")]
     pub volumes: Vec<String>,
+    /// Mount as docker's --mount: type=bind|volume|tmpfs,source=...,destination=...[,readonly];
+    /// repeatable.
+    #[arg(long = "mount", value_name = "type=...,src=...,dst=...")]
+    pub mounts: Vec<String>,
     /// Mount an empty tmpfs at PATH; repeatable.
     #[arg(long, value_name = "PATH")]
     pub tmpfs: Vec<String>,
@@ -192,6 +198,13 @@ impl RunArgs {
                 path.display()
             ));
         }
+        let (mut volumes, mut tmpfs) = (self.volumes, self.tmpfs);
+        for m in &self.mounts {
+            match spec::volume_flag::mount_flag(m).map_err(|e| e.to_string())? {
+                MountFlag::Volume(v) => volumes.push(v),
+                MountFlag::Tmpfs(t) => tmpfs.push(t),
+            }
+        }
         Ok(RunOptions {
             cidfile: self.cidfile,
             image: self.image,
@@ -207,10 +220,10 @@ impl RunArgs {
                 user: self.user,
                 hostname: self.hostname,
                 volumes: match std::env::current_dir() {
-                    Ok(cwd) => self.volumes.iter().map(|v| absolute_source(v, &cwd)).collect(),
-                    Err(_) => self.volumes,
+                    Ok(cwd) => volumes.iter().map(|v| absolute_source(v, &cwd)).collect(),
+                    Err(_) => volumes,
                 },
-                tmpfs: self.tmpfs,
+                tmpfs,
                 read_only: self.read_only,
                 cap_add: self.cap_add,
                 cap_drop: self.cap_drop,

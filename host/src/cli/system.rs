@@ -18,6 +18,9 @@ pub struct SystemPruneArgs {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub force: bool,
+    /// Also remove the anonymous volumes no container uses.
+    #[arg(long)]
+    pub volumes: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -114,10 +117,15 @@ fn df(store: &Store) -> i32 {
         .into_iter()
         .map(|(dir, r)| ContainerUse { writable: diff::size(&dir.join("upper")), user: image_user(store, &dir, r) })
         .collect();
+    let users = crate::container::volumes::users(store);
+    let volumes: Vec<(u64, bool)> = crate::volume::list(store)
+        .iter()
+        .map(|v| (crate::volume::size(store, &v.name), users.contains_key(&v.name)))
+        .collect();
     let size = super::images::human_size;
     let share = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     let mut rows = vec![["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"].map(String::from).to_vec()];
-    for r in usage(&images, &containers) {
+    for r in usage(&images, &containers, &volumes) {
         rows.push(vec![
             r.kind.into(),
             r.total.to_string(),
@@ -133,7 +141,8 @@ fn df(store: &Store) -> i32 {
 /// `sbx system prune`: stopped containers, then images without a name (every unused one with -a).
 fn prune(store: &Store, args: SystemPruneArgs, config: Option<&std::path::Path>) -> i32 {
     let images = super::rmi::prune_what(args.all);
-    if !args.force && !super::confirm(&format!("all stopped containers and {images}")) {
+    let volumes = if args.volumes { ", all anonymous volumes not used by at least one container" } else { "" };
+    if !args.force && !super::confirm(&format!("all stopped containers{volumes} and {images}")) {
         return 0;
     }
     let plugins = match super::rm::hooks(config) {
@@ -141,9 +150,14 @@ fn prune(store: &Store, args: SystemPruneArgs, config: Option<&std::path::Path>)
         Err(code) => return code,
     };
     let (code, from_containers) = super::rm::prune_stopped(store, &plugins);
+    let (code, from_volumes) = match args.volumes {
+        true => super::volume::prune_unused(store, false).map_or_else(|c| (code.max(c), 0), |r| (code, r)),
+        false => (code, 0),
+    };
     match super::rmi::prune_images(store, args.all) {
         Ok(from_images) => {
-            say!("Total reclaimed space: {}", super::images::human_size(from_containers + from_images));
+            let total = from_containers + from_volumes + from_images;
+            say!("Total reclaimed space: {}", super::images::human_size(total));
             code
         }
         Err(e) => super::fail(e),

@@ -211,18 +211,26 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
 /// Writes the writable layer `upper` as an OCI layer tarball to `out`; `idmap` is the container's
 /// range when it has ids of its own.
 pub fn write_layer(upper: &Path, idmap: Option<&IdMap>, out: impl Write) -> std::io::Result<()> {
-    write_tree(upper, Upper { map: idmap, tree: Tree::Writable }, out)
+    write_tree(open_root(upper)?, Upper { map: idmap, tree: Tree::Writable }, out)
 }
 
 /// Writes the merged tree of a container mounted at `merged` as a tarball to `out` (`sbx export`);
 /// `idmap` is the container's range when it has ids of its own.
 pub fn write_merged(merged: &Path, idmap: Option<&IdMap>, out: impl Write) -> std::io::Result<()> {
-    write_tree(merged, Upper { map: idmap, tree: Tree::Merged }, out)
+    write_merged_at(open_root(merged)?, idmap, out)
 }
 
-fn write_tree(dir: &Path, how: Upper, out: impl Write) -> std::io::Result<()> {
-    let root =
-        nix::fcntl::open(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(io)?;
+/// [`write_merged`] of the open directory `dir` of a merged tree: what is below it, as paths
+/// relative to it.
+pub fn write_merged_at(dir: OwnedFd, idmap: Option<&IdMap>, out: impl Write) -> std::io::Result<()> {
+    write_tree(dir, Upper { map: idmap, tree: Tree::Merged }, out)
+}
+
+fn open_root(dir: &Path) -> std::io::Result<OwnedFd> {
+    nix::fcntl::open(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(io)
+}
+
+fn write_tree(root: OwnedFd, how: Upper, out: impl Write) -> std::io::Result<()> {
     let mut tar = tar::Builder::new(out);
     append_dir(&mut tar, how, root, "")?;
     tar.into_inner()?.flush()

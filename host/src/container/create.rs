@@ -10,6 +10,7 @@ use super::events::{Events, Now};
 use super::image::{image_config, resolve_image};
 use super::layers;
 use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
+use super::volumes;
 use crate::image::Store;
 use crate::isolate::rootless;
 use crate::isolate::userns::{self, IdMap};
@@ -116,8 +117,8 @@ fn create_as(
     let config = image_config(store, &image)?;
     let id = crate::random::hex(32);
     let name = opts.name.clone().unwrap_or_else(|| format!("sbx_{}", &id[..12]));
-    let spec =
-        spec::build(&opts.image, config.config().as_ref(), &opts.overrides, &id[..12], |k| std::env::var(k).ok())?;
+    let (overrides, planned) = volumes::prepare(store, &opts.overrides, config.config().as_ref())?;
+    let spec = spec::build(&opts.image, config.config().as_ref(), &overrides, &id[..12], |k| std::env::var(k).ok())?;
     let default_hostname = opts.overrides.hostname.is_none().then(|| id[..12].to_string());
     let (skipped, spec) =
         admission::decide(store, &opts.image, &image, &config, plugins, spec, default_hostname.as_deref())?;
@@ -129,7 +130,12 @@ fn create_as(
     // The user must exist in the container's files now, not only when it starts.
     let dirs: Vec<PathBuf> = layers.iter().map(|d| store.layer_diff(d)).collect();
     let user = layers::resolve_user(&dirs, &spec.user)?;
-    if let Some(m) = spec.mounts.iter().find(|m| m.kind == spec::MountKind::Bind && !Path::new(&m.source).exists()) {
+    let missing = |m: &&spec::Mount| {
+        m.kind == spec::MountKind::Bind
+            && !Path::new(&m.source).exists()
+            && !volumes::is_volume(store, Path::new(&m.source))
+    };
+    if let Some(m) = spec.mounts.iter().find(missing) {
         return Err(BindError::Missing { path: m.source.clone().into() }.into());
     }
 
@@ -143,6 +149,7 @@ fn create_as(
         }
         spec::Userns::Host => None,
     };
+    let new_volumes = volumes::make(store, &spec, &planned)?;
     let root = store.container_dir(&id);
     // Made under another name and renamed when whole: a kill leaves no container without its
     // record, and no record without its directory.
@@ -175,6 +182,7 @@ fn create_as(
     made.keep();
     made = RemoveOnDrop(Some(root.clone()));
     drop(record_lock);
+    volumes::fill(store, &id, &new_volumes)?;
 
     if plugins.may_have_hooks() {
         let wit_image = convert::image(&opts.image, &image, &config);
@@ -186,5 +194,6 @@ fn create_as(
         write_cidfile(path, &id)?;
     }
     made.keep();
+    new_volumes.keep();
     Ok((record, Fresh { spec, user }))
 }

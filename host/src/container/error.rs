@@ -69,6 +69,10 @@ pub enum RunError {
     Userns(#[from] crate::isolate::userns::UsernsError),
     #[error("container setup failed: cannot {step}: {errno}{hint}")]
     Setup { step: String, errno: Errno, hint: String },
+    #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
+    #[error("cannot fill the new volume {name} from the image's {destination}: {message}")]
+    VolumeFill { name: String, destination: String, message: String },
     #[error("exec \"{0}\": executable file not found in $PATH")]
     NotFound(String),
     #[error("exec \"{program}\": {}", errno.desc().to_lowercase())]

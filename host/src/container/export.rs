@@ -5,7 +5,7 @@
 
 use super::commit::write_merged;
 use super::init_layer;
-use super::state;
+use super::state::{self, ContainerRecord};
 use crate::image::Store;
 use crate::isolate::rootless;
 use nix::mount::{MntFlags, MsFlags};
@@ -43,12 +43,51 @@ pub fn overlay_options(lowers: &[PathBuf], user_xattrs: bool) -> Option<String> 
     (data.len() < 4096).then_some(data)
 }
 
-/// Unmounts the view before its directory goes.
-struct Mounted<'a>(&'a Path);
+/// A container's merged filesystem mounted read-only in this process's own mount namespace;
+/// unmounted before its directory goes.
+pub struct View {
+    target: PathBuf,
+    _staging: crate::image::store::Staging,
+}
 
-impl Drop for Mounted<'_> {
+impl View {
+    /// Mounts the view of the container of `record` (in `dir`). Call it while sbx is
+    /// single-threaded (it makes a mount namespace of its own).
+    pub fn mount(store: &Store, dir: &Path, record: &ContainerRecord) -> Result<View, ExportError> {
+        let name = record.name.clone();
+        let layers: Vec<PathBuf> = record.mounted_layers(store)?.iter().map(|d| store.layer_diff(d)).collect();
+        let mut lowers = vec![dir.join("upper")];
+        // /dev, /proc and /sys as the container has them: the init layer's directories, as docker's
+        // export has them.
+        if init_layer::fits(&layers) {
+            lowers.push(init_layer::path(store).map_err(|e| ExportError::Init(Box::new(e)))?);
+        }
+        lowers.extend(layers.into_iter().rev());
+        let options = overlay_options(&lowers, record.idmap.is_some() || rootless::is_active())
+            .ok_or(ExportError::TooManyLayers { name: name.clone(), layers: lowers.len() })?;
+        let fail = |what: &'static str| {
+            let name = name.clone();
+            move |errno| ExportError::Mount { name, what, errno }
+        };
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(fail("a mount namespace"))?;
+        nix::mount::mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+            .map_err(fail("making its mounts private"))?;
+        let staging = store.stage()?;
+        let target = staging.path().join("merged");
+        nix::unistd::mkdir(&target, nix::sys::stat::Mode::S_IRWXU).map_err(fail("its mount point"))?;
+        nix::mount::mount(Some("overlay"), &target, Some("overlay"), MsFlags::MS_RDONLY, Some(options.as_str()))
+            .map_err(fail("overlayfs"))?;
+        Ok(View { target, _staging: staging })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.target
+    }
+}
+
+impl Drop for View {
     fn drop(&mut self) {
-        let _ = nix::mount::umount2(self.0, MntFlags::MNT_DETACH);
+        let _ = nix::mount::umount2(&self.target, MntFlags::MNT_DETACH);
     }
 }
 
@@ -56,34 +95,9 @@ impl Drop for Mounted<'_> {
 /// single-threaded (it makes a mount namespace of its own).
 pub fn export(store: &Store, query: &str, out: impl Write) -> Result<(), ExportError> {
     let (dir, record) = state::find(store, query)?;
-    let name = record.name.clone();
-    let layers: Vec<PathBuf> = record.mounted_layers(store)?.iter().map(|d| store.layer_diff(d)).collect();
-    let mut lowers = vec![dir.join("upper")];
-    // /dev, /proc and /sys as the container has them: the init layer's directories, as docker's
-    // export has them.
-    if init_layer::fits(&layers) {
-        lowers.push(init_layer::path(store).map_err(|e| ExportError::Init(Box::new(e)))?);
-    }
-    lowers.extend(layers.into_iter().rev());
-    let options = overlay_options(&lowers, record.idmap.is_some() || rootless::is_active())
-        .ok_or(ExportError::TooManyLayers { name: name.clone(), layers: lowers.len() })?;
-    let fail = |what: &'static str| {
-        let name = name.clone();
-        move |errno| ExportError::Mount { name, what, errno }
-    };
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(fail("a mount namespace"))?;
-    nix::mount::mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(fail("making its mounts private"))?;
-    let staging = store.stage()?;
-    let target = staging.path().join("merged");
-    nix::unistd::mkdir(&target, nix::sys::stat::Mode::S_IRWXU).map_err(fail("its mount point"))?;
-    nix::mount::mount(Some("overlay"), &target, Some("overlay"), MsFlags::MS_RDONLY, Some(options.as_str()))
-        .map_err(fail("overlayfs"))?;
-    let mounted = Mounted(&target);
-    write_merged(&target, record.idmap.as_ref(), out)
-        .map_err(|source| ExportError::Write { name: record.name.clone(), source })?;
-    drop(mounted);
-    Ok(())
+    let view = View::mount(store, &dir, &record)?;
+    write_merged(view.path(), record.idmap.as_ref(), out)
+        .map_err(|source| ExportError::Write { name: record.name.clone(), source })
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod stats;
 pub mod terminal;
 pub mod top;
 pub mod view;
+pub mod volumes;
 
 pub use create::RunOptions;
 pub use error::RunError;

@@ -30,9 +30,16 @@ impl RemoveError {
     }
 }
 
-/// Removes the container `query` names; with `force`, a running one is killed first. The hooks of
-/// `plugins` hear of it first (they cannot stop it). Returns the name it removed.
-pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Result<String, RemoveError> {
+/// Removes the container `query` names; with `force`, a running one is killed first; with
+/// `volumes`, its anonymous volumes go too. The hooks of `plugins` hear of it first (they cannot
+/// stop it). Returns the name it removed.
+pub fn remove(
+    store: &Store,
+    query: &str,
+    force: bool,
+    volumes: bool,
+    plugins: &[Plugin],
+) -> Result<String, RemoveError> {
     let (dir, record) = state::find(store, query)?;
     if state::is_running(&dir) {
         if !force {
@@ -54,7 +61,12 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
     if let Err(e) = cgroup::remove_dirs(cgroup::existing(&record.id)) {
         eprintln!("sbx: warning: {e}");
     }
-    if let Some(spec) = state::load_spec(&dir).filter(|_| plugins.iter().any(Plugin::has_hooks)) {
+    let spec = state::load_spec(&dir);
+    let anonymous = match (&spec, volumes) {
+        (Some(spec), true) => super::volumes::anonymous(store, spec),
+        _ => Vec::new(),
+    };
+    if let Some(spec) = spec.filter(|_| plugins.iter().any(Plugin::has_hooks)) {
         let image = store
             .find_image(record.image_id.hex())
             .ok()
@@ -75,6 +87,7 @@ pub fn remove(store: &Store, query: &str, force: bool, plugins: &[Plugin]) -> Re
         Err(e) => return Err(e.into()),
         Ok(()) => {}
     }
+    super::volumes::remove_anonymous(store, &anonymous);
     // Its image was removed while it stayed (`rmi -f`): its layers go now unless others hold them.
     if !store.has_image(&record.image_id) {
         let layers = record.mounted_layers(store).unwrap_or_default();

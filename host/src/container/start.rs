@@ -13,6 +13,7 @@ use super::process::{self, Dirs, Prepared};
 use super::signals;
 use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
 use super::terminal;
+use super::volumes;
 use crate::image::Store;
 use crate::isolate::cgroup::{self, Cgroup};
 use crate::isolate::rootless;
@@ -154,6 +155,7 @@ pub struct Launched<'a> {
     // Dropped in this order: a `--rm` container's directory goes before its run lock is let go,
     // so whoever waits on the lock (`stop`, `rm -f`) finds it gone.
     _remove: RemoveOnDrop,
+    _volumes: volumes::AnonymousOnDrop<'a>,
     _running: File,
 }
 
@@ -161,7 +163,7 @@ pub struct Launched<'a> {
 /// told), or with why it could not start. `fresh` is what the create just before decided (`sbx
 /// run`); without it the spec and user are read from the container's files.
 pub fn launch<'a>(
-    store: &Store,
+    store: &'a Store,
     dir: PathBuf,
     mut record: ContainerRecord,
     opts: StartOptions,
@@ -170,6 +172,7 @@ pub fn launch<'a>(
 ) -> Result<Launched<'a>, RunError> {
     let rm = opts.rm || record.auto_remove;
     let remove = RemoveOnDrop(rm.then(|| dir.clone()));
+    let mut anonymous = volumes::AnonymousOnDrop(None);
     let running = lock_running(&dir, &record.name)?;
     let starting = match fresh {
         Some(_) => state::Starting::already_begun(&dir, &record),
@@ -190,6 +193,9 @@ pub fn launch<'a>(
     let kernel = process::kernel();
     if layers.len() < MAX_LAYERS && kernel >= LOWERDIR_PLUS_SINCE && init_layer::fits(&layers) {
         layers.push(init_layer::path(store)?);
+    }
+    if rm {
+        anonymous.0 = Some((store, volumes::anonymous(store, &spec)));
     }
     let binds = spec
         .mounts
@@ -322,7 +328,18 @@ pub fn launch<'a>(
     starting.done();
     let now = Now { status: Status::Running, pid: record.pid, ..Now::created() };
     fire(&events, Event::Poststart, now).unwrap_or_else(warn);
-    Ok(Launched { record, dir, rm, child, cgroup, events, master, _running: running, _remove: remove })
+    Ok(Launched {
+        record,
+        dir,
+        rm,
+        child,
+        cgroup,
+        events,
+        master,
+        _running: running,
+        _volumes: anonymous,
+        _remove: remove,
+    })
 }
 
 impl Launched<'_> {
@@ -333,8 +350,8 @@ impl Launched<'_> {
 
     /// Waits for the container's process, tells the hooks and records how it ended.
     pub fn wait(self) -> Result<i32, RunError> {
-        // Locals drop in reverse order: `_remove` before `_running`, as the fields do.
-        let Launched { mut record, dir, rm, child, cgroup, events, master, _running, _remove } = self;
+        // Locals drop in reverse order: `_remove`, `_volumes`, then `_running`, as the fields do.
+        let Launched { mut record, dir, rm, child, cgroup, events, master, _running, _volumes, _remove } = self;
         drop(master);
         let exit = child.wait();
         signals::stop();

@@ -2,7 +2,7 @@
 //! the quoted command, and the inspect document. Pure.
 
 use super::state::{ContainerRecord, Live, Status};
-use crate::spec::ContainerSpec;
+use crate::spec::{ContainerSpec, MountKind};
 use crate::time;
 use serde_json::{Value, json};
 
@@ -47,7 +47,42 @@ pub fn command(args: &[String], width: usize) -> String {
 }
 
 /// `sbx inspect`'s document for one container, in docker's shape where the fields match.
-pub fn inspect(r: &ContainerRecord, spec: Option<&ContainerSpec>, live: Live, dir: &str) -> Value {
+/// docker's `Mounts` of a container: its volumes (bind mounts of their data directories in the
+/// store at `store_root`) as volumes, the rest as they are. Pure.
+pub fn mounts(spec: &ContainerSpec, store_root: &std::path::Path) -> Vec<Value> {
+    spec.mounts
+        .iter()
+        .map(|m| {
+            let volume = crate::volume::name_of(store_root, &m.source).filter(|_| m.kind == MountKind::Bind);
+            let kind = match (&volume, m.kind) {
+                (Some(_), _) => "volume",
+                (None, MountKind::Bind) => "bind",
+                (None, MountKind::Tmpfs) => "tmpfs",
+            };
+            let mut doc = json!({
+                "Type": kind,
+                "Source": m.source,
+                "Destination": m.destination,
+                "Mode": "",
+                "RW": !m.read_only,
+                "Propagation": if kind == "bind" { "rprivate" } else { "" },
+            });
+            if let Some(name) = volume {
+                doc["Name"] = json!(name);
+                doc["Driver"] = json!("local");
+            }
+            doc
+        })
+        .collect()
+}
+
+pub fn inspect(
+    r: &ContainerRecord,
+    spec: Option<&ContainerSpec>,
+    live: Live,
+    dir: &str,
+    store_root: &std::path::Path,
+) -> Value {
     let running = live.running();
     json!({
         "Id": r.id,
@@ -99,7 +134,7 @@ pub fn inspect(r: &ContainerRecord, spec: Option<&ContainerSpec>, live: Live, di
         "HostsPath": format!("{dir}/hosts"),
         "HostnamePath": format!("{dir}/hostname"),
         "ResolvConfPath": format!("{dir}/resolv.conf"),
-        "Mounts": spec.map(|s| s.mounts.clone()).unwrap_or_default(),
+        "Mounts": spec.map(|s| mounts(s, store_root)).unwrap_or_default(),
         "GraphDriver": {
             "Name": "overlay",
             "Data": { "UpperDir": format!("{dir}/upper"), "WorkDir": format!("{dir}/work") },
@@ -150,7 +185,7 @@ mod tests {
 
     #[test]
     fn inspect_has_state_and_the_writable_layer() {
-        let v = inspect(&record(Status::Exited), None, Live::Stopped, "/s/c");
+        let v = inspect(&record(Status::Exited), None, Live::Stopped, "/s/c", std::path::Path::new("/s"));
         assert_eq!(v["State"]["Status"], "exited");
         assert_eq!(v["State"]["ExitCode"], 3);
         assert_eq!(v["State"]["Pid"], 0);

@@ -10,5 +10,6 @@ pub mod seccomp;
 pub mod security;
 pub mod signal;
 pub mod user;
+pub mod volume_flag;
 
 pub use model::*;

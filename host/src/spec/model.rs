@@ -270,9 +270,19 @@ pub enum SpecError {
     #[error("bad volume '{0}': expected HOST:CONTAINER or HOST:CONTAINER:ro with absolute paths")]
     BadVolume(String),
     #[error(
-        "-v {0}: named volumes are not supported yet; give a host directory (-v /srv/data:/data or -v ./data:/data)"
+        "-v {0}: a named volume is made by `sbx run` and `sbx create` only; give a host directory here (-v /srv/data:/data)"
     )]
     NamedVolume(String),
+    #[error(
+        "'{0}' is not a valid volume name: use letters, digits, '_', '.' and '-', starting with a letter or digit, at least two characters"
+    )]
+    BadVolumeName(String),
+    #[error(
+        "volume {0}: volumes are not supported with --userns=auto yet (their files would not be the container's ids); bind a host directory the container's ids own"
+    )]
+    VolumeWithUserns(String),
+    #[error("bad --mount '{arg}': {why}")]
+    BadMount { arg: String, why: String },
     #[error("bad mount destination '{0}': expected an absolute path other than / without '..'")]
     BadDestination(String),
     #[error("bad tmpfs option '{option}' in --tmpfs {arg}: {why}")]

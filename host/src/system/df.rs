@@ -29,8 +29,9 @@ pub struct Row {
 
 /// Images: layers counted once however many images share them; reclaimable what no image that a
 /// container uses, and no container, holds. Containers: their writable layers; reclaimable those of
-/// containers that do not run. sbx has no volumes and no build cache: rows of zeros, as docker shows.
-pub fn usage(images: &[ImageUse], containers: &[ContainerUse]) -> Vec<Row> {
+/// containers that do not run. Volumes, as (bytes, whether a container mounts it): reclaimable
+/// those none mounts. sbx has no build cache: a row of zeros, as docker shows.
+pub fn usage(images: &[ImageUse], containers: &[ContainerUse], volumes: &[(u64, bool)]) -> Vec<Row> {
     let sizes: BTreeMap<&Digest, u64> = images.iter().flat_map(|i| i.layers.iter().map(|(d, s)| (d, *s))).collect();
     let active: BTreeSet<&Digest> = containers.iter().map(|c| &c.user.image).collect();
     let held: BTreeSet<&Digest> = images
@@ -56,7 +57,13 @@ pub fn usage(images: &[ImageUse], containers: &[ContainerUse]) -> Vec<Row> {
             size: containers.iter().map(|c| c.writable).sum(),
             reclaimable: stopped.map(|c| c.writable).sum(),
         },
-        Row { kind: "Local Volumes", total: 0, active: 0, size: 0, reclaimable: 0 },
+        Row {
+            kind: "Local Volumes",
+            total: volumes.len(),
+            active: volumes.iter().filter(|(_, used)| *used).count(),
+            size: volumes.iter().map(|(s, _)| s).sum(),
+            reclaimable: volumes.iter().filter(|(_, used)| !used).map(|(s, _)| s).sum(),
+        },
         Row { kind: "Build Cache", total: 0, active: 0, size: 0, reclaimable: 0 },
     ]
 }
@@ -80,9 +87,10 @@ mod tests {
             writable,
         };
         let containers = [container(true, 7), container(false, 3)];
-        let rows = usage(&images, &containers);
+        let rows = usage(&images, &containers, &[(8, true), (2, false)]);
         assert_eq!(rows[0], Row { kind: "Images", total: 2, active: 1, size: 115, reclaimable: 5 });
         assert_eq!(rows[1], Row { kind: "Containers", total: 2, active: 1, size: 10, reclaimable: 3 });
+        assert_eq!(rows[2], Row { kind: "Local Volumes", total: 2, active: 1, size: 10, reclaimable: 2 });
         assert_eq!(rows.len(), 4);
     }
 }
