@@ -13,6 +13,7 @@ macro_rules! say {
 mod commit;
 mod config;
 mod control;
+mod cp;
 mod create;
 mod diff;
 mod exec;
@@ -179,6 +180,8 @@ pub enum ContainerVerb {
     Rename(rename::RenameArgs),
     /// Show a container's processes (the host's ps, cut to the container's).
     Top(top::TopArgs),
+    /// Copy files between a container and the host (CONTAINER:PATH on one side).
+    Cp(cp::CpArgs),
     /// Remove containers and their writable layers.
     Rm(rm::RmArgs),
 }
@@ -271,7 +274,8 @@ fn enter_rootless(command: &Command, store: &crate::image::Store) -> Result<(), 
             | ContainerVerb::Restart(_)
             | ContainerVerb::Rm(_)
             | ContainerVerb::Commit(_)
-            | ContainerVerb::Export(_),
+            | ContainerVerb::Export(_)
+            | ContainerVerb::Cp(_),
         )
         | Command::Container(ContainerCommand::Prune(_))
         | Command::Volume(volume::VolumeCommand::Rm(_) | volume::VolumeCommand::Prune(_))
@@ -423,6 +427,7 @@ fn container_verb(store: &crate::image::Store, verb: ContainerVerb, config: Opti
         ContainerVerb::Unpause(args) => control::pause(store, args, false),
         ContainerVerb::Rename(args) => rename::rename(store, args),
         ContainerVerb::Top(args) => top::top(store, args),
+        ContainerVerb::Cp(args) => cp::cp(store, args),
         ContainerVerb::Rm(args) => rm::rm(store, args, config),
     }
 }

@@ -58,6 +58,8 @@ fn vanished(path: &str, e: Errno) -> Result<(), std::io::Error> {
 struct Upper<'a> {
     map: Option<&'a IdMap>,
     tree: Tree,
+    /// Every entry's owner, instead of the files' own (`sbx cp` without `-a`).
+    owner: Option<(u32, u32)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -68,12 +70,17 @@ enum Tree {
     /// A container's merged filesystem (`export`): ids outside the range are the image layers'
     /// own (they are not idmapped) and stay; the mount points are its directories.
     Merged,
+    /// What `sbx cp` copies: a char device 0/0 is one (not a whiteout); no opaque markers.
+    Copy,
 }
 
 const NOBODY: u32 = 65534;
 
 impl Upper<'_> {
     fn owners(&self, st: &nix::sys::stat::FileStat) -> (u32, u32) {
+        if let Some(owner) = self.owner {
+            return owner;
+        }
         let Some(m) = self.map else { return (st.st_uid, st.st_gid) };
         let or = |id: Option<u32>, host: u32| id.unwrap_or(if self.tree == Tree::Merged { host } else { NOBODY });
         (or(m.container_uid(st.st_uid), st.st_uid), or(m.container_gid(st.st_gid), st.st_gid))
@@ -111,99 +118,98 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
     names.sort();
     for name in names {
         let text = name.to_string_lossy().into_owned();
-        let path = format!("{prefix}{text}");
-        let st = match fstatat(at, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            Err(e) => {
-                vanished(&path, e)?;
-                continue;
-            }
-        };
-        let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
-        match fmt {
-            SFlag::S_IFDIR => {
-                if upper.tree == Tree::Writable && prefix.is_empty() && init_layer::is_mount_point(&text) {
-                    continue;
-                }
-                let sub = match fsops::open_subdir(at, std::ffi::OsStr::from_bytes(name.as_bytes())) {
-                    Ok(fd) => fd,
-                    Err(e) => {
-                        vanished(&path, e)?;
-                        continue;
-                    }
-                };
+        if upper.tree == Tree::Writable && prefix.is_empty() && init_layer::is_mount_point(&text) {
+            continue;
+        }
+        append_entry(tar, upper, at, &name, &format!("{prefix}{text}"))?;
+    }
+    Ok(())
+}
+
+/// Appends entry `name` of the open directory `at` to `tar` as `path` (with what is below it, for
+/// a directory), without following it if it is a link.
+fn append_entry<W: Write>(
+    tar: &mut tar::Builder<W>,
+    upper: Upper,
+    at: std::os::fd::BorrowedFd,
+    name: &std::ffi::CStr,
+    path: &str,
+) -> std::io::Result<()> {
+    let st = match fstatat(at, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(e) => return vanished(path, e),
+    };
+    let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    match fmt {
+        SFlag::S_IFDIR => {
+            let sub = match fsops::open_subdir(at, std::ffi::OsStr::from_bytes(name.to_bytes())) {
+                Ok(fd) => fd,
+                Err(e) => return vanished(path, e),
+            };
+            tar.append_data(
+                &mut upper.header(tar::EntryType::Directory, &st, 0),
+                format!("{path}/"),
+                std::io::empty(),
+            )?;
+            let mut opaque = [0u8; 1];
+            let n = rustix::fs::fgetxattr(&sub, upper.opaque_xattr(), &mut opaque);
+            if upper.tree != Tree::Copy && n == Ok(1) && opaque[0] == b'y' {
                 tar.append_data(
-                    &mut upper.header(tar::EntryType::Directory, &st, 0),
-                    format!("{path}/"),
+                    &mut upper.header(tar::EntryType::Regular, &st, 0),
+                    format!("{path}/.wh..wh..opq"),
                     std::io::empty(),
                 )?;
-                let mut opaque = [0u8; 1];
-                let n = rustix::fs::fgetxattr(&sub, upper.opaque_xattr(), &mut opaque);
-                if n == Ok(1) && opaque[0] == b'y' {
-                    tar.append_data(
-                        &mut upper.header(tar::EntryType::Regular, &st, 0),
-                        format!("{path}/.wh..wh..opq"),
-                        std::io::empty(),
-                    )?;
-                }
-                append_dir(tar, upper, sub, &format!("{path}/"))?;
             }
-            SFlag::S_IFCHR if st.st_rdev == 0 => {
-                let wh = match path.rsplit_once('/') {
-                    Some((dir, base)) => format!("{dir}/.wh.{base}"),
-                    None => format!(".wh.{path}"),
-                };
-                tar.append_data(&mut upper.header(tar::EntryType::Regular, &st, 0), wh, std::io::empty())?;
-            }
-            SFlag::S_IFREG => {
-                // A running container may swap the file for a FIFO (which would block) or change
-                // its size meanwhile: what was opened is checked, and exactly its size is taken.
-                let flags =
-                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
-                let file = match openat(at, name.as_c_str(), flags, Mode::empty()) {
-                    Ok(fd) => File::from(fd),
-                    Err(e) => {
-                        vanished(&path, e)?;
-                        continue;
-                    }
-                };
-                let st = nix::sys::stat::fstat(&file).map_err(io)?;
-                if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFREG {
-                    return Err(changed(&path));
-                }
-                let size = st.st_size as u64;
-                // The mount point of the container's own /etc/hosts (...), made empty for it.
-                if upper.tree == Tree::Writable && size == 0 && etc_files::is_mount_point(&path) {
-                    continue;
-                }
-                let data = std::io::Read::chain(file, std::io::repeat(0));
-                tar.append_data(&mut upper.header(tar::EntryType::Regular, &st, size), path, data.take(size))?;
-            }
-            SFlag::S_IFLNK => {
-                let target = match nix::fcntl::readlinkat(at, name.as_c_str()) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        vanished(&path, e)?;
-                        continue;
-                    }
-                };
-                let mut h = upper.header(tar::EntryType::Symlink, &st, 0);
-                tar.append_link(&mut h, path, target)?;
-            }
-            SFlag::S_IFCHR | SFlag::S_IFBLK | SFlag::S_IFIFO => {
-                let kind = match fmt {
-                    SFlag::S_IFCHR => tar::EntryType::Char,
-                    SFlag::S_IFBLK => tar::EntryType::Block,
-                    _ => tar::EntryType::Fifo,
-                };
-                let mut h = upper.header(kind, &st, 0);
-                h.set_device_major(nix::sys::stat::major(st.st_rdev) as u32)?;
-                h.set_device_minor(nix::sys::stat::minor(st.st_rdev) as u32)?;
-                tar.append_data(&mut h, path, std::io::empty())?;
-            }
-            // Sockets do not go into images.
-            _ => {}
+            append_dir(tar, upper, sub, &format!("{path}/"))?;
         }
+        SFlag::S_IFCHR if st.st_rdev == 0 && upper.tree != Tree::Copy => {
+            let wh = match path.rsplit_once('/') {
+                Some((dir, base)) => format!("{dir}/.wh.{base}"),
+                None => format!(".wh.{path}"),
+            };
+            tar.append_data(&mut upper.header(tar::EntryType::Regular, &st, 0), wh, std::io::empty())?;
+        }
+        SFlag::S_IFREG => {
+            // A running container may swap the file for a FIFO (which would block) or change
+            // its size meanwhile: what was opened is checked, and exactly its size is taken.
+            let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+            let file = match openat(at, name, flags, Mode::empty()) {
+                Ok(fd) => File::from(fd),
+                Err(e) => return vanished(path, e),
+            };
+            let st = nix::sys::stat::fstat(&file).map_err(io)?;
+            if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFREG {
+                return Err(changed(path));
+            }
+            let size = st.st_size as u64;
+            // The mount point of the container's own /etc/hosts (...), made empty for it.
+            if upper.tree == Tree::Writable && size == 0 && etc_files::is_mount_point(path) {
+                return Ok(());
+            }
+            let data = std::io::Read::chain(file, std::io::repeat(0));
+            tar.append_data(&mut upper.header(tar::EntryType::Regular, &st, size), path, data.take(size))?;
+        }
+        SFlag::S_IFLNK => {
+            let target = match nix::fcntl::readlinkat(at, name) {
+                Ok(t) => t,
+                Err(e) => return vanished(path, e),
+            };
+            let mut h = upper.header(tar::EntryType::Symlink, &st, 0);
+            tar.append_link(&mut h, path, target)?;
+        }
+        SFlag::S_IFCHR | SFlag::S_IFBLK | SFlag::S_IFIFO => {
+            let kind = match fmt {
+                SFlag::S_IFCHR => tar::EntryType::Char,
+                SFlag::S_IFBLK => tar::EntryType::Block,
+                _ => tar::EntryType::Fifo,
+            };
+            let mut h = upper.header(kind, &st, 0);
+            h.set_device_major(nix::sys::stat::major(st.st_rdev) as u32)?;
+            h.set_device_minor(nix::sys::stat::minor(st.st_rdev) as u32)?;
+            tar.append_data(&mut h, path, std::io::empty())?;
+        }
+        // Sockets do not go into images.
+        _ => {}
     }
     Ok(())
 }
@@ -211,7 +217,7 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, upper: Upper, fd: OwnedFd, pr
 /// Writes the writable layer `upper` as an OCI layer tarball to `out`; `idmap` is the container's
 /// range when it has ids of its own.
 pub fn write_layer(upper: &Path, idmap: Option<&IdMap>, out: impl Write) -> std::io::Result<()> {
-    write_tree(open_root(upper)?, Upper { map: idmap, tree: Tree::Writable }, out)
+    write_tree(open_root(upper)?, Upper { map: idmap, tree: Tree::Writable, owner: None }, out)
 }
 
 /// Writes the merged tree of a container mounted at `merged` as a tarball to `out` (`sbx export`);
@@ -223,7 +229,31 @@ pub fn write_merged(merged: &Path, idmap: Option<&IdMap>, out: impl Write) -> st
 /// [`write_merged`] of the open directory `dir` of a merged tree: what is below it, as paths
 /// relative to it.
 pub fn write_merged_at(dir: OwnedFd, idmap: Option<&IdMap>, out: impl Write) -> std::io::Result<()> {
-    write_tree(dir, Upper { map: idmap, tree: Tree::Merged }, out)
+    write_tree(dir, Upper { map: idmap, tree: Tree::Merged, owner: None }, out)
+}
+
+/// What `sbx cp` sends: entry `item` of the open directory `dir` as `top` (and what is below it),
+/// or with no item, what `dir` holds, under `top/` when `top` is not empty. Links are copied as
+/// links; `owner`, when given, owns every entry.
+pub fn write_copy(
+    dir: OwnedFd,
+    item: Option<&std::ffi::CStr>,
+    top: &str,
+    owner: Option<(u32, u32)>,
+    out: impl Write,
+) -> std::io::Result<()> {
+    let how = Upper { map: None, tree: Tree::Copy, owner };
+    let mut tar = tar::Builder::new(out);
+    match item {
+        Some(name) => append_entry(&mut tar, how, dir.as_fd(), name, top)?,
+        None if top.is_empty() => append_dir(&mut tar, how, dir, "")?,
+        None => {
+            let st = nix::sys::stat::fstat(&dir).map_err(io)?;
+            tar.append_data(&mut how.header(tar::EntryType::Directory, &st, 0), format!("{top}/"), std::io::empty())?;
+            append_dir(&mut tar, how, dir, &format!("{top}/"))?;
+        }
+    }
+    tar.into_inner()?.flush()
 }
 
 fn open_root(dir: &Path) -> std::io::Result<OwnedFd> {

@@ -51,20 +51,34 @@ pub struct View {
 }
 
 impl View {
-    /// Mounts the view of the container of `record` (in `dir`). Call it while sbx is
+    /// Mounts the view of the container of `record` (in `dir`), read-only. Call it while sbx is
     /// single-threaded (it makes a mount namespace of its own).
     pub fn mount(store: &Store, dir: &Path, record: &ContainerRecord) -> Result<View, ExportError> {
+        View::mount_as(store, dir, record, false)
+    }
+
+    /// [`View::mount`] with the container's writable layer as the overlay's upper layer, so what
+    /// is written lands there (`sbx cp` into a stopped container, which must stay stopped).
+    pub fn mount_writable(store: &Store, dir: &Path, record: &ContainerRecord) -> Result<View, ExportError> {
+        View::mount_as(store, dir, record, true)
+    }
+
+    fn mount_as(store: &Store, dir: &Path, record: &ContainerRecord, writable: bool) -> Result<View, ExportError> {
         let name = record.name.clone();
         let layers: Vec<PathBuf> = record.mounted_layers(store)?.iter().map(|d| store.layer_diff(d)).collect();
-        let mut lowers = vec![dir.join("upper")];
+        let mut lowers = if writable { Vec::new() } else { vec![dir.join("upper")] };
         // /dev, /proc and /sys as the container has them: the init layer's directories, as docker's
         // export has them.
         if init_layer::fits(&layers) {
             lowers.push(init_layer::path(store).map_err(|e| ExportError::Init(Box::new(e)))?);
         }
         lowers.extend(layers.into_iter().rev());
-        let options = overlay_options(&lowers, record.idmap.is_some() || rootless::is_active())
+        let mut options = overlay_options(&lowers, record.idmap.is_some() || rootless::is_active())
             .ok_or(ExportError::TooManyLayers { name: name.clone(), layers: lowers.len() })?;
+        if writable {
+            let (upper, work) = (dir.join("upper"), dir.join("work"));
+            options.push_str(&format!(",upperdir={},workdir={}", upper.display(), work.display()));
+        }
         let fail = |what: &'static str| {
             let name = name.clone();
             move |errno| ExportError::Mount { name, what, errno }
@@ -75,7 +89,8 @@ impl View {
         let staging = store.stage()?;
         let target = staging.path().join("merged");
         nix::unistd::mkdir(&target, nix::sys::stat::Mode::S_IRWXU).map_err(fail("its mount point"))?;
-        nix::mount::mount(Some("overlay"), &target, Some("overlay"), MsFlags::MS_RDONLY, Some(options.as_str()))
+        let flags = if writable { MsFlags::empty() } else { MsFlags::MS_RDONLY };
+        nix::mount::mount(Some("overlay"), &target, Some("overlay"), flags, Some(options.as_str()))
             .map_err(fail("overlayfs"))?;
         Ok(View { target, _staging: staging })
     }

@@ -5,6 +5,7 @@ pub mod admission;
 pub mod changes;
 pub mod commit;
 pub mod control;
+pub mod copy;
 pub mod create;
 pub mod decision;
 pub mod diff;

@@ -62,6 +62,24 @@ fn read_error(e: io::Error) -> UnpackError {
 /// Unpacks the tar stream `reader` into `dest`, which must exist and be empty, and writes the
 /// index of its entries to `index` (a JSON array).
 pub fn unpack<R: Read>(reader: R, dest: &Path, index: &Path, max_entries: usize) -> Result<UnpackReport, UnpackError> {
+    unpack_as(reader, dest, index, max_entries, false)
+}
+
+/// Unpacks the tar stream `reader` into the directory `dest`, which may hold files (replaced by
+/// the stream's of the same name, directories merged), as `sbx cp` copies: no index, no limit,
+/// and `.wh.` names refused rather than read as a layer's deletions. Paths are walked as a
+/// layer's are: never through a symlink, never out of `dest`.
+pub fn unpack_plain<R: Read>(reader: R, dest: &Path) -> Result<UnpackReport, UnpackError> {
+    unpack_as(reader, dest, Path::new("/dev/null"), usize::MAX, true)
+}
+
+fn unpack_as<R: Read>(
+    reader: R,
+    dest: &Path,
+    index: &Path,
+    max_entries: usize,
+    plain: bool,
+) -> Result<UnpackReport, UnpackError> {
     let root = File::open(dest)
         .map(OwnedFd::from)
         .map_err(|e| UnpackError::Dest(dest.to_path_buf(), Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
@@ -75,6 +93,7 @@ pub fn unpack<R: Read>(reader: R, dest: &Path, index: &Path, max_entries: usize)
         parent: None,
         index: Index::new(out),
         max_entries,
+        plain,
     };
     let mut archive = tar::Archive::new(reader);
     for item in archive.entries().map_err(read_error)? {
@@ -123,6 +142,8 @@ struct Unpacker {
     parent: Option<(PathBuf, OwnedFd)>,
     index: Index,
     max_entries: usize,
+    /// Files, not a layer: `.wh.` names are refused (see [`unpack_plain`]).
+    plain: bool,
 }
 
 type EntryResult = Result<(), String>;
@@ -185,7 +206,11 @@ impl Unpacker {
             link: link.as_ref().map(|l| String::from_utf8_lossy(l).into_owned()),
         };
         let meta = Meta { mode, uid, gid, mtime };
-        match entry::role(&path) {
+        let role = entry::role(&path);
+        if self.plain && matches!(role, Role::Whiteout(_) | Role::Opaque(_)) {
+            return Err("is named as overlayfs's deletions are (.wh.), which sbx does not copy".into());
+        }
+        match role {
             Role::Ignored => return Ok(()),
             Role::Whiteout(target) => {
                 self.whiteout(&target)?;
