@@ -476,3 +476,51 @@ fn logs_by_time_shm_size_and_volume_sources() {
     assert_eq!(s.sbx(&["rm", "l1"]).code, 0);
     s.assert_clean(0);
 }
+
+/// A cgroup file of container `id`, v1 (`/sys/fs/cgroup/CONTROLLER/sbx/ID/FILE`) or v2.
+fn cgroup_file(id: &str, controller: &str, file: &str) -> String {
+    let v1 = format!("/sys/fs/cgroup/{controller}/sbx/{id}/{file}");
+    let v2 = format!("/sys/fs/cgroup/sbx/{id}/{file}");
+    std::fs::read_to_string(&v1).or_else(|_| std::fs::read_to_string(&v2)).unwrap_or_default().trim().to_string()
+}
+
+#[test]
+fn update_changes_a_running_containers_limits_at_once_and_a_stopped_ones_for_its_next_start() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let r = s.sbx(&["run", "-d", "--name", "u1", "--pids-limit", "50", "busybox", "sleep", "100"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let id = r.stdout.trim().to_string();
+    let r = s.sbx(&["update", "-m", "64m", "--pids-limit", "20", "u1"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "u1\n"), "{r:?}");
+    assert_eq!(cgroup_file(&id, "pids", "pids.max"), "20");
+    let memory = cgroup_file(&id, "memory", "memory.limit_in_bytes");
+    let memory = if memory.is_empty() { cgroup_file(&id, "memory", "memory.max") } else { memory };
+    assert_eq!(memory, "67108864");
+    let v = inspect(&s, "u1");
+    assert_eq!((v["HostConfig"]["Memory"].as_u64(), v["HostConfig"]["PidsLimit"].as_u64()), (Some(67108864), Some(20)));
+    // What is not named stays.
+    assert_eq!(s.sbx(&["update", "--cpus", "0.5", "u1"]).code, 0);
+    assert_eq!(inspect(&s, "u1")["HostConfig"]["PidsLimit"], 20);
+
+    // A stopped container's new limits apply at its next start.
+    assert_eq!(s.sbx(&["create", "--name", "u2", "busybox", "sleep", "100"]).code, 0);
+    assert_eq!(s.sbx(&["update", "--pids-limit", "7", "u2"]).code, 0);
+    assert_eq!(s.sbx(&["start", "u2"]).code, 0);
+    let id2 = inspect(&s, "u2")["Id"].as_str().unwrap().to_string();
+    assert_eq!(cgroup_file(&id2, "pids", "pids.max"), "7");
+
+    for (args, code, says) in [
+        (&["update", "u1"][..], 125, "needs at least one limit"),
+        (&["update", "--pids-limit", "5", "nosuch"][..], 1, "no such container: nosuch"),
+        (&["update", "--memory-swap", "1m", "u1"][..], 125, "swap"),
+        (&["update", "--restart", "always", "u1"][..], 125, "not supported"),
+    ] {
+        let r = s.sbx(args);
+        assert!(r.code == code && r.stderr.contains(says), "{args:?}: {r:?}");
+    }
+    assert_eq!(s.sbx(&["rm", "-f", "u1", "u2"]).code, 0);
+    s.assert_clean(0);
+}

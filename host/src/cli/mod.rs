@@ -44,6 +44,7 @@ mod stats;
 mod system;
 mod tag;
 mod top;
+mod update;
 mod volume;
 
 use crate::isolate::rootless;
@@ -182,6 +183,8 @@ pub enum ContainerVerb {
     Top(top::TopArgs),
     /// Copy files between a container and the host (CONTAINER:PATH on one side).
     Cp(cp::CpArgs),
+    /// Change containers' resource limits (at once for a running one).
+    Update(update::UpdateArgs),
     /// Remove containers and their writable layers.
     Rm(rm::RmArgs),
 }
@@ -428,6 +431,7 @@ fn container_verb(store: &crate::image::Store, verb: ContainerVerb, config: Opti
         ContainerVerb::Rename(args) => rename::rename(store, args),
         ContainerVerb::Top(args) => top::top(store, args),
         ContainerVerb::Cp(args) => cp::cp(store, args),
+        ContainerVerb::Update(args) => update::update(store, args, config),
         ContainerVerb::Rm(args) => rm::rm(store, args, config),
     }
 }

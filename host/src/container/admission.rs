@@ -141,3 +141,34 @@ pub fn decide(
     }
     Ok((made.skipped, made.spec))
 }
+
+/// The spec checks again, on a changed spec of an existing container (`sbx update`): the spec
+/// they allow (adjusted), or the denial. Its users resolve against the layers it mounts.
+pub fn recheck(
+    store: &Store,
+    record: &super::state::ContainerRecord,
+    spec: ContainerSpec,
+    plugins: &PluginSet,
+) -> Result<ContainerSpec, RunError> {
+    if plugins.is_empty() {
+        return Ok(spec);
+    }
+    let image_record = store.find_image(record.image_id.hex())?;
+    let config = super::image::image_config(store, &image_record)?;
+    let image = convert::image(&record.image, &image_record, &config);
+    let dirs: Vec<PathBuf> = record.mounted_layers(store)?.iter().map(|d| store.layer_diff(d)).collect();
+    let resolve = |user: &str| layers::resolve_user(&dirs, user);
+    let loaded = plugins.load()?;
+    let evaluated = evaluate_spec(&image, &spec, loaded, &resolve);
+    end_sessions(loaded);
+    match evaluated?.decision {
+        SpecDecision::Deny { plugin, reason, notes } => {
+            print_notes(&pairs(notes));
+            Err(RunError::Denied { plugin, reason })
+        }
+        SpecDecision::Allow { spec, notes } => {
+            print_notes(&pairs(notes));
+            Ok(*spec)
+        }
+    }
+}

@@ -29,6 +29,7 @@ pub mod state;
 pub mod stats;
 pub mod terminal;
 pub mod top;
+pub mod update;
 pub mod view;
 pub mod volumes;
 

@@ -114,6 +114,13 @@ pub fn inspect(
             "Dns": spec.map(|s| s.dns.clone()),
             "DnsSearch": spec.map(|s| s.dns_search.clone()),
             "DnsOptions": spec.map(|s| s.dns_options.clone()),
+            // docker's resource fields: 0 (or "") for no limit.
+            "Memory": spec.and_then(|s| s.limits.memory_bytes).unwrap_or(0),
+            "MemorySwap": spec.and_then(|s| s.limits.memory_swap).unwrap_or(0),
+            "NanoCpus": spec.and_then(|s| s.limits.cpu_millis).unwrap_or(0) * 1_000_000,
+            "CpuShares": spec.and_then(|s| s.limits.cpu_shares).unwrap_or(0),
+            "CpusetCpus": spec.and_then(|s| s.limits.cpuset_cpus.clone()).unwrap_or_default(),
+            "PidsLimit": spec.and_then(|s| s.limits.pids),
             "UsernsMode": if r.idmap.is_some() { "auto" } else { "host" },
             "IDMappings": r.idmap.map(|m| serde_json::json!({
                 "UidMap": [format!("0:{}:{}", m.uid, m.size)],
