@@ -6,6 +6,7 @@ pub mod config;
 pub mod container;
 pub mod image;
 pub mod isolate;
+pub mod journal;
 pub mod layer;
 pub mod plugin;
 pub mod random;

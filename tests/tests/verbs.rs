@@ -524,3 +524,72 @@ fn update_changes_a_running_containers_limits_at_once_and_a_stopped_ones_for_its
     assert_eq!(s.sbx(&["rm", "-f", "u1", "u2"]).code, 0);
     s.assert_clean(0);
 }
+
+#[test]
+fn events_tell_each_step_of_a_containers_life_past_and_as_it_happens() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let since = format!("{:.6}", now());
+    let until = format!("{:.0}", now() + 4.0);
+    // Following: started before the container, it prints what happens from --since on.
+    let follower = s
+        .command(&[
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--filter",
+            "container=ev1",
+            "--format",
+            "{{.Action}}",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(s.sbx(&["run", "--name", "ev1", "busybox", "sh", "-c", "exit 3"]).code, 3);
+    assert_eq!(s.sbx(&["run", "-d", "--name", "ev2", "busybox", "sleep", "100"]).code, 0);
+    assert_eq!(s.sbx(&["pause", "ev2"]).code, 0);
+    assert_eq!(s.sbx(&["unpause", "ev2"]).code, 0);
+    assert_eq!(s.sbx(&["rename", "ev1", "ev3"]).code, 0);
+    assert_eq!(s.sbx(&["rm", "-f", "ev2", "ev3"]).code, 0);
+    let out = follower.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "create\nstart\ndie\n", "only ev1's steps, until its rename");
+
+    // The past, in docker's line form, with the exit code, the renaming and the kill.
+    let r = s.sbx(&["events", "--since", &since, "--until", "0s", "--filter", "type=container"]);
+    let steps: Vec<(&str, &str)> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            (words[2], l.split_once(" (").map_or("", |(_, a)| a))
+        })
+        .collect();
+    let actions: Vec<&str> = steps.iter().map(|(a, _)| *a).collect();
+    assert_eq!(
+        actions,
+        [
+            "create", "start", "die", "create", "start", "pause", "unpause", "rename", "kill", "die", "destroy",
+            "destroy"
+        ],
+        "{r:?}"
+    );
+    assert!(steps[2].1.contains("exitCode=3"), "{:?}", steps[2]);
+    assert!(steps[7].1.contains("name=ev3") && steps[7].1.contains("oldName=ev1"), "{:?}", steps[7]);
+    let r = s.sbx(&["events", "--since", &since, "--until", "0s", "--filter", "event=die", "--format", "json"]);
+    let docs: Vec<Value> = r.stdout.lines().map(json).collect();
+    assert_eq!(docs.len(), 2, "{r:?}");
+    assert_eq!(
+        (docs[0]["Type"].as_str(), docs[0]["Actor"]["Attributes"]["exitCode"].as_str()),
+        (Some("container"), Some("3"))
+    );
+    let r = s.sbx(&["events", "--filter", "colour=red"]);
+    assert!(r.code == 1 && r.stderr.contains("invalid filter 'colour=red'"), "{r:?}");
+    let r = s.sbx(&["events", "--since", "yesterday"]);
+    assert!(r.code == 125 && r.stderr.contains("--since 'yesterday'"), "{r:?}");
+    s.assert_clean(0);
+}

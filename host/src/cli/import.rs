@@ -34,6 +34,7 @@ pub fn import(store: &Store, args: ImportArgs) -> i32 {
     };
     match imported {
         Ok(image) => {
+            crate::journal::image(store.root(), "import", &image.id.to_string());
             say!("{}", image.id);
             0
         }

@@ -47,6 +47,12 @@ pub fn load(store: &Store, args: LoadArgs) -> i32 {
     };
     match load::load(store, &path) {
         Ok(images) => {
+            for image in &images {
+                let id = image.id.to_string();
+                for name in image.names.iter().chain(image.names.is_empty().then_some(&id)) {
+                    crate::journal::image(store.root(), "load", name);
+                }
+            }
             if !args.quiet {
                 for image in images {
                     if image.names.is_empty() {

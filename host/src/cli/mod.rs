@@ -16,6 +16,7 @@ mod control;
 mod cp;
 mod create;
 mod diff;
+mod events;
 mod exec;
 mod export;
 mod format;
@@ -121,6 +122,8 @@ pub enum Command {
     /// Try policies against an image without running it.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Show what happened to containers, images and volumes (the store's journal).
+    Events(events::EventsArgs),
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
@@ -385,6 +388,7 @@ pub fn main() -> i32 {
         Command::Monitor(args) => monitor::monitor(&store, args, config),
         Command::FillVolume(args) => volume::fill(&store, args),
         Command::Volume(cmd) => volume::run(&store, cmd),
+        Command::Events(args) | Command::System(system::SystemCommand::Events(args)) => events::events(&store, args),
         Command::Compile(_) => unreachable!("handled before the store"),
         Command::Config(cmd) => config::run(cmd, config),
         Command::Plugin(cmd) => plugin::run(&store, cmd),

@@ -83,7 +83,11 @@ pub fn pull(store: &Store, args: PullArgs, config: Option<&Path>) -> i32 {
     let platform = args.platform.as_deref();
     let authfile = args.authfile.as_deref();
     let progress = Progress::new(args.quiet, To::Stdout);
-    match pull_with(store, &config, &args.image, platform, &args.policies, authfile, &progress) {
+    let pulled = pull_with(store, &config, &args.image, platform, &args.policies, authfile, &progress);
+    if let Ok(p) = &pulled {
+        crate::journal::image(store.root(), "pull", &p.name);
+    }
+    match pulled {
         Ok(pulled) if args.quiet => {
             say!("{}", pulled.image.id);
             0

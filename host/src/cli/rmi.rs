@@ -35,11 +35,17 @@ fn matched_name(store: &Store, image: &ImageRecord, query: &str) -> Option<Strin
     candidates.into_iter().find(|c| image.names.contains(c))
 }
 
-fn print(steps: &[Removed]) {
+fn print(store: &Store, steps: &[Removed]) {
     for step in steps {
         match step {
-            Removed::Untagged(name) => say!("Untagged: {name}"),
-            Removed::Deleted(id) => say!("Deleted: {id}"),
+            Removed::Untagged(name) => {
+                crate::journal::image(store.root(), "untag", name);
+                say!("Untagged: {name}")
+            }
+            Removed::Deleted(id) => {
+                crate::journal::image(store.root(), "delete", &id.to_string());
+                say!("Deleted: {id}")
+            }
         }
     }
 }
@@ -68,7 +74,7 @@ pub fn rmi(store: &Store, args: RmiArgs) -> i32 {
             plan_rmi(now, query, by_name.as_deref(), args.force, users)
         };
         match store.remove_images(&plan, &|| users(store)) {
-            Ok((steps, _)) => print(&steps),
+            Ok((steps, _)) => print(store, &steps),
             Err(e) => code = fail(e),
         }
     }

@@ -29,6 +29,8 @@ pub enum SystemCommand {
     Info(super::info::InfoArgs),
     /// Remove stopped containers and images without a name (with -a, every unused image).
     Prune(SystemPruneArgs),
+    /// Show what happened to containers, images and volumes (= sbx events).
+    Events(super::events::EventsArgs),
     /// Show what images and containers take on disk, and what removing unused ones gives back.
     Df,
     /// Check that the store is whole; with --repair, remove what is damaged or left over.
@@ -45,7 +47,7 @@ pub fn run(store: &Store, cmd: SystemCommand, config: Option<&std::path::Path>) 
     let (repair, format) = match cmd {
         SystemCommand::Df => return df(store),
         SystemCommand::Prune(args) => return prune(store, args, config),
-        SystemCommand::Info(_) => unreachable!("sbx info"),
+        SystemCommand::Info(_) | SystemCommand::Events(_) => unreachable!("dispatched as sbx info and sbx events"),
         SystemCommand::Check { repair, format } => (repair, format),
     };
     let problems = check::check(store);

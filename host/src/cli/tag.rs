@@ -23,9 +23,12 @@ pub fn tag(store: &Store, args: TagArgs) -> i32 {
         Ok(i) => i,
         Err(e) => return super::fail(e),
     };
-    image.names.push(name);
+    image.names.push(name.clone());
     match store.save_image(image) {
-        Ok(_) => 0,
+        Ok(_) => {
+            crate::journal::image(store.root(), "tag", &name);
+            0
+        }
         Err(e) => super::fail(e),
     }
 }

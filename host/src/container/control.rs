@@ -65,6 +65,7 @@ pub fn kill(store: &Store, query: &str, signal: i32) -> Result<String, ControlEr
         return Err(ControlError::NotRunning(record.name));
     }
     send(&record.name, record.pid, signal)?;
+    state::journal(store.root(), &record, "kill", &[("signal", &signal.to_string())]);
     if signal == libc::SIGKILL {
         // A paused container ends only once thawed (v1's freezer); other signals wait for unpause.
         thaw_after_signal(&record.id);
@@ -97,13 +98,16 @@ pub fn stop(store: &Store, query: &str, grace: Option<Duration>, signal: Option<
         signal.or_else(|| spec.as_ref().and_then(|s| s.stop_signal.as_deref()).and_then(crate::spec::signal::number));
     let timeout = spec.and_then(|s| s.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
     let grace = grace.unwrap_or(Duration::from_secs(timeout));
-    send(&record.name, record.pid, signal.unwrap_or(libc::SIGTERM))?;
+    let signal = signal.unwrap_or(libc::SIGTERM);
+    send(&record.name, record.pid, signal)?;
+    state::journal(store.root(), &record, "kill", &[("signal", &signal.to_string())]);
     thaw_after_signal(&record.id);
     if !state::wait_stopped(&dir, Some(grace)) {
         // It may have ended between the check and the kill.
         let _ = send(&record.name, record.pid, libc::SIGKILL);
         state::wait_stopped(&dir, None);
     }
+    state::journal(store.root(), &record, "stop", &[]);
     Ok(record.name)
 }
 
@@ -122,6 +126,7 @@ pub fn pause(store: &Store, query: &str, freeze: bool) -> Result<String, Control
         (false, false) => Err(ControlError::NotPaused(record.name)),
         _ => {
             cgroup::set_frozen(&dirs, freeze)?;
+            state::journal(store.root(), &record, if freeze { "pause" } else { "unpause" }, &[]);
             Ok(record.name)
         }
     }

@@ -195,5 +195,6 @@ fn create_as(
     }
     made.keep();
     new_volumes.keep();
+    state::journal(store.root(), &record, "create", &[]);
     Ok((record, Fresh { spec, user }))
 }

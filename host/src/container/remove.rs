@@ -47,6 +47,7 @@ pub fn remove(
         }
         if let Some(pid) = record.pid {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            state::journal(store.root(), &record, "kill", &[("signal", "9")]);
         }
         super::control::thaw_after_signal(&record.id);
         // The sbx that runs it records the end and removes the cgroup; let it finish first.
@@ -87,6 +88,7 @@ pub fn remove(
         Err(e) => return Err(e.into()),
         Ok(()) => {}
     }
+    state::journal(store.root(), &record, "destroy", &[]);
     super::volumes::remove_anonymous(store, &anonymous);
     // Its image was removed while it stayed (`rmi -f`): its layers go now unless others hold them.
     if !store.has_image(&record.image_id) {

@@ -15,7 +15,9 @@ pub fn rename(store: &Store, query: &str, new: &str) -> Result<String, RunError>
         return Err(RunError::NameInUse(new.to_string(), record.id[..12].to_string()));
     }
     check_name(&state::list(store), new)?;
-    ContainerRecord { name: new.to_string(), ..record.clone() }.save(&dir)?;
+    let renamed = ContainerRecord { name: new.to_string(), ..record.clone() };
+    renamed.save(&dir)?;
+    state::journal(store.root(), &renamed, "rename", &[("oldName", &record.name)]);
     Ok(record.name)
 }
 

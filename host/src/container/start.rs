@@ -145,6 +145,7 @@ fn fire(events: &Option<Events>, event: Event, now: Now) -> Result<(), RunError>
 /// A container whose process runs: what is needed to wait for it and record its end.
 pub struct Launched<'a> {
     pub record: ContainerRecord,
+    store: &'a Store,
     dir: PathBuf,
     rm: bool,
     child: spawn::Spawned,
@@ -326,11 +327,13 @@ pub fn launch<'a>(
         warn(e);
     }
     starting.done();
+    state::journal(store.root(), &record, "start", &[]);
     let now = Now { status: Status::Running, pid: record.pid, ..Now::created() };
     fire(&events, Event::Poststart, now).unwrap_or_else(warn);
     Ok(Launched {
         record,
         dir,
+        store,
         rm,
         child,
         cgroup,
@@ -351,7 +354,7 @@ impl Launched<'_> {
     /// Waits for the container's process, tells the hooks and records how it ended.
     pub fn wait(self) -> Result<i32, RunError> {
         // Locals drop in reverse order: `_remove`, `_volumes`, then `_running`, as the fields do.
-        let Launched { mut record, dir, rm, child, cgroup, events, master, _running, _volumes, _remove } = self;
+        let Launched { mut record, store, dir, rm, child, cgroup, events, master, _running, _volumes, _remove } = self;
         drop(master);
         let exit = child.wait();
         signals::stop();
@@ -360,13 +363,16 @@ impl Launched<'_> {
         let ended =
             Now { status: Status::Exited, pid: None, exit_code: Some(exit.code), signal: exit.signal, oom_killed };
         fire(&events, Event::Exit, ended).unwrap_or_else(warn);
+        // `sbx rename` may have renamed it while it ran.
+        if let Some(now) = ContainerRecord::load(&dir) {
+            record.name = now.name;
+        }
+        let code = exit.code.to_string();
+        state::journal(store.root(), &record, "die", &[("exitCode", &code)]);
         if rm {
             fire(&events, Event::Remove, ended).unwrap_or_else(warn);
+            state::journal(store.root(), &record, "destroy", &[]);
         } else {
-            // `sbx rename` may have renamed it while it ran.
-            if let Some(now) = ContainerRecord::load(&dir) {
-                record.name = now.name;
-            }
             record.status = Status::Exited;
             record.exit_code = Some(exit.code);
             record.oom_killed = oom_killed;

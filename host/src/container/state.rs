@@ -107,6 +107,13 @@ pub const NEW: &str = ".new-";
 /// every listing at once, whatever happens to the removal of its files.
 pub const GONE: &str = ".rm-";
 
+/// Tells the store's journal (`sbx events`) that `action` happened to the container of `record`.
+pub fn journal(store_root: &Path, record: &ContainerRecord, action: &str, extra: &[(&str, &str)]) {
+    let mut attributes = vec![("name", record.name.as_str()), ("image", record.image.as_str())];
+    attributes.extend_from_slice(extra);
+    crate::journal::record(store_root, &crate::journal::Event::new("container", action, &record.id, &attributes));
+}
+
 /// Removes a container's directory: renamed away first (atomic: a kill leaves the container whole
 /// or gone), then its files, with few descriptors whatever their depth. A removal that stops
 /// half-way leaves only the renamed directory, which `sbx system check --repair` removes.

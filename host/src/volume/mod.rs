@@ -124,7 +124,10 @@ pub fn create(
     crate::image::store::write_atomic(&meta, &json)?;
     let dest = parent.join(name);
     match staging.place(&dest) {
-        Ok(()) => Ok((volume, true)),
+        Ok(()) => {
+            journal(store, "create", name);
+            Ok((volume, true))
+        }
         // Made meanwhile by another sbx: that one is the volume.
         Err(e) if dest.exists() => get(store, name).map(|v| (v, false)).map_err(|_| io(&dest)(e).into()),
         Err(e) => Err(io(&dest)(e).into()),
@@ -139,7 +142,12 @@ pub fn remove(store: &Store, name: &str) -> Result<(), VolumeError> {
     // Out of every listing at once; the files go with the staging directory.
     fs::rename(&path, staging.path().join("volume")).map_err(io(&path))?;
     drop(staging);
+    journal(store, "destroy", name);
     Ok(())
+}
+
+fn journal(store: &Store, action: &str, name: &str) {
+    crate::journal::record(store.root(), &crate::journal::Event::new("volume", action, name, &[("driver", "local")]));
 }
 
 /// The bytes a volume's data takes on disk (`system df`, `volume ls`), counted without following
