@@ -593,3 +593,52 @@ fn events_tell_each_step_of_a_containers_life_past_and_as_it_happens() {
     assert!(r.code == 125 && r.stderr.contains("--since 'yesterday'"), "{r:?}");
     s.assert_clean(0);
 }
+
+#[test]
+fn a_restart_policy_starts_a_detached_container_again_until_a_user_stops_it() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let state = |name: &str| {
+        let v = inspect(&s, name);
+        (v["State"]["Status"].as_str().unwrap_or_default().to_string(), v["RestartCount"].as_u64().unwrap_or(99))
+    };
+    // on-failure:2: three runs in all (the writable layer kept: each run appends to /runs), then
+    // it stays exited.
+    let script = "echo x >> /runs; wc -l < /runs; exit 2";
+    let r = s.sbx(&["run", "-d", "--name", "rf", "--restart", "on-failure:2", "busybox", "sh", "-c", script]);
+    assert_eq!(r.code, 0, "{r:?}");
+    wait_for("two restarts and the end", || state("rf") == ("exited".to_string(), 2));
+    assert_eq!(s.sbx(&["logs", "rf"]).stdout.split_whitespace().collect::<Vec<_>>(), ["1", "2", "3"]);
+    let v = inspect(&s, "rf");
+    assert_eq!(v["HostConfig"]["RestartPolicy"], serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 2}));
+    assert_eq!(v["State"]["ExitCode"], 2);
+
+    // always: restarted even after a success, shown as restarting between runs; a stop ends it.
+    let r = s.sbx(&["run", "-d", "--name", "ra", "--restart", "always", "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    wait_for("a restart", || state("ra").1 >= 2);
+    wait_for("ps to show it restarting", || {
+        s.sbx(&["ps", "-a", "--filter", "name=ra", "--format", "{{.Status}}"]).stdout.starts_with("Restarting (0)")
+    });
+    assert_eq!(s.sbx(&["stop", "ra"]).code, 0);
+    let stopped = state("ra");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(state("ra"), ("exited".to_string(), stopped.1), "no start after the stop");
+    // The same policy through create and start.
+    assert_eq!(s.sbx(&["create", "--name", "rc", "--restart", "on-failure:1", "busybox", "false"]).code, 0);
+    assert_eq!(s.sbx(&["start", "rc"]).code, 0);
+    wait_for("its one restart", || state("rc") == ("exited".to_string(), 1));
+
+    for (args, says) in [
+        (&["run", "--restart", "always", "busybox", "true"][..], "--restart needs -d"),
+        (&["run", "-d", "--rm", "--restart", "always", "busybox", "true"][..], "--restart and --rm"),
+        (&["run", "-d", "--restart", "sometimes", "busybox", "true"][..], "invalid restart policy 'sometimes'"),
+    ] {
+        let r = s.sbx(args);
+        assert!(r.code == 125 && r.stderr.contains(says), "{args:?}: {r:?}");
+    }
+    assert_eq!(s.sbx(&["rm", "-f", "rf", "ra", "rc"]).code, 0);
+    s.assert_clean(0);
+}

@@ -82,6 +82,10 @@ pub struct RunArgs {
     /// repeatable.
     #[arg(long = "mount", value_name = "type=...,src=...,dst=...")]
     pub mounts: Vec<String>,
+    /// Restart policy of a detached container: no, on-failure[:MAX_RETRIES], always,
+    /// unless-stopped.
+    #[arg(long, value_name = "POLICY", default_value = "no", value_parser = spec::restart::parse)]
+    pub restart: spec::restart::RestartPolicy,
     /// Mount an empty tmpfs at PATH; repeatable.
     #[arg(long, value_name = "PATH")]
     pub tmpfs: Vec<String>,
@@ -180,6 +184,11 @@ impl RunArgs {
 
     /// The run options; Err(message) when an --env-file or --label-file cannot be read.
     pub fn options(self) -> Result<RunOptions, String> {
+        if !self.restart.is_no() && self.rm {
+            return Err(
+                "conflicting options: --restart and --rm (a container removed when it ends is not restarted)".into()
+            );
+        }
         let mut env = file_lines("env", &self.env_file)?;
         env.extend(self.env);
         let mut labels = file_lines("label", &self.label_file)?;
@@ -251,6 +260,7 @@ impl RunArgs {
                 stop_signal: self.stop_signal,
                 stop_timeout: self.stop_timeout,
                 shm_size: self.shm_size,
+                restart: self.restart,
             },
         })
     }
@@ -322,6 +332,11 @@ pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
     }
     if args.detach {
         return super::monitor::run_detached(store, args, config);
+    }
+    if !args.restart.is_no() {
+        return super::fail(
+            "--restart needs -d: the monitor of a detached container restarts it (or sbx create, then sbx start)",
+        );
     }
     if let Err(e) = super::check_terminal_input(args.interactive, args.tty) {
         return super::fail(e);

@@ -64,6 +64,9 @@ pub fn kill(store: &Store, query: &str, signal: i32) -> Result<String, ControlEr
     if !state::is_running(&dir) {
         return Err(ControlError::NotRunning(record.name));
     }
+    if [libc::SIGKILL, libc::SIGTERM, libc::SIGINT].contains(&signal) {
+        state::mark_stopped_by_user(&dir);
+    }
     send(&record.name, record.pid, signal)?;
     state::journal(store.root(), &record, "kill", &[("signal", &signal.to_string())]);
     if signal == libc::SIGKILL {
@@ -90,6 +93,9 @@ pub fn thaw_after_signal(id: &str) {
 /// container that does not run is already stopped.
 pub fn stop(store: &Store, query: &str, grace: Option<Duration>, signal: Option<i32>) -> Result<String, ControlError> {
     let (dir, record) = state::find(store, query)?;
+    // Marked first: its restart policy does not start it again, whether it runs or waits for a
+    // restart.
+    state::mark_stopped_by_user(&dir);
     if !state::is_running(&dir) {
         return Ok(record.name);
     }

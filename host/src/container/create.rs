@@ -171,6 +171,8 @@ fn create_as(
         finished: None,
         auto_remove: opts.rm,
         idmap,
+        restart_count: 0,
+        restarting: false,
     };
     match starting {
         true => state::Starting::record(&record).save(&making)?,

@@ -9,11 +9,13 @@ use super::start::{self, StartOptions};
 use super::state;
 use crate::image::Store;
 use crate::plugin::PluginSet;
+use crate::spec::restart;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 /// The container's log, in its directory.
 pub const LOG: &str = "container.log";
@@ -94,17 +96,68 @@ fn pump(outputs: Vec<(OwnedFd, &'static str)>, log: &mut File) {
 }
 
 /// The monitor's body; `report` is the pipe to the launching sbx: `ok`, or the error and its exit
-/// code. Returns the monitor's exit code.
+/// code. Runs the container, and again as its restart policy says, with docker's backoff between
+/// runs (`sbx stop` or `sbx kill` meanwhile ends that). Returns the monitor's exit code.
 pub fn run(store: &Store, id: &str, plugins: &PluginSet, report: OwnedFd, rm: bool) -> i32 {
-    let mut report = File::from(report);
-    let mut tell = |text: String| {
-        let _ = report.write_all(text.as_bytes());
+    let mut report = Some(File::from(report));
+    let (mut restarts, mut delay) = (0, None);
+    loop {
+        let began = Instant::now();
+        let code = match run_once(store, id, plugins, report.take(), rm) {
+            Ok(code) => code,
+            Err(code) => return code,
+        };
+        let Ok((dir, mut record)) = state::find(store, id) else { return code };
+        let policy = state::load_spec(&dir).map(|s| s.restart).unwrap_or_default();
+        let stopped = state::take_stopped_by_user(&dir);
+        if !restart::should_restart(policy, code, restarts, stopped) {
+            return code;
+        }
+        let wait = restart::backoff(delay, began.elapsed());
+        delay = Some(wait);
+        record.restarting = true;
+        if record.save(&dir).is_err() {
+            return code;
+        }
+        // Waits, looking for a stop or a removal meanwhile.
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            std::thread::sleep(RESTART_POLL.min(until.saturating_duration_since(Instant::now())));
+            if !dir.exists() {
+                return code;
+            }
+            if state::take_stopped_by_user(&dir) {
+                record.restarting = false;
+                let _ = record.save(&dir);
+                return code;
+            }
+        }
+        restarts += 1;
+        // Still restarting until the start saves it running.
+        let Some(mut now) = state::ContainerRecord::load(&dir) else { return code };
+        now.restart_count += 1;
+        if now.save(&dir).is_err() {
+            return code;
+        }
+    }
+}
+
+/// How often a monitor waiting to restart its container looks for a stop.
+const RESTART_POLL: Duration = Duration::from_millis(50);
+
+/// One run of the container: Ok(its exit code), or Err(the monitor's) when it did not start (told
+/// to `report` when there is one, else to the monitor's log).
+fn run_once(store: &Store, id: &str, plugins: &PluginSet, report: Option<File>, rm: bool) -> Result<i32, i32> {
+    let mut report = report;
+    let mut tell = |text: String| match report.as_mut() {
+        Some(r) => drop(r.write_all(text.as_bytes())),
+        None => eprintln!("sbx: {}", text.split_once(' ').map_or(text.as_str(), |(_, m)| m)),
     };
     let (dir, record) = match state::find(store, id) {
         Ok(found) => found,
         Err(e) => {
             tell(format!("125 {e}"));
-            return 125;
+            return Err(125);
         }
     };
     let log = File::options().create(true).append(true).open(dir.join(LOG));
@@ -112,11 +165,11 @@ pub fn run(store: &Store, id: &str, plugins: &PluginSet, report: OwnedFd, rm: bo
         (Ok(out), Ok(err), Ok(log)) => ((out, err), log),
         (_, _, Err(e)) => {
             tell(format!("125 cannot open the log of {}: {e}", record.name));
-            return 125;
+            return Err(125);
         }
         (Err(e), _, _) | (_, Err(e), _) => {
             tell(format!("125 cannot create the output pipes: {e}"));
-            return 125;
+            return Err(125);
         }
     };
     let ((out_r, out_w), (err_r, err_w)) = pipes;
@@ -126,22 +179,23 @@ pub fn run(store: &Store, id: &str, plugins: &PluginSet, report: OwnedFd, rm: bo
         Ok(l) => l,
         Err(e) => {
             tell(format!("{} {e}", e.exit_code()));
-            return e.exit_code();
+            return Err(e.exit_code());
         }
     };
     // Only the container holds the write ends now: its exit closes them.
     drop((out_w, err_w));
-    tell("ok".into());
-    drop(report);
+    if let Some(mut r) = report {
+        let _ = r.write_all(b"ok");
+    }
     let outputs = match launched.take_terminal() {
         Some(master) => vec![(master, "stdout")],
         None => vec![(out_r, "stdout"), (err_r, "stderr")],
     };
     pump(outputs, &mut log);
-    launched.wait().unwrap_or_else(|e| {
+    Ok(launched.wait().unwrap_or_else(|e| {
         eprintln!("sbx: {e}");
         e.exit_code()
-    })
+    }))
 }
 
 /// Reads the monitor's report: Ok when the container runs, else (exit code, message).

@@ -45,6 +45,7 @@ pub fn remove(
         if !force {
             return Err(RemoveError::Running(record.name));
         }
+        state::mark_stopped_by_user(&dir);
         if let Some(pid) = record.pid {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             state::journal(store.root(), &record, "kill", &[("signal", "9")]);

@@ -175,6 +175,9 @@ pub fn launch<'a>(
     let remove = RemoveOnDrop(rm.then(|| dir.clone()));
     let mut anonymous = volumes::AnonymousOnDrop(None);
     let running = lock_running(&dir, &record.name)?;
+    // A stop or kill of an earlier run does not count against this one.
+    state::take_stopped_by_user(&dir);
+    record.restarting = false;
     let starting = match fresh {
         Some(_) => state::Starting::already_begun(&dir, &record),
         None => state::Starting::begin(&dir, &record)?,

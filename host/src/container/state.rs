@@ -45,9 +45,28 @@ pub struct ContainerRecord {
     /// removed (its writable layer's files are owned by them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idmap: Option<IdMap>,
+    /// Times its restart policy started it again (docker's RestartCount).
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Ended, and waiting for its restart policy's next start.
+    #[serde(default)]
+    pub restarting: bool,
 }
 
 pub const RECORD: &str = "container.json";
+
+/// A file in a container's directory that says a user stopped or killed it: its restart policy
+/// does not start it again.
+const STOPPED_BY_USER: &str = "stopped-by-user";
+
+pub fn mark_stopped_by_user(dir: &Path) {
+    let _ = std::fs::File::create(dir.join(STOPPED_BY_USER));
+}
+
+/// Whether a user stopped the container since the mark was last taken; takes it.
+pub fn take_stopped_by_user(dir: &Path) -> bool {
+    std::fs::remove_file(dir.join(STOPPED_BY_USER)).is_ok()
+}
 /// The spec the container was created with, after the policies' adjustments.
 pub const SPEC: &str = "spec.json";
 

@@ -19,7 +19,8 @@ pub fn status(r: &ContainerRecord, live: Live, now: i64) -> String {
         (Status::Exited, Live::Stopped) => {
             let code = r.exit_code.map_or_else(|| "?".into(), |c| c.to_string());
             let ago = since(&r.finished).map_or_else(String::new, |t| format!(" {}", time::ago(t, now)));
-            format!("Exited ({code}){ago}")
+            let word = if r.restarting { "Restarting" } else { "Exited" };
+            format!("{word} ({code}){ago}")
         }
     }
 }
@@ -31,6 +32,7 @@ pub fn state_word(r: &ContainerRecord, live: Live) -> &'static str {
         (_, Live::Paused) => "paused",
         (Status::Running, Live::Stopped) => "dead",
         (Status::Created, Live::Stopped) => "created",
+        (Status::Exited, Live::Stopped) if r.restarting => "restarting",
         (Status::Exited, Live::Stopped) => "exited",
     }
 }
@@ -94,6 +96,7 @@ pub fn inspect(
             "Status": state_word(r, live),
             "Running": running,
             "Paused": live == Live::Paused,
+            "Restarting": r.restarting && live == Live::Stopped,
             "Dead": r.status == Status::Running && !running,
             "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
             "ExitCode": r.exit_code.unwrap_or(0),
@@ -105,8 +108,13 @@ pub fn inspect(
         "ImageName": r.image,
         "Layers": r.layers.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "Spec": spec,
+        "RestartCount": r.restart_count,
         "HostConfig": {
             "AutoRemove": r.auto_remove,
+            "RestartPolicy": spec.map(|s| {
+                let (name, retries) = s.restart.docker();
+                json!({ "Name": name, "MaximumRetryCount": retries })
+            }),
             "Init": spec.is_some_and(|s| s.init),
             "ReadonlyRootfs": spec.is_some_and(|s| s.read_only_rootfs),
             "NetworkMode": spec.map(|s| if s.network == crate::spec::Network::Host { "host" } else { "none" }),
@@ -171,6 +179,8 @@ mod tests {
             finished: Some("2026-01-01T00:01:00Z".into()),
             auto_remove: false,
             idmap: None,
+            restart_count: 0,
+            restarting: false,
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod caps;
 mod model;
 pub mod oci;
+pub mod restart;
 pub mod seccomp;
 pub mod security;
 pub mod signal;

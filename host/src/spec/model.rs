@@ -46,6 +46,8 @@ pub struct Overrides {
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
     pub shm_size: Option<u64>,
+    /// `--restart`: what the monitor of a detached container does when it ends.
+    pub restart: super::restart::RestartPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +222,9 @@ pub struct ContainerSpec {
     /// The size of the container's /dev/shm in bytes (`--shm-size`; 64 MiB when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<u64>,
+    /// `--restart`: kept for the monitor of a detached container.
+    #[serde(default, skip_serializing_if = "super::restart::RestartPolicy::is_no")]
+    pub restart: super::restart::RestartPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,6 +286,8 @@ pub enum SpecError {
         "volume {0}: volumes are not supported with --userns=auto yet (their files would not be the container's ids); bind a host directory the container's ids own"
     )]
     VolumeWithUserns(String),
+    #[error("invalid restart policy '{0}': give no, on-failure[:MAX_RETRIES], always or unless-stopped")]
+    BadRestart(String),
     #[error("bad --mount '{arg}': {why}")]
     BadMount { arg: String, why: String },
     #[error("bad mount destination '{0}': expected an absolute path other than / without '..'")]
@@ -739,6 +746,7 @@ pub fn build(
         stop_signal: o.stop_signal.clone().or_else(|| config.and_then(|c| c.stop_signal().clone())),
         stop_timeout: o.stop_timeout,
         shm_size: o.shm_size,
+        restart: o.restart,
     };
     validate(&spec)?;
     Ok(spec)

@@ -550,6 +550,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         stop_signal: None,
         stop_timeout: None,
         shm_size: None,
+        restart: Default::default(),
     };
     let user = apply_process(&mut container, process, &mut notices)?;
     Ok(Bundle {
