@@ -642,3 +642,22 @@ fn a_restart_policy_starts_a_detached_container_again_until_a_user_stops_it() {
     assert_eq!(s.sbx(&["rm", "-f", "rf", "ra", "rc"]).code, 0);
     s.assert_clean(0);
 }
+
+#[test]
+fn exec_detached_returns_at_once_and_its_command_runs_on() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    assert_eq!(s.sbx(&["run", "-d", "--name", "xd", "busybox", "sleep", "100"]).code, 0);
+    let r = s.sbx(&["exec", "-d", "xd", "sh", "-c", "echo out; sleep 0.2; echo later > /mark; sleep 100"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "nothing of its output comes back: {r:?}");
+    wait_for("the detached command to write", || s.sbx(&["exec", "xd", "cat", "/mark"]).stdout == "later\n");
+    let r = s.sbx(&["exec", "-d", "xd", "nosuchcommand"]);
+    assert!(r.code == 127 && r.stderr.contains("nosuchcommand"), "{r:?}");
+    let r = s.sbx(&["exec", "-d", "-i", "xd", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("exec -d takes neither -i nor -t"), "{r:?}");
+    // It ends with the container: nothing of it is left.
+    assert_eq!(s.sbx(&["rm", "-f", "xd"]).code, 0);
+    s.assert_clean(0);
+}

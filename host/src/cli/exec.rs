@@ -16,6 +16,9 @@ pub struct ExecArgs {
     /// Give the command a terminal (with -i, sbx's terminal is put in raw mode and attached).
     #[arg(short, long)]
     pub tty: bool,
+    /// Start the command and return: it runs on in the container, its output discarded.
+    #[arg(short, long)]
+    pub detach: bool,
     /// Set an environment variable (KEY=VALUE, or KEY to pass sbx's own).
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -36,6 +39,9 @@ pub struct ExecArgs {
 }
 
 pub fn exec(store: &Store, args: ExecArgs, config: Option<&Path>) -> i32 {
+    if args.detach && (args.interactive || args.tty) {
+        return super::fail("exec -d takes neither -i nor -t: a detached command has no input or terminal of sbx's");
+    }
     if let Err(e) = super::check_terminal_input(args.interactive, args.tty) {
         return super::fail(e);
     }
@@ -50,6 +56,7 @@ pub fn exec(store: &Store, args: ExecArgs, config: Option<&Path>) -> i32 {
         user: args.user,
         interactive: args.interactive,
         tty: args.tty,
+        detach: args.detach,
     };
     exec_in(store, &args.container, &opts, &plugins).unwrap_or_else(fail_run)
 }

@@ -33,6 +33,8 @@ pub struct ExecOptions {
     pub interactive: bool,
     /// `-t`: a terminal of its own in the container's /dev/pts.
     pub tty: bool,
+    /// `-d`: started, not waited for; its output goes nowhere.
+    pub detach: bool,
 }
 
 /// The container's spec as the exec runs it. Pure.
@@ -103,17 +105,20 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     };
     let start_error = |e| RunError::Spawn(SpawnError::Start(e));
     let null = if opts.interactive || opts.tty { None } else { Some(spawn::dev_null().map_err(start_error)?) };
+    let null_fd = null.as_ref().map(|f| f.as_raw_fd());
     let console = if opts.tty { Some(terminal::pair().map_err(start_error)?) } else { None };
     let how = How {
-        stdin: null.as_ref().map(|f| f.as_raw_fd()),
+        // Detached, it reads and writes nothing of this sbx's, which returns at once.
+        stdio: if opts.detach { [null_fd; 3] } else { [null_fd, None, None] },
         terminal: console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size())),
-        outlives_sbx: false,
+        outlives_sbx: opts.detach,
         preserve_fds: 0,
     };
     let (mut child, plan) = spawn_in(&target, &mut spec, &user, &how)?;
     drop(null);
     let console = console.map(|(ours, _)| ours);
     match child.advance() {
+        Ok(Progress::Running) if opts.detach => Ok(0),
         Ok(Progress::Running) => {
             let master = console.as_ref().map(terminal::receive).transpose().unwrap_or_else(|e| {
                 eprintln!("sbx: warning: {e}");
@@ -158,8 +163,8 @@ pub struct Target<'a> {
 
 /// How the exec's process is connected.
 pub struct How {
-    /// stdin (else the caller's own).
-    pub stdin: Option<i32>,
+    /// stdin, stdout and stderr (else the caller's own).
+    pub stdio: [Option<i32>; 3],
     /// A new terminal: the socket its master goes on, and its size.
     pub terminal: Option<(i32, (u16, u16))>,
     /// It outlives this sbx (the runtime CLI's `exec --detach`): no parent death signal.
@@ -212,7 +217,7 @@ pub fn spawn_in(
         before.push(ProcOp::SetIds { uid: 0, gid: 0, groups: Vec::new() });
     }
     let mut after = vec![ProcOp::Chdir(cstr(&spec.cwd))];
-    after.extend(process::stdio(how.terminal, [how.stdin, None, None], user));
+    after.extend(process::stdio(how.terminal, how.stdio, user));
     for u in &spec.ulimits {
         let resource = security::resource_of(&u.name)
             .ok_or_else(|| SpecError::from(security::SecurityError::BadUlimit(u.name.clone())))?;
@@ -258,6 +263,7 @@ mod tests {
             user: Some("1000".into()),
             interactive: false,
             tty: false,
+            detach: false,
         };
         let s = exec_spec(base.clone(), &o, |_| None).unwrap();
         assert_eq!(s.args, ["ps"]);

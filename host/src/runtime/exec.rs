@@ -75,7 +75,7 @@ pub fn exec(opts: &ExecOptions, plugins: &PluginSet) -> Result<i32, RuntimeError
         seccomp_cache: &opts.root.join(".seccomp"),
     };
     let how = How {
-        stdin: None,
+        stdio: [None; 3],
         terminal: console.as_ref().map(|s| (s.as_raw_fd(), (24, 80))),
         outlives_sbx: opts.detach,
         preserve_fds: opts.preserve_fds,
