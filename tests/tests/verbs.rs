@@ -661,3 +661,28 @@ fn exec_detached_returns_at_once_and_its_command_runs_on() {
     assert_eq!(s.sbx(&["rm", "-f", "xd"]).code, 0);
     s.assert_clean(0);
 }
+
+#[test]
+fn attach_flags_choose_the_streams_a_foreground_run_shows() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let both = "echo out; echo err >&2";
+    let r = s.sbx(&["run", "--rm", "-a", "STDOUT", "busybox", "sh", "-c", both]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "out\n", ""), "{r:?}");
+    let r = s.sbx(&["run", "--rm", "-a", "stderr", "busybox", "sh", "-c", both]);
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", "err\n"), "{r:?}");
+    let mut child = s
+        .command(&["run", "--rm", "-a", "stdin", "-a", "stdout", "busybox", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"through stdin\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "through stdin\n", "-a stdin keeps stdin open");
+    let r = s.sbx(&["run", "-d", "-a", "stdout", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("-a and -d"), "{r:?}");
+    s.assert_clean(0);
+}

@@ -82,6 +82,10 @@ pub struct RunArgs {
     /// repeatable.
     #[arg(long = "mount", value_name = "type=...,src=...,dst=...")]
     pub mounts: Vec<String>,
+    /// Attach only these of the container's streams: STDIN, STDOUT, STDERR; repeatable (default:
+    /// stdout and stderr, and stdin with -i).
+    #[arg(short = 'a', long = "attach", value_name = "STREAM", value_parser = ["STDIN", "STDOUT", "STDERR", "stdin", "stdout", "stderr"])]
+    pub attach: Vec<String>,
     /// Restart policy of a detached container: no, on-failure[:MAX_RETRIES], always,
     /// unless-stopped.
     #[arg(long, value_name = "POLICY", default_value = "no", value_parser = spec::restart::parse)]
@@ -214,12 +218,21 @@ impl RunArgs {
                 MountFlag::Tmpfs(t) => tmpfs.push(t),
             }
         }
+        if !self.attach.is_empty() && self.detach {
+            return Err("conflicting options: -a and -d (a detached container's streams go to its log)".into());
+        }
+        let attached =
+            |stream: &str| self.attach.is_empty() || self.attach.iter().any(|a| a.eq_ignore_ascii_case(stream));
+        let (attach_out, attach_err) = (attached("stdout"), attached("stderr"));
+        let interactive = self.interactive || self.attach.iter().any(|a| a.eq_ignore_ascii_case("stdin"));
         Ok(RunOptions {
+            attach_out,
+            attach_err,
             cidfile: self.cidfile,
             image: self.image,
             name: self.name,
             rm: self.rm,
-            interactive: self.interactive,
+            interactive,
             sig_proxy: self.sig_proxy,
             overrides: Overrides {
                 cmd: self.cmd,

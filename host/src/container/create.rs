@@ -22,7 +22,7 @@ use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     pub image: String,
     pub name: Option<String>,
@@ -32,7 +32,26 @@ pub struct RunOptions {
     pub sig_proxy: bool,
     /// `--cidfile`: where its id is written once it is made (a file that must not exist).
     pub cidfile: Option<PathBuf>,
+    /// `-a`: which of the container's stdout and stderr are sbx's (the others go nowhere).
+    pub attach_out: bool,
+    pub attach_err: bool,
     pub overrides: spec::Overrides,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            image: String::new(),
+            name: None,
+            rm: false,
+            interactive: false,
+            sig_proxy: false,
+            cidfile: None,
+            attach_out: true,
+            attach_err: true,
+            overrides: spec::Overrides::default(),
+        }
+    }
 }
 
 pub fn check_name(existing: &[(PathBuf, ContainerRecord)], name: &str) -> Result<(), RunError> {
