@@ -686,3 +686,20 @@ fn attach_flags_choose_the_streams_a_foreground_run_shows() {
     assert!(r.code == 125 && r.stderr.contains("-a and -d"), "{r:?}");
     s.assert_clean(0);
 }
+
+#[test]
+fn group_add_gives_the_process_more_groups_by_id_or_name() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let r = s.sbx(&["run", "--rm", "-u", "1000", "--group-add", "10", "--group-add", "nogroup", "busybox", "id", "-G"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "0 10 65534\n"), "{r:?}");
+    assert_eq!(s.sbx(&["run", "-d", "--name", "g1", "--group-add", "77", "busybox", "sleep", "100"]).code, 0);
+    let r = s.sbx(&["exec", "g1", "id", "-G"]);
+    assert_eq!(r.stdout, "0 77\n", "an exec gets them too: {r:?}");
+    let r = s.sbx(&["run", "--rm", "--group-add", "nosuchgroup", "busybox", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("unable to find group nosuchgroup"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "-f", "g1"]).code, 0);
+    s.assert_clean(0);
+}

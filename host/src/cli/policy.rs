@@ -121,7 +121,7 @@ fn evaluate(store: &Store, args: &TestArgs, plugins: &[Plugin]) -> Result<Report
             (wit, spec, dirs)
         }
     };
-    let resolve = |user: &str| layers::resolve_user(&dirs, user);
+    let resolve = |user: &str| layers::resolve_user(&dirs, user, &spec.group_add);
     let evaluation = admission::evaluate_spec(&wit, &spec, plugins, &resolve).map_err(|e| e.to_string())?;
     report.answers.extend(evaluation.answers);
     match evaluation.decision {

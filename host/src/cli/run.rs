@@ -82,6 +82,9 @@ pub struct RunArgs {
     /// repeatable.
     #[arg(long = "mount", value_name = "type=...,src=...,dst=...")]
     pub mounts: Vec<String>,
+    /// Add a supplementary group (a gid, or a name in the container's /etc/group); repeatable.
+    #[arg(long = "group-add", value_name = "GROUP")]
+    pub group_add: Vec<String>,
     /// Attach only these of the container's streams: STDIN, STDOUT, STDERR; repeatable (default:
     /// stdout and stderr, and stdin with -i).
     #[arg(short = 'a', long = "attach", value_name = "STREAM", value_parser = ["STDIN", "STDOUT", "STDERR", "stdin", "stdout", "stderr"])]
@@ -274,6 +277,7 @@ impl RunArgs {
                 stop_timeout: self.stop_timeout,
                 shm_size: self.shm_size,
                 restart: self.restart,
+                group_add: self.group_add,
             },
         })
     }

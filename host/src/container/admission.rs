@@ -94,7 +94,7 @@ pub fn admit(
         .filter(|(i, _)| !skipped.contains(i))
         .map(|(_, l)| store.layer_diff(&l.diff_id))
         .collect();
-    let resolve = |user: &str| layers::resolve_user(&dirs, user);
+    let resolve = |user: &str| layers::resolve_user(&dirs, user, &spec.group_add);
     match evaluate_spec(image, &spec, plugins, &resolve)?.decision {
         SpecDecision::Deny { plugin, reason, notes: more } => {
             print_notes(&notes);
@@ -157,7 +157,7 @@ pub fn recheck(
     let config = super::image::image_config(store, &image_record)?;
     let image = convert::image(&record.image, &image_record, &config);
     let dirs: Vec<PathBuf> = record.mounted_layers(store)?.iter().map(|d| store.layer_diff(d)).collect();
-    let resolve = |user: &str| layers::resolve_user(&dirs, user);
+    let resolve = |user: &str| layers::resolve_user(&dirs, user, &spec.group_add);
     let loaded = plugins.load()?;
     let evaluated = evaluate_spec(&image, &spec, loaded, &resolve);
     end_sessions(loaded);

@@ -148,7 +148,7 @@ fn create_as(
     }
     // The user must exist in the container's files now, not only when it starts.
     let dirs: Vec<PathBuf> = layers.iter().map(|d| store.layer_diff(d)).collect();
-    let user = layers::resolve_user(&dirs, &spec.user)?;
+    let user = layers::resolve_user(&dirs, &spec.user, &spec.group_add)?;
     let missing = |m: &&spec::Mount| {
         m.kind == spec::MountKind::Bind
             && !Path::new(&m.source).exists()

@@ -83,7 +83,9 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
     };
     let (passwd, group) = (read("etc/passwd"), read("etc/group"));
     drop(root);
-    let resolve = |u: &str| user::resolve_files(u, &passwd, &group);
+    // Policies do not change the groups added (the interface has no field for them).
+    let group_add = spec.group_add.clone();
+    let resolve = |u: &str| user::resolve_files(u, &passwd, &group, &group_add);
     if !plugins.is_empty() {
         let image = convert::bare_image(&record.image);
         let loaded = plugins.load()?;

@@ -56,9 +56,10 @@ fn read_limited(dir: &impl AsFd, name: &OsStr) -> FileText {
 pub fn resolve_user(
     layers_bottom_first: &[PathBuf],
     name: &str,
+    group_add: &[String],
 ) -> Result<crate::spec::user::User, crate::spec::user::UserError> {
     let top_first: Vec<PathBuf> = layers_bottom_first.iter().rev().cloned().collect();
     let passwd = read_file(&top_first, Path::new("etc/passwd"));
     let group = read_file(&top_first, Path::new("etc/group"));
-    crate::spec::user::resolve_files(name, &passwd, &group)
+    crate::spec::user::resolve_files(name, &passwd, &group, group_add)
 }

@@ -75,7 +75,7 @@ pub fn remove(
             .and_then(|r| image_config(store, &r).ok().map(|c| convert::image(&record.image, &r, &c)))
             .unwrap_or_else(|| convert::bare_image(&record.image));
         let dirs: Vec<_> = record.layers.iter().map(|d| store.layer_diff(d)).collect();
-        let user = layers::resolve_user(&dirs, &spec.user).unwrap_or_default();
+        let user = layers::resolve_user(&dirs, &spec.user, &spec.group_add).unwrap_or_default();
         if let Some(events) = Events::new(plugins, &record.id, &record.name, &image, &spec, &user) {
             let now = Now { status: Status::Exited, exit_code: record.exit_code, ..Now::created() };
             if let Err(e) = events.fire(Event::Remove, now) {

@@ -188,7 +188,7 @@ pub fn launch<'a>(
         Some(fresh) => fresh,
         None => {
             let spec: ContainerSpec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
-            let user = layers::resolve_user(&layers, &spec.user)?;
+            let user = layers::resolve_user(&layers, &spec.user, &spec.group_add)?;
             Fresh { spec, user }
         }
     };

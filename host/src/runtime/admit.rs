@@ -40,7 +40,7 @@ fn resolve_in(rootfs: &Path, name: &str) -> Result<User, UserError> {
             .map(|b| b.map(|b| String::from_utf8_lossy(&b).into_owned()))
             .map_err(|e| e.to_string())
     };
-    user::resolve_files(name, &file("etc/passwd"), &file("etc/group"))
+    user::resolve_files(name, &file("etc/passwd"), &file("etc/group"), &[])
 }
 
 /// As runc does, a process whose env has no HOME gets its user's home from the root

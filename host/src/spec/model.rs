@@ -48,6 +48,8 @@ pub struct Overrides {
     pub shm_size: Option<u64>,
     /// `--restart`: what the monitor of a detached container does when it ends.
     pub restart: super::restart::RestartPolicy,
+    /// `--group-add`.
+    pub group_add: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +224,9 @@ pub struct ContainerSpec {
     /// The size of the container's /dev/shm in bytes (`--shm-size`; 64 MiB when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<u64>,
+    /// `--group-add`: more supplementary groups (gids, or names in the container's /etc/group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
     /// `--restart`: kept for the monitor of a detached container.
     #[serde(default, skip_serializing_if = "super::restart::RestartPolicy::is_no")]
     pub restart: super::restart::RestartPolicy,
@@ -747,6 +752,7 @@ pub fn build(
         stop_timeout: o.stop_timeout,
         shm_size: o.shm_size,
         restart: o.restart,
+        group_add: o.group_add.clone(),
     };
     validate(&spec)?;
     Ok(spec)

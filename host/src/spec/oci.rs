@@ -551,6 +551,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         stop_timeout: None,
         shm_size: None,
         restart: Default::default(),
+        group_add: Vec::new(),
     };
     let user = apply_process(&mut container, process, &mut notices)?;
     Ok(Bundle {

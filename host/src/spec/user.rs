@@ -86,7 +86,9 @@ fn group_lines(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
 
 /// [`resolve`] from files as read: a file that cannot be used is an error only when a name must be
 /// looked up in it; otherwise the user is resolved as if it were missing.
-pub fn resolve_files(spec: &str, passwd: &FileText, group: &FileText) -> Result<User, UserError> {
+/// `group_add` (`--group-add`: gids, or names in the container's /etc/group) join the user's
+/// supplementary groups.
+pub fn resolve_files(spec: &str, passwd: &FileText, group: &FileText, group_add: &[String]) -> Result<User, UserError> {
     let (user_part, group_part) = spec.split_once(':').map_or((spec, None), |(u, g)| (u, Some(g)));
     let names = |p: &str| !p.is_empty() && matches!(part(p, spec), Ok(Part::Name(_)));
     let usable = |text: &'_ FileText, file, needed| match text {
@@ -95,8 +97,21 @@ pub fn resolve_files(spec: &str, passwd: &FileText, group: &FileText) -> Result<
         Err(_) => Ok(None),
     };
     let passwd = usable(passwd, "/etc/passwd", names(user_part))?;
-    let group = usable(group, "/etc/group", group_part.is_some_and(names))?;
-    resolve(spec, passwd.as_deref(), group.as_deref())
+    let group = usable(group, "/etc/group", group_part.is_some_and(names) || group_add.iter().any(|g| names(g)))?;
+    let mut user = resolve(spec, passwd.as_deref(), group.as_deref())?;
+    for g in group_add {
+        let gid = match part(g, g)? {
+            Part::Id(n) => n,
+            Part::Name(name) => group_lines(group.as_deref().unwrap_or(""))
+                .find(|(n, _, _)| *n == name)
+                .map(|(_, n, _)| n)
+                .ok_or_else(|| UserError::NoGroup(name.into()))?,
+        };
+        if !user.groups.contains(&gid) {
+            user.groups.push(gid);
+        }
+    }
+    Ok(user)
 }
 
 pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<User, UserError> {
@@ -171,14 +186,17 @@ mod tests {
     fn an_unusable_file_matters_only_when_a_name_is_looked_up_in_it() {
         let bad: FileText = Err("is a character device, not a regular file".into());
         let good: FileText = Ok(Some(PASSWD.into()));
-        assert_eq!(resolve_files("4242:99", &bad, &bad).unwrap().uid, 4242);
-        assert_eq!(resolve_files("bob", &good, &bad).unwrap().groups, [1000]);
-        let e = resolve_files("bob", &bad, &Ok(None)).unwrap_err();
+        assert_eq!(resolve_files("4242:99", &bad, &bad, &[]).unwrap().uid, 4242);
+        assert_eq!(resolve_files("bob", &good, &bad, &[]).unwrap().groups, [1000]);
+        let e = resolve_files("bob", &bad, &Ok(None), &[]).unwrap_err();
         assert_eq!(
             e.to_string(),
             "cannot resolve the user bob: the container's /etc/passwd is a character device, not a regular file"
         );
-        assert!(matches!(resolve_files("bob:staff", &good, &bad), Err(UserError::Unusable { file: "/etc/group", .. })));
+        assert!(matches!(
+            resolve_files("bob:staff", &good, &bad, &[]),
+            Err(UserError::Unusable { file: "/etc/group", .. })
+        ));
     }
 
     #[test]
