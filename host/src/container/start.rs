@@ -172,8 +172,10 @@ pub fn launch<'a>(
     plugins: &'a PluginSet,
 ) -> Result<Launched<'a>, RunError> {
     let rm = opts.rm || record.auto_remove;
-    let remove = RemoveOnDrop(rm.then(|| dir.clone()));
+    // Declared before the directory's guard, so dropped after it (on an error too): a volume is
+    // removed only once no container uses it.
     let mut anonymous = volumes::AnonymousOnDrop(None);
+    let remove = RemoveOnDrop(rm.then(|| dir.clone()));
     let running = lock_running(&dir, &record.name)?;
     // A stop or kill of an earlier run does not count against this one.
     state::take_stopped_by_user(&dir);
