@@ -125,6 +125,10 @@ fn top_shows_the_containers_processes_and_only_them() {
     assert!(r.code == 1 && r.stderr.contains("shows no PID column"), "{r:?}");
     let r = s.sbx(&["top", "t1", "--no-such-option"]);
     assert!(r.code == 125 && r.stderr.contains("ps --no-such-option failed"), "{r:?}");
+    // What exec started is the container's too, though its parent is not.
+    assert_eq!(s.sbx(&["exec", "-d", "t1", "sleep", "173"]).code, 0);
+    wait_for("the exec's sleep", || s.sbx(&["top", "t1"]).stdout.contains("sleep 173"));
+    assert_eq!(s.sbx(&["top", "t1"]).stdout.lines().count(), 4);
     assert_eq!(s.sbx(&["kill", "t1"]).code, 0);
     let r = s.sbx(&["top", "t1"]);
     assert!(r.code == 1 && r.stderr.contains("container t1 is not running"), "{r:?}");

@@ -130,6 +130,8 @@ fn an_images_volumes_are_anonymous_filled_from_the_image_without_following_its_l
         r.stdout.lines().any(|l| l.starts_with("Local Volumes") && l.split_whitespace().nth(2) == Some("3")),
         "{r:?}"
     );
+    let r = s.sbx(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"]);
+    assert!(r.stdout.lines().any(|l| l == "Local Volumes=3"), "{r:?}");
     let r = s.sbx(&["volume", "prune", "-f"]);
     assert!(r.code == 0 && r.stdout.starts_with("Deleted Volumes:"), "{r:?}");
     assert!(volumes(&s).is_empty());

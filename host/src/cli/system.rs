@@ -32,7 +32,11 @@ pub enum SystemCommand {
     /// Show what happened to containers, images and volumes (= sbx events).
     Events(super::events::EventsArgs),
     /// Show what images and containers take on disk, and what removing unused ones gives back.
-    Df,
+    Df {
+        /// table, json (one object per line), or a Go template ('{{.Type}} {{.Size}}').
+        #[arg(long, default_value = "table", value_parser = super::format::parse)]
+        format: super::format::Format,
+    },
     /// Check that the store is whole; with --repair, remove what is damaged or left over.
     Check {
         /// Remove what a killed sbx left, images whose layers are gone and layers not whole.
@@ -45,7 +49,7 @@ pub enum SystemCommand {
 
 pub fn run(store: &Store, cmd: SystemCommand, config: Option<&std::path::Path>) -> i32 {
     let (repair, format) = match cmd {
-        SystemCommand::Df => return df(store),
+        SystemCommand::Df { format } => return df(store, &format),
         SystemCommand::Prune(args) => return prune(store, args, config),
         SystemCommand::Info(_) | SystemCommand::Events(_) => unreachable!("dispatched as sbx info and sbx events"),
         SystemCommand::Check { repair, format } => (repair, format),
@@ -99,7 +103,7 @@ pub fn run(store: &Store, cmd: SystemCommand, config: Option<&std::path::Path>) 
 }
 
 /// `system df`, measured from the store's records and the containers' writable layers.
-fn df(store: &Store) -> i32 {
+fn df(store: &Store, format: &super::format::Format) -> i32 {
     let images = match store.images() {
         Ok(i) => i,
         Err(e) => return super::fail(e),
@@ -126,18 +130,26 @@ fn df(store: &Store) -> i32 {
         .collect();
     let size = super::images::human_size;
     let share = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
-    let mut rows = vec![["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"].map(String::from).to_vec()];
-    for r in usage(&images, &containers, &volumes) {
-        rows.push(vec![
-            r.kind.into(),
-            r.total.to_string(),
-            r.active.to_string(),
-            size(r.size),
-            format!("{} ({}%)", size(r.reclaimable), share(r.reclaimable, r.size)),
-        ]);
-    }
-    super::print_table(&rows);
-    0
+    // docker's fields of a row.
+    let docs: Vec<serde_json::Value> = usage(&images, &containers, &volumes)
+        .iter()
+        .map(|r| {
+            json!({
+                "Type": r.kind,
+                "TotalCount": r.total.to_string(),
+                "Active": r.active.to_string(),
+                "Size": size(r.size),
+                "Reclaimable": format!("{} ({}%)", size(r.reclaimable), share(r.reclaimable, r.size)),
+            })
+        })
+        .collect();
+    let headers = super::format::headers(
+        &["Type", "TotalCount", "Active", "Size", "Reclaimable"],
+        &[("TotalCount", "TOTAL"), ("Reclaimable", "RECLAIMABLE")],
+    );
+    super::format::print(format, &docs, &headers, || {
+        super::format::print_columns(&headers, &docs, &["Type", "TotalCount", "Active", "Size", "Reclaimable"])
+    })
 }
 
 /// `sbx system prune`: stopped containers, then images without a name (every unused one with -a).

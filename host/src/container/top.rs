@@ -1,5 +1,6 @@
 //! `sbx top`: the host's `ps` run with the user's options, its lines cut to the container's
-//! processes (its PID 1 and every descendant), as docker's top does.
+//! processes: those of its PID namespace (its PID 1, their descendants, and what `exec` started,
+//! whose parent is an sbx outside), as docker's top shows them.
 
 use super::state::{self, FindError};
 use crate::image::Store;
@@ -29,17 +30,9 @@ impl TopError {
     }
 }
 
-/// `root` and its descendants among `procs` (pid, parent pid). Pure.
-pub fn descendants(root: i32, procs: &[(i32, i32)]) -> BTreeSet<i32> {
-    let mut found = BTreeSet::from([root]);
-    loop {
-        let before = found.len();
-        found
-            .extend(procs.iter().filter(|(_, parent)| found.contains(parent)).map(|(pid, _)| *pid).collect::<Vec<_>>());
-        if found.len() == before {
-            return found;
-        }
-    }
+/// The pids among `procs` (pid, its PID namespace) that are in `namespace`. Pure.
+pub fn in_namespace(namespace: &str, procs: &[(i32, String)]) -> BTreeSet<i32> {
+    procs.iter().filter(|(_, ns)| ns == namespace).map(|(pid, _)| *pid).collect()
 }
 
 /// The header of `ps`'s output and the lines whose PID column is in `pids`. Pure.
@@ -52,19 +45,18 @@ pub fn filter_ps<'a>(output: &'a str, pids: &BTreeSet<i32>) -> Option<Vec<&'a st
     Some(std::iter::once(header).chain(ours).collect())
 }
 
-/// Every process of the host as (pid, parent pid), from /proc/PID/stat.
-fn host_processes() -> Vec<(i32, i32)> {
+/// The PID namespace of process `pid` (its /proc/PID/ns/pid link, as `pid:[INODE]`).
+fn pid_namespace(pid: i32) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok().map(|l| l.to_string_lossy().into_owned())
+}
+
+/// Every process of the host with its PID namespace.
+fn host_processes() -> Vec<(i32, String)> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // The command name in parentheses may hold spaces and parentheses: the state and the
-            // parent pid follow the last ')'.
-            let parent = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
-            Some((pid, parent))
-        })
+        .filter_map(|pid| Some((pid, pid_namespace(pid)?)))
         .collect()
 }
 
@@ -82,7 +74,8 @@ pub fn top(store: &Store, query: &str, ps_args: &[String]) -> Result<Vec<String>
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
         return Err(TopError::Ps { args: args.join(" "), stderr });
     }
-    let pids = descendants(pid, &host_processes());
+    let namespace = pid_namespace(pid).ok_or_else(|| TopError::NotRunning(record.name.clone()))?;
+    let pids = in_namespace(&namespace, &host_processes());
     let text = String::from_utf8_lossy(&out.stdout);
     let lines = filter_ps(&text, &pids).ok_or_else(|| TopError::NoPidColumn(args.join(" ")))?;
     Ok(lines.into_iter().map(str::to_string).collect())
@@ -93,10 +86,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn descendants_are_the_whole_tree_below_the_root_only() {
-        let procs = [(1, 0), (10, 1), (11, 10), (12, 11), (13, 10), (20, 1), (21, 20)];
-        assert_eq!(descendants(10, &procs), BTreeSet::from([10, 11, 12, 13]));
-        assert_eq!(descendants(99, &procs), BTreeSet::from([99]));
+    fn the_containers_processes_are_those_of_its_pid_namespace() {
+        let ns = |n: &str| n.to_string();
+        let procs = [(1, ns("pid:[1]")), (10, ns("pid:[7]")), (11, ns("pid:[7]")), (12, ns("pid:[1]"))];
+        assert_eq!(in_namespace("pid:[7]", &procs), BTreeSet::from([10, 11]));
+        assert!(in_namespace("pid:[9]", &procs).is_empty());
     }
 
     #[test]
