@@ -4,9 +4,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now, to the nanosecond as docker's times are (so that times order what was made in one second).
 pub fn now_rfc3339() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = format_rfc3339(now.as_secs() as i64);
-    format!("{}.{:09}Z", secs.trim_end_matches('Z'), now.subsec_nanos())
+    format_rfc3339_nanos(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos())
+}
+
+/// Nanoseconds since the epoch as RFC 3339 with nine decimals, as docker writes times.
+pub fn format_rfc3339_nanos(nanos: u128) -> String {
+    let secs = format_rfc3339((nanos / 1_000_000_000) as i64);
+    format!("{}.{:09}Z", secs.trim_end_matches('Z'), nanos % 1_000_000_000)
 }
 
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's civil_from_days.

@@ -65,8 +65,7 @@ fn document(e: &Event) -> Value {
 
 /// docker's line: `TIME TYPE ACTION ID (K=V, ...)`. Pure.
 fn line(e: &Event) -> String {
-    let secs = crate::time::format_rfc3339((e.time / 1_000_000_000) as i64);
-    let time = format!("{}.{:09}Z", secs.trim_end_matches('Z'), e.time % 1_000_000_000);
+    let time = crate::time::format_rfc3339_nanos(e.time);
     let attrs: Vec<String> = e.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("{time} {} {} {} ({})", e.kind, e.action, e.id, attrs.join(", "))
 }

@@ -126,7 +126,7 @@ fn df(store: &Store, format: &super::format::Format) -> i32 {
     let users = crate::container::volumes::users(store);
     let volumes: Vec<(u64, bool)> = crate::volume::list(store)
         .iter()
-        .map(|v| (crate::volume::size(store, &v.name), users.contains_key(&v.name)))
+        .map(|v| (super::volume::size(store, &v.name), users.contains_key(&v.name)))
         .collect();
     let size = super::images::human_size;
     let share = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
@@ -155,7 +155,7 @@ fn df(store: &Store, format: &super::format::Format) -> i32 {
 /// `sbx system prune`: stopped containers, then images without a name (every unused one with -a).
 fn prune(store: &Store, args: SystemPruneArgs, config: Option<&std::path::Path>) -> i32 {
     let images = super::rmi::prune_what(args.all);
-    let volumes = if args.volumes { ", all anonymous volumes not used by at least one container" } else { "" };
+    let volumes = if args.volumes { format!(", {}", super::volume::prune_what(false)) } else { String::new() };
     if !args.force && !super::confirm(&format!("all stopped containers{volumes} and {images}")) {
         return 0;
     }

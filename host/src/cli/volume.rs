@@ -245,12 +245,21 @@ fn rm(store: &Store, args: RmArgs) -> i32 {
     code
 }
 
-fn prune(store: &Store, args: PruneArgs) -> i32 {
-    let what = match args.all {
+/// What `volume prune` (and `system prune --volumes`) removes, as the prompt says it.
+pub fn prune_what(all: bool) -> &'static str {
+    match all {
         true => "all volumes not used by at least one container",
         false => "all anonymous volumes not used by at least one container",
-    };
-    if !args.force && !super::confirm(what) {
+    }
+}
+
+/// The bytes a volume's files hold, as a container's writable layer is counted.
+pub fn size(store: &Store, name: &str) -> u64 {
+    crate::container::diff::size(&volume::data_dir(store, name))
+}
+
+fn prune(store: &Store, args: PruneArgs) -> i32 {
+    if !args.force && !super::confirm(prune_what(args.all)) {
         return 0;
     }
     match prune_unused(store, args.all) {
@@ -269,7 +278,7 @@ pub fn prune_unused(store: &Store, all: bool) -> Result<u64, i32> {
     let users = volumes::users(store);
     let (mut removed, mut reclaimed, mut code) = (Vec::new(), 0, 0);
     for v in volume::list(store).into_iter().filter(|v| (all || v.anonymous) && !users.contains_key(&v.name)) {
-        let size = volume::size(store, &v.name);
+        let size = size(store, &v.name);
         match volume::remove(store, &v.name) {
             Ok(()) => {
                 removed.push(v.name);

@@ -182,7 +182,7 @@ fn open_root(store: &Store, query: &str, write: bool) -> Result<(Root, String), 
             .map_err(|e| io(view.path().display())(e.into()))?;
         return Ok((Root { fd, root_ids, _view: Some(view), _stopped: Some(dir_file) }, name));
     }
-    let pid = state::ContainerRecord::load(&dir).and_then(|r| r.pid).ok_or_else(|| CopyError::Changed(name.clone()))?;
+    let pid = record.pid.ok_or_else(|| CopyError::Changed(name.clone()))?;
     let proc_root = format!("/proc/{pid}/root");
     let fd = rustix::fs::open(&proc_root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|_| CopyError::Changed(name.clone()))?;

@@ -150,21 +150,6 @@ fn journal(store: &Store, action: &str, name: &str) {
     crate::journal::record(store.root(), &crate::journal::Event::new("volume", action, name, &[("driver", "local")]));
 }
 
-/// The bytes a volume's data takes on disk (`system df`, `volume ls`), counted without following
-/// links; unreadable parts count as nothing.
-pub fn size(store: &Store, name: &str) -> u64 {
-    fn walk(path: &Path) -> u64 {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(meta) = fs::symlink_metadata(path) else { return 0 };
-        let own = meta.blocks() * 512;
-        if !meta.is_dir() {
-            return own;
-        }
-        own + fs::read_dir(path).into_iter().flatten().flatten().map(|e| walk(&e.path())).sum::<u64>()
-    }
-    walk(&data_dir(store, name))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
