@@ -948,7 +948,7 @@ fn sysctls_devices_and_the_oom_score_reach_the_container_and_not_the_host() {
     b.assert_clean();
 
     for (edit, says) in [
-        (json!({ "sysctl": { "kernel.panic": "1" } }), "kernel.panic, which is not in a namespace of the container"),
+        (json!({ "sysctl": { "kernel.panic": "1" } }), "kernel.panic is not in a namespace of the container"),
         (json!({ "sysctl": { "net/../../kernel/panic": "1" } }), "is not a kernel parameter's name"),
         (json!({ "sysctl": { "net.nosuch.param": "1" } }), "cannot set the kernel parameter net.nosuch.param"),
         (

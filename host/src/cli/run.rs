@@ -143,6 +143,18 @@ pub struct RunArgs {
     /// none (its own network namespace with only loopback, the default) or host (the host's).
     #[arg(long, alias = "net", value_name = "MODE", value_parser = spec::parse_network, default_value = "none")]
     pub network: Network,
+    /// The IPC namespace: private or shareable (its own, the default), host, or container:NAME
+    /// (a running container's, with its /dev/shm).
+    #[arg(long, value_name = "MODE", value_parser = spec::parse_ipc, default_value = "private")]
+    pub ipc: spec::Sharing,
+    /// The PID namespace: private (its own, the default), host, or container:NAME (a running
+    /// container's).
+    #[arg(long, value_name = "MODE", value_parser = spec::parse_pid, default_value = "private")]
+    pub pid: spec::Sharing,
+    /// Set a kernel parameter of the container's own namespaces: net.*, the IPC ones
+    /// (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*); repeatable.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = spec::sysctl::parse)]
+    pub sysctl: Vec<(String, String)>,
     /// Add NAME:IP to the container's /etc/hosts; repeatable.
     #[arg(long = "add-host", value_name = "NAME:IP")]
     pub add_host: Vec<String>,
@@ -278,6 +290,9 @@ impl RunArgs {
                 shm_size: self.shm_size,
                 restart: self.restart,
                 group_add: self.group_add,
+                sysctls: self.sysctl.into_iter().collect(),
+                ipc: self.ipc,
+                pid: self.pid,
             },
         })
     }

@@ -136,7 +136,8 @@ fn create_as(
     let config = image_config(store, &image)?;
     let id = crate::random::hex(32);
     let name = opts.name.clone().unwrap_or_else(|| format!("sbx_{}", &id[..12]));
-    let (overrides, planned) = volumes::prepare(store, &opts.overrides, config.config().as_ref())?;
+    let (mut overrides, planned) = volumes::prepare(store, &opts.overrides, config.config().as_ref())?;
+    super::sharing::resolve(store, &mut overrides)?;
     let spec = spec::build(&opts.image, config.config().as_ref(), &overrides, &id[..12], |k| std::env::var(k).ok())?;
     let default_hostname = opts.overrides.hostname.is_none().then(|| id[..12].to_string());
     let (skipped, spec) =

@@ -73,6 +73,10 @@ pub enum RunError {
     Volume(#[from] crate::volume::VolumeError),
     #[error("cannot fill the new volume {name} from the image's {destination}: {message}")]
     VolumeFill { name: String, destination: String, message: String },
+    #[error("--{flag} container:{name}: {why}")]
+    Join { flag: &'static str, name: String, why: String },
+    #[error("setting the kernel parameter {key} in the container: {source}")]
+    Sysctl { key: String, source: std::io::Error },
     #[error("exec \"{0}\": executable file not found in $PATH")]
     NotFound(String),
     #[error("exec \"{program}\": {}", errno.desc().to_lowercase())]

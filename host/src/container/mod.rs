@@ -23,6 +23,7 @@ pub mod process;
 pub mod remove;
 pub mod rename;
 pub mod run;
+pub mod sharing;
 pub mod signals;
 pub mod start;
 pub mod state;

@@ -42,9 +42,10 @@ pub struct Prepared {
     pub cgroup_tasks_later: Vec<CString>,
     /// Detached mount trees for the spec's bind mounts, in order, with whether each is a directory.
     pub binds: Vec<(i32, bool)>,
-    /// Files of sbx's own mounted after them (its /etc/hosts...; see [`super::etc_files`]): a
-    /// detached mount tree and where it goes.
-    pub files: Vec<(i32, String)>,
+    /// Files of sbx's own mounted after them (its /etc/hosts...; see [`super::etc_files`]; the
+    /// /dev/shm of a shared IPC namespace): a detached mount tree, where it goes, and whether it
+    /// is a directory.
+    pub files: Vec<(i32, String, bool)>,
     /// Stop before pivot_root for the bundle's hooks (see [`ChildPlan::pause_before_pivot`]).
     pub pause_before_pivot: bool,
     /// Stop before exec for the prestart hooks.
@@ -73,9 +74,10 @@ fn cstrings(v: &[String]) -> Result<Vec<CString>, RunError> {
     v.iter().map(|s| CString::new(s.as_str()).map_err(|_| RunError::Spec(SpecError::BadEnv(s.clone())))).collect()
 }
 
-fn user_mounts(spec: &ContainerSpec, binds: &[(i32, bool)], files: &[(i32, String)]) -> Vec<UserMount> {
+fn user_mounts(spec: &ContainerSpec, binds: &[(i32, bool)], files: &[(i32, String, bool)]) -> Vec<UserMount> {
     let mut binds = binds.iter();
-    let files = files.iter().map(|(fd, at)| UserMount::Bind { fd: *fd, destination: at.clone(), is_dir: false });
+    let files =
+        files.iter().map(|(fd, at, is_dir)| UserMount::Bind { fd: *fd, destination: at.clone(), is_dir: *is_dir });
     spec.mounts
         .iter()
         .filter_map(|m| match m.kind {

@@ -10,12 +10,14 @@ use super::image::image_config;
 use super::init_layer;
 use super::layers;
 use super::process::{self, Dirs, Prepared};
+use super::sharing;
 use super::signals;
 use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
 use super::terminal;
 use super::volumes;
 use crate::image::Store;
 use crate::isolate::cgroup::{self, Cgroup};
+use crate::isolate::namespaces::{PidNsForChildren, set_sysctls};
 use crate::isolate::rootless;
 use crate::isolate::spawn::{self, SpawnError};
 use crate::isolate::userns::{self, IdMap};
@@ -34,9 +36,13 @@ use std::path::{Path, PathBuf};
 /// Namespaces of a container (cgroup is unshared by the child once it is in its cgroup; the network
 /// namespace is the host's with `--network host`; the user namespace the host's unless it has a
 /// range of ids of its own).
-pub fn clone_flags(network: spec::Network, own_ids: bool) -> u64 {
-    let own = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
-    let net = if network == spec::Network::None { libc::CLONE_NEWNET } else { 0 };
+pub fn clone_flags(spec: &ContainerSpec, own_ids: bool) -> u64 {
+    let own = |sharing: &spec::Sharing, flag| if sharing.is_private() { flag } else { 0 };
+    let own = libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | own(&spec.ipc, libc::CLONE_NEWIPC)
+        | own(&spec.pid, libc::CLONE_NEWPID);
+    let net = if spec.network == spec::Network::None { libc::CLONE_NEWNET } else { 0 };
     let user = if own_ids { libc::CLONE_NEWUSER } else { 0 };
     (own | net | user) as u64
 }
@@ -148,6 +154,9 @@ pub struct Launched<'a> {
     store: &'a Store,
     dir: PathBuf,
     rm: bool,
+    /// Its PID namespace is not its own: what it started does not end with it (see
+    /// [`cgroup::kill_all`]).
+    shares_pid: bool,
     child: spawn::Spawned,
     cgroup: Cgroup,
     events: Option<Events<'a>>,
@@ -210,6 +219,7 @@ pub fn launch<'a>(
         .map(|m| bind::open(Path::new(&m.source), m.read_only))
         .collect::<Result<Vec<_>, _>>()?;
     let files = etc_files(&dir, &spec)?;
+    let joined = sharing::open(store, &spec)?;
 
     let events = if plugins.may_have_hooks() {
         let image = store.find_image(record.image_id.hex())?;
@@ -266,9 +276,14 @@ pub fn launch<'a>(
         // (the cgroup joined `later` is joined after the mounts).
         cgroup_fs: None,
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
-        files: files.iter().map(|(b, at)| (b.fd.as_raw_fd(), at.to_string())).collect(),
+        files: files
+            .iter()
+            .map(|(b, at)| (b.fd.as_raw_fd(), at.to_string(), false))
+            .chain(joined.shm.as_ref().map(|b| (b.fd.as_raw_fd(), "/dev/shm".to_string(), b.is_dir)))
+            .collect(),
         pause_before_pivot: false,
-        pause_before_exec: events.is_some(),
+        // The prestart hooks run at the pause, and the kernel parameters are set then.
+        pause_before_exec: events.is_some() || !spec.sysctls.is_empty(),
         exec_fifo: None,
         terminal: console.as_ref().map(|(_, child_end)| (child_end.as_raw_fd(), terminal::size())),
         seccomp: process::seccomp_program(&store.seccomp_cache(), &spec)?,
@@ -278,15 +293,20 @@ pub fn launch<'a>(
             devices: devices.iter().map(AsRawFd::as_raw_fd).collect(),
         }),
         preserve_fds: 0,
-        joins: Vec::new(),
+        joins: joined.ipc.as_ref().map(|fd| (fd.as_raw_fd(), libc::CLONE_NEWIPC)).into_iter().collect(),
     };
     // A container in a user namespace has a directory for the overlay (see create's make_dirs);
     // the others mount it on their own directory.
     let rootfs = if sources.is_some() { dir.join(super::create::ROOTFS) } else { dir.clone() };
     let process_dirs = Dirs { upper: dir.join("upper"), work: dir.join("work"), rootfs, bundle: false, volatile: rm };
     let plan = process::child_plan(&spec, &user, layers, process_dirs, &prepared, kernel)?;
-    launching.spawned(spawn::spawn(&plan, clone_flags(spec.network, record.idmap.is_some()), clone_into, &Linux)?);
-    drop((null, entry, binds, files, sources));
+    let in_pid_ns = PidNsForChildren::enter(joined.pid.as_ref()).map_err(|e| RunError::Join {
+        flag: "pid",
+        name: spec.pid.container().unwrap_or_default().to_string(),
+        why: e.to_string(),
+    })?;
+    launching.spawned(spawn::spawn(&plan, clone_flags(&spec, record.idmap.is_some()), clone_into, &Linux)?);
+    drop((in_pid_ns, null, entry, binds, files, sources, joined));
     let pid = launching.child().pid;
     if let Some(map) = &record.idmap {
         // The child waits for its first go: its ids mean nothing in its namespace until then.
@@ -305,6 +325,7 @@ pub fn launch<'a>(
         false => launching.child().advance(),
     };
     if let Ok(Progress::Ready) = progress {
+        set_sysctls(pid.as_raw(), &spec.sysctls).map_err(|(key, source)| RunError::Sysctl { key, source })?;
         fire(&events, Event::Prestart, Now { pid: Some(pid.as_raw()), ..Now::created() })?;
         progress = launching.child().advance();
     }
@@ -335,11 +356,15 @@ pub fn launch<'a>(
     state::journal(store.root(), &record, "start", &[]);
     let now = Now { status: Status::Running, pid: record.pid, ..Now::created() };
     fire(&events, Event::Poststart, now).unwrap_or_else(warn);
+    if !spec.pid.is_private() {
+        kill_rest_on_exit(child.pid.as_raw(), cgroup.dirs().to_vec());
+    }
     Ok(Launched {
         record,
         dir,
         store,
         rm,
+        shares_pid: !spec.pid.is_private(),
         child,
         cgroup,
         events,
@@ -348,6 +373,17 @@ pub fn launch<'a>(
         _volumes: anonymous,
         _remove: remove,
     })
+}
+
+/// For a container whose PID namespace is not its own: a thread that, when its first process ends,
+/// kills what is left in its cgroup, as runc does, so that whoever copies its output until the
+/// last writer closes it sees the end.
+fn kill_rest_on_exit(pid: i32, dirs: Vec<PathBuf>) {
+    let Some(fd) = crate::sys::wait::pidfd(pid) else { return };
+    std::thread::spawn(move || {
+        while !crate::sys::wait::readable(&fd, std::time::Duration::from_secs(3600)) {}
+        cgroup::kill_all(&dirs);
+    });
 }
 
 impl Launched<'_> {
@@ -359,9 +395,25 @@ impl Launched<'_> {
     /// Waits for the container's process, tells the hooks and records how it ended.
     pub fn wait(self) -> Result<i32, RunError> {
         // Locals drop in reverse order: `_remove`, `_volumes`, then `_running`, as the fields do.
-        let Launched { mut record, store, dir, rm, child, cgroup, events, master, _running, _volumes, _remove } = self;
+        let Launched {
+            mut record,
+            store,
+            dir,
+            rm,
+            shares_pid,
+            child,
+            cgroup,
+            events,
+            master,
+            _running,
+            _volumes,
+            _remove,
+        } = self;
         drop(master);
         let exit = child.wait();
+        if shares_pid {
+            cgroup::kill_all(cgroup.dirs());
+        }
         signals::stop();
         let oom_killed = cgroup.oom_killed();
         cgroup.remove()?;

@@ -1,6 +1,7 @@
 //! `sbx top`: the host's `ps` run with the user's options, its lines cut to the container's
 //! processes: those of its PID namespace (its PID 1, their descendants, and what `exec` started,
-//! whose parent is an sbx outside), as docker's top shows them.
+//! whose parent is an sbx outside), as docker's top shows them; those of its cgroup when it shares
+//! another PID namespace.
 
 use super::state::{self, FindError};
 use crate::image::Store;
@@ -60,6 +61,13 @@ fn host_processes() -> Vec<(i32, String)> {
         .collect()
 }
 
+/// The processes of the container `id`'s cgroup.
+fn cgroup_processes(id: &str) -> BTreeSet<i32> {
+    let dirs = crate::isolate::cgroup::existing(id);
+    let text = dirs.first().and_then(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok()).unwrap_or_default();
+    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
 /// The lines of `ps ps_args` (docker's default `-ef`) that are the container's processes.
 pub fn top(store: &Store, query: &str, ps_args: &[String]) -> Result<Vec<String>, TopError> {
     let (dir, record) = state::find(store, query)?;
@@ -74,8 +82,15 @@ pub fn top(store: &Store, query: &str, ps_args: &[String]) -> Result<Vec<String>
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
         return Err(TopError::Ps { args: args.join(" "), stderr });
     }
-    let namespace = pid_namespace(pid).ok_or_else(|| TopError::NotRunning(record.name.clone()))?;
-    let pids = in_namespace(&namespace, &host_processes());
+    // A PID namespace of the host's or another container's holds more than its processes: then
+    // its cgroup tells them.
+    let pids = match state::load_spec(&dir).is_some_and(|s| !s.pid.is_private()) {
+        true => cgroup_processes(&record.id),
+        false => {
+            let namespace = pid_namespace(pid).ok_or_else(|| TopError::NotRunning(record.name.clone()))?;
+            in_namespace(&namespace, &host_processes())
+        }
+    };
     let text = String::from_utf8_lossy(&out.stdout);
     let lines = filter_ps(&text, &pids).ok_or_else(|| TopError::NoPidColumn(args.join(" ")))?;
     Ok(lines.into_iter().map(str::to_string).collect())

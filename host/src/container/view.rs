@@ -129,6 +129,11 @@ pub fn inspect(
             "CpuShares": spec.and_then(|s| s.limits.cpu_shares).unwrap_or(0),
             "CpusetCpus": spec.and_then(|s| s.limits.cpuset_cpus.clone()).unwrap_or_default(),
             "PidsLimit": spec.and_then(|s| s.limits.pids),
+            // docker's words: the default IPC mode is "private" (or the daemon's shareable), the
+            // default PID mode "".
+            "IpcMode": spec.map(|s| s.ipc.mode("private")),
+            "PidMode": spec.map(|s| s.pid.mode("")),
+            "Sysctls": spec.map(|s| s.sysctls.clone()),
             "UsernsMode": if r.idmap.is_some() { "auto" } else { "host" },
             "IDMappings": r.idmap.map(|m| serde_json::json!({
                 "UidMap": [format!("0:{}:{}", m.uid, m.size)],

@@ -448,6 +448,24 @@ pub fn set_frozen(dirs: &[PathBuf], freeze: bool) -> Result<(), CgroupError> {
     }
 }
 
+/// Kills every process left in the cgroup `dirs` and waits, up to a second, until none is: a
+/// container whose PID namespace is not its own (`--pid host|container:`) keeps what it started
+/// when its first process ends. Each hierarchy holds the same processes: the first one is read.
+pub fn kill_all(dirs: &[PathBuf]) {
+    let Some(procs) = dirs.first().map(|d| d.join("cgroup.procs")) else { return };
+    for _ in 0..100 {
+        let text = fs::read_to_string(&procs).unwrap_or_default();
+        let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        if pids.is_empty() {
+            return;
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Removes a container's cgroup directories. A cgroup whose last process was just killed stays busy
 /// until the kernel has finished that process's exit: each removal is retried for up to a second.
 pub fn remove_dirs(dirs: Vec<PathBuf>) -> Result<(), CgroupError> {

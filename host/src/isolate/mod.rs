@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod child;
 pub mod devices;
 pub mod launching;
+pub mod namespaces;
 pub mod rootless;
 pub mod seccomp;
 pub mod spawn;

@@ -41,6 +41,25 @@ pub fn open(source: &Path, read_only: bool) -> Result<BindSource, BindError> {
 
 /// open_tree(OPEN_TREE_CLONE): a detached copy of the mount at `path` (with `AT_RECURSIVE`, of the
 /// mounts below it too).
+/// A detached copy of the mount at `source` as the mount namespace `mnt_ns` sees it (another
+/// container's /dev/shm): open_tree copies only mounts of the caller's namespace, so a thread of
+/// its own (with its own root and working directory, which setns changes) enters it for that.
+pub fn open_in(mnt_ns: &OwnedFd, source: &Path) -> Result<BindSource, BindError> {
+    let err = |e: std::io::Error| BindError::Open { path: source.into(), source: e };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
+                nix::sched::setns(mnt_ns, nix::sched::CloneFlags::CLONE_NEWNS)?;
+                let is_dir = std::fs::metadata(source)?.is_dir();
+                Ok(BindSource { fd: clone_tree(source, OpenTreeFlags::AT_RECURSIVE)?, is_dir })
+            })
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the thread that opens it panicked")))
+            .map_err(err)
+    })
+}
+
 fn clone_tree(path: &Path, recursive: OpenTreeFlags) -> std::io::Result<OwnedFd> {
     let flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC | recursive;
     Ok(rustix::mount::open_tree(rustix::fs::CWD, path, flags)?)

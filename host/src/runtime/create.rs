@@ -12,6 +12,7 @@ use crate::container::process::{self, Dirs, Prepared};
 use crate::container::start::{clone_flags, userns_sources};
 use crate::container::state::RemoveOnDrop;
 use crate::isolate::cgroup::{self, Cgroup};
+use crate::isolate::namespaces::{PidNsForChildren, set_sysctls};
 use crate::isolate::spawn::{self, SpawnError};
 use crate::isolate::userns;
 use crate::isolate::{Launching, Progress};
@@ -193,8 +194,9 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
     let dirs =
         Dirs { upper: PathBuf::new(), work: PathBuf::new(), rootfs: read.root.clone(), bundle: true, volatile: false };
     let plan = process::child_plan(&spec, &user, Vec::new(), dirs, &prepared, process::kernel())?;
-    let in_pid_ns = namespaces::PidNsForChildren::enter(pid_join.first().map(|(fd, _)| fd))?;
-    let flags = clone_flags(spec.network, id_maps.is_some()) & !joined;
+    let in_pid_ns = PidNsForChildren::enter(pid_join.first().map(|(fd, _)| fd))
+        .map_err(RuntimeError::io("join the bundle's PID namespace"))?;
+    let flags = clone_flags(&spec, id_maps.is_some()) & !joined;
     let child = spawn::spawn(&plan, flags, clone_into, &Linux).map_err(RunError::from)?;
     drop(in_pid_ns);
     launching.spawned(child);
@@ -239,7 +241,7 @@ pub fn create(opts: &CreateOptions, plugins: &PluginSet) -> Result<Vec<String>, 
         Ok(_) => return Err(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child did not wait"))).into()),
         Err(e) => return Err(RunError::Spawn(e).into()),
     }
-    namespaces::set_sysctls(pid, &read.sysctls)?;
+    set_sysctls(pid, &spec.sysctls).map_err(|(key, e)| RuntimeError::Sysctl { key, message: e.to_string() })?;
     if let Some(adj) = read.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
         fs::write(&path, adj.to_string()).map_err(RuntimeError::io(format!("write {path}")))?;

@@ -1,8 +1,9 @@
 //! The namespaces of a bundle's container that are not its own: those it joins by path (a pod's),
-//! checked against the host's, and the kernel parameters set in its namespaces.
+//! checked against the host's.
 
 use super::RuntimeError;
 use crate::spec::oci::{self, Bundle};
+use crate::spec::sysctl;
 use std::fs;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -23,10 +24,10 @@ pub fn host_joins(read: &mut Bundle) -> Result<(), RuntimeError> {
         match (host, join.proc_name) {
             (false, _) | (true, "cgroup") => joins.push(join),
             (true, "net") => {
-                if let Some(s) = read.sysctls.iter().find(|s| s.namespace == "net") {
+                if let Some(key) = read.spec.sysctls.keys().find(|k| sysctl::namespace_of(k) == Some("net")) {
                     return Err(RuntimeError::Namespace {
                         path: join.path,
-                        message: format!("is the host's network namespace, where {} would change the host", s.key),
+                        message: format!("is the host's network namespace, where {key} would change the host"),
                     });
                 }
                 read.spec.network = crate::spec::Network::Host;
@@ -60,53 +61,4 @@ pub fn open_joins(joins: &[oci::Join]) -> Result<Vec<(OwnedFd, i32)>, RuntimeErr
             Ok((fd, j.flag))
         })
         .collect()
-}
-
-/// Sets the kernel parameters `sysctls` in the namespaces of process `pid`: a thread joins them
-/// (namespaces other than the mount and user ones are per thread) and writes /proc/sys, whose
-/// files act on the namespaces of the thread that opens them.
-pub fn set_sysctls(pid: i32, sysctls: &[oci::Sysctl]) -> Result<(), RuntimeError> {
-    if sysctls.is_empty() {
-        return Ok(());
-    }
-    let fail = |key: &str, e: std::io::Error| RuntimeError::Sysctl { key: key.to_string(), message: e.to_string() };
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                for ns in ["ipc", "net", "uts"] {
-                    let f = fs::File::open(format!("/proc/{pid}/ns/{ns}")).map_err(|e| fail(ns, e))?;
-                    nix::sched::setns(f, nix::sched::CloneFlags::empty()).map_err(|e| fail(ns, e.into()))?;
-                }
-                for s in sysctls {
-                    let path = Path::new("/proc/sys").join(s.key.replace('.', "/"));
-                    fs::write(&path, &s.value).map_err(|e| fail(&s.key, e))?;
-                }
-                Ok(())
-            })
-            .join()
-            .unwrap_or_else(|_| Err(fail("(all)", std::io::Error::other("the thread setting them panicked"))))
-    })
-}
-
-/// Enters the PID namespace `ns` for the children this thread creates, until dropped.
-pub struct PidNsForChildren(Option<OwnedFd>);
-
-impl PidNsForChildren {
-    pub fn enter(ns: Option<&OwnedFd>) -> Result<PidNsForChildren, RuntimeError> {
-        let Some(ns) = ns else { return Ok(PidNsForChildren(None)) };
-        let own =
-            OwnedFd::from(fs::File::open("/proc/self/ns/pid").map_err(RuntimeError::io("open /proc/self/ns/pid"))?);
-        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWPID)
-            .map_err(|e| RuntimeError::io("join the bundle's PID namespace")(e.into()))?;
-        Ok(PidNsForChildren(Some(own)))
-    }
-}
-
-impl Drop for PidNsForChildren {
-    fn drop(&mut self) {
-        if let Some(own) = self.0.take() {
-            // Our own active PID namespace: always allowed.
-            let _ = nix::sched::setns(own, nix::sched::CloneFlags::CLONE_NEWPID);
-        }
-    }
 }

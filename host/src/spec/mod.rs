@@ -9,8 +9,11 @@ pub mod oci;
 pub mod restart;
 pub mod seccomp;
 pub mod security;
+mod sharing;
 pub mod signal;
+pub mod sysctl;
 pub mod user;
 pub mod volume_flag;
 
 pub use model::*;
+pub use sharing::{Sharing, parse_ipc, parse_pid};

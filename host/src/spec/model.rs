@@ -50,6 +50,11 @@ pub struct Overrides {
     pub restart: super::restart::RestartPolicy,
     /// `--group-add`.
     pub group_add: Vec<String>,
+    /// `--sysctl KEY=VALUE`.
+    pub sysctls: BTreeMap<String, String>,
+    /// `--ipc`, `--pid`.
+    pub ipc: super::Sharing,
+    pub pid: super::Sharing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,6 +235,16 @@ pub struct ContainerSpec {
     /// `--restart`: kept for the monitor of a detached container.
     #[serde(default, skip_serializing_if = "super::restart::RestartPolicy::is_no")]
     pub restart: super::restart::RestartPolicy,
+    /// Kernel parameters set in the container's own namespaces (`--sysctl`, `linux.sysctl`;
+    /// see [`super::sysctl`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    /// `--ipc`, `--pid`: its own IPC and PID namespaces, the host's, or another container's (by
+    /// id). A namespace of the host's is not in `namespaces`.
+    #[serde(default, skip_serializing_if = "super::Sharing::is_private")]
+    pub ipc: super::Sharing,
+    #[serde(default, skip_serializing_if = "super::Sharing::is_private")]
+    pub pid: super::Sharing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,6 +338,12 @@ pub enum SpecError {
         "bad --add-host '{0}': expected NAME:IP, such as db:10.0.0.5 (sbx has no host-gateway: it has no bridge network)"
     )]
     BadHost(String),
+    #[error("bad --sysctl: {0}")]
+    Sysctl(String),
+    #[error(
+        "{0} cannot be combined with --userns=auto: a user namespace of its own cannot use the host's or another container's namespaces"
+    )]
+    SharingWithUserns(&'static str),
     #[error("bad --dns '{0}': expected an IP address")]
     BadDns(String),
     #[error("bad --{flag} '{value}': expected one word, without spaces or control characters")]
@@ -533,6 +554,15 @@ pub fn check_rootless(spec: &ContainerSpec) -> Result<(), SpecError> {
     if spec.userns == Userns::Auto {
         return Err(SpecError::Rootless("--userns=auto"));
     }
+    if !spec.ipc.is_private() {
+        return Err(SpecError::Rootless("--ipc host or container:"));
+    }
+    if !spec.pid.is_private() {
+        return Err(SpecError::Rootless("--pid host or container:"));
+    }
+    if !spec.sysctls.is_empty() {
+        return Err(SpecError::Rootless("--sysctl"));
+    }
     Ok(())
 }
 
@@ -574,6 +604,15 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
     }
     if spec.userns == Userns::Auto && spec.network == Network::Host {
         return Err(SpecError::UsernsWithHostNetwork);
+    }
+    if spec.userns == Userns::Auto && !spec.ipc.is_private() {
+        return Err(SpecError::SharingWithUserns("--ipc host or container:"));
+    }
+    if spec.userns == Userns::Auto && !spec.pid.is_private() {
+        return Err(SpecError::SharingWithUserns("--pid host or container:"));
+    }
+    for key in spec.sysctls.keys() {
+        super::sysctl::check(key, spec.network, &spec.ipc).map_err(SpecError::Sysctl)?;
     }
     validate_limits(&spec.limits)?;
     if let Some(swap) = spec.limits.memory_swap {
@@ -723,6 +762,8 @@ pub fn build(
             .iter()
             .filter(|n| o.network == Network::None || **n != "network")
             .filter(|n| o.userns == Userns::Auto || **n != "user")
+            .filter(|n| o.ipc != super::Sharing::Host || **n != "ipc")
+            .filter(|n| o.pid != super::Sharing::Host || **n != "pid")
             .map(|n| n.to_string())
             .collect(),
         limits: o.limits.clone(),
@@ -753,6 +794,9 @@ pub fn build(
         shm_size: o.shm_size,
         restart: o.restart,
         group_add: o.group_add.clone(),
+        sysctls: o.sysctls.clone(),
+        ipc: o.ipc.clone(),
+        pid: o.pid.clone(),
     };
     validate(&spec)?;
     Ok(spec)

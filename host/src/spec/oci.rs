@@ -6,9 +6,9 @@
 use super::seccomp::Profile;
 use super::security::{self, Seccomp};
 use super::user::User;
-use super::{CgroupMount, ContainerSpec, Limits, Mount, MountKind, Network, Userns, caps};
+use super::{CgroupMount, ContainerSpec, Limits, Mount, MountKind, Network, Sharing, Userns, caps, sysctl};
 use oci_spec::runtime::{Capabilities, LinuxNamespaceType, Process, Spec};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 /// The runtime-spec versions sbx reads: 1.0.x, 1.1.x and 1.2.x.
@@ -71,8 +71,6 @@ pub struct Bundle {
     pub hooks: Option<oci_spec::runtime::Hooks>,
     /// The namespaces it joins rather than gets.
     pub joins: Vec<Join>,
-    /// `linux.sysctl`: kernel parameters of its own namespaces.
-    pub sysctls: Vec<Sysctl>,
     /// `process.oomScoreAdj`.
     pub oom_score_adj: Option<i32>,
     /// `linux.cgroupsPath`, checked to be a path of plain names.
@@ -142,56 +140,13 @@ fn cgroups_path(spec: &Spec) -> Result<Option<PathBuf>, OciError> {
     Ok(Some(path))
 }
 
-/// A kernel parameter a container sets in one of its namespaces.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sysctl {
-    pub key: String,
-    pub value: String,
-    /// The namespace it belongs to, by its /proc/PID/ns name.
-    pub namespace: &'static str,
-}
-
-/// The namespace a kernel parameter belongs to (its /proc/PID/ns name), for the ones a container
-/// may set: those of its IPC, network and UTS namespaces. The others are the host's. Pure.
-pub fn sysctl_namespace(key: &str) -> Option<&'static str> {
-    const IPC: [&str; 8] = [
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    match key {
-        _ if IPC.contains(&key) || key.starts_with("fs.mqueue.") => Some("ipc"),
-        _ if key.starts_with("net.") => Some("net"),
-        "kernel.hostname" | "kernel.domainname" => Some("uts"),
-        _ => None,
-    }
-}
-
-fn sysctls(spec: &Spec, network: Network) -> Result<Vec<Sysctl>, OciError> {
+/// `linux.sysctl`, each checked to be of a namespace of the container's own.
+fn sysctls(spec: &Spec, network: Network) -> Result<BTreeMap<String, String>, OciError> {
     let listed = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
-    let mut out = Vec::new();
+    let mut out = BTreeMap::new();
     for (key, value) in listed.into_iter().flatten() {
-        let name_ok = !key.is_empty()
-            && !key.split(['.', '/']).any(|part| part.is_empty() || part == "..")
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
-        if !name_ok {
-            return Err(field("linux.sysctl", format!("'{key}' is not a kernel parameter's name")));
-        }
-        let Some(namespace) = sysctl_namespace(key) else {
-            return Err(unsupported(
-                "linux.sysctl",
-                format!("{key}, which is not in a namespace of the container and would change the host"),
-            ));
-        };
-        if namespace == "net" && network == Network::Host {
-            return Err(field("linux.sysctl", format!("{key} would change the host's network (no network namespace)")));
-        }
-        out.push(Sysctl { key: key.clone(), value: value.clone(), namespace });
+        sysctl::check(key, network, &Sharing::Private).map_err(|e| field("linux.sysctl", e))?;
+        out.insert(key.clone(), value.clone());
     }
     Ok(out)
 }
@@ -552,6 +507,9 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         shm_size: None,
         restart: Default::default(),
         group_add: Vec::new(),
+        sysctls: sysctls(spec, network)?,
+        ipc: Sharing::Private,
+        pid: Sharing::Private,
     };
     let user = apply_process(&mut container, process, &mut notices)?;
     Ok(Bundle {
@@ -561,7 +519,6 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         notices,
         hooks: spec.hooks().clone(),
         joins,
-        sysctls: sysctls(spec, network)?,
         oom_score_adj: process.oom_score_adj(),
         cgroups_path: cgroups_path(spec)?,
         id_maps,
@@ -637,17 +594,6 @@ mod tests {
         spec.set_hostname(Some("box".into()));
         let e = from_oci(&spec, Path::new("/b")).unwrap_err();
         assert_eq!(e, field("hostname", "cannot be set in a UTS namespace the container joins; leave it out"));
-    }
-
-    #[test]
-    fn only_namespaced_kernel_parameters_belong_to_a_container() {
-        assert_eq!(sysctl_namespace("kernel.shmmax"), Some("ipc"));
-        assert_eq!(sysctl_namespace("fs.mqueue.msg_max"), Some("ipc"));
-        assert_eq!(sysctl_namespace("net.ipv4.ping_group_range"), Some("net"));
-        assert_eq!(sysctl_namespace("kernel.domainname"), Some("uts"));
-        for host in ["kernel.panic", "vm.overcommit_memory", "fs.file-max", "kernel.shm"] {
-            assert_eq!(sysctl_namespace(host), None, "{host}");
-        }
     }
 
     #[test]

@@ -315,7 +315,7 @@ pub mod testing {
             capabilities: vec!["CAP_CHOWN".into(), "CAP_KILL".into(), "CAP_NET_RAW".into()],
             masked_paths: vec![],
             read_only_paths: vec![],
-            namespaces: vec!["mount".into(), "pid".into()],
+            namespaces: ["mount", "pid", "uts", "ipc", "network", "cgroup"].map(String::from).to_vec(),
             limits: Limits {
                 memory_bytes: None,
                 pids: None,

@@ -1,8 +1,9 @@
 //! no-escalation: keeps a container from being given more than sbx's defaults allow: refuses
-//! `--privileged`, `--security-opt seccomp=unconfined`, the host's network and host devices not
-//! listed, and turns no_new_privs back on if it was turned off; with `require_userns` it also moves
+//! `--privileged`, `--security-opt seccomp=unconfined`, the host's network, PID or IPC namespace
+//! and host devices not listed, and turns no_new_privs back on if it was turned off; with `require_userns` it also moves
 //! a container out of the host's user ids into a user namespace of its own (`--userns=auto`).
-//! Settings (all optional): `{"allow_host_network": false, "allow_devices": ["/dev/fuse"],
+//! Settings (all optional): `{"allow_host_network": false, "allow_host_pid": false,
+//! "allow_host_ipc": false, "allow_devices": ["/dev/fuse"],
 //! "allow_unconfined": false, "require_userns": false}`.
 
 use sbx_plugin::{Adjustment, Network, Plugin, Policy, Seccomp, Spec, Userns, Verdict, deny};
@@ -13,6 +14,11 @@ use serde::Deserialize;
 pub struct Settings {
     #[serde(default)]
     pub allow_host_network: bool,
+    /// Allow `--pid host` and `--ipc host` (another container's namespaces are always allowed).
+    #[serde(default)]
+    pub allow_host_pid: bool,
+    #[serde(default)]
+    pub allow_host_ipc: bool,
     /// Host paths of devices a container may be given.
     #[serde(default)]
     pub allow_devices: Vec<String>,
@@ -59,6 +65,12 @@ impl Policy for NoEscalation {
         if spec.network == Network::Host && !s.allow_host_network {
             return deny("the host's network (--network host) is not allowed");
         }
+        for (ns, name, allowed) in [("pid", "PID", s.allow_host_pid), ("ipc", "IPC", s.allow_host_ipc)] {
+            // A namespace of the host's is one the container does not have.
+            if !allowed && !spec.namespaces.iter().any(|n| n == ns) {
+                return deny(format!("the host's {name} namespace (--{ns} host) is not allowed"));
+            }
+        }
         if let Some(d) = spec.devices.iter().find(|d| !s.allow_devices.contains(&d.host_path)) {
             return deny(format!("host device {} is not allowed", d.host_path));
         }
@@ -102,6 +114,13 @@ mod tests {
         let mut s = spec();
         s.network = Network::Host;
         assert!(denied(&none, &s).contains("--network host"));
+        let mut s = spec();
+        s.namespaces.retain(|n| n != "pid");
+        assert!(denied(&none, &s).contains("the host's PID namespace (--pid host)"));
+        let host_pid = Settings { allow_host_pid: true, ..Default::default() };
+        assert_eq!(NoEscalation::validate_spec(&host_pid, &s), Verdict::Allow);
+        s.namespaces.retain(|n| n != "ipc");
+        assert!(denied(&host_pid, &s).contains("--ipc host"));
         let mut s = spec();
         s.devices.push(Device {
             host_path: "/dev/fuse".into(),
