@@ -76,6 +76,15 @@ pub fn parse_instant(text: &str, now: f64) -> Option<f64> {
     if let Ok(unix) = text.parse::<f64>() {
         return Some(unix);
     }
+    parse_duration(text).map(|ago| now - ago)
+}
+
+/// Seconds of a Go duration (`10m`, `1h30m`, `90s`, `500ms`, `1.5s`), as docker's flags take them.
+/// Pure.
+pub fn parse_duration(text: &str) -> Option<f64> {
+    if text.is_empty() {
+        return None;
+    }
     let mut total = 0.0;
     let mut rest = text;
     while !rest.is_empty() {
@@ -94,7 +103,7 @@ pub fn parse_instant(text: &str, now: f64) -> Option<f64> {
         total += value * scale;
         rest = &rest[unit_end..];
     }
-    Some(now - total)
+    Some(total)
 }
 
 /// "3 minutes", as docker prints durations ("Less than a second" under one).
@@ -116,6 +125,11 @@ pub fn human(seconds: i64) -> String {
 /// "3 minutes ago", as docker prints ages.
 pub fn ago(then: i64, now: i64) -> String {
     format!("{} ago", human(now - then))
+}
+
+/// Seconds since the epoch, with their fraction.
+pub fn now_fine() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 pub fn now_secs() -> i64 {

@@ -83,7 +83,7 @@ pub fn events(store: &Store, args: EventsArgs) -> i32 {
             }
         }
     }
-    let now = crate::time::now_secs() as f64;
+    let now = crate::time::now_fine();
     let instant = |flag: &str, text: &Option<String>| -> Result<Option<f64>, i32> {
         text.as_deref()
             .map(|t| {
@@ -133,7 +133,7 @@ pub fn events(store: &Store, args: EventsArgs) -> i32 {
         }
     }
     loop {
-        let now = crate::time::now_secs() as f64;
+        let now = crate::time::now_fine();
         if until.is_some_and(|u| u < now) {
             return 0;
         }

@@ -5,7 +5,7 @@
 //! docker, an unknown name prints an error and makes the exit code 1.
 
 use super::format::Format;
-use crate::container::{state, view};
+use crate::container::{health, state, view};
 use crate::image::{Store, inspect as image_view};
 use clap::{Args, ValueEnum};
 
@@ -77,7 +77,14 @@ fn document(store: &Store, query: &str, kind: Option<Kind>) -> Result<serde_json
             Ok((dir, record)) => {
                 let spec = state::load_spec(&dir);
                 let live = state::live(&dir, &record);
-                return Ok(view::inspect(&record, spec.as_ref(), live, &dir.to_string_lossy(), store.root()));
+                return Ok(view::inspect(
+                    &record,
+                    spec.as_ref(),
+                    live,
+                    &dir.to_string_lossy(),
+                    store.root(),
+                    health::read(&dir).as_ref(),
+                ));
             }
             Err(e) if kind == Some(Kind::Container) || !e.is_refusal() => return Err(e.to_string()),
             Err(_) => {}

@@ -29,7 +29,7 @@ pub struct LogsArgs {
 }
 
 fn instant(text: &str) -> Result<f64, String> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let now = crate::time::now_fine();
     crate::time::parse_instant(text, now).ok_or_else(|| {
         format!("'{text}' is not a time: give an RFC 3339 time, Unix seconds, or a duration such as 10m or 1h30m")
     })

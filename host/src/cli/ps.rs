@@ -4,7 +4,7 @@
 use super::format::{self, Format};
 use crate::container::filter::{Candidate, Filters};
 use crate::container::state::{self, ContainerRecord, Live};
-use crate::container::{diff, view};
+use crate::container::{diff, health, view};
 use crate::image::Store;
 use clap::Args;
 use std::path::PathBuf;
@@ -86,6 +86,8 @@ fn select(store: &Store, args: &PsArgs, filters: &Filters) -> Result<Vec<Row>, S
     }
     let image_id = |q: &str| store.find_image(q).ok().map(|i| i.id.to_string());
     all.retain(|r| {
+        let health = r.live.running().then(|| health::read(&r.dir)).flatten();
+        let health_word = health.map_or_else(|| "none".to_string(), |h| h.status);
         let candidate = Candidate {
             id: &r.record.id,
             name: &r.record.name,
@@ -94,6 +96,7 @@ fn select(store: &Store, args: &PsArgs, filters: &Filters) -> Result<Vec<Row>, S
             image: &r.record.image,
             image_id: &r.record.image_id.to_string(),
             exit_code: r.record.exit_code,
+            health: &health_word,
         };
         filters.matches(&candidate, image_id)
     });
@@ -144,7 +147,7 @@ pub fn ps(store: &Store, args: PsArgs) -> i32 {
                 "CreatedAt": r.created,
                 "RunningFor": created.map_or_else(|| "N/A".into(), |t| crate::time::ago(t, now)),
                 "State": view::state_word(r, *live),
-                "Status": view::status(r, *live, now),
+                "Status": view::status(r, *live, now, health::read(dir).as_ref()),
                 "Names": r.name,
                 "Labels": labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
                 "Ports": "",

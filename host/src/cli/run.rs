@@ -39,6 +39,24 @@ pub struct RunArgs {
     /// The size of /dev/shm (bytes, or with b, k, m or g) [default: 64m].
     #[arg(long, value_name = "SIZE", value_parser = spec::parse_memory)]
     pub shm_size: Option<u64>,
+    /// A command run in the container (with /bin/sh -c) to tell whether it is healthy.
+    #[arg(long, value_name = "COMMAND")]
+    pub health_cmd: Option<String>,
+    /// Time between health checks (30s, 1m) [default: 30s, or the image's].
+    #[arg(long, value_name = "DURATION", value_parser = spec::health::parse_duration_ns)]
+    pub health_interval: Option<u64>,
+    /// Time a health check may take before it counts as failed [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = spec::health::parse_duration_ns)]
+    pub health_timeout: Option<u64>,
+    /// Failures in a row that make the container unhealthy [default: 3].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub health_retries: Option<u32>,
+    /// Time after the start during which failures do not count [default: 0s].
+    #[arg(long, value_name = "DURATION", value_parser = spec::health::parse_duration_ns)]
+    pub health_start_period: Option<u64>,
+    /// Turn off the image's HEALTHCHECK.
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// Write the container's id to FILE (refused if FILE exists).
     #[arg(long, value_name = "FILE")]
     pub cidfile: Option<PathBuf>,
@@ -293,6 +311,14 @@ impl RunArgs {
                 sysctls: self.sysctl.into_iter().collect(),
                 ipc: self.ipc,
                 pid: self.pid,
+                health: spec::health::HealthFlags {
+                    cmd: self.health_cmd,
+                    interval_ns: self.health_interval,
+                    timeout_ns: self.health_timeout,
+                    start_period_ns: self.health_start_period,
+                    retries: self.health_retries,
+                    none: self.no_healthcheck,
+                },
             },
         })
     }

@@ -138,7 +138,10 @@ fn create_as(
     let name = opts.name.clone().unwrap_or_else(|| format!("sbx_{}", &id[..12]));
     let (mut overrides, planned) = volumes::prepare(store, &opts.overrides, config.config().as_ref())?;
     super::sharing::resolve(store, &mut overrides)?;
-    let spec = spec::build(&opts.image, config.config().as_ref(), &overrides, &id[..12], |k| std::env::var(k).ok())?;
+    let mut spec =
+        spec::build(&opts.image, config.config().as_ref(), &overrides, &id[..12], |k| std::env::var(k).ok())?;
+    let image_check = spec::health::of_image_config(&store.blob(&image.id)?);
+    spec.healthcheck = spec::health::resolve(image_check, &overrides.health).map_err(spec::SpecError::Health)?;
     let default_hostname = opts.overrides.hostname.is_none().then(|| id[..12].to_string());
     let (skipped, spec) =
         admission::decide(store, &opts.image, &image, &config, plugins, spec, default_hostname.as_deref())?;

@@ -14,9 +14,12 @@ pub struct Candidate<'a> {
     pub image: &'a str,
     pub image_id: &'a str,
     pub exit_code: Option<i32>,
+    /// Its health check's status (starting, healthy, unhealthy), or none.
+    pub health: &'a str,
 }
 
-const KEYS: [&str; 8] = ["status", "name", "id", "label", "ancestor", "exited", "before", "since"];
+const KEYS: [&str; 9] = ["status", "name", "id", "label", "ancestor", "exited", "health", "before", "since"];
+const HEALTH: [&str; 4] = ["starting", "healthy", "unhealthy", "none"];
 const STATES: [&str; 7] = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
 
 #[derive(Debug, Default, PartialEq)]
@@ -33,6 +36,9 @@ impl Filters {
             }
             if key == "status" && !STATES.contains(&value) {
                 return Err(format!("invalid filter 'status={value}': the states are {}", STATES.join(", ")));
+            }
+            if key == "health" && !HEALTH.contains(&value) {
+                return Err(format!("invalid filter 'health={value}': give {}", HEALTH.join(", ")));
             }
             if key == "exited" && value.parse::<i32>().is_err() {
                 return Err(format!("invalid filter 'exited={value}': give an exit code"));
@@ -61,6 +67,7 @@ impl Filters {
                 },
                 "ancestor" => c.image == v || image_ids_of(v).is_some_and(|id| id == c.image_id),
                 "exited" => c.state == "exited" && c.exit_code.is_some_and(|e| e.to_string() == *v),
+                "health" => c.health == v,
                 _ => true, // before, since
             })
         })
@@ -86,6 +93,7 @@ mod tests {
             image: "busybox",
             image_id: "sha256:ff",
             exit_code: None,
+            health: "none",
         };
         let none = |_: &str| None;
         assert!(f(&["status=exited", "status=running"]).matches(&c, none));

@@ -15,6 +15,7 @@ pub mod events;
 pub mod exec;
 pub mod export;
 pub mod filter;
+pub mod health;
 pub mod image;
 pub mod init_layer;
 pub mod layers;

@@ -359,6 +359,9 @@ pub fn launch<'a>(
     if !spec.pid.is_private() {
         kill_rest_on_exit(child.pid.as_raw(), cgroup.dirs().to_vec());
     }
+    if let Some(check) = spec.healthcheck.clone() {
+        super::health::watch(store.root(), &dir, &record, child.pid.as_raw(), check);
+    }
     Ok(Launched {
         record,
         dir,

@@ -1,6 +1,7 @@
 //! How containers are shown: docker's status text ("Up 3 minutes", "Exited (0) 2 seconds ago"),
 //! the quoted command, and the inspect document. Pure.
 
+use super::health::Health;
 use super::state::{ContainerRecord, Live, Status};
 use crate::spec::{ContainerSpec, MountKind};
 use crate::time;
@@ -8,11 +9,12 @@ use serde_json::{Value, json};
 
 /// docker's STATUS column. `live` is whether its run lock is held now: a record left "running"
 /// by a killed sbx shows as Dead.
-pub fn status(r: &ContainerRecord, live: Live, now: i64) -> String {
+/// `health` is the last status of its health check, if it has one.
+pub fn status(r: &ContainerRecord, live: Live, now: i64, health: Option<&Health>) -> String {
     let since = |t: &Option<String>| t.as_deref().and_then(time::parse_rfc3339);
     let up = || format!("Up {}", since(&r.started).map_or_else(|| "?".into(), |t| time::human(now - t)));
     match (r.status, live) {
-        (_, Live::Running) => up(),
+        (_, Live::Running) => up() + &health.map(Health::suffix).unwrap_or_default(),
         (_, Live::Paused) => format!("{} (Paused)", up()),
         (Status::Running, Live::Stopped) => "Dead".into(),
         (Status::Created, Live::Stopped) => "Created".into(),
@@ -84,6 +86,7 @@ pub fn inspect(
     live: Live,
     dir: &str,
     store_root: &std::path::Path,
+    health: Option<&Health>,
 ) -> Value {
     let running = live.running();
     json!({
@@ -103,6 +106,7 @@ pub fn inspect(
             "OOMKilled": r.oom_killed,
             "StartedAt": r.started,
             "FinishedAt": r.finished,
+            "Health": health,
         },
         "Image": r.image_id.to_string(),
         "ImageName": r.image,
@@ -150,6 +154,13 @@ pub fn inspect(
             "WorkingDir": s.cwd,
             "Entrypoint": Value::Null,
             "Labels": s.labels,
+            "Healthcheck": s.healthcheck.as_ref().map(|h| json!({
+                "Test": h.test,
+                "Interval": h.interval_ns,
+                "Timeout": h.timeout_ns,
+                "StartPeriod": h.start_period_ns,
+                "Retries": h.retries,
+            })),
         })),
         "HostsPath": format!("{dir}/hosts"),
         "HostnamePath": format!("{dir}/hostname"),
@@ -192,11 +203,11 @@ mod tests {
     #[test]
     fn statuses_read_as_dockers() {
         let start = time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
-        assert_eq!(status(&record(Status::Running), Live::Running, start + 180), "Up 3 minutes");
-        assert_eq!(status(&record(Status::Running), Live::Paused, start + 5), "Up 5 seconds (Paused)");
-        assert_eq!(status(&record(Status::Exited), Live::Stopped, start + 62), "Exited (3) 2 seconds ago");
-        assert_eq!(status(&record(Status::Created), Live::Stopped, start), "Created");
-        assert_eq!(status(&record(Status::Running), Live::Stopped, start), "Dead", "its sbx is gone");
+        assert_eq!(status(&record(Status::Running), Live::Running, start + 180, None), "Up 3 minutes");
+        assert_eq!(status(&record(Status::Running), Live::Paused, start + 5, None), "Up 5 seconds (Paused)");
+        assert_eq!(status(&record(Status::Exited), Live::Stopped, start + 62, None), "Exited (3) 2 seconds ago");
+        assert_eq!(status(&record(Status::Created), Live::Stopped, start, None), "Created");
+        assert_eq!(status(&record(Status::Running), Live::Stopped, start, None), "Dead", "its sbx is gone");
     }
 
     #[test]
@@ -207,7 +218,7 @@ mod tests {
 
     #[test]
     fn inspect_has_state_and_the_writable_layer() {
-        let v = inspect(&record(Status::Exited), None, Live::Stopped, "/s/c", std::path::Path::new("/s"));
+        let v = inspect(&record(Status::Exited), None, Live::Stopped, "/s/c", std::path::Path::new("/s"), None);
         assert_eq!(v["State"]["Status"], "exited");
         assert_eq!(v["State"]["ExitCode"], 3);
         assert_eq!(v["State"]["Pid"], 0);

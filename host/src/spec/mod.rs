@@ -4,6 +4,7 @@
 //! of the crate: it imports none of container/, isolate/ or plugin/, which all build on it.
 
 pub mod caps;
+pub mod health;
 mod model;
 pub mod oci;
 pub mod restart;

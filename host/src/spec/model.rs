@@ -55,6 +55,8 @@ pub struct Overrides {
     /// `--ipc`, `--pid`.
     pub ipc: super::Sharing,
     pub pid: super::Sharing,
+    /// `--health-*`, `--no-healthcheck` (see [`super::health::resolve`]).
+    pub health: super::health::HealthFlags,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,6 +247,10 @@ pub struct ContainerSpec {
     pub ipc: super::Sharing,
     #[serde(default, skip_serializing_if = "super::Sharing::is_private")]
     pub pid: super::Sharing,
+    /// The health check the monitor of a running container runs (the image's HEALTHCHECK or
+    /// `--health-cmd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<super::health::Healthcheck>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -338,6 +344,8 @@ pub enum SpecError {
         "bad --add-host '{0}': expected NAME:IP, such as db:10.0.0.5 (sbx has no host-gateway: it has no bridge network)"
     )]
     BadHost(String),
+    #[error("{0}")]
+    Health(String),
     #[error("bad --sysctl: {0}")]
     Sysctl(String),
     #[error(
@@ -797,6 +805,7 @@ pub fn build(
         sysctls: o.sysctls.clone(),
         ipc: o.ipc.clone(),
         pid: o.pid.clone(),
+        healthcheck: None,
     };
     validate(&spec)?;
     Ok(spec)

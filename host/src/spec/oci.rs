@@ -510,6 +510,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         sysctls: sysctls(spec, network)?,
         ipc: Sharing::Private,
         pid: Sharing::Private,
+        healthcheck: None,
     };
     let user = apply_process(&mut container, process, &mut notices)?;
     Ok(Bundle {
