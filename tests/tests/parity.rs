@@ -1,7 +1,7 @@
 //! Where sbx behaved unlike docker and a script written for docker would notice: container names,
 //! exit codes (1 for what is not there or refused as things stand, 125 for run's failures), `kill`
 //! returning before the end was recorded, `load` from stdin, a file that is not an archive, TERM
-//! and HOME, unknown verbs, more CPUs than the host has.
+//! and HOME, unknown verbs, more CPUs than the host has, /sys/fs/cgroup.
 
 use sbx_tests::harness::{Sandbox, is_root, test_image};
 use std::io::Write;
@@ -294,5 +294,35 @@ fn a_directory_mounted_at_etc_gets_no_files_of_sbx() {
     let r = s.sbx(&["run", "--rm", "-v", &format!("{}:/etc:ro", etc.display()), "busybox", "ls", "/etc"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "passwd\n"), "{r:?}");
     assert_eq!(std::fs::read_dir(&etc).unwrap().count(), 1, "nothing made in the host's directory");
+    s.assert_clean(0);
+}
+
+#[test]
+fn a_container_sees_its_own_cgroup_and_limits_at_sys_fs_cgroup_read_only() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let (limit_file, pids_file) = match v2 {
+        true => ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max"),
+        false => ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max"),
+    };
+    let script = format!("cat {limit_file} {pids_file}; cut -d: -f3 /proc/self/cgroup | sort -u; echo x > {pids_file}");
+    let r = s.sbx(&["run", "--rm", "-m", "64m", "--pids-limit", "42", "busybox", "sh", "-c", &script]);
+    // Its limits, its cgroup as the root of its cgroup namespace, and no write.
+    assert_eq!(r.stdout, "67108864\n42\n/\n", "{r:?}");
+    assert!(r.code != 0 && r.stderr.contains("Read-only file system"), "{r:?}");
+    // --privileged: read-write, as docker's.
+    let r = s.sbx(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        "grep ' /sys/fs/cgroup' /proc/mounts | grep -c ' rw,'",
+    ]);
+    assert!(r.code == 0 && r.stdout.trim() != "0", "{r:?}");
     s.assert_clean(0);
 }

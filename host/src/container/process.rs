@@ -148,6 +148,7 @@ pub fn child_plan(
         userns: prepared.userns.clone(),
         volatile: dirs.volatile,
         cgroup_fs: prepared.cgroup_fs.clone(),
+        pause_at_cgroup_fs: !prepared.cgroup_tasks_later.is_empty(),
         shm_size: spec.shm_size,
     };
     let mounts = rootfs::plan(&rootfs, kernel)?;
@@ -357,7 +358,7 @@ mod tests {
     }
 
     #[test]
-    fn a_cgroup_made_meanwhile_is_joined_at_the_pause_before_pivot_root() {
+    fn a_cgroup_made_meanwhile_is_joined_at_the_pause_before_the_cgroup_filesystem() {
         let tasks = CString::new("/sys/fs/cgroup/pids/sbx/c/tasks").unwrap();
         let plan = plan_with(Overrides::default(), 0, vec![tasks.clone()]);
         assert!(plan.pause_before_pivot);
@@ -369,7 +370,9 @@ mod tests {
         let lines = rec.lines();
         let join = lines.iter().position(|l| l == "join_cgroup /sys/fs/cgroup/pids/sbx/c/tasks").unwrap();
         assert!(lines[..join].iter().any(|l| l.starts_with("overlay")), "after the mounts: {lines:?}");
-        assert_eq!((paused.get(), lines[join + 2].as_str()), (join, "pivot_root 100"), "{lines:?}");
+        assert_eq!((paused.get(), lines[join + 1].as_str()), (join, "unshare 0x2000000"), "{lines:?}");
+        assert_eq!(lines[join - 1], "mount sysfs /sys! 0xf ", "where /sys/fs/cgroup would be mounted next");
+        assert!(lines[join..].iter().any(|l| l.starts_with("pivot_root")));
 
         let rec = Recorder { fail_on: vec![("join_cgroup".into(), Errno::ENOENT)], ..Default::default() };
         let failure = crate::isolate::child::setup(&plan, &rec, &|| {}).unwrap_err();

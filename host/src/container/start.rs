@@ -235,6 +235,13 @@ pub fn launch<'a>(
         true => Vec::new(),
         false => cgroup::hierarchies(Path::new("/sys/fs/cgroup"), spec.limits.cpuset_cpus.is_some()),
     };
+    // /sys/fs/cgroup as its cgroup namespace shows it, with the hierarchies it has a cgroup in;
+    // not in a user namespace (v1's cgroup filesystem cannot be mounted there; a rootless sbx has
+    // no cgroup to show).
+    let cgroup_fs = spec
+        .cgroup_mount
+        .filter(|_| !rootless && record.idmap.is_none())
+        .map(|m| cgroup::within(cgroup::container_fs(m.read_only), &hierarchies));
     let make_cgroup = |launching: &mut Launching| -> Result<(), RunError> {
         launching.made(Cgroup::create(&hierarchies, &record.id)?);
         launching.cgroup().set_limits(&spec.limits)?;
@@ -272,9 +279,9 @@ pub fn launch<'a>(
         stderr: opts.stderr,
         cgroup_tasks,
         cgroup_tasks_later,
-        // `sbx run` gives none; were it to, the cgroup namespace it shows must be made before
-        // (the cgroup joined `later` is joined after the mounts).
-        cgroup_fs: None,
+        // Mounted once the cgroup is joined and the cgroup namespace made (after the pause when
+        // it is joined `later`).
+        cgroup_fs,
         binds: binds.iter().map(|b| (b.fd.as_raw_fd(), b.is_dir)).collect(),
         files: files
             .iter()

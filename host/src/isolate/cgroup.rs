@@ -150,6 +150,20 @@ pub fn container_fs(read_only: bool) -> CgroupFs {
     CgroupFs::V1 { read_only, hierarchies: v1_hierarchies(&mountinfo) }
 }
 
+/// `shown` with only the v1 hierarchies of the controllers that `parents` (of [`hierarchies`])
+/// are directories of: a container is shown the cgroups it has, and needs no more made (which
+/// [`roots`] would make). Pure.
+pub fn within(shown: CgroupFs, parents: &[PathBuf]) -> CgroupFs {
+    match shown {
+        CgroupFs::V1 { read_only, hierarchies } => {
+            let names: Vec<&str> = parents.iter().filter_map(|p| p.parent()?.file_name()?.to_str()).collect();
+            let hierarchies = hierarchies.into_iter().filter(|(_, c)| c.iter().any(|c| names.contains(&c.as_str())));
+            CgroupFs::V1 { read_only, hierarchies: hierarchies.collect() }
+        }
+        v2 => v2,
+    }
+}
+
 /// What the kernel names v1 controllers (a hierarchy's other mount options are not passed on).
 const KNOWN_CONTROLLERS: [&str; 14] = [
     "cpu",
@@ -516,6 +530,23 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_container_is_shown_the_v1_hierarchies_it_has_a_cgroup_in() {
+        let shown = CgroupFs::V1 {
+            read_only: true,
+            hierarchies: vec![
+                ("cpu,cpuacct".into(), vec!["cpu".into(), "cpuacct".into()]),
+                ("blkio".into(), vec!["blkio".into()]),
+                ("systemd".into(), vec!["name=systemd".into()]),
+                ("pids".into(), vec!["pids".into()]),
+            ],
+        };
+        let parents = [PathBuf::from("/sys/fs/cgroup/pids/sbx"), PathBuf::from("/sys/fs/cgroup/cpu/sbx")];
+        let CgroupFs::V1 { hierarchies, .. } = within(shown, &parents) else { panic!("v1 stays v1") };
+        assert_eq!(hierarchies.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(), ["cpu,cpuacct", "pids"]);
+        assert_eq!(within(CgroupFs::V2 { read_only: true }, &parents), CgroupFs::V2 { read_only: true });
+    }
 
     #[test]
     fn limits_in_v1_and_v2_terms() {

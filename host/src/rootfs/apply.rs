@@ -8,13 +8,13 @@ use nix::errno::Errno;
 pub fn apply(
     ops: &[MountOp],
     sys: &dyn Syscall,
-    before_pivot: &dyn Fn() -> Result<(), Errno>,
+    at_pause: &dyn Fn() -> Result<(), Errno>,
 ) -> Result<(), (usize, Errno)> {
     // The overlay's root, once it is mounted: where every target resolves.
     let mut root = None;
     for (i, op) in ops.iter().enumerate() {
-        if *op == MountOp::PivotRoot {
-            before_pivot().map_err(|e| (i, e))?;
+        if *op == MountOp::Pause {
+            at_pause().map_err(|e| (i, e))?;
         }
         apply_one(op, &mut root, sys).map_err(|e| (i, e))?;
     }
@@ -31,6 +31,7 @@ fn apply_one(op: &MountOp, root: &mut Option<i32>, sys: &dyn Syscall) -> Result<
             Ok(())
         }
         MountOp::MakeRootPrivate => sys.make_root_private(),
+        MountOp::Pause => Ok(()),
         MountOp::AttachLayer { fd, path } => sys.move_mount(*fd, path),
         MountOp::EnterUsernsRoot { dir } => {
             sys.chdir(dir)?;
@@ -83,6 +84,7 @@ mod tests {
                 userns: None,
                 volatile: false,
                 cgroup_fs: None,
+                pause_at_cgroup_fs: false,
                 shm_size: None,
             },
             (6, 8),

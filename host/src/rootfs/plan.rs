@@ -100,6 +100,9 @@ pub enum MountOp {
     ReadOnly {
         at: Target,
     },
+    /// The child stops here until the parent says go (see [`crate::isolate::ChildPlan`]): once,
+    /// before the pivot or before the cgroup filesystem (see [`RootfsSpec::pause_at_cgroup_fs`]).
+    Pause,
     /// The overlay becomes `/` and the host's root is detached.
     PivotRoot,
     ReadOnlyRoot,
@@ -160,6 +163,9 @@ pub struct RootfsSpec {
     pub volatile: bool,
     /// The cgroup filesystem at /sys/fs/cgroup, if the container gets one.
     pub cgroup_fs: Option<CgroupFs>,
+    /// Pause before the cgroup filesystem rather than before the pivot: the child joins its
+    /// cgroup (and makes its cgroup namespace) at the pause, and the filesystem must show that.
+    pub pause_at_cgroup_fs: bool,
     /// The size of /dev/shm in bytes (`--shm-size`); docker's 64 MiB when None.
     pub shm_size: Option<u64>,
 }
@@ -436,6 +442,9 @@ pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanE
         ops.push(MountOp::Symlink { text: cstr(text), at: own(&format!("/dev/{link}")) });
     }
     ops.extend(own_fs("/sys", 0o555, "sysfs", &[], RDONLY | NOSUID | NODEV | NOEXEC));
+    if spec.pause_at_cgroup_fs {
+        ops.push(MountOp::Pause);
+    }
     ops.extend(spec.cgroup_fs.iter().flat_map(cgroup_fs));
     for m in &spec.mounts {
         match m {
@@ -473,6 +482,9 @@ pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanE
     for p in &spec.read_only {
         ops.push(MountOp::ReadOnly { at: user_target(p)? });
     }
+    if !spec.pause_at_cgroup_fs {
+        ops.push(MountOp::Pause);
+    }
     ops.push(MountOp::PivotRoot);
     if spec.read_only_root {
         ops.push(MountOp::ReadOnlyRoot);
@@ -504,6 +516,7 @@ impl fmt::Display for MountOp {
             MountOp::Attach { at, .. } => write!(f, "bind-mount onto {}", at.shown()),
             MountOp::Mask { at } => write!(f, "mask {}", at.shown()),
             MountOp::ReadOnly { at } => write!(f, "make {} read-only", at.shown()),
+            MountOp::Pause => write!(f, "wait for sbx before the last mounts"),
             MountOp::PivotRoot => write!(f, "pivot_root into the container's root"),
             MountOp::ReadOnlyRoot => write!(f, "make / read-only"),
         }
@@ -607,6 +620,7 @@ mod tests {
             userns: None,
             volatile: false,
             cgroup_fs: None,
+            pause_at_cgroup_fs: false,
             shm_size: None,
         }
     }
@@ -689,6 +703,7 @@ mod tests {
                 "mount tmpfs on /run/x",
                 "mask /proc/kcore",
                 "make /proc/sys read-only",
+                "wait for sbx before the last mounts",
                 "pivot_root into the container's root",
                 "make / read-only",
                 "umask 22"
@@ -769,9 +784,9 @@ mod tests {
         let MountOp::Overlay { lowers, .. } = &ops[2] else { panic!("overlay is third: {ops:?}") };
         assert_eq!(lowers, &vec![cstr("/s/layers/2/diff"), cstr("/s/layers/1/diff"), cstr("/s/layers/0/diff")]);
         assert_eq!(ops[1], MountOp::MakeRootPrivate);
-        assert_eq!(ops[ops.len() - 2..], [MountOp::PivotRoot, MountOp::Umask(0o022)]);
+        assert_eq!(ops[ops.len() - 3..], [MountOp::Pause, MountOp::PivotRoot, MountOp::Umask(0o022)]);
         // Every step between the overlay and the pivot works on a target beneath its root.
-        for op in &ops[3..ops.len() - 2] {
+        for op in &ops[3..ops.len() - 3] {
             assert!(op.target().is_some(), "{op}");
         }
     }

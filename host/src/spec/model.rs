@@ -206,7 +206,8 @@ pub struct ContainerSpec {
     #[serde(default)]
     pub privileged: bool,
     /// The cgroup filesystem at /sys/fs/cgroup, as the container's cgroup namespace sees it (only
-    /// its own cgroup): a bundle's `cgroup` mount. `sbx run` gives none.
+    /// its own cgroup): a bundle's `cgroup` mount; `sbx run` gives it read-only (read-write with
+    /// `--privileged`), as docker does, to a container not in a user namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_mount: Option<CgroupMount>,
     /// Entries added to the container's /etc/hosts (`NAME:IP`), and what replaces the host's
@@ -791,7 +792,7 @@ pub fn build(
         inheritable_capabilities: Vec::new(),
         ambient_capabilities: Vec::new(),
         privileged: o.privileged,
-        cgroup_mount: None,
+        cgroup_mount: Some(CgroupMount { read_only: !o.privileged }),
         extra_hosts: o.extra_hosts.clone(),
         dns: o.dns.clone(),
         dns_search: o.dns_search.clone(),
