@@ -27,7 +27,7 @@ fn a_created_container_starts_and_keeps_its_writes_across_starts() {
     let r = s.sbx(&["start", "keeper"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "keeper\n"), "in the background, saying the name given: {r:?}");
     assert_eq!(s.sbx(&["wait", "keeper"]).stdout, "0\n");
-    assert_eq!(s.sbx(&["logs", "keeper"]).stdout, "3\n");
+    assert_eq!(s.sbx(&["logs", "keeper"]).stdout, "1\n2\n3\n", "every run's output, attached or not, as docker's");
     let r = s.sbx(&["start", "-a", "--rm", "keeper"]);
     assert_eq!(r.stdout, "4\n", "{r:?}");
     s.assert_clean(0);

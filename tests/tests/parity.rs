@@ -1,7 +1,7 @@
 //! Where sbx behaved unlike docker and a script written for docker would notice: container names,
 //! exit codes (1 for what is not there or refused as things stand, 125 for run's failures), `kill`
 //! returning before the end was recorded, `load` from stdin, a file that is not an archive, TERM
-//! and HOME, unknown verbs, more CPUs than the host has, /sys/fs/cgroup.
+//! and HOME, unknown verbs, more CPUs than the host has, /sys/fs/cgroup, logs of foreground runs.
 
 use sbx_tests::harness::{Sandbox, is_root, test_image};
 use std::io::Write;
@@ -324,5 +324,28 @@ fn a_container_sees_its_own_cgroup_and_limits_at_sys_fs_cgroup_read_only() {
         "grep ' /sys/fs/cgroup' /proc/mounts | grep -c ' rw,'",
     ]);
     assert!(r.code == 0 && r.stdout.trim() != "0", "{r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn a_foreground_container_keeps_its_output_in_its_log() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let r = s.sbx(&["run", "--name", "fg", "busybox", "sh", "-c", "echo out; echo err >&2; printf partial"]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "out\npartial", "err\n"), "shown as before");
+    let r = s.sbx(&["logs", "fg"]);
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("out\npartial", "err\n"), "{r:?}");
+    // start -a adds to it; a terminal's output is logged as stdout.
+    assert_eq!(s.sbx(&["start", "-a", "fg"]).code, 0);
+    assert_eq!(s.sbx(&["logs", "fg"]).stdout, "out\npartialout\npartial");
+    let r = s.sbx(&["run", "-t", "--name", "tty", "busybox", "echo", "typed"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(s.sbx(&["logs", "tty"]).stdout, "typed\r\n");
+    assert_eq!(s.sbx(&["rm", "fg", "tty"]).code, 0);
+    // A --rm container has no log to keep: its output goes straight to sbx's.
+    let r = s.sbx(&["run", "--rm", "busybox", "echo", "gone"]);
+    assert_eq!(r.stdout, "gone\n");
     s.assert_clean(0);
 }

@@ -1,7 +1,7 @@
 //! `sbx logs [-f] [--tail N] [-t] [--since T] [--until T] CONTAINER`: a detached container's output from its log, stdout
 //! lines to stdout and stderr lines to stderr, as docker prints them.
 
-use crate::container::monitor::{LOG, LogLine};
+use crate::container::log::{LOG, LogLine};
 use crate::container::state;
 use crate::image::Store;
 use clap::Args;

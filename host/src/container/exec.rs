@@ -127,7 +127,7 @@ pub fn exec(store: &Store, query: &str, opts: &ExecOptions, plugins: &PluginSet)
                 None
             });
             let pid = child.pid.as_raw();
-            Ok(terminal::while_attached(master, pid, opts.interactive, || child.wait().code))
+            Ok(terminal::while_attached(master, pid, opts.interactive, None, || child.wait().code))
         }
         other => Err(not_running(other, child, &plan, &spec)),
     }

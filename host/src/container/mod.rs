@@ -19,6 +19,7 @@ pub mod health;
 pub mod image;
 pub mod init_layer;
 pub mod layers;
+pub mod log;
 pub mod monitor;
 pub mod process;
 pub mod remove;

@@ -5,95 +5,16 @@
 //! holds the container's run lock, so `sbx ps` knows the container runs exactly while it lives;
 //! if it is killed, the container dies with it (its parent-death signal) and `sbx rm` cleans up.
 
+use super::log;
 use super::start::{self, StartOptions};
 use super::state;
 use crate::image::Store;
 use crate::plugin::PluginSet;
 use crate::spec::restart;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
-
-/// The container's log, in its directory.
-pub const LOG: &str = "container.log";
-
-/// One line of the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogLine {
-    /// The text, with its newline (the last line of a stream may lack one).
-    pub log: String,
-    /// `stdout` or `stderr`.
-    pub stream: String,
-    /// RFC 3339, when sbx read it.
-    pub time: String,
-}
-
-/// Splits what was read from a stream into whole lines, keeping a partial last line in `pending`.
-pub fn lines(pending: &mut Vec<u8>, read: &[u8]) -> Vec<String> {
-    pending.extend_from_slice(read);
-    let mut out = Vec::new();
-    while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-        let line: Vec<u8> = pending.drain(..=i).collect();
-        out.push(String::from_utf8_lossy(&line).into_owned());
-    }
-    out
-}
-
-fn write_lines(log: &mut File, stream: &str, lines: Vec<String>) {
-    let time = crate::time::now_rfc3339();
-    for line in lines {
-        let entry = LogLine { log: line, stream: stream.into(), time: time.clone() };
-        // A full disk loses log lines, never the container.
-        let _ = writeln!(log, "{}", serde_json::to_string(&entry).expect("serializable"));
-    }
-}
-
-struct Stream {
-    file: File,
-    name: &'static str,
-    pending: Vec<u8>,
-    open: bool,
-}
-
-/// Copies the container's output (its two pipes, or its terminal) into the log until the container
-/// closes them.
-fn pump(outputs: Vec<(OwnedFd, &'static str)>, log: &mut File) {
-    let mut streams: Vec<Stream> = outputs
-        .into_iter()
-        .map(|(fd, name)| Stream { file: File::from(fd), name, pending: Vec::new(), open: true })
-        .collect();
-    let mut buf = [0u8; 16 * 1024];
-    while streams.iter().any(|s| s.open) {
-        let open: Vec<usize> = (0..streams.len()).filter(|i| streams[*i].open).collect();
-        let mut fds: Vec<PollFd> =
-            open.iter().map(|i| PollFd::new(streams[*i].file.as_fd(), PollFlags::POLLIN)).collect();
-        if poll(&mut fds, PollTimeout::NONE).is_err() {
-            continue;
-        }
-        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
-        drop(fds);
-        for (i, _) in open.into_iter().zip(ready).filter(|(_, r)| *r) {
-            let s = &mut streams[i];
-            match s.file.read(&mut buf) {
-                Ok(0) | Err(_) => {
-                    s.open = false;
-                    if !s.pending.is_empty() {
-                        let rest = String::from_utf8_lossy(&s.pending).into_owned();
-                        s.pending.clear();
-                        write_lines(log, s.name, vec![rest]);
-                    }
-                }
-                Ok(n) => {
-                    let whole = lines(&mut s.pending, &buf[..n]);
-                    write_lines(log, s.name, whole);
-                }
-            }
-        }
-    }
-}
 
 /// The monitor's body; `report` is the pipe to the launching sbx: `ok`, or the error and its exit
 /// code. Runs the container, and again as its restart policy says, with docker's backoff between
@@ -160,7 +81,7 @@ fn run_once(store: &Store, id: &str, plugins: &PluginSet, report: Option<File>, 
             return Err(125);
         }
     };
-    let log = File::options().create(true).append(true).open(dir.join(LOG));
+    let log = File::options().create(true).append(true).open(dir.join(log::LOG));
     let (pipes, mut log) = match (nix::unistd::pipe(), nix::unistd::pipe(), log) {
         (Ok(out), Ok(err), Ok(log)) => ((out, err), log),
         (_, _, Err(e)) => {
@@ -191,7 +112,7 @@ fn run_once(store: &Store, id: &str, plugins: &PluginSet, report: Option<File>, 
         Some(master) => vec![(master, "stdout")],
         None => vec![(out_r, "stdout"), (err_r, "stderr")],
     };
-    pump(outputs, &mut log);
+    log::pump(outputs.into_iter().map(|(fd, name)| (fd, name, None)).collect(), &mut log);
     Ok(launched.wait().unwrap_or_else(|e| {
         eprintln!("sbx: {e}");
         e.exit_code()
@@ -214,16 +135,6 @@ pub fn read_report(mut from: File) -> Result<(), (i32, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn output_is_cut_into_whole_lines() {
-        let mut pending = Vec::new();
-        assert_eq!(lines(&mut pending, b"one\ntw"), ["one\n"]);
-        assert_eq!(lines(&mut pending, b"o\nthree\n"), ["two\n", "three\n"]);
-        assert!(pending.is_empty());
-        assert!(lines(&mut pending, b"partial").is_empty());
-        assert_eq!(pending, b"partial");
-    }
 
     #[test]
     fn a_report_is_ok_or_an_exit_code_and_message() {

@@ -30,7 +30,7 @@ use crate::spec::security;
 use crate::spec::{self, ContainerSpec};
 use crate::sys::linux::Linux;
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Namespaces of a container (cgroup is unshared by the child once it is in its cgroup; the network
@@ -139,9 +139,48 @@ pub fn start_record(
     fresh: Option<Fresh>,
     plugins: &PluginSet,
 ) -> Result<i32, RunError> {
+    // A container that stays keeps its output in its log, as docker's log driver sees every
+    // container: the streams that are sbx's own come through pipes that sbx copies to its own
+    // stdout and stderr and to the log (with a terminal, its output is copied there instead).
+    let mut log = match opts.rm || record.auto_remove {
+        true => None,
+        false => File::options().create(true).append(true).open(dir.join(super::log::LOG)).ok(),
+    };
+    let pipe = |given: Option<i32>| match (&log, given) {
+        (Some(_), None) => nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok(),
+        _ => None,
+    };
+    let (out, err) = (pipe(opts.stdout), pipe(opts.stderr));
+    let opts = StartOptions {
+        stdout: out.as_ref().map_or(opts.stdout, |(_, w)| Some(w.as_raw_fd())),
+        stderr: err.as_ref().map_or(opts.stderr, |(_, w)| Some(w.as_raw_fd())),
+        ..opts
+    };
     let mut launched = launch(store, dir, record, opts, fresh, plugins)?;
     let pid = launched.child.pid.as_raw();
-    terminal::while_attached(launched.take_terminal(), pid, opts.interactive, || launched.wait())
+    let master = launched.take_terminal();
+    // Only the container holds the write ends now: its exit closes them.
+    let reads: Vec<(OwnedFd, &'static str, Option<File>)> = [(out, "stdout"), (err, "stderr")]
+        .into_iter()
+        .filter_map(|(pipe, name)| {
+            let (read, _) = pipe?;
+            let ours = match name {
+                "stdout" => std::io::stdout().as_fd().try_clone_to_owned(),
+                _ => std::io::stderr().as_fd().try_clone_to_owned(),
+            };
+            Some((read, name, ours.ok().map(File::from)))
+        })
+        .collect();
+    match (master, &mut log) {
+        (None, Some(log)) if !reads.is_empty() => {
+            super::log::pump(reads, log);
+            launched.wait()
+        }
+        (master, log) => {
+            drop(reads);
+            terminal::while_attached(master, pid, opts.interactive, log.as_mut(), || launched.wait())
+        }
+    }
 }
 
 fn fire(events: &Option<Events>, event: Event, now: Now) -> Result<(), RunError> {

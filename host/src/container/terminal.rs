@@ -86,10 +86,16 @@ impl Drop for RawMode {
 }
 
 /// Runs `wait` (for process `pid`) with its terminal, when it has one, attached to sbx's: the
-/// terminal's output to stdout, and with `stdin` stdin to it (sbx's terminal in raw mode), until
-/// the process ended and its output was shown. One thread, polling: `sbx exec` has joined the
+/// terminal's output to stdout (and to the container's `log` when given), and with `stdin` stdin
+/// to it (sbx's terminal in raw mode), until the process ended and its output was shown. One thread, polling: `sbx exec` has joined the
 /// container's PID namespace, where sbx can make no more threads.
-pub fn while_attached<T>(master: Option<OwnedFd>, pid: i32, stdin: bool, wait: impl FnOnce() -> T) -> T {
+pub fn while_attached<T>(
+    master: Option<OwnedFd>,
+    pid: i32,
+    stdin: bool,
+    log: Option<&mut File>,
+    wait: impl FnOnce() -> T,
+) -> T {
     if let Some(master) = master {
         let process = rustix::process::Pid::from_raw(pid).expect("a child's pid is positive");
         let ended = rustix::process::pidfd_open(process, rustix::process::PidfdFlags::empty());
@@ -106,7 +112,7 @@ pub fn while_attached<T>(master: Option<OwnedFd>, pid: i32, stdin: bool, wait: i
                 let _ = unsafe { sigaction(Signal::SIGWINCH, &action) };
             }
             let raw = if stdin { RawMode::enter() } else { None };
-            relay(&master, &ended, stdin);
+            relay(&master, &ended, stdin, log);
             drop(raw);
             MASTER.store(-1, Ordering::Relaxed);
         }
@@ -121,7 +127,8 @@ fn ready(f: Option<&PollFd>) -> bool {
 /// Copies until the process ended and the terminal's output stops: at its end (EIO: every holder
 /// of the other side closed it) or after a short silence (background processes of an exec may
 /// keep it open).
-fn relay(mut master: &File, ended: &OwnedFd, mut input: bool) {
+fn relay(mut master: &File, ended: &OwnedFd, mut input: bool, mut log: Option<&mut File>) {
+    let mut logged = super::log::Stream::new("stdout");
     let (mut stdin, mut stdout) = (std::io::stdin().lock(), std::io::stdout().lock());
     let mut buf = [0u8; 16 * 1024];
     let mut exited = false;
@@ -135,19 +142,22 @@ fn relay(mut master: &File, ended: &OwnedFd, mut input: bool) {
         }
         let timeout = if exited { PollTimeout::from(100u16) } else { PollTimeout::NONE };
         match poll(&mut fds, timeout) {
-            Ok(0) => return,
+            Ok(0) => break,
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return,
+            Err(_) => break,
         }
         let (output, end, typed) = (ready(fds.first()), ready(fds.get(1)), ready(fds.get(2)));
         drop(fds);
         if output {
             match master.read(&mut buf) {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    if let Some(log) = log.as_deref_mut() {
+                        logged.add(log, &buf[..n]);
+                    }
                     if stdout.write_all(&buf[..n]).and_then(|()| stdout.flush()).is_err() {
-                        return;
+                        break;
                     }
                 }
             }
@@ -163,5 +173,8 @@ fn relay(mut master: &File, ended: &OwnedFd, mut input: bool) {
                 }
             }
         }
+    }
+    if let Some(log) = log {
+        logged.finish(log);
     }
 }
