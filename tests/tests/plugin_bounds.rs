@@ -20,7 +20,8 @@ fn hostile_image(s: &Sandbox, behaviour: &str) -> String {
 fn run_hostile(s: &Sandbox, behaviour: &str, config: Option<&str>) -> (Run, Duration) {
     let image = hostile_image(s, behaviour);
     let policy = plugin_arg("test-hostile");
-    let mut args = vec![];
+    // Its logs and findings are info: shown at that level.
+    let mut args = vec!["--log-level", "info"];
     match config {
         Some(c) => args.extend(["--config", c, "run", "--rm"]),
         None => args.extend(["run", "--rm", "--policy", &policy]),

@@ -46,7 +46,7 @@ fn deny_setuid_refuses_with_its_reason_and_leaves_nothing() {
         assert_eq!(r.code, 125, "{r:?}");
         assert!(r.stdout.is_empty(), "the container never ran: {r:?}");
         assert!(r.stderr.contains("denied by policy deny-setuid"), "{r:?}");
-        assert!(r.stderr.contains("adds setuid file /usr/bin/su (mode 4755)"), "{r:?}");
+        assert!(r.stderr.contains("adds 1 setuid/setgid file: /usr/bin/su (setuid, mode 4755)"), "{r:?}");
         s.assert_clean(0);
     }
     let r = s.sbx(&["run", "--rm", "setuid", "stat", "-c", "%a", "/usr/bin/su"]);

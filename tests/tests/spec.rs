@@ -4,7 +4,7 @@
 //! at create and prestart, and `sbx policy test --spec` replays a recorded spec.
 
 use sbx_tests::harness::{Sandbox, is_root, plugin_arg, test_image};
-use sbx_tests::image::{Image, busybox};
+use sbx_tests::image::{Image, Layer, busybox};
 
 /// docker's default capabilities as /proc/self/status shows them.
 const DOCKER_DEFAULT_CAPS: &str = "00000000a80425fb";
@@ -308,6 +308,30 @@ fn the_shipped_profiles_load_and_restricted_holds() {
     assert!(r.code == 125 && r.stderr.contains("denied by policy no-escalation: --privileged"), "{r:?}");
     let r = s.sbx(&["--config", restricted, "run", "--rm", "busybox", "true"]);
     assert!(r.code == 125 && r.stderr.contains("denied by policy non-root"), "{r:?}");
+    // A distribution's own setuid and setgid programs (Debian's and Ubuntu's shadow, util-linux and
+    // PAM tools) pass; any other is refused, every one named at once.
+    let distro = Layer::new()
+        .dir("usr", 0o755)
+        .dir("usr/bin", 0o755)
+        .dir("usr/sbin", 0o755)
+        .file("usr/bin/chage", 0o2755, b"x")
+        .file("usr/bin/passwd", 0o4755, b"x")
+        .file("usr/bin/su", 0o4755, b"x")
+        .file("usr/bin/mount", 0o4755, b"x")
+        .file("usr/sbin/unix_chkpwd", 0o2755, b"x");
+    s.load(&Image::new("debianish:latest", vec![busybox().unwrap(), distro]));
+    for profile in [baseline, restricted] {
+        let r = s.sbx(&["--config", profile, "run", "--rm", "-u", "1000", "debianish", "true"]);
+        assert_eq!(r.code, 0, "{profile}: {r:?}");
+    }
+    let planted = Layer::new().dir("opt", 0o755).file("opt/a", 0o4755, b"x").file("opt/b", 0o2755, b"x");
+    s.load(&Image::new("planted:latest", vec![busybox().unwrap(), planted]));
+    let r = s.sbx(&["--config", baseline, "run", "--rm", "planted", "true"]);
+    assert!(
+        r.code == 125
+            && r.stderr.contains("adds 2 setuid/setgid files: /opt/a (setuid, mode 4755), /opt/b (setgid, mode 2755)"),
+        "{r:?}"
+    );
     let script = "touch /f || echo ro; touch /tmp/f && echo tmp; grep CapBnd /proc/self/status; id -u; \
                   awk '{print $1, ($2 > 0)}' /proc/self/uid_map";
     let r = s.sbx(&["--config", restricted, "run", "--rm", "-u", "1000", "busybox", "sh", "-c", script]);
@@ -369,7 +393,7 @@ fn a_repeated_run_uses_the_cached_decision_until_something_changes() {
     std::fs::copy(plugin_arg("test-hostile"), &copy).unwrap();
     let plugin = copy.to_str().unwrap();
     let run = |extra_env: Option<(&str, &str)>| {
-        let mut cmd = s.command(&["run", "--rm", "--policy", plugin, "logs", "echo", "ran"]);
+        let mut cmd = s.command(&["--log-level", "info", "run", "--rm", "--policy", plugin, "logs", "echo", "ran"]);
         if let Some((k, v)) = extra_env {
             cmd.env(k, v);
         }
@@ -380,7 +404,7 @@ fn a_repeated_run_uses_the_cached_decision_until_something_changes() {
     assert!(run(None), "the first run asks the plugin");
     assert!(!run(None), "the second run reads the decision");
     assert!(run(Some(("SBX_POLICY_CACHE", "off"))), "the cache can be turned off");
-    let r = s.sbx(&["run", "--rm", "--policy", plugin, "logs", "echo", "other"]);
+    let r = s.sbx(&["--log-level", "info", "run", "--rm", "--policy", plugin, "logs", "echo", "other"]);
     assert!(r.stderr.contains("checked the image"), "another command is another decision: {r:?}");
     // Any write to the plugin file changes its identity: the plugin is asked again.
     std::fs::write(&copy, std::fs::read(&copy).unwrap()).unwrap();
@@ -436,6 +460,8 @@ fn findings_and_plugin_logs_are_shown() {
     let cfg =
         s.write_config(&format!("plugins:\n{}", plugin_yaml("deny-setuid", "    settings: { allow: [usr/bin/su] }\n")));
     let r = s.sbx(&["--config", &cfg, "run", "--rm", "setuid", "echo", "ran"]);
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("ran\n", ""), "findings are info: not shown by default");
+    let r = s.sbx(&["--config", &cfg, "--log-level", "info", "run", "--rm", "setuid", "echo", "ran"]);
     assert_eq!(r.stdout, "ran\n", "{r:?}");
     assert!(
         r.stderr.contains(
@@ -447,12 +473,12 @@ fn findings_and_plugin_logs_are_shown() {
         .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": "log" } }));
     s.load(&image);
     let args = ["run", "--rm", "--policy", &plugin_arg("test-hostile"), "logs"];
-    let r = s.sbx(&args);
+    let loud: Vec<&str> = ["--log-level", "info"].into_iter().chain(args).collect();
+    let r = s.sbx(&loud);
     assert!(r.stderr.contains("sbx: plugin test-hostile: info: test-hostile checked the image"), "{r:?}");
-    let quiet: Vec<&str> = ["--log-level", "warn"].into_iter().chain(args).collect();
-    let r: sbx_tests::harness::Run = s.command(&quiet).env("SBX_POLICY_CACHE", "off").output().unwrap().into();
+    let r: sbx_tests::harness::Run = s.command(&args).env("SBX_POLICY_CACHE", "off").output().unwrap().into();
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(!r.stderr.contains("checked the image"), "--log-level warn hides info: {r:?}");
+    assert!(!r.stderr.contains("checked the image"), "the default (warn) hides info: {r:?}");
     s.assert_clean(0);
 }
 
@@ -488,7 +514,7 @@ fn timing_logs_each_phase_of_a_run() {
         "plugins:\n{}",
         plugin_yaml("timing", &format!("    preopens: [{{ host: {}, guest: /timing, mode: rw }}]\n", dir.display()))
     ));
-    let r = s.sbx(&["--config", &cfg, "run", "--rm", "--name", "timed", "busybox", "true"]);
+    let r = s.sbx(&["--config", &cfg, "--log-level", "info", "run", "--rm", "--name", "timed", "busybox", "true"]);
     assert_eq!(r.code, 0, "{r:?}");
     let line = r
         .stderr

@@ -65,8 +65,8 @@ pub struct Cli {
     /// $XDG_CONFIG_HOME/sbx/sbx.yaml, when it exists).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The least severe plugin log messages shown.
-    #[arg(long, global = true, value_enum, default_value = "info")]
+    /// The least severe plugin messages shown (info: also what the policies found and allowed).
+    #[arg(long, global = true, value_enum, default_value = "warn")]
     pub log_level: LogLevelArg,
     #[command(subcommand)]
     pub command: Command,

@@ -51,14 +51,13 @@ pub fn end_sessions(plugins: &[Plugin]) {
     plugins.iter().for_each(Plugin::end_session);
 }
 
-fn print_notes(notes: &[(String, String)]) {
-    for (plugin, message) in notes {
-        eprintln!("sbx: policy {plugin}: {message}");
+/// The notes of a run's admission; findings (info) only at `--log-level info` or below (`sbx
+/// policy test` shows them all, its own way).
+pub fn print_notes(notes: &[Note]) {
+    let findings = crate::plugin::host::shows(crate::plugin::bindings::LogLevel::Info);
+    for n in notes.iter().filter(|n| findings || !n.finding) {
+        eprintln!("sbx: policy {}: {}", n.plugin, n.message);
     }
-}
-
-fn pairs(notes: Vec<Note>) -> Vec<(String, String)> {
-    notes.into_iter().map(|n| (n.plugin, n.message)).collect()
 }
 
 /// Evaluates the policies for a run: the layer indexes to leave out, the spec to run and the notes
@@ -72,16 +71,16 @@ pub fn admit(
     spec: ContainerSpec,
 ) -> Result<Decision, RunError> {
     let denied = |plugin, reason, notes: Vec<Note>| {
-        print_notes(&pairs(notes));
+        print_notes(&notes);
         RunError::Denied { plugin, reason }
     };
     let (skipped, mut notes) = match evaluate(store, image, record, config, plugins).decision {
         chain::Decision::Deny { plugin, reason, notes } => return Err(denied(plugin, reason, notes)),
         chain::Decision::Allow { skipped, notes } => {
-            let mut notes = pairs(notes);
+            let mut notes = notes;
             for s in &skipped {
                 let diff_id = record.layers[s.layer].diff_id.short();
-                notes.push((s.plugin.clone(), format!("skips layer {} ({diff_id}): {}", s.layer, s.reason)));
+                notes.push(Note::new(&s.plugin, format!("skips layer {} ({diff_id}): {}", s.layer, s.reason)));
             }
             (skipped.into_iter().map(|s| s.layer).collect::<Vec<usize>>(), notes)
         }
@@ -101,7 +100,7 @@ pub fn admit(
             Err(denied(plugin, reason, more))
         }
         SpecDecision::Allow { spec, notes: more } => {
-            notes.extend(pairs(more));
+            notes.extend(more);
             Ok(Decision { skipped, spec: *spec, notes })
         }
     }
@@ -163,11 +162,11 @@ pub fn recheck(
     end_sessions(loaded);
     match evaluated?.decision {
         SpecDecision::Deny { plugin, reason, notes } => {
-            print_notes(&pairs(notes));
+            print_notes(&notes);
             Err(RunError::Denied { plugin, reason })
         }
         SpecDecision::Allow { spec, notes } => {
-            print_notes(&pairs(notes));
+            print_notes(&notes);
             Ok(*spec)
         }
     }

@@ -22,8 +22,8 @@ const DEFAULT_HOSTNAME: &str = "{container-id}";
 pub struct Decision {
     pub skipped: Vec<usize>,
     pub spec: ContainerSpec,
-    /// (plugin, message) as shown when the decision was made.
-    pub notes: Vec<(String, String)>,
+    /// The notes of the plugins when the decision was made, shown again.
+    pub notes: Vec<crate::plugin::chain::Note>,
 }
 
 /// Replaces `from` by `to` as the hostname and HOSTNAME.

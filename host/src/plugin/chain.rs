@@ -38,10 +38,20 @@ pub struct Skip {
 
 /// Something a plugin did that did not change the outcome: a monitor-mode deny or skip, or a
 /// failure its on-error lets pass. Shown to the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Note {
     pub plugin: String,
     pub message: String,
+    /// What a layer check found and allowed (info: shown at `--log-level info`), rather than
+    /// a monitor-mode verdict or an ignored failure (always shown).
+    #[serde(default)]
+    pub finding: bool,
+}
+
+impl Note {
+    pub fn new(plugin: &str, message: String) -> Note {
+        Note { plugin: plugin.into(), message, finding: false }
+    }
 }
 
 /// One plugin's answer to one check, as `sbx policy test` shows it.
@@ -153,7 +163,7 @@ impl Checks {
             match effect(p.mode(), p.on_error(), raw) {
                 Effect::Pass | Effect::Skip(_) => {}
                 Effect::Stop(reason) => return Err(Denied { plugin: p.name().into(), reason }),
-                Effect::Note(message) => self.notes.push(Note { plugin: p.name().into(), message }),
+                Effect::Note(message) => self.notes.push(Note::new(p.name(), message)),
             }
         }
         Ok(())
@@ -171,7 +181,7 @@ impl Checks {
             let result = p.check_layer(image, layer);
             let findings = result.as_ref().map(|a| a.findings.clone()).unwrap_or_default();
             self.notes.extend(
-                findings.into_iter().map(|f| Note { plugin: p.name().into(), message: format!("layer {i}: {f}") }),
+                findings.into_iter().map(|f| Note { finding: true, ..Note::new(p.name(), format!("layer {i}: {f}")) }),
             );
             let raw = layer_answer(result.map(|a| a.verdict));
             self.answers.push(answer(p.name(), format!("layer {i}"), &raw, "mount"));
@@ -182,9 +192,7 @@ impl Checks {
                     break;
                 }
                 Effect::Stop(reason) => return Err(Denied { plugin: p.name().into(), reason }),
-                Effect::Note(message) => {
-                    self.notes.push(Note { plugin: p.name().into(), message: format!("layer {i}: {message}") })
-                }
+                Effect::Note(message) => self.notes.push(Note::new(p.name(), format!("layer {i}: {message}"))),
             }
         }
         Ok(())

@@ -76,7 +76,7 @@ pub fn fire(plugins: &[&dyn HookTarget], event: Event, container: &Container) ->
             (false, true) => format!("{name} hook would deny: {reason}"),
             (false, false) => format!("{name} hook denied, too late to stop it: {reason}"),
         };
-        notes.push(Note { plugin: p.name().into(), message });
+        notes.push(Note::new(p.name(), message));
     }
     Ok(notes)
 }

@@ -163,10 +163,15 @@ impl wasmtime::ResourceLimiter for HostState {
 impl sbx::plugin::types::Host for HostState {}
 
 /// The least severe plugin log level shown (0 debug, 1 info, 2 warn, 3 error); `--log-level`.
-static SHOWN: AtomicU8 = AtomicU8::new(1);
+static SHOWN: AtomicU8 = AtomicU8::new(2);
 
 pub fn set_log_level(level: LogLevel) {
     SHOWN.store(severity(level), Ordering::Relaxed);
+}
+
+/// Whether messages of `level` are shown.
+pub fn shows(level: LogLevel) -> bool {
+    severity(level) >= SHOWN.load(Ordering::Relaxed)
 }
 
 fn severity(level: LogLevel) -> u8 {
@@ -180,7 +185,7 @@ fn severity(level: LogLevel) -> u8 {
 
 impl sbx::plugin::host::Host for HostState {
     fn log(&mut self, level: LogLevel, message: String) {
-        if severity(level) < SHOWN.load(Ordering::Relaxed) {
+        if !shows(level) {
             return;
         }
         self.logged += 1;

@@ -72,7 +72,7 @@ pub fn evaluate(plugins: &[&dyn PolicyCheck], cx: &Context, spec: &ContainerSpec
         answers.push(a);
         match effect(p.mode(), p.on_error(), raw) {
             Effect::Stop(reason) => return deny(p.name(), reason, notes, &answers),
-            Effect::Note(message) => notes.push(Note { plugin: p.name().into(), message }),
+            Effect::Note(message) => notes.push(Note::new(p.name(), message)),
             Effect::Pass | Effect::Skip(_) => {}
         }
         if adjustments.is_empty() {
@@ -80,7 +80,7 @@ pub fn evaluate(plugins: &[&dyn PolicyCheck], cx: &Context, spec: &ContainerSpec
         }
         if p.mode() == Mode::Monitor {
             let changes: Vec<String> = adjustments.iter().map(adjust::describe).collect();
-            notes.push(Note { plugin: p.name().into(), message: format!("would {}", changes.join(", ")) });
+            notes.push(Note::new(p.name(), format!("would {}", changes.join(", "))));
             continue;
         }
         if let Err(reason) = check_weakening(*p, &asked, cx, &adjustments, &mut notes) {
@@ -113,7 +113,7 @@ pub fn evaluate(plugins: &[&dyn PolicyCheck], cx: &Context, spec: &ContainerSpec
         answers.push(answer(p.name(), "validate".into(), &raw, "allow"));
         match effect(p.mode(), p.on_error(), raw) {
             Effect::Stop(reason) if denial.is_none() => denial = Some((p.name().to_string(), reason)),
-            Effect::Note(message) => notes.push(Note { plugin: p.name().into(), message }),
+            Effect::Note(message) => notes.push(Note::new(p.name(), message)),
             _ => {}
         }
     }
@@ -143,7 +143,7 @@ fn check_weakening(
             ));
         }
         let message = format!("weakens the container's isolation: {change} (may-weaken: {})", part.name());
-        notes.push(Note { plugin: p.name().into(), message });
+        notes.push(Note::new(p.name(), message));
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use crate::container::decision::{self, Decision};
 use crate::container::{RunError, admission};
 use crate::layer::fsops;
 use crate::plugin::bindings::Image;
-use crate::plugin::chain;
+use crate::plugin::chain::{self, Note};
 use crate::plugin::spec_check::SpecDecision;
 use crate::plugin::{Plugin, PluginSet, convert};
 use crate::spec::ContainerSpec;
@@ -80,14 +80,14 @@ pub fn admit(
 }
 
 /// The image checks of `plugins` on `image`: their notes, or the denial.
-fn check_image(image: &Image, plugins: &[Plugin]) -> Result<Vec<(String, String)>, RunError> {
+fn check_image(image: &Image, plugins: &[Plugin]) -> Result<Vec<Note>, RunError> {
     let no_layers = |_| Err("a bundle's image has no layers to check".to_string());
     match chain::evaluate(&admission::policies(plugins), image, no_layers).decision {
         chain::Decision::Deny { plugin, reason, notes } => {
-            notes.iter().for_each(|n| eprintln!("sbx: policy {}: {}", n.plugin, n.message));
+            admission::print_notes(&notes);
             Err(RunError::Denied { plugin, reason })
         }
-        chain::Decision::Allow { notes, .. } => Ok(notes.into_iter().map(|n| (n.plugin, n.message)).collect()),
+        chain::Decision::Allow { notes, .. } => Ok(notes),
     }
 }
 
@@ -99,11 +99,10 @@ fn decide(
     root: &Path,
     checks: Checks,
 ) -> Result<ContainerSpec, RuntimeError> {
-    let print = |notes: &[(String, String)]| notes.iter().for_each(|(p, m)| eprintln!("sbx: policy {p}: {m}"));
     let cache = root.join(".decisions");
     let key = decision::bundle_key(plugins, spec, (user.uid, user.gid, &user.groups));
     if let Some(hit) = key.as_ref().and_then(|k| decision::load(&cache, k)) {
-        print(&hit.notes);
+        admission::print_notes(&hit.notes);
         return Ok(hit.spec);
     }
     let loaded = plugins.load().map_err(RunError::from)?;
@@ -121,8 +120,8 @@ fn decide(
     match evaluation.decision {
         SpecDecision::Deny { plugin, reason, .. } => Err(RunError::Denied { plugin, reason }.into()),
         SpecDecision::Allow { spec: adjusted, notes: more } => {
-            notes.extend(more.into_iter().map(|n| (n.plugin, n.message)));
-            print(&notes);
+            notes.extend(more);
+            admission::print_notes(&notes);
             if let Some(k) = key {
                 decision::save(&cache, &k, &Decision { skipped: Vec::new(), spec: (*adjusted).clone(), notes });
             }
