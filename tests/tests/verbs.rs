@@ -707,3 +707,38 @@ fn group_add_gives_the_process_more_groups_by_id_or_name() {
     assert_eq!(s.sbx(&["rm", "-f", "g1"]).code, 0);
     s.assert_clean(0);
 }
+
+#[test]
+fn attach_follows_a_running_containers_output_to_its_end_and_passes_signals() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let script = "echo before; sleep 1; echo out; echo err >&2; exit 3";
+    assert_eq!(s.sbx(&["run", "-d", "--name", "at", "busybox", "sh", "-c", script]).code, 0);
+    wait_for("its first line", || s.sbx(&["logs", "at"]).stdout == "before\n");
+    let r = s.sbx(&["attach", "at"]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (3, "out\n", "err\n"), "from now on: {r:?}");
+    let r = s.sbx(&["attach", "at"]);
+    assert!(r.code == 1 && r.stderr.contains("cannot attach to a stopped container at"), "{r:?}");
+    let r = s.sbx(&["attach", "nosuch"]);
+    assert!(r.code == 1 && r.stderr.contains("no such container: nosuch"), "{r:?}");
+
+    // A signal to attach goes to the container (--sig-proxy, docker's default).
+    let script = "trap 'echo interrupted; exit 7' INT; echo ready; while true; do sleep 0.1; done";
+    assert_eq!(s.sbx(&["run", "-d", "--name", "at2", "busybox", "sh", "-c", script]).code, 0);
+    wait_for("it to trap", || s.sbx(&["logs", "at2"]).stdout == "ready\n");
+    let child = s.command(&["attach", "at2"]).stdout(Stdio::piped()).spawn().unwrap();
+    // Time for attach to start passing signals on (a few ms; more on a loaded machine).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    nix_kill(child.id(), libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).as_ref()), (Some(7), "interrupted\n"));
+    assert_eq!(s.sbx(&["rm", "at", "at2"]).code, 0);
+    s.assert_clean(0);
+}
+
+fn nix_kill(pid: u32, signal: i32) {
+    // SAFETY: kill(2) with a pid of our own child and a plain signal number.
+    assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
+}

@@ -1,4 +1,4 @@
-//! `sbx logs [-f] [--tail N] [-t] [--since T] [--until T] CONTAINER`: a detached container's output from its log, stdout
+//! `sbx logs [-f] [--tail N] [-t] [--since T] [--until T] CONTAINER`: a container's output from its log, stdout
 //! lines to stdout and stderr lines to stderr, as docker prints them.
 
 use crate::container::log::{LOG, LogLine};
@@ -36,7 +36,8 @@ fn instant(text: &str) -> Result<f64, String> {
 }
 
 /// Which lines are printed: by time (`--since`, `--until`) and whether with it (`-t`).
-struct Shown {
+#[derive(Default)]
+pub struct Shown {
     timestamps: bool,
     since: Option<f64>,
     until: Option<f64>,
@@ -70,10 +71,7 @@ pub fn logs(store: &Store, args: LogsArgs) -> i32 {
         // A container that never ran detached has no log yet: nothing to show.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !args.follow => return 0,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return super::fail(format!(
-                "container {} has no log: only detached containers (run -d) keep one",
-                record.name
-            ));
+            return super::fail(format!("container {} has no log: it has not run yet", record.name));
         }
         Err(e) => return super::fail(format!("cannot read the log of {}: {e}", record.name)),
     };
@@ -93,18 +91,26 @@ pub fn logs(store: &Store, args: LogsArgs) -> i32 {
     if !args.follow {
         return 0;
     }
-    // Follow: read what the monitor appends, until the container ended and all is read.
+    // Follow: read what its sbx appends, until the container ended and all is read.
+    follow(&mut reader, line, &dir, &shown);
+    0
+}
+
+/// Prints what is appended to the log `reader` reads (from where it stands, after the `partial`
+/// line read so far) until the container in `dir` ended and all is read.
+pub fn follow(reader: &mut BufReader<std::fs::File>, partial: String, dir: &std::path::Path, shown: &Shown) {
+    let mut line = partial;
     loop {
-        let running = state::is_running(&dir);
+        let running = state::is_running(dir);
         let mut got = false;
         while reader.read_line(&mut line).unwrap_or(0) > 0 {
             if line.ends_with('\n') {
-                print(&std::mem::take(&mut line), &shown);
+                print(&std::mem::take(&mut line), shown);
                 got = true;
             }
         }
         if !running && !got {
-            return 0;
+            return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }

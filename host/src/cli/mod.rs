@@ -10,6 +10,7 @@ macro_rules! say {
     }};
 }
 
+mod attach;
 mod commit;
 mod config;
 mod control;
@@ -168,8 +169,10 @@ pub enum ContainerVerb {
     Exec(exec::ExecArgs),
     /// Show running containers' CPU, memory and processes.
     Stats(stats::StatsArgs),
-    /// Show a detached container's output.
+    /// Show a container's output.
     Logs(logs::LogsArgs),
+    /// Show a running container's output until it ends, and exit with its exit code.
+    Attach(attach::AttachArgs),
     /// Stop containers: their stop signal (TERM), then SIGKILL after a grace period.
     Stop(control::StopArgs),
     /// Send a signal to containers.
@@ -426,6 +429,7 @@ fn container_verb(store: &crate::image::Store, verb: ContainerVerb, config: Opti
         ContainerVerb::Commit(args) => commit::commit(store, args, config),
         ContainerVerb::Export(args) => export::export(store, args),
         ContainerVerb::Logs(args) => logs::logs(store, args),
+        ContainerVerb::Attach(args) => attach::attach(store, args),
         ContainerVerb::Stats(args) => stats::stats(store, args),
         ContainerVerb::Stop(args) => control::stop(store, args),
         ContainerVerb::Kill(args) => control::kill(store, args),
