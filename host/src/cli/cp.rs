@@ -9,7 +9,8 @@ pub struct CpArgs {
     /// Keep the files' owners (uid and gid) as they are.
     #[arg(short, long)]
     pub archive: bool,
-    /// Follow a symlink that the source names. Not supported: sbx copies links as links.
+    /// Follow a symlink that the source names (inside the container for a container's path):
+    /// its target's content is copied, under the link's name.
     #[arg(short = 'L', long)]
     pub follow_link: bool,
     /// Accepted as docker's flag: sbx prints no progress.
@@ -22,15 +23,12 @@ pub struct CpArgs {
 }
 
 pub fn cp(store: &Store, args: CpArgs) -> i32 {
-    if args.follow_link {
-        return super::fail("cp -L is not supported: sbx copies a symlink as a link; name its target instead");
-    }
     let result = match (copy::endpoint(&args.source), copy::endpoint(&args.destination)) {
         (Endpoint::Container { query, path }, dest @ (Endpoint::Host(_) | Endpoint::Stream)) => {
-            copy::copy_out(store, &query, &path, &dest, args.archive)
+            copy::copy_out(store, &query, &path, &dest, args.archive, args.follow_link)
         }
         (src @ (Endpoint::Host(_) | Endpoint::Stream), Endpoint::Container { query, path }) => {
-            copy::copy_in(store, &src, &query, &path, args.archive)
+            copy::copy_in(store, &src, &query, &path, args.archive, args.follow_link)
         }
         (Endpoint::Container { .. }, Endpoint::Container { .. }) => Err(copy::CopyError::TwoContainers),
         _ => Err(copy::CopyError::NoContainer),

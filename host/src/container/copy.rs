@@ -233,12 +233,42 @@ fn source_in(root: BorrowedFd, path: &str) -> Result<Option<(OwnedFd, Option<CSt
     }
 }
 
+/// [`source_in`], with `follow` (`cp -L`) a link that the path names followed to what it points
+/// at, resolved beneath `root` as every path is: the target's content, copied under the link's name.
+fn source_following(
+    root: BorrowedFd,
+    path: &str,
+    follow: bool,
+) -> Result<Option<(OwnedFd, Option<CString>, bool)>, std::io::Error> {
+    let mut path = path.to_string();
+    for _ in 0..40 {
+        let found = source_in(root, &path)?;
+        let Some((dir, Some(name), false)) = found.as_ref().filter(|_| follow) else { return Ok(found) };
+        match rustix::fs::readlinkat(dir, name.as_c_str(), Vec::new()) {
+            Ok(target) => {
+                let target = target.to_string_lossy().into_owned();
+                path = if target.starts_with('/') { target } else { format!("{}/{target}", parent(&path)) };
+            }
+            Err(rustix::io::Errno::INVAL) => return Ok(found), // not a link
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(std::io::Error::from_raw_os_error(libc::ELOOP))
+}
+
 /// `sbx cp CONTAINER:SRC DEST|-`. `archive` keeps the files' owners; otherwise this process's
 /// user owns what is made.
-pub fn copy_out(store: &Store, query: &str, src: &str, dest: &Endpoint, archive: bool) -> Result<(), CopyError> {
+pub fn copy_out(
+    store: &Store,
+    query: &str,
+    src: &str,
+    dest: &Endpoint,
+    archive: bool,
+    follow: bool,
+) -> Result<(), CopyError> {
     let (root, container) = open_root(store, query, false)?;
     let missing = || CopyError::NotInContainer { container: container.clone(), path: src.to_string() };
-    let (dir, item, is_dir) = source_in(root.fd.as_fd(), src).map_err(io(src))?.ok_or_else(missing)?;
+    let (dir, item, is_dir) = source_following(root.fd.as_fd(), src, follow).map_err(io(src))?.ok_or_else(missing)?;
     let owner = (!archive).then(|| (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw()));
     let top = if is_dir && item.is_none() { String::new() } else { base(src).to_string() };
     match dest {
@@ -265,7 +295,14 @@ pub fn copy_out(store: &Store, query: &str, src: &str, dest: &Endpoint, archive:
 }
 
 /// `sbx cp SRC|- CONTAINER:DEST`. Without `archive`, the container's root owns what is made.
-pub fn copy_in(store: &Store, src: &Endpoint, query: &str, dest: &str, archive: bool) -> Result<(), CopyError> {
+pub fn copy_in(
+    store: &Store,
+    src: &Endpoint,
+    query: &str,
+    dest: &str,
+    archive: bool,
+    follow: bool,
+) -> Result<(), CopyError> {
     let (root, container) = open_root(store, query, true)?;
     let owner = (!archive).then_some(root.root_ids);
     let found = found_in(root.fd.as_fd(), dest).map_err(io(dest))?;
@@ -289,14 +326,17 @@ pub fn copy_in(store: &Store, src: &Endpoint, query: &str, dest: &str, archive: 
         }
         Endpoint::Host(path) => {
             let text = path.to_string_lossy().into_owned();
-            let meta = std::fs::symlink_metadata(path).map_err(|_| CopyError::NotOnHost(path.clone()))?;
-            let is_dir = meta.is_dir();
+            let meta = match follow {
+                true => std::fs::metadata(path),
+                false => std::fs::symlink_metadata(path),
+            };
+            let is_dir = meta.map_err(|_| CopyError::NotOnHost(path.clone()))?.is_dir();
             let landing = landing(&text, is_dir, dest, found)?;
             let target = open_dir(&landing.dir)?;
             let host_root = rustix::fs::open("/", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
                 .map_err(|e| io("/")(e.into()))?;
             let absolute = std::path::absolute(path).map_err(io(&text))?;
-            let (dir, item, _) = source_in(host_root.as_fd(), &absolute.to_string_lossy())
+            let (dir, item, _) = source_following(host_root.as_fd(), &absolute.to_string_lossy(), follow)
                 .map_err(io(&text))?
                 .ok_or_else(|| CopyError::NotOnHost(path.clone()))?;
             let into = fd_path(target.as_fd());
