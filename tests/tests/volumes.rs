@@ -151,3 +151,27 @@ fn an_images_volumes_are_anonymous_filled_from_the_image_without_following_its_l
     assert_eq!(std::fs::read_dir(s.root.join("volumes/bare/_data")).unwrap().count(), 0, "nocopy");
     s.assert_clean(0);
 }
+
+#[test]
+fn a_new_anonymous_volume_does_not_keep_a_run_from_the_cached_policy_decision() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let image = Image::new("volcache:latest", vec![busybox().unwrap()]).with_config(json!({
+        "Cmd": ["sh", "-c", "touch /data/x && echo ran"],
+        "Volumes": { "/data": {} },
+        "Labels": { "sbx.test.hostile": "log" },
+    }));
+    s.load(&image);
+    let policy = sbx_tests::harness::plugin_arg("test-hostile");
+    let run = || {
+        let r = s.sbx(&["--log-level", "info", "run", "--rm", "--policy", &policy, "volcache"]);
+        assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "{r:?}");
+        r.stderr.contains("test-hostile checked the image")
+    };
+    assert!(run(), "the first run asks the plugin");
+    assert!(!run(), "the second, with another anonymous volume, reads the decision");
+    assert!(volumes(&s).is_empty(), "each went with its --rm container");
+    s.assert_clean(0);
+}

@@ -107,8 +107,8 @@ pub fn admit(
 }
 
 /// The policy decision for a run: from the decision cache when the same plugins decided on the same
-/// input before, else from the plugins (and cached when it may be). `default_hostname` is the
-/// container's id prefix unless the user named a hostname.
+/// input before, else from the plugins (and cached when it may be). `varying` is what is the
+/// container's own in the spec (see [`decision::Varying`]).
 pub fn decide(
     store: &Store,
     reference: &str,
@@ -116,26 +116,26 @@ pub fn decide(
     config: &ImageConfiguration,
     plugins: &PluginSet,
     spec: ContainerSpec,
-    default_hostname: Option<&str>,
+    varying: decision::Varying,
 ) -> Result<(Vec<usize>, ContainerSpec), RunError> {
     if plugins.is_empty() {
         return Ok((Vec::new(), spec));
     }
-    let cached = decision::key(plugins, reference, record, &spec, default_hostname)
+    let cached = decision::key(plugins, reference, record, &spec, varying)
         .and_then(|k| decision::load(&decision::dir(store), &k));
     if let Some(hit) = cached {
         print_notes(&hit.notes);
-        return Ok((hit.skipped, decision::restore(hit.spec, default_hostname)));
+        return Ok((hit.skipped, decision::restore(hit.spec, varying)));
     }
     let loaded = plugins.load()?;
     let image = convert::image(reference, record, config);
-    let key = decision::key(plugins, reference, record, &spec, default_hostname);
+    let key = decision::key(plugins, reference, record, &spec, varying);
     let made = admit(store, &image, record, config, loaded, spec);
     end_sessions(loaded);
     let made = made?;
     print_notes(&made.notes);
     if let Some(k) = key {
-        let neutral = Decision { spec: decision::neutral(&made.spec, default_hostname), ..made.clone() };
+        let neutral = Decision { spec: decision::neutral(&made.spec, varying), ..made.clone() };
         decision::save(&decision::dir(store), &k, &neutral);
     }
     Ok((made.skipped, made.spec))

@@ -4,6 +4,7 @@
 //! a create hook's veto removes what was made.
 
 use super::admission;
+use super::decision;
 use super::error::RunError;
 use super::etc_files;
 use super::events::{Events, Now};
@@ -143,8 +144,9 @@ fn create_as(
     let image_check = spec::health::of_image_config(&store.blob(&image.id)?);
     spec.healthcheck = spec::health::resolve(image_check, &overrides.health).map_err(spec::SpecError::Health)?;
     let default_hostname = opts.overrides.hostname.is_none().then(|| id[..12].to_string());
-    let (skipped, spec) =
-        admission::decide(store, &opts.image, &image, &config, plugins, spec, default_hostname.as_deref())?;
+    let fresh_volumes: Vec<String> = planned.iter().filter(|p| p.anonymous).map(|p| p.name.clone()).collect();
+    let varying = decision::Varying { hostname: default_hostname.as_deref(), volumes: &fresh_volumes };
+    let (skipped, spec) = admission::decide(store, &opts.image, &image, &config, plugins, spec, varying)?;
     let layers: Vec<_> =
         image.layers.iter().enumerate().filter(|(i, _)| !skipped.contains(i)).map(|(_, l)| l.diff_id.clone()).collect();
     if rootless::is_active() {

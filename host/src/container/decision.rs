@@ -3,8 +3,9 @@
 //! so the same plugins with the same settings deciding on the same image and spec decide the same
 //! way; a repeated run reads the decision instead of loading any plugin. Only allowed runs are
 //! cached; denials are evaluated again, with every message. Plugins with hooks or granted
-//! directories make a run uncacheable. The default hostname (the container's id) differs on every
-//! run and stands in the key and the cache as a placeholder. `SBX_POLICY_CACHE=off` turns the
+//! directories make a run uncacheable. What differs on every run ([`Varying`]: the default hostname,
+//! the container's id; the names of its new anonymous volumes) stands in the key and the cache as
+//! placeholders. `SBX_POLICY_CACHE=off` turns the
 //! cache off (to measure the plugins, or while developing one).
 
 use crate::image::{Digest, ImageRecord, Store};
@@ -17,6 +18,30 @@ use std::path::{Path, PathBuf};
 
 /// Stands for the default hostname in cached specs.
 const DEFAULT_HOSTNAME: &str = "{container-id}";
+
+/// What is new on every run: the default hostname (None when the user named one) and the names of
+/// the anonymous volumes made for this container, in order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Varying<'a> {
+    pub hostname: Option<&'a str>,
+    pub volumes: &'a [String],
+}
+
+/// Stands for the `i`th anonymous volume's name in cached specs.
+fn volume_placeholder(i: usize) -> String {
+    format!("{{anonymous-volume-{i}}}")
+}
+
+/// Replaces, in the mounts' sources, each name of `from` by the name of `to` at its place.
+fn swap_volumes(spec: &mut ContainerSpec, from: &[String], to: &[String]) {
+    for m in &mut spec.mounts {
+        let Some(dir) = std::path::Path::new(&m.source).parent() else { continue };
+        let Some(name) = dir.file_name().and_then(|n| n.to_str()) else { continue };
+        if let Some(i) = from.iter().position(|f| f == name) {
+            m.source = dir.with_file_name(&to[i]).join("_data").to_string_lossy().into_owned();
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
@@ -36,20 +61,24 @@ fn swap_hostname(spec: &mut ContainerSpec, from: &str, to: &str) {
     }
 }
 
-/// The spec as it is keyed and cached: the default hostname replaced by the placeholder.
-pub fn neutral(spec: &ContainerSpec, default_hostname: Option<&str>) -> ContainerSpec {
+/// The spec as it is keyed and cached: what varies replaced by placeholders.
+pub fn neutral(spec: &ContainerSpec, varying: Varying) -> ContainerSpec {
     let mut s = spec.clone();
-    if let Some(h) = default_hostname {
+    if let Some(h) = varying.hostname {
         swap_hostname(&mut s, h, DEFAULT_HOSTNAME);
     }
+    let placeholders: Vec<String> = (0..varying.volumes.len()).map(volume_placeholder).collect();
+    swap_volumes(&mut s, varying.volumes, &placeholders);
     s
 }
 
-/// A cached spec for a container whose default hostname is `default_hostname`.
-pub fn restore(mut spec: ContainerSpec, default_hostname: Option<&str>) -> ContainerSpec {
-    if let Some(h) = default_hostname {
+/// A cached spec for the container whose own names are `varying`.
+pub fn restore(mut spec: ContainerSpec, varying: Varying) -> ContainerSpec {
+    if let Some(h) = varying.hostname {
         swap_hostname(&mut spec, DEFAULT_HOSTNAME, h);
     }
+    let placeholders: Vec<String> = (0..varying.volumes.len()).map(volume_placeholder).collect();
+    swap_volumes(&mut spec, &placeholders, varying.volumes);
     spec
 }
 
@@ -59,7 +88,7 @@ pub fn key(
     reference: &str,
     image: &ImageRecord,
     spec: &ContainerSpec,
-    default_hostname: Option<&str>,
+    varying: Varying,
 ) -> Option<String> {
     hash(
         plugins,
@@ -68,7 +97,7 @@ pub fn key(
             "image": image.id.hex(),
             "names": image.names,
             "layers": image.layers.iter().map(|l| l.diff_id.hex()).collect::<Vec<_>>(),
-            "spec": neutral(spec, default_hostname),
+            "spec": neutral(spec, varying),
         }),
     )
 }
@@ -140,14 +169,23 @@ mod tests {
     use crate::spec::{Overrides, build};
 
     #[test]
-    fn the_default_hostname_is_a_placeholder_in_the_cache() {
-        let spec = build("img", None, &Overrides { cmd: vec!["sh".into()], ..Default::default() }, "abc123", |_| None)
-            .unwrap();
-        let n = neutral(&spec, Some("abc123"));
+    fn what_is_new_on_every_run_is_a_placeholder_in_the_cache() {
+        let o = Overrides {
+            cmd: vec!["sh".into()],
+            volumes: vec!["/s/volumes/aaa/_data:/data".into(), "/s/volumes/named/_data:/n".into()],
+            ..Default::default()
+        };
+        let spec = build("img", None, &o, "abc123", |_| None).unwrap();
+        let fresh = ["aaa".to_string()];
+        let n = neutral(&spec, Varying { hostname: Some("abc123"), volumes: &fresh });
         assert_eq!(n.hostname, DEFAULT_HOSTNAME);
         assert_eq!(get_env(&n.env, "HOSTNAME"), Some(DEFAULT_HOSTNAME));
-        let other = restore(n.clone(), Some("def456"));
+        assert_eq!(n.mounts[0].source, "/s/volumes/{anonymous-volume-0}/_data");
+        assert_eq!(n.mounts[1].source, "/s/volumes/named/_data", "a named volume is part of the key");
+        let next = ["bbb".to_string()];
+        let other = restore(n.clone(), Varying { hostname: Some("def456"), volumes: &next });
         assert_eq!((other.hostname.as_str(), get_env(&other.env, "HOSTNAME")), ("def456", Some("def456")));
-        assert_eq!(neutral(&spec, None), spec, "a hostname the user gave is part of the key");
+        assert_eq!(other.mounts[0].source, "/s/volumes/bbb/_data");
+        assert_eq!(neutral(&spec, Varying::default()), spec, "a hostname the user gave is part of the key");
     }
 }
