@@ -738,6 +738,59 @@ fn attach_follows_a_running_containers_output_to_its_end_and_passes_signals() {
     s.assert_clean(0);
 }
 
+#[test]
+fn attach_sends_input_to_a_container_run_with_i_and_detaches_from_its_terminal() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let script = "read a; echo got $a; read b; echo got $b >&2; exit 4";
+    assert_eq!(s.sbx(&["run", "-d", "-i", "--name", "ai", "busybox", "sh", "-c", script]).code, 0);
+    assert_eq!(s.sbx(&["inspect", "-f", "{{.Config.OpenStdin}}", "ai"]).stdout, "true\n");
+    // A first client's input ends: the container's stdin stays open for the next one.
+    let mut first = s.command(&["attach", "ai"]);
+    first.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut first = first.spawn().unwrap();
+    first.stdin.take().unwrap().write_all(b"one\n").unwrap();
+    wait_for("the first line read", || s.sbx(&["logs", "ai"]).stdout == "got one\n");
+    let mut second = s.command(&["attach", "ai"]);
+    second.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut second = second.spawn().unwrap();
+    second.stdin.take().unwrap().write_all(b"two\n").unwrap();
+    let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert_eq!(
+        (first.status.code(), text(&first.stdout), text(&first.stderr)),
+        (Some(4), "got one\n".into(), "got two\n".into())
+    );
+    assert_eq!(
+        (second.status.code(), text(&second.stdout), text(&second.stderr)),
+        (Some(4), String::new(), "got two\n".into())
+    );
+    // --no-stdin keeps input out.
+    assert_eq!(s.sbx(&["start", "ai"]).code, 0);
+    let mut quiet = s.command(&["attach", "--no-stdin", "ai"]).stdin(Stdio::piped()).spawn().unwrap();
+    quiet.stdin.take().unwrap().write_all(b"not sent\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(s.sbx(&["logs", "ai"]).stdout, "got one\n", "nothing more read");
+    assert_eq!(s.sbx(&["kill", "ai"]).code, 0);
+    assert_eq!(quiet.wait().unwrap().code(), Some(137));
+
+    // With a terminal, Ctrl-P Ctrl-Q detaches and leaves the container running.
+    assert_eq!(s.sbx(&["run", "-d", "-i", "-t", "--name", "at3", "busybox", "sh"]).code, 0);
+    let mut child = s.command(&["attach", "at3"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut typed = child.stdin.take().unwrap();
+    typed.write_all(b"echo $((6*7))\n").unwrap();
+    wait_for("the shell's answer", || s.sbx(&["logs", "at3"]).stdout.contains("42"));
+    typed.write_all(b"\x10\x11").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "detached");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("42"), "{out:?}");
+    assert_eq!(s.sbx(&["inspect", "-f", "{{.State.Status}}", "at3"]).stdout, "running\n");
+    assert_eq!(s.sbx(&["rm", "-f", "ai", "at3"]).code, 0);
+    s.assert_clean(0);
+}
+
 fn nix_kill(pid: u32, signal: i32) {
     // SAFETY: kill(2) with a pid of our own child and a plain signal number.
     assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);

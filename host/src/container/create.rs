@@ -195,6 +195,7 @@ fn create_as(
         started: None,
         finished: None,
         auto_remove: opts.rm,
+        open_stdin: opts.interactive,
         idmap,
         restart_count: 0,
         restarting: false,

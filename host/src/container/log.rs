@@ -2,6 +2,7 @@
 //! `sbx logs`. Whoever runs the container copies its output there: the monitor of a detached one,
 //! and `sbx run` / `start -a` of one that stays (shown on sbx's own stdout and stderr as well).
 
+use super::attach::Hub;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -71,8 +72,8 @@ impl Stream {
 
 /// Copies the container's output (its two pipes, or its terminal) into the log until the container
 /// closes them; each stream also to its `echo` (sbx's own stdout or stderr) when given, until that
-/// closes.
-pub fn pump(outputs: Vec<(OwnedFd, &'static str, Option<File>)>, log: &mut File) {
+/// closes, and to the clients of the `hub` attached to it, whose input it serves meanwhile.
+pub fn pump(outputs: Vec<(OwnedFd, &'static str, Option<File>)>, log: &mut File, mut hub: Option<&mut Hub>) {
     struct Open {
         file: File,
         stream: Stream,
@@ -86,13 +87,21 @@ pub fn pump(outputs: Vec<(OwnedFd, &'static str, Option<File>)>, log: &mut File)
     let mut buf = [0u8; 16 * 1024];
     while streams.iter().any(|s| s.open) {
         let open: Vec<usize> = (0..streams.len()).filter(|i| streams[*i].open).collect();
-        let mut fds: Vec<PollFd> =
-            open.iter().map(|i| PollFd::new(streams[*i].file.as_fd(), PollFlags::POLLIN)).collect();
+        let hub_fds = hub.as_deref().map(Hub::fds).unwrap_or_default();
+        let mut fds: Vec<PollFd> = open
+            .iter()
+            .map(|i| streams[*i].file.as_fd())
+            .chain(hub_fds.iter().copied())
+            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+            .collect();
         if poll(&mut fds, PollTimeout::NONE).is_err() {
             continue;
         }
         let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
-        drop(fds);
+        drop((fds, hub_fds));
+        if let Some(hub) = hub.as_deref_mut() {
+            hub.serve(&ready[open.len()..]);
+        }
         for (i, _) in open.into_iter().zip(ready).filter(|(_, r)| *r) {
             let s = &mut streams[i];
             match s.file.read(&mut buf) {
@@ -105,6 +114,9 @@ pub fn pump(outputs: Vec<(OwnedFd, &'static str, Option<File>)>, log: &mut File)
                         s.echo = None; // a closed terminal or pipe: the log goes on
                     }
                     s.stream.add(log, &buf[..n]);
+                    if let Some(hub) = hub.as_deref_mut() {
+                        hub.send(if s.stream.name == "stderr" { 2 } else { 1 }, &buf[..n]);
+                    }
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! the run and rm verbs. The spec they run is [`crate::spec`]'s.
 
 pub mod admission;
+pub mod attach;
 pub mod changes;
 pub mod commit;
 pub mod control;

@@ -5,9 +5,9 @@
 //! holds the container's run lock, so `sbx ps` knows the container runs exactly while it lives;
 //! if it is killed, the container dies with it (its parent-death signal) and `sbx rm` cleans up.
 
-use super::log;
 use super::start::{self, StartOptions};
 use super::state;
+use super::{attach, log};
 use crate::image::Store;
 use crate::plugin::PluginSet;
 use crate::spec::restart;
@@ -94,8 +94,32 @@ fn run_once(store: &Store, id: &str, plugins: &PluginSet, report: Option<File>, 
         }
     };
     let ((out_r, out_w), (err_r, err_w)) = pipes;
-    let opts =
-        StartOptions { rm, stdout: Some(out_w.as_raw_fd()), stderr: Some(err_w.as_raw_fd()), ..Default::default() };
+    // Made before the container starts, so that `sbx attach` finds it once `sbx run -d` returns.
+    let mut hub = match attach::Hub::listen(&dir) {
+        Ok(hub) => hub,
+        Err(e) => {
+            tell(format!("125 cannot listen for attaching clients of {}: {e}", record.name));
+            return Err(125);
+        }
+    };
+    // With -i, a pipe the attaching clients write to (its write end the hub's).
+    let stdin = match record.open_stdin {
+        true => match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+            Ok(pipe) => Some(pipe),
+            Err(e) => {
+                tell(format!("125 cannot create the stdin pipe: {e}"));
+                return Err(125);
+            }
+        },
+        false => None,
+    };
+    let opts = StartOptions {
+        rm,
+        stdin: stdin.as_ref().map(|(r, _)| r.as_raw_fd()),
+        stdout: Some(out_w.as_raw_fd()),
+        stderr: Some(err_w.as_raw_fd()),
+        ..Default::default()
+    };
     let mut launched = match start::launch(store, dir, record, opts, None, plugins) {
         Ok(l) => l,
         Err(e) => {
@@ -108,15 +132,30 @@ fn run_once(store: &Store, id: &str, plugins: &PluginSet, report: Option<File>, 
     if let Some(mut r) = report {
         let _ = r.write_all(b"ok");
     }
-    let outputs = match launched.take_terminal() {
+    let master = launched.take_terminal();
+    if let Some((read, write)) = stdin {
+        drop(read); // the container's alone: its end ends the writes
+        // With a terminal, what clients type goes to it.
+        let to = match &master {
+            Some(m) => m.try_clone().ok(),
+            None => Some(write),
+        };
+        if let Some(to) = to {
+            hub.set_stdin(File::from(to));
+        }
+    }
+    let outputs = match master {
         Some(master) => vec![(master, "stdout")],
         None => vec![(out_r, "stdout"), (err_r, "stderr")],
     };
-    log::pump(outputs.into_iter().map(|(fd, name)| (fd, name, None)).collect(), &mut log);
-    Ok(launched.wait().unwrap_or_else(|e| {
+    log::pump(outputs.into_iter().map(|(fd, name)| (fd, name, None)).collect(), &mut log, Some(&mut hub));
+    let code = launched.wait().unwrap_or_else(|e| {
         eprintln!("sbx: {e}");
         e.exit_code()
-    }))
+    });
+    // Clients see the end only once the end is recorded.
+    drop(hub);
+    Ok(code)
 }
 
 /// Reads the monitor's report: Ok when the container runs, else (exit code, message).

@@ -78,14 +78,16 @@ pub struct StartOptions {
     pub rm: bool,
     /// Forward the signals sbx gets to the container.
     pub sig_proxy: bool,
-    /// Where the container's stdout and stderr go (default: sbx's own).
+    /// Where the container's stdin, stdout and stderr come from and go (default: sbx's own; for
+    /// stdin without `interactive`, /dev/null).
+    pub stdin: Option<i32>,
     pub stdout: Option<i32>,
     pub stderr: Option<i32>,
 }
 
 impl Default for StartOptions {
     fn default() -> StartOptions {
-        StartOptions { interactive: false, rm: false, sig_proxy: true, stdout: None, stderr: None }
+        StartOptions { interactive: false, rm: false, sig_proxy: true, stdin: None, stdout: None, stderr: None }
     }
 }
 
@@ -173,7 +175,7 @@ pub fn start_record(
         .collect();
     match (master, &mut log) {
         (None, Some(log)) if !reads.is_empty() => {
-            super::log::pump(reads, log);
+            super::log::pump(reads, log, None);
             launched.wait()
         }
         (master, log) => {
@@ -290,7 +292,10 @@ pub fn launch<'a>(
         Ok(())
     };
     let start_error = |e| RunError::Spawn(SpawnError::Start(e));
-    let null = if opts.interactive || spec.terminal { None } else { Some(spawn::dev_null().map_err(start_error)?) };
+    let null = match opts.interactive || spec.terminal || opts.stdin.is_some() {
+        true => None,
+        false => Some(spawn::dev_null().map_err(start_error)?),
+    };
     let console = if spec.terminal { Some(terminal::pair().map_err(start_error)?) } else { None };
     let sources = (record.idmap.is_some() || rootless)
         .then(|| userns_sources(record.idmap.as_ref(), &layers, &spec.devices))
@@ -313,7 +318,7 @@ pub fn launch<'a>(
         false => Vec::new(),
     };
     let prepared = Prepared {
-        stdin: null.as_ref().map(|f| f.as_raw_fd()),
+        stdin: opts.stdin.or(null.as_ref().map(|f| f.as_raw_fd())),
         stdout: opts.stdout,
         stderr: opts.stderr,
         cgroup_tasks,

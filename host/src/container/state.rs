@@ -40,6 +40,9 @@ pub struct ContainerRecord {
     /// Created with --rm: removed when it exits, however it was started.
     #[serde(default)]
     pub auto_remove: bool,
+    /// Created with `-i`: its stdin stays open for `sbx attach` when it runs detached.
+    #[serde(default)]
+    pub open_stdin: bool,
     pub finished: Option<String>,
     /// `--userns=auto`: the host ids of its user namespace, chosen at create and kept until it is
     /// removed (its writable layer's files are owned by them).

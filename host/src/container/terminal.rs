@@ -66,10 +66,11 @@ extern "C" fn resize(_: libc::c_int) {
 
 /// sbx's terminal in raw mode (keys go to the container as typed; it echoes them); restored when
 /// dropped.
-struct RawMode(Termios);
+pub struct RawMode(Termios);
 
 impl RawMode {
-    fn enter() -> Option<RawMode> {
+    /// None when stdin is not a terminal.
+    pub fn enter() -> Option<RawMode> {
         let stdin = std::io::stdin();
         let saved = termios::tcgetattr(stdin.as_fd()).ok()?;
         let mut raw = saved.clone();
