@@ -3,7 +3,7 @@
 //! shows docker's State.Health with the probes' exit codes and output, and each change of status is
 //! an event. Bad flags are refused before anything is made.
 
-use sbx_tests::harness::{Sandbox, is_root, wait_for};
+use sbx_tests::harness::{Sandbox, is_root, plugin_arg, wait_for};
 use sbx_tests::image::{Image, busybox};
 use serde_json::{Value, json};
 
@@ -123,5 +123,26 @@ fn the_images_healthcheck_runs_unless_turned_off_and_bad_flags_are_refused() {
         let r = s.sbx(&[&["run", "--rm"], args, &["busybox", "true"]].concat());
         assert!(r.code == 125 && r.stderr.contains(says), "{args:?}: {r:?}");
     }
+    s.assert_clean(0);
+}
+
+#[test]
+fn probes_are_execs_that_the_configuration_the_container_was_run_with_checks() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let config = s.write_config("plugins: []\n");
+    let args = ["--config", &config, "run", "-d", "--name", "guarded", "--health-cmd", "true"];
+    let r = s.sbx(&[&args[..], &["--health-interval", "100ms", "busybox", "sleep", "1000"]].concat());
+    assert_eq!(r.code, 0, "{r:?}");
+    wait_for("healthy", || status(&s, "guarded") == "healthy");
+    // The policy now in the configuration refuses root execs, the probes among them.
+    std::fs::write(&config, format!("plugins:\n  - path: {}\n", plugin_arg("non-root"))).unwrap();
+    wait_for("unhealthy", || status(&s, "guarded") == "unhealthy");
+    let log = health(&s, "guarded")["Log"].as_array().cloned().unwrap_or_default();
+    let last = log.last().and_then(|p| p["Output"].as_str()).unwrap_or("").to_string();
+    assert!(last.contains("denied by policy non-root"), "{log:?}");
+    assert_eq!(s.sbx(&["rm", "-f", "guarded"]).code, 0);
     s.assert_clean(0);
 }

@@ -64,7 +64,7 @@ pub struct Cli {
     pub root: Option<PathBuf>,
     /// The plugin configuration (default: /etc/sbx/sbx.yaml for root, else
     /// $XDG_CONFIG_HOME/sbx/sbx.yaml, when it exists).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, env = "SBX_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The least severe plugin messages shown (info: also what the policies found and allowed).
     #[arg(long, global = true, value_enum, default_value = "warn")]
@@ -361,6 +361,13 @@ pub fn main() -> i32 {
     });
     if let Command::Compile(args) = cli.command {
         return plugin::compile_child(args); // needs no store
+    }
+    if let Some(config) = &cli.config {
+        let absolute = std::path::absolute(config).unwrap_or_else(|_| config.clone());
+        // Every sbx this one starts (a detached container's monitor, its health probes, which
+        // are execs that the configuration's policies check) uses the same configuration.
+        // SAFETY: no thread runs yet: sbx makes its threads after the command line is parsed.
+        unsafe { std::env::set_var("SBX_CONFIG", absolute) };
     }
     let config = cli.config.as_deref();
     let root = match cli.root.clone() {
