@@ -677,6 +677,12 @@ fn attach_flags_choose_the_streams_a_foreground_run_shows() {
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "out\n", ""), "{r:?}");
     let r = s.sbx(&["run", "--rm", "-a", "stderr", "busybox", "sh", "-c", both]);
     assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", "err\n"), "{r:?}");
+    // A container that stays logs what is not shown too, as docker's log driver does.
+    let r = s.sbx(&["run", "--name", "a1", "-a", "stderr", "busybox", "sh", "-c", both]);
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", "err\n"), "{r:?}");
+    let r = s.sbx(&["logs", "a1"]);
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("out\n", "err\n"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "a1"]).code, 0);
     let mut child = s
         .command(&["run", "--rm", "-a", "stdin", "-a", "stdout", "busybox", "cat"])
         .stdin(Stdio::piped())

@@ -81,13 +81,24 @@ pub struct StartOptions {
     /// Where the container's stdin, stdout and stderr come from and go (default: sbx's own; for
     /// stdin without `interactive`, /dev/null).
     pub stdin: Option<i32>,
+    /// Whether its stdout and stderr are shown on sbx's own (`-a`); those not shown are only
+    /// logged.
+    pub shown: [bool; 2],
     pub stdout: Option<i32>,
     pub stderr: Option<i32>,
 }
 
 impl Default for StartOptions {
     fn default() -> StartOptions {
-        StartOptions { interactive: false, rm: false, sig_proxy: true, stdin: None, stdout: None, stderr: None }
+        StartOptions {
+            interactive: false,
+            rm: false,
+            sig_proxy: true,
+            stdin: None,
+            shown: [true, true],
+            stdout: None,
+            stderr: None,
+        }
     }
 }
 
@@ -153,11 +164,20 @@ pub fn start_record(
         _ => None,
     };
     let (out, err) = (pipe(opts.stdout), pipe(opts.stderr));
-    let opts = StartOptions {
-        stdout: out.as_ref().map_or(opts.stdout, |(_, w)| Some(w.as_raw_fd())),
-        stderr: err.as_ref().map_or(opts.stderr, |(_, w)| Some(w.as_raw_fd())),
-        ..opts
+    // `-a`: a stream not attached is logged but not shown; with no log, it goes to /dev/null
+    // (held open until the container has it).
+    let [show_out, show_err] = opts.shown;
+    let null = match log.is_none() && !(show_out && show_err) {
+        true => Some(File::options().write(true).open("/dev/null").map_err(|e| RunError::Spawn(SpawnError::Start(e)))?),
+        false => None,
     };
+    let to = |pipe: &Option<(OwnedFd, OwnedFd)>, given: Option<i32>, shown: bool| match pipe {
+        Some((_, w)) => Some(w.as_raw_fd()),
+        None if !shown => null.as_ref().map(|n| n.as_raw_fd()),
+        None => given,
+    };
+    let opts =
+        StartOptions { stdout: to(&out, opts.stdout, show_out), stderr: to(&err, opts.stderr, show_err), ..opts };
     let mut launched = launch(store, dir, record, opts, fresh, plugins)?;
     let pid = launched.child.pid.as_raw();
     let master = launched.take_terminal();
@@ -167,10 +187,11 @@ pub fn start_record(
         .filter_map(|(pipe, name)| {
             let (read, _) = pipe?;
             let ours = match name {
-                "stdout" => std::io::stdout().as_fd().try_clone_to_owned(),
-                _ => std::io::stderr().as_fd().try_clone_to_owned(),
+                "stdout" if show_out => std::io::stdout().as_fd().try_clone_to_owned().ok(),
+                "stderr" if show_err => std::io::stderr().as_fd().try_clone_to_owned().ok(),
+                _ => None,
             };
-            Some((read, name, ours.ok().map(File::from)))
+            Some((read, name, ours.map(File::from)))
         })
         .collect();
     match (master, &mut log) {
