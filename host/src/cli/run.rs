@@ -161,6 +161,13 @@ pub struct RunArgs {
     /// none (its own network namespace with only loopback, the default) or host (the host's).
     #[arg(long, alias = "net", value_name = "MODE", value_parser = spec::parse_network, default_value = "none")]
     pub network: Network,
+    /// Publish a container's port on the host ([IP:]HOST_PORT:CONTAINER_PORT[/PROTO]): needs a
+    /// bridge network, which sbx does not make yet (refused, saying so).
+    #[arg(short = 'p', long = "publish", value_name = "PORTS")]
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes: refused as -p is.
+    #[arg(short = 'P', long, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub publish_all: bool,
     /// The IPC namespace: private or shareable (its own, the default), host, or container:NAME
     /// (a running container's, with its /dev/shm).
     #[arg(long, value_name = "MODE", value_parser = spec::parse_ipc, default_value = "private")]
@@ -221,6 +228,11 @@ impl RunArgs {
 
     /// The run options; Err(message) when an --env-file or --label-file cannot be read.
     pub fn options(self) -> Result<RunOptions, String> {
+        if let Some(what) = self.publish.first().map(|p| format!("-p {p}")).or(self.publish_all.then(|| "-P".into())) {
+            return Err(format!(
+                "{what}: publishing ports needs a bridge network, which sbx does not make yet; with --network host the container's ports are the host's"
+            ));
+        }
         if !self.restart.is_no() && self.rm {
             return Err(
                 "conflicting options: --restart and --rm (a container removed when it ends is not restarted)".into()
