@@ -793,6 +793,13 @@ fn attach_sends_input_to_a_container_run_with_i_and_detaches_from_its_terminal()
     assert_eq!(out.status.code(), Some(0), "detached");
     assert!(String::from_utf8_lossy(&out.stdout).contains("42"), "{out:?}");
     assert_eq!(s.sbx(&["inspect", "-f", "{{.State.Status}}", "at3"]).stdout, "running\n");
+    // Keys of one's own: Ctrl-P is then the container's.
+    let mut child = s.command(&["attach", "--detach-keys", "ctrl-x,q", "at3"]).stdin(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"\x10\x18q").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "detached");
+    assert_eq!(s.sbx(&["inspect", "-f", "{{.State.Status}}", "at3"]).stdout, "running\n");
+    let r = s.sbx(&["attach", "--detach-keys", "ctrl-1", "at3"]);
+    assert!(r.code == 125 && r.stderr.contains("invalid detach key 'ctrl-1'"), "{r:?}");
     assert_eq!(s.sbx(&["rm", "-f", "ai", "at3"]).code, 0);
     s.assert_clean(0);
 }

@@ -2,12 +2,15 @@
 //! stdout to stdout and stderr to stderr, until it ends; exits with its exit code. A detached
 //! container's monitor serves it ([`crate::container::attach`]): with `-i` what sbx reads goes to
 //! the container's stdin, and with `-t` sbx's terminal is put in raw mode and Ctrl-P Ctrl-Q
-//! detaches (docker's keys). A container that an `sbx run` runs in the foreground is followed in
+//! (docker's keys, or `--detach-keys`) detaches. A container that an `sbx run` runs in the foreground is followed in
 //! its log, output only. Signals sbx gets go to the container (docker's `--sig-proxy`, on by
 //! default); `--sig-proxy=false` lets Ctrl-C detach.
 
 use super::logs::{Shown, follow};
 use crate::container::attach::{self, detach_scan, read_frame};
+
+/// The parsed `--detach-keys` (a named type: clap takes a bare Vec for a repeated flag).
+type DetachKeys = Vec<u8>;
 use crate::container::log::LOG;
 use crate::container::terminal::RawMode;
 use crate::container::{signals, state};
@@ -25,6 +28,9 @@ pub struct AttachArgs {
     /// Do not attach stdin.
     #[arg(long)]
     pub no_stdin: bool,
+    /// The keys that detach from a container with a terminal: characters or ctrl-X, comma-separated.
+    #[arg(long, value_name = "KEYS", default_value = attach::DETACH_KEYS, value_parser = attach::parse_detach_keys)]
+    pub detach_keys: DetachKeys,
     /// Pass the signals sbx gets on to the container.
     #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pub sig_proxy: bool,
@@ -55,7 +61,7 @@ pub fn attach(store: &Store, args: AttachArgs) -> i32 {
         Some(stream) => {
             let input = record.open_stdin && !args.no_stdin;
             let terminal = state::load_spec(&dir).is_some_and(|s| s.terminal);
-            through_monitor(stream, input, terminal)
+            through_monitor(stream, input, terminal.then_some(args.detach_keys))
         }
         None => match from_log(&dir) {
             Ok(()) => false,
@@ -76,14 +82,14 @@ pub fn attach(store: &Store, args: AttachArgs) -> i32 {
     }
 }
 
-/// Shows what the monitor sends until the container ends, sending stdin to it when `input`;
-/// true when the user detached.
-fn through_monitor(stream: UnixStream, input: bool, terminal: bool) -> bool {
-    let raw = (input && terminal).then(RawMode::enter).flatten();
+/// Shows what the monitor sends until the container ends, sending stdin to it when `input` (with a
+/// terminal, until its detach keys are typed); true when the user detached.
+fn through_monitor(stream: UnixStream, input: bool, detach_keys: Option<Vec<u8>>) -> bool {
+    let raw = (input && detach_keys.is_some()).then(RawMode::enter).flatten();
     let detached = Arc::new(AtomicBool::new(false));
     if input && let Ok(writer) = stream.try_clone() {
         let detached = detached.clone();
-        std::thread::spawn(move || send_input(writer, terminal, &detached));
+        std::thread::spawn(move || send_input(writer, detach_keys.as_deref(), &detached));
     }
     let mut reader = BufReader::new(stream);
     // A closed stdout or stderr (`sbx attach c | head`) ends the output quietly.
@@ -100,9 +106,10 @@ fn through_monitor(stream: UnixStream, input: bool, terminal: bool) -> bool {
     detached.load(Ordering::SeqCst)
 }
 
-/// Copies sbx's stdin to the monitor until it ends, or (with a terminal) the detach keys are typed.
-fn send_input(mut to: UnixStream, terminal: bool, detached: &AtomicBool) {
-    let (mut stdin, mut buf, mut pending) = (std::io::stdin().lock(), [0u8; 16 * 1024], false);
+/// Copies sbx's stdin to the monitor until it ends, or the detach keys (given with a terminal) are
+/// typed.
+fn send_input(mut to: UnixStream, detach_keys: Option<&[u8]>, detached: &AtomicBool) {
+    let (mut stdin, mut buf, mut matched) = (std::io::stdin().lock(), [0u8; 16 * 1024], 0);
     loop {
         let n = match stdin.read(&mut buf) {
             Ok(0) | Err(_) => {
@@ -112,9 +119,9 @@ fn send_input(mut to: UnixStream, terminal: bool, detached: &AtomicBool) {
             }
             Ok(n) => n,
         };
-        let (typed, detach) = match terminal {
-            true => detach_scan(&mut pending, &buf[..n]),
-            false => (buf[..n].to_vec(), false),
+        let (typed, detach) = match detach_keys {
+            Some(keys) => detach_scan(keys, &mut matched, &buf[..n]),
+            None => (buf[..n].to_vec(), false),
         };
         if to.write_all(&typed).is_err() {
             return;

@@ -168,23 +168,47 @@ pub fn read_frame(from: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
 }
 
 /// docker's default detach keys: Ctrl-P then Ctrl-Q.
-pub const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
+pub const DETACH_KEYS: &str = "ctrl-p,ctrl-q";
 
-/// Scans typed input for the detach keys across reads: `pending` holds a Ctrl-P held back at the
-/// end of the last read. Returns what to send on, and whether the keys were typed (what came
-/// after them is dropped).
-pub fn detach_scan(pending: &mut bool, read: &[u8]) -> (Vec<u8>, bool) {
-    let mut out = Vec::with_capacity(read.len() + 1);
+/// Parses docker's `--detach-keys`: comma-separated keys, each a single character or `ctrl-X`
+/// (X one of a-z, @, [, \, ], ^, _).
+pub fn parse_detach_keys(text: &str) -> Result<Vec<u8>, String> {
+    let key = |k: &str| -> Option<u8> {
+        match k.strip_prefix("ctrl-") {
+            Some(c) if c.len() == 1 => match c.as_bytes()[0] {
+                b @ b'a'..=b'z' => Some(b - b'a' + 1),
+                b @ (b'@' | b'[' | b'\\' | b']' | b'^' | b'_') => Some(b & 0x1f),
+                _ => None,
+            },
+            Some(_) => None,
+            None if k.len() == 1 && k.is_ascii() => Some(k.as_bytes()[0]),
+            None => None,
+        }
+    };
+    text.split(',')
+        .map(|k| key(k).ok_or_else(|| format!("invalid detach key '{k}': give a character or ctrl-X (X one of a-z, @, [, \\, ], ^, _), comma-separated")))
+        .collect()
+}
+
+/// Scans typed input for the detach `keys` across reads: `matched` counts the keys typed so far at
+/// the end of the last read (held back). Returns what to send on, and whether the whole sequence
+/// was typed (what came after it is dropped).
+pub fn detach_scan(keys: &[u8], matched: &mut usize, read: &[u8]) -> (Vec<u8>, bool) {
+    let mut out = Vec::with_capacity(read.len() + keys.len());
     for &b in read {
-        match (*pending, b) {
-            (true, k) if k == DETACH_KEYS[1] => return (out, true),
-            (true, k) if k == DETACH_KEYS[0] => out.push(DETACH_KEYS[0]),
-            (true, k) => {
-                out.extend_from_slice(&[DETACH_KEYS[0], k]);
-                *pending = false;
+        if keys.get(*matched) == Some(&b) {
+            *matched += 1;
+            if *matched == keys.len() {
+                return (out, true);
             }
-            (false, k) if k == DETACH_KEYS[0] => *pending = true,
-            (false, k) => out.push(k),
+            continue;
+        }
+        // Not the sequence after all: what was held back is the container's.
+        out.extend_from_slice(&keys[..*matched]);
+        // (With one key, b is not it: a match would have ended the scan above.)
+        *matched = usize::from(keys.first() == Some(&b));
+        if *matched == 0 {
+            out.push(b);
         }
     }
     (out, false)
@@ -206,14 +230,28 @@ mod tests {
 
     #[test]
     fn the_detach_keys_end_the_input_even_across_reads() {
-        let mut pending = false;
-        assert_eq!(detach_scan(&mut pending, b"ls\r"), (b"ls\r".to_vec(), false));
-        assert_eq!(detach_scan(&mut pending, b"a\x10"), (b"a".to_vec(), false));
-        assert!(pending);
-        assert_eq!(detach_scan(&mut pending, b"\x11more"), (Vec::new(), true));
+        let keys = parse_detach_keys(DETACH_KEYS).unwrap();
+        assert_eq!(keys, [0x10, 0x11]);
+        let mut matched = 0;
+        assert_eq!(detach_scan(&keys, &mut matched, b"ls\r"), (b"ls\r".to_vec(), false));
+        assert_eq!(detach_scan(&keys, &mut matched, b"a\x10"), (b"a".to_vec(), false));
+        assert_eq!(matched, 1);
+        assert_eq!(detach_scan(&keys, &mut matched, b"\x11more"), (Vec::new(), true));
         // A Ctrl-P not followed by Ctrl-Q is the container's.
-        let mut pending = false;
-        assert_eq!(detach_scan(&mut pending, b"\x10x\x10\x10"), (b"\x10x\x10".to_vec(), false));
-        assert!(pending);
+        let mut matched = 0;
+        assert_eq!(detach_scan(&keys, &mut matched, b"\x10x\x10\x10"), (b"\x10x\x10".to_vec(), false));
+        assert_eq!(matched, 1);
+        // One key alone detaches at once.
+        let mut matched = 0;
+        assert_eq!(detach_scan(b"q", &mut matched, b"abq!"), (b"ab".to_vec(), true));
+    }
+
+    #[test]
+    fn detach_keys_are_characters_or_ctrl_keys() {
+        assert_eq!(parse_detach_keys("ctrl-a,x,ctrl-@,ctrl-_").unwrap(), [1, b'x', 0, 31]);
+        for bad in ["", "ctrl-", "ctrl-1", "ab", "ctrl-a,,x"] {
+            let e = parse_detach_keys(bad).unwrap_err();
+            assert!(e.contains("invalid detach key"), "{bad}: {e}");
+        }
     }
 }
