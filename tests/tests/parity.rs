@@ -220,6 +220,9 @@ fn inspect_finds_containers_then_images_with_dockers_fields() {
     assert_eq!(c["Config"]["Cmd"], serde_json::json!(["echo", "hi"]));
     assert_eq!(c["HostConfig"]["ExtraHosts"], serde_json::json!(["db:10.0.0.5"]));
     assert!(std::path::Path::new(c["HostsPath"].as_str().unwrap()).is_file());
+    // Lists and maps print as Go's templates print them.
+    let r = s.sbx(&["inspect", "-f", "{{.Config.Cmd}} {{.HostConfig.Sysctls}} {{.Config.Healthcheck}}", "i1"]);
+    assert_eq!(r.stdout, "[echo hi] map[] <nil>\n", "{r:?}");
     // Not a container: an image, as docker's inspect looks.
     let i = &doc(&["inspect", "busybox"])[0];
     assert_eq!(i["RepoTags"], serde_json::json!(["busybox:latest"]));

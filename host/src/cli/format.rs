@@ -1,11 +1,10 @@
 //! `--format`, as docker's verbs take it: `table` (the verb's own columns), `json` (one object per
 //! line), or a Go template (`'{{.Names}}'`, `'table {{.ID}}\t{{.Status}}'`) over the same objects,
 //! with docker's field names. The template language is Go's text/template, run by the gtmpl
-//! crate; sbx adds docker's functions (json, lower, upper, title, join, split, truncate).
-//!
-//! Known difference from Go: a list or map printed whole (`{{.Args}}`) is shown in Rust's debug
-//! form; use `{{json .Args}}` or `{{join .Args " "}}`.
+//! crate; sbx adds docker's functions (json, lower, upper, title, join, split, truncate), and prints
+//! lists and maps as Go does ([`super::go_print`]).
 
+use super::go_print;
 use gtmpl::{FuncError, Template, Value};
 use std::collections::HashMap;
 
@@ -38,11 +37,17 @@ pub fn parse(arg: &str) -> Result<Format, String> {
     Ok(Format::Template { table, text })
 }
 
+/// The template of `text`, its errors those of the text as written; it runs with each printed
+/// value in Go's form.
 fn template(text: &str) -> Result<Template, String> {
-    let mut t = Template::default();
-    t.add_funcs(&FUNCS);
-    t.parse(text).map_err(|e| bad_template(text, &e.to_string()))?;
-    Ok(t)
+    let parse = |text: &str| {
+        let mut t = Template::default();
+        t.add_funcs(&FUNCS);
+        t.add_func(go_print::PRINT, go_print::go_print);
+        t.parse(text).map(|()| t).map_err(|e| e.to_string())
+    };
+    let written = parse(text).map_err(|e| bad_template(text, &e))?;
+    Ok(parse(&go_print::printing_as_go(text)).unwrap_or(written))
 }
 
 /// gtmpl's message without its line prefix, with the column where the thing it names is.
@@ -299,7 +304,12 @@ mod tests {
         );
         assert_eq!(t("{{range .Args}}<{{.}}>{{end}}", doc.clone()), "<-c><x>");
         assert_eq!(t("{{json .}}", json!({"b": 1, "a": null})), r#"{"a":null,"b":1}"#);
-        assert_eq!(t("{{truncate .Names 2}}{{len (split \"a:b\" \":\")}}", doc), "we2");
+        assert_eq!(t("{{truncate .Names 2}}{{len (split \"a:b\" \":\")}}", doc.clone()), "we2");
+        // Lists and maps print as Go's.
+        assert_eq!(
+            t("{{.Args}} {{.Labels}} {{.Gone}}", json!({"Args": ["-c", "x"], "Labels": {"a": "1"}, "Gone": null})),
+            "[-c x] map[a:1] <nil>"
+        );
     }
 
     #[test]

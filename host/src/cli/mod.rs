@@ -21,6 +21,7 @@ mod events;
 mod exec;
 mod export;
 mod format;
+mod go_print;
 mod history;
 mod images;
 mod import;
