@@ -1,7 +1,9 @@
 //! The monitor of a detached container (as conmon is for podman): `sbx run -d` re-executes sbx in a
 //! session of its own as `sbx _monitor ID`; it starts the container with stdout and stderr into
-//! pipes (or with a terminal, `-t`), tells the launching sbx whether the start worked, copies the output into the container's
-//! log (JSON lines, as docker's json-file driver), waits for the container and records its end. It
+//! pipes (or with a terminal, `-t`), tells the launching sbx whether the start worked, copies the
+//! output into the container's log (JSON lines, as docker's json-file driver) and to the clients of
+//! its attach socket ([`super::attach`]), whose input it passes to the container's stdin with
+//! `-i`, waits for the container and records its end. It
 //! holds the container's run lock, so `sbx ps` knows the container runs exactly while it lives;
 //! if it is killed, the container dies with it (its parent-death signal) and `sbx rm` cleans up.
 
