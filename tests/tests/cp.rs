@@ -130,3 +130,28 @@ fn cp_reaches_a_running_containers_root_and_its_volumes() {
     assert_eq!(s.sbx(&["volume", "rm", "vol"]).code, 0);
     s.assert_clean(0);
 }
+
+#[test]
+fn a_stopped_container_being_copied_into_is_not_shown_running() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    assert_eq!(s.sbx(&["create", "--name", "cpw", "busybox", "true"]).code, 0);
+    let id = s.sbx(&["inspect", "-f", "{{.Id}}", "cpw"]).stdout.trim().to_string();
+    // A tar stream on stdin, held open: the copy holds the container's run lock meanwhile.
+    let mut child = s.command(&["cp", "-", "cpw:/tmp"]).stdin(std::process::Stdio::piped()).spawn().expect("sbx cp");
+    // Seen in /proc/locks, not by trying the lock (which could make the copy miss it).
+    let inode = std::fs::metadata(s.root.join("containers").join(&id)).unwrap().ino();
+    sbx_tests::harness::wait_for("the copy to hold the container", || {
+        let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+        locks.lines().any(|l| l.contains("FLOCK") && l.contains(" WRITE ") && l.contains(&format!(":{inode} ")))
+    });
+    let r = s.sbx(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    assert_eq!(r.stdout, "cpw created\n", "{r:?}");
+    assert_eq!(s.sbx(&["inspect", "-f", "{{.State.Running}}", "cpw"]).stdout, "false\n");
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    assert_eq!(s.sbx(&["rm", "cpw"]).code, 0);
+    s.assert_clean(0);
+}

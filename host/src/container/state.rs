@@ -219,7 +219,9 @@ impl Live {
 
 /// Whether the container in `dir` runs, and whether its cgroup is frozen.
 pub fn live(dir: &Path, record: &ContainerRecord) -> Live {
-    if !is_running(dir) {
+    // Its run lock is also held by a copy into it while it is stopped (`sbx cp`), which does not
+    // make it run: a start records it running before it launches.
+    if record.status != Status::Running || !is_running(dir) {
         return Live::Stopped;
     }
     match crate::isolate::cgroup::frozen(&crate::isolate::cgroup::existing(&record.id)) {
