@@ -76,12 +76,9 @@ pub fn read(dir: &Path) -> Option<Health> {
 }
 
 fn write(dir: &Path, health: &Health) {
-    let tmp = dir.join(format!(".{FILE}.tmp"));
     let text = serde_json::to_vec(health).expect("serializable");
     // A full disk or a container removed meanwhile loses the record, never the container.
-    if fs::write(&tmp, text).is_ok() {
-        let _ = fs::rename(&tmp, dir.join(FILE));
-    }
+    let _ = crate::image::store::write_atomic_unsynced(&dir.join(FILE), &text);
 }
 
 /// Starts the checks of the container `record` (in `dir`, of the store at `store_root`) whose
@@ -128,25 +125,17 @@ fn probe(root: &Path, dir: &Path, id: &str, check: &Healthcheck) -> Probe {
             .stdout(out.try_clone()?)
             .stderr(out)
             .spawn()?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = child.try_wait()? {
-                return Ok(Some(status.code().unwrap_or(-1)));
+        let pid = child.id() as i32;
+        if !crate::sys::wait::ended_within(pid, timeout) {
+            // sbx exec passes TERM on to the command; KILL if it does not end.
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+            if !crate::sys::wait::ended_within(pid, Duration::from_secs(1)) {
+                let _ = child.kill();
             }
-            if Instant::now() >= deadline {
-                // sbx exec passes TERM on to the command; KILL if it does not end.
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(child.id() as i32),
-                    nix::sys::signal::Signal::SIGTERM,
-                );
-                if !crate::sys::wait::ended_within(child.id() as i32, Duration::from_secs(1)) {
-                    let _ = child.kill();
-                }
-                let _ = child.wait();
-                return Ok(None);
-            }
-            std::thread::sleep(Duration::from_millis(10).min(timeout / 10).max(Duration::from_millis(1)));
+            let _ = child.wait();
+            return Ok(None);
         }
+        Ok(Some(child.wait()?.code().unwrap_or(-1)))
     })();
     let mut output = String::new();
     if let Ok(f) = fs::File::open(&out_path) {

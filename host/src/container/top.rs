@@ -63,9 +63,7 @@ fn host_processes() -> Vec<(i32, String)> {
 
 /// The processes of the container `id`'s cgroup.
 fn cgroup_processes(id: &str) -> BTreeSet<i32> {
-    let dirs = crate::isolate::cgroup::existing(id);
-    let text = dirs.first().and_then(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok()).unwrap_or_default();
-    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
+    crate::isolate::cgroup::processes(&crate::isolate::cgroup::existing(id)).into_iter().collect()
 }
 
 /// The lines of `ps ps_args` (docker's default `-ef`) that are the container's processes.

@@ -462,14 +462,25 @@ pub fn set_frozen(dirs: &[PathBuf], freeze: bool) -> Result<(), CgroupError> {
     }
 }
 
+/// The processes in the cgroup `dirs` (each hierarchy's `cgroup.procs`; the same in all of them
+/// but for one moving in), sorted.
+pub fn processes(dirs: &[PathBuf]) -> Vec<i32> {
+    let mut pids: Vec<i32> = dirs
+        .iter()
+        .filter_map(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
+        .flat_map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
 /// Kills every process left in the cgroup `dirs` and waits, up to a second, until none is: a
 /// container whose PID namespace is not its own (`--pid host|container:`) keeps what it started
-/// when its first process ends. Each hierarchy holds the same processes: the first one is read.
+/// when its first process ends.
 pub fn kill_all(dirs: &[PathBuf]) {
-    let Some(procs) = dirs.first().map(|d| d.join("cgroup.procs")) else { return };
     for _ in 0..100 {
-        let text = fs::read_to_string(&procs).unwrap_or_default();
-        let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        let pids = processes(dirs);
         if pids.is_empty() {
             return;
         }

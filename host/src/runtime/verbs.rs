@@ -90,15 +90,7 @@ pub fn parse_signal(text: &str) -> Result<i32, RuntimeError> {
 
 /// The processes of the container's cgroup.
 fn processes(state: &State) -> Vec<i32> {
-    let mut pids: Vec<i32> = state
-        .cgroup
-        .iter()
-        .filter_map(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
-        .flat_map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
-        .collect();
-    pids.sort_unstable();
-    pids.dedup();
-    pids
+    crate::isolate::cgroup::processes(&state.cgroup)
 }
 
 /// Sends `signal` to the container's process through a pidfd, checked to be the recorded one.
