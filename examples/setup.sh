@@ -12,6 +12,7 @@ packages=(
     uidmap                                     # newuidmap/newgidmap: rootless sbx maps its ids
     libc6-dev                                  # static libc for the escape probe of the tests
     jq                                         # the demo reads the audit log with it
+    nftables iproute2                          # bridge networks: masquerade and isolation rules; the tests look with ip
     containerd                                 # the runtime tests drive sbx through its runc shim
     podman                                     # ...and run containers with sbx as podman's --runtime
     runc                                       # ...and compare sbx's runtime with runc's (conformance)

@@ -8,6 +8,7 @@ pub mod image;
 pub mod isolate;
 pub mod journal;
 pub mod layer;
+pub mod network;
 pub mod plugin;
 pub mod random;
 pub mod registry;

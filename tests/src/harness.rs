@@ -181,8 +181,30 @@ impl Sandbox {
             // Logins of its own, not the machine's.
             .env("REGISTRY_AUTH_FILE", self.scratch.join("auth.json"))
             .env("DOCKER_CONFIG", self.scratch.join("docker"))
+            // Bridge networks only where a test asks for them, in a network namespace of its own
+            // (see [`NetNs`]): the others leave the machine's network as it is.
+            .env("SBX_NETWORK", "none")
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// `sbx ARGS` run in the network namespace `ns`, with docker's default network (bridge).
+    pub fn command_in(&self, ns: &NetNs, args: &[&str]) -> Command {
+        let mut cmd = self.command(&[]);
+        cmd.env_remove("SBX_NETWORK");
+        let mut wrapped = Command::new("nsenter");
+        wrapped.arg(format!("--net={}", ns.path())).arg(sbx_bin()).args(args).stdin(Stdio::null());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => wrapped.env(k, v),
+                None => wrapped.env_remove(k),
+            };
+        }
+        wrapped
+    }
+
+    pub fn sbx_in(&self, ns: &NetNs, args: &[&str]) -> Run {
+        self.command_in(ns, args).output().expect("running sbx").into()
     }
 
     pub fn sbx(&self, args: &[&str]) -> Run {
@@ -318,6 +340,51 @@ impl Drop for Sandbox {
         if let Some(base) = self.root.parent() {
             let _ = std::fs::remove_dir_all(base);
         }
+    }
+}
+
+/// A network namespace made for a test (`ip netns add`, loopback up), where bridges, rules and
+/// traffic stay; removed with everything in it when dropped.
+pub struct NetNs {
+    pub name: String,
+}
+
+impl NetNs {
+    pub fn new() -> NetNs {
+        let name = format!("sbxt-{}-{}", std::process::id(), unique() % 1_000_000_007);
+        let ok = Command::new("ip").args(["netns", "add", &name]).status().is_ok_and(|s| s.success());
+        assert!(ok, "ip netns add {name}");
+        let ns = NetNs { name };
+        ns.run(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    pub fn path(&self) -> String {
+        format!("/run/netns/{}", self.name)
+    }
+
+    /// Runs `argv` in the namespace; its output, failing the test if it fails.
+    pub fn run(&self, argv: &[&str]) -> String {
+        let r: Run = Command::new("nsenter")
+            .arg(format!("--net={}", self.path()))
+            .args(argv)
+            .output()
+            .expect("running nsenter")
+            .into();
+        assert_eq!(r.code, 0, "{argv:?} in {}: {r:?}", self.name);
+        r.stdout
+    }
+}
+
+impl Default for NetNs {
+    fn default() -> NetNs {
+        NetNs::new()
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
     }
 }
 

@@ -31,6 +31,7 @@ mod load;
 mod login;
 mod logs;
 mod monitor;
+mod network;
 mod plugin;
 mod policy;
 mod ps;
@@ -129,6 +130,9 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Show what sbx runs on and what its store holds.
     Info(info::InfoArgs),
     /// Show sbx's version.
@@ -399,6 +403,7 @@ pub fn main() -> i32 {
         Command::Monitor(args) => monitor::monitor(&store, args, config),
         Command::FillVolume(args) => volume::fill(&store, args),
         Command::Volume(cmd) => volume::run(&store, cmd),
+        Command::Network(cmd) => network::run(&store, cmd),
         Command::Events(args) | Command::System(system::SystemCommand::Events(args)) => events::events(&store, args),
         Command::Compile(_) => unreachable!("handled before the store"),
         Command::Config(cmd) => config::run(cmd, config),

@@ -6,7 +6,7 @@ use crate::image::Store;
 use crate::plugin::PluginSet;
 use crate::spec::security::{self, Device, SecurityError, Ulimit};
 use crate::spec::volume_flag::MountFlag;
-use crate::spec::{self, Limits, Network, Overrides, Userns};
+use crate::spec::{self, Limits, Overrides, Userns};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -158,9 +158,14 @@ pub struct RunArgs {
     /// host ids from the `containers` lines of /etc/subuid and /etc/subgid).
     #[arg(long, value_name = "MODE", value_parser = spec::parse_userns, default_value = "host")]
     pub userns: Userns,
-    /// none (its own network namespace with only loopback, the default) or host (the host's).
-    #[arg(long, alias = "net", value_name = "MODE", value_parser = spec::parse_network, default_value = "none")]
-    pub network: Network,
+    /// bridge (the default network, made on first use), a network's name (`sbx network create`),
+    /// none (only loopback) or host (the host's network). The default is $SBX_NETWORK, else
+    /// bridge (none for a rootless sbx, which has no bridge networks yet).
+    #[arg(long, alias = "net", value_name = "NETWORK", env = "SBX_NETWORK")]
+    pub network: Option<String>,
+    /// Another name the container has on its user-defined network; repeatable.
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "NAME")]
+    pub network_alias: Vec<String>,
     /// Publish a container's port on the host ([IP:]HOST_PORT:CONTAINER_PORT[/PROTO]): needs a
     /// bridge network, which sbx does not make yet (refused, saying so).
     #[arg(short = 'p', long = "publish", value_name = "PORTS")]
@@ -238,6 +243,9 @@ impl RunArgs {
                 "conflicting options: --restart and --rm (a container removed when it ends is not restarted)".into()
             );
         }
+        let default_network = if crate::isolate::rootless::is_active() { "none" } else { crate::network::DEFAULT };
+        let (network, networks) =
+            spec::parse_network(self.network.as_deref().unwrap_or(default_network), &self.network_alias)?;
         let mut env = file_lines("env", &self.env_file)?;
         env.extend(self.env);
         let mut labels = file_lines("label", &self.label_file)?;
@@ -308,7 +316,8 @@ impl RunArgs {
                 privileged: self.privileged,
                 devices,
                 ulimits,
-                network: self.network,
+                network,
+                networks,
                 extra_hosts: self.add_host.iter().map(|h| h.replacen('=', ":", 1)).collect(),
                 dns: self.dns,
                 dns_search: self.dns_search,

@@ -152,6 +152,9 @@ fn create_as(
     if rootless::is_active() {
         spec::check_rootless(&spec)?;
     }
+    for on in &spec.networks {
+        crate::network::get_or_default(store, &on.name)?;
+    }
     // The user must exist in the container's files now, not only when it starts.
     let dirs: Vec<PathBuf> = layers.iter().map(|d| store.layer_diff(d)).collect();
     let user = layers::resolve_user(&dirs, &spec.user, &spec.group_add)?;

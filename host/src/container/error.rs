@@ -71,6 +71,8 @@ pub enum RunError {
     Setup { step: String, errno: Errno, hint: String },
     #[error(transparent)]
     Volume(#[from] crate::volume::VolumeError),
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
     #[error("cannot fill the new volume {name} from the image's {destination}: {message}")]
     VolumeFill { name: String, destination: String, message: String },
     #[error("--{flag} container:{name}: {why}")]

@@ -4,6 +4,7 @@
 //! keeps). What they hold is decided by the pure functions here.
 
 use crate::spec::{ContainerSpec, Network};
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 /// Each file's name in the container's directory and where it is mounted.
@@ -32,6 +33,24 @@ pub fn hosts(spec: &ContainerSpec, host_hosts: Option<&str>) -> String {
         if let Some((name, ip)) = entry.split_once(':') {
             out.push_str(&format!("{ip}\t{name}\n"));
         }
+    }
+    out
+}
+
+/// /etc/hosts of a container on bridge networks: [`hosts`], then its own addresses by its hostname,
+/// then its peers' addresses by their names (docker's lines). Pure.
+pub fn hosts_on_networks(
+    spec: &ContainerSpec,
+    host_hosts: Option<&str>,
+    own: &[Ipv4Addr],
+    peers: &[(Ipv4Addr, Vec<String>)],
+) -> String {
+    let mut out = hosts(spec, host_hosts);
+    for ip in own {
+        out.push_str(&format!("{ip}\t{}\n", spec.hostname));
+    }
+    for (ip, names) in peers {
+        out.push_str(&format!("{ip}\t{}\n", names.join(" ")));
     }
     out
 }

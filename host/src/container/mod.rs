@@ -22,6 +22,7 @@ pub mod init_layer;
 pub mod layers;
 pub mod log;
 pub mod monitor;
+pub mod network;
 pub mod process;
 pub mod remove;
 pub mod rename;

@@ -119,7 +119,7 @@ pub fn child_plan(
             false => at_pivot.push(ProcOp::UnshareCgroup),
         }
     }
-    if spec.network == spec::Network::None && !joins(libc::CLONE_NEWNET) {
+    if spec.network.is_own() && !joins(libc::CLONE_NEWNET) {
         before.push(ProcOp::LoopbackUp);
     }
     // No hostname keeps the one the new UTS namespace copied, as runc does for a bundle without.

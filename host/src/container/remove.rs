@@ -63,6 +63,7 @@ pub fn remove(
     if let Err(e) = cgroup::remove_dirs(cgroup::existing(&record.id)) {
         eprintln!("sbx: warning: {e}");
     }
+    super::network::forget(store, &record.id);
     let spec = state::load_spec(&dir);
     let anonymous = match (&spec, volumes) {
         (Some(spec), true) => super::volumes::anonymous(store, spec),

@@ -9,6 +9,7 @@ use super::events::{Events, Now};
 use super::image::image_config;
 use super::init_layer;
 use super::layers;
+use super::network;
 use super::process::{self, Dirs, Prepared};
 use super::sharing;
 use super::signals;
@@ -42,7 +43,7 @@ pub fn clone_flags(spec: &ContainerSpec, own_ids: bool) -> u64 {
         | libc::CLONE_NEWUTS
         | own(&spec.ipc, libc::CLONE_NEWIPC)
         | own(&spec.pid, libc::CLONE_NEWPID);
-    let net = if spec.network == spec::Network::None { libc::CLONE_NEWNET } else { 0 };
+    let net = if spec.network.is_own() { libc::CLONE_NEWNET } else { 0 };
     let user = if own_ids { libc::CLONE_NEWUSER } else { 0 };
     (own | net | user) as u64
 }
@@ -224,6 +225,7 @@ pub struct Launched<'a> {
     events: Option<Events<'a>>,
     /// The master side of its terminal (`-t`), for whoever copies its output.
     master: Option<OwnedFd>,
+    network: network::Attached<'a>,
     // Dropped in this order: a `--rm` container's directory goes before its run lock is let go,
     // so whoever waits on the lock (`stop`, `rm -f`) finds it gone.
     _remove: RemoveOnDrop,
@@ -253,7 +255,11 @@ pub fn launch<'a>(
     record.restarting = false;
     let starting = match fresh {
         Some(_) => state::Starting::already_begun(&dir, &record),
-        None => state::Starting::begin(&dir, &record)?,
+        None => {
+            // What an earlier run's killed sbx left on its networks.
+            network::forget(store, &record.id);
+            state::Starting::begin(&dir, &record)?
+        }
     };
     record.layers = record.mounted_layers(store)?;
     let mut layers: Vec<PathBuf> = record.layers.iter().map(|d| store.layer_diff(d)).collect();
@@ -385,16 +391,23 @@ pub fn launch<'a>(
         userns::write_maps(pid, map)?;
     }
     let console = console.map(|(ours, _)| ours);
+    // Before it runs, so that its first instruction finds its network there. On an error it is
+    // detached (its veth deleted, its addresses given back) as the child is killed.
+    let attached;
     let mut progress = match later {
         true => {
             launching.child().release()?;
             make_cgroup(&mut launching)?;
+            attached = network::attach(store, &record, &spec, pid.as_raw())?;
             match launching.child().progress() {
                 Ok(Progress::Mounted) => launching.child().advance(),
                 other => other,
             }
         }
-        false => launching.child().advance(),
+        false => {
+            attached = network::attach(store, &record, &spec, pid.as_raw())?;
+            launching.child().advance()
+        }
     };
     if let Ok(Progress::Ready) = progress {
         set_sysctls(pid.as_raw(), &spec.sysctls).map_err(|(key, source)| RunError::Sysctl { key, source })?;
@@ -444,6 +457,7 @@ pub fn launch<'a>(
         cgroup,
         events,
         master,
+        network: attached,
         _running: running,
         _volumes: anonymous,
         _remove: remove,
@@ -480,6 +494,7 @@ impl Launched<'_> {
             cgroup,
             events,
             master,
+            network,
             _running,
             _volumes,
             _remove,
@@ -489,6 +504,7 @@ impl Launched<'_> {
         if shares_pid {
             cgroup::kill_all(cgroup.dirs());
         }
+        drop(network);
         signals::stop();
         let oom_killed = cgroup.oom_killed();
         cgroup.remove()?;

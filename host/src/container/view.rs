@@ -80,6 +80,43 @@ pub fn mounts(spec: &ContainerSpec, store_root: &std::path::Path) -> Vec<Value> 
         .collect()
 }
 
+/// docker's HostConfig.NetworkMode: host, none, or the (first) network's name.
+fn network_mode(spec: &ContainerSpec) -> String {
+    match spec.network {
+        crate::spec::Network::Host => "host".into(),
+        crate::spec::Network::None => "none".into(),
+        crate::spec::Network::Bridge => spec.networks.first().map(|n| n.name.clone()).unwrap_or_default(),
+    }
+}
+
+/// docker's NetworkSettings, from the endpoints of a running container.
+fn network_settings(spec: Option<&ContainerSpec>, dir: &str) -> Value {
+    let endpoints = super::network::endpoints(std::path::Path::new(dir));
+    let networks: serde_json::Map<String, Value> = spec
+        .map(|s| s.networks.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|on| {
+            let e = endpoints.iter().find(|e| e.network == on.name);
+            let doc = json!({
+                "Aliases": on.aliases,
+                "NetworkID": e.map(|e| e.network_id.clone()).unwrap_or_default(),
+                "Gateway": e.and_then(|e| e.gateway).map(|g| g.to_string()).unwrap_or_default(),
+                "IPAddress": e.map(|e| e.address.to_string()).unwrap_or_default(),
+                "IPPrefixLen": e.map_or(0, |e| e.prefix),
+            });
+            (on.name.clone(), doc)
+        })
+        .collect();
+    let first = endpoints.first();
+    json!({
+        "IPAddress": first.map(|e| e.address.to_string()).unwrap_or_default(),
+        "IPPrefixLen": first.map_or(0, |e| e.prefix),
+        "Gateway": first.and_then(|e| e.gateway).map(|g| g.to_string()).unwrap_or_default(),
+        "Networks": networks,
+    })
+}
+
 pub fn inspect(
     r: &ContainerRecord,
     spec: Option<&ContainerSpec>,
@@ -121,7 +158,7 @@ pub fn inspect(
             }),
             "Init": spec.is_some_and(|s| s.init),
             "ReadonlyRootfs": spec.is_some_and(|s| s.read_only_rootfs),
-            "NetworkMode": spec.map(|s| if s.network == crate::spec::Network::Host { "host" } else { "none" }),
+            "NetworkMode": spec.map(network_mode),
             "ExtraHosts": spec.map(|s| s.extra_hosts.clone()),
             "Dns": spec.map(|s| s.dns.clone()),
             "DnsSearch": spec.map(|s| s.dns_search.clone()),
@@ -163,6 +200,7 @@ pub fn inspect(
                 "Retries": h.retries,
             })),
         })),
+        "NetworkSettings": network_settings(spec, dir),
         "HostsPath": format!("{dir}/hosts"),
         "HostnamePath": format!("{dir}/hostname"),
         "ResolvConfPath": format!("{dir}/resolv.conf"),

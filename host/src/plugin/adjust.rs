@@ -68,6 +68,7 @@ fn words(a: &Adjustment) -> String {
         Adjustment::SetUlimit(u) => format!("set ulimit {}={}:{}", u.name, u.soft, u.hard),
         Adjustment::SetNetwork(WitNetwork::None) => "use network none".into(),
         Adjustment::SetNetwork(WitNetwork::Host) => "use the host's network".into(),
+        Adjustment::SetNetwork(WitNetwork::Bridge) => "use a bridge network".into(),
         Adjustment::SetUserns(WitUserns::Host) => "use the host's user ids".into(),
         Adjustment::SetUserns(WitUserns::Auto) => "use a user namespace of its own".into(),
     }
@@ -204,9 +205,18 @@ fn apply_one(spec: &mut ContainerSpec, env: &mut EnvChanges, a: &Adjustment) -> 
             spec.network = match n {
                 WitNetwork::None => Network::None,
                 WitNetwork::Host => Network::Host,
+                WitNetwork::Bridge => Network::Bridge,
             };
+            match spec.network {
+                // On the default network unless it is on others already.
+                Network::Bridge if spec.networks.is_empty() => spec
+                    .networks
+                    .push(spec::NetworkAttachment { name: crate::network::DEFAULT.to_string(), aliases: Vec::new() }),
+                Network::Bridge => {}
+                _ => spec.networks.clear(),
+            }
             spec.namespaces.retain(|ns| ns != "network");
-            if spec.network == Network::None {
+            if spec.network.is_own() {
                 spec.namespaces.push("network".into());
             }
         }
@@ -361,6 +371,16 @@ mod tests {
         let e = apply_all(&mut spec(), &[by("a", both)]).unwrap_err();
         assert!(matches!(e, AdjustError::Result { .. }), "{e}");
         assert!(e.to_string().contains("cannot be combined with --network host"), "{e}");
+    }
+
+    #[test]
+    fn a_bridge_network_asked_for_joins_the_default_one_and_leaving_it_drops_its_networks() {
+        let mut s = spec();
+        apply_all(&mut s, &[by("a", vec![Adjustment::SetNetwork(WitNetwork::Bridge)])]).unwrap();
+        assert_eq!((s.network, s.networks[0].name.as_str()), (Network::Bridge, "bridge"));
+        assert!(s.namespaces.contains(&"network".to_string()));
+        apply_all(&mut s, &[by("b", vec![Adjustment::SetNetwork(WitNetwork::None)])]).unwrap();
+        assert_eq!((s.network, s.networks.len()), (Network::None, 0));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::bindings::{
     Container, Device, Entry, EntryKind as WitKind, Image, ImageConfig, Layer, Limits, Mount, MountKind, Network,
-    Seccomp, Spec, State, Status, Ulimit, Userns,
+    NetworkAttachment, Seccomp, Spec, State, Status, Ulimit, Userns,
 };
 use crate::image::ImageRecord;
 use crate::layer::{EntryKind, IndexEntry};
@@ -159,6 +159,11 @@ pub fn spec(image: &Image, s: &ContainerSpec, user: &User) -> Spec {
             cpuset_cpus: s.limits.cpuset_cpus.clone(),
         },
         network: network(s.network),
+        networks: s
+            .networks
+            .iter()
+            .map(|n| NetworkAttachment { name: n.name.clone(), aliases: n.aliases.clone() })
+            .collect(),
         userns: match s.userns {
             spec::Userns::Host => Userns::Host,
             spec::Userns::Auto => Userns::Auto,
@@ -190,6 +195,7 @@ pub fn network(n: spec::Network) -> Network {
     match n {
         spec::Network::None => Network::None,
         spec::Network::Host => Network::Host,
+        spec::Network::Bridge => Network::Bridge,
     }
 }
 

@@ -40,6 +40,7 @@ pub fn weakening(
         },
         Adjustment::SetNoNewPrivileges(on) => !on && s.no_new_privileges,
         Adjustment::SetNetwork(WitNetwork::Host) => s.network != Network::Host,
+        Adjustment::SetNetwork(WitNetwork::Bridge) => s.network == Network::None,
         Adjustment::AddMount(m) if m.kind == WitMountKind::Bind => {
             let destination = m.destination.trim_end_matches('/');
             !s.mounts.iter().any(|x| {
@@ -135,6 +136,7 @@ mod tests {
         assert_eq!(check(&d, 0, Adjustment::SetNoNewPrivileges(false)), Some(Weakening::NoNewPrivileges));
         assert_eq!(check(&d, 0, Adjustment::SetNoNewPrivileges(true)), None);
         assert_eq!(check(&d, 0, Adjustment::SetNetwork(WitNetwork::Host)), Some(Weakening::Network));
+        assert_eq!(check(&d, 0, Adjustment::SetNetwork(WitNetwork::Bridge)), Some(Weakening::Network));
         assert_eq!(check(&d, 0, bind("/", false)), Some(Weakening::Mounts));
         let tmpfs =
             WitMount { kind: WitMountKind::Tmpfs, source: String::new(), destination: "/t".into(), read_only: false };

@@ -35,6 +35,8 @@ pub struct Overrides {
     pub devices: Vec<Device>,
     pub ulimits: Vec<Ulimit>,
     pub network: Network,
+    /// The bridge networks of `--network` (with `network` Bridge), with `--network-alias`.
+    pub networks: Vec<NetworkAttachment>,
     pub userns: Userns,
     /// `--add-host NAME:IP`, `--dns IP`, `--dns-search DOMAIN`, `--dns-option OPT`.
     pub extra_hosts: Vec<String>,
@@ -121,6 +123,25 @@ pub enum Network {
     #[default]
     None,
     Host,
+    /// Its own network namespace, with loopback and an interface on each bridge network of the
+    /// spec's `networks` (docker's default).
+    Bridge,
+}
+
+impl Network {
+    /// Whether the container has a network namespace of its own (not the host's).
+    pub fn is_own(self) -> bool {
+        self != Network::Host
+    }
+}
+
+/// A bridge network a container is on, and the names (beyond its own) it has there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct NetworkAttachment {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// `--userns`: whose user ids the container runs with.
@@ -179,6 +200,9 @@ pub struct ContainerSpec {
     pub limits: Limits,
     #[serde(default)]
     pub network: Network,
+    /// With `network` Bridge: the networks it is on, in order (its eth0 is on the first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetworkAttachment>,
     #[serde(default)]
     pub userns: Userns,
     #[serde(default)]
@@ -339,10 +363,12 @@ pub enum SpecError {
     UsernsWithHostNetwork,
     #[error("{0} is not supported rootless: it needs root on the host; run sbx as root for it")]
     Rootless(&'static str),
+    #[error("a spec's networks are for its bridge network mode only, and that mode needs at least one")]
+    NetworksWithoutBridge,
     #[error("{0}")]
     Limit(String),
     #[error(
-        "bad --add-host '{0}': expected NAME:IP, such as db:10.0.0.5 (sbx has no host-gateway: it has no bridge network)"
+        "bad --add-host '{0}': expected NAME:IP, such as db:10.0.0.5 (host-gateway is not supported yet: give the address)"
     )]
     BadHost(String),
     #[error("{0}")]
@@ -420,16 +446,31 @@ pub fn valid_container_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
-/// `--network`: `none` (the default: its own namespace with only loopback, as docker's none) or
-/// `host` (the host's network namespace).
-pub fn parse_network(text: &str) -> Result<Network, String> {
-    match text {
-        "none" => Ok(Network::None),
-        "host" => Ok(Network::Host),
-        other => Err(format!(
-            "network '{other}' is not supported: sbx has no bridge or user-defined networks; use none (loopback only, the default) or host"
-        )),
+/// `--network` and `--network-alias`: `none` (its own namespace with only loopback), `host` (the
+/// host's network namespace), or the name of a bridge network (`bridge`, the default one, or one
+/// of `sbx network create`), whose existence is the store's business.
+pub fn parse_network(text: &str, aliases: &[String]) -> Result<(Network, Vec<NetworkAttachment>), String> {
+    let mode = match text {
+        "none" => Network::None,
+        "host" => Network::Host,
+        other if other.starts_with("container:") => {
+            return Err(format!(
+                "--network {other} is not supported: sbx does not share one container's network with another; put both on one network (`sbx network create`)"
+            ));
+        }
+        "" => return Err("--network needs a value: none, host, bridge or a network's name".into()),
+        _ => Network::Bridge,
+    };
+    if !aliases.is_empty() && (mode != Network::Bridge || text == "bridge") {
+        return Err(format!(
+            "--network-alias needs a user-defined network (`sbx network create NAME`), not --network {text}: names are resolved on those only, as in docker"
+        ));
     }
+    let networks = match mode {
+        Network::Bridge => vec![NetworkAttachment { name: text.to_string(), aliases: aliases.to_vec() }],
+        _ => Vec::new(),
+    };
+    Ok((mode, networks))
 }
 
 /// `--memory`: bytes, or a number with a unit b, k, m, g (powers of 1024), as docker takes it.
@@ -560,6 +601,9 @@ pub fn check_rootless(spec: &ContainerSpec) -> Result<(), SpecError> {
     if spec.network == Network::Host {
         return Err(SpecError::Rootless("--network host"));
     }
+    if spec.network == Network::Bridge {
+        return Err(SpecError::Rootless("a bridge network (--network bridge or a network's name; use --network none)"));
+    }
     if spec.userns == Userns::Auto {
         return Err(SpecError::Rootless("--userns=auto"));
     }
@@ -613,6 +657,9 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
     }
     if spec.userns == Userns::Auto && spec.network == Network::Host {
         return Err(SpecError::UsernsWithHostNetwork);
+    }
+    if (spec.network == Network::Bridge) == spec.networks.is_empty() {
+        return Err(SpecError::NetworksWithoutBridge);
     }
     if spec.userns == Userns::Auto && !spec.ipc.is_private() {
         return Err(SpecError::SharingWithUserns("--ipc host or container:"));
@@ -769,7 +816,7 @@ pub fn build(
         },
         namespaces: NAMESPACES
             .iter()
-            .filter(|n| o.network == Network::None || **n != "network")
+            .filter(|n| o.network.is_own() || **n != "network")
             .filter(|n| o.userns == Userns::Auto || **n != "user")
             .filter(|n| o.ipc != super::Sharing::Host || **n != "ipc")
             .filter(|n| o.pid != super::Sharing::Host || **n != "pid")
@@ -777,6 +824,7 @@ pub fn build(
             .collect(),
         limits: o.limits.clone(),
         network: o.network,
+        networks: o.networks.clone(),
         userns: o.userns,
         annotations: BTreeMap::new(),
         terminal: o.tty,
@@ -1011,5 +1059,33 @@ mod tests {
         assert!(with(|s| s.limits.pids = Some(10)).contains("a resource limit"));
         assert!(with(|s| s.network = Network::Host).contains("--network host is not supported rootless"));
         assert!(with(|s| s.userns = Userns::Auto).contains("--userns=auto is not supported rootless"));
+        assert!(with(|s| s.network = Network::Bridge).contains("a bridge network"));
+    }
+
+    #[test]
+    fn network_flags_name_a_mode_or_a_bridge_network() {
+        let attach = |name: &str, aliases: &[&str]| NetworkAttachment {
+            name: name.into(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        };
+        assert_eq!(parse_network("none", &[]), Ok((Network::None, vec![])));
+        assert_eq!(parse_network("host", &[]), Ok((Network::Host, vec![])));
+        assert_eq!(parse_network("bridge", &[]), Ok((Network::Bridge, vec![attach("bridge", &[])])));
+        let db = ["db".to_string()];
+        assert_eq!(parse_network("app", &db), Ok((Network::Bridge, vec![attach("app", &["db"])])));
+        for (flag, aliases) in [("bridge", &db[..]), ("none", &db[..]), ("container:x", &[][..]), ("", &[][..])] {
+            assert!(parse_network(flag, aliases).is_err(), "{flag}");
+        }
+        let o = Overrides {
+            cmd: vec!["true".into()],
+            network: Network::Bridge,
+            networks: vec![attach("app", &[])],
+            ..Default::default()
+        };
+        let spec = build("img", None, &o, "abc", |_| None).unwrap();
+        assert!(spec.namespaces.contains(&"network".to_string()));
+        validate(&spec).unwrap();
+        let lost = ContainerSpec { networks: vec![], ..spec };
+        assert!(matches!(validate(&lost), Err(SpecError::NetworksWithoutBridge)));
     }
 }

@@ -487,6 +487,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         namespaces,
         limits: limits(spec),
         network,
+        networks: Vec::new(),
         userns: if id_maps.is_some() { Userns::Auto } else { Userns::Host },
         annotations,
         terminal: false,

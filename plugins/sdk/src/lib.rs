@@ -325,6 +325,7 @@ pub mod testing {
                 cpuset_cpus: None,
             },
             network: Network::None,
+            networks: Vec::new(),
             userns: Userns::Host,
             annotations: vec![],
             no_new_privileges: true,

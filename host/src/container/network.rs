@@ -1,0 +1,155 @@
+//! A container's place on its bridge networks: attached (an address leased, a veth pair made)
+//! when its process has started and before it runs, detached when it ends; its /etc/hosts and
+//! those of its peers on user-defined networks rewritten in place (the files are bind-mounted, so
+//! a running container sees the change) to give each other's names, as docker's embedded DNS
+//! answers them. What it got is kept in `endpoints.json` in its directory while it runs, for
+//! `inspect` and for the cleanup after a killed sbx ([`forget`]).
+
+use super::error::RunError;
+use super::etc_files;
+use super::state::{self, ContainerRecord};
+use crate::image::Store;
+use crate::network::{self, Endpoint, ipam};
+use crate::spec::{ContainerSpec, Network};
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+/// The file of a running container's endpoints.
+pub const ENDPOINTS: &str = "endpoints.json";
+
+/// The endpoints of the container in `dir` (none when it does not run on a network).
+pub fn endpoints(dir: &Path) -> Vec<Endpoint> {
+    std::fs::read(dir.join(ENDPOINTS)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+}
+
+fn alive(store: &Store) -> impl Fn(&str) -> bool + '_ {
+    |id: &str| state::is_running(&store.container_dir(id))
+}
+
+/// The container's endpoints while it runs; dropping it detaches them.
+pub struct Attached<'a> {
+    store: &'a Store,
+    id: String,
+    endpoints: Vec<Endpoint>,
+}
+
+/// Attaches the container of `record`, whose first process is `pid` (paused before it runs), to
+/// the networks of its spec.
+pub fn attach<'a>(
+    store: &'a Store,
+    record: &ContainerRecord,
+    spec: &ContainerSpec,
+    pid: i32,
+) -> Result<Attached<'a>, RunError> {
+    let mut attached = Attached { store, id: record.id.clone(), endpoints: Vec::new() };
+    if spec.network != Network::Bridge {
+        return Ok(attached);
+    }
+    let dir = store.container_dir(&record.id);
+    let netns = File::open(format!("/proc/{pid}/ns/net"))
+        .map_err(|e| RunError::Spawn(crate::isolate::spawn::SpawnError::Start(e)))?;
+    for (i, on) in spec.networks.iter().enumerate() {
+        let net = network::get_or_default(store, &on.name)?;
+        let names = match net.resolves_names() {
+            true => [record.name.clone(), record.id[..12].to_string()].into_iter().chain(on.aliases.clone()).collect(),
+            false => Vec::new(),
+        };
+        let lease = ipam::Lease { container: record.id.clone(), names };
+        let _lock = ipam::lock(store, &net.name)?;
+        let veth = format!("sbx{}{i}", &record.id[..11]);
+        let endpoint = network::attach(store, &net, &netns, &lease, (&veth, &format!("eth{i}")), &alive(store))?;
+        attached.endpoints.push(endpoint);
+        let json = serde_json::to_vec(&attached.endpoints).expect("endpoints serialize");
+        crate::image::store::write_atomic_unsynced(&dir.join(ENDPOINTS), &json)?;
+        write_peers_hosts(store, &net.name);
+    }
+    write_hosts(store, &record.id, Some(spec));
+    Ok(attached)
+}
+
+impl Drop for Attached<'_> {
+    /// The veth pair goes with the container's network namespace, which the kernel removes once
+    /// its last process has ended (deleting it here would wait ~20 ms for the kernel's RCU grace
+    /// period, more than the rest of a run).
+    fn drop(&mut self) {
+        for endpoint in self.endpoints.drain(..) {
+            let _lock = ipam::lock(self.store, &endpoint.network);
+            ipam::release(self.store, &endpoint.network, &self.id);
+            write_peers_hosts(self.store, &endpoint.network);
+        }
+        let _ = std::fs::remove_file(self.store.container_dir(&self.id).join(ENDPOINTS));
+    }
+}
+
+/// Takes back what a container that no longer runs may still hold (its sbx was killed): its
+/// leases on every network, its veths, its endpoints file. For `sbx rm` and before a start.
+pub fn forget(store: &Store, id: &str) {
+    let dir = store.container_dir(id);
+    for endpoint in endpoints(&dir) {
+        network::remove_veth(&endpoint.veth);
+    }
+    for net in network::record::list(store) {
+        if ipam::leases(store, &net.name).iter().any(|(_, l)| l.container == id) {
+            let _lock = ipam::lock(store, &net.name);
+            ipam::release(store, &net.name, id);
+            write_peers_hosts(store, &net.name);
+        }
+    }
+    let _ = std::fs::remove_file(dir.join(ENDPOINTS));
+}
+
+/// Rewrites the /etc/hosts of every container on the network `name`, if its containers know each
+/// other by name (the caller holds its lease lock).
+fn write_peers_hosts(store: &Store, name: &str) {
+    if name == network::DEFAULT {
+        return;
+    }
+    for (_, lease) in ipam::leases(store, name) {
+        write_hosts(store, &lease.container, None);
+    }
+}
+
+/// Rewrites the /etc/hosts of container `id` in place: its own lines, its addresses by its
+/// hostname, and its peers on user-defined networks by their names.
+fn write_hosts(store: &Store, id: &str, spec: Option<&ContainerSpec>) {
+    let dir = store.container_dir(id);
+    let path = dir.join("hosts");
+    let loaded;
+    let spec = match spec {
+        Some(s) => s,
+        None => match state::load_spec(&dir) {
+            Some(s) => {
+                loaded = s;
+                &loaded
+            }
+            None => return,
+        },
+    };
+    let own = endpoints(&dir);
+    let mut peers: Vec<(Ipv4Addr, Vec<String>)> = Vec::new();
+    for endpoint in &own {
+        let leases = ipam::leases(store, &endpoint.network);
+        peers.extend(
+            leases.into_iter().filter(|(_, l)| l.container != id && !l.names.is_empty()).map(|(ip, l)| (ip, l.names)),
+        );
+    }
+    let own: Vec<Ipv4Addr> = own.iter().map(|e| e.address).collect();
+    let text = etc_files::hosts_on_networks(spec, std::fs::read_to_string("/etc/hosts").ok().as_deref(), &own, &peers);
+    // In place, not renamed over: the running container has this very file mounted. Only a
+    // file its creator made (a container with `-v …:/etc/hosts` has its own).
+    if path.exists() {
+        let _ = std::fs::write(&path, text);
+    }
+}
+
+/// The containers on each network: network name -> container names, from their specs.
+pub fn users(store: &Store) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut users: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (dir, record) in state::list(store) {
+        for on in state::load_spec(&dir).map(|s| s.networks).unwrap_or_default() {
+            users.entry(on.name).or_default().push(record.name.clone());
+        }
+    }
+    users
+}

@@ -1,0 +1,244 @@
+//! Bridge networks, as docker's: the default `bridge` network, user-defined networks whose
+//! containers find each other by name and alias and not across networks, `--internal` networks
+//! with no way out, masquerade for the others, addresses never leased twice (20 runs at once),
+//! and nothing left behind (veths, bridges, nftables tables, leases) after `rm -f`, `network rm`,
+//! or an sbx killed while its container ran. Every test runs in a network namespace of its own
+//! (`NetNs`), with a second one as the "outside" where a test needs one: nothing here touches the
+//! machine's network.
+
+use sbx_tests::harness::{NetNs, Sandbox, is_root, wait_for};
+/// The links of `ns` that sbx made: bridges (`sbx-…`) and veths (`sbx…`).
+fn sbx_links(ns: &NetNs) -> Vec<String> {
+    ns.run(&["ip", "-o", "link"])
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .filter(|n| n.starts_with("sbx"))
+        .collect()
+}
+
+fn leases(s: &Sandbox, network: &str) -> Vec<String> {
+    std::fs::read_dir(s.root.join("networks").join(network).join("leases"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+fn ip_of(s: &Sandbox, ns: &NetNs, name: &str) -> String {
+    let r = s.sbx_in(ns, &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    r.stdout.trim().to_string()
+}
+
+#[test]
+fn the_default_network_gives_a_container_an_address_a_route_and_its_own_hosts_line() {
+    if !is_root() {
+        return;
+    }
+    let ns = NetNs::new();
+    let s = Sandbox::with_busybox();
+    let r = s.sbx_in(
+        &ns,
+        &[
+            "run",
+            "--rm",
+            "--hostname",
+            "web",
+            "busybox",
+            "sh",
+            "-c",
+            "ip -o -4 addr show eth0; ip route; cat /etc/hosts",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let addr = r.stdout.split_whitespace().find(|w| w.starts_with("10.99.")).expect("an address of the pool");
+    let ip = addr.split('/').next().unwrap();
+    assert!(r.stdout.contains("default via 10.99."), "{r:?}");
+    assert!(r.stdout.contains(&format!("{ip}\tweb\n")), "its own name for its address: {r:?}");
+    let r = s.sbx_in(&ns, &["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    assert_eq!(r.stdout, "bridge bridge\n", "{r:?}");
+    let r = s.sbx_in(&ns, &["network", "rm", "bridge"]);
+    assert!(r.code == 125 && r.stderr.contains("bridge is the default network and cannot be removed"), "{r:?}");
+    // `--network none` is still there: loopback only.
+    let r = s.sbx_in(&ns, &["run", "--rm", "--network", "none", "busybox", "ip", "-o", "link"]);
+    assert!(r.code == 0 && r.stdout.lines().count() == 1 && r.stdout.contains("lo"), "{r:?}");
+    wait_for("the veth to go with the container's namespace", || sbx_links(&ns).iter().all(|l| l.starts_with("sbx-")));
+    assert!(leases(&s, "bridge").is_empty(), "{:?}", leases(&s, "bridge"));
+    s.assert_clean(0);
+}
+
+#[test]
+fn containers_of_a_network_find_each_other_by_name_and_not_across_networks_and_internal_has_no_way_out() {
+    if !is_root() {
+        return;
+    }
+    let ns = NetNs::new();
+    // The "outside": a second namespace routed from the first, reached only through masquerade
+    // (it has no route back to the containers' subnets).
+    let far = NetNs::new();
+    ns.run(&["ip", "link", "add", "out0", "type", "veth", "peer", "name", "out1", "netns", &far.name]);
+    ns.run(&["ip", "addr", "add", "198.51.100.2/24", "dev", "out0"]);
+    ns.run(&["ip", "link", "set", "out0", "up"]);
+    far.run(&["ip", "addr", "add", "198.51.100.1/24", "dev", "out1"]);
+    far.run(&["ip", "link", "set", "out1", "up"]);
+    let s = Sandbox::with_busybox();
+    for args in [
+        &["network", "create", "app"][..],
+        &["network", "create", "other"],
+        &["network", "create", "--internal", "closed"],
+    ] {
+        let r = s.sbx_in(&ns, args);
+        assert!(r.code == 0 && r.stdout.trim().len() == 64, "{r:?}");
+    }
+    let r = s.sbx_in(
+        &ns,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "db",
+            "--network",
+            "app",
+            "--network-alias",
+            "database",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let db = ip_of(&s, &ns, "db");
+    // busybox's nc: its wget looks up the "http" service through NSS, which a static glibc
+    // binary cannot load.
+    let fetch = |network: &str, host: &str| {
+        let get = format!("printf 'GET /passwd HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {host} 80");
+        s.sbx_in(&ns, &["run", "--rm", "--network", network, "busybox", "sh", "-c", &get])
+    };
+    for host in ["db", "database", db.as_str()] {
+        let r = fetch("app", host);
+        assert!(r.code == 0 && r.stdout.contains("root:x:0:0"), "{host}: {r:?}");
+    }
+    let r = fetch("other", "db");
+    assert!(r.code != 0 && !r.stdout.contains("root:"), "another network does not know the name: {r:?}");
+    let r = s.sbx_in(&ns, &["run", "--rm", "--network", "other", "busybox", "cat", "/etc/hosts"]);
+    assert!(r.code == 0 && !r.stdout.contains("db") && !r.stdout.contains(&db), "{r:?}");
+    let r = fetch("other", &db);
+    assert!(r.code != 0, "nor reaches its address: {r:?}");
+    let r = s.sbx_in(&ns, &["exec", "db", "cat", "/etc/hosts"]);
+    assert!(r.stdout.contains(&format!("{db}\t")), "{r:?}");
+
+    // Out through masquerade; not from an internal network.
+    let ping = |network: &str| {
+        s.sbx_in(&ns, &["run", "--rm", "--network", network, "busybox", "ping", "-c", "1", "-W", "2", "198.51.100.1"])
+    };
+    let r = ping("app");
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = ping("closed");
+    assert!(r.code != 0 && r.stderr.contains("unreachable"), "{r:?}");
+
+    let r = s.sbx_in(&ns, &["network", "inspect", "-f", "{{.Internal}} {{len .Containers}}", "closed", "app"]);
+    assert_eq!(r.stdout, "true 0\nfalse 1\n", "{r:?}");
+    let r = s.sbx_in(&ns, &["network", "rm", "app"]);
+    assert!(r.code == 125 && r.stderr.contains("network app is in use by container db"), "{r:?}");
+    assert_eq!(s.sbx_in(&ns, &["rm", "-f", "db"]).code, 0);
+    let r = s.sbx_in(&ns, &["network", "rm", "app", "other"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "app\nother\n"), "{r:?}");
+    let r = s.sbx_in(&ns, &["network", "prune", "-f"]);
+    assert!(r.code == 0 && r.stdout.contains("closed"), "{r:?}");
+    wait_for("sbx's links to go", || sbx_links(&ns).is_empty());
+    let rules = ns.run(&["nft", "list", "ruleset"]);
+    assert!(!rules.contains("sbx"), "{rules}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn twenty_containers_started_at_once_get_distinct_addresses_and_leave_nothing() {
+    if !is_root() {
+        return;
+    }
+    let ns = NetNs::new();
+    let s = Sandbox::with_busybox();
+    assert_eq!(s.sbx_in(&ns, &["network", "create", "--subnet", "10.123.0.0/24", "many"]).code, 0);
+    let names: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+    std::thread::scope(|scope| {
+        for name in &names {
+            let (s, ns) = (&s, &ns);
+            scope.spawn(move || {
+                let r = s.sbx_in(ns, &["run", "-d", "--name", name, "--network", "many", "busybox", "sleep", "60"]);
+                assert_eq!(r.code, 0, "{name}: {r:?}");
+            });
+        }
+    });
+    let mut ips: Vec<String> = names.iter().map(|n| ip_of(&s, &ns, n)).collect();
+    assert!(ips.iter().all(|ip| ip.starts_with("10.123.0.")), "{ips:?}");
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 20, "{ips:?}");
+    assert_eq!(leases(&s, "many").len(), 20);
+    let mut rm = vec!["rm", "-f"];
+    rm.extend(names.iter().map(String::as_str));
+    assert_eq!(s.sbx_in(&ns, &rm).code, 0);
+    assert!(leases(&s, "many").is_empty(), "{:?}", leases(&s, "many"));
+    wait_for("the veths to go", || sbx_links(&ns).iter().all(|l| l.starts_with("sbx-")));
+    assert_eq!(s.sbx_in(&ns, &["network", "rm", "many"]).code, 0);
+    assert!(sbx_links(&ns).is_empty(), "{:?}", sbx_links(&ns));
+    assert!(!ns.run(&["nft", "list", "ruleset"]).contains("sbx"));
+    s.assert_clean(0);
+}
+
+#[test]
+fn what_a_killed_sbx_left_on_a_network_goes_with_rm() {
+    if !is_root() {
+        return;
+    }
+    let ns = NetNs::new();
+    let s = Sandbox::with_busybox();
+    assert_eq!(s.sbx_in(&ns, &["network", "create", "net1"]).code, 0);
+    let mut child =
+        s.command_in(&ns, &["run", "--name", "victim", "--network", "net1", "busybox", "sleep", "60"]).spawn().unwrap();
+    wait_for("its lease", || leases(&s, "net1").len() == 1);
+    wait_for("it to run", || s.sbx_in(&ns, &["inspect", "-f", "{{.State.Running}}", "victim"]).stdout == "true\n");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(leases(&s, "net1").len(), 1, "the killed sbx could not give it back");
+    let r = s.sbx_in(&ns, &["rm", "-f", "victim"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(leases(&s, "net1").is_empty(), "{:?}", leases(&s, "net1"));
+    wait_for("its veth to go", || sbx_links(&ns).iter().all(|l| l.starts_with("sbx-")));
+    s.assert_clean(0);
+}
+
+#[test]
+fn bad_network_input_is_refused_by_name_and_makes_nothing() {
+    if !is_root() {
+        return;
+    }
+    let ns = NetNs::new();
+    let s = Sandbox::with_busybox();
+    assert_eq!(s.sbx_in(&ns, &["network", "create", "--subnet", "10.77.0.0/16", "taken"]).code, 0);
+    for (args, says) in [
+        (&["network", "create", "taken"][..], "network taken exists"),
+        (&["network", "create", "--subnet", "10.77.5.0/24", "x"], "overlaps network taken (10.77.0.0/16)"),
+        (&["network", "create", "--subnet", "10.1.2.3", "x"], "bad --subnet '10.1.2.3'"),
+        (&["network", "create", "--subnet", "10.1.2.0/24", "--gateway", "10.9.9.9", "x"], "bad --gateway '10.9.9.9'"),
+        (&["network", "create", "--subnet", "fd00::/64", "x"], "IPv6"),
+        (&["network", "create", "a/b"], "not a valid network name"),
+        (&["network", "rm", "nope"], "no such network: nope"),
+        (&["run", "--rm", "--network", "nope", "busybox", "true"], "no such network: nope"),
+        (
+            &["run", "--rm", "--network", "bridge", "--network-alias", "x", "busybox", "true"],
+            "--network-alias needs a user-defined network",
+        ),
+        (&["run", "--rm", "--network", "container:db", "busybox", "true"], "is not supported"),
+        (&["run", "--rm", "--dns", "not-an-ip", "busybox", "true"], "bad --dns 'not-an-ip'"),
+    ] {
+        let r = s.sbx_in(&ns, args);
+        assert!(r.code == 125 && r.stderr.contains(says), "{args:?}: {r:?}");
+    }
+    let r = s.sbx_in(&ns, &["network", "ls", "-q", "--filter", "name=x"]);
+    assert_eq!(r.stdout, "", "nothing half-made: {r:?}");
+    s.assert_clean(0);
+}
