@@ -22,7 +22,8 @@ runs="${RUNS:-100}"
 work=$(mktemp -d /var/tmp/sbx-bench.XXXXXX)
 # podman with a store of its own, no network (as sbx), and rlimits this machine allows (its
 # defaults raise RLIMIT_NOFILE and RLIMIT_NPROC above the hard limits here, which crun refuses).
-pm="podman --root $work/podman --runroot $work/podman-run --cgroup-manager cgroupfs --events-backend none"
+# runc: Debian's crun 1.8 refuses this machine's hybrid cgroups under podman.
+pm="podman --root $work/podman --runroot $work/podman-run --cgroup-manager cgroupfs --events-backend none --runtime runc"
 pmrun="--network none --ulimit nofile=1024:20000 --ulimit nproc=4096:4096"
 cleanup() {
     $pm rm -af >/dev/null 2>&1 || true
@@ -32,6 +33,9 @@ cleanup() {
 }
 trap cleanup EXIT
 export SBX_ROOT="$work/store"
+# The figures below are of --network none, as podman's (the bridge section measures networks, in
+# a network namespace of its own).
+export SBX_NETWORK=none
 # sbx runs installed, as crun and runc are: a copy, not the linker's output in target/, whose page
 # cache (written through the linker's mappings) makes each exec about 0.6 ms slower here.
 install -m 755 target/release/sbx "$work/sbx"
@@ -152,6 +156,27 @@ echo
 echo "user namespaces, median ms (ratio to sbx with the host's ids):"
 jq -r '.results as $r | ($r[0].median) as $c
     | $r[] | "  \(.command | .+ " " * (24 - length))\(.median*1000 | .*100 | round/100) ms  (\(.median/$c | .*100 | round/100)x)"' "$work/userns.json"
+
+# Bridge networks: a run on the default bridge network against --network none, and podman's
+# default network (netavark) against its none, in a network namespace made for it (the machine's
+# network is not touched), with a store of sbx's own for its networks.
+netns="sbx-bench-$$"
+ip netns add "$netns"
+ip -n "$netns" link set lo up
+in_ns="nsenter --net=/run/netns/$netns"
+SBX_ROOT="$work/store" $in_ns "$sbx" run --rm --network bridge busybox /bin/true
+$in_ns $pm run --rm --ulimit nofile=1024:20000 --ulimit nproc=4096:4096 localhost/busybox /bin/true >/dev/null
+$in_ns hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/net.json" \
+    -n "sbx --network none" "$sbx run --rm --network none busybox /bin/true" \
+    -n "sbx --network bridge" "$sbx run --rm --network bridge busybox /bin/true" \
+    -n "podman --network none" "$pm run --rm $pmrun localhost/busybox /bin/true" \
+    -n "podman (its default network)" "$pm run --rm --ulimit nofile=1024:20000 --ulimit nproc=4096:4096 localhost/busybox /bin/true" >&2
+ip netns del "$netns"
+echo
+echo "bridge networks, median ms:"
+jq -r '.results[] | "  \(.command | .+ " " * (30 - length))\(.median*1000 | .*100 | round/100) ms"' "$work/net.json"
+jq -r '.results as $r | ($r[0].median) as $n | ($r[1].median) as $b | ($r[2].median) as $pn | ($r[3].median) as $pb
+    | "  the bridge costs sbx \(($b-$n)*1000 | .*100 | round/100) ms (goal: at most 5), podman \(($pb-$pn)*1000 | .*100 | round/100) ms"' "$work/net.json"
 
 # Image load: a 128-layer docker-archive into an empty store each time.
 target/release/mkimage many:128 docker-archive "$work/many.tar"

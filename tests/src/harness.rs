@@ -363,6 +363,22 @@ impl NetNs {
         format!("/run/netns/{}", self.name)
     }
 
+    /// A TCP socket listening at `addr` in the namespace (a thread enters it to make the socket,
+    /// which stays in it).
+    pub fn listen(&self, addr: &str) -> std::net::TcpListener {
+        let ns = std::fs::File::open(self.path()).expect("the namespace's file");
+        let addr = addr.to_string();
+        std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns(2) on an open namespace file, for this thread only.
+            let entered = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(entered, 0, "setns: {}", std::io::Error::last_os_error());
+            std::net::TcpListener::bind(&addr).expect("listening in the namespace")
+        })
+        .join()
+        .expect("the listening thread")
+    }
+
     /// Runs `argv` in the namespace; its output, failing the test if it fails.
     pub fn run(&self, argv: &[&str]) -> String {
         let r: Run = Command::new("nsenter")

@@ -34,6 +34,7 @@ mod monitor;
 mod network;
 mod plugin;
 mod policy;
+mod port;
 mod ps;
 mod pull;
 mod push;
@@ -192,6 +193,8 @@ pub enum ContainerVerb {
     Rename(rename::RenameArgs),
     /// Show a container's processes (the host's ps, cut to the container's).
     Top(top::TopArgs),
+    /// Show the host addresses of a running container's published ports.
+    Port(port::PortArgs),
     /// Copy files between a container and the host (CONTAINER:PATH on one side).
     Cp(cp::CpArgs),
     /// Change containers' resource limits (at once for a running one).
@@ -451,6 +454,7 @@ fn container_verb(store: &crate::image::Store, verb: ContainerVerb, config: Opti
         ContainerVerb::Unpause(args) => control::pause(store, args, false),
         ContainerVerb::Rename(args) => rename::rename(store, args),
         ContainerVerb::Top(args) => top::top(store, args),
+        ContainerVerb::Port(args) => port::port(store, args),
         ContainerVerb::Cp(args) => cp::cp(store, args),
         ContainerVerb::Update(args) => update::update(store, args, config),
         ContainerVerb::Rm(args) => rm::rm(store, args, config),

@@ -140,6 +140,7 @@ pub fn ps(store: &Store, args: PsArgs) -> i32 {
         .iter()
         .map(|Row { dir, record: r, live, labels }| {
             let created = crate::time::parse_rfc3339(&r.created);
+            let endpoints = crate::container::network::endpoints(dir);
             let mut v = serde_json::json!({
                 "ID": id(r),
                 "Image": r.image,
@@ -150,8 +151,8 @@ pub fn ps(store: &Store, args: PsArgs) -> i32 {
                 "Status": view::status(r, *live, now, health::read(dir).as_ref()),
                 "Names": r.name,
                 "Labels": labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-                "Ports": "",
-                "Networks": "",
+                "Ports": view::ports_text(&endpoints.iter().flat_map(|e| e.ports.clone()).collect::<Vec<_>>()),
+                "Networks": endpoints.iter().map(|e| e.network.as_str()).collect::<Vec<_>>().join(","),
                 "Size": "",
             });
             if args.size {
@@ -163,9 +164,10 @@ pub fn ps(store: &Store, args: PsArgs) -> i32 {
         .collect();
     let headers = format::headers(&FIELDS, &[("ID", "CONTAINER ID"), ("RunningFor", "CREATED")]);
     format::print(&args.format, &docs, &headers, || {
-        let mut columns = vec!["ID", "Image", "Command", "RunningFor", "Status", "Names"];
+        // docker's columns: PORTS between STATUS and NAMES.
+        let mut columns = vec!["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"];
         if args.size {
-            columns.insert(5, "Size");
+            columns.insert(6, "Size");
         }
         format::print_columns(&headers, &docs, &columns);
     })

@@ -166,11 +166,11 @@ pub struct RunArgs {
     /// Another name the container has on its user-defined network; repeatable.
     #[arg(long = "network-alias", alias = "net-alias", value_name = "NAME")]
     pub network_alias: Vec<String>,
-    /// Publish a container's port on the host ([IP:]HOST_PORT:CONTAINER_PORT[/PROTO]): needs a
-    /// bridge network, which sbx does not make yet (refused, saying so).
+    /// Publish a container's port on the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp] (a free
+    /// host port when none is given; every address of the host when no IP is); repeatable.
     #[arg(short = 'p', long = "publish", value_name = "PORTS")]
     pub publish: Vec<String>,
-    /// Publish every port the image exposes: refused as -p is.
+    /// Publish every port the image exposes, each on a free host port.
     #[arg(short = 'P', long, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pub publish_all: bool,
     /// The IPC namespace: private or shareable (its own, the default), host, or container:NAME
@@ -233,11 +233,7 @@ impl RunArgs {
 
     /// The run options; Err(message) when an --env-file or --label-file cannot be read.
     pub fn options(self) -> Result<RunOptions, String> {
-        if let Some(what) = self.publish.first().map(|p| format!("-p {p}")).or(self.publish_all.then(|| "-P".into())) {
-            return Err(format!(
-                "{what}: publishing ports needs a bridge network, which sbx does not make yet; with --network host the container's ports are the host's"
-            ));
-        }
+        let ports = self.publish.iter().map(|p| spec::parse_publish(p)).collect::<Result<Vec<_>, _>>()?;
         if !self.restart.is_no() && self.rm {
             return Err(
                 "conflicting options: --restart and --rm (a container removed when it ends is not restarted)".into()
@@ -318,6 +314,8 @@ impl RunArgs {
                 ulimits,
                 network,
                 networks,
+                ports,
+                publish_all: self.publish_all,
                 extra_hosts: self.add_host.iter().map(|h| h.replacen('=', ":", 1)).collect(),
                 dns: self.dns,
                 dns_search: self.dns_search,

@@ -60,6 +60,9 @@ pub fn attach<'a>(
         let veth = format!("sbx{}{i}", &record.id[..11]);
         let endpoint = network::attach(store, &net, &netns, &lease, (&veth, &format!("eth{i}")), &alive(store))?;
         attached.endpoints.push(endpoint);
+        if i == 0 && !spec.ports.is_empty() {
+            attached.publish(&net, &spec.ports)?;
+        }
         let json = serde_json::to_vec(&attached.endpoints).expect("endpoints serialize");
         crate::image::store::write_atomic_unsynced(&dir.join(ENDPOINTS), &json)?;
         write_peers_hosts(store, &net.name);
@@ -68,11 +71,29 @@ pub fn attach<'a>(
     Ok(attached)
 }
 
+impl Attached<'_> {
+    /// Publishes `ports` on the first endpoint (its network is `net`).
+    fn publish(&mut self, net: &network::Network, ports: &[crate::spec::PublishedPort]) -> Result<(), RunError> {
+        if net.internal {
+            return Err(network::NetworkError::InternalPorts(net.name.clone()).into());
+        }
+        let chosen = network::ports::reserve(self.store, ports, &self.id, &alive(self.store))?;
+        let endpoint = &mut self.endpoints[0];
+        endpoint.ports = chosen;
+        network::ports::publish(net, &self.id, endpoint.address, &endpoint.ports)?;
+        Ok(())
+    }
+}
+
 impl Drop for Attached<'_> {
     /// The veth pair goes with the container's network namespace, which the kernel removes once
     /// its last process has ended (deleting it here would wait ~20 ms for the kernel's RCU grace
     /// period, more than the rest of a run).
     fn drop(&mut self) {
+        if self.endpoints.first().is_some_and(|e| !e.ports.is_empty()) {
+            network::ports::unpublish(&self.id);
+            network::ports::release(self.store, &self.id);
+        }
         for endpoint in self.endpoints.drain(..) {
             let _lock = ipam::lock(self.store, &endpoint.network);
             ipam::release(self.store, &endpoint.network, &self.id);
@@ -86,8 +107,12 @@ impl Drop for Attached<'_> {
 /// leases on every network, its veths, its endpoints file. For `sbx rm` and before a start.
 pub fn forget(store: &Store, id: &str) {
     let dir = store.container_dir(id);
-    for endpoint in endpoints(&dir) {
+    let endpoints = endpoints(&dir);
+    for endpoint in &endpoints {
         network::remove_veth(&endpoint.veth);
+    }
+    if network::ports::release(store, id) || endpoints.first().is_some_and(|e| !e.ports.is_empty()) {
+        network::ports::unpublish(id);
     }
     for net in network::record::list(store) {
         if ipam::leases(store, &net.name).iter().any(|(_, l)| l.container == id) {

@@ -80,6 +80,15 @@ pub fn mounts(spec: &ContainerSpec, store_root: &std::path::Path) -> Vec<Value> 
         .collect()
 }
 
+/// docker's PORTS column: `127.0.0.1:8080->80/tcp, 0.0.0.0:32768->53/udp`. Pure.
+pub fn ports_text(ports: &[crate::spec::PublishedPort]) -> String {
+    let one = |p: &crate::spec::PublishedPort| {
+        let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { p.host_ip.as_str() };
+        format!("{ip}:{}->{}", p.host_port, p.key())
+    };
+    ports.iter().map(one).collect::<Vec<_>>().join(", ")
+}
+
 /// docker's HostConfig.NetworkMode: host, none, or the (first) network's name.
 fn network_mode(spec: &ContainerSpec) -> String {
     match spec.network {
@@ -109,7 +118,17 @@ fn network_settings(spec: Option<&ContainerSpec>, dir: &str) -> Value {
         })
         .collect();
     let first = endpoints.first();
+    let mut ports = serde_json::Map::new();
+    for p in first.map(|e| e.ports.as_slice()).unwrap_or_default() {
+        let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { p.host_ip.as_str() };
+        let binding = json!({ "HostIp": ip, "HostPort": p.host_port.to_string() });
+        match ports.get_mut(&p.key()).and_then(Value::as_array_mut) {
+            Some(list) => list.push(binding),
+            None => drop(ports.insert(p.key(), json!([binding]))),
+        }
+    }
     json!({
+        "Ports": ports,
         "IPAddress": first.map(|e| e.address.to_string()).unwrap_or_default(),
         "IPPrefixLen": first.map_or(0, |e| e.prefix),
         "Gateway": first.and_then(|e| e.gateway).map(|g| g.to_string()).unwrap_or_default(),

@@ -17,7 +17,10 @@ pub fn table(network: &Network) -> String {
 pub fn ruleset(network: &Network) -> String {
     let (t, br, net) = (table(network), network.bridge(), network.subnet);
     let forward = match network.internal {
-        false => format!("    iifname \"{br}\" oifname \"sbx-*\" oifname != \"{br}\" drop\n"),
+        // A published port is reached from any network (its DNAT is the way in).
+        false => {
+            format!("    ct status dnat accept\n    iifname \"{br}\" oifname \"sbx-*\" oifname != \"{br}\" drop\n")
+        }
         true => {
             format!("    iifname \"{br}\" oifname != \"{br}\" drop\n    oifname \"{br}\" iifname != \"{br}\" drop\n")
         }

@@ -9,6 +9,7 @@
 pub mod firewall;
 pub mod ipam;
 pub mod link;
+pub mod ports;
 pub mod record;
 pub mod subnet;
 
@@ -42,6 +43,10 @@ pub enum NetworkError {
     Full(String),
     #[error("network {name} is in use by container {containers}: remove them first (`sbx rm -f`)")]
     InUse { name: String, containers: String },
+    #[error("port {port} is already in use on {ip}: choose another host port (or none, for a free one)")]
+    PortInUse { port: String, ip: String },
+    #[error("network {0} is internal: its containers' ports cannot be published; use another network for -p")]
+    InternalPorts(String),
     #[error("{0} is the default network and cannot be removed")]
     Predefined(String),
     #[error("network {name}: {what}: {why}")]
@@ -116,6 +121,9 @@ pub struct Endpoint {
     pub veth: String,
     /// Its interface in the container (eth0, eth1...).
     pub interface: String,
+    /// The ports published to it, with their host ports chosen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<crate::spec::PublishedPort>,
 }
 
 /// Puts the container whose network namespace is `netns` on `network`: leases it an address
@@ -141,6 +149,7 @@ pub fn attach(
         gateway: (!network.internal).then_some(network.gateway),
         veth: veth.to_string(),
         interface: interface.to_string(),
+        ports: Vec::new(),
     };
     let made = netlink.add_veth(veth, interface, netns.as_fd(), bridge).and_then(|()| {
         link::within(netns, |inside| {

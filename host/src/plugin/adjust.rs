@@ -71,6 +71,9 @@ fn words(a: &Adjustment) -> String {
         Adjustment::SetNetwork(WitNetwork::Bridge) => "use a bridge network".into(),
         Adjustment::SetUserns(WitUserns::Host) => "use the host's user ids".into(),
         Adjustment::SetUserns(WitUserns::Auto) => "use a user namespace of its own".into(),
+        Adjustment::UnpublishPort(key) => format!("not publish port {key}"),
+        Adjustment::SetPortHostIp((key, ip)) if ip.is_empty() => format!("publish port {key} on every host address"),
+        Adjustment::SetPortHostIp((key, ip)) => format!("publish port {key} on {ip}"),
     }
 }
 
@@ -104,6 +107,7 @@ fn claims(a: &Adjustment) -> Vec<(String, String)> {
         Adjustment::SetUlimit(u) => one(format!("ulimit {}", u.name)),
         Adjustment::SetNetwork(_) => one("network".into()),
         Adjustment::SetUserns(_) => one("userns".into()),
+        Adjustment::UnpublishPort(key) | Adjustment::SetPortHostIp((key, _)) => one(format!("port {key}")),
         Adjustment::MaskPath(_) | Adjustment::ReadOnlyPath(_) => vec![],
     }
 }
@@ -219,6 +223,14 @@ fn apply_one(spec: &mut ContainerSpec, env: &mut EnvChanges, a: &Adjustment) -> 
             if spec.network.is_own() {
                 spec.namespaces.push("network".into());
             }
+        }
+        Adjustment::UnpublishPort(key) => spec.ports.retain(|p| p.key() != *key),
+        Adjustment::SetPortHostIp((key, ip)) => {
+            let ip = match ip.as_str() {
+                "" | "0.0.0.0" => String::new(),
+                ip => ip.parse::<std::net::Ipv4Addr>().map_err(|_| SpecError::BadPortHostIp(ip.into()))?.to_string(),
+            };
+            spec.ports.iter_mut().filter(|p| p.key() == *key).for_each(|p| p.host_ip = ip.clone());
         }
         Adjustment::SetUserns(u) => {
             spec.userns = match u {
@@ -379,6 +391,20 @@ mod tests {
         apply_all(&mut s, &[by("a", vec![Adjustment::SetNetwork(WitNetwork::Bridge)])]).unwrap();
         assert_eq!((s.network, s.networks[0].name.as_str()), (Network::Bridge, "bridge"));
         assert!(s.namespaces.contains(&"network".to_string()));
+        let port = |key: u16| spec::PublishedPort {
+            host_ip: "127.0.0.1".into(),
+            host_port: 0,
+            container_port: key,
+            protocol: "tcp".into(),
+        };
+        s.ports = vec![port(80), port(443)];
+        let to_all = Adjustment::SetPortHostIp(("443/tcp".into(), String::new()));
+        apply_all(&mut s, &[by("p", vec![Adjustment::UnpublishPort("80/tcp".into()), to_all])]).unwrap();
+        assert_eq!(s.ports, vec![spec::PublishedPort { host_ip: String::new(), ..port(443) }]);
+        let bad = Adjustment::SetPortHostIp(("443/tcp".into(), "somewhere".into()));
+        assert!(apply_all(&mut s, &[by("p", vec![bad])]).unwrap_err().to_string().contains("'somewhere'"));
+        apply_all(&mut s, &[by("b", vec![Adjustment::SetNetwork(WitNetwork::None)])]).unwrap_err();
+        s.ports.clear();
         apply_all(&mut s, &[by("b", vec![Adjustment::SetNetwork(WitNetwork::None)])]).unwrap();
         assert_eq!((s.network, s.networks.len()), (Network::None, 0));
     }

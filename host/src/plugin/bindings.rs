@@ -12,8 +12,8 @@ wasmtime::component::bindgen!({
 
 pub use self::sbx::plugin::types::{
     Adjustment, Container, Device, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerAnswer, LayerVerdict,
-    Limits, LogLevel, Mount, MountKind, Network, NetworkAttachment, Seccomp, Spec, State, Status, Ulimit, Userns,
-    Verdict,
+    Limits, LogLevel, Mount, MountKind, Network, NetworkAttachment, PublishedPort, Seccomp, Spec, State, Status,
+    Ulimit, Userns, Verdict,
 };
 pub use exports::sbx::plugin::{config, hooks, policy};
 

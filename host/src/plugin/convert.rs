@@ -2,7 +2,7 @@
 
 use super::bindings::{
     Container, Device, Entry, EntryKind as WitKind, Image, ImageConfig, Layer, Limits, Mount, MountKind, Network,
-    NetworkAttachment, Seccomp, Spec, State, Status, Ulimit, Userns,
+    NetworkAttachment, PublishedPort, Seccomp, Spec, State, Status, Ulimit, Userns,
 };
 use crate::image::ImageRecord;
 use crate::layer::{EntryKind, IndexEntry};
@@ -163,6 +163,16 @@ pub fn spec(image: &Image, s: &ContainerSpec, user: &User) -> Spec {
             .networks
             .iter()
             .map(|n| NetworkAttachment { name: n.name.clone(), aliases: n.aliases.clone() })
+            .collect(),
+        ports: s
+            .ports
+            .iter()
+            .map(|p| PublishedPort {
+                host_ip: p.host_ip.clone(),
+                host_port: p.host_port,
+                container_port: p.container_port,
+                protocol: p.protocol.clone(),
+            })
             .collect(),
         userns: match s.userns {
             spec::Userns::Host => Userns::Host,

@@ -41,6 +41,9 @@ pub fn weakening(
         Adjustment::SetNoNewPrivileges(on) => !on && s.no_new_privileges,
         Adjustment::SetNetwork(WitNetwork::Host) => s.network != Network::Host,
         Adjustment::SetNetwork(WitNetwork::Bridge) => s.network == Network::None,
+        Adjustment::SetPortHostIp((key, ip)) if ip.is_empty() || ip == "0.0.0.0" => {
+            s.ports.iter().any(|p| p.key() == *key && !p.host_ip.is_empty())
+        }
         Adjustment::AddMount(m) if m.kind == WitMountKind::Bind => {
             let destination = m.destination.trim_end_matches('/');
             !s.mounts.iter().any(|x| {
@@ -80,7 +83,7 @@ fn part(a: &Adjustment) -> Weakening {
         Adjustment::AddCapability(_) => Weakening::Capabilities,
         Adjustment::SetSeccomp(_) => Weakening::Seccomp,
         Adjustment::SetNoNewPrivileges(_) => Weakening::NoNewPrivileges,
-        Adjustment::SetNetwork(_) => Weakening::Network,
+        Adjustment::SetNetwork(_) | Adjustment::SetPortHostIp(_) => Weakening::Network,
         Adjustment::SetReadOnlyRootfs(_) => Weakening::Rootfs,
         Adjustment::SetUser(_) => Weakening::User,
         Adjustment::SetUserns(_) => Weakening::Userns,

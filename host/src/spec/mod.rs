@@ -7,6 +7,7 @@ pub mod caps;
 pub mod health;
 mod model;
 pub mod oci;
+pub mod ports;
 pub mod restart;
 pub mod seccomp;
 pub mod security;
@@ -17,4 +18,5 @@ pub mod user;
 pub mod volume_flag;
 
 pub use model::*;
+pub use ports::{PublishedPort, parse_publish};
 pub use sharing::{Sharing, parse_ipc, parse_pid};

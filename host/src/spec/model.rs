@@ -37,6 +37,9 @@ pub struct Overrides {
     pub network: Network,
     /// The bridge networks of `--network` (with `network` Bridge), with `--network-alias`.
     pub networks: Vec<NetworkAttachment>,
+    /// `-p`, and `-P` (the image's exposed ports, added when the spec is built).
+    pub ports: Vec<super::PublishedPort>,
+    pub publish_all: bool,
     pub userns: Userns,
     /// `--add-host NAME:IP`, `--dns IP`, `--dns-search DOMAIN`, `--dns-option OPT`.
     pub extra_hosts: Vec<String>,
@@ -203,6 +206,9 @@ pub struct ContainerSpec {
     /// With `network` Bridge: the networks it is on, in order (its eth0 is on the first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<NetworkAttachment>,
+    /// Host ports that lead to its ports, through its first network (`-p`, `-P`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<super::PublishedPort>,
     #[serde(default)]
     pub userns: Userns,
     #[serde(default)]
@@ -365,6 +371,12 @@ pub enum SpecError {
     Rootless(&'static str),
     #[error("a spec's networks are for its bridge network mode only, and that mode needs at least one")]
     NetworksWithoutBridge,
+    #[error(
+        "publishing {0} needs a bridge network (--network bridge or a network's name); with --network host the container's ports are the host's"
+    )]
+    PortsWithoutBridge(String),
+    #[error("bad host address '{0}' for a published port: expected an IPv4 address, or empty for all")]
+    BadPortHostIp(String),
     #[error("{0}")]
     Limit(String),
     #[error(
@@ -661,6 +673,9 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
     if (spec.network == Network::Bridge) == spec.networks.is_empty() {
         return Err(SpecError::NetworksWithoutBridge);
     }
+    if spec.network != Network::Bridge && !spec.ports.is_empty() {
+        return Err(SpecError::PortsWithoutBridge(spec.ports[0].key()));
+    }
     if spec.userns == Userns::Auto && !spec.ipc.is_private() {
         return Err(SpecError::SharingWithUserns("--ipc host or container:"));
     }
@@ -825,6 +840,14 @@ pub fn build(
         limits: o.limits.clone(),
         network: o.network,
         networks: o.networks.clone(),
+        ports: {
+            let mut ports = o.ports.clone();
+            if o.publish_all {
+                let exposed = config.and_then(|c| c.exposed_ports().clone()).unwrap_or_default();
+                ports.extend(super::ports::exposed(&exposed));
+            }
+            ports
+        },
         userns: o.userns,
         annotations: BTreeMap::new(),
         terminal: o.tty,

@@ -488,6 +488,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         limits: limits(spec),
         network,
         networks: Vec::new(),
+        ports: Vec::new(),
         userns: if id_maps.is_some() { Userns::Auto } else { Userns::Host },
         annotations,
         terminal: false,

@@ -326,6 +326,7 @@ pub mod testing {
             },
             network: Network::None,
             networks: Vec::new(),
+            ports: Vec::new(),
             userns: Userns::Host,
             annotations: vec![],
             no_new_privileges: true,
