@@ -188,8 +188,11 @@ fn on_cgroup_v2_a_bpf_program_keeps_devices_closed() {
         } else {
             format!("mount -t cgroup2 none /sys/fs/cgroup && {cmd}")
         };
-        let out =
-            Command::new("unshare").args(["-m", "--propagation", "private", "sh", "-c", &wrapped]).output().unwrap();
+        let out = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &wrapped])
+            .env("SBX_NETWORK", "none")
+            .output()
+            .unwrap();
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),

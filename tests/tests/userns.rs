@@ -115,7 +115,14 @@ fn root_in_the_container_is_an_unprivileged_host_id() {
 fn with_subids(s: &Sandbox, subids: &str, args: &[&str]) -> sbx_tests::harness::Run {
     let file = s.scratch.join(format!("subids-{}", subids.len()));
     std::fs::write(&file, subids).unwrap();
-    with_subids_of(&file).arg(sbx_bin()).args(args).env("SBX_ROOT", &s.root).output().unwrap().into()
+    with_subids_of(&file)
+        .arg(sbx_bin())
+        .args(args)
+        .env("SBX_ROOT", &s.root)
+        .env("SBX_NETWORK", "none")
+        .output()
+        .unwrap()
+        .into()
 }
 
 #[test]
