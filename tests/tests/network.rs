@@ -6,7 +6,7 @@
 //! (`NetNs`), with a second one as the "outside" where a test needs one: nothing here touches the
 //! machine's network.
 
-use sbx_tests::harness::{NetNs, Sandbox, is_root, wait_for};
+use sbx_tests::harness::{NetNs, Sandbox, is_root, plugin_arg, wait_for};
 /// The links of `ns` that sbx made: bridges (`sbx-…`) and veths (`sbx…`).
 fn sbx_links(ns: &NetNs) -> Vec<String> {
     ns.run(&["ip", "-o", "link"])
@@ -222,6 +222,41 @@ fn published_ports_answer_on_the_address_asked_and_a_taken_port_is_refused() {
     assert!(!rules.contains("sbx-c-"), "{rules}");
     let reserved = std::fs::read_dir(s.root.join("networks/.ports")).unwrap().count();
     assert_eq!(reserved, 0, "no port stays reserved");
+    s.assert_clean(0);
+}
+
+#[test]
+fn network_rules_refuses_networks_and_addresses_its_settings_do_not_allow_and_moves_ports_to_one() {
+    if !is_root() {
+        return;
+    }
+    let ns = NetNs::new();
+    let s = Sandbox::with_busybox();
+    assert_eq!(s.sbx_in(&ns, &["network", "create", "app"]).code, 0);
+    let rules = |settings: &str| {
+        s.write_config(&format!("plugins:\n  - path: {}\n    settings: {settings}\n", plugin_arg("network-rules")))
+    };
+    let strict = rules("{ networks: [app], ports: [8000, 8999] }");
+    for (args, says) in [
+        (&["--network", "bridge"][..], "network bridge is not allowed (allowed: app)"),
+        (&["--network", "app", "-p", "127.0.0.1:80:80"], "host port 80 (for 80/tcp) is outside 8000-8999"),
+        (&["--network", "app", "-p", "8080:80"], "port 80/tcp is published on every host address"),
+    ] {
+        let r =
+            s.sbx_in(&ns, &[&["--config", strict.as_str(), "run", "--rm"][..], args, &["busybox", "true"]].concat());
+        assert!(r.code == 125 && r.stderr.contains("network-rules") && r.stderr.contains(says), "{args:?}: {r:?}");
+    }
+    let r = s.sbx_in(
+        &ns,
+        &["--config", &strict, "run", "--rm", "--network", "app", "-p", "127.0.0.1:8080:80", "busybox", "true"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let moving = rules("{ publish_on: 127.0.0.1 }");
+    let r =
+        s.sbx_in(&ns, &["--config", &moving, "run", "-d", "--name", "web", "-p", "8080:80", "busybox", "sleep", "60"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(s.sbx_in(&ns, &["port", "web"]).stdout, "80/tcp -> 127.0.0.1:8080\n");
+    assert_eq!(s.sbx_in(&ns, &["rm", "-f", "web"]).code, 0);
     s.assert_clean(0);
 }
 

@@ -104,14 +104,10 @@ fn create(store: &Store, args: CreateArgs) -> i32 {
     if args.ipv6 {
         return super::fail("--ipv6 is not supported yet: sbx's networks are IPv4 only");
     }
-    let mut labels = BTreeMap::new();
-    for l in &args.labels {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        if k.is_empty() {
-            return super::fail(format!("bad label '{l}': expected KEY=VALUE"));
-        }
-        labels.insert(k.to_string(), v.to_string());
-    }
+    let labels = match super::volume::labels(&args.labels) {
+        Ok(labels) => labels,
+        Err(e) => return super::fail(e),
+    };
     let request = record::Request { subnet: args.subnet, gateway: args.gateway, internal: args.internal, labels };
     match record::create(store, &args.name, &request, &network::subnet::host_routes()) {
         Ok(n) => {

@@ -118,14 +118,10 @@ fn create(store: &Store, args: CreateArgs) -> i32 {
             "volume option '{o}' is not supported: sbx's volumes are directories of its store, made without options"
         ));
     }
-    let mut labels = BTreeMap::new();
-    for l in &args.labels {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        if k.is_empty() {
-            return super::fail(format!("bad label '{l}': expected KEY=VALUE"));
-        }
-        labels.insert(k.to_string(), v.to_string());
-    }
+    let labels = match labels(&args.labels) {
+        Ok(labels) => labels,
+        Err(e) => return super::fail(e),
+    };
     let name = args.name.unwrap_or_else(|| crate::random::hex(32));
     match volume::create(store, &name, labels, false) {
         Ok(_) => {
@@ -134,6 +130,17 @@ fn create(store: &Store, args: CreateArgs) -> i32 {
         }
         Err(e) => super::fail(e),
     }
+}
+
+/// `--label KEY=VALUE` (or KEY, for an empty value) of `volume create` and `network create`.
+pub(super) fn labels(flags: &[String]) -> Result<BTreeMap<String, String>, String> {
+    flags
+        .iter()
+        .map(|l| match l.split_once('=').unwrap_or((l, "")) {
+            ("", _) => Err(format!("bad label '{l}': expected KEY=VALUE")),
+            (k, v) => Ok((k.to_string(), v.to_string())),
+        })
+        .collect()
 }
 
 /// docker's document of a volume (`volume inspect`).

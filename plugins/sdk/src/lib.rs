@@ -15,7 +15,8 @@ pub use sbx_plugin_policy_world as policy_world;
 
 pub use bindings::sbx::plugin::types::{
     Adjustment, Container, Device, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerAnswer, LayerVerdict,
-    Limits, LogLevel, Mount, MountKind, Network, Seccomp, Spec, State, Status, Ulimit, Userns, Verdict,
+    Limits, LogLevel, Mount, MountKind, Network, NetworkAttachment, PublishedPort, Seccomp, Spec, State, Status,
+    Ulimit, Userns, Verdict,
 };
 
 use serde::de::DeserializeOwned;
