@@ -149,6 +149,7 @@ fn interfaces(dev: &str) -> Vec<String> {
 
 #[test]
 fn the_network_is_loopback_only_unless_it_is_the_hosts() {
+    // The harness's sbx runs with SBX_NETWORK=none: no bridge here.
     if !is_root() {
         return;
     }
@@ -163,8 +164,7 @@ fn the_network_is_loopback_only_unless_it_is_the_hosts() {
     inside.sort();
     host.sort();
     assert_eq!(inside, host, "{r:?}");
-    let r = s.sbx(&["run", "--rm", "--network", "bridge", "busybox", "true"]);
-    assert!(r.code != 0 && r.stderr.contains("no bridge"), "{r:?}");
+    // Bridge networks are tests/tests/network.rs's, in network namespaces of their own.
     s.assert_clean(0);
 }
 
