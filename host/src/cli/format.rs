@@ -196,6 +196,18 @@ fn render_one(t: &Template, doc: &serde_json::Value) -> Result<String, String> {
     })
 }
 
+/// Prints the documents of an `inspect` verb: a JSON array (without a format, or `json`), or each
+/// through a template.
+pub fn print_documents(format: Option<&Format>, docs: &[serde_json::Value]) -> i32 {
+    match format {
+        None | Some(Format::Json) | Some(Format::Table) => {
+            say!("{}", serde_json::to_string_pretty(docs).expect("json"));
+            0
+        }
+        Some(format) => print(format, docs, &serde_json::Value::Null, || {}),
+    }
+}
+
 /// Prints `docs` as `format` says, `table` (the verb's own) through `own_table`. A template's
 /// header row (with `table `) is the template rendered over `headers`: each field's column name.
 pub fn print(

@@ -197,10 +197,7 @@ fn passes(filters: &[(String, String)], n: &Network) -> bool {
         "name" => n.name.contains(value.as_str()),
         "id" => n.id.starts_with(value.as_str()),
         "driver" => value == "bridge",
-        "label" => match value.split_once('=') {
-            Some((k, want)) => n.labels.get(k).is_some_and(|got| got == want),
-            None => n.labels.contains_key(value.as_str()),
-        },
+        "label" => crate::container::filter::has_label(&n.labels, value),
         _ => false,
     })
 }
@@ -213,13 +210,7 @@ fn inspect(store: &Store, args: InspectArgs) -> i32 {
             Err(e) => code = code.max(super::fail(e)),
         }
     }
-    match &args.format {
-        None | Some(super::format::Format::Json) | Some(super::format::Format::Table) => {
-            say!("{}", serde_json::to_string_pretty(&docs).expect("json"));
-            code
-        }
-        Some(format) => code.max(super::format::print(format, &docs, &Value::Null, || {})),
-    }
+    code.max(super::format::print_documents(args.format.as_ref(), &docs))
 }
 
 /// Removes network `name` unless a container is on it: its record, bridge and rules.

@@ -161,10 +161,7 @@ fn passes(filters: &[(String, String)], v: &Volume, in_use: bool) -> bool {
     filters.iter().all(|(key, value)| match key.as_str() {
         "dangling" => (value == "true") != in_use,
         "name" => v.name.contains(value.as_str()),
-        "label" => match value.split_once('=') {
-            Some((k, want)) => v.labels.get(k).is_some_and(|got| got == want),
-            None => v.labels.contains_key(value.as_str()),
-        },
+        "label" => crate::container::filter::has_label(&v.labels, value),
         _ => false,
     })
 }
@@ -226,13 +223,7 @@ fn inspect(store: &Store, args: InspectArgs) -> i32 {
             Err(e) => code = code.max(refused(e)),
         }
     }
-    match &args.format {
-        None | Some(super::format::Format::Json) | Some(super::format::Format::Table) => {
-            say!("{}", serde_json::to_string_pretty(&docs).expect("json"));
-            code
-        }
-        Some(format) => code.max(super::format::print(format, &docs, &Value::Null, || {})),
-    }
+    code.max(super::format::print_documents(args.format.as_ref(), &docs))
 }
 
 fn rm(store: &Store, args: RmArgs) -> i32 {

@@ -22,6 +22,14 @@ const KEYS: [&str; 9] = ["status", "name", "id", "label", "ancestor", "exited", 
 const HEALTH: [&str; 4] = ["starting", "healthy", "unhealthy", "none"];
 const STATES: [&str; 7] = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
 
+/// docker's `label=KEY` or `label=KEY=VALUE` filter over `labels`. Pure.
+pub fn has_label(labels: &BTreeMap<String, String>, filter: &str) -> bool {
+    match filter.split_once('=') {
+        Some((k, want)) => labels.get(k).is_some_and(|have| have == want),
+        None => labels.contains_key(filter),
+    }
+}
+
 #[derive(Debug, Default, PartialEq)]
 pub struct Filters(BTreeMap<String, BTreeSet<String>>);
 
@@ -61,10 +69,7 @@ impl Filters {
                 "status" => c.state == v,
                 "name" => c.name.contains(v.as_str()),
                 "id" => c.id.starts_with(v.as_str()),
-                "label" => match v.split_once('=') {
-                    Some((k, want)) => c.labels.get(k).is_some_and(|have| have == want),
-                    None => c.labels.contains_key(v),
-                },
+                "label" => has_label(c.labels, v),
                 "ancestor" => c.image == v || image_ids_of(v).is_some_and(|id| id == c.image_id),
                 "exited" => c.state == "exited" && c.exit_code.is_some_and(|e| e.to_string() == *v),
                 "health" => c.health == v,
