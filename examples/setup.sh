@@ -13,6 +13,7 @@ packages=(
     libc6-dev                                  # static libc for the escape probe of the tests
     jq                                         # the demo reads the audit log with it
     nftables iproute2                          # bridge networks: masquerade and isolation rules; the tests look with ip
+    slirp4netns                                # rootless networking (--network slirp4netns)
     containerd                                 # the runtime tests drive sbx through its runc shim
     podman                                     # ...and run containers with sbx as podman's --runtime
     runc                                       # ...and compare sbx's runtime with runc's (conformance)
@@ -38,6 +39,13 @@ for f in /etc/subuid /etc/subgid; do
         echo "containers:2147483647:2147483648" >> "$f"
     fi
 done
+
+# A rootless sbx's slirp4netns opens /dev/net/tun as the user: udev makes it 0666 on Debian, but a
+# machine without udev (a container, a minimal VM) may have it 0600.
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+    echo "setup: making /dev/net/tun usable by every user (mode 0666, as udev does)"
+    chmod 0666 /dev/net/tun
+fi
 
 if ! command -v cargo >/dev/null || ! command -v rustup >/dev/null; then
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"

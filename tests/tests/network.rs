@@ -348,3 +348,71 @@ fn bad_network_input_is_refused_by_name_and_makes_nothing() {
     assert_eq!(r.stdout, "", "nothing half-made: {r:?}");
     s.assert_clean(0);
 }
+
+/// `--network slirp4netns` as root: the container's tap0 and route, slirp4netns's forwarder first
+/// in its resolv.conf, a published port answering in the namespace; and slirp4netns's sandbox
+/// leaves the host's mounts alone (run by root in the host's mount namespace, its unmount of the
+/// old root used to reach `ip netns`'s shared mounts and unmount this very namespace's file).
+#[test]
+fn slirp4netns_gives_root_containers_a_user_mode_network_and_leaves_the_hosts_mounts() {
+    if !is_root() {
+        return;
+    }
+    let ns = NetNs::new();
+    let s = Sandbox::with_busybox();
+    let r = s.sbx_in(
+        &ns,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "slirp4netns",
+            "busybox",
+            "sh",
+            "-c",
+            "ip -o -4 addr show tap0; ip route; cat /etc/resolv.conf",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("10.0.2.100/24") && r.stdout.contains("default via 10.0.2.2"), "{r:?}");
+    assert!(r.stdout.contains("nameserver 10.0.2.3\n"), "{r:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(mounts.contains(&ns.path()), "the namespace's file is still mounted: {mounts}");
+
+    let serve = "echo served > /tmp/index.html; exec httpd -f -p 80 -h /tmp";
+    let r = s.sbx_in(
+        &ns,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "slirp4netns",
+            "-p",
+            "127.0.0.1:18081:80",
+            "busybox",
+            "sh",
+            "-c",
+            serve,
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let get = "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | busybox nc 127.0.0.1 18081";
+    wait_for("the published port to answer", || {
+        let out =
+            std::process::Command::new("nsenter").arg(format!("--net={}", ns.path())).args(["sh", "-c", get]).output();
+        out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).ends_with("served\n"))
+    });
+    let r = s.sbx_in(&ns, &["inspect", "-f", "{{.HostConfig.NetworkMode}} {{json .NetworkSettings.Ports}}", "web"]);
+    assert_eq!(r.stdout.trim(), r#"slirp4netns {"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"18081"}]}"#, "{r:?}");
+    assert_eq!(s.sbx_in(&ns, &["rm", "-f", "web"]).code, 0);
+    // (It runs in the container's directory.)
+    wait_for("slirp4netns to end with the container", || {
+        let out = std::process::Command::new("pgrep").args(["-x", "slirp4netns"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).ok())
+            .all(|cwd| !cwd.starts_with(&s.root))
+    });
+}

@@ -4,7 +4,7 @@
 //! exec, stop and rm work; hostile images' symlinks are refused; what needs the host's root is
 //! refused by name; nothing is left behind.
 
-use sbx_tests::harness::{Run, is_root, sbx_bin, test_image, wait_for, with_subids_of};
+use sbx_tests::harness::{NetNs, Run, is_root, sbx_bin, test_image, wait_for, with_subids_of};
 use sbx_tests::image::{Compression, Image, Layer, busybox};
 use sbx_tests::registry::{PASSWORD, Registry, USER};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -56,7 +56,19 @@ impl TestUser {
 
     /// `sbx ARGS` as this user, with only HOME and PATH set, as a login would (no SBX_ROOT).
     fn sbx(&self, args: &[&str]) -> Run {
-        let mut cmd = Command::new("setpriv");
+        self.sbx_in(None, args)
+    }
+
+    /// The same in the network namespace `ns` (the host's without).
+    fn sbx_in(&self, ns: Option<&NetNs>, args: &[&str]) -> Run {
+        let mut cmd = match ns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.path())).arg("setpriv");
+                c
+            }
+            None => Command::new("setpriv"),
+        };
         cmd.args(["--reuid", &self.uid.to_string(), "--regid", &self.gid.to_string(), "--init-groups"])
             .arg(self.home.join("sbx"))
             .args(args)
@@ -147,6 +159,7 @@ fn a_user_with_subuid_ranges_runs_containers_without_root() {
     for (flags, what) in [
         (&["-m", "64m"][..], "a resource limit"),
         (&["--network", "host"][..], "--network host"),
+        (&["--network", "bridge"][..], "a bridge network"),
         (&["--userns=auto"][..], "--userns=auto"),
     ] {
         let r = user.sbx(&[&["run", "--rm"], flags, &["busybox", "true"]].concat());
@@ -163,6 +176,51 @@ fn a_user_with_subuid_ranges_runs_containers_without_root() {
     wait_for("every process of the user to end", || {
         Command::new("pgrep").args(["-u", &user.name]).output().unwrap().stdout.is_empty()
     });
+}
+
+/// A user's containers get slirp4netns's network by default (in a network namespace of the test's,
+/// so that nothing reaches the machine's network): tap0 with 10.0.2.100, a published port on
+/// 127.0.0.1 answers and is shown by `sbx port`; with the container gone, so are slirp4netns and the
+/// port.
+#[test]
+fn a_users_container_has_a_network_through_slirp4netns_and_its_published_port_answers() {
+    if !is_root() {
+        return;
+    }
+    let ns = NetNs::new();
+    let user = TestUser::create("n");
+    user.give("sbx", |p| {
+        std::fs::copy(sbx_bin(), p).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    });
+    let archive =
+        user.give("busybox.tar", |p| test_image("busybox").unwrap().write_oci_archive(p, Compression::Gzip).unwrap());
+    assert_eq!(user.sbx(&["load", "-i", &archive]).code, 0);
+
+    let serve = "echo served > /tmp/index.html; exec httpd -f -p 80 -h /tmp";
+    let r = user
+        .sbx_in(Some(&ns), &["run", "-d", "--name", "web", "-p", "127.0.0.1:18080:80", "busybox", "sh", "-c", serve]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = user.sbx_in(Some(&ns), &["inspect", "-f", "{{.HostConfig.NetworkMode}}", "web"]);
+    assert_eq!((r.code, r.stdout.trim()), (0, "slirp4netns"), "slirp4netns is a rootless sbx's default: {r:?}");
+    let r = user.sbx_in(Some(&ns), &["port", "web"]);
+    assert_eq!(r.stdout, "80/tcp -> 127.0.0.1:18080\n", "{r:?}");
+    let r = user.sbx_in(Some(&ns), &["exec", "web", "sh", "-c", "ip -o -4 addr show tap0; ip route"]);
+    assert!(r.stdout.contains("10.0.2.100/24") && r.stdout.contains("default via 10.0.2.2"), "{r:?}");
+
+    let get = "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | busybox nc 127.0.0.1 18080";
+    let fetch =
+        || Command::new("nsenter").arg(format!("--net={}", ns.path())).args(["sh", "-c", get]).output().unwrap();
+    wait_for("the published port to answer", || String::from_utf8_lossy(&fetch().stdout).ends_with("served\n"));
+
+    let r = user.sbx_in(Some(&ns), &["rm", "-f", "web"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    wait_for("slirp4netns to end with the container", || {
+        Command::new("pgrep").args(["-u", &user.name, "slirp4netns"]).output().unwrap().stdout.is_empty()
+    });
+    assert!(!fetch().status.success(), "nothing listens on the port any more");
+    let store = user.home.join(".local/share/sbx");
+    assert_eq!(std::fs::read_dir(store.join("networks/.ports")).unwrap().count(), 0, "the port's reservation is gone");
 }
 
 #[test]

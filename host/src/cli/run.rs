@@ -159,8 +159,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "MODE", value_parser = spec::parse_userns, default_value = "host")]
     pub userns: Userns,
     /// bridge (the default network, made on first use), a network's name (`sbx network create`),
-    /// none (only loopback) or host (the host's network). The default is $SBX_NETWORK, else
-    /// bridge (none for a rootless sbx, which has no bridge networks yet).
+    /// none (only loopback), host (the host's network) or slirp4netns (user-mode networking).
+    /// The default is $SBX_NETWORK, else bridge; for a rootless sbx slirp4netns where it is
+    /// installed, else none.
     #[arg(long, alias = "net", value_name = "NETWORK", env = "SBX_NETWORK")]
     pub network: Option<String>,
     /// Another name the container has on its user-defined network; repeatable.
@@ -239,7 +240,11 @@ impl RunArgs {
                 "conflicting options: --restart and --rm (a container removed when it ends is not restarted)".into()
             );
         }
-        let default_network = if crate::isolate::rootless::is_active() { "none" } else { crate::network::DEFAULT };
+        let default_network = match crate::isolate::rootless::is_active() {
+            true if crate::network::slirp::available() => crate::network::slirp::PROGRAM,
+            true => "none",
+            false => crate::network::DEFAULT,
+        };
         let (network, networks) =
             spec::parse_network(self.network.as_deref().unwrap_or(default_network), &self.network_alias)?;
         let mut env = file_lines("env", &self.env_file)?;

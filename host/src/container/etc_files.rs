@@ -57,7 +57,8 @@ pub fn hosts_on_networks(
 
 /// /etc/resolv.conf: the host's, where `--dns`, `--dns-search` and `--dns-option` replace its
 /// servers, search domains and options. Outside the host's network namespace a server on the
-/// host's loopback (systemd-resolved's 127.0.0.53) cannot be reached and is left out, as docker does.
+/// host's loopback (systemd-resolved's 127.0.0.53) cannot be reached and is left out, as docker does;
+/// slirp4netns's forwarder comes first, as podman gives it.
 pub fn resolv_conf(spec: &ContainerSpec, host: &str) -> String {
     let own_ns = spec.network != Network::Host;
     let mut servers = Vec::new();
@@ -74,6 +75,10 @@ pub fn resolv_conf(spec: &ContainerSpec, host: &str) -> String {
     }
     if own_ns {
         servers.retain(|s| !(s.starts_with("127.") || s == "::1"));
+    }
+    if spec.network == Network::Slirp4netns {
+        // Its forwarder, which asks the host's resolvers (loopback ones too) for it.
+        servers.insert(0, crate::network::slirp::DNS.to_string());
     }
     let pick = |flags: &[String], host: Vec<String>| if flags.is_empty() { host } else { flags.to_vec() };
     let (servers, search, options) =
@@ -132,6 +137,8 @@ mod tests {
             "# made by someone\nnameserver 127.0.0.53\nnameserver 192.0.2.1\nsearch example.org\noptions edns0\n";
         let mut s = spec(Network::None);
         assert_eq!(resolv_conf(&s, host), "nameserver 192.0.2.1\nsearch example.org\noptions edns0\n");
+        s.network = Network::Slirp4netns;
+        assert!(resolv_conf(&s, host).starts_with("nameserver 10.0.2.3\nnameserver 192.0.2.1\n"));
         s.network = Network::Host;
         assert!(resolv_conf(&s, host).starts_with("nameserver 127.0.0.53\nnameserver 192.0.2.1\n"));
         s.dns = vec!["198.51.100.7".into()];

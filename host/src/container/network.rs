@@ -9,10 +9,11 @@ use super::error::RunError;
 use super::etc_files;
 use super::state::{self, ContainerRecord};
 use crate::image::Store;
-use crate::network::{self, Endpoint, ipam};
+use crate::network::{self, Endpoint, ipam, slirp};
 use crate::spec::{ContainerSpec, Network};
 use std::fs::File;
 use std::net::Ipv4Addr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 /// The file of a running container's endpoints.
@@ -32,23 +33,37 @@ pub struct Attached<'a> {
     store: &'a Store,
     id: String,
     endpoints: Vec<Endpoint>,
+    slirp: Option<slirp::Slirp>,
+}
+
+/// Whether `e` is on a bridge network (not slirp4netns's).
+fn on_bridge(e: &Endpoint) -> bool {
+    !e.veth.is_empty()
 }
 
 /// Attaches the container of `record`, whose first process is `pid` (paused before it runs), to
-/// the networks of its spec.
+/// the networks of its spec; `netns` is its network namespace when sbx made it beforehand (see
+/// [`premade_netns`]).
 pub fn attach<'a>(
     store: &'a Store,
     record: &ContainerRecord,
     spec: &ContainerSpec,
     pid: i32,
+    netns: Option<OwnedFd>,
 ) -> Result<Attached<'a>, RunError> {
-    let mut attached = Attached { store, id: record.id.clone(), endpoints: Vec::new() };
-    if spec.network != Network::Bridge {
-        return Ok(attached);
-    }
+    let mut attached = Attached { store, id: record.id.clone(), endpoints: Vec::new(), slirp: None };
     let dir = store.container_dir(&record.id);
-    let netns = File::open(format!("/proc/{pid}/ns/net"))
-        .map_err(|e| RunError::Spawn(crate::isolate::spawn::SpawnError::Start(e)))?;
+    let open = || File::open(format!("/proc/{pid}/ns/net")).map(OwnedFd::from).map_err(start_error);
+    match spec.network {
+        Network::Bridge => {}
+        Network::Slirp4netns => {
+            attached.start_slirp(&dir, spec, netns.map_or_else(open, Ok)?.as_fd())?;
+            write_hosts(store, &record.id, Some(spec));
+            return Ok(attached);
+        }
+        Network::None | Network::Host => return Ok(attached),
+    }
+    let netns = open()?;
     for (i, on) in spec.networks.iter().enumerate() {
         let net = network::get_or_default(store, &on.name)?;
         let names = match net.resolves_names() {
@@ -72,6 +87,28 @@ pub fn attach<'a>(
 }
 
 impl Attached<'_> {
+    /// Starts slirp4netns for it, forwarding its ports (host ports reserved as on a bridge).
+    fn start_slirp(&mut self, dir: &Path, spec: &ContainerSpec, netns: BorrowedFd) -> Result<(), RunError> {
+        let ports = match spec.ports.is_empty() {
+            true => Vec::new(),
+            false => network::ports::reserve(self.store, &spec.ports, &self.id, &alive(self.store))?,
+        };
+        self.endpoints.push(Endpoint {
+            network: slirp::PROGRAM.to_string(),
+            network_id: String::new(),
+            address: slirp::ADDRESS,
+            prefix: slirp::PREFIX,
+            gateway: Some(slirp::GATEWAY),
+            veth: String::new(),
+            interface: slirp::INTERFACE.to_string(),
+            ports,
+        });
+        self.slirp = Some(slirp::start(netns, dir, &self.endpoints[0].ports)?);
+        let json = serde_json::to_vec(&self.endpoints).expect("endpoints serialize");
+        crate::image::store::write_atomic_unsynced(&dir.join(ENDPOINTS), &json)?;
+        Ok(())
+    }
+
     /// Publishes `ports` on the first endpoint (its network is `net`).
     fn publish(&mut self, net: &network::Network, ports: &[crate::spec::PublishedPort]) -> Result<(), RunError> {
         if net.internal {
@@ -90,11 +127,14 @@ impl Drop for Attached<'_> {
     /// its last process has ended (deleting it here would wait ~20 ms for the kernel's RCU grace
     /// period, more than the rest of a run).
     fn drop(&mut self) {
-        if self.endpoints.first().is_some_and(|e| !e.ports.is_empty()) {
-            network::ports::unpublish(&self.id);
+        drop(self.slirp.take());
+        if let Some(first) = self.endpoints.first().filter(|e| !e.ports.is_empty()) {
+            if on_bridge(first) {
+                network::ports::unpublish(&self.id);
+            }
             network::ports::release(self.store, &self.id);
         }
-        for endpoint in self.endpoints.drain(..) {
+        for endpoint in self.endpoints.drain(..).filter(on_bridge) {
             let _lock = ipam::lock(self.store, &endpoint.network);
             ipam::release(self.store, &endpoint.network, &self.id);
             write_peers_hosts(self.store, &endpoint.network);
@@ -108,10 +148,12 @@ impl Drop for Attached<'_> {
 pub fn forget(store: &Store, id: &str) {
     let dir = store.container_dir(id);
     let endpoints = endpoints(&dir);
-    for endpoint in &endpoints {
+    for endpoint in endpoints.iter().filter(|e| on_bridge(e)) {
         network::remove_veth(&endpoint.veth);
     }
-    if network::ports::release(store, id) || endpoints.first().is_some_and(|e| !e.ports.is_empty()) {
+    // (A slirp4netns ends by itself with whoever held its exit pipe.)
+    let released = network::ports::release(store, id);
+    if endpoints.first().map_or(released, |e| on_bridge(e) && (released || !e.ports.is_empty())) {
         network::ports::unpublish(id);
     }
     for net in network::record::list(store) {
@@ -122,6 +164,20 @@ pub fn forget(store: &Store, id: &str) {
         }
     }
     let _ = std::fs::remove_file(dir.join(ENDPOINTS));
+}
+
+/// The network namespace sbx makes for the container of `spec` before its process, which joins
+/// it: slirp4netns's when the container has no user namespace of its own (a rootless sbx cannot
+/// open the namespace of its paused child; see [`network::link::new_netns`]).
+pub fn premade_netns(spec: &ContainerSpec, own_ids: bool) -> Result<Option<OwnedFd>, RunError> {
+    match spec.network == Network::Slirp4netns && !own_ids {
+        true => Ok(Some(network::link::new_netns().map_err(start_error)?)),
+        false => Ok(None),
+    }
+}
+
+fn start_error(e: std::io::Error) -> RunError {
+    RunError::Spawn(crate::isolate::spawn::SpawnError::Start(e))
 }
 
 /// Rewrites the /etc/hosts of every container on the network `name`, if its containers know each

@@ -288,6 +288,7 @@ pub fn launch<'a>(
         .collect::<Result<Vec<_>, _>>()?;
     let files = etc_files(&dir, &spec)?;
     let joined = sharing::open(store, &spec)?;
+    let mut netns = network::premade_netns(&spec, record.idmap.is_some())?;
 
     let events = if plugins.may_have_hooks() {
         let image = store.find_image(record.image_id.hex())?;
@@ -371,7 +372,13 @@ pub fn launch<'a>(
             devices: devices.iter().map(AsRawFd::as_raw_fd).collect(),
         }),
         preserve_fds: 0,
-        joins: joined.ipc.as_ref().map(|fd| (fd.as_raw_fd(), libc::CLONE_NEWIPC)).into_iter().collect(),
+        joins: joined
+            .ipc
+            .as_ref()
+            .map(|fd| (fd.as_raw_fd(), libc::CLONE_NEWIPC))
+            .into_iter()
+            .chain(netns.as_ref().map(|fd| (fd.as_raw_fd(), libc::CLONE_NEWNET)))
+            .collect(),
     };
     // A container in a user namespace has a directory for the overlay (see create's make_dirs);
     // the others mount it on their own directory.
@@ -383,7 +390,9 @@ pub fn launch<'a>(
         name: spec.pid.container().unwrap_or_default().to_string(),
         why: e.to_string(),
     })?;
-    launching.spawned(spawn::spawn(&plan, clone_flags(&spec, record.idmap.is_some()), clone_into, &Linux)?);
+    let joined_net = if netns.is_some() { libc::CLONE_NEWNET as u64 } else { 0 };
+    let flags = clone_flags(&spec, record.idmap.is_some()) & !joined_net;
+    launching.spawned(spawn::spawn(&plan, flags, clone_into, &Linux)?);
     drop((in_pid_ns, null, entry, binds, files, sources, joined));
     let pid = launching.child().pid;
     if let Some(map) = &record.idmap {
@@ -398,14 +407,14 @@ pub fn launch<'a>(
         true => {
             launching.child().release()?;
             make_cgroup(&mut launching)?;
-            attached = network::attach(store, &record, &spec, pid.as_raw())?;
+            attached = network::attach(store, &record, &spec, pid.as_raw(), netns.take())?;
             match launching.child().progress() {
                 Ok(Progress::Mounted) => launching.child().advance(),
                 other => other,
             }
         }
         false => {
-            attached = network::attach(store, &record, &spec, pid.as_raw())?;
+            attached = network::attach(store, &record, &spec, pid.as_raw(), netns.take())?;
             launching.child().advance()
         }
     };

@@ -94,6 +94,7 @@ fn network_mode(spec: &ContainerSpec) -> String {
     match spec.network {
         crate::spec::Network::Host => "host".into(),
         crate::spec::Network::None => "none".into(),
+        crate::spec::Network::Slirp4netns => "slirp4netns".into(),
         crate::spec::Network::Bridge => spec.networks.first().map(|n| n.name.clone()).unwrap_or_default(),
     }
 }

@@ -150,3 +150,20 @@ pub fn within<T: Send>(netns: &impl AsFd, f: impl FnOnce(&mut Netlink) -> io::Re
         .unwrap_or_else(|_| Err(io::Error::other("the thread that set up the container's network panicked")))
     })
 }
+
+/// A new network namespace with its loopback up, made by a thread that leaves it at once. For a
+/// container that slirp4netns serves: the child joins it, and slirp4netns gets it as this fd.
+/// (Opening the child's /proc/PID/ns/net instead needs ptrace access to it, and a child that sbx
+/// keeps non-dumpable until its exec has the memory, so the user namespace, of sbx's start, where
+/// a rootless sbx has no CAP_SYS_PTRACE.)
+pub fn new_netns() -> io::Result<std::os::fd::OwnedFd> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
+            Netlink::open()?.set_up(index("lo")?, None)?;
+            Ok(std::fs::File::open("/proc/thread-self/ns/net")?.into())
+        })
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the thread that made a network namespace panicked")))
+    })
+}

@@ -11,6 +11,7 @@ pub mod ipam;
 pub mod link;
 pub mod ports;
 pub mod record;
+pub mod slirp;
 pub mod subnet;
 
 pub use record::{DEFAULT, Network};
@@ -22,7 +23,7 @@ use std::os::fd::AsFd;
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
     #[error(
-        "'{0}' is not a valid network name: use letters, digits, '_', '.' and '-', starting with a letter or digit (none and host are taken)"
+        "'{0}' is not a valid network name: use letters, digits, '_', '.' and '-', starting with a letter or digit (none, host and slirp4netns are taken)"
     )]
     BadName(String),
     #[error("no such network: {0} (see `sbx network ls`; make one with `sbx network create {0}`)")]
@@ -49,6 +50,12 @@ pub enum NetworkError {
     InternalPorts(String),
     #[error("{0} is the default network and cannot be removed")]
     Predefined(String),
+    #[error(
+        "--network slirp4netns needs the slirp4netns program, which is not on PATH: install it (apt install slirp4netns), or use --network none"
+    )]
+    SlirpMissing,
+    #[error("slirp4netns: {0}")]
+    Slirp(String),
     #[error("network {name}: {what}: {why}")]
     Kernel { name: String, what: String, why: String },
     #[error(transparent)]
@@ -59,7 +66,7 @@ impl NetworkError {
     /// What the user asked for cannot be done (docker's exit 1 for network verbs), as against sbx
     /// failing (125).
     pub fn is_refusal(&self) -> bool {
-        !matches!(self, NetworkError::Store(_) | NetworkError::Kernel { .. })
+        !matches!(self, NetworkError::Store(_) | NetworkError::Kernel { .. } | NetworkError::Slirp(_))
     }
 
     fn kernel(network: &Network, what: &str, why: impl std::fmt::Display) -> NetworkError {

@@ -120,7 +120,7 @@ pub fn list(store: &Store) -> Vec<Network> {
 /// Makes network `name` as `request` asks, its subnet clear of the store's other networks and of
 /// the host's routes (`routes`, from [`subnet::host_routes`]).
 pub fn create(store: &Store, name: &str, request: &Request, routes: &[Ipv4Net]) -> Result<Network, NetworkError> {
-    if !valid_name(name) || matches!(name, "none" | "host") {
+    if !valid_name(name) || matches!(name, "none" | "host" | "slirp4netns") {
         return Err(NetworkError::BadName(name.to_string()));
     }
     let _lock = lock(store)?;

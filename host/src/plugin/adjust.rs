@@ -69,6 +69,7 @@ fn words(a: &Adjustment) -> String {
         Adjustment::SetNetwork(WitNetwork::None) => "use network none".into(),
         Adjustment::SetNetwork(WitNetwork::Host) => "use the host's network".into(),
         Adjustment::SetNetwork(WitNetwork::Bridge) => "use a bridge network".into(),
+        Adjustment::SetNetwork(WitNetwork::Slirp4netns) => "use slirp4netns".into(),
         Adjustment::SetUserns(WitUserns::Host) => "use the host's user ids".into(),
         Adjustment::SetUserns(WitUserns::Auto) => "use a user namespace of its own".into(),
         Adjustment::UnpublishPort(key) => format!("not publish port {key}"),
@@ -210,6 +211,7 @@ fn apply_one(spec: &mut ContainerSpec, env: &mut EnvChanges, a: &Adjustment) -> 
                 WitNetwork::None => Network::None,
                 WitNetwork::Host => Network::Host,
                 WitNetwork::Bridge => Network::Bridge,
+                WitNetwork::Slirp4netns => Network::Slirp4netns,
             };
             match spec.network {
                 // On the default network unless it is on others already.

@@ -11,14 +11,14 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::sbx::plugin::types::{
-    Adjustment, Container, Device, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerAnswer, LayerVerdict,
-    Limits, LogLevel, Mount, MountKind, Network, NetworkAttachment, PublishedPort, Seccomp, Spec, State, Status,
-    Ulimit, Userns, Verdict,
+    Adjustment, Container, Device, Dns, Entry, EntryKind, Event, HostEntry, Image, ImageConfig, Layer, LayerAnswer,
+    LayerVerdict, Limits, LogLevel, Mount, MountKind, Network, NetworkAttachment, PublishedPort, Seccomp, Spec, State,
+    Status, Ulimit, Userns, Verdict,
 };
 pub use exports::sbx::plugin::{config, hooks, policy};
 
 /// The WIT package version this host speaks; components naming another are refused.
-pub const WIT_VERSION: &str = "0.6.0";
-pub const CONFIG_EXPORT: &str = "sbx:plugin/config@0.6.0";
-pub const POLICY_EXPORT: &str = "sbx:plugin/policy@0.6.0";
-pub const HOOKS_EXPORT: &str = "sbx:plugin/hooks@0.6.0";
+pub const WIT_VERSION: &str = "0.7.0";
+pub const CONFIG_EXPORT: &str = "sbx:plugin/config@0.7.0";
+pub const POLICY_EXPORT: &str = "sbx:plugin/policy@0.7.0";
+pub const HOOKS_EXPORT: &str = "sbx:plugin/hooks@0.7.0";

@@ -1,8 +1,8 @@
 //! Store records and container specs to the WIT records plugins see.
 
 use super::bindings::{
-    Container, Device, Entry, EntryKind as WitKind, Image, ImageConfig, Layer, Limits, Mount, MountKind, Network,
-    NetworkAttachment, PublishedPort, Seccomp, Spec, State, Status, Ulimit, Userns,
+    Container, Device, Dns, Entry, EntryKind as WitKind, HostEntry, Image, ImageConfig, Layer, Limits, Mount,
+    MountKind, Network, NetworkAttachment, PublishedPort, Seccomp, Spec, State, Status, Ulimit, Userns,
 };
 use crate::image::ImageRecord;
 use crate::layer::{EntryKind, IndexEntry};
@@ -174,6 +174,8 @@ pub fn spec(image: &Image, s: &ContainerSpec, user: &User) -> Spec {
                 protocol: p.protocol.clone(),
             })
             .collect(),
+        dns: Dns { servers: s.dns.clone(), search: s.dns_search.clone(), options: s.dns_options.clone() },
+        extra_hosts: s.extra_hosts.iter().map(|h| host_entry(h)).collect(),
         userns: match s.userns {
             spec::Userns::Host => Userns::Host,
             spec::Userns::Auto => Userns::Auto,
@@ -206,7 +208,14 @@ pub fn network(n: spec::Network) -> Network {
         spec::Network::None => Network::None,
         spec::Network::Host => Network::Host,
         spec::Network::Bridge => Network::Bridge,
+        spec::Network::Slirp4netns => Network::Slirp4netns,
     }
+}
+
+/// `NAME:ADDRESS` of `--add-host` (an IPv6 address has colons; a name has none).
+fn host_entry(text: &str) -> HostEntry {
+    let (name, address) = text.split_once(':').unwrap_or((text, ""));
+    HostEntry { name: name.to_string(), address: address.to_string() }
 }
 
 /// What the hooks see of a container.

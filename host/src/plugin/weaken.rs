@@ -40,7 +40,7 @@ pub fn weakening(
         },
         Adjustment::SetNoNewPrivileges(on) => !on && s.no_new_privileges,
         Adjustment::SetNetwork(WitNetwork::Host) => s.network != Network::Host,
-        Adjustment::SetNetwork(WitNetwork::Bridge) => s.network == Network::None,
+        Adjustment::SetNetwork(WitNetwork::Bridge | WitNetwork::Slirp4netns) => s.network == Network::None,
         Adjustment::SetPortHostIp((key, ip)) if ip.is_empty() || ip == "0.0.0.0" => {
             s.ports.iter().any(|p| p.key() == *key && !p.host_ip.is_empty())
         }

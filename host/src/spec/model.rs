@@ -129,6 +129,9 @@ pub enum Network {
     /// Its own network namespace, with loopback and an interface on each bridge network of the
     /// spec's `networks` (docker's default).
     Bridge,
+    /// Its own network namespace, with loopback and a tap device that slirp4netns carries through
+    /// sockets of the user's (rootless podman's network; the default of a rootless sbx).
+    Slirp4netns,
 }
 
 impl Network {
@@ -372,7 +375,7 @@ pub enum SpecError {
     #[error("a spec's networks are for its bridge network mode only, and that mode needs at least one")]
     NetworksWithoutBridge,
     #[error(
-        "publishing {0} needs a bridge network (--network bridge or a network's name); with --network host the container's ports are the host's"
+        "publishing {0} needs a bridge network (--network bridge or a network's name) or slirp4netns; with --network host the container's ports are the host's"
     )]
     PortsWithoutBridge(String),
     #[error("bad host address '{0}' for a published port: expected an IPv4 address, or empty for all")]
@@ -465,12 +468,13 @@ pub fn parse_network(text: &str, aliases: &[String]) -> Result<(Network, Vec<Net
     let mode = match text {
         "none" => Network::None,
         "host" => Network::Host,
+        "slirp4netns" => Network::Slirp4netns,
         other if other.starts_with("container:") => {
             return Err(format!(
                 "--network {other} is not supported: sbx does not share one container's network with another; put both on one network (`sbx network create`)"
             ));
         }
-        "" => return Err("--network needs a value: none, host, bridge or a network's name".into()),
+        "" => return Err("--network needs a value: none, host, bridge, slirp4netns or a network's name".into()),
         _ => Network::Bridge,
     };
     if !aliases.is_empty() && (mode != Network::Bridge || text == "bridge") {
@@ -614,7 +618,9 @@ pub fn check_rootless(spec: &ContainerSpec) -> Result<(), SpecError> {
         return Err(SpecError::Rootless("--network host"));
     }
     if spec.network == Network::Bridge {
-        return Err(SpecError::Rootless("a bridge network (--network bridge or a network's name; use --network none)"));
+        return Err(SpecError::Rootless(
+            "a bridge network (--network bridge or a network's name; use --network slirp4netns or none)",
+        ));
     }
     if spec.userns == Userns::Auto {
         return Err(SpecError::Rootless("--userns=auto"));
@@ -673,7 +679,7 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
     if (spec.network == Network::Bridge) == spec.networks.is_empty() {
         return Err(SpecError::NetworksWithoutBridge);
     }
-    if spec.network != Network::Bridge && !spec.ports.is_empty() {
+    if !matches!(spec.network, Network::Bridge | Network::Slirp4netns) && !spec.ports.is_empty() {
         return Err(SpecError::PortsWithoutBridge(spec.ports[0].key()));
     }
     if spec.userns == Userns::Auto && !spec.ipc.is_private() {

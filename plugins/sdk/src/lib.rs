@@ -14,9 +14,9 @@ pub use sbx_plugin_hook_world as hook_world;
 pub use sbx_plugin_policy_world as policy_world;
 
 pub use bindings::sbx::plugin::types::{
-    Adjustment, Container, Device, Entry, EntryKind, Event, Image, ImageConfig, Layer, LayerAnswer, LayerVerdict,
-    Limits, LogLevel, Mount, MountKind, Network, NetworkAttachment, PublishedPort, Seccomp, Spec, State, Status,
-    Ulimit, Userns, Verdict,
+    Adjustment, Container, Device, Dns, Entry, EntryKind, Event, HostEntry, Image, ImageConfig, Layer, LayerAnswer,
+    LayerVerdict, Limits, LogLevel, Mount, MountKind, Network, NetworkAttachment, PublishedPort, Seccomp, Spec, State,
+    Status, Ulimit, Userns, Verdict,
 };
 
 use serde::de::DeserializeOwned;
@@ -328,6 +328,8 @@ pub mod testing {
             network: Network::None,
             networks: Vec::new(),
             ports: Vec::new(),
+            dns: Dns { servers: vec![], search: vec![], options: vec![] },
+            extra_hosts: vec![],
             userns: Userns::Host,
             annotations: vec![],
             no_new_privileges: true,

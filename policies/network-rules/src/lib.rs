@@ -1,6 +1,6 @@
 //! network-rules: which networks a container may be on and how its ports may be published.
-//! Refuses a network not listed (`none` is always allowed; `host` and the default `bridge` only
-//! when listed), a port published on every host address (0.0.0.0) unless allowed, and a fixed
+//! Refuses a network not listed (`none` is always allowed; `host`, `slirp4netns` and the default
+//! `bridge` only when listed), a port published on every host address (0.0.0.0) unless allowed, and a fixed
 //! host port outside the allowed range (a port left for the kernel to choose, `-p 80`, comes from
 //! its ephemeral range and is allowed). With `publish_on` set, ports asked for on every address
 //! are moved to that address instead of refused.
@@ -14,7 +14,8 @@ use serde::Deserialize;
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// The networks a container may be on, by name (`host` for the host's); None: any.
+    /// The networks a container may be on, by name (`host` for the host's, `slirp4netns`); None:
+    /// any.
     #[serde(default)]
     pub networks: Option<Vec<String>>,
     /// Allow publishing on every host address (`-p 8080:80`, `0.0.0.0:8080:80`).
@@ -51,6 +52,7 @@ fn networks(spec: &Spec) -> Vec<String> {
     match spec.network {
         Network::None => Vec::new(),
         Network::Host => vec!["host".into()],
+        Network::Slirp4netns => vec!["slirp4netns".into()],
         Network::Bridge => spec.networks.iter().map(|n| n.name.clone()).collect(),
     }
 }
@@ -132,6 +134,9 @@ mod tests {
         host.network = Network::Host;
         assert!(denied(&s, &host).contains("network host is not allowed"));
         assert_eq!(NetworkRules::validate_spec(&Settings::default(), &host), Verdict::Allow);
+        let mut slirp = spec();
+        slirp.network = Network::Slirp4netns;
+        assert!(denied(&s, &slirp).contains("network slirp4netns is not allowed"));
     }
 
     #[test]
