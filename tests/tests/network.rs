@@ -251,6 +251,14 @@ fn network_rules_refuses_networks_and_addresses_its_settings_do_not_allow_and_mo
         &["--config", &strict, "run", "--rm", "--network", "app", "-p", "127.0.0.1:8080:80", "busybox", "true"],
     );
     assert_eq!(r.code, 0, "{r:?}");
+    // Connecting later is checked as a create is: the policy refuses the network there too.
+    let r = s.sbx_in(&ns, &["--config", &strict, "create", "--name", "later", "--network", "app", "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = s.sbx_in(&ns, &["--config", &strict, "network", "connect", "bridge", "later"]);
+    assert!(r.code == 125 && r.stderr.contains("network bridge is not allowed (allowed: app)"), "{r:?}");
+    let r = s.sbx_in(&ns, &["inspect", "-f", "{{len .NetworkSettings.Networks}}", "later"]);
+    assert_eq!(r.stdout.trim(), "1", "a refused connect changes nothing: {r:?}");
+    assert_eq!(s.sbx_in(&ns, &["rm", "later"]).code, 0);
     let moving = rules("{ publish_on: 127.0.0.1 }");
     let r =
         s.sbx_in(&ns, &["--config", &moving, "run", "-d", "--name", "web", "-p", "8080:80", "busybox", "sleep", "60"]);
@@ -415,4 +423,76 @@ fn slirp4netns_gives_root_containers_a_user_mode_network_and_leaves_the_hosts_mo
             .filter_map(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).ok())
             .all(|cwd| !cwd.starts_with(&s.root))
     });
+}
+
+/// `network connect` and `disconnect`, as docker's: a running container gets (or loses) an
+/// interface on the network at once, its peers there resolve it by name and alias (or no longer),
+/// its lease goes when it stops or leaves, and the change holds for its next start; bad requests
+/// are refused by name with docker's exit status 1.
+#[test]
+fn connect_and_disconnect_change_a_running_containers_networks_at_once_and_for_its_next_start() {
+    if !is_root() {
+        return;
+    }
+    let ns = NetNs::new();
+    let s = Sandbox::with_busybox();
+    for net in ["front", "back"] {
+        assert_eq!(s.sbx_in(&ns, &["network", "create", net]).code, 0);
+    }
+    for (name, net) in [("db", "back"), ("app", "front")] {
+        let r = s.sbx_in(&ns, &["run", "-d", "--name", name, "--network", net, "busybox", "sleep", "1000"]);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    let reaches = |from: &str, to: &str| s.sbx_in(&ns, &["exec", from, "ping", "-c1", "-W2", to]).code == 0;
+    assert!(!reaches("app", "db"), "not across networks");
+
+    let r = s.sbx_in(&ns, &["network", "connect", "--alias", "api", "back", "app"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = s.sbx_in(&ns, &["exec", "app", "ip", "-o", "-4", "addr", "show", "eth1"]);
+    assert!(r.code == 0 && r.stdout.contains("inet 10.99."), "a second interface at once: {r:?}");
+    assert!(reaches("app", "db") && reaches("db", "app") && reaches("db", "api"), "by name and alias");
+    assert_eq!(leases(&s, "back").len(), 2);
+
+    for (args, code, says) in [
+        (&["connect", "back", "app"][..], 1, "container app is already on network back"),
+        (&["connect", "nonet", "app"], 1, "no such network: nonet"),
+        (&["connect", "back", "nobody"], 1, "no such container: nobody"),
+        (&["connect", "--alias", "x", "bridge", "app"], 1, "--alias needs a user-defined network, not bridge"),
+        (&["disconnect", "bridge", "app"], 1, "container app is not on network bridge"),
+    ] {
+        let r = s.sbx_in(&ns, &[&["network"][..], args].concat());
+        assert!(r.code == code && r.stderr.contains(says), "{args:?}: {r:?}");
+    }
+    assert_eq!(s.sbx_in(&ns, &["network", "disconnect", "-f", "bridge", "app"]).code, 0);
+    let r = s.sbx_in(&ns, &["create", "--name", "alone", "--network", "none", "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = s.sbx_in(&ns, &["network", "connect", "back", "alone"]);
+    assert!(r.code == 1 && r.stderr.contains("container alone is on network none"), "{r:?}");
+    let r = s.sbx_in(&ns, &["network", "rm", "back"]);
+    assert!(r.code != 0 && r.stderr.contains("app") && r.stderr.contains("db"), "in use by both: {r:?}");
+
+    let r = s.sbx_in(&ns, &["network", "disconnect", "back", "app"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = s.sbx_in(&ns, &["exec", "app", "ip", "-o", "link"]);
+    assert!(!r.stdout.contains("eth1"), "its interface is gone: {r:?}");
+    assert!(!reaches("db", "app") && !reaches("db", "api"), "its names are gone from its peers");
+    assert_eq!(leases(&s, "back").len(), 1);
+
+    // For its next start: connected while it runs, the lease goes when it stops and comes back
+    // with it.
+    assert_eq!(s.sbx_in(&ns, &["network", "connect", "back", "app"]).code, 0);
+    assert_eq!(s.sbx_in(&ns, &["stop", "-t", "0", "app"]).code, 0);
+    assert_eq!(leases(&s, "back").len(), 1, "its lease went with it");
+    assert_eq!(s.sbx_in(&ns, &["start", "app"]).code, 0);
+    assert!(reaches("app", "db"), "still on back after a restart");
+    // Off every network, it has loopback only from its next start.
+    for net in ["front", "back"] {
+        assert_eq!(s.sbx_in(&ns, &["network", "disconnect", net, "app"]).code, 0);
+    }
+    assert_eq!(s.sbx_in(&ns, &["inspect", "-f", "{{.HostConfig.NetworkMode}}", "app"]).stdout.trim(), "none");
+
+    assert_eq!(s.sbx_in(&ns, &["rm", "-f", "app", "db", "alone"]).code, 0);
+    assert_eq!(s.sbx_in(&ns, &["network", "rm", "front", "back"]).code, 0);
+    assert!(sbx_links(&ns).is_empty(), "{:?}", sbx_links(&ns));
+    assert!(leases(&s, "back").is_empty());
 }

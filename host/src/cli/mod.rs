@@ -406,7 +406,7 @@ pub fn main() -> i32 {
         Command::Monitor(args) => monitor::monitor(&store, args, config),
         Command::FillVolume(args) => volume::fill(&store, args),
         Command::Volume(cmd) => volume::run(&store, cmd),
-        Command::Network(cmd) => network::run(&store, cmd),
+        Command::Network(cmd) => network::run(&store, cmd, config),
         Command::Events(args) | Command::System(system::SystemCommand::Events(args)) => events::events(&store, args),
         Command::Compile(_) => unreachable!("handled before the store"),
         Command::Config(cmd) => config::run(cmd, config),

@@ -1,4 +1,4 @@
-//! `sbx network create|ls|inspect|rm|prune`, as docker's for the bridge driver.
+//! `sbx network create|ls|inspect|rm|prune|connect|disconnect`, as docker's for the bridge driver.
 
 use crate::container::network as attached;
 use crate::image::Store;
@@ -21,6 +21,28 @@ pub enum NetworkCommand {
     Rm(RmArgs),
     /// Remove the user-defined networks no container is on.
     Prune(PruneArgs),
+    /// Put a container on a network as well (at once if it runs).
+    Connect(ConnectArgs),
+    /// Take a container off a network (at once if it runs).
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    pub network: String,
+    pub container: String,
+    /// Another name it has on the network; repeatable.
+    #[arg(long = "alias", value_name = "NAME")]
+    pub aliases: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DisconnectArgs {
+    pub network: String,
+    pub container: String,
+    /// No error when it is not on the network.
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -87,13 +109,36 @@ pub struct PruneArgs {
     pub force: bool,
 }
 
-pub fn run(store: &Store, cmd: NetworkCommand) -> i32 {
+pub fn run(store: &Store, cmd: NetworkCommand, config: Option<&std::path::Path>) -> i32 {
     match cmd {
+        NetworkCommand::Connect(args) => connect(store, args, config),
+        NetworkCommand::Disconnect(args) => {
+            finish(crate::container::connect::disconnect(store, &args.container, &args.network, args.force))
+        }
         NetworkCommand::Create(args) => create(store, args),
         NetworkCommand::Ls(args) => ls(store, args),
         NetworkCommand::Inspect(args) => inspect(store, args),
         NetworkCommand::Rm(args) => rm(store, args),
         NetworkCommand::Prune(args) => prune(store, args),
+    }
+}
+
+fn connect(store: &Store, args: ConnectArgs, config: Option<&std::path::Path>) -> i32 {
+    let plugins = match super::config::resolve(config) {
+        Ok(c) => crate::plugin::PluginSet::new(&crate::plugin::compile::cache_dir(), c.plugins),
+        Err(code) => return code,
+    };
+    finish(crate::container::connect::connect(store, &args.container, &args.network, &args.aliases, &plugins))
+}
+
+/// docker's exit status for connect and disconnect: 1 for what is refused as things stand (no
+/// such network or container, already on it...), 125 when sbx failed.
+fn finish(done: Result<String, crate::container::error::RunError>) -> i32 {
+    use crate::container::error::RunError;
+    match done {
+        Ok(_) => 0,
+        Err(RunError::Network(e)) => super::refuse_or_fail(&e, e.is_refusal()),
+        Err(e) => super::run::fail_run(e),
     }
 }
 

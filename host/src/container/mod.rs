@@ -5,6 +5,7 @@ pub mod admission;
 pub mod attach;
 pub mod changes;
 pub mod commit;
+pub mod connect;
 pub mod control;
 pub mod copy;
 pub mod create;

@@ -66,24 +66,94 @@ pub fn attach<'a>(
     let netns = open()?;
     for (i, on) in spec.networks.iter().enumerate() {
         let net = network::get_or_default(store, &on.name)?;
-        let names = match net.resolves_names() {
-            true => [record.name.clone(), record.id[..12].to_string()].into_iter().chain(on.aliases.clone()).collect(),
-            false => Vec::new(),
-        };
-        let lease = ipam::Lease { container: record.id.clone(), names };
         let _lock = ipam::lock(store, &net.name)?;
-        let veth = format!("sbx{}{i}", &record.id[..11]);
-        let endpoint = network::attach(store, &net, &netns, &lease, (&veth, &format!("eth{i}")), &alive(store))?;
-        attached.endpoints.push(endpoint);
+        attached.endpoints.push(join(store, record, &net, &on.aliases, &netns, i)?);
         if i == 0 && !spec.ports.is_empty() {
             attached.publish(&net, &spec.ports)?;
         }
-        let json = serde_json::to_vec(&attached.endpoints).expect("endpoints serialize");
-        crate::image::store::write_atomic_unsynced(&dir.join(ENDPOINTS), &json)?;
+        save_endpoints(&dir, &attached.endpoints)?;
         write_peers_hosts(store, &net.name);
     }
     write_hosts(store, &record.id, Some(spec));
     Ok(attached)
+}
+
+/// Puts the container of `record` on `net` (the caller holds its lease lock) with its interface
+/// `eth{i}`, known there by its name, short id and `aliases` if the network resolves names.
+fn join(
+    store: &Store,
+    record: &ContainerRecord,
+    net: &network::Network,
+    aliases: &[String],
+    netns: &impl AsFd,
+    i: usize,
+) -> Result<Endpoint, RunError> {
+    let names = match net.resolves_names() {
+        true => [record.name.clone(), record.id[..12].to_string()].into_iter().chain(aliases.iter().cloned()).collect(),
+        false => Vec::new(),
+    };
+    let lease = ipam::Lease { container: record.id.clone(), names };
+    let veth = format!("sbx{}{i}", &record.id[..11]);
+    Ok(network::attach(store, net, netns, &lease, (&veth, &format!("eth{i}")), &alive(store))?)
+}
+
+fn save_endpoints(dir: &Path, endpoints: &[Endpoint]) -> Result<(), RunError> {
+    let json = serde_json::to_vec(endpoints).expect("endpoints serialize");
+    Ok(crate::image::store::write_atomic_unsynced(&dir.join(ENDPOINTS), &json)?)
+}
+
+/// Puts the running container of `record` (its process `pid`) on `net` as well, as the last
+/// of `spec`'s networks (`sbx network connect`): on the first interface number its endpoints do
+/// not use.
+pub fn connect_running(
+    store: &Store,
+    record: &ContainerRecord,
+    spec: &ContainerSpec,
+    pid: i32,
+    net: &network::Network,
+) -> Result<(), RunError> {
+    let dir = store.container_dir(&record.id);
+    let netns = File::open(format!("/proc/{pid}/ns/net")).map_err(|_| RunError::NotRunning(record.name.clone()))?;
+    let aliases = spec.networks.iter().find(|n| n.name == net.name).map(|n| n.aliases.clone()).unwrap_or_default();
+    let _lock = ipam::lock(store, &net.name)?;
+    let mut list = endpoints(&dir);
+    let i = (0..).find(|i| !list.iter().any(|e| e.interface == format!("eth{i}"))).expect("a free number");
+    list.push(join(store, record, net, &aliases, &netns, i)?);
+    if let Err(e) = save_endpoints(&dir, &list) {
+        network::remove_veth(&list[list.len() - 1].veth);
+        ipam::release(store, &net.name, &record.id);
+        return Err(e);
+    }
+    write_peers_hosts(store, &net.name);
+    write_hosts(store, &record.id, Some(spec));
+    Ok(())
+}
+
+/// Takes the running container of `record` off `network` (`sbx network disconnect`): its veth
+/// deleted, its lease given back, its and its peers' /etc/hosts rewritten. Refused for the
+/// network its published ports go through.
+pub fn disconnect_running(
+    store: &Store,
+    record: &ContainerRecord,
+    spec: &ContainerSpec,
+    network: &str,
+) -> Result<(), RunError> {
+    let dir = store.container_dir(&record.id);
+    let _lock = ipam::lock(store, network)?;
+    let mut list = endpoints(&dir);
+    let Some(at) = list.iter().position(|e| e.network == network) else { return Ok(()) };
+    if !list[at].ports.is_empty() {
+        return Err(
+            network::NetworkError::CarriesPorts { container: record.name.clone(), network: network.into() }.into()
+        );
+    }
+    let gone = list.remove(at);
+    save_endpoints(&dir, &list)?;
+    network::remove_veth(&gone.veth);
+    ipam::release(store, network, &record.id);
+    write_peers_hosts(store, network);
+    write_hosts(store, &record.id, Some(spec));
+    Ok(())
 }
 
 impl Attached<'_> {
@@ -104,9 +174,7 @@ impl Attached<'_> {
             ports,
         });
         self.slirp = Some(slirp::start(netns, dir, &self.endpoints[0].ports)?);
-        let json = serde_json::to_vec(&self.endpoints).expect("endpoints serialize");
-        crate::image::store::write_atomic_unsynced(&dir.join(ENDPOINTS), &json)?;
-        Ok(())
+        save_endpoints(dir, &self.endpoints)
     }
 
     /// Publishes `ports` on the first endpoint (its network is `net`).
@@ -128,6 +196,11 @@ impl Drop for Attached<'_> {
     /// period, more than the rest of a run).
     fn drop(&mut self) {
         drop(self.slirp.take());
+        // What `network connect` and `disconnect` changed meanwhile is in the file.
+        let file = self.store.container_dir(&self.id).join(ENDPOINTS);
+        if file.exists() {
+            self.endpoints = endpoints(&self.store.container_dir(&self.id));
+        }
         if let Some(first) = self.endpoints.first().filter(|e| !e.ports.is_empty()) {
             if on_bridge(first) {
                 network::ports::unpublish(&self.id);

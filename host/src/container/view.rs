@@ -90,7 +90,7 @@ pub fn ports_text(ports: &[crate::spec::PublishedPort]) -> String {
 }
 
 /// docker's HostConfig.NetworkMode: host, none, or the (first) network's name.
-fn network_mode(spec: &ContainerSpec) -> String {
+pub(super) fn network_mode(spec: &ContainerSpec) -> String {
     match spec.network {
         crate::spec::Network::Host => "host".into(),
         crate::spec::Network::None => "none".into(),

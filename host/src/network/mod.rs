@@ -48,6 +48,20 @@ pub enum NetworkError {
     PortInUse { port: String, ip: String },
     #[error("network {0} is internal: its containers' ports cannot be published; use another network for -p")]
     InternalPorts(String),
+    #[error(
+        "container {container} is on network {mode}: only a container made on a bridge network can be connected to others"
+    )]
+    NotConnectable { container: String, mode: String },
+    #[error("--alias needs a user-defined network, not {0}: names are resolved on those only, as in docker")]
+    AliasOnDefault(String),
+    #[error("container {container} is already on network {network}")]
+    AlreadyOn { container: String, network: String },
+    #[error("container {container} is not on network {network}")]
+    NotOn { container: String, network: String },
+    #[error(
+        "container {container} publishes its ports through network {network}: stop it first to take it off that network"
+    )]
+    CarriesPorts { container: String, network: String },
     #[error("{0} is the default network and cannot be removed")]
     Predefined(String),
     #[error(
@@ -163,7 +177,11 @@ pub fn attach(
             let index = link::index(interface)?;
             inside.add_address(index, address, endpoint.prefix)?;
             inside.set_up(index, None)?;
-            endpoint.gateway.map_or(Ok(()), |gw| inside.add_default_route(gw))
+            // The first network's default route stays where the container has one already.
+            match endpoint.gateway.map(|gw| inside.add_default_route(gw)) {
+                Some(Err(e)) if e.raw_os_error() != Some(libc::EEXIST) => Err(e),
+                _ => Ok(()),
+            }
         })
     });
     if let Err(e) = made {
