@@ -170,13 +170,16 @@ $in_ns hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/net.json" \
     -n "sbx --network none" "$sbx run --rm --network none busybox /bin/true" \
     -n "sbx --network bridge" "$sbx run --rm --network bridge busybox /bin/true" \
     -n "podman --network none" "$pm run --rm $pmrun localhost/busybox /bin/true" \
-    -n "podman (its default network)" "$pm run --rm --ulimit nofile=1024:20000 --ulimit nproc=4096:4096 localhost/busybox /bin/true" >&2
+    -n "podman (its default network)" "$pm run --rm --ulimit nofile=1024:20000 --ulimit nproc=4096:4096 localhost/busybox /bin/true" \
+    -n "sbx --network slirp4netns" "$sbx run --rm --network slirp4netns busybox /bin/true" \
+    -n "podman --network slirp4netns" "$pm run --rm --network slirp4netns --ulimit nofile=1024:20000 --ulimit nproc=4096:4096 localhost/busybox /bin/true" >&2
 ip netns del "$netns"
 echo
 echo "bridge networks, median ms:"
 jq -r '.results[] | "  \(.command | .+ " " * (30 - length))\(.median*1000 | .*100 | round/100) ms"' "$work/net.json"
 jq -r '.results as $r | ($r[0].median) as $n | ($r[1].median) as $b | ($r[2].median) as $pn | ($r[3].median) as $pb
-    | "  the bridge costs sbx \(($b-$n)*1000 | .*100 | round/100) ms (goal: at most 5), podman \(($pb-$pn)*1000 | .*100 | round/100) ms"' "$work/net.json"
+    | "  the bridge costs sbx \(($b-$n)*1000 | .*100 | round/100) ms (goal: at most 5), podman \(($pb-$pn)*1000 | .*100 | round/100) ms",
+      "  slirp4netns (rootless networking) costs sbx \(($r[4].median-$n)*1000 | .*100 | round/100) ms, podman \(($r[5].median-$pn)*1000 | .*100 | round/100) ms"' "$work/net.json"
 
 # Image load: a 128-layer docker-archive into an empty store each time.
 target/release/mkimage many:128 docker-archive "$work/many.tar"
