@@ -172,7 +172,7 @@ pub fn attach(
         interface: interface.to_string(),
         ports: Vec::new(),
     };
-    let made = netlink.add_veth(veth, interface, netns.as_fd(), bridge).and_then(|()| {
+    let made = add_own_veth(&mut netlink, (veth, interface), netns.as_fd(), bridge).and_then(|()| {
         link::within(netns, |inside| {
             let index = link::index(interface)?;
             inside.add_address(index, address, endpoint.prefix)?;
@@ -190,6 +190,29 @@ pub fn attach(
         return Err(NetworkError::kernel(network, &format!("attaching {veth}"), e));
     }
     Ok(endpoint)
+}
+
+/// Makes the veth pair `names` (host end, container end). A pair of that name is the container's
+/// own from its run before (the name carries its id) that the kernel has not removed yet: it
+/// removes a namespace's veths after its last process, asynchronously, so a quick restart can meet
+/// it. It is deleted and the pair made again.
+fn add_own_veth(
+    netlink: &mut link::Netlink,
+    names: (&str, &str),
+    netns: std::os::fd::BorrowedFd,
+    bridge: u32,
+) -> std::io::Result<()> {
+    let (veth, interface) = names;
+    for _ in 0..100 {
+        match netlink.add_veth(veth, interface, netns, bridge) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                let _ = netlink.delete(veth);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+    netlink.add_veth(veth, interface, netns, bridge)
 }
 
 /// Deletes an endpoint's veth pair (gone already when its namespace went).
