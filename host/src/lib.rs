@@ -1,10 +1,10 @@
 //! sbx: a daemonless container sandbox host whose image, layer and spec policies and lifecycle
 //! hooks are WebAssembly components. See the repository's README and shared DESIGN for the map.
 
-pub mod build;
 pub mod cli;
 pub mod config;
 pub mod container;
+pub mod dockerfile;
 pub mod image;
 pub mod isolate;
 pub mod journal;

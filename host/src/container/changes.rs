@@ -1,104 +1,34 @@
 //! `commit --change`: the Dockerfile instructions docker lets a commit apply to the new image's
 //! config (CMD, ENTRYPOINT, ENV, USER, WORKDIR, LABEL, EXPOSE, VOLUME, STOPSIGNAL). Pure.
 
-use serde_json::{Value, json};
+use crate::dockerfile::{self, config::Configurer, config::env_value};
+use serde_json::Value;
 
 pub const INSTRUCTIONS: [&str; 9] =
     ["CMD", "ENTRYPOINT", "ENV", "USER", "WORKDIR", "LABEL", "EXPOSE", "VOLUME", "STOPSIGNAL"];
 
-/// A JSON array of strings (the exec form) or a command line for /bin/sh -c (the shell form).
-fn command(arg: &str) -> Vec<String> {
-    match serde_json::from_str::<Vec<String>>(arg) {
-        Ok(exec) if arg.trim_start().starts_with('[') => exec,
-        _ => vec!["/bin/sh".into(), "-c".into(), arg.into()],
-    }
-}
-
-/// `K=V K2="V 2"` pairs, or the old form `K V...` (one pair, the rest is the value).
-fn pairs(instruction: &str, arg: &str) -> Result<Vec<(String, String)>, String> {
-    let bad = || format!("{instruction} {arg}: expected KEY=VALUE");
-    if !arg.split_whitespace().next().unwrap_or_default().contains('=') {
-        let (k, v) = arg.split_once(char::is_whitespace).ok_or_else(bad)?;
-        return Ok(vec![(k.into(), v.trim().into())]);
-    }
-    let mut out = Vec::new();
-    let mut rest = arg.trim();
-    while !rest.is_empty() {
-        let (key, after) = rest.split_once('=').ok_or_else(bad)?;
-        if key.is_empty() || key.contains(char::is_whitespace) {
-            return Err(bad());
-        }
-        let (value, next) = match after.strip_prefix('"') {
-            Some(quoted) => {
-                let end = quoted.find('"').ok_or_else(bad)?;
-                (&quoted[..end], &quoted[end + 1..])
-            }
-            None => after.split_once(char::is_whitespace).unwrap_or((after, "")),
-        };
-        out.push((key.to_string(), value.to_string()));
-        rest = next.trim_start();
-    }
-    Ok(out)
-}
-
-/// Applies one `--change` to `config` (the image config's `config` object). Err names the change
-/// and what is accepted.
-pub fn apply(config: &mut Value, change: &str) -> Result<(), String> {
-    let change = change.trim();
-    let (instruction, arg) = change.split_once(char::is_whitespace).unwrap_or((change, ""));
-    let upper = instruction.to_ascii_uppercase();
-    let arg = arg.trim();
-    if arg.is_empty() && INSTRUCTIONS.contains(&upper.as_str()) {
-        return Err(format!("--change '{change}': {upper} needs an argument"));
-    }
-    match upper.as_str() {
-        "CMD" => config["Cmd"] = json!(command(arg)),
-        "ENTRYPOINT" => config["Entrypoint"] = json!(command(arg)),
-        "USER" => config["User"] = json!(arg),
-        "WORKDIR" if arg.starts_with('/') => config["WorkingDir"] = json!(arg),
-        "WORKDIR" => return Err(format!("--change '{change}': WORKDIR takes an absolute path")),
-        "STOPSIGNAL" if crate::spec::signal::number(arg).is_some() => config["StopSignal"] = json!(arg),
-        "STOPSIGNAL" => return Err(format!("--change '{change}': unknown signal '{arg}'")),
-        "ENV" => {
-            let mut env: Vec<String> = serde_json::from_value(config["Env"].take()).unwrap_or_default();
-            for (k, v) in pairs("ENV", arg)? {
-                env.retain(|e| e.split_once('=').map_or(e.as_str(), |(ek, _)| ek) != k);
-                env.push(format!("{k}={v}"));
-            }
-            config["Env"] = json!(env);
-        }
-        "LABEL" => {
-            let labels = pairs("LABEL", arg)?;
-            if !config["Labels"].is_object() {
-                config["Labels"] = json!({});
-            }
-            for (k, v) in labels {
-                config["Labels"][k] = json!(v);
-            }
-        }
-        "EXPOSE" | "VOLUME" => {
-            let field = if upper == "EXPOSE" { "ExposedPorts" } else { "Volumes" };
-            let words: Vec<String> = match serde_json::from_str::<Vec<String>>(arg) {
-                Ok(list) if upper == "VOLUME" => list,
-                _ => arg.split_whitespace().map(str::to_string).collect(),
-            };
-            if !config[field].is_object() {
-                config[field] = json!({});
-            }
-            for w in words {
-                let key = if upper == "EXPOSE" && !w.contains('/') { format!("{w}/tcp") } else { w };
-                if upper == "EXPOSE" && key.split('/').next().is_none_or(|p| p.parse::<u16>().is_err()) {
-                    return Err(format!("--change '{change}': EXPOSE takes ports such as 80 or 53/udp"));
-                }
-                config[field][key] = json!({});
-            }
-        }
-        _ => {
+/// Applies `changes` in order to `config` (the image config's `config` object), as a build applies
+/// them (`crate::dockerfile::config`). Err names the change and what is accepted.
+pub fn apply(config: &mut Value, changes: &[String]) -> Result<(), String> {
+    let mut configurer = Configurer::default();
+    for change in changes {
+        let change = change.trim();
+        let keyword = change.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        if !INSTRUCTIONS.contains(&keyword.as_str()) {
             return Err(format!(
-                "--change '{change}': {instruction} cannot be applied by commit; use one of {}",
+                "--change '{change}': {keyword} cannot be applied by commit; use one of {}",
                 INSTRUCTIONS.join(", ")
             ));
         }
+        let file = dockerfile::parse("--change", &format!("FROM scratch\n{change}\n"))
+            .map_err(|e| format!("--change '{change}': {}", e.message))?;
+        let [step] = &file.stages[0].steps[..] else {
+            return Err(format!("--change '{change}': give one instruction per --change"));
+        };
+        let env = config.clone();
+        configurer
+            .apply(config, &step.instruction, &|n| env_value(&env, n))
+            .map_err(|e| format!("--change '{change}': {e}"))?;
     }
     Ok(())
 }
@@ -106,12 +36,11 @@ pub fn apply(config: &mut Value, change: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn applied(changes: &[&str]) -> Value {
         let mut c = json!({"Env": ["PATH=/bin", "A=1"]});
-        for ch in changes {
-            apply(&mut c, ch).unwrap();
-        }
+        apply(&mut c, &changes.iter().map(|c| c.to_string()).collect::<Vec<_>>()).unwrap();
         c
     }
 
@@ -141,12 +70,11 @@ mod tests {
 
     #[test]
     fn what_commit_cannot_apply_is_named() {
-        let e = |ch: &str| apply(&mut json!({}), ch).unwrap_err();
+        let e = |ch: &str| apply(&mut json!({}), &[ch.to_string()]).unwrap_err();
         assert!(e("RUN rm -rf /").contains("RUN cannot be applied by commit; use one of CMD"));
-        assert!(e("WORKDIR rel").contains("absolute path"));
         assert!(e("EXPOSE http").contains("EXPOSE takes ports"));
         assert!(e("STOPSIGNAL NOPE").contains("unknown signal"));
-        assert!(e("CMD").contains("CMD needs an argument"));
-        assert!(e("ENV =x").contains("expected KEY=VALUE"));
+        assert!(e("CMD").contains("--change 'CMD': CMD needs a command"), "{}", e("CMD"));
+        assert!(e("ENV =x").contains("'=x' is not KEY=VALUE"));
     }
 }

@@ -336,9 +336,7 @@ fn new_config(
     c["config"]["Entrypoint"] = serde_json::Value::Null;
     c["config"]["Env"] = serde_json::json!(env);
     c["config"]["User"] = if spec.user.is_empty() { serde_json::Value::Null } else { spec.user.clone().into() };
-    for change in &opts.changes {
-        super::changes::apply(&mut c["config"], change)?;
-    }
+    super::changes::apply(&mut c["config"], &opts.changes)?;
     serde_json::to_vec(&c).map_err(|e| e.to_string())
 }
 
@@ -349,9 +347,7 @@ pub fn commit(store: &Store, query: &str, opts: &CommitOptions, plugins: &Plugin
     let spec = state::load_spec(&dir).ok_or_else(|| RunError::NoSpec(record.name.clone()))?;
     let base = store.find_image(record.image_id.hex())?;
     // The changes are checked before any work (they are applied to the config at the end).
-    for change in &opts.changes {
-        super::changes::apply(&mut serde_json::json!({}), change).map_err(RunError::BadChange)?;
-    }
+    super::changes::apply(&mut serde_json::json!({}), &opts.changes).map_err(RunError::BadChange)?;
     let names = match name {
         Some(n) => vec![
             reference::normalize_name(n).map_err(|e| RunError::Config { image: n.into(), message: e.to_string() })?,
