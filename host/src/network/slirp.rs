@@ -37,8 +37,13 @@ pub struct Slirp {
 
 impl Drop for Slirp {
     fn drop(&mut self) {
-        // Its exit fd reads end-of-file: it ends at once.
+        // Its exit fd reads end-of-file: it ends at once (killed if it has not within 2 s).
         drop(self.exit.take());
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
