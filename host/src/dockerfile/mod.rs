@@ -1,10 +1,11 @@
 //! Dockerfiles (and Containerfiles), for `sbx build` (issue 17, being built) and `commit
 //! --change`: the file read into stages and steps ([`parse`]), the words of an instruction's
 //! arguments with docker's quoting and variables ([`words`]), what the instructions that only
-//! configure an image do to its config ([`config`]), and which context files `.dockerignore`
-//! leaves out ([`ignore`]). Pure; the build itself, which runs the steps that make layers, lives
-//! above this and the container modules.
+//! configure an image do to its config ([`config`]), build arguments and their scopes
+//! ([`args`]), and which context files `.dockerignore` leaves out ([`ignore`]). Pure; the build
+//! itself, which runs the steps that make layers, lives above this and the container modules.
 
+pub mod args;
 pub mod config;
 pub mod ignore;
 pub mod parse;
