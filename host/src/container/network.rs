@@ -197,9 +197,9 @@ impl Drop for Attached<'_> {
     fn drop(&mut self) {
         drop(self.slirp.take());
         // What `network connect` and `disconnect` changed meanwhile is in the file.
-        let file = self.store.container_dir(&self.id).join(ENDPOINTS);
-        if file.exists() {
-            self.endpoints = endpoints(&self.store.container_dir(&self.id));
+        let dir = self.store.container_dir(&self.id);
+        if dir.join(ENDPOINTS).exists() {
+            self.endpoints = endpoints(&dir);
         }
         if let Some(first) = self.endpoints.first().filter(|e| !e.ports.is_empty()) {
             if on_bridge(first) {
@@ -212,7 +212,7 @@ impl Drop for Attached<'_> {
             ipam::release(self.store, &endpoint.network, &self.id);
             write_peers_hosts(self.store, &endpoint.network);
         }
-        let _ = std::fs::remove_file(self.store.container_dir(&self.id).join(ENDPOINTS));
+        let _ = std::fs::remove_file(dir.join(ENDPOINTS));
     }
 }
 
