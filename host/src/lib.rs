@@ -1,6 +1,7 @@
 //! sbx: a daemonless container sandbox host whose image, layer and spec policies and lifecycle
 //! hooks are WebAssembly components. See the repository's README and shared DESIGN for the map.
 
+pub mod build;
 pub mod cli;
 pub mod config;
 pub mod container;

@@ -10,8 +10,7 @@ pub struct ImagesArgs {
     /// Only show image ids.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Show all images. Accepted as docker's flag: sbx keeps no intermediate images, so every
-    /// image is always shown.
+    /// Show all images, with the intermediate ones of builds (unnamed parents of other images).
     #[arg(short, long)]
     pub all: bool,
     /// Whole image ids.
@@ -79,6 +78,10 @@ pub fn images(store: &Store, args: ImagesArgs) -> i32 {
     let mut docs = Vec::new();
     for i in &images {
         if dangling.is_some_and(|d| d != i.names.is_empty()) {
+            continue;
+        }
+        let intermediate = || i.names.is_empty() && images.iter().any(|c| c.parent.as_ref() == Some(&i.id));
+        if !args.all && intermediate() {
             continue;
         }
         let created_at = i.created.as_deref().and_then(crate::time::parse_rfc3339);

@@ -11,6 +11,7 @@ macro_rules! say {
 }
 
 mod attach;
+mod build;
 mod commit;
 mod config;
 mod control;
@@ -108,6 +109,11 @@ pub enum Command {
     Logout(login::LogoutArgs),
     /// Make an image of a root filesystem tarball; prints its id.
     Import(import::ImportArgs),
+    /// Build an image from a Dockerfile; prints its id.
+    Build(build::BuildArgs),
+    /// Manage the build cache.
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -246,6 +252,8 @@ pub enum ImageCommand {
     Tag(tag::TagArgs),
     /// Make an image of a root filesystem tarball; prints its id.
     Import(import::ImportArgs),
+    /// Build an image from a Dockerfile; prints its id.
+    Build(build::BuildArgs),
     /// Show images' names, config and layers as JSON.
     Inspect(inspect::KindInspectArgs),
     /// Show how an image was made, newest step first.
@@ -427,6 +435,8 @@ pub fn main() -> i32 {
         Command::Image(ImageCommand::Inspect(args)) => inspect::image_inspect(&store, args),
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => tag::tag(&store, args),
         Command::Import(args) | Command::Image(ImageCommand::Import(args)) => import::import(&store, args),
+        Command::Build(args) | Command::Image(ImageCommand::Build(args)) => build::build(&store, args, config),
+        Command::Builder(cmd) => build::run(&store, cmd),
         Command::System(cmd) => system::run(&store, cmd, config),
         Command::Runtime { .. } => unreachable!("taken by runtime::main before the store"),
     }

@@ -343,6 +343,7 @@ impl RunArgs {
                     retries: self.health_retries,
                     none: self.no_healthcheck,
                 },
+                annotations: Default::default(),
             },
         })
     }

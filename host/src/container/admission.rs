@@ -34,6 +34,29 @@ pub fn evaluate(
     })
 }
 
+/// The image and layer checks of `plugins` on an image made here (`commit`, a build's step), as
+/// `reference`, before it is stored: its notes shown, or the denial.
+pub fn check_new_image(store: &Store, reference: &str, image: &ImageRecord, plugins: &PluginSet) -> Result<(), RunError> {
+    if plugins.is_empty() {
+        return Ok(());
+    }
+    let config = super::image::image_config(store, image)?;
+    let wit = convert::image(reference, image, &config);
+    let loaded = plugins.load()?;
+    let evaluation = evaluate(store, &wit, image, &config, loaded);
+    end_sessions(loaded);
+    match evaluation.decision {
+        chain::Decision::Deny { plugin, reason, notes } => {
+            print_notes(&notes);
+            Err(RunError::Denied { plugin, reason })
+        }
+        chain::Decision::Allow { notes, .. } => {
+            print_notes(&notes);
+            Ok(())
+        }
+    }
+}
+
 /// The spec checks of `plugins`; `resolve` resolves a user against the container's files.
 pub fn evaluate_spec(
     image: &Image,

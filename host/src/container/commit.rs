@@ -8,7 +8,6 @@
 use super::admission;
 use super::error::RunError;
 use super::etc_files;
-use super::image::image_config;
 use super::init_layer;
 use super::state::{self, ContainerRecord};
 use crate::image::digest::Hashing;
@@ -17,8 +16,7 @@ use crate::image::store::{LayerMeta, LayerRef};
 use crate::image::{Digest, ImageRecord, Store};
 use crate::isolate::userns::IdMap;
 use crate::layer::{self, fsops};
-use crate::plugin::chain::Decision;
-use crate::plugin::{PluginSet, convert};
+use crate::plugin::PluginSet;
 use crate::spec::ContainerSpec;
 use nix::dir::Dir;
 use nix::errno::Errno;
@@ -58,8 +56,19 @@ fn vanished(path: &str, e: Errno) -> Result<(), std::io::Error> {
 struct Upper<'a> {
     map: Option<&'a IdMap>,
     tree: Tree,
-    /// Every entry's owner, instead of the files' own (`sbx cp` without `-a`).
-    owner: Option<(u32, u32)>,
+    copy: CopyAs<'a>,
+}
+
+/// How a copy (`sbx cp`, a build's COPY) writes what it copies.
+#[derive(Clone, Copy, Default)]
+pub struct CopyAs<'a> {
+    /// Every entry's owner, instead of the files' own (`sbx cp` without `-a`, `COPY --chown`).
+    pub owner: Option<(u32, u32)>,
+    /// Every entry's permission bits (`COPY --chmod`).
+    pub mode: Option<u32>,
+    /// Entries left out (`.dockerignore`), asked with the path written and whether it is a
+    /// directory (one left out goes with what is below it).
+    pub exclude: Option<&'a (dyn Fn(&str, bool) -> bool + Sync)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -78,7 +87,7 @@ const NOBODY: u32 = 65534;
 
 impl Upper<'_> {
     fn owners(&self, st: &nix::sys::stat::FileStat) -> (u32, u32) {
-        if let Some(owner) = self.owner {
+        if let Some(owner) = self.copy.owner {
             return owner;
         }
         let Some(m) = self.map else { return (st.st_uid, st.st_gid) };
@@ -93,7 +102,7 @@ impl Upper<'_> {
     fn header(&self, kind: tar::EntryType, st: &nix::sys::stat::FileStat, size: u64) -> tar::Header {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
-        h.set_mode(st.st_mode & 0o7777);
+        h.set_mode(self.copy.mode.unwrap_or(st.st_mode & 0o7777));
         let (uid, gid) = self.owners(st);
         h.set_uid(u64::from(uid));
         h.set_gid(u64::from(gid));
@@ -140,6 +149,11 @@ fn append_entry<W: Write>(
         Err(e) => return vanished(path, e),
     };
     let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    if let Some(exclude) = upper.copy.exclude
+        && exclude(path, fmt == SFlag::S_IFDIR)
+    {
+        return Ok(());
+    }
     match fmt {
         SFlag::S_IFDIR => {
             let sub = match fsops::open_subdir(at, std::ffi::OsStr::from_bytes(name.to_bytes())) {
@@ -217,7 +231,7 @@ fn append_entry<W: Write>(
 /// Writes the writable layer `upper` as an OCI layer tarball to `out`; `idmap` is the container's
 /// range when it has ids of its own.
 pub fn write_layer(upper: &Path, idmap: Option<&IdMap>, out: impl Write) -> std::io::Result<()> {
-    write_tree(open_root(upper)?, Upper { map: idmap, tree: Tree::Writable, owner: None }, out)
+    write_tree(open_root(upper)?, Upper { map: idmap, tree: Tree::Writable, copy: CopyAs::default() }, out)
 }
 
 /// Writes the merged tree of a container mounted at `merged` as a tarball to `out` (`sbx export`);
@@ -229,20 +243,20 @@ pub fn write_merged(merged: &Path, idmap: Option<&IdMap>, out: impl Write) -> st
 /// [`write_merged`] of the open directory `dir` of a merged tree: what is below it, as paths
 /// relative to it.
 pub fn write_merged_at(dir: OwnedFd, idmap: Option<&IdMap>, out: impl Write) -> std::io::Result<()> {
-    write_tree(dir, Upper { map: idmap, tree: Tree::Merged, owner: None }, out)
+    write_tree(dir, Upper { map: idmap, tree: Tree::Merged, copy: CopyAs::default() }, out)
 }
 
 /// What `sbx cp` sends: entry `item` of the open directory `dir` as `top` (and what is below it),
 /// or with no item, what `dir` holds, under `top/` when `top` is not empty. Links are copied as
-/// links; `owner`, when given, owns every entry.
+/// links; `copy` says whose entries are and what is left out.
 pub fn write_copy(
     dir: OwnedFd,
     item: Option<&std::ffi::CStr>,
     top: &str,
-    owner: Option<(u32, u32)>,
+    copy: CopyAs,
     out: impl Write,
 ) -> std::io::Result<()> {
-    let how = Upper { map: None, tree: Tree::Copy, owner };
+    let how = Upper { map: None, tree: Tree::Copy, copy };
     let mut tar = tar::Builder::new(out);
     match item {
         Some(name) => append_entry(&mut tar, how, dir.as_fd(), name, top)?,
@@ -286,6 +300,39 @@ impl Drop for Paused {
     fn drop(&mut self) {
         let _ = crate::isolate::cgroup::set_frozen(&self.0, false);
     }
+}
+
+/// Stores the layer tarball that `write` writes (to a file of the store's staging area): unpacked
+/// into the store with the checks of any loaded layer while its digest is taken, the tarball kept
+/// as its blob. `what` names its source in errors. Returns it as an image's layer.
+pub fn store_layer(
+    store: &Store,
+    what: &str,
+    write: impl FnOnce(BufWriter<File>) -> std::io::Result<()>,
+) -> Result<LayerRef, RunError> {
+    let fail = |message: String| RunError::Layer { what: what.to_string(), message };
+    let staging = store.stage()?;
+    let tar_path = staging.path().join("layer.tar");
+    let out = File::create(&tar_path).map_err(|e| fail(e.to_string()))?;
+    write(BufWriter::new(out)).map_err(|e| fail(e.to_string()))?;
+    let size = std::fs::metadata(&tar_path).map_err(|e| fail(e.to_string()))?.len();
+    let layer_staging = store.stage_layer()?;
+    let mut reader = Hashing::new(File::open(&tar_path).map_err(|e| fail(e.to_string()))?);
+    let index = Store::staged_index(&layer_staging);
+    let report = layer::unpack(&mut reader, &layer_staging.path().join("diff"), &index, store.layer_limits.entries)
+        .map_err(|e| fail(e.to_string()))?;
+    let (diff_id, _) = reader.finish().map_err(|e| fail(e.to_string()))?;
+    store.keep_blob(&tar_path, &diff_id)?;
+    if !store.has_layer(&diff_id) {
+        let meta = LayerMeta {
+            diff_id: diff_id.clone(),
+            unpacked_size: report.unpacked_size,
+            entries: report.entries,
+            blob: Some(diff_id.clone()),
+        };
+        store.commit_layer(layer_staging, &meta)?;
+    }
+    Ok(LayerRef { digest: diff_id.clone(), diff_id, media_type: "application/vnd.oci.image.layer.v1.tar".into(), size })
 }
 
 /// What `commit` adds beyond the layer: docker's `-m`, `-a`, `-c` and `-p`.
@@ -354,45 +401,19 @@ pub fn commit(store: &Store, query: &str, opts: &CommitOptions, plugins: &Plugin
         ],
         None => Vec::new(),
     };
-    let layer_err = |e: std::io::Error| RunError::ContainerDir { path: dir.join("upper"), source: e };
-
-    // The tarball, then unpacked as any loaded layer is (with its checks) while its digest is taken.
-    let staging = store.stage()?;
-    let tar_path = staging.path().join("layer.tar");
-    let out = File::create(&tar_path).map_err(layer_err)?;
     let paused = opts.pause.then(|| Paused::freeze(&record.id, state::is_running(&dir))).flatten();
-    write_layer(&dir.join("upper"), record.idmap.as_ref(), BufWriter::new(out)).map_err(layer_err)?;
-    drop(paused);
-    let size = std::fs::metadata(&tar_path).map_err(layer_err)?.len();
-    let layer_staging = store.stage_layer()?;
-    let mut reader = Hashing::new(File::open(&tar_path).map_err(layer_err)?);
-    let index = Store::staged_index(&layer_staging);
-    let report = layer::unpack(&mut reader, &layer_staging.path().join("diff"), &index, store.layer_limits.entries)
-        .map_err(|e| RunError::Config { image: record.name.clone(), message: e.to_string() })?;
-    let (diff_id, _) = reader.finish().map_err(layer_err)?;
-    store.keep_blob(&tar_path, &diff_id)?;
-    if !store.has_layer(&diff_id) {
-        let meta = LayerMeta {
-            diff_id: diff_id.clone(),
-            unpacked_size: report.unpacked_size,
-            entries: report.entries,
-            blob: Some(diff_id.clone()),
-        };
-        store.commit_layer(layer_staging, &meta)?;
-    }
-    drop(staging);
+    let layer = store_layer(store, &record.name, |out| {
+        let written = write_layer(&dir.join("upper"), record.idmap.as_ref(), out);
+        drop(paused);
+        written
+    })?;
 
     let mut layers: Vec<LayerRef> = record
         .mounted_layers(store)?
         .iter()
         .filter_map(|d| base.layers.iter().find(|l| l.diff_id == *d).cloned())
         .collect();
-    layers.push(LayerRef {
-        digest: diff_id.clone(),
-        diff_id: diff_id.clone(),
-        media_type: "application/vnd.oci.image.layer.v1.tar".into(),
-        size,
-    });
+    layers.push(layer);
     let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
     let how = format!("sbx commit {}", record.name);
     let config_bytes = new_config(&store.blob(&base.id)?, &diff_ids, &spec, &how, opts)
@@ -406,18 +427,10 @@ pub fn commit(store: &Store, query: &str, opts: &CommitOptions, plugins: &Plugin
         layers,
         created: Some(crate::time::now_rfc3339()),
         size: unpacked,
+        parent: None,
     };
 
     // The policies see the new image and its new layer before it is stored.
-    if !plugins.is_empty() {
-        let config = image_config(store, &image)?;
-        let reference = name.unwrap_or(&how);
-        let wit = convert::image(reference, &image, &config);
-        if let Decision::Deny { plugin, reason, .. } =
-            admission::evaluate(store, &wit, &image, &config, plugins.load()?).decision
-        {
-            return Err(RunError::Denied { plugin, reason });
-        }
-    }
+    admission::check_new_image(store, name.unwrap_or(&how), &image, plugins)?;
     Ok(store.save_image(image)?)
 }

@@ -6,7 +6,7 @@
 //! copied goes through the tar writer and the unpacker, which follow no link: a copy out reads
 //! links as links, a copy in never writes through one.
 
-use super::commit::write_copy;
+use super::commit::{CopyAs, write_copy};
 use super::export::{ExportError, View};
 use super::state::{self, FindError, Live};
 use crate::image::Store;
@@ -209,7 +209,7 @@ fn through_pipe<T>(
 ) -> Result<T, CopyError> {
     let (read, write) = std::io::pipe().map_err(io("a pipe"))?;
     std::thread::scope(|s| {
-        let writer = s.spawn(move || write_copy(dir, item.map(|c| c.as_c_str()), top, owner, write));
+        let writer = s.spawn(move || write_copy(dir, item.map(|c| c.as_c_str()), top, CopyAs { owner, ..CopyAs::default() }, write));
         let unpacked = unpack(read);
         let written = writer.join().unwrap_or_else(|_| Err(std::io::Error::other("the copy's writer panicked")));
         let value = unpacked?;
@@ -274,7 +274,7 @@ pub fn copy_out(
     match dest {
         Endpoint::Stream => {
             let out = std::io::BufWriter::new(std::io::stdout().lock());
-            write_copy(dir, item.as_deref(), &top, owner, out).map_err(io("writing the tar stream"))
+            write_copy(dir, item.as_deref(), &top, CopyAs { owner, ..CopyAs::default() }, out).map_err(io("writing the tar stream"))
         }
         Endpoint::Host(path) => {
             let text = path.to_string_lossy();
@@ -395,7 +395,7 @@ mod tests {
         let send = |path: &str, top: &str| {
             let (dir, item, _) = source_in(root.as_fd(), path).unwrap().unwrap();
             let mut out = Vec::new();
-            write_copy(dir, item.as_deref(), top, Some((0, 0)), &mut out).unwrap();
+            write_copy(dir, item.as_deref(), top, CopyAs { owner: Some((0, 0)), ..CopyAs::default() }, &mut out).unwrap();
             names(&out)
         };
         assert_eq!(send("/d", "new"), ["new/", "new/f", "new/l"]);
@@ -406,7 +406,7 @@ mod tests {
         let (dir, item, is_dir) = source_in(root.as_fd(), "/d/l").unwrap().unwrap();
         assert!(!is_dir && item.is_some());
         let mut out = Vec::new();
-        write_copy(dir, item.as_deref(), "l", None, &mut out).unwrap();
+        write_copy(dir, item.as_deref(), "l", CopyAs::default(), &mut out).unwrap();
         let mut archive = tar::Archive::new(out.as_slice());
         let entry = archive.entries().unwrap().next().unwrap().unwrap();
         assert_eq!(entry.header().entry_type(), tar::EntryType::Symlink);

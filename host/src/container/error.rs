@@ -22,6 +22,8 @@ pub enum RunError {
     NotOneImage { path: PathBuf, count: usize },
     #[error("image {image}: its config is not valid: {message}")]
     Config { image: String, message: String },
+    #[error("cannot store the layer of {what}: {message}")]
+    Layer { what: String, message: String },
     #[error("denied by policy {plugin}: {reason}")]
     Denied { plugin: String, reason: String },
     #[error("stopped by plugin {plugin} at {event}: {reason}")]

@@ -57,6 +57,7 @@ pub fn import(store: &Store, reader: impl Read, path: &Path, name: Option<&str>)
         layers: vec![layer],
         created: Some(created),
         size: meta.unpacked_size,
+        parent: None,
     };
     Ok(store.save_image(record)?)
 }

@@ -250,7 +250,7 @@ fn load_one(store: &Store, source: &Source, plan: Plan) -> Result<ImageRecord, L
         .iter()
         .map(|n| reference::normalize_name(n).map_err(|e| bad_json(source, "image name", e)))
         .collect::<Result<_, _>>()?;
-    Ok(ImageRecord { id, names, manifest_digest, layers, created: config.created().clone(), size })
+    Ok(ImageRecord { id, names, manifest_digest, layers, created: config.created().clone(), size, parent: None })
 }
 
 pub(super) fn docker_media_type(gzip: bool) -> String {

@@ -120,6 +120,7 @@ mod tests {
             layers: vec![layer('a')],
             created: None,
             size: 0,
+            parent: None,
         };
         assert!(describes(&manifest, &record));
         record.layers.push(layer('b'));

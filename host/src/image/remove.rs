@@ -235,6 +235,7 @@ mod tests {
                 .collect(),
             created: None,
             size: 0,
+            parent: None,
         }
     }
 

@@ -52,6 +52,10 @@ pub struct ImageRecord {
     pub created: Option<String>,
     /// Sum of the unpacked sizes of the layers.
     pub size: u64,
+    /// The image a build's step made this one from (docker's Parent): an unnamed image that is
+    /// another's parent is an intermediate one, which `images` shows only with `-a`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Digest>,
 }
 
 /// Kept beside each unpacked layer.

@@ -349,6 +349,7 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
         layers,
         created: config.created().clone(),
         size: 0,
+        parent: None,
     };
 
     // The image checks, before any layer is asked for.

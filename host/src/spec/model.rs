@@ -62,6 +62,8 @@ pub struct Overrides {
     pub pid: super::Sharing,
     /// `--health-*`, `--no-healthcheck` (see [`super::health::resolve`]).
     pub health: super::health::HealthFlags,
+    /// The spec's annotations (a build's RUN step says which step it is).
+    pub annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -855,7 +857,7 @@ pub fn build(
             ports
         },
         userns: o.userns,
-        annotations: BTreeMap::new(),
+        annotations: o.annotations.clone(),
         terminal: o.tty,
         init: o.init,
         no_new_privileges: o.security.no_new_privileges.unwrap_or(!o.privileged),

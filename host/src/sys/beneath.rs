@@ -82,6 +82,13 @@ fn new_fs(fstype: &CStr, options: &[FsOption], attrs: MountAttrFlags) -> Result<
     fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(errno)
 }
 
+/// An overlay of `options` (`lowerdir+`, `upperdir`, `workdir`...) attached nowhere: the
+/// descriptor of its root, through which it is read and written, and which it goes with. For
+/// sbx's own use of image layers (a build's COPY), in any thread, in no mount namespace of its own.
+pub fn detached_overlay(options: &[FsOption]) -> Result<OwnedFd, Errno> {
+    new_fs(c"overlay", options, MountAttrFlags::empty())
+}
+
 pub fn mkdir_at(root: i32, at: &Target, mode: u32) -> SysResult {
     let root = borrow(root);
     let dir = OFlags::PATH | OFlags::DIRECTORY;

@@ -11,7 +11,7 @@ pub mod linux;
 mod reaper;
 pub mod wait;
 
-pub use beneath::{MountAttr, mount_setattr};
+pub use beneath::{MountAttr, detached_overlay, mount_setattr};
 
 use nix::errno::Errno;
 use rustix::mount::MountAttrFlags;
