@@ -116,6 +116,16 @@ fn needed(dockerfile: &Dockerfile, bases: &[String], target: usize) -> Vec<bool>
     need
 }
 
+/// What the steps of a stage share as they go.
+struct StageCx<'a> {
+    /// The ARGs in scope, with their values.
+    scope: &'a mut BTreeMap<String, String>,
+    configurer: &'a mut Configurer,
+    stage: usize,
+    /// The ARGs declared after the step (line, name).
+    later: &'a [(usize, String)],
+}
+
 /// Builds the image `opts` describe; returns it, named as `-t` says.
 pub fn build(store: &Store, opts: &BuildOptions, plugins: &PluginSet) -> Result<ImageRecord, BuildError> {
     let context = match &opts.context {
@@ -137,6 +147,16 @@ pub fn build(store: &Store, opts: &BuildOptions, plugins: &PluginSet) -> Result<
                 .map_err(|m| BuildError::At { file: file.clone(), line: s.line, message: m })
         })
         .collect::<Result<_, _>>()?;
+    if let Some((stage, _)) = dockerfile.stages.iter().zip(&bases).find(|(_, b)| b.is_empty()) {
+        return Err(BuildError::At {
+            file,
+            line: stage.line,
+            message: format!(
+                "FROM {} names no image: declare its variables with ARG before the first FROM, or give them with --build-arg",
+                stage.base
+            ),
+        });
+    }
     let names: Vec<Option<String>> = dockerfile.stages.iter().map(|s| s.name.clone()).collect();
     let target = match &opts.target {
         None => dockerfile.stages.len() - 1,
@@ -241,10 +261,20 @@ impl Builder<'_> {
             working.config["config"]["OnBuild"] = serde_json::Value::Null;
         }
         steps.extend(stage.steps.iter().cloned());
+        let declared: Vec<(usize, String)> = steps
+            .iter()
+            .filter_map(|s| match &s.instruction {
+                Instruction::Arg(text) => Some((s.line, args::declared(text, &|_| None).ok()?)),
+                _ => None,
+            })
+            .flat_map(|(line, list)| list.into_iter().map(move |(name, _)| (line, name)))
+            .collect();
         let mut scope = BTreeMap::new();
         let mut configurer = Configurer::default();
         for step in &steps {
-            working = self.run_step(step, working, &mut scope, &mut configurer, index)?;
+            let later: Vec<(usize, String)> = declared.iter().filter(|(l, _)| *l > step.line).cloned().collect();
+            let mut cx = StageCx { scope: &mut scope, configurer: &mut configurer, stage: index, later: &later };
+            working = self.run_step(step, working, &mut cx)?;
         }
         Ok(working)
     }
@@ -260,26 +290,34 @@ impl Builder<'_> {
         self.store.find_image(name).map_err(|e| e.to_string())
     }
 
-    fn run_step(
-        &mut self,
-        step: &Step,
-        working: Working,
-        scope: &mut BTreeMap<String, String>,
-        configurer: &mut Configurer,
-        stage: usize,
-    ) -> Result<Working, BuildError> {
+    fn run_step(&mut self, step: &Step, working: Working, cx: &mut StageCx) -> Result<Working, BuildError> {
         self.step += 1;
         let file = self.file.clone();
         let at = At { file: &file, line: step.line, text: &step.text };
         self.say(format_args!("STEP {}/{}: {}", self.step, self.total, at.first_line()));
         let started = Instant::now();
         let settings = working.settings().clone();
-        let env_or_arg = |n: &str| dconfig::env_value(&settings, n).or_else(|| scope.get(n).cloned());
         if let Instruction::Arg(text) = &step.instruction {
             let env = |n: &str| dconfig::env_value(&settings, n);
-            self.args.declare(text, scope, &env).map_err(|m| at.error(m))?;
+            self.args.declare(text, cx.scope, &env).map_err(|m| at.error(m))?;
             return Ok(working);
         }
+        let (scope, configurer, stage) = (&*cx.scope, &mut *cx.configurer, cx.stage);
+        // Variables replaced now (not by a RUN's shell) that an ARG declares only further down.
+        let missed = std::cell::RefCell::new(Vec::new());
+        let env_or_arg = |n: &str| {
+            let value = dconfig::env_value(&settings, n).or_else(|| scope.get(n).cloned());
+            if value.is_none() {
+                missed.borrow_mut().push(n.to_string());
+            }
+            value
+        };
+        let early = || match missed.borrow().iter().find_map(|n| cx.later.iter().find(|(_, d)| d == n)) {
+            Some((line, name)) => Err(at.error(format!(
+                "${name} is used before its ARG on line {line}: move the ARG above this line"
+            ))),
+            None => Ok(()),
+        };
         let in_scope: Vec<String> = scope.iter().map(|(k, v)| format!("{k}={v}")).collect();
         // What the step makes, found in the cache or made.
         let from = match &step.instruction {
@@ -291,6 +329,7 @@ impl Builder<'_> {
                 let add = matches!(step.instruction, Instruction::Add(_));
                 let tree = from.as_ref().unwrap_or(&self.context);
                 let plan = self.transfer_plan(t, add, tree, &working, &env_or_arg, &at)?;
+                early()?;
                 let digest = plan.digest().map_err(|m| at.error(m))?;
                 Some((digest, plan))
             }
@@ -353,6 +392,7 @@ impl Builder<'_> {
             other => {
                 let mut changed = settings.clone();
                 configurer.apply(&mut changed, other, &env_or_arg).map_err(|m| at.error(m))?;
+                early()?;
                 working.next(self.store, Some(&step.text), None, |c| c["config"] = changed)?
             }
         };
@@ -400,7 +440,9 @@ impl Builder<'_> {
         at: &At,
     ) -> Result<Plan<'t>, BuildError> {
         let keyword = if add { "ADD" } else { "COPY" };
-        let mut owner = (0, 0);
+        // The context's files are root's; an image's keep their owners, as BuildKit copies them.
+        let from_image = t.flags.iter().any(|(k, _)| k == "from");
+        let mut owner = (!from_image).then_some((0, 0));
         let mut mode = None;
         for (flag, value) in &t.flags {
             let value = value.as_deref().unwrap_or("");
@@ -411,7 +453,7 @@ impl Builder<'_> {
                     let dirs: Vec<PathBuf> = working.layers.iter().map(|l| self.store.layer_diff(&l.diff_id)).collect();
                     let user = crate::container::layers::resolve_user(&dirs, &who, &[])
                         .map_err(|e| at.error(format!("--chown={who}: {e}")))?;
-                    owner = (user.uid, user.gid);
+                    owner = Some((user.uid, user.gid));
                 }
                 "chmod" => {
                     let bits = u32::from_str_radix(value, 8)
@@ -439,7 +481,7 @@ impl Builder<'_> {
                         return Err(at.error(format!("{p}: no file of the build context matches it (or .dockerignore leaves it out)")));
                     }
                     for path in paths {
-                        let found = tree.find(&path).map_err(|m| at.error(m))?.filter(|f| !tree.excludes(&f.path, false));
+                        let found = tree.find(&path).map_err(|m| at.error(m))?.filter(|f| !tree.excludes(&f.path, f.is_dir));
                         let found = found.ok_or_else(|| {
                             at.error(format!("{path}: not found in the build context (or .dockerignore leaves it out)"))
                         })?;

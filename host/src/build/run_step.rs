@@ -72,9 +72,22 @@ pub fn run(store: &Store, image: &ImageRecord, step: RunStep, plugins: &PluginSe
     let how = StartOptions { sig_proxy: true, shown: [step.show, step.show], ..StartOptions::default() };
     let code = start::start_record(store, dir.clone(), record, how, Some(fresh), plugins)?;
     if code != 0 {
+        if !step.show {
+            show_log(&dir);
+        }
         return Ok(Ran::Failed(code));
     }
     let layer = store_layer(store, step.what, |out| write_layer(&dir.join("upper"), idmap.as_ref(), out))?;
     drop(made);
     Ok(Ran::Layer(layer))
+}
+
+/// The output of a failed step that was not shown (`-q`), from its container's log, on stderr.
+fn show_log(dir: &std::path::Path) {
+    use std::io::Write;
+    let text = std::fs::read_to_string(dir.join(crate::container::log::LOG)).unwrap_or_default();
+    let mut err = std::io::stderr().lock();
+    for line in text.lines().filter_map(|l| serde_json::from_str::<crate::container::log::LogLine>(l).ok()) {
+        let _ = err.write_all(line.log.as_bytes());
+    }
 }

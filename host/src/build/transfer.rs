@@ -33,7 +33,8 @@ pub struct Plan<'a> {
     pub items: Vec<Item>,
     /// Absolute, in the image.
     pub dest: String,
-    pub owner: (u32, u32),
+    /// Every entry's owner (`--chown`; root for the context's files); none keeps an image's.
+    pub owner: Option<(u32, u32)>,
     pub mode: Option<u32>,
 }
 
@@ -126,6 +127,11 @@ fn make_dir(root: BorrowedFd, path: &str, owner: (u32, u32)) -> Result<OwnedFd, 
 }
 
 impl Plan<'_> {
+    /// Who owns the directories a copy makes: `--chown`'s user, else root.
+    fn made_dirs_owner(&self) -> (u32, u32) {
+        self.owner.unwrap_or((0, 0))
+    }
+
     /// How the tar of a found item is written: owned and moded as the flags say, with what the
     /// context's ignore rules leave out left out (its tar paths start with `top`).
     fn write_found(&self, found: &Found, top: &str, out: impl Write) -> std::io::Result<()> {
@@ -141,7 +147,7 @@ impl Plan<'_> {
                 _ => false,
             }
         };
-        let how = CopyAs { owner: Some(self.owner), mode: self.mode, exclude: Some(&exclude) };
+        let how = CopyAs { owner: self.owner, mode: self.mode, exclude: Some(&exclude) };
         match (&found.name, top.is_empty()) {
             // A directory's contents: what it holds, as paths relative to it.
             (Some(name), true) => {
@@ -157,7 +163,7 @@ impl Plan<'_> {
     /// where they go), for the build cache.
     pub fn digest(&self) -> Result<String, String> {
         let mut h = HashWriter(Sha256::new());
-        let _ = writeln!(h, "{} {}:{} {:?}", self.dest, self.owner.0, self.owner.1, self.mode);
+        let _ = writeln!(h, "{} {:?} {:?}", self.dest, self.owner, self.mode);
         for item in &self.items {
             match item {
                 Item::Found(f) | Item::Archive(f) => {
@@ -197,7 +203,7 @@ impl Plan<'_> {
         match item {
             Item::Found(found) => {
                 let (dir, name) = landing(&self.dest, found.is_dir, &item_name(found), dest_is_dir);
-                let target = make_dir(root, &dir, self.owner)?;
+                let target = make_dir(root, &dir, self.made_dirs_owner())?;
                 pipe_into(&target, |out| self.write_found(found, &name, out))
                     .map_err(|e| format!("copying {} to {}: {e}", found.path, self.dest))
             }
@@ -215,8 +221,8 @@ impl Plan<'_> {
                     is_dir: false,
                     path: String::new(),
                 };
-                let target = make_dir(root, &dir, self.owner)?;
-                let how = CopyAs { owner: Some(self.owner), mode: Some(self.mode.unwrap_or(0o644)), exclude: None };
+                let target = make_dir(root, &dir, self.made_dirs_owner())?;
+                let how = CopyAs { owner: Some(self.made_dirs_owner()), mode: Some(self.mode.unwrap_or(0o644)), exclude: None };
                 pipe_into(&target, |out| write_copy(found.dir.try_clone()?, found.name.as_deref(), &name, how, out))
                     .map_err(|e| format!("writing the heredoc to {}: {e}", self.dest))
             }
@@ -233,7 +239,7 @@ impl Plan<'_> {
                     }
                     _ => Box::new(reader),
                 };
-                let target = make_dir(root, &self.dest, self.owner)?;
+                let target = make_dir(root, &self.dest, self.made_dirs_owner())?;
                 crate::layer::unpack::unpack_plain(stream, &fd_path(target.as_fd()))
                     .map(drop)
                     .map_err(|e| format!("unpacking {}: {e}", found.path))
