@@ -67,8 +67,7 @@ pub fn prune(store: &Store) -> Result<(usize, u64), crate::image::remove::Remove
             .map(|i| Removed::Deleted(i.id.clone()))
             .collect())
     };
-    let (removed, bytes) =
-        store.remove_images(&plan, &|| crate::container::remove::image_users(store))?;
+    let (removed, bytes) = store.remove_images(&plan, &|| crate::container::remove::image_users(store))?;
     for f in files {
         let _ = std::fs::remove_file(f);
     }

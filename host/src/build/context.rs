@@ -101,7 +101,7 @@ impl Tree {
     /// back through an exception).
     pub fn excludes(&self, path: &str, is_dir: bool) -> bool {
         match &self.ignore {
-            Some(i) => i.excludes(path) && !(is_dir && i.has_exceptions()),
+            Some(i) => i.excludes(path) && !(is_dir && i.may_bring_back_under(path)),
             None => false,
         }
     }

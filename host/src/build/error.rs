@@ -61,6 +61,10 @@ impl At<'_> {
     /// The instruction's first line, to name it.
     pub fn first_line(&self) -> String {
         let first = self.text.lines().next().unwrap_or("");
-        if first.len() < self.text.len() { format!("{} ...", first.trim_end_matches('\\').trim_end()) } else { first.to_string() }
+        if first.len() < self.text.len() {
+            format!("{} ...", first.trim_end_matches('\\').trim_end())
+        } else {
+            first.to_string()
+        }
     }
 }

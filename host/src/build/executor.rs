@@ -136,15 +136,21 @@ pub fn build(store: &Store, opts: &BuildOptions, plugins: &PluginSet) -> Result<
     let dockerfile = crate::dockerfile::parse(&file, &text)?;
     let mut args = BuildArgs::new(opts.build_args.clone());
     for step in &dockerfile.global_args {
-        args.declare_global(&step.text.trim_start()[3..])
-            .map_err(|m| BuildError::At { file: file.clone(), line: step.line, message: m })?;
+        args.declare_global(&step.text.trim_start()[3..]).map_err(|m| BuildError::At {
+            file: file.clone(),
+            line: step.line,
+            message: m,
+        })?;
     }
     let bases: Vec<String> = dockerfile
         .stages
         .iter()
         .map(|s| {
-            words::word(&s.base, &|n| args.in_from(n))
-                .map_err(|m| BuildError::At { file: file.clone(), line: s.line, message: m })
+            words::word(&s.base, &|n| args.in_from(n)).map_err(|m| BuildError::At {
+                file: file.clone(),
+                line: s.line,
+                message: m,
+            })
         })
         .collect::<Result<_, _>>()?;
     if let Some((stage, _)) = dockerfile.stages.iter().zip(&bases).find(|(_, b)| b.is_empty()) {
@@ -229,10 +235,6 @@ fn read_dockerfile(context: &Tree, opts: &BuildOptions) -> Result<(String, Strin
 impl Builder<'_> {
     fn stage(&mut self, index: usize, stage: &Stage, base: &str) -> Result<Working, BuildError> {
         self.step += 1;
-        self.say(format_args!("STEP {}/{}: FROM {base}{}", self.step, self.total, match &stage.name {
-            Some(n) => format!(" AS {n}"),
-            None => String::new(),
-        }));
         let from_at = |m: String| BuildError::At { file: self.file.clone(), line: stage.line, message: m };
         let mut working = if base == "scratch" {
             Working::scratch()
@@ -241,8 +243,11 @@ impl Builder<'_> {
         } else {
             let image = self.base_image(base).map_err(from_at)?;
             let reference = base.to_string();
-            admission::check_new_image(self.store, &reference, &image, self.plugins).map_err(|e| {
-                BuildError::Step { file: self.file.clone(), line: stage.line, step: format!("FROM {base}"), source: Box::new(e) }
+            admission::check_new_image(self.store, &reference, &image, self.plugins).map_err(|e| BuildError::Step {
+                file: self.file.clone(),
+                line: stage.line,
+                step: format!("FROM {base}"),
+                source: Box::new(e),
             })?;
             Working::of(self.store, &image)?
         };
@@ -260,6 +265,8 @@ impl Builder<'_> {
             self.total += steps.len();
             working.config["config"]["OnBuild"] = serde_json::Value::Null;
         }
+        let alias = stage.name.as_ref().map_or_else(String::new, |n| format!(" AS {n}"));
+        self.say(format_args!("STEP {}/{}: FROM {base}{alias}", self.step, self.total));
         steps.extend(stage.steps.iter().cloned());
         let declared: Vec<(usize, String)> = steps
             .iter()
@@ -313,9 +320,9 @@ impl Builder<'_> {
             value
         };
         let early = || match missed.borrow().iter().find_map(|n| cx.later.iter().find(|(_, d)| d == n)) {
-            Some((line, name)) => Err(at.error(format!(
-                "${name} is used before its ARG on line {line}: move the ARG above this line"
-            ))),
+            Some((line, name)) => {
+                Err(at.error(format!("${name} is used before its ARG on line {line}: move the ARG above this line")))
+            }
             None => Ok(()),
         };
         let in_scope: Vec<String> = scope.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -352,7 +359,9 @@ impl Builder<'_> {
                     return Err(at.error(format!("RUN --{flag} is not supported by sbx build")));
                 }
                 let Some(parent) = working.id.as_ref().and_then(|id| self.store.find_image(id.hex()).ok()) else {
-                    return Err(at.error("RUN needs files to run: a FROM scratch stage has none until a COPY adds some"));
+                    return Err(
+                        at.error("RUN needs files to run: a FROM scratch stage has none until a COPY adds some")
+                    );
                 };
                 let argv = run_argv(command, heredocs, step.text.lines().next().unwrap_or(""), &settings);
                 let declared_env = |k: &str| dconfig::env_value(&settings, k).is_some();
@@ -423,7 +432,10 @@ impl Builder<'_> {
         let Some((_, from)) = t.flags.iter().find(|(k, _)| k == "from") else { return Ok(None) };
         let from = from.as_deref().ok_or_else(|| at.error("--from needs a stage or an image"))?;
         let layers = match self.stage_named(from, stage) {
-            Some(j) => self.made[j].as_ref().map(|w| w.layers.clone()).ok_or_else(|| at.error(format!("stage {from} was not built")))?,
+            Some(j) => self.made[j]
+                .as_ref()
+                .map(|w| w.layers.clone())
+                .ok_or_else(|| at.error(format!("stage {from} was not built")))?,
             None => self.base_image(from).map_err(|m| at.error(m))?.layers,
         };
         let dirs: Vec<PathBuf> = layers.iter().map(|l| self.store.layer_diff(&l.diff_id)).collect();
@@ -478,10 +490,13 @@ impl Builder<'_> {
                     }
                     let paths = tree.expand(&p).map_err(|m| at.error(m))?;
                     if paths.is_empty() {
-                        return Err(at.error(format!("{p}: no file of the build context matches it (or .dockerignore leaves it out)")));
+                        return Err(at.error(format!(
+                            "{p}: no file of the build context matches it (or .dockerignore leaves it out)"
+                        )));
                     }
                     for path in paths {
-                        let found = tree.find(&path).map_err(|m| at.error(m))?.filter(|f| !tree.excludes(&f.path, f.is_dir));
+                        let found =
+                            tree.find(&path).map_err(|m| at.error(m))?.filter(|f| !tree.excludes(&f.path, f.is_dir));
                         let found = found.ok_or_else(|| {
                             at.error(format!("{path}: not found in the build context (or .dockerignore leaves it out)"))
                         })?;
@@ -592,11 +607,8 @@ fn heredoc_words(line: &str) -> Vec<String> {
     let mut rest = line;
     while let Some(i) = rest.find("<<") {
         let after = rest[i + 2..].trim_start_matches('-');
-        let word: String = after
-            .trim_start_matches(['"', '\''])
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
+        let word: String =
+            after.trim_start_matches(['"', '\'']).chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
         if !word.is_empty() {
             out.push(word);
         }
@@ -631,7 +643,8 @@ mod tests {
         assert_eq!(only, ["/bin/sh", "-c", "echo one\necho two\n"]);
         let fed = run_argv(&Command::Shell(" python3".into()), &[doc("print(1)\n")], "RUN <<'END' python3", &settings);
         assert_eq!(fed, ["/bin/sh", "-c", "<<'END' python3\nprint(1)\nEND\n"]);
-        let script = run_argv(&Command::Shell(String::new()), &[doc("#!/bin/awk -f\nBEGIN {}\n")], "RUN <<EOF", &settings);
+        let script =
+            run_argv(&Command::Shell(String::new()), &[doc("#!/bin/awk -f\nBEGIN {}\n")], "RUN <<EOF", &settings);
         assert!(script[2].contains("chmod +x") && script[2].contains("#!/bin/awk -f\nBEGIN {}\n"), "{script:?}");
         assert_eq!(heredoc_words("a <<A && b <<-\"B\""), ["A", "B"]);
         let exec = run_argv(&Command::Exec(vec!["/bin/true".into()]), &[], "RUN [\"/bin/true\"]", &settings);

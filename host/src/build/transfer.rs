@@ -143,7 +143,9 @@ impl Plan<'_> {
                 false => tar_path.strip_prefix(top).map(str::to_string),
             };
             match rest {
-                Some(rest) if !rest.is_empty() => tree.excludes(&format!("{base}{rest}").trim_start_matches('/'), is_dir),
+                Some(rest) if !rest.is_empty() => {
+                    tree.excludes(&format!("{base}{rest}").trim_start_matches('/'), is_dir)
+                }
                 _ => false,
             }
         };
@@ -215,14 +217,22 @@ impl Plan<'_> {
                 let file = staging.path().join("heredoc");
                 std::fs::write(&file, body).map_err(|e| format!("{}: {e}", file.display()))?;
                 let found = Found {
-                    dir: rustix::fs::open(staging.path(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-                        .map_err(|e| e.to_string())?,
+                    dir: rustix::fs::open(
+                        staging.path(),
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .map_err(|e| e.to_string())?,
                     name: Some(c"heredoc".into()),
                     is_dir: false,
                     path: String::new(),
                 };
                 let target = make_dir(root, &dir, self.made_dirs_owner())?;
-                let how = CopyAs { owner: Some(self.made_dirs_owner()), mode: Some(self.mode.unwrap_or(0o644)), exclude: None };
+                let how = CopyAs {
+                    owner: Some(self.made_dirs_owner()),
+                    mode: Some(self.mode.unwrap_or(0o644)),
+                    exclude: None,
+                };
                 pipe_into(&target, |out| write_copy(found.dir.try_clone()?, found.name.as_deref(), &name, how, out))
                     .map_err(|e| format!("writing the heredoc to {}: {e}", self.dest))
             }
@@ -273,7 +283,8 @@ fn writable_root(layers: &[PathBuf], upper: &Path, work: &Path) -> Result<OwnedF
         return rustix::fs::open(upper, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| format!("{}: {e}", upper.display()));
     }
-    let c = |p: &Path| CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| format!("{}: not a path", p.display()));
+    let c =
+        |p: &Path| CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| format!("{}: not a path", p.display()));
     let mut options = Vec::new();
     for l in layers.iter().rev() {
         options.push((CString::from(c"lowerdir+"), Some(c(l)?)));
@@ -298,12 +309,15 @@ pub fn image_tree(store: &Store, layers: &[PathBuf]) -> Result<Tree, String> {
         many => {
             let mut options = Vec::new();
             for l in many.iter().rev() {
-                let path = CString::new(l.as_os_str().as_encoded_bytes()).map_err(|_| format!("{}: not a path", l.display()))?;
+                let path = CString::new(l.as_os_str().as_encoded_bytes())
+                    .map_err(|_| format!("{}: not a path", l.display()))?;
                 options.push((CString::from(c"lowerdir+"), Some(path)));
             }
-            let mnt = crate::sys::detached_overlay(&options).map_err(|e| format!("cannot mount the image's layers: {e}"))?;
-            let root = rustix::fs::openat(&mnt, c".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| e.to_string())?;
+            let mnt =
+                crate::sys::detached_overlay(&options).map_err(|e| format!("cannot mount the image's layers: {e}"))?;
+            let root =
+                rustix::fs::openat(&mnt, c".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                    .map_err(|e| e.to_string())?;
             Ok(Tree::image(root, Some(Box::new(mnt))))
         }
     }
@@ -315,7 +329,10 @@ fn fd_path(fd: BorrowedFd) -> PathBuf {
 
 /// Unpacks into the directory `target` the tar stream that `write` writes (in a thread of its
 /// own, through a pipe).
-fn pipe_into(target: &OwnedFd, write: impl FnOnce(std::io::PipeWriter) -> std::io::Result<()> + Send) -> Result<(), String> {
+fn pipe_into(
+    target: &OwnedFd,
+    write: impl FnOnce(std::io::PipeWriter) -> std::io::Result<()> + Send,
+) -> Result<(), String> {
     let (read, out) = std::io::pipe().map_err(|e| e.to_string())?;
     let into = fd_path(target.as_fd());
     std::thread::scope(|s| {

@@ -33,8 +33,9 @@ pub struct BuildArgs {
     /// A label of the image made (K=V); repeatable.
     #[arg(long = "label", value_name = "K=V")]
     pub labels: Vec<String>,
-    /// The network of RUN steps: bridge (the default), a network's name, none, or host.
-    #[arg(long)]
+    /// The network of RUN steps, as `run`'s: bridge (the default), a network's name, none, host
+    /// or slirp4netns.
+    #[arg(long, env = "SBX_NETWORK")]
     pub network: Option<String>,
     /// The platform to build for; only this machine's (sbx does not emulate others).
     #[arg(long)]
@@ -92,18 +93,15 @@ fn options<'a>(args: &BuildArgs, fetch: &'a dyn Fn(&str) -> Result<(), String>) 
     let context = match args.context.as_str() {
         "-" => ContextArg::Stdin,
         dir if Path::new(dir).is_dir() => ContextArg::Dir(PathBuf::from(dir)),
-        dir => return Err(format!("the build context {dir} is not a directory: give a directory, or - for a tarball on stdin")),
+        dir => {
+            return Err(format!(
+                "the build context {dir} is not a directory: give a directory, or - for a tarball on stdin"
+            ));
+        }
     };
     let mut overrides = crate::spec::Overrides::default();
-    if let Some(n) = &args.network {
-        let (network, networks) = crate::spec::parse_network(n, &[]).map_err(|e| e.to_string())?;
-        overrides.network = network;
-        overrides.networks = networks;
-    }
-    let default_network = crate::isolate::rootless::is_active().then_some("none");
-    if args.network.is_none() && let Some(n) = default_network {
-        overrides.network = crate::spec::parse_network(n, &[]).map_err(|e| e.to_string())?.0;
-    }
+    let network = args.network.as_deref().unwrap_or(super::run::default_network());
+    (overrides.network, overrides.networks) = crate::spec::parse_network(network, &[]).map_err(|e| e.to_string())?;
     Ok(BuildOptions {
         context,
         file: args.file.clone(),

@@ -240,13 +240,8 @@ impl RunArgs {
                 "conflicting options: --restart and --rm (a container removed when it ends is not restarted)".into()
             );
         }
-        let default_network = match crate::isolate::rootless::is_active() {
-            true if crate::network::slirp::available() => crate::network::slirp::PROGRAM,
-            true => "none",
-            false => crate::network::DEFAULT,
-        };
         let (network, networks) =
-            spec::parse_network(self.network.as_deref().unwrap_or(default_network), &self.network_alias)?;
+            spec::parse_network(self.network.as_deref().unwrap_or(default_network()), &self.network_alias)?;
         let mut env = file_lines("env", &self.env_file)?;
         env.extend(self.env);
         let mut labels = file_lines("label", &self.label_file)?;
@@ -404,6 +399,16 @@ fn checked_ulimit(arg: &str) -> Result<Ulimit, String> {
 }
 
 /// Prints a run error and returns its exit code.
+/// The network of a container made without `--network` (or $SBX_NETWORK): bridge, and for a
+/// rootless sbx slirp4netns where it is installed, else none.
+pub fn default_network() -> &'static str {
+    match crate::isolate::rootless::is_active() {
+        true if crate::network::slirp::available() => crate::network::slirp::PROGRAM,
+        true => "none",
+        false => crate::network::DEFAULT,
+    }
+}
+
 pub fn fail_run(e: RunError) -> i32 {
     eprintln!("sbx: {e}");
     e.exit_code()

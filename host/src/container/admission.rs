@@ -36,7 +36,12 @@ pub fn evaluate(
 
 /// The image and layer checks of `plugins` on an image made here (`commit`, a build's step), as
 /// `reference`, before it is stored: its notes shown, or the denial.
-pub fn check_new_image(store: &Store, reference: &str, image: &ImageRecord, plugins: &PluginSet) -> Result<(), RunError> {
+pub fn check_new_image(
+    store: &Store,
+    reference: &str,
+    image: &ImageRecord,
+    plugins: &PluginSet,
+) -> Result<(), RunError> {
     if plugins.is_empty() {
         return Ok(());
     }

@@ -209,7 +209,9 @@ fn through_pipe<T>(
 ) -> Result<T, CopyError> {
     let (read, write) = std::io::pipe().map_err(io("a pipe"))?;
     std::thread::scope(|s| {
-        let writer = s.spawn(move || write_copy(dir, item.map(|c| c.as_c_str()), top, CopyAs { owner, ..CopyAs::default() }, write));
+        let writer = s.spawn(move || {
+            write_copy(dir, item.map(|c| c.as_c_str()), top, CopyAs { owner, ..CopyAs::default() }, write)
+        });
         let unpacked = unpack(read);
         let written = writer.join().unwrap_or_else(|_| Err(std::io::Error::other("the copy's writer panicked")));
         let value = unpacked?;
@@ -274,7 +276,8 @@ pub fn copy_out(
     match dest {
         Endpoint::Stream => {
             let out = std::io::BufWriter::new(std::io::stdout().lock());
-            write_copy(dir, item.as_deref(), &top, CopyAs { owner, ..CopyAs::default() }, out).map_err(io("writing the tar stream"))
+            write_copy(dir, item.as_deref(), &top, CopyAs { owner, ..CopyAs::default() }, out)
+                .map_err(io("writing the tar stream"))
         }
         Endpoint::Host(path) => {
             let text = path.to_string_lossy();
@@ -395,7 +398,8 @@ mod tests {
         let send = |path: &str, top: &str| {
             let (dir, item, _) = source_in(root.as_fd(), path).unwrap().unwrap();
             let mut out = Vec::new();
-            write_copy(dir, item.as_deref(), top, CopyAs { owner: Some((0, 0)), ..CopyAs::default() }, &mut out).unwrap();
+            write_copy(dir, item.as_deref(), top, CopyAs { owner: Some((0, 0)), ..CopyAs::default() }, &mut out)
+                .unwrap();
             names(&out)
         };
         assert_eq!(send("/d", "new"), ["new/", "new/f", "new/l"]);

@@ -51,10 +51,19 @@ impl Ignore {
         out
     }
 
-    /// Whether it has exceptions, which may bring back files under a left-out directory (so the
-    /// directory must still be walked).
-    pub fn has_exceptions(&self) -> bool {
-        self.rules.iter().any(|(_, exception)| *exception)
+    /// Whether an exception may bring back files under the left-out directory `dir` (which must
+    /// then still be walked): one whose pattern's leading components match `dir`'s.
+    pub fn may_bring_back_under(&self, dir: &str) -> bool {
+        let dir = clean(dir);
+        self.rules.iter().filter(|(_, exception)| *exception).any(|(glob, _)| {
+            let pattern = glob.glob().glob();
+            let mut parts = pattern.split('/');
+            dir.split('/').all(|d| match parts.next() {
+                Some("**") => true,
+                Some(p) => globset::Glob::new(p).is_ok_and(|g| g.compile_matcher().is_match(d)),
+                None => false,
+            }) || pattern.starts_with("**")
+        })
     }
 }
 
@@ -101,7 +110,10 @@ mod tests {
         assert!(i.excludes("node_modules/x/y.js") && !i.excludes("node_modules/keep"));
         assert!(!i.excludes("node_modules/keep/inner.js"), "the exception covers what is under it");
         assert!(i.excludes("CHANGES.md") && !i.excludes("README.md"));
-        assert!(i.has_exceptions() && !ignore("a\n").has_exceptions());
+        assert!(i.may_bring_back_under("node_modules"), "node_modules/keep may come back");
+        assert!(!i.may_bring_back_under("node_modules/x") && !i.may_bring_back_under("secrets"));
+        assert!(!ignore("a\n").may_bring_back_under("a"));
+        assert!(ignore("a\n!**/keep\n").may_bring_back_under("a/b"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub fn document(image: &ImageRecord, config: &Value) -> Value {
         "Id": image.id.to_string(),
         "RepoTags": image.names,
         "RepoDigests": digests,
-        "Parent": "",
+        "Parent": image.parent.as_ref().map_or_else(String::new, ToString::to_string),
         "Comment": config.get("comment").cloned().unwrap_or_else(|| "".into()),
         "Created": image.created.clone().map_or_else(|| field("created"), Value::from),
         "Author": config.get("author").cloned().unwrap_or_else(|| "".into()),
