@@ -197,3 +197,7 @@ for plugin in allow-all deny-setuid drop-capabilities audit-log; do
     echo "sbx plugin bench $plugin:"
     "$sbx" plugin bench --entries 50000 "$p/$plugin.wasm" | sed 's/^/  /'
 done
+
+# sbx build against buildah bud (bench/build.sh, its own stores).
+echo
+RUNS=5 bench/build.sh

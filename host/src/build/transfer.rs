@@ -144,7 +144,7 @@ impl Plan<'_> {
             };
             match rest {
                 Some(rest) if !rest.is_empty() => {
-                    tree.excludes(&format!("{base}{rest}").trim_start_matches('/'), is_dir)
+                    tree.excludes(format!("{base}{rest}").trim_start_matches('/'), is_dir)
                 }
                 _ => false,
             }

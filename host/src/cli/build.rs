@@ -66,7 +66,7 @@ pub struct PruneArgs {
 fn key_values(list: &[String], flag: &str, from_env: bool) -> Result<Vec<(String, String)>, String> {
     list.iter()
         .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if k.is_empty() => Err(format!("{flag} {kv}: give a name before the =")),
+            Some(("", _)) => Err(format!("{flag} {kv}: give a name before the =")),
             Some((k, v)) => Ok((k.to_string(), v.to_string())),
             None if from_env => Ok((kv.clone(), std::env::var(kv).unwrap_or_default())),
             None => Ok((kv.clone(), String::new())),

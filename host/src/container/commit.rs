@@ -59,6 +59,10 @@ struct Upper<'a> {
     copy: CopyAs<'a>,
 }
 
+/// Asked of each entry of a copy, with the path written and whether it is a directory: true
+/// leaves it out.
+pub type Exclude<'a> = dyn Fn(&str, bool) -> bool + Sync + 'a;
+
 /// How a copy (`sbx cp`, a build's COPY) writes what it copies.
 #[derive(Clone, Copy, Default)]
 pub struct CopyAs<'a> {
@@ -68,7 +72,7 @@ pub struct CopyAs<'a> {
     pub mode: Option<u32>,
     /// Entries left out (`.dockerignore`), asked with the path written and whether it is a
     /// directory (one left out goes with what is below it).
-    pub exclude: Option<&'a (dyn Fn(&str, bool) -> bool + Sync)>,
+    pub exclude: Option<&'a Exclude<'a>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
