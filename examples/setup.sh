@@ -16,6 +16,7 @@ packages=(
     slirp4netns                                # rootless networking (--network slirp4netns)
     containerd                                 # the runtime tests drive sbx through its runc shim
     podman                                     # ...and run containers with sbx as podman's --runtime
+    buildah                                    # sbx build compared with buildah bud (tests, bench)
     runc                                       # ...and compare sbx's runtime with runc's (conformance)
     docker-registry openssl apache2-utils      # the registry tests: Distribution's registry, a test CA, htpasswd
     skopeo                                     # ...and round trips of what sbx pushes and saves

@@ -397,3 +397,143 @@ fn policies_check_base_images_new_layers_and_the_steps_containers() {
     assert_eq!(r.code, 0, "{r:?}");
     s.assert_clean(0);
 }
+
+/// A layer's entries as (path, permission bits, kind, uid, gid, link target), sorted, without
+/// the mount points each tool leaves in RUN layers (podman's /dev, /proc, /run...; the
+/// container's /etc files).
+fn entries(layer: &[u8]) -> Vec<(String, u32, u8, u64, u64, String)> {
+    let data = match layer[..2] == [0x1f, 0x8b] {
+        true => {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(layer), &mut out).unwrap();
+            out
+        }
+        false => layer.to_vec(),
+    };
+    let runtime =
+        ["dev", "proc", "sys", "run", "etc", "etc/hostname", "etc/hosts", "etc/resolv.conf", "run/.containerenv"];
+    let mut out: Vec<_> = tar::Archive::new(&data[..])
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            let path = e.path().unwrap().to_string_lossy().trim_start_matches("./").trim_end_matches('/').to_string();
+            let link = e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned()).unwrap_or_default();
+            (path, h.mode().unwrap() & 0o7777, h.entry_type().as_byte(), h.uid().unwrap(), h.gid().unwrap(), link)
+        })
+        .filter(|(p, ..)| !runtime.contains(&p.as_str()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The layers of an OCI layout's (only) image, bottom first.
+fn oci_layers(dir: &Path) -> Vec<Vec<u8>> {
+    let blob =
+        |digest: &str| std::fs::read(dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
+    manifest["layers"].as_array().unwrap().iter().map(|l| blob(l["digest"].as_str().unwrap())).collect()
+}
+
+#[test]
+fn images_sbx_builds_run_in_podman_and_hold_the_files_buildahs_build_holds() {
+    use sbx_tests::harness::has_tool;
+    if !has_tool("podman") || !has_tool("buildah") {
+        assert!(std::env::var_os("CI").is_none(), "podman and buildah are needed under CI (examples/setup.sh)");
+        eprintln!("skipped: podman or buildah is not installed");
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let dir = context(
+        &s,
+        "interop",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nCOPY --chmod=755 x.sh /usr/local/bin/\nCOPY d /opt/d/\nADD t.tar /opt/t/\n\
+              RUN mkdir -m 700 /secret && echo s > /secret/f && chmod 600 /secret/f && rm /bin/vi && \
+              ln -s /opt/d/a /link && chown 7:8 /opt/d/a\nWORKDIR /work\nRUN echo w > w\nCMD [\"cat\", \"/secret/f\"]\n",
+            ),
+            ("x.sh", "#!/bin/sh\necho x\n"),
+            ("d/a", "a\n"),
+        ],
+    );
+    let ok = |r: std::process::Output| {
+        let r: Run = r.into();
+        assert_eq!(r.code, 0, "{r:?}");
+        r
+    };
+    ok(std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(dir.join("t.tar"))
+        .arg("-C")
+        .arg(&dir)
+        .arg("d")
+        .output()
+        .unwrap());
+    let r = build(&s, &dir, &["-t", "interop"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let ours = s.scratch.join("ours");
+    assert_eq!(s.sbx(&["save", "--format", "oci-dir", "-o", &ours.to_string_lossy(), "interop"]).code, 0);
+    let archive = s.scratch.join("interop.tar");
+    assert_eq!(s.sbx(&["save", "-o", &archive.to_string_lossy(), "interop"]).code, 0);
+
+    // podman loads sbx's image and runs it; buildah builds the same Dockerfile from the same base.
+    let tools = s.scratch.join("tools");
+    // podman's cgroups (libpod_parent/conmon, the container's beside it), removed at the end when
+    // this test made them.
+    let cgroups: Vec<PathBuf> = sbx_tests::harness::CGROUP_MOUNTS
+        .iter()
+        .map(|c| Path::new("/sys/fs/cgroup").join(c).join("libpod_parent"))
+        .filter(|d| !d.exists())
+        .collect();
+    let run_root = PathBuf::from(format!("/run/sbx-build-test-{}", std::process::id()));
+    let storage = |cmd: &str| {
+        let mut c = std::process::Command::new(cmd);
+        c.arg("--root")
+            .arg(tools.join("storage"))
+            .arg("--runroot")
+            .arg(&run_root)
+            .args(["--storage-driver", "overlay"]);
+        c
+    };
+    let loaded = ok(storage("podman").args(["load", "-q", "-i"]).arg(&archive).output().unwrap());
+    let name = loaded.stdout.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(name.ends_with("interop:latest"), "{loaded:?}");
+    let r = ok(storage("podman")
+        .args(["--cgroup-manager", "cgroupfs", "--events-backend", "none", "run", "--rm", "--runtime", "runc"])
+        .args(["--network", "none", "--ulimit", "nofile=1024:20000", "--ulimit", "nproc=4096:4096", &name])
+        .output()
+        .unwrap());
+    assert_eq!(r.stdout, "s\n", "{r:?}");
+    let base = s.scratch.join("busybox.tar");
+    sbx_tests::harness::test_image("busybox").unwrap().write_docker_archive(&base).unwrap();
+    ok(storage("buildah").arg("pull").arg("-q").arg(format!("docker-archive:{}", base.display())).output().unwrap());
+    ok(storage("buildah").args(["tag", "busybox:latest", "localhost/busybox:latest"]).output().unwrap());
+    ok(storage("buildah")
+        .args(["bud", "--layers", "-q", "--runtime", "runc", "--network", "none", "--pull-never"])
+        .args(["--ulimit", "nofile=1024:20000", "--ulimit", "nproc=4096:4096", "-t", "theirs"])
+        .arg(&dir)
+        .output()
+        .unwrap());
+    let theirs = s.scratch.join("theirs");
+    ok(storage("buildah").args(["push", "-q", "theirs"]).arg(format!("oci:{}", theirs.display())).output().unwrap());
+    let (a, b) = (oci_layers(&ours), oci_layers(&theirs));
+    assert_eq!(a.len(), b.len(), "as many layers");
+    for (i, (x, y)) in a.iter().zip(&b).enumerate().skip(1) {
+        assert_eq!(entries(x), entries(y), "layer {i}: the same files, modes and owners as buildah's");
+    }
+    let _ = storage("podman").args(["rmi", "-af"]).output();
+    let _ = storage("buildah").args(["rmi", "-af"]).output();
+    let left = sbx_tests::harness::unmount_left_under(&[&tools, &run_root]);
+    let _ = std::fs::remove_dir_all(&run_root);
+    assert!(left.is_empty(), "mounts of podman's and buildah's directories were left: {left:?}");
+    for dir in cgroups.iter().filter(|d| d.exists()) {
+        let _ = std::fs::remove_dir(dir.join("conmon"));
+        assert!(std::fs::remove_dir(dir).is_ok(), "podman's cgroup {} is left with a container", dir.display());
+    }
+    s.assert_clean(0);
+}
