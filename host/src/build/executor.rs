@@ -47,6 +47,8 @@ pub struct BuildOptions<'a> {
     pub labels: Vec<(String, String)>,
     /// How RUN steps run: the build's network.
     pub overrides: Overrides,
+    /// `--secret id=ID,src=FILE`: what `RUN --mount=type=secret,id=ID` mounts.
+    pub secrets: BTreeMap<String, PathBuf>,
     pub quiet: bool,
     /// Pulls a base image that is not stored (or any, with `--pull`); Err says why it cannot.
     pub fetch: &'a dyn Fn(&str) -> Result<(), String>,
@@ -355,9 +357,7 @@ impl Builder<'_> {
         }
         let (next, image) = match &step.instruction {
             Instruction::Run { flags, command, heredocs } => {
-                if let Some((flag, _)) = flags.first() {
-                    return Err(at.error(format!("RUN --{flag} is not supported by sbx build")));
-                }
+                let run_flags = run_step::run_flags(flags).map_err(|m| at.error(m))?;
                 let Some(parent) = working.id.as_ref().and_then(|id| self.store.find_image(id.hex()).ok()) else {
                     return Err(
                         at.error("RUN needs files to run: a FROM scratch stage has none until a COPY adds some")
@@ -369,10 +369,28 @@ impl Builder<'_> {
                     scope.iter().filter(|(k, _)| !declared_env(k)).map(|(k, v)| format!("{k}={v}")).collect();
                 env.extend(args::PREDEFINED.iter().filter_map(|n| self.args.predefined(n).map(|v| format!("{n}={v}"))));
                 let mut overrides = self.opts.overrides.clone();
+                if let Some(n) = &run_flags.network {
+                    (overrides.network, overrides.networks) =
+                        crate::spec::parse_network(n, &[]).map_err(|e| at.error(format!("RUN --network={n}: {e}")))?;
+                }
+                let mut mount_points = Vec::new();
+                for (id, target, required) in &run_flags.secrets {
+                    match self.opts.secrets.get(id) {
+                        Some(src) => {
+                            overrides.volumes.push(format!("{}:{target}:ro", src.display()));
+                            mount_points.push(target.clone());
+                        }
+                        None if *required => {
+                            return Err(at.error(format!("secret {id} is required: give it with --secret id={id},src=FILE")));
+                        }
+                        None => {}
+                    }
+                }
                 overrides.annotations.insert("io.sbx.build.step".into(), format!("{}/{}", self.step, self.total));
                 overrides.annotations.insert("io.sbx.build.instruction".into(), at.first_line());
                 let what = format!("{}:{} ({})", self.file, step.line, at.first_line());
-                let run = RunStep { argv, env, overrides, show: !self.opts.quiet, what: &what };
+                let lowers = parent.layers.iter().map(|l| self.store.layer_diff(&l.diff_id)).collect();
+                let run = RunStep { argv, env, overrides, show: !self.opts.quiet, what: &what, mount_points, lowers };
                 let ran = run_step::run(self.store, &parent, run, self.plugins).map_err(|e| at.failed(e))?;
                 let layer = match ran {
                     Ran::Layer(l) => l,

@@ -24,6 +24,50 @@ pub struct RunStep<'a> {
     pub show: bool,
     /// Names the step in errors.
     pub what: &'a str,
+    /// Where secrets are mounted (made for the mount, not part of the step's layer).
+    pub mount_points: Vec<String>,
+    /// The image's layers, bottom first (to tell the mount points' directories it has).
+    pub lowers: Vec<std::path::PathBuf>,
+}
+
+/// What a RUN's flags ask for.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RunFlags {
+    /// `--mount=type=secret,id=ID[,target=PATH][,required=true]`: (id, where, required).
+    pub secrets: Vec<(String, String, bool)>,
+    /// `--network=MODE`.
+    pub network: Option<String>,
+}
+
+/// Reads a RUN's flags; Err names one sbx build does not support. Pure.
+pub fn run_flags(flags: &[(String, Option<String>)]) -> Result<RunFlags, String> {
+    let mut out = RunFlags::default();
+    for (name, value) in flags {
+        let value = value.as_deref().unwrap_or("");
+        match name.as_str() {
+            "network" => out.network = Some(value.to_string()),
+            "mount" => {
+                let fields: Vec<(&str, &str)> =
+                    value.split(',').map(|f| f.split_once('=').unwrap_or((f, "true"))).collect();
+                let get = |k: &str| fields.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+                match get("type").as_deref() {
+                    Some("secret") => {}
+                    other => {
+                        return Err(format!(
+                            "RUN --mount=type={} is not supported by sbx build (only type=secret is)",
+                            other.unwrap_or("bind")
+                        ));
+                    }
+                }
+                let id = get("id").or_else(|| get("target").and_then(|t| t.rsplit('/').next().map(str::to_string)));
+                let id = id.filter(|i| !i.is_empty()).ok_or("RUN --mount=type=secret needs an id=")?;
+                let target = get("target").or_else(|| get("dst")).unwrap_or_else(|| format!("/run/secrets/{id}"));
+                out.secrets.push((id, target, get("required").is_some_and(|r| r == "true")));
+            }
+            other => return Err(format!("RUN --{other} is not supported by sbx build")),
+        }
+    }
+    Ok(out)
 }
 
 /// What became of a RUN: its layer, or the command's non-zero exit code.
@@ -77,6 +121,9 @@ pub fn run(store: &Store, image: &ImageRecord, step: RunStep, plugins: &PluginSe
         }
         return Ok(Ran::Failed(code));
     }
+    for at in &step.mount_points {
+        forget_mount_point(&dir.join("upper"), &step.lowers, at);
+    }
     let layer = store_layer(store, step.what, |out| write_layer(&dir.join("upper"), idmap.as_ref(), out))?;
     drop(made);
     Ok(Ran::Layer(layer))
@@ -89,5 +136,43 @@ fn show_log(dir: &std::path::Path) {
     let mut err = std::io::stderr().lock();
     for line in text.lines().filter_map(|l| serde_json::from_str::<crate::container::log::LogLine>(l).ok()) {
         let _ = err.write_all(line.log.as_bytes());
+    }
+}
+
+/// Takes out of the writable layer `upper` the mount point made at `at` (an empty file) and the
+/// directories made for it that the image (`lowers`) does not have, when nothing else is in them.
+fn forget_mount_point(upper: &std::path::Path, lowers: &[std::path::PathBuf], at: &str) {
+    let rel = std::path::Path::new(at.trim_start_matches('/'));
+    let file = upper.join(rel);
+    if std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        let _ = std::fs::remove_file(&file);
+    }
+    let mut dir = rel.parent();
+    while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+        if lowers.iter().any(|l| std::fs::symlink_metadata(l.join(d)).is_ok()) || std::fs::remove_dir(upper.join(d)).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_flags_mount_secrets_and_refuse_other_mounts() {
+        let f = |pairs: &[(&str, &str)]| -> Vec<(String, Option<String>)> {
+            pairs.iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))).collect()
+        };
+        let r = run_flags(&f(&[("mount", "type=secret,id=token"), ("mount", "type=secret,id=k,target=/k,required=true")]));
+        assert_eq!(
+            r.unwrap().secrets,
+            [("token".to_string(), "/run/secrets/token".to_string(), false), ("k".into(), "/k".into(), true)]
+        );
+        assert_eq!(run_flags(&f(&[("network", "none")])).unwrap().network.as_deref(), Some("none"));
+        assert!(run_flags(&f(&[("mount", "type=cache,target=/x")])).unwrap_err().contains("type=cache is not supported"));
+        assert!(run_flags(&f(&[("mount", "target=/x")])).unwrap_err().contains("type=bind"));
+        assert!(run_flags(&f(&[("security", "insecure")])).unwrap_err().contains("RUN --security"));
     }
 }

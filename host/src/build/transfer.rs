@@ -286,7 +286,7 @@ fn writable_root(layers: &[PathBuf], upper: &Path, work: &Path) -> Result<OwnedF
     let c =
         |p: &Path| CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| format!("{}: not a path", p.display()));
     let mut options = Vec::new();
-    for l in layers.iter().rev() {
+    for l in crate::container::layers::once_each(layers).iter().rev() {
         options.push((CString::from(c"lowerdir+"), Some(c(l)?)));
     }
     options.push((c"upperdir".into(), Some(c(upper)?)));
@@ -300,7 +300,7 @@ pub fn image_tree(store: &Store, layers: &[PathBuf]) -> Result<Tree, String> {
         rustix::fs::open(p, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| format!("{}: {e}", p.display()))
     };
-    match layers {
+    match crate::container::layers::once_each(layers).as_slice() {
         [] => {
             let staging = store.stage().map_err(|e| e.to_string())?;
             Tree::empty(staging).map_err(|e| e.to_string())

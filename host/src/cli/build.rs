@@ -37,6 +37,10 @@ pub struct BuildArgs {
     /// or slirp4netns.
     #[arg(long, env = "SBX_NETWORK")]
     pub network: Option<String>,
+    /// A secret for `RUN --mount=type=secret,id=ID` (id=ID,src=FILE); repeatable. It is mounted
+    /// read-only for the steps that ask for it, and is in no layer and no cache key.
+    #[arg(long = "secret", value_name = "id=ID,src=FILE")]
+    pub secrets: Vec<String>,
     /// The platform to build for; only this machine's (sbx does not emulate others).
     #[arg(long)]
     pub platform: Option<String>,
@@ -72,6 +76,26 @@ fn key_values(list: &[String], flag: &str, from_env: bool) -> Result<Vec<(String
             None => Ok((kv.clone(), String::new())),
         })
         .collect()
+}
+
+/// `--secret id=ID,src=FILE` (docker's `type=file` only; `source=` as BuildKit spells it too).
+fn secret(text: &str) -> Result<(String, PathBuf), String> {
+    let mut id = None;
+    let mut src = None;
+    for field in text.split(',') {
+        match field.split_once('=') {
+            Some(("id", v)) => id = Some(v.to_string()),
+            Some(("src" | "source", v)) => src = Some(PathBuf::from(v)),
+            Some(("type", "file")) => {}
+            _ => return Err(format!("--secret {text}: give id=ID,src=FILE (secrets from the environment are not supported)")),
+        }
+    }
+    let id = id.filter(|i| !i.is_empty()).ok_or_else(|| format!("--secret {text}: give id=ID"))?;
+    let src = src.ok_or_else(|| format!("--secret {text}: give src=FILE"))?;
+    if !src.is_file() {
+        return Err(format!("--secret {text}: {} is not a file", src.display()));
+    }
+    Ok((id, std::path::absolute(&src).map_err(|e| e.to_string())?))
 }
 
 fn options<'a>(args: &BuildArgs, fetch: &'a dyn Fn(&str) -> Result<(), String>) -> Result<BuildOptions<'a>, String> {
@@ -112,6 +136,7 @@ fn options<'a>(args: &BuildArgs, fetch: &'a dyn Fn(&str) -> Result<(), String>) 
         pull: args.pull,
         labels: key_values(&args.labels, "--label", false)?,
         overrides,
+        secrets: args.secrets.iter().map(|s| secret(s)).collect::<Result<_, _>>()?,
         quiet: args.quiet,
         fetch,
     })

@@ -67,8 +67,10 @@ pub fn kill(store: &Store, query: &str, signal: i32) -> Result<String, ControlEr
     if [libc::SIGKILL, libc::SIGTERM, libc::SIGINT].contains(&signal) {
         state::mark_stopped_by_user(&dir);
     }
-    send(&record.name, record.pid, signal)?;
+    // Journalled first: the container's end, which its monitor journals, may come before the
+    // signal's sender gets to it.
     state::journal(store.root(), &record, "kill", &[("signal", &signal.to_string())]);
+    send(&record.name, record.pid, signal)?;
     if signal == libc::SIGKILL {
         // A paused container ends only once thawed (v1's freezer); other signals wait for unpause.
         thaw_after_signal(&record.id);
@@ -105,8 +107,10 @@ pub fn stop(store: &Store, query: &str, grace: Option<Duration>, signal: Option<
     let timeout = spec.and_then(|s| s.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
     let grace = grace.unwrap_or(Duration::from_secs(timeout));
     let signal = signal.unwrap_or(libc::SIGTERM);
-    send(&record.name, record.pid, signal)?;
+    // Journalled first: the container's end, which its monitor journals, may come before the
+    // signal's sender gets to it.
     state::journal(store.root(), &record, "kill", &[("signal", &signal.to_string())]);
+    send(&record.name, record.pid, signal)?;
     thaw_after_signal(&record.id);
     if !state::wait_stopped(&dir, Some(grace)) {
         // It may have ended between the check and the kill.

@@ -147,8 +147,9 @@ fn create_as(
     let fresh_volumes: Vec<String> = planned.iter().filter(|p| p.anonymous).map(|p| p.name.clone()).collect();
     let varying = decision::Varying { hostname: default_hostname.as_deref(), volumes: &fresh_volumes };
     let (skipped, spec) = admission::decide(store, &opts.image, &image, &config, plugins, spec, varying)?;
-    let layers: Vec<_> =
+    let allowed: Vec<_> =
         image.layers.iter().enumerate().filter(|(i, _)| !skipped.contains(i)).map(|(_, l)| l.diff_id.clone()).collect();
+    let layers = layers::once_each(&allowed);
     if rootless::is_active() {
         spec::check_rootless(&spec)?;
     }

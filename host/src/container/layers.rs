@@ -1,5 +1,6 @@
-//! Reading a file of the image through its layer stack, before anything is mounted (the parent
-//! resolves USER against /etc/passwd this way, so the child need not read files).
+//! The layer stack a container mounts, and reading a file of the image through it before anything
+//! is mounted (the parent resolves USER against /etc/passwd this way, so the child need not read
+//! files).
 
 use crate::layer::fsops;
 use crate::spec::user::FileText;
@@ -13,6 +14,20 @@ use std::path::{Path, PathBuf};
 
 /// Biggest file read this way: /etc/passwd and /etc/group are small.
 pub const LIMIT: u64 = 4 << 20;
+
+/// The layers of a stack (bottom first) with each one once, where it is topmost: overlayfs refuses
+/// the same directory twice (ELOOP), and an image may hold a layer twice (two steps that changed
+/// nothing make the same empty layer); the stack's files are the same. Pure.
+pub fn once_each<T: PartialEq + Clone>(bottom_first: &[T]) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(bottom_first.len());
+    for (i, layer) in bottom_first.iter().enumerate() {
+        if !bottom_first[i + 1..].contains(layer) {
+            out.push(layer.clone());
+        }
+    }
+    out
+}
+
 
 /// The text of `rel` (e.g. `etc/passwd`) as the container will see it: from the topmost layer that
 /// has it, none if a whiteout deletes it. Symlinks are not followed (the walk refuses them): a
@@ -62,4 +77,16 @@ pub fn resolve_user(
     let passwd = read_file(&top_first, Path::new("etc/passwd"));
     let group = read_file(&top_first, Path::new("etc/group"));
     crate::spec::user::resolve_files(name, &passwd, &group, group_add)
+}
+
+#[cfg(test)]
+mod once_tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_held_twice_is_mounted_once_where_it_is_topmost() {
+        assert_eq!(once_each(&[1, 2, 2, 3, 2]), [1, 3, 2]);
+        assert_eq!(once_each(&[1, 2, 3]), [1, 2, 3]);
+        assert_eq!(once_each::<u8>(&[]), Vec::<u8>::new());
+    }
 }

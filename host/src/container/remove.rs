@@ -47,8 +47,9 @@ pub fn remove(
         }
         state::mark_stopped_by_user(&dir);
         if let Some(pid) = record.pid {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            // Journalled first: the container's end may be journalled before this gets to it.
             state::journal(store.root(), &record, "kill", &[("signal", "9")]);
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
         super::control::thaw_after_signal(&record.id);
         // The sbx that runs it records the end and removes the cgroup; let it finish first.
