@@ -438,6 +438,54 @@ fn oci_layers(dir: &Path) -> Vec<Vec<u8>> {
     manifest["layers"].as_array().unwrap().iter().map(|l| blob(l["digest"].as_str().unwrap())).collect()
 }
 
+/// podman's and buildah's storage and run root of a test's own, and podman's cgroups
+/// (libpod_parent/conmon, the containers' beside it) when the test made them: all removed when
+/// dropped, and checked gone unless the test failed already.
+struct Tools {
+    dir: PathBuf,
+    run_root: PathBuf,
+    cgroups: Vec<PathBuf>,
+}
+
+impl Tools {
+    fn new(s: &Sandbox) -> Tools {
+        let cgroups = sbx_tests::harness::CGROUP_MOUNTS
+            .iter()
+            .map(|c| Path::new("/sys/fs/cgroup").join(c).join("libpod_parent"))
+            .filter(|d| !d.exists())
+            .collect();
+        let run_root = PathBuf::from(format!("/run/sbx-build-test-{}", std::process::id()));
+        Tools { dir: s.scratch.join("tools"), run_root, cgroups }
+    }
+
+    fn command(&self, tool: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(tool);
+        c.arg("--root").arg(self.dir.join("storage")).arg("--runroot").arg(&self.run_root);
+        c.args(["--storage-driver", "overlay"]);
+        c
+    }
+}
+
+impl Drop for Tools {
+    fn drop(&mut self) {
+        let _ = self.command("podman").args(["rmi", "-af"]).output();
+        let _ = self.command("buildah").args(["rmi", "-af"]).output();
+        let left = sbx_tests::harness::unmount_left_under(&[&self.dir, &self.run_root]);
+        let _ = std::fs::remove_dir_all(&self.run_root);
+        let mut stuck = Vec::new();
+        for dir in self.cgroups.iter().filter(|d| d.exists()) {
+            let _ = std::fs::remove_dir(dir.join("conmon"));
+            if std::fs::remove_dir(dir).is_err() {
+                stuck.push(dir.clone());
+            }
+        }
+        if !std::thread::panicking() {
+            assert!(left.is_empty(), "mounts of podman's and buildah's directories were left: {left:?}");
+            assert!(stuck.is_empty(), "podman's cgroups were left with containers: {stuck:?}");
+        }
+    }
+}
+
 #[test]
 fn images_sbx_builds_run_in_podman_and_hold_the_files_buildahs_build_holds() {
     use sbx_tests::harness::has_tool;
@@ -482,24 +530,8 @@ fn images_sbx_builds_run_in_podman_and_hold_the_files_buildahs_build_holds() {
     assert_eq!(s.sbx(&["save", "-o", &archive.to_string_lossy(), "interop"]).code, 0);
 
     // podman loads sbx's image and runs it; buildah builds the same Dockerfile from the same base.
-    let tools = s.scratch.join("tools");
-    // podman's cgroups (libpod_parent/conmon, the container's beside it), removed at the end when
-    // this test made them.
-    let cgroups: Vec<PathBuf> = sbx_tests::harness::CGROUP_MOUNTS
-        .iter()
-        .map(|c| Path::new("/sys/fs/cgroup").join(c).join("libpod_parent"))
-        .filter(|d| !d.exists())
-        .collect();
-    let run_root = PathBuf::from(format!("/run/sbx-build-test-{}", std::process::id()));
-    let storage = |cmd: &str| {
-        let mut c = std::process::Command::new(cmd);
-        c.arg("--root")
-            .arg(tools.join("storage"))
-            .arg("--runroot")
-            .arg(&run_root)
-            .args(["--storage-driver", "overlay"]);
-        c
-    };
+    let tools = Tools::new(&s);
+    let storage = |cmd: &str| tools.command(cmd);
     let loaded = ok(storage("podman").args(["load", "-q", "-i"]).arg(&archive).output().unwrap());
     let name = loaded.stdout.trim().rsplit(' ').next().unwrap().to_string();
     assert!(name.ends_with("interop:latest"), "{loaded:?}");
@@ -526,14 +558,53 @@ fn images_sbx_builds_run_in_podman_and_hold_the_files_buildahs_build_holds() {
     for (i, (x, y)) in a.iter().zip(&b).enumerate().skip(1) {
         assert_eq!(entries(x), entries(y), "layer {i}: the same files, modes and owners as buildah's");
     }
-    let _ = storage("podman").args(["rmi", "-af"]).output();
-    let _ = storage("buildah").args(["rmi", "-af"]).output();
-    let left = sbx_tests::harness::unmount_left_under(&[&tools, &run_root]);
-    let _ = std::fs::remove_dir_all(&run_root);
-    assert!(left.is_empty(), "mounts of podman's and buildah's directories were left: {left:?}");
-    for dir in cgroups.iter().filter(|d| d.exists()) {
-        let _ = std::fs::remove_dir(dir.join("conmon"));
-        assert!(std::fs::remove_dir(dir).is_ok(), "podman's cgroup {} is left with a container", dir.display());
-    }
+    drop(tools);
+    s.assert_clean(0);
+}
+
+#[test]
+fn secrets_are_mounted_for_the_steps_that_ask_and_are_in_no_layer() {
+    let s = Sandbox::with_busybox();
+    let dir = context(
+        &s,
+        "secret",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN --mount=type=secret,id=token test \"$(cat /run/secrets/token)\" = s3cret\n\
+             RUN --mount=type=secret,id=token,target=/etc/token,required=true cat /etc/token > /dev/null\n\
+             RUN --mount=type=secret,id=other true\nRUN --network=none true\n\
+             CMD [\"sh\", \"-c\", \"ls /run/secrets /etc/token 2>&1; grep -rl s3cret /bin /etc /run /tmp /root 2>/dev/null; true\"]\n",
+        )],
+    );
+    let token = s.scratch.join("token.txt");
+    std::fs::write(&token, "s3cret").unwrap();
+    let secret = format!("id=token,src={}", token.display());
+    let r = build(&s, &dir, &["-t", "secret", "--secret", &secret]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // Steps that changed nothing make the same empty layer; the image holds it four times and runs.
+    let run = s.sbx(&["run", "--rm", "secret"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("/run/secrets: No such file") && run.stdout.contains("/etc/token: No such file"),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains("s3cret"), "the secret is in no layer: {run:?}");
+    // Its content is no part of the cache key; a required one must be given.
+    std::fs::write(&token, "changed").unwrap();
+    let r = build(&s, &dir, &["-t", "secret", "--secret", &secret]);
+    assert!(r.code == 0 && cached_steps(&r).iter().all(|c| *c), "{r:?}");
+    std::fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN --mount=type=secret,id=token,required=true true\n")
+        .unwrap();
+    let r = build(&s, &dir, &[]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(
+        r.stderr.contains("Dockerfile:2: secret token is required: give it with --secret id=token,src=FILE"),
+        "{r:?}"
+    );
+    let r = build(&s, &dir, &["--secret", "id=token,src=/nonexistent"]);
+    assert!(r.code == 125 && r.stderr.contains("/nonexistent is not a file"), "{r:?}");
+    std::fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN --mount=type=cache,target=/c true\n").unwrap();
+    let r = build(&s, &dir, &[]);
+    assert!(r.code == 125 && r.stderr.contains("Dockerfile:2: RUN --mount=type=cache is not supported"), "{r:?}");
     s.assert_clean(0);
 }

@@ -381,7 +381,9 @@ impl Builder<'_> {
                             mount_points.push(target.clone());
                         }
                         None if *required => {
-                            return Err(at.error(format!("secret {id} is required: give it with --secret id={id},src=FILE")));
+                            return Err(
+                                at.error(format!("secret {id} is required: give it with --secret id={id},src=FILE"))
+                            );
                         }
                         None => {}
                     }

@@ -149,7 +149,9 @@ fn forget_mount_point(upper: &std::path::Path, lowers: &[std::path::PathBuf], at
     }
     let mut dir = rel.parent();
     while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
-        if lowers.iter().any(|l| std::fs::symlink_metadata(l.join(d)).is_ok()) || std::fs::remove_dir(upper.join(d)).is_err() {
+        if lowers.iter().any(|l| std::fs::symlink_metadata(l.join(d)).is_ok())
+            || std::fs::remove_dir(upper.join(d)).is_err()
+        {
             break;
         }
         dir = d.parent();
@@ -165,13 +167,16 @@ mod tests {
         let f = |pairs: &[(&str, &str)]| -> Vec<(String, Option<String>)> {
             pairs.iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))).collect()
         };
-        let r = run_flags(&f(&[("mount", "type=secret,id=token"), ("mount", "type=secret,id=k,target=/k,required=true")]));
+        let r =
+            run_flags(&f(&[("mount", "type=secret,id=token"), ("mount", "type=secret,id=k,target=/k,required=true")]));
         assert_eq!(
             r.unwrap().secrets,
             [("token".to_string(), "/run/secrets/token".to_string(), false), ("k".into(), "/k".into(), true)]
         );
         assert_eq!(run_flags(&f(&[("network", "none")])).unwrap().network.as_deref(), Some("none"));
-        assert!(run_flags(&f(&[("mount", "type=cache,target=/x")])).unwrap_err().contains("type=cache is not supported"));
+        assert!(
+            run_flags(&f(&[("mount", "type=cache,target=/x")])).unwrap_err().contains("type=cache is not supported")
+        );
         assert!(run_flags(&f(&[("mount", "target=/x")])).unwrap_err().contains("type=bind"));
         assert!(run_flags(&f(&[("security", "insecure")])).unwrap_err().contains("RUN --security"));
     }

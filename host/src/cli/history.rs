@@ -47,7 +47,8 @@ pub fn history(store: &Store, args: HistoryArgs) -> i32 {
         .iter()
         .flatten()
         .map(|h| {
-            let by = h.created_by().clone().unwrap_or_default();
+            // A heredoc's lines on one line, as docker shows them.
+            let by = h.created_by().clone().unwrap_or_default().replace('\n', " ");
             (h.created().clone(), by, h.comment().clone().unwrap_or_default(), !h.empty_layer().unwrap_or(false))
         })
         .collect();

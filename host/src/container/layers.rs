@@ -28,7 +28,6 @@ pub fn once_each<T: PartialEq + Clone>(bottom_first: &[T]) -> Vec<T> {
     out
 }
 
-
 /// The text of `rel` (e.g. `etc/passwd`) as the container will see it: from the topmost layer that
 /// has it, none if a whiteout deletes it. Symlinks are not followed (the walk refuses them): a
 /// link there is reported, as is anything else that is not a regular file.
