@@ -114,6 +114,47 @@ pub fn with_subids_of(file: &Path) -> Command {
     cmd
 }
 
+/// What podman and buildah leave on the machine that a test must take away: mounts under their
+/// storage and run root, and podman's cgroups (`libpod_parent`, with `conmon` and the containers'
+/// beside it) where the test made them.
+pub struct PodmanTraces {
+    dirs: Vec<PathBuf>,
+    cgroups: Vec<PathBuf>,
+}
+
+impl PodmanTraces {
+    /// Before the tools run: the cgroups that do not exist yet are the test's to remove.
+    pub fn new(dirs: &[&Path]) -> PodmanTraces {
+        let cgroups = CGROUP_MOUNTS
+            .iter()
+            .map(|c| Path::new("/sys/fs/cgroup").join(c).join("libpod_parent"))
+            .filter(|d| !d.exists())
+            .collect();
+        PodmanTraces { dirs: dirs.iter().map(|d| d.to_path_buf()).collect(), cgroups }
+    }
+
+    /// Unmounts and removes what is left (the directories too); panics naming what was left,
+    /// unless the test failed already.
+    pub fn remove(&self) {
+        let dirs: Vec<&Path> = self.dirs.iter().map(PathBuf::as_path).collect();
+        let left = unmount_left_under(&dirs);
+        for d in &self.dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        let mut stuck = Vec::new();
+        for dir in self.cgroups.iter().filter(|d| d.exists()) {
+            let _ = std::fs::remove_dir(dir.join("conmon"));
+            if std::fs::remove_dir(dir).is_err() {
+                stuck.push(dir.clone());
+            }
+        }
+        if !std::thread::panicking() {
+            assert!(stuck.is_empty(), "cgroups of containers were left in {stuck:?}");
+            assert!(left.is_empty(), "mounts of podman's directories were left: {left:?}");
+        }
+    }
+}
+
 /// A store of its own under /var/tmp, removed on drop (after checking it left nothing behind).
 pub struct Sandbox {
     pub root: PathBuf,

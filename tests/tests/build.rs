@@ -438,24 +438,20 @@ fn oci_layers(dir: &Path) -> Vec<Vec<u8>> {
     manifest["layers"].as_array().unwrap().iter().map(|l| blob(l["digest"].as_str().unwrap())).collect()
 }
 
-/// podman's and buildah's storage and run root of a test's own, and podman's cgroups
-/// (libpod_parent/conmon, the containers' beside it) when the test made them: all removed when
-/// dropped, and checked gone unless the test failed already.
+/// podman's and buildah's storage and run root of a test's own, removed with what they left
+/// when dropped.
 struct Tools {
     dir: PathBuf,
     run_root: PathBuf,
-    cgroups: Vec<PathBuf>,
+    traces: sbx_tests::harness::PodmanTraces,
 }
 
 impl Tools {
     fn new(s: &Sandbox) -> Tools {
-        let cgroups = sbx_tests::harness::CGROUP_MOUNTS
-            .iter()
-            .map(|c| Path::new("/sys/fs/cgroup").join(c).join("libpod_parent"))
-            .filter(|d| !d.exists())
-            .collect();
+        let dir = s.scratch.join("tools");
         let run_root = PathBuf::from(format!("/run/sbx-build-test-{}", std::process::id()));
-        Tools { dir: s.scratch.join("tools"), run_root, cgroups }
+        let traces = sbx_tests::harness::PodmanTraces::new(&[&dir, &run_root]);
+        Tools { dir, run_root, traces }
     }
 
     fn command(&self, tool: &str) -> std::process::Command {
@@ -470,19 +466,7 @@ impl Drop for Tools {
     fn drop(&mut self) {
         let _ = self.command("podman").args(["rmi", "-af"]).output();
         let _ = self.command("buildah").args(["rmi", "-af"]).output();
-        let left = sbx_tests::harness::unmount_left_under(&[&self.dir, &self.run_root]);
-        let _ = std::fs::remove_dir_all(&self.run_root);
-        let mut stuck = Vec::new();
-        for dir in self.cgroups.iter().filter(|d| d.exists()) {
-            let _ = std::fs::remove_dir(dir.join("conmon"));
-            if std::fs::remove_dir(dir).is_err() {
-                stuck.push(dir.clone());
-            }
-        }
-        if !std::thread::panicking() {
-            assert!(left.is_empty(), "mounts of podman's and buildah's directories were left: {left:?}");
-            assert!(stuck.is_empty(), "podman's cgroups were left with containers: {stuck:?}");
-        }
+        self.traces.remove();
     }
 }
 

@@ -3,7 +3,7 @@
 //! machine allows. podman drives the runtime CLI through conmon as it drives crun and runc. Its
 //! containers and images are removed at the end, with nothing left mounted.
 
-use sbx_tests::harness::{Run, Sandbox, has_tool, is_root, plugin_arg, sbx_bin, test_image, unmount_left_under};
+use sbx_tests::harness::{PodmanTraces, Run, Sandbox, has_tool, is_root, plugin_arg, sbx_bin, test_image};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -12,9 +12,8 @@ struct Podman {
     /// podman's run root (it takes at most 50 characters, so not under the scratch directory).
     run: PathBuf,
     runtime: PathBuf,
-    /// podman's cgroups (/libpod_parent/conmon and the containers' beside it) when this test
-    /// made them.
-    cgroups: Vec<PathBuf>,
+    /// Its mounts and cgroups, removed at the end.
+    traces: PodmanTraces,
 }
 
 /// podman's defaults raise RLIMIT_NOFILE and RLIMIT_NPROC above this machine's hard limits.
@@ -32,12 +31,8 @@ impl Podman {
         let runtime = dir.join("sbx-runtime");
         std::os::unix::fs::symlink(sbx_bin(), &runtime).unwrap();
         let run = PathBuf::from(format!("/run/sbx-podman-{}", std::process::id()));
-        let cgroups = sbx_tests::harness::CGROUP_MOUNTS
-            .iter()
-            .map(|c| std::path::Path::new("/sys/fs/cgroup").join(c).join("libpod_parent"))
-            .filter(|d| !d.exists())
-            .collect();
-        let p = Podman { dir, run, runtime, cgroups };
+        let traces = PodmanTraces::new(&[&dir, &run]);
+        let p = Podman { dir, run, runtime, traces };
         let archive = s.scratch.join("busybox.tar");
         test_image("busybox").unwrap().write_docker_archive(&archive).unwrap();
         let r = p.podman(&["load", "-i", &archive.to_string_lossy()]);
@@ -71,20 +66,7 @@ impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.podman(&["rm", "-af", "-t", "0"]);
         let _ = self.podman(&["rmi", "-af"]);
-        let left = unmount_left_under(&[&self.dir, &self.run]);
-        let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = std::fs::remove_dir_all(&self.run);
-        let mut stuck = Vec::new();
-        for dir in self.cgroups.iter().filter(|d| d.exists()) {
-            let _ = std::fs::remove_dir(dir.join("conmon"));
-            if std::fs::remove_dir(dir).is_err() {
-                stuck.push(dir.clone());
-            }
-        }
-        if !std::thread::panicking() {
-            assert!(stuck.is_empty(), "cgroups of containers were left in {stuck:?}");
-            assert!(left.is_empty(), "mounts of podman's directories were left: {left:?}");
-        }
+        self.traces.remove();
     }
 }
 
