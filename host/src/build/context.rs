@@ -4,6 +4,7 @@
 //! leads out is refused by name), or an earlier stage's or an image's files (`COPY --from`),
 //! where paths resolve as in the image, beneath its root.
 
+use super::BuildError;
 use crate::dockerfile::ignore::Ignore;
 use crate::image::Store;
 use crate::image::store::Staging;
@@ -33,8 +34,8 @@ pub struct Found {
     pub path: String,
 }
 
-fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> super::BuildError + '_ {
-    move |source| super::BuildError::Context { path: path.to_path_buf(), source }
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
+    move |source| BuildError::Context { path: path.to_path_buf(), source }
 }
 
 fn open_dir_fd(path: &Path) -> std::io::Result<OwnedFd> {
@@ -42,12 +43,12 @@ fn open_dir_fd(path: &Path) -> std::io::Result<OwnedFd> {
 }
 
 /// The ignore file of a context directory: `.dockerignore`, else `.containerignore`.
-fn read_ignore(root: BorrowedFd, shown: &Path) -> Result<Ignore, super::BuildError> {
+fn read_ignore(root: BorrowedFd, shown: &Path) -> Result<Ignore, BuildError> {
     for name in [".dockerignore", ".containerignore"] {
         match crate::layer::fsops::read_in_root(root, Path::new(name), 1 << 20) {
             Ok(Some(bytes)) => {
                 let text = String::from_utf8_lossy(&bytes);
-                return Ignore::parse(name, &text).map_err(super::BuildError::Usage);
+                return Ignore::parse(name, &text).map_err(BuildError::Usage);
             }
             Ok(None) => {}
             Err(e) => return Err(io_at(&shown.join(name))(std::io::Error::other(e.to_string()))),
@@ -58,14 +59,14 @@ fn read_ignore(root: BorrowedFd, shown: &Path) -> Result<Ignore, super::BuildErr
 
 impl Tree {
     /// The context directory `path`.
-    pub fn context_dir(path: &Path) -> Result<Tree, super::BuildError> {
+    pub fn context_dir(path: &Path) -> Result<Tree, BuildError> {
         let root = open_dir_fd(path).map_err(io_at(path))?;
         let ignore = read_ignore(root.as_fd(), path)?;
         Ok(Tree { root, ignore: Some(ignore), context: true, _keep: None })
     }
 
     /// A context sent as a tarball on `reader` (`sbx build -`), unpacked into `staging`.
-    pub fn context_tar(store: &Store, reader: impl std::io::Read) -> Result<Tree, super::BuildError> {
+    pub fn context_tar(store: &Store, reader: impl std::io::Read) -> Result<Tree, BuildError> {
         let staging = store.stage()?;
         let dir = staging.path().join("context");
         std::fs::create_dir(&dir).map_err(io_at(&dir))?;
@@ -82,7 +83,7 @@ impl Tree {
     }
 
     /// An empty tree (`FROM scratch`'s files), in `staging`.
-    pub fn empty(staging: Staging) -> Result<Tree, super::BuildError> {
+    pub fn empty(staging: Staging) -> Result<Tree, BuildError> {
         let root = open_dir_fd(staging.path()).map_err(io_at(staging.path()))?;
         Ok(Tree { root, ignore: None, context: false, _keep: Some(Box::new(staging)) })
     }
@@ -92,9 +93,43 @@ impl Tree {
         PathBuf::from(format!("/proc/self/fd/{}", self.root.as_raw_fd()))
     }
 
-    /// Reads a file of the context (the Dockerfile), resolved beneath it.
-    pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
-        crate::layer::fsops::read_in_root(self.root.as_fd(), Path::new(path), 16 << 20).map_err(|e| e.to_string())
+    /// Reads a file of the context, resolved beneath it.
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, BuildError> {
+        crate::layer::fsops::read_in_root(self.root.as_fd(), Path::new(path), 16 << 20)
+            .map_err(|e| BuildError::Usage(e.to_string()))
+    }
+
+    /// The Dockerfile's name and text: `file` (`-f`: a host path, or for a context sent on stdin a
+    /// path in it), else the context's `Dockerfile` or `Containerfile`.
+    pub fn dockerfile(&self, file: Option<&Path>, sent: bool) -> Result<(String, String), BuildError> {
+        let text = |bytes: Vec<u8>, name: &str| {
+            String::from_utf8(bytes).map_err(|_| BuildError::Usage(format!("{name} is not UTF-8 text")))
+        };
+        match file {
+            Some(path) if !sent => {
+                let shown = path.display().to_string();
+                let bytes =
+                    std::fs::read(path).map_err(|source| BuildError::Context { path: path.to_path_buf(), source })?;
+                Ok((shown.clone(), text(bytes, &shown)?))
+            }
+            Some(path) => {
+                let shown = path.display().to_string();
+                match self.read(&shown)? {
+                    Some(bytes) => Ok((shown.clone(), text(bytes, &shown)?)),
+                    None => Err(BuildError::Usage(format!("the context sent on stdin has no {shown}"))),
+                }
+            }
+            None => {
+                for name in ["Dockerfile", "Containerfile"] {
+                    if let Some(bytes) = self.read(name)? {
+                        return Ok((name.to_string(), text(bytes, name)?));
+                    }
+                }
+                Err(BuildError::Usage(
+                    "the build context has no Dockerfile or Containerfile: write one, or name it with -f".into(),
+                ))
+            }
+        }
     }
 
     /// Whether the ignore rules leave `path` out (a directory only when nothing under it may come

@@ -9,13 +9,14 @@ use super::cache;
 use super::context::Tree;
 use super::error::{At, BuildError};
 use super::run_step::{self, Ran, RunStep};
-use super::transfer::{self, Item, Plan};
+use super::transfer;
 use super::working::Working;
+use super::{sources, stages};
 use crate::container::admission;
 use crate::dockerfile::args::{self, BuildArgs};
 use crate::dockerfile::config::{self as dconfig, Configurer};
 use crate::dockerfile::words;
-use crate::dockerfile::{Command, Dockerfile, Instruction, Source, Stage, Step};
+use crate::dockerfile::{Instruction, Stage, Step};
 use crate::image::{ImageRecord, Store};
 use crate::plugin::PluginSet;
 use crate::spec::Overrides;
@@ -78,44 +79,8 @@ impl Builder<'_> {
 
     /// The stage `name` names (its `AS` name, or its index), before stage `before`.
     fn stage_named(&self, name: &str, before: usize) -> Option<usize> {
-        let lower = name.to_lowercase();
-        self.names[..before]
-            .iter()
-            .position(|n| n.as_deref() == Some(lower.as_str()))
-            .or_else(|| name.parse::<usize>().ok().filter(|i| *i < before))
+        stages::find(&self.names, name, before)
     }
-}
-
-/// The stages the target needs: itself and those its FROM lines and `COPY --from` name, in order.
-/// Pure.
-fn needed(dockerfile: &Dockerfile, bases: &[String], target: usize) -> Vec<bool> {
-    let names: Vec<Option<String>> = dockerfile.stages.iter().map(|s| s.name.clone()).collect();
-    let find = |name: &str, before: usize| {
-        let lower = name.to_lowercase();
-        names[..before]
-            .iter()
-            .position(|n| n.as_deref() == Some(lower.as_str()))
-            .or_else(|| name.parse::<usize>().ok().filter(|i| *i < before))
-    };
-    let mut need = vec![false; dockerfile.stages.len()];
-    need[target] = true;
-    for i in (0..=target).rev() {
-        if !need[i] {
-            continue;
-        }
-        if let Some(j) = find(&bases[i], i) {
-            need[j] = true;
-        }
-        for step in &dockerfile.stages[i].steps {
-            if let Instruction::Copy(t) | Instruction::Add(t) = &step.instruction
-                && let Some((_, Some(from))) = t.flags.iter().find(|(k, _)| k == "from")
-                && let Some(j) = find(from, i)
-            {
-                need[j] = true;
-            }
-        }
-    }
-    need
 }
 
 /// What the steps of a stage share as they go.
@@ -134,7 +99,7 @@ pub fn build(store: &Store, opts: &BuildOptions, plugins: &PluginSet) -> Result<
         ContextArg::Dir(path) => Tree::context_dir(path)?,
         ContextArg::Stdin => Tree::context_tar(store, std::io::stdin().lock())?,
     };
-    let (file, text) = read_dockerfile(&context, opts)?;
+    let (file, text) = context.dockerfile(opts.file.as_deref(), matches!(opts.context, ContextArg::Stdin))?;
     let dockerfile = crate::dockerfile::parse(&file, &text)?;
     let mut args = BuildArgs::new(opts.build_args.clone());
     for step in &dockerfile.global_args {
@@ -174,7 +139,7 @@ pub fn build(store: &Store, opts: &BuildOptions, plugins: &PluginSet) -> Result<
             BuildError::Usage(format!("target stage '{t}' is not in {file} (its stages: {})", known.join(", ")))
         })?,
     };
-    let need = needed(&dockerfile, &bases, target);
+    let need = stages::needed(&dockerfile, &bases, target);
     let total = dockerfile.stages.iter().zip(&need).filter(|(_, n)| **n).map(|(s, _)| 1 + s.steps.len()).sum();
     let mut b = Builder {
         store,
@@ -200,38 +165,6 @@ pub fn build(store: &Store, opts: &BuildOptions, plugins: &PluginSet) -> Result<
     }
     let last = b.made[target].take().expect("the target was built");
     b.finish(last)
-}
-
-/// The Dockerfile: `-f`'s (a host path, or in a tarball context a path in it), else the
-/// context's `Dockerfile` or `Containerfile`.
-fn read_dockerfile(context: &Tree, opts: &BuildOptions) -> Result<(String, String), BuildError> {
-    let text = |bytes: Vec<u8>, name: &str| {
-        String::from_utf8(bytes).map_err(|_| BuildError::Usage(format!("{name} is not UTF-8 text")))
-    };
-    match (&opts.file, &opts.context) {
-        (Some(path), ContextArg::Dir(_)) => {
-            let shown = path.display().to_string();
-            let bytes = std::fs::read(path).map_err(|source| BuildError::Context { path: path.clone(), source })?;
-            Ok((shown.clone(), text(bytes, &shown)?))
-        }
-        (Some(path), ContextArg::Stdin) => {
-            let shown = path.display().to_string();
-            match context.read(&shown).map_err(BuildError::Usage)? {
-                Some(bytes) => Ok((shown.clone(), text(bytes, &shown)?)),
-                None => Err(BuildError::Usage(format!("the context sent on stdin has no {shown}"))),
-            }
-        }
-        (None, _) => {
-            for name in ["Dockerfile", "Containerfile"] {
-                if let Some(bytes) = context.read(name).map_err(BuildError::Usage)? {
-                    return Ok((name.to_string(), text(bytes, name)?));
-                }
-            }
-            Err(BuildError::Usage(
-                "the build context has no Dockerfile or Containerfile: write one, or name it with -f".into(),
-            ))
-        }
-    }
 }
 
 impl Builder<'_> {
@@ -337,7 +270,7 @@ impl Builder<'_> {
             Instruction::Copy(t) | Instruction::Add(t) => {
                 let add = matches!(step.instruction, Instruction::Add(_));
                 let tree = from.as_ref().unwrap_or(&self.context);
-                let plan = self.transfer_plan(t, add, tree, &working, &env_or_arg, &at)?;
+                let plan = sources::plan(self.store, t, add, tree, &working, &env_or_arg, &at)?;
                 early()?;
                 let digest = plan.digest().map_err(|m| at.error(m))?;
                 Some((digest, plan))
@@ -363,7 +296,7 @@ impl Builder<'_> {
                         at.error("RUN needs files to run: a FROM scratch stage has none until a COPY adds some")
                     );
                 };
-                let argv = run_argv(command, heredocs, step.text.lines().next().unwrap_or(""), &settings);
+                let argv = run_step::run_argv(command, heredocs, step.text.lines().next().unwrap_or(""), &settings);
                 let declared_env = |k: &str| dconfig::env_value(&settings, k).is_some();
                 let mut env: Vec<String> =
                     scope.iter().filter(|(k, _)| !declared_env(k)).map(|(k, v)| format!("{k}={v}")).collect();
@@ -462,87 +395,6 @@ impl Builder<'_> {
         transfer::image_tree(self.store, &dirs).map(Some).map_err(|m| at.error(m))
     }
 
-    fn transfer_plan<'t>(
-        &self,
-        t: &crate::dockerfile::Transfer,
-        add: bool,
-        tree: &'t Tree,
-        working: &Working,
-        lookup: &dyn Fn(&str) -> Option<String>,
-        at: &At,
-    ) -> Result<Plan<'t>, BuildError> {
-        let keyword = if add { "ADD" } else { "COPY" };
-        // The context's files are root's; an image's keep their owners, as BuildKit copies them.
-        let from_image = t.flags.iter().any(|(k, _)| k == "from");
-        let mut owner = (!from_image).then_some((0, 0));
-        let mut mode = None;
-        for (flag, value) in &t.flags {
-            let value = value.as_deref().unwrap_or("");
-            match flag.as_str() {
-                "from" | "link" => {}
-                "chown" => {
-                    let who = words::word(value, lookup).map_err(|m| at.error(m))?;
-                    let dirs: Vec<PathBuf> = working.layers.iter().map(|l| self.store.layer_diff(&l.diff_id)).collect();
-                    let user = crate::container::layers::resolve_user(&dirs, &who, &[])
-                        .map_err(|e| at.error(format!("--chown={who}: {e}")))?;
-                    owner = Some((user.uid, user.gid));
-                }
-                "chmod" => {
-                    let bits = u32::from_str_radix(value, 8)
-                        .ok()
-                        .filter(|m| *m <= 0o7777)
-                        .ok_or_else(|| at.error(format!("--chmod={value} is not an octal mode such as 755")))?;
-                    mode = Some(bits);
-                }
-                other => return Err(at.error(format!("{keyword} --{other} is not supported by sbx build"))),
-            }
-        }
-        let mut items = Vec::new();
-        for source in &t.sources {
-            match source {
-                Source::Heredoc(h) => items.push(Item::Text(h.body.clone().into_bytes())),
-                Source::Path(p) => {
-                    let p = words::word(p, lookup).map_err(|m| at.error(m))?;
-                    if add && is_url(&p) {
-                        return Err(at.error(format!(
-                            "ADD {p}: sbx build does not download: fetch it in a RUN step (wget, curl) or put it in the context and COPY it"
-                        )));
-                    }
-                    let paths = tree.expand(&p).map_err(|m| at.error(m))?;
-                    if paths.is_empty() {
-                        return Err(at.error(format!(
-                            "{p}: no file of the build context matches it (or .dockerignore leaves it out)"
-                        )));
-                    }
-                    for path in paths {
-                        let found =
-                            tree.find(&path).map_err(|m| at.error(m))?.filter(|f| !tree.excludes(&f.path, f.is_dir));
-                        let found = found.ok_or_else(|| {
-                            at.error(format!("{path}: not found in the build context (or .dockerignore leaves it out)"))
-                        })?;
-                        let archive = add && !found.is_dir && transfer::is_archive(&found).map_err(|m| at.error(m))?;
-                        items.push(if archive { Item::Archive(found) } else { Item::Found(found) });
-                    }
-                }
-            }
-        }
-        let mut dest = words::word(&t.dest, lookup).map_err(|m| at.error(m))?;
-        // `.` and `dir/.` name directories, as `dir/` does.
-        if dest == "." || dest.ends_with("/.") {
-            dest.pop();
-        }
-        if !dest.starts_with('/') {
-            let workdir = working.settings()["WorkingDir"].as_str().unwrap_or("/").trim_end_matches('/').to_string();
-            dest = format!("{workdir}/{dest}");
-        }
-        if items.len() > 1 && !dest.ends_with('/') {
-            return Err(at.error(format!(
-                "{keyword} of several sources needs a directory as its destination, written with a trailing /: {dest}/"
-            )));
-        }
-        Ok(Plan { tree, items, dest, owner, mode })
-    }
-
     /// The image made: with the build's `--label`s, named as `-t` says.
     fn finish(&self, last: Working) -> Result<ImageRecord, BuildError> {
         let mut image = match &last.id {
@@ -574,100 +426,5 @@ impl Builder<'_> {
             }
         }
         Ok(image)
-    }
-}
-
-/// A source ADD would download.
-fn is_url(source: &str) -> bool {
-    ["http://", "https://", "git@", "git://"].iter().any(|p| source.starts_with(p))
-}
-
-/// A RUN's argv: the exec form as written; the shell form through the stage's SHELL. With
-/// heredocs (`RUN <<EOF [command]`, the form the parser reads), as BuildKit runs them: a heredoc
-/// alone is the script (one that starts with `#!` is run as a file, by its interpreter); after a
-/// command, the shell gets the line from `<<` on (`first_line`, as written) with the heredocs'
-/// text, each ended by its word, as a shell reads heredocs.
-fn run_argv(
-    command: &Command,
-    heredocs: &[crate::dockerfile::Heredoc],
-    first_line: &str,
-    settings: &serde_json::Value,
-) -> Vec<String> {
-    let (Command::Shell(rest), Some(first)) = (command, heredocs.first()) else {
-        return dconfig::argv(command, settings);
-    };
-    let script = if !rest.trim().is_empty() {
-        let line = first_line.find("<<").map_or(first_line, |i| &first_line[i..]);
-        let mut s = format!("{line}\n");
-        for (h, w) in heredocs.iter().zip(heredoc_words(line)) {
-            s.push_str(&h.body);
-            if !h.body.ends_with('\n') {
-                s.push('\n');
-            }
-            s.push_str(&w);
-            s.push('\n');
-        }
-        s
-    } else if first.body.starts_with("#!") {
-        let end = "SBX_BUILD_SCRIPT_END";
-        format!(
-            "f=$(mktemp) && cat > \"$f\" <<'{end}' && chmod +x \"$f\" && {{ \"$f\"; r=$?; rm -f \"$f\"; exit $r; }}\n{}{}{end}\n",
-            first.body,
-            if first.body.ends_with('\n') { "" } else { "\n" }
-        )
-    } else {
-        first.body.clone()
-    };
-    dconfig::argv(&Command::Shell(script), settings)
-}
-
-/// The words that end a command line's heredocs (`<<EOF`, `<<-EOF`, `<<"EOF"`), in order. Pure.
-fn heredoc_words(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = line;
-    while let Some(i) = rest.find("<<") {
-        let after = rest[i + 2..].trim_start_matches('-');
-        let word: String =
-            after.trim_start_matches(['"', '\'']).chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-        if !word.is_empty() {
-            out.push(word);
-        }
-        rest = &rest[i + 2..];
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_stages_the_target_needs_are_built() {
-        let d = crate::dockerfile::parse(
-            "Dockerfile",
-            "FROM busybox AS tools\nRUN true\nFROM busybox AS unused\nRUN true\nFROM tools AS build\nRUN make\n\
-             FROM scratch\nCOPY --from=build /out /\nFROM busybox AS other\n",
-        )
-        .unwrap();
-        let bases: Vec<String> = d.stages.iter().map(|s| s.base.clone()).collect();
-        assert_eq!(needed(&d, &bases, 3), [true, false, true, true, false]);
-        assert_eq!(needed(&d, &bases, 1), [false, true, false, false, false]);
-        assert_eq!(needed(&d, &bases, 4), [false, false, false, false, true]);
-    }
-
-    #[test]
-    fn a_run_with_heredocs_gets_them_as_a_shell_reads_them() {
-        let settings = serde_json::json!({});
-        let doc = |body: &str| crate::dockerfile::Heredoc { body: body.into(), expand: true };
-        let only = run_argv(&Command::Shell(String::new()), &[doc("echo one\necho two\n")], "RUN <<EOF", &settings);
-        assert_eq!(only, ["/bin/sh", "-c", "echo one\necho two\n"]);
-        let fed = run_argv(&Command::Shell(" python3".into()), &[doc("print(1)\n")], "RUN <<'END' python3", &settings);
-        assert_eq!(fed, ["/bin/sh", "-c", "<<'END' python3\nprint(1)\nEND\n"]);
-        let script =
-            run_argv(&Command::Shell(String::new()), &[doc("#!/bin/awk -f\nBEGIN {}\n")], "RUN <<EOF", &settings);
-        assert!(script[2].contains("chmod +x") && script[2].contains("#!/bin/awk -f\nBEGIN {}\n"), "{script:?}");
-        assert_eq!(heredoc_words("a <<A && b <<-\"B\""), ["A", "B"]);
-        let exec = run_argv(&Command::Exec(vec!["/bin/true".into()]), &[], "RUN [\"/bin/true\"]", &settings);
-        assert_eq!(exec, ["/bin/true"]);
     }
 }

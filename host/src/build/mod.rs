@@ -10,6 +10,8 @@ pub mod context;
 pub mod error;
 pub mod executor;
 pub mod run_step;
+pub mod sources;
+pub mod stages;
 pub mod transfer;
 pub mod working;
 
