@@ -20,6 +20,7 @@ packages=(
     runc                                       # ...and compare sbx's runtime with runc's (conformance)
     docker-registry openssl apache2-utils      # the registry tests: Distribution's registry, a test CA, htpasswd
     skopeo                                     # ...and round trips of what sbx pushes and saves
+    mmdebstrap apt-utils                       # the Debian rootfs and apt repository of the build test
     rustc-web cargo-web rust-web-src wasi-libc # the plugin toolchain (shared/WASM-TOOLCHAIN.md)
 )
 missing=()
@@ -55,6 +56,8 @@ if ! command -v rustup >/dev/null; then
     echo "setup: sbx needs a rustup toolchain (Rust 1.95 or later): https://rustup.rs" >&2
     exit 1
 fi
+
+tests/debian-fixture.sh
 
 echo "setup: building sbx and the test image builder"
 cargo build --release -p sbx -p sbx-tests --bins

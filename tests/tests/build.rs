@@ -4,7 +4,7 @@
 //! name; `.dockerignore` keeps files out; bad Dockerfiles and contexts are refused naming the line;
 //! policies run at build time; nothing is left behind.
 
-use sbx_tests::harness::{Run, Sandbox, plugin_arg};
+use sbx_tests::harness::{NetNs, Run, Sandbox, plugin_arg, wait_for};
 use std::path::{Path, PathBuf};
 
 /// A build context in the sandbox's scratch directory, with `files` (path, content).
@@ -590,5 +590,63 @@ fn secrets_are_mounted_for_the_steps_that_ask_and_are_in_no_layer() {
     std::fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN --mount=type=cache,target=/c true\n").unwrap();
     let r = build(&s, &dir, &[]);
     assert!(r.code == 125 && r.stderr.contains("Dockerfile:2: RUN --mount=type=cache is not supported"), "{r:?}");
+    s.assert_clean(0);
+}
+
+/// Where tests/debian-fixture.sh (run by examples/setup.sh) put a minbase Debian 12 rootfs and a
+/// one-package apt repository, fetched from the machine's mirror.
+const DEBIAN_FIXTURE: &str = "/var/cache/sbx-tests/debian-bookworm-1";
+
+/// A Debian image built `FROM scratch` on the fixture's rootfs, whose RUN installs a package with
+/// apt through `--network host`: the repository is served on 127.0.0.1 in a network namespace of
+/// the test's own, so the build reaches nothing else.
+#[test]
+fn a_debian_image_installs_a_package_with_apt_on_the_builds_network() {
+    let fixture = Path::new(DEBIAN_FIXTURE);
+    if !fixture.join("rootfs.tar").exists() {
+        let why = std::fs::read_to_string(fixture.join("UNREACHABLE"))
+            .unwrap_or_else(|_| panic!("no Debian fixture in {DEBIAN_FIXTURE}: run tests/debian-fixture.sh"));
+        eprintln!("SKIPPED: the machine's Debian mirror could not be reached when the fixture was made: {why}");
+        return;
+    }
+    let s = Sandbox::new();
+    let dir = context(
+        &s,
+        "debian",
+        &[(
+            "Dockerfile",
+            "FROM scratch\nADD rootfs.tar /\nARG MIRROR\n\
+             RUN echo \"deb [trusted=yes] $MIRROR ./\" > /etc/apt/sources.list && rm -f /etc/apt/sources.list.d/* \\\n \
+             && apt-get update && apt-get install -y --no-install-recommends hello && apt-get clean\n\
+             CMD [\"hello\"]\n",
+        )],
+    );
+    let rootfs = dir.join("rootfs.tar");
+    if std::fs::hard_link(fixture.join("rootfs.tar"), &rootfs).is_err() {
+        std::fs::copy(fixture.join("rootfs.tar"), &rootfs).unwrap();
+    }
+    let ns = NetNs::new();
+    let repo = fixture.join("repo");
+    let mut httpd = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", ns.path()))
+        .args(["busybox", "httpd", "-f", "-p", "127.0.0.1:80", "-h"])
+        .arg(&repo)
+        .spawn()
+        .expect("busybox httpd");
+    let probe = format!("ip netns exec {} bash -c 'echo > /dev/tcp/127.0.0.1/80' 2>/dev/null", ns.name);
+    wait_for("the apt repository to answer", || {
+        std::process::Command::new("sh").args(["-c", &probe]).status().is_ok_and(|s| s.success())
+    });
+    let args = ["build", "--network", "host", "--build-arg", "MIRROR=http://127.0.0.1", "-t", "deb:apt"];
+    let d = dir.to_string_lossy();
+    let r = s.sbx_in(&ns, &[&args[..], &[&d]].concat());
+    let _ = httpd.kill();
+    let _ = httpd.wait();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("Get:1 http://127.0.0.1 ./ hello") && r.stderr.contains("Setting up hello"), "{r:?}");
+    let run = s.sbx(&["run", "--rm", "deb:apt"]);
+    assert!(run.code == 0 && run.stdout == "Hello, world!\n", "{run:?}");
+    let run = s.sbx(&["run", "--rm", "deb:apt", "dpkg-query", "-W", "-f", "${Status}", "hello"]);
+    assert!(run.code == 0 && run.stdout == "install ok installed", "{run:?}");
     s.assert_clean(0);
 }
