@@ -63,8 +63,13 @@ RUN <<EOF
 echo heredoc one > heredoc.txt
 echo heredoc two >> heredoc.txt
 EOF
+RUN cat <<EOF > conf.txt && cat <<'RAW' >> conf.txt
+greeting=$GREETING
+EOF
+raw=$GREETING
+RAW
 COPY <<EOT /etc/motd
-written by a heredoc
+written by a heredoc for $GREETING
 EOT
 RUN ln -s /etc/motd motd && rm /etc/app/drop.conf
 LABEL org.example.name="app" version=1
@@ -98,19 +103,19 @@ fn a_dockerfile_builds_an_image_that_runs_and_the_cache_gives_it_again() {
     assert_eq!(r.code, 0, "{r:?}");
     let id = r.stdout.trim().to_string();
     assert!(id.starts_with("sha256:") && r.stdout.lines().count() == 1, "only the id on stdout: {r:?}");
-    assert!(r.stderr.contains("STEP 1/22: FROM busybox") && r.stderr.contains("STEP 22/22: CMD"), "{r:?}");
+    assert!(r.stderr.contains("STEP 1/23: FROM busybox") && r.stderr.contains("STEP 23/23: CMD"), "{r:?}");
     assert!(!cached_steps(&r).contains(&true), "a first build makes every step: {r:?}");
 
     // The image runs as configured.
     let run = s.sbx(&["run", "--rm", "app:1"]);
     assert_eq!((run.code, run.stdout.as_str()), (0, "hello from two words\n"), "{run:?}");
-    let files = "cat exec.txt heredoc.txt motd /etc/app/app.conf data/a.txt data/b.txt; \
+    let files = "cat exec.txt heredoc.txt conf.txt motd /etc/app/app.conf data/a.txt data/b.txt; \
                  ls data; ls /etc/app; stat -c '%n %u:%g %a' bin/run.sh greeting; id -u; pwd";
     let run = s.sbx(&["run", "--rm", "app:1", files]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.stdout,
-        "exec form\nheredoc one\nheredoc two\nwritten by a heredoc\nkey=value\na\nb\na.txt\nb.txt\napp.conf\n\
+        "exec form\nheredoc one\nheredoc two\ngreeting=hello\nraw=$GREETING\nwritten by a heredoc for hello\nkey=value\na\nb\na.txt\nb.txt\napp.conf\n\
          bin/run.sh 1000:1000 750\ngreeting 1000:0 644\n1000\n/srv/app\n",
         "{run:?}"
     );
@@ -132,11 +137,11 @@ fn a_dockerfile_builds_an_image_that_runs_and_the_cache_gives_it_again() {
     assert_eq!(c["StopSignal"], "SIGTERM");
     assert_eq!(c["Healthcheck"]["Retries"], 2);
     assert_eq!(c["OnBuild"], serde_json::json!(["RUN echo triggered > /tmp/triggered"]));
-    // Metadata steps add no layer: busybox's, and one per RUN, COPY and ADD (4 COPY, 4 RUN).
+    // Metadata steps add no layer: busybox's, and one per RUN, COPY and ADD (4 COPY, 5 RUN).
     let history = s.sbx(&["history", "--no-trunc", "app:1"]);
     assert_eq!(history.code, 0, "{history:?}");
     let r = s.sbx(&["image", "inspect", "--format", "{{len .RootFS.Layers}}", "app:1"]);
-    assert_eq!(r.stdout.trim(), "9", "{r:?}");
+    assert_eq!(r.stdout.trim(), "10", "{r:?}");
 
     // Nothing changed: every step from the cache, the same image.
     let again = build(&s, &dir, &["-t", "app:1", "--label", "built.by=test"]);
@@ -146,6 +151,12 @@ fn a_dockerfile_builds_an_image_that_runs_and_the_cache_gives_it_again() {
     // -q prints the id only.
     let quiet = build(&s, &dir, &["-q", "--label", "built.by=test"]);
     assert_eq!((quiet.code, quiet.stdout.trim(), quiet.stderr.as_str()), (0, id.as_str(), ""), "{quiet:?}");
+
+    // A copied file touched, its content the same: still all cached, as docker's cache.
+    let a = std::fs::File::options().append(true).open(dir.join("data/a.txt")).unwrap();
+    a.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60)).unwrap();
+    let touched = build(&s, &dir, &["-q", "--label", "built.by=test"]);
+    assert_eq!((touched.code, touched.stdout.trim()), (0, id.as_str()), "{touched:?}");
 
     // One copied file changed: the steps before it cached, it and every later one made again.
     std::fs::write(dir.join("data/b.txt"), "b changed\n").unwrap();
@@ -321,7 +332,7 @@ fn bad_dockerfiles_and_contexts_are_refused_naming_the_line_and_leave_nothing() 
     std::os::unix::fs::symlink("/etc/passwd", dir.join("out")).unwrap();
     std::os::unix::fs::symlink("../../..", dir.join("up")).unwrap();
     let layers = s.layers().len();
-    let cases: [(&str, i32, &str); 13] = [
+    let cases: [(&str, i32, &str); 14] = [
         ("FROM busybox\nFETCH x\n", 125, "Dockerfile:2: unknown instruction 'FETCH'"),
         ("RUN true\n", 125, "Dockerfile:1: expected FROM"),
         ("FROM busybox\nCOPY ../f /\n", 125, "Dockerfile:2: '../f' is outside the build context"),
@@ -339,6 +350,7 @@ fn bad_dockerfiles_and_contexts_are_refused_naming_the_line_and_leave_nothing() 
         ),
         ("FROM busybox\nCOPY f f /d\n", 125, "Dockerfile:2: COPY of several sources needs a directory"),
         ("FROM scratch\nRUN true\n", 125, "Dockerfile:2: RUN needs files to run"),
+        ("FROM busybox\nRUN cat <<EOF > /f\nnever ended\n", 125, "Dockerfile:2: the heredoc EOF is not ended"),
     ];
     for (text, code, message) in cases {
         std::fs::write(dir.join("Dockerfile"), text).unwrap();

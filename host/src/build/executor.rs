@@ -296,7 +296,7 @@ impl Builder<'_> {
                         at.error("RUN needs files to run: a FROM scratch stage has none until a COPY adds some")
                     );
                 };
-                let argv = run_step::run_argv(command, heredocs, step.text.lines().next().unwrap_or(""), &settings);
+                let argv = run_step::run_argv(command, heredocs, &settings);
                 let declared_env = |k: &str| dconfig::env_value(&settings, k).is_some();
                 let mut env: Vec<String> =
                     scope.iter().filter(|(k, _)| !declared_env(k)).map(|(k, v)| format!("{k}={v}")).collect();

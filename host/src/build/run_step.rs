@@ -161,58 +161,34 @@ fn forget_mount_point(upper: &std::path::Path, lowers: &[std::path::PathBuf], at
 }
 
 /// A RUN's argv: the exec form as written; the shell form through the stage's SHELL. With
-/// heredocs (`RUN <<EOF [command]`, the form the parser reads), as BuildKit runs them: a heredoc
-/// alone is the script (one that starts with `#!` is run as a file, by its interpreter); after a
-/// command, the shell gets the line from `<<` on (`first_line`, as written) with the heredocs'
-/// text, each ended by its word, as a shell reads heredocs.
-pub fn run_argv(
-    command: &Command,
-    heredocs: &[Heredoc],
-    first_line: &str,
-    settings: &serde_json::Value,
-) -> Vec<String> {
-    let (Command::Shell(rest), Some(first)) = (command, heredocs.first()) else {
+/// heredocs, as BuildKit runs them: a command that is one heredoc alone (`RUN <<EOF`) runs the
+/// heredoc as the script (one that starts with `#!` as a file, by its interpreter); any other
+/// gives the shell the command as written with the heredocs' text after it, each ended by its
+/// word, as a shell reads heredocs.
+pub fn run_argv(command: &Command, heredocs: &[Heredoc], settings: &serde_json::Value) -> Vec<String> {
+    let (Command::Shell(line), Some(first)) = (command, heredocs.first()) else {
         return dconfig::argv(command, settings);
     };
-    let script = if !rest.trim().is_empty() {
-        let line = first_line.find("<<").map_or(first_line, |i| &first_line[i..]);
+    let alone = heredocs.len() == 1
+        && line.trim().trim_start_matches("<<").trim_start_matches('-').trim_matches(['"', '\'']) == first.word;
+    let script = if !alone {
         let mut s = format!("{line}\n");
-        for (h, w) in heredocs.iter().zip(heredoc_words(line)) {
+        for h in heredocs {
             s.push_str(&h.body);
-            if !h.body.ends_with('\n') {
-                s.push('\n');
-            }
-            s.push_str(&w);
+            s.push_str(&h.word);
             s.push('\n');
         }
         s
     } else if first.body.starts_with("#!") {
         let end = "SBX_BUILD_SCRIPT_END";
         format!(
-            "f=$(mktemp) && cat > \"$f\" <<'{end}' && chmod +x \"$f\" && {{ \"$f\"; r=$?; rm -f \"$f\"; exit $r; }}\n{}{}{end}\n",
+            "f=$(mktemp) && cat > \"$f\" <<'{end}' && chmod +x \"$f\" && {{ \"$f\"; r=$?; rm -f \"$f\"; exit $r; }}\n{}{end}\n",
             first.body,
-            if first.body.ends_with('\n') { "" } else { "\n" }
         )
     } else {
         first.body.clone()
     };
     dconfig::argv(&Command::Shell(script), settings)
-}
-
-/// The words that end a command line's heredocs (`<<EOF`, `<<-EOF`, `<<"EOF"`), in order. Pure.
-fn heredoc_words(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = line;
-    while let Some(i) = rest.find("<<") {
-        let after = rest[i + 2..].trim_start_matches('-');
-        let word: String =
-            after.trim_start_matches(['"', '\'']).chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-        if !word.is_empty() {
-            out.push(word);
-        }
-        rest = &rest[i + 2..];
-    }
-    out
 }
 
 #[cfg(test)]
@@ -241,16 +217,17 @@ mod tests {
     #[test]
     fn a_run_with_heredocs_gets_them_as_a_shell_reads_them() {
         let settings = serde_json::json!({});
-        let doc = |body: &str| Heredoc { body: body.into(), expand: true };
-        let only = run_argv(&Command::Shell(String::new()), &[doc("echo one\necho two\n")], "RUN <<EOF", &settings);
+        let doc = |word: &str, body: &str| Heredoc { body: body.into(), expand: true, word: word.into() };
+        let shell = |s: &str| Command::Shell(s.into());
+        let only = run_argv(&shell("<<EOF"), &[doc("EOF", "echo one\necho two\n")], &settings);
         assert_eq!(only, ["/bin/sh", "-c", "echo one\necho two\n"]);
-        let fed = run_argv(&Command::Shell(" python3".into()), &[doc("print(1)\n")], "RUN <<'END' python3", &settings);
+        let fed = run_argv(&shell("<<'END' python3"), &[doc("END", "print(1)\n")], &settings);
         assert_eq!(fed, ["/bin/sh", "-c", "<<'END' python3\nprint(1)\nEND\n"]);
-        let script =
-            run_argv(&Command::Shell(String::new()), &[doc("#!/bin/awk -f\nBEGIN {}\n")], "RUN <<EOF", &settings);
+        let two = run_argv(&shell("cat <<A > f && cat <<-B"), &[doc("A", "a\n"), doc("B", "b\n")], &settings);
+        assert_eq!(two, ["/bin/sh", "-c", "cat <<A > f && cat <<-B\na\nA\nb\nB\n"]);
+        let script = run_argv(&shell("<<-'EOF'"), &[doc("EOF", "#!/bin/awk -f\nBEGIN {}\n")], &settings);
         assert!(script[2].contains("chmod +x") && script[2].contains("#!/bin/awk -f\nBEGIN {}\n"), "{script:?}");
-        assert_eq!(heredoc_words("a <<A && b <<-\"B\""), ["A", "B"]);
-        let exec = run_argv(&Command::Exec(vec!["/bin/true".into()]), &[], "RUN [\"/bin/true\"]", &settings);
+        let exec = run_argv(&Command::Exec(vec!["/bin/true".into()]), &[], &settings);
         assert_eq!(exec, ["/bin/true"]);
     }
 }

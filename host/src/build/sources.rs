@@ -56,7 +56,13 @@ pub fn plan<'t>(
     let mut items = Vec::new();
     for source in &t.sources {
         match source {
-            Source::Heredoc(h) => items.push(Item::Text(h.body.clone().into_bytes())),
+            Source::Heredoc(h) => {
+                let body = match h.expand {
+                    true => words::text(&h.body, lookup).map_err(|m| at.error(m))?,
+                    false => h.body.clone(),
+                };
+                items.push(Item::Text(body.into_bytes()))
+            }
             Source::Path(p) => {
                 let p = words::word(p, lookup).map_err(|m| at.error(m))?;
                 if add && is_url(&p) {

@@ -133,8 +133,9 @@ impl Plan<'_> {
     }
 
     /// How the tar of a found item is written: owned and moded as the flags say, with what the
-    /// context's ignore rules leave out left out (its tar paths start with `top`).
-    fn write_found(&self, found: &Found, top: &str, out: impl Write) -> std::io::Result<()> {
+    /// context's ignore rules leave out left out (its tar paths start with `top`); with every time
+    /// `mtime` where it is given.
+    fn write_found(&self, found: &Found, top: &str, mtime: Option<u64>, out: impl Write) -> std::io::Result<()> {
         let base = found.path.clone();
         let tree = self.tree;
         let exclude = move |tar_path: &str, is_dir: bool| {
@@ -149,7 +150,7 @@ impl Plan<'_> {
                 _ => false,
             }
         };
-        let how = CopyAs { owner: self.owner, mode: self.mode, exclude: Some(&exclude) };
+        let how = CopyAs { owner: self.owner, mode: self.mode, exclude: Some(&exclude), mtime };
         match (&found.name, top.is_empty()) {
             // A directory's contents: what it holds, as paths relative to it.
             (Some(name), true) => {
@@ -161,8 +162,8 @@ impl Plan<'_> {
         }
     }
 
-    /// A digest of what the step writes (the files' names, modes, owners, times and contents, and
-    /// where they go), for the build cache.
+    /// A digest of what the step writes (the files' names, modes, owners and contents, and where
+    /// they go; not their times, as docker's cache), for the build cache.
     pub fn digest(&self) -> Result<String, String> {
         let mut h = HashWriter(Sha256::new());
         let _ = writeln!(h, "{} {:?} {:?}", self.dest, self.owner, self.mode);
@@ -170,7 +171,8 @@ impl Plan<'_> {
             match item {
                 Item::Found(f) | Item::Archive(f) => {
                     let _ = writeln!(h, "item {}", f.path);
-                    self.write_found(f, &item_name(f), &mut h).map_err(|e| format!("reading {}: {e}", f.path))?;
+                    self.write_found(f, &item_name(f), Some(0), &mut h)
+                        .map_err(|e| format!("reading {}: {e}", f.path))?;
                 }
                 Item::Text(body) => {
                     let _ = writeln!(h, "text {}", body.len());
@@ -206,7 +208,7 @@ impl Plan<'_> {
             Item::Found(found) => {
                 let (dir, name) = landing(&self.dest, found.is_dir, &item_name(found), dest_is_dir);
                 let target = make_dir(root, &dir, self.made_dirs_owner())?;
-                pipe_into(&target, |out| self.write_found(found, &name, out))
+                pipe_into(&target, |out| self.write_found(found, &name, None, out))
                     .map_err(|e| format!("copying {} to {}: {e}", found.path, self.dest))
             }
             Item::Text(body) => {
@@ -232,6 +234,7 @@ impl Plan<'_> {
                     owner: Some(self.made_dirs_owner()),
                     mode: Some(self.mode.unwrap_or(0o644)),
                     exclude: None,
+                    mtime: None,
                 };
                 pipe_into(&target, |out| write_copy(found.dir.try_clone()?, found.name.as_deref(), &name, how, out))
                     .map_err(|e| format!("writing the heredoc to {}: {e}", self.dest))

@@ -73,6 +73,9 @@ pub struct CopyAs<'a> {
     /// Entries left out (`.dockerignore`), asked with the path written and whether it is a
     /// directory (one left out goes with what is below it).
     pub exclude: Option<&'a Exclude<'a>>,
+    /// Every entry's modification time, instead of the files' own (the build cache's digest of
+    /// what a COPY copies: as docker's, it does not change when only times do).
+    pub mtime: Option<u64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -110,7 +113,7 @@ impl Upper<'_> {
         let (uid, gid) = self.owners(st);
         h.set_uid(u64::from(uid));
         h.set_gid(u64::from(gid));
-        h.set_mtime(st.st_mtime.max(0) as u64);
+        h.set_mtime(self.copy.mtime.unwrap_or(st.st_mtime.max(0) as u64));
         h.set_size(size);
         h
     }

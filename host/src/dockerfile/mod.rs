@@ -1,5 +1,5 @@
-//! Dockerfiles (and Containerfiles), for `sbx build` (issue 17, being built) and `commit
-//! --change`: the file read into stages and steps ([`parse`]), the words of an instruction's
+//! Dockerfiles (and Containerfiles), for `sbx build` and `commit --change`: the
+//! file read into stages and steps ([`parse`], RUN's heredocs by [`heredoc`]), the words of an instruction's
 //! arguments with docker's quoting and variables ([`words`]), what the instructions that only
 //! configure an image do to its config ([`config`]), build arguments and their scopes
 //! ([`args`]), and which context files `.dockerignore` leaves out ([`ignore`]). Pure; the build
@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod config;
+mod heredoc;
 pub mod ignore;
 pub mod parse;
 pub mod words;

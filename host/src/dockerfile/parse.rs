@@ -1,8 +1,9 @@
 //! A Dockerfile (or Containerfile) read into sbx's own model of stages and steps, each step with
 //! its line and its source text. The reading itself is the `parse-dockerfile` crate's (BuildKit's
-//! grammar: continuations, heredocs, the escape directive, JSON and shell forms); arguments stay
-//! as written here, because what their variables mean is known only during the build
-//! ([`super::words`]). Pure.
+//! grammar: continuations, COPY's heredocs, the escape directive, JSON and shell forms), except
+//! RUN's heredocs, which [`super::heredoc`] reads as BuildKit does; arguments stay as written
+//! here, because what their variables mean is known only during the build ([`super::words`]).
+//! Pure.
 
 use parse_dockerfile as pd;
 
@@ -54,6 +55,9 @@ pub struct Heredoc {
     pub body: String,
     /// False when its delimiter was quoted (`<<"EOF"`): no variables replaced in it.
     pub expand: bool,
+    /// The word that ends it (RUN's: the shell is given it back); empty for COPY's and ADD's,
+    /// which the crate reads.
+    pub word: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +80,7 @@ pub struct Transfer {
 pub enum Instruction {
     Run {
         flags: Vec<(String, Option<String>)>,
+        /// With heredocs, the shell form's text as written, markers included (`cat <<EOF > f`).
         command: Command,
         heredocs: Vec<Heredoc>,
     },
@@ -112,15 +117,21 @@ impl Instruction {
 /// Reads `text`, the Dockerfile called `file` (for errors).
 pub fn parse(file: &str, text: &str) -> Result<Dockerfile, DockerfileError> {
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-    let parsed = pd::parse(text).map_err(|e| DockerfileError {
-        file: file.into(),
-        line: e.line(),
-        message: plain(&e.to_string()),
-    })?;
+    let error = |line: usize, message: String| DockerfileError { file: file.into(), line, message };
+    let mut masked = super::heredoc::mask(text).map_err(|(line, m)| error(line, m))?;
+    let parsed = pd::parse(&masked.text).map_err(|e| error(e.line(), plain(&e.to_string())))?;
     let starts: Vec<usize> = parsed.instructions.iter().map(|i| keyword(i).start).collect();
+    // A step's text as written, without its comment lines (RUN's heredoc bodies are blank in
+    // the masked text, so a body line that starts with `#` stays).
     let source = |i: usize| -> String {
         let end = starts.get(i + 1).copied().unwrap_or(text.len());
-        let written: Vec<&str> = text[starts[i]..end].lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+        let comment = |l: &&str| l.trim_start().starts_with('#');
+        let written: Vec<&str> = text[starts[i]..end]
+            .lines()
+            .zip(masked.text[starts[i]..end].lines())
+            .filter(|(_, m)| !comment(m))
+            .map(|(l, _)| l)
+            .collect();
         written.join("\n").trim_end().to_string()
     };
     let mut out = Dockerfile { global_args: Vec::new(), stages: Vec::new() };
@@ -137,7 +148,14 @@ pub fn parse(file: &str, text: &str) -> Result<Dockerfile, DockerfileError> {
             });
             continue;
         }
-        let step = Step { line, text: source(i), instruction: convert(instruction, text) };
+        let mut instruction = convert(instruction, text);
+        if let Instruction::Run { command, heredocs, .. } = &mut instruction
+            && let Some(docs) = masked.runs.remove(&line)
+        {
+            *command = Command::Shell(run_command(&parsed.instructions[i], text));
+            *heredocs = docs;
+        }
+        let step = Step { line, text: source(i), instruction };
         match out.stages.last_mut() {
             Some(stage) => stage.steps.push(step),
             None => out.global_args.push(step),
@@ -190,7 +208,21 @@ fn command(c: &pd::Command) -> Command {
 }
 
 fn heredoc(h: &pd::HereDoc) -> Heredoc {
-    Heredoc { body: h.value.to_string(), expand: h.expand }
+    Heredoc { body: h.value.to_string(), expand: h.expand, word: String::new() }
+}
+
+/// A RUN's shell command as written in `text`: from after its keyword and flags to the end of
+/// the arguments the crate read (in the masked text the markers are blank, so the crate's own
+/// text of it would lack them).
+fn run_command(i: &pd::Instruction, text: &str) -> String {
+    let pd::Instruction::Run(x) = i else { return String::new() };
+    let start = x.options.last().map_or(x.run.span.end, |f| f.span().end);
+    let end = match &x.arguments {
+        pd::Command::Shell(s) => s.span.end,
+        pd::Command::Exec(s) => s.span.end,
+        _ => start,
+    };
+    text[start..end.max(start)].trim().to_string()
 }
 
 fn transfer(options: &[pd::Flag], src: &[pd::Source], dest: &pd::UnescapedString) -> Transfer {
@@ -209,11 +241,7 @@ fn convert(i: &pd::Instruction, text: &str) -> Instruction {
     use pd::Instruction as I;
     let s = |u: &pd::UnescapedString| u.value.to_string();
     match i {
-        I::Run(x) => Instruction::Run {
-            flags: flags(&x.options),
-            command: command(&x.arguments),
-            heredocs: x.here_docs.iter().map(heredoc).collect(),
-        },
+        I::Run(x) => Instruction::Run { flags: flags(&x.options), command: command(&x.arguments), heredocs: vec![] },
         I::Copy(x) => Instruction::Copy(transfer(&x.options, &x.src, &x.dest)),
         I::Add(x) => Instruction::Add(transfer(&x.options, &x.src, &x.dest)),
         I::Env(x) => Instruction::Env(s(&x.arguments)),
@@ -295,13 +323,15 @@ HEALTHCHECK NONE
         assert!(
             matches!(&build.steps[2].instruction, Instruction::Run { command: Command::Exec(a), .. } if a == &["/bin/echo", "exec form"])
         );
-        let Instruction::Run { heredocs, .. } = &build.steps[3].instruction else { panic!() };
-        assert_eq!(heredocs, &[Heredoc { body: "echo from a heredoc\n".into(), expand: true }]);
+        let Instruction::Run { heredocs, command, .. } = &build.steps[3].instruction else { panic!() };
+        assert_eq!(heredocs, &[Heredoc { body: "echo from a heredoc\n".into(), expand: true, word: "EOF".into() }]);
+        assert_eq!(command, &Command::Shell("<<EOF".into()));
+        assert_eq!(build.steps[3].text, "RUN <<EOF\necho from a heredoc\nEOF");
         let Instruction::Copy(t) = &build.steps[4].instruction else { panic!() };
         assert_eq!(t.flags, [("chown".to_string(), Some("1:2".to_string())), ("chmod".into(), Some("644".into()))]);
         assert_eq!((t.sources.len(), t.dest.as_str()), (2, "/dst/"));
         let Instruction::Copy(t) = &build.steps[5].instruction else { panic!() };
-        assert_eq!(t.sources, [Source::Heredoc(Heredoc { body: "hello $A\n".into(), expand: false })]);
+        assert_eq!(t.sources, [Source::Heredoc(Heredoc { body: "hello $A\n".into(), expand: false, word: "".into() })]);
         assert_eq!(build.steps[7].instruction, Instruction::Onbuild("RUN make".into()));
         assert!(
             matches!(&build.steps[8].instruction, Instruction::Healthcheck { command: Some(_), flags } if flags.len() == 1)

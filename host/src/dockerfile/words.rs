@@ -17,6 +17,21 @@ pub fn word(text: &str, lookup: Lookup) -> Result<String, String> {
     Ok(Lexer { chars: text.trim().chars().collect(), at: 0, lookup }.run(false)?.concat())
 }
 
+/// The body of a heredoc whose delimiter is not quoted (`COPY <<EOF`): its variables replaced and
+/// `\$` made `$`, everything else as written (quotes are text here).
+pub fn text(text: &str, lookup: Lookup) -> Result<String, String> {
+    let mut lexer = Lexer { chars: text.chars().collect(), at: 0, lookup };
+    let mut out = String::new();
+    while let Some(c) = lexer.next() {
+        match c {
+            '\\' if lexer.peek() == Some('$') => out.push(lexer.next().unwrap()),
+            '$' => out.push_str(&lexer.variable()?),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
 /// `KEY=VALUE` words (ENV, LABEL), or the old `KEY VALUE` form (the first word without `=`: the
 /// rest of the text is the value, as docker reads `ENV KEY some value`).
 pub fn pairs(text: &str, lookup: Lookup) -> Result<Vec<(String, String)>, String> {
@@ -207,6 +222,13 @@ mod tests {
         assert_eq!(p("empty="), [kv("empty", "")]);
         assert!(pairs("a=1 b", &env).unwrap_err().contains("'b' is not KEY=VALUE"));
         assert!(pairs("lonely", &env).unwrap_err().contains("needs KEY=VALUE"));
+    }
+
+    #[test]
+    fn heredoc_text_has_its_variables_replaced_and_its_quotes_kept() {
+        let t = |x| text(x, &env).unwrap();
+        assert_eq!(t("a=$A '${A}' \"$NONE\"\n\\$A \\n $\n"), "a=one 'one' \"\"\n$A \\n $\n");
+        assert!(text("${A", &env).unwrap_err().contains("not closed"));
     }
 
     #[test]
