@@ -142,6 +142,12 @@ fn a_dockerfile_builds_an_image_that_runs_and_the_cache_gives_it_again() {
     assert_eq!(history.code, 0, "{history:?}");
     let r = s.sbx(&["image", "inspect", "--format", "{{len .RootFS.Layers}}", "app:1"]);
     assert_eq!(r.stdout.trim(), "10", "{r:?}");
+    // A RUN's layer holds what it wrote, not the mount points of its container's /etc files.
+    let r = s.sbx(&["image", "inspect", "--format", "{{json .RootFS.Layers}}", "app:1"]);
+    let layers: Vec<String> = serde_json::from_str(r.stdout.trim()).unwrap();
+    let exec_run = s.root.join("layers").join(layers[5].trim_start_matches("sha256:")).join("diff");
+    let top: Vec<_> = std::fs::read_dir(&exec_run).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(top, ["srv"], "{}", exec_run.display());
 
     // Nothing changed: every step from the cache, the same image.
     let again = build(&s, &dir, &["-t", "app:1", "--label", "built.by=test"]);

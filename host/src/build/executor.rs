@@ -103,7 +103,8 @@ pub fn build(store: &Store, opts: &BuildOptions, plugins: &PluginSet) -> Result<
     let dockerfile = crate::dockerfile::parse(&file, &text)?;
     let mut args = BuildArgs::new(opts.build_args.clone());
     for step in &dockerfile.global_args {
-        args.declare_global(&step.text.trim_start()[3..]).map_err(|m| BuildError::At {
+        let Instruction::Arg(text) = &step.instruction else { continue };
+        args.declare_global(text).map_err(|m| BuildError::At {
             file: file.clone(),
             line: step.line,
             message: m,
@@ -324,7 +325,7 @@ impl Builder<'_> {
                 overrides.annotations.insert("io.sbx.build.step".into(), format!("{}/{}", self.step, self.total));
                 overrides.annotations.insert("io.sbx.build.instruction".into(), at.first_line());
                 let what = format!("{}:{} ({})", self.file, step.line, at.first_line());
-                let lowers = parent.layers.iter().map(|l| self.store.layer_diff(&l.diff_id)).collect();
+                let lowers = self.store.layer_diffs(&parent.layers);
                 let run = RunStep { argv, env, overrides, show: !self.opts.quiet, what: &what, mount_points, lowers };
                 let ran = run_step::run(self.store, &parent, run, self.plugins).map_err(|e| at.failed(e))?;
                 let layer = match ran {
@@ -343,7 +344,7 @@ impl Builder<'_> {
             Instruction::Copy(_) | Instruction::Add(_) => {
                 let (_, plan) = content.expect("planned above");
                 let what = format!("{}:{} ({})", self.file, step.line, at.first_line());
-                let layers: Vec<PathBuf> = working.layers.iter().map(|l| self.store.layer_diff(&l.diff_id)).collect();
+                let layers = self.store.layer_diffs(&working.layers);
                 let layer = plan.apply(self.store, &layers, &what).map_err(|m| at.error(m))?;
                 working.next(self.store, Some(&step.text), Some(layer), |_| {})?
             }
@@ -391,8 +392,7 @@ impl Builder<'_> {
                 .ok_or_else(|| at.error(format!("stage {from} was not built")))?,
             None => self.base_image(from).map_err(|m| at.error(m))?.layers,
         };
-        let dirs: Vec<PathBuf> = layers.iter().map(|l| self.store.layer_diff(&l.diff_id)).collect();
-        transfer::image_tree(self.store, &dirs).map(Some).map_err(|m| at.error(m))
+        transfer::image_tree(self.store, &self.store.layer_diffs(&layers)).map(Some).map_err(|m| at.error(m))
     }
 
     /// The image made: with the build's `--label`s, named as `-t` says.

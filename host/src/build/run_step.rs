@@ -13,6 +13,7 @@ use crate::image::store::LayerRef;
 use crate::image::{ImageRecord, Store};
 use crate::plugin::PluginSet;
 use crate::spec::Overrides;
+use std::path::{Path, PathBuf};
 
 /// What a RUN step runs.
 pub struct RunStep<'a> {
@@ -29,7 +30,7 @@ pub struct RunStep<'a> {
     /// Where secrets are mounted (made for the mount, not part of the step's layer).
     pub mount_points: Vec<String>,
     /// The image's layers, bottom first (to tell the mount points' directories it has).
-    pub lowers: Vec<std::path::PathBuf>,
+    pub lowers: Vec<PathBuf>,
 }
 
 /// What a RUN's flags ask for.
@@ -123,7 +124,8 @@ pub fn run(store: &Store, image: &ImageRecord, step: RunStep, plugins: &PluginSe
         }
         return Ok(Ran::Failed(code));
     }
-    for at in &step.mount_points {
+    let etc_files = crate::container::etc_files::FILES.iter().map(|(_, at)| *at);
+    for at in step.mount_points.iter().map(String::as_str).chain(etc_files) {
         forget_mount_point(&dir.join("upper"), &step.lowers, at);
     }
     let layer = store_layer(store, step.what, |out| write_layer(&dir.join("upper"), idmap.as_ref(), out))?;
@@ -141,19 +143,24 @@ fn show_log(dir: &std::path::Path) {
     }
 }
 
-/// Takes out of the writable layer `upper` the mount point made at `at` (an empty file) and the
-/// directories made for it that the image (`lowers`) does not have, when nothing else is in them.
-fn forget_mount_point(upper: &std::path::Path, lowers: &[std::path::PathBuf], at: &str) {
-    let rel = std::path::Path::new(at.trim_start_matches('/'));
+/// Takes out of the writable layer `upper` the mount point made at `at` (an empty file: a
+/// secret's, or the container's /etc/hosts...) and the directories above it that hold nothing
+/// else and add nothing to the image (`lowers`): made for the mount, or copied up from an image
+/// directory of the same mode and owner and not made opaque.
+fn forget_mount_point(upper: &Path, lowers: &[PathBuf], at: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let rel = Path::new(at.trim_start_matches('/'));
     let file = upper.join(rel);
     if std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file() && m.len() == 0) {
         let _ = std::fs::remove_file(&file);
     }
     let mut dir = rel.parent();
     while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
-        if lowers.iter().any(|l| std::fs::symlink_metadata(l.join(d)).is_ok())
-            || std::fs::remove_dir(upper.join(d)).is_err()
-        {
+        let Ok(here) = std::fs::symlink_metadata(upper.join(d)) else { break };
+        let below = lowers.iter().rev().find_map(|l| std::fs::symlink_metadata(l.join(d)).ok());
+        let same = |b: &std::fs::Metadata| (b.mode(), b.uid(), b.gid()) == (here.mode(), here.uid(), here.gid());
+        let opaque = rustix::fs::lgetxattr(&upper.join(d), c"trusted.overlay.opaque", &mut [0u8; 1]).is_ok();
+        if below.is_some_and(|b| !same(&b) || opaque) || std::fs::remove_dir(upper.join(d)).is_err() {
             break;
         }
         dir = d.parent();

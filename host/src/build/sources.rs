@@ -9,7 +9,6 @@ use super::transfer::{Item, Plan, is_archive};
 use super::working::Working;
 use crate::dockerfile::{Source, Transfer, words};
 use crate::image::Store;
-use std::path::PathBuf;
 
 /// A source ADD would download.
 fn is_url(source: &str) -> bool {
@@ -38,8 +37,7 @@ pub fn plan<'t>(
             "from" | "link" => {}
             "chown" => {
                 let who = words::word(value, lookup).map_err(|m| at.error(m))?;
-                let dirs: Vec<PathBuf> = working.layers.iter().map(|l| store.layer_diff(&l.diff_id)).collect();
-                let user = crate::container::layers::resolve_user(&dirs, &who, &[])
+                let user = crate::container::layers::resolve_user(&store.layer_diffs(&working.layers), &who, &[])
                     .map_err(|e| at.error(format!("--chown={who}: {e}")))?;
                 owner = Some((user.uid, user.gid));
             }

@@ -252,6 +252,11 @@ impl Store {
         self.layer_dir(diff_id).join("diff")
     }
 
+    /// The directories of `layers`, in their order.
+    pub fn layer_diffs(&self, layers: &[LayerRef]) -> Vec<PathBuf> {
+        layers.iter().map(|l| self.layer_diff(&l.diff_id)).collect()
+    }
+
     pub fn has_layer(&self, diff_id: &Digest) -> bool {
         self.layer_dir(diff_id).join("layer.json").exists()
     }
