@@ -375,6 +375,17 @@ fn bad_dockerfiles_and_contexts_are_refused_naming_the_line_and_leave_nothing() 
     }
     assert!(s.sbx(&["images", "-q", "bad"]).stdout.is_empty(), "no image is named by a failed build");
     assert_eq!(s.layers().len(), layers, "a failed step keeps no layer");
+    // A build killed in a RUN leaves its step's container Dead; builder prune takes it.
+    std::fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN touch /started; sleep 60\n").unwrap();
+    let d = dir.to_string_lossy();
+    let mut killed = s.command(&["build", "-q", &d]).spawn().unwrap();
+    wait_for("the step to run", || s.sbx(&["ps"]).stdout.contains(" Up "));
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    wait_for("the step's container to die", || s.sbx(&["ps", "-a"]).stdout.contains(" Dead "));
+    let prune = s.sbx(&["builder", "prune"]);
+    assert!(prune.code == 0 && prune.stdout.starts_with("Deleted build container: "), "{prune:?}");
+    assert_eq!(s.containers().len(), 0, "{prune:?}");
     let r = s.sbx(&["build", "/nonexistent/context"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("/nonexistent/context is not a directory"), "{r:?}");

@@ -104,11 +104,7 @@ pub fn build(store: &Store, opts: &BuildOptions, plugins: &PluginSet) -> Result<
     let mut args = BuildArgs::new(opts.build_args.clone());
     for step in &dockerfile.global_args {
         let Instruction::Arg(text) = &step.instruction else { continue };
-        args.declare_global(text).map_err(|m| BuildError::At {
-            file: file.clone(),
-            line: step.line,
-            message: m,
-        })?;
+        args.declare_global(text).map_err(|m| BuildError::At { file: file.clone(), line: step.line, message: m })?;
     }
     let bases: Vec<String> = dockerfile
         .stages
@@ -322,7 +318,7 @@ impl Builder<'_> {
                         None => {}
                     }
                 }
-                overrides.annotations.insert("io.sbx.build.step".into(), format!("{}/{}", self.step, self.total));
+                overrides.annotations.insert(run_step::STEP_ANNOTATION.into(), format!("{}/{}", self.step, self.total));
                 overrides.annotations.insert("io.sbx.build.instruction".into(), at.first_line());
                 let what = format!("{}:{} ({})", self.file, step.line, at.first_line());
                 let lowers = self.store.layer_diffs(&parent.layers);

@@ -98,6 +98,30 @@ impl Drop for Made<'_> {
     }
 }
 
+/// The annotation that marks a build step's container (and tells hooks which step it is).
+pub const STEP_ANNOTATION: &str = "io.sbx.build.step";
+
+/// Removes the step containers that killed builds left: recorded running with a process, which
+/// is gone (`ps` shows them Dead; a step container dies with its build). A running build's are
+/// alive, or starting without a process yet, and stay. `hooks` hear of each. Returns their ids.
+pub fn remove_left(store: &Store, hooks: &[crate::plugin::Plugin]) -> Vec<String> {
+    use crate::container::state::{self, Status};
+    let left = state::list(store).into_iter().filter(|(dir, r)| {
+        r.status == Status::Running
+            && r.pid.is_some()
+            && !state::is_running(dir)
+            && state::load_spec(dir).is_some_and(|s| s.annotations.contains_key(STEP_ANNOTATION))
+    });
+    let removed = |r: &crate::container::state::ContainerRecord| match remove::remove(store, &r.id, true, true, hooks) {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("sbx: warning: the build step's container {} stays: {e}", &r.id[..12]);
+            false
+        }
+    };
+    left.filter(|(_, r)| removed(r)).map(|(_, r)| r.id).collect()
+}
+
 /// Runs `step` in a container of `image`.
 pub fn run(store: &Store, image: &ImageRecord, step: RunStep, plugins: &PluginSet) -> Result<Ran, RunError> {
     let mut overrides = step.overrides;

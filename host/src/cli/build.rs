@@ -53,7 +53,8 @@ pub struct BuildArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum BuilderCommand {
-    /// Empty the build cache: its entries, and the intermediate images no name or container holds.
+    /// Empty the build cache: its entries, the intermediate images no name or container holds, and
+    /// the step containers that killed builds left.
     Prune(PruneArgs),
 }
 
@@ -189,15 +190,25 @@ pub fn build(store: &Store, args: BuildArgs, config: Option<&Path>) -> i32 {
     }
 }
 
-pub fn run(store: &Store, cmd: BuilderCommand) -> i32 {
+/// `builder prune`: the step containers killed builds left, then the build cache.
+pub fn run(store: &Store, cmd: BuilderCommand, config: Option<&Path>) -> i32 {
     match cmd {
-        BuilderCommand::Prune(_) => match crate::build::cache::prune(store) {
-            Ok((images, bytes)) => {
-                say!("Deleted build cache: {images} images");
-                say!("Total reclaimed space: {}", super::images::human_size(bytes));
-                0
+        BuilderCommand::Prune(_) => {
+            let hooks = match super::rm::hooks(config) {
+                Ok(h) => h,
+                Err(code) => return code,
+            };
+            for id in crate::build::run_step::remove_left(store, &hooks) {
+                say!("Deleted build container: {}", &id[..12]);
             }
-            Err(e) => super::fail(e),
-        },
+            match crate::build::cache::prune(store) {
+                Ok((images, bytes)) => {
+                    say!("Deleted build cache: {images} images");
+                    say!("Total reclaimed space: {}", super::images::human_size(bytes));
+                    0
+                }
+                Err(e) => super::fail(e),
+            }
+        }
     }
 }

@@ -436,7 +436,7 @@ pub fn main() -> i32 {
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => tag::tag(&store, args),
         Command::Import(args) | Command::Image(ImageCommand::Import(args)) => import::import(&store, args),
         Command::Build(args) | Command::Image(ImageCommand::Build(args)) => build::build(&store, args, config),
-        Command::Builder(cmd) => build::run(&store, cmd),
+        Command::Builder(cmd) => build::run(&store, cmd, config),
         Command::System(cmd) => system::run(&store, cmd, config),
         Command::Runtime { .. } => unreachable!("taken by runtime::main before the store"),
     }
