@@ -62,3 +62,18 @@ for kind in cold cached; do
     s=$(median "sbx build ($kind)"); b=$(median "buildah bud ($kind)")
     printf 'sbx/buildah %-7s %.3fx (goal: at most 0.5x)\n' "$kind" "$(echo "$s / $b" | bc -l)"
 done
+
+# A context of 100k small files (100 directories of 1000) copied by one COPY, cold, once each.
+big="$work/big"
+mkdir -p "$big/files"
+for d in $(seq 0 99); do
+    mkdir -p "$big/files/$d"
+    (cd "$big/files/$d" && seq 0 999 | xargs -I{} sh -c 'echo {} > f{}')
+done
+printf 'FROM busybox\nCOPY files/ /app/\nRUN find /app -type f | wc -l\n' > "$big/Dockerfile"
+hyperfine -N --runs 1 --export-json "$work/big.json" \
+    -n "sbx build 100k files" "$sbx build -q --no-cache --network none $big" \
+    -n "buildah bud 100k files" "$bud --no-cache $big" >&2
+s=$(jq -r '.results[0].median * 1000' "$work/big.json"); b=$(jq -r '.results[1].median * 1000' "$work/big.json")
+printf '%-22s %10.1f\n%-22s %10.1f\n' "sbx 100k files" "$s" "buildah 100k files" "$b"
+printf 'sbx/buildah 100k     %.3fx\n' "$(echo "$s / $b" | bc -l)"

@@ -679,3 +679,32 @@ fn a_debian_image_installs_a_package_with_apt_on_the_builds_network() {
     assert!(run.code == 0 && run.stdout == "install ok installed", "{run:?}");
     s.assert_clean(0);
 }
+
+/// A context of 100k files (100 directories of 1000) is copied whole, less what .dockerignore
+/// leaves out, and a rebuild finds it all in the cache.
+#[test]
+fn a_context_of_100k_files_is_copied_and_cached() {
+    let s = Sandbox::with_busybox();
+    let dir = context(
+        &s,
+        "big",
+        &[("Dockerfile", "FROM busybox\nCOPY files/ /app/\nRUN find /app -type f | wc -l\n"), (".dockerignore", "files/7*\n")],
+    );
+    for d in 0..100 {
+        let sub = dir.join("files").join(d.to_string());
+        std::fs::create_dir_all(&sub).unwrap();
+        for f in 0..1000 {
+            std::fs::write(sub.join(format!("f{f}")), format!("{d}/{f}\n")).unwrap();
+        }
+    }
+    let r = build(&s, &dir, &["-t", "big"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // 7 and 70..79 left out: 89 directories of 1000.
+    assert!(r.stderr.contains("\n89000\n"), "{r:?}");
+    let run = s.sbx(&["run", "--rm", "big", "cat", "/app/42/f999", "/app/0/f0"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "42/999\n0/0\n"), "{run:?}");
+    let again = build(&s, &dir, &["-t", "big"]);
+    assert!(again.code == 0 && cached_steps(&again).iter().all(|c| *c), "{again:?}");
+    assert_eq!(again.stdout, r.stdout);
+    s.assert_clean(0);
+}
