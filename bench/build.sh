@@ -68,7 +68,7 @@ big="$work/big"
 mkdir -p "$big/files"
 for d in $(seq 0 99); do
     mkdir -p "$big/files/$d"
-    (cd "$big/files/$d" && seq 0 999 | xargs -I{} sh -c 'echo {} > f{}')
+    for f in $(seq 0 999); do echo "$f" > "$big/files/$d/f$f"; done
 done
 printf 'FROM busybox\nCOPY files/ /app/\nRUN find /app -type f | wc -l\n' > "$big/Dockerfile"
 hyperfine -N --runs 1 --export-json "$work/big.json" \
