@@ -516,7 +516,8 @@ fn images_sbx_builds_run_in_podman_and_hold_the_files_buildahs_build_holds() {
                 "Dockerfile",
                 "FROM busybox\nCOPY --chmod=755 x.sh /usr/local/bin/\nCOPY d /opt/d/\nADD t.tar /opt/t/\n\
               RUN mkdir -m 700 /secret && echo s > /secret/f && chmod 600 /secret/f && rm /bin/vi && \
-              ln -s /opt/d/a /link && chown 7:8 /opt/d/a\nWORKDIR /work\nRUN echo w > w\nCMD [\"cat\", \"/secret/f\"]\n",
+              ln -s /opt/d/a /link && chown 7:8 /opt/d/a\nWORKDIR /work\n\
+              RUN echo w > w && rm -rf /opt/t && mkdir /opt/t && echo n > /opt/t/n\nCMD [\"cat\", \"/secret/f\"]\n",
             ),
             ("x.sh", "#!/bin/sh\necho x\n"),
             ("d/a", "a\n"),
@@ -568,6 +569,10 @@ fn images_sbx_builds_run_in_podman_and_hold_the_files_buildahs_build_holds() {
     ok(storage("buildah").args(["push", "-q", "theirs"]).arg(format!("oci:{}", theirs.display())).output().unwrap());
     let (a, b) = (oci_layers(&ours), oci_layers(&theirs));
     assert_eq!(a.len(), b.len(), "as many layers");
+    // A whiteout and an opaque directory, as buildah writes them.
+    let paths = |layer: &[u8]| entries(layer).into_iter().map(|e| e.0).collect::<Vec<_>>();
+    assert!(paths(&a[4]).contains(&"bin/.wh.vi".to_string()), "{:?}", paths(&a[4]));
+    assert!(paths(&a[5]).contains(&"opt/t/.wh..wh..opq".to_string()), "{:?}", paths(&a[5]));
     for (i, (x, y)) in a.iter().zip(&b).enumerate().skip(1) {
         assert_eq!(entries(x), entries(y), "layer {i}: the same files, modes and owners as buildah's");
     }
@@ -688,7 +693,10 @@ fn a_context_of_100k_files_is_copied_and_cached() {
     let dir = context(
         &s,
         "big",
-        &[("Dockerfile", "FROM busybox\nCOPY files/ /app/\nRUN find /app -type f | wc -l\n"), (".dockerignore", "files/7*\n")],
+        &[
+            ("Dockerfile", "FROM busybox\nCOPY files/ /app/\nRUN find /app -type f | wc -l\n"),
+            (".dockerignore", "files/7*\n"),
+        ],
     );
     for d in 0..100 {
         let sub = dir.join("files").join(d.to_string());
