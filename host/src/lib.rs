@@ -12,6 +12,7 @@ pub mod journal;
 pub mod layer;
 pub mod network;
 pub mod plugin;
+pub mod policy_test;
 pub mod random;
 pub mod registry;
 pub mod rootfs;

@@ -375,7 +375,8 @@ fn bad_dockerfiles_and_contexts_are_refused_naming_the_line_and_leave_nothing() 
     }
     assert!(s.sbx(&["images", "-q", "bad"]).stdout.is_empty(), "no image is named by a failed build");
     assert_eq!(s.layers().len(), layers, "a failed step keeps no layer");
-    // A build killed in a RUN leaves its step's container Dead; builder prune takes it.
+    // A build killed in a RUN leaves its step's container Dead; builder prune takes it (when no
+    // build runs).
     std::fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN touch /started; sleep 60\n").unwrap();
     let d = dir.to_string_lossy();
     let mut killed = s.command(&["build", "-q", &d]).spawn().unwrap();

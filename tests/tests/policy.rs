@@ -152,3 +152,121 @@ fn the_compile_cache_is_used_on_the_second_run() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(entries[0].metadata().unwrap().modified().unwrap(), mtime, "the cache entry was reused, not rewritten");
 }
+
+/// The suites of the shipped policies (policies/*/tests.yaml) pass, run by a user without
+/// privileges (nobody) on a copy of them, the plugins and sbx that only that user can write:
+/// writing and testing a policy needs neither root nor a container.
+#[test]
+fn the_shipped_policies_pass_their_suites_as_an_unprivileged_user() {
+    if !is_root() {
+        assert!(std::env::var_os("CI").is_none(), "the test runs as root under CI (it becomes nobody)");
+        return;
+    }
+    let s = Sandbox::new();
+    let home = s.scratch.join("nobody");
+    std::fs::create_dir_all(home.join("target/plugins")).unwrap();
+    let sbx = home.join("sbx");
+    std::fs::copy(sbx_tests::harness::sbx_bin(), &sbx).unwrap();
+    let mut suites = Vec::new();
+    for entry in std::fs::read_dir(sbx_tests::harness::workspace().join("policies")).unwrap() {
+        let dir = entry.unwrap().path();
+        let Some(name) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+        if !dir.join("tests.yaml").exists() {
+            continue;
+        }
+        let to = home.join("policies").join(&name);
+        std::fs::create_dir_all(&to).unwrap();
+        std::fs::copy(dir.join("tests.yaml"), to.join("tests.yaml")).unwrap();
+        std::fs::copy(plugin(&name), home.join("target/plugins").join(format!("{name}.wasm"))).unwrap();
+        suites.push(to.join("tests.yaml"));
+    }
+    assert!(suites.len() >= 5, "{suites:?}");
+    let chown = std::process::Command::new("chown").args(["-R", "65534:65534"]).arg(&s.scratch).status().unwrap();
+    assert!(chown.success());
+    // The scratch directory's parents are root's 0755 directories: nobody reaches the copy only.
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(&sbx).args(["policy", "test"]);
+    for suite in &suites {
+        cmd.arg("--suite").arg(suite);
+    }
+    let r: sbx_tests::harness::Run = cmd
+        .env_clear()
+        .env("HOME", &home)
+        .env("SBX_ROOT", home.join("store"))
+        .env("SBX_PLUGIN_CACHE", home.join("cache"))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stdout.contains("FAIL") && r.stdout.ends_with(" passed, 0 failed\n"), "{r:?}");
+    let passed: usize = r.stdout.lines().last().unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert_eq!(passed, r.stdout.lines().filter(|l| l.starts_with("ok ")).count(), "{r:?}");
+}
+
+/// A suite whose cases do not hold says which and why (a line each, or JSON) and exits 1; a suite
+/// that cannot be read is refused naming the file and the fault, exit 125.
+#[test]
+fn failing_and_malformed_suites_are_reported_case_by_case() {
+    let s = Sandbox::new();
+    let suite = s.scratch.join("suite.yaml");
+    let plugins = format!("plugins:\n  - path: {}\n", plugin("non-root").display());
+    std::fs::write(
+        &suite,
+        format!(
+            "{plugins}cases:\n\
+             - name: right\n  image: {{ config: {{ User: '7' }} }}\n  expect: {{ verdict: allow }}\n\
+             - name: wrong verdict\n  image: {{}}\n  expect: {{ verdict: allow }}\n\
+             - name: wrong reason\n  image: {{}}\n  expect: {{ verdict: deny, reason: not said }}\n\
+             - name: bad flags\n  image: {{}}\n  run: [--no-such-flag]\n  expect: {{ verdict: allow }}\n"
+        ),
+    )
+    .unwrap();
+    let path = suite.to_string_lossy().into_owned();
+    let r = s.sbx(&["policy", "test", "--suite", &path]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains(&format!("ok   {path}: right\n")), "{r:?}");
+    assert!(
+        r.stdout.contains(&format!(
+            "FAIL {path}: wrong verdict\n       expected allow, got denied by non-root: the container would run as root"
+        )),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("expected a reason with 'not said', got denied by non-root"), "{r:?}");
+    assert!(r.stdout.contains("error: run: error: unexpected argument '--no-such-flag'"), "{r:?}");
+    assert!(r.stdout.ends_with("1 passed, 3 failed\n"), "{r:?}");
+    let r = s.sbx(&["policy", "test", "--format", "json", "--suite", &path]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!((out["passed"].as_u64(), out["failed"].as_u64()), (Some(1), Some(3)), "{out}");
+    let cases = &out["suites"][0]["cases"];
+    assert_eq!(cases[1]["denied_by"], "non-root", "{out}");
+    assert_eq!(cases[0]["passed"], true, "{out}");
+
+    let bad: [(&str, &str); 5] = [
+        ("cases: []\n", "the suite has no cases"),
+        ("cases:\n- name: x\n  expect: { verdict: allow }\n", "case 'x' needs an image or a spec"),
+        ("cases:\n- name: x\n  image: {}\n  expect: { verdict: perhaps }\n", "unknown variant `perhaps`"),
+        ("cases:\n- name: x\n  image: {}\n  expct: {}\n", "unknown field `expct`"),
+        (
+            "plugins:\n  - path: nothere.wasm\n    limits: { time-ms: 0 }\ncases:\n- name: x\n  image: {}\n  expect: { verdict: allow }\n",
+            "limits must be greater than 0",
+        ),
+    ];
+    for (text, message) in bad {
+        std::fs::write(&suite, text).unwrap();
+        let r = s.sbx(&["policy", "test", "--suite", &path]);
+        assert!(r.code == 125 && r.stderr.contains(&path) && r.stderr.contains(message), "{text}: {r:?}");
+    }
+    std::fs::write(
+        &suite,
+        format!(
+            "{plugins}cases:\n- name: x\n  image: {{}}\n  settings: {{ other: {{}} }}\n  expect: {{ verdict: deny }}\n"
+        ),
+    )
+    .unwrap();
+    let r = s.sbx(&["policy", "test", "--suite", &path]);
+    assert!(
+        r.code == 1 && r.stdout.contains("settings for 'other', which is not a plugin of the suite (non-root)"),
+        "{r:?}"
+    );
+}

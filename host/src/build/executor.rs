@@ -95,6 +95,7 @@ struct StageCx<'a> {
 
 /// Builds the image `opts` describe; returns it, named as `-t` says.
 pub fn build(store: &Store, opts: &BuildOptions, plugins: &PluginSet) -> Result<ImageRecord, BuildError> {
+    let _building = run_step::Building::begin(store)?;
     let context = match &opts.context {
         ContextArg::Dir(path) => Tree::context_dir(path)?,
         ContextArg::Stdin => Tree::context_tar(store, std::io::stdin().lock())?,

@@ -10,7 +10,7 @@ use crate::container::{RunError, remove};
 use crate::dockerfile::config as dconfig;
 use crate::dockerfile::{Command, Heredoc};
 use crate::image::store::LayerRef;
-use crate::image::{ImageRecord, Store};
+use crate::image::{ImageRecord, Store, StoreError};
 use crate::plugin::PluginSet;
 use crate::spec::Overrides;
 use std::path::{Path, PathBuf};
@@ -101,25 +101,42 @@ impl Drop for Made<'_> {
 /// The annotation that marks a build step's container (and tells hooks which step it is).
 pub const STEP_ANNOTATION: &str = "io.sbx.build.step";
 
-/// Removes the step containers that killed builds left: recorded running with a process, which
-/// is gone (`ps` shows them Dead; a step container dies with its build). A running build's are
-/// alive, or starting without a process yet, and stay. `hooks` hear of each. Returns their ids.
-pub fn remove_left(store: &Store, hooks: &[crate::plugin::Plugin]) -> Vec<String> {
-    use crate::container::state::{self, Status};
-    let left = state::list(store).into_iter().filter(|(dir, r)| {
-        r.status == Status::Running
-            && r.pid.is_some()
-            && !state::is_running(dir)
-            && state::load_spec(dir).is_some_and(|s| s.annotations.contains_key(STEP_ANNOTATION))
+/// Held, shared, by every build while it runs (the kernel lets go if it is killed): `builder
+/// prune` takes it alone, so it removes step containers only when no build runs.
+pub struct Building {
+    _lock: std::fs::File,
+}
+
+fn building_lock(store: &Store, how: rustix::fs::FlockOperation) -> Result<Building, StoreError> {
+    let path = store.root().join("building");
+    let io = |source: std::io::Error| StoreError::Io { path: path.clone(), source };
+    let f = std::fs::File::options().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+    rustix::fs::flock(&f, how).map_err(|e| io(e.into()))?;
+    Ok(Building { _lock: f })
+}
+
+impl Building {
+    pub fn begin(store: &Store) -> Result<Building, StoreError> {
+        building_lock(store, rustix::fs::FlockOperation::LockShared)
+    }
+}
+
+/// Removes the step containers that killed builds left (`ps` shows them Dead), when no build
+/// runs; None when one does. `hooks` hear of each. Returns their ids.
+pub fn remove_left(store: &Store, hooks: &[crate::plugin::Plugin]) -> Option<Vec<String>> {
+    use crate::container::state;
+    let _alone = building_lock(store, rustix::fs::FlockOperation::NonBlockingLockExclusive).ok()?;
+    let left = state::list(store).into_iter().filter(|(dir, _)| {
+        !state::is_running(dir) && state::load_spec(dir).is_some_and(|s| s.annotations.contains_key(STEP_ANNOTATION))
     });
-    let removed = |r: &crate::container::state::ContainerRecord| match remove::remove(store, &r.id, true, true, hooks) {
+    let removed = |r: &state::ContainerRecord| match remove::remove(store, &r.id, true, true, hooks) {
         Ok(_) => true,
         Err(e) => {
             eprintln!("sbx: warning: the build step's container {} stays: {e}", &r.id[..12]);
             false
         }
     };
-    left.filter(|(_, r)| removed(r)).map(|(_, r)| r.id).collect()
+    Some(left.filter(|(_, r)| removed(r)).map(|(_, r)| r.id).collect())
 }
 
 /// Runs `step` in a container of `image`.
@@ -183,7 +200,7 @@ fn forget_mount_point(upper: &Path, lowers: &[PathBuf], at: &str) {
         let Ok(here) = std::fs::symlink_metadata(upper.join(d)) else { break };
         let below = lowers.iter().rev().find_map(|l| std::fs::symlink_metadata(l.join(d)).ok());
         let same = |b: &std::fs::Metadata| (b.mode(), b.uid(), b.gid()) == (here.mode(), here.uid(), here.gid());
-        let opaque = rustix::fs::lgetxattr(&upper.join(d), c"trusted.overlay.opaque", &mut [0u8; 1]).is_ok();
+        let opaque = rustix::fs::lgetxattr(upper.join(d), c"trusted.overlay.opaque", &mut [0u8; 1]).is_ok();
         if below.is_some_and(|b| !same(&b) || opaque) || std::fs::remove_dir(upper.join(d)).is_err() {
             break;
         }

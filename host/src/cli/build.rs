@@ -198,8 +198,9 @@ pub fn run(store: &Store, cmd: BuilderCommand, config: Option<&Path>) -> i32 {
                 Ok(h) => h,
                 Err(code) => return code,
             };
-            for id in crate::build::run_step::remove_left(store, &hooks) {
-                say!("Deleted build container: {}", &id[..12]);
+            match crate::build::run_step::remove_left(store, &hooks) {
+                Some(ids) => ids.iter().for_each(|id| say!("Deleted build container: {}", &id[..12])),
+                None => eprintln!("sbx: a build is running: the step containers of killed builds stay"),
             }
             match crate::build::cache::prune(store) {
                 Ok((images, bytes)) => {

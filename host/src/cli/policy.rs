@@ -1,22 +1,22 @@
 //! `sbx policy test`: evaluates the image, layer and spec checks of the configured and given
 //! policies against an image, or the spec checks against a recorded spec (a container's
-//! spec.json), without running anything. Exit 0 when allowed, 1 when denied.
+//! spec.json), without running anything; exit 0 when allowed, 1 when denied. With `--suite`, runs
+//! test suites of cases and their expected verdicts (see [`crate::policy_test::suite`]): a line
+//! per case, exit 0 only when every case passes.
 
 use crate::config::PluginSpec;
-use crate::container::image::{image_config, resolve_image};
-use crate::container::{admission, layers};
 use crate::image::Store;
-use crate::plugin::chain::{Answer, Decision, Note};
-use crate::plugin::spec_check::SpecDecision;
-use crate::plugin::{Plugin, convert, load_all};
-use crate::spec::{self, ContainerSpec, Overrides};
-use clap::{Args, Subcommand, ValueEnum};
+use crate::plugin::load_all;
+use crate::policy_test::suite::{self, Outcome};
+use crate::policy_test::{Report, Subject, evaluate};
+use crate::spec::Overrides;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
-    /// Evaluate policies against an image (or a recorded spec) without running it.
+    /// Evaluate policies against an image (or a recorded spec) without running it, or run suites.
     Test(TestArgs),
 }
 
@@ -28,7 +28,7 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct TestArgs {
-    /// A policy plugin to evaluate, after those of the configuration; repeatable.
+    /// A policy plugin to evaluate, after those of the configuration (or of the suite); repeatable.
     #[arg(long = "policy", value_name = "P.wasm")]
     pub policies: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "table")]
@@ -36,105 +36,29 @@ pub struct TestArgs {
     /// Evaluate only the spec checks, against this recorded spec (a container's spec.json).
     #[arg(long, value_name = "FILE", conflicts_with = "image")]
     pub spec: Option<PathBuf>,
+    /// Run the cases of a test suite (YAML) against its plugins; repeatable.
+    #[arg(long = "suite", value_name = "FILE.yaml", conflicts_with_all = ["image", "spec"])]
+    pub suites: Vec<PathBuf>,
     /// The image: a stored name, an id prefix, or a path (loaded first).
-    #[arg(required_unless_present = "spec")]
+    #[arg(required_unless_present_any = ["spec", "suites"])]
     pub image: Option<String>,
     /// The command the container would run (accepted as `sbx run` takes it).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<String>,
 }
 
-/// Everything the checks said, and the outcome.
-struct Report {
-    subject: String,
-    answers: Vec<Answer>,
-    notes: Vec<Note>,
-    skipped: Vec<usize>,
-    denied: Option<(String, String)>,
-    spec: Option<ContainerSpec>,
+/// `sbx run`'s flags, read by its own parser for a suite's case.
+#[derive(Parser, Debug)]
+#[command(no_binary_name = true)]
+struct RunLine {
+    #[command(flatten)]
+    run: super::run::RunArgs,
 }
 
-fn read_spec(path: &Path) -> Result<ContainerSpec, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read spec {}: {e}", path.display()))?;
-    let s: ContainerSpec =
-        serde_json::from_slice(&text).map_err(|e| format!("spec {} is not valid: {e}", path.display()))?;
-    spec::validate(&s).map_err(|e| format!("spec {} is not valid: {e}", path.display()))?;
-    Ok(s)
-}
-
-fn evaluate(store: &Store, args: &TestArgs, plugins: &[Plugin]) -> Result<Report, String> {
-    let (image_arg, recorded) = match (&args.spec, &args.image) {
-        (Some(path), _) => {
-            let s = read_spec(path)?;
-            (s.image.clone(), Some(s))
-        }
-        (None, Some(image)) => (image.clone(), None),
-        (None, None) => return Err("give an IMAGE or --spec FILE".into()),
-    };
-    let mut report = Report {
-        subject: image_arg.clone(),
-        answers: vec![],
-        notes: vec![],
-        skipped: vec![],
-        denied: None,
-        spec: None,
-    };
-    let layer_dirs = |record: &crate::image::ImageRecord, skipped: &[usize]| -> Vec<PathBuf> {
-        let kept = record.layers.iter().enumerate().filter(|(i, _)| !skipped.contains(i));
-        kept.map(|(_, l)| store.layer_diff(&l.diff_id)).collect()
-    };
-    let (wit, spec, dirs) = match recorded {
-        Some(spec) => {
-            // The image of a recorded spec is looked up if it is stored; the spec checks see only
-            // its reference, and users only by number, otherwise.
-            let found = resolve_image(store, &spec.image).ok().and_then(|r| {
-                image_config(store, &r).ok().map(|c| (convert::image(&spec.image, &r, &c), layer_dirs(&r, &[])))
-            });
-            report.subject = args.spec.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-            let (wit, dirs) = found.unwrap_or_else(|| (convert::bare_image(&spec.image), Vec::new()));
-            (wit, spec, dirs)
-        }
-        None => {
-            let record = resolve_image(store, &image_arg).map_err(|e| e.to_string())?;
-            let config = image_config(store, &record).map_err(|e| e.to_string())?;
-            let wit = convert::image(&image_arg, &record, &config);
-            let evaluation = admission::evaluate(store, &wit, &record, &config, plugins);
-            report.answers = evaluation.answers;
-            match evaluation.decision {
-                Decision::Allow { skipped, notes } => {
-                    report.notes = notes;
-                    report.skipped = skipped.iter().map(|s| s.layer).collect();
-                }
-                Decision::Deny { plugin, reason, notes } => {
-                    report.notes = notes;
-                    report.denied = Some((plugin, reason));
-                    return Ok(report);
-                }
-            }
-            let o = Overrides { cmd: args.cmd.clone(), ..Default::default() };
-            // The image's VOLUME paths as `run` mounts them (anonymous volumes, not made here).
-            let (o, _) =
-                crate::container::volumes::prepare(store, &o, config.config().as_ref()).map_err(|e| e.to_string())?;
-            let spec = spec::build(&image_arg, config.config().as_ref(), &o, "sbx-policy-test", |_| None)
-                .map_err(|e| e.to_string())?;
-            let dirs = layer_dirs(&record, &report.skipped);
-            (wit, spec, dirs)
-        }
-    };
-    let resolve = |user: &str| layers::resolve_user(&dirs, user, &spec.group_add);
-    let evaluation = admission::evaluate_spec(&wit, &spec, plugins, &resolve).map_err(|e| e.to_string())?;
-    report.answers.extend(evaluation.answers);
-    match evaluation.decision {
-        SpecDecision::Allow { spec, notes } => {
-            report.notes.extend(notes);
-            report.spec = Some(*spec);
-        }
-        SpecDecision::Deny { plugin, reason, notes } => {
-            report.notes.extend(notes);
-            report.denied = Some((plugin, reason));
-        }
-    }
-    Ok(report)
+fn run_flags(flags: &[String], command: &[String]) -> Result<Overrides, String> {
+    let argv = flags.iter().map(String::as_str).chain(["IMAGE"]).chain(command.iter().map(String::as_str));
+    let line = RunLine::try_parse_from(argv).map_err(|e| format!("run: {}", e.to_string().trim()))?;
+    Ok(line.run.options()?.overrides)
 }
 
 fn print(report: &Report, format: Format) {
@@ -172,13 +96,71 @@ fn print(report: &Report, format: Format) {
     }
 }
 
+/// A suite's outcomes: a line per case (failures indented under it), or one JSON document.
+fn print_suites(done: &[(PathBuf, Vec<Outcome>)], format: Format) {
+    let passed = done.iter().flat_map(|(_, o)| o).filter(|o| o.failures.is_empty()).count();
+    let failed = done.iter().map(|(_, o)| o.len()).sum::<usize>() - passed;
+    match format {
+        Format::Json => {
+            let suites: Vec<_> = done
+                .iter()
+                .map(|(file, outcomes)| {
+                    let cases: Vec<_> = outcomes
+                        .iter()
+                        .map(|o| {
+                            let r = o.report.as_ref();
+                            json!({
+                                "name": o.name,
+                                "passed": o.failures.is_empty(),
+                                "failures": o.failures,
+                                "allowed": r.map(|r| r.denied.is_none()),
+                                "denied_by": r.and_then(|r| r.denied.as_ref().map(|d| &d.0)),
+                                "reason": r.and_then(|r| r.denied.as_ref().map(|d| &d.1)),
+                                "answers": r.map(|r| &r.answers),
+                            })
+                        })
+                        .collect();
+                    json!({ "file": file, "cases": cases })
+                })
+                .collect();
+            let out = json!({ "passed": passed, "failed": failed, "suites": suites });
+            say!("{}", serde_json::to_string_pretty(&out).expect("serializable"));
+        }
+        Format::Table => {
+            for (file, outcomes) in done {
+                for o in outcomes {
+                    let mark = if o.failures.is_empty() { "ok  " } else { "FAIL" };
+                    say!("{mark} {}: {}", file.display(), o.name);
+                    for f in &o.failures {
+                        say!("       {f}");
+                    }
+                }
+            }
+            say!("{passed} passed, {failed} failed");
+        }
+    }
+}
+
 pub fn run(store: &Store, cmd: PolicyCommand, config: Option<&Path>) -> i32 {
     let PolicyCommand::Test(args) = cmd;
+    let given: Vec<PluginSpec> = args.policies.iter().map(|p| PluginSpec::from_path(p)).collect();
+    if !args.suites.is_empty() {
+        let mut done = Vec::new();
+        for file in &args.suites {
+            let suite = match suite::read(file) {
+                Ok(s) => s,
+                Err(e) => return super::fail(e),
+            };
+            done.push((file.clone(), suite::run(store, &suite, &given, &run_flags)));
+        }
+        print_suites(&done, args.format);
+        return if done.iter().flat_map(|(_, o)| o).all(|o| o.failures.is_empty()) { 0 } else { 1 };
+    }
     let mut specs = match super::config::resolve(config) {
         Ok(c) => c.plugins,
         Err(code) => return code,
     };
-    specs.extend(args.policies.iter().map(|p| PluginSpec::from_path(p)));
+    specs.extend(given);
     if specs.is_empty() {
         return super::fail("no policy to test: give --policy P.wasm or a --config with plugins");
     }
@@ -186,7 +168,13 @@ pub fn run(store: &Store, cmd: PolicyCommand, config: Option<&Path>) -> i32 {
         Ok(p) => p,
         Err(e) => return super::fail(e),
     };
-    match evaluate(store, &args, &plugins) {
+    let subject = match (&args.spec, &args.image) {
+        (Some(path), _) => Subject::Recorded(path.clone()),
+        (None, Some(image)) => Subject::Stored(image.clone()),
+        (None, None) => return super::fail("give an IMAGE or --spec FILE"),
+    };
+    let overrides = Overrides { cmd: args.cmd.clone(), ..Default::default() };
+    match evaluate(store, &subject, &overrides, &plugins) {
         Ok(report) => {
             print(&report, args.format);
             if report.denied.is_none() { 0 } else { 1 }

@@ -5,7 +5,7 @@
 
 use super::digest::Digest;
 use super::store::{ImageRecord, Store, StoreError, write_atomic};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::PathBuf;
 
@@ -73,15 +73,36 @@ pub fn plan_rmi(
     Ok(steps)
 }
 
-/// The images `image prune` removes: those without a name, or with `all` every image no container
-/// uses. Pure.
+/// The images `image prune` removes: the dangling ones, as docker's (without a name, and the
+/// parent of no image that stays: a build's intermediate images stay while an image made from
+/// them does, and go with it), or with `all` every image no container uses. Pure.
 pub fn prune_targets(images: &[ImageRecord], users: &[ImageUser], all: bool) -> Vec<Digest> {
-    images
-        .iter()
-        .filter(|i| all || i.names.is_empty())
-        .filter(|i| !users.iter().any(|u| u.image == i.id))
-        .map(|i| i.id.clone())
-        .collect()
+    let unused = |i: &ImageRecord| !users.iter().any(|u| u.image == i.id);
+    if all {
+        return images.iter().filter(|i| unused(i)).map(|i| i.id.clone()).collect();
+    }
+    let mut children: HashMap<&Digest, usize> = HashMap::new();
+    for p in images.iter().filter_map(|i| i.parent.as_ref()) {
+        *children.entry(p).or_default() += 1;
+    }
+    let by_id: HashMap<&Digest, &ImageRecord> = images.iter().map(|i| (&i.id, i)).collect();
+    let mut gone = BTreeSet::new();
+    let mut leaves: Vec<&ImageRecord> = images.iter().filter(|i| !children.contains_key(&i.id)).collect();
+    while let Some(i) = leaves.pop() {
+        if !i.names.is_empty() || !unused(i) || !gone.insert(&i.id) {
+            continue;
+        }
+        let Some(parent) = i.parent.as_ref() else { continue };
+        if let Some(n) = children.get_mut(parent) {
+            *n -= 1;
+            if *n == 0
+                && let Some(p) = by_id.get(parent)
+            {
+                leaves.push(p);
+            }
+        }
+    }
+    images.iter().filter(|i| gone.contains(&i.id)).map(|i| i.id.clone()).collect()
 }
 
 /// The layers of `freed` (diff ids) that neither an image of `kept` nor a container of `users`
@@ -288,5 +309,23 @@ mod tests {
         let users = [user(3, &[12], false)];
         assert_eq!(prune_targets(&images, &users, false), [digest(1)]);
         assert_eq!(prune_targets(&images, &users, true), [digest(1), digest(2)]);
+    }
+
+    #[test]
+    fn prune_keeps_the_intermediate_images_of_an_image_that_stays_and_takes_those_of_one_that_goes() {
+        let child =
+            |n: u8, names: &[&str], parent: u8| ImageRecord { parent: Some(digest(parent)), ..image(n, names, &[]) };
+        // 1 <- 2 <- 3 (named); 1 <- 4 <- 5 (unnamed: dangling, with 4); 6 <- 7 (a container's).
+        let images = [
+            image(1, &[], &[]),
+            child(2, &[], 1),
+            child(3, &["app:1"], 2),
+            child(4, &[], 1),
+            child(5, &[], 4),
+            image(6, &[], &[]),
+            child(7, &[], 6),
+        ];
+        let users = [user(7, &[], false)];
+        assert_eq!(prune_targets(&images, &users, false), [digest(4), digest(5)]);
     }
 }
