@@ -92,8 +92,17 @@ impl Drop for Made<'_> {
             true => self.plugins.load().unwrap_or_default(),
             false => &[],
         };
-        if let Err(e) = remove::remove(self.store, &self.id, true, true, hooks) {
-            eprintln!("sbx: warning: the build step's container {} stays: {e}", &self.id[..12]);
+        remove_step(self.store, &self.id, hooks);
+    }
+}
+
+/// Removes a step's container, whatever it is doing; false (with a warning) if it stays.
+fn remove_step(store: &Store, id: &str, hooks: &[crate::plugin::Plugin]) -> bool {
+    match remove::remove(store, id, true, true, hooks) {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("sbx: warning: the build step's container {} stays: {e}", &id[..12]);
+            false
         }
     }
 }
@@ -129,14 +138,7 @@ pub fn remove_left(store: &Store, hooks: &[crate::plugin::Plugin]) -> Option<Vec
     let left = state::list(store).into_iter().filter(|(dir, _)| {
         !state::is_running(dir) && state::load_spec(dir).is_some_and(|s| s.annotations.contains_key(STEP_ANNOTATION))
     });
-    let removed = |r: &state::ContainerRecord| match remove::remove(store, &r.id, true, true, hooks) {
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!("sbx: warning: the build step's container {} stays: {e}", &r.id[..12]);
-            false
-        }
-    };
-    Some(left.filter(|(_, r)| removed(r)).map(|(_, r)| r.id).collect())
+    Some(left.filter(|(_, r)| remove_step(store, &r.id, hooks)).map(|(_, r)| r.id).collect())
 }
 
 /// Runs `step` in a container of `image`.
