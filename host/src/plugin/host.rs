@@ -13,7 +13,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 /// How much of a plugin's stderr is kept for error messages.
-const STDERR_CAPTURE: usize = 4096;
+const STDERR_CAPTURE: usize = 16 << 10;
 
 /// Lines of `host.log` shown per call; the rest are counted and dropped.
 const LOG_LINES: usize = 64;
@@ -81,16 +81,9 @@ impl HostState {
         self.logged = 0;
     }
 
-    /// What the plugin last said on stderr: a Rust panic's location and message, or the last line.
+    /// Why the plugin failed, as it said on stderr (see [`output::last_words`]).
     pub fn last_words(&self) -> Option<String> {
-        let text = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
-        let lines: Vec<&str> =
-            text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("note: run with")).collect();
-        let words = match lines.iter().rposition(|l| l.contains("panicked at")) {
-            Some(i) => Some(lines[i..].join(" ")),
-            None => lines.last().map(|l| l.to_string()),
-        };
-        words.map(|w| output::text(&w, output::REASON))
+        output::last_words(&String::from_utf8_lossy(&self.stderr.contents()))
     }
 }
 

@@ -46,6 +46,35 @@ pub fn findings(all: Vec<String>) -> Vec<String> {
     out
 }
 
+/// Why a plugin failed, from what it wrote on stderr, made safe to show, its lines joined by
+/// ` | `: a Rust panic (from its `panicked at` line), a Python traceback (its frames and the
+/// exception, without componentize-py's own panic after it), a JavaScript exception as the
+/// JavaScript SDK writes it (`Uncaught`, its type, message and frames, without the runtime's
+/// own report after it: the bare message, `Stack:` and every frame) or as the runtime alone
+/// writes it, or else the last line.
+pub fn last_words(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("note: run with") && !l.starts_with("Redirecting call to abort()"))
+        .collect();
+    let from = |marker: &str| lines.iter().rposition(|l| l.starts_with(marker) || l.contains(marker));
+    let words: &[&str] = if let Some(start) = from("Traceback (most recent call last):") {
+        let rest = &lines[start..];
+        &rest[..rest.iter().position(|l| l.contains("panicked at")).unwrap_or(rest.len())]
+    } else if let Some(start) = from("Uncaught ") {
+        let rest = &lines[start..];
+        &rest[..rest.iter().position(|l| *l == "Stack:").map_or(rest.len(), |s| s.saturating_sub(1).max(1))]
+    } else if let Some(stack) = lines.iter().rposition(|l| *l == "Stack:") {
+        &lines[stack.saturating_sub(1)..]
+    } else if let Some(start) = from("panicked at") {
+        &lines[start..]
+    } else {
+        &lines[lines.len().saturating_sub(1)..]
+    };
+    (!words.is_empty()).then(|| text(&words.join(" | "), REASON))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +89,23 @@ mod tests {
         assert_eq!(text("fine", 4), "fine");
         let huge = "x".repeat(100 << 20);
         assert!(text(&huge, REASON).len() < REASON + 40);
+    }
+
+    #[test]
+    fn last_words_keep_a_panic_a_traceback_or_the_last_line() {
+        let rust = "thread '<unnamed>' panicked at src/lib.rs:3:5:\nboom\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(last_words(rust).unwrap(), "thread '<unnamed>' panicked at src/lib.rs:3:5: | boom");
+        let python = "Traceback (most recent call last):\n  File \"/app.py\", line 12, in check_image\n    raise KeyError(\"x\")\nKeyError: 'x'\nthread '<unnamed>' (1) panicked at runtime/src/lib.rs:1280:25:\nPython function threw an unexpected exception\n";
+        assert_eq!(
+            last_words(python).unwrap(),
+            "Traceback (most recent call last): | File \"/app.py\", line 12, in check_image | raise KeyError(\"x\") | KeyError: 'x'"
+        );
+        let js = "x is undefined\nStack:\n  checkImage@app.js:5:9\nRedirecting call to abort() to mozalloc_abort\n";
+        assert_eq!(last_words(js).unwrap(), "x is undefined | Stack: | checkImage@app.js:5:9");
+        let sdk = format!("Uncaught TypeError: x is undefined\n    checkImage@app.js:5:9\n{js}");
+        assert_eq!(last_words(&sdk).unwrap(), "Uncaught TypeError: x is undefined | checkImage@app.js:5:9");
+        assert_eq!(last_words("one\ntwo\n\n").unwrap(), "two");
+        assert_eq!(last_words("\n"), None);
     }
 
     #[test]

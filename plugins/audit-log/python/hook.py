@@ -1,0 +1,50 @@
+"""audit-log in Python: appends a JSON line for every lifecycle event to DIR/audit.jsonl (`dir`,
+default /audit: grant it read-write in the configuration). Mirrors plugins/audit-log/src/lib.rs."""
+
+import json
+import time
+from dataclasses import dataclass
+
+import sbx_plugin as sbx
+
+
+@dataclass
+class Settings:
+    dir: str = "/audit"
+
+
+def record(event, c, unix_ms):
+    return {
+        "time_ms": unix_ms,
+        "event": sbx.event_name(event),
+        "id": c.id,
+        "name": c.name,
+        "image": c.spec.image.reference,
+        "image_digest": c.spec.image.config_digest,
+        "args": c.spec.args,
+        "user": c.spec.user,
+        "status": c.state.status.name.lower(),
+        "pid": c.state.pid,
+        "exit_code": c.state.exit_code,
+        "signal": c.state.signal,
+        "oom_killed": c.state.oom_killed,
+    }
+
+
+class AuditLog(sbx.Hooks):
+    Settings = Settings
+
+    def on_event(self, settings, event, container):
+        path = settings.dir.rstrip("/") + "/audit.jsonl"
+        line = json.dumps(record(event, container, int(time.time() * 1000)), separators=(",", ":"))
+        try:
+            with open(path, "a") as f:
+                f.write(line + "\n")
+        except OSError as e:
+            reason = f"cannot append to {path}: {e} (is the directory granted read-write?)"
+            sbx.log("error", reason)
+            return sbx.deny(reason)
+        return sbx.allow()
+
+
+Config, Hooks = sbx.export_hooks(AuditLog())

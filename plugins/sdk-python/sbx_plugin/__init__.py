@@ -1,0 +1,253 @@
+"""sbx_plugin: the guest side of sbx plugins in Python, built with componentize-py.
+
+A policy is a class with its settings (a dataclass) and the checks it cares about; the module
+that componentize-py builds names the interfaces it exports::
+
+    from dataclasses import dataclass, field
+    import sbx_plugin as sbx
+
+    @dataclass
+    class Settings:
+        labels: dict[str, str] = field(default_factory=dict)
+
+    class RequireLabels(sbx.Policy):
+        Settings = Settings
+
+        def check_image(self, settings, image):
+            ...
+            return sbx.deny(f"image {image.reference} has no label team")
+
+    Config, Policy = sbx.export_policy(RequireLabels())
+
+The shapes are the Rust SDK's (plugins/sdk): the WIT records as componentize-py generates them
+(`image.config.labels`, `layer.entries`, `spec.capabilities`), the settings parsed from the JSON
+text sbx passes into the dataclass (unknown fields refused, as serde's `deny_unknown_fields`), and
+checks that allow by default. An exception a check raises fails the call: sbx shows its traceback
+and, unless the configuration says otherwise, denies.
+"""
+
+import dataclasses
+import json
+import typing
+
+from wit_world.imports import host, types
+from wit_world.imports.types import EntryKind, Event, Status
+
+__all__ = [
+    "Plugin", "Policy", "Hooks", "SettingsError", "NoSettings", "export_policy", "export_hooks",
+    "export_plugin", "allow", "deny", "mount", "skip", "deny_layer", "log", "event_name",
+    "parse_settings", "types", "EntryKind", "Event", "Status", "SETUID", "SETGID", "STICKY",
+]
+
+SETUID = 0o4000
+SETGID = 0o2000
+STICKY = 0o1000
+
+
+class SettingsError(Exception):
+    """Settings that make no sense: the message is shown to the user at load time."""
+
+
+@dataclasses.dataclass
+class NoSettings:
+    """Settings of a plugin that takes none: `{}` only."""
+
+
+def allow() -> types.Verdict:
+    return types.Verdict_Allow()
+
+
+def deny(reason: str) -> types.Verdict:
+    return types.Verdict_Deny(str(reason))
+
+
+def mount() -> types.LayerVerdict:
+    return types.LayerVerdict_Mount()
+
+
+def skip(reason: str) -> types.LayerVerdict:
+    """Leave the layer out of the stack; the reason is shown to the user."""
+    return types.LayerVerdict_Skip(str(reason))
+
+
+def deny_layer(reason: str) -> types.LayerVerdict:
+    return types.LayerVerdict_Deny(str(reason))
+
+
+_LEVELS = {"debug": types.LogLevel.DEBUG, "info": types.LogLevel.INFO,
+           "warn": types.LogLevel.WARN, "error": types.LogLevel.ERROR}
+
+
+def log(level: str, message: str) -> None:
+    """Logs through sbx, shown with the plugin's name (`debug`, `info`, `warn` or `error`)."""
+    host.log(_LEVELS[level], str(message))
+
+
+def event_name(event: types.Event) -> str:
+    """The event's name as the WIT spells it (`create`, `prestart`, ...)."""
+    return event.name.lower()
+
+
+_JSON_KINDS = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
+               list: "an array", dict: "an object"}
+
+
+def _check_kind(name: str, hint, value) -> None:
+    kind = typing.get_origin(hint) or hint
+    if kind not in _JSON_KINDS:
+        return
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        raise SettingsError(f"invalid settings: `{name}` must be {_JSON_KINDS[kind]}, not {json.dumps(value)}")
+
+
+def parse_settings(cls, text: str):
+    """Parses the settings JSON text into the dataclass `cls`; empty text means the defaults."""
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as e:
+        raise SettingsError(f"invalid settings: {e}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"invalid settings: expected an object, not {json.dumps(data)}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        if key not in fields:
+            known = ", ".join(f"`{n}`" for n in fields) or "none"
+            raise SettingsError(f"invalid settings: unknown field `{key}`, expected one of {known}")
+        _check_kind(key, hints.get(key), value)
+    for name, f in fields.items():
+        empty = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if empty and name not in data:
+            raise SettingsError(f"invalid settings: missing field `{name}`")
+    return cls(**data)
+
+
+class Plugin:
+    """What every plugin has: its settings (a dataclass) and their validation."""
+
+    Settings = NoSettings
+
+    def validate(self, settings) -> None:
+        """Raise SettingsError for settings that make no sense."""
+
+
+class Policy(Plugin):
+    """An image, layer and spec policy. Every check allows (or changes nothing) by default.
+
+    The spec is admitted in two phases: `mutate_spec` of every policy in order, then
+    `validate_spec` of every policy on the final spec, the one that runs. Decide there."""
+
+    def check_image(self, settings, image: types.Image) -> types.Verdict:
+        return allow()
+
+    def check_layer(self, settings, image: types.Image, layer: types.Layer) -> types.LayerVerdict:
+        return mount()
+
+    def findings(self, settings, image: types.Image, layer: types.Layer) -> list[str]:
+        """What sbx should show about a layer whatever the verdict."""
+        return []
+
+    def mutate_spec(self, settings, spec: types.Spec) -> list:
+        """The changes this policy wants (`types.Adjustment_SetEnv(("K", "V"))`, ...)."""
+        return []
+
+    def validate_spec(self, settings, spec: types.Spec) -> types.Verdict:
+        return allow()
+
+
+class Hooks(Plugin):
+    """Lifecycle hooks: one method for every event; the default allows."""
+
+    def on_event(self, settings, event: types.Event, container: types.Container) -> types.Verdict:
+        return allow()
+
+
+def _shape(value, expected, func: str, what: str):
+    """A check's answer, or a TypeError naming the check and what it returned instead."""
+    if isinstance(value, expected):
+        return value
+    raise TypeError(f"{func} returned {value!r}, not {what}")
+
+
+_VERDICT = (types.Verdict_Allow, types.Verdict_Deny)
+_LAYER_VERDICT = (types.LayerVerdict_Mount, types.LayerVerdict_Skip, types.LayerVerdict_Deny)
+
+
+def _config(plugin: Plugin):
+    from componentize_py_types import Err
+
+    class Config:
+        def validate_settings(self, settings: str) -> None:
+            try:
+                plugin.validate(parse_settings(plugin.Settings, settings))
+            except SettingsError as e:
+                raise Err(str(e)) from None
+
+    return Config
+
+
+def _policy(plugin: Policy):
+    def settings_or_none(text):
+        try:
+            return parse_settings(plugin.Settings, text), None
+        except SettingsError as e:
+            return None, str(e)
+
+    class Policy:
+        def check_image(self, settings, image):
+            s, error = settings_or_none(settings)
+            if error:
+                return deny(error)
+            return _shape(plugin.check_image(s, image), _VERDICT, "check_image", "a verdict (allow() or deny(reason))")
+
+        def check_layer(self, settings, image, layer):
+            s, error = settings_or_none(settings)
+            if error:
+                return types.LayerAnswer(deny_layer(error), [])
+            verdict = _shape(plugin.check_layer(s, image, layer), _LAYER_VERDICT, "check_layer",
+                             "a layer verdict (mount(), skip(reason) or deny_layer(reason))")
+            findings = [str(f) for f in plugin.findings(s, image, layer)]
+            return types.LayerAnswer(verdict, findings)
+
+        def mutate_spec(self, settings, spec):
+            s, error = settings_or_none(settings)
+            # Settings that no longer parse change nothing; validate_spec denies for them.
+            return [] if error else list(plugin.mutate_spec(s, spec))
+
+        def validate_spec(self, settings, spec):
+            s, error = settings_or_none(settings)
+            if error:
+                return deny(error)
+            return _shape(plugin.validate_spec(s, spec), _VERDICT, "validate_spec", "a verdict (allow() or deny(reason))")
+
+    return Policy
+
+
+def _hooks(plugin: Hooks):
+    class Hooks:
+        def on_event(self, settings, event, container):
+            try:
+                s = parse_settings(plugin.Settings, settings)
+            except SettingsError as e:
+                return deny(str(e))
+            return _shape(plugin.on_event(s, event, container), _VERDICT, "on_event", "a verdict (allow() or deny(reason))")
+
+    return Hooks
+
+
+def export_policy(plugin: Policy):
+    """The classes componentize-py exports for a policy: `Config, Policy = export_policy(P())`."""
+    return _config(plugin), _policy(plugin)
+
+
+def export_hooks(plugin: Hooks):
+    """The classes componentize-py exports for hooks: `Config, Hooks = export_hooks(H())`."""
+    return _config(plugin), _hooks(plugin)
+
+
+def export_plugin(plugin):
+    """For a class that is both a Policy and Hooks: `Config, Policy, Hooks = export_plugin(P())`."""
+    return _config(plugin), _policy(plugin), _hooks(plugin)
