@@ -98,7 +98,9 @@ function exportConfig(plugin) {
   return {
     validateSettings(text) {
       try {
-        plugin.validate?.(parseSettings(plugin.settings ?? {}, text));
+        // Parsed whether or not the plugin validates further (`validate?.(parse())` would not parse).
+        const settings = parseSettings(plugin.settings ?? {}, text);
+        if (plugin.validate) plugin.validate(settings);
       } catch (e) {
         if (e instanceof SettingsError) throw String(e.message);
         throw e;

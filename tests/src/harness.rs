@@ -27,7 +27,15 @@ pub fn plugin_arg(name: &str) -> String {
 
 /// A plugin built by plugins/build.sh.
 pub fn plugin(name: &str) -> PathBuf {
-    let p = workspace().join("target/plugins").join(format!("{name}.wasm"));
+    built(workspace().join("target/plugins").join(format!("{name}.wasm")))
+}
+
+/// A plugin written in `lang` (`python`, `js`) built by plugins/build.sh.
+pub fn lang_plugin(lang: &str, name: &str) -> PathBuf {
+    built(workspace().join("target/plugins").join(lang).join(format!("{name}.wasm")))
+}
+
+fn built(p: PathBuf) -> PathBuf {
     assert!(p.exists(), "{} is missing: run plugins/build.sh first", p.display());
     p
 }
