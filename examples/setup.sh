@@ -22,7 +22,11 @@ packages=(
     skopeo                                     # ...and round trips of what sbx pushes and saves
     mmdebstrap apt-utils                       # the Debian rootfs and apt repository of the build test
     rustc-web cargo-web rust-web-src wasi-libc # the plugin toolchain (shared/WASM-TOOLCHAIN.md)
+    python3-venv                               # Python plugins: componentize-py, pip-installed in a venv
 )
+# JavaScript plugins: componentize-js, npm-installed. A machine with another Node.js (NodeSource's
+# carries its own npm) keeps it.
+command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -34,6 +34,7 @@ mod logs;
 mod monitor;
 mod network;
 mod plugin;
+mod plugin_new;
 mod policy;
 mod port;
 mod ps;

@@ -1,4 +1,5 @@
-//! `sbx plugin inspect P.wasm`: what a plugin is, speaks and costs to load.
+//! `sbx plugin inspect P.wasm`: what a plugin is, speaks and costs to load; `sbx plugin bench`,
+//! `sbx plugin compile` (the machine's compile cache filled ahead) and `sbx plugin new`.
 
 use crate::config::Limits;
 use crate::image::Store;
@@ -25,13 +26,48 @@ pub enum PluginCommand {
         #[arg(long, default_value_t = 50_000)]
         entries: usize,
     },
+    /// Compile plugins into this machine's cache now, so that their first run does not (a Python
+    /// or JavaScript component takes seconds): for images of machines and for CI.
+    Compile {
+        /// The components (.wasm).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also compile them for plugins metered with fuel (limits with `fuel`).
+        #[arg(long)]
+        fuel: bool,
+    },
+    /// Write a ready-to-build policy skeleton with its build script and a test suite.
+    New(super::plugin_new::NewArgs),
 }
 
 pub fn run(store: &Store, cmd: PluginCommand) -> i32 {
     match cmd {
         PluginCommand::Inspect { path } => inspect(path),
         PluginCommand::Bench { path, calls, entries } => bench(store, &path, calls, entries),
+        PluginCommand::Compile { paths, fuel } => compile(&paths, fuel),
+        PluginCommand::New(args) => super::plugin_new::run(args),
     }
+}
+
+fn compile(paths: &[PathBuf], fuel: bool) -> i32 {
+    let metered: &[bool] = if fuel { &[false, true] } else { &[false] };
+    for &fuel in metered {
+        let engine = match Engine::new(&compile::cache_dir(), fuel) {
+            Ok(e) => e,
+            Err(e) => return super::fail(e),
+        };
+        for path in paths {
+            match engine.load(path, Limits::default().compile()) {
+                Ok((_, info)) => {
+                    let how = if info.cached { "already compiled" } else { "compiled" };
+                    let metered = if fuel { ", metered with fuel" } else { "" };
+                    say!("{}: {how} ({:.0} ms{metered})", path.display(), info.elapsed.as_secs_f64() * 1e3);
+                }
+                Err(e) => return super::fail(e),
+            }
+        }
+    }
+    0
 }
 
 fn bench(store: &Store, path: &std::path::Path, calls: usize, entries: usize) -> i32 {

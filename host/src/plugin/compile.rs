@@ -15,6 +15,9 @@ use std::time::Duration;
 /// The largest component sbx loads: a componentized Python or JavaScript policy is 12-20 MB.
 pub const MAX_COMPONENT: u64 = 128 << 20;
 
+/// A component whose first compile gets a note: from this size it takes seconds.
+const BIG_COMPONENT: usize = 4 << 20;
+
 /// The compile cache of this machine: `$SBX_PLUGIN_CACHE`, else /var/cache/sbx/plugins for root,
 /// else `$XDG_CACHE_HOME/sbx/plugins` (or `~/.cache/sbx/plugins`) for a user and a rootless sbx.
 pub fn cache_dir() -> PathBuf {
@@ -88,6 +91,13 @@ pub fn ensure(path: &Path, bytes: &[u8], cache: &Path, fuel: bool, limit: Durati
         .map_err(|(_, e)| cache_error(std::io::Error::from(e)))?;
     if cache.exists() {
         return Ok(false);
+    }
+    if bytes.len() >= BIG_COMPONENT {
+        eprintln!(
+            "sbx: compiling plugin {} ({} MB) for this machine; it takes seconds, once (`sbx plugin compile` does it ahead)",
+            path.display(),
+            bytes.len() >> 20
+        );
     }
     let exe = std::env::current_exe().map_err(|e| PluginError::Engine(format!("cannot find sbx itself: {e}")))?;
     let mut child = Command::new(exe)
