@@ -242,8 +242,9 @@ fn failing_and_malformed_suites_are_reported_case_by_case() {
     assert_eq!(cases[1]["denied_by"], "non-root", "{out}");
     assert_eq!(cases[0]["passed"], true, "{out}");
 
-    let bad: [(&str, &str); 5] = [
+    let bad: [(&str, &str); 6] = [
         ("cases: []\n", "the suite has no cases"),
+        ("cases:\n- name: x\n  image: {}\n  expect: {}\n", "case 'x' expects neither a verdict nor an error"),
         ("cases:\n- name: x\n  expect: { verdict: allow }\n", "case 'x' needs an image or a spec"),
         ("cases:\n- name: x\n  image: {}\n  expect: { verdict: perhaps }\n", "unknown variant `perhaps`"),
         ("cases:\n- name: x\n  image: {}\n  expct: {}\n", "unknown field `expct`"),

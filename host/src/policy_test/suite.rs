@@ -81,7 +81,12 @@ impl Verdict {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Expect {
-    pub verdict: Verdict,
+    /// Given unless `error` is.
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
+    /// A part of the error the case fails with instead of a verdict (settings a plugin refuses).
+    #[serde(default)]
+    pub error: Option<String>,
     /// A part of the denial's reason.
     #[serde(default)]
     pub reason: Option<String>,
@@ -111,6 +116,14 @@ pub fn read(file: &Path) -> Result<Suite, String> {
     let raw: SuiteFile = serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     if raw.cases.is_empty() {
         return Err(format!("{}: the suite has no cases", file.display()));
+    }
+    if let Some(case) = raw.cases.iter().find(|c| c.expect.verdict.is_some() == c.expect.error.is_some()) {
+        return Err(format!(
+            "{}: case '{}' expects {}: give either `verdict` or `error`",
+            file.display(),
+            case.name,
+            if case.expect.error.is_some() { "both a verdict and an error" } else { "neither a verdict nor an error" }
+        ));
     }
     let plugins = match raw.plugins {
         serde_yaml::Value::Null => Vec::new(),
@@ -169,8 +182,13 @@ pub fn failures(expect: &Expect, report: &Report) -> Vec<String> {
         Some((plugin, reason)) => format!("denied by {plugin}: {reason}"),
         None => "allowed".to_string(),
     };
-    if got != expect.verdict {
-        out.push(format!("expected {}, got {}", expect.verdict.name(), said()));
+    if let Some(want) = &expect.error {
+        out.push(format!("expected an error with '{want}', got {}", said()));
+    }
+    if let Some(want) = expect.verdict
+        && got != want
+    {
+        out.push(format!("expected {}, got {}", want.name(), said()));
     }
     if let Some(want) = &expect.reason
         && !report.denied.as_ref().is_some_and(|(_, r)| r.contains(want.as_str()))
@@ -232,7 +250,14 @@ pub fn run(store: &Store, suite: &Suite, extra: &[PluginSpec], flags: &RunFlags)
             Ok(report) => {
                 Outcome { name: case.name.clone(), failures: failures(&case.expect, &report), report: Some(report) }
             }
-            Err(e) => Outcome { name: case.name.clone(), report: None, failures: vec![format!("error: {e}")] },
+            Err(e) => {
+                let failures = match &case.expect.error {
+                    Some(want) if e.contains(want.as_str()) => Vec::new(),
+                    Some(want) => vec![format!("expected an error with '{want}', got error: {e}")],
+                    None => vec![format!("error: {e}")],
+                };
+                Outcome { name: case.name.clone(), report: None, failures }
+            }
         });
     }
     outcomes
@@ -284,5 +309,7 @@ mod tests {
         assert!(f[0].starts_with("expected allow, got denied by a: no"), "{f:?}");
         assert!(f[1].contains("SYS_ADMIN") && f[2].contains("[1]"), "{f:?}");
         assert!(serde_yaml::from_str::<Expect>("{ verdict: maybe }").is_err());
+        let f = failures(&expect("{ error: refused its settings }"), &allowed);
+        assert_eq!(f, ["expected an error with 'refused its settings', got allowed"]);
     }
 }

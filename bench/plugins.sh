@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# What policies and hooks cost in each language, against the issue's goals: `sbx run --rm busybox
+# /bin/true` with no plugin, one policy in Rust, Python and JavaScript (deny-setuid, the decision
+# cache off, so every run loads the plugin and asks it), five Rust policies with the decision
+# cache off and on, and a hook in each language; then `sbx plugin bench` per language (load, a
+# call, a fresh instance's call, a hook call) and the peak RSS of a run with a Python policy.
+# Commands are timed in turn (bench/paired.py), so the differences are free of the machine's
+# drift. Run as root, after examples/setup.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for tool in python3 jq; do command -v "$tool" >/dev/null || { echo "bench/plugins.sh needs $tool" >&2; exit 1; }; done
+
+runs="${RUNS:-100}"
+work=$(mktemp -d /var/tmp/sbx-bench-plugins.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export SBX_ROOT="$work/store" SBX_NETWORK=none SBX_PLUGIN_CACHE="$work/cache"
+# Installed, as a runtime is: see bench/run.sh.
+install -m 755 target/release/sbx "$work/sbx"
+sbx="$work/sbx"
+p=target/plugins
+target/release/mkimage busybox docker-archive "$work/busybox.tar"
+"$sbx" load -q -i "$work/busybox.tar"
+mkdir -p "$work/audit-rust" "$work/audit-python"
+for lang in rust python; do
+    dir=$p; [ $lang = rust ] || dir=$p/$lang
+    printf 'plugins:\n  - path: %s\n    preopens: [{ host: %s, guest: /audit, mode: rw }]\n' \
+        "$PWD/$dir/audit-log.wasm" "$work/audit-$lang" > "$work/hook-$lang.yaml"
+done
+five="--policy $p/allow-all.wasm --policy $p/deny-setuid.wasm --policy $p/max-layer-size.wasm --policy $p/drop-capabilities.wasm --policy $p/no-escalation.wasm"
+"$sbx" plugin compile $p/{allow-all,deny-setuid,max-layer-size,drop-capabilities,no-escalation,audit-log}.wasm \
+    $p/{python,js}/deny-setuid.wasm $p/python/audit-log.wasm $p/js/log-events.wasm >/dev/null
+run="$sbx run --rm busybox /bin/true"
+off="env SBX_POLICY_CACHE=off"
+# Fills the decision cache of the cached five.
+"$sbx" run --rm $five busybox /bin/true
+
+echo "what plugins add to $run, commands in turn ($runs runs each):"
+python3 bench/paired.py "$runs" \
+    "no plugin=$run" \
+    "Rust policy, uncached=$off $sbx run --rm --policy $p/deny-setuid.wasm busybox /bin/true" \
+    "Python policy, uncached=$off $sbx run --rm --policy $p/python/deny-setuid.wasm busybox /bin/true" \
+    "JS policy, uncached=$off $sbx run --rm --policy $p/js/deny-setuid.wasm busybox /bin/true" \
+    "5 Rust policies, uncached=$off $sbx run --rm $five busybox /bin/true" \
+    "5 Rust policies, cached=$sbx run --rm $five busybox /bin/true" \
+    "Rust hook (audit-log)=$sbx --config $work/hook-rust.yaml run --rm busybox /bin/true" \
+    "Python hook (audit-log)=$sbx --config $work/hook-python.yaml run --rm busybox /bin/true" \
+    "JS hook (log-events)=$sbx run --rm --hook $p/js/log-events.wasm busybox /bin/true" | tee "$work/paired.txt"
+echo "  goals: a Python or JS policy +5 ms; five Rust policies +1.5 ms uncached, +0.3 ms cached"
+
+for wasm in deny-setuid.wasm python/deny-setuid.wasm js/deny-setuid.wasm audit-log.wasm python/audit-log.wasm js/log-events.wasm; do
+    echo
+    echo "sbx plugin bench $wasm (goal: a hook call 50 us):"
+    "$sbx" plugin bench --calls 100 --entries 10000 "$p/$wasm" | grep -v '^compile' | sed 's/^/  /'
+done
+
+echo
+for lang in python js; do
+    rss=$( { /usr/bin/time -f %M $off "$sbx" run --rm --policy "$p/$lang/deny-setuid.wasm" busybox /bin/true; } 2>&1 | tail -1)
+    echo "peak RSS of sbx run with a $lang policy: $((rss / 1024)) MiB (goal: under 64)"
+done
+rss=$( { /usr/bin/time -f %M "$sbx" run --rm busybox /bin/true; } 2>&1 | tail -1)
+echo "peak RSS of sbx run without plugins: $((rss / 1024)) MiB"
