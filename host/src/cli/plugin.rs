@@ -84,7 +84,7 @@ fn bench(store: &Store, path: &std::path::Path, calls: usize, entries: usize) ->
     say!("compile:       {}", ms(costs.compile));
     say!("cached load:   {}", ms(costs.cached_load));
     say!("call:          {} (in the admission's instance, median of {calls})", ms(costs.call));
-    say!("fresh call:    {} (a new instance per call, as hooks get)", ms(costs.fresh_call));
+    say!("fresh call:    {} (a new instance and a call, as each admission's first)", ms(costs.fresh_call));
     if let Some((n, t)) = costs.layer_check {
         say!("layer check:   {} ({n} entries)", ms(t));
     }
@@ -92,7 +92,7 @@ fn bench(store: &Store, path: &std::path::Path, calls: usize, entries: usize) ->
         say!("spec check:    {}", ms(t));
     }
     if let Some(t) = costs.hook {
-        say!("hook:          {}", ms(t));
+        say!("hook:          {} (in the instance a process's hook calls share, median of {calls})", ms(t));
     }
     0
 }

@@ -5,11 +5,11 @@
 
 use super::bindings::{LogLevel, sbx};
 use super::output;
+use super::stderr::Tail;
 use crate::config::{Access, Preopen};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 /// How much of a plugin's stderr is kept for error messages.
@@ -34,7 +34,7 @@ pub struct HostState {
     memory_used: usize,
     /// Log lines of this call: shown, then dropped.
     logged: usize,
-    pub stderr: MemoryOutputPipe,
+    pub stderr: Tail,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -49,7 +49,7 @@ impl HostState {
         preopens: &[Preopen],
         frozen_clocks: bool,
     ) -> Result<HostState, String> {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let stderr = Tail::new(STDERR_CAPTURE);
         let mut builder = WasiCtx::builder();
         builder.stderr(stderr.clone());
         if frozen_clocks {
@@ -76,14 +76,15 @@ impl HostState {
         })
     }
 
-    /// A new call in this store: its log lines are counted afresh.
+    /// A new call in this store: its log lines are counted afresh, and its last words are its own.
     pub fn begin_call(&mut self) {
         self.logged = 0;
+        self.stderr.mark();
     }
 
     /// Why the plugin failed, as it said on stderr (see [`output::last_words`]).
     pub fn last_words(&self) -> Option<String> {
-        output::last_words(&String::from_utf8_lossy(&self.stderr.contents()))
+        output::last_words(&self.stderr.since_mark())
     }
 }
 

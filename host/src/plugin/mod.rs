@@ -17,6 +17,7 @@ pub mod measure;
 pub mod output;
 pub mod set;
 pub mod spec_check;
+pub mod stderr;
 pub mod weaken;
 
 pub use chain::{Decision, PolicyCheck};
