@@ -5,119 +5,78 @@
 # with componentize-py, the JavaScript ones (.../js/policy.js, .../js/hook.js) at
 # target/plugins/js/NAME.wasm with componentize-js. `plugins/build.sh python js` builds only those.
 #
-# The Python and JavaScript toolchains are installed at pinned versions under target/toolchains
-# (pip into a venv, npm into a prefix); they need python3 with venv and Node.js with npm.
-#
-# Uses `rustup target add wasm32-wasip2` where it is installed; otherwise Debian's rustc with its std
-# sources (see shared/WASM-TOOLCHAIN.md): `apt-get install rustc-web cargo-web rust-web-src wasi-libc`.
+# The toolchains are pinned in plugins/toolchains.sh; the Python and JavaScript ones are installed
+# under target/toolchains (pip into a venv, npm into a prefix), from python3 with venv and Node.js
+# with npm. Rust uses rustup's wasm32-wasip2 target where it is installed, else Debian's
+# toolchain: `apt-get install rustc-web cargo-web rust-web-src wasi-libc`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SBX_TOOLCHAINS=${SBX_TOOLCHAINS:-$PWD/target/toolchains}
+. plugins/toolchains.sh
 
-COMPONENTIZE_PY=0.25.1
-COMPONENTIZE_JS=0.23.0
 langs=("$@")
 [ ${#langs[@]} -gt 0 ] || langs=(rust python js)
 wants() { [[ " ${langs[*]} " == *" $1 "* ]]; }
 
 build_rust() {
-
-dirs=()
-for d in policies/*/ plugins/*/; do
-    case "$d" in plugins/sdk/|plugins/wit/) continue ;; esac
-    [ -f "$d/Cargo.toml" ] && dirs+=("${d%/}")
-done
-pkgs=()
-for d in "${dirs[@]}"; do
-    pkgs+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$d/Cargo.toml" | head -1)")
-done
-
-target_dir=target/wasm
-if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
-    cargo build --profile wasm --target wasm32-wasip2 --target-dir "$target_dir" "${pkgs[@]}"
-else
-    for need in /usr/bin/rustc /usr/bin/cargo /usr/lib/rustlib/src/rust/library /usr/lib/wasm32-wasi; do
-        if [ ! -e "$need" ]; then
-            echo "plugins/build.sh: $need is missing; install the plugin toolchain:" >&2
-            echo "  apt-get install -y rustc-web cargo-web rust-web-src wasi-libc" >&2
-            exit 1
-        fi
+    local dirs=() pkgs=() d
+    for d in policies/*/ plugins/*/; do
+        case "$d" in plugins/sdk/ | plugins/wit/) continue ;; esac
+        [ -f "$d/Cargo.toml" ] && dirs+=("${d%/}")
     done
-    # rustup's toolchain ships the wasm linkers (rust-lld, wasm-component-ld); Debian's does not.
-    linkers="$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin"
-    PATH="$linkers:$PATH" RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="-L /usr/lib/wasm32-wasi" \
-        /usr/bin/cargo build --profile wasm --target wasm32-wasip2 --target-dir "$target_dir" \
-        -Zbuild-std=std,panic_abort "${pkgs[@]}"
-fi
-
-mkdir -p target/plugins
-for d in "${dirs[@]}"; do
-    name=$(basename "$d")
-    crate=$(sed -n 's/^name = "\(.*\)"/\1/p' "$d/Cargo.toml" | head -1 | tr - _)
-    cp "$target_dir/wasm32-wasip2/wasm/$crate.wasm" "target/plugins/$name.wasm"
-    echo "built target/plugins/$name.wasm ($(stat -c %s "target/plugins/$name.wasm") bytes)"
-done
+    for d in "${dirs[@]}"; do
+        pkgs+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$d/Cargo.toml" | head -1)")
+    done
+    cargo_wasm --profile wasm --target-dir target/wasm "${pkgs[@]}"
+    mkdir -p target/plugins
+    for d in "${dirs[@]}"; do
+        local name crate
+        name=$(basename "$d")
+        crate=$(sed -n 's/^name = "\(.*\)"/\1/p' "$d/Cargo.toml" | head -1 | tr - _)
+        cp "target/wasm/wasm32-wasip2/wasm/$crate.wasm" "target/plugins/$name.wasm"
+        echo "built target/plugins/$name.wasm ($(stat -c %s "target/plugins/$name.wasm") bytes)"
+    done
 }
 
-# The world a source builds for: policy.* exports the policy interface, hook.* the hooks.
-world_of() {
-    case "$(basename "$1")" in policy.*) echo policy-plugin ;; hook.*) echo hook-plugin ;; esac
-}
-
-# Whether target $1 is missing or older than source $2, its SDK $3 or the WIT.
-stale() {
-    [ ! -e "$1" ] || [ -n "$(find "$2" "$3" plugins/wit -newer "$1" -print -quit)" ]
-}
-
-build_python() {
-    local tool=target/toolchains/python
-    if [ "$("$tool/bin/componentize-py" --version 2>/dev/null)" != "componentize-py $COMPONENTIZE_PY" ]; then
-        if ! python3 -m venv --help >/dev/null 2>&1; then
-            echo "plugins/build.sh: Python plugins need python3 with venv: apt-get install -y python3-venv python3-pip" >&2
-            exit 1
-        fi
-        rm -rf "$tool" && python3 -m venv "$tool"
-        "$tool/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY"
-    fi
-    mkdir -p target/plugins/python
-    for src in {policies,plugins}/*/python/{policy,hook}.py; do
+# Builds each {policies,plugins}/NAME/$1/{policy,hook}.$2 not built since it (or its SDK $3, or
+# the WIT) changed to target/plugins/$1/NAME.wasm, with `$4 SOURCE WORLD OUT`. policy.* builds
+# for the world policy-plugin, hook.* for hook-plugin.
+build_sources() {
+    local lang=$1 ext=$2 sdk=$3 build=$4 src
+    mkdir -p "target/plugins/$lang"
+    for src in {policies,plugins}/*/"$lang"/{policy,hook}."$ext"; do
         [ -e "$src" ] || continue
-        local name out
+        case "$src" in plugins/templates/*) continue ;; esac
+        local name out world
         name=$(basename "$(dirname "$(dirname "$src")")")
-        out=target/plugins/python/$name.wasm
-        stale "$out" "$(dirname "$src")" plugins/sdk-python || { echo "up to date: $out"; continue; }
-        "$tool/bin/componentize-py" -d plugins/wit -w "$(world_of "$src")" componentize \
-            -p "$(dirname "$src")" -p plugins/sdk-python "$(basename "$src" .py)" -o "$out.tmp" >/dev/null
+        out=target/plugins/$lang/$name.wasm
+        if [ -e "$out" ] && [ -z "$(find "$(dirname "$src")" "$sdk" plugins/wit -newer "$out" -print -quit)" ]; then
+            echo "up to date: $out"
+            continue
+        fi
+        case "$(basename "$src")" in policy.*) world=policy-plugin ;; *) world=hook-plugin ;; esac
+        "$build" "$src" "$world" "$out.tmp"
         mv "$out.tmp" "$out"
         echo "built $out ($(stat -c %s "$out") bytes)"
     done
 }
 
-build_js() {
-    local tool=target/toolchains/js
-    local bin=$tool/node_modules/.bin/componentize-js
-    if [ "$("$bin" --version 2>/dev/null)" != "$COMPONENTIZE_JS" ]; then
-        if ! command -v npm >/dev/null; then
-            echo "plugins/build.sh: JavaScript plugins need Node.js and npm: apt-get install -y nodejs npm" >&2
-            exit 1
-        fi
-        rm -rf "$tool" && mkdir -p "$tool"
-        npm install --prefix "$tool" --no-audit --no-fund --silent "@bytecodealliance/componentize-js@$COMPONENTIZE_JS"
-    fi
-    mkdir -p target/plugins/js
-    for src in {policies,plugins}/*/js/{policy,hook}.js; do
-        [ -e "$src" ] || continue
-        local name out
-        name=$(basename "$(dirname "$(dirname "$src")")")
-        out=target/plugins/js/$name.wasm
-        stale "$out" "$(dirname "$src")" plugins/sdk-js || { echo "up to date: $out"; continue; }
-        # Run from the repository's root: componentize-js resolves imports inside the directory
-        # it is started in. No HTTP: sbx gives plugins no network.
-        "$bin" --wit plugins/wit --world-name "$(world_of "$src")" -d http -d fetch-event -o "$out.tmp" "$src"
-        mv "$out.tmp" "$out"
-        echo "built $out ($(stat -c %s "$out") bytes)"
-    done
+python_build() {
+    "$py" -d plugins/wit -w "$2" componentize -p "$(dirname "$1")" -p plugins/sdk-python "$(basename "$1" .py)" -o "$3" >/dev/null
+}
+
+# Run from the repository's root: componentize-js resolves imports inside the directory it is
+# started in. No HTTP: sbx gives plugins no network.
+js_build() {
+    "$js" --wit plugins/wit --world-name "$2" -d http -d fetch-event -o "$3" "$1"
 }
 
 if wants rust; then build_rust; fi
-if wants python; then build_python; fi
-if wants js; then build_js; fi
+if wants python; then
+    py=$(componentize_py) || exit 1
+    build_sources python py plugins/sdk-python python_build
+fi
+if wants js; then
+    js=$(componentize_js) || exit 1
+    build_sources js js plugins/sdk-js js_build
+fi

@@ -213,8 +213,17 @@ fn the_js_log_events_hook_logs_each_event_and_can_stop_a_root_container() {
     s.assert_clean(0);
 }
 
+fn missing_toolchain_message(lang: &str) -> Option<&'static str> {
+    match lang {
+        "python" => Some("Python plugins need python3 with venv: apt-get install -y python3-venv python3-pip"),
+        "js" => Some("JavaScript plugins need Node.js and npm: apt-get install -y nodejs npm"),
+        _ => None,
+    }
+}
+
 /// `sbx plugin new` writes a skeleton in each language that builds with its own build.sh and
-/// passes its own suite; bad names, taken directories and a missing Rust SDK are refused.
+/// passes its own suite (and, without its toolchain, says what to install); bad names, taken
+/// directories and a missing Rust SDK are refused.
 #[test]
 fn plugin_new_skeletons_build_and_pass_their_suites_in_each_language() {
     let s = Sandbox::new();
@@ -223,6 +232,21 @@ fn plugin_new_skeletons_build_and_pass_their_suites_in_each_language() {
         let r = s.sbx(&["plugin", "new", "--lang", lang, "--dir", &path(&dir), "no-latest"]);
         assert_eq!(r.code, 0, "{lang}: {r:?}");
         assert!(r.stdout.contains("build.sh"), "{r:?}");
+        if let Some(install) = missing_toolchain_message(lang) {
+            // On a machine without the language's toolchain, the build says what to install.
+            let bare = s.scratch.join("bare-bin");
+            std::fs::create_dir_all(&bare).unwrap();
+            for tool in ["bash", "dirname"] {
+                let _ = std::os::unix::fs::symlink(format!("/usr/bin/{tool}"), bare.join(tool));
+            }
+            let build = std::process::Command::new(dir.join("build.sh"))
+                .env("PATH", &bare)
+                .env("SBX_TOOLCHAINS", s.scratch.join("no-toolchains"))
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&build.stderr);
+            assert!(!build.status.success() && stderr.contains(install), "{lang}: {stderr}");
+        }
         let build = std::process::Command::new(dir.join("build.sh"))
             // The toolchains plugins/build.sh installed, rather than a second copy in ~/.cache.
             .env("SBX_TOOLCHAINS", workspace().join("target/toolchains"))

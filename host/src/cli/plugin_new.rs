@@ -1,5 +1,6 @@
 //! `sbx plugin new --lang rust|python|js NAME`: a ready-to-build policy skeleton with its build
-//! script and a test suite, from plugins/templates. The Python and JavaScript skeletons carry a
+//! script (plugins/toolchains.sh written into it: the toolchains and pins of plugins/build.sh)
+//! and a test suite, from plugins/templates. The Python and JavaScript skeletons carry a
 //! copy of their SDK and of the WIT, so they build anywhere; the Rust one names the sbx-plugin
 //! crate by path. The files are planned first (pure), then written into a new directory.
 
@@ -28,7 +29,7 @@ pub struct NewArgs {
     sdk: Option<PathBuf>,
 }
 
-const BUILD_SH: &str = include_str!("../../../plugins/build.sh");
+const TOOLCHAINS: &str = include_str!("../../../plugins/toolchains.sh");
 const WIT: &str = include_str!("../../../plugins/wit/plugin.wit");
 const SUITE: &str = include_str!("../../../plugins/templates/tests.yaml");
 
@@ -38,14 +39,6 @@ pub struct File {
     pub path: &'static str,
     pub text: String,
     pub executable: bool,
-}
-
-/// The version `plugins/build.sh` pins for `var` (`COMPONENTIZE_PY=0.25.1`): one place for both.
-fn pin(var: &str) -> &'static str {
-    BUILD_SH
-        .lines()
-        .find_map(|l| l.strip_prefix(var)?.strip_prefix('='))
-        .unwrap_or_else(|| panic!("plugins/build.sh pins {var}"))
 }
 
 /// Why `name` cannot name a plugin, if it cannot.
@@ -68,8 +61,7 @@ pub fn plan(lang: Lang, name: &str, sdk: &Path) -> Vec<File> {
         t.replace("__NAME__", name)
             .replace("__CRATE__", &name.replace('-', "_"))
             .replace("__SDK__", &sdk.display().to_string())
-            .replace("__COMPONENTIZE_PY__", pin("COMPONENTIZE_PY"))
-            .replace("__COMPONENTIZE_JS__", pin("COMPONENTIZE_JS"))
+            .replace("__TOOLCHAINS__", TOOLCHAINS.trim_end())
     };
     let file = |path, text: &str, executable| File { path, text: fill(text), executable };
     let mut files = vec![file("tests.yaml", SUITE, false)];
@@ -189,7 +181,7 @@ mod tests {
         for lang in [Lang::Rust, Lang::Python, Lang::Js] {
             let files = plan(lang, "no-latest", sdk);
             for f in &files {
-                for placeholder in ["__NAME__", "__CRATE__", "__SDK__", "__COMPONENTIZE"] {
+                for placeholder in ["__NAME__", "__CRATE__", "__SDK__", "__TOOLCHAINS__"] {
                     assert!(!f.text.contains(placeholder), "{lang:?} {}: {placeholder} is left", f.path);
                 }
             }
@@ -202,11 +194,8 @@ mod tests {
         assert!(rust[1].text.contains("sbx-plugin = { path = \"/src/sbx/plugins/sdk\" }"));
         assert!(rust.iter().any(|f| f.text.contains("cp target/wasm32-wasip2/release/no_latest.wasm no-latest.wasm")));
         let python = plan(Lang::Python, "p", sdk);
-        assert!(
-            python
-                .iter()
-                .any(|f| f.path == "build.sh" && f.text.contains(&format!("version={}", pin("COMPONENTIZE_PY"))))
-        );
+        // The skeleton builds with the toolchains of plugins/build.sh, at the same versions.
+        assert!(python.iter().any(|f| f.path == "build.sh" && f.text.contains(TOOLCHAINS.trim_end())));
         assert!(python.iter().any(|f| f.path == "sbx_plugin/__init__.py" && f.text.contains("def export_policy")));
         assert!(
             plan(Lang::Js, "j", sdk)

@@ -1,0 +1,57 @@
+# The plugin toolchains, pinned: sourced by plugins/build.sh, and written into the build.sh of the
+# skeletons `sbx plugin new` makes (so that both build alike). The Python and JavaScript ones are
+# installed under $SBX_TOOLCHAINS on first use; each function prints what failed and how to
+# install what is missing, and returns 1.
+COMPONENTIZE_PY=0.25.1
+COMPONENTIZE_JS=0.23.0
+
+# Prints the path of componentize-py, installed with pip in a venv first if needed.
+componentize_py() {
+    local tool=$SBX_TOOLCHAINS/python
+    if [ "$("$tool/bin/componentize-py" --version 2>/dev/null)" != "componentize-py $COMPONENTIZE_PY" ]; then
+        if ! python3 -m venv --help >/dev/null 2>&1; then
+            echo "Python plugins need python3 with venv: apt-get install -y python3-venv python3-pip" >&2
+            return 1
+        fi
+        rm -rf "$tool" && python3 -m venv "$tool" >&2 &&
+            "$tool/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY" >&2 || return 1
+    fi
+    echo "$tool/bin/componentize-py"
+}
+
+# Prints the path of componentize-js, installed with npm first if needed.
+componentize_js() {
+    local tool=$SBX_TOOLCHAINS/js
+    if [ "$("$tool/node_modules/.bin/componentize-js" --version 2>/dev/null)" != "$COMPONENTIZE_JS" ]; then
+        if ! command -v npm >/dev/null; then
+            echo "JavaScript plugins need Node.js and npm: apt-get install -y nodejs npm" >&2
+            return 1
+        fi
+        rm -rf "$tool" && mkdir -p "$tool" &&
+            npm install --prefix "$tool" --no-audit --no-fund --silent "@bytecodealliance/componentize-js@$COMPONENTIZE_JS" >&2 ||
+            return 1
+    fi
+    echo "$tool/node_modules/.bin/componentize-js"
+}
+
+# cargo build --target wasm32-wasip2 "$@": with rustup's target where it is installed, else with
+# Debian's rustc and its std sources (see sbx's shared/WASM-TOOLCHAIN.md).
+cargo_wasm() {
+    if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+        cargo build --target wasm32-wasip2 "$@"
+        return
+    fi
+    local need
+    for need in /usr/bin/rustc /usr/bin/cargo /usr/lib/rustlib/src/rust/library /usr/lib/wasm32-wasi; do
+        if [ ! -e "$need" ]; then
+            echo "$need is missing; rustup target add wasm32-wasip2, or install the plugin toolchain:" >&2
+            echo "  apt-get install -y rustc-web cargo-web rust-web-src wasi-libc" >&2
+            return 1
+        fi
+    done
+    # rustup's toolchain ships the wasm linkers (rust-lld, wasm-component-ld); Debian's does not.
+    local linkers
+    linkers="$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin"
+    PATH="$linkers:$PATH" RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="-L /usr/lib/wasm32-wasi" \
+        /usr/bin/cargo build --target wasm32-wasip2 -Zbuild-std=std,panic_abort "$@"
+}
