@@ -35,6 +35,12 @@ pub fn lang_plugin(lang: &str, name: &str) -> PathBuf {
     built(workspace().join("target/plugins").join(lang).join(format!("{name}.wasm")))
 }
 
+/// The JSON values of a file of one per line (an audit log).
+pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display()))).collect()
+}
+
 fn built(p: PathBuf) -> PathBuf {
     assert!(p.exists(), "{} is missing: run plugins/build.sh first", p.display());
     p

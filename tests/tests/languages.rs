@@ -154,12 +154,7 @@ fn the_python_audit_log_hook_records_every_event_as_the_rust_one() {
         assert_eq!(r.code, 7, "{r:?}");
         let r = s.sbx(&["--config", &cfg, "rm", "audited"]);
         assert_eq!(r.code, 0, "{r:?}");
-        let lines: Vec<serde_json::Value> = std::fs::read_to_string(audit.join("audit.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        records.push(lines);
+        records.push(sbx_tests::harness::json_lines(&audit.join("audit.jsonl")));
     }
     let (rust, python) = (&records[0], &records[1]);
     let events = |lines: &[serde_json::Value]| -> Vec<(String, String)> {

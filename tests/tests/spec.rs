@@ -205,11 +205,7 @@ fn hooks_hear_every_event_in_a_granted_directory() {
     assert_eq!(r.code, 0, "{r:?}");
     let r = s.sbx(&["--config", &cfg, "rm", "kept"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(audit.join("audit.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = sbx_tests::harness::json_lines(&audit.join("audit.jsonl"));
     let events: Vec<(&str, &str)> =
         lines.iter().map(|l| (l["event"].as_str().unwrap(), l["status"].as_str().unwrap())).collect();
     let one_run = [("create", "created"), ("prestart", "created"), ("poststart", "running"), ("exit", "exited")];

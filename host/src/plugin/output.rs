@@ -58,7 +58,7 @@ pub fn last_words(stderr: &str) -> Option<String> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("note: run with") && !l.starts_with("Redirecting call to abort()"))
         .collect();
-    let from = |marker: &str| lines.iter().rposition(|l| l.starts_with(marker) || l.contains(marker));
+    let from = |marker: &str| lines.iter().rposition(|l| l.contains(marker));
     let words: &[&str] = if let Some(start) = from("Traceback (most recent call last):") {
         let rest = &lines[start..];
         &rest[..rest.iter().position(|l| l.contains("panicked at")).unwrap_or(rest.len())]
