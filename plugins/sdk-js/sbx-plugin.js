@@ -12,15 +12,24 @@
 // The shapes are the Rust SDK's (plugins/sdk): the WIT records as componentize-js lowers them
 // (`image.config.labels` is a list of [key, value], enums are their WIT names: `entry.kind ===
 // "file"`), the settings parsed from the JSON text sbx passes over the defaults (unknown fields
-// and fields of another type refused, as serde does), and checks that allow by default. An
+// and fields of another type refused, as serde does), and checks that allow by default. sbx calls
+// only the checks the object has (the SDK tells it, `policy.wants`), and gives `checkLayer` and
+// `findings` the layer entries its `entries` names (every one unless it says `entries:
+// entriesWithMode(SETUID | SETGID)` or `NO_ENTRIES`): each call and each entry costs. An
 // exception a check throws fails the call: sbx shows it with its stack and, unless the
 // configuration says otherwise, denies.
 
-import { log as hostLog } from "sbx:plugin/host@0.7.0";
+import { log as hostLog } from "sbx:plugin/host@0.8.0";
 
 export const SETUID = 0o4000;
 export const SETGID = 0o2000;
 export const STICKY = 0o1000;
+
+/** Which of a layer's entries `checkLayer` and `findings` are given (a policy's `entries`). */
+export const ALL_ENTRIES = { tag: "all" };
+export const NO_ENTRIES = { tag: "none" };
+/** The entries whose mode has one or more of `bits` (SETUID | SETGID: the setuid files). */
+export const entriesWithMode = (bits) => ({ tag: "with-mode", val: bits >>> 0 });
 
 /** Settings that make no sense: the message is shown to the user at load time. */
 export class SettingsError extends Error {}
@@ -122,6 +131,21 @@ function withSettings(plugin, text, onError, f) {
 
 function exportPolicyInterface(p) {
   return {
+    wants: guarded((text) =>
+      withSettings(
+        p,
+        text,
+        // Every check, each of which denies for the settings.
+        () => ({ checkImage: true, checkLayer: true, mutateSpec: true, validateSpec: true, entries: ALL_ENTRIES }),
+        () => ({
+          checkImage: Boolean(p.checkImage),
+          checkLayer: Boolean(p.checkLayer || p.findings),
+          mutateSpec: Boolean(p.mutateSpec),
+          validateSpec: Boolean(p.validateSpec),
+          entries: p.entries ?? ALL_ENTRIES,
+        }),
+      ),
+    ),
     checkImage: guarded((text, image) =>
       withSettings(p, text, deny, (s) => shape(p.checkImage ? p.checkImage(s, image) : allow(), ["allow", "deny"], "checkImage", VERDICT)),
     ),

@@ -82,7 +82,11 @@ fn print(report: &Report, format: Format) {
             let width = report.answers.iter().map(|a| a.plugin.len()).max().unwrap_or(6).max(6);
             say!("{:<width$}  {:<9}  {:<7}  REASON / ADJUSTMENTS", "PLUGIN", "CHECK", "VERDICT");
             for a in &report.answers {
-                let detail = if a.adjustments.is_empty() { a.reason.clone() } else { a.adjustments.join("; ") };
+                let detail = match (a.asked, a.adjustments.is_empty()) {
+                    (false, _) => "(not asked: the plugin does not want this check)".to_string(),
+                    (true, true) => a.reason.clone(),
+                    (true, false) => a.adjustments.join("; "),
+                };
                 say!("{:<width$}  {:<9}  {:<7}  {detail}", a.plugin, a.check, a.verdict);
             }
             for n in &report.notes {

@@ -11,14 +11,24 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::sbx::plugin::types::{
-    Adjustment, Container, Device, Dns, Entry, EntryKind, Event, HostEntry, Image, ImageConfig, Layer, LayerAnswer,
-    LayerVerdict, Limits, LogLevel, Mount, MountKind, Network, NetworkAttachment, PublishedPort, Seccomp, Spec, State,
-    Status, Ulimit, Userns, Verdict,
+    Adjustment, Container, Device, Dns, Entry, EntryFilter, EntryKind, Event, HostEntry, Image, ImageConfig, Interests,
+    Layer, LayerAnswer, LayerVerdict, Limits, LogLevel, Mount, MountKind, Network, NetworkAttachment, PublishedPort,
+    Seccomp, Spec, State, Status, Ulimit, Userns, Verdict,
 };
 pub use exports::sbx::plugin::{config, hooks, policy};
 
+/// What a policy wants unless it says (and what the policy checks of a plugin without one want):
+/// every check, every entry.
+pub const EVERY_CHECK: Interests = Interests {
+    check_image: true,
+    check_layer: true,
+    mutate_spec: true,
+    validate_spec: true,
+    entries: EntryFilter::All,
+};
+
 /// The WIT package version this host speaks; components naming another are refused.
-pub const WIT_VERSION: &str = "0.7.0";
-pub const CONFIG_EXPORT: &str = "sbx:plugin/config@0.7.0";
-pub const POLICY_EXPORT: &str = "sbx:plugin/policy@0.7.0";
-pub const HOOKS_EXPORT: &str = "sbx:plugin/hooks@0.7.0";
+pub const WIT_VERSION: &str = "0.8.0";
+pub const CONFIG_EXPORT: &str = "sbx:plugin/config@0.8.0";
+pub const POLICY_EXPORT: &str = "sbx:plugin/policy@0.8.0";
+pub const HOOKS_EXPORT: &str = "sbx:plugin/hooks@0.8.0";

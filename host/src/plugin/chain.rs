@@ -3,9 +3,12 @@
 //! (fail closed by default). Monitor-mode plugins only report what they would have done. Pure
 //! over [`PolicyCheck`].
 
-use super::bindings::{Adjustment, Image, Layer, LayerAnswer, LayerVerdict, Spec, Verdict};
+use super::bindings::{
+    Adjustment, EVERY_CHECK, Entry, EntryFilter, Image, Interests, Layer, LayerAnswer, LayerVerdict, Spec, Verdict,
+};
 use super::engine::PluginError;
 use crate::config::{Mode, OnError, Weakening};
+use std::borrow::Cow;
 
 pub trait PolicyCheck {
     fn name(&self) -> &str;
@@ -14,6 +17,11 @@ pub trait PolicyCheck {
     }
     fn on_error(&self) -> OnError {
         OnError::Deny
+    }
+    /// The checks it is asked and the layer entries it is given (`policy.wants`): a check it
+    /// does not want is answered as the SDKs' defaults answer it, without a call.
+    fn wants(&self) -> &Interests {
+        &EVERY_CHECK
     }
     fn check_image(&self, image: &Image) -> Result<Verdict, PluginError>;
     fn check_layer(&self, image: &Image, layer: &Layer) -> Result<LayerAnswer, PluginError>;
@@ -65,6 +73,8 @@ pub struct Answer {
     pub reason: String,
     /// The changes a spec check asked for.
     pub adjustments: Vec<String>,
+    /// Whether the plugin was called: a check it does not want is answered without a call.
+    pub asked: bool,
 }
 
 /// The decision and every answer that led to it.
@@ -120,7 +130,12 @@ pub(crate) fn answer(plugin: &str, check: String, raw: &Raw, allowed: &'static s
         Ok(Some(Err(r))) => ("deny", r.clone()),
         Err(e) => ("error", e.to_string()),
     };
-    Answer { plugin: plugin.into(), check, verdict, reason, adjustments: Vec::new() }
+    Answer { plugin: plugin.into(), check, verdict, reason, adjustments: Vec::new(), asked: true }
+}
+
+/// The answer to a check the plugin does not want: `allowed`, without a call.
+pub(crate) fn unasked(plugin: &str, check: String, allowed: &'static str) -> Answer {
+    Answer { asked: false, ..answer(plugin, check, &Ok(None), allowed) }
 }
 
 fn image_answer(v: Result<Verdict, PluginError>) -> Raw {
@@ -158,6 +173,10 @@ impl Checks {
     /// The image checks of `plugins`, in order; the first deny stops them.
     pub fn image(&mut self, plugins: &[&dyn PolicyCheck], image: &Image) -> Result<(), Denied> {
         for p in plugins {
+            if !p.wants().check_image {
+                self.answers.push(unasked(p.name(), "image".into(), "allow"));
+                continue;
+            }
             let raw = image_answer(p.check_image(image));
             self.answers.push(answer(p.name(), "image".into(), &raw, "allow"));
             match effect(p.mode(), p.on_error(), raw) {
@@ -169,16 +188,31 @@ impl Checks {
         Ok(())
     }
 
-    /// The checks of `plugins` on layer `i` (its WIT record `layer`); a skip ends them for it.
+    /// The checks of `plugins` on layer `i`, whose WIT record `record` builds (reading its
+    /// entries) when a plugin wants the layer; a skip ends them for it.
     pub fn layer(
         &mut self,
         plugins: &[&dyn PolicyCheck],
         image: &Image,
         i: usize,
-        layer: &Layer,
+        record: impl FnOnce() -> Result<Layer, String>,
     ) -> Result<(), Denied> {
+        let mut record = Some(record);
+        let mut built: Option<Layer> = None;
         for p in plugins {
-            let result = p.check_layer(image, layer);
+            let wants = p.wants();
+            if !wants.check_layer {
+                self.answers.push(unasked(p.name(), format!("layer {i}"), "mount"));
+                continue;
+            }
+            let layer = match &built {
+                Some(layer) => layer,
+                None => {
+                    let build = record.take().expect("built once");
+                    built.insert(build().map_err(|reason| Denied { plugin: "sbx".into(), reason })?)
+                }
+            };
+            let result = p.check_layer(image, &entries_wanted(layer, &wants.entries));
             let findings = result.as_ref().map(|a| a.findings.clone()).unwrap_or_default();
             self.notes.extend(
                 findings.into_iter().map(|f| Note { finding: true, ..Note::new(p.name(), format!("layer {i}: {f}")) }),
@@ -215,8 +249,31 @@ impl Checks {
     }
 }
 
+/// The layer as a plugin that wants `filter`'s entries sees it: itself for every entry, else a
+/// copy with only the wanted entries (a Python or JavaScript plugin pays for each entry it gets).
+pub fn entries_wanted<'a>(layer: &'a Layer, filter: &EntryFilter) -> Cow<'a, Layer> {
+    let keep = |e: &&Entry| match filter {
+        EntryFilter::All => true,
+        EntryFilter::None => false,
+        EntryFilter::WithMode(bits) => e.mode & bits != 0,
+    };
+    if matches!(filter, EntryFilter::All) {
+        return Cow::Borrowed(layer);
+    }
+    Cow::Owned(Layer {
+        index: layer.index,
+        digest: layer.digest.clone(),
+        diff_id: layer.diff_id.clone(),
+        media_type: layer.media_type.clone(),
+        size: layer.size,
+        unpacked_size: layer.unpacked_size,
+        created_by: layer.created_by.clone(),
+        entries: layer.entries.iter().filter(keep).cloned().collect(),
+    })
+}
+
 /// Evaluates `plugins` on the image, then on each layer bottom first. `layer(i)` builds the WIT
-/// record of layer `i` (reading its index); it is called only when there are plugins to see it.
+/// record of layer `i` (reading its index); it is called only when a plugin wants to see it.
 pub fn evaluate(
     plugins: &[&dyn PolicyCheck],
     image: &Image,
@@ -227,10 +284,7 @@ pub fn evaluate(
         if plugins.is_empty() {
             return Ok(());
         }
-        (0..image.layers.len()).try_for_each(|i| {
-            let record = layer(i).map_err(|reason| Denied { plugin: "sbx".into(), reason })?;
-            checks.layer(plugins, image, i, &record)
-        })
+        (0..image.layers.len()).try_for_each(|i| checks.layer(plugins, image, i, || layer(i)))
     });
     checks.finish(outcome)
 }
@@ -248,6 +302,7 @@ mod tests {
         image: Result<Verdict, ()>,
         layer: fn(u32) -> LayerVerdict,
         findings: bool,
+        wants: Interests,
         seen: RefCell<Vec<String>>,
     }
 
@@ -260,6 +315,7 @@ mod tests {
                 image,
                 layer,
                 findings: false,
+                wants: EVERY_CHECK,
                 seen: RefCell::new(vec![]),
             }
         }
@@ -274,6 +330,9 @@ mod tests {
         }
         fn on_error(&self) -> OnError {
             self.on_error
+        }
+        fn wants(&self) -> &Interests {
+            &self.wants
         }
         fn check_image(&self, _: &Image) -> Result<Verdict, PluginError> {
             self.seen.borrow_mut().push("image".into());
@@ -422,5 +481,56 @@ mod tests {
     fn no_plugins_reads_no_layers() {
         let d = evaluate(&[], &image(3), |_| panic!("no layer index is read without plugins")).decision;
         assert_eq!(d, allow());
+    }
+
+    #[test]
+    fn checks_a_plugin_does_not_want_are_answered_without_a_call() {
+        let mut a = Scripted::new("a", Ok(Verdict::Deny("never asked".into())), |_| LayerVerdict::Deny("never".into()));
+        a.wants = Interests { check_image: false, check_layer: false, ..EVERY_CHECK };
+        let mut b = Scripted::new("b", Ok(Verdict::Allow), |_| LayerVerdict::Mount);
+        b.wants = Interests { check_image: false, ..EVERY_CHECK };
+        let evaluation = evaluate(&[&a, &b], &image(2), layer);
+        assert_eq!(evaluation.decision, allow());
+        assert!(a.seen.borrow().is_empty(), "{:?}", a.seen);
+        assert_eq!(*b.seen.borrow(), ["layer 0", "layer 1"]);
+        let answers: Vec<(&str, &str, &str)> =
+            evaluation.answers.iter().map(|a| (a.plugin.as_str(), a.check.as_str(), a.verdict)).collect();
+        let expected = [("a", "image", "allow"), ("b", "image", "allow"), ("a", "layer 0", "mount")];
+        assert_eq!(answers[..3], expected, "the default answers are recorded as the SDKs would give them");
+        let asked: Vec<bool> = evaluation.answers.iter().map(|a| a.asked).collect();
+        assert_eq!(asked, [false, false, false, true, false, true]);
+    }
+
+    #[test]
+    fn no_plugin_that_wants_layers_reads_no_layers() {
+        let mut a = Scripted::new("a", Ok(Verdict::Allow), |_| LayerVerdict::Mount);
+        a.wants = Interests { check_layer: false, ..EVERY_CHECK };
+        let d = evaluate(&[&a], &image(3), |_| panic!("no layer index is read when no plugin wants it")).decision;
+        assert_eq!(d, allow());
+        assert_eq!(*a.seen.borrow(), ["image"]);
+    }
+
+    #[test]
+    fn a_plugin_gets_the_entries_it_wants() {
+        let entry = |path: &str, mode: u32| Entry {
+            path: path.into(),
+            kind: crate::plugin::bindings::EntryKind::File,
+            mode,
+            uid: 0,
+            gid: 0,
+            size: 1,
+            link_target: None,
+        };
+        let full = Layer {
+            entries: vec![entry("bin/su", 0o4755), entry("bin/ls", 0o755), entry("bin/wall", 0o2755)],
+            ..layer(0).unwrap()
+        };
+        let paths = |l: &Layer| l.entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>();
+        assert!(matches!(entries_wanted(&full, &EntryFilter::All), Cow::Borrowed(_)), "every entry: no copy");
+        assert!(entries_wanted(&full, &EntryFilter::None).entries.is_empty());
+        assert_eq!(paths(&entries_wanted(&full, &EntryFilter::WithMode(0o6000))), ["bin/su", "bin/wall"]);
+        assert_eq!(paths(&entries_wanted(&full, &EntryFilter::WithMode(0o2000))), ["bin/wall"]);
+        let sizes = entries_wanted(&full, &EntryFilter::None);
+        assert_eq!((sizes.index, sizes.unpacked_size), (full.index, full.unpacked_size));
     }
 }

@@ -14,8 +14,8 @@
 //! Python or JavaScript plugin a fresh instance costs a millisecond or two, its call tens of us.
 
 use super::bindings::{
-    Adjustment, CONFIG_EXPORT, Container, Event, HOOKS_EXPORT, Image, Layer, LayerAnswer, LayerVerdict, POLICY_EXPORT,
-    Spec, Verdict, config, hooks, policy,
+    Adjustment, CONFIG_EXPORT, Container, EVERY_CHECK, Event, HOOKS_EXPORT, Image, Interests, Layer, LayerAnswer,
+    LayerVerdict, POLICY_EXPORT, Spec, Verdict, config, hooks, policy,
 };
 use super::chain::PolicyCheck;
 use super::engine::{Engine, LoadInfo, PluginError, TICK, one_line};
@@ -46,6 +46,8 @@ pub struct Plugin {
     config: config::GuestIndices,
     policy: Option<policy::GuestIndices>,
     hooks: Option<hooks::GuestIndices>,
+    /// What its policy wants to be asked, given its settings (asked at load).
+    wants: Interests,
     /// The instance the settings check and the policy calls of this admission share.
     session: RefCell<Option<(Store<HostState>, Instance)>>,
     /// The instance the hook calls of this process share (its clocks run).
@@ -64,7 +66,7 @@ impl Plugin {
         let config = config::GuestIndices::new(&pre).map_err(exports_error)?;
         let policy = info.policy.then(|| policy::GuestIndices::new(&pre)).transpose().map_err(exports_error)?;
         let hooks = info.hooks.then(|| hooks::GuestIndices::new(&pre)).transpose().map_err(exports_error)?;
-        let plugin = Plugin {
+        let mut plugin = Plugin {
             spec: spec.clone(),
             info,
             engine: engine.engine.clone(),
@@ -73,10 +75,15 @@ impl Plugin {
             config,
             policy,
             hooks,
+            wants: EVERY_CHECK,
             session: RefCell::new(None),
             hook_session: RefCell::new(None),
         };
         plugin.validate_settings()?;
+        if plugin.has_policy() {
+            plugin.wants =
+                plugin.call("wants", async |p, store, i, s| p.policy(store, i)?.call_wants(store, s).await)?;
+        }
         Ok(plugin)
     }
 
@@ -220,6 +227,7 @@ where
 fn check_types(store: &mut Store<HostState>, instance: &Instance, policy: bool, hooks: bool) -> Result<(), String> {
     check_type::<(&str,), (Result<(), String>,)>(store, instance, CONFIG_EXPORT, "validate-settings")?;
     if policy {
+        check_type::<(&str,), (Interests,)>(store, instance, POLICY_EXPORT, "wants")?;
         check_type::<(&str, &Image), (Verdict,)>(store, instance, POLICY_EXPORT, "check-image")?;
         check_type::<(&str, &Image, &Layer), (LayerAnswer,)>(store, instance, POLICY_EXPORT, "check-layer")?;
         check_type::<(&str, &Spec), (Vec<Adjustment>,)>(store, instance, POLICY_EXPORT, "mutate-spec")?;
@@ -267,6 +275,10 @@ impl PolicyCheck for Plugin {
 
     fn on_error(&self) -> OnError {
         self.spec.on_error
+    }
+
+    fn wants(&self) -> &Interests {
+        &self.wants
     }
 
     fn check_image(&self, image: &Image) -> Result<Verdict, PluginError> {

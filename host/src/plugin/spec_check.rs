@@ -9,7 +9,7 @@
 
 use super::adjust::{self, Claims};
 use super::bindings::{Adjustment, Image, Verdict};
-use super::chain::{Answer, Effect, Note, PolicyCheck, Raw, answer, effect};
+use super::chain::{Answer, Effect, Note, PolicyCheck, Raw, answer, effect, unasked};
 use super::convert;
 use super::weaken::{self, Asked};
 use crate::config::Mode;
@@ -63,6 +63,10 @@ pub fn evaluate(plugins: &[&dyn PolicyCheck], cx: &Context, spec: &ContainerSpec
         Ok(SpecEvaluation { decision, answers: answers.to_vec() })
     };
     for p in plugins {
+        if !p.wants().mutate_spec {
+            answers.push(unasked(p.name(), "mutate".into(), "ok"));
+            continue;
+        }
         let (raw, adjustments): (Raw, _) = match p.mutate_spec(&convert::spec(cx.image, &spec, &user)) {
             Ok(adjustments) => (Ok(None), adjustments),
             Err(e) => (Err(e), Vec::new()),
@@ -103,10 +107,14 @@ pub fn evaluate(plugins: &[&dyn PolicyCheck], cx: &Context, spec: &ContainerSpec
             resolved_for.clone_from(&spec.user);
         }
     }
-    let last = convert::spec(cx.image, &spec, &user);
+    let last = plugins.iter().any(|p| p.wants().validate_spec).then(|| convert::spec(cx.image, &spec, &user));
     let mut denial = None;
     for p in plugins {
-        let raw: Raw = p.validate_spec(&last).map(|v| match v {
+        let Some(last) = last.as_ref().filter(|_| p.wants().validate_spec) else {
+            answers.push(unasked(p.name(), "validate".into(), "allow"));
+            continue;
+        };
+        let raw: Raw = p.validate_spec(last).map(|v| match v {
             Verdict::Allow => None,
             Verdict::Deny(r) => Some(Err(r)),
         });
@@ -152,7 +160,7 @@ fn check_weakening(
 mod tests {
     use super::*;
     use crate::config::{OnError, Weakening};
-    use crate::plugin::bindings::{Layer, LayerAnswer, LayerVerdict, Spec};
+    use crate::plugin::bindings::{EVERY_CHECK, Interests, Layer, LayerAnswer, LayerVerdict, Spec};
     use crate::plugin::engine::PluginError;
     use crate::spec::user;
     use crate::spec::{Overrides, build, get_env};
@@ -165,6 +173,7 @@ mod tests {
         may_weaken: Vec<Weakening>,
         adjustments: Result<Vec<Adjustment>, ()>,
         verdict: fn(&Spec) -> Verdict,
+        wants: Interests,
         mutated: RefCell<Vec<Spec>>,
         validated: RefCell<Vec<Spec>>,
     }
@@ -176,6 +185,7 @@ mod tests {
             may_weaken: vec![],
             adjustments: Ok(adjustments),
             verdict,
+            wants: EVERY_CHECK,
             mutated: RefCell::default(),
             validated: RefCell::default(),
         }
@@ -197,6 +207,9 @@ mod tests {
         }
         fn may_weaken(&self) -> &[Weakening] {
             &self.may_weaken
+        }
+        fn wants(&self) -> &Interests {
+            &self.wants
         }
         fn check_image(&self, _: &Image) -> Result<Verdict, PluginError> {
             Ok(Verdict::Allow)
@@ -348,5 +361,22 @@ mod tests {
         };
         let e = run(&[&scripted("z", vec![Adjustment::SetLimits(zero)], allow)], &spec_as("bob"));
         assert!(denied(&e).1.contains("the memory limit must be at least 1m"), "{e:?}");
+    }
+
+    #[test]
+    fn spec_checks_a_policy_does_not_want_are_not_called() {
+        let mut a = scripted("a", vec![set("A", "1")], |_| Verdict::Deny("never asked".into()));
+        a.wants = Interests { mutate_spec: false, validate_spec: false, ..EVERY_CHECK };
+        let mut b = scripted("b", vec![set("B", "2")], allow);
+        b.wants = Interests { validate_spec: false, ..EVERY_CHECK };
+        let e = run(&[&a, &b], &spec_as("bob"));
+        let SpecDecision::Allow { spec, .. } = &e.decision else { panic!("{e:?}") };
+        assert!(spec.env.contains(&"B=2".to_string()) && !spec.env.contains(&"A=1".to_string()), "{:?}", spec.env);
+        assert!(a.mutated.borrow().is_empty() && a.validated.borrow().is_empty());
+        assert_eq!((b.mutated.borrow().len(), b.validated.borrow().len()), (1, 0));
+        let answers: Vec<(&str, &str)> = e.answers.iter().map(|a| (a.check.as_str(), a.verdict)).collect();
+        assert_eq!(answers, [("mutate", "ok"), ("mutate", "ok"), ("validate", "allow"), ("validate", "allow")]);
+        let asked: Vec<bool> = e.answers.iter().map(|a| a.asked).collect();
+        assert_eq!(asked, [false, true, false, false]);
     }
 }

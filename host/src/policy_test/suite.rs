@@ -277,6 +277,7 @@ mod tests {
                 verdict: "allow",
                 reason: String::new(),
                 adjustments: vec!["drop capability NET_RAW".into()],
+                asked: true,
             }],
             notes: vec![Note { plugin: "caps".into(), message: "dropped 1".into(), finding: false }],
             skipped: vec![],

@@ -377,9 +377,12 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
     fetch.layers(&record.layers, &todo, opts.access.registries.max_concurrent_downloads, |i, unpacked, meta| {
         let layer = &record.layers[i];
         if !policies.is_empty() {
-            let entries = Store::staged_entries(&unpacked.staging)?;
+            let entries = match policies.iter().any(|p| p.wants().check_layer) {
+                true => Store::staged_entries(&unpacked.staging)?,
+                false => Vec::new(),
+            };
             let wit = convert::layer(&record, &config, i, entries, unpacked.report.unpacked_size);
-            checks.layer(&policies, &image, i, &wit).map_err(|d| denied(d, &mut checks))?;
+            checks.layer(&policies, &image, i, || Ok(wit)).map_err(|d| denied(d, &mut checks))?;
         }
         store.publish_layer(unpacked.staging, &meta)?;
         progress.state(&layer.digest, layer.size, "Pull complete");

@@ -22,8 +22,11 @@ that componentize-py builds names the interfaces it exports::
 The shapes are the Rust SDK's (plugins/sdk): the WIT records as componentize-py generates them
 (`image.config.labels`, `layer.entries`, `spec.capabilities`), the settings parsed from the JSON
 text sbx passes into the dataclass (unknown fields refused, as serde's `deny_unknown_fields`), and
-checks that allow by default. An exception a check raises fails the call: sbx shows its traceback
-and, unless the configuration says otherwise, denies.
+checks that allow by default. sbx calls only the checks a policy class defines (the SDK tells it,
+`policy.wants`), and gives `check_layer` and `findings` the layer entries its `entries` names
+(every one unless it says `entries = sbx.entries_with_mode(sbx.SETUID | sbx.SETGID)` or
+`sbx.NO_ENTRIES`): each call and each entry costs. An exception a check raises fails the call: sbx
+shows its traceback and, unless the configuration says otherwise, denies.
 """
 
 import dataclasses
@@ -37,11 +40,21 @@ __all__ = [
     "Plugin", "Policy", "Hooks", "SettingsError", "NoSettings", "export_policy", "export_hooks",
     "export_plugin", "allow", "deny", "mount", "skip", "deny_layer", "log", "event_name",
     "parse_settings", "types", "EntryKind", "Event", "Status", "SETUID", "SETGID", "STICKY",
+    "ALL_ENTRIES", "NO_ENTRIES", "entries_with_mode",
 ]
 
 SETUID = 0o4000
 SETGID = 0o2000
 STICKY = 0o1000
+
+# Which of a layer's entries `check_layer` and `findings` are given (a Policy's `entries`).
+ALL_ENTRIES = types.EntryFilter_All()
+NO_ENTRIES = types.EntryFilter_None_()
+
+
+def entries_with_mode(bits: int) -> types.EntryFilter:
+    """The entries whose mode has one or more of `bits` (SETUID | SETGID: the setuid files)."""
+    return types.EntryFilter_WithMode(bits)
 
 
 class SettingsError(Exception):
@@ -138,7 +151,10 @@ class Policy(Plugin):
     """An image, layer and spec policy. Every check allows (or changes nothing) by default.
 
     The spec is admitted in two phases: `mutate_spec` of every policy in order, then
-    `validate_spec` of every policy on the final spec, the one that runs. Decide there."""
+    `validate_spec` of every policy on the final spec, the one that runs. Decide there.
+    sbx calls only the checks the class defines, giving the layer checks the `entries` it names."""
+
+    entries = ALL_ENTRIES
 
     def check_image(self, settings, image: types.Image) -> types.Verdict:
         return allow()
@@ -189,6 +205,11 @@ def _config(plugin: Plugin):
     return Config
 
 
+def _defines(plugin: Policy, name: str) -> bool:
+    """Whether the plugin's class defines the check `name` (not the default of Policy)."""
+    return getattr(type(plugin), name) is not getattr(Policy, name)
+
+
 def _policy(plugin: Policy):
     def settings_or_none(text):
         try:
@@ -196,7 +217,18 @@ def _policy(plugin: Policy):
         except SettingsError as e:
             return None, str(e)
 
+    def defines(name):
+        return _defines(plugin, name)
+
     class Policy:
+        def wants(self, settings):
+            _, error = settings_or_none(settings)
+            if error:  # every check, each of which denies for the settings
+                return types.Interests(True, True, True, True, ALL_ENTRIES)
+            layer = defines("check_layer") or defines("findings")
+            return types.Interests(defines("check_image"), layer, defines("mutate_spec"),
+                                   defines("validate_spec"), plugin.entries)
+
         def check_image(self, settings, image):
             s, error = settings_or_none(settings)
             if error:

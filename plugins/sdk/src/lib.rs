@@ -14,9 +14,9 @@ pub use sbx_plugin_hook_world as hook_world;
 pub use sbx_plugin_policy_world as policy_world;
 
 pub use bindings::sbx::plugin::types::{
-    Adjustment, Container, Device, Dns, Entry, EntryKind, Event, HostEntry, Image, ImageConfig, Layer, LayerAnswer,
-    LayerVerdict, Limits, LogLevel, Mount, MountKind, Network, NetworkAttachment, PublishedPort, Seccomp, Spec, State,
-    Status, Ulimit, Userns, Verdict,
+    Adjustment, Container, Device, Dns, Entry, EntryFilter, EntryKind, Event, HostEntry, Image, ImageConfig, Interests,
+    Layer, LayerAnswer, LayerVerdict, Limits, LogLevel, Mount, MountKind, Network, NetworkAttachment, PublishedPort,
+    Seccomp, Spec, State, Status, Ulimit, Userns, Verdict,
 };
 
 use serde::de::DeserializeOwned;
@@ -32,6 +32,25 @@ pub mod mode {
     pub const SETGID: u32 = 0o2000;
     pub const STICKY: u32 = 0o1000;
 }
+
+/// Every check, every layer entry: what a policy wants unless it says less ([`Policy::wants`]).
+pub const EVERY_CHECK: Interests = Interests {
+    check_image: true,
+    check_layer: true,
+    mutate_spec: true,
+    validate_spec: true,
+    entries: EntryFilter::All,
+};
+
+/// No check: the base to name the few a policy wants, as in
+/// `Interests { check_layer: true, entries: EntryFilter::None, ..NO_CHECK }`.
+pub const NO_CHECK: Interests = Interests {
+    check_image: false,
+    check_layer: false,
+    mutate_spec: false,
+    validate_spec: false,
+    entries: EntryFilter::None,
+};
 
 /// What every plugin has: its settings and their validation.
 pub trait Plugin {
@@ -51,6 +70,14 @@ pub trait Plugin {
 /// [`Policy::validate_spec`] of every policy on the final spec, the one that runs. Decide in
 /// `validate_spec`: no plugin can change the spec after it, so what it allows is what runs.
 pub trait Policy: Plugin {
+    /// The checks this policy implements and the layer entries its `check_layer` and `findings`
+    /// read: sbx calls only those, with only those entries (a check it does not want allows).
+    /// Every check and entry unless it says less; saying less makes it cheaper to run, and a
+    /// check implemented but not wanted is never called.
+    fn wants(_settings: &Self::Settings) -> Interests {
+        EVERY_CHECK
+    }
+
     fn check_image(_settings: &Self::Settings, _image: &Image) -> Verdict {
         Verdict::Allow
     }
@@ -122,6 +149,11 @@ pub mod glue {
         P::validate(&parse_settings::<P::Settings>(text)?)
     }
 
+    /// Settings that no longer parse want every check, each of which denies for them.
+    pub fn wants<P: Policy>(text: &str) -> Interests {
+        parse_settings::<P::Settings>(text).map_or(EVERY_CHECK, |s| P::wants(&s))
+    }
+
     pub fn check_image<P: Policy>(text: &str, image: &Image) -> Verdict {
         match parse_settings::<P::Settings>(text) {
             Ok(settings) => P::check_image(&settings, image),
@@ -175,6 +207,9 @@ macro_rules! __sbx_impl {
     };
     (policy $world:ident $ty:ident $plugin:ty) => {
         impl $crate::$world::exports::sbx::plugin::policy::Guest for $ty {
+            fn wants(settings: String) -> $crate::Interests {
+                $crate::glue::wants::<$plugin>(&settings)
+            }
             fn check_image(settings: String, image: $crate::Image) -> $crate::Verdict {
                 $crate::glue::check_image::<$plugin>(&settings, &image)
             }

@@ -1,4 +1,4 @@
-//! test-wrong-types: a policy that names sbx:plugin@0.7.0 but was built against a WIT whose
+//! test-wrong-types: a policy that names sbx:plugin@0.8.0 but was built against a WIT whose
 //! `validate-spec` returns a list of strings instead of a verdict (test-wrong-types/wit). sbx must
 //! refuse it when it loads, naming the function, not fail at the first call.
 
@@ -9,7 +9,7 @@ wit_bindgen::generate!({
 
 use exports::sbx::plugin::config::Guest as Config;
 use exports::sbx::plugin::policy::Guest as Policy;
-use sbx::plugin::types::{Adjustment, Image, Layer, LayerAnswer, LayerVerdict, Spec, Verdict};
+use sbx::plugin::types::{Adjustment, EntryFilter, Image, Interests, Layer, LayerAnswer, LayerVerdict, Spec, Verdict};
 
 #[allow(dead_code, reason = "only wasm builds export it")]
 struct WrongTypes;
@@ -21,6 +21,15 @@ impl Config for WrongTypes {
 }
 
 impl Policy for WrongTypes {
+    fn wants(_settings: String) -> Interests {
+        Interests {
+            check_image: true,
+            check_layer: true,
+            mutate_spec: true,
+            validate_spec: true,
+            entries: EntryFilter::All,
+        }
+    }
     fn check_image(_settings: String, _image: Image) -> Verdict {
         Verdict::Allow
     }

@@ -3,7 +3,7 @@
 //! runs when one of its names matches a name pattern (`*` at the end matches any rest) and, when
 //! `digests` is given, its config or manifest digest is listed.
 
-use sbx_plugin::{Image, Plugin, Policy, Verdict};
+use sbx_plugin::{Image, Interests, NO_CHECK, Plugin, Policy, Verdict};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -41,6 +41,10 @@ impl Plugin for AllowedSources {
 }
 
 impl Policy for AllowedSources {
+    fn wants(_settings: &Settings) -> Interests {
+        Interests { check_image: true, ..NO_CHECK }
+    }
+
     fn check_image(s: &Settings, image: &Image) -> Verdict {
         let names: Vec<&str> = image.names.iter().map(String::as_str).chain([image.reference.as_str()]).collect();
         if !s.names.is_empty() && !names.iter().any(|n| s.names.iter().any(|p| matches(p, n))) {

@@ -2,7 +2,7 @@
 //! `{"allow": ["/srv/data", "/var/cache/app"]}` (default: none allowed); a listed directory allows
 //! everything below it. `{"read_only": true}` also requires allowed binds to be read-only.
 
-use sbx_plugin::{MountKind, Plugin, Policy, Spec, Verdict, deny};
+use sbx_plugin::{Interests, MountKind, NO_CHECK, Plugin, Policy, Spec, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -34,6 +34,10 @@ impl Plugin for DenyHostMounts {
 }
 
 impl Policy for DenyHostMounts {
+    fn wants(_settings: &Settings) -> Interests {
+        Interests { validate_spec: true, ..NO_CHECK }
+    }
+
     fn validate_spec(s: &Settings, spec: &Spec) -> Verdict {
         for m in spec.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
             if !s.allow.iter().any(|dir| is_within(&m.source, dir)) {

@@ -1,6 +1,6 @@
 // deny-setuid in JavaScript: a layer that adds a setuid or setgid file is denied, every such file
 // named. Mirrors policies/deny-setuid/src/lib.rs; policies/deny-setuid/tests.yaml tests both.
-import { SETGID, SETUID, denyLayer, exportPolicy, mount } from "../../../plugins/sdk-js/sbx-plugin.js";
+import { SETGID, SETUID, denyLayer, entriesWithMode, exportPolicy, mount } from "../../../plugins/sdk-js/sbx-plugin.js";
 
 // What Debian, Ubuntu and Alpine install setuid or setgid (`distribution_defaults: true`).
 const DISTRIBUTION_DEFAULTS = new Set([
@@ -23,6 +23,7 @@ function describe(files, shown = 20) {
 
 export const { config, policy } = exportPolicy({
   settings: { allow: [], distribution_defaults: false },
+  entries: entriesWithMode(SETUID | SETGID),
 
   findings(settings, image, layer) {
     return layer.entries

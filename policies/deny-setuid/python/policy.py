@@ -38,6 +38,7 @@ def describe(files, shown=20):
 
 
 class DenySetuid(sbx.Policy):
+    entries = sbx.entries_with_mode(sbx.SETUID | sbx.SETGID)
     Settings = Settings
 
     def findings(self, settings, image, layer):

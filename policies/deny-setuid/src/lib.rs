@@ -5,7 +5,7 @@
 //! util-linux tools of the login and password machinery), so the profiles can run those images.
 //! Each file kept is reported as a finding.
 
-use sbx_plugin::{EntryKind, Image, Layer, LayerVerdict, Plugin, Policy, mode};
+use sbx_plugin::{EntryFilter, EntryKind, Image, Interests, Layer, LayerVerdict, NO_CHECK, Plugin, Policy, mode};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -86,6 +86,10 @@ impl Plugin for DenySetuid {
 }
 
 impl Policy for DenySetuid {
+    fn wants(_settings: &Settings) -> Interests {
+        Interests { check_layer: true, entries: EntryFilter::WithMode(mode::SETUID | mode::SETGID), ..NO_CHECK }
+    }
+
     fn findings(settings: &Settings, _image: &Image, layer: &Layer) -> Vec<String> {
         let allowed = layer.entries.iter().filter(|e| is_setuid(e) && settings.allows(&e.path));
         allowed.map(|e| format!("keeps setuid/setgid file /{} (allowed by the settings)", e.path)).collect()

@@ -2,7 +2,7 @@
 //! "MKNOD"]}` (default: NET_RAW, which only raw sockets need), or `{"drop": ["ALL"], "keep":
 //! ["NET_BIND_SERVICE"]}` to drop all but some.
 
-use sbx_plugin::{Adjustment, Plugin, Policy, Spec, Verdict, deny};
+use sbx_plugin::{Adjustment, Interests, NO_CHECK, Plugin, Policy, Spec, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -55,6 +55,10 @@ impl Plugin for DropCapabilities {
 }
 
 impl Policy for DropCapabilities {
+    fn wants(_settings: &Settings) -> Interests {
+        Interests { mutate_spec: true, validate_spec: true, ..NO_CHECK }
+    }
+
     fn mutate_spec(s: &Settings, spec: &Spec) -> Vec<Adjustment> {
         unwanted(s, spec).map(|c| Adjustment::DropCapability(c.clone())).collect()
     }

@@ -1,7 +1,7 @@
 //! mask-paths: hides paths from every container (an empty file or directory is mounted over each),
 //! on top of the kernel paths sbx always masks. Settings: `{"paths": ["/etc/shadow", "/root"]}`.
 
-use sbx_plugin::{Adjustment, Plugin, Policy, Spec, Verdict, deny};
+use sbx_plugin::{Adjustment, Interests, NO_CHECK, Plugin, Policy, Spec, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -27,6 +27,10 @@ impl Plugin for MaskPaths {
 }
 
 impl Policy for MaskPaths {
+    fn wants(_settings: &Settings) -> Interests {
+        Interests { mutate_spec: true, validate_spec: true, ..NO_CHECK }
+    }
+
     fn mutate_spec(s: &Settings, spec: &Spec) -> Vec<Adjustment> {
         let new = s.paths.iter().filter(|p| !spec.masked_paths.contains(p));
         new.map(|p| Adjustment::MaskPath(p.clone())).collect()

@@ -1,7 +1,7 @@
 //! max-layer-size: refuses a layer whose unpacked size is over a limit.
 //! Settings: `{"max_bytes": N}`; the default limit is 1 GiB.
 
-use sbx_plugin::{Image, Layer, LayerVerdict, Plugin, Policy};
+use sbx_plugin::{Image, Interests, Layer, LayerVerdict, NO_CHECK, Plugin, Policy};
 use serde::Deserialize;
 
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
@@ -37,6 +37,10 @@ impl Plugin for MaxLayerSize {
 }
 
 impl Policy for MaxLayerSize {
+    fn wants(_settings: &Settings) -> Interests {
+        Interests { check_layer: true, ..NO_CHECK }
+    }
+
     fn check_layer(settings: &Settings, _image: &Image, layer: &Layer) -> LayerVerdict {
         if layer.unpacked_size > settings.max_bytes {
             LayerVerdict::Deny(format!(

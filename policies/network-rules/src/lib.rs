@@ -8,7 +8,7 @@
 //! "ports": [1024, 65535], "publish_on": "127.0.0.1"}`; without `networks`, every network is
 //! allowed.
 
-use sbx_plugin::{Adjustment, Network, Plugin, Policy, Spec, Verdict, deny};
+use sbx_plugin::{Adjustment, Interests, NO_CHECK, Network, Plugin, Policy, Spec, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -62,6 +62,10 @@ fn key(container_port: u16, protocol: &str) -> String {
 }
 
 impl Policy for NetworkRules {
+    fn wants(_settings: &Settings) -> Interests {
+        Interests { mutate_spec: true, validate_spec: true, ..NO_CHECK }
+    }
+
     fn mutate_spec(s: &Settings, spec: &Spec) -> Vec<Adjustment> {
         let Some(ip) = &s.publish_on else { return Vec::new() };
         let mut keys: Vec<String> = spec

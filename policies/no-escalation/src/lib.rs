@@ -6,7 +6,7 @@
 //! "allow_host_ipc": false, "allow_devices": ["/dev/fuse"],
 //! "allow_unconfined": false, "require_userns": false}`.
 
-use sbx_plugin::{Adjustment, Network, Plugin, Policy, Seccomp, Spec, Userns, Verdict, deny};
+use sbx_plugin::{Adjustment, Interests, NO_CHECK, Network, Plugin, Policy, Seccomp, Spec, Userns, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -44,6 +44,10 @@ impl Plugin for NoEscalation {
 }
 
 impl Policy for NoEscalation {
+    fn wants(_settings: &Settings) -> Interests {
+        Interests { mutate_spec: true, validate_spec: true, ..NO_CHECK }
+    }
+
     fn mutate_spec(s: &Settings, spec: &Spec) -> Vec<Adjustment> {
         let mut adjustments = Vec::new();
         if !spec.no_new_privileges {

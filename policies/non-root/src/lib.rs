@@ -2,7 +2,7 @@
 //! written (none, `0`, `00`, `root`, or any name the image's /etc/passwd maps to 0). Settings: `{}`
 //! denies root; `{"force_uid": 1000}` (optionally `"force_gid"`) runs it as that user instead.
 
-use sbx_plugin::{Adjustment, Plugin, Policy, Spec, Verdict, deny};
+use sbx_plugin::{Adjustment, Interests, NO_CHECK, Plugin, Policy, Spec, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -27,6 +27,10 @@ impl Plugin for NonRoot {
 }
 
 impl Policy for NonRoot {
+    fn wants(_settings: &Settings) -> Interests {
+        Interests { mutate_spec: true, validate_spec: true, ..NO_CHECK }
+    }
+
     fn mutate_spec(s: &Settings, spec: &Spec) -> Vec<Adjustment> {
         match s.force_uid {
             Some(uid) if spec.uid == 0 => {

@@ -1,7 +1,7 @@
 //! read-only-rootfs: every container gets a read-only root filesystem, with tmpfs mounts where it
 //! must write. Settings: `{"tmpfs": ["/tmp", "/run"]}` (default: `/tmp`).
 
-use sbx_plugin::{Adjustment, Mount, MountKind, Plugin, Policy, Spec, Verdict, deny};
+use sbx_plugin::{Adjustment, Interests, Mount, MountKind, NO_CHECK, Plugin, Policy, Spec, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -35,6 +35,10 @@ impl Plugin for ReadOnlyRootfs {
 }
 
 impl Policy for ReadOnlyRootfs {
+    fn wants(_settings: &Settings) -> Interests {
+        Interests { mutate_spec: true, validate_spec: true, ..NO_CHECK }
+    }
+
     fn mutate_spec(s: &Settings, spec: &Spec) -> Vec<Adjustment> {
         let mut changes = vec![Adjustment::SetReadOnlyRootfs(true)];
         for path in &s.tmpfs {

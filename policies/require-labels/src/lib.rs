@@ -1,7 +1,7 @@
 //! require-labels: an image must carry labels. Settings: `{"labels": {"maintainer": "*",
 //! "org.example.team": "infra"}}`: each key must be present, with that value unless it is `*`.
 
-use sbx_plugin::{Image, Plugin, Policy, Verdict};
+use sbx_plugin::{Image, Interests, NO_CHECK, Plugin, Policy, Verdict};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -22,6 +22,10 @@ impl Plugin for RequireLabels {
 }
 
 impl Policy for RequireLabels {
+    fn wants(_settings: &Settings) -> Interests {
+        Interests { check_image: true, ..NO_CHECK }
+    }
+
     fn check_image(s: &Settings, image: &Image) -> Verdict {
         for (key, want) in &s.labels {
             match image.config.labels.iter().find(|(k, _)| k == key) {

@@ -2,9 +2,10 @@
 //! `sbx policy test --suite tests.yaml`, use it with `sbx run --policy __NAME__.wasm IMAGE`.
 //!
 //! As written it refuses images run by a moving tag (`latest`, or the tags its settings name):
-//! change `check_image`, or write `check_layer`, `mutate_spec`, `validate_spec` (see sbx_plugin).
+//! change `check_image`, or write `check_layer`, `mutate_spec`, `validate_spec` (see sbx_plugin),
+//! and name in `wants` each check you write: sbx calls only those.
 
-use sbx_plugin::{Image, Plugin, Policy, Verdict, deny};
+use sbx_plugin::{Image, Interests, NO_CHECK, Plugin, Policy, Verdict, deny};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -40,6 +41,10 @@ impl Plugin for Checks {
 }
 
 impl Policy for Checks {
+    fn wants(_settings: &Settings) -> Interests {
+        Interests { check_image: true, ..NO_CHECK }
+    }
+
     fn check_image(settings: &Settings, image: &Image) -> Verdict {
         match tag(&image.reference) {
             Some(t) if settings.denied_tags.iter().any(|d| d == t) => {
