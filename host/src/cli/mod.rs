@@ -40,6 +40,7 @@ mod port;
 mod ps;
 mod pull;
 mod push;
+mod quick;
 mod rename;
 mod rm;
 mod rmi;
@@ -63,6 +64,15 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "sbx", version, about, propagate_version = true)]
 pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The flags every verb takes.
+#[derive(clap::Args, Debug)]
+pub struct Globals {
     /// Where images, layers and containers are kept [default: /var/lib/sbx for root, else
     /// $XDG_DATA_HOME/sbx or ~/.local/share/sbx].
     #[arg(long, global = true, env = "SBX_ROOT")]
@@ -74,8 +84,6 @@ pub struct Cli {
     /// The least severe plugin messages shown (info: also what the policies found and allowed).
     #[arg(long, global = true, value_enum, default_value = "warn")]
     pub log_level: LogLevelArg,
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
@@ -354,7 +362,8 @@ pub fn main() -> i32 {
             [std::ffi::OsString::from("sbx runtime")].into_iter().chain(args[2..].iter().cloned()).collect(),
         );
     }
-    let cli = match Cli::try_parse_from(args) {
+    let quick = quick::parse(&args);
+    let cli = match quick.map_or_else(|| Cli::try_parse_from(args), Ok) {
         Ok(cli) => cli,
         Err(e) => {
             // clap's tip for an unknown verb names any verb a few letters away (`rmi` for `rmii`
@@ -370,7 +379,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    crate::plugin::host::set_log_level(match cli.log_level {
+    crate::plugin::host::set_log_level(match cli.globals.log_level {
         LogLevelArg::Debug => LogLevel::Debug,
         LogLevelArg::Info => LogLevel::Info,
         LogLevelArg::Warn => LogLevel::Warn,
@@ -379,15 +388,15 @@ pub fn main() -> i32 {
     if let Command::Compile(args) = cli.command {
         return plugin::compile_child(args); // needs no store
     }
-    if let Some(config) = &cli.config {
+    if let Some(config) = &cli.globals.config {
         let absolute = std::path::absolute(config).unwrap_or_else(|_| config.clone());
         // Every sbx this one starts (a detached container's monitor, its health probes, which
         // are execs that the configuration's policies check) uses the same configuration.
         // SAFETY: no thread runs yet: sbx makes its threads after the command line is parsed.
         unsafe { std::env::set_var("SBX_CONFIG", absolute) };
     }
-    let config = cli.config.as_deref();
-    let root = match cli.root.clone() {
+    let config = cli.globals.config.as_deref();
+    let root = match cli.globals.root.clone() {
         Some(root) => root,
         None if rootless::is_host_root() => PathBuf::from("/var/lib/sbx"),
         None => match rootless::default_root(|k| std::env::var(k).ok()) {
