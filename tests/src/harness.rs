@@ -359,6 +359,19 @@ static FIRST_SANDBOX: std::sync::OnceLock<std::time::SystemTime> = std::sync::On
 /// cgroup is made after its container's directory and removed before it, so each of these was
 /// left behind by some test of this process (one running in parallel included).
 fn orphan_cgroups() -> Vec<PathBuf> {
+    // Another test's container can be seen half-way: its cgroup listed before its new store was,
+    // or after its directory went with the cgroup about to go. A leak stays; such a sighting does
+    // not, so what is found is looked at again a moment later.
+    let found = orphan_cgroups_now();
+    if found.is_empty() {
+        return found;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let again = orphan_cgroups_now();
+    found.into_iter().filter(|c| again.contains(c)).collect()
+}
+
+fn orphan_cgroups_now() -> Vec<PathBuf> {
     let since = *FIRST_SANDBOX.get_or_init(std::time::SystemTime::now);
     let stores: Vec<PathBuf> = std::fs::read_dir("/var/tmp")
         .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().contains("/sbx-test-")).collect())
