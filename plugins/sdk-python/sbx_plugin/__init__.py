@@ -217,17 +217,14 @@ def _policy(plugin: Policy):
         except SettingsError as e:
             return None, str(e)
 
-    def defines(name):
-        return _defines(plugin, name)
-
     class Policy:
         def wants(self, settings):
             _, error = settings_or_none(settings)
             if error:  # every check, each of which denies for the settings
                 return types.Interests(True, True, True, True, ALL_ENTRIES)
-            layer = defines("check_layer") or defines("findings")
-            return types.Interests(defines("check_image"), layer, defines("mutate_spec"),
-                                   defines("validate_spec"), plugin.entries)
+            layer = _defines(plugin, "check_layer") or _defines(plugin, "findings")
+            return types.Interests(_defines(plugin, "check_image"), layer, _defines(plugin, "mutate_spec"),
+                                   _defines(plugin, "validate_spec"), plugin.entries)
 
         def check_image(self, settings, image):
             s, error = settings_or_none(settings)
