@@ -23,6 +23,66 @@ fn settings_reach_the_plugin() {
     s.assert_clean(0);
 }
 
+/// The `settled-*` entries of a plugin cache: the settings plugins accepted, remembered.
+fn settled(cache: &std::path::Path) -> Vec<String> {
+    let names = std::fs::read_dir(cache).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
+    let mut settled: Vec<String> = names.into_iter().flatten().filter(|n| n.starts_with("settled-")).collect();
+    settled.sort();
+    settled
+}
+
+#[test]
+fn accepted_settings_are_remembered_and_only_they() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    s.load(&test_image("setuid").unwrap());
+    let cache = s.scratch.join("plugin-cache");
+    let run = |cfg: &str| {
+        let out = s
+            .command(&["--config", cfg, "run", "--rm", "setuid", "echo", "ran"])
+            .env("SBX_PLUGIN_CACHE", &cache)
+            .env("SBX_POLICY_CACHE", "off")
+            .output();
+        sbx_tests::harness::Run::from(out.expect("running sbx"))
+    };
+    let refused =
+        s.write_config(&format!("plugins:\n  - path: {}\n    settings: {{ alow: [] }}\n", plugin_arg("deny-setuid")));
+    let r = run(&refused);
+    assert!(r.code == 125 && r.stderr.contains("refused its settings"), "{r:?}");
+    assert_eq!(settled(&cache), Vec::<String>::new(), "a refusal is asked again, not remembered");
+
+    let allowing = s.write_config(&format!(
+        "plugins:\n  - path: {}\n    settings:\n      allow: [usr/bin/su]\n",
+        plugin_arg("deny-setuid")
+    ));
+    let r = run(&allowing);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "{r:?}");
+    let remembered = settled(&cache);
+    assert_eq!(remembered.len(), 1, "{remembered:?}");
+    // Asked again with the same settings, the plugin is not asked to check them: its checks are.
+    let r = run(&allowing);
+    assert_eq!((r.code, r.stdout.as_str(), settled(&cache)), (0, "ran\n", remembered.clone()), "{r:?}");
+    let strict = s.write_config(&format!("plugins:\n  - path: {}\n", plugin_arg("deny-setuid")));
+    for _ in 0..2 {
+        let r = run(&strict);
+        assert!(r.code == 125 && r.stderr.contains("/usr/bin/su"), "the checks are asked every time: {r:?}");
+    }
+    assert_eq!(settled(&cache).len(), 2, "other settings, another answer");
+
+    // A plugin granted a directory may read it in its settings check: never remembered.
+    std::fs::create_dir_all(s.scratch.join("granted")).unwrap();
+    let granted = s.write_config(&format!(
+        "plugins:\n  - path: {}\n    settings:\n      allow: [usr/bin/su]\n    preopens: [{{ host: {}, guest: /g }}]\n",
+        plugin_arg("deny-setuid"),
+        s.scratch.join("granted").display()
+    ));
+    let r = run(&granted);
+    assert_eq!((r.code, settled(&cache).len()), (0, 2), "{r:?}");
+    s.assert_clean(0);
+}
+
 #[test]
 fn monitor_mode_reports_and_runs() {
     if !is_root() {

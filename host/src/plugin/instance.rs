@@ -21,9 +21,10 @@ use super::chain::PolicyCheck;
 use super::engine::{Engine, LoadInfo, PluginError, TICK, one_line};
 use super::host::HostState;
 use super::output;
+use super::settled;
 use crate::config::{Mode, OnError, PluginSpec, Weakening};
 use std::cell::RefCell;
-use wasmtime::component::{Instance, InstancePre};
+use wasmtime::component::{Component, Instance, InstancePre};
 use wasmtime::{Store, Trap};
 
 /// The runtime plugin calls run on, for the whole process: it is never shut down, so that a call
@@ -57,10 +58,21 @@ pub struct Plugin {
 impl Plugin {
     /// Loads the plugin `spec` names and has it validate its settings.
     pub fn load(engine: &Engine, spec: &PluginSpec) -> Result<Plugin, PluginError> {
+        let loaded = engine.load(&spec.path, spec.limits.compile())?;
+        Plugin::link(engine, spec, loaded)
+    }
+
+    /// Links the component of the plugin `spec` names, loaded by `engine`, and has it validate its
+    /// settings and say what it wants, unless it accepted the same settings before ([`settled`]):
+    /// then its first instance is made by the first check that asks it.
+    pub fn link(
+        engine: &Engine,
+        spec: &PluginSpec,
+        (component, info): (Component, LoadInfo),
+    ) -> Result<Plugin, PluginError> {
         let path = spec.path.as_path();
-        let (component, info) = engine.load(path, spec.limits.compile())?;
         let link_error = |e: wasmtime::Error| PluginError::Link { path: path.into(), message: one_line(&e) };
-        let pre = engine.linker.instantiate_pre(&component).map_err(link_error)?;
+        let pre = engine.linker()?.instantiate_pre(&component).map_err(link_error)?;
         // An exported interface that lacks a function is an error, not an interface to ignore.
         let exports_error = |e: wasmtime::Error| PluginError::Exports { path: path.into(), message: one_line(&e) };
         let config = config::GuestIndices::new(&pre).map_err(exports_error)?;
@@ -79,10 +91,18 @@ impl Plugin {
             session: RefCell::new(None),
             hook_session: RefCell::new(None),
         };
+        let settled = settled::entry(engine.cache_dir(), &plugin.info.sha256, spec);
+        if let Some(wants) = settled.as_deref().and_then(settled::lookup) {
+            plugin.wants = wants;
+            return Ok(plugin);
+        }
         plugin.validate_settings()?;
         if plugin.has_policy() {
             plugin.wants =
                 plugin.call("wants", async |p, store, i, s| p.policy(store, i)?.call_wants(store, s).await)?;
+        }
+        if let Some(entry) = settled {
+            settled::remember(&entry, &plugin.wants);
         }
         Ok(plugin)
     }

@@ -1,7 +1,8 @@
 //! Plugins: WebAssembly components run in wasmtime, typed by plugins/wit. [`engine`] compiles and
 //! caches them, [`instance`] calls one plugin inside its limits, [`chain`] (image and layers),
 //! [`spec_check`] (with [`adjust`] and [`weaken`]) and [`hooks`] combine the answers of every plugin (pure),
-//! [`convert`] turns store records and specs into WIT records, [`set`] loads the plugins of a run.
+//! [`convert`] turns store records and specs into WIT records, [`set`] loads the plugins of a run,
+//! [`settled`] remembers the settings they accepted.
 
 pub mod adjust;
 pub mod bindings;
@@ -16,6 +17,7 @@ pub mod instance;
 pub mod measure;
 pub mod output;
 pub mod set;
+pub mod settled;
 pub mod spec_check;
 pub mod stderr;
 pub mod weaken;
