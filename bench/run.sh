@@ -63,7 +63,7 @@ hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" \
     -n sbx "$sbx run --rm busybox /bin/true" \
     -n "sbx 1 policy" "$sbx run --rm --policy $p/deny-setuid.wasm busybox /bin/true" \
     -n "sbx 5 policies" "$sbx run --rm $five busybox /bin/true" \
-    -n "sbx 5 policies uncached" "env SBX_POLICY_CACHE=off $sbx run --rm $five busybox /bin/true" \
+    -n "sbx 5 policies uncached (through env)" "env SBX_POLICY_CACHE=off $sbx run --rm $five busybox /bin/true" \
     -n runc "runc run --bundle $work/bundle bench-runc" \
     -n "podman --network none" "$pm run --rm $pmrun localhost/busybox /bin/true" >&2
 
@@ -104,7 +104,7 @@ python3 bench/paired.py "$runs" \
     "sbx=$sbx run --rm busybox /bin/true" \
     "sbx 1 policy=$sbx run --rm --policy $p/deny-setuid.wasm busybox /bin/true" \
     "sbx 5 policies=$sbx run --rm $five busybox /bin/true" \
-    "sbx 5 policies uncached=env SBX_POLICY_CACHE=off $sbx run --rm $five busybox /bin/true"
+    "sbx 5 policies uncached=SBX_POLICY_CACHE=off $sbx run --rm $five busybox /bin/true"
 
 # Lifecycle verbs against crun's and podman's in the same session: exec into a running container,
 # and a detached container's whole life (run -d, stop, rm).

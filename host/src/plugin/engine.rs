@@ -60,8 +60,7 @@ pub enum PluginError {
 
 pub struct Engine {
     pub(crate) engine: wasmtime::Engine,
-    /// Made on first use ([`Engine::linker`]), so that it can be made while components load.
-    linker: std::sync::OnceLock<Linker<HostState>>,
+    pub(crate) linker: Linker<HostState>,
     cache_dir: PathBuf,
     compat: String,
     /// Whether calls are metered with fuel (compiled code differs, so the cache key does too).
@@ -141,25 +140,16 @@ impl Engine {
                 }
             })
             .map_err(|e| PluginError::Engine(e.to_string()))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
+        refuse_symlinks(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
+        PluginWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| PluginError::Engine(e.to_string()))?;
         compile::prepare(cache_dir)?;
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let compat = format!("{:016x}", hasher.finish());
-        Ok(Engine { engine, linker: std::sync::OnceLock::new(), cache_dir: cache_dir.to_path_buf(), compat, fuel })
-    }
-
-    /// What plugins are linked with: WASI, sbx:plugin/host, and no symlinks (see
-    /// [`refuse_symlinks`]). Made once, by the first caller.
-    pub fn linker(&self) -> Result<&Linker<HostState>, PluginError> {
-        if let Some(l) = self.linker.get() {
-            return Ok(l);
-        }
-        let failed = |e: wasmtime::Error| PluginError::Engine(e.to_string());
-        let mut linker = Linker::new(&self.engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(failed)?;
-        refuse_symlinks(&mut linker).map_err(failed)?;
-        PluginWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(failed)?;
-        Ok(self.linker.get_or_init(|| linker))
+        Ok(Engine { engine, linker, cache_dir: cache_dir.to_path_buf(), compat, fuel })
     }
 
     /// The compile cache, where what is known of plugins is kept too.

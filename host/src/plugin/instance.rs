@@ -72,7 +72,7 @@ impl Plugin {
     ) -> Result<Plugin, PluginError> {
         let path = spec.path.as_path();
         let link_error = |e: wasmtime::Error| PluginError::Link { path: path.into(), message: one_line(&e) };
-        let pre = engine.linker()?.instantiate_pre(&component).map_err(link_error)?;
+        let pre = engine.linker.instantiate_pre(&component).map_err(link_error)?;
         // An exported interface that lacks a function is an error, not an interface to ignore.
         let exports_error = |e: wasmtime::Error| PluginError::Exports { path: path.into(), message: one_line(&e) };
         let config = config::GuestIndices::new(&pre).map_err(exports_error)?;
