@@ -24,7 +24,7 @@ use super::output;
 use super::settled;
 use crate::config::{Mode, OnError, PluginSpec, Weakening};
 use std::cell::RefCell;
-use wasmtime::component::{Component, Instance, InstancePre};
+use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Store, Trap};
 
 /// The runtime plugin calls run on, for the whole process: it is never shut down, so that a call
@@ -56,21 +56,12 @@ pub struct Plugin {
 }
 
 impl Plugin {
-    /// Loads the plugin `spec` names and has it validate its settings.
+    /// Loads the plugin `spec` names and has it validate its settings and say what it wants,
+    /// unless it accepted the same settings before ([`settled`]): then its first instance is made
+    /// by the first check that asks it.
     pub fn load(engine: &Engine, spec: &PluginSpec) -> Result<Plugin, PluginError> {
-        let loaded = engine.load(&spec.path, spec.limits.compile())?;
-        Plugin::link(engine, spec, loaded)
-    }
-
-    /// Links the component of the plugin `spec` names, loaded by `engine`, and has it validate its
-    /// settings and say what it wants, unless it accepted the same settings before ([`settled`]):
-    /// then its first instance is made by the first check that asks it.
-    pub fn link(
-        engine: &Engine,
-        spec: &PluginSpec,
-        (component, info): (Component, LoadInfo),
-    ) -> Result<Plugin, PluginError> {
         let path = spec.path.as_path();
+        let (component, info) = engine.load(path, spec.limits.compile())?;
         let link_error = |e: wasmtime::Error| PluginError::Link { path: path.into(), message: one_line(&e) };
         let pre = engine.linker.instantiate_pre(&component).map_err(link_error)?;
         // An exported interface that lacks a function is an error, not an interface to ignore.
