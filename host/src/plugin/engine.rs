@@ -8,10 +8,12 @@ use super::compile;
 use super::host::HostState;
 use super::identity::{self, Known};
 use crate::image::Digest;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
 /// The epoch tick: time limits are counted in these.
 pub const TICK: Duration = Duration::from_millis(5);
@@ -60,11 +62,22 @@ pub enum PluginError {
 
 pub struct Engine {
     pub(crate) engine: wasmtime::Engine,
-    pub(crate) linker: Linker<HostState>,
+    linker: Linker<HostState>,
     cache_dir: PathBuf,
     compat: String,
     /// Whether calls are metered with fuel (compiled code differs, so the cache key does too).
     pub fuel: bool,
+    /// The components this engine mapped and linked, by the sha256 of their wasm: a plugin named
+    /// twice (with other settings, say) is mapped and linked once.
+    linked: Mutex<HashMap<Digest, Linked>>,
+}
+
+#[derive(Clone)]
+struct Linked {
+    component: Component,
+    pre: Option<InstancePre<HostState>>,
+    policy: bool,
+    hooks: bool,
 }
 
 /// What loading a component took, for `sbx plugin inspect` and the benches.
@@ -149,7 +162,7 @@ impl Engine {
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let compat = format!("{:016x}", hasher.finish());
-        Ok(Engine { engine, linker, cache_dir: cache_dir.to_path_buf(), compat, fuel })
+        Ok(Engine { engine, linker, cache_dir: cache_dir.to_path_buf(), compat, fuel, linked: Mutex::default() })
     }
 
     /// The compile cache, where what is known of plugins is kept too.
@@ -175,6 +188,10 @@ impl Engine {
                 (Digest::of(&b), Some(b))
             }
         };
+        if let Some(l) = self.linked.lock().expect("not poisoned").get(&sha256) {
+            let info = LoadInfo { sha256, policy: l.policy, hooks: l.hooks, cached: true, elapsed: start.elapsed() };
+            return Ok((l.component.clone(), info));
+        }
         let cache = self.cache_path(&sha256);
         let mut was_cached = cache.exists();
         if !was_cached {
@@ -193,7 +210,23 @@ impl Engine {
         if known.is_none() {
             identity::remember(&self.cache_dir, &meta, &Known { sha256: sha256.clone(), policy, hooks });
         }
+        let linked = Linked { component: component.clone(), pre: None, policy, hooks };
+        self.linked.lock().expect("not poisoned").insert(sha256.clone(), linked);
         Ok((component, LoadInfo { sha256, policy, hooks, cached: was_cached, elapsed: start.elapsed() }))
+    }
+
+    /// The component `info` describes ([`Engine::load`] gave it) linked to WASI and sbx's host
+    /// functions, ready to instantiate.
+    pub fn link(&self, component: &Component, info: &LoadInfo) -> wasmtime::Result<InstancePre<HostState>> {
+        let mut linked = self.linked.lock().expect("not poisoned");
+        if let Some(pre) = linked.get(&info.sha256).and_then(|l| l.pre.clone()) {
+            return Ok(pre);
+        }
+        let pre = self.linker.instantiate_pre(component)?;
+        if let Some(l) = linked.get_mut(&info.sha256) {
+            l.pre = Some(pre.clone());
+        }
+        Ok(pre)
     }
 
     /// The interfaces the component imports and exports, by full name.

@@ -12,6 +12,7 @@
 //! be entered again. The hook calls of one process (a container's create, prestart, poststart and
 //! exit) share an instance of their own, with running clocks, ended by a failure alike: for a
 //! Python or JavaScript plugin a fresh instance costs a millisecond or two, its call tens of us.
+//! So a plugin that has only hooks checks its settings in that instance too.
 
 use super::bindings::{
     Adjustment, CONFIG_EXPORT, Container, EVERY_CHECK, Event, HOOKS_EXPORT, Image, Interests, Layer, LayerAnswer,
@@ -51,6 +52,9 @@ pub struct Plugin {
     wants: Interests,
     /// The instance the settings check and the policy calls of this admission share.
     session: RefCell<Option<(Store<HostState>, Instance)>>,
+    /// The last session ended, freed when the next one begins or with the plugin: a process that
+    /// admits once and exits (`sbx run`) leaves it to the kernel, which frees it faster.
+    ended: RefCell<Option<(Store<HostState>, Instance)>>,
     /// The instance the hook calls of this process share (its clocks run).
     hook_session: RefCell<Option<(Store<HostState>, Instance)>>,
 }
@@ -63,7 +67,7 @@ impl Plugin {
         let path = spec.path.as_path();
         let (component, info) = engine.load(path, spec.limits.compile())?;
         let link_error = |e: wasmtime::Error| PluginError::Link { path: path.into(), message: one_line(&e) };
-        let pre = engine.linker.instantiate_pre(&component).map_err(link_error)?;
+        let pre = engine.link(&component, &info).map_err(link_error)?;
         // An exported interface that lacks a function is an error, not an interface to ignore.
         let exports_error = |e: wasmtime::Error| PluginError::Exports { path: path.into(), message: one_line(&e) };
         let config = config::GuestIndices::new(&pre).map_err(exports_error)?;
@@ -80,6 +84,7 @@ impl Plugin {
             hooks,
             wants: EVERY_CHECK,
             session: RefCell::new(None),
+            ended: RefCell::new(None),
             hook_session: RefCell::new(None),
         };
         let settled = settled::entry(engine.cache_dir(), &plugin.info.sha256, spec);
@@ -130,14 +135,27 @@ impl Plugin {
 
     /// Ends the session: the next call gets a fresh instance.
     pub fn end_session(&self) {
-        self.session.take();
+        if let Some(ended) = self.session.take() {
+            self.ended.replace(Some(ended));
+        }
+    }
+
+    /// Ends the instance the hook calls share: the next gets a fresh one.
+    pub fn end_hook_session(&self) {
+        self.hook_session.take();
+    }
+
+    /// Whether `func` runs in the hooks' instance: the hook calls, and the settings check of a
+    /// plugin that has only hooks (its first hook call then needs no instance of its own).
+    fn in_hook_session(&self, func: &str) -> bool {
+        func == "on-event" || (func == "validate-settings" && self.policy.is_none())
     }
 
     /// A store for one plugin instance: its memory limit and granted directories; policy calls
-    /// (all but `on-event`) see frozen clocks.
+    /// see frozen clocks, hook calls running ones.
     fn store(&self, func: &'static str) -> Result<Store<HostState>, PluginError> {
         let limits = &self.spec.limits;
-        let frozen_clocks = func != "on-event";
+        let frozen_clocks = !self.in_hook_session(func);
         let state = HostState::new(&self.spec.name, limits.memory_bytes(), &self.spec.preopens, frozen_clocks)
             .map_err(|message| PluginError::Call { plugin: self.spec.name.clone(), func, message })?;
         let mut store = Store::new(&self.engine, state);
@@ -150,10 +168,16 @@ impl Plugin {
         func: &'static str,
         f: impl AsyncFnOnce(&Self, &mut Store<HostState>, &Instance, &str) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
-        let session = if func == "on-event" { &self.hook_session } else { &self.session };
+        let hooks = self.in_hook_session(func);
+        let session = if hooks { &self.hook_session } else { &self.session };
         let (mut store, kept) = match session.take() {
             Some((store, instance)) => (store, Some(instance)),
-            None => (self.store(func)?, None),
+            None => {
+                if !hooks {
+                    self.ended.take();
+                }
+                (self.store(func)?, None)
+            }
         };
         let limits = &self.spec.limits;
         store.data_mut().begin_call();

@@ -71,6 +71,7 @@ pub fn measure(path: &Path, scratch: &Path, calls: usize, entries: usize) -> Res
     let plugin = plugin?;
     let fresh = (0..calls.max(1)).map(|_| {
         plugin.end_session();
+        plugin.end_hook_session();
         time(|| plugin.validate_settings()).0
     });
     let fresh_call = median(fresh.collect());
