@@ -19,7 +19,7 @@
 // exception a check throws fails the call: sbx shows it with its stack and, unless the
 // configuration says otherwise, denies.
 
-import { log as hostLog } from "sbx:plugin/host@0.8.0";
+import { log as hostLog, shownLevel as hostShownLevel } from "sbx:plugin/host@0.9.0";
 
 export const SETUID = 0o4000;
 export const SETGID = 0o2000;
@@ -41,15 +41,33 @@ export const mount = () => ({ tag: "mount" });
 export const skip = (reason) => ({ tag: "skip", val: String(reason) });
 export const denyLayer = (reason) => ({ tag: "deny", val: String(reason) });
 
-/** Logs through sbx, shown with the plugin's name: `debug`, `info`, `warn` or `error`. */
+const LEVELS = ["debug", "info", "warn", "error"];
+let shown;
+
+/** Logs through sbx, shown with the plugin's name: `debug`, `info`, `warn` or `error`. A message
+ * of a level sbx does not show (`--log-level`) is dropped here, without a call. */
 export function log(level, message) {
-  hostLog(level, String(message));
+  shown ??= LEVELS.indexOf(hostShownLevel());
+  const severity = LEVELS.indexOf(level);
+  if (severity < 0 || severity >= shown) hostLog(level, String(message));
 }
 
 const kindOf = (v) => (Array.isArray(v) ? "an array" : v === null ? "null" : `a ${typeof v}`);
 
-/** The settings JSON text over `defaults`; empty text means the defaults. */
+// What each settings text parsed into, by defaults object: sbx passes every call the same text.
+const parsed = new WeakMap();
+
+/** The settings JSON text over `defaults`; empty text means the defaults. Every call gets settings
+ * of its own: what one call changes in them, the next does not see. */
 export function parseSettings(defaults, text) {
+  let known = parsed.get(defaults);
+  if (known === undefined) parsed.set(defaults, (known = new Map()));
+  let settings = known.get(text);
+  if (settings === undefined) known.set(text, (settings = checkedSettings(defaults, text)));
+  return structuredClone(settings);
+}
+
+function checkedSettings(defaults, text) {
   let value = {};
   if (text.trim() !== "") {
     try {

@@ -254,8 +254,8 @@ fn plugin_inspect_tells_version_interfaces_and_cache() {
     };
     let r = inspect("deny-setuid");
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stdout.contains("wit:       sbx:plugin@0.8.0"), "{r:?}");
-    assert!(r.stdout.contains("exports:   sbx:plugin/config@0.8.0, sbx:plugin/policy@0.8.0"), "{r:?}");
+    assert!(r.stdout.contains("wit:       sbx:plugin@0.9.0"), "{r:?}");
+    assert!(r.stdout.contains("exports:   sbx:plugin/config@0.9.0, sbx:plugin/policy@0.9.0"), "{r:?}");
     assert!(r.stdout.contains("kind:      policy\n"), "{r:?}");
     let r = inspect("test-veto");
     assert!(r.stdout.contains("kind:      policy and hooks\n"), "{r:?}");

@@ -173,14 +173,29 @@ fn the_python_audit_log_hook_records_every_event_as_the_rust_one() {
         // The same fields with the same values, but the two containers' ids and pids.
         let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(p), keys(r));
-        for key in
-            ["event", "name", "image", "image_digest", "args", "user", "status", "exit_code", "signal", "oom_killed"]
-        {
+        for key in [
+            "event",
+            "name",
+            "image",
+            "image_digest",
+            "args",
+            "user",
+            "status",
+            "exit_code",
+            "signal",
+            "oom_killed",
+            "privileged",
+            "capabilities",
+        ] {
             assert_eq!(p[key], r[key], "{key}: {p} against {r}");
         }
         assert_eq!(p["id"].as_str().unwrap().len(), 64);
     }
     assert_eq!(python[3]["exit_code"], 7);
+    // At create both asked sbx for the rest of the spec: what the container may do.
+    assert_eq!(python[0]["privileged"], false, "{python:?}");
+    assert!(python[0]["capabilities"].as_array().is_some_and(|c| c.iter().any(|c| c == "CAP_CHOWN")), "{python:?}");
+    assert!(python[1].get("capabilities").is_none(), "only at create: {python:?}");
     s.assert_clean(0);
 }
 
@@ -199,6 +214,11 @@ fn the_js_log_events_hook_logs_each_event_and_can_stop_a_root_container() {
         logged.iter().map(|l| l.split("info: ").nth(1).unwrap().split(' ').next().unwrap()).collect();
     assert_eq!(events, ["create", "prestart", "poststart", "exit", "remove"], "{r:?}");
     assert!(logged[3].ends_with("logged (busybox: true) uid 0: exited 0"), "{r:?}");
+    // At create it asked sbx for the rest of the spec: the container's capabilities.
+    assert!(
+        logged[0].contains("logged (busybox: true) uid 0, ") && logged[0].ends_with(" capabilities: created"),
+        "{r:?}"
+    );
     let cfg = s.write_config(&format!(
         "plugins:\n  - path: {hook}\n    settings: {{ deny-root-create: true, level: debug }}\n"
     ));

@@ -124,7 +124,7 @@ fn plugin_files_are_regular_bounded_and_typed_as_the_wit_says() {
     for (path, said) in [
         ("/dev/zero", "plugin /dev/zero is a character device, not a regular file"),
         (fifo.as_str(), "is a FIFO, not a regular file"),
-        (wrong.as_str(), "whose functions are missing or have other types than sbx:plugin@0.8.0"),
+        (wrong.as_str(), "whose functions are missing or have other types than sbx:plugin@0.9.0"),
     ] {
         let r = s.sbx_within(Duration::from_secs(20), &["run", "--rm", "--policy", path, "busybox", "true"]);
         assert_eq!(r.code, 125, "{path}: {r:?}");

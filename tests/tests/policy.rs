@@ -113,7 +113,7 @@ fn malformed_plugins_are_refused_clearly() {
         (module.display().to_string(), "is a core WebAssembly module, not a component"),
         (truncated.display().to_string(), "is not a valid WebAssembly component"),
         ("/nonexistent/p.wasm".to_string(), "cannot read plugin /nonexistent/p.wasm"),
-        (plugin_arg("test-old-wit"), "was built for sbx:plugin@0.1.0, but this sbx speaks sbx:plugin@0.8.0"),
+        (plugin_arg("test-old-wit"), "was built for sbx:plugin@0.1.0, but this sbx speaks sbx:plugin@0.9.0"),
         (plugin_arg("test-not-a-plugin"), "is not an sbx plugin: it exports wasi:cli/run"),
     ] {
         let r = s.sbx(&["run", "--rm", "--policy", &path, "busybox", "echo", "must not run"]);

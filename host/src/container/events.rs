@@ -7,15 +7,16 @@ use super::state::Status;
 use crate::plugin::Plugin;
 use crate::plugin::bindings::{Event, Image, Spec, Status as WitStatus};
 use crate::plugin::convert::{self, ContainerView};
-use crate::plugin::hooks::{self, HookTarget};
+use crate::plugin::hooks::{self, HookTarget, Subject};
 use crate::spec::ContainerSpec;
 use crate::spec::user::User;
+use std::sync::Arc;
 
 pub struct Events<'a> {
     targets: Vec<&'a dyn HookTarget>,
     id: String,
     name: String,
-    spec: Spec,
+    spec: Arc<Spec>,
 }
 
 /// What the hooks are told of the container's state at an event.
@@ -48,7 +49,7 @@ impl<'a> Events<'a> {
         if targets.is_empty() {
             return None;
         }
-        Some(Events { targets, id: id.into(), name: name.into(), spec: convert::spec(image, spec, user) })
+        Some(Events { targets, id: id.into(), name: name.into(), spec: Arc::new(convert::spec(image, spec, user)) })
     }
 
     /// Fires `event`, prints the notes; a veto (create and prestart only) is returned as the error
@@ -57,7 +58,7 @@ impl<'a> Events<'a> {
         let container = convert::container(ContainerView {
             id: &self.id,
             name: &self.name,
-            spec: self.spec.clone(),
+            spec: &self.spec,
             status: match now.status {
                 Status::Created => WitStatus::Created,
                 Status::Running => WitStatus::Running,
@@ -68,7 +69,8 @@ impl<'a> Events<'a> {
             signal: now.signal.map(|s| s as u32),
             oom_killed: now.oom_killed,
         });
-        let notes = hooks::fire(&self.targets, event, &container).map_err(|v| RunError::Vetoed {
+        let subject = Subject { container, spec: self.spec.clone() };
+        let notes = hooks::fire(&self.targets, event, &subject).map_err(|v| RunError::Vetoed {
             plugin: v.plugin,
             event: hooks::event_name(event),
             reason: v.reason,

@@ -8,6 +8,8 @@ wasmtime::component::bindgen!({
     // Calls run as futures so that a deadline can end one that waits in a host call (a WASI
     // sleep, a read that blocks), not only one that computes (see [`super::instance`]).
     exports: { default: async },
+    // Asked outside an `on-event` call, the container's spec traps.
+    imports: { "sbx:plugin/hook-context.container-spec": trappable },
 });
 
 pub use self::sbx::plugin::types::{
@@ -28,7 +30,7 @@ pub const EVERY_CHECK: Interests = Interests {
 };
 
 /// The WIT package version this host speaks; components naming another are refused.
-pub const WIT_VERSION: &str = "0.8.0";
-pub const CONFIG_EXPORT: &str = "sbx:plugin/config@0.8.0";
-pub const POLICY_EXPORT: &str = "sbx:plugin/policy@0.8.0";
-pub const HOOKS_EXPORT: &str = "sbx:plugin/hooks@0.8.0";
+pub const WIT_VERSION: &str = "0.9.0";
+pub const CONFIG_EXPORT: &str = "sbx:plugin/config@0.9.0";
+pub const POLICY_EXPORT: &str = "sbx:plugin/policy@0.9.0";
+pub const HOOKS_EXPORT: &str = "sbx:plugin/hooks@0.9.0";

@@ -218,11 +218,11 @@ fn host_entry(text: &str) -> HostEntry {
     HostEntry { name: name.to_string(), address: address.to_string() }
 }
 
-/// What the hooks see of a container.
+/// What the hooks are told of a container at an event (its spec they ask for).
 pub struct ContainerView<'a> {
     pub id: &'a str,
     pub name: &'a str,
-    pub spec: Spec,
+    pub spec: &'a Spec,
     pub status: Status,
     pub pid: Option<i32>,
     pub exit_code: Option<i32>,
@@ -234,7 +234,12 @@ pub fn container(v: ContainerView) -> Container {
     Container {
         id: v.id.to_string(),
         name: v.name.to_string(),
-        spec: v.spec,
+        image: v.spec.image.reference.clone(),
+        image_digest: v.spec.image.config_digest.clone(),
+        args: v.spec.args.clone(),
+        user: v.spec.user.clone(),
+        uid: v.spec.uid,
+        gid: v.spec.gid,
         state: State {
             status: v.status,
             pid: v.pid,

@@ -3,18 +3,26 @@
 //! container; at the later events nothing can be undone, so denials and failures are only
 //! reported. Monitor-mode plugins never stop anything. Pure over [`HookTarget`].
 
-use super::bindings::{Container, Event, Verdict};
+use super::bindings::{Container, Event, Spec, Verdict};
 use super::chain::Note;
 use super::engine::PluginError;
 use super::instance::Plugin;
 use crate::config::{Mode, OnError};
+use std::sync::Arc;
+
+/// What a hook call is about: the container as the hooks are told of it, and its spec, which a
+/// hook asks for when it needs it (`hook-context.container-spec`).
+pub struct Subject {
+    pub container: Container,
+    pub spec: Arc<Spec>,
+}
 
 pub trait HookTarget {
     fn name(&self) -> &str;
     fn mode(&self) -> Mode;
     fn on_error(&self) -> OnError;
     fn wants_events(&self) -> bool;
-    fn on_event(&self, event: Event, container: &Container) -> Result<Verdict, PluginError>;
+    fn on_event(&self, event: Event, subject: &Subject) -> Result<Verdict, PluginError>;
 }
 
 impl HookTarget for Plugin {
@@ -30,8 +38,8 @@ impl HookTarget for Plugin {
     fn wants_events(&self) -> bool {
         self.has_hooks()
     }
-    fn on_event(&self, event: Event, container: &Container) -> Result<Verdict, PluginError> {
-        Plugin::on_event(self, event, container)
+    fn on_event(&self, event: Event, subject: &Subject) -> Result<Verdict, PluginError> {
+        Plugin::on_event(self, event, &subject.container, &subject.spec)
     }
 }
 
@@ -57,12 +65,12 @@ pub fn targets(plugins: &[Plugin]) -> Vec<&dyn HookTarget> {
 }
 
 /// Fires `event`; returns the notes to show, or the veto that stops the container.
-pub fn fire(plugins: &[&dyn HookTarget], event: Event, container: &Container) -> Result<Vec<Note>, Veto> {
+pub fn fire(plugins: &[&dyn HookTarget], event: Event, subject: &Subject) -> Result<Vec<Note>, Veto> {
     let can_veto = matches!(event, Event::Create | Event::Prestart);
     let name = event_name(event);
     let mut notes = Vec::new();
     for p in plugins.iter().filter(|p| p.wants_events()) {
-        let (reason, failed) = match p.on_event(event, container) {
+        let (reason, failed) = match p.on_event(event, subject) {
             Ok(Verdict::Allow) => continue,
             Ok(Verdict::Deny(r)) => (r, false),
             Err(e) => (e.to_string(), true),
@@ -114,7 +122,7 @@ mod tests {
         fn wants_events(&self) -> bool {
             self.hooks
         }
-        fn on_event(&self, event: Event, _: &Container) -> Result<Verdict, PluginError> {
+        fn on_event(&self, event: Event, _: &Subject) -> Result<Verdict, PluginError> {
             self.seen.borrow_mut().push(event_name(event));
             self.answer.clone().map_err(|()| PluginError::Call {
                 plugin: self.name.into(),
@@ -124,7 +132,7 @@ mod tests {
         }
     }
 
-    fn container() -> Container {
+    fn container() -> Subject {
         let spec = crate::spec::build(
             "img",
             None,
@@ -133,16 +141,18 @@ mod tests {
             |_| None,
         )
         .unwrap();
-        convert::container(ContainerView {
+        let spec = convert::spec(&convert::bare_image("img"), &spec, &Default::default());
+        let container = convert::container(ContainerView {
             id: "c",
             name: "n",
-            spec: convert::spec(&convert::bare_image("img"), &spec, &Default::default()),
+            spec: &spec,
             status: Status::Created,
             pid: None,
             exit_code: None,
             signal: None,
             oom_killed: false,
-        })
+        });
+        Subject { container, spec: Arc::new(spec) }
     }
 
     #[test]

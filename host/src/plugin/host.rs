@@ -1,12 +1,14 @@
 //! What a plugin's Store holds: a WASI context that grants nothing but the configured directories
 //! (no other files, env, network; stderr captured so a panic message can be shown), the limiter
 //! (memory summed over every linear memory and table of the plugin; few memories, tables and
-//! instances), and the `host.log` import (bounded in lines per call and in length, escaped).
+//! instances), the `host.log` import (bounded in lines per call and in length, escaped) and the
+//! `hook-context` import (the spec of the container the current hook call is about).
 
-use super::bindings::{LogLevel, sbx};
+use super::bindings::{LogLevel, Spec, sbx};
 use super::output;
 use super::stderr::Tail;
 use crate::config::{Access, Preopen};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
@@ -35,6 +37,8 @@ pub struct HostState {
     /// Log lines of this call: shown, then dropped.
     logged: usize,
     pub stderr: Tail,
+    /// The spec of the container the current `on-event` call is about, given when it asks.
+    pub hook_spec: Option<Arc<Spec>>,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -71,6 +75,7 @@ impl HostState {
             memory_used: 0,
             logged: 0,
             stderr,
+            hook_spec: None,
             wasi,
             table: ResourceTable::new(),
         })
@@ -156,6 +161,15 @@ impl wasmtime::ResourceLimiter for HostState {
 
 impl sbx::plugin::types::Host for HostState {}
 
+impl sbx::plugin::hook_context::Host for HostState {
+    fn container_spec(&mut self) -> wasmtime::Result<Spec> {
+        match &self.hook_spec {
+            Some(spec) => Ok(Spec::clone(spec)),
+            None => wasmtime::bail!("asked for the container's spec outside a hook call (on-event)"),
+        }
+    }
+}
+
 /// The least severe plugin log level shown (0 debug, 1 info, 2 warn, 3 error); `--log-level`.
 static SHOWN: AtomicU8 = AtomicU8::new(2);
 
@@ -178,6 +192,15 @@ fn severity(level: LogLevel) -> u8 {
 }
 
 impl sbx::plugin::host::Host for HostState {
+    fn shown_level(&mut self) -> LogLevel {
+        match SHOWN.load(Ordering::Relaxed) {
+            0 => LogLevel::Debug,
+            1 => LogLevel::Info,
+            2 => LogLevel::Warn,
+            _ => LogLevel::Error,
+        }
+    }
+
     fn log(&mut self, level: LogLevel, message: String) {
         if !shows(level) {
             return;
@@ -206,6 +229,28 @@ impl sbx::plugin::host::Host for HostState {
 mod tests {
     use super::*;
     use wasmtime::ResourceLimiter;
+
+    #[test]
+    fn the_container_spec_is_given_only_during_a_hook_call() {
+        use sbx::plugin::hook_context::Host as _;
+        let mut state = HostState::new("p", 16 << 20, &[], false).unwrap();
+        let outside = state.container_spec().unwrap_err().to_string();
+        assert!(outside.contains("outside a hook call"), "{outside}");
+        let spec = super::super::convert::spec(
+            &super::super::convert::bare_image("img"),
+            &crate::spec::build(
+                "img",
+                None,
+                &crate::spec::Overrides { cmd: vec!["sh".into()], ..Default::default() },
+                "h",
+                |_| None,
+            )
+            .unwrap(),
+            &Default::default(),
+        );
+        state.hook_spec = Some(Arc::new(spec.clone()));
+        assert_eq!(state.container_spec().unwrap().image.reference, spec.image.reference);
+    }
 
     #[test]
     fn memory_counts_every_memory_and_table_together() {

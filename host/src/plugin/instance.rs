@@ -25,6 +25,7 @@ use super::output;
 use super::settled;
 use crate::config::{Mode, OnError, PluginSpec, Weakening};
 use std::cell::RefCell;
+use std::sync::Arc;
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Store, Trap};
 
@@ -236,10 +237,14 @@ impl Plugin {
     }
 
     /// Tells the plugin's hooks about `event`; a plugin without hooks allows without being called.
-    pub fn on_event(&self, event: Event, container: &Container) -> Result<Verdict, PluginError> {
+    /// `spec` is the container's, given if the hook asks for it.
+    pub fn on_event(&self, event: Event, container: &Container, spec: &Arc<Spec>) -> Result<Verdict, PluginError> {
         let Some(indices) = &self.hooks else { return Ok(Verdict::Allow) };
         self.call("on-event", async |_, store, instance, s| {
-            indices.load(&mut *store, instance)?.call_on_event(store, s, event, container).await
+            store.data_mut().hook_spec = Some(spec.clone());
+            let verdict = indices.load(&mut *store, instance)?.call_on_event(&mut *store, s, event, container).await;
+            store.data_mut().hook_spec = None;
+            verdict
         })
         .map(safe)
     }

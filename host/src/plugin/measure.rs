@@ -96,18 +96,19 @@ pub fn measure(path: &Path, scratch: &Path, calls: usize, entries: usize) -> Res
         let container = convert::container(ContainerView {
             id: "bench",
             name: "bench",
-            spec: wit_spec.clone(),
+            spec: &wit_spec,
             status: Status::Running,
             pid: Some(1),
             exit_code: None,
             signal: None,
             oom_killed: false,
         });
+        let spec = std::sync::Arc::new(wit_spec);
         // An event a plugin is least likely to act on with side effects; the first call makes the
         // hooks' instance, the median is of calls in it, as a process's events after the first.
         let mut samples = Vec::new();
         for _ in 0..calls.max(1) {
-            let (t, r) = time(|| plugin.on_event(Event::Poststart, &container));
+            let (t, r) = time(|| plugin.on_event(Event::Poststart, &container, &spec));
             r?;
             samples.push(t);
         }

@@ -14,21 +14,27 @@ class Settings:
 
 
 def record(event, c, unix_ms):
-    return {
+    r = {
         "time_ms": unix_ms,
         "event": sbx.event_name(event),
         "id": c.id,
         "name": c.name,
-        "image": c.spec.image.reference,
-        "image_digest": c.spec.image.config_digest,
-        "args": c.spec.args,
-        "user": c.spec.user,
+        "image": c.image,
+        "image_digest": c.image_digest,
+        "args": c.args,
+        "user": c.user,
         "status": c.state.status.name.lower(),
         "pid": c.state.pid,
         "exit_code": c.state.exit_code,
         "signal": c.state.signal,
         "oom_killed": c.state.oom_killed,
     }
+    if event == sbx.Event.CREATE:
+        # What the container may do, once: the rest of its spec is asked of sbx.
+        spec = sbx.container_spec()
+        r["privileged"] = spec.privileged
+        r["capabilities"] = spec.capabilities
+    return r
 
 
 class AuditLog(sbx.Hooks):

@@ -3,7 +3,7 @@
 //! granted directory at (the default), e.g.
 //! `preopens: [{ host: /var/log/sbx, guest: /audit, mode: rw }]`.
 
-use sbx_plugin::{Container, Event, Hooks, LogLevel, Plugin, Status, Verdict};
+use sbx_plugin::{Container, Event, Hooks, LogLevel, Plugin, Spec, Status, Verdict};
 use serde::Deserialize;
 use std::io::Write;
 
@@ -26,28 +26,33 @@ impl Default for Settings {
 
 pub struct AuditLog;
 
-/// The audit record of one event.
-pub fn record(event: Event, c: &Container, unix_ms: u128) -> serde_json::Value {
+/// The audit record of one event; at create, with what the container may do (from its `spec`).
+pub fn record(event: Event, c: &Container, spec: Option<&Spec>, unix_ms: u128) -> serde_json::Value {
     let status = match c.state.status {
         Status::Created => "created",
         Status::Running => "running",
         Status::Exited => "exited",
     };
-    serde_json::json!({
+    let mut r = serde_json::json!({
         "time_ms": unix_ms as u64,
         "event": sbx_plugin::event_name(event),
         "id": c.id,
         "name": c.name,
-        "image": c.spec.image.reference,
-        "image_digest": c.spec.image.config_digest,
-        "args": c.spec.args,
-        "user": c.spec.user,
+        "image": c.image,
+        "image_digest": c.image_digest,
+        "args": c.args,
+        "user": c.user,
         "status": status,
         "pid": c.state.pid,
         "exit_code": c.state.exit_code,
         "signal": c.state.signal,
         "oom_killed": c.state.oom_killed,
-    })
+    });
+    if let Some(spec) = spec {
+        r["privileged"] = spec.privileged.into();
+        r["capabilities"] = spec.capabilities.clone().into();
+    }
+    r
 }
 
 impl Plugin for AuditLog {
@@ -58,7 +63,9 @@ impl Hooks for AuditLog {
     fn on_event(s: &Settings, event: Event, c: &Container) -> Verdict {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let path = format!("{}/audit.jsonl", s.dir.trim_end_matches('/'));
-        let line = format!("{}\n", record(event, c, now));
+        // The rest of the spec is asked of sbx once, at create.
+        let spec = (event == Event::Create).then(sbx_plugin::container_spec);
+        let line = format!("{}\n", record(event, c, spec.as_ref(), now));
         let written = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -85,14 +92,17 @@ mod tests {
 
     #[test]
     fn a_record_has_the_event_container_and_outcome() {
-        let mut c = container(spec());
+        let mut c = container(&spec());
         c.state.status = Status::Exited;
         c.state.exit_code = Some(3);
-        let r = record(Event::Exit, &c, 1234);
+        let r = record(Event::Exit, &c, None, 1234);
+        assert!(r.get("capabilities").is_none(), "{r}");
         assert_eq!(r["event"], "exit");
         assert_eq!(r["exit_code"], 3);
         assert_eq!(r["image"], "test:latest");
         assert_eq!(r["time_ms"], 1234);
         assert_eq!(r["id"].as_str().unwrap().len(), 64);
+        let r = record(Event::Create, &c, Some(&spec()), 1234);
+        assert_eq!((r["privileged"].clone(), r["capabilities"].is_array()), (false.into(), true), "{r}");
     }
 }

@@ -37,9 +37,14 @@ import typing
 from wit_world.imports import host, types
 from wit_world.imports.types import EntryKind, Event, Status
 
+try:  # imported when the module is built (componentize-py keeps what is imported then)
+    from wit_world.imports import hook_context as _hook_context
+except ImportError:  # a policy: its world does not import sbx:plugin/hook-context
+    _hook_context = None
+
 __all__ = [
     "Plugin", "Policy", "Hooks", "SettingsError", "NoSettings", "export_policy", "export_hooks",
-    "export_plugin", "allow", "deny", "mount", "skip", "deny_layer", "log", "event_name",
+    "export_plugin", "allow", "deny", "mount", "skip", "deny_layer", "log", "event_name", "container_spec",
     "parse_settings", "types", "EntryKind", "Event", "Status", "SETUID", "SETGID", "STICKY",
     "ALL_ENTRIES", "NO_ENTRIES", "entries_with_mode",
 ]
@@ -92,9 +97,24 @@ _LEVELS = {"debug": types.LogLevel.DEBUG, "info": types.LogLevel.INFO,
            "warn": types.LogLevel.WARN, "error": types.LogLevel.ERROR}
 
 
+_shown = None
+
+
 def log(level: str, message: str) -> None:
-    """Logs through sbx, shown with the plugin's name (`debug`, `info`, `warn` or `error`)."""
-    host.log(_LEVELS[level], str(message))
+    """Logs through sbx, shown with the plugin's name (`debug`, `info`, `warn` or `error`). A
+    message of a level sbx does not show (`--log-level`) is dropped here, without a call."""
+    global _shown
+    if _shown is None:
+        _shown = host.shown_level().value
+    if _LEVELS[level].value >= _shown:
+        host.log(_LEVELS[level], str(message))
+
+
+def container_spec() -> types.Spec:
+    """The whole spec of the container the current `on_event` call is about (the container it is
+    given holds its id, name, image, args, user and state). Asked of sbx at every call of this
+    function: ask once per event. Only in hooks, during `on_event`."""
+    return _hook_context.container_spec()
 
 
 def event_name(event: types.Event) -> str:

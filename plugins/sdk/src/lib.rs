@@ -134,9 +134,21 @@ pub fn parse_settings<T: DeserializeOwned + Default>(text: &str) -> Result<T, St
     serde_json::from_str(text).map_err(|e| format!("invalid settings: {e}"))
 }
 
-/// Logs through the host (shown by sbx with the plugin's name). Only callable inside sbx.
+/// Logs through the host (shown by sbx with the plugin's name). Only callable inside sbx. A
+/// message of a level sbx does not show (`--log-level`) is dropped here, without a call.
 pub fn log(level: LogLevel, message: &str) {
-    bindings::sbx::plugin::host::log(level, message)
+    static SHOWN: std::sync::OnceLock<LogLevel> = std::sync::OnceLock::new();
+    let shown = *SHOWN.get_or_init(bindings::sbx::plugin::host::shown_level);
+    if level as u8 >= shown as u8 {
+        bindings::sbx::plugin::host::log(level, message)
+    }
+}
+
+/// The whole spec of the container an [`Hooks::on_event`] call is about (the [`Container`] it is
+/// given holds its id, name, image, args, user and state). Asked of sbx at each call of this
+/// function, so ask once per event. Only callable inside sbx, during `on_event`.
+pub fn container_spec() -> Spec {
+    bindings::sbx::plugin::hook_context::container_spec()
 }
 
 #[doc(hidden)]
@@ -377,11 +389,17 @@ pub mod testing {
         }
     }
 
-    pub fn container(spec: Spec) -> Container {
+    /// What a hook is told of a container running `spec`.
+    pub fn container(spec: &Spec) -> Container {
         Container {
             id: "0".repeat(64),
             name: "test".into(),
-            spec,
+            image: spec.image.reference.clone(),
+            image_digest: spec.image.config_digest.clone(),
+            args: spec.args.clone(),
+            user: spec.user.clone(),
+            uid: spec.uid,
+            gid: spec.gid,
             state: State { status: Status::Created, pid: None, exit_code: None, signal: None, oom_killed: false },
         }
     }

@@ -1,5 +1,5 @@
 //! test-old-wit: a policy that allows everything, built against the frozen sbx:plugin@0.1.0 WIT
-//! (plugins/wit-0.1.0). sbx speaks 0.8.0 and must refuse it, naming both versions.
+//! (plugins/wit-0.1.0). sbx speaks 0.9.0 and must refuse it, naming both versions.
 
 wit_bindgen::generate!({
     world: "policy-plugin",

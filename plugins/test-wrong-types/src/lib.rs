@@ -1,4 +1,4 @@
-//! test-wrong-types: a policy that names sbx:plugin@0.8.0 but was built against a WIT whose
+//! test-wrong-types: a policy that names sbx:plugin@0.9.0 but was built against a WIT whose
 //! `validate-spec` returns a list of strings instead of a verdict (test-wrong-types/wit). sbx must
 //! refuse it when it loads, naming the function, not fail at the first call.
 

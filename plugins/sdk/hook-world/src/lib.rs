@@ -8,7 +8,8 @@ wit_bindgen::generate!({
     pub_export_macro: true,
     export_macro_name: "export",
     with: {
-        "sbx:plugin/types@0.8.0": sbx_plugin_bindings::sbx::plugin::types,
-        "sbx:plugin/host@0.8.0": sbx_plugin_bindings::sbx::plugin::host,
+        "sbx:plugin/types@0.9.0": sbx_plugin_bindings::sbx::plugin::types,
+        "sbx:plugin/host@0.9.0": sbx_plugin_bindings::sbx::plugin::host,
+        "sbx:plugin/hook-context@0.9.0": sbx_plugin_bindings::sbx::plugin::hook_context,
     },
 });
