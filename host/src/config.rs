@@ -98,6 +98,12 @@ impl Limits {
     pub fn memory_bytes(&self) -> usize {
         (self.memory_mib as usize) << 20
     }
+
+    /// What bounds a call (time, memory, fuel; no fuel as 0), which may change its answer: part of
+    /// the key of every answer sbx remembers (accepted settings, policy decisions).
+    pub fn call_bounds(&self) -> [u64; 3] {
+        [self.time_ms, self.memory_mib, self.fuel.unwrap_or(0)]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

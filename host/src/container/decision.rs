@@ -124,13 +124,12 @@ fn hash(plugins: &PluginSet, input: serde_json::Value) -> Option<String> {
         .iter()
         .zip(known)
         .map(|(s, k)| {
-            let l = &s.limits;
             serde_json::json!([
                 k.sha256.hex(),
                 s.name,
                 format!("{:?} {:?}", s.mode, s.on_error),
                 s.settings,
-                [l.time_ms, l.memory_mib, l.fuel.unwrap_or(0)],
+                s.limits.call_bounds(),
                 s.may_weaken
             ])
         })

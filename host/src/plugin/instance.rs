@@ -53,9 +53,6 @@ pub struct Plugin {
     wants: Interests,
     /// The instance the settings check and the policy calls of this admission share.
     session: RefCell<Option<(Store<HostState>, Instance)>>,
-    /// The last session ended, freed when the next one begins or with the plugin: a process that
-    /// admits once and exits (`sbx run`) leaves it to the kernel, which frees it faster.
-    ended: RefCell<Option<(Store<HostState>, Instance)>>,
     /// The instance the hook calls of this process share (its clocks run).
     hook_session: RefCell<Option<(Store<HostState>, Instance)>>,
 }
@@ -85,7 +82,6 @@ impl Plugin {
             hooks,
             wants: EVERY_CHECK,
             session: RefCell::new(None),
-            ended: RefCell::new(None),
             hook_session: RefCell::new(None),
         };
         let settled = settled::entry(engine.cache_dir(), &plugin.info.sha256, spec);
@@ -136,9 +132,7 @@ impl Plugin {
 
     /// Ends the session: the next call gets a fresh instance.
     pub fn end_session(&self) {
-        if let Some(ended) = self.session.take() {
-            self.ended.replace(Some(ended));
-        }
+        self.session.take();
     }
 
     /// Ends the instance the hook calls share: the next gets a fresh one.
@@ -173,12 +167,7 @@ impl Plugin {
         let session = if hooks { &self.hook_session } else { &self.session };
         let (mut store, kept) = match session.take() {
             Some((store, instance)) => (store, Some(instance)),
-            None => {
-                if !hooks {
-                    self.ended.take();
-                }
-                (self.store(func)?, None)
-            }
+            None => (self.store(func)?, None),
         };
         let limits = &self.spec.limits;
         store.data_mut().begin_call();

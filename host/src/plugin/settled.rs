@@ -18,13 +18,7 @@ pub fn entry(cache_dir: &Path, component: &Digest, spec: &PluginSpec) -> Option<
     if !spec.preopens.is_empty() {
         return None;
     }
-    let l = &spec.limits;
-    let input = serde_json::json!([
-        WIT_VERSION,
-        component.hex(),
-        spec.settings,
-        [l.time_ms, l.memory_mib, l.fuel.unwrap_or(0)]
-    ]);
+    let input = serde_json::json!([WIT_VERSION, component.hex(), spec.settings, spec.limits.call_bounds()]);
     Some(cache_dir.join(format!("settled-{}", Digest::of(input.to_string().as_bytes()).hex())))
 }
 

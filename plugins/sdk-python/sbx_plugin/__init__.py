@@ -114,6 +114,8 @@ def container_spec() -> types.Spec:
     """The whole spec of the container the current `on_event` call is about (the container it is
     given holds its id, name, image, args, user and state). Asked of sbx at every call of this
     function: ask once per event. Only in hooks, during `on_event`."""
+    if _hook_context is None:
+        raise RuntimeError("container_spec() is for hooks (on_event); a policy is given the spec it checks")
     return _hook_context.container_spec()
 
 
