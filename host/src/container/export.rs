@@ -69,8 +69,8 @@ impl View {
         let mut lowers = if writable { Vec::new() } else { vec![dir.join("upper")] };
         // /dev, /proc and /sys as the container has them: the init layer's directories, as docker's
         // export has them.
-        if init_layer::fits(&layers) {
-            lowers.push(init_layer::path(store).map_err(|e| ExportError::Init(Box::new(e)))?);
+        if let Some(init) = init_layer::for_layers(store, &layers).map_err(|e| ExportError::Init(Box::new(e)))? {
+            lowers.push(init);
         }
         lowers.extend(layers.into_iter().rev());
         let mut options = overlay_options(&lowers, record.idmap.is_some() || rootless::is_active())

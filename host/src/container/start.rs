@@ -274,8 +274,11 @@ pub fn launch<'a>(
     // Without it (an image of as many layers as overlayfs stacks, or a kernel whose single mount(2)
     // has one page for every layer's path), the mount points are made in the writable layer.
     let kernel = process::kernel();
-    if layers.len() < MAX_LAYERS && kernel >= LOWERDIR_PLUS_SINCE && init_layer::fits(&layers) {
-        layers.push(init_layer::path(store)?);
+    if layers.len() < MAX_LAYERS
+        && kernel >= LOWERDIR_PLUS_SINCE
+        && let Some(init) = init_layer::for_layers(store, &layers)?
+    {
+        layers.push(init);
     }
     if rm {
         anonymous.0 = Some((store, volumes::anonymous(store, &spec)));
@@ -312,7 +315,7 @@ pub fn launch<'a>(
         .filter(|_| !rootless && record.idmap.is_none())
         .map(|m| cgroup::within(cgroup::container_fs(m.read_only), &hierarchies));
     let make_cgroup = |launching: &mut Launching| -> Result<(), RunError> {
-        launching.made(Cgroup::create(&hierarchies, &record.id)?);
+        launching.made(Cgroup::create(&hierarchies, &record.id)?.keep_parents());
         launching.cgroup().set_limits(&spec.limits)?;
         if !rootless {
             launching.cgroup().set_devices(&security::device_rules(&spec.devices, spec.privileged))?;

@@ -336,6 +336,15 @@ impl Cgroup {
         &self.dirs
     }
 
+    /// Leaves the parent directories it made in place, whatever happens to the cgroup: sbx's own
+    /// (`/sys/fs/cgroup/CONTROLLER/sbx`) stays once made, as docker's does. Removing it at each
+    /// container's end cost a run 0.6 ms here (v1: six rmdirs, then six mkdirs at the next run)
+    /// and raced with a concurrent run making its cgroup in it.
+    pub fn keep_parents(mut self) -> Cgroup {
+        self.made.clear();
+        self
+    }
+
     /// Keeps the cgroup past this value (a runtime container's outlives the `create` that made
     /// it; `delete` removes its directories).
     pub fn keep(mut self) {
