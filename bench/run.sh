@@ -95,6 +95,15 @@ for case in "sbx|$sbx|$sbx run --rm busybox /bin/true" \
         -a -o "$work/perf.data" -- sh -c "for i in \$(seq 30); do $cmd; done" >/dev/null 2>&1
     perf script -i "$work/perf.data" -F comm,pid,time,event,trace 2>/dev/null | python3 bench/phases.py "$name" "$bin"
 done
+# And in which system calls, by the runtime and by the container's process (perf trace, 20 runs).
+echo
+echo "the system calls that took the most time (ms per run):"
+for case in "sbx|$sbx|$sbx run --rm busybox /bin/true" \
+    "crun, no cgroups|$crun_bin|$crun_bin --cgroup-manager=disabled run --bundle $work/bundle bench-syscalls"; do
+    IFS='|' read -r name bin cmd <<<"$case"
+    perf trace -s -o "$work/trace.txt" -- sh -c "for i in \$(seq 20); do $cmd; done" >/dev/null 2>&1
+    python3 bench/syscalls.py "$name" "$(basename "$bin")" "$work/trace.txt"
+done
 
 # The same plugin sets timed in turn, pair by pair: what plugins add to a run, free of the machine's
 # drift between hyperfine's blocks.
