@@ -72,7 +72,6 @@ pub struct Engine {
     linked: Mutex<HashMap<Digest, Linked>>,
 }
 
-#[derive(Clone)]
 struct Linked {
     component: Component,
     pre: Option<InstancePre<HostState>>,
