@@ -38,12 +38,13 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
     // Versioned as the full parser is (it gives the subcommands `--version` too), so that both
     // read the same arguments alike.
     let sbx = clap::Command::new("sbx").version(env!("CARGO_PKG_VERSION")).propagate_version(true);
-    let matches = Globals::augment_args(sbx).subcommand(sub).try_get_matches_from(args).ok()?;
-    let globals = Globals::from_arg_matches(&matches).ok()?;
-    let (_, m) = matches.subcommand()?;
+    let mut matches = Globals::augment_args(sbx).subcommand(sub).try_get_matches_from(args).ok()?;
+    // The `_mut` forms take the values out; the others clone every match first.
+    let globals = Globals::from_arg_matches_mut(&mut matches).ok()?;
+    let (_, mut m) = matches.remove_subcommand()?;
     let verb = match verb {
-        "run" => ContainerVerb::Run(Box::new(RunArgs::from_arg_matches(m).ok()?)),
-        _ => ContainerVerb::Exec(ExecArgs::from_arg_matches(m).ok()?),
+        "run" => ContainerVerb::Run(Box::new(RunArgs::from_arg_matches_mut(&mut m).ok()?)),
+        _ => ContainerVerb::Exec(ExecArgs::from_arg_matches_mut(&mut m).ok()?),
     };
     Some(Cli { globals, command: Command::Containers(verb) })
 }

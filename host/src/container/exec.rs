@@ -208,8 +208,8 @@ pub fn spawn_in(
     let (clone_into, tasks) = entry.raw();
 
     let mut before = match how.outlives_sbx {
-        true => vec![ProcOp::ResetSignals],
-        false => vec![ProcOp::DieWithParent, ProcOp::ResetSignals],
+        true => vec![ProcOp::reset_signals()],
+        false => vec![ProcOp::DieWithParent, ProcOp::reset_signals()],
     };
     before.extend(tasks.iter().map(|fd| ProcOp::JoinCgroup(*fd)));
     before

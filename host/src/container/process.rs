@@ -105,8 +105,8 @@ pub fn child_plan(
     kernel: (u32, u32),
 ) -> Result<ChildPlan, RunError> {
     let mut before = match prepared.exec_fifo {
-        Some(_) => vec![ProcOp::ResetSignals],
-        None => vec![ProcOp::DieWithParent, ProcOp::ResetSignals],
+        Some(_) => vec![ProcOp::reset_signals()],
+        None => vec![ProcOp::DieWithParent, ProcOp::reset_signals()],
     };
     before.extend(prepared.joins.iter().map(|(fd, nstype)| ProcOp::Setns { fd: *fd, nstype: *nstype }));
     let joins = |flag: i32| prepared.joins.iter().any(|(_, f)| *f == flag);

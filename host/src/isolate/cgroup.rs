@@ -319,15 +319,19 @@ impl Cgroup {
         let mut cg = Cgroup { dirs: Vec::new(), made: Vec::new() };
         for parent in parents {
             let dir = parent.join(id);
-            cg.made.extend(parent.ancestors().take_while(|a| !a.exists()).map(Path::to_path_buf));
-            let made = fs::create_dir_all(parent)
-                // Best effort: a controller it could not enable shows as a limit it cannot set.
-                .map(|()| drop(enable_controllers(parent)))
-                .and_then(|()| fs::create_dir(&dir))
-                .and_then(|()| inherit_cpuset(&dir));
-            // On error `cg` drops and removes what was made so far.
+            // One mkdir where the parent is there already, as sbx's is once made (see
+            // `keep_parents`); otherwise the parents are made first.
+            let mut made = fs::create_dir(&dir);
+            if made.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
+                cg.made.extend(parent.ancestors().take_while(|a| !a.exists()).map(Path::to_path_buf));
+                made = fs::create_dir_all(parent).and_then(|()| fs::create_dir(&dir));
+            }
+            // On error `cg` drops and removes what was made so far, this cgroup included.
             made.map_err(|source| CgroupError::Create { path: dir.clone(), source })?;
-            cg.dirs.push(dir);
+            cg.dirs.push(dir.clone());
+            // Best effort: a controller it could not enable shows as a limit it cannot set.
+            let _ = enable_controllers(parent);
+            inherit_cpuset(&dir).map_err(|source| CgroupError::Create { path: dir, source })?;
         }
         Ok(cg)
     }

@@ -144,19 +144,25 @@ pub fn remove_at(dir: BorrowedFd, name: &OsStr) -> Result<(), Errno> {
 }
 
 /// Removes every entry of the directory `dir` that is not a directory; returns the names of those
-/// that are.
+/// that are. `dir` is read itself, from its start (it was just opened): a listing through
+/// `opendir` would open it again and stat, fcntl, seek and close that second descriptor, six
+/// system calls a directory.
 fn empty_but_subdirs(dir: BorrowedFd) -> Result<Vec<std::ffi::CString>, Errno> {
-    let mut listing = nix::dir::Dir::openat(dir, ".", DIR_FLAGS, Mode::empty())?;
+    use rustix::fs::FileType;
+    let errno = |e: rustix::io::Errno| Errno::from_raw(e.raw_os_error());
+    let mut buf = Vec::with_capacity(32 * 1024);
+    let mut listing = rustix::fs::RawDir::new(dir, buf.spare_capacity_mut());
     let mut subdirs = Vec::new();
-    for entry in listing.iter() {
-        let entry = entry?;
+    while let Some(entry) = listing.next() {
+        let entry = entry.map_err(errno)?;
         let name = entry.file_name();
         if name.to_bytes() == b"." || name.to_bytes() == b".." {
             continue;
         }
         let is_dir = match entry.file_type() {
-            Some(t) => t == nix::dir::Type::Directory,
-            None => kind_at(dir, OsStr::from_bytes(name.to_bytes()))? == Some(SFlag::S_IFDIR),
+            FileType::Directory => true,
+            FileType::Unknown => kind_at(dir, OsStr::from_bytes(name.to_bytes()))? == Some(SFlag::S_IFDIR),
+            _ => false,
         };
         if is_dir {
             subdirs.push(name.to_owned());

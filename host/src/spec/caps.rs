@@ -102,9 +102,7 @@ pub fn mask(names: &[String]) -> Result<u64, UnknownCapability> {
 
 /// One of sbx's own capability sets as a bit mask: `CapEff`, `CapBnd`, ... of /proc/self/status.
 pub fn own(set: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let hex = status.lines().find_map(|l| l.strip_prefix(set)?.strip_prefix(':')).map(str::trim);
-    hex.and_then(|h| u64::from_str_radix(h, 16).ok()).unwrap_or(0)
+    crate::sys::status::own_masks([set]).map_or(0, |[m]| m)
 }
 
 /// Whether sbx itself holds capability `name` (canonical) in its effective set.

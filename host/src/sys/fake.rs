@@ -141,7 +141,7 @@ impl Syscall for Recorder {
     fn join_cgroup_at(&self, tasks: &CStr) -> SysResult {
         self.record(format!("join_cgroup {}", s(tasks)))
     }
-    fn reset_signals(&self) {
+    fn reset_signals(&self, _which: u64) {
         let _ = self.record("reset_signals".into());
     }
     fn set_parent_death_signal(&self, signal: i32) -> SysResult {

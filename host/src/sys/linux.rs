@@ -179,9 +179,9 @@ impl Syscall for Linux {
         rustix::io::write(&fd, b"0").map(drop).map_err(errno)
     }
 
-    fn reset_signals(&self) {
-        for sig in 1..libc::SIGRTMAX() {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+    fn reset_signals(&self, which: u64) {
+        for sig in 1..=libc::SIGRTMAX() {
+            if which & 1 << (sig - 1) != 0 && sig != libc::SIGKILL && sig != libc::SIGSTOP {
                 // SAFETY: restoring the default action installs no handler of ours.
                 unsafe { libc::signal(sig, libc::SIG_DFL) };
             }

@@ -9,6 +9,7 @@ mod beneath;
 pub mod fake;
 pub mod linux;
 mod reaper;
+pub mod status;
 pub mod wait;
 
 pub use beneath::{MountAttr, detached_overlay, mount_setattr};
@@ -137,8 +138,9 @@ pub trait Syscall {
     fn join_cgroup(&self, tasks: i32) -> SysResult;
     /// The same through the path of the `tasks` file.
     fn join_cgroup_at(&self, tasks: &CStr) -> SysResult;
-    /// Every signal back to its default action and unblocked (an ignored signal survives exec).
-    fn reset_signals(&self);
+    /// The signals of `which` (bit n-1 for signal n, as /proc shows them) back to their default
+    /// action, and every signal unblocked (an ignored signal survives exec).
+    fn reset_signals(&self, which: u64);
     /// Asks the kernel to send `signal` to this process when its parent dies.
     fn set_parent_death_signal(&self, signal: i32) -> SysResult;
     /// Marks every descriptor from `first` on close-on-exec.
