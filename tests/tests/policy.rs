@@ -153,6 +153,49 @@ fn the_compile_cache_is_used_on_the_second_run() {
     assert_eq!(entries[0].metadata().unwrap().modified().unwrap(), mtime, "the cache entry was reused, not rewritten");
 }
 
+/// A compiled component in the cache that this sbx's engine refuses to map (here one compiled for
+/// metered calls, put where the unmetered one belongs, as a cache shared with another machine
+/// could hold one compiled for other CPU features) is compiled again, and the run goes on.
+#[test]
+fn a_compiled_component_the_engine_refuses_is_compiled_again() {
+    if !is_root() {
+        assert!(std::env::var_os("CI").is_none(), "the test runs as root under CI");
+        return;
+    }
+    let s = Sandbox::new();
+    s.load(&test_image("busybox").unwrap());
+    let cache = s.scratch.join("cache");
+    let compiled = || -> Vec<std::path::PathBuf> {
+        let mut found: Vec<_> = std::fs::read_dir(&cache)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+            .collect();
+        found.sort_by_key(|p| p.metadata().unwrap().modified().unwrap());
+        found
+    };
+    let run = |args: &[&str]| -> sbx_tests::harness::Run {
+        let mut cmd = s.command(args);
+        cmd.env("SBX_PLUGIN_CACHE", &cache).env("SBX_POLICY_CACHE", "off");
+        cmd.output().unwrap().into()
+    };
+    let metered = s.write_config(&format!(
+        "plugins:\n  - path: {}\n    limits: {{ fuel: 100000000 }}\n",
+        plugin_arg("deny-setuid")
+    ));
+    let r = run(&["--config", &metered, "run", "--rm", "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = run(&["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let [fuel, plain] = <[_; 2]>::try_from(compiled()).expect("one component compiled two ways");
+    std::fs::copy(&fuel, &plain).unwrap();
+    let r = run(&["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_ne!(std::fs::read(&plain).unwrap(), std::fs::read(&fuel).unwrap(), "compiled again");
+    s.assert_clean(0);
+}
+
 /// The suites of the shipped policies (policies/*/tests.yaml) pass, run by a user without
 /// privileges (nobody) on a copy of them, the plugins and sbx that only that user can write:
 /// writing and testing a policy needs neither root nor a container.

@@ -90,6 +90,10 @@ pub struct LoadInfo {
     pub elapsed: Duration,
 }
 
+fn changed_while_read() -> std::io::Error {
+    std::io::Error::other("it changed while sbx read it; try again")
+}
+
 /// A readable reason for files that are not components at all, before wasmtime's parser speaks.
 fn check_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
     let invalid = |message: &str| Err(PluginError::Invalid { path: path.into(), message: message.into() });
@@ -140,7 +144,11 @@ pub fn wasm_config(fuel: bool) -> wasmtime::Config {
 impl Engine {
     /// An engine whose compile cache is `cache_dir`; with `fuel`, calls can be metered.
     pub fn new(cache_dir: &Path, fuel: bool) -> Result<Engine, PluginError> {
-        let engine = wasmtime::Engine::new(&wasm_config(fuel)).map_err(|e| PluginError::Engine(e.to_string()))?;
+        // This engine only maps what the compiler process made: without a compiler of its own it
+        // skips building Cranelift's ISA (its host feature probe and flag tables) at every run.
+        let mut config = wasm_config(fuel);
+        config.enable_compiler(false);
+        let engine = wasmtime::Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("sbx-epoch".into())
@@ -201,10 +209,23 @@ impl Engine {
             check_header(path, &bytes)?;
             was_cached = !compile::ensure(path, &bytes, &cache, self.fuel, compile_limit)?;
         }
-        // SAFETY: the cache holds only what sbx's own compiler process wrote, named by the hash of
-        // what it compiled, in a directory only this user can write (see compile::prepare).
-        let component = unsafe { Component::deserialize_file(&self.engine, &cache) }
-            .map_err(|e| PluginError::Invalid { path: path.into(), message: one_line(&e) })?;
+        let component = match self.map(&cache) {
+            Ok(component) => component,
+            // The cache's names do not hold the compiler's CPU flags (this engine has no compiler to
+            // ask): what another machine's sbx compiled into a shared cache is refused by wasmtime's
+            // own check when mapped, and compiled again for this one.
+            Err(_) if was_cached => {
+                let bytes = compile::read_component(path)?;
+                if Digest::of(&bytes) != sha256 {
+                    return Err(PluginError::Read { path: path.into(), source: changed_while_read() });
+                }
+                let _ = std::fs::remove_file(&cache);
+                compile::ensure(path, &bytes, &cache, self.fuel, compile_limit)?;
+                was_cached = false;
+                self.map(&cache).map_err(|e| PluginError::Invalid { path: path.into(), message: one_line(&e) })?
+            }
+            Err(e) => return Err(PluginError::Invalid { path: path.into(), message: one_line(&e) }),
+        };
         let (policy, hooks) = self.check_version(path, &component)?;
         if known.is_none() {
             identity::remember(&self.cache_dir, &meta, &Known { sha256: sha256.clone(), policy, hooks });
@@ -212,6 +233,13 @@ impl Engine {
         let linked = Linked { component: component.clone(), pre: None, policy, hooks };
         self.linked.lock().expect("not poisoned").insert(sha256.clone(), linked);
         Ok((component, LoadInfo { sha256, policy, hooks, cached: was_cached, elapsed: start.elapsed() }))
+    }
+
+    /// The compiled component at `cache`, mapped.
+    fn map(&self, cache: &Path) -> wasmtime::Result<Component> {
+        // SAFETY: the cache holds only what sbx's own compiler process wrote, named by the hash of
+        // what it compiled, in a directory only this user can write (see compile::prepare).
+        unsafe { Component::deserialize_file(&self.engine, cache) }
     }
 
     /// The component `info` describes ([`Engine::load`] gave it) linked to WASI and sbx's host
