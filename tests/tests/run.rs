@@ -22,6 +22,31 @@ fn prints_and_exits_with_the_commands_code() {
     s.assert_clean(0);
 }
 
+/// As with docker, sbx's options end at the image: what follows is the command's, flags that sbx
+/// also has included (an image's entrypoint given `--version`, `-d` or `--rm`).
+#[test]
+fn the_words_after_the_image_are_the_commands_even_when_they_look_like_sbxs_flags() {
+    if !is_root() {
+        return;
+    }
+    let s = sandbox_with("busybox");
+    let r = s.sbx(&["run", "--rm", "--entrypoint", "echo", "busybox", "--rm", "-d", "--version", "-it"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "--rm -d --version -it\n"), "{r:?}");
+    let r = s.sbx(&["run", "--rm", "busybox", "--version"]);
+    assert_eq!(r.code, 127, "{r:?}");
+    assert!(r.stderr.contains("\"--version\": executable file not found in $PATH"), "{r:?}");
+    // A `--` of the user's own still only ends sbx's options.
+    let r = s.sbx(&["run", "--rm", "busybox", "--", "echo", "-n", "x"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "x"), "{r:?}");
+    let r = s.sbx(&["run", "-d", "--name", "words", "busybox", "sleep", "60"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = s.sbx(&["exec", "words", "--help"]);
+    assert!(r.stderr.contains("\"--help\": executable file not found in $PATH"), "{r:?}");
+    let r = s.sbx(&["rm", "-f", "words"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    s.assert_clean(0);
+}
+
 #[test]
 fn docker_exit_codes_for_missing_and_unrunnable_commands() {
     if !is_root() {

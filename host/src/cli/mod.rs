@@ -33,6 +33,7 @@ mod login;
 mod logs;
 mod monitor;
 mod network;
+mod operands;
 mod plugin;
 mod plugin_new;
 mod policy;
@@ -57,7 +58,7 @@ mod volume;
 
 use crate::isolate::rootless;
 use crate::plugin::bindings::LogLevel;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// sbx: a daemonless container sandbox whose policies are WebAssembly components.
@@ -363,7 +364,12 @@ pub fn main() -> i32 {
         );
     }
     let quick = quick::parse(&args);
-    let cli = match quick.map_or_else(|| Cli::try_parse_from(args), Ok) {
+    let full = || {
+        let mut cmd = Cli::command();
+        let args = operands::end_at_operand(&mut cmd, args);
+        cmd.try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m))
+    };
+    let cli = match quick.map_or_else(full, Ok) {
         Ok(cli) => cli,
         Err(e) => {
             // clap's tip for an unknown verb names any verb a few letters away (`rmi` for `rmii`

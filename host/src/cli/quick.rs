@@ -38,7 +38,9 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
     // Versioned as the full parser is (it gives the subcommands `--version` too), so that both
     // read the same arguments alike.
     let sbx = clap::Command::new("sbx").version(env!("CARGO_PKG_VERSION")).propagate_version(true);
-    let mut matches = Globals::augment_args(sbx).subcommand(sub).try_get_matches_from(args).ok()?;
+    let mut sbx = Globals::augment_args(sbx).subcommand(sub);
+    let args = super::operands::end_at_operand(&mut sbx, args.to_vec());
+    let mut matches = sbx.try_get_matches_from(args).ok()?;
     // The `_mut` forms take the values out; the others clone every match first.
     let globals = Globals::from_arg_matches_mut(&mut matches).ok()?;
     let (_, mut m) = matches.remove_subcommand()?;
@@ -52,7 +54,7 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use clap::CommandFactory;
 
     fn argv(line: &str) -> Vec<OsString> {
         line.split_whitespace().map(OsString::from).collect()
@@ -77,23 +79,20 @@ mod tests {
             "sbx --root /r run -it --name x -e A=1 -v /a:/b --policy p.wasm busybox sh -c echo",
             "sbx --log-level=info exec -u 1000 -w /tmp c ls -l",
             "sbx run --network none --root /elsewhere busybox",
+            "sbx run busybox --version",
+            "sbx exec -it c --help",
         ] {
             let quick = parse(&argv(line)).unwrap_or_else(|| panic!("{line}"));
-            let full = Cli::try_parse_from(argv(line)).unwrap();
+            let mut cmd = Cli::command();
+            let args = crate::cli::operands::end_at_operand(&mut cmd, argv(line));
+            let full = Cli::from_arg_matches(&cmd.try_get_matches_from(args).unwrap()).unwrap();
             assert_eq!(format!("{quick:?}"), format!("{full:?}"), "{line}");
         }
     }
 
     #[test]
     fn help_versions_and_errors_go_to_the_full_parser() {
-        let lines = [
-            "sbx run --help",
-            "sbx run --version",
-            "sbx run busybox --version",
-            "sbx run --bad x",
-            "sbx run",
-            "sbx exec",
-        ];
+        let lines = ["sbx run --help", "sbx run --version", "sbx run --bad x", "sbx run", "sbx exec"];
         for line in lines {
             assert!(parse(&argv(line)).is_none(), "{line}");
         }
