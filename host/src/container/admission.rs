@@ -149,15 +149,15 @@ pub fn decide(
     if plugins.is_empty() {
         return Ok((Vec::new(), spec));
     }
-    let cached = decision::key(plugins, reference, record, &spec, varying)
-        .and_then(|k| decision::load(&decision::dir(store), &k));
-    if let Some(hit) = cached {
+    let key = decision::key(plugins, reference, record, &spec, varying);
+    if let Some(hit) = key.as_ref().and_then(|k| decision::load(&decision::dir(store), k)) {
         print_notes(&hit.notes);
         return Ok((hit.skipped, decision::restore(hit.spec, varying)));
     }
     let loaded = plugins.load()?;
     let image = convert::image(reference, record, config);
-    let key = decision::key(plugins, reference, record, &spec, varying);
+    // Known once loaded where it was not (a first run's plugins are compiled then).
+    let key = key.or_else(|| decision::key(plugins, reference, record, &spec, varying));
     let made = admit(store, &image, record, config, loaded, spec);
     end_sessions(loaded);
     let made = made?;

@@ -90,26 +90,26 @@ pub fn key(
     spec: &ContainerSpec,
     varying: Varying,
 ) -> Option<String> {
-    hash(
-        plugins,
+    hash(plugins, || {
         serde_json::json!({
             "reference": reference,
             "image": image.id.hex(),
             "names": image.names,
             "layers": image.layers.iter().map(|l| l.diff_id.hex()).collect::<Vec<_>>(),
             "spec": neutral(spec, varying),
-        }),
-    )
+        })
+    })
 }
 
 /// The key of a bundle's decision (the runtime CLI): its spec and its process's ids are all the
 /// spec checks see of it (its image is only a name there).
 pub fn bundle_key(plugins: &PluginSet, spec: &ContainerSpec, ids: (u32, u32, &[u32])) -> Option<String> {
-    hash(plugins, serde_json::json!({ "bundle-spec": spec, "ids": ids }))
+    hash(plugins, || serde_json::json!({ "bundle-spec": spec, "ids": ids }))
 }
 
-/// `input` with sbx's identity and the plugins', hashed; None when the decision may not be cached.
-fn hash(plugins: &PluginSet, input: serde_json::Value) -> Option<String> {
+/// `input` with sbx's identity and the plugins', hashed; None when the decision may not be cached
+/// (then `input` is not made: it serializes the whole spec).
+fn hash(plugins: &PluginSet, input: impl FnOnce() -> serde_json::Value) -> Option<String> {
     if std::env::var_os("SBX_POLICY_CACHE").is_some_and(|v| v == "off") {
         return None;
     }
@@ -138,7 +138,7 @@ fn hash(plugins: &PluginSet, input: serde_json::Value) -> Option<String> {
         "sbx": [exe.dev(), exe.ino(), exe.size(), exe.mtime(), exe.mtime_nsec()],
         "wit": WIT_VERSION,
         "plugins": plugins,
-        "input": input,
+        "input": input(),
     });
     Some(Digest::of(input.to_string().as_bytes()).hex().to_string())
 }

@@ -106,8 +106,8 @@ fn decide(
         return Ok(hit.spec);
     }
     let loaded = plugins.load().map_err(RunError::from)?;
-    // Known once loaded (a first run's plugins are compiled then).
-    let key = decision::bundle_key(plugins, spec, (user.uid, user.gid, &user.groups));
+    // Known once loaded where it was not (a first run's plugins are compiled then).
+    let key = key.or_else(|| decision::bundle_key(plugins, spec, (user.uid, user.gid, &user.groups)));
     let image = convert::bare_image(&spec.image);
     let image_notes = match checks {
         Checks::ImageAndSpec => check_image(&image, loaded),
