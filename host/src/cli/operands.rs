@@ -9,8 +9,9 @@ use clap::Command;
 use std::ffi::OsString;
 
 /// `args` (the program's name first) with a `--` after the operand of a verb that takes a command,
-/// when what follows the operand looks like a flag (and is not `--` already). Anything it cannot follow (an unknown flag, a
-/// word that is not a verb) is left as it is, for clap to report. `cmd` is built here.
+/// when what follows the operand looks like a flag (and is not `--` already). Anything it cannot
+/// follow (an unknown flag, a word that is not a verb) is left as it is, for clap to report. `cmd`
+/// is built here.
 pub fn end_at_operand(cmd: &mut Command, mut args: Vec<OsString>) -> Vec<OsString> {
     cmd.build();
     let mut path: Vec<&Command> = vec![cmd];
