@@ -196,6 +196,72 @@ fn a_compiled_component_the_engine_refuses_is_compiled_again() {
     s.assert_clean(0);
 }
 
+/// Compiled components of other versions of sbx (another wasmtime, other settings) go: those unused
+/// for a day when this sbx compiles something, the others with `sbx plugin prune`, and with
+/// `--all` everything sbx keeps there; what sbx did not name stays, and runs go on working.
+#[test]
+fn the_compile_cache_is_pruned_of_what_other_versions_compiled() {
+    if !is_root() {
+        assert!(std::env::var_os("CI").is_none(), "the test runs as root under CI");
+        return;
+    }
+    let s = Sandbox::new();
+    s.load(&test_image("busybox").unwrap());
+    let cache = s.scratch.join("cache");
+    let sbx = |args: &[&str]| -> sbx_tests::harness::Run {
+        let mut cmd = s.command(args);
+        cmd.env("SBX_PLUGIN_CACHE", &cache).env("SBX_POLICY_CACHE", "off");
+        cmd.output().unwrap().into()
+    };
+    let names = || -> Vec<String> {
+        let mut n: Vec<_> =
+            std::fs::read_dir(&cache).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+        n.sort();
+        n
+    };
+    let r = sbx(&["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let ours = names().into_iter().find(|n| n.ends_with(".cwasm")).expect("a compiled component");
+    let sha = &ours[..64];
+    let put = |name: &str, age: &str| {
+        std::fs::write(cache.join(name), vec![0u8; 1000]).unwrap();
+        let touched = std::process::Command::new("touch").args(["-d", age]).arg(cache.join(name)).status().unwrap();
+        assert!(touched.success());
+    };
+    let (old, old_lock, recent) = (
+        format!("{sha}-0123456789abcdef.cwasm"),
+        format!("{sha}-0123456789abcdef.lock"),
+        format!("{sha}-fedcba9876543210.cwasm"),
+    );
+    put(&old, "3 days ago");
+    put(&old_lock, "3 days ago");
+    put(&recent, "1 hour ago");
+    put("notes.txt", "3 days ago");
+
+    // Compiling another plugin prunes what no one mapped for a day.
+    let r = sbx(&["run", "--rm", "--policy", &plugin_arg("allow-all"), "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let now = names();
+    assert!(!now.contains(&old) && !now.contains(&old_lock), "{now:?}");
+    assert!(now.contains(&recent) && now.contains(&ours) && now.contains(&"notes.txt".to_string()), "{now:?}");
+
+    let r = sbx(&["plugin", "prune", "--force"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "Deleted compiled plugins: 1\nTotal reclaimed space: 1kB\n"), "{r:?}");
+    let now = names();
+    assert!(!now.contains(&recent) && now.contains(&ours), "{now:?}");
+    let r = sbx(&["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(names(), now, "the compiled plugins of this sbx were kept and used");
+
+    let r = sbx(&["plugin", "prune", "--all", "--force"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.starts_with("Deleted compiled plugins: 2\n"), "{r:?}");
+    assert_eq!(names(), ["notes.txt"], "only what sbx did not name stays");
+    let r = sbx(&["run", "--rm", "--policy", &plugin_arg("deny-setuid"), "busybox", "true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    s.assert_clean(0);
+}
+
 /// The suites of the shipped policies (policies/*/tests.yaml) pass, run by a user without
 /// privileges (nobody) on a copy of them, the plugins and sbx that only that user can write:
 /// writing and testing a policy needs neither root nor a container.

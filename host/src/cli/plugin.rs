@@ -1,9 +1,11 @@
 //! `sbx plugin inspect P.wasm`: what a plugin is, speaks and costs to load; `sbx plugin bench`,
-//! `sbx plugin compile` (the machine's compile cache filled ahead) and `sbx plugin new`.
+//! `sbx plugin compile` (the machine's compile cache filled ahead), `sbx plugin prune` (emptied)
+//! and `sbx plugin new`.
 
 use crate::config::Limits;
 use crate::image::Store;
 use crate::plugin::bindings::{HOOKS_EXPORT, POLICY_EXPORT};
+use crate::plugin::prune::Scope;
 use crate::plugin::{Engine, compile, measure};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -38,6 +40,16 @@ pub enum PluginCommand {
     },
     /// Write a ready-to-build policy skeleton with its build script and a test suite.
     New(super::plugin_new::NewArgs),
+    /// Remove the compiled plugins this sbx cannot map (compiled by another version); with -a,
+    /// empty the compile cache.
+    Prune {
+        /// Every compiled plugin and what sbx remembers of plugin files.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        force: bool,
+    },
 }
 
 pub fn run(store: &Store, cmd: PluginCommand) -> i32 {
@@ -46,6 +58,32 @@ pub fn run(store: &Store, cmd: PluginCommand) -> i32 {
         PluginCommand::Bench { path, calls, entries } => bench(store, &path, calls, entries),
         PluginCommand::Compile { paths, fuel } => compile(&paths, fuel),
         PluginCommand::New(args) => super::plugin_new::run(args),
+        PluginCommand::Prune { all, force } => prune(all, force),
+    }
+}
+
+fn prune(all: bool, force: bool) -> i32 {
+    let what = if all { "all compiled plugins" } else { "the compiled plugins of other versions of sbx" };
+    if !force && !super::confirm(what) {
+        return 0;
+    }
+    let dir = compile::cache_dir();
+    let compats = match crate::plugin::engine::compats() {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    let scope = if all { Scope::All } else { Scope::Stale(std::time::Duration::ZERO) };
+    match crate::plugin::prune::prune(&dir, &compats, scope) {
+        Ok((components, bytes)) => {
+            say!("Deleted compiled plugins: {components}");
+            say!("Total reclaimed space: {}", super::images::human_size(bytes));
+            0
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            say!("Total reclaimed space: 0B");
+            0
+        }
+        Err(e) => super::fail(format!("cannot prune the plugin cache {}: {e}", dir.display())),
     }
 }
 

@@ -7,6 +7,7 @@ use super::bindings::{CONFIG_EXPORT, HOOKS_EXPORT, POLICY_EXPORT, Plugin as Plug
 use super::compile;
 use super::host::HostState;
 use super::identity::{self, Known};
+use super::prune::{self, Scope};
 use crate::image::Digest;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -141,14 +142,30 @@ pub fn wasm_config(fuel: bool) -> wasmtime::Config {
     config
 }
 
+/// An engine that only maps what the compiler process made: without a compiler of its own it
+/// skips building Cranelift's ISA (its host feature probe and flag tables) at every run.
+fn mapping_engine(fuel: bool) -> Result<wasmtime::Engine, PluginError> {
+    let mut config = wasm_config(fuel);
+    config.enable_compiler(false);
+    wasmtime::Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))
+}
+
+/// The part of compiled components' names that says which wasmtime version and settings map them.
+fn compat(engine: &wasmtime::Engine) -> String {
+    let mut hasher = std::hash::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+/// The compiled components this sbx can map: those of its engines with and without fuel.
+pub fn compats() -> Result<Vec<String>, PluginError> {
+    [false, true].into_iter().map(|fuel| Ok(compat(&mapping_engine(fuel)?))).collect()
+}
+
 impl Engine {
     /// An engine whose compile cache is `cache_dir`; with `fuel`, calls can be metered.
     pub fn new(cache_dir: &Path, fuel: bool) -> Result<Engine, PluginError> {
-        // This engine only maps what the compiler process made: without a compiler of its own it
-        // skips building Cranelift's ISA (its host feature probe and flag tables) at every run.
-        let mut config = wasm_config(fuel);
-        config.enable_compiler(false);
-        let engine = wasmtime::Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
+        let engine = mapping_engine(fuel)?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("sbx-epoch".into())
@@ -166,9 +183,7 @@ impl Engine {
         PluginWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Engine(e.to_string()))?;
         compile::prepare(cache_dir)?;
-        let mut hasher = std::hash::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        let compat = format!("{:016x}", hasher.finish());
+        let compat = compat(&engine);
         Ok(Engine { engine, linker, cache_dir: cache_dir.to_path_buf(), compat, fuel, linked: Mutex::default() })
     }
 
@@ -226,6 +241,11 @@ impl Engine {
             }
             Err(e) => return Err(PluginError::Invalid { path: path.into(), message: one_line(&e) }),
         };
+        if !was_cached {
+            // The seconds a compile takes pay for a look at what older versions of sbx left.
+            let compats = [self.compat.clone(), compat(&mapping_engine(!self.fuel)?)];
+            let _ = prune::prune(&self.cache_dir, &compats, Scope::Stale(prune::UNUSED_FOR));
+        }
         let (policy, hooks) = self.check_version(path, &component)?;
         if known.is_none() {
             identity::remember(&self.cache_dir, &meta, &Known { sha256: sha256.clone(), policy, hooks });

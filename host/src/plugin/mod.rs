@@ -2,7 +2,8 @@
 //! caches them, [`instance`] calls one plugin inside its limits, [`chain`] (image and layers),
 //! [`spec_check`] (with [`adjust`] and [`weaken`]) and [`hooks`] combine the answers of every plugin (pure),
 //! [`convert`] turns store records and specs into WIT records, [`set`] loads the plugins of a run,
-//! [`settled`] remembers the settings they accepted.
+//! [`settled`] remembers the settings they accepted, [`prune`] empties the compile cache of what is
+//! no longer used.
 
 pub mod adjust;
 pub mod bindings;
@@ -16,6 +17,7 @@ pub mod identity;
 pub mod instance;
 pub mod measure;
 pub mod output;
+pub mod prune;
 pub mod set;
 pub mod settled;
 pub mod spec_check;
