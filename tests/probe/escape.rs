@@ -208,6 +208,12 @@ fn attempt(name: &str, host_pid: i64, host_file: &str) -> Outcome {
     unsafe {
         match name {
             "keyctl" => call(syscall(nr::KEYCTL, 1i64, null), "keyctl(JOIN_SESSION_KEYRING)"),
+            // The x32 entry point: a filter that leaves it out lets its calls through, and one
+            // whose missing x32 part kills the caller kills this probe before it reports.
+            #[cfg(target_arch = "x86_64")]
+            "x32-keyctl" => call(syscall(0x4000_0000 | nr::KEYCTL, 1i64, null), "keyctl through the x32 entry point"),
+            #[cfg(not(target_arch = "x86_64"))]
+            "x32-keyctl" => Ok("no x32 entry point on this architecture".into()),
             "add_key" => {
                 let (t, d) = (c("user"), c("probe"));
                 call(syscall(nr::ADD_KEY, t.as_ptr(), d.as_ptr(), d.as_ptr(), 5i64, -3i64), "add_key")

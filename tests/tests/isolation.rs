@@ -9,8 +9,9 @@ use sbx_tests::harness::{Sandbox, escape_probe, is_root};
 use sbx_tests::image::{Image, Layer, busybox};
 
 /// Every attempt of the probe.
-const ATTEMPTS: [&str; 30] = [
+const ATTEMPTS: [&str; 31] = [
     "keyctl",
+    "x32-keyctl",
     "add_key",
     "bpf",
     "ptrace",

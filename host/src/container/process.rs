@@ -247,7 +247,13 @@ pub fn seccomp_program(cache: &Path, spec: &ContainerSpec) -> Result<Option<Vec<
         Seccomp::Default => None,
         Seccomp::Profile(p) => Some(p.as_ref()),
     };
-    Ok(Some(seccomp::compile_cached(cache, profile, &spec.capabilities, running_kernel())?))
+    Ok(Some(seccomp::compile_cached(
+        cache,
+        profile,
+        &spec.capabilities,
+        running_kernel(),
+        seccomp::kernel_serves_x32(),
+    )?))
 }
 
 /// The spec's program, argv and environment, ready for the child; HOME is the user's home unless

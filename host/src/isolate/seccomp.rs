@@ -117,10 +117,31 @@ fn arch(name: &str) -> Result<libseccomp::ScmpArch, SeccompError> {
     })
 }
 
-/// The BPF program of `profile` for a container holding `caps`, as 8-byte `sock_filter`s.
-/// Syscall names this libseccomp does not know are skipped (as docker does); rules whose action
-/// is the default one are redundant and skipped.
-pub fn compile(profile: &Profile, caps: &[String], kernel: (u32, u32)) -> Result<Vec<u64>, SeccompError> {
+/// Whether this kernel serves x32 system calls (x86_64's ILP32 entry point, bit 30 of the
+/// number): Debian's and most distributions' kernels build it but leave it off, and then such a
+/// call fails with ENOSYS. A call any filter of sbx's own parent refuses counts as served.
+pub fn kernel_serves_x32() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const X32_GETPID: libc::c_long = 0x4000_0000 | libc::SYS_getpid;
+        // SAFETY: getpid through the x32 entry point takes no arguments, touches no memory and
+        // either returns the pid or fails with ENOSYS (or what a parent's filter says).
+        let pid = unsafe { libc::syscall(X32_GETPID) };
+        pid >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// The BPF program of `profile` for a container holding `caps` on a `kernel` that serves x32
+/// calls or not ([`kernel_serves_x32`]), as 8-byte `sock_filter`s. Syscall names this libseccomp
+/// does not know are skipped (as docker does); rules whose action is the default one are
+/// redundant and skipped.
+///
+/// Where the kernel does not serve x32, the filter has no x32 part (a third of docker's profile's
+/// program, whose length the kernel's JIT pays at every run) and answers an x32 call with the
+/// ENOSYS the kernel would give.
+pub fn compile(profile: &Profile, caps: &[String], kernel: (u32, u32), x32: bool) -> Result<Vec<u64>, SeccompError> {
     use libseccomp::{ScmpFilterContext, ScmpSyscall};
     let build = |e: libseccomp::error::SeccompError| SeccompError::Build(e.to_string());
     let default_errno = profile.default_errno_ret.unwrap_or(libc::EPERM as u32);
@@ -133,7 +154,12 @@ pub fn compile(profile: &Profile, caps: &[String], kernel: (u32, u32)) -> Result
     // follow the path length, not the filter's size.
     ctx.set_ctl_optimize(2).map_err(build)?;
     let native = native_arch().0;
-    for a in arches(profile, native) {
+    let mut covered = arches(profile, native);
+    if !x32 && covered.iter().any(|a| a == "SCMP_ARCH_X32") {
+        covered.retain(|a| a != "SCMP_ARCH_X32");
+        ctx.set_act_badarch(libseccomp::ScmpAction::Errno(libc::ENOSYS)).map_err(build)?;
+    }
+    for a in covered {
         let a = arch(&a)?;
         if a != libseccomp::ScmpArch::Native && !ctx.is_arch_present(a).map_err(build)? {
             ctx.add_arch(a).map_err(build)?;
@@ -166,10 +192,12 @@ pub fn compile_cached(
     profile: Option<&Profile>,
     caps: &[String],
     kernel: (u32, u32),
+    x32: bool,
 ) -> Result<Vec<u64>, SeccompError> {
     let lib = libseccomp::ScmpVersion::current().map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro));
     let input = serde_json::json!({
         "format": 3,
+        "x32": x32,
         "libseccomp": lib.unwrap_or_default(),
         "arch": native_arch().0,
         "kernel": [kernel.0, kernel.1],
@@ -188,8 +216,8 @@ pub fn compile_cached(
         return Ok(bytes.chunks_exact(8).map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes"))).collect());
     }
     let program = match profile {
-        Some(p) => compile(p, caps, kernel)?,
-        None => compile(&Profile::default_profile(), caps, kernel)?,
+        Some(p) => compile(p, caps, kernel, x32)?,
+        None => compile(&Profile::default_profile(), caps, kernel, x32)?,
     };
     let bytes: Vec<u8> = program.iter().flat_map(|i| i.to_ne_bytes()).collect();
     let _ = std::fs::create_dir_all(dir);
@@ -276,17 +304,21 @@ mod tests {
     #[test]
     fn a_profile_compiles_and_bad_ones_are_named() {
         let p = Profile::default_profile();
-        let bpf = compile(&p, &caps(&crate::spec::caps::DEFAULT), (6, 1)).unwrap();
+        let bpf = compile(&p, &caps(&crate::spec::caps::DEFAULT), (6, 1), true).unwrap();
         assert!(bpf.len() > 100, "{} instructions", bpf.len());
+        if cfg!(target_arch = "x86_64") {
+            let without_x32 = compile(&p, &caps(&crate::spec::caps::DEFAULT), (6, 1), false).unwrap();
+            assert!(without_x32.len() < bpf.len() * 3 / 4, "{} -> {}", bpf.len(), without_x32.len());
+        }
         let bad = Profile::parse(
             r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_DANCE"}]}"#,
             "p.json",
         )
         .unwrap();
-        assert!(matches!(compile(&bad, &[], (6, 1)), Err(SeccompError::Action(a)) if a == "SCMP_ACT_DANCE"));
+        assert!(matches!(compile(&bad, &[], (6, 1), true), Err(SeccompError::Action(a)) if a == "SCMP_ACT_DANCE"));
         let err = Profile::parse("{", "p.json").unwrap_err().to_string();
         assert!(err.starts_with("seccomp profile p.json:"), "{err}");
         let notify = Profile::parse(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#, "p.json").unwrap();
-        assert!(matches!(compile(&notify, &[], (6, 1)), Err(SeccompError::Unsupported(_))));
+        assert!(matches!(compile(&notify, &[], (6, 1), true), Err(SeccompError::Unsupported(_))));
     }
 }
