@@ -132,11 +132,14 @@ pub fn roots(mount: &Path, cpuset: bool, shown: Option<&CgroupFs>) -> Vec<PathBu
 /// How many processes of the cgroup `dirs` the kernel's OOM killer killed (`oom_kill` in v1's
 /// memory.oom_control, v2's memory.events).
 pub fn oom_kills(dirs: &[PathBuf]) -> u64 {
-    let file = if is_v2(dirs) { "memory.events" } else { "memory.oom_control" };
+    let v2 = is_v2(dirs);
+    let file = if v2 { "memory.events" } else { "memory.oom_control" };
     let count = |text: String| {
         text.lines().find_map(|l| l.strip_prefix("oom_kill ").and_then(|v| v.trim().parse::<u64>().ok())).unwrap_or(0)
     };
-    dirs.iter().filter_map(|d| fs::read_to_string(d.join(file)).ok()).map(count).sum()
+    // On v1 only the memory hierarchy (mounted or linked as `memory`, see [`hierarchies`]) has it.
+    let memory = |d: &&PathBuf| v2 || d.components().any(|c| c.as_os_str() == "memory");
+    dirs.iter().filter(memory).filter_map(|d| fs::read_to_string(d.join(file)).ok()).map(count).sum()
 }
 
 /// The cgroup filesystem a container of this machine gets (see [`CgroupFs`]): cgroup2, or on v1
