@@ -34,8 +34,24 @@ pub enum RootlessError {
 /// Whether this process runs in a user namespace other than the host's (so its root is not the
 /// host's root): the uid map is not the identity over every id.
 pub fn is_active() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
-        .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+    own_uid_map().is_some_and(|map| map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+}
+
+/// This process's /proc/self/uid_map, read once: it changes only where the process enters a user
+/// namespace, which [`enter`] and [`join`] do and then forget what was read. (A run asked it six
+/// times.)
+fn own_uid_map() -> Option<std::sync::Arc<str>> {
+    let mut memo = UID_MAP.lock().unwrap_or_else(|p| p.into_inner());
+    if memo.is_none() {
+        *memo = Some(std::fs::read_to_string("/proc/self/uid_map").ok().map(Into::into));
+    }
+    memo.clone().flatten()
+}
+
+static UID_MAP: std::sync::Mutex<Option<Option<std::sync::Arc<str>>>> = std::sync::Mutex::new(None);
+
+fn forget_uid_map() {
+    *UID_MAP.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
 
 /// Root of the host: what cgroups, host devices and the host's network need.
@@ -47,7 +63,7 @@ pub fn is_host_root() -> bool {
 /// its namespace) the id the user has outside, for what is named after it there (a login file).
 pub fn host_euid() -> u32 {
     let euid = nix::unistd::geteuid().as_raw();
-    std::fs::read_to_string("/proc/self/uid_map").ok().and_then(|map| outside_id(&map, euid)).unwrap_or(euid)
+    own_uid_map().and_then(|map| outside_id(&map, euid)).unwrap_or(euid)
 }
 
 /// What `id` of a namespace is outside it, by its uid_map (`INSIDE OUTSIDE COUNT` lines). Pure.
@@ -119,6 +135,7 @@ pub fn enter() -> Result<(), RootlessError> {
     };
     drop(ready_r);
     let unshared = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER | nix::sched::CloneFlags::CLONE_NEWNS);
+    forget_uid_map();
     if unshared.is_ok() {
         let _ = nix::unistd::write(&ready_w, &[1]);
     }
@@ -145,7 +162,9 @@ pub fn join(pid: i32) -> Result<(), RootlessError> {
     let err = |errno| RootlessError::Join { pid, errno };
     let ns =
         File::open(format!("/proc/{pid}/ns/user")).map_err(|e| err(Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
-    nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWUSER).map_err(err)
+    let joined = nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWUSER).map_err(err);
+    forget_uid_map();
+    joined
 }
 
 #[cfg(test)]

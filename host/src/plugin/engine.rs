@@ -243,8 +243,11 @@ impl Engine {
         };
         if !was_cached {
             // The seconds a compile takes pay for a look at what older versions of sbx left.
-            let compats = [self.compat.clone(), compat(&mapping_engine(!self.fuel)?)];
-            let _ = prune::prune(&self.cache_dir, &compats, Scope::Stale(prune::UNUSED_FOR));
+            // A failure here only leaves the cache as it was: it never fails the load.
+            if let Ok(other) = mapping_engine(!self.fuel) {
+                let compats = [self.compat.clone(), compat(&other)];
+                let _ = prune::prune(&self.cache_dir, &compats, Scope::Stale(prune::UNUSED_FOR));
+            }
         }
         let (policy, hooks) = self.check_version(path, &component)?;
         if known.is_none() {
