@@ -55,6 +55,14 @@ impl Layer {
         self
     }
 
+    /// A character device node `major`:`minor`, as a hostile image may carry one.
+    pub fn char_device(self, path: &str, major: u32, minor: u32) -> Layer {
+        let mut h = header(tar::EntryType::Char, 0o666, 0);
+        h.set_device_major(major).expect("a gnu header has a device field");
+        h.set_device_minor(minor).expect("a gnu header has a device field");
+        self.raw(path.as_bytes(), h, &[], None)
+    }
+
     pub fn dir(self, path: &str, mode: u32) -> Layer {
         self.raw(path.as_bytes(), header(tar::EntryType::Directory, mode, 0), &[], None)
     }

@@ -1,9 +1,11 @@
 //! What a container may use: memory (an OOM kill is exit 137 and OOMKilled), processes (a fork
 //! bomb stops at the pids limit and the host keeps working), CPU weight and CPUs, swap, the
 //! network (none by default, or the host's), `sbx stats`, and the device cgroup on cgroup v2 (a
-//! BPF program); every cgroup goes with the container.
+//! BPF program); every cgroup goes with the container. `--cgroups=disabled`: no cgroup, and still
+//! no device reached.
 
 use sbx_tests::harness::{Sandbox, is_root, sbx_bin, wait_for};
+use sbx_tests::image::{Image, Layer, busybox};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -221,5 +223,57 @@ fn on_cgroup_v2_a_bpf_program_keeps_devices_closed() {
     let (code, stdout, stderr) = run("--device /dev/loop-control");
     assert_eq!((code, stdout.as_str()), (Some(0), "loop\nnull\n"), "{stderr}");
     assert_eq!(v2_cgroups(), before, "the containers' v2 cgroups went with them");
+    s.assert_clean(0);
+}
+
+#[test]
+fn without_cgroups_a_container_has_none_and_still_reaches_no_device() {
+    if !is_root() {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        return;
+    }
+    let s = Sandbox::new();
+    // An image that carries a device node of its own (/dev/kmsg's number), as a hostile one may.
+    let layers = vec![busybox().unwrap(), Layer::new().dir("probe", 0o755).char_device("probe/kmsg", 1, 11)];
+    s.load(&Image::new("devices:latest", layers));
+    let script = "mknod /tmp/k c 1 11 2>/dev/null && echo made; head -c 0 /probe/kmsg 2>/dev/null && echo kmsg; \
+                  echo x > /dev/null && echo null; ls /sys/fs/cgroup | wc -l";
+    let r = s.sbx(&["run", "--rm", "--cgroups=disabled", "devices", "sh", "-c", script]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "null\n0\n"), "{r:?}");
+
+    // A detached one: no cgroup directory anywhere, exec works, what needs a cgroup says so.
+    let r = s.sbx(&["run", "-d", "--name", "free", "--cgroups=disabled", "devices", "sleep", "60"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let id = r.stdout.trim().to_string();
+    let dirs: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|h| h.path().join("sbx").join(&id))
+        .filter(|d| d.exists())
+        .collect();
+    assert!(dirs.is_empty(), "{dirs:?}");
+    assert_eq!(s.sbx(&["exec", "free", "echo", "in"]).stdout, "in\n");
+    assert_eq!(inspect(&s, "free")["HostConfig"]["Cgroups"], "disabled");
+    let r = s.sbx(&["pause", "free"]);
+    assert!(r.code != 0 && r.stderr.contains("--cgroups=disabled"), "{r:?}");
+    let r = s.sbx(&["update", "--memory", "64m", "free"]);
+    assert!(r.code == 125 && r.stderr.contains("--cgroups=disabled gives the container no cgroup"), "{r:?}");
+    assert_eq!(s.sbx(&["rm", "-f", "free"]).code, 0);
+
+    // What only a cgroup could give is refused, naming the flag.
+    for (flags, says) in [
+        (&["--pids-limit", "10"][..], "resource limits"),
+        (&["--cap-add", "MKNOD"][..], "CAP_MKNOD"),
+        (&["--cap-add", "SYS_ADMIN"][..], "CAP_SYS_ADMIN"),
+        (&["--pid", "host"][..], "--pid"),
+    ] {
+        let mut args = vec!["run", "--rm", "--cgroups=disabled"];
+        args.extend(flags);
+        args.extend(["devices", "true"]);
+        let r = s.sbx(&args);
+        assert!(r.code == 125 && r.stderr.contains(says), "{flags:?}: {r:?}");
+    }
+    let r = s.sbx(&["run", "--rm", "--cgroups=split", "devices", "true"]);
+    assert!(r.code == 125 && r.stderr.contains("use enabled or disabled"), "{r:?}");
     s.assert_clean(0);
 }

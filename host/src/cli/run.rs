@@ -158,6 +158,11 @@ pub struct RunArgs {
     /// host ids from the `containers` lines of /etc/subuid and /etc/subgid).
     #[arg(long, value_name = "MODE", value_parser = spec::parse_userns, default_value = "host")]
     pub userns: Userns,
+    /// enabled (a cgroup of its own: limits, stats, pause, the device cgroup) or disabled (none,
+    /// and nothing to make and remove at each run; no limits, and no CAP_MKNOD or CAP_SYS_ADMIN
+    /// unless --privileged, as only the device cgroup would keep them from host devices).
+    #[arg(long, value_name = "MODE", value_parser = spec::parse_cgroups, default_value = "enabled")]
+    pub cgroups: spec::Cgroups,
     /// bridge (the default network, made on first use), a network's name (`sbx network create`),
     /// none (only loopback), host (the host's network) or slirp4netns (user-mode networking).
     /// The default is $SBX_NETWORK, else bridge; for a rootless sbx slirp4netns where it is
@@ -321,6 +326,7 @@ impl RunArgs {
                 dns_search: self.dns_search,
                 dns_options: self.dns_option,
                 userns: self.userns,
+                cgroups: self.cgroups,
                 labels,
                 stop_signal: self.stop_signal,
                 stop_timeout: self.stop_timeout,

@@ -25,7 +25,9 @@ pub enum ControlError {
     AlreadyPaused(String),
     #[error("container {0} is not paused")]
     NotPaused(String),
-    #[error("container {0} has no cgroup to freeze (a rootless container has none): it cannot be paused")]
+    #[error(
+        "container {0} has no cgroup to freeze (a rootless container has none, nor has one run with --cgroups=disabled): it cannot be paused"
+    )]
     NoCgroup(String),
     #[error(transparent)]
     Cgroup(#[from] cgroup::CgroupError),

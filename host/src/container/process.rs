@@ -137,6 +137,7 @@ pub fn child_plan(
         masked: spec.masked_paths.clone(),
         read_only: spec.read_only_paths.clone(),
         read_only_root: spec.read_only_rootfs,
+        nodev_root: !spec.cgroups.is_enabled() && !spec.privileged,
         devices: spec
             .devices
             .iter()

@@ -301,23 +301,25 @@ pub fn launch<'a>(
         None
     };
 
-    // A rootless sbx has no cgroup (its spec has no limits: see spec::check_rootless).
+    // A rootless sbx has no cgroup (its spec has no limits: see spec::check_rootless), nor has a
+    // container run with --cgroups=disabled (see spec::Cgroups).
     let rootless = rootless::is_active();
-    let hierarchies = match rootless {
-        true => Vec::new(),
-        false => cgroup::hierarchies(Path::new("/sys/fs/cgroup"), spec.limits.cpuset_cpus.is_some()),
+    let own_cgroup = !rootless && spec.cgroups.is_enabled();
+    let hierarchies = match own_cgroup {
+        true => cgroup::hierarchies(Path::new("/sys/fs/cgroup"), spec.limits.cpuset_cpus.is_some()),
+        false => Vec::new(),
     };
     // /sys/fs/cgroup as its cgroup namespace shows it, with the hierarchies it has a cgroup in;
     // not in a user namespace (v1's cgroup filesystem cannot be mounted there; a rootless sbx has
     // no cgroup to show).
     let cgroup_fs = spec
         .cgroup_mount
-        .filter(|_| !rootless && record.idmap.is_none())
+        .filter(|_| own_cgroup && record.idmap.is_none())
         .map(|m| cgroup::within(cgroup::container_fs(m.read_only), &hierarchies));
     let make_cgroup = |launching: &mut Launching| -> Result<(), RunError> {
         launching.made(Cgroup::create(&hierarchies, &record.id)?.keep_parents());
         launching.cgroup().set_limits(&spec.limits)?;
-        if !rootless {
+        if own_cgroup {
             launching.cgroup().set_devices(&security::device_rules(&spec.devices, spec.privileged))?;
         }
         Ok(())

@@ -178,6 +178,11 @@ pub fn inspect(
             }),
             "Init": spec.is_some_and(|s| s.init),
             "ReadonlyRootfs": spec.is_some_and(|s| s.read_only_rootfs),
+            // podman's words: "default" for a cgroup of its own.
+            "Cgroups": match spec.is_none_or(|s| s.cgroups.is_enabled()) {
+                true => "default",
+                false => "disabled",
+            },
             "NetworkMode": spec.map(network_mode),
             "ExtraHosts": spec.map(|s| s.extra_hosts.clone()),
             "Dns": spec.map(|s| s.dns.clone()),

@@ -58,7 +58,7 @@ fn apply_one(op: &MountOp, root: &mut Option<i32>, sys: &dyn Syscall) -> Result<
         MountOp::Mask { at } => sys.mask_at(inside()?, at),
         MountOp::ReadOnly { at } => sys.read_only_at(inside()?, at),
         MountOp::PivotRoot => sys.pivot_root(inside()?),
-        MountOp::ReadOnlyRoot => sys.read_only_root(inside()?),
+        MountOp::RootAttrs(attrs) => sys.set_root_attrs(inside()?, *attrs),
     }
 }
 
@@ -80,6 +80,7 @@ mod tests {
                 masked: vec![],
                 read_only: vec![],
                 read_only_root: false,
+                nodev_root: false,
                 devices: vec![],
                 userns: None,
                 volatile: false,

@@ -105,7 +105,8 @@ pub enum MountOp {
     Pause,
     /// The overlay becomes `/` and the host's root is detached.
     PivotRoot,
-    ReadOnlyRoot,
+    /// Sets `attrs` (read-only, nodev) on the root mount, not the mounts below it.
+    RootAttrs(MountAttrFlags),
 }
 
 impl MountOp {
@@ -155,6 +156,9 @@ pub struct RootfsSpec {
     pub masked: Vec<String>,
     pub read_only: Vec<String>,
     pub read_only_root: bool,
+    /// No device node in the root mount opens (a container without a device cgroup: see
+    /// [`crate::spec::Cgroups`]); /dev is a mount of its own.
+    pub nodev_root: bool,
     /// Host devices to create in /dev (`--device`): (path in the container, mode, device number).
     pub devices: Vec<(PathBuf, u32, u64)>,
     /// Set for a container in a user namespace: its own (`--userns=auto`) or a rootless sbx's.
@@ -486,8 +490,10 @@ pub fn plan(spec: &RootfsSpec, kernel: (u32, u32)) -> Result<Vec<MountOp>, PlanE
         ops.push(MountOp::Pause);
     }
     ops.push(MountOp::PivotRoot);
-    if spec.read_only_root {
-        ops.push(MountOp::ReadOnlyRoot);
+    let root_attrs = if spec.read_only_root { RDONLY } else { MountAttrFlags::empty() }
+        | if spec.nodev_root { NODEV } else { MountAttrFlags::empty() };
+    if !root_attrs.is_empty() {
+        ops.push(MountOp::RootAttrs(root_attrs));
     }
     ops.push(MountOp::Umask(0o022));
     Ok(ops)
@@ -518,7 +524,11 @@ impl fmt::Display for MountOp {
             MountOp::ReadOnly { at } => write!(f, "make {} read-only", at.shown()),
             MountOp::Pause => write!(f, "wait for sbx before the last mounts"),
             MountOp::PivotRoot => write!(f, "pivot_root into the container's root"),
-            MountOp::ReadOnlyRoot => write!(f, "make / read-only"),
+            MountOp::RootAttrs(attrs) => {
+                let words = [(RDONLY, "read-only"), (NODEV, "nodev")];
+                let words: Vec<&str> = words.iter().filter(|(a, _)| attrs.contains(*a)).map(|(_, w)| *w).collect();
+                write!(f, "make / {}", words.join(" and "))
+            }
         }
     }
 }
@@ -616,6 +626,7 @@ mod tests {
             masked: vec![],
             read_only: vec![],
             read_only_root: false,
+            nodev_root: false,
             devices: vec![],
             userns: None,
             volatile: false,
@@ -684,6 +695,7 @@ mod tests {
             masked: vec!["/proc/kcore".into()],
             read_only: vec!["/proc/sys".into()],
             read_only_root: true,
+            nodev_root: false,
             ..spec(1)
         };
         let ops = plan(&with, NEW).unwrap();

@@ -4,6 +4,7 @@
 //! of the crate: it imports none of container/, isolate/ or plugin/, which all build on it.
 
 pub mod caps;
+mod cgroups;
 pub mod health;
 mod model;
 pub mod oci;
@@ -17,6 +18,7 @@ pub mod sysctl;
 pub mod user;
 pub mod volume_flag;
 
+pub use cgroups::{Cgroups, NEED_DEVICE_CGROUP, parse_cgroups};
 pub use model::*;
 pub use ports::{PublishedPort, parse_publish};
 pub use sharing::{Sharing, parse_ipc, parse_pid};

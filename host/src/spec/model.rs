@@ -41,6 +41,8 @@ pub struct Overrides {
     pub ports: Vec<super::PublishedPort>,
     pub publish_all: bool,
     pub userns: Userns,
+    /// `--cgroups`: a cgroup of its own, or none (see [`super::cgroups`]).
+    pub cgroups: super::Cgroups,
     /// `--add-host NAME:IP`, `--dns IP`, `--dns-search DOMAIN`, `--dns-option OPT`.
     pub extra_hosts: Vec<String>,
     pub dns: Vec<String>,
@@ -216,6 +218,10 @@ pub struct ContainerSpec {
     pub ports: Vec<super::PublishedPort>,
     #[serde(default)]
     pub userns: Userns,
+    /// `--cgroups=disabled`: no cgroup of its own (no limits, stats, pause or device cgroup; see
+    /// [`super::cgroups`]).
+    #[serde(default, skip_serializing_if = "super::Cgroups::is_enabled")]
+    pub cgroups: super::Cgroups,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     /// `-t`: the process gets a terminal (a pty in the container's /dev/pts) as stdin, stdout and
@@ -374,6 +380,12 @@ pub enum SpecError {
     UsernsWithHostNetwork,
     #[error("{0} is not supported rootless: it needs root on the host; run sbx as root for it")]
     Rootless(&'static str),
+    #[error("--cgroups=disabled gives the container no cgroup, which {0}: drop the flag or run with cgroups")]
+    NoCgroups(&'static str),
+    #[error(
+        "--cgroups=disabled gives the container no device cgroup, without which {0} would let it make or reach host device nodes: leave it out or run with cgroups"
+    )]
+    NoDeviceCgroup(&'static str),
     #[error("a spec's networks are for its bridge network mode only, and that mode needs at least one")]
     NetworksWithoutBridge,
     #[error(
@@ -694,6 +706,7 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
         super::sysctl::check(key, spec.network, &spec.ipc).map_err(SpecError::Sysctl)?;
     }
     validate_limits(&spec.limits)?;
+    super::cgroups::check(spec)?;
     if let Some(swap) = spec.limits.memory_swap {
         match spec.limits.memory_bytes {
             None => return Err(SpecError::SwapWithoutMemory),
@@ -829,7 +842,7 @@ pub fn build(
         capabilities: if o.privileged {
             caps::resolve(&["ALL".into()], &[])?
         } else {
-            caps::resolve(&o.cap_add, &o.cap_drop)?
+            super::cgroups::default_capabilities(o.cgroups, caps::resolve(&o.cap_add, &o.cap_drop)?, &o.cap_add)
         },
         masked_paths: if o.privileged { Vec::new() } else { MASKED_PATHS.iter().map(|p| p.to_string()).collect() },
         read_only_paths: if o.privileged {
@@ -871,7 +884,8 @@ pub fn build(
         inheritable_capabilities: Vec::new(),
         ambient_capabilities: Vec::new(),
         privileged: o.privileged,
-        cgroup_mount: Some(CgroupMount { read_only: !o.privileged }),
+        cgroup_mount: o.cgroups.is_enabled().then_some(CgroupMount { read_only: !o.privileged }),
+        cgroups: o.cgroups,
         extra_hosts: o.extra_hosts.clone(),
         dns: o.dns.clone(),
         dns_search: o.dns_search.clone(),

@@ -499,6 +499,7 @@ pub fn from_oci(spec: &Spec, bundle: &Path) -> Result<Bundle, OciError> {
         ulimits: Vec::new(),
         privileged: false,
         cgroup_mount: cgroup_mount(spec),
+        cgroups: super::Cgroups::Enabled,
         extra_hosts: Vec::new(),
         dns: Vec::new(),
         dns_search: Vec::new(),

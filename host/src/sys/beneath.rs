@@ -229,8 +229,9 @@ pub fn pivot_root(root: i32) -> SysResult {
     rustix::process::chdir(c"/").map_err(errno)
 }
 
-pub fn read_only_root(root: i32) -> SysResult {
-    set_read_only(borrow(root), false)
+pub fn set_root_attrs(root: i32, attrs: MountAttrFlags) -> SysResult {
+    let attr = MountAttr { attr_set: attrs.bits().into(), attr_clr: 0, propagation: 0, userns_fd: 0 };
+    mount_setattr(borrow(root), false, &attr)
 }
 
 /// `struct mount_attr` of mount_setattr(2), which neither libc nor rustix wraps.

@@ -70,8 +70,8 @@ impl Syscall for Recorder {
     fn pivot_root(&self, root: i32) -> SysResult {
         self.record(format!("pivot_root {root}"))
     }
-    fn read_only_root(&self, root: i32) -> SysResult {
-        self.record(format!("read_only_root {root}"))
+    fn set_root_attrs(&self, root: i32, attrs: MountAttrFlags) -> SysResult {
+        self.record(format!("set_root_attrs {root} {:#x}", attrs.bits()))
     }
     fn mkdir_at(&self, root: i32, at: &Target, mode: u32) -> SysResult {
         self.record(format!("mkdir {}{} {mode:o}", beneath(root), shown(at)))

@@ -64,8 +64,8 @@ impl Syscall for Linux {
         beneath::pivot_root(root)
     }
 
-    fn read_only_root(&self, root: i32) -> SysResult {
-        beneath::read_only_root(root)
+    fn set_root_attrs(&self, root: i32, attrs: MountAttrFlags) -> SysResult {
+        beneath::set_root_attrs(root, attrs)
     }
 
     fn mkdir_at(&self, root: i32, at: &Target, mode: u32) -> SysResult {

@@ -100,8 +100,8 @@ pub trait Syscall {
     /// Makes the overlay whose root is `root` the root of the mount namespace and the working
     /// directory, and detaches the old root.
     fn pivot_root(&self, root: i32) -> SysResult;
-    /// Makes the root mount `root` read-only (not the mounts below it).
-    fn read_only_root(&self, root: i32) -> SysResult;
+    /// Sets `attrs` on the root mount `root` (not the mounts below it).
+    fn set_root_attrs(&self, root: i32, attrs: MountAttrFlags) -> SysResult;
     /// mkdir of `at` beneath `root`; an existing directory is fine, anything else there is not.
     fn mkdir_at(&self, root: i32, at: &Target, mode: u32) -> SysResult;
     /// An empty file at `at` to mount a file over; an existing file is fine.
