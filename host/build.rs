@@ -8,7 +8,8 @@
 // attacker sbx has, a plugin escaping wasmtime's sandbox, it held little: an escape that reads
 // the process's memory finds pointers into sbx's code in every instance's context (its table of
 // builtin functions). sbx's other inputs are parsed by safe Rust. Full RELRO (BIND_NOW) stays.
-// Set SBX_PIE=1 when building to keep a PIE.
+// Set SBX_PIE=1 when building to keep a PIE. Unless it is set, host/link-static.sh goes further and
+// links sbx statically (position-dependent too); -no-pie stays for builds without that wrapper.
 fn main() {
     println!("cargo:rerun-if-env-changed=SBX_PIE");
     let linux = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
