@@ -149,6 +149,7 @@ pub fn run(store: &Store, image: &ImageRecord, step: RunStep, plugins: &PluginSe
     overrides.env.extend(step.env);
     let opts = RunOptions {
         image: image.id.to_string(),
+        found: Some(image.clone()),
         sig_proxy: true,
         attach_out: step.show,
         attach_err: step.show,

@@ -113,22 +113,27 @@ pub enum PullPolicy {
 }
 
 /// Pulls the image of a run or a create as `policy` says (never an archive given by its path);
-/// progress on stderr, where docker shows it. Err(exit code) after saying why.
-pub fn for_run(store: &Store, config: Option<&Path>, args: &super::run::RunArgs) -> Result<(), i32> {
+/// progress on stderr, where docker shows it. Returns the stored image when it looked and found
+/// it (for the create to use); Err(exit code) after saying why.
+pub fn for_run(
+    store: &Store,
+    config: Option<&Path>,
+    args: &super::run::RunArgs,
+) -> Result<Option<crate::image::ImageRecord>, i32> {
     use crate::image::reference::{ImageArg, classify};
     if matches!(classify(&args.image, |p| Path::new(p).exists()), ImageArg::Path(_)) {
-        return Ok(());
+        return Ok(None);
     }
     match args.pull {
-        PullPolicy::Never => return Ok(()),
+        PullPolicy::Never => return Ok(None),
         PullPolicy::Missing => match store.find_image(&args.image) {
             Err(crate::image::StoreError::NotFound(_)) => eprintln!("Unable to find image '{}' locally", args.image),
-            _ => return Ok(()),
+            found => return Ok(found.ok()),
         },
         PullPolicy::Always => {}
     }
     let config = super::config::resolve(config)?;
     let platform = args.platform.as_deref();
     let progress = Progress::new(false, To::Stderr);
-    pull_with(store, &config, &args.image, platform, &args.policies, None, &progress).map(drop)
+    pull_with(store, &config, &args.image, platform, &args.policies, None, &progress).map(|_| None)
 }

@@ -284,6 +284,7 @@ impl RunArgs {
             attach_err,
             cidfile: self.cidfile,
             image: self.image,
+            found: None,
             name: self.name,
             rm: self.rm,
             interactive,
@@ -421,9 +422,10 @@ pub fn fail_run(e: RunError) -> i32 {
 }
 
 pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
-    if let Err(code) = super::pull::for_run(store, config, &args) {
-        return code;
-    }
+    let found = match super::pull::for_run(store, config, &args) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
     if args.detach {
         return super::monitor::run_detached(store, args, config);
     }
@@ -440,7 +442,7 @@ pub fn run(store: &Store, args: RunArgs, config: Option<&Path>) -> i32 {
         Err(code) => return code,
     };
     let code = match args.options() {
-        Ok(opts) => run_container(store, &opts, &plugins).unwrap_or_else(fail_run),
+        Ok(opts) => run_container(store, &RunOptions { found, ..opts }, &plugins).unwrap_or_else(fail_run),
         Err(e) => super::fail(e),
     };
     // sbx exits now: the kernel frees the plugins' engine, code and instances faster than their

@@ -8,11 +8,11 @@ use super::decision;
 use super::error::RunError;
 use super::etc_files;
 use super::events::{Events, Now};
-use super::image::{image_config, resolve_image};
+use super::image::{parse_config, resolve_image};
 use super::layers;
 use super::state::{self, ContainerRecord, RemoveOnDrop, Status};
 use super::volumes;
-use crate::image::Store;
+use crate::image::{ImageRecord, Store};
 use crate::isolate::rootless;
 use crate::isolate::userns::{self, IdMap};
 use crate::plugin::bindings::Event;
@@ -26,6 +26,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub image: String,
+    /// The stored image `image` names, when the caller has found it already (`--pull missing`
+    /// looks before the run): create then does not list the store's images again.
+    pub found: Option<ImageRecord>,
     pub name: Option<String>,
     pub rm: bool,
     pub interactive: bool,
@@ -43,6 +46,7 @@ impl Default for RunOptions {
     fn default() -> RunOptions {
         RunOptions {
             image: String::new(),
+            found: None,
             name: None,
             rm: false,
             interactive: false,
@@ -133,15 +137,19 @@ fn create_as(
     plugins: &PluginSet,
     starting: bool,
 ) -> Result<(ContainerRecord, Fresh), RunError> {
-    let image = resolve_image(store, &opts.image)?;
-    let config = image_config(store, &image)?;
+    let image = match opts.found.as_ref().filter(|i| store.has_image(&i.id)) {
+        Some(found) => found.clone(),
+        None => resolve_image(store, &opts.image)?,
+    };
+    let config_blob = store.blob(&image.id)?;
+    let config = parse_config(&image, &config_blob)?;
     let id = crate::random::hex(32);
     let name = opts.name.clone().unwrap_or_else(|| format!("sbx_{}", &id[..12]));
     let (mut overrides, planned) = volumes::prepare(store, &opts.overrides, config.config().as_ref())?;
     super::sharing::resolve(store, &mut overrides)?;
     let mut spec =
         spec::build(&opts.image, config.config().as_ref(), &overrides, &id[..12], |k| std::env::var(k).ok())?;
-    let image_check = spec::health::of_image_config(&store.blob(&image.id)?);
+    let image_check = spec::health::of_image_config(&config_blob);
     spec.healthcheck = spec::health::resolve(image_check, &overrides.health).map_err(spec::SpecError::Health)?;
     let default_hostname = opts.overrides.hostname.is_none().then(|| id[..12].to_string());
     let fresh_volumes: Vec<String> = planned.iter().filter(|p| p.anonymous).map(|p| p.name.clone()).collect();

@@ -22,7 +22,11 @@ pub fn resolve_image(store: &Store, arg: &str) -> Result<ImageRecord, RunError> 
 }
 
 pub fn image_config(store: &Store, image: &ImageRecord) -> Result<ImageConfiguration, RunError> {
-    let bytes = store.blob(&image.id)?;
-    ImageConfiguration::from_reader(&bytes[..])
+    parse_config(image, &store.blob(&image.id)?)
+}
+
+/// The image's config from the bytes of its config blob.
+pub fn parse_config(image: &ImageRecord, bytes: &[u8]) -> Result<ImageConfiguration, RunError> {
+    ImageConfiguration::from_reader(bytes)
         .map_err(|e| RunError::Config { image: image.id.to_string(), message: e.to_string() })
 }
