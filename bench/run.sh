@@ -87,6 +87,12 @@ python3 bench/paired.py "$runs" \
     "sbx=$sbx run --rm busybox /bin/true" \
     "sbx, no cgroups=$sbx run --rm --cgroups=disabled busybox /bin/true"
 
+# The floor under both: every run starts two glibc programs (the runtime and the container's
+# /bin/true), and glibc probes the CPU at each start (on a VM every cpuid traps to the hypervisor).
+echo
+echo "the floor: one start of a static glibc program (busybox-static's true):"
+hyperfine -N -w 20 -r 300 -n "busybox true" "$(command -v busybox) true" 2>/dev/null | grep -E "Time|Range"
+
 # Where the time of one run goes, phase by phase, from the scheduler's events (perf): 30 runs each.
 echo
 echo "where the time of a run goes (medians, ms):"
