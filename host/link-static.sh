@@ -9,6 +9,8 @@
 # made static: cargo would apply `-C target-feature=+crt-static` to proc-macro crates too, which
 # cannot be built so, unless every build named a --target (and moved target/release).
 # Name resolution (registries) keeps working: glibc's files and dns lookups are built into libc.a.
+# glibc and libseccomp are LGPL-2.1: a static link must leave users able to relink with their own
+# versions, which building sbx from this source does.
 # SBX_PIE=1 when building links it dynamically, as a PIE (host/build.rs).
 rustc="$1"
 shift
