@@ -54,7 +54,7 @@ pub fn open_joins(joins: &[oci::Join]) -> Result<Vec<(OwnedFd, i32)>, RuntimeErr
             let bad = |message: String| RuntimeError::Namespace { path: j.path.clone(), message };
             let fd = OwnedFd::from(fs::File::open(&j.path).map_err(|e| bad(e.to_string()))?);
             // SAFETY: NS_GET_NSTYPE takes no argument and only reads the descriptor we own.
-            let typ = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+            let typ = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) };
             if typ != j.flag {
                 return Err(bad(format!("is not a {} namespace", j.proc_name)));
             }

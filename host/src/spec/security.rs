@@ -142,8 +142,14 @@ pub fn device_rules(devices: &[Device], privileged: bool) -> Vec<String> {
     rules
 }
 
+/// A resource of setrlimit(2): glibc gives it a type of its own, musl an int.
+#[cfg(target_env = "gnu")]
+pub type Resource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+pub type Resource = libc::c_int;
+
 /// The limits `--ulimit` knows, by docker's names.
-pub const ULIMITS: [(&str, libc::__rlimit_resource_t); 15] = [
+pub const ULIMITS: [(&str, Resource); 15] = [
     ("core", libc::RLIMIT_CORE),
     ("cpu", libc::RLIMIT_CPU),
     ("data", libc::RLIMIT_DATA),
@@ -170,7 +176,7 @@ const ULIMIT_NAMES: [&str; 15] = {
     names
 };
 
-pub fn resource_of(name: &str) -> Option<libc::__rlimit_resource_t> {
+pub fn resource_of(name: &str) -> Option<Resource> {
     ULIMITS.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
 }
 

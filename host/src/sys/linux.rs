@@ -142,11 +142,11 @@ impl Syscall for Linux {
             *dst = *src as libc::c_char;
         }
         // SAFETY: SIOCGIFFLAGS fills the live `req`, whose name is NUL-terminated.
-        check(unsafe { libc::ioctl(sock.0, libc::SIOCGIFFLAGS, &mut req) } as libc::c_long)?;
+        check(unsafe { libc::ioctl(sock.0, libc::SIOCGIFFLAGS as _, &mut req) } as libc::c_long)?;
         // SAFETY: SIOCGIFFLAGS just set the flags member of the union.
         unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
         // SAFETY: SIOCSIFFLAGS reads the live `req`.
-        check(unsafe { libc::ioctl(sock.0, libc::SIOCSIFFLAGS, &req) } as libc::c_long)
+        check(unsafe { libc::ioctl(sock.0, libc::SIOCSIFFLAGS as _, &req) } as libc::c_long)
     }
 
     fn set_ids(&self, uid: u32, gid: u32, groups: &[u32]) -> SysResult {
@@ -322,14 +322,14 @@ fn send_fd(socket: i32, fd: i32) -> SysResult {
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = space;
+    msg.msg_controllen = space as _;
     // SAFETY: `control` holds `space` bytes, room for the first header and one int, so
     // CMSG_FIRSTHDR is not null and CMSG_DATA points inside `control`.
     unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<i32>() as u32) as usize;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<i32>() as u32) as _;
         ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<i32>(), fd);
     }
     // SAFETY: `msg` and every buffer it points to are live for the call.
