@@ -6,8 +6,9 @@
 # their symbols at every start, and libgcc_s's constructor probes the CPU (cpuid traps to the
 # hypervisor on a VM: 6 us each here). Static, `sbx run --rm --cgroups=disabled busybox /bin/true`
 # took 0.48 ms less (4.57 -> 4.08 ms, 100 pairs, fresh copies of both binaries). Only the final
-# binary can be made static: cargo would apply `-C target-feature=+crt-static` to proc-macro crates too, which
-# cannot be built so, unless every build named a --target (and moved target/release).
+# binary can be made static: cargo would apply `-C target-feature=+crt-static` to proc-macro
+# crates too, which cannot be built so, unless every build named a --target (and moved
+# target/release).
 # Name resolution (registries) keeps working: glibc's files and dns lookups are built into libc.a.
 # glibc and libseccomp are LGPL-2.1: a static link must leave users able to relink with their own
 # versions, which building sbx from this source does.
