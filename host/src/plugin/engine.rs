@@ -139,6 +139,10 @@ pub fn wasm_config(fuel: bool) -> wasmtime::Config {
     config.epoch_interruption(true);
     config.wasm_component_model(true);
     config.consume_fuel(fuel);
+    // No .eh_frame for compiled code: it only serves native unwinders (a debugger, a profiler),
+    // and registering it with libgcc costs each component load 15-20 us. wasmtime's own traps and
+    // backtraces do not use it, and host panics are caught before they cross wasm frames.
+    config.native_unwind_info(false);
     config
 }
 
@@ -150,10 +154,16 @@ fn mapping_engine(fuel: bool) -> Result<wasmtime::Engine, PluginError> {
     wasmtime::Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))
 }
 
+/// What of [`wasm_config`] the compatibility hash of an engine without a compiler leaves out (the
+/// compiler's own settings): changed whenever those settings change, so that what an older sbx
+/// compiled is compiled again rather than mapped.
+const COMPILER_SETTINGS: &str = "native-unwind-info=no";
+
 /// The part of compiled components' names that says which wasmtime version and settings map them.
 fn compat(engine: &wasmtime::Engine) -> String {
     let mut hasher = std::hash::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
+    COMPILER_SETTINGS.hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
 
