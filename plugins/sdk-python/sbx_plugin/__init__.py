@@ -143,6 +143,29 @@ def _check_kind(name: str, hint, value) -> None:
 # checking it (typing.get_type_hints above all) costs tens of microseconds a call.
 _PARSED: dict = {}
 
+# A settings class's fields and type hints, by class.
+_SHAPES: dict = {}
+
+
+def _shape_of(cls):
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        shape = _SHAPES[cls] = ({f.name: f for f in dataclasses.fields(cls)}, typing.get_type_hints(cls))
+    return shape
+
+
+def _prepare(cls) -> None:
+    """Done when the module is built (export_policy and export_hooks run then, and componentize-py
+    keeps the state they leave): the settings class's shape, and the settings sbx passes when a
+    configuration gives none, parsed. A fresh instance (every run's) then starts with them rather
+    than working them out in its first call, which cost a Python policy most of a millisecond."""
+    _shape_of(cls)
+    for text in ("{}", ""):
+        try:
+            _PARSED[(cls, text)] = _checked_fields(cls, text)
+        except SettingsError:
+            pass  # required fields: a configuration must give them, and is checked when it does
+
 
 def parse_settings(cls, text: str):
     """Parses the settings JSON text into the dataclass `cls`; empty text means the defaults."""
@@ -160,8 +183,7 @@ def _checked_fields(cls, text: str) -> dict:
         raise SettingsError(f"invalid settings: {e}") from None
     if not isinstance(data, dict):
         raise SettingsError(f"invalid settings: expected an object, not {json.dumps(data)}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
+    fields, hints = _shape_of(cls)
     for key, value in data.items():
         if key not in fields:
             known = ", ".join(f"`{n}`" for n in fields) or "none"
@@ -305,14 +327,17 @@ def _hooks(plugin: Hooks):
 
 def export_policy(plugin: Policy):
     """The classes componentize-py exports for a policy: `Config, Policy = export_policy(P())`."""
+    _prepare(plugin.Settings)
     return _config(plugin), _policy(plugin)
 
 
 def export_hooks(plugin: Hooks):
     """The classes componentize-py exports for hooks: `Config, Hooks = export_hooks(H())`."""
+    _prepare(plugin.Settings)
     return _config(plugin), _hooks(plugin)
 
 
 def export_plugin(plugin):
     """For a class that is both a Policy and Hooks: `Config, Policy, Hooks = export_plugin(P())`."""
+    _prepare(plugin.Settings)
     return _config(plugin), _policy(plugin), _hooks(plugin)
