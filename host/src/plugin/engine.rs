@@ -1,5 +1,5 @@
-//! One wasmtime Engine per sbx process, made only when a plugin is used; a thread ticks its epoch
-//! so every call can have a deadline. Components are compiled once per machine (see
+//! One wasmtime Engine per sbx process, made only when a plugin is used; its epoch moves only when
+//! a call's time is up (see [`super::deadline`]). Components are compiled once per machine (see
 //! [`super::compile`]) and kept on disk, keyed by the sha256 of the wasm and the engine's
 //! compatibility hash, and mapped from there.
 
@@ -15,9 +15,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
-
-/// The epoch tick: time limits are counted in these.
-pub const TICK: Duration = Duration::from_millis(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
@@ -176,17 +173,6 @@ impl Engine {
     /// An engine whose compile cache is `cache_dir`; with `fuel`, calls can be metered.
     pub fn new(cache_dir: &Path, fuel: bool) -> Result<Engine, PluginError> {
         let engine = mapping_engine(fuel)?;
-        let weak = engine.weak();
-        std::thread::Builder::new()
-            .name("sbx-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(TICK);
-                }
-            })
-            .map_err(|e| PluginError::Engine(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
         refuse_symlinks(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;

@@ -19,7 +19,8 @@ use super::bindings::{
     LayerVerdict, POLICY_EXPORT, Spec, Verdict, config, hooks, policy,
 };
 use super::chain::PolicyCheck;
-use super::engine::{Engine, LoadInfo, PluginError, TICK, one_line};
+use super::deadline;
+use super::engine::{Engine, LoadInfo, PluginError, one_line};
 use super::host::HostState;
 use super::output;
 use super::settled;
@@ -171,8 +172,8 @@ impl Plugin {
         };
         let limits = &self.spec.limits;
         store.data_mut().begin_call();
-        let ticks = (limits.time().as_micros() / TICK.as_micros()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
+        // The next epoch: the engine's epoch moves when this call's time is up (`deadline`).
+        store.set_epoch_deadline(1);
         if self.fuel {
             // Fuel is an engine-wide switch: plugins without a budget get an endless one.
             let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
@@ -185,7 +186,13 @@ impl Plugin {
             let result = f(self, &mut store, &instance, &self.spec.settings).await?;
             wasmtime::Result::Ok((result, instance))
         };
+        let armed = deadline::arm(&self.engine, limits.time()).map_err(|message| PluginError::Call {
+            plugin: self.spec.name.clone(),
+            func,
+            message,
+        })?;
         let result = runtime().block_on(async { tokio::time::timeout(limits.time(), call).await });
+        drop(armed);
         let Ok(result) = result else {
             let message = format!(
                 "exceeded its time limit of {} ms waiting in a host call (a sleep, or a read that blocks)",
