@@ -8,6 +8,7 @@ use super::compile;
 use super::host::HostState;
 use super::identity::{self, Known};
 use super::prune::{self, Scope};
+use super::wasi::WasiLinker;
 use crate::image::Digest;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -60,7 +61,8 @@ pub enum PluginError {
 
 pub struct Engine {
     pub(crate) engine: wasmtime::Engine,
-    linker: Linker<HostState>,
+    /// WASI's packages are added as the components linked need them (see [`super::wasi`]).
+    linker: Mutex<WasiLinker>,
     cache_dir: PathBuf,
     compat: String,
     /// Whether calls are metered with fuel (compiled code differs, so the cache key does too).
@@ -72,6 +74,8 @@ pub struct Engine {
 
 struct Linked {
     component: Component,
+    /// The interfaces it imports.
+    imports: Vec<String>,
     pre: Option<InstancePre<HostState>>,
     policy: bool,
     hooks: bool,
@@ -107,26 +111,6 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
 /// wasmtime's error chain on one line.
 pub(crate) fn one_line(e: &wasmtime::Error) -> String {
     e.chain().map(|c| c.to_string().split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join(": ")
-}
-
-/// The WASI filesystem version wasmtime-wasi serves (components built for any 0.2.x bind to it).
-const WASI_FILESYSTEM: &str = "wasi:filesystem/types@0.2.12";
-
-/// A plugin may not make symlinks in a directory it is granted: cap-std keeps the plugin's own
-/// lookups inside the directory, but a link pointing out of it would be followed by the host's
-/// other programs that read the directory (an audit log's reader, say). Refused with
-/// `not-permitted`, as in a read-only grant; files and directories it may make as before.
-fn refuse_symlinks(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    use wasmtime::component::Resource;
-    use wasmtime_wasi::filesystem::Descriptor;
-    use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
-    linker.allow_shadowing(true);
-    let mut fs = linker.instance(WASI_FILESYSTEM)?;
-    fs.func_wrap_async("[method]descriptor.symlink-at", |_, (_, _, _): (Resource<Descriptor>, String, String)| {
-        Box::new(async { Ok((Err::<(), ErrorCode>(ErrorCode::NotPermitted),)) })
-    })?;
-    linker.allow_shadowing(false);
-    Ok(())
 }
 
 /// How sbx configures wasmtime; the compiler process (see [`super::compile`]) uses the same, so
@@ -174,10 +158,9 @@ impl Engine {
     pub fn new(cache_dir: &Path, fuel: bool) -> Result<Engine, PluginError> {
         let engine = mapping_engine(fuel)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
-        refuse_symlinks(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
         PluginWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Engine(e.to_string()))?;
+        let linker = Mutex::new(WasiLinker::new(linker));
         compile::prepare(cache_dir)?;
         let compat = compat(&engine);
         Ok(Engine { engine, linker, cache_dir: cache_dir.to_path_buf(), compat, fuel, linked: Mutex::default() })
@@ -245,11 +228,11 @@ impl Engine {
                 let _ = prune::prune(&self.cache_dir, &compats, Scope::Stale(prune::UNUSED_FOR));
             }
         }
-        let (policy, hooks) = self.check_version(path, &component)?;
+        let (imports, policy, hooks) = self.check_version(path, &component)?;
         if known.is_none() {
             identity::remember(&self.cache_dir, &meta, &Known { sha256: sha256.clone(), policy, hooks });
         }
-        let linked = Linked { component: component.clone(), pre: None, policy, hooks };
+        let linked = Linked { component: component.clone(), imports, pre: None, policy, hooks };
         self.linked.lock().expect("not poisoned").insert(sha256.clone(), linked);
         Ok((component, LoadInfo { sha256, policy, hooks, cached: was_cached, elapsed: start.elapsed() }))
     }
@@ -268,7 +251,11 @@ impl Engine {
         if let Some(pre) = linked.get(&info.sha256).and_then(|l| l.pre.clone()) {
             return Ok(pre);
         }
-        let pre = self.linker.instantiate_pre(component)?;
+        let mut linker = self.linker.lock().expect("not poisoned");
+        if let Some(l) = linked.get(&info.sha256) {
+            linker.add_for(&l.imports)?;
+        }
+        let pre = linker.linker().instantiate_pre(component)?;
         if let Some(l) = linked.get_mut(&info.sha256) {
             l.pre = Some(pre.clone());
         }
@@ -283,9 +270,9 @@ impl Engine {
         (imports, exports)
     }
 
-    /// Checks the component speaks this sbx's WIT version and is a plugin; returns whether it has
-    /// the policy and the hooks interface.
-    fn check_version(&self, path: &Path, component: &Component) -> Result<(bool, bool), PluginError> {
+    /// Checks the component speaks this sbx's WIT version and is a plugin; returns what it imports
+    /// and whether it has the policy and the hooks interface.
+    fn check_version(&self, path: &Path, component: &Component) -> Result<(Vec<String>, bool, bool), PluginError> {
         let (imports, exports) = self.interfaces(component);
         let ours = |n: &&String| n.starts_with("sbx:plugin/");
         let other_version = imports
@@ -301,6 +288,7 @@ impl Engine {
             let found = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
             return Err(PluginError::NotAPlugin { path: path.into(), found });
         }
-        Ok((has(POLICY_EXPORT), has(HOOKS_EXPORT)))
+        let (policy, hooks) = (has(POLICY_EXPORT), has(HOOKS_EXPORT));
+        Ok((imports, policy, hooks))
     }
 }

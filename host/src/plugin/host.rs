@@ -120,6 +120,13 @@ impl WasiView for HostState {
     }
 }
 
+/// What wasmtime-wasi-io's interfaces (streams, poll, error) need: the same resource table.
+impl wasmtime_wasi_io::IoView for HostState {
+    fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
 impl HostState {
     /// Counts `desired - current` more bytes against the limit, which holds for all the plugin's
     /// memories and tables together.

@@ -2,7 +2,7 @@
 //! caches them, [`instance`] calls one plugin inside its limits ([`deadline`] stops a call that
 //! computes past its time), [`chain`] (image and layers), [`spec_check`] (with [`adjust`] and
 //! [`weaken`]) and [`hooks`] combine the answers of every plugin (pure), [`convert`] turns store
-//! records and specs into WIT records, [`set`] loads the plugins of a run, [`settled`] remembers
+//! records and specs into WIT records, [`wasi`] is what WASI they are given, [`set`] loads the plugins of a run, [`settled`] remembers
 //! the settings they accepted, [`prune`] empties the compile cache of what is no longer used.
 
 pub mod adjust;
@@ -23,6 +23,7 @@ pub mod set;
 pub mod settled;
 pub mod spec_check;
 pub mod stderr;
+pub mod wasi;
 pub mod weaken;
 
 pub use chain::{Decision, PolicyCheck};
