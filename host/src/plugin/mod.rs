@@ -1,9 +1,10 @@
 //! Plugins: WebAssembly components run in wasmtime, typed by plugins/wit. [`engine`] compiles and
-//! caches them, [`instance`] calls one plugin inside its limits ([`deadline`] stops a call that
-//! computes past its time), [`chain`] (image and layers), [`spec_check`] (with [`adjust`] and
-//! [`weaken`]) and [`hooks`] combine the answers of every plugin (pure), [`convert`] turns store
-//! records and specs into WIT records, [`wasi`] is what WASI they are given, [`set`] loads the plugins of a run, [`settled`] remembers
-//! the settings they accepted, [`prune`] empties the compile cache of what is no longer used.
+//! caches them, [`wasi`] is the WASI they are given, [`instance`] calls one plugin inside its
+//! limits ([`deadline`] stops a call that computes past its time), [`chain`] (image and layers),
+//! [`spec_check`] (with [`adjust`] and [`weaken`]) and [`hooks`] combine the answers of every
+//! plugin (pure), [`convert`] turns store records and specs into WIT records, [`set`] loads the
+//! plugins of a run, [`settled`] remembers the settings they accepted, [`prune`] empties the
+//! compile cache of what is no longer used.
 
 pub mod adjust;
 pub mod bindings;
