@@ -124,15 +124,22 @@ pub struct Armed<'a> {
 pub fn arm(engine: &wasmtime::Engine, after: Duration) -> Result<Armed<'_>, String> {
     install()?;
     CALLING.set(engine);
-    let armed = Armed { _engine: std::marker::PhantomData };
-    with_timer(|t| t.set(after.max(Duration::from_nanos(1))))?;
-    Ok(armed)
+    if let Err(e) = with_timer(|t| t.set(after.max(Duration::from_nanos(1)))) {
+        CALLING.set(std::ptr::null());
+        return Err(e);
+    }
+    Ok(Armed { _engine: std::marker::PhantomData })
 }
 
 impl Drop for Armed<'_> {
     fn drop(&mut self) {
         CALLING.set(std::ptr::null());
-        let _ = with_timer(|t| t.set(Duration::ZERO));
+        // `arm` armed this thread's timer, made in this process: no need to ask for the pid again.
+        TIMER.with_borrow(|timer| {
+            if let Some(t) = timer {
+                let _ = t.set(Duration::ZERO);
+            }
+        });
     }
 }
 
