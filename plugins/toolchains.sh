@@ -34,11 +34,14 @@ componentize_js() {
     echo "$tool/node_modules/.bin/componentize-js"
 }
 
-# cargo build --target wasm32-wasip2 "$@": with rustup's target where it is installed, else with
-# Debian's rustc and its std sources (see sbx's shared/WASM-TOOLCHAIN.md).
+# `cargo_wasm build ARGS...` is `cargo build --target wasm32-wasip2 ARGS...` (any other cargo
+# subcommand alike): with rustup's target where it is installed, else with Debian's rustc and its
+# std sources (see sbx's shared/WASM-TOOLCHAIN.md).
 cargo_wasm() {
+    local sub=$1
+    shift
     if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
-        cargo build --target wasm32-wasip2 "$@"
+        cargo "$sub" --target wasm32-wasip2 "$@"
         return
     fi
     local need
@@ -53,5 +56,5 @@ cargo_wasm() {
     local linkers
     linkers="$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin"
     PATH="$linkers:$PATH" RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="-L /usr/lib/wasm32-wasi" \
-        /usr/bin/cargo build --target wasm32-wasip2 -Zbuild-std=std,panic_abort "$@"
+        /usr/bin/cargo "$sub" --target wasm32-wasip2 -Zbuild-std=std,panic_abort "$@"
 }

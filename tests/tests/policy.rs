@@ -94,6 +94,26 @@ fn hostile_plugins_are_stopped_and_deny() {
 }
 
 #[test]
+fn a_policy_with_only_stderr_of_wasi_says_why_it_failed() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    // test-veto links the stderr-only WASI adapter: it writes 10,000 bytes to stderr (in chunks,
+    // as WASI takes at most 4096 a write; one that failed would panic with another message), then
+    // panics.
+    let image = Image::new("veto-panic:latest", vec![busybox().unwrap()])
+        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.veto": "panic" } }));
+    s.load(&image);
+    let r = s.sbx(&["run", "--rm", "--policy", &plugin_arg("test-veto"), "veto-panic", "echo", "must not run"]);
+    assert_eq!((r.code, r.stdout.as_str()), (125, ""), "{r:?}");
+    assert!(r.stderr.contains("plugin test-veto failed in check-image"), "{r:?}");
+    assert!(r.stderr.contains("panicked at plugins/test-veto/src/lib.rs"), "{r:?}");
+    assert!(r.stderr.contains("| test-veto panics as asked)"), "the panic message is shown: {r:?}");
+    s.assert_clean(0);
+}
+
+#[test]
 fn malformed_plugins_are_refused_clearly() {
     if !is_root() {
         return;

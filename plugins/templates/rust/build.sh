@@ -7,6 +7,6 @@ cd "$(dirname "$0")"
 
 __TOOLCHAINS__
 
-cargo_wasm --release
+cargo_wasm build --release
 cp target/wasm32-wasip2/release/__CRATE__.wasm __NAME__.wasm
 echo "built __NAME__.wasm"

@@ -1,6 +1,7 @@
 //! test-veto: a plugin for sbx's own tests that exports both a policy (which allows) and hooks:
-//! its prestart hook denies when the image's `sbx.test.veto` label is `prestart`. Never use it
-//! outside tests.
+//! its prestart hook denies when the image's `sbx.test.veto` label is `prestart`, and its image
+//! check writes 10,000 bytes to stderr and panics when the label is `panic` (it is built with the
+//! stderr-only WASI adapter, whose writes this exercises). Never use it outside tests.
 
 use sbx_plugin::{Container, Event, Hooks, Image, NoSettings, Plugin, Policy, Verdict};
 
@@ -8,15 +9,26 @@ pub struct Veto;
 
 /// Whether the image asks for a veto at `event`.
 pub fn wants_veto(image: &Image, event: Event) -> bool {
-    let label = image.config.labels.iter().find(|(k, _)| k == "sbx.test.veto").map(|(_, v)| v.as_str());
-    event == Event::Prestart && label == Some("prestart")
+    event == Event::Prestart && label(image) == Some("prestart")
 }
 
 impl Plugin for Veto {
     type Settings = NoSettings;
 }
 
-impl Policy for Veto {}
+impl Policy for Veto {
+    fn check_image(_: &NoSettings, image: &Image) -> Verdict {
+        if label(image) == Some("panic") {
+            eprintln!("{}", "x".repeat(10_000));
+            panic!("test-veto panics as asked");
+        }
+        Verdict::Allow
+    }
+}
+
+fn label(image: &Image) -> Option<&str> {
+    image.config.labels.iter().find(|(k, _)| k == "sbx.test.veto").map(|(_, v)| v.as_str())
+}
 
 impl Hooks for Veto {
     fn on_event(_: &NoSettings, event: Event, _: &Container) -> Verdict {
