@@ -206,9 +206,15 @@ fn stop_sends_the_containers_stop_signal_and_waits_its_stop_timeout() {
         return;
     }
     let s = Sandbox::with_busybox();
-    // A shell as PID 1 takes only the signals it has a handler for.
-    let trap = "trap 'exit 7' USR1; while true; do sleep 0.05; done";
+    // A shell as PID 1 takes only the signals it has a handler for; it says when it has one, as
+    // a signal sent before would end it with the default action.
+    let trap = "trap 'exit 7' USR1; echo ready; while true; do sleep 0.05; done";
     assert_eq!(s.sbx(&["run", "-d", "--name", "s1", "--stop-signal", "SIGUSR1", "busybox", "sh", "-c", trap]).code, 0);
+    let ready = std::time::Instant::now();
+    while s.sbx(&["logs", "s1"]).stdout != "ready\n" {
+        assert!(ready.elapsed() < std::time::Duration::from_secs(20), "the shell never set its trap");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let r = s.sbx(&["stop", "s1"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "s1\n"), "{r:?}");
     assert_eq!(inspect(&s, "s1")["State"]["ExitCode"], 7, "USR1 was sent, not TERM");
