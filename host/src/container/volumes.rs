@@ -183,7 +183,7 @@ pub fn fill_from_image(store: &Store, id: &str, name: &str, destination: &str) -
     let st = rustix::fs::fstat(&src).map_err(|e| e.to_string())?;
     let data = volume::data_dir(store, name);
     let staging = store.stage().map_err(|e| e.to_string())?;
-    let index = staging.path().join("index.json");
+    let index = staging.path().join(crate::layer::index::FILE);
     let (read, write) = std::io::pipe().map_err(|e| e.to_string())?;
     let limit = store.layer_limits.entries;
     std::thread::scope(|s| {

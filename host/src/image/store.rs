@@ -4,7 +4,7 @@
 
 use super::digest::Digest;
 use super::reference;
-use crate::layer::IndexEntry;
+use crate::layer::{self, IndexEntry};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -188,6 +188,17 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StoreError>
     serde_json::from_slice(&bytes).map_err(|e| StoreError::Damaged { path: path.to_path_buf(), message: e.to_string() })
 }
 
+/// The entry index of the layer (or staged layer) in `dir`: the one this sbx writes, else the JSON
+/// one of a layer an older sbx unpacked.
+fn read_index(dir: &Path) -> Result<Vec<IndexEntry>, StoreError> {
+    let path = dir.join(layer::index::FILE);
+    match fs::read(&path) {
+        Ok(bytes) => layer::index::decode(&bytes).map_err(|message| StoreError::Damaged { path, message }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => read_json(&dir.join(layer::index::JSON_FILE)),
+        Err(e) => Err(StoreError::Io { path, source: e }),
+    }
+}
+
 /// An exclusive flock on the store, released when dropped.
 pub struct StoreLock(#[allow(dead_code, reason = "held for its flock")] File);
 
@@ -272,7 +283,7 @@ impl Store {
     }
 
     pub fn layer_index(&self, diff_id: &Digest) -> Result<Vec<IndexEntry>, StoreError> {
-        read_json(&self.layer_dir(diff_id).join("index.json"))
+        read_index(&self.layer_dir(diff_id))
     }
 
     /// A fresh, locked directory under `tmp/`, removed when dropped unless renamed into place.
@@ -359,7 +370,7 @@ impl Store {
 
     /// Where the unpacker writes a staged layer's index.
     pub fn staged_index(staging: &Staging) -> PathBuf {
-        staging.path.join("index.json")
+        staging.path.join(layer::index::FILE)
     }
 
     /// Where the unpacker copies a staged layer's blob as it was shipped.
@@ -391,7 +402,7 @@ impl Store {
 
     /// The entries the unpacker indexed of a staged layer.
     pub fn staged_entries(staging: &Staging) -> Result<Vec<IndexEntry>, StoreError> {
-        read_json(&Self::staged_index(staging))
+        read_index(&staging.path)
     }
 
     /// Readies a staged layer for publishing where it is: its metadata written and its blob (when
@@ -571,5 +582,25 @@ mod tests {
         assert_ne!(fs::metadata(&path).unwrap().ino(), before, "a new file, not the old one rewritten");
         let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["record.json"]);
+    }
+
+    #[test]
+    fn the_json_index_of_an_older_sbx_is_read_and_a_cut_one_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let older = br#"[{"path":"bin","kind":"dir","mode":493,"uid":0,"gid":0,"size":0},
+            {"path":"bin/sh","kind":"symlink","mode":511,"uid":0,"gid":0,"size":0,"link":"busybox"}]"#;
+        fs::write(tmp.path().join(layer::index::JSON_FILE), older).unwrap();
+        let entries = read_index(tmp.path()).unwrap();
+        assert_eq!((entries[0].link.as_deref(), entries[1].link.as_deref()), (None, Some("busybox")));
+
+        let bin = tmp.path().join(layer::index::FILE);
+        let mut w = layer::index::Writer::new(File::create(&bin).unwrap()).unwrap();
+        entries.iter().for_each(|e| w.push(e).unwrap());
+        w.finish().unwrap();
+        assert_eq!(read_index(tmp.path()).unwrap(), entries, "the binary index first");
+        let whole = fs::read(&bin).unwrap();
+        fs::write(&bin, &whole[..whole.len() - 3]).unwrap();
+        let err = read_index(tmp.path()).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{} is damaged: ", bin.display())), "{err}");
     }
 }

@@ -5,7 +5,8 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// What an entry of a layer makes, as recorded in the layer index and shown to policies.
+/// What an entry of a layer makes, as recorded in the layer index and shown to policies. New
+/// kinds go at the end: the index records a kind by its position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EntryKind {
@@ -22,7 +23,8 @@ pub enum EntryKind {
     OpaqueWhiteout,
 }
 
-/// One entry of a layer, as kept in the store's layer index.
+/// One entry of a layer, as kept in the store's layer index ([`super::index`]: its fields are
+/// encoded in this order, and a kind by its position above).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexEntry {
     /// Relative to the layer root; for whiteouts, the path they delete (or the opaque directory).
@@ -32,7 +34,8 @@ pub struct IndexEntry {
     pub uid: u32,
     pub gid: u32,
     pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Absent from the JSON index of older layers where there is none.
+    #[serde(default)]
     pub link: Option<String>,
 }
 

@@ -4,6 +4,7 @@
 pub mod entry;
 pub mod fsops;
 pub mod guard;
+pub mod index;
 pub mod unpack;
 
 pub use entry::{EntryKind, IndexEntry};

@@ -10,6 +10,7 @@
 use super::entry::{self, EntryKind, IndexEntry, PathError, Role};
 use super::fsops::{self, WalkError};
 use super::guard;
+use super::index;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag, UtimensatFlags, fchmod, fchmodat, futimens, mknodat, utimensat};
@@ -17,7 +18,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchown, fchownat, linkat, symlinkat};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -60,7 +61,7 @@ fn read_error(e: io::Error) -> UnpackError {
 }
 
 /// Unpacks the tar stream `reader` into `dest`, which must exist and be empty, and writes the
-/// index of its entries to `index` (a JSON array).
+/// index of its entries to `index` (see [`super::index`]).
 pub fn unpack<R: Read>(reader: R, dest: &Path, index: &Path, max_entries: usize) -> Result<UnpackReport, UnpackError> {
     unpack_as(reader, dest, index, max_entries, false)
 }
@@ -85,13 +86,13 @@ fn unpack_as<R: Read>(
         .map_err(|e| UnpackError::Dest(dest.to_path_buf(), Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
     let index_error =
         |e: io::Error| UnpackError::Dest(index.to_path_buf(), Errno::from_raw(e.raw_os_error().unwrap_or(0)));
-    let out = io::BufWriter::new(File::create(index).map_err(index_error)?);
+    let out = index::Writer::new(File::create(index).map_err(index_error)?).map_err(index_error)?;
     let mut unpacker = Unpacker {
         root,
         report: UnpackReport::default(),
         dirs: Vec::new(),
         parent: None,
-        index: Index::new(out),
+        index: out,
         max_entries,
         plain,
     };
@@ -108,29 +109,6 @@ fn unpack_as<R: Read>(
     Ok(unpacker.report)
 }
 
-/// The index as a JSON array, written an entry at a time.
-struct Index {
-    out: io::BufWriter<File>,
-    first: bool,
-}
-
-impl Index {
-    fn new(out: io::BufWriter<File>) -> Index {
-        Index { out, first: true }
-    }
-
-    fn push(&mut self, e: &IndexEntry) -> io::Result<()> {
-        self.out.write_all(if self.first { b"[" } else { b"," })?;
-        self.first = false;
-        serde_json::to_writer(&mut self.out, e).map_err(io::Error::other)
-    }
-
-    fn finish(mut self) -> io::Result<()> {
-        self.out.write_all(if self.first { b"[]" } else { b"]" })?;
-        self.out.flush()
-    }
-}
-
 struct Unpacker {
     root: OwnedFd,
     report: UnpackReport,
@@ -140,7 +118,7 @@ struct Unpacker {
     /// and a directory just made is the parent of the entries that follow it (so a tree nested
     /// thousands deep is opened one level at a time, not walked from the root for each entry).
     parent: Option<(PathBuf, OwnedFd)>,
-    index: Index,
+    index: index::Writer,
     max_entries: usize,
     /// Files, not a layer: `.wh.` names are refused (see [`unpack_plain`]).
     plain: bool,

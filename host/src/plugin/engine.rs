@@ -194,16 +194,19 @@ impl Engine {
             return Ok((l.component.clone(), info));
         }
         let cache = self.cache_path(&sha256);
-        let mut was_cached = cache.exists();
-        if !was_cached {
+        // Mapped first: a cached component (the usual case) costs no look before it.
+        let mut mapped = self.map(&cache);
+        let mut was_cached = true;
+        if mapped.is_err() && !cache.exists() {
             let bytes = match bytes.take() {
                 Some(b) => b,
                 None => compile::read_component(path)?,
             };
             check_header(path, &bytes)?;
             was_cached = !compile::ensure(path, &bytes, &cache, self.fuel, compile_limit)?;
+            mapped = self.map(&cache);
         }
-        let component = match self.map(&cache) {
+        let component = match mapped {
             Ok(component) => component,
             // The cache's names do not hold the compiler's CPU flags (this engine has no compiler to
             // ask): what another machine's sbx compiled into a shared cache is refused by wasmtime's

@@ -63,6 +63,9 @@ impl PluginSet {
 
     /// Whether some plugin has hooks (true when that is not known without loading them).
     pub fn may_have_hooks(&self) -> bool {
+        if let Some(loaded) = self.loaded.get() {
+            return loaded.iter().any(Plugin::has_hooks);
+        }
         !self.is_empty() && self.known().is_none_or(|k| k.iter().any(|k| k.hooks))
     }
 

@@ -72,7 +72,9 @@ fn layers(store: &Store, problems: &mut Vec<Problem>) -> Vec<Digest> {
             Ok(digest) => match store.layer_meta(&digest) {
                 Err(e) => Some(format!("its metadata cannot be read ({e})")),
                 Ok(meta) if meta.diff_id != digest => Some(format!("its metadata names {}", meta.diff_id)),
-                Ok(_) if !dir.join("index.json").is_file() => Some("its entry index is missing".into()),
+                Ok(_) if let Err(e) = store.layer_index(&digest) => {
+                    Some(format!("its entry index cannot be read ({e})"))
+                }
                 Ok(_) if !dir.join("diff").is_dir() => Some("its files are missing".into()),
                 Ok(_) => {
                     whole.push(digest);
