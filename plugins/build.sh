@@ -29,9 +29,9 @@ build_rust() {
     done
     if [ ${#full[@]} -gt 0 ]; then cargo_wasm build --profile wasm --target-dir target/wasm "${full[@]}"; fi
     if [ ${#stderr[@]} -gt 0 ]; then
-        # Named by its hash: a changed adapter is a changed link argument, which cargo relinks for.
         cargo build --release -q -p sbx-stderr-adapter
         target/release/sbx-stderr-adapter target/wasm/stderr-adapter.wasm
+        # Named by its hash: a changed adapter is a changed link argument, which cargo relinks for.
         local adapter
         adapter=target/wasm/stderr-adapter-$(sha256sum target/wasm/stderr-adapter.wasm | head -c 16).wasm
         rm -f target/wasm/stderr-adapter-*.wasm
