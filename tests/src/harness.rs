@@ -303,6 +303,17 @@ impl Sandbox {
         assert_eq!(r.code, 0, "{r:?}");
     }
 
+    /// Loads busybox as `NAME:latest` with the image config `config` (docker's names).
+    pub fn load_busybox_as(&self, name: &str, config: serde_json::Value) {
+        self.load(&Image::new(&format!("{name}:latest"), vec![busybox().unwrap()]).with_config(config));
+    }
+
+    /// Loads busybox as `NAME:latest`, running `true`, with the label `key=value`: how a test tells
+    /// the test plugins what to do.
+    pub fn load_labelled(&self, name: &str, key: &str, value: &str) {
+        self.load_busybox_as(name, serde_json::json!({ "Cmd": ["true"], "Labels": { key: value } }));
+    }
+
     pub fn containers(&self) -> Vec<String> {
         list(&self.root.join("containers"))
     }

@@ -7,7 +7,7 @@ use sbx_tests::harness::{Sandbox, is_root, plugin_arg, workspace};
 use sbx_tests::image::{Image, busybox};
 
 fn image_with(s: &Sandbox, name: &str, config: serde_json::Value) -> String {
-    s.load(&Image::new(&format!("{name}:latest"), vec![busybox().unwrap()]).with_config(config));
+    s.load_busybox_as(name, config);
     name.to_string()
 }
 

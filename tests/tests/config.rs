@@ -2,7 +2,6 @@
 //! `sbx config check`, and errors that name the file, line and column.
 
 use sbx_tests::harness::{Sandbox, is_root, plugin_arg, test_image};
-use sbx_tests::image::{Image, busybox};
 
 #[test]
 fn settings_reach_the_plugin() {
@@ -102,9 +101,7 @@ fn monitor_mode_reports_and_runs() {
 
 fn hostile_image(s: &Sandbox, behaviour: &str) -> String {
     let name = format!("hostile-{behaviour}");
-    let image = Image::new(&format!("{name}:latest"), vec![busybox().unwrap()])
-        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": behaviour } }));
-    s.load(&image);
+    s.load_labelled(&name, "sbx.test.hostile", behaviour);
     name
 }
 

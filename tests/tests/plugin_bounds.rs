@@ -5,13 +5,11 @@
 //! machine. Each case is a hostile plugin's behaviour (plugins/test-hostile) or file.
 
 use sbx_tests::harness::{Run, Sandbox, is_root, plugin_arg};
-use sbx_tests::image::{Image, busybox};
 use std::time::{Duration, Instant};
 
 fn hostile_image(s: &Sandbox, behaviour: &str) -> String {
     let name = format!("hostile-{behaviour}");
-    let config = serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": behaviour } });
-    s.load(&Image::new(&format!("{name}:latest"), vec![busybox().unwrap()]).with_config(config));
+    s.load_labelled(&name, "sbx.test.hostile", behaviour);
     name
 }
 

@@ -2,7 +2,6 @@
 //! allow, deny with the plugin's reason and nothing left behind, and hostile plugins stopped.
 
 use sbx_tests::harness::{Sandbox, is_root, plugin, plugin_arg, test_image};
-use sbx_tests::image::{Image, busybox};
 
 #[test]
 fn allowing_policies_run_the_container() {
@@ -54,9 +53,7 @@ fn deny_setuid_refuses_with_its_reason_and_leaves_nothing() {
 }
 
 fn hostile(s: &Sandbox, behaviour: &str) -> sbx_tests::harness::Run {
-    let image = Image::new(&format!("hostile-{behaviour}:latest"), vec![busybox().unwrap()])
-        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": behaviour } }));
-    s.load(&image);
+    s.load_labelled(&format!("hostile-{behaviour}"), "sbx.test.hostile", behaviour);
     let started = std::time::Instant::now();
     let r = s.sbx(&[
         "run",
@@ -102,9 +99,7 @@ fn a_policy_with_only_stderr_of_wasi_says_why_it_failed() {
     // test-veto links the stderr-only WASI adapter: it writes 10,000 bytes to stderr (in chunks,
     // as WASI takes at most 4096 a write; one that failed would panic with another message), then
     // panics.
-    let image = Image::new("veto-panic:latest", vec![busybox().unwrap()])
-        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.veto": "panic" } }));
-    s.load(&image);
+    s.load_labelled("veto-panic", "sbx.test.veto", "panic");
     let r = s.sbx(&["run", "--rm", "--policy", &plugin_arg("test-veto"), "veto-panic", "echo", "must not run"]);
     assert_eq!((r.code, r.stdout.as_str()), (125, ""), "{r:?}");
     assert!(r.stderr.contains("plugin test-veto failed in check-image"), "{r:?}");

@@ -230,9 +230,7 @@ fn hooks_veto_at_create_and_prestart_and_leave_nothing() {
     let r = s.sbx(&["run", "--rm", "--hook", &plugin_arg("audit-log"), "busybox", "echo", "must not run"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.stderr.contains("stopped by plugin audit-log at create: cannot append to /audit/audit.jsonl"), "{r:?}");
-    let image = Image::new("veto:latest", vec![busybox().unwrap()])
-        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.veto": "prestart" } }));
-    s.load(&image);
+    s.load_labelled("veto", "sbx.test.veto", "prestart");
     for rm in [true, false] {
         let mut args = vec!["run"];
         if rm {
@@ -382,9 +380,7 @@ fn a_repeated_run_uses_the_cached_decision_until_something_changes() {
         return;
     }
     let s = Sandbox::with_busybox();
-    let image = Image::new("logs:latest", vec![busybox().unwrap()])
-        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": "log" } }));
-    s.load(&image);
+    s.load_labelled("logs", "sbx.test.hostile", "log");
     let copy = s.scratch.join("hostile-copy.wasm");
     std::fs::copy(plugin_arg("test-hostile"), &copy).unwrap();
     let plugin = copy.to_str().unwrap();
@@ -465,9 +461,7 @@ fn findings_and_plugin_logs_are_shown() {
         ),
         "{r:?}"
     );
-    let image = Image::new("logs:latest", vec![busybox().unwrap()])
-        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": "log" } }));
-    s.load(&image);
+    s.load_labelled("logs", "sbx.test.hostile", "log");
     let args = ["run", "--rm", "--policy", &plugin_arg("test-hostile"), "logs"];
     let loud: Vec<&str> = ["--log-level", "info"].into_iter().chain(args).collect();
     let r = s.sbx(&loud);
@@ -484,9 +478,7 @@ fn a_malformed_adjustment_is_refused_naming_the_plugin() {
         return;
     }
     let s = Sandbox::with_busybox();
-    let image = Image::new("bad:latest", vec![busybox().unwrap()])
-        .with_config(serde_json::json!({ "Cmd": ["true"], "Labels": { "sbx.test.hostile": "bad-adjustment" } }));
-    s.load(&image);
+    s.load_labelled("bad", "sbx.test.hostile", "bad-adjustment");
     let r = s.sbx(&["run", "--rm", "--policy", &plugin_arg("test-hostile"), "bad", "echo", "must not run"]);
     assert_eq!(r.code, 125, "{r:?}");
     assert!(
