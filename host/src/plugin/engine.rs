@@ -8,7 +8,7 @@ use super::compile;
 use super::host::HostState;
 use super::identity::{self, Known};
 use super::prune::{self, Scope};
-use super::wasi::WasiLinker;
+use super::wasi::{self, WasiLinker};
 use crate::image::Digest;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -79,6 +79,7 @@ struct Linked {
     pre: Option<InstancePre<HostState>>,
     policy: bool,
     hooks: bool,
+    wasi: bool,
 }
 
 /// What loading a component took, for `sbx plugin inspect` and the benches.
@@ -88,6 +89,8 @@ pub struct LoadInfo {
     /// Which of the optional interfaces it exports.
     pub policy: bool,
     pub hooks: bool,
+    /// Its stores need a WASI context: it imports more of WASI than streams and stderr.
+    pub wasi: bool,
     pub cached: bool,
     pub elapsed: Duration,
 }
@@ -190,7 +193,8 @@ impl Engine {
             }
         };
         if let Some(l) = self.linked.lock().expect("not poisoned").get(&sha256) {
-            let info = LoadInfo { sha256, policy: l.policy, hooks: l.hooks, cached: true, elapsed: start.elapsed() };
+            let (policy, hooks, wasi) = (l.policy, l.hooks, l.wasi);
+            let info = LoadInfo { sha256, policy, hooks, wasi, cached: true, elapsed: start.elapsed() };
             return Ok((l.component.clone(), info));
         }
         let cache = self.cache_path(&sha256);
@@ -235,9 +239,10 @@ impl Engine {
         if known.is_none() {
             identity::remember(&self.cache_dir, &meta, &Known { sha256: sha256.clone(), policy, hooks });
         }
-        let linked = Linked { component: component.clone(), imports, pre: None, policy, hooks };
+        let wasi = wasi::needs_context(&imports);
+        let linked = Linked { component: component.clone(), imports, pre: None, policy, hooks, wasi };
         self.linked.lock().expect("not poisoned").insert(sha256.clone(), linked);
-        Ok((component, LoadInfo { sha256, policy, hooks, cached: was_cached, elapsed: start.elapsed() }))
+        Ok((component, LoadInfo { sha256, policy, hooks, wasi, cached: was_cached, elapsed: start.elapsed() }))
     }
 
     /// The compiled component at `cache`, mapped.

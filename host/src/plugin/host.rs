@@ -1,18 +1,21 @@
-//! What a plugin's Store holds: a WASI context that grants nothing but the configured directories
-//! (no other files, env, network; stderr captured so a panic message can be shown), the limiter
+//! What a plugin's Store holds: its stderr, captured so a panic message can be shown; a WASI
+//! context that grants nothing but the configured directories (no other files, env, network),
+//! made only for a component that imports more of WASI than stderr (see `wasi.rs`); the limiter
 //! (memory summed over every linear memory and table of the plugin; few memories, tables and
 //! instances), the `host.log` import (bounded in lines per call and in length, escaped) and the
 //! `hook-context` import (the spec of the container the current hook call is about).
 
-use super::bindings::{LogLevel, Spec, sbx};
+use super::bindings::{LogLevel, Spec, policy, sbx};
 use super::output;
 use super::stderr::Tail;
 use crate::config::{Access, Preopen};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
-use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::cli::StdoutStream as _;
+use wasmtime_wasi::p2::DynOutputStream;
+use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 /// How much of a plugin's stderr is kept for error messages.
 const STDERR_CAPTURE: usize = 16 << 10;
@@ -39,36 +42,30 @@ pub struct HostState {
     pub stderr: Tail,
     /// The spec of the container the current `on-event` call is about, given when it asks.
     pub hook_spec: Option<Arc<Spec>>,
-    wasi: WasiCtx,
+    /// The policy exports of the store's instance, typed once (`Plugin::policy`).
+    pub policy: Option<policy::Guest>,
+    frozen_clocks: bool,
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
 
 impl HostState {
-    /// A state for one instance: stderr captured, the granted directories opened (through cap-std, so
-    /// the plugin cannot leave them), nothing else. With `frozen_clocks` (policy checks) the clocks
-    /// stand still at zero, so a check is a function of its input and its decision can be cached.
+    /// A state for one instance: stderr captured and, with `wasi`, a WASI context with the granted
+    /// directories opened (through cap-std, so the plugin cannot leave them). With `frozen_clocks`
+    /// (policy checks) the clocks stand still at zero, so a check is a function of its input and
+    /// its decision can be cached.
     pub fn new(
         plugin: &str,
         memory_limit: usize,
         preopens: &[Preopen],
         frozen_clocks: bool,
+        wasi: bool,
     ) -> Result<HostState, String> {
         let stderr = Tail::new(STDERR_CAPTURE);
-        let mut builder = WasiCtx::builder();
-        builder.stderr(stderr.clone());
-        if frozen_clocks {
-            builder.wall_clock(Frozen).monotonic_clock(Frozen);
-        }
-        for p in preopens {
-            let perms = match p.mode {
-                Access::Ro => FsPerms::ReadOnly,
-                Access::Rw => FsPerms::ReadWrite,
-            };
-            builder
-                .preopened_dir(&p.host, p.guest_path(), perms)
-                .map_err(|e| format!("cannot open its granted directory {}: {e}", p.host.display()))?;
-        }
-        let wasi = builder.build();
+        let wasi = match wasi {
+            true => Some(context(&stderr, frozen_clocks, preopens)?),
+            false => None,
+        };
         Ok(HostState {
             plugin: plugin.to_string(),
             memory_limit,
@@ -76,6 +73,8 @@ impl HostState {
             logged: 0,
             stderr,
             hook_spec: None,
+            policy: None,
+            frozen_clocks,
             wasi,
             table: ResourceTable::new(),
         })
@@ -91,6 +90,25 @@ impl HostState {
     pub fn last_words(&self) -> Option<String> {
         output::last_words(&self.stderr.since_mark())
     }
+}
+
+/// A WASI context that gives `stderr` and the `preopens`, clocks frozen or not.
+fn context(stderr: &Tail, frozen_clocks: bool, preopens: &[Preopen]) -> Result<WasiCtx, String> {
+    let mut builder = WasiCtxBuilder::new();
+    builder.stderr(stderr.clone());
+    if frozen_clocks {
+        builder.wall_clock(Frozen).monotonic_clock(Frozen);
+    }
+    for p in preopens {
+        let perms = match p.mode {
+            Access::Ro => FsPerms::ReadOnly,
+            Access::Rw => FsPerms::ReadWrite,
+        };
+        builder
+            .preopened_dir(&p.host, p.guest_path(), perms)
+            .map_err(|e| format!("cannot open its granted directory {}: {e}", p.host.display()))?;
+    }
+    Ok(builder.build())
 }
 
 /// A clock that reads zero: the epoch for the wall clock, the start for the monotonic one.
@@ -116,7 +134,18 @@ impl HostMonotonicClock for Frozen {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        // Made when the store is when its component imports what needs it (`wasi::needs_context`),
+        // so this fallback, without granted directories, serves nothing a component can call.
+        let (stderr, frozen) = (&self.stderr, self.frozen_clocks);
+        let ctx = self.wasi.get_or_insert_with(|| context(stderr, frozen, &[]).expect("no directory to open"));
+        WasiCtxView { ctx, table: &mut self.table }
+    }
+}
+
+/// stderr without a WASI context: the store's own capture.
+impl wasmtime_wasi::p2::bindings::cli::stderr::Host for HostState {
+    fn get_stderr(&mut self) -> wasmtime::Result<Resource<DynOutputStream>> {
+        Ok(self.table.push(self.stderr.p2_stream())?)
     }
 }
 
@@ -240,7 +269,7 @@ mod tests {
     #[test]
     fn the_container_spec_is_given_only_during_a_hook_call() {
         use sbx::plugin::hook_context::Host as _;
-        let mut state = HostState::new("p", 16 << 20, &[], false).unwrap();
+        let mut state = HostState::new("p", 16 << 20, &[], false, true).unwrap();
         let outside = state.container_spec().unwrap_err().to_string();
         assert!(outside.contains("outside a hook call"), "{outside}");
         let spec = super::super::convert::spec(
@@ -261,7 +290,7 @@ mod tests {
 
     #[test]
     fn memory_counts_every_memory_and_table_together() {
-        let mut state = HostState::new("p", 16 << 20, &[], true).unwrap();
+        let mut state = HostState::new("p", 16 << 20, &[], true, true).unwrap();
         // Nine memories of 1 MiB and one table of 64K elements fit in 16 MiB; the next 8 MiB do not.
         for _ in 0..9 {
             assert!(state.memory_growing(0, 1 << 20, None).unwrap());
@@ -290,7 +319,7 @@ mod tests {
     fn a_module_of_many_memories_is_held_to_one_limit() {
         let engine = wasmtime::Engine::default();
         let instantiate = |n: u8, pages: u8| {
-            let state = HostState::new("p", 16 << 20, &[], true).unwrap();
+            let state = HostState::new("p", 16 << 20, &[], true, true).unwrap();
             let mut store = wasmtime::Store::new(&engine, state);
             store.limiter(|s| s);
             let module = wasmtime::Module::from_binary(&engine, &memories(n, pages)).unwrap();

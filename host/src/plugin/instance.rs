@@ -152,7 +152,8 @@ impl Plugin {
     fn store(&self, func: &'static str) -> Result<Store<HostState>, PluginError> {
         let limits = &self.spec.limits;
         let frozen_clocks = !self.in_hook_session(func);
-        let state = HostState::new(&self.spec.name, limits.memory_bytes(), &self.spec.preopens, frozen_clocks)
+        let (memory, preopens) = (limits.memory_bytes(), &self.spec.preopens);
+        let state = HostState::new(&self.spec.name, memory, preopens, frozen_clocks, self.info.wasi)
             .map_err(|message| PluginError::Call { plugin: self.spec.name.clone(), func, message })?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
@@ -228,8 +229,15 @@ impl Plugin {
         }
     }
 
+    /// The instance's policy exports, their types checked at its first policy call.
     fn policy(&self, store: &mut Store<HostState>, instance: &Instance) -> wasmtime::Result<policy::Guest> {
-        self.policy.as_ref().expect("policy calls are made only on plugins that export it").load(store, instance)
+        if let Some(exports) = &store.data().policy {
+            return Ok(exports.clone());
+        }
+        let indices = self.policy.as_ref().expect("policy calls are made only on plugins that export it");
+        let exports = indices.load(&mut *store, instance)?;
+        store.data_mut().policy = Some(exports.clone());
+        Ok(exports)
     }
 
     /// Tells the plugin's hooks about `event`; a plugin without hooks allows without being called.

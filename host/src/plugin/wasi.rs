@@ -3,9 +3,14 @@
 //! `p2::add_to_linker_async`, grouped. A run of Rust policies imports neither sockets nor random,
 //! and building those for every run that loads a plugin cost a tenth of a millisecond. A component
 //! that imports what sbx does not give is refused when it is linked, as before.
+//!
+//! Streams and stderr are served from the store's own resource table and stderr capture; the rest
+//! from a WASI context, which a store gets only when its component imports more than those
+//! ([`needs_context`]): sbx's policies import just stderr, and each context's random generators
+//! cost every instance tens of microseconds.
 
 use super::host::HostState;
-use wasmtime::component::{Linker, Resource};
+use wasmtime::component::{HasSelf, Linker, Resource};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
 use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystem, WasiFilesystemView as _};
@@ -15,15 +20,27 @@ use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView as _};
 
 type Add = fn(&mut Linker<HostState>) -> wasmtime::Result<()>;
 
-/// Each package, by the prefix of its interfaces' names, and what adds it.
-const PACKAGES: [(&str, Add); 6] = [
-    ("wasi:io/", io),
-    ("wasi:clocks/", clock),
-    ("wasi:filesystem/", files),
-    ("wasi:random/", randomness),
-    ("wasi:cli/", command_line),
-    ("wasi:sockets/", network),
+/// The interfaces served without a WASI context, by the prefix of their names.
+const CONTEXT_FREE: [&str; 2] = ["wasi:io/", "wasi:cli/stderr@"];
+
+/// Each package, by the prefixes of its interfaces' names, and what adds it.
+const PACKAGES: [(&[&str], Add); 7] = [
+    (&["wasi:io/"], io),
+    (&["wasi:cli/stderr@"], stderr),
+    (&["wasi:clocks/"], clock),
+    (&["wasi:filesystem/"], files),
+    (&["wasi:random/"], randomness),
+    (
+        &["wasi:cli/environment@", "wasi:cli/exit@", "wasi:cli/stdin@", "wasi:cli/stdout@", "wasi:cli/terminal-"],
+        command_line,
+    ),
+    (&["wasi:sockets/"], network),
 ];
+
+/// Whether the stores of a component that imports `imports` need a WASI context.
+pub fn needs_context(imports: &[String]) -> bool {
+    imports.iter().any(|n| n.starts_with("wasi:") && !CONTEXT_FREE.iter().any(|p| n.starts_with(p)))
+}
 
 /// A linker with the WASI packages added so far (sbx's own interfaces are added by its owner).
 pub struct WasiLinker {
@@ -39,8 +56,8 @@ impl WasiLinker {
     /// Adds the packages that `imports` (interface names, as a component imports them) need and
     /// that are not there yet.
     pub fn add_for(&mut self, imports: &[String]) -> wasmtime::Result<()> {
-        for (i, (prefix, add)) in PACKAGES.iter().enumerate() {
-            if !self.added[i] && imports.iter().any(|n| n.starts_with(prefix)) {
+        for (i, (prefixes, add)) in PACKAGES.iter().enumerate() {
+            if !self.added[i] && imports.iter().any(|n| prefixes.iter().any(|p| n.starts_with(p))) {
                 add(&mut self.linker)?;
                 self.added[i] = true;
             }
@@ -55,6 +72,10 @@ impl WasiLinker {
 
 fn io(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wasmtime_wasi_io::add_to_linker_async(l)
+}
+
+fn stderr(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    cli::stderr::add_to_linker::<HostState, HasSelf<HostState>>(l, |s| s)
 }
 
 fn clock(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -79,7 +100,6 @@ fn command_line(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
     cli::environment::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
     cli::stdin::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
     cli::stdout::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
-    cli::stderr::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
     cli::terminal_input::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
     cli::terminal_output::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
     cli::terminal_stdin::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
@@ -125,11 +145,21 @@ mod tests {
         let engine = wasmtime::Engine::default();
         let mut linker = WasiLinker::new(Linker::new(&engine));
         linker.add_for(&["sbx:plugin/types@0.9.0".into(), "wasi:cli/stdout@0.2.6".into()]).unwrap();
-        assert_eq!(linker.added, [false, false, false, false, true, false]);
-        // Again, and with a package that needs io: adding cli twice would fail as a duplicate.
+        assert_eq!(linker.added, [false, false, false, false, false, true, false]);
+        // Again, and with stderr and what it needs: adding a package twice would fail as a duplicate.
         linker.add_for(&["wasi:cli/stderr@0.2.6".into(), "wasi:io/streams@0.2.6".into()]).unwrap();
-        assert_eq!(linker.added, [true, false, false, false, true, false]);
+        assert_eq!(linker.added, [true, true, false, false, false, true, false]);
         linker.add_for(&["wasi:filesystem/types@0.2.9".into(), "wasi:sockets/tcp@0.2.9".into()]).unwrap();
-        assert_eq!(linker.added, [true, false, true, false, true, true]);
+        assert_eq!(linker.added, [true, true, false, true, false, true, true]);
+    }
+
+    #[test]
+    fn only_components_that_import_more_than_streams_and_stderr_need_a_context() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let policy = names(&["sbx:plugin/host@0.9.0", "wasi:io/streams@0.2.6", "wasi:cli/stderr@0.2.6"]);
+        assert!(!needs_context(&policy));
+        for other in ["wasi:cli/stdout@0.2.6", "wasi:cli/environment@0.2.0", "wasi:clocks/wall-clock@0.2.0"] {
+            assert!(needs_context(&[policy.clone(), names(&[other])].concat()), "{other}");
+        }
     }
 }
