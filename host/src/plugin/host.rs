@@ -134,8 +134,8 @@ impl HostMonotonicClock for Frozen {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        // Made when the store is when its component imports what needs it (`wasi::needs_context`),
-        // so this fallback, without granted directories, serves nothing a component can call.
+        // Made with the store when its component imports what needs it (`wasi::needs_context`); a
+        // component that imports none of it never gets here, so this fallback is never reached.
         let (stderr, frozen) = (&self.stderr, self.frozen_clocks);
         let ctx = self.wasi.get_or_insert_with(|| context(stderr, frozen, &[]).expect("no directory to open"));
         WasiCtxView { ctx, table: &mut self.table }
