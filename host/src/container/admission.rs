@@ -1,5 +1,5 @@
 //! Asking the policies whether a container may run: builds the WIT records from the store (a
-//! layer's entry index is read only when a plugin will see it), evaluates the image and layer
+//! layer's entry index is read only when a plugin will see some of its entries), evaluates the image and layer
 //! checks, then the spec checks with their adjustments; reports notes and skipped layers; keeps
 //! the decision in the decision cache.
 
@@ -7,7 +7,7 @@ use super::decision::{self, Decision};
 use super::error::RunError;
 use super::layers;
 use crate::image::{ImageRecord, Store};
-use crate::plugin::bindings::Image;
+use crate::plugin::bindings::{EntryFilter, Image};
 use crate::plugin::chain::{self, Evaluation, Note};
 use crate::plugin::spec_check::{self, SpecDecision, SpecEvaluation};
 use crate::plugin::{Plugin, PluginSet, convert};
@@ -26,9 +26,16 @@ pub fn evaluate(
     config: &ImageConfiguration,
     plugins: &[Plugin],
 ) -> Evaluation {
-    chain::evaluate(&policies(plugins), image, |i| {
+    chain::evaluate(&policies(plugins), image, |i, needed| {
         let diff_id = &record.layers[i].diff_id;
-        let entries = store.layer_index(diff_id).map_err(|e| e.to_string())?;
+        let entries = match needed {
+            EntryFilter::None => Vec::new(),
+            needed => {
+                let mut entries = store.layer_index(diff_id).map_err(|e| e.to_string())?;
+                entries.retain(|e| chain::shown(needed, e.mode));
+                entries
+            }
+        };
         let meta = store.layer_meta(diff_id).map_err(|e| e.to_string())?;
         Ok(convert::layer(record, config, i, entries, meta.unpacked_size))
     })

@@ -188,14 +188,15 @@ impl Checks {
         Ok(())
     }
 
-    /// The checks of `plugins` on layer `i`, whose WIT record `record` builds (reading its
-    /// entries) when a plugin wants the layer; a skip ends them for it.
+    /// The checks of `plugins` on layer `i`, whose WIT record `record` builds when a plugin wants
+    /// the layer, with at least the entries the filter it is given keeps ([`entries_needed`]); a
+    /// skip ends them for it.
     pub fn layer(
         &mut self,
         plugins: &[&dyn PolicyCheck],
         image: &Image,
         i: usize,
-        record: impl FnOnce() -> Result<Layer, String>,
+        record: impl FnOnce(&EntryFilter) -> Result<Layer, String>,
     ) -> Result<(), Denied> {
         let mut record = Some(record);
         let mut built: Option<Layer> = None;
@@ -209,7 +210,8 @@ impl Checks {
                 Some(layer) => layer,
                 None => {
                     let build = record.take().expect("built once");
-                    built.insert(build().map_err(|reason| Denied { plugin: "sbx".into(), reason })?)
+                    let needed = entries_needed(plugins);
+                    built.insert(build(&needed).map_err(|reason| Denied { plugin: "sbx".into(), reason })?)
                 }
             };
             let result = p.check_layer(image, &entries_wanted(layer, &wants.entries));
@@ -249,14 +251,33 @@ impl Checks {
     }
 }
 
+/// Whether a plugin that wants `filter`'s entries is shown an entry of `mode`.
+pub fn shown(filter: &EntryFilter, mode: u32) -> bool {
+    match filter {
+        EntryFilter::All => true,
+        EntryFilter::None => false,
+        EntryFilter::WithMode(bits) => mode & bits != 0,
+    }
+}
+
+/// The entries of a layer that some layer check of `plugins` is shown: a layer's record needs no
+/// others, and no index read at all when that is none.
+pub fn entries_needed(plugins: &[&dyn PolicyCheck]) -> EntryFilter {
+    let mut bits = 0;
+    for wants in plugins.iter().map(|p| p.wants()).filter(|w| w.check_layer) {
+        match wants.entries {
+            EntryFilter::All => return EntryFilter::All,
+            EntryFilter::None => {}
+            EntryFilter::WithMode(b) => bits |= b,
+        }
+    }
+    if bits == 0 { EntryFilter::None } else { EntryFilter::WithMode(bits) }
+}
+
 /// The layer as a plugin that wants `filter`'s entries sees it: itself for every entry, else a
 /// copy with only the wanted entries (a Python or JavaScript plugin pays for each entry it gets).
 pub fn entries_wanted<'a>(layer: &'a Layer, filter: &EntryFilter) -> Cow<'a, Layer> {
-    let keep = |e: &&Entry| match filter {
-        EntryFilter::All => true,
-        EntryFilter::None => false,
-        EntryFilter::WithMode(bits) => e.mode & bits != 0,
-    };
+    let keep = |e: &&Entry| shown(filter, e.mode);
     if matches!(filter, EntryFilter::All) {
         return Cow::Borrowed(layer);
     }
@@ -272,19 +293,20 @@ pub fn entries_wanted<'a>(layer: &'a Layer, filter: &EntryFilter) -> Cow<'a, Lay
     })
 }
 
-/// Evaluates `plugins` on the image, then on each layer bottom first. `layer(i)` builds the WIT
-/// record of layer `i` (reading its index); it is called only when a plugin wants to see it.
+/// Evaluates `plugins` on the image, then on each layer bottom first. `layer(i, needed)` builds
+/// the WIT record of layer `i` with (at least) the entries `needed` keeps, reading its index; it
+/// is called only when a plugin wants to see the layer.
 pub fn evaluate(
     plugins: &[&dyn PolicyCheck],
     image: &Image,
-    mut layer: impl FnMut(usize) -> Result<Layer, String>,
+    mut layer: impl FnMut(usize, &EntryFilter) -> Result<Layer, String>,
 ) -> Evaluation {
     let mut checks = Checks::default();
     let outcome = checks.image(plugins, image).and_then(|()| {
         if plugins.is_empty() {
             return Ok(());
         }
-        (0..image.layers.len()).try_for_each(|i| checks.layer(plugins, image, i, || layer(i)))
+        (0..image.layers.len()).try_for_each(|i| checks.layer(plugins, image, i, |needed| layer(i, needed)))
     });
     checks.finish(outcome)
 }
@@ -353,7 +375,7 @@ mod tests {
         Image { layers: vec!["sha256:0".into(); layers], ..crate::plugin::convert::bare_image("x") }
     }
 
-    fn layer(i: usize) -> Result<Layer, String> {
+    fn layer(i: usize, _: &EntryFilter) -> Result<Layer, String> {
         Ok(Layer {
             index: i as u32,
             digest: String::new(),
@@ -479,7 +501,7 @@ mod tests {
 
     #[test]
     fn no_plugins_reads_no_layers() {
-        let d = evaluate(&[], &image(3), |_| panic!("no layer index is read without plugins")).decision;
+        let d = evaluate(&[], &image(3), |_, _| panic!("no layer index is read without plugins")).decision;
         assert_eq!(d, allow());
     }
 
@@ -505,7 +527,7 @@ mod tests {
     fn no_plugin_that_wants_layers_reads_no_layers() {
         let mut a = Scripted::new("a", Ok(Verdict::Allow), |_| LayerVerdict::Mount);
         a.wants = Interests { check_layer: false, ..EVERY_CHECK };
-        let d = evaluate(&[&a], &image(3), |_| panic!("no layer index is read when no plugin wants it")).decision;
+        let d = evaluate(&[&a], &image(3), |_, _| panic!("no layer index is read when no plugin wants it")).decision;
         assert_eq!(d, allow());
         assert_eq!(*a.seen.borrow(), ["image"]);
     }
@@ -523,7 +545,7 @@ mod tests {
         };
         let full = Layer {
             entries: vec![entry("bin/su", 0o4755), entry("bin/ls", 0o755), entry("bin/wall", 0o2755)],
-            ..layer(0).unwrap()
+            ..layer(0, &EntryFilter::All).unwrap()
         };
         let paths = |l: &Layer| l.entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>();
         assert!(matches!(entries_wanted(&full, &EntryFilter::All), Cow::Borrowed(_)), "every entry: no copy");
@@ -532,5 +554,27 @@ mod tests {
         assert_eq!(paths(&entries_wanted(&full, &EntryFilter::WithMode(0o2000))), ["bin/wall"]);
         let sizes = entries_wanted(&full, &EntryFilter::None);
         assert_eq!((sizes.index, sizes.unpacked_size), (full.index, full.unpacked_size));
+    }
+
+    #[test]
+    fn a_layer_is_built_with_the_entries_some_layer_check_is_shown() {
+        let with = |check_layer, entries| {
+            let mut p = Scripted::new("p", Ok(Verdict::Allow), |_| LayerVerdict::Mount);
+            p.wants = Interests { check_layer, entries, ..EVERY_CHECK };
+            p
+        };
+        let (setuid, setgid) = (with(true, EntryFilter::WithMode(0o4000)), with(true, EntryFilter::WithMode(0o2000)));
+        let sizes = with(true, EntryFilter::None);
+        let everything_unasked = with(false, EntryFilter::All);
+        assert!(matches!(entries_needed(&[&sizes, &everything_unasked]), EntryFilter::None));
+        assert!(matches!(entries_needed(&[&setuid, &sizes, &setgid]), EntryFilter::WithMode(0o6000)));
+        assert!(matches!(entries_needed(&[&setuid, &with(true, EntryFilter::All)]), EntryFilter::All));
+        let needed = RefCell::new(Vec::new());
+        let d = evaluate(&[&sizes, &setuid], &image(2), |i, n| {
+            needed.borrow_mut().push(matches!(n, EntryFilter::WithMode(0o4000)));
+            layer(i, n)
+        });
+        assert_eq!(d.decision, allow());
+        assert_eq!(*needed.borrow(), [true, true], "each layer is built with the set-user-ID entries");
     }
 }

@@ -99,7 +99,7 @@ pub fn evaluate(store: &Store, subject: &Subject, overrides: &Overrides, plugins
             report.subject = image.reference.clone();
             let m = image.materialize()?;
             let wit = convert::image(&image.reference, &m.record, &m.config);
-            let evaluation = crate::plugin::chain::evaluate(&admission::policies(plugins), &wit, |i| {
+            let evaluation = crate::plugin::chain::evaluate(&admission::policies(plugins), &wit, |i, _| {
                 let (entries, size) = m.layers[i].clone();
                 Ok(convert::layer(&m.record, &m.config, i, entries, size))
             });

@@ -13,7 +13,8 @@ use crate::image::load::{self, Unpacked, check_blob};
 use crate::image::source::SMALL_LIMIT;
 use crate::image::store::{LayerMeta, LayerRef};
 use crate::image::{Digest, ImageRecord, Store, reference};
-use crate::plugin::chain::{Checks, Denied};
+use crate::plugin::bindings::EntryFilter;
+use crate::plugin::chain::{self, Checks, Denied};
 use crate::plugin::{Plugin, convert};
 use oci_client::Reference;
 use oci_client::errors::DigestError;
@@ -377,12 +378,12 @@ fn pull_one(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled, Reg
     fetch.layers(&record.layers, &todo, opts.access.registries.max_concurrent_downloads, |i, unpacked, meta| {
         let layer = &record.layers[i];
         if !policies.is_empty() {
-            let entries = match policies.iter().any(|p| p.wants().check_layer) {
-                true => Store::staged_entries(&unpacked.staging)?,
-                false => Vec::new(),
+            let entries = match chain::entries_needed(&policies) {
+                EntryFilter::None => Vec::new(),
+                _ => Store::staged_entries(&unpacked.staging)?,
             };
             let wit = convert::layer(&record, &config, i, entries, unpacked.report.unpacked_size);
-            checks.layer(&policies, &image, i, || Ok(wit)).map_err(|d| denied(d, &mut checks))?;
+            checks.layer(&policies, &image, i, |_| Ok(wit)).map_err(|d| denied(d, &mut checks))?;
         }
         store.publish_layer(unpacked.staging, &meta)?;
         progress.state(&layer.digest, layer.size, "Pull complete");

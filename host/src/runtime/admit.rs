@@ -81,7 +81,7 @@ pub fn admit(
 
 /// The image checks of `plugins` on `image`: their notes, or the denial.
 fn check_image(image: &Image, plugins: &[Plugin]) -> Result<Vec<Note>, RunError> {
-    let no_layers = |_| Err("a bundle's image has no layers to check".to_string());
+    let no_layers = |_, _: &_| Err("a bundle's image has no layers to check".to_string());
     match chain::evaluate(&admission::policies(plugins), image, no_layers).decision {
         chain::Decision::Deny { plugin, reason, notes } => {
             admission::print_notes(&notes);
