@@ -1,7 +1,7 @@
 //! Asking the policies whether a container may run: builds the WIT records from the store (a
-//! layer's entry index is read only when a plugin will see some of its entries), evaluates the image and layer
-//! checks, then the spec checks with their adjustments; reports notes and skipped layers; keeps
-//! the decision in the decision cache.
+//! layer's entry index is read only when a plugin will see some of its entries), evaluates the
+//! image and layer checks, then the spec checks with their adjustments; reports notes and skipped
+//! layers; keeps the decision in the decision cache.
 
 use super::decision::{self, Decision};
 use super::error::RunError;
