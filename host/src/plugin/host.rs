@@ -44,7 +44,6 @@ pub struct HostState {
     pub hook_spec: Option<Arc<Spec>>,
     /// The policy exports of the store's instance, typed once (`Plugin::policy`).
     pub policy: Option<policy::Guest>,
-    frozen_clocks: bool,
     wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
@@ -74,7 +73,6 @@ impl HostState {
             stderr,
             hook_spec: None,
             policy: None,
-            frozen_clocks,
             wasi,
             table: ResourceTable::new(),
         })
@@ -135,9 +133,10 @@ impl HostMonotonicClock for Frozen {
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         // Made with the store when its component imports what needs it (`wasi::needs_context`); a
-        // component that imports none of it never gets here, so this fallback is never reached.
-        let (stderr, frozen) = (&self.stderr, self.frozen_clocks);
-        let ctx = self.wasi.get_or_insert_with(|| context(stderr, frozen, &[]).expect("no directory to open"));
+        // component that imports none of it never gets here, so this fallback, which grants
+        // nothing and whose clocks stand still, is never reached.
+        let stderr = &self.stderr;
+        let ctx = self.wasi.get_or_insert_with(|| context(stderr, true, &[]).expect("no directory to open"));
         WasiCtxView { ctx, table: &mut self.table }
     }
 }

@@ -21,12 +21,13 @@ use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView as _};
 type Add = fn(&mut Linker<HostState>) -> wasmtime::Result<()>;
 
 /// The interfaces served without a WASI context, by the prefix of their names.
-const CONTEXT_FREE: [&str; 2] = ["wasi:io/", "wasi:cli/stderr@"];
+const IO: &str = "wasi:io/";
+const STDERR: &str = "wasi:cli/stderr@";
 
 /// Each package, by the prefixes of its interfaces' names, and what adds it.
 const PACKAGES: [(&[&str], Add); 7] = [
-    (&["wasi:io/"], io),
-    (&["wasi:cli/stderr@"], stderr),
+    (&[IO], io),
+    (&[STDERR], stderr),
     (&["wasi:clocks/"], clock),
     (&["wasi:filesystem/"], files),
     (&["wasi:random/"], randomness),
@@ -39,7 +40,7 @@ const PACKAGES: [(&[&str], Add); 7] = [
 
 /// Whether the stores of a component that imports `imports` need a WASI context.
 pub fn needs_context(imports: &[String]) -> bool {
-    imports.iter().any(|n| n.starts_with("wasi:") && !CONTEXT_FREE.iter().any(|p| n.starts_with(p)))
+    imports.iter().any(|n| n.starts_with("wasi:") && !n.starts_with(IO) && !n.starts_with(STDERR))
 }
 
 /// A linker with the WASI packages added so far (sbx's own interfaces are added by its owner).
