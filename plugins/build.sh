@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds every policy (policies/*) and hook plugin (plugins/* but the SDKs and WITs) of this repo
-# into a component: the Rust ones (wasm32-wasip2) at target/plugins/NAME.wasm, the Python ones
+# into a component: the Rust ones (wasm32-wasip2, or wasm32-unknown-unknown for those whose
+# Cargo.toml says wasi = "stderr") at target/plugins/NAME.wasm, the Python ones
 # (policies/NAME/python/policy.py, plugins/NAME/python/hook.py) at target/plugins/python/NAME.wasm
 # with componentize-py, the JavaScript ones (.../js/policy.js, .../js/hook.js) at
 # target/plugins/js/NAME.wasm with componentize-js. `plugins/build.sh python js` builds only those.
@@ -21,39 +22,30 @@ wants() { [[ " ${langs[*]} " == *" $1 "* ]]; }
 build_rust() {
     local dirs=() full=() stderr=() d pkg
     for d in policies/*/ plugins/*/; do
-        case "$d" in plugins/sdk/ | plugins/wit/ | plugins/stderr-adapter/) continue ;; esac
+        case "$d" in plugins/sdk/ | plugins/wit/) continue ;; esac
         [ -f "$d/Cargo.toml" ] || continue
         dirs+=("${d%/}")
         pkg=$(crate_name "$d")
-        if grep -qx 'wasi = "stderr"' "$d/Cargo.toml"; then stderr+=("$pkg"); else full+=(-p "$pkg"); fi
+        if grep -qx 'wasi = "stderr"' "$d/Cargo.toml"; then stderr+=(-p "$pkg"); else full+=(-p "$pkg"); fi
     done
     if [ ${#full[@]} -gt 0 ]; then cargo_wasm build --profile wasm --target-dir target/wasm "${full[@]}"; fi
+    # Imports nothing of WASI but the stderr the SDK writes a panic to: built for
+    # wasm32-unknown-unknown, and made a component by the wasip2 target's linker, which then needs
+    # no WASI adapter (plugins/sdk/src/panics.rs says why).
     if [ ${#stderr[@]} -gt 0 ]; then
-        cargo build --release -q -p sbx-stderr-adapter
-        target/release/sbx-stderr-adapter target/wasm/stderr-adapter.wasm
-        # Named by its hash: a changed adapter is a changed link argument, which cargo relinks for.
-        local adapter
-        adapter=target/wasm/stderr-adapter-$(sha256sum target/wasm/stderr-adapter.wasm | head -c 16).wasm
-        rm -f target/wasm/stderr-adapter-*.wasm
-        mv target/wasm/stderr-adapter.wasm "$adapter"
-        # One at a time: a link argument for one crate goes through `cargo rustc`, whose extra
-        # arguments reach only that crate's compiler (its dependencies stay those built above).
-        for pkg in "${stderr[@]}"; do
-            cargo_wasm rustc --profile wasm --target-dir target/wasm -p "$pkg" \
-                -- -C "link-arg=--adapt=wasi_snapshot_preview1=$PWD/$adapter" || {
-                echo "$pkg did not build. It links sbx's stderr-only WASI adapter (wasi = \"stderr\" in its" \
-                    "Cargo.toml): if the error names a wasi_snapshot_preview1 function, the plugin needs more" \
-                    "of WASI (files, clocks, randomness) and is built with the standard adapter without that line" >&2
-                return 1
-            }
-        done
+        wasm_target=wasm32-unknown-unknown cargo_wasm build --profile wasm --target-dir target/wasm "${stderr[@]}" || {
+            echo "A plugin with wasi = \"stderr\" in its Cargo.toml did not build for wasm32-unknown-unknown:" \
+                "if it needs WASI (files, clocks, randomness, printing), build it for wasm32-wasip2 without that line" >&2
+            return 1
+        }
     fi
     mkdir -p target/plugins
     for d in "${dirs[@]}"; do
-        local name crate
+        local name crate target=wasm32-wasip2
         name=$(basename "$d")
         crate=$(crate_name "$d" | tr - _)
-        cp "target/wasm/wasm32-wasip2/wasm/$crate.wasm" "target/plugins/$name.wasm"
+        if grep -qx 'wasi = "stderr"' "$d/Cargo.toml"; then target=wasm32-unknown-unknown; fi
+        cp "target/wasm/$target/wasm/$crate.wasm" "target/plugins/$name.wasm"
         echo "built target/plugins/$name.wasm ($(stat -c %s "target/plugins/$name.wasm") bytes)"
     done
 }

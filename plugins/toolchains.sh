@@ -35,19 +35,24 @@ componentize_js() {
 }
 
 # `cargo_wasm build ARGS...` is `cargo build --target wasm32-wasip2 ARGS...` (any other cargo
-# subcommand alike): with rustup's target where it is installed, else with Debian's rustc and its
-# std sources (see sbx's shared/WASM-TOOLCHAIN.md).
+# subcommand alike; `wasm_target=wasm32-unknown-unknown cargo_wasm ...` for that target, linked into
+# a component by the same linker): with rustup's target where it is installed, else with Debian's
+# rustc and its std sources (see sbx's shared/WASM-TOOLCHAIN.md).
 cargo_wasm() {
-    local sub=$1
+    local sub=$1 target=${wasm_target:-wasm32-wasip2}
     shift
-    if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
-        cargo "$sub" --target wasm32-wasip2 "$@"
+    # wasm-component-ld, rustc's linker for wasm32-wasip2, makes a component of any wasm module
+    # whose bindings name its world; one built for wasm32-unknown-unknown needs no WASI adapter.
+    local -x CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-component-ld
+    local -x CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C link-arg=--wasi-adapter=none"
+    if rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+        cargo "$sub" --target "$target" "$@"
         return
     fi
     local need
     for need in /usr/bin/rustc /usr/bin/cargo /usr/lib/rustlib/src/rust/library /usr/lib/wasm32-wasi; do
         if [ ! -e "$need" ]; then
-            echo "$need is missing; rustup target add wasm32-wasip2, or install the plugin toolchain:" >&2
+            echo "$need is missing; rustup target add $target, or install the plugin toolchain:" >&2
             echo "  apt-get install -y rustc-web cargo-web rust-web-src wasi-libc" >&2
             return 1
         fi
@@ -55,6 +60,8 @@ cargo_wasm() {
     # rustup's toolchain ships the wasm linkers (rust-lld, wasm-component-ld); Debian's does not.
     local linkers
     linkers="$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin"
-    PATH="$linkers:$PATH" RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="-L /usr/lib/wasm32-wasi" \
-        /usr/bin/cargo "$sub" --target wasm32-wasip2 -Zbuild-std=std,panic_abort "$@"
+    local flags="-L /usr/lib/wasm32-wasi"
+    if [ "$target" = wasm32-unknown-unknown ]; then flags=$CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS; fi
+    PATH="$linkers:$PATH" RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags" \
+        /usr/bin/cargo "$sub" --target "$target" -Zbuild-std=std,panic_abort "$@"
 }

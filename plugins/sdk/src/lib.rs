@@ -8,6 +8,7 @@
 
 #[doc(hidden)]
 pub use sbx_plugin_bindings as bindings;
+mod panics;
 #[doc(hidden)]
 pub use sbx_plugin_hook_world as hook_world;
 #[doc(hidden)]
@@ -154,19 +155,23 @@ pub fn container_spec() -> Spec {
 #[doc(hidden)]
 pub mod glue {
     //! What the export macros expand to call: settings parsing around the user's functions. A
-    //! settings text that no longer parses (it was validated at load) denies.
+    //! settings text that no longer parses (it was validated at load) denies. Each first sees
+    //! that a panic's message reaches sbx (`panics`).
     use super::*;
 
     pub fn validate_settings<P: Plugin>(text: &str) -> Result<(), String> {
+        panics::report();
         P::validate(&parse_settings::<P::Settings>(text)?)
     }
 
     /// Settings that no longer parse want every check, each of which denies for them.
     pub fn wants<P: Policy>(text: &str) -> Interests {
+        panics::report();
         parse_settings::<P::Settings>(text).map_or(EVERY_CHECK, |s| P::wants(&s))
     }
 
     pub fn check_image<P: Policy>(text: &str, image: &Image) -> Verdict {
+        panics::report();
         match parse_settings::<P::Settings>(text) {
             Ok(settings) => P::check_image(&settings, image),
             Err(e) => Verdict::Deny(e),
@@ -174,6 +179,7 @@ pub mod glue {
     }
 
     pub fn check_layer<P: Policy>(text: &str, image: &Image, layer: &Layer) -> LayerAnswer {
+        panics::report();
         match parse_settings::<P::Settings>(text) {
             Ok(settings) => LayerAnswer {
                 verdict: P::check_layer(&settings, image, layer),
@@ -185,6 +191,7 @@ pub mod glue {
 
     /// Settings that no longer parse change nothing here; `validate_spec` denies for them.
     pub fn mutate_spec<P: Policy>(text: &str, spec: &Spec) -> Vec<Adjustment> {
+        panics::report();
         match parse_settings::<P::Settings>(text) {
             Ok(settings) => P::mutate_spec(&settings, spec),
             Err(_) => Vec::new(),
@@ -192,6 +199,7 @@ pub mod glue {
     }
 
     pub fn validate_spec<P: Policy>(text: &str, spec: &Spec) -> Verdict {
+        panics::report();
         match parse_settings::<P::Settings>(text) {
             Ok(settings) => P::validate_spec(&settings, spec),
             Err(e) => deny(e),
@@ -199,6 +207,7 @@ pub mod glue {
     }
 
     pub fn on_event<P: Hooks>(text: &str, event: Event, container: &Container) -> Verdict {
+        panics::report();
         match parse_settings::<P::Settings>(text) {
             Ok(settings) => P::on_event(&settings, event, container),
             Err(e) => Verdict::Deny(e),

@@ -1,7 +1,8 @@
 //! test-veto: a plugin for sbx's own tests that exports both a policy (which allows) and hooks:
 //! its prestart hook denies when the image's `sbx.test.veto` label is `prestart`, and its image
-//! check writes 10,000 bytes to stderr and panics when the label is `panic` (it is built with the
-//! stderr-only WASI adapter, whose writes this exercises). Never use it outside tests.
+//! check panics with a message of more than 10,000 bytes when the label is `panic` (it is built
+//! for wasm32-unknown-unknown, `wasi = "stderr"`: the SDK writes the message to WASI's stderr in
+//! pieces, which this exercises). Never use it outside tests.
 
 use sbx_plugin::{Container, Event, Hooks, Image, NoSettings, Plugin, Policy, Verdict};
 
@@ -19,8 +20,7 @@ impl Plugin for Veto {
 impl Policy for Veto {
     fn check_image(_: &NoSettings, image: &Image) -> Verdict {
         if label(image) == Some("panic") {
-            eprintln!("{}", "x".repeat(10_000));
-            panic!("test-veto panics as asked");
+            panic!("test-veto panics as asked\n{}", "x".repeat(10_000));
         }
         Verdict::Allow
     }
