@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every policy (policies/*) and hook plugin (plugins/* but the SDKs and WITs) of this repo
 # into a component: the Rust ones (wasm32-wasip2, or wasm32-unknown-unknown for those whose
-# Cargo.toml says wasi = "stderr") at target/plugins/NAME.wasm, the Python ones
+# Cargo.toml says wasi = "none") at target/plugins/NAME.wasm, the Python ones
 # (policies/NAME/python/policy.py, plugins/NAME/python/hook.py) at target/plugins/python/NAME.wasm
 # with componentize-py, the JavaScript ones (.../js/policy.js, .../js/hook.js) at
 # target/plugins/js/NAME.wasm with componentize-js. `plugins/build.sh python js` builds only those.
@@ -20,32 +20,36 @@ langs=("$@")
 wants() { [[ " ${langs[*]} " == *" $1 "* ]]; }
 
 build_rust() {
-    local dirs=() full=() stderr=() d pkg
+    local dirs=() targets=() full=() bare=() d pkg
     for d in policies/*/ plugins/*/; do
         case "$d" in plugins/sdk/ | plugins/wit/) continue ;; esac
         [ -f "$d/Cargo.toml" ] || continue
         dirs+=("${d%/}")
         pkg=$(crate_name "$d")
-        if grep -qx 'wasi = "stderr"' "$d/Cargo.toml"; then stderr+=(-p "$pkg"); else full+=(-p "$pkg"); fi
+        if grep -qx 'wasi = "none"' "$d/Cargo.toml"; then
+            bare+=(-p "$pkg")
+            targets+=(wasm32-unknown-unknown)
+        else
+            full+=(-p "$pkg")
+            targets+=(wasm32-wasip2)
+        fi
     done
     if [ ${#full[@]} -gt 0 ]; then cargo_wasm build --profile wasm --target-dir target/wasm "${full[@]}"; fi
-    # Imports nothing of WASI but the stderr the SDK writes a panic to: built for
-    # wasm32-unknown-unknown, and made a component by the wasip2 target's linker, which then needs
-    # no WASI adapter (plugins/sdk/src/panics.rs says why).
-    if [ ${#stderr[@]} -gt 0 ]; then
-        wasm_target=wasm32-unknown-unknown cargo_wasm build --profile wasm --target-dir target/wasm "${stderr[@]}" || {
-            echo "A plugin with wasi = \"stderr\" in its Cargo.toml did not build for wasm32-unknown-unknown:" \
+    # Imports nothing of WASI: built for wasm32-unknown-unknown, and made a component by the
+    # wasip2 target's linker, which then needs no WASI adapter (plugins/sdk/src/panics.rs says why).
+    if [ ${#bare[@]} -gt 0 ]; then
+        wasm_target=wasm32-unknown-unknown cargo_wasm build --profile wasm --target-dir target/wasm "${bare[@]}" || {
+            echo "A plugin with wasi = \"none\" in its Cargo.toml did not build for wasm32-unknown-unknown:" \
                 "if it needs WASI (files, clocks, randomness, printing), build it for wasm32-wasip2 without that line" >&2
             return 1
         }
     fi
     mkdir -p target/plugins
-    for d in "${dirs[@]}"; do
-        local name crate target=wasm32-wasip2
-        name=$(basename "$d")
-        crate=$(crate_name "$d" | tr - _)
-        if grep -qx 'wasi = "stderr"' "$d/Cargo.toml"; then target=wasm32-unknown-unknown; fi
-        cp "target/wasm/$target/wasm/$crate.wasm" "target/plugins/$name.wasm"
+    local i name crate
+    for i in "${!dirs[@]}"; do
+        name=$(basename "${dirs[$i]}")
+        crate=$(crate_name "${dirs[$i]}" | tr - _)
+        cp "target/wasm/${targets[$i]}/wasm/$crate.wasm" "target/plugins/$name.wasm"
         echo "built target/plugins/$name.wasm ($(stat -c %s "target/plugins/$name.wasm") bytes)"
     done
 }

@@ -96,9 +96,8 @@ fn a_policy_with_only_stderr_of_wasi_says_why_it_failed() {
         return;
     }
     let s = Sandbox::new();
-    // test-veto is built for wasm32-unknown-unknown, whose std prints nothing: the SDK writes its
-    // panic's message of more than 10,000 bytes to WASI's stderr itself, in pieces (WASI takes at
-    // most 4096 bytes a write: a larger one traps, and the message would not be shown).
+    // test-veto is built for wasm32-unknown-unknown, whose std prints nothing: the SDK sends its
+    // panic's message of more than 10,000 bytes to sbx's `host.last-words`, one character a call.
     s.load_labelled("veto-panic", "sbx.test.veto", "panic");
     let r = s.sbx(&["run", "--rm", "--policy", &plugin_arg("test-veto"), "veto-panic", "echo", "must not run"]);
     assert_eq!((r.code, r.stdout.as_str()), (125, ""), "{r:?}");

@@ -2,8 +2,9 @@
 //! context that grants nothing but the configured directories (no other files, env, network),
 //! made only for a component that imports more of WASI than stderr (see `wasi.rs`); the limiter
 //! (memory summed over every linear memory and table of the plugin; few memories, tables and
-//! instances), the `host.log` import (bounded in lines per call and in length, escaped) and the
-//! `hook-context` import (the spec of the container the current hook call is about).
+//! instances), the `host.log` import (bounded in lines per call and in length, escaped), the
+//! `host.last-words` import (kept with stderr) and the `hook-context` import (the spec of the
+//! container the current hook call is about).
 
 use super::bindings::{LogLevel, Spec, policy, sbx};
 use super::output;
@@ -258,6 +259,11 @@ impl sbx::plugin::host::Host for HostState {
         };
         eprintln!("sbx: plugin {}: {level}: {}", self.plugin, output::text(&message, LOG_LINE));
     }
+
+    /// Kept with what the plugin wrote to stderr: its last words are shown from there.
+    fn last_words(&mut self, c: char) {
+        self.stderr.push(c.encode_utf8(&mut [0; 4]).as_bytes());
+    }
 }
 
 #[cfg(test)]
@@ -285,6 +291,17 @@ mod tests {
         );
         state.hook_spec = Some(Arc::new(spec.clone()));
         assert_eq!(state.container_spec().unwrap().image.reference, spec.image.reference);
+    }
+
+    #[test]
+    fn last_words_are_kept_with_stderr_and_belong_to_their_call() {
+        use sbx::plugin::host::Host;
+        let mut state = HostState::new("p", 16 << 20, &[], true, false).unwrap();
+        "an earlier call's words\n".chars().for_each(|c| Host::last_words(&mut state, c));
+        state.begin_call();
+        assert_eq!(state.last_words(), None, "a new call has said nothing yet");
+        "panicked at src/lib.rs:1:1:\nnon-ASCII: é ✓\n".chars().for_each(|c| Host::last_words(&mut state, c));
+        assert_eq!(state.last_words().unwrap(), "panicked at src/lib.rs:1:1: | non-ASCII: é ✓");
     }
 
     #[test]

@@ -34,7 +34,8 @@ impl Tail {
         Tail { capacity, kept: Arc::default() }
     }
 
-    fn push(&self, bytes: &[u8]) {
+    /// Keeps `bytes` as written, forgetting the oldest beyond the capacity.
+    pub fn push(&self, bytes: &[u8]) {
         let mut k = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         let bytes = &bytes[bytes.len().saturating_sub(self.capacity)..];
         let over = (k.tail.len() + bytes.len()).saturating_sub(self.capacity);

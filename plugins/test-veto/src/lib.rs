@@ -1,8 +1,8 @@
 //! test-veto: a plugin for sbx's own tests that exports both a policy (which allows) and hooks:
 //! its prestart hook denies when the image's `sbx.test.veto` label is `prestart`, and its image
 //! check panics with a message of more than 10,000 bytes when the label is `panic` (it is built
-//! for wasm32-unknown-unknown, `wasi = "stderr"`: the SDK writes the message to WASI's stderr in
-//! pieces, which this exercises). Never use it outside tests.
+//! for wasm32-unknown-unknown, `wasi = "none"`: the SDK sends the message to sbx one character a
+//! call, which this exercises). Never use it outside tests.
 
 use sbx_plugin::{Container, Event, Hooks, Image, NoSettings, Plugin, Policy, Verdict};
 

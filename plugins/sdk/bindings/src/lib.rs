@@ -10,15 +10,3 @@ wit_bindgen::generate!({
     additional_derives: [PartialEq, Clone],
     export_macro_name: "export",
 });
-
-/// WASI's stderr alone: where the SDK writes a panic's message in a plugin built for
-/// wasm32-unknown-unknown, whose std prints nothing (see `sbx_plugin::panics`). Only there: a
-/// wasm32-wasip2 build links the whole of WASI, whose packages these partial ones would clash with.
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-pub mod wasi_stderr {
-    wit_bindgen::generate!({
-        world: "stderr",
-        path: "wasi",
-        generate_all,
-    });
-}
