@@ -91,7 +91,7 @@ fn hostile_plugins_are_stopped_and_deny() {
 }
 
 #[test]
-fn a_policy_with_only_stderr_of_wasi_says_why_it_failed() {
+fn a_policy_without_wasi_says_why_it_failed_and_is_stopped_in_time() {
     if !is_root() {
         return;
     }
@@ -104,6 +104,13 @@ fn a_policy_with_only_stderr_of_wasi_says_why_it_failed() {
     assert!(r.stderr.contains("plugin test-veto failed in check-image"), "{r:?}");
     assert!(r.stderr.contains("panicked at plugins/test-veto/src/lib.rs"), "{r:?}");
     assert!(r.stderr.contains("| test-veto panics as asked | xxxxxxxxxx"), "the panic message is shown: {r:?}");
+    // Its calls run on sbx's own thread, without a fiber: the epoch deadline still stops a loop.
+    s.load_labelled("veto-loop", "sbx.test.veto", "loop");
+    let cfg =
+        s.write_config(&format!("plugins:\n  - path: {}\n    limits: {{ time-ms: 300 }}\n", plugin_arg("test-veto")));
+    let r = s.sbx(&["--config", &cfg, "run", "--rm", "veto-loop", "echo", "must not run"]);
+    assert_eq!((r.code, r.stdout.as_str()), (125, ""), "{r:?}");
+    assert!(r.stderr.contains("plugin test-veto failed in check-image: exceeded its time limit of 300 ms"), "{r:?}");
     s.assert_clean(0);
 }
 

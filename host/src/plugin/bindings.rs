@@ -19,6 +19,21 @@ pub use self::sbx::plugin::types::{
 };
 pub use exports::sbx::plugin::{config, hooks, policy};
 
+/// The same exports with calls that run on the calling thread, for components that import no
+/// WASI (see [`super::exports`]); the types and imports are the ones above.
+pub mod sync_calls {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../plugins/wit",
+        with: {
+            "sbx:plugin/types": super::sbx::plugin::types,
+            "sbx:plugin/host": super::sbx::plugin::host,
+            "sbx:plugin/hook-context": super::sbx::plugin::hook_context,
+        },
+    });
+    pub use exports::sbx::plugin::{config, hooks, policy};
+}
+
 /// What a policy wants unless it says (and what the policy checks of a plugin without one want):
 /// every check, every entry.
 pub const EVERY_CHECK: Interests = Interests {

@@ -80,6 +80,7 @@ struct Linked {
     policy: bool,
     hooks: bool,
     wasi: bool,
+    sync_calls: bool,
 }
 
 /// What loading a component took, for `sbx plugin inspect` and the benches.
@@ -91,6 +92,8 @@ pub struct LoadInfo {
     pub hooks: bool,
     /// Its stores need a WASI context: it imports more of WASI than streams and stderr.
     pub wasi: bool,
+    /// Its calls need no fiber: it imports nothing of WASI (see [`super::exports`]).
+    pub sync_calls: bool,
     pub cached: bool,
     pub elapsed: Duration,
 }
@@ -193,8 +196,8 @@ impl Engine {
             }
         };
         if let Some(l) = self.linked.lock().expect("not poisoned").get(&sha256) {
-            let (policy, hooks, wasi) = (l.policy, l.hooks, l.wasi);
-            let info = LoadInfo { sha256, policy, hooks, wasi, cached: true, elapsed: start.elapsed() };
+            let (policy, hooks, wasi, sync_calls) = (l.policy, l.hooks, l.wasi, l.sync_calls);
+            let info = LoadInfo { sha256, policy, hooks, wasi, sync_calls, cached: true, elapsed: start.elapsed() };
             return Ok((l.component.clone(), info));
         }
         let cache = self.cache_path(&sha256);
@@ -239,10 +242,11 @@ impl Engine {
         if known.is_none() {
             identity::remember(&self.cache_dir, &meta, &Known { sha256: sha256.clone(), policy, hooks });
         }
-        let wasi = wasi::needs_context(&imports);
-        let linked = Linked { component: component.clone(), imports, pre: None, policy, hooks, wasi };
+        let (wasi, sync_calls) = (wasi::needs_context(&imports), wasi::imports_none(&imports));
+        let linked = Linked { component: component.clone(), imports, pre: None, policy, hooks, wasi, sync_calls };
         self.linked.lock().expect("not poisoned").insert(sha256.clone(), linked);
-        Ok((component, LoadInfo { sha256, policy, hooks, wasi, cached: was_cached, elapsed: start.elapsed() }))
+        let elapsed = start.elapsed();
+        Ok((component, LoadInfo { sha256, policy, hooks, wasi, sync_calls, cached: was_cached, elapsed }))
     }
 
     /// The compiled component at `cache`, mapped.

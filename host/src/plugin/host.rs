@@ -6,7 +6,8 @@
 //! `host.last-words` import (kept with stderr) and the `hook-context` import (the spec of the
 //! container the current hook call is about).
 
-use super::bindings::{LogLevel, Spec, policy, sbx};
+use super::bindings::{LogLevel, Spec, sbx};
+use super::exports::Policy;
 use super::output;
 use super::stderr::Tail;
 use crate::config::{Access, Preopen};
@@ -44,7 +45,7 @@ pub struct HostState {
     /// The spec of the container the current `on-event` call is about, given when it asks.
     pub hook_spec: Option<Arc<Spec>>,
     /// The policy exports of the store's instance, typed once (`Plugin::policy`).
-    pub policy: Option<policy::Guest>,
+    pub policy: Option<Policy>,
     wasi: Option<WasiCtx>,
     table: ResourceTable,
 }

@@ -2,8 +2,9 @@
 //! its settings validated. Calls run in a Store made from the pre-linked instance, with a memory
 //! limit, optional fuel and the directories its config grants, and its time limit twice over: an
 //! epoch deadline traps code that computes, and the call, run as a future, is dropped at the
-//! deadline when it waits in a host call instead (a WASI sleep, a blocking read). Every failure of
-//! the plugin (trap, timeout, memory, panic) becomes a [`PluginError::Call`] naming it.
+//! deadline when it waits in a host call instead (a WASI sleep, a blocking read). A component that
+//! imports no WASI cannot wait, and its calls run directly (see [`super::exports`]). Every failure
+//! of the plugin (trap, timeout, memory, panic) becomes a [`PluginError::Call`] naming it.
 //!
 //! The settings check and the policy calls of one admission share one instance (the session),
 //! each call with its own deadline and fuel: making an instance costs more than most checks, and
@@ -16,11 +17,12 @@
 
 use super::bindings::{
     Adjustment, CONFIG_EXPORT, Container, EVERY_CHECK, Event, HOOKS_EXPORT, Image, Interests, Layer, LayerAnswer,
-    LayerVerdict, POLICY_EXPORT, Spec, Verdict, config, hooks, policy,
+    LayerVerdict, POLICY_EXPORT, Spec, Verdict,
 };
 use super::chain::PolicyCheck;
 use super::deadline;
 use super::engine::{Engine, LoadInfo, PluginError, one_line};
+use super::exports::{ConfigIndices, HooksIndices, Policy, PolicyIndices};
 use super::host::HostState;
 use super::output;
 use super::settled;
@@ -47,9 +49,9 @@ pub struct Plugin {
     /// The engine meters fuel (some plugin of this run has a fuel budget).
     fuel: bool,
     pre: InstancePre<HostState>,
-    config: config::GuestIndices,
-    policy: Option<policy::GuestIndices>,
-    hooks: Option<hooks::GuestIndices>,
+    config: ConfigIndices,
+    policy: Option<PolicyIndices>,
+    hooks: Option<HooksIndices>,
     /// What its policy wants to be asked, given its settings (asked at load).
     wants: Interests,
     /// The instance the settings check and the policy calls of this admission share.
@@ -69,9 +71,10 @@ impl Plugin {
         let pre = engine.link(&component, &info).map_err(link_error)?;
         // An exported interface that lacks a function is an error, not an interface to ignore.
         let exports_error = |e: wasmtime::Error| PluginError::Exports { path: path.into(), message: one_line(&e) };
-        let config = config::GuestIndices::new(&pre).map_err(exports_error)?;
-        let policy = info.policy.then(|| policy::GuestIndices::new(&pre)).transpose().map_err(exports_error)?;
-        let hooks = info.hooks.then(|| hooks::GuestIndices::new(&pre)).transpose().map_err(exports_error)?;
+        let sync = info.sync_calls;
+        let config = ConfigIndices::new(&pre, sync).map_err(exports_error)?;
+        let policy = info.policy.then(|| PolicyIndices::new(&pre, sync)).transpose().map_err(exports_error)?;
+        let hooks = info.hooks.then(|| HooksIndices::new(&pre, sync)).transpose().map_err(exports_error)?;
         let mut plugin = Plugin {
             spec: spec.clone(),
             info,
@@ -92,8 +95,7 @@ impl Plugin {
         }
         plugin.validate_settings()?;
         if plugin.has_policy() {
-            plugin.wants =
-                plugin.call("wants", async |p, store, i, s| p.policy(store, i)?.call_wants(store, s).await)?;
+            plugin.wants = plugin.call("wants", async |p, store, i, s| p.policy(store, i)?.wants(store, s).await)?;
         }
         if let Some(entry) = settled {
             settled::remember(&entry, &plugin.wants);
@@ -108,7 +110,7 @@ impl Plugin {
         let checked = self.call("validate-settings", async |p, store, instance, settings| {
             check_types(store, instance, p.policy.is_some(), p.hooks.is_some())
                 .map_err(|message| wasmtime::Error::new(ExportTypes(message)))?;
-            p.config.load(&mut *store, instance)?.call_validate_settings(store, settings).await
+            p.config.load(store, instance)?.validate_settings(store, settings).await
         });
         let checked = checked.map_err(|e| match e {
             PluginError::Call { message, .. } if message.starts_with(ExportTypes::PREFIX) => PluginError::Exports {
@@ -179,9 +181,11 @@ impl Plugin {
             // Fuel is an engine-wide switch: plugins without a budget get an endless one.
             let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
         }
+        let sync = self.info.sync_calls;
         let call = async {
             let instance = match kept {
                 Some(instance) => instance,
+                None if sync => self.pre.instantiate(&mut store)?,
                 None => self.pre.instantiate_async(&mut store).await?,
             };
             let result = f(self, &mut store, &instance, &self.spec.settings).await?;
@@ -192,7 +196,11 @@ impl Plugin {
             func,
             message,
         })?;
-        let result = runtime().block_on(async { tokio::time::timeout(limits.time(), call).await });
+        let result = match sync {
+            // Nothing in it waits, so it is done at its first poll.
+            true => Ok(ready(call).unwrap_or_else(|| Err(wasmtime::Error::msg("it waited in a host call")))),
+            false => runtime().block_on(async { tokio::time::timeout(limits.time(), call).await }),
+        };
         drop(armed);
         let Ok(result) = result else {
             let message = format!(
@@ -230,12 +238,12 @@ impl Plugin {
     }
 
     /// The instance's policy exports, their types checked at its first policy call.
-    fn policy(&self, store: &mut Store<HostState>, instance: &Instance) -> wasmtime::Result<policy::Guest> {
+    fn policy(&self, store: &mut Store<HostState>, instance: &Instance) -> wasmtime::Result<Policy> {
         if let Some(exports) = &store.data().policy {
             return Ok(exports.clone());
         }
         let indices = self.policy.as_ref().expect("policy calls are made only on plugins that export it");
-        let exports = indices.load(&mut *store, instance)?;
+        let exports = indices.load(store, instance)?;
         store.data_mut().policy = Some(exports.clone());
         Ok(exports)
     }
@@ -246,11 +254,20 @@ impl Plugin {
         let Some(indices) = &self.hooks else { return Ok(Verdict::Allow) };
         self.call("on-event", async |_, store, instance, s| {
             store.data_mut().hook_spec = Some(spec.clone());
-            let verdict = indices.load(&mut *store, instance)?.call_on_event(&mut *store, s, event, container).await;
+            let verdict = indices.load(store, instance)?.on_event(store, s, event, container).await;
             store.data_mut().hook_spec = None;
             verdict
         })
         .map(safe)
+    }
+}
+
+/// The output of `future` if it is done at its first poll (a call that never waits).
+fn ready<T>(future: impl Future<Output = T>) -> Option<T> {
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => None,
     }
 }
 
@@ -329,7 +346,7 @@ impl PolicyCheck for Plugin {
         if !self.has_policy() {
             return Ok(Verdict::Allow);
         }
-        self.call("check-image", async |p, store, i, s| p.policy(store, i)?.call_check_image(store, s, image).await)
+        self.call("check-image", async |p, store, i, s| p.policy(store, i)?.check_image(store, s, image).await)
             .map(safe)
     }
 
@@ -338,7 +355,7 @@ impl PolicyCheck for Plugin {
             return Ok(LayerAnswer { verdict: LayerVerdict::Mount, findings: vec![] });
         }
         let answer = self.call("check-layer", async |p, store, i, s| {
-            p.policy(store, i)?.call_check_layer(store, s, image, layer).await
+            p.policy(store, i)?.check_layer(store, s, image, layer).await
         })?;
         let verdict = match answer.verdict {
             LayerVerdict::Skip(r) => LayerVerdict::Skip(output::text(&r, output::REASON)),
@@ -356,14 +373,14 @@ impl PolicyCheck for Plugin {
         if !self.has_policy() {
             return Ok(Vec::new());
         }
-        self.call("mutate-spec", async |p, store, i, s| p.policy(store, i)?.call_mutate_spec(store, s, spec).await)
+        self.call("mutate-spec", async |p, store, i, s| p.policy(store, i)?.mutate_spec(store, s, spec).await)
     }
 
     fn validate_spec(&self, spec: &Spec) -> Result<Verdict, PluginError> {
         if !self.has_policy() {
             return Ok(Verdict::Allow);
         }
-        self.call("validate-spec", async |p, store, i, s| p.policy(store, i)?.call_validate_spec(store, s, spec).await)
+        self.call("validate-spec", async |p, store, i, s| p.policy(store, i)?.validate_spec(store, s, spec).await)
             .map(safe)
     }
 }

@@ -13,6 +13,7 @@ pub mod compile;
 pub mod convert;
 pub mod deadline;
 pub mod engine;
+pub mod exports;
 pub mod hooks;
 pub mod host;
 pub mod identity;

@@ -43,6 +43,12 @@ pub fn needs_context(imports: &[String]) -> bool {
     imports.iter().any(|n| n.starts_with("wasi:") && !n.starts_with(IO) && !n.starts_with(STDERR))
 }
 
+/// Whether a component that imports `imports` can be called without a fiber: it imports nothing of
+/// WASI, whose functions sbx adds as async ones (a read or a sleep may wait); sbx's own never wait.
+pub fn imports_none(imports: &[String]) -> bool {
+    !imports.iter().any(|n| n.starts_with("wasi:"))
+}
+
 /// A linker with the WASI packages added so far (sbx's own interfaces are added by its owner).
 pub struct WasiLinker {
     linker: Linker<HostState>,
@@ -162,5 +168,14 @@ mod tests {
         for other in ["wasi:cli/stdout@0.2.6", "wasi:cli/environment@0.2.0", "wasi:clocks/wall-clock@0.2.0"] {
             assert!(needs_context(&[policy.clone(), names(&[other])].concat()), "{other}");
         }
+    }
+
+    #[test]
+    fn only_components_that_import_nothing_of_wasi_are_called_without_a_fiber() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(imports_none(&names(&["sbx:plugin/types@0.9.0", "sbx:plugin/host@0.9.0"])));
+        assert!(imports_none(&[]));
+        // Streams and stderr need no context, but their functions are async ones.
+        assert!(!imports_none(&names(&["sbx:plugin/host@0.9.0", "wasi:io/streams@0.2.6"])));
     }
 }

@@ -1,8 +1,9 @@
 //! test-veto: a plugin for sbx's own tests that exports both a policy (which allows) and hooks:
-//! its prestart hook denies when the image's `sbx.test.veto` label is `prestart`, and its image
-//! check panics with a message of more than 10,000 bytes when the label is `panic` (it is built
-//! for wasm32-unknown-unknown, `wasi = "none"`: the SDK sends the message to sbx one character a
-//! call, which this exercises). Never use it outside tests.
+//! its prestart hook denies when the image's `sbx.test.veto` label is `prestart`. Its image check
+//! panics with a message of more than 10,000 bytes when the label is `panic`, and computes forever
+//! when it is `loop`. It is built for wasm32-unknown-unknown (`wasi = "none"`): the SDK sends the
+//! message to sbx one character a call, and sbx calls it without a fiber, which these exercise.
+//! Never use it outside tests.
 
 use sbx_plugin::{Container, Event, Hooks, Image, NoSettings, Plugin, Policy, Verdict};
 
@@ -21,6 +22,12 @@ impl Policy for Veto {
     fn check_image(_: &NoSettings, image: &Image) -> Verdict {
         if label(image) == Some("panic") {
             panic!("test-veto panics as asked\n{}", "x".repeat(10_000));
+        }
+        if label(image) == Some("loop") {
+            let mut n = 0u64;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
         }
         Verdict::Allow
     }
