@@ -3,11 +3,11 @@
 //! the call's deadline can drop (see [`super::instance`]). One that imports nothing of WASI (the
 //! shipped Rust policies) calls only sbx's own host functions, which never wait: it is called on
 //! the calling thread, without a fiber stack to map for each instance and without the runtime
-//! that drives the futures. The epoch deadline still bounds its computing.
+//! that drives the futures. The epoch deadline still bounds its computing. `T` is the stores' data
+//! (sbx's `HostState`), which this module need not know.
 
 use super::bindings::{Adjustment, Container, Event, Image, Interests, Layer, LayerAnswer, Spec, Verdict};
 use super::bindings::{config, hooks, policy, sync_calls};
-use super::host::HostState;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
@@ -26,14 +26,14 @@ macro_rules! indices {
         pub type $guest = Way<$iface::Guest, sync_calls::$iface::Guest>;
 
         impl $indices {
-            pub fn new(pre: &InstancePre<HostState>, sync: bool) -> wasmtime::Result<$indices> {
+            pub fn new<T: 'static>(pre: &InstancePre<T>, sync: bool) -> wasmtime::Result<$indices> {
                 Ok(match sync {
                     true => Way::Sync(sync_calls::$iface::GuestIndices::new(pre)?),
                     false => Way::Async($iface::GuestIndices::new(pre)?),
                 })
             }
 
-            pub fn load(&self, store: &mut Store<HostState>, instance: &Instance) -> wasmtime::Result<$guest> {
+            pub fn load<T: 'static>(&self, store: &mut Store<T>, instance: &Instance) -> wasmtime::Result<$guest> {
                 Ok(match self {
                     Way::Sync(i) => Way::Sync(i.load(store, instance)?),
                     Way::Async(i) => Way::Async(i.load(store, instance)?),
@@ -58,9 +58,9 @@ macro_rules! call {
 }
 
 impl Config {
-    pub async fn validate_settings(
+    pub async fn validate_settings<T: Send + 'static>(
         &self,
-        store: &mut Store<HostState>,
+        store: &mut Store<T>,
         settings: &str,
     ) -> wasmtime::Result<Result<(), String>> {
         call!(self, call_validate_settings, store, settings)
@@ -68,22 +68,22 @@ impl Config {
 }
 
 impl Policy {
-    pub async fn wants(&self, store: &mut Store<HostState>, settings: &str) -> wasmtime::Result<Interests> {
+    pub async fn wants<T: Send + 'static>(&self, store: &mut Store<T>, settings: &str) -> wasmtime::Result<Interests> {
         call!(self, call_wants, store, settings)
     }
 
-    pub async fn check_image(
+    pub async fn check_image<T: Send + 'static>(
         &self,
-        store: &mut Store<HostState>,
+        store: &mut Store<T>,
         settings: &str,
         image: &Image,
     ) -> wasmtime::Result<Verdict> {
         call!(self, call_check_image, store, settings, image)
     }
 
-    pub async fn check_layer(
+    pub async fn check_layer<T: Send + 'static>(
         &self,
-        store: &mut Store<HostState>,
+        store: &mut Store<T>,
         settings: &str,
         image: &Image,
         layer: &Layer,
@@ -91,18 +91,18 @@ impl Policy {
         call!(self, call_check_layer, store, settings, image, layer)
     }
 
-    pub async fn mutate_spec(
+    pub async fn mutate_spec<T: Send + 'static>(
         &self,
-        store: &mut Store<HostState>,
+        store: &mut Store<T>,
         settings: &str,
         spec: &Spec,
     ) -> wasmtime::Result<Vec<Adjustment>> {
         call!(self, call_mutate_spec, store, settings, spec)
     }
 
-    pub async fn validate_spec(
+    pub async fn validate_spec<T: Send + 'static>(
         &self,
-        store: &mut Store<HostState>,
+        store: &mut Store<T>,
         settings: &str,
         spec: &Spec,
     ) -> wasmtime::Result<Verdict> {
@@ -111,9 +111,9 @@ impl Policy {
 }
 
 impl Hooks {
-    pub async fn on_event(
+    pub async fn on_event<T: Send + 'static>(
         &self,
-        store: &mut Store<HostState>,
+        store: &mut Store<T>,
         settings: &str,
         event: Event,
         container: &Container,
