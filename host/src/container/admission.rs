@@ -5,7 +5,7 @@
 
 use super::decision::{self, Decision};
 use super::error::RunError;
-use super::layers;
+use super::layers::UserFiles;
 use crate::image::{ImageRecord, Store};
 use crate::plugin::bindings::{EntryFilter, Image};
 use crate::plugin::chain::{self, Evaluation, Note};
@@ -96,7 +96,7 @@ pub fn print_notes(notes: &[Note]) {
 }
 
 /// Evaluates the policies for a run: the layer indexes to leave out, the spec to run and the notes
-/// to show, or the denial (its notes printed).
+/// to show, with the user files of the layers it mounts; or the denial (its notes printed).
 pub fn admit(
     store: &Store,
     image: &Image,
@@ -104,7 +104,7 @@ pub fn admit(
     config: &ImageConfiguration,
     plugins: &[Plugin],
     spec: ContainerSpec,
-) -> Result<Decision, RunError> {
+) -> Result<(Decision, UserFiles), RunError> {
     let denied = |plugin, reason, notes: Vec<Note>| {
         print_notes(&notes);
         RunError::Denied { plugin, reason }
@@ -128,7 +128,8 @@ pub fn admit(
         .filter(|(i, _)| !skipped.contains(i))
         .map(|(_, l)| store.layer_diff(&l.diff_id))
         .collect();
-    let resolve = |user: &str| layers::resolve_user(&dirs, user, &spec.group_add);
+    let files = UserFiles::read(&dirs);
+    let resolve = |user: &str| files.resolve(user, &spec.group_add);
     match evaluate_spec(image, &spec, plugins, &resolve)?.decision {
         SpecDecision::Deny { plugin, reason, notes: more } => {
             print_notes(&notes);
@@ -136,9 +137,19 @@ pub fn admit(
         }
         SpecDecision::Allow { spec, notes: more } => {
             notes.extend(more);
-            Ok(Decision { skipped, spec: *spec, notes })
+            Ok((Decision { skipped, spec: *spec, notes }, files))
         }
     }
+}
+
+/// What the policies allow a run.
+pub struct Admitted {
+    /// The indexes of the image's layers left out.
+    pub skipped: Vec<usize>,
+    pub spec: ContainerSpec,
+    /// The user files of the layers the run mounts, when the policies read them (not when the
+    /// decision came from the cache or there are no policies).
+    pub files: Option<UserFiles>,
 }
 
 /// The policy decision for a run: from the decision cache when the same plugins decided on the same
@@ -152,14 +163,14 @@ pub fn decide(
     plugins: &PluginSet,
     spec: ContainerSpec,
     varying: decision::Varying,
-) -> Result<(Vec<usize>, ContainerSpec), RunError> {
+) -> Result<Admitted, RunError> {
     if plugins.is_empty() {
-        return Ok((Vec::new(), spec));
+        return Ok(Admitted { skipped: Vec::new(), spec, files: None });
     }
     let key = decision::key(plugins, reference, record, &spec, varying);
     if let Some(hit) = key.as_ref().and_then(|k| decision::load(&decision::dir(store), k)) {
         print_notes(&hit.notes);
-        return Ok((hit.skipped, decision::restore(hit.spec, varying)));
+        return Ok(Admitted { skipped: hit.skipped, spec: decision::restore(hit.spec, varying), files: None });
     }
     let loaded = plugins.load()?;
     let image = convert::image(reference, record, config);
@@ -167,13 +178,13 @@ pub fn decide(
     let key = key.or_else(|| decision::key(plugins, reference, record, &spec, varying));
     let made = admit(store, &image, record, config, loaded, spec);
     end_sessions(loaded);
-    let made = made?;
+    let (made, files) = made?;
     print_notes(&made.notes);
     if let Some(k) = key {
         let neutral = Decision { spec: decision::neutral(&made.spec, varying), ..made.clone() };
         decision::save(&decision::dir(store), &k, &neutral);
     }
-    Ok((made.skipped, made.spec))
+    Ok(Admitted { skipped: made.skipped, spec: made.spec, files: Some(files) })
 }
 
 /// The spec checks again, on a changed spec of an existing container (`sbx update`): the spec
@@ -191,7 +202,8 @@ pub fn recheck(
     let config = super::image::image_config(store, &image_record)?;
     let image = convert::image(&record.image, &image_record, &config);
     let dirs: Vec<PathBuf> = record.mounted_layers(store)?.iter().map(|d| store.layer_diff(d)).collect();
-    let resolve = |user: &str| layers::resolve_user(&dirs, user, &spec.group_add);
+    let files = UserFiles::read(&dirs);
+    let resolve = |user: &str| files.resolve(user, &spec.group_add);
     let loaded = plugins.load()?;
     let evaluated = evaluate_spec(&image, &spec, loaded, &resolve);
     end_sessions(loaded);

@@ -154,7 +154,8 @@ fn create_as(
     let default_hostname = opts.overrides.hostname.is_none().then(|| id[..12].to_string());
     let fresh_volumes: Vec<String> = planned.iter().filter(|p| p.anonymous).map(|p| p.name.clone()).collect();
     let varying = decision::Varying { hostname: default_hostname.as_deref(), volumes: &fresh_volumes };
-    let (skipped, spec) = admission::decide(store, &opts.image, &image, &config, plugins, spec, varying)?;
+    let admission::Admitted { skipped, spec, files } =
+        admission::decide(store, &opts.image, &image, &config, plugins, spec, varying)?;
     let allowed: Vec<_> =
         image.layers.iter().enumerate().filter(|(i, _)| !skipped.contains(i)).map(|(_, l)| l.diff_id.clone()).collect();
     let layers = layers::once_each(&allowed);
@@ -165,8 +166,11 @@ fn create_as(
         crate::network::get_or_default(store, &on.name)?;
     }
     // The user must exist in the container's files now, not only when it starts.
-    let dirs: Vec<PathBuf> = layers.iter().map(|d| store.layer_diff(d)).collect();
-    let user = layers::resolve_user(&dirs, &spec.user, &spec.group_add)?;
+    let files = files.unwrap_or_else(|| {
+        let dirs: Vec<PathBuf> = layers.iter().map(|d| store.layer_diff(d)).collect();
+        layers::UserFiles::read(&dirs)
+    });
+    let user = files.resolve(&spec.user, &spec.group_add)?;
     let missing = |m: &&spec::Mount| {
         m.kind == spec::MountKind::Bind
             && !Path::new(&m.source).exists()

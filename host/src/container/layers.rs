@@ -3,7 +3,7 @@
 //! files).
 
 use crate::layer::fsops;
-use crate::spec::user::FileText;
+use crate::spec::user::{FileText, User, UserError};
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::{Mode, SFlag};
 use std::ffi::OsStr;
@@ -65,17 +65,60 @@ fn read_limited(dir: &impl AsFd, name: &OsStr) -> FileText {
     Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
+/// The /etc/passwd and /etc/group of a layer stack, read once for every user resolved against
+/// them (a run's policies resolve its user before the run does).
+pub struct UserFiles {
+    passwd: FileText,
+    group: FileText,
+}
+
+impl UserFiles {
+    /// The files of the layer stack `layers_bottom_first`.
+    pub fn read(layers_bottom_first: &[PathBuf]) -> UserFiles {
+        let top_first: Vec<PathBuf> = layers_bottom_first.iter().rev().cloned().collect();
+        let passwd = read_file(&top_first, Path::new("etc/passwd"));
+        let group = read_file(&top_first, Path::new("etc/group"));
+        UserFiles { passwd, group }
+    }
+
+    /// The user `name` (as `-u` takes it), with the groups `group_add` added.
+    pub fn resolve(&self, name: &str, group_add: &[String]) -> Result<User, UserError> {
+        crate::spec::user::resolve_files(name, &self.passwd, &self.group, group_add)
+    }
+}
+
 /// The user `name` (as `-u` takes it) by the /etc/passwd and /etc/group of the layer stack
 /// `layers_bottom_first`.
-pub fn resolve_user(
-    layers_bottom_first: &[PathBuf],
-    name: &str,
-    group_add: &[String],
-) -> Result<crate::spec::user::User, crate::spec::user::UserError> {
-    let top_first: Vec<PathBuf> = layers_bottom_first.iter().rev().cloned().collect();
-    let passwd = read_file(&top_first, Path::new("etc/passwd"));
-    let group = read_file(&top_first, Path::new("etc/group"));
-    crate::spec::user::resolve_files(name, &passwd, &group, group_add)
+pub fn resolve_user(layers_bottom_first: &[PathBuf], name: &str, group_add: &[String]) -> Result<User, UserError> {
+    UserFiles::read(layers_bottom_first).resolve(name, group_add)
+}
+
+#[cfg(test)]
+mod user_files_tests {
+    use super::*;
+
+    #[test]
+    fn users_resolve_by_the_topmost_files_read_once() {
+        let layer = |passwd: &str, group: Option<&str>| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir(dir.path().join("etc")).unwrap();
+            std::fs::write(dir.path().join("etc/passwd"), passwd).unwrap();
+            if let Some(g) = group {
+                std::fs::write(dir.path().join("etc/group"), g).unwrap();
+            }
+            dir
+        };
+        let bottom = layer("app:x:1000:1000::/home/app:/bin/sh\n", Some("staff:x:50:app\n"));
+        let top = layer("root:x:0:0::/root:/bin/sh\napp:x:2000:2000::/srv:/bin/sh\n", None);
+        let files = UserFiles::read(&[bottom.path().to_path_buf(), top.path().to_path_buf()]);
+        // The files are read: removing them changes nothing for what was read.
+        std::fs::remove_dir_all(top.path().join("etc")).unwrap();
+        let app = files.resolve("app", &[]).unwrap();
+        assert_eq!((app.uid, app.gid, app.home.as_str()), (2000, 2000, "/srv"), "the top layer's passwd");
+        assert!(app.groups.contains(&50), "the bottom layer's group, where the top has none: {:?}", app.groups);
+        assert_eq!(files.resolve("root", &["7".into()]).unwrap().groups, [0, 7]);
+        assert!(files.resolve("nobody", &[]).is_err());
+    }
 }
 
 #[cfg(test)]

@@ -113,7 +113,8 @@ pub fn evaluate(store: &Store, subject: &Subject, overrides: &Overrides, plugins
             (wit, spec, Vec::new())
         }
     };
-    let resolve = |user: &str| layers::resolve_user(&dirs, user, &spec.group_add);
+    let files = layers::UserFiles::read(&dirs);
+    let resolve = |user: &str| files.resolve(user, &spec.group_add);
     let evaluation = admission::evaluate_spec(&wit, &spec, plugins, &resolve).map_err(|e| e.to_string())?;
     report.answers.extend(evaluation.answers);
     match evaluation.decision {
