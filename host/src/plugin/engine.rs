@@ -5,6 +5,7 @@
 
 use super::bindings::{CONFIG_EXPORT, HOOKS_EXPORT, POLICY_EXPORT, Plugin as PluginWorld, WIT_VERSION};
 use super::compile;
+use super::heap;
 use super::host::HostState;
 use super::identity::{self, Known};
 use super::prune::{self, Scope};
@@ -187,6 +188,9 @@ impl Engine {
         let start = Instant::now();
         let meta = std::fs::metadata(path).map_err(|source| PluginError::Read { path: path.into(), source })?;
         compile::check_file(path, &meta)?;
+        if meta.len() >= heap::BIG_COMPONENT {
+            heap::grow_in_huge_pages();
+        }
         let known = identity::lookup(&self.cache_dir, &meta);
         let (sha256, mut bytes) = match &known {
             Some(k) => (k.sha256.clone(), None),

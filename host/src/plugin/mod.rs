@@ -14,6 +14,7 @@ pub mod convert;
 pub mod deadline;
 pub mod engine;
 pub mod exports;
+pub mod heap;
 pub mod hooks;
 pub mod host;
 pub mod identity;
