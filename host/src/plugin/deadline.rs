@@ -6,6 +6,13 @@
 //! cost every run that loads a plugin a thread start and register writes at each of its switches,
 //! and made glibc's malloc take its lock for the rest of the process.
 //!
+//! The signal also ends a host call that blocks: a plugin's file operations run on the calling
+//! thread (not on a pool of threads, whose start and hand-offs cost a hook plugin that writes a
+//! file a millisecond a run), and a read or an open of a FIFO in its granted directory would wait
+//! there for ever. The handler is installed without `SA_RESTART`, so such a call returns EINTR to
+//! the plugin, whose next epoch check then traps; and once the time is up the timer fires again
+//! every [`REPEAT`], so a call that starts to block just after a signal is interrupted by the next.
+//!
 //! An engine's epoch is shared by its stores, so its calls must come from one thread at a time:
 //! sbx's plugins are neither `Sync` nor shared between threads.
 
@@ -44,8 +51,9 @@ fn install() -> Result<(), String> {
             let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
             action.sa_sigaction = expire as *const () as libc::sighandler_t;
             // On the thread's alternate stack when it has one (wasmtime gives threads that run
-            // wasm one): the signal may come when the plugin has used up its stack.
-            action.sa_flags = libc::SA_RESTART | libc::SA_ONSTACK;
+            // wasm one): the signal may come when the plugin has used up its stack. Without
+            // SA_RESTART: a blocking host call is interrupted, not restarted.
+            action.sa_flags = libc::SA_ONSTACK;
             // SAFETY: `action` is a live local; the handler only reads a thread-local pointer and
             // adds to an atomic counter.
             let rc = unsafe {
@@ -83,10 +91,10 @@ impl ThreadTimer {
         Ok(ThreadTimer { pid: std::process::id(), id })
     }
 
-    /// Fires once, `after` from now; zero disarms it.
-    fn set(&self, after: Duration) -> Result<(), String> {
-        let value = libc::timespec { tv_sec: after.as_secs() as libc::time_t, tv_nsec: after.subsec_nanos() as _ };
-        let spec = libc::itimerspec { it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 }, it_value: value };
+    /// Fires `after` from now, then every `every` (zero: once); an `after` of zero disarms it.
+    fn set(&self, after: Duration, every: Duration) -> Result<(), String> {
+        let time = |d: Duration| libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as _ };
+        let spec = libc::itimerspec { it_interval: time(every), it_value: time(after) };
         // SAFETY: `self.id` is a timer this process made and has not deleted; `spec` is a live local.
         if unsafe { libc::timer_settime(self.id, 0, &spec, std::ptr::null_mut()) } != 0 {
             return Err(format!("cannot set the plugins' deadline timer: {}", std::io::Error::last_os_error()));
@@ -114,17 +122,21 @@ fn with_timer(f: impl FnOnce(&ThreadTimer) -> Result<(), String>) -> Result<(), 
     })
 }
 
+/// How often the timer fires again once a call's time is up, until the call ends.
+const REPEAT: Duration = Duration::from_millis(10);
+
 /// A call's deadline, armed until dropped.
 pub struct Armed<'a> {
     _engine: std::marker::PhantomData<&'a wasmtime::Engine>,
 }
 
-/// Advances `engine`'s epoch once, `after` from now, unless the returned guard is dropped first:
-/// a store whose epoch deadline is the next epoch traps then.
+/// Advances `engine`'s epoch `after` from now (and again every [`REPEAT`]), unless the returned
+/// guard is dropped first: a store whose epoch deadline is the next epoch traps then, and a
+/// blocking system call of this thread returns EINTR.
 pub fn arm(engine: &wasmtime::Engine, after: Duration) -> Result<Armed<'_>, String> {
     install()?;
     CALLING.set(engine);
-    if let Err(e) = with_timer(|t| t.set(after.max(Duration::from_nanos(1)))) {
+    if let Err(e) = with_timer(|t| t.set(after.max(Duration::from_nanos(1)), REPEAT)) {
         CALLING.set(std::ptr::null());
         return Err(e);
     }
@@ -137,7 +149,7 @@ impl Drop for Armed<'_> {
         // `arm` armed this thread's timer, made in this process: no need to ask for the pid again.
         TIMER.with_borrow(|timer| {
             if let Some(t) = timer {
-                let _ = t.set(Duration::ZERO);
+                let _ = t.set(Duration::ZERO, Duration::ZERO);
             }
         });
     }
@@ -176,6 +188,30 @@ mod tests {
         let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
         instance.get_typed_func::<(), ()>(&mut store, "f").unwrap().call(&mut store, ()).unwrap();
         moved.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A blocking read of a pipe nobody writes, on a thread whose deadline of `after` is armed
+    /// once `busy` has passed: how long it took, and whether it was interrupted.
+    fn blocked_read(after: Duration, busy: Duration) -> (Duration, bool) {
+        let engine = engine();
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        let started = std::time::Instant::now();
+        let armed = arm(&engine, after).unwrap();
+        while started.elapsed() < busy {
+            std::hint::spin_loop();
+        }
+        let read = nix::unistd::read(&r, &mut [0u8; 1]);
+        drop(armed);
+        (started.elapsed(), read == Err(nix::errno::Errno::EINTR))
+    }
+
+    #[test]
+    fn a_blocking_call_is_interrupted_at_the_deadline() {
+        let (took, interrupted) = blocked_read(Duration::from_millis(20), Duration::ZERO);
+        assert!(interrupted && took < Duration::from_secs(2), "{took:?}");
+        // The signal came before the read began: the next one, REPEAT later, interrupts it.
+        let (took, interrupted) = blocked_read(Duration::from_millis(1), Duration::from_millis(30));
+        assert!(interrupted && took < Duration::from_secs(2), "{took:?}");
     }
 
     #[test]

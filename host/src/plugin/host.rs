@@ -92,10 +92,12 @@ impl HostState {
     }
 }
 
-/// A WASI context that gives `stderr` and the `preopens`, clocks frozen or not.
+/// A WASI context that gives `stderr` and the `preopens`, clocks frozen or not. Its file
+/// operations block the calling thread, which the call's deadline interrupts (see
+/// [`super::deadline`]).
 fn context(stderr: &Tail, frozen_clocks: bool, preopens: &[Preopen]) -> Result<WasiCtx, String> {
     let mut builder = WasiCtxBuilder::new();
-    builder.stderr(stderr.clone());
+    builder.stderr(stderr.clone()).allow_blocking_current_thread(true);
     if frozen_clocks {
         builder.wall_clock(Frozen).monotonic_clock(Frozen);
     }

@@ -2,7 +2,8 @@
 //! its settings validated. Calls run in a Store made from the pre-linked instance, with a memory
 //! limit, optional fuel and the directories its config grants, and its time limit twice over: an
 //! epoch deadline traps code that computes, and the call, run as a future, is dropped at the
-//! deadline when it waits in a host call instead (a WASI sleep, a blocking read). A component that
+//! deadline when it waits in a host call instead (a WASI sleep); a file operation that blocks (a
+//! FIFO's) is interrupted by the deadline's signal (see [`super::deadline`]). A component that
 //! imports no WASI cannot wait, and its calls run directly (see [`super::exports`]). Every failure
 //! of the plugin (trap, timeout, memory, panic) becomes a [`PluginError::Call`] naming it.
 //!
