@@ -37,8 +37,9 @@ fn grow() {
     // reads the program break without moving it; the block malloc gives is freed at once,
     // untouched, and a null one is fine to free.
     let (start, end) = unsafe {
-        // Blocks below twice the pad come from the heap, not each from an mmap of its own; the
-        // one below then makes the heap grow now, by the pad (glibc rounds the growth to pages).
+        // Blocks below twice the pad come from the heap, not each from an mmap of its own. The
+        // block below does not fit the heap's top, so the heap grows now; freed, it joins the
+        // top, and glibc gives back to the kernel all but the pad.
         libc::mallopt(libc::M_MMAP_THRESHOLD, (2 * PAD) as libc::c_int);
         libc::mallopt(libc::M_TOP_PAD, PAD as libc::c_int);
         let start = libc::sbrk(0) as usize;
