@@ -256,6 +256,18 @@ fn plugin_inspect_tells_version_interfaces_and_cache() {
     assert!(r.stdout.contains("kind:      policy\n"), "{r:?}");
     // Built for wasm32-unknown-unknown: nothing of WASI; a panic's message goes to host.last-words.
     assert!(r.stdout.contains("imports:   sbx:plugin/types@0.9.0, sbx:plugin/host@0.9.0\n"), "{r:?}");
+    // What a run would ask it, given no settings: its own `wants`.
+    assert!(r.stdout.contains("wants:     check-layer (the entries with mode bits 06000)\n"), "{r:?}");
+    let r = inspect("allow-all");
+    assert!(
+        r.stdout.contains("wants:     check-image, check-layer (every entry), mutate-spec, validate-spec\n"),
+        "{r:?}"
+    );
+    let r = inspect("require-labels");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("wants:     not known (given no settings, plugin require-labels refused its settings: invalid settings: missing field `labels`"), "{r:?}");
+    let r = inspect("audit-log");
+    assert!(r.stdout.contains("kind:      hooks\n") && !r.stdout.contains("wants:"), "{r:?}");
     let r = inspect("test-veto");
     assert!(r.stdout.contains("kind:      policy and hooks\n"), "{r:?}");
     assert!(r.stdout.contains("compiled now"), "{r:?}");

@@ -1,18 +1,19 @@
-//! `sbx plugin inspect P.wasm`: what a plugin is, speaks and costs to load; `sbx plugin bench`,
-//! `sbx plugin compile` (the machine's compile cache filled ahead), `sbx plugin prune` (emptied)
-//! and `sbx plugin new`.
+//! `sbx plugin inspect P.wasm`: what a plugin is, speaks, wants and costs to load; `sbx plugin
+//! bench`, `sbx plugin compile` (the machine's compile cache filled ahead), `sbx plugin prune`
+//! (emptied) and `sbx plugin new`.
 
-use crate::config::Limits;
+use crate::config::{Limits, PluginSpec};
 use crate::image::Store;
-use crate::plugin::bindings::{HOOKS_EXPORT, POLICY_EXPORT};
+use crate::plugin::bindings::{EntryFilter, HOOKS_EXPORT, Interests, POLICY_EXPORT};
 use crate::plugin::prune::Scope;
-use crate::plugin::{Engine, compile, measure};
+use crate::plugin::{Engine, Plugin, PolicyCheck, compile, measure};
 use clap::Subcommand;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum PluginCommand {
-    /// Show a plugin's WIT version, interfaces, size and load time (and whether it was cached).
+    /// Show a plugin's WIT version, interfaces, size, what its policy wants to be asked (given no
+    /// settings) and load time (and whether it was cached).
     Inspect {
         /// The component (.wasm).
         path: PathBuf,
@@ -182,5 +183,57 @@ fn inspect(path: PathBuf) -> i32 {
     say!("imports:   {}", imports.join(", "));
     let how = if info.cached { "from the compile cache" } else { "compiled now, cached for next time" };
     say!("load:      {:.2} ms, {how}", info.elapsed.as_secs_f64() * 1e3);
+    if info.policy {
+        // What a run with this plugin and no settings would be asked to call: each call, and each
+        // entry given, costs.
+        let wants = match Plugin::load(&engine, &PluginSpec::from_path(&path)) {
+            Ok(plugin) => wanted(plugin.wants()),
+            Err(e) => format!("not known (given no settings, {e})"),
+        };
+        say!("wants:     {wants}");
+    }
     0
+}
+
+/// The checks `w` asks for, and the layer entries its check-layer is given.
+fn wanted(w: &Interests) -> String {
+    let entries = match w.entries {
+        EntryFilter::All => "every entry".to_string(),
+        EntryFilter::None => "no entries".to_string(),
+        EntryFilter::WithMode(bits) => format!("the entries with mode bits 0{bits:o}"),
+    };
+    let checks = [
+        (w.check_image, "check-image".to_string()),
+        (w.check_layer, format!("check-layer ({entries})")),
+        (w.mutate_spec, "mutate-spec".to_string()),
+        (w.validate_spec, "validate-spec".to_string()),
+    ];
+    let asked: Vec<String> = checks.into_iter().filter(|(on, _)| *on).map(|(_, check)| check).collect();
+    match asked.is_empty() {
+        true => "nothing (it is never called)".to_string(),
+        false => asked.join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::bindings::EVERY_CHECK;
+
+    #[test]
+    fn wants_are_shown_check_by_check() {
+        assert_eq!(wanted(&EVERY_CHECK), "check-image, check-layer (every entry), mutate-spec, validate-spec");
+        let setuid = Interests {
+            check_image: false,
+            check_layer: true,
+            mutate_spec: false,
+            validate_spec: false,
+            entries: EntryFilter::WithMode(0o6000),
+        };
+        assert_eq!(wanted(&setuid), "check-layer (the entries with mode bits 06000)");
+        let none = Interests { check_layer: false, entries: EntryFilter::None, ..setuid };
+        assert_eq!(wanted(&none), "nothing (it is never called)");
+        let spec_only = Interests { mutate_spec: true, validate_spec: true, ..none };
+        assert_eq!(wanted(&spec_only), "mutate-spec, validate-spec");
+    }
 }
