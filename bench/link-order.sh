@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Writes host/link-order.txt, the order in which lld puts the functions `sbx run --rm` executes at
+# the start of sbx's text (host/build.rs says why; bench/link_order.py how the list is found). Run
+# as root, after examples/setup.sh, when much of the code has changed; it builds sbx three times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for tool in perf python3; do
+    command -v "$tool" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf python3 >/dev/null; break; }
+done
+
+work=$(mktemp -d /var/tmp/sbx-link-order.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export SBX_ROOT="$work/store" SBX_NETWORK=none SBX_PLUGIN_CACHE="$work/cache"
+p=$PWD/target/plugins
+target/release/mkimage busybox docker-archive "$work/busybox.tar"
+target/release/sbx load -q -i "$work/busybox.tar"
+target/release/sbx plugin compile $p/{allow-all,deny-setuid,max-layer-size,drop-capabilities,no-escalation,audit-log}.wasm \
+    $p/{python,js}/deny-setuid.wasm $p/python/audit-log.wasm $p/js/log-events.wasm >/dev/null
+for lang in rust python; do
+    dir=$p; [ $lang = rust ] || dir=$p/$lang
+    mkdir -p "$work/audit-$lang"
+    printf 'plugins:\n  - path: %s\n    preopens: [{ host: %s, guest: /audit, mode: rw }]\n' \
+        "$dir/audit-log.wasm" "$work/audit-$lang" > "$work/hook-$lang.yaml"
+done
+
+# The cases of bench/plugins.sh, as link_order.py runs them: BINARY N KIND.
+cat > "$work/runs" <<EOF
+#!/bin/sh
+set -e
+sbx=\$1
+five="--policy $p/allow-all.wasm --policy $p/deny-setuid.wasm --policy $p/max-layer-size.wasm --policy $p/drop-capabilities.wasm --policy $p/no-escalation.wasm"
+export SBX_POLICY_CACHE=off
+for i in \$(seq \$2); do
+    case \$3 in
+    none) \$sbx run --rm busybox /bin/true ;;
+    five) \$sbx run --rm \$five busybox /bin/true ;;
+    others)
+        \$sbx run --rm --policy $p/python/deny-setuid.wasm busybox /bin/true
+        \$sbx run --rm --policy $p/js/deny-setuid.wasm busybox /bin/true
+        \$sbx --config $work/hook-rust.yaml run --rm busybox /bin/true
+        \$sbx --config $work/hook-python.yaml run --rm busybox /bin/true
+        \$sbx run --rm --hook $p/js/log-events.wasm busybox /bin/true
+        SBX_POLICY_CACHE=on \$sbx run --rm \$five busybox /bin/true ;;
+    esac >/dev/null 2>&1
+done
+EOF
+chmod +x "$work/runs"
+python3 bench/link_order.py "$work/runs"
