@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Writes host/link-order.txt: the functions `sbx run --rm` executes, in the order the linker is to
-put them at the start of sbx's text (host/build.rs hands the file to lld). Called from the
+put them at the start of sbx's text (host/link-ordered.sh hands it to lld). Called from the
 repository's root by bench/link-order.sh, which prepares the image and plugins the runs use.
 
 usage: link_order.py RUNS_SCRIPT
 `RUNS_SCRIPT BINARY N KIND` runs `sbx run --rm` N times per case of KIND: `none` (no plugin),
 `five` (five Rust policies) or `others` (Python and JavaScript policies, hooks, the decision cache).
 
-The list is found in four passes:
+Each function is given by its name without rustc's hashes and its size (host/link-ordered.sh says
+why). The list is found in four passes:
 1. perf samples the runs at 40 kHz. Every function of sbx that is sampled goes in the list: those of
    `none` first, then those of `five`, then those of `others`, each group by its number of samples.
 2. sbx is linked with that list and the runs are traced for page faults in its text. The function at
@@ -25,11 +26,17 @@ import tempfile
 
 ORDER = "host/link-order.txt"
 HEADER = """\
-# Written by bench/link-order.sh: the functions `sbx run --rm` executes, in the order lld is to put
-# them at the start of sbx's text (host/build.rs). Names the binary no longer has are skipped; run
-# bench/link-order.sh again when much of the code has changed.
+# Written by bench/link-order.sh: the functions `sbx run --rm` executes (names without rustc's
+# hashes, sizes in hex), in the order lld is to put them at the start of sbx's text
+# (host/link-ordered.sh). Functions the binary no longer has are skipped; run bench/link-order.sh
+# again when much of the code has changed.
 """
 KINDS = ("none", "five", "others")
+
+
+def key(name, size):
+    """A function as host/link-ordered.sh matches it: its name without rustc's hashes, its size."""
+    return f"{re.sub(r'17h[0-9a-f]+E$', '', re.sub(r'[.]llvm[.][0-9]+$', '', name))} {size:x}"
 
 
 def record(runs_script, binary, kind, runs, events, out):
@@ -43,25 +50,33 @@ def perf_script(data, fields):
     return out.splitlines()
 
 
+class Functions:
+    """The functions of a binary, by address, for finding the one at an address."""
+
+    def __init__(self, binary):
+        out = subprocess.run(["nm", "-n", "-S", binary], check=True, capture_output=True, text=True).stdout
+        words = (line.split() for line in out.splitlines())
+        self.functions = [(int(w[0], 16), key(w[3], int(w[1], 16))) for w in words if len(w) == 4 and w[2] in "tTwW"]
+        self.starts = [a for a, _ in self.functions]
+
+    def at(self, address):
+        i = bisect.bisect_right(self.starts, address) - 1
+        return self.functions[i][1] if i >= 0 else None
+
+
 def sampled(runs_script, binary, work):
     """sbx's sampled functions: those of `none`, then `five`, then `others`, most sampled first."""
+    functions = Functions(binary)
     names = []
     for kind in KINDS:
         record(runs_script, binary, kind, 100 if kind == "others" else 300, ["-F", "40000", "-e", "cpu-clock"], f"{work}/samples.data")
         counts = collections.Counter()
-        for line in perf_script(f"{work}/samples.data", "ip,sym,dso"):
+        for line in perf_script(f"{work}/samples.data", "ip,dso"):
             words = line.split()
-            if len(words) == 3 and words[2] == f"({binary})":
-                counts[words[1]] += 1
-        names += [n for n, _ in counts.most_common() if n not in names]
+            if len(words) == 2 and words[1] == f"({binary})":
+                counts[functions.at(int(words[0], 16))] += 1
+        names += [n for n, _ in counts.most_common() if n and n not in names]
     return names
-
-
-def text_symbols(binary):
-    """The functions of `binary`, by address."""
-    out = subprocess.run(["nm", "-n", binary], check=True, capture_output=True, text=True).stdout
-    words = (line.split() for line in out.splitlines())
-    return [(int(w[0], 16), w[2]) for w in words if len(w) == 3 and w[1] in "tTwW"]
 
 
 def text_end(binary):
@@ -75,12 +90,11 @@ def text_end(binary):
 
 def faulted(runs_script, binary, work, listed):
     """Functions at page faults in `binary`'s text past the last listed one, most faulted first."""
-    syms = text_symbols(binary)
+    functions = Functions(binary)
     end = text_end(binary)
-    starts = [a for a, _ in syms]
     # The listed functions the linker placed (a few, such as _init, live in sections of their own).
-    placed = [a for a, n in syms if n in listed]
-    listed_end = sorted(placed)[len(placed) * 99 // 100]
+    placed = sorted(a for a, k in functions.functions if k in listed)
+    listed_end = placed[len(placed) * 99 // 100]
     found = collections.Counter()
     for kind in KINDS:
         record(runs_script, binary, kind, 10, ["-e", "exceptions:page_fault_user"], f"{work}/faults.data")
@@ -88,7 +102,7 @@ def faulted(runs_script, binary, work, listed):
             m = re.search(r"address=0x([0-9a-f]+)", line)
             address = int(m.group(1), 16) if m and line.split()[0] == "sbx" else 0
             if listed_end + 4096 < address < end:
-                found[syms[bisect.bisect_right(starts, address) - 1][1]] += 1
+                found[functions.at(address)] += 1
     return [n for n, _ in found.most_common() if n not in listed]
 
 
@@ -100,7 +114,9 @@ def write(names):
 
 def build(work):
     """sbx linked with the current host/link-order.txt, as a fresh copy (see bench/run.sh)."""
-    subprocess.run(["cargo", "build", "--release", "-p", "sbx"], check=True)
+    # As examples/setup.sh builds it: cargo unifies the crates' features per build, and the code of a
+    # generic function, so its size, may change with them.
+    subprocess.run(["cargo", "build", "--release", "-p", "sbx", "-p", "sbx-tests", "--bins"], check=True)
     shutil.copy("target/release/sbx", f"{work}/sbx")
     return f"{work}/sbx"
 

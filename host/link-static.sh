@@ -18,6 +18,13 @@ shift
 case " $* " in
 *" --crate-name sbx "*"--crate-type bin "*)
     [ "${SBX_PIE:-0}" = 1 ] || set -- "$@" -C target-feature=+crt-static -C relocation-model=static
+    # The functions a run executes together at the start of the text (host/link-ordered.sh), where
+    # rustc links with its own lld (x86_64 Linux, since Rust 1.90) and no flag chooses a linker.
+    case " $* " in
+    *linker* | *link-self-contained* | *" --target "*) ;;
+    *) [ "$(uname -m)" != x86_64 ] || [ "${SBX_LINK_ORDER:-on}" = off ] ||
+        set -- "$@" -C linker="$(cd "$(dirname "$0")" && pwd)/link-ordered.sh" ;;
+    esac
     ;;
 esac
 exec "$rustc" "$@"
