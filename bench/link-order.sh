@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes host/link-order.txt, the order in which lld puts the functions `sbx run --rm` executes at
 # the start of sbx's text (host/link-ordered.sh says why; bench/link_order.py how the list is found). Run
-# as root, after examples/setup.sh, when much of the code has changed; it builds sbx three times.
+# as root, after examples/setup.sh, when much of the code has changed; it builds sbx four times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in perf python3; do
