@@ -11,24 +11,15 @@ done
 work=$(mktemp -d /var/tmp/sbx-link-order.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export SBX_ROOT="$work/store" SBX_NETWORK=none SBX_PLUGIN_CACHE="$work/cache"
-p=$PWD/target/plugins
-target/release/mkimage busybox docker-archive "$work/busybox.tar"
-target/release/sbx load -q -i "$work/busybox.tar"
-target/release/sbx plugin compile $p/{allow-all,deny-setuid,max-layer-size,drop-capabilities,no-escalation,audit-log}.wasm \
-    $p/{python,js}/deny-setuid.wasm $p/python/audit-log.wasm $p/js/log-events.wasm >/dev/null
-for lang in rust python; do
-    dir=$p; [ $lang = rust ] || dir=$p/$lang
-    mkdir -p "$work/audit-$lang"
-    printf 'plugins:\n  - path: %s\n    preopens: [{ host: %s, guest: /audit, mode: rw }]\n' \
-        "$dir/audit-log.wasm" "$work/audit-$lang" > "$work/hook-$lang.yaml"
-done
+sbx=target/release/sbx
+. bench/plugin-cases.sh
 
-# The cases of bench/plugins.sh, as link_order.py runs them: BINARY N KIND.
+# The cases of bench/plugins.sh, as link_order.py runs them (from here): BINARY N KIND.
 cat > "$work/runs" <<EOF
 #!/bin/sh
 set -e
 sbx=\$1
-five="--policy $p/allow-all.wasm --policy $p/deny-setuid.wasm --policy $p/max-layer-size.wasm --policy $p/drop-capabilities.wasm --policy $p/no-escalation.wasm"
+five="$five"
 export SBX_POLICY_CACHE=off
 for i in \$(seq \$2); do
     case \$3 in

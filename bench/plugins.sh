@@ -17,18 +17,7 @@ export SBX_ROOT="$work/store" SBX_NETWORK=none SBX_PLUGIN_CACHE="$work/cache"
 # Installed, as a runtime is: see bench/run.sh.
 install -m 755 target/release/sbx "$work/sbx"
 sbx="$work/sbx"
-p=target/plugins
-target/release/mkimage busybox docker-archive "$work/busybox.tar"
-"$sbx" load -q -i "$work/busybox.tar"
-mkdir -p "$work/audit-rust" "$work/audit-python"
-for lang in rust python; do
-    dir=$p; [ $lang = rust ] || dir=$p/$lang
-    printf 'plugins:\n  - path: %s\n    preopens: [{ host: %s, guest: /audit, mode: rw }]\n' \
-        "$PWD/$dir/audit-log.wasm" "$work/audit-$lang" > "$work/hook-$lang.yaml"
-done
-five="--policy $p/allow-all.wasm --policy $p/deny-setuid.wasm --policy $p/max-layer-size.wasm --policy $p/drop-capabilities.wasm --policy $p/no-escalation.wasm"
-"$sbx" plugin compile $p/{allow-all,deny-setuid,max-layer-size,drop-capabilities,no-escalation,audit-log}.wasm \
-    $p/{python,js}/deny-setuid.wasm $p/python/audit-log.wasm $p/js/log-events.wasm >/dev/null
+. bench/plugin-cases.sh
 run="$sbx run --rm busybox /bin/true"
 # A leading assignment: paired.py sets it without exec-ing env(1), which would add 1.4 ms.
 off="SBX_POLICY_CACHE=off"
