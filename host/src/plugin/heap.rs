@@ -1,15 +1,19 @@
 //! The heap that wasmtime fills when it maps a big component, in transparent huge pages. Mapping a
-//! component makes many small allocations (its types, functions and exports): about 2 MiB for a
+//! component makes many small allocations (its types, functions and exports): 2 to 4 MiB for a
 //! Python plugin. glibc grows its heap 128 KiB at a time, and every new 4 KiB page costs a page
-//! fault when it is first touched: 1.2 to 1.4 us each in the VMs sbx is measured on, several
-//! hundred faults for such a plugin. Before the first big component is mapped, the heap is grown
-//! by [`PAD`] at once and that part is advised to be backed by huge pages, so one fault maps 2 MiB
-//! of it. The Rust policies (a few hundred KiB of heap for five of them) gain nothing from it:
+//! fault when it is first touched: 1.2 to 1.7 us each in the VMs sbx is measured on, several
+//! hundred faults for such a plugin. Before the first big component is mapped, the heap's used
+//! part is made to end on a 2 MiB boundary (an untouched block fills the gap), the heap is grown
+//! by [`PAD`] at once, and what lies past the boundary is advised to be backed by huge pages, so
+//! one fault maps 2 MiB of it. Both steps matter: the heap grows from wherever its top was, and
+//! without the filler most of a Python plugin's metadata landed below the first boundary, in
+//! small pages (417 faults of a Python plugin's load; 65 with it). The advice must also come
+//! before anything writes into the range, as a 2 MiB range holding one small page gets no huge
+//! page. The Rust policies (a few hundred KiB of heap for five of them) gain nothing from it:
 //! one huge page costs about what their small pages do.
 //!
 //! This is what glibc's own tunables `glibc.malloc.hugetlb=1` and a large `glibc.malloc.top_pad`
-//! do, measured here alike (-0.5 ms for a run with a Python policy, -0.35 ms with a JavaScript
-//! one); glibc reads tunables only from a new process's environment, so sbx sets the same through
+//! do; glibc reads tunables only from a new process's environment, so sbx sets the same through
 //! mallopt and madvise. Where the kernel gives no huge pages (`transparent_hugepage` is `never`),
 //! the advice changes nothing; in its `madvise` mode, a fault in the advised range may reclaim or
 //! compact memory to find a huge page, as the host's `defrag` setting says.
@@ -21,7 +25,13 @@ pub const BIG_COMPONENT: u64 = 4 << 20;
 /// How much the heap grows at once from here, and keeps at its top when it shrinks.
 const PAD: usize = 4 << 20;
 
-/// Grows the heap by [`PAD`], advised to be backed by huge pages; once per process.
+/// A block bigger than any free one in the heap before a plugin is mapped, so it comes from the
+/// heap's top.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const PROBE: usize = 1 << 20;
+
+/// Grows the heap by [`PAD`] from a huge page's boundary, advised to be backed by huge pages;
+/// once per process.
 pub fn grow_in_huge_pages() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -33,24 +43,50 @@ pub fn grow_in_huge_pages() {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn grow() {
     const PAGE: usize = 4096;
+    const HUGE: usize = 2 << 20;
+    // glibc's chunk header before each block.
+    const HEADER: usize = 16;
+    // A filler at least this big comes from the top, not from a free block elsewhere.
+    const FILLER_MIN: usize = 64 << 10;
     // SAFETY: mallopt only changes glibc's thresholds (a value it refuses is ignored); sbrk(0)
-    // reads the program break without moving it; the block malloc gives is freed at once,
-    // untouched, and a null one is fine to free.
-    let (start, end) = unsafe {
-        // Blocks below twice the pad come from the heap, not each from an mmap of its own. The
-        // block below does not fit the heap's top, so the heap grows now; freed, it joins the
-        // top, and glibc gives back to the kernel all but the pad.
+    // reads the program break without moving it. Of the blocks malloc gives, the probe is freed
+    // untouched, the filler is kept untouched for the process's life (its pages are never
+    // faulted in), and the pad is freed untouched below; a null block is fine to free.
+    let (start, pad) = unsafe {
+        // Blocks below twice the pad come from the heap, not each from an mmap of its own.
         libc::mallopt(libc::M_MMAP_THRESHOLD, (2 * PAD) as libc::c_int);
         libc::mallopt(libc::M_TOP_PAD, PAD as libc::c_int);
-        let start = libc::sbrk(0) as usize;
-        // black_box: the compiler may otherwise drop a malloc whose block is only freed.
-        libc::free(std::hint::black_box(libc::malloc(PAD)));
-        (start, libc::sbrk(0) as usize)
+        // Where the heap's free top begins: a block bigger than any free one comes from there,
+        // and freed, joins it again. The filler then ends the top's used part at a huge page's
+        // boundary, so that what wasmtime allocates next starts on one: the heap grows from an
+        // arbitrary address, and without it most of a Python plugin's 2 MiB landed below the first
+        // boundary, in small pages.
+        let probe = std::hint::black_box(libc::malloc(PROBE)) as usize;
+        libc::free(probe as *mut libc::c_void);
+        let mut start = probe.next_multiple_of(HUGE);
+        if start - probe < FILLER_MIN {
+            start += HUGE;
+        }
+        let filler = if probe == 0 { std::ptr::null_mut() } else { libc::malloc(start - probe - HEADER) };
+        if filler as usize != probe {
+            // Not where the probe was: the top is elsewhere, and the filler only wastes space.
+            libc::free(filler);
+            start = libc::sbrk(0) as usize;
+        }
+        // The pad does not fit the heap's top, so the heap grows now.
+        (start, std::hint::black_box(libc::malloc(PAD)))
     };
+    // SAFETY: sbrk(0) reads the program break without moving it.
+    let end = unsafe { libc::sbrk(0) } as usize;
     let start = start.next_multiple_of(PAGE);
     if end > start {
         // SAFETY: [start, end) lies in the heap, mapped (it ends at the break); the advice changes
-        // no contents, only how pages not yet touched are backed.
+        // no contents, only how pages not yet touched are backed. It comes before the pad is
+        // freed: freeing writes into the pad's first page, and a range with a small page in it
+        // gets no huge page.
         unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
     }
+    // SAFETY: the pad, from malloc above and untouched; freed, it joins the top, and glibc gives
+    // back to the kernel all but M_TOP_PAD of it.
+    unsafe { libc::free(pad) };
 }
