@@ -62,16 +62,24 @@ fn grow() {
         // arbitrary address, and without it most of a Python plugin's 2 MiB landed below the first
         // boundary, in small pages.
         let probe = std::hint::black_box(libc::malloc(PROBE)) as usize;
+        // Below the break, it is the heap's; else (no memory, or the arena of a thread other
+        // than the main one) there is no boundary to find there.
+        let in_heap = probe != 0 && probe < libc::sbrk(0) as usize;
         libc::free(probe as *mut libc::c_void);
-        let mut start = probe.next_multiple_of(HUGE);
-        if start - probe < FILLER_MIN {
-            start += HUGE;
-        }
-        let filler = if probe == 0 { std::ptr::null_mut() } else { libc::malloc(start - probe - HEADER) };
-        if filler as usize != probe {
-            // Not where the probe was: the top is elsewhere, and the filler only wastes space.
-            libc::free(filler);
-            start = libc::sbrk(0) as usize;
+        // Without a filler, the advice starts at the break, as the heap grows from there.
+        let mut start = libc::sbrk(0) as usize;
+        if in_heap {
+            let mut boundary = probe.next_multiple_of(HUGE);
+            if boundary - probe < FILLER_MIN {
+                boundary += HUGE;
+            }
+            let filler = libc::malloc(boundary - probe - HEADER);
+            if filler as usize == probe {
+                start = boundary;
+            } else {
+                // Not where the probe was: the top is elsewhere, and the filler only wastes space.
+                libc::free(filler);
+            }
         }
         // The pad does not fit the heap's top, so the heap grows now.
         (start, std::hint::black_box(libc::malloc(PAD)))
