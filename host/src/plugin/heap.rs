@@ -25,11 +25,6 @@ pub const BIG_COMPONENT: u64 = 4 << 20;
 /// How much the heap grows at once from here, and keeps at its top when it shrinks.
 const PAD: usize = 4 << 20;
 
-/// A block bigger than any free one in the heap before a plugin is mapped, so it comes from the
-/// heap's top.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const PROBE: usize = 1 << 20;
-
 /// Grows the heap by [`PAD`] from a huge page's boundary, advised to be backed by huge pages;
 /// once per process.
 pub fn grow_in_huge_pages() {
@@ -43,48 +38,20 @@ pub fn grow_in_huge_pages() {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn grow() {
     const PAGE: usize = 4096;
-    const HUGE: usize = 2 << 20;
-    // glibc's chunk header before each block.
-    const HEADER: usize = 16;
-    // A filler at least this big comes from the top, not from a free block elsewhere.
-    const FILLER_MIN: usize = 64 << 10;
-    // SAFETY: mallopt only changes glibc's thresholds (a value it refuses is ignored); sbrk(0)
-    // reads the program break without moving it. Of the blocks malloc gives, the probe is freed
-    // untouched, the filler is kept untouched for the process's life (its pages are never
-    // faulted in), and the pad is freed untouched below; a null block is fine to free.
-    let (start, pad) = unsafe {
+    // SAFETY: mallopt only changes glibc's thresholds (a value it refuses is ignored).
+    unsafe {
         // Blocks below twice the pad come from the heap, not each from an mmap of its own.
         libc::mallopt(libc::M_MMAP_THRESHOLD, (2 * PAD) as libc::c_int);
         libc::mallopt(libc::M_TOP_PAD, PAD as libc::c_int);
-        // Where the heap's free top begins: a block bigger than any free one comes from there,
-        // and freed, joins it again (black_box: the compiler may drop a malloc only freed). The
-        // filler then ends the top's used part at a huge page's boundary, so that what wasmtime
-        // allocates next starts on one.
-        let probe = std::hint::black_box(libc::malloc(PROBE)) as usize;
-        // Below the break, it is the heap's; else (no memory, or the arena of a thread other
-        // than the main one) there is no boundary to find there.
-        let in_heap = probe != 0 && probe < libc::sbrk(0) as usize;
-        libc::free(probe as *mut libc::c_void);
-        // Without a filler, the advice starts at the break, as the heap grows from there.
-        let mut start = libc::sbrk(0) as usize;
-        if in_heap {
-            let mut boundary = probe.next_multiple_of(HUGE);
-            if boundary - probe < FILLER_MIN {
-                boundary += HUGE;
-            }
-            let filler = libc::malloc(boundary - probe - HEADER);
-            if filler as usize == probe {
-                start = boundary;
-            } else {
-                // Not where the probe was: the top is elsewhere, and the filler only wastes space.
-                libc::free(filler);
-            }
-        }
+    }
+    let start = align_top();
+    // SAFETY: the pad is freed untouched below, and a null one is fine to free; sbrk(0) reads the
+    // program break without moving it.
+    let (pad, end) = unsafe {
         // The pad does not fit the heap's top, so the heap grows now.
-        (start, std::hint::black_box(libc::malloc(PAD)))
+        let pad = std::hint::black_box(libc::malloc(PAD));
+        (pad, libc::sbrk(0) as usize)
     };
-    // SAFETY: sbrk(0) reads the program break without moving it.
-    let end = unsafe { libc::sbrk(0) } as usize;
     let start = start.next_multiple_of(PAGE);
     if end > start {
         // SAFETY: [start, end) lies in the heap, mapped (it ends at the break); the advice changes
@@ -96,4 +63,45 @@ fn grow() {
     // SAFETY: the pad, from malloc above and untouched; freed, it joins the top, and glibc gives
     // back to the kernel all but M_TOP_PAD of it.
     unsafe { libc::free(pad) };
+}
+
+/// Ends the used part of the heap's top on a huge page's boundary, with a filler block kept
+/// untouched for the process's life (its pages are never faulted in), so that what wasmtime
+/// allocates next starts on one; returns where the heap's next blocks begin. Where the top cannot
+/// be found, that is the break, from which the heap grows.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn align_top() -> usize {
+    const HUGE: usize = 2 << 20;
+    // A block bigger than any free one in the heap before a plugin is mapped, so it comes from
+    // the heap's top.
+    const PROBE: usize = 1 << 20;
+    // glibc's chunk header before each block.
+    const HEADER: usize = 16;
+    // A filler at least this big comes from the top, not from a free block elsewhere.
+    const FILLER_MIN: usize = 64 << 10;
+    // SAFETY: sbrk(0) reads the program break without moving it. The probe is freed untouched (a
+    // null one is fine to free); the filler is never touched, and freed untouched when it is not
+    // where the probe was.
+    unsafe {
+        // Where the heap's free top begins: the probe comes from there, and freed, joins it again
+        // (black_box: the compiler may drop a malloc only freed).
+        let probe = std::hint::black_box(libc::malloc(PROBE)) as usize;
+        // Below the break, it is the heap's; else (no memory, or the arena of a thread other
+        // than the main one) there is no boundary to find there.
+        let in_heap = probe != 0 && probe < libc::sbrk(0) as usize;
+        libc::free(probe as *mut libc::c_void);
+        if in_heap {
+            let mut boundary = probe.next_multiple_of(HUGE);
+            if boundary - probe < FILLER_MIN {
+                boundary += HUGE;
+            }
+            let filler = libc::malloc(boundary - probe - HEADER);
+            if filler as usize == probe {
+                return boundary;
+            }
+            // Not where the probe was: the top is elsewhere, and the filler only wastes space.
+            libc::free(filler);
+        }
+        libc::sbrk(0) as usize
+    }
 }
