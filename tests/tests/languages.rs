@@ -243,8 +243,8 @@ fn missing_toolchain_message(lang: &str) -> Option<&'static str> {
     }
 }
 
-/// `sbx plugin new` writes a skeleton in each language that builds with its own build.sh and
-/// passes its own suite (and, without its toolchain, says what to install); bad names, taken
+/// `sbx plugin new` writes a skeleton in each language that builds with its own build.sh (Rust's
+/// without WASI) and passes its own suite (and, without its toolchain, says what to install); bad names, taken
 /// directories and a missing Rust SDK are refused.
 #[test]
 fn plugin_new_skeletons_build_and_pass_their_suites_in_each_language() {
@@ -275,6 +275,11 @@ fn plugin_new_skeletons_build_and_pass_their_suites_in_each_language() {
             .output()
             .unwrap();
         assert!(build.status.success(), "{lang}: {}", String::from_utf8_lossy(&build.stderr));
+        if lang == "rust" {
+            // Built as the shipped policies are: a component that imports nothing of WASI.
+            let r = s.sbx(&["plugin", "inspect", &path(&dir.join("no-latest.wasm"))]);
+            assert!(r.code == 0 && r.stdout.contains("imports:   sbx:plugin/") && !r.stdout.contains("wasi:"), "{r:?}");
+        }
         let suite = path(&dir.join("tests.yaml"));
         let r = s.sbx(&["policy", "test", "--suite", &suite]);
         assert_eq!(r.code, 0, "{lang}: {r:?}");

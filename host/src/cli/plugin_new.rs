@@ -192,7 +192,11 @@ mod tests {
         }
         let rust = plan(Lang::Rust, "no-latest", sdk);
         assert!(rust[1].text.contains("sbx-plugin = { path = \"/src/sbx/plugins/sdk\" }"));
-        assert!(rust.iter().any(|f| f.text.contains("cp target/wasm32-wasip2/release/no_latest.wasm no-latest.wasm")));
+        assert!(
+            rust.iter().any(|f| f.text.contains("cp \"target/$wasm_target/release/no_latest.wasm\" no-latest.wasm"))
+        );
+        // Built without WASI, as the shipped policies are.
+        assert!(rust[1].text.contains("\nwasi = \"none\"\n"));
         let python = plan(Lang::Python, "p", sdk);
         // The skeleton builds with the toolchains of plugins/build.sh, at the same versions.
         assert!(python.iter().any(|f| f.path == "build.sh" && f.text.contains(TOOLCHAINS.trim_end())));

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Builds __NAME__.wasm, a wasm32-wasip2 component: with rustup's target where it is installed,
-# else with Debian's rustc and its std sources (apt-get install rustc-web cargo-web rust-web-src
+# Builds __NAME__.wasm, a component: for wasm32-unknown-unknown while Cargo.toml says wasi = "none"
+# (no WASI imported), else for wasm32-wasip2; with rustup's target where it is installed, else
+# with Debian's rustc and its std sources (apt-get install rustc-web cargo-web rust-web-src
 # wasi-libc).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 __TOOLCHAINS__
 
-cargo_wasm build --release
-cp target/wasm32-wasip2/release/__CRATE__.wasm __NAME__.wasm
+wasm_target=wasm32-wasip2
+if grep -qx 'wasi = "none"' Cargo.toml; then wasm_target=wasm32-unknown-unknown; fi
+wasm_target=$wasm_target cargo_wasm build --release
+cp "target/$wasm_target/release/__CRATE__.wasm" __NAME__.wasm
 echo "built __NAME__.wasm"
