@@ -244,8 +244,8 @@ fn missing_toolchain_message(lang: &str) -> Option<&'static str> {
 }
 
 /// `sbx plugin new` writes a skeleton in each language that builds with its own build.sh (Rust's
-/// without WASI) and passes its own suite (and, without its toolchain, says what to install); bad names, taken
-/// directories and a missing Rust SDK are refused.
+/// without WASI) and passes its own suite (and, without its toolchain, says what to install); bad
+/// names, taken directories and a missing Rust SDK are refused.
 #[test]
 fn plugin_new_skeletons_build_and_pass_their_suites_in_each_language() {
     let s = Sandbox::new();
