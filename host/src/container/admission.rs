@@ -86,6 +86,12 @@ pub fn end_sessions(plugins: &[Plugin]) {
     plugins.iter().for_each(Plugin::end_session);
 }
 
+/// Ends the admission's sessions as [`end_sessions`] does, but frees their instances only when
+/// [`PluginSet::free_retired`] is called: a run does so once its container runs.
+fn retire_sessions(plugins: &[Plugin]) {
+    plugins.iter().for_each(Plugin::retire_session);
+}
+
 /// The notes of a run's admission; findings (info) only at `--log-level info` or below (`sbx
 /// policy test` shows them all, its own way).
 pub fn print_notes(notes: &[Note]) {
@@ -177,7 +183,7 @@ pub fn decide(
     // Known once loaded where it was not (a first run's plugins are compiled then).
     let key = key.or_else(|| decision::key(plugins, reference, record, &spec, varying));
     let made = admit(store, &image, record, config, loaded, spec);
-    end_sessions(loaded);
+    retire_sessions(loaded);
     let (made, files) = made?;
     print_notes(&made.notes);
     if let Some(k) = key {

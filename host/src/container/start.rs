@@ -429,7 +429,8 @@ pub fn launch<'a>(
         progress = launching.child().advance();
     }
     match progress {
-        Ok(Progress::Running) => {}
+        // The admission's plugin instances are freed beside the container now, not before it.
+        Ok(Progress::Running) => plugins.free_retired(),
         Ok(Progress::Failed(f)) => return Err(process::describe_failure(&plan, f, &spec)),
         Ok(Progress::Ready | Progress::Waiting | Progress::Mounted) => {
             return Err(RunError::Spawn(SpawnError::Start(std::io::Error::other("the child paused twice"))));

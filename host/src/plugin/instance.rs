@@ -59,6 +59,9 @@ pub struct Plugin {
     session: RefCell<Option<(Store<HostState>, Instance)>>,
     /// The instance the hook calls of this process share (its clocks run).
     hook_session: RefCell<Option<(Store<HostState>, Instance)>>,
+    /// The instance of an admission that is over, not called again, kept to be freed later
+    /// ([`Plugin::retire_session`]).
+    retired: RefCell<Option<(Store<HostState>, Instance)>>,
 }
 
 impl Plugin {
@@ -88,6 +91,7 @@ impl Plugin {
             wants: EVERY_CHECK,
             session: RefCell::new(None),
             hook_session: RefCell::new(None),
+            retired: RefCell::new(None),
         };
         let settled = settled::entry(engine.cache_dir(), &plugin.info.sha256, spec);
         if let Some(wants) = settled.as_deref().and_then(settled::lookup) {
@@ -137,6 +141,19 @@ impl Plugin {
     /// Ends the session: the next call gets a fresh instance.
     pub fn end_session(&self) {
         self.session.take();
+    }
+
+    /// Ends the session as [`Plugin::end_session`] does, but keeps its instance until
+    /// [`Plugin::free_retired`] (or the next retire) frees it: freeing an instance costs 20 to
+    /// 300 us (its memory unmapped), which a run pays beside its container rather than before it.
+    pub fn retire_session(&self) {
+        let session = self.session.take();
+        drop(self.retired.replace(session));
+    }
+
+    /// Frees the instance [`Plugin::retire_session`] kept.
+    pub fn free_retired(&self) {
+        self.retired.take();
     }
 
     /// Ends the instance the hook calls share: the next gets a fresh one.

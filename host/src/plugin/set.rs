@@ -69,6 +69,11 @@ impl PluginSet {
         !self.is_empty() && self.known().is_none_or(|k| k.iter().any(|k| k.hooks))
     }
 
+    /// Frees the instances of the plugins' past admissions (see [`Plugin::retire_session`]).
+    pub fn free_retired(&self) {
+        self.loaded.get().into_iter().flatten().for_each(Plugin::free_retired);
+    }
+
     /// The plugins, loaded on first use.
     pub fn load(&self) -> Result<&[Plugin], PluginError> {
         if let Some(p) = self.loaded.get() {
