@@ -26,13 +26,11 @@ build_rust() {
         [ -f "$d/Cargo.toml" ] || continue
         dirs+=("${d%/}")
         pkg=$(crate_name "$d")
-        if grep -qx 'wasi = "none"' "$d/Cargo.toml"; then
-            bare+=(-p "$pkg")
-            targets+=(wasm32-unknown-unknown)
-        else
-            full+=(-p "$pkg")
-            targets+=(wasm32-wasip2)
-        fi
+        targets+=("$(wasm_target_of "$d")")
+        case "${targets[-1]}" in
+            wasm32-unknown-unknown) bare+=(-p "$pkg") ;;
+            *) full+=(-p "$pkg") ;;
+        esac
     done
     if [ ${#full[@]} -gt 0 ]; then cargo_wasm build --profile wasm --target-dir target/wasm "${full[@]}"; fi
     # Imports nothing of WASI: built for wasm32-unknown-unknown, and made a component by the

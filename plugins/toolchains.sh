@@ -34,6 +34,12 @@ componentize_js() {
     echo "$tool/node_modules/.bin/componentize-js"
 }
 
+# Prints the target the Rust plugin in directory $1 builds for: wasm32-unknown-unknown when its
+# Cargo.toml says wasi = "none" (it imports nothing of WASI), else wasm32-wasip2.
+wasm_target_of() {
+    if grep -qx 'wasi = "none"' "$1/Cargo.toml"; then echo wasm32-unknown-unknown; else echo wasm32-wasip2; fi
+}
+
 # `cargo_wasm build ARGS...` is `cargo build --target wasm32-wasip2 ARGS...` (any other cargo
 # subcommand alike; `wasm_target=wasm32-unknown-unknown cargo_wasm ...` for that target, linked into
 # a component by the same linker): with rustup's target where it is installed, else with Debian's

@@ -8,8 +8,7 @@ cd "$(dirname "$0")"
 
 __TOOLCHAINS__
 
-wasm_target=wasm32-wasip2
-if grep -qx 'wasi = "none"' Cargo.toml; then wasm_target=wasm32-unknown-unknown; fi
+wasm_target=$(wasm_target_of .)
 wasm_target=$wasm_target cargo_wasm build --release
 cp "target/$wasm_target/release/__CRATE__.wasm" __NAME__.wasm
 echo "built __NAME__.wasm"
