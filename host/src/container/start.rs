@@ -397,6 +397,7 @@ pub fn launch<'a>(
     })?;
     let joined_net = if netns.is_some() { libc::CLONE_NEWNET as u64 } else { 0 };
     let flags = clone_flags(&spec, record.idmap.is_some()) & !joined_net;
+    plugins.keep_from_children();
     launching.spawned(spawn::spawn(&plan, flags, clone_into, &Linux)?);
     drop((in_pid_ns, null, entry, binds, files, sources, joined));
     let pid = launching.child().pid;

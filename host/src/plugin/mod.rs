@@ -26,6 +26,7 @@ pub mod set;
 pub mod settled;
 pub mod spec_check;
 pub mod stderr;
+pub mod unshared;
 pub mod wasi;
 pub mod weaken;
 

@@ -74,6 +74,14 @@ impl PluginSet {
         self.loaded.get().into_iter().flatten().for_each(Plugin::free_retired);
     }
 
+    /// Keeps the loaded plugins' memories out of the children this process makes from now on
+    /// (see [`super::unshared`]).
+    pub fn keep_from_children(&self) {
+        if self.loaded.get().is_some_and(|p| !p.is_empty()) {
+            super::unshared::keep_from_children(&self.cache_dir);
+        }
+    }
+
     /// The plugins, loaded on first use.
     pub fn load(&self) -> Result<&[Plugin], PluginError> {
         if let Some(p) = self.loaded.get() {
