@@ -95,6 +95,8 @@ pub struct LoadInfo {
     pub wasi: bool,
     /// Its calls need no fiber: it imports nothing of WASI (see [`super::exports`]).
     pub sync_calls: bool,
+    /// Its file is at least [`heap::BIG_COMPONENT`] (a Python or JavaScript plugin).
+    pub big: bool,
     pub cached: bool,
     pub elapsed: Duration,
 }
@@ -188,7 +190,8 @@ impl Engine {
         let start = Instant::now();
         let meta = std::fs::metadata(path).map_err(|source| PluginError::Read { path: path.into(), source })?;
         compile::check_file(path, &meta)?;
-        if meta.len() >= heap::BIG_COMPONENT {
+        let big = meta.len() >= heap::BIG_COMPONENT;
+        if big {
             heap::grow_in_huge_pages();
         }
         let known = identity::lookup(&self.cache_dir, &meta);
@@ -201,7 +204,8 @@ impl Engine {
         };
         if let Some(l) = self.linked.lock().expect("not poisoned").get(&sha256) {
             let (policy, hooks, wasi, sync_calls) = (l.policy, l.hooks, l.wasi, l.sync_calls);
-            let info = LoadInfo { sha256, policy, hooks, wasi, sync_calls, cached: true, elapsed: start.elapsed() };
+            let info =
+                LoadInfo { sha256, policy, hooks, wasi, sync_calls, big, cached: true, elapsed: start.elapsed() };
             return Ok((l.component.clone(), info));
         }
         let cache = self.cache_path(&sha256);
@@ -250,7 +254,7 @@ impl Engine {
         let linked = Linked { component: component.clone(), imports, pre: None, policy, hooks, wasi, sync_calls };
         self.linked.lock().expect("not poisoned").insert(sha256.clone(), linked);
         let elapsed = start.elapsed();
-        Ok((component, LoadInfo { sha256, policy, hooks, wasi, sync_calls, cached: was_cached, elapsed }))
+        Ok((component, LoadInfo { sha256, policy, hooks, wasi, sync_calls, big, cached: was_cached, elapsed }))
     }
 
     /// The compiled component at `cache`, mapped.

@@ -75,9 +75,10 @@ impl PluginSet {
     }
 
     /// Keeps the loaded plugins' memories out of the children this process makes from now on
-    /// (see [`super::unshared`]).
+    /// (see [`super::unshared`]), when a big plugin is loaded: the memory of a Rust plugin holds
+    /// a few pages, fewer than finding it costs.
     pub fn keep_from_children(&self) {
-        if self.loaded.get().is_some_and(|p| !p.is_empty()) {
+        if self.loaded.get().is_some_and(|p| p.iter().any(|p| p.info.big)) {
             super::unshared::keep_from_children(&self.cache_dir);
         }
     }
