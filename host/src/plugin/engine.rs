@@ -145,9 +145,10 @@ fn mapping_engine(fuel: bool) -> Result<wasmtime::Engine, PluginError> {
 }
 
 /// What of [`wasm_config`] the compatibility hash of an engine without a compiler leaves out (the
-/// compiler's own settings): changed whenever those settings change, so that what an older sbx
-/// compiled is compiled again rather than mapped.
-const COMPILER_SETTINGS: &str = "native-unwind-info=no";
+/// compiler's own settings), and what is compiled (components trimmed, see [`super::trim`]):
+/// changed whenever either changes, so that what an older sbx compiled is compiled again rather
+/// than mapped.
+const COMPILER_SETTINGS: &str = "native-unwind-info=no; core exports: used (trim)";
 
 /// The part of compiled components' names that says which wasmtime version and settings map them.
 fn compat(engine: &wasmtime::Engine) -> String {

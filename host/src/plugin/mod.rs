@@ -4,7 +4,8 @@
 //! [`spec_check`] (with [`adjust`] and [`weaken`]) and [`hooks`] combine the answers of every
 //! plugin (pure), [`convert`] turns store records and specs into WIT records, [`set`] loads the
 //! plugins of a run, [`settled`] remembers the settings they accepted, [`prune`] empties the
-//! compile cache of what is no longer used.
+//! compile cache of what is no longer used, [`trim`] takes from a component what it does not use
+//! before it is compiled.
 
 pub mod adjust;
 pub mod bindings;
@@ -26,6 +27,7 @@ pub mod set;
 pub mod settled;
 pub mod spec_check;
 pub mod stderr;
+pub mod trim;
 pub mod unshared;
 pub mod wasi;
 pub mod weaken;
