@@ -12,6 +12,7 @@
 //! wasmtime validates what it compiles, so an export removed wrongly would be a compile error,
 //! never a changed behaviour.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use wasm_encoder::{Encode, RawSection};
@@ -165,24 +166,35 @@ impl<'a> Top<'a> {
                 used.entry(module).or_default().insert(name);
             }
         }
+        // Each instantiated module's imports by the argument they name, read once per module.
+        let mut imports: HashMap<u32, HashMap<&str, Vec<&str>>> = HashMap::new();
         for (importer, arg, instance) in &self.args {
             let (Some(module), Some(range)) = (module_of(*instance), self.modules.get(*importer as usize)) else {
                 continue;
             };
-            let names = used.entry(module).or_default();
-            for payload in Parser::new(0).parse_all(&component[range.clone()]) {
-                if let Payload::ImportSection(reader) = payload? {
-                    for import in reader.into_imports() {
-                        let import = import?;
-                        if import.module == *arg {
-                            names.insert(import.name);
-                        }
-                    }
-                }
-            }
+            let by_arg = match imports.entry(*importer) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(imports_by_arg(&component[range.clone()])?),
+            };
+            used.entry(module).or_default().extend(by_arg.get(arg).into_iter().flatten());
         }
         Ok(used)
     }
+}
+
+/// The imports of the core module `module`: their names by the module name they import from.
+fn imports_by_arg(module: &[u8]) -> wasmparser::Result<HashMap<&str, Vec<&str>>> {
+    let mut by_arg: HashMap<&str, Vec<&str>> = HashMap::new();
+    for payload in Parser::new(0).parse_all(module) {
+        if let Payload::ImportSection(reader) = payload? {
+            for import in reader.into_imports() {
+                let import = import?;
+                by_arg.entry(import.module).or_default().push(import.name);
+            }
+            break;
+        }
+    }
+    Ok(by_arg)
 }
 
 /// Whether a nested component (or one nested in it) aliases a core module of a component around it.
