@@ -93,6 +93,7 @@ fn clock(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
 fn files(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
     filesystem::preopens::add_to_linker::<HostState, WasiFilesystem>(l, HostState::filesystem)?;
     filesystem::types::add_to_linker::<HostState, WasiFilesystem>(l, HostState::filesystem)?;
+    super::file_streams::serve(l, WASI_FILESYSTEM)?;
     refuse_symlinks(l)
 }
 
