@@ -32,15 +32,24 @@ resolve() {
     { grep -v '^#' "$order"; echo --; [ -z "$objects" ] || nm --defined-only --format=posix $objects; } | awk '
         function plain(name) { sub(/\.llvm\.[0-9]+$/, "", name); sub(/17h[0-9a-f]+E$/, "", name); return name }
         !listed && $0 == "--" { listed = 1; next }
-        !listed { rank[$1 " " $2] = ++n; name[n] = $1; next }
+        !listed { rank[$1 " " $2] = ++n; name[n] = $1; listed_as[$1]++; next }
         $2 ~ /^[tTwW]$/ && $4 != "" {
             size = $4
             sub(/^0+/, "", size)
             key = plain($1) " " size
-            if (key in rank) names[rank[key]] = names[rank[key]] $1 "\n"
+            if (key in rank) { names[rank[key]] = names[rank[key]] $1 "\n"; next }
+            found[plain($1)]++
+            only[plain($1)] = $1
         }
         # A listed name is also given as it is: that of a C function (glibc, libseccomp) is exact.
-        END { for (i = 1; i <= n; i++) printf "%s\n%s", name[i], names[i] }
+        # One that matched no size is still placed when the list and the objects each have one
+        # function of that name: an edit changes the size of a function, rarely its name.
+        END {
+            for (i = 1; i <= n; i++) {
+                if (names[i] == "" && listed_as[name[i]] == 1 && found[name[i]] == 1) names[i] = only[name[i]] "\n"
+                printf "%s\n%s", name[i], names[i]
+            }
+        }
     '
 }
 if ! resolve "$@" > "$resolved"; then
