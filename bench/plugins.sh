@@ -3,12 +3,13 @@
 # /bin/true` with no plugin, one policy in Rust, Python and JavaScript (deny-setuid, the decision
 # cache off, so every run loads the plugin and asks it), five Rust policies with the decision
 # cache off and on, and a hook in each language; then `sbx plugin bench` per language (load, a
-# call, a fresh instance's call, a hook call) and the peak RSS of a run with a Python policy.
+# call, a fresh instance's call, a hook call), the peak RSS of a run with a Python policy, and how
+# much of the link order's list the build matches.
 # Commands are timed in turn (bench/paired.py), so the differences are free of the machine's
 # drift. Run as root, after examples/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in python3 jq; do command -v "$tool" >/dev/null || { echo "bench/plugins.sh needs $tool" >&2; exit 1; }; done
+for tool in python3 jq nm; do command -v "$tool" >/dev/null || { echo "bench/plugins.sh needs $tool" >&2; exit 1; }; done
 
 runs="${RUNS:-100}"
 work=$(mktemp -d /var/tmp/sbx-bench-plugins.XXXXXX)
@@ -53,3 +54,14 @@ for lang in python js; do
 done
 rss=$( { /usr/bin/time -f %M "$sbx" run --rm busybox /bin/true; } 2>&1 | tail -1)
 echo "peak RSS of sbx run without plugins: $((rss / 1024)) MiB"
+
+# The link order (host/link-ordered.sh) places the functions these runs execute by name and size;
+# as the code changes, sizes change and the runs fault in more of sbx's text. How much of the list
+# this build still matches exactly (a unique name is placed even so):
+plain_functions() {
+    nm -S --defined-only "$1" | awk 'NF == 4 && $3 ~ /^[tTwW]$/ {
+        n = $4; sub(/\.llvm\.[0-9]+$/, "", n); sub(/17h[0-9a-f]+E$/, "", n); s = $2; sub(/^0+/, "", s); print n " " s }' | sort -u
+}
+listed=$(grep -v "^#" host/link-order.txt | sort -u || true)
+matched=$(comm -12 <(plain_functions "$sbx") <(echo "$listed") | wc -l)
+echo "link order: $matched of $(echo "$listed" | wc -l) listed functions match this build (when many do not, run bench/link-order.sh)"
