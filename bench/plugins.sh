@@ -58,10 +58,12 @@ echo "peak RSS of sbx run without plugins: $((rss / 1024)) MiB"
 # The link order (host/link-ordered.sh) places the functions these runs execute by name and size;
 # as the code changes, sizes change and the runs fault in more of sbx's text. How much of the list
 # this build still matches exactly (a unique name is placed even so):
-plain_functions() {
-    nm -S --defined-only "$1" | awk 'NF == 4 && $3 ~ /^[tTwW]$/ {
-        n = $4; sub(/\.llvm\.[0-9]+$/, "", n); sub(/17h[0-9a-f]+E$/, "", n); s = $2; sub(/^0+/, "", s); print n " " s }' | sort -u
-}
-listed=$(grep -v "^#" host/link-order.txt | sort -u || true)
-matched=$(comm -12 <(plain_functions "$sbx") <(echo "$listed") | wc -l)
-echo "link order: $matched of $(echo "$listed" | wc -l) listed functions match this build (when many do not, run bench/link-order.sh)"
+python3 - "$sbx" <<'EOF'
+import sys
+sys.path.insert(0, "bench")
+from link_order import ORDER, Functions
+listed = {line.strip() for line in open(ORDER) if line.strip() and not line.startswith("#")}
+have = {key for _, key in Functions(sys.argv[1]).functions}
+print(f"link order: {len(listed & have)} of {len(listed)} listed functions match this build"
+      " (when many do not, run bench/link-order.sh)")
+EOF
