@@ -4,6 +4,7 @@ use crate::config::{self, Config, Mode, OnError};
 use crate::plugin::set;
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 #[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
@@ -14,8 +15,23 @@ pub enum ConfigCommand {
     },
 }
 
-/// The configuration of this run: `--config FILE`, else the default file if there is one.
+/// The configuration of this run: `--config FILE`, else the default file if there is one. Read and
+/// parsed once a process: the store (its layer limits and registries) and the verb (its plugins)
+/// both ask for it, and a second parse of a file naming five policies cost 13-19 us of each run.
 pub fn resolve(explicit: Option<&Path>) -> Result<Config, i32> {
+    static READ: Mutex<Option<(Option<PathBuf>, Config)>> = Mutex::new(None);
+    let mut read = READ.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((path, config)) = read.as_ref()
+        && path.as_deref() == explicit
+    {
+        return Ok(config.clone());
+    }
+    let config = read_file(explicit)?;
+    *read = Some((explicit.map(Path::to_path_buf), config.clone()));
+    Ok(config)
+}
+
+fn read_file(explicit: Option<&Path>) -> Result<Config, i32> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
         None => match config::default_path(crate::isolate::rootless::is_host_root(), |k| std::env::var(k).ok()) {
@@ -65,5 +81,25 @@ pub fn run(cmd: ConfigCommand, global: Option<&Path>) -> i32 {
     } else {
         say!("{} plugins ok", config.plugins.len());
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The only unit test that resolves a configuration: the memo holds one file at a time.
+    #[test]
+    fn a_process_reads_its_configuration_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sbx.yaml");
+        std::fs::write(&path, "layers:\n  max-entries: 7\n").unwrap();
+        let first = resolve(Some(&path)).unwrap();
+        assert_eq!(first.layers.entries, 7);
+        std::fs::write(&path, "layers: [not a map").unwrap();
+        assert_eq!(resolve(Some(&path)).unwrap(), first, "asked again, the first read answers");
+        let other = dir.path().join("other.yaml");
+        std::fs::write(&other, "layers: [not a map").unwrap();
+        assert!(resolve(Some(&other)).is_err(), "another file is read for itself");
     }
 }
