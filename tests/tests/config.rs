@@ -1,7 +1,7 @@
 //! The plugin configuration (YAML) end to end: settings, order, monitor mode, on-error, limits,
 //! `sbx config check`, and errors that name the file, line and column.
 
-use sbx_tests::harness::{Sandbox, is_root, plugin_arg, test_image};
+use sbx_tests::harness::{Sandbox, is_root, plugin, plugin_arg, test_image};
 
 #[test]
 fn settings_reach_the_plugin() {
@@ -235,6 +235,53 @@ fn policy_test_shows_every_answer_without_running() {
     assert_eq!((answers[3]["check"].as_str(), answers[4]["check"].as_str()), (Some("mutate"), Some("validate")));
     assert_eq!(answers[1]["check"], "layer 0");
     assert_eq!(answers[1]["verdict"], "mount");
+    s.assert_clean(0);
+}
+
+/// `sbx plugin bench` loads a plugin as the configuration names it (its directories, settings and
+/// limits), and says when the hook it timed denied: audit-log given no directory times its denial.
+#[test]
+fn plugin_bench_loads_the_plugin_as_configured_and_names_a_denial() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::new();
+    let bench = |config: Option<&str>, plugin: &str| -> sbx_tests::harness::Run {
+        let mut args = config.map_or(Vec::new(), |c| vec!["--config", c]);
+        let plugin = plugin_arg(plugin);
+        args.extend(["plugin", "bench", "--calls", "3", "--entries", "10", &plugin]);
+        s.sbx(&args)
+    };
+    let r = bench(None, "deny-setuid");
+    assert_eq!(r.code, 0, "{r:?}");
+    for line in ["compile:", "cached load:", "call:", "fresh call:", "layer check:", "(10 entries)", "spec check:"] {
+        assert!(r.stdout.contains(line), "{line}: {r:?}");
+    }
+    assert!(!r.stdout.contains("hook:"), "a policy has no hook: {r:?}");
+
+    let r = bench(None, "audit-log");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("hook:"), "{r:?}");
+    assert!(
+        r.stdout.contains("the hook denied, so this is the time of its denial: cannot append to /audit/audit.jsonl"),
+        "{r:?}"
+    );
+
+    let audit = s.scratch.join("audit");
+    std::fs::create_dir_all(&audit).unwrap();
+    // The configuration names the same file another way.
+    let named = plugin("audit-log").parent().unwrap().join("../plugins/audit-log.wasm");
+    let cfg = s.write_config(&format!(
+        "plugins:\n  - path: {}\n    preopens: [{{ host: {}, guest: /audit, mode: rw }}]\n",
+        named.display(),
+        audit.display()
+    ));
+    let r = bench(Some(&cfg), "audit-log");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("hook:") && !r.stdout.contains("denied"), "{r:?}");
+    let lines = sbx_tests::harness::json_lines(&audit.join("audit.jsonl"));
+    assert_eq!(lines.len(), 3, "one record a timed call: {lines:?}");
+    assert!(lines.iter().all(|l| l["event"] == "poststart"), "{lines:?}");
     s.assert_clean(0);
 }
 

@@ -434,7 +434,7 @@ pub fn main() -> i32 {
         Command::Events(args) | Command::System(system::SystemCommand::Events(args)) => events::events(&store, args),
         Command::Compile(_) => unreachable!("handled before the store"),
         Command::Config(cmd) => config::run(cmd, config),
-        Command::Plugin(cmd) => plugin::run(&store, cmd),
+        Command::Plugin(cmd) => plugin::run(&store, cmd, config),
         Command::Policy(cmd) => policy::run(&store, cmd, config),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => load::load(&store, args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => pull::pull(&store, args, config),

@@ -19,6 +19,7 @@ pub enum PluginCommand {
         path: PathBuf,
     },
     /// Measure what a plugin costs: compile, cached load, a call, a layer check, a spec check, a hook.
+    /// A plugin the configuration names is loaded as it says (settings, directories, limits).
     Bench {
         /// The component (.wasm).
         path: PathBuf,
@@ -53,10 +54,13 @@ pub enum PluginCommand {
     },
 }
 
-pub fn run(store: &Store, cmd: PluginCommand) -> i32 {
+pub fn run(store: &Store, cmd: PluginCommand, config: Option<&std::path::Path>) -> i32 {
     match cmd {
         PluginCommand::Inspect { path } => inspect(path),
-        PluginCommand::Bench { path, calls, entries } => bench(store, &path, calls, entries),
+        PluginCommand::Bench { path, calls, entries } => match super::config::resolve(config) {
+            Ok(c) => bench(store, &configured(&c.plugins, &path), calls, entries),
+            Err(code) => code,
+        },
         PluginCommand::Compile { paths, fuel } => compile(&paths, fuel),
         PluginCommand::New(args) => super::plugin_new::run(args),
         PluginCommand::Prune { all, force } => prune(all, force),
@@ -109,13 +113,23 @@ fn compile(paths: &[PathBuf], fuel: bool) -> i32 {
     0
 }
 
-fn bench(store: &Store, path: &std::path::Path, calls: usize, entries: usize) -> i32 {
+/// The configuration's entry for the plugin at `path` (the same file, however named), else the
+/// defaults: no settings, no directories.
+fn configured(plugins: &[PluginSpec], path: &std::path::Path) -> PluginSpec {
+    let same = |p: &std::path::Path| match (p.canonicalize(), path.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => p == path,
+    };
+    plugins.iter().find(|s| same(&s.path)).cloned().unwrap_or_else(|| PluginSpec::from_path(path))
+}
+
+fn bench(store: &Store, spec: &PluginSpec, calls: usize, entries: usize) -> i32 {
     // The uncached compile goes to a cache of its own, removed afterwards.
     let scratch = match store.stage() {
         Ok(d) => d,
         Err(e) => return super::fail(e),
     };
-    let costs = match measure::measure(path, scratch.path(), calls, entries) {
+    let costs = match measure::measure(spec, scratch.path(), calls, entries) {
         Ok(c) => c,
         Err(e) => return super::fail(e),
     };
@@ -130,8 +144,11 @@ fn bench(store: &Store, path: &std::path::Path, calls: usize, entries: usize) ->
     if let Some(t) = costs.spec_check {
         say!("spec check:    {}", ms(t));
     }
-    if let Some(t) = costs.hook {
-        say!("hook:          {} (in the instance a process's hook calls share, median of {calls})", ms(t));
+    if let Some(hook) = costs.hook {
+        say!("hook:          {} (in the instance a process's hook calls share, median of {calls})", ms(hook.call));
+        if let Some(reason) = hook.denied {
+            say!("               the hook denied, so this is the time of its denial: {reason}");
+        }
     }
     0
 }

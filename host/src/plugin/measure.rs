@@ -1,9 +1,11 @@
 //! What a plugin costs, for `sbx plugin bench` and bench/run.sh: compiling it, loading it from the
 //! compile cache, one call (validate-settings, the cheapest call there is) in a fresh instance and
 //! in the instance an admission's calls share, a layer check over many entries, a spec check, and
-//! a hook call in the instance a process's hook calls share.
+//! a hook call in the instance a process's hook calls share. The plugin is loaded as its spec says
+//! (settings, directories, limits): a hook that writes into a directory it was not given times
+//! its failure, and the costs say so.
 
-use super::bindings::{Entry, EntryKind, Event, Layer, Status};
+use super::bindings::{Entry, EntryKind, Event, Layer, Status, Verdict};
 use super::chain::PolicyCheck;
 use super::convert::{self, ContainerView};
 use super::engine::{Engine, PluginError};
@@ -23,7 +25,15 @@ pub struct Costs {
     pub call: Duration,
     pub layer_check: Option<(usize, Duration)>,
     pub spec_check: Option<Duration>,
-    pub hook: Option<Duration>,
+    pub hook: Option<Hook>,
+}
+
+#[derive(Debug)]
+pub struct Hook {
+    /// Median of the calls in the instance a process's hook calls share.
+    pub call: Duration,
+    /// The reason of the last call's denial, when it denied: the time is of that path.
+    pub denied: Option<String>,
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -61,13 +71,13 @@ pub fn synthetic_layer(n: usize) -> Layer {
     }
 }
 
-/// Measures the plugin at `path`; `scratch` is an empty directory for the uncached compile.
-pub fn measure(path: &Path, scratch: &Path, calls: usize, entries: usize) -> Result<Costs, PluginError> {
-    let spec = PluginSpec::from_path(path);
-    let (compile, plugin) = time(|| Plugin::load(&Engine::new(scratch, false)?, &spec));
+/// Measures the plugin `spec` names; `scratch` is an empty directory for the uncached compile.
+pub fn measure(spec: &PluginSpec, scratch: &Path, calls: usize, entries: usize) -> Result<Costs, PluginError> {
+    let fuel = spec.limits.fuel.is_some();
+    let (compile, plugin) = time(|| Plugin::load(&Engine::new(scratch, fuel)?, spec));
     plugin?;
-    let engine = Engine::new(scratch, false)?;
-    let (cached_load, plugin) = time(|| Plugin::load(&engine, &spec));
+    let engine = Engine::new(scratch, fuel)?;
+    let (cached_load, plugin) = time(|| Plugin::load(&engine, spec));
     let plugin = plugin?;
     let fresh = (0..calls.max(1)).map(|_| {
         plugin.end_session();
@@ -107,12 +117,16 @@ pub fn measure(path: &Path, scratch: &Path, calls: usize, entries: usize) -> Res
         // An event a plugin is least likely to act on with side effects; the first call makes the
         // hooks' instance, the median is of calls in it, as a process's events after the first.
         let mut samples = Vec::new();
+        let mut denied = None;
         for _ in 0..calls.max(1) {
             let (t, r) = time(|| plugin.on_event(Event::Poststart, &container, &spec));
-            r?;
+            denied = match r? {
+                Verdict::Allow => None,
+                Verdict::Deny(reason) => Some(reason),
+            };
             samples.push(t);
         }
-        Some(median(samples))
+        Some(Hook { call: median(samples), denied })
     } else {
         None
     };

@@ -2,10 +2,14 @@
 default /audit: grant it read-write in the configuration). Mirrors plugins/audit-log/src/lib.rs."""
 
 import json
+import os
 import time
 from dataclasses import dataclass
 
 import sbx_plugin as sbx
+
+# Made once: json.dumps with any argument makes a new encoder at every call (about 5 us here).
+_to_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass
@@ -42,10 +46,15 @@ class AuditLog(sbx.Hooks):
 
     def on_event(self, settings, event, container):
         path = settings.dir.rstrip("/") + "/audit.jsonl"
-        line = json.dumps(record(event, container, int(time.time() * 1000)), separators=(",", ":"))
+        line = _to_json(record(event, container, int(time.time() * 1000)))
+        # One unbuffered append, as the Rust hook's: open() in text mode stacks three file objects
+        # and asks the file about itself first, about 20 us more a call in the interpreter.
         try:
-            with open(path, "a") as f:
-                f.write(line + "\n")
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, (line + "\n").encode())
+            finally:
+                os.close(fd)
         except OSError as e:
             reason = f"cannot append to {path}: {e} (is the directory granted read-write?)"
             sbx.log("error", reason)
