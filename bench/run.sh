@@ -210,11 +210,15 @@ echo
 jq -r '.results as $r | ($r[0].median) as $s | $r[] | "\(.command): \(.median*1000 | round) ms, \(.median*1000/128 | .*100 | round/100) ms per layer (\(.median/$s | .*10 | round/10)x sbx)"' "$work/load.json"
 
 # What one plugin costs (sbx plugin bench): compile, cached load, a call in a fresh Store from
-# InstancePre, a layer check over 50,000 entries, a spec check, a hook call.
+# InstancePre, a layer check over 50,000 entries, a spec check, a hook call (audit-log's appends,
+# in a directory its configuration gives it).
+mkdir -p "$work/audit"
+printf 'plugins:\n  - path: %s\n    preopens: [{ host: %s, guest: /audit, mode: rw }]\n' \
+    "$PWD/$p/audit-log.wasm" "$work/audit" > "$work/audit.yaml"
 for plugin in allow-all deny-setuid drop-capabilities audit-log; do
     echo
     echo "sbx plugin bench $plugin:"
-    "$sbx" plugin bench --entries 50000 "$p/$plugin.wasm" | sed 's/^/  /'
+    "$sbx" --config "$work/audit.yaml" plugin bench --entries 50000 "$p/$plugin.wasm" | sed 's/^/  /'
 done
 
 # sbx build against buildah bud (bench/build.sh, its own stores).
