@@ -116,8 +116,9 @@ fn compile(paths: &[PathBuf], fuel: bool) -> i32 {
 /// The configuration's entry for the plugin at `path` (the same file, however named), else the
 /// defaults: no settings, no directories.
 fn configured(plugins: &[PluginSpec], path: &std::path::Path) -> PluginSpec {
-    let same = |p: &std::path::Path| match (p.canonicalize(), path.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
+    let wanted = path.canonicalize().ok();
+    let same = |p: &std::path::Path| match (p.canonicalize().ok(), &wanted) {
+        (Some(a), Some(b)) => a == *b,
         _ => p == path,
     };
     plugins.iter().find(|s| same(&s.path)).cloned().unwrap_or_else(|| PluginSpec::from_path(path))
