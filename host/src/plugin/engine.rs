@@ -215,10 +215,10 @@ impl Engine {
         let meta = std::fs::metadata(path).map_err(|source| PluginError::Read { path: path.into(), source })?;
         compile::check_file(path, &meta)?;
         let big = meta.len() >= heap::BIG_COMPONENT;
-        if big {
+        let known = identity::lookup(&self.cache_dir, &meta);
+        if heap::wants_huge_pages(meta.len(), known.as_ref().and_then(|k| k.map_heap)) {
             heap::grow_in_huge_pages();
         }
-        let known = identity::lookup(&self.cache_dir, &meta);
         let (sha256, mut bytes) = match &known {
             Some(k) => (k.sha256.clone(), None),
             None => {
@@ -234,7 +234,9 @@ impl Engine {
         }
         let cache = self.cache_path(&sha256);
         // Mapped first: a cached component (the usual case) costs no look before it.
-        let mut mapped = self.map(&cache);
+        // What a mapping takes of the heap is measured once and remembered with the file.
+        let measure = known.as_ref().is_none_or(|k| k.map_heap.is_none());
+        let mut mapped = self.map(&cache, measure);
         let mut was_cached = true;
         if mapped.is_err() && !cache.exists() {
             let bytes = match bytes.take() {
@@ -243,10 +245,10 @@ impl Engine {
             };
             check_header(path, &bytes)?;
             was_cached = !compile::ensure(path, &bytes, &cache, self.fuel, compile_limit)?;
-            mapped = self.map(&cache);
+            mapped = self.map(&cache, measure);
         }
-        let component = match mapped {
-            Ok(component) => component,
+        let (component, map_heap) = match mapped {
+            Ok(mapped) => mapped,
             // The cache's names do not hold the compiler's CPU flags (this engine has no compiler to
             // ask): what another machine's sbx compiled into a shared cache is refused by wasmtime's
             // own check when mapped, and compiled again for this one.
@@ -258,7 +260,8 @@ impl Engine {
                 let _ = std::fs::remove_file(&cache);
                 compile::ensure(path, &bytes, &cache, self.fuel, compile_limit)?;
                 was_cached = false;
-                self.map(&cache).map_err(|e| PluginError::Invalid { path: path.into(), message: one_line(&e) })?
+                self.map(&cache, measure)
+                    .map_err(|e| PluginError::Invalid { path: path.into(), message: one_line(&e) })?
             }
             Err(e) => return Err(PluginError::Invalid { path: path.into(), message: one_line(&e) }),
         };
@@ -271,8 +274,8 @@ impl Engine {
             }
         }
         let (imports, policy, hooks) = self.check_version(path, &component)?;
-        if known.is_none() {
-            identity::remember(&self.cache_dir, &meta, &Known { sha256: sha256.clone(), policy, hooks });
+        if known.is_none() || (measure && map_heap.is_some()) {
+            identity::remember(&self.cache_dir, &meta, &Known { sha256: sha256.clone(), policy, hooks, map_heap });
         }
         let (wasi, sync_calls) = (wasi::needs_context(&imports), wasi::imports_none(&imports));
         let linked = Linked { component: component.clone(), imports, pre: None, policy, hooks, wasi, sync_calls };
@@ -281,13 +284,16 @@ impl Engine {
         Ok((component, LoadInfo { sha256, policy, hooks, wasi, sync_calls, big, cached: was_cached, elapsed }))
     }
 
-    /// The compiled component at `cache`, mapped (a small one's pages at once, see [`populate`]).
-    fn map(&self, cache: &Path) -> wasmtime::Result<Component> {
+    /// The compiled component at `cache`, mapped (a small one's pages at once, see [`populate`]),
+    /// and with `measure`, the bytes of heap that took (see [`heap`]).
+    fn map(&self, cache: &Path, measure: bool) -> wasmtime::Result<(Component, Option<u64>)> {
+        let before = measure.then(heap::in_use).flatten();
         // SAFETY: the cache holds only what sbx's own compiler process wrote, named by the hash of
         // what it compiled, in a directory only this user can write (see compile::prepare).
         let component = unsafe { Component::deserialize_file(&self.engine, cache) }?;
+        let took = before.zip(heap::in_use()).map(|(before, after)| after.saturating_sub(before));
         populate(component.image_range());
-        Ok(component)
+        Ok((component, took))
     }
 
     /// The component `info` describes ([`Engine::load`] gave it) linked to WASI and sbx's host

@@ -1,5 +1,5 @@
 //! What sbx remembers about a plugin file by its identity (device, inode, size, mtime, ctime): its
-//! sha256 and which interfaces it exports. Any write to the file changes that identity (ctime
+//! sha256, which interfaces it exports and how much heap its mapping took. Any write to the file changes that identity (ctime
 //! cannot be set by a user), so a hit lets a run skip reading and hashing the wasm, and lets a run
 //! whose policy decision is cached know, without loading anything, that no plugin has hooks.
 
@@ -12,6 +12,9 @@ pub struct Known {
     pub sha256: Digest,
     pub policy: bool,
     pub hooks: bool,
+    /// Bytes of heap wasmtime's metadata took when it was first mapped (see [`super::heap`]); None
+    /// in what an sbx before it wrote.
+    pub map_heap: Option<u64>,
 }
 
 fn entry(cache_dir: &Path, meta: &std::fs::Metadata) -> PathBuf {
@@ -34,12 +37,39 @@ pub fn lookup(cache_dir: &Path, meta: &std::fs::Metadata) -> Option<Known> {
     let mut words = text.split_whitespace();
     let sha256 = Digest::from_hex(words.next()?).ok()?;
     let (policy, hooks) = (words.next()? == "1", words.next()? == "1");
-    Some(Known { sha256, policy, hooks })
+    let map_heap = words.next().and_then(|w| w.parse().ok());
+    Some(Known { sha256, policy, hooks, map_heap })
 }
 
 /// Remembers `known` for the file with metadata `meta`. A failed write only costs a later run a
 /// read of the wasm.
 pub fn remember(cache_dir: &Path, meta: &std::fs::Metadata, known: &Known) {
-    let text = format!("{} {} {}", known.sha256.hex(), u8::from(known.policy), u8::from(known.hooks));
+    let mut text = format!("{} {} {}", known.sha256.hex(), u8::from(known.policy), u8::from(known.hooks));
+    if let Some(bytes) = known.map_heap {
+        text += &format!(" {bytes}");
+    }
     let _ = crate::image::store::write_atomic_unsynced(&entry(cache_dir, meta), text.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_what_a_mapping_took_and_reads_records_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.wasm");
+        std::fs::write(&file, b"\0asm").unwrap();
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(lookup(dir.path(), &meta), None, "nothing known yet");
+
+        let known = Known { sha256: Digest::of(b"p"), policy: true, hooks: false, map_heap: Some(1_455_184) };
+        remember(dir.path(), &meta, &known);
+        assert_eq!(lookup(dir.path(), &meta), Some(known.clone()));
+
+        // A record an sbx before the heap's measure wrote: the rest is known, the heap is not.
+        let old = format!("{} 1 0", known.sha256.hex());
+        std::fs::write(entry(dir.path(), &meta), old).unwrap();
+        assert_eq!(lookup(dir.path(), &meta), Some(Known { map_heap: None, ..known }));
+    }
 }
