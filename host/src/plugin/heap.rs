@@ -13,12 +13,13 @@
 //! given the huge-page heap, five of them ran no faster and one 0.38 ms slower (80 pairs).
 //!
 //! Nor does every big component: a huge page costs its 2 MiB of zeroing at its first touch, which
-//! pays only for a metadata heap bigger than that. Mapping a Python policy takes 1.4 MiB of heap,
-//! a JavaScript one 0.6 MiB (and a Rust one 50 KiB); in 200 pairs on the same binary, the huge
-//! pages took 0.2 ms off a Python policy's run and added 0.42 ms to a JavaScript one's. So what a
-//! component's first mapping took is remembered with its file (see [`super::identity`]), and
-//! later runs grow the heap in huge pages only for a component that took at least [`HUGE_WORTH`];
-//! a component not mapped before is judged by its file's size ([`BIG_COMPONENT`]).
+//! pays only when the small pages it replaces are many. Mapping a Python policy takes 1.4 MiB of
+//! heap, a JavaScript one 0.6 MiB, a Rust one 50 KiB (malloc's count around the mapping). On the
+//! same binary (150 and 200 pairs), the huge pages took 0.1-0.2 ms off a Python policy's run and
+//! added 0.42-0.46 ms to a JavaScript one's. So what a component's first mapping took is remembered with its
+//! file (see [`super::identity`]), and later runs grow the heap in huge pages only for a component
+//! that took at least [`HUGE_WORTH`], between the two; a component not mapped before is judged by
+//! its file's size ([`BIG_COMPONENT`]).
 //!
 //! This is what glibc's own tunables `glibc.malloc.hugetlb=1` and a large `glibc.malloc.top_pad`
 //! do; glibc reads tunables only from a new process's environment, so sbx sets the same through
@@ -43,7 +44,8 @@ pub fn wants_huge_pages(file_size: u64, map_heap: Option<u64>) -> bool {
 }
 
 /// Bytes of memory malloc has handed out and not had back (from its heap or its own mappings);
-/// None where that is not known. It counts malloc's free lists: a few microseconds.
+/// None where that is not known. It walks malloc's free lists, so a load asks it only to measure a
+/// file's first mapping.
 pub fn in_use() -> Option<u64> {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

@@ -1,7 +1,8 @@
 //! What sbx remembers about a plugin file by its identity (device, inode, size, mtime, ctime): its
-//! sha256, which interfaces it exports and how much heap its mapping took. Any write to the file changes that identity (ctime
-//! cannot be set by a user), so a hit lets a run skip reading and hashing the wasm, and lets a run
-//! whose policy decision is cached know, without loading anything, that no plugin has hooks.
+//! sha256, which interfaces it exports and how much heap its mapping took. Any write to the file
+//! changes that identity (ctime cannot be set by a user), so a hit lets a run skip reading and
+//! hashing the wasm, and lets a run whose policy decision is cached know, without loading
+//! anything, that no plugin has hooks.
 
 use crate::image::Digest;
 use std::os::unix::fs::MetadataExt;
