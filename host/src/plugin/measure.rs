@@ -2,11 +2,11 @@
 //! compile cache, one call (validate-settings, the cheapest call there is) in a fresh instance and
 //! in the instance an admission's calls share, a layer check over many entries, a spec check, and
 //! a hook call in the instance a process's hook calls share. The layer and spec checks are timed
-//! whole (every entry, both calls), and what a run asks of the plugin instead is said beside them.
+//! whole (every entry, both calls), and what a run asks of the plugin is said below them.
 //! The plugin is loaded as its spec says (settings, directories, limits): a hook that writes into a
 //! directory it was not given times its failure, and the costs say so.
 
-use super::bindings::{Entry, EntryFilter, EntryKind, Event, Interests, Layer, Status, Verdict};
+use super::bindings::{Entry, EntryKind, Event, Interests, Layer, Status, Verdict};
 use super::chain::PolicyCheck;
 use super::convert::{self, ContainerView};
 use super::engine::{Engine, PluginError};
@@ -27,8 +27,8 @@ pub struct Costs {
     pub layer_check: Option<(usize, Duration)>,
     pub spec_check: Option<Duration>,
     pub hook: Option<Hook>,
-    /// What its policy wants to be asked (the layer and spec checks are timed whole whatever it
-    /// wants: [`layer_note`] and [`spec_note`] say what a run asks of it instead).
+    /// What its policy wants to be asked: all a run asks of it, where `layer_check` and
+    /// `spec_check` time every entry and both calls.
     pub wants: Interests,
 }
 
@@ -49,30 +49,6 @@ fn time<R>(f: impl FnOnce() -> R) -> (Duration, R) {
     let start = Instant::now();
     let r = f();
     (start.elapsed(), r)
-}
-
-/// What a run gives a policy that `wants` it of a layer, when that is less than the bench's layer
-/// check gives it (every entry); empty when it is the same.
-pub fn layer_note(wants: &Interests) -> String {
-    match (wants.check_layer, &wants.entries) {
-        (false, _) => "; a run does not ask it: its wants leave check-layer out".into(),
-        (true, EntryFilter::All) => String::new(),
-        (true, EntryFilter::None) => "; a run gives it none of a layer's entries, as its wants say".into(),
-        (true, EntryFilter::WithMode(bits)) => {
-            format!("; a run gives it only those with mode bits {bits:#o}, as its wants say")
-        }
-    }
-}
-
-/// Which of the bench's spec check's two calls a run makes of a policy that `wants` it, when not
-/// both.
-pub fn spec_note(wants: &Interests) -> &'static str {
-    match (wants.mutate_spec, wants.validate_spec) {
-        (true, true) => "",
-        (true, false) => "; a run asks only mutate-spec, as its wants say",
-        (false, true) => "; a run asks only validate-spec, as its wants say",
-        (false, false) => "; a run asks neither: its wants leave them out",
-    }
 }
 
 /// A layer of `n` regular files, as a big image layer would look to a policy.
@@ -160,31 +136,4 @@ pub fn measure(spec: &PluginSpec, scratch: &Path, calls: usize, entries: usize) 
     };
     let wants = *plugin.wants();
     Ok(Costs { compile, cached_load, fresh_call, call, layer_check, spec_check, hook, wants })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plugin::bindings::EVERY_CHECK;
-
-    #[test]
-    fn notes_say_what_a_run_asks_when_it_is_less_than_the_bench() {
-        assert_eq!((layer_note(&EVERY_CHECK), spec_note(&EVERY_CHECK)), (String::new(), ""));
-        // deny-setuid's wants.
-        let setuid = Interests {
-            check_image: false,
-            check_layer: true,
-            mutate_spec: false,
-            validate_spec: false,
-            entries: EntryFilter::WithMode(0o6000),
-        };
-        assert_eq!(layer_note(&setuid), "; a run gives it only those with mode bits 0o6000, as its wants say");
-        assert_eq!(spec_note(&setuid), "; a run asks neither: its wants leave them out");
-        let sizes = Interests { entries: EntryFilter::None, mutate_spec: false, ..EVERY_CHECK };
-        assert_eq!(layer_note(&sizes), "; a run gives it none of a layer's entries, as its wants say");
-        assert_eq!(spec_note(&sizes), "; a run asks only validate-spec, as its wants say");
-        let spec_only = Interests { check_layer: false, validate_spec: false, ..EVERY_CHECK };
-        assert_eq!(layer_note(&spec_only), "; a run does not ask it: its wants leave check-layer out");
-        assert_eq!(spec_note(&spec_only), "; a run asks only mutate-spec, as its wants say");
-    }
 }
