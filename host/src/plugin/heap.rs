@@ -16,10 +16,10 @@
 //! pays only when the small pages it replaces are many. Mapping a Python policy takes 1.4 MiB of
 //! heap, a JavaScript one 0.6 MiB, a Rust one 50 KiB (malloc's count around the mapping). On the
 //! same binary (150 and 200 pairs), the huge pages took 0.1-0.2 ms off a Python policy's run and
-//! added 0.42-0.46 ms to a JavaScript one's. So what a component's first mapping took is remembered with its
-//! file (see [`super::identity`]), and later runs grow the heap in huge pages only for a component
-//! that took at least [`HUGE_WORTH`], between the two; a component not mapped before is judged by
-//! its file's size ([`BIG_COMPONENT`]).
+//! added 0.42-0.46 ms to a JavaScript one's. So what a component's first mapping took is
+//! remembered with its file (see [`super::identity`]), and later runs grow the heap in huge pages
+//! only for a component that took at least [`HUGE_WORTH`], between the two; a component not
+//! mapped before is judged by its file's size ([`BIG_COMPONENT`]).
 //!
 //! This is what glibc's own tunables `glibc.malloc.hugetlb=1` and a large `glibc.malloc.top_pad`
 //! do; glibc reads tunables only from a new process's environment, so sbx sets the same through
