@@ -105,29 +105,6 @@ fn changed_while_read() -> std::io::Error {
     std::io::Error::other("it changed while sbx read it; try again")
 }
 
-/// A compiled component's image up to this size is mapped whole as soon as it is mapped.
-const POPULATE_MAX: usize = 4 << 20;
-
-/// Maps the pages of a small compiled component's `image` (its code and metadata, mapped from the
-/// compile cache) in one call. wasmtime reads a Rust plugin's metadata and its first calls run its
-/// code here and there in its ~400 KiB: a page fault at each new 64 KiB (the kernel's
-/// fault-around), more where the page cache holds the file in small pages rather than large
-/// folios. A Python or JavaScript plugin's image is tens of MiB, most of it never read by one run:
-/// it is left to its faults. Only a cost saved: where the kernel lacks MADV_POPULATE_READ (before
-/// 5.14), the advice fails and nothing changes.
-fn populate(image: std::ops::Range<*const u8>) {
-    const PAGE: usize = 4096;
-    let start = image.start as usize & !(PAGE - 1);
-    let len = (image.end as usize).saturating_sub(start);
-    if len == 0 || len > POPULATE_MAX {
-        return;
-    }
-    // SAFETY: [start, start + len) is the mapping wasmtime made of the compiled file (it starts on
-    // a page), readable throughout and alive while the `Component` is; the advice reads its pages
-    // in and maps them, changing no contents and no protections.
-    unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_POPULATE_READ) };
-}
-
 /// A readable reason for files that are not components at all, before wasmtime's parser speaks.
 fn check_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
     let invalid = |message: &str| Err(PluginError::Invalid { path: path.into(), message: message.into() });
@@ -284,15 +261,17 @@ impl Engine {
         Ok((component, LoadInfo { sha256, policy, hooks, wasi, sync_calls, big, cached: was_cached, elapsed }))
     }
 
-    /// The compiled component at `cache`, mapped (a small one's pages at once, see [`populate`]),
-    /// and with `measure`, the bytes of heap that took (see [`heap`]).
+    /// The compiled component at `cache`, mapped, and with `measure`, the bytes of heap that took
+    /// (see [`heap`]). Its pages are left to the faults of what reads them: the kernel maps 64 KiB
+    /// of a file's cached pages at each fault, and advising a Rust plugin's whole ~400 KiB image in
+    /// at once (MADV_POPULATE_READ, which sbx did before) took 33-37 us where faulting every page
+    /// in took 15-22, and five Rust policies' runs 0.06-0.27 ms longer (see the commit).
     fn map(&self, cache: &Path, measure: bool) -> wasmtime::Result<(Component, Option<u64>)> {
         let before = measure.then(heap::in_use).flatten();
         // SAFETY: the cache holds only what sbx's own compiler process wrote, named by the hash of
         // what it compiled, in a directory only this user can write (see compile::prepare).
         let component = unsafe { Component::deserialize_file(&self.engine, cache) }?;
         let took = before.zip(heap::in_use()).map(|(before, after)| after.saturating_sub(before));
-        populate(component.image_range());
         Ok((component, took))
     }
 
