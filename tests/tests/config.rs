@@ -264,6 +264,7 @@ fn plugin_bench_loads_the_plugin_as_configured_and_names_a_denial() {
     let r = bench(None, "audit-log");
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("hook:"), "{r:?}");
+    assert!(!r.stdout.contains("a run asks:"), "a hook plugin has no policy to ask: {r:?}");
     assert!(
         r.stdout.contains("the hook denied, so this is the time of its denial: cannot append to /audit/audit.jsonl"),
         "{r:?}"

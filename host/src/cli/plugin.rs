@@ -144,8 +144,10 @@ fn bench(store: &Store, spec: &PluginSpec, calls: usize, entries: usize) -> i32 
     }
     if let Some(t) = costs.spec_check {
         say!("spec check:    {} (mutate-spec and validate-spec)", ms(t));
+    }
+    if let Some(wants) = &costs.wants {
         // The checks above time every entry and both calls, to compare plugins and languages.
-        say!("a run asks:    {}", wanted(&costs.wants));
+        say!("a run asks:    {}", wanted(wants));
     }
     if let Some(hook) = costs.hook {
         say!("hook:          {} (in the instance a process's hook calls share, median of {calls})", ms(hook.call));

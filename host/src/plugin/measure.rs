@@ -27,9 +27,9 @@ pub struct Costs {
     pub layer_check: Option<(usize, Duration)>,
     pub spec_check: Option<Duration>,
     pub hook: Option<Hook>,
-    /// What its policy wants to be asked: all a run asks of it, where `layer_check` and
-    /// `spec_check` time every entry and both calls.
-    pub wants: Interests,
+    /// What its policy wants to be asked (None for a plugin without one): all a run asks of it,
+    /// where `layer_check` and `spec_check` time every entry and both calls.
+    pub wants: Option<Interests>,
 }
 
 #[derive(Debug)]
@@ -134,6 +134,6 @@ pub fn measure(spec: &PluginSpec, scratch: &Path, calls: usize, entries: usize) 
     } else {
         None
     };
-    let wants = *plugin.wants();
+    let wants = plugin.has_policy().then(|| *plugin.wants());
     Ok(Costs { compile, cached_load, fresh_call, call, layer_check, spec_check, hook, wants })
 }
