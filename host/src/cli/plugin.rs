@@ -139,15 +139,12 @@ fn bench(store: &Store, spec: &PluginSpec, calls: usize, entries: usize) -> i32 
     say!("cached load:   {}", ms(costs.cached_load));
     say!("call:          {} (in the admission's instance, median of {calls})", ms(costs.call));
     say!("fresh call:    {} (a new instance and a call, as each admission's first)", ms(costs.fresh_call));
-    if let Some((n, t)) = costs.layer_check {
+    if let Some(policy) = &costs.policy {
+        let (n, t) = policy.layer_check;
         say!("layer check:   {} ({n} entries)", ms(t));
-    }
-    if let Some(t) = costs.spec_check {
-        say!("spec check:    {} (mutate-spec and validate-spec)", ms(t));
-    }
-    if let Some(wants) = &costs.wants {
+        say!("spec check:    {} (mutate-spec and validate-spec)", ms(policy.spec_check));
         // The checks above time every entry and both calls, to compare plugins and languages.
-        say!("a run asks:    {}", wanted(wants));
+        say!("a run asks:    {}", wanted(&policy.wants));
     }
     if let Some(hook) = costs.hook {
         say!("hook:          {} (in the instance a process's hook calls share, median of {calls})", ms(hook.call));

@@ -24,12 +24,19 @@ pub struct Costs {
     pub fresh_call: Duration,
     /// Median of `calls` calls in one instance, as an admission makes them.
     pub call: Duration,
-    pub layer_check: Option<(usize, Duration)>,
-    pub spec_check: Option<Duration>,
+    pub policy: Option<Policy>,
     pub hook: Option<Hook>,
-    /// What its policy wants to be asked (None for a plugin without one): all a run asks of it,
-    /// where `layer_check` and `spec_check` time every entry and both calls.
-    pub wants: Option<Interests>,
+}
+
+#[derive(Debug)]
+pub struct Policy {
+    /// A layer check over every entry of a layer of this many.
+    pub layer_check: (usize, Duration),
+    /// Both calls of a spec's admission.
+    pub spec_check: Duration,
+    /// What it wants to be asked: all a run asks of it, where the checks above time every entry
+    /// and both calls.
+    pub wants: Interests,
 }
 
 #[derive(Debug)]
@@ -95,16 +102,16 @@ pub fn measure(spec: &PluginSpec, scratch: &Path, calls: usize, entries: usize) 
         build("bench", None, &Overrides { cmd: vec!["true".into()], ..Default::default() }, "bench", |_| None)
             .expect("a valid spec");
     let wit_spec = convert::spec(&image, &container_spec, &Default::default());
-    let (layer_check, spec_check) = if plugin.has_policy() {
+    let policy = if plugin.has_policy() {
         let layer = synthetic_layer(entries);
         let (t, r) = time(|| plugin.check_layer(&image, &layer));
         r?;
         // Both phases of a spec's admission.
         let (s, r) = time(|| plugin.mutate_spec(&wit_spec).and_then(|_| plugin.validate_spec(&wit_spec)));
         r?;
-        (Some((entries, t)), Some(s))
+        Some(Policy { layer_check: (entries, t), spec_check: s, wants: *plugin.wants() })
     } else {
-        (None, None)
+        None
     };
     let hook = if plugin.has_hooks() {
         let container = convert::container(ContainerView {
@@ -134,6 +141,5 @@ pub fn measure(spec: &PluginSpec, scratch: &Path, calls: usize, entries: usize) 
     } else {
         None
     };
-    let wants = plugin.has_policy().then(|| *plugin.wants());
-    Ok(Costs { compile, cached_load, fresh_call, call, layer_check, spec_check, hook, wants })
+    Ok(Costs { compile, cached_load, fresh_call, call, policy, hook })
 }
