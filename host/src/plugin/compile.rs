@@ -141,7 +141,7 @@ pub fn child(fuel: bool, out: &Path) -> i32 {
     };
     // What trimming made is compiled; should wasmtime refuse it, the component as it came is, so
     // that a refusal names what the plugin's author gave.
-    let trimmed = super::trim::unused_exports(&bytes).and_then(|t| engine.precompile_component(&t).ok());
+    let trimmed = super::trim::trimmed(&bytes).and_then(|t| engine.precompile_component(&t).ok());
     let compiled = match trimmed.map_or_else(|| engine.precompile_component(&bytes), Ok) {
         Ok(c) => c,
         Err(e) => {

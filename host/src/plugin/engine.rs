@@ -148,7 +148,7 @@ fn mapping_engine(fuel: bool) -> Result<wasmtime::Engine, PluginError> {
 /// compiler's own settings), and what is compiled (components trimmed, see [`super::trim`]):
 /// changed whenever either changes, so that what an older sbx compiled is compiled again rather
 /// than mapped.
-const COMPILER_SETTINGS: &str = "native-unwind-info=no; core exports: used (trim)";
+const COMPILER_SETTINGS: &str = "native-unwind-info=no; core exports: used, function names: none (trim)";
 
 /// The part of compiled components' names that says which wasmtime version and settings map them.
 fn compat(engine: &wasmtime::Engine) -> String {
