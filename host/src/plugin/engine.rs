@@ -186,7 +186,8 @@ impl Engine {
     }
 
     /// Loads the component at `path`: from the compile cache when it holds it, else compiled (within
-    /// `compile_limit`) and stored there. Checks that it speaks this sbx's WIT version.
+    /// `compile_limit`) and stored there. Checks that it speaks this sbx's WIT version, once per
+    /// file: its identity record then says what the check found.
     pub fn load(&self, path: &Path, compile_limit: Duration) -> Result<(Component, LoadInfo), PluginError> {
         let start = Instant::now();
         let meta = std::fs::metadata(path).map_err(|source| PluginError::Read { path: path.into(), source })?;
@@ -250,9 +251,17 @@ impl Engine {
                 let _ = prune::prune(&self.cache_dir, &compats, Scope::Stale(prune::UNUSED_FOR));
             }
         }
-        let (imports, policy, hooks) = self.check_version(path, &component)?;
-        if known.is_none() || (measure && map_heap.is_some()) {
-            identity::remember(&self.cache_dir, &meta, &Known { sha256: sha256.clone(), policy, hooks, map_heap });
+        // What the file's record says of its interfaces was found by this check, for this WIT version.
+        let checked = known.as_ref().and_then(|k| Some((k.imports.clone()?, k.policy, k.hooks)));
+        let recheck = checked.is_none();
+        let (imports, policy, hooks) = match checked {
+            Some(checked) => checked,
+            None => self.check_version(path, &component)?,
+        };
+        let map_heap = map_heap.or(known.as_ref().and_then(|k| k.map_heap));
+        if recheck || (measure && map_heap.is_some()) {
+            let known = Known { sha256: sha256.clone(), policy, hooks, map_heap, imports: Some(imports.clone()) };
+            identity::remember(&self.cache_dir, &meta, &known);
         }
         let (wasi, sync_calls) = (wasi::needs_context(&imports), wasi::imports_none(&imports));
         let linked = Linked { component: component.clone(), imports, pre: None, policy, hooks, wasi, sync_calls };
