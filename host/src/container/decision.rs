@@ -8,6 +8,7 @@
 //! placeholders. `SBX_POLICY_CACHE=off` turns the
 //! cache off (to measure the plugins, or while developing one).
 
+use crate::config::Weakening;
 use crate::image::{Digest, ImageRecord, Store};
 use crate::plugin::PluginSet;
 use crate::plugin::bindings::WIT_VERSION;
@@ -90,26 +91,54 @@ pub fn key(
     spec: &ContainerSpec,
     varying: Varying,
 ) -> Option<String> {
-    hash(plugins, || {
-        serde_json::json!({
-            "reference": reference,
-            "image": image.id.hex(),
-            "names": image.names,
-            "layers": image.layers.iter().map(|l| l.diff_id.hex()).collect::<Vec<_>>(),
-            "spec": neutral(spec, varying),
-        })
+    #[derive(Serialize)]
+    struct Run<'a> {
+        reference: &'a str,
+        image: &'a str,
+        names: &'a [String],
+        layers: Vec<&'a str>,
+        spec: ContainerSpec,
+    }
+    hash(plugins, || Run {
+        reference,
+        image: image.id.hex(),
+        names: &image.names,
+        layers: image.layers.iter().map(|l| l.diff_id.hex()).collect(),
+        spec: neutral(spec, varying),
     })
 }
 
 /// The key of a bundle's decision (the runtime CLI): its spec and its process's ids are all the
 /// spec checks see of it (its image is only a name there).
 pub fn bundle_key(plugins: &PluginSet, spec: &ContainerSpec, ids: (u32, u32, &[u32])) -> Option<String> {
-    hash(plugins, || serde_json::json!({ "bundle-spec": spec, "ids": ids }))
+    #[derive(Serialize)]
+    struct Bundle<'a> {
+        bundle_spec: &'a ContainerSpec,
+        ids: (u32, u32, &'a [u32]),
+    }
+    hash(plugins, || Bundle { bundle_spec: spec, ids })
 }
 
 /// `input` with sbx's identity and the plugins', hashed; None when the decision may not be cached
-/// (then `input` is not made: it serializes the whole spec).
-fn hash(plugins: &PluginSet, input: impl FnOnce() -> serde_json::Value) -> Option<String> {
+/// (then `input` is not made: it holds the whole spec). Serialized straight to JSON text, not
+/// through a `serde_json::Value` (each of whose fields is a map entry of its own to build and drop).
+fn hash<T: Serialize>(plugins: &PluginSet, input: impl FnOnce() -> T) -> Option<String> {
+    #[derive(Serialize)]
+    struct Key<'a, T> {
+        sbx: (u64, u64, u64, i64, i64),
+        wit: &'a str,
+        plugins: Vec<Plugin<'a>>,
+        input: T,
+    }
+    #[derive(Serialize)]
+    struct Plugin<'a> {
+        sha256: &'a str,
+        name: &'a str,
+        mode: String,
+        settings: &'a str,
+        bounds: [u64; 3],
+        may_weaken: &'a [Weakening],
+    }
     if std::env::var_os("SBX_POLICY_CACHE").is_some_and(|v| v == "off") {
         return None;
     }
@@ -119,28 +148,25 @@ fn hash(plugins: &PluginSet, input: impl FnOnce() -> serde_json::Value) -> Optio
     }
     // A rebuilt sbx may ask or apply differently: its own identity is part of the key.
     let exe = std::fs::metadata("/proc/self/exe").ok()?;
-    let plugins: Vec<_> = plugins
-        .specs()
-        .iter()
-        .zip(known)
-        .map(|(s, k)| {
-            serde_json::json!([
-                k.sha256.hex(),
-                s.name,
-                format!("{:?} {:?}", s.mode, s.on_error),
-                s.settings,
-                s.limits.call_bounds(),
-                s.may_weaken
-            ])
-        })
-        .collect();
-    let input = serde_json::json!({
-        "sbx": [exe.dev(), exe.ino(), exe.size(), exe.mtime(), exe.mtime_nsec()],
-        "wit": WIT_VERSION,
-        "plugins": plugins,
-        "input": input(),
-    });
-    Some(Digest::of(input.to_string().as_bytes()).hex().to_string())
+    let key = Key {
+        sbx: (exe.dev(), exe.ino(), exe.size(), exe.mtime(), exe.mtime_nsec()),
+        wit: WIT_VERSION,
+        plugins: plugins
+            .specs()
+            .iter()
+            .zip(known)
+            .map(|(s, k)| Plugin {
+                sha256: k.sha256.hex(),
+                name: &s.name,
+                mode: format!("{:?} {:?}", s.mode, s.on_error),
+                settings: &s.settings,
+                bounds: s.limits.call_bounds(),
+                may_weaken: &s.may_weaken,
+            })
+            .collect(),
+        input: input(),
+    };
+    Some(Digest::of(&serde_json::to_vec(&key).ok()?).hex().to_string())
 }
 
 /// Where a store keeps its decisions.

@@ -18,8 +18,9 @@ pub fn entry(cache_dir: &Path, component: &Digest, spec: &PluginSpec) -> Option<
     if !spec.preopens.is_empty() {
         return None;
     }
-    let input = serde_json::json!([WIT_VERSION, component.hex(), spec.settings, spec.limits.call_bounds()]);
-    Some(cache_dir.join(format!("settled-{}", Digest::of(input.to_string().as_bytes()).hex())))
+    // The JSON text of the array, as `serde_json::json!` made it, without building its Value.
+    let input = (WIT_VERSION, component.hex(), &spec.settings, spec.limits.call_bounds());
+    Some(cache_dir.join(format!("settled-{}", Digest::of(&serde_json::to_vec(&input).ok()?).hex())))
 }
 
 /// The interests remembered at `entry`; None when nothing is (or what is there does not parse).
@@ -84,6 +85,15 @@ mod tests {
         for bad in ["", "1 1 1", "1 1 1 2 all", "1 1 1 1 some", "1 1 1 1 mode:x", "1 1 1 1 all extra"] {
             assert!(decode(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_key_is_that_of_older_sbx() {
+        let spec = PluginSpec::from_path(Path::new("/p.wasm"));
+        let sha = Digest::of(b"component");
+        let before = serde_json::json!([WIT_VERSION, sha.hex(), spec.settings, spec.limits.call_bounds()]);
+        let name = format!("settled-{}", Digest::of(before.to_string().as_bytes()).hex());
+        assert_eq!(entry(Path::new("/c"), &sha, &spec), Some(Path::new("/c").join(name)));
     }
 
     #[test]
