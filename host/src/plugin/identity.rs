@@ -38,7 +38,7 @@ fn entry(cache_dir: &Path, meta: &std::fs::Metadata) -> PathBuf {
 
 /// What is known of the file with metadata `meta`; None when it is new or changed.
 pub fn lookup(cache_dir: &Path, meta: &std::fs::Metadata) -> Option<Known> {
-    let text = std::fs::read_to_string(entry(cache_dir, meta)).ok()?;
+    let text = crate::image::store::read_small(&entry(cache_dir, meta)).ok()?;
     let mut words = text.split_whitespace();
     let sha256 = Digest::from_hex(words.next()?).ok()?;
     let (policy, hooks) = (words.next()? == "1", words.next()? == "1");

@@ -25,7 +25,7 @@ pub fn entry(cache_dir: &Path, component: &Digest, spec: &PluginSpec) -> Option<
 
 /// The interests remembered at `entry`; None when nothing is (or what is there does not parse).
 pub fn lookup(entry: &Path) -> Option<Interests> {
-    decode(&std::fs::read_to_string(entry).ok()?)
+    decode(&crate::image::store::read_small(entry).ok()?)
 }
 
 /// Remembers that the settings were accepted and what the plugin wants. A failed write only costs
