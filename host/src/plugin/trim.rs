@@ -1,9 +1,9 @@
 //! What a component is compiled from: the component without the exports of its core modules that
-//! nothing in it uses, and without their function names. A componentized Python policy links libpython and its runtime as
-//! libraries, each exporting every symbol (4,198 exports in all), of which the component uses
-//! 1,773. wasmtime keeps every export of every module: their names are deserialized at each load,
-//! and an exported function needs a trampoline and a function reference. Without them a run with
-//! a Python policy took 0.9 ms less (see plugins/README.md).
+//! nothing in it uses, and without their function names. A componentized Python policy links
+//! libpython and its runtime as libraries, each exporting every symbol (4,198 exports in all), of
+//! which the component uses 1,773. wasmtime keeps every export of every module: their names are
+//! deserialized at each load, and an exported function needs a trampoline and a function
+//! reference. Without them a run with a Python policy took 0.9 ms less (see plugins/README.md).
 //!
 //! An export of a core module is seen only by the component that instantiates the module: by an
 //! alias of an instance's export, or by another module that is instantiated with the instance as
