@@ -590,6 +590,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn reads_small_files_whole_whatever_their_size() {
@@ -602,7 +603,6 @@ mod tests {
         }
         assert!(read_small(&dir.path().join("none")).is_err());
     }
-    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn a_swapped_write_replaces_the_file_whole_and_leaves_nothing_else() {

@@ -56,8 +56,10 @@ pub fn remember(cache_dir: &Path, meta: &std::fs::Metadata, known: &Known) {
         None => text += " -",
     }
     if let Some(imports) = &known.imports {
-        text += &format!(" {WIT_VERSION}");
-        imports.iter().for_each(|i| text += &format!(" {i}"));
+        for word in std::iter::once(WIT_VERSION).chain(imports.iter().map(String::as_str)) {
+            text.push(' ');
+            text.push_str(word);
+        }
     }
     let _ = crate::image::store::write_atomic_unsynced(&entry(cache_dir, meta), text.as_bytes());
 }
@@ -66,12 +68,18 @@ pub fn remember(cache_dir: &Path, meta: &std::fs::Metadata, known: &Known) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn remembers_what_a_mapping_took_and_reads_records_without_it() {
+    /// A cache directory holding a plugin file, and the file's metadata.
+    fn plugin_file() -> (tempfile::TempDir, std::fs::Metadata) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("p.wasm");
         std::fs::write(&file, b"\0asm").unwrap();
         let meta = std::fs::metadata(&file).unwrap();
+        (dir, meta)
+    }
+
+    #[test]
+    fn remembers_what_a_mapping_took_and_reads_records_without_it() {
+        let (dir, meta) = plugin_file();
         assert_eq!(lookup(dir.path(), &meta), None, "nothing known yet");
 
         let imports = Some(vec!["sbx:plugin/types@0.9.0".to_string(), "wasi:io/poll@0.2.9".to_string()]);
@@ -99,10 +107,7 @@ mod tests {
 
     #[test]
     fn knows_a_component_that_imports_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("p.wasm");
-        std::fs::write(&file, b"\0asm").unwrap();
-        let meta = std::fs::metadata(&file).unwrap();
+        let (dir, meta) = plugin_file();
         let known =
             Known { sha256: Digest::of(b"p"), policy: true, hooks: true, map_heap: None, imports: Some(vec![]) };
         remember(dir.path(), &meta, &known);
