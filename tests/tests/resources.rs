@@ -145,6 +145,41 @@ fn cpu_weight_cpus_and_swap_reach_the_cgroup() {
     s.assert_clean(0);
 }
 
+fn allowed_cpus(status: &str) -> Option<String> {
+    let line = status.lines().find(|l| l.starts_with("Cpus_allowed_list:"))?;
+    line.split_whitespace().last().map(str::to_string)
+}
+
+#[test]
+fn a_container_may_use_the_cpus_sbx_may() {
+    if !is_root() {
+        return;
+    }
+    // sbx starts the container's process on another CPU than its own, then gives it back every
+    // CPU it had: what the container may use is what sbx may.
+    let s = Sandbox::with_busybox();
+    let own = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap()).unwrap();
+    for _ in 0..3 {
+        let r = s.sbx(&["run", "--rm", "busybox", "cat", "/proc/self/status"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(allowed_cpus(&r.stdout), Some(own.clone()), "{r:?}");
+    }
+    // Started on one CPU, sbx and its container stay there.
+    let plain = s.command(&[]);
+    let mut pinned = Command::new("taskset");
+    pinned.args(["-c", "0", sbx_bin().to_str().unwrap(), "run", "--rm", "busybox", "cat", "/proc/self/status"]);
+    for (k, v) in plain.get_envs() {
+        match v {
+            Some(v) => pinned.env(k, v),
+            None => pinned.env_remove(k),
+        };
+    }
+    let out = pinned.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(allowed_cpus(&String::from_utf8_lossy(&out.stdout)).as_deref(), Some("0"), "{out:?}");
+    s.assert_clean(0);
+}
+
 fn interfaces(dev: &str) -> Vec<String> {
     dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(|n| n.trim().to_string()).collect()
 }
