@@ -192,12 +192,12 @@ pub fn spawn(plan: &ChildPlan, flags: u64, cgroup: Option<i32>, sys: &dyn Syscal
 
 /// Moves the new child, not yet run, to a CPU other than the one the parent runs on, then gives it
 /// back the CPUs it had. The kernel often queues a child on its parent's CPU, where it waits until
-/// the parent blocks, though its setup needs nothing more from the parent once it has its go (which
-/// comes first): the parent's own work after the clone (cgroups, id maps, the wait for a hook) and
-/// the child's setup then run one after the other on one CPU while another idles. Moved while it
-/// is queued, it stays where it was moved; its CPUs are then the same as before, so the container
-/// runs where it would have. Nothing is done where the process has one CPU, and a call that fails
-/// changes nothing (a cpuset of the container's cgroup may leave it no other CPU).
+/// the parent blocks: the parent's work after the clone (cgroups, id maps) and the child's setup,
+/// which could overlap once the parent has sent its go, then take turns on one CPU while another
+/// idles. Moved while it is queued, it stays where it was moved; its CPUs are then the same as
+/// before, so the container runs where it would have. Nothing is done where the process has one
+/// CPU, and a call that fails changes nothing (a cpuset of the container's cgroup may leave it no
+/// other CPU).
 fn start_elsewhere(child: Pid) {
     use rustix::thread::{sched_getaffinity, sched_getcpu, sched_setaffinity};
     let Some(child) = rustix::process::Pid::from_raw(child.as_raw()) else { return };
