@@ -14,9 +14,12 @@
 //!
 //! Nor does every big component: a huge page costs its 2 MiB of zeroing at its first touch, which
 //! pays only when the small pages it replaces are many. Mapping a Python policy takes 1.4 MiB of
-//! heap, a JavaScript one 0.6 MiB, a Rust one 50 KiB (malloc's count around the mapping). On the
-//! same binary (150 and 200 pairs), the huge pages took 0.1-0.2 ms off a Python policy's run and
-//! added 0.42-0.46 ms to a JavaScript one's. So what a component's first mapping took is
+//! heap, a JavaScript one 0.6 MiB, a Rust one 50 KiB (malloc's count around the mapping). The
+//! huge pages took 0.48 ms off a Python policy's run (150 pairs); for a JavaScript policy they took
+//! 0.37 and 0.13 ms off, and added 0.11 to a JavaScript hook's run (150 and 200 pairs), no clear
+//! gain. (Measured when the boundary was fixed to lie past the probe, see `boundary_after`: the
+//! measures before it, 0.1-0.2 ms off Python's and 0.42-0.46 ms onto JavaScript's, mixed runs
+//! with and without the huge page.) So what a component's first mapping took is
 //! remembered with its file (see [`super::identity`]), and later runs grow the heap in huge pages
 //! only for a component that took at least [`HUGE_WORTH`], between the two; a component not
 //! mapped before is judged by its file's size ([`BIG_COMPONENT`]).
