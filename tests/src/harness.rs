@@ -243,18 +243,26 @@ impl Sandbox {
         cmd
     }
 
-    /// `sbx ARGS` run in the network namespace `ns`, with docker's default network (bridge).
-    pub fn command_in(&self, ns: &NetNs, args: &[&str]) -> Command {
-        let mut cmd = self.command(&[]);
-        cmd.env_remove("SBX_NETWORK");
-        let mut wrapped = Command::new("nsenter");
-        wrapped.arg(format!("--net={}", ns.path())).arg(sbx_bin()).args(args).stdin(Stdio::null());
-        for (k, v) in cmd.get_envs() {
+    /// `WRAPPER... sbx ARGS` (`taskset -c 0`, `unshare --net`), with the environment of
+    /// [`Sandbox::command`].
+    pub fn command_under(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let sbx = self.command(args);
+        let (program, wrapper_args) = wrapper.split_first().expect("a wrapper program");
+        let mut wrapped = Command::new(program);
+        wrapped.args(wrapper_args).arg(sbx.get_program()).args(sbx.get_args()).stdin(Stdio::null());
+        for (k, v) in sbx.get_envs() {
             match v {
                 Some(v) => wrapped.env(k, v),
                 None => wrapped.env_remove(k),
             };
         }
+        wrapped
+    }
+
+    /// `sbx ARGS` run in the network namespace `ns`, with docker's default network (bridge).
+    pub fn command_in(&self, ns: &NetNs, args: &[&str]) -> Command {
+        let mut wrapped = self.command_under(&["nsenter", &format!("--net={}", ns.path())], args);
+        wrapped.env_remove("SBX_NETWORK");
         wrapped
     }
 

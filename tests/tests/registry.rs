@@ -543,14 +543,7 @@ fn a_hostile_registry_is_refused_by_name_within_bounds_and_the_store_stays_as_it
     }
     // A host no resolver can name, looked up in a network namespace of the test's own where
     // nothing is reachable (the resolver neither), the proxy bypassed for that name.
-    let sbx = s.command(&["--config", &cfg, "pull", "nosuch.invalid/h/app:1"]);
-    let mut cmd = Command::new("unshare");
-    cmd.arg("--net").arg(sbx.get_program()).args(sbx.get_args());
-    for (k, v) in sbx.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
+    let mut cmd = s.command_under(&["unshare", "--net"], &["--config", &cfg, "pull", "nosuch.invalid/h/app:1"]);
     let r = output(cmd.env("NO_PROXY", "127.0.0.1,.invalid"));
     assert!(r.code == 125 && r.stderr.contains("cannot find the registry's host nosuch.invalid ("), "{r:?}");
     assert_eq!(ids(&s), before);

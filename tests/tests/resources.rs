@@ -159,22 +159,14 @@ fn a_container_may_use_the_cpus_sbx_may() {
     // CPU it had: what the container may use is what sbx may.
     let s = Sandbox::with_busybox();
     let own = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap()).unwrap();
+    let status = ["run", "--rm", "busybox", "cat", "/proc/self/status"];
     for _ in 0..3 {
-        let r = s.sbx(&["run", "--rm", "busybox", "cat", "/proc/self/status"]);
+        let r = s.sbx(&status);
         assert_eq!(r.code, 0, "{r:?}");
         assert_eq!(allowed_cpus(&r.stdout), Some(own.clone()), "{r:?}");
     }
     // Started on one CPU, sbx and its container stay there.
-    let plain = s.command(&[]);
-    let mut pinned = Command::new("taskset");
-    pinned.args(["-c", "0", sbx_bin().to_str().unwrap(), "run", "--rm", "busybox", "cat", "/proc/self/status"]);
-    for (k, v) in plain.get_envs() {
-        match v {
-            Some(v) => pinned.env(k, v),
-            None => pinned.env_remove(k),
-        };
-    }
-    let out = pinned.output().unwrap();
+    let out = s.command_under(&["taskset", "-c", "0"], &status).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(allowed_cpus(&String::from_utf8_lossy(&out.stdout)).as_deref(), Some("0"), "{out:?}");
     s.assert_clean(0);
