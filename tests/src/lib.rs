@@ -6,3 +6,4 @@ pub mod harness;
 pub mod image;
 pub mod registry;
 pub mod terminal;
+pub mod wasm_edit;

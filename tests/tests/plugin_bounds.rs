@@ -2,9 +2,11 @@
 //! blocking read in a host call, no symlinks planted in a granted directory, output bounded in size
 //! and count and escaped, linear work for any number of changes, plugin files that must be regular
 //! and not too big, export types checked at load, compilation bounded in time and done once per
-//! machine. Each case is a hostile plugin's behaviour (plugins/test-hostile) or file.
+//! machine, no code that aborts wasmtime. Each case is a hostile plugin's behaviour
+//! (plugins/test-hostile), file or edited component (`wasm_edit`).
 
-use sbx_tests::harness::{Run, Sandbox, is_root, plugin_arg};
+use sbx_tests::harness::{Run, Sandbox, is_root, plugin, plugin_arg};
+use sbx_tests::wasm_edit;
 use std::time::{Duration, Instant};
 
 fn hostile_image(s: &Sandbox, behaviour: &str) -> String {
@@ -168,5 +170,23 @@ fn compiling_is_bounded_in_time_and_done_once_per_machine() {
     assert!(outputs.iter().all(|r| r.code == 0), "{outputs:?}");
     let compiled = outputs.iter().filter(|r| r.stdout.contains("compiled now")).count();
     assert_eq!(compiled, 1, "{outputs:?}");
+    s.assert_clean(0);
+}
+
+#[test]
+fn a_plugin_whose_indirect_call_needs_a_subtype_check_traps_and_sbx_lives() {
+    if !is_root() {
+        return;
+    }
+    let s = Sandbox::with_busybox();
+    let hostile = s.scratch.join("subtype-check.wasm");
+    let allow_all = std::fs::read(plugin("allow-all")).unwrap();
+    std::fs::write(&hostile, wasm_edit::with_subtype_check_at_start(&allow_all).unwrap()).unwrap();
+    let path = hostile.display().to_string();
+    let r = s.sbx_within(Duration::from_secs(60), &["run", "--rm", "--policy", &path, "busybox", "true"]);
+    // wasmtime 48.0.8 aborted sbx here (a panic in its subtype check, exit by SIGABRT).
+    assert_eq!(r.code, 125, "sbx's own failure, not an abort: {r:?}");
+    let said = "plugin subtype-check failed in validate-settings: trapped: wasm trap: indirect call type mismatch";
+    assert!(r.stderr.contains(said), "{r:?}");
     s.assert_clean(0);
 }
