@@ -2,7 +2,7 @@
 //! blocking read in a host call, no symlinks planted in a granted directory, output bounded in size
 //! and count and escaped, linear work for any number of changes, plugin files that must be regular
 //! and not too big, export types checked at load, compilation bounded in time and done once per
-//! machine, no code that aborts wasmtime. Each case is a hostile plugin's behaviour
+//! machine, code that aborted wasmtime 48.0.8 trapping. Each case is a hostile plugin's behaviour
 //! (plugins/test-hostile), file or edited component (`wasm_edit`).
 
 use sbx_tests::harness::{Run, Sandbox, is_root, plugin, plugin_arg};
