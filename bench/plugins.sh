@@ -3,13 +3,14 @@
 # /bin/true` with no plugin, one policy in Rust, Python and JavaScript (deny-setuid, the decision
 # cache off, so every run loads the plugin and asks it), five Rust policies with the decision
 # cache off and on, and a hook in each language; then `sbx plugin bench` per language (load, a
-# call, a fresh instance's call, a hook call), the peak RSS of a run with a Python policy, and how
-# much of the link order's list the build matches.
+# call, a fresh instance's call, a hook call), where five policies' time lands in a run (before
+# the container's clone or after it), the peak RSS of a run with a Python policy, and how much of
+# the link order's list the build matches.
 # Commands are timed in turn (bench/paired.py), so the differences are free of the machine's
 # drift. Run as root, after examples/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in python3 jq nm; do command -v "$tool" >/dev/null || { echo "bench/plugins.sh needs $tool" >&2; exit 1; }; done
+for tool in python3 jq nm perf; do command -v "$tool" >/dev/null || { echo "bench/plugins.sh needs $tool" >&2; exit 1; }; done
 
 runs="${RUNS:-100}"
 work=$(mktemp -d /var/tmp/sbx-bench-plugins.XXXXXX)
@@ -39,6 +40,19 @@ python3 bench/paired.py "$runs" \
     "Python hook (audit-log)=$sbx --config $work/hook-python.yaml run --rm busybox /bin/true" \
     "JS hook (log-events)=$sbx run --rm --hook $p/js/log-events.wasm busybox /bin/true" | tee "$work/paired.txt"
 echo "  goals: a Python or JS policy +5 ms; five Rust policies +1.5 ms uncached, +0.3 ms cached"
+
+# Where five policies' time lands, from the scheduler's events (bench/phases.py, 30 runs each):
+# before the container's clone (loading and asking them), in the child's setup (the clone copies
+# the plugins' mappings and the child's exec drops them) or after the container (sbx's cleanup,
+# and its exit tearing down the plugins' memory).
+echo
+echo "where the time of a run goes, with and without five Rust policies (medians, ms):"
+for case in "no plugin|$run" "5 Rust policies, uncached|$off $sbx run --rm $five busybox /bin/true"; do
+    IFS='|' read -r name cmd <<<"$case"
+    perf record -q -e sched:sched_wakeup,sched:sched_process_exec,sched:sched_process_fork,sched:sched_process_exit \
+        -a -o "$work/perf.data" -- sh -c "for i in \$(seq 30); do $cmd; done" >/dev/null 2>&1
+    perf script -i "$work/perf.data" -F comm,pid,time,event,trace 2>/dev/null | python3 bench/phases.py "$name" "$sbx"
+done
 
 for wasm in deny-setuid.wasm python/deny-setuid.wasm js/deny-setuid.wasm audit-log.wasm python/audit-log.wasm js/log-events.wasm; do
     echo
