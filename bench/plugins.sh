@@ -10,7 +10,8 @@
 # drift. Run as root, after examples/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in python3 jq nm perf; do command -v "$tool" >/dev/null || { echo "bench/plugins.sh needs $tool" >&2; exit 1; }; done
+for tool in python3 jq nm; do command -v "$tool" >/dev/null || { echo "bench/plugins.sh needs $tool" >&2; exit 1; }; done
+command -v perf >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf >/dev/null; }
 
 runs="${RUNS:-100}"
 work=$(mktemp -d /var/tmp/sbx-bench-plugins.XXXXXX)
