@@ -9,11 +9,14 @@ median over the runs:
   exit -> woken       the kernel tearing the container's namespaces down (the overlay unmounted)
   woken -> end        the runtime's cleanup (cgroups, the container's directory) and its exit
 
-usage: perf script -F comm,pid,time,event,trace | phases.py NAME RUNTIME_PATH
+usage: phases.py NAME RUNTIME_PATH 'CMD'    (records 30 runs of the shell command CMD with perf)
 """
+import os
 import re
 import statistics
+import subprocess
 import sys
+import tempfile
 
 PHASES = [("fork", "start -> fork"), ("exec", "fork -> exec"), ("exit", "exec -> exit"),
           ("woken", "exit -> woken"), ("end", "woken -> end")]
@@ -44,9 +47,25 @@ def runs(lines, runtime):
             run["end"] = t
 
 
+EVENTS = "sched:sched_wakeup,sched:sched_process_exec,sched:sched_process_fork,sched:sched_process_exit"
+RUNS = 30
+
+
+def record(cmd):
+    """The scheduler's events, system-wide, while CMD runs RUNS times: `perf script`'s lines."""
+    with tempfile.TemporaryDirectory() as work:
+        data = os.path.join(work, "perf.data")
+        loop = f"for i in $(seq {RUNS}); do {cmd}; done"
+        subprocess.run(["perf", "record", "-q", "-e", EVENTS, "-a", "-o", data, "--", "sh", "-c", loop],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        script = subprocess.run(["perf", "script", "-i", data, "-F", "comm,pid,time,event,trace"],
+                                capture_output=True, text=True, check=False)
+        return script.stdout.splitlines()
+
+
 def main():
-    name, runtime = sys.argv[1], sys.argv[2]
-    whole = [r for r in list(runs(sys.stdin, runtime)) if all(k in r for k, _ in PHASES)]
+    name, runtime, cmd = sys.argv[1:4]
+    whole = [r for r in list(runs(record(cmd), runtime)) if all(k in r for k, _ in PHASES)]
     if not whole:
         print(f"  {name}: no complete run in the trace")
         return

@@ -101,9 +101,7 @@ for case in "sbx|$sbx|$sbx run --rm busybox /bin/true" \
     "sbx, no cgroups|$sbx|$sbx run --rm --cgroups=disabled busybox /bin/true" \
     "crun, no cgroups|$crun_bin|$crun_bin --cgroup-manager=disabled run --bundle $work/bundle bench-phases"; do
     IFS='|' read -r name bin cmd <<<"$case"
-    perf record -q -e sched:sched_wakeup,sched:sched_process_exec,sched:sched_process_fork,sched:sched_process_exit \
-        -a -o "$work/perf.data" -- sh -c "for i in \$(seq 30); do $cmd; done" >/dev/null 2>&1
-    perf script -i "$work/perf.data" -F comm,pid,time,event,trace 2>/dev/null | python3 bench/phases.py "$name" "$bin"
+    python3 bench/phases.py "$name" "$bin" "$cmd"
 done
 # And in which system calls, by the runtime and by the container's process (perf trace, 20 runs).
 echo
