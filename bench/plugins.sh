@@ -63,6 +63,21 @@ for wasm in deny-setuid.wasm python/deny-setuid.wasm js/deny-setuid.wasm audit-l
     "$sbx" $config plugin bench --calls 100 --entries 10000 "$p/$wasm" 2>/dev/null | grep -v '^compile' | sed 's/^/  /'
 done
 
+# A hook call's median differs between processes, in every language: about 1.5 times as long in
+# a third to a half of them (Rust 15 and 21 us, Python 36 and 51-58, JavaScript 45 and 71-84 on
+# the 2-core VM), without address randomization and on one CPU alike. One process per plugin, as
+# above, shows either; nine show both.
+echo
+echo "hook calls in nine processes each, sorted (us; goal 50):"
+for hook in "Rust audit-log|--config $work/hook-rust.yaml|audit-log.wasm" \
+    "Python audit-log|--config $work/hook-python.yaml|python/audit-log.wasm" "JS log-events||js/log-events.wasm"; do
+    IFS='|' read -r name config wasm <<<"$hook"
+    for i in $(seq 9); do
+        "$sbx" $config plugin bench --calls 100 "$p/$wasm" 2>/dev/null | awk '/^hook:/ { print $2 * 1000 }'
+    done | sort -n | tr '\n' ' ' | sed "s/^/  $name: /"
+    echo
+done
+
 echo
 for lang in python js; do
     rss=$( { SBX_POLICY_CACHE=off /usr/bin/time -f %M "$sbx" run --rm --policy "$p/$lang/deny-setuid.wasm" busybox /bin/true; } 2>&1 | tail -1)
