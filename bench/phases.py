@@ -20,6 +20,8 @@ import tempfile
 
 PHASES = [("fork", "start -> fork"), ("exec", "fork -> exec"), ("exit", "exec -> exit"),
           ("woken", "exit -> woken"), ("end", "woken -> end")]
+EVENTS = "sched:sched_wakeup,sched:sched_process_exec,sched:sched_process_fork,sched:sched_process_exit"
+RUNS = 30
 
 
 def runs(lines, runtime):
@@ -45,10 +47,6 @@ def runs(lines, runtime):
             run.setdefault("woken", t)
         elif event == "sched:sched_process_exit" and pid == run["pid"]:
             run["end"] = t
-
-
-EVENTS = "sched:sched_wakeup,sched:sched_process_exec,sched:sched_process_fork,sched:sched_process_exit"
-RUNS = 30
 
 
 def record(cmd):

@@ -2,10 +2,10 @@
 # What policies and hooks cost in each language, against the issue's goals: `sbx run --rm busybox
 # /bin/true` with no plugin, one policy in Rust, Python and JavaScript (deny-setuid, the decision
 # cache off, so every run loads the plugin and asks it), five Rust policies with the decision
-# cache off and on, and a hook in each language; then `sbx plugin bench` per language (load, a
-# call, a fresh instance's call, a hook call), where five policies' time lands in a run (before
-# the container's clone or after it), the peak RSS of a run with a Python policy, and how much of
-# the link order's list the build matches.
+# cache off and on, and a hook in each language; then where five policies' time lands in a run
+# (before the container's clone or after it), `sbx plugin bench` per language (load, a call, a
+# fresh instance's call, a hook call), hook calls in nine processes per language, the peak RSS of
+# a run with a Python policy, and how much of the link order's list the build matches.
 # Commands are timed in turn (bench/paired.py), so the differences are free of the machine's
 # drift. Run as root, after examples/setup.sh.
 set -euo pipefail
