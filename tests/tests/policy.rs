@@ -334,7 +334,8 @@ fn the_shipped_policies_pass_their_suites_as_an_unprivileged_user() {
 }
 
 /// A suite whose cases do not hold says which and why (a line each, or JSON) and exits 1; a suite
-/// that cannot be read is refused naming the file and the fault, exit 125.
+/// that cannot be read, or whose plugins cannot be loaded, is refused naming the file and the
+/// fault, exit 125.
 #[test]
 fn failing_and_malformed_suites_are_reported_case_by_case() {
     let s = Sandbox::new();
@@ -372,7 +373,9 @@ fn failing_and_malformed_suites_are_reported_case_by_case() {
     assert_eq!(cases[1]["denied_by"], "non-root", "{out}");
     assert_eq!(cases[0]["passed"], true, "{out}");
 
-    let bad: [(&str, &str); 6] = [
+    let case = "cases:\n- name: x\n  image: {}\n  expect: { verdict: allow }\n";
+    let not_a_plugin = format!("plugins:\n  - path: {}\n{case}", plugin("test-not-a-plugin").display());
+    let bad: [(&str, &str); 9] = [
         ("cases: []\n", "the suite has no cases"),
         ("cases:\n- name: x\n  image: {}\n  expect: {}\n", "case 'x' expects neither a verdict nor an error"),
         ("cases:\n- name: x\n  expect: { verdict: allow }\n", "case 'x' needs an image or a spec"),
@@ -382,11 +385,19 @@ fn failing_and_malformed_suites_are_reported_case_by_case() {
             "plugins:\n  - path: nothere.wasm\n    limits: { time-ms: 0 }\ncases:\n- name: x\n  image: {}\n  expect: { verdict: allow }\n",
             "limits must be greater than 0",
         ),
+        // What the cases cannot run without fails the suite once, not each case.
+        (case, "no plugin to test: the suite names none (`plugins:`) and no --policy is given"),
+        (
+            &format!("plugins:\n  - path: nothere.wasm\n{case}"),
+            "nothere.wasm: No such file or directory (os error 2) (build it first, or mend its path",
+        ),
+        (&not_a_plugin, "test-not-a-plugin.wasm is not an sbx plugin: it exports wasi:cli/run"),
     ];
     for (text, message) in bad {
         std::fs::write(&suite, text).unwrap();
         let r = s.sbx(&["policy", "test", "--suite", &path]);
         assert!(r.code == 125 && r.stderr.contains(&path) && r.stderr.contains(message), "{text}: {r:?}");
+        assert!(!r.stdout.contains("FAIL"), "{text}: {r:?}");
     }
     std::fs::write(
         &suite,

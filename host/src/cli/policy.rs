@@ -155,7 +155,10 @@ pub fn run(store: &Store, cmd: PolicyCommand, config: Option<&Path>) -> i32 {
                 Ok(s) => s,
                 Err(e) => return super::fail(e),
             };
-            done.push((file.clone(), suite::run(store, &suite, &given, &run_flags)));
+            match suite::run(store, &suite, &given, &run_flags) {
+                Ok(outcomes) => done.push((file.clone(), outcomes)),
+                Err(e) => return super::fail(e),
+            }
         }
         print_suites(&done, args.format);
         return if done.iter().flat_map(|(_, o)| o).all(|o| o.failures.is_empty()) { 0 } else { 1 };

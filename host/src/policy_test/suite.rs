@@ -21,6 +21,7 @@ use super::inline::InlineImage;
 use super::{Report, Subject};
 use crate::config::PluginSpec;
 use crate::image::Store;
+use crate::plugin::{Engine, PluginError};
 use crate::spec::Overrides;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -231,17 +232,30 @@ pub struct Outcome {
     pub failures: Vec<String>,
 }
 
-/// Runs the cases of `suite`, with `extra` plugins after the suite's.
-pub fn run(store: &Store, suite: &Suite, extra: &[PluginSpec], flags: &RunFlags) -> Vec<Outcome> {
+/// Runs the cases of `suite`, with `extra` plugins after the suite's. A plugin that cannot be
+/// loaded (a missing file, a component that is no plugin) fails the suite, not each case: Err names
+/// the suite and the plugin. Settings are a case's own, so what a plugin says of them is a case's.
+pub fn run(store: &Store, suite: &Suite, extra: &[PluginSpec], flags: &RunFlags) -> Result<Vec<Outcome>, String> {
     let cache = crate::plugin::compile::cache_dir();
+    let file = suite.file.display();
+    let all: Vec<&PluginSpec> = suite.plugins.iter().chain(extra).collect();
+    if all.is_empty() {
+        return Err(format!("{file}: no plugin to test: the suite names none (`plugins:`) and no --policy is given"));
+    }
+    let engine = Engine::new(&cache, all.iter().any(|s| s.limits.fuel.is_some())).map_err(|e| e.to_string())?;
+    for spec in all {
+        engine.load(&spec.path, spec.limits.compile()).map_err(|e| match e {
+            PluginError::Read { .. } => {
+                format!("{file}: {e} (build it first, or mend its path: a suite's are relative to its file)")
+            }
+            e => format!("{file}: {e}"),
+        })?;
+    }
     let mut outcomes = Vec::new();
     for case in &suite.cases {
         let evaluated = (|| {
             let mut specs = case.plugins(&suite.plugins)?;
             specs.extend(extra.iter().cloned());
-            if specs.is_empty() {
-                return Err("no plugin to test: the suite names none and no --policy is given".to_string());
-            }
             let plugins = crate::plugin::load_all(&cache, &specs).map_err(|e| e.to_string())?;
             let overrides = flags(&case.run, &case.command)?;
             super::evaluate(store, &case.subject(), &overrides, &plugins)
@@ -260,7 +274,7 @@ pub fn run(store: &Store, suite: &Suite, extra: &[PluginSpec], flags: &RunFlags)
             }
         });
     }
-    outcomes
+    Ok(outcomes)
 }
 
 #[cfg(test)]
