@@ -8,6 +8,8 @@
 
 #[doc(hidden)]
 pub use sbx_plugin_bindings as bindings;
+#[cfg(any(test, all(target_arch = "wasm32", feature = "arena")))]
+mod arena;
 mod panics;
 #[doc(hidden)]
 pub use sbx_plugin_hook_world as hook_world;
@@ -21,6 +23,10 @@ pub use bindings::sbx::plugin::types::{
 };
 
 use serde::de::DeserializeOwned;
+
+#[cfg(all(target_arch = "wasm32", feature = "arena"))]
+#[global_allocator]
+static ALLOCATOR: arena::Arena = arena::Arena::new();
 
 /// Settings for a plugin that takes none: accepts `{}` and refuses anything else.
 #[derive(Debug, Default, serde::Deserialize)]
