@@ -389,7 +389,7 @@ fn failing_and_malformed_suites_are_reported_case_by_case() {
         (case, "no plugin to test: the suite names none (`plugins:`) and no --policy is given"),
         (
             &format!("plugins:\n  - path: nothere.wasm\n{case}"),
-            "nothere.wasm: No such file or directory (os error 2) (build it first, or mend its path",
+            "nothere.wasm: No such file or directory (os error 2) (build it first, or correct its path",
         ),
         (&not_a_plugin, "test-not-a-plugin.wasm is not an sbx plugin: it exports wasi:cli/run"),
     ];

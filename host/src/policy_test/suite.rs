@@ -246,7 +246,7 @@ pub fn run(store: &Store, suite: &Suite, extra: &[PluginSpec], flags: &RunFlags)
     for spec in all {
         engine.load(&spec.path, spec.limits.compile()).map_err(|e| match e {
             PluginError::Read { .. } => {
-                format!("{file}: {e} (build it first, or mend its path: a suite's are relative to its file)")
+                format!("{file}: {e} (build it first, or correct its path: a suite's plugin paths are relative to the suite's file)")
             }
             e => format!("{file}: {e}"),
         })?;
