@@ -21,7 +21,7 @@ use super::inline::InlineImage;
 use super::{Report, Subject};
 use crate::config::PluginSpec;
 use crate::image::Store;
-use crate::plugin::{Engine, PluginError};
+use crate::plugin::{Engine, Plugin, PluginError};
 use crate::spec::Overrides;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -235,6 +235,7 @@ pub struct Outcome {
 /// Runs the cases of `suite`, with `extra` plugins after the suite's. A plugin that cannot be
 /// loaded (a missing file, a component that is no plugin) fails the suite, not each case: Err names
 /// the suite and the plugin. Settings are a case's own, so what a plugin says of them is a case's.
+/// One engine serves the suite: each plugin is mapped once, and each case loads it with its settings.
 pub fn run(store: &Store, suite: &Suite, extra: &[PluginSpec], flags: &RunFlags) -> Result<Vec<Outcome>, String> {
     let cache = crate::plugin::compile::cache_dir();
     let file = suite.file.display();
@@ -256,7 +257,11 @@ pub fn run(store: &Store, suite: &Suite, extra: &[PluginSpec], flags: &RunFlags)
         let evaluated = (|| {
             let mut specs = case.plugins(&suite.plugins)?;
             specs.extend(extra.iter().cloned());
-            let plugins = crate::plugin::load_all(&cache, &specs).map_err(|e| e.to_string())?;
+            let plugins: Vec<Plugin> = specs
+                .iter()
+                .map(|spec| Plugin::load(&engine, spec))
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
             let overrides = flags(&case.run, &case.command)?;
             super::evaluate(store, &case.subject(), &overrides, &plugins)
         })();
