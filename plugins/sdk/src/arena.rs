@@ -67,12 +67,6 @@ impl Arena {
     }
 }
 
-impl Default for Arena {
-    fn default() -> Arena {
-        Arena::new()
-    }
-}
-
 // SAFETY: an allocation of the arena is `layout.size()` bytes inside its block, aligned as asked
 // (the block's address is rounded up to the alignment), given out once until it is freed: the
 // cursor only moves back over the latest allocation when it is freed, or to the start when none is
