@@ -63,10 +63,11 @@ for wasm in deny-setuid.wasm python/deny-setuid.wasm js/deny-setuid.wasm audit-l
     "$sbx" $config plugin bench --calls 100 --entries 10000 "$p/$wasm" 2>/dev/null | grep -v '^compile' | sed 's/^/  /'
 done
 
-# A hook call's median differs between processes, in every language: about 1.5 times as long in
-# a third to a half of them (Rust 15 and 21 us, Python 36 and 51-58, JavaScript 45 and 71-84 on
-# the 2-core VM), without address randomization and on one CPU alike. One process per plugin, as
-# above, shows either; nine show both.
+# On one 2-core VM a hook call's median differed between processes, in every language: about 1.5
+# times as long in a third to a half of them (Rust 15 and 21 us, Python 36 and 51-58, JavaScript
+# 45 and 71-84), without address randomization and on one CPU alike; on another, every process
+# was alike (13, 24 and 28 us). One process per plugin, as above, shows either mode; nine show
+# both where both occur.
 echo
 echo "hook calls in nine processes each, sorted (us; goal 50):"
 for hook in "Rust audit-log|--config $work/hook-rust.yaml|audit-log.wasm" \
