@@ -133,6 +133,10 @@ pub fn wasm_config(fuel: bool) -> wasmtime::Config {
     // and registering it with libgcc costs each component load 15-20 us. wasmtime's own traps and
     // backtraces do not use it, and host panics are caught before they cross wasm frames.
     config.native_unwind_info(false);
+    // The address map (native addresses back to wasm offsets, a ninth of a compiled component)
+    // stays: without it, runs with five Rust policies, a Python or a JavaScript policy took no
+    // less time (-0.04, -0.00 and -0.06 ms, caches compiled at the same moment), though a cache
+    // three hours older than the one without it made it look like 0.1-0.7 ms.
     config
 }
 
